@@ -1,0 +1,1 @@
+"""Chat platform adapters: one package per platform. They import the core; never the reverse."""

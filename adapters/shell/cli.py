@@ -1,0 +1,62 @@
+"""``advocacy shell``: registered into the core CLI through the ``advocacy.cli`` entry point."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import sys
+
+import click
+
+from adapters.shell.adapter import PLATFORM, ShellAdapterFactory, mailbox_for
+from adapters.shell.session import ShellSession
+from bot.app import open_application
+from bot.cli.runtime import cli_settings, fail_on_domain_error
+from bot.domain import Role
+from bot.events import Actor
+from bot.platform import AdapterRegistry
+from bot.services.members import grant_role, resolve_actor
+from bot.services.permissions import OPERATOR
+
+
+@click.command("shell")
+@click.option(
+    "--user", "user_id", default=None, help="Who you are in the shell [default: your login]."
+)
+@click.option("--name", default=None, help="Your display name, used when you are new.")
+@click.option(
+    "--role",
+    type=click.Choice([role.value for role in Role]),
+    default=None,
+    help="Act as this role (for example strategist or manager); saved for the user.",
+)
+def shell_command(user_id: str | None, name: str | None, role: str | None) -> None:
+    """Chat with the bot in this terminal (works with piped input, for scripts)."""
+    user = user_id or getpass.getuser()
+    settings = cli_settings()
+
+    async def main() -> int:
+        # The session delivers shell messages itself; other platforms stay queued for the server.
+        registry = AdapterRegistry([ShellAdapterFactory()])
+        async with open_application(settings, registry=registry) as app:
+            if role:
+                async with app.db.transaction() as session:
+                    await resolve_actor(session, Actor(PLATFORM, user, display_name=name))
+                    await grant_role(session, OPERATOR, PLATFORM, user, role)
+            session_ = ShellSession(
+                app,
+                mailbox_for(settings),
+                user,
+                display_name=name,
+                stdin=sys.stdin,
+                stdout=sys.stdout,
+                interactive=sys.stdin.isatty(),
+            )
+            return await session_.run()
+
+    with fail_on_domain_error():
+        sys.exit(asyncio.run(main()))
+
+
+def register(root: click.Group) -> None:
+    root.add_command(shell_command)

@@ -1,0 +1,97 @@
+"""Render core messages as terminal text, with numbered actions (pure, so it is golden-tested).
+
+Text from employees and customers may hold escape sequences or control characters that would
+rewrite the terminal; they are removed before anything is printed.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from dataclasses import dataclass, field
+
+from bot.messages import Button, Card, Form, LinkButton, Message
+
+WIDTH = 78
+_ANSI = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_])")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def clean(text: str) -> str:
+    """Strip terminal escape sequences and control characters (keeps newlines and tabs)."""
+    return _CONTROL.sub("", _ANSI.sub("", text))
+
+
+@dataclass
+class Numbered:
+    """An action shown with a number the user can type to press it."""
+
+    button: Button | LinkButton
+    message_ref: str | None
+
+
+@dataclass
+class ActionNumbers:
+    """Numbers keep counting across the session, so older cards stay pressable."""
+
+    actions: dict[int, Numbered] = field(default_factory=dict)
+    next_number: int = 1
+
+    def add(self, button: Button | LinkButton, message_ref: str | None) -> int:
+        number = self.next_number
+        self.actions[number] = Numbered(button, message_ref)
+        self.next_number += 1
+        return number
+
+
+def _wrap(text: str, indent: str = "│ ") -> list[str]:
+    lines: list[str] = []
+    for paragraph in clean(text).split("\n"):
+        wrapped = textwrap.wrap(paragraph, WIDTH - len(indent)) or [""]
+        lines.extend(indent + line for line in wrapped)
+    return lines
+
+
+def render_card(card: Card, numbers: ActionNumbers, message_ref: str | None) -> list[str]:
+    title = clean(card.title)
+    lines = ["┌─ " + title + " " + "─" * max(0, WIDTH - len(title) - 4)]
+    if card.text:
+        lines += _wrap(card.text)
+    for fact in card.facts:
+        lines += _wrap(f"{clean(fact.label)}: {clean(fact.value)}")
+    if card.image_url:
+        lines += _wrap(f"[image: {clean(card.image_alt) or 'picture'}] {clean(card.image_url)}")
+    for link in card.links:
+        lines += _wrap(f"{clean(link.label)}: {clean(link.url)}")
+    if card.buttons:
+        labels = []
+        for button in card.buttons:
+            number = numbers.add(button, message_ref)
+            if isinstance(button, LinkButton):
+                labels.append(f"[{number}] {clean(button.label)} ↗")
+            else:
+                mark = "✓ " if button.selected else ""
+                labels.append(f"[{number}] {mark}{clean(button.label)}")
+        lines += _wrap("  ".join(labels))
+    if card.footer:
+        lines += _wrap(card.footer)
+    lines.append("└" + "─" * (WIDTH - 1))
+    return lines
+
+
+def render_message(
+    message: Message, numbers: ActionNumbers, message_ref: str | None = None, heading: str = ""
+) -> str:
+    lines = [heading] if heading else []
+    if not message.cards:
+        lines += [clean(line) for line in message.fallback.split("\n")]
+    for card in message.cards:
+        lines += render_card(card, numbers, message_ref)
+    return "\n".join(lines)
+
+
+def render_form_intro(form: Form) -> str:
+    return (
+        f"── {clean(form.title)} ── (answer each field; an empty line keeps the default, "
+        "/cancel abandons the form)"
+    )

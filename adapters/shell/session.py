@@ -1,0 +1,253 @@
+"""An interactive (or piped) terminal chat with the bot, like Hubot's shell or errbot's text mode.
+
+Typed lines become core events; numbers press the buttons of cards shown earlier; forms are
+asked field by field. Reading from a pipe works the same, so sessions can be scripted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any, TextIO
+
+from adapters.shell.adapter import PLATFORM
+from adapters.shell.mailbox import Mailbox
+from adapters.shell.render import ActionNumbers, clean, render_form_intro, render_message
+from bot.app import Application
+from bot.chat.parsing import split_command
+from bot.events import (
+    ActionInvoked,
+    Actor,
+    CommandInvoked,
+    Event,
+    FormSubmitted,
+    MessageReceived,
+    ReactionAdded,
+    ReactionRemoved,
+    Reply,
+)
+from bot.messages import Button, FieldKind, Form, LinkButton, Message
+from bot.services.members import resolve_actor
+
+SHELL_HELP = (
+    "In this shell: type a number to press that button; /react N EMOJI or /unreact N EMOJI "
+    "on message N; /switch USER to act as someone else; /quit to leave."
+)
+POLL_SECONDS = 2.0
+
+
+class ShellSession:
+    def __init__(
+        self,
+        app: Application,
+        mailbox: Mailbox,
+        user_id: str,
+        *,
+        display_name: str | None = None,
+        stdin: TextIO,
+        stdout: TextIO,
+        interactive: bool,
+    ) -> None:
+        self.app = app
+        self.mailbox = mailbox
+        self.user_id = user_id
+        self.display_name = display_name
+        self.stdin = stdin
+        self.stdout = stdout
+        self.interactive = interactive
+        self.numbers = ActionNumbers()
+        self.message_refs: dict[int, str] = {}
+        self.message_count = 0
+        self._lock = asyncio.Lock()
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(platform=PLATFORM, user_id=self.user_id, display_name=self.display_name)
+
+    def write(self, text: str = "") -> None:
+        self.stdout.write(text + "\n")
+        self.stdout.flush()
+
+    async def read_line(self, prompt: str) -> str | None:
+        """One line of input, or None at the end of input."""
+        if self.interactive:
+            self.stdout.write(prompt)
+            self.stdout.flush()
+        line = await asyncio.get_running_loop().run_in_executor(None, self.stdin.readline)
+        if line == "":
+            return None
+        line = line.rstrip("\n")
+        if not self.interactive:
+            self.write(prompt + line)  # a transcript of a piped session reads like a chat
+        return line
+
+    async def run(self) -> int:
+        await self.greet()
+        poller = asyncio.create_task(self._poll()) if self.interactive else None
+        try:
+            while True:
+                line = await self.read_line(f"{self.user_id}> ")
+                if line is None or line.strip().lower() in ("/quit", "/exit"):
+                    break
+                if line.strip():
+                    async with self._lock:
+                        await self.handle_line(line.strip())
+                        await self.show_mail()
+        finally:
+            if poller is not None:
+                poller.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await poller
+        self.write("Bye.")
+        return 0
+
+    async def greet(self) -> None:
+        async with self.app.db.transaction() as session:
+            member = await resolve_actor(session, self.actor)
+            team = member.team.name if member.team else "no team"
+            self.write(
+                f"You are {clean(member.display_name)} ({member.role}, {team}) on the advocacy "
+                "shell. Type /help for commands."
+            )
+        await self.show_mail()
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(POLL_SECONDS)
+            async with self._lock:
+                await self.show_mail()
+
+    async def show_mail(self) -> None:
+        """Deliver what is due to shell members, then show this user's new messages."""
+        assert self.app.worker is not None
+        await self.app.worker.drain(wait_for_retries=False)
+        for entry in self.mailbox.unread(self.user_id):
+            self.message_count += 1
+            self.message_refs[self.message_count] = entry.ref
+            message = Message.from_dict(entry.message)
+            heading = f"── message {self.message_count} from the bot ──"
+            self.write(render_message(message, self.numbers, entry.ref, heading))
+
+    async def handle_line(self, line: str) -> None:
+        if line.isdigit():
+            await self.press(int(line))
+            return
+        if not line.startswith("/"):
+            await self.send(MessageReceived(self.actor, text=line))
+            return
+        name, rest = split_command(line)
+        if name == "switch":
+            await self.switch(rest)
+        elif name in ("react", "unreact"):
+            await self.react(rest, added=name == "react")
+        else:
+            await self.send(CommandInvoked(self.actor, command=name, text=rest))
+            if name == "help":
+                self.write(SHELL_HELP)
+
+    async def switch(self, user_id: str) -> None:
+        if not user_id.strip():
+            self.write("! Write /switch USER_ID, for example /switch alice.")
+            return
+        self.user_id = user_id.strip()
+        self.display_name = None
+        await self.greet()
+
+    async def react(self, rest: str, *, added: bool) -> None:
+        number, _, emoji = rest.strip().partition(" ")
+        ref = self.message_refs.get(int(number)) if number.isdigit() else None
+        if ref is None or not emoji.strip():
+            self.write("! Write /react N EMOJI, where N is a message number shown above.")
+            return
+        event_class = ReactionAdded if added else ReactionRemoved
+        reply = await self.app.router.handle(
+            event_class(self.actor, emoji=emoji.strip(), message_ref=ref)
+        )
+        if reply.error:
+            self.write(f"! {reply.error}")
+        elif reply.duplicate:
+            self.write("(nothing changed)")
+        else:
+            self.write(f"Reaction {'recorded' if added else 'removed'}: {clean(emoji.strip())}")
+
+    async def press(self, number: int) -> None:
+        numbered = self.numbers.actions.get(number)
+        if numbered is None:
+            self.write(f"! There is no button {number} above.")
+            return
+        button = numbered.button
+        if isinstance(button, LinkButton):
+            self.write(f"Open in your browser: {clean(button.url)}")
+            return
+        assert isinstance(button, Button)
+        await self.send(
+            ActionInvoked(
+                self.actor,
+                action_id=button.action_id,
+                value=dict(button.value),
+                message_ref=numbered.message_ref,
+            ),
+            message_ref=numbered.message_ref,
+        )
+
+    async def send(self, event: Event, message_ref: str | None = None) -> None:
+        reply = await self.app.router.handle(event)
+        await self.show_reply(reply, message_ref)
+
+    async def show_reply(self, reply: Reply, message_ref: str | None) -> None:
+        if reply.error:
+            self.write(f"! {reply.error}")
+        if reply.duplicate and reply.update is not None:
+            self.write("Already counted; it counts once.")
+        elif reply.update is not None:
+            self.write(
+                render_message(reply.update, self.numbers, message_ref, "── card updated ──")
+            )
+        for message in reply.messages:
+            self.write(render_message(message, self.numbers))
+        if reply.form is not None:
+            values = await self.fill_form(reply.form)
+            if values is not None:
+                await self.send(
+                    FormSubmitted(
+                        self.actor,
+                        form_id=reply.form.form_id,
+                        values=values,
+                        context=dict(reply.form.context),
+                    )
+                )
+
+    async def fill_form(self, form: Form) -> dict[str, Any] | None:
+        self.write(render_form_intro(form))
+        values: dict[str, Any] = {}
+        for field in form.fields:
+            if field.kind == FieldKind.SELECT:
+                for index, option in enumerate(field.options, start=1):
+                    self.write(f"  {index}) {clean(option.label)}")
+            default = f" [{field.initial}]" if field.initial else ""
+            if field.kind == FieldKind.CHECKBOX:
+                default = " (y/N)"
+            while True:
+                answer = await self.read_line(f"{clean(field.label)}{default}: ")
+                if answer is None or answer.strip() == "/cancel":
+                    self.write("Form abandoned.")
+                    return None
+                value = self._field_value(field, answer.strip())
+                if value == "" and field.required:
+                    self.write(f"! {clean(field.label)} is required.")
+                    continue
+                values[field.name] = value
+                break
+        return values
+
+    @staticmethod
+    def _field_value(field: Any, answer: str) -> Any:
+        if field.kind == FieldKind.CHECKBOX:
+            return answer.lower() in ("y", "yes", "true", "1")
+        if not answer:
+            return field.initial
+        if field.kind == FieldKind.SELECT and answer.isdigit():
+            index = int(answer) - 1
+            if 0 <= index < len(field.options):
+                return field.options[index].value
+        return answer

@@ -1,0 +1,97 @@
+"""The composition root: the one place that builds settings, database, services, adapters and
+workers and wires them together. Nothing else creates them; nothing reaches for a global."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from bot.chat.router import EventRouter
+from bot.config import Settings
+from bot.delivery import OutboxWorker
+from bot.metrics import Metrics
+from bot.platform import AdapterContext, AdapterRegistry, AdapterStatus, ChatAdapter
+from bot.sealing import Sealer, load_or_create_secret
+from bot.storage import migrate
+from bot.storage.database import Database, describe_database_url
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Application:
+    settings: Settings
+    db: Database
+    sealer: Sealer
+    metrics: Metrics
+    router: EventRouter
+    registry: AdapterRegistry
+    adapters: dict[str, ChatAdapter] = field(default_factory=dict)
+    statuses: dict[str, AdapterStatus] = field(default_factory=dict)
+    worker: OutboxWorker | None = None
+
+    def log_adapters(self) -> None:
+        """Say which adapters are enabled, and why the others are not."""
+        if not self.statuses:
+            log.warning("no chat adapter is installed; reinstall the project (pip install -e .)")
+        for name, status in self.statuses.items():
+            if status.enabled:
+                log.info("adapter %s: enabled (%s)", name, status.reason)
+            else:
+                log.info("adapter %s: disabled (%s)", name, status.reason)
+
+
+@asynccontextmanager
+async def open_application(
+    settings: Settings,
+    *,
+    registry: AdapterRegistry | None = None,
+    upgrade: bool = True,
+    with_adapters: bool = True,
+) -> AsyncIterator[Application]:
+    """Build the application; migrations are applied on start unless ``upgrade`` is False."""
+    db = Database(settings.database_url)
+    try:
+        if upgrade:
+            before, after = await migrate.upgrade(db)
+            if before != after:
+                log.info(
+                    "database %s migrated from %s to %s",
+                    describe_database_url(db.url),
+                    before or "empty",
+                    after,
+                )
+        sealer = Sealer(load_or_create_secret(settings.secret_key, settings.data_dir))
+        metrics = Metrics()
+        router = EventRouter(db, sealer, metrics)
+        app = Application(
+            settings=settings,
+            db=db,
+            sealer=sealer,
+            metrics=metrics,
+            router=router,
+            registry=registry if registry is not None else AdapterRegistry.discover(),
+        )
+        if with_adapters:
+            app.statuses = app.registry.statuses(settings)
+            app.adapters = app.registry.create_enabled(
+                AdapterContext(settings=settings, db=db, router=router, metrics=metrics)
+            )
+        app.worker = OutboxWorker(
+            db, app.adapters, sealer, metrics, max_attempts=settings.delivery_max_attempts
+        )
+        router.on_queued = app.worker.wake
+        for adapter in app.adapters.values():
+            await adapter.start()
+        try:
+            yield app
+        finally:
+            for adapter in app.adapters.values():
+                try:
+                    await adapter.stop()
+                except Exception:
+                    log.exception("adapter %s did not stop cleanly", adapter.platform)
+    finally:
+        await db.dispose()

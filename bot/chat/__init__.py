@@ -1,0 +1,1 @@
+"""The conversation core: turns platform-neutral events into service calls and replies."""

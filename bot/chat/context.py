@@ -1,0 +1,32 @@
+"""What a chat handler gets: one transaction, the acting member and the bot's capabilities."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.events import Event
+from bot.metrics import Metrics
+from bot.sealing import Sealer
+from bot.storage.models import Member
+
+
+@dataclass
+class ChatContext:
+    session: AsyncSession
+    member: Member
+    event: Event
+    sealer: Sealer
+    metrics: Metrics
+    # Run only once the transaction committed: metrics must count what was really recorded.
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+    queued_messages: bool = False
+
+    @property
+    def platform(self) -> str:
+        return self.event.actor.platform
+
+    def count(self, callback: Callable[[], None]) -> None:
+        self.after_commit.append(callback)

@@ -1,0 +1,62 @@
+"""The help card: what this member can do, by role."""
+
+from __future__ import annotations
+
+from bot.compose.text import with_article
+from bot.domain import Role
+from bot.messages import Card, Fact, Message
+from bot.services.permissions import role_allows
+
+EVERYONE = (
+    (
+        "/suggest IDEA",
+        "send an idea to leadership; add --anonymous to hide your name, "
+        "--objective KEY to tie it to an objective; /suggest alone opens a form",
+    ),
+    ("/suggestions", "see open ideas and vote on them"),
+    ("/vote ID", "vote for suggestion ID (one vote each)"),
+    ("/objectives", "the business objectives everything here serves"),
+    ("/whoami", "your role, team and time zone"),
+    ("/help", "this list"),
+)
+CURATOR = (
+    ("/content add", "curate an article (opens a form); /content list shows the library"),
+    ("/digest list", "scheduled digests and when they next fire"),
+    ("/digest add", "schedule a digest (opens a form)"),
+    ("/digest run NAME", "send a digest now"),
+)
+MANAGER = (
+    (
+        "/rollup [--by objective|team|status] [--since 30d]",
+        "ideas from your teams, oldest waiting first",
+    ),
+    (
+        "/answer ID [STATUS] TEXT",
+        "answer an idea; STATUS is one of under_review, planned, done, declined",
+    ),
+)
+
+
+def help_message(role: str, extra: tuple[tuple[str, str], ...] = ()) -> Message:
+    """``extra`` lets an adapter add its own commands (the shell's /switch, for example)."""
+    facts = list(EVERYONE)
+    if role_allows(role, Role.STRATEGIST):
+        facts += CURATOR
+    if role_allows(role, Role.MANAGER):
+        facts += MANAGER
+    facts += extra
+    text = (
+        "Buttons on every card record what you think (Useful, Not relevant, Comment) and let you "
+        "share in one click."
+    )
+    return Message(
+        fallback="Commands: " + ", ".join(command for command, _ in facts),
+        kind="help",
+        cards=(
+            Card(
+                title=f"What you can do here (you are {with_article(role)})",
+                text=text,
+                facts=tuple(Fact(command, what) for command, what in facts),
+            ),
+        ),
+    )

@@ -1,0 +1,277 @@
+"""Buttons, forms and reactions: the chat interactions that are not typed commands."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bot.chat.commands import cast_vote, record_answer, show_rollup
+from bot.chat.context import ChatContext
+from bot.chat.parsing import parse_id, truthy
+from bot.compose import actions
+from bot.compose.feedback import card_subjects, with_feedback
+from bot.compose.suggestion_cards import answer_form, receipt, suggest_form
+from bot.domain import FeedbackKind, Role
+from bot.errors import InvalidInput
+from bot.events import ActionInvoked, FormSubmitted, Reply
+from bot.messages import FieldKind, Form, FormField, Message, parse_subject
+from bot.services import content as content_service
+from bot.services import digests
+from bot.services import suggestions as suggestion_service
+from bot.services.feedback import feedback_given, record_feedback, retract_reaction
+from bot.services.objectives import list_objectives
+from bot.services.outbox import find_delivery_by_ref
+from bot.services.permissions import require_role
+from bot.storage.models import ContentItem, Delivery
+
+ActionHandler = Callable[[ChatContext, ActionInvoked], Awaitable[Reply]]
+FormHandler = Callable[[ChatContext, FormSubmitted], Awaitable[Reply]]
+ACTIONS: dict[str, ActionHandler] = {}
+FORMS: dict[str, FormHandler] = {}
+
+
+def on_action(action_id: str) -> Callable[[ActionHandler], ActionHandler]:
+    def register(handler: ActionHandler) -> ActionHandler:
+        ACTIONS[action_id] = handler
+        return handler
+
+    return register
+
+
+def on_form(form_id: str) -> Callable[[FormHandler], FormHandler]:
+    def register(handler: FormHandler) -> FormHandler:
+        FORMS[form_id] = handler
+        return handler
+
+    return register
+
+
+async def delivery_for(ctx: ChatContext, message_ref: str | None) -> Delivery | None:
+    if not message_ref:
+        return None
+    return await find_delivery_by_ref(ctx.session, ctx.platform, message_ref)
+
+
+def _subject(value: dict[str, Any]) -> tuple[str, int]:
+    try:
+        return parse_subject(str(value["subject"]))
+    except (KeyError, ValueError):
+        raise InvalidInput(
+            "This button is missing what it refers to; the card may be outdated."
+        ) from None
+
+
+async def _feedback(ctx: ChatContext, event: ActionInvoked, kind: FeedbackKind) -> Reply:
+    subject_type, subject_id = _subject(event.value)
+    delivery = await delivery_for(ctx, event.message_ref)
+    recorded = await record_feedback(
+        ctx.session,
+        ctx.member,
+        subject_type,
+        subject_id,
+        kind,
+        platform=ctx.platform,
+        delivery_id=delivery.id if delivery else None,
+    )
+    if recorded:
+        ctx.count(
+            lambda: ctx.metrics.feedback_recorded.labels(platform=ctx.platform, kind=kind).inc()
+        )
+    if delivery is None:
+        note = "Thanks, noted." if recorded else "You already told us; it counts once."
+        return Reply.say(note)
+    message = Message.from_dict(delivery.message.payload)
+    given = await feedback_given(ctx.session, ctx.member.id, card_subjects(message))
+    return Reply(update=with_feedback(message, given), duplicate=not recorded)
+
+
+@on_action(actions.FEEDBACK_USEFUL)
+async def useful(ctx: ChatContext, event: ActionInvoked) -> Reply:
+    return await _feedback(ctx, event, FeedbackKind.USEFUL)
+
+
+@on_action(actions.FEEDBACK_NOT_RELEVANT)
+async def not_relevant(ctx: ChatContext, event: ActionInvoked) -> Reply:
+    return await _feedback(ctx, event, FeedbackKind.NOT_RELEVANT)
+
+
+@on_action(actions.SUGGEST_OPEN)
+async def open_suggest_form(ctx: ChatContext, event: ActionInvoked) -> Reply:
+    form = suggest_form(await list_objectives(ctx.session), context=dict(event.value))
+    if event.value.get("subject", "").startswith("content:"):
+        item = await ctx.session.get(ContentItem, _subject(event.value)[1])
+        if item is not None and item.objective is not None:
+            fields = tuple(
+                FormField(
+                    f.name,
+                    f.label,
+                    f.kind,
+                    f.required,
+                    f.max_length,
+                    f.placeholder,
+                    item.objective.key,
+                    f.options,
+                )
+                if f.name == "objective"
+                else f
+                for f in form.fields
+            )
+            form = Form(form.form_id, form.title, fields, form.submit_label, form.context)
+    return Reply(form=form)
+
+
+@on_action(actions.SUGGESTION_VOTE)
+async def vote_button(ctx: ChatContext, event: ActionInvoked) -> Reply:
+    return await cast_vote(ctx, parse_id(str(event.value.get("suggestion", "")), "suggestion"))
+
+
+@on_action(actions.SUGGESTION_ANSWER)
+async def answer_button(ctx: ChatContext, event: ActionInvoked) -> Reply:
+    suggestion = await suggestion_service.get_suggestion(
+        ctx.session, parse_id(str(event.value.get("suggestion", "")), "suggestion")
+    )
+    await suggestion_service.require_answerable(ctx.session, ctx.member, suggestion)
+    return Reply(form=answer_form(suggestion))
+
+
+@on_action(actions.ROLLUP_SHOW)
+async def rollup_button(ctx: ChatContext, event: ActionInvoked) -> Reply:
+    reply = await show_rollup(
+        ctx, str(event.value.get("by", "objective")), str(event.value.get("since", "30d"))
+    )
+    return Reply(update=reply.messages[0]) if event.message_ref else reply
+
+
+@on_action(actions.COMMENT_OPEN)
+async def open_comment_form(ctx: ChatContext, event: ActionInvoked) -> Reply:
+    _subject(event.value)
+    return Reply(
+        form=Form(
+            form_id=actions.FORM_COMMENT,
+            title="Comment",
+            submit_label="Send",
+            context={"subject": event.value["subject"], "message_ref": event.message_ref or ""},
+            fields=(
+                FormField(
+                    "text", "Your comment", FieldKind.MULTILINE, required=True, max_length=3000
+                ),
+            ),
+        )
+    )
+
+
+@on_form(actions.FORM_SUGGEST)
+async def suggest_submitted(ctx: ChatContext, event: FormSubmitted) -> Reply:
+    objective = str(event.values.get("objective") or "").strip() or None
+    suggestion = await suggestion_service.file_suggestion(
+        ctx.session,
+        ctx.sealer,
+        ctx.member,
+        str(event.values.get("text") or ""),
+        platform=ctx.platform,
+        objective_key=objective,
+        anonymous=truthy(event.values.get("anonymous", False)),
+    )
+    ctx.count(lambda: ctx.metrics.suggestions.labels(platform=ctx.platform).inc())
+    return Reply(messages=[receipt(suggestion)])
+
+
+@on_form(actions.FORM_ANSWER)
+async def answer_submitted(ctx: ChatContext, event: FormSubmitted) -> Reply:
+    suggestion_id = parse_id(str(event.context.get("suggestion", "")), "suggestion")
+    status = str(event.values.get("status") or "").strip() or None
+    return await record_answer(ctx, suggestion_id, str(event.values.get("text") or ""), status)
+
+
+@on_form(actions.FORM_COMMENT)
+async def comment_submitted(ctx: ChatContext, event: FormSubmitted) -> Reply:
+    subject_type, subject_id = _subject(event.context)
+    delivery = await delivery_for(ctx, str(event.context.get("message_ref") or "") or None)
+    text = str(event.values.get("text") or "")
+    recorded = await record_feedback(
+        ctx.session,
+        ctx.member,
+        subject_type,
+        subject_id,
+        FeedbackKind.COMMENT,
+        platform=ctx.platform,
+        comment=text,
+        delivery_id=delivery.id if delivery else None,
+    )
+    if recorded:
+        ctx.count(
+            lambda: ctx.metrics.feedback_recorded.labels(
+                platform=ctx.platform, kind=FeedbackKind.COMMENT
+            ).inc()
+        )
+        return Reply.say("Thanks, your comment reached the people who curate this.")
+    return Reply.say("You already sent that comment; it counts once.")
+
+
+@on_form(actions.FORM_CONTENT_ADD)
+async def content_submitted(ctx: ChatContext, event: FormSubmitted) -> Reply:
+    values = event.values
+    item = await content_service.add_content(
+        ctx.session,
+        ctx.member,
+        str(values.get("url") or ""),
+        title=str(values.get("title") or ""),
+        summary=str(values.get("summary") or ""),
+        share_text=str(values.get("share_text") or ""),
+        objective_key=str(values.get("objective") or "").strip() or None,
+    )
+    return Reply.say(
+        f"Added #{item.id} '{item.title}' to the library; the next content digest will include it."
+    )
+
+
+@on_form(actions.FORM_DIGEST_ADD)
+async def digest_submitted(ctx: ChatContext, event: FormSubmitted) -> Reply:
+    require_role(ctx.member, (Role.STRATEGIST,), "schedule digests")
+    values = event.values
+    digest = await digests.add_digest(
+        ctx.session,
+        ctx.member,
+        str(values.get("name") or ""),
+        kind=str(values.get("kind") or ""),
+        audience=str(values.get("audience") or "all"),
+        cron=str(values.get("cron") or ""),
+        timezone=str(values.get("timezone") or ctx.member.timezone),
+    )
+    upcoming = digests.next_fire_times(digest, 1)
+    when = upcoming[0].strftime("%a %d %b %Y %H:%M %Z") if upcoming else "never"
+    return Reply.say(f"Scheduled '{digest.name}'; it first fires {when}.")
+
+
+async def reaction(ctx: ChatContext, message_ref: str | None, emoji: str, added: bool) -> Reply:
+    """A reaction on one of the bot's messages counts as feedback on what the message is about."""
+    delivery = await delivery_for(ctx, message_ref)
+    if delivery is None:
+        return Reply(duplicate=True)  # a reaction on someone else's message: not ours to record
+    message = Message.from_dict(delivery.message.payload)
+    subject = message.subject or next(
+        (card.subject for card in message.cards if card.subject), None
+    )
+    if subject is None:
+        return Reply(duplicate=True)
+    subject_type, subject_id = parse_subject(subject)
+    if added:
+        recorded = await record_feedback(
+            ctx.session,
+            ctx.member,
+            subject_type,
+            subject_id,
+            FeedbackKind.REACTION,
+            platform=ctx.platform,
+            detail=emoji,
+            delivery_id=delivery.id,
+        )
+        if recorded:
+            ctx.count(
+                lambda: ctx.metrics.feedback_recorded.labels(
+                    platform=ctx.platform, kind=FeedbackKind.REACTION
+                ).inc()
+            )
+        return Reply(duplicate=not recorded)
+    removed = await retract_reaction(ctx.session, ctx.member, subject_type, subject_id, emoji)
+    return Reply(duplicate=not removed)

@@ -1,0 +1,122 @@
+"""The EventRouter: the one entry point through which every adapter hands events to the core.
+
+Each event is handled in one transaction: de-duplication on the platform's event id, the member
+resolved (created on first contact), the handler run. Metrics are counted only after the commit,
+so they reflect what was really recorded. Logs name the event type and platform, never the
+person: an anonymous idea must not be traceable through the log.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from bot.chat.commands import COMMANDS, help_command, run_command
+from bot.chat.context import ChatContext
+from bot.chat.help import help_message
+from bot.chat.interactions import ACTIONS, FORMS, reaction
+from bot.chat.parsing import split_command
+from bot.errors import DomainError
+from bot.events import (
+    ActionInvoked,
+    AppInstalled,
+    CommandInvoked,
+    Event,
+    FormSubmitted,
+    MessageReceived,
+    ReactionAdded,
+    ReactionRemoved,
+    Reply,
+)
+from bot.metrics import Metrics
+from bot.sealing import Sealer
+from bot.services.members import resolve_actor
+from bot.storage.database import Database
+from bot.storage.models import ProcessedEvent
+from bot.storage.types import utcnow
+from bot.storage.upsert import insert_ignore
+
+log = logging.getLogger(__name__)
+
+UNEXPECTED = "Something went wrong on our side; it has been logged. Please try again in a minute."
+
+
+class EventRouter:
+    def __init__(
+        self,
+        db: Database,
+        sealer: Sealer,
+        metrics: Metrics,
+        *,
+        on_queued: Callable[[], None] | None = None,
+    ) -> None:
+        self.db = db
+        self.sealer = sealer
+        self.metrics = metrics
+        self.on_queued = on_queued
+
+    async def handle(self, event: Event) -> Reply:
+        kind = type(event).__name__
+        platform = event.actor.platform
+        try:
+            async with self.db.transaction() as session:
+                if event.event_id and not await insert_ignore(
+                    session,
+                    ProcessedEvent.__table__,
+                    {
+                        "platform": platform,
+                        "event_id": event.event_id[:255],
+                        "created_at": utcnow(),
+                    },
+                ):
+                    self.metrics.events.labels(
+                        platform=platform, type=kind, outcome="duplicate"
+                    ).inc()
+                    log.debug("%s from %s ignored: already processed", kind, platform)
+                    return Reply(duplicate=True)
+                member = await resolve_actor(session, event.actor)
+                ctx = ChatContext(session, member, event, self.sealer, self.metrics)
+                reply = await self._dispatch(ctx)
+        except DomainError as error:
+            self.metrics.events.labels(platform=platform, type=kind, outcome="refused").inc()
+            return Reply.fail(error.message)
+        except Exception:
+            self.metrics.events.labels(platform=platform, type=kind, outcome="error").inc()
+            log.exception("%s from %s failed", kind, platform)
+            return Reply.fail(UNEXPECTED)
+        for callback in ctx.after_commit:
+            callback()
+        if ctx.queued_messages and self.on_queued is not None:
+            self.on_queued()
+        self.metrics.events.labels(platform=platform, type=kind, outcome="handled").inc()
+        return reply
+
+    async def _dispatch(self, ctx: ChatContext) -> Reply:
+        event = ctx.event
+        if isinstance(event, CommandInvoked):
+            return await run_command(ctx, event.command, event.text)
+        if isinstance(event, MessageReceived):
+            name, text = split_command(event.text)
+            if name in COMMANDS or name == "advocacy":
+                return await run_command(ctx, name, text)
+            return Reply.say(
+                "I answer commands; type /help to see them. To send an idea, "
+                "write /suggest followed by your idea."
+            )
+        if isinstance(event, ActionInvoked):
+            handler = ACTIONS.get(event.action_id)
+            if handler is None:
+                return Reply.fail("This button is no longer supported; ask for a fresh card.")
+            return await handler(ctx, event)
+        if isinstance(event, FormSubmitted):
+            form_handler = FORMS.get(event.form_id)
+            if form_handler is None:
+                return Reply.fail("This form is no longer supported; open it again.")
+            return await form_handler(ctx, event)
+        if isinstance(event, ReactionAdded | ReactionRemoved):
+            return await reaction(
+                ctx, event.message_ref, event.emoji, isinstance(event, ReactionAdded)
+            )
+        if isinstance(event, AppInstalled):
+            return Reply(messages=[help_message(ctx.member.role)])
+        return await help_command(ctx, "")

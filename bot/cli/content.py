@@ -1,0 +1,93 @@
+"""``advocacy content``: the curated library."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from bot.app import Application
+from bot.cli.runtime import print_json, print_table, run_with_app
+from bot.domain import ContentStatus
+from bot.services.content import add_content, list_content
+from bot.services.permissions import OPERATOR
+from bot.storage.models import ContentItem
+
+
+@click.group("content")
+def content_group() -> None:
+    """Curated content: articles and posts worth reading and sharing."""
+
+
+@content_group.command("add")
+@click.argument("url")
+@click.option("--title", required=True, help="Headline shown on the card.")
+@click.option("--summary", help="Why it matters, in a sentence or two.")
+@click.option("--share-text", help="Suggested text for employees' posts.")
+@click.option("--objective", "objective_key", help="Key of the objective it serves.")
+@click.option("--topic", "topics", multiple=True, help="A topic; repeat for several.")
+def add(
+    url: str,
+    title: str,
+    summary: str | None,
+    share_text: str | None,
+    objective_key: str | None,
+    topics: tuple[str, ...],
+) -> None:
+    """Curate URL: it goes out with the next content digest."""
+
+    async def work(app: Application) -> ContentItem:
+        async with app.db.transaction() as session:
+            return await add_content(
+                session,
+                OPERATOR,
+                url,
+                title=title,
+                summary=summary,
+                share_text=share_text,
+                objective_key=objective_key,
+                topics=topics,
+            )
+
+    item = run_with_app(work)
+    click.echo(f"Added #{item.id} '{item.title}'.")
+
+
+@content_group.command("list")
+@click.option(
+    "--status", type=click.Choice([s.value for s in ContentStatus]), help="Only this status."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def list_command(status: str | None, as_json: bool) -> None:
+    """List curated content, newest first."""
+
+    async def work(app: Application) -> list[dict[str, Any]]:
+        async with app.db.transaction() as session:
+            return [
+                {
+                    "id": i.id,
+                    "title": i.title,
+                    "url": i.url,
+                    "status": i.status,
+                    "objective": i.objective.key if i.objective else None,
+                    "topics": i.topics,
+                    "source": i.source,
+                    "created_at": i.created_at.isoformat(),
+                }
+                for i in await list_content(session, status)
+            ]
+
+    records = run_with_app(work)
+    if as_json:
+        print_json(records)
+        return
+    print_table(
+        "Content",
+        ["#", "Title", "Objective", "Status", "URL"],
+        [[r["id"], r["title"], r["objective"] or "", r["status"], r["url"]] for r in records],
+        empty="The library is empty. Add an article with: advocacy content add URL --title TITLE",
+    )
+
+
+def register(root: click.Group) -> None:
+    root.add_command(content_group)

@@ -1,0 +1,200 @@
+"""``advocacy digest``: schedules, and firing one now."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy import func, select
+
+from bot.app import Application
+from bot.cli.runtime import print_json, print_table, run_with_app
+from bot.delivery import DrainStats
+from bot.domain import DigestKind
+from bot.services.digest_runs import start_run
+from bot.services.digests import add_digest, get_digest, list_digests, next_fire_times
+from bot.services.permissions import OPERATOR
+from bot.storage.models import Delivery, Digest
+
+
+@click.group("digest")
+def digest_group() -> None:
+    """Digests: scheduled deliveries of content, customer voice or suggestion rollups."""
+
+
+@digest_group.command("add")
+@click.argument("name")
+@click.option(
+    "--kind",
+    type=click.Choice([k.value for k in DigestKind]),
+    required=True,
+    help="content: curated picks; voice: customer-voice themes; rollup: managers' idea rollup.",
+)
+@click.option("--audience", default="all", show_default=True, help="'all' or 'team:NAME'.")
+@click.option(
+    "--cron", required=True, help="Five fields: minute hour day month weekday, e.g. '0 9 * * mon'."
+)
+@click.option(
+    "--tz", "timezone", required=True, help="IANA time zone the cron is read in, e.g. Europe/Paris."
+)
+@click.option("--objective", "objective_key", help="Only content or voice tied to this objective.")
+def add(
+    name: str, kind: str, audience: str, cron: str, timezone: str, objective_key: str | None
+) -> None:
+    """Schedule a digest called NAME."""
+
+    async def work(app: Application) -> tuple[Digest, list[Any]]:
+        async with app.db.transaction() as session:
+            digest = await add_digest(
+                session,
+                OPERATOR,
+                name,
+                kind=kind,
+                audience=audience,
+                cron=cron,
+                timezone=timezone,
+                objective_key=objective_key,
+            )
+            return digest, next_fire_times(digest, 3)
+
+    digest, upcoming = run_with_app(work)
+    when = ", ".join(t.strftime("%a %d %b %Y %H:%M %Z") for t in upcoming) or "never"
+    click.echo(f"Scheduled '{digest.name}' ({digest.kind} to {digest.audience}). Next: {when}.")
+
+
+@digest_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def list_command(as_json: bool) -> None:
+    """List digests and when each next fires (in its own time zone)."""
+
+    async def work(app: Application) -> list[dict[str, Any]]:
+        async with app.db.transaction() as session:
+            records = []
+            for d in await list_digests(session):
+                upcoming = next_fire_times(d, 1) if d.enabled else []
+                records.append(
+                    {
+                        "name": d.name,
+                        "kind": d.kind,
+                        "audience": d.audience,
+                        "cron": d.cron,
+                        "timezone": d.timezone,
+                        "enabled": d.enabled,
+                        "objective": d.objective.key if d.objective else None,
+                        "next_fire": upcoming[0].isoformat() if upcoming else None,
+                    }
+                )
+            return records
+
+    records = run_with_app(work)
+    if as_json:
+        print_json(records)
+        return
+    print_table(
+        "Digests",
+        ["Name", "Kind", "Audience", "Cron", "Time zone", "Next firing"],
+        [
+            [
+                r["name"],
+                r["kind"],
+                r["audience"],
+                r["cron"],
+                r["timezone"],
+                r["next_fire"] or "paused",
+            ]
+            for r in records
+        ],
+        empty="No digests yet. Schedule one with: advocacy digest add NAME --kind content "
+        "--cron '0 9 * * mon' --tz Europe/Paris",
+    )
+
+
+@dataclass
+class RunSummary:
+    name: str
+    run_id: int
+    note: str
+    queued: Counter[str] = field(default_factory=Counter)
+    stats: DrainStats = field(default_factory=DrainStats)
+    here: list[str] = field(default_factory=list)
+
+
+@digest_group.command("run")
+@click.argument("name")
+@click.option(
+    "--enqueue-only",
+    is_flag=True,
+    help="Only queue the deliveries; the running server's outbox sends them.",
+)
+@click.option(
+    "--no-wait", is_flag=True, help="Send what can be sent now; leave retries to the server."
+)
+def run(name: str, enqueue_only: bool, no_wait: bool) -> None:
+    """Fire digest NAME now: compose it, queue a delivery per member, and deliver them through
+    every adapter configured here (or leave them to the server with --enqueue-only)."""
+
+    async def work(app: Application) -> RunSummary | str:
+        async with app.db.transaction() as session:
+            digest = await get_digest(session, name)
+            outcome = await start_run(session, app.sealer, digest, actor=OPERATOR)
+            assert outcome is not None
+        if outcome.queued == 0:
+            return outcome.note
+        summary = RunSummary(digest.name, outcome.run.id, outcome.note, here=sorted(app.adapters))
+        async with app.db.transaction() as session:
+            rows = await session.execute(
+                select(Delivery.platform, func.count(Delivery.id))
+                .where(Delivery.run_id == outcome.run.id)
+                .group_by(Delivery.platform)
+            )
+            summary.queued.update(dict(rows.all()))
+        deliverable = sum(count for p, count in summary.queued.items() if p in app.adapters)
+        if enqueue_only or deliverable == 0 or app.worker is None:
+            return summary
+        with Progress(
+            TextColumn("Delivering"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        ) as progress:
+            task = progress.add_task("deliver", total=deliverable)
+            summary.stats = await app.worker.drain(
+                run_id=outcome.run.id,
+                wait_for_retries=not no_wait,
+                on_progress=lambda s: progress.update(
+                    task, completed=sum(s.sent.values()) + sum(s.dead.values())
+                ),
+            )
+        return summary
+
+    result = run_with_app(work, adapters=True)
+    if isinstance(result, str):
+        click.echo(f"Nothing sent: {result}")
+        return
+    rows = []
+    for platform, queued in sorted(result.queued.items()):
+        if platform in result.here and not enqueue_only:
+            sent, dead = result.stats.sent[platform], result.stats.dead[platform]
+            left = queued - sent - dead
+            rows.append([platform, queued, sent, dead, f"{left} retrying" if left else "–"])
+        else:
+            rows.append([platform, queued, 0, 0, f"{queued} (the server sends them)"])
+    print_table(
+        f"Digest '{result.name}', run #{result.run_id} ({result.note})",
+        ["Platform", "Queued", "Sent", "Failed", "Waiting"],
+        rows,
+        empty="",
+    )
+    total_dead = sum(result.stats.dead.values())
+    if total_dead:
+        raise click.ClickException(f"{total_dead} deliveries failed for good; see the log.")
+
+
+def register(root: click.Group) -> None:
+    root.add_command(digest_group)

@@ -1,0 +1,84 @@
+"""``advocacy serve``: the bot's HTTP server, delivery worker and digest scheduler."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+import click
+from aiohttp import web
+
+from bot import __version__
+from bot.app import open_application
+from bot.cli.runtime import cli_settings, configure_logging, fail_on_domain_error
+from bot.config import DEFAULT_PORT
+from bot.storage.database import describe_database_url
+from bot.web import build_web_app
+
+log = logging.getLogger("advocacy.serve")
+
+
+@click.command()
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    envvar="ADVOCACY_HOST",
+    help="Interface to listen on; 0.0.0.0 for every interface (in a container).",
+)
+@click.option(
+    "--port",
+    default=DEFAULT_PORT,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    envvar="PORT",
+    help="TCP port (3978 is the Bot Framework convention).",
+)
+@click.option(
+    "--no-scheduler",
+    is_flag=True,
+    help="Do not fire scheduled digests from this instance (deliveries still drain).",
+)
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, no_scheduler: bool) -> None:
+    """Run the bot: chat endpoints, /healthz, /metrics, the outbox worker and the scheduler."""
+    settings = cli_settings()
+    configure_logging("DEBUG" if ctx.obj.get("verbose") else settings.log_level)
+
+    async def main() -> None:
+        log.info(
+            "advocacy %s starting; database %s",
+            __version__,
+            describe_database_url(settings.database_url),
+        )
+        async with open_application(settings) as application:
+            application.log_adapters()
+            app = build_web_app(application, run_scheduler=not no_scheduler)
+            runner = web.AppRunner(app, access_log=None)
+            await runner.setup()
+            site = web.TCPSite(runner, host, port)
+            try:
+                await site.start()
+            except OSError as error:
+                await runner.cleanup()
+                raise click.ClickException(
+                    f"cannot listen on {host}:{port}: {error.strerror}; choose another --port"
+                ) from None
+            bound = [s.getsockname() for s in runner.addresses] if runner.addresses else []
+            shown = ", ".join(f"http://{a[0]}:{a[1]}" for a in bound) or f"http://{host}:{port}"
+            log.info("listening on %s (scheduler %s)", shown, "off" if no_scheduler else "on")
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(signum, stop.set)
+            await stop.wait()
+            log.info("shutting down")
+            await runner.cleanup()
+
+    with fail_on_domain_error():
+        asyncio.run(main())
+
+
+def register(root: click.Group) -> None:
+    root.add_command(serve)

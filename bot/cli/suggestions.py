@@ -1,0 +1,193 @@
+"""``advocacy suggestions`` and ``advocacy rollup``: ideas from employees, and how managers answer.
+
+Anonymous authors appear nowhere in any output: their suggestions store no readable author.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+import click
+
+from bot.app import Application
+from bot.cli.runtime import print_json, print_table, run_with_app
+from bot.compose.suggestion_cards import author_label
+from bot.compose.text import humanise_duration, percent, truncate
+from bot.domain import SuggestionStatus
+from bot.services.permissions import OPERATOR
+from bot.services.rollups import DIMENSIONS, Rollup, build_rollup, parse_period
+from bot.services.suggestions import list_suggestions
+from bot.storage.types import utcnow
+
+
+@click.group("suggestions")
+def suggestions_group() -> None:
+    """Suggestions sent by employees."""
+
+
+@suggestions_group.command("list")
+@click.option(
+    "--status", type=click.Choice([s.value for s in SuggestionStatus]), help="Only this status."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def list_command(status: str | None, as_json: bool) -> None:
+    """List suggestions, newest first (anonymous ones show no author)."""
+
+    async def work(app: Application) -> list[dict[str, Any]]:
+        async with app.db.transaction() as session:
+            return [
+                {
+                    "id": s.id,
+                    "status": s.status,
+                    "votes": s.vote_count,
+                    "anonymous": s.anonymous,
+                    "author": None if s.anonymous else author_label(s),
+                    "team": s.team.name if s.team else None,
+                    "objective": s.objective.key if s.objective else None,
+                    "created_at": s.created_at.isoformat(),
+                    "answered": s.first_response_at is not None,
+                    "text": s.text,
+                }
+                for s in await list_suggestions(session, status=status)
+            ]
+
+    records = run_with_app(work)
+    if as_json:
+        print_json(records)
+        return
+    print_table(
+        "Suggestions",
+        ["#", "Status", "Votes", "From", "Team", "Objective", "Answered", "Idea"],
+        [
+            [
+                r["id"],
+                r["status"],
+                r["votes"],
+                r["author"] or "anonymous",
+                r["team"] or "",
+                r["objective"] or "",
+                "yes" if r["answered"] else "no",
+                truncate(r["text"], 60),
+            ]
+            for r in records
+        ],
+        empty="No suggestions yet. Employees send them with /suggest in chat.",
+    )
+
+
+@click.command("rollup")
+@click.option("--since", default="30d", show_default=True, help="Period: 7d, 4w, 6m or all.")
+@click.option("--by", type=click.Choice(DIMENSIONS), default="objective", show_default=True)
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+)
+def rollup(since: str, by: str, output: str) -> None:
+    """Suggestions by objective, team or status: ageing and response rate."""
+
+    async def work(app: Application) -> Rollup:
+        async with app.db.transaction() as session:
+            result = await build_rollup(session, OPERATOR, by=by, period=parse_period(since))
+            for suggestion in result.oldest_waiting:  # load what the output needs in-session
+                _ = suggestion.team, suggestion.objective
+            return result
+
+    result = run_with_app(work)
+    rows = [row.as_dict() for row in result.rows]
+    total = result.total.as_dict()
+    now = utcnow()
+    waiting = [
+        {
+            "id": s.id,
+            "waiting_days": round((now - s.created_at).total_seconds() / 86_400, 2),
+            "status": s.status,
+            "team": s.team.name if s.team else None,
+            "objective": s.objective.key if s.objective else None,
+            "votes": s.vote_count,
+            "text": s.text,
+        }
+        for s in result.oldest_waiting
+    ]
+    if output == "json":
+        print_json(
+            {
+                "by": by,
+                "since": result.since.isoformat() if result.since else None,
+                "generated_at": result.generated_at.isoformat(),
+                "rows": rows,
+                "total": total,
+                "oldest_waiting": waiting,
+            }
+        )
+        return
+    if output == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(total), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows([*rows, total])
+        click.echo(buffer.getvalue(), nl=False)
+        return
+    table_rows = [
+        [
+            r.key,
+            r.total,
+            r.by_status.get("new", 0),
+            r.by_status.get("under_review", 0),
+            r.by_status.get("planned", 0),
+            r.by_status.get("done", 0),
+            r.by_status.get("declined", 0),
+            percent(r.answered, r.total),
+            r.waiting,
+            humanise_duration(r.median_wait),
+            humanise_duration(r.oldest_wait),
+            humanise_duration(r.median_time_to_answer),
+            r.votes,
+        ]
+        for r in [*result.rows, result.total]
+    ]
+    print_table(
+        f"Suggestions by {by}, {'all time' if result.since is None else 'last ' + since}",
+        [
+            by.capitalize(),
+            "Ideas",
+            "New",
+            "Review",
+            "Planned",
+            "Done",
+            "Declined",
+            "Answered",
+            "Waiting",
+            "Median wait",
+            "Oldest wait",
+            "Time to answer",
+            "Votes",
+        ],
+        table_rows if result.rows else [],
+        empty="No suggestions in this period.",
+    )
+    if waiting:
+        print_table(
+            "Oldest ideas waiting for an answer",
+            ["#", "Waiting", "Team", "Objective", "Idea"],
+            [
+                [
+                    w["id"],
+                    humanise_duration(now - s.created_at),
+                    w["team"] or "",
+                    w["objective"] or "",
+                    truncate(w["text"], 60),
+                ]
+                for w, s in zip(waiting, result.oldest_waiting, strict=True)
+            ],
+            empty="",
+        )
+
+
+def register(root: click.Group) -> None:
+    root.add_command(suggestions_group)
+    root.add_command(rollup)

@@ -1,0 +1,1 @@
+"""Composers: turn domain objects into platform-neutral messages (pure functions, no I/O)."""

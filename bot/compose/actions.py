@@ -1,0 +1,15 @@
+"""Action and form ids shared by the composers (which put them on cards) and the chat handlers."""
+
+FEEDBACK_USEFUL = "feedback.useful"
+FEEDBACK_NOT_RELEVANT = "feedback.not_relevant"
+SUGGEST_OPEN = "suggest.open"
+COMMENT_OPEN = "comment.open"
+SUGGESTION_VOTE = "suggestion.vote"
+SUGGESTION_ANSWER = "suggestion.answer"
+ROLLUP_SHOW = "rollup.show"
+
+FORM_SUGGEST = "suggest"
+FORM_ANSWER = "answer"
+FORM_COMMENT = "comment"
+FORM_CONTENT_ADD = "content.add"
+FORM_DIGEST_ADD = "digest.add"

@@ -1,0 +1,66 @@
+"""The content digest: the strategists' picks, each with one-click feedback and sharing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from urllib.parse import quote
+
+from bot.compose import actions
+from bot.compose.text import plural, truncate
+from bot.messages import Button, ButtonStyle, Card, Fact, LinkButton, Message, subject_key
+from bot.storage.models import ContentItem
+
+SUMMARY_LIMIT = 600
+
+
+def share_urls(item: ContentItem) -> dict[str, str]:
+    """Where the Share buttons go, per network, with the suggested share text prefilled."""
+    url = quote(item.url, safe="")
+    text = quote(item.share_text or item.title, safe="")
+    return {
+        "LinkedIn": f"https://www.linkedin.com/sharing/share-offsite/?url={url}",
+        "X": f"https://twitter.com/intent/tweet?url={url}&text={text}",
+    }
+
+
+def content_card(item: ContentItem) -> Card:
+    subject = {"subject": subject_key("content", item.id)}
+    facts = []
+    if item.objective is not None:
+        facts.append(Fact("Objective", item.objective.title))
+    if item.topics:
+        facts.append(Fact("Topics", ", ".join(item.topics)))
+    buttons: list[Button | LinkButton] = [
+        Button("Useful", actions.FEEDBACK_USEFUL, subject, ButtonStyle.PRIMARY),
+        Button("Not relevant", actions.FEEDBACK_NOT_RELEVANT, subject),
+        LinkButton("Read", item.url),
+    ]
+    buttons += [LinkButton(f"Share on {network}", url) for network, url in share_urls(item).items()]
+    buttons.append(Button("Comment", actions.COMMENT_OPEN, subject))
+    buttons.append(Button("Suggest an idea", actions.SUGGEST_OPEN, subject))
+    return Card(
+        title=truncate(item.title, 150),
+        text=truncate(item.summary, SUMMARY_LIMIT),
+        facts=tuple(facts),
+        image_url=item.image_url,
+        image_alt=item.title,
+        buttons=tuple(buttons),
+        footer=truncate(f"Suggested post: {item.share_text}", 300) if item.share_text else "",
+        subject=subject_key("content", item.id),
+    )
+
+
+def compose_content_digest(digest_name: str, run_id: int, items: Sequence[ContentItem]) -> Message:
+    header = Card(
+        title=digest_name,
+        text=f"{plural(len(items), 'pick')} from your strategists. Tell us what helps, and share "
+        "what you believe in.",
+        subject=subject_key("digest_run", run_id),
+    )
+    fallback = f"{digest_name}: " + "; ".join(truncate(item.title, 80) for item in items)
+    return Message(
+        fallback=truncate(fallback, 300),
+        cards=(header, *(content_card(item) for item in items)),
+        kind="content_digest",
+        subject=subject_key("digest_run", run_id),
+    )

@@ -1,0 +1,52 @@
+"""Show a member what they already answered on a card, so a pressed button visibly counted."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from bot.compose import actions
+from bot.domain import FeedbackKind
+from bot.messages import Button, Card, Message
+
+BUTTON_KINDS = {
+    actions.FEEDBACK_USEFUL: FeedbackKind.USEFUL,
+    actions.FEEDBACK_NOT_RELEVANT: FeedbackKind.NOT_RELEVANT,
+}
+NOTES = {
+    FeedbackKind.USEFUL: "✓ You found this useful. Thanks!",
+    FeedbackKind.NOT_RELEVANT: "✓ Noted: not relevant for you. We'll send better picks.",
+}
+
+
+def card_subjects(message: Message) -> list[tuple[str, int]]:
+    subjects = []
+    for card in message.cards:
+        if card.subject:
+            subject_type, _, raw_id = card.subject.partition(":")
+            subjects.append((subject_type, int(raw_id)))
+    return subjects
+
+
+def with_feedback(message: Message, given: dict[str, set[str]]) -> Message:
+    """A copy of ``message`` whose cards show the feedback this member gave."""
+    return replace(
+        message,
+        cards=tuple(
+            _annotate(card, given.get(card.subject or "", set())) for card in message.cards
+        ),
+    )
+
+
+def _annotate(card: Card, kinds: set[str]) -> Card:
+    if not kinds:
+        return card
+    buttons = tuple(
+        replace(button, selected=BUTTON_KINDS.get(button.action_id) in kinds)
+        if isinstance(button, Button) and button.action_id in BUTTON_KINDS
+        else button
+        for button in card.buttons
+    )
+    notes = [
+        NOTES[kind] for kind in (FeedbackKind.USEFUL, FeedbackKind.NOT_RELEVANT) if kind in kinds
+    ]
+    return replace(card, buttons=buttons, footer=" ".join(notes) or card.footer)

@@ -1,0 +1,212 @@
+"""Cards about suggestions: the receipt, the voting card, the rollup and the author's notice."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from bot.compose import actions
+from bot.compose.text import humanise_duration, percent, plural, truncate
+from bot.domain import SuggestionStatus
+from bot.messages import (
+    Button,
+    ButtonStyle,
+    Card,
+    Fact,
+    FieldKind,
+    Form,
+    FormField,
+    Message,
+    Option,
+    subject_key,
+)
+from bot.services.rollups import Rollup, RollupRow
+from bot.storage.models import Objective, Suggestion
+from bot.storage.types import utcnow
+
+ANONYMOUS = "Anonymous"
+
+
+def status_label(status: str) -> str:
+    return SuggestionStatus(status).label.capitalize()
+
+
+def author_label(suggestion: Suggestion) -> str:
+    if suggestion.anonymous or suggestion.author is None:
+        return ANONYMOUS
+    return suggestion.author.display_name
+
+
+def receipt(suggestion: Suggestion) -> Message:
+    how = " anonymously" if suggestion.anonymous else ""
+    text = (
+        f"Thanks! Your suggestion #{suggestion.id} is filed{how}. Colleagues can vote on it, and "
+        "you will be told when a manager answers."
+    )
+    if suggestion.anonymous:
+        text += " Nobody, managers included, can see that it came from you."
+    return Message(
+        fallback=text,
+        kind="suggestion_receipt",
+        cards=(
+            Card(
+                title=f"Suggestion #{suggestion.id} filed",
+                text=text,
+                facts=_facts(suggestion),
+                subject=subject_key("suggestion", suggestion.id),
+            ),
+        ),
+    )
+
+
+def _facts(suggestion: Suggestion) -> tuple[Fact, ...]:
+    facts = [
+        Fact("Status", status_label(suggestion.status)),
+        Fact("From", author_label(suggestion)),
+    ]
+    if suggestion.team is not None:
+        facts.append(Fact("Team", suggestion.team.name))
+    if suggestion.objective is not None:
+        facts.append(Fact("Objective", suggestion.objective.title))
+    facts.append(Fact("Votes", str(suggestion.vote_count)))
+    return tuple(facts)
+
+
+def voting_card(suggestion: Suggestion, *, voted: bool = False) -> Card:
+    value = {"suggestion": suggestion.id}
+    return Card(
+        title=f"#{suggestion.id}: {truncate(suggestion.text, 80)}",
+        text=truncate(suggestion.text, 1500),
+        facts=_facts(suggestion),
+        buttons=(
+            Button(
+                "Voted" if voted else "Vote",
+                actions.SUGGESTION_VOTE,
+                value,
+                ButtonStyle.PRIMARY,
+                selected=voted,
+            ),
+        ),
+        subject=subject_key("suggestion", suggestion.id),
+    )
+
+
+def suggestion_list(suggestions: Sequence[Suggestion], voted: Iterable[int] = ()) -> Message:
+    voted_ids = set(voted)
+    if not suggestions:
+        return Message.text("No open suggestions yet. Send the first with /suggest YOUR IDEA.")
+    return Message(
+        fallback=f"{plural(len(suggestions), 'open suggestion')}",
+        kind="suggestion_list",
+        cards=tuple(voting_card(s, voted=s.id in voted_ids) for s in suggestions),
+    )
+
+
+def suggest_form(
+    objectives: Sequence[Objective], *, context: dict | None = None, text: str = ""
+) -> Form:
+    options = (
+        Option("No particular objective", ""),
+        *(Option(truncate(o.title, 75), o.key) for o in objectives),
+    )
+    return Form(
+        form_id=actions.FORM_SUGGEST,
+        title="Suggest an idea",
+        submit_label="Send",
+        context=context or {},
+        fields=(
+            FormField(
+                "text",
+                "Your idea",
+                FieldKind.MULTILINE,
+                required=True,
+                max_length=3000,
+                placeholder="What should we change, and why?",
+                initial=text,
+            ),
+            FormField("objective", "Objective it serves", FieldKind.SELECT, options=options),
+            FormField("anonymous", "Send anonymously", FieldKind.CHECKBOX),
+        ),
+    )
+
+
+def answer_form(suggestion: Suggestion) -> Form:
+    return Form(
+        form_id=actions.FORM_ANSWER,
+        title=f"Answer suggestion #{suggestion.id}",
+        submit_label="Answer",
+        context={"suggestion": suggestion.id},
+        fields=(
+            FormField(
+                "status",
+                "New status",
+                FieldKind.SELECT,
+                required=True,
+                initial=suggestion.status,
+                options=tuple(Option(status_label(s), s.value) for s in SuggestionStatus),
+            ),
+            FormField(
+                "text",
+                "Your answer to the author",
+                FieldKind.MULTILINE,
+                required=True,
+                max_length=3000,
+                placeholder="What happens next, and why?",
+            ),
+        ),
+    )
+
+
+def _row_line(row: RollupRow) -> str:
+    parts = [
+        plural(row.total, "idea"),
+        f"{percent(row.answered, row.total)} answered",
+        f"{row.waiting} waiting",
+    ]
+    if row.oldest_wait is not None:
+        parts.append(f"oldest {humanise_duration(row.oldest_wait)}")
+    return f"{row.key}: " + ", ".join(parts)
+
+
+def rollup_message(rollup: Rollup, period_label: str) -> Message:
+    total = rollup.total
+    summary = Card(
+        title=f"Suggestion rollup, {period_label} ({rollup.scope})",
+        facts=(
+            Fact("Ideas", str(total.total)),
+            Fact("Response rate", percent(total.answered, total.total)),
+            Fact("Waiting for an answer", str(total.waiting)),
+            Fact("Median wait", humanise_duration(total.median_wait)),
+            Fact("Median time to answer", humanise_duration(total.median_time_to_answer)),
+        ),
+        text="\n".join(_row_line(row) for row in rollup.rows) or "No suggestions in this period.",
+        buttons=tuple(
+            Button(
+                f"By {dimension}",
+                actions.ROLLUP_SHOW,
+                {"by": dimension},
+                selected=dimension == rollup.by,
+            )
+            for dimension in ("objective", "team", "status")
+        ),
+        footer=f"Broken down by {rollup.by}.",
+    )
+    now = utcnow()
+    waiting = tuple(
+        Card(
+            title=f"Waiting {humanise_duration(now - s.created_at)}: #{s.id}",
+            text=truncate(s.text, 600),
+            facts=_facts(s),
+            buttons=(
+                Button(
+                    "Answer", actions.SUGGESTION_ANSWER, {"suggestion": s.id}, ButtonStyle.PRIMARY
+                ),
+            ),
+            subject=subject_key("suggestion", s.id),
+        )
+        for s in rollup.oldest_waiting
+    )
+    fallback = (
+        f"Suggestion rollup: {plural(total.total, 'idea')}, {percent(total.answered, total.total)} "
+        f"answered, {total.waiting} waiting"
+    )
+    return Message(fallback=fallback, cards=(summary, *waiting), kind="rollup")

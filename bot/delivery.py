@@ -1,0 +1,281 @@
+"""The delivery worker: drains the outbox through the enabled adapters.
+
+Rows are claimed with a lease (status ``sending`` until ``lease_until``); a process that dies
+mid-send leaves leases that expire, and the next worker picks those rows up again, so nothing is
+lost and duplicates are bounded by what was in flight. On PostgreSQL, claims use
+``FOR UPDATE SKIP LOCKED`` so several instances share the work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, or_, select, update
+
+from bot.domain import DeliveryStatus
+from bot.messages import Message
+from bot.metrics import Metrics
+from bot.platform import ChatAdapter, DeliveryError, DeliveryTarget
+from bot.sealing import Sealer, SealError
+from bot.services.digest_runs import finish_completed_runs
+from bot.storage.database import Database
+from bot.storage.models import Delivery, OutboundMessage
+from bot.storage.types import utcnow
+
+log = logging.getLogger(__name__)
+
+BASE_BACKOFF_SECONDS = 2.0
+MAX_BACKOFF_SECONDS = 900.0
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    id: int
+    message_id: int
+    platform: str
+    workspace: str
+    recipient: str
+    sealed_recipient: str | None
+    attempts: int
+    created_at: datetime
+
+
+@dataclass
+class DrainStats:
+    sent: Counter[str] = field(default_factory=Counter)
+    retried: Counter[str] = field(default_factory=Counter)
+    dead: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def processed(self) -> int:
+        return sum(self.sent.values()) + sum(self.retried.values()) + sum(self.dead.values())
+
+
+def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
+    """Exponential backoff with jitter; a platform's Retry-After wins when it asks for longer."""
+    exponential = min(MAX_BACKOFF_SECONDS, BASE_BACKOFF_SECONDS * 2 ** max(0, attempts - 1))
+    delay = exponential * random.uniform(0.5, 1.0)
+    return max(delay, retry_after) if retry_after is not None else delay
+
+
+class OutboxWorker:
+    def __init__(
+        self,
+        db: Database,
+        adapters: Mapping[str, ChatAdapter],
+        sealer: Sealer,
+        metrics: Metrics,
+        *,
+        max_attempts: int = 5,
+        lease: timedelta = timedelta(minutes=2),
+        batch_size: int = 50,
+        concurrency: int = 8,
+    ) -> None:
+        self.db = db
+        self.adapters = adapters
+        self.sealer = sealer
+        self.metrics = metrics
+        self.max_attempts = max_attempts
+        self.lease = lease
+        self.batch_size = batch_size
+        self.concurrency = concurrency
+        self._messages: dict[int, Message] = {}
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Called when something was queued, so the worker does not wait for its next poll."""
+        self._wake.set()
+
+    async def claim(self, run_id: int | None = None) -> list[_Claimed]:
+        if not self.adapters:
+            return []
+        now = utcnow()
+        async with self.db.transaction() as session:
+            due = or_(
+                and_(Delivery.status == DeliveryStatus.PENDING, Delivery.next_attempt_at <= now),
+                and_(Delivery.status == DeliveryStatus.SENDING, Delivery.lease_until < now),
+            )
+            statement = (
+                select(
+                    Delivery.id,
+                    Delivery.message_id,
+                    Delivery.platform,
+                    Delivery.workspace,
+                    Delivery.recipient,
+                    Delivery.sealed_recipient,
+                    Delivery.attempts,
+                    Delivery.created_at,
+                )
+                .where(Delivery.platform.in_(list(self.adapters)), due)
+                .order_by(Delivery.next_attempt_at, Delivery.id)
+                .limit(self.batch_size)
+            )
+            if run_id is not None:
+                statement = statement.where(Delivery.run_id == run_id)
+            if not self.db.is_sqlite:
+                statement = statement.with_for_update(skip_locked=True)
+            rows = [_Claimed(*row) for row in await session.execute(statement)]
+            if rows:
+                await session.execute(
+                    update(Delivery)
+                    .where(Delivery.id.in_([row.id for row in rows]))
+                    .values(status=DeliveryStatus.SENDING, lease_until=now + self.lease)
+                )
+        return rows
+
+    async def _message(self, message_id: int) -> Message:
+        if message_id not in self._messages:
+            async with self.db.transaction() as session:
+                outbound = await session.get(OutboundMessage, message_id)
+                if outbound is None:
+                    raise DeliveryError("the message of this delivery is gone", permanent=True)
+                self._messages[message_id] = Message.from_dict(outbound.payload)
+        return self._messages[message_id]
+
+    def _target(self, row: _Claimed) -> DeliveryTarget:
+        if row.sealed_recipient is None:
+            return DeliveryTarget(row.id, row.platform, row.recipient, row.workspace)
+        try:
+            opened = self.sealer.open(row.sealed_recipient)
+        except SealError as error:
+            raise DeliveryError(str(error), permanent=True) from None
+        return DeliveryTarget(row.id, opened["platform"], opened["user_id"], opened["workspace"])
+
+    async def _deliver(self, row: _Claimed, stats: DrainStats) -> None:
+        attempts = row.attempts + 1
+        values: dict[str, object]
+        try:
+            message = await self._message(row.message_id)
+            result = await self.adapters[row.platform].send(self._target(row), message)
+        except Exception as error:
+            retry_after = error.retry_after if isinstance(error, DeliveryError) else None
+            permanent = isinstance(error, DeliveryError) and error.permanent
+            if not isinstance(error, DeliveryError):
+                log.exception("delivery %d via %s failed unexpectedly", row.id, row.platform)
+            reason = str(error) or type(error).__name__
+            if permanent or attempts >= self.max_attempts:
+                values = {"status": DeliveryStatus.DEAD, "last_error": reason[:2000]}
+                stats.dead[row.platform] += 1
+                self.metrics.deliveries.labels(platform=row.platform, status="dead").inc()
+                log.warning(
+                    "delivery %d via %s dead-lettered after %d attempts: %s",
+                    row.id,
+                    row.platform,
+                    attempts,
+                    reason,
+                )
+            else:
+                delay = backoff_seconds(attempts, retry_after)
+                values = {
+                    "status": DeliveryStatus.PENDING,
+                    "last_error": reason[:2000],
+                    "next_attempt_at": utcnow() + timedelta(seconds=delay),
+                }
+                stats.retried[row.platform] += 1
+                self.metrics.deliveries.labels(platform=row.platform, status="retried").inc()
+                log.info(
+                    "delivery %d via %s will retry in %.1fs: %s",
+                    row.id,
+                    row.platform,
+                    delay,
+                    reason,
+                )
+        else:
+            now = utcnow()
+            values = {
+                "status": DeliveryStatus.SENT,
+                "sent_at": now,
+                "last_error": None,
+                # A sealed recipient's message reference would point at them: keep none.
+                "platform_ref": None if row.sealed_recipient else result.platform_ref,
+            }
+            stats.sent[row.platform] += 1
+            self.metrics.deliveries.labels(platform=row.platform, status="sent").inc()
+            self.metrics.delivery_latency.labels(platform=row.platform).observe(
+                (now - row.created_at).total_seconds()
+            )
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(Delivery)
+                .where(Delivery.id == row.id)
+                .values(attempts=attempts, lease_until=None, **values)
+            )
+
+    async def drain_batch(self, stats: DrainStats, run_id: int | None = None) -> int:
+        rows = await self.claim(run_id)
+        if not rows:
+            return 0
+        semaphore = asyncio.Semaphore(self.concurrency)
+
+        async def bounded(row: _Claimed) -> None:
+            async with semaphore:
+                await self._deliver(row, stats)
+
+        await asyncio.gather(*(bounded(row) for row in rows))
+        async with self.db.transaction() as session:
+            await finish_completed_runs(session)
+        return len(rows)
+
+    async def drain(
+        self,
+        *,
+        run_id: int | None = None,
+        wait_for_retries: bool = True,
+        on_progress: Callable[[DrainStats], None] | None = None,
+    ) -> DrainStats:
+        """Send everything due (optionally of one run); with ``wait_for_retries``, also wait for
+        retries of that work until each delivery is sent or dead-lettered."""
+        stats = DrainStats()
+        while True:
+            if await self.drain_batch(stats, run_id):
+                if on_progress:
+                    on_progress(stats)
+                continue
+            if not wait_for_retries:
+                return stats
+            next_due = await self._next_due(run_id)
+            if next_due is None:
+                return stats
+            await asyncio.sleep(min(5.0, max(0.05, (next_due - utcnow()).total_seconds())))
+
+    async def _next_due(self, run_id: int | None) -> datetime | None:
+        async with self.db.transaction() as session:
+            statement = select(
+                Delivery.next_attempt_at, Delivery.lease_until, Delivery.status
+            ).where(
+                Delivery.platform.in_(list(self.adapters)),
+                Delivery.status.in_((DeliveryStatus.PENDING, DeliveryStatus.SENDING)),
+            )
+            if run_id is not None:
+                statement = statement.where(Delivery.run_id == run_id)
+            rows = (
+                await session.execute(statement.order_by(Delivery.next_attempt_at).limit(500))
+            ).all()
+        times = [
+            lease if status == DeliveryStatus.SENDING and lease is not None else next_at
+            for next_at, lease, status in rows
+        ]
+        return min(times) if times else None
+
+    async def run_forever(self, stop: asyncio.Event, poll_interval: float = 1.0) -> None:
+        """The server's loop: drain, then sleep until woken or the next poll."""
+        log.info(
+            "delivery worker started for %s", ", ".join(sorted(self.adapters)) or "no adapters"
+        )
+        while not stop.is_set():
+            try:
+                while await self.drain_batch(DrainStats()):
+                    if stop.is_set():
+                        return
+            except Exception:
+                log.exception("delivery worker failed; retrying in %.0fs", poll_interval)
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=poll_interval)

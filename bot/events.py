@@ -1,0 +1,100 @@
+"""Platform-neutral inbound events and the reply the core gives to each.
+
+Adapters parse platform payloads into these (pure functions), hand them to the core's
+EventRouter and render the Reply with their platform's means.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.messages import Form, Message
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did something, as the platform knows them."""
+
+    platform: str
+    user_id: str
+    workspace: str = ""
+    display_name: str | None = None
+    timezone: str | None = None
+
+
+@dataclass(frozen=True)
+class Event:
+    actor: Actor
+    # The platform's id for this delivery of the event; a retried delivery carries the same id.
+    event_id: str | None = field(default=None, kw_only=True)
+    conversation_id: str | None = field(default=None, kw_only=True)
+
+
+@dataclass(frozen=True)
+class MessageReceived(Event):
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class CommandInvoked(Event):
+    """A slash command or its text equivalent: ``/suggest improve the status page``."""
+
+    command: str = ""
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class ActionInvoked(Event):
+    """A button pressed on a card. ``message_ref`` is the platform's reference to that card."""
+
+    action_id: str = ""
+    value: dict[str, Any] = field(default_factory=dict)
+    message_ref: str | None = None
+
+
+@dataclass(frozen=True)
+class FormSubmitted(Event):
+    form_id: str = ""
+    values: dict[str, Any] = field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReactionAdded(Event):
+    emoji: str = ""
+    message_ref: str | None = None
+
+
+@dataclass(frozen=True)
+class ReactionRemoved(Event):
+    emoji: str = ""
+    message_ref: str | None = None
+
+
+@dataclass(frozen=True)
+class AppInstalled(Event):
+    """The app was installed, or a member opened it for the first time."""
+
+
+@dataclass
+class Reply:
+    """What the core asks the adapter to show the actor in answer to an event.
+
+    ``messages`` go to the actor (ephemeral where the platform allows), ``update`` replaces the
+    card the action came from, ``form`` opens a modal or card form, ``error`` is one line.
+    """
+
+    messages: list[Message] = field(default_factory=list)
+    update: Message | None = None
+    form: Form | None = None
+    error: str | None = None
+    duplicate: bool = False
+
+    @classmethod
+    def say(cls, text: str) -> Reply:
+        return cls(messages=[Message.text(text)])
+
+    @classmethod
+    def fail(cls, text: str) -> Reply:
+        return cls(error=text)

@@ -1,0 +1,59 @@
+"""Prometheus metrics, in a registry owned by the application (no process-wide globals)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+__all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.deliveries = Counter(
+            "advocacy_deliveries",
+            "Delivery attempts by outcome: sent, retried or dead (dead-lettered).",
+            ["platform", "status"],
+            registry=self.registry,
+        )
+        self.feedback_recorded = Counter(
+            "advocacy_feedback_recorded",
+            "Feedback actually recorded; a repeat that is ignored does not count.",
+            ["platform", "kind"],
+            registry=self.registry,
+        )
+        self.suggestions = Counter(
+            "advocacy_suggestions",
+            "Suggestions filed.",
+            ["platform"],
+            registry=self.registry,
+        )
+        self.events = Counter(
+            "advocacy_events",
+            "Inbound events handled, by type; duplicates are events a platform retried.",
+            ["platform", "type", "outcome"],
+            registry=self.registry,
+        )
+        self.outbox_depth = Gauge(
+            "advocacy_outbox_depth",
+            "Deliveries waiting or in flight in the outbox.",
+            ["platform", "status"],
+            registry=self.registry,
+        )
+        self.delivery_latency = Histogram(
+            "advocacy_delivery_latency_seconds",
+            "Time from queueing a delivery to the platform accepting it.",
+            ["platform"],
+            buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600),
+            registry=self.registry,
+        )
+
+    def set_outbox_depth(self, depth: dict[tuple[str, str], int]) -> None:
+        self.outbox_depth.clear()
+        for (platform, status), count in depth.items():
+            if status in ("pending", "sending"):
+                self.outbox_depth.labels(platform=platform, status=status).set(count)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

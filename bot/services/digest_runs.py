@@ -1,0 +1,206 @@
+"""Firing a digest: compose the message once per audience and queue one delivery per member.
+
+Everything happens in one transaction, so a run is either fully queued or not at all; the
+delivery worker then drains the outbox.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import exists, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.compose.content_digest import compose_content_digest
+from bot.compose.suggestion_cards import rollup_message
+from bot.compose.text import humanise_duration
+from bot.compose.voice_digest import compose_voice_digest
+from bot.domain import DeliveryStatus, DigestKind, Role, RunStatus
+from bot.sealing import Sealer
+from bot.services.content import deliverable_content
+from bot.services.digests import audience_members
+from bot.services.outbox import enqueue, member_recipient
+from bot.services.permissions import Acting, require_role
+from bot.services.rollups import build_rollup
+from bot.services.voice import voice_since
+from bot.storage.models import Delivery, Digest, DigestRun
+from bot.storage.types import utcnow
+from bot.storage.upsert import insert_ignore
+
+DEFAULT_PERIOD = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run: DigestRun
+    queued: int
+
+    @property
+    def note(self) -> str:
+        return self.run.note
+
+
+async def previous_run(session: AsyncSession, digest: Digest, before_id: int) -> DigestRun | None:
+    return (
+        await session.scalars(
+            select(DigestRun)
+            .where(
+                DigestRun.digest_id == digest.id,
+                DigestRun.id < before_id,
+                DigestRun.status.in_((RunStatus.ENQUEUED, RunStatus.DONE)),
+            )
+            .order_by(DigestRun.id.desc())
+            .limit(1)
+        )
+    ).first()
+
+
+async def start_run(
+    session: AsyncSession,
+    sealer: Sealer,
+    digest: Digest,
+    *,
+    actor: Acting,
+    trigger: str = "manual",
+    scheduled_for: datetime | None = None,
+) -> RunOutcome | None:
+    """Create and queue a run; None when this scheduled firing was already handled elsewhere."""
+    if trigger == "manual":
+        require_role(actor, (Role.STRATEGIST,), "send digests")
+    now = utcnow()
+    if scheduled_for is not None:
+        inserted = await insert_ignore(
+            session,
+            DigestRun.__table__,
+            {
+                "digest_id": digest.id,
+                "trigger": trigger,
+                "scheduled_for": scheduled_for,
+                "status": RunStatus.ENQUEUED,
+                "recipients": 0,
+                "note": "",
+                "started_at": now,
+            },
+        )
+        if not inserted:
+            return None
+        run = (
+            await session.scalars(
+                select(DigestRun).where(
+                    DigestRun.digest_id == digest.id, DigestRun.scheduled_for == scheduled_for
+                )
+            )
+        ).one()
+    else:
+        run = DigestRun(
+            digest_id=digest.id, trigger=trigger, status=RunStatus.ENQUEUED, started_at=now
+        )
+        session.add(run)
+        await session.flush()
+
+    members = await audience_members(session, digest)
+    recipients = {m.id: r for m in members if (r := member_recipient(m)) is not None}
+    previous = await previous_run(session, digest, run.id)
+    since = previous.started_at if previous else None
+    queued = 0
+    if digest.kind == DigestKind.CONTENT:
+        items = await deliverable_content(session, since=since, objective_id=digest.objective_id)
+        if not items:
+            return await _skip(
+                session,
+                run,
+                "No new approved content since the last run; add some "
+                "with: advocacy content add URL --title TITLE",
+            )
+        message = compose_content_digest(digest.name, run.id, items)
+        queued = await enqueue(
+            session,
+            message,
+            list(recipients.values()),
+            sealer=sealer,
+            run_id=run.id,
+            dedupe_prefix=f"run:{run.id}",
+        )
+        run.note = f"{len(items)} items"
+    elif digest.kind == DigestKind.VOICE:
+        start = since or now - DEFAULT_PERIOD
+        period = now - start
+        current = await voice_since(session, start, digest.objective_id)
+        if not current:
+            return await _skip(session, run, "No customer voice arrived since the last run.")
+        earlier = [
+            item
+            for item in await voice_since(session, start - period, digest.objective_id)
+            if item.received_at < start
+        ]
+        label = f"in the last {humanise_duration(period)}"
+        message = compose_voice_digest(digest.name, run.id, current, earlier, label)
+        queued = await enqueue(
+            session,
+            message,
+            list(recipients.values()),
+            sealer=sealer,
+            run_id=run.id,
+            dedupe_prefix=f"run:{run.id}",
+        )
+        run.note = f"{len(current)} voices"
+    else:
+        period = (now - since) if since else DEFAULT_PERIOD
+        label = f"last {humanise_duration(period)}"
+        for member in members:
+            recipient = recipients.get(member.id)
+            if recipient is None:
+                continue
+            rollup = await build_rollup(session, member, by="objective", period=period)
+            queued += await enqueue(
+                session,
+                rollup_message(rollup, label),
+                [recipient],
+                sealer=sealer,
+                run_id=run.id,
+                dedupe_prefix=f"run:{run.id}",
+            )
+        run.note = f"rollup of the {label}"
+    if queued == 0:
+        return await _skip(
+            session,
+            run,
+            "Nobody in the audience can be reached; add members with "
+            "advocacy members add or members import.",
+        )
+    run.recipients = queued
+    await session.flush()
+    return RunOutcome(run, queued)
+
+
+async def _skip(session: AsyncSession, run: DigestRun, note: str) -> RunOutcome:
+    run.status = RunStatus.SKIPPED
+    run.note = note
+    run.finished_at = utcnow()
+    await session.flush()
+    return RunOutcome(run, 0)
+
+
+async def finish_completed_runs(session: AsyncSession) -> int:
+    """Mark queued runs done once none of their deliveries is waiting or in flight."""
+    waiting = exists().where(
+        Delivery.run_id == DigestRun.id,
+        Delivery.status.in_((DeliveryStatus.PENDING, DeliveryStatus.SENDING)),
+    )
+    result = await session.execute(
+        update(DigestRun)
+        .where(DigestRun.status == RunStatus.ENQUEUED, ~waiting)
+        .values(status=RunStatus.DONE, finished_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
+
+
+async def list_runs(
+    session: AsyncSession, digest: Digest | None = None, limit: int = 20
+) -> list[DigestRun]:
+    statement = select(DigestRun).order_by(DigestRun.id.desc()).limit(limit)
+    if digest is not None:
+        statement = statement.where(DigestRun.digest_id == digest.id)
+    return list(await session.scalars(statement))

@@ -1,0 +1,160 @@
+"""Digest schedules: what to send, to whom and when (a cron expression in an IANA time zone)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain import DigestKind, Role, parse_enum
+from bot.errors import Conflict, InvalidInput, NotFound
+from bot.services.members import get_team, validate_timezone
+from bot.services.objectives import get_objective
+from bot.services.permissions import Acting, actor_id, require_role
+from bot.storage.models import Digest, Member
+from bot.storage.types import utcnow
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,99}$")
+
+
+@dataclass(frozen=True)
+class Audience:
+    """``all`` members, or the members of one ``team:NAME``."""
+
+    team: str | None = None
+
+    def __str__(self) -> str:
+        return f"team:{self.team}" if self.team else "all"
+
+
+def parse_audience(text: str) -> Audience:
+    value = text.strip()
+    if value.lower() == "all":
+        return Audience()
+    prefix, _, team = value.partition(":")
+    if prefix.lower() == "team" and team.strip():
+        return Audience(team=team.strip())
+    raise InvalidInput(f"Unknown audience '{text}'; use 'all' or 'team:NAME'.")
+
+
+def cron_trigger(expression: str, zone: str) -> CronTrigger:
+    """A trigger for a five-field cron expression, or a one-line error showing the format."""
+    fields = expression.split()
+    if len(fields) != 5:
+        raise InvalidInput(
+            f"'{expression}' is not a cron expression; use five fields: minute hour day month "
+            "weekday, for example '0 9 * * mon-fri' for 09:00 on weekdays."
+        )
+    try:
+        return CronTrigger.from_crontab(" ".join(fields), timezone=ZoneInfo(zone))
+    except ValueError as error:
+        raise InvalidInput(f"Bad cron expression '{expression}': {error}.") from None
+
+
+def next_fire_times(
+    digest: Digest, count: int = 1, after: datetime | None = None
+) -> list[datetime]:
+    trigger = cron_trigger(digest.cron, digest.timezone)
+    times: list[datetime] = []
+    previous = None
+    now = after or utcnow()
+    for _ in range(count):
+        fire = trigger.get_next_fire_time(previous, now)
+        if fire is None:
+            break
+        times.append(fire)
+        previous = fire
+        now = fire
+    return times
+
+
+def latest_fire_time(digest: Digest, now: datetime, window: timedelta) -> datetime | None:
+    """The most recent scheduled firing in (now - window, now], or None."""
+    trigger = cron_trigger(digest.cron, digest.timezone)
+    latest = None
+    fire = trigger.get_next_fire_time(None, now - window)
+    while fire is not None and fire <= now:
+        latest = fire
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(microseconds=1))
+    return latest
+
+
+def validate_digest_name(name: str) -> str:
+    value = " ".join(name.split())
+    if not NAME_PATTERN.match(value):
+        raise InvalidInput(
+            f"'{name}' is not a usable digest name; use up to 100 letters, digits, spaces, "
+            "'.', '-' or '_'."
+        )
+    return value
+
+
+async def add_digest(
+    session: AsyncSession,
+    actor: Acting,
+    name: str,
+    *,
+    kind: str,
+    audience: str,
+    cron: str,
+    timezone: str,
+    objective_key: str | None = None,
+) -> Digest:
+    require_role(actor, (Role.STRATEGIST,), "schedule digests")
+    name = validate_digest_name(name)
+    parsed_kind = parse_enum(DigestKind, kind, "digest kind")
+    parsed_audience = parse_audience(audience)
+    zone = validate_timezone(timezone)
+    cron_trigger(cron, zone)
+    if parsed_audience.team:
+        await get_team(session, parsed_audience.team)
+    if await find_digest(session, name) is not None:
+        raise Conflict(f"A digest named '{name}' already exists; see: advocacy digest list")
+    objective = await get_objective(session, objective_key) if objective_key else None
+    digest = Digest(
+        name=name,
+        kind=parsed_kind,
+        audience=str(parsed_audience),
+        cron=" ".join(cron.split()),
+        timezone=zone,
+        objective_id=objective.id if objective else None,
+        created_by_id=actor_id(actor),
+    )
+    session.add(digest)
+    await session.flush()
+    return digest
+
+
+async def find_digest(session: AsyncSession, name: str) -> Digest | None:
+    return (
+        await session.scalars(select(Digest).where(Digest.name == " ".join(name.split())))
+    ).first()
+
+
+async def get_digest(session: AsyncSession, name: str) -> Digest:
+    digest = await find_digest(session, name)
+    if digest is None:
+        known = ", ".join(d.name for d in await list_digests(session)) or "none yet"
+        raise NotFound(f"Unknown digest '{name}'. Known digests: {known}.")
+    return digest
+
+
+async def list_digests(session: AsyncSession) -> list[Digest]:
+    return list(await session.scalars(select(Digest).order_by(Digest.name)))
+
+
+async def audience_members(session: AsyncSession, digest: Digest) -> list[Member]:
+    audience = parse_audience(digest.audience)
+    statement = select(Member).order_by(Member.id)
+    if audience.team:
+        team = await get_team(session, audience.team)
+        statement = statement.where(Member.team_id == team.id)
+    members = list(await session.scalars(statement))
+    if digest.kind == DigestKind.ROLLUP:
+        members = [m for m in members if m.role in (Role.MANAGER, Role.ADMIN)]
+    return members

@@ -1,0 +1,131 @@
+"""Employees' answers to what the bot sends: useful, not relevant, shared, reactions, comments.
+
+One row per (member, subject, kind, detail): a button pressed twice or an event the platform
+retries counts once. "Useful" and "not relevant" exclude each other: the latest answer wins.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain import FeedbackKind, SubjectType
+from bot.errors import InvalidInput, NotFound
+from bot.storage.models import ContentItem, DigestRun, Feedback, Member, Suggestion, VoiceItem
+from bot.storage.types import utcnow
+from bot.storage.upsert import insert_ignore
+
+MAX_COMMENT = 3000
+MAX_EMOJI = 100
+OPPOSITES = {
+    FeedbackKind.USEFUL: FeedbackKind.NOT_RELEVANT,
+    FeedbackKind.NOT_RELEVANT: FeedbackKind.USEFUL,
+}
+SUBJECT_MODELS = {
+    SubjectType.CONTENT: ContentItem,
+    SubjectType.DIGEST_RUN: DigestRun,
+    SubjectType.SUGGESTION: Suggestion,
+    SubjectType.VOICE: VoiceItem,
+}
+
+
+async def _require_subject(session: AsyncSession, subject_type: str, subject_id: int) -> None:
+    model = SUBJECT_MODELS.get(subject_type)  # type: ignore[call-overload]
+    if model is None or await session.get(model, subject_id) is None:
+        raise NotFound("That item no longer exists, so the feedback was not recorded.")
+
+
+def _detail_for(kind: FeedbackKind, detail: str, comment: str | None) -> str:
+    if kind == FeedbackKind.COMMENT:
+        return hashlib.sha256((comment or "").strip().lower().encode()).hexdigest()[:32]
+    if kind == FeedbackKind.REACTION:
+        value = detail.strip().strip(":").lower()
+        if not value or len(value) > MAX_EMOJI:
+            raise InvalidInput("Name the emoji, for example: +1, tada or eyes.")
+        return value
+    return detail.strip().lower()[:100]
+
+
+async def record_feedback(
+    session: AsyncSession,
+    member: Member,
+    subject_type: str,
+    subject_id: int,
+    kind: FeedbackKind,
+    *,
+    platform: str,
+    detail: str = "",
+    comment: str | None = None,
+    delivery_id: int | None = None,
+) -> bool:
+    """Record one answer; False when the same answer was already recorded."""
+    if kind == FeedbackKind.COMMENT:
+        comment = (comment or "").strip()
+        if not comment:
+            raise InvalidInput("The comment is empty.")
+        if len(comment) > MAX_COMMENT:
+            raise InvalidInput(f"A comment can have at most {MAX_COMMENT} characters.")
+    await _require_subject(session, subject_type, subject_id)
+    inserted = await insert_ignore(
+        session,
+        Feedback.__table__,
+        {
+            "member_id": member.id,
+            "subject_type": subject_type,
+            "subject_id": subject_id,
+            "kind": kind,
+            "detail": _detail_for(kind, detail, comment),
+            "comment": comment if kind == FeedbackKind.COMMENT else None,
+            "delivery_id": delivery_id,
+            "platform": platform,
+            "created_at": utcnow(),
+        },
+    )
+    if inserted and kind in OPPOSITES:
+        await session.execute(
+            delete(Feedback).where(
+                Feedback.member_id == member.id,
+                Feedback.subject_type == subject_type,
+                Feedback.subject_id == subject_id,
+                Feedback.kind == OPPOSITES[kind],
+            )
+        )
+    return inserted
+
+
+async def retract_reaction(
+    session: AsyncSession, member: Member, subject_type: str, subject_id: int, emoji: str
+) -> bool:
+    result = await session.execute(
+        delete(Feedback).where(
+            Feedback.member_id == member.id,
+            Feedback.subject_type == subject_type,
+            Feedback.subject_id == subject_id,
+            Feedback.kind == FeedbackKind.REACTION,
+            Feedback.detail == _detail_for(FeedbackKind.REACTION, emoji, None),
+        )
+    )
+    return bool(result.rowcount)
+
+
+async def feedback_given(
+    session: AsyncSession, member_id: int, subjects: Iterable[tuple[str, int]]
+) -> dict[str, set[str]]:
+    """For each subject key ("content:12"), the kinds of feedback this member gave."""
+    wanted = set(subjects)
+    if not wanted:
+        return {}
+    ids = {subject_id for _, subject_id in wanted}
+    rows = await session.execute(
+        select(Feedback.subject_type, Feedback.subject_id, Feedback.kind).where(
+            Feedback.member_id == member_id, Feedback.subject_id.in_(ids)
+        )
+    )
+    given: dict[str, set[str]] = {}
+    for subject_type, subject_id, kind in rows:
+        if (subject_type, subject_id) in wanted:
+            given.setdefault(f"{subject_type}:{subject_id}", set()).add(kind)
+    return given

@@ -1,0 +1,219 @@
+"""Members, their platform identities, teams and the manager hierarchy."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain import Role, parse_enum
+from bot.errors import Conflict, InvalidInput, NotFound
+from bot.events import Actor
+from bot.services.permissions import Acting, require_role
+from bot.storage.models import Member, MemberIdentity, Team
+
+PLATFORM_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,19}$")
+MAX_NAME = 200
+MAX_TEAM = 100
+
+
+def validate_platform(platform: str) -> str:
+    value = platform.strip().lower()
+    if not PLATFORM_PATTERN.match(value):
+        raise InvalidInput(
+            f"'{platform}' is not a platform name; use a short lowercase word such as "
+            "slack, teams or shell."
+        )
+    return value
+
+
+def validate_timezone(zone: str) -> str:
+    value = zone.strip()
+    if not value:
+        raise InvalidInput("The time zone is empty; use an IANA name such as Europe/Paris.")
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(
+            f"Unknown time zone '{zone}'; use an IANA name such as Europe/Paris or Asia/Tokyo."
+        ) from None
+    return value
+
+
+def validate_user_id(user_id: str) -> str:
+    value = user_id.strip()
+    if not value or len(value) > 255:
+        raise InvalidInput("A user id must be between 1 and 255 characters.")
+    return value
+
+
+def clean_name(name: str | None, fallback: str) -> str:
+    value = " ".join((name or "").split())
+    return (value or fallback)[:MAX_NAME]
+
+
+def describe_identity(platform: str, user_id: str, workspace: str = "") -> str:
+    return f"{platform}:{workspace + '/' if workspace else ''}{user_id}"
+
+
+async def find_member(
+    session: AsyncSession, platform: str, user_id: str, workspace: str = ""
+) -> Member | None:
+    statement = (
+        select(Member)
+        .join(MemberIdentity, MemberIdentity.member_id == Member.id)
+        .where(
+            MemberIdentity.platform == platform,
+            MemberIdentity.workspace == workspace,
+            MemberIdentity.user_id == user_id,
+        )
+    )
+    return (await session.scalars(statement)).first()
+
+
+async def get_member(
+    session: AsyncSession, platform: str, user_id: str, workspace: str = ""
+) -> Member:
+    member = await find_member(session, platform, user_id, workspace)
+    if member is None:
+        who = describe_identity(platform, user_id, workspace)
+        raise NotFound(f"No member {who}. Add them with: advocacy members add {platform} {user_id}")
+    return member
+
+
+async def resolve_actor(session: AsyncSession, actor: Actor) -> Member:
+    """The member behind a platform user, created as an employee on first contact."""
+    member = await find_member(session, actor.platform, actor.user_id, actor.workspace)
+    if member is not None:
+        return member
+    timezone = "UTC"
+    if actor.timezone:
+        try:
+            timezone = validate_timezone(actor.timezone)
+        except InvalidInput:
+            timezone = "UTC"
+    member = Member(
+        display_name=clean_name(actor.display_name, actor.user_id),
+        role=Role.EMPLOYEE,
+        timezone=timezone,
+    )
+    member.identities.append(
+        MemberIdentity(platform=actor.platform, workspace=actor.workspace, user_id=actor.user_id)
+    )
+    session.add(member)
+    await session.flush()
+    return member
+
+
+async def ensure_team(session: AsyncSession, name: str) -> Team:
+    value = " ".join(name.split())
+    if not value:
+        raise InvalidInput("A team name must not be empty.")
+    if len(value) > MAX_TEAM:
+        raise InvalidInput(f"A team name can have at most {MAX_TEAM} characters.")
+    team = (await session.scalars(select(Team).where(Team.name == value))).first()
+    if team is None:
+        team = Team(name=value)
+        session.add(team)
+        await session.flush()
+    return team
+
+
+async def get_team(session: AsyncSession, name: str) -> Team:
+    team = (await session.scalars(select(Team).where(Team.name == name.strip()))).first()
+    if team is None:
+        known = ", ".join(t.name for t in await list_teams(session)) or "none yet"
+        raise NotFound(f"Unknown team '{name}'. Known teams: {known}.")
+    return team
+
+
+async def list_teams(session: AsyncSession) -> list[Team]:
+    return list(await session.scalars(select(Team).order_by(Team.name)))
+
+
+async def add_member(
+    session: AsyncSession,
+    actor: Acting,
+    platform: str,
+    user_id: str,
+    *,
+    name: str | None = None,
+    team: str | None = None,
+    role: str = Role.EMPLOYEE,
+    timezone: str = "UTC",
+    manager_user_id: str | None = None,
+    workspace: str = "",
+) -> Member:
+    require_role(actor, (), "add members")
+    platform = validate_platform(platform)
+    user_id = validate_user_id(user_id)
+    parsed_role = parse_enum(Role, role, "role")
+    zone = validate_timezone(timezone)
+    if await find_member(session, platform, user_id, workspace) is not None:
+        raise Conflict(
+            f"{describe_identity(platform, user_id, workspace)} is already a member; "
+            "change a role with: advocacy roles grant"
+        )
+    manager = None
+    if manager_user_id:
+        manager = await get_member(session, platform, manager_user_id.strip(), workspace)
+    member = Member(
+        display_name=clean_name(name, user_id),
+        role=parsed_role,
+        timezone=zone,
+        team=await ensure_team(session, team) if team else None,
+        manager_id=manager.id if manager else None,
+    )
+    member.identities.append(
+        MemberIdentity(platform=platform, workspace=workspace, user_id=user_id)
+    )
+    session.add(member)
+    await session.flush()
+    return member
+
+
+async def grant_role(
+    session: AsyncSession, actor: Acting, platform: str, user_id: str, role: str
+) -> Member:
+    require_role(actor, (), "grant roles")
+    parsed = parse_enum(Role, role, "role")
+    member = await get_member(session, validate_platform(platform), user_id.strip())
+    member.role = parsed
+    await session.flush()
+    return member
+
+
+async def list_members(session: AsyncSession) -> list[Member]:
+    return list(await session.scalars(select(Member).order_by(Member.display_name, Member.id)))
+
+
+async def members_by_id(session: AsyncSession, ids: Iterable[int]) -> dict[int, Member]:
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    rows = await session.scalars(select(Member).where(Member.id.in_(wanted)))
+    return {member.id: member for member in rows}
+
+
+async def managed_team_ids(session: AsyncSession, manager: Member) -> set[int]:
+    """Teams a manager answers for: their own team and every team below them in the hierarchy."""
+    rows = (await session.execute(select(Member.id, Member.manager_id, Member.team_id))).all()
+    reports: dict[int, list[tuple[int, int | None]]] = {}
+    for member_id, manager_id, team_id in rows:
+        if manager_id is not None:
+            reports.setdefault(manager_id, []).append((member_id, team_id))
+    teams: set[int] = {manager.team_id} if manager.team_id is not None else set()
+    seen = {manager.id}
+    stack = [manager.id]
+    while stack:
+        for member_id, team_id in reports.get(stack.pop(), ()):
+            if member_id in seen:
+                continue
+            seen.add(member_id)
+            stack.append(member_id)
+            if team_id is not None:
+                teams.add(team_id)
+    return teams

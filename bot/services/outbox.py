@@ -1,0 +1,124 @@
+"""The outbox: every message the bot sends is first written here, in the same transaction as the
+change that caused it, and then drained by the delivery worker."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain import DeliveryStatus
+from bot.messages import Message
+from bot.sealing import Sealer
+from bot.storage.models import Delivery, Member, OutboundMessage
+from bot.storage.types import utcnow
+
+INSERT_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """A conversation to deliver to. ``sealed`` hides who it is from the database."""
+
+    platform: str
+    user_id: str
+    workspace: str = ""
+    member_id: int | None = None
+    sealed: bool = False
+
+
+def member_recipient(member: Member) -> Recipient | None:
+    """Where a member gets direct messages: their first platform identity."""
+    if not member.identities:
+        return None
+    identity = min(member.identities, key=lambda i: i.id)
+    return Recipient(
+        platform=identity.platform,
+        workspace=identity.workspace,
+        user_id=identity.user_id,
+        member_id=member.id,
+    )
+
+
+async def enqueue(
+    session: AsyncSession,
+    message: Message,
+    recipients: Sequence[Recipient],
+    *,
+    sealer: Sealer,
+    run_id: int | None = None,
+    dedupe_prefix: str | None = None,
+) -> int:
+    """Write one message and a delivery per recipient; returns how many deliveries were queued.
+
+    With ``dedupe_prefix``, enqueueing the same recipients again (a restarted run) adds nothing.
+    """
+    outbound = OutboundMessage(kind=message.kind, run_id=run_id, payload=message.to_dict())
+    session.add(outbound)
+    await session.flush()
+    now = utcnow()
+    rows = []
+    for recipient in recipients:
+        row = {
+            "message_id": outbound.id,
+            "run_id": run_id,
+            "platform": recipient.platform,
+            "workspace": recipient.workspace,
+            "status": DeliveryStatus.PENDING,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+            "member_id": None,
+            "recipient": "",
+            "sealed_recipient": None,
+            "dedupe_key": None,
+        }
+        if recipient.sealed:
+            row["sealed_recipient"] = sealer.seal(
+                {
+                    "platform": recipient.platform,
+                    "workspace": recipient.workspace,
+                    "user_id": recipient.user_id,
+                }
+            )
+        else:
+            row["recipient"] = recipient.user_id
+            row["member_id"] = recipient.member_id
+            if dedupe_prefix:
+                row["dedupe_key"] = f"{dedupe_prefix}:{recipient.platform}:{recipient.user_id}"
+        rows.append(row)
+    insert = postgresql_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    queued = 0
+    for start in range(0, len(rows), INSERT_BATCH):
+        batch = rows[start : start + INSERT_BATCH]
+        result = await session.execute(insert(Delivery).values(batch).on_conflict_do_nothing())
+        queued += (
+            result.rowcount if result.rowcount is not None and result.rowcount >= 0 else len(batch)
+        )
+    return queued
+
+
+async def queue_depth(session: AsyncSession) -> dict[tuple[str, str], int]:
+    """Deliveries per (platform, status), for metrics and the CLI."""
+    rows = await session.execute(
+        select(Delivery.platform, Delivery.status, func.count(Delivery.id)).group_by(
+            Delivery.platform, Delivery.status
+        )
+    )
+    return {(platform, status): count for platform, status, count in rows}
+
+
+async def find_delivery_by_ref(
+    session: AsyncSession, platform: str, platform_ref: str
+) -> Delivery | None:
+    return (
+        await session.scalars(
+            select(Delivery).where(
+                Delivery.platform == platform, Delivery.platform_ref == platform_ref
+            )
+        )
+    ).first()

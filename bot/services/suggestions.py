@@ -1,0 +1,215 @@
+"""Bottom-up suggestions: filing (optionally anonymous), votes, manager answers, and telling the
+author what became of the idea.
+
+An anonymous suggestion stores no author id, only a reference sealed with the server's key; it
+is opened for one purpose, to queue a notice to the author, and that delivery is sealed too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.compose.notices import answer_notice
+from bot.domain import Role, SuggestionStatus, parse_enum
+from bot.errors import InvalidInput, NotFound, PermissionDenied
+from bot.sealing import Sealer, SealError
+from bot.services.members import managed_team_ids
+from bot.services.objectives import get_objective
+from bot.services.outbox import Recipient, enqueue, member_recipient
+from bot.services.permissions import Acting, Operator, actor_id, require_role
+from bot.storage.models import Member, Suggestion, SuggestionResponse, SuggestionVote
+from bot.storage.types import utcnow
+from bot.storage.upsert import insert_ignore
+
+MAX_SUGGESTION = 3000
+MAX_ANSWER = 3000
+OPEN_STATUSES = (SuggestionStatus.NEW, SuggestionStatus.UNDER_REVIEW, SuggestionStatus.PLANNED)
+
+
+def validate_text(text: str, limit: int, what: str) -> str:
+    value = text.strip()
+    if not value:
+        raise InvalidInput(f"The {what} is empty; write what you have in mind.")
+    if len(value) > limit:
+        raise InvalidInput(
+            f"The {what} has {len(value)} characters; the limit is {limit}. Shorten it and resend."
+        )
+    return value
+
+
+async def file_suggestion(
+    session: AsyncSession,
+    sealer: Sealer,
+    author: Member,
+    text: str,
+    *,
+    platform: str,
+    objective_key: str | None = None,
+    anonymous: bool = False,
+) -> Suggestion:
+    text = validate_text(text, MAX_SUGGESTION, "suggestion")
+    objective = await get_objective(session, objective_key) if objective_key else None
+    suggestion = Suggestion(
+        text=text,
+        anonymous=anonymous,
+        author_id=None if anonymous else author.id,
+        sealed_author=sealer.seal({"member": author.id}) if anonymous else None,
+        team_id=author.team_id,
+        objective_id=objective.id if objective else None,
+        status=SuggestionStatus.NEW,
+        platform=platform,
+    )
+    session.add(suggestion)
+    await session.flush()
+    return suggestion
+
+
+async def get_suggestion(session: AsyncSession, suggestion_id: int) -> Suggestion:
+    suggestion = await session.get(Suggestion, suggestion_id)
+    if suggestion is None:
+        raise NotFound(f"There is no suggestion #{suggestion_id}; list them with /suggestions.")
+    return suggestion
+
+
+async def vote(
+    session: AsyncSession, member: Member, suggestion_id: int
+) -> tuple[Suggestion, bool]:
+    """One vote per member and suggestion; returns (suggestion, whether this vote counted)."""
+    suggestion = await get_suggestion(session, suggestion_id)
+    if suggestion.status not in OPEN_STATUSES:
+        raise InvalidInput(
+            f"Suggestion #{suggestion.id} is {SuggestionStatus(suggestion.status).label}; "
+            "votes are closed."
+        )
+    counted = await insert_ignore(
+        session,
+        SuggestionVote.__table__,
+        {"suggestion_id": suggestion.id, "member_id": member.id, "created_at": utcnow()},
+    )
+    if counted:
+        await session.execute(
+            update(Suggestion)
+            .where(Suggestion.id == suggestion.id)
+            .values(vote_count=Suggestion.vote_count + 1)
+        )
+        await session.refresh(suggestion)
+    return suggestion, counted
+
+
+async def list_suggestions(
+    session: AsyncSession,
+    *,
+    status: str | None = None,
+    open_only: bool = False,
+    limit: int | None = None,
+    order: str = "newest",
+) -> list[Suggestion]:
+    statement = select(Suggestion).where(Suggestion.duplicate_of_id.is_(None))
+    if status:
+        statement = statement.where(
+            Suggestion.status == parse_enum(SuggestionStatus, status, "status")
+        )
+    if open_only:
+        statement = statement.where(Suggestion.status.in_(OPEN_STATUSES))
+    if order == "votes":
+        statement = statement.order_by(Suggestion.vote_count.desc(), Suggestion.created_at.desc())
+    else:
+        statement = statement.order_by(Suggestion.created_at.desc(), Suggestion.id.desc())
+    if limit:
+        statement = statement.limit(limit)
+    return list(await session.scalars(statement))
+
+
+async def responses_for(session: AsyncSession, suggestion_id: int) -> list[SuggestionResponse]:
+    return list(
+        await session.scalars(
+            select(SuggestionResponse)
+            .where(SuggestionResponse.suggestion_id == suggestion_id)
+            .order_by(SuggestionResponse.created_at, SuggestionResponse.id)
+        )
+    )
+
+
+async def require_answerable(session: AsyncSession, actor: Acting, suggestion: Suggestion) -> None:
+    """Managers answer ideas from the teams below them; admins and the operator answer any."""
+    require_role(actor, (Role.MANAGER,), "answer suggestions")
+    if isinstance(actor, Operator) or actor.role == Role.ADMIN or suggestion.team_id is None:
+        return
+    if suggestion.team_id not in await managed_team_ids(session, actor):
+        raise PermissionDenied(
+            f"Suggestion #{suggestion.id} comes from a team you do not manage; "
+            "its team's manager answers it."
+        )
+
+
+@dataclass(frozen=True)
+class AnswerOutcome:
+    suggestion: Suggestion
+    response: SuggestionResponse
+    author_notified: bool
+
+
+async def answer_suggestion(
+    session: AsyncSession,
+    sealer: Sealer,
+    actor: Acting,
+    suggestion_id: int,
+    text: str,
+    *,
+    status: str | None = None,
+) -> AnswerOutcome:
+    """Record a manager's answer (and status change) and queue the author's notice, atomically."""
+    suggestion = await get_suggestion(session, suggestion_id)
+    await require_answerable(session, actor, suggestion)
+    text = validate_text(text, MAX_ANSWER, "answer")
+    before = SuggestionStatus(suggestion.status)
+    after = parse_enum(SuggestionStatus, status, "status") if status else before
+    now = utcnow()
+    response = SuggestionResponse(
+        suggestion_id=suggestion.id,
+        responder_id=actor_id(actor),
+        status_before=before,
+        status_after=after,
+        text=text,
+        created_at=now,
+    )
+    session.add(response)
+    suggestion.status = after
+    suggestion.updated_at = now
+    if suggestion.first_response_at is None:
+        suggestion.first_response_at = now
+    await session.flush()
+    responder = "A manager" if isinstance(actor, Operator) else actor.display_name
+    recipient = await author_recipient(session, sealer, suggestion)
+    if recipient is not None:
+        notice = answer_notice(suggestion, response, responder_name=responder)
+        await enqueue(session, notice, [recipient], sealer=sealer)
+    return AnswerOutcome(suggestion, response, author_notified=recipient is not None)
+
+
+async def author_recipient(
+    session: AsyncSession, sealer: Sealer, suggestion: Suggestion
+) -> Recipient | None:
+    """Where to tell the author; sealed for anonymous ones so the outbox does not reveal them."""
+    if not suggestion.anonymous:
+        author = suggestion.author
+        return member_recipient(author) if author is not None else None
+    if not suggestion.sealed_author:
+        return None
+    try:
+        member_id = int(sealer.open(suggestion.sealed_author)["member"])
+    except (SealError, KeyError, ValueError):
+        return None
+    author = await session.get(Member, member_id)
+    recipient = member_recipient(author) if author is not None else None
+    if recipient is None:
+        return None
+    return Recipient(
+        platform=recipient.platform,
+        workspace=recipient.workspace,
+        user_id=recipient.user_id,
+        sealed=True,
+    )

@@ -1,0 +1,108 @@
+"""The async database handle: engine, sessions and the per-engine settings SQLite needs.
+
+SQLite is used from several processes at once (the server and CLI commands), so it runs in WAL
+mode with a busy time-out, and every transaction starts with ``BEGIN IMMEDIATE``: a writer waits
+for the lock up front instead of failing when it upgrades a read lock half-way through.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+log = logging.getLogger(__name__)
+
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the URLs people paste (``postgres://``, ``sqlite:///``) and pick the async driver."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url.removeprefix("postgres://")
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgresql+psycopg2", "postgresql+psycopg"):
+        parsed = parsed.set(drivername="postgresql+asyncpg")
+    elif parsed.drivername in ("sqlite", "sqlite+pysqlite"):
+        parsed = parsed.set(drivername="sqlite+aiosqlite")
+    if parsed.drivername not in ("postgresql+asyncpg", "sqlite+aiosqlite"):
+        raise ValueError(
+            f"DATABASE_URL uses '{parsed.drivername}'; use sqlite+aiosqlite:///FILE "
+            "or postgresql+asyncpg://USER@HOST/DB."
+        )
+    return parsed.render_as_string(hide_password=False)
+
+
+def describe_database_url(url: str) -> str:
+    """The URL without its password, for logs."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+class Database:
+    """Owns the engine; hands out sessions whose transaction commits on success."""
+
+    def __init__(self, url: str, *, search_path: str | None = None, echo: bool = False) -> None:
+        self.url = normalise_database_url(url)
+        connect_args: dict[str, Any] = {}
+        engine_args: dict[str, Any] = {"echo": echo}
+        if self.is_sqlite:
+            connect_args["timeout"] = SQLITE_BUSY_TIMEOUT_MS / 1000
+        elif search_path:
+            connect_args["server_settings"] = {"search_path": search_path}
+        if not self.is_sqlite:
+            engine_args.update(pool_pre_ping=True, pool_size=10, max_overflow=10)
+        self.engine: AsyncEngine = create_async_engine(
+            self.url, connect_args=connect_args, **engine_args
+        )
+        if self.is_sqlite:
+            _configure_sqlite(self.engine)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return make_url(self.url).get_backend_name()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """One unit of work: commit when the block succeeds, roll back when it raises."""
+        async with self.sessions() as session, session.begin():
+            yield session
+
+    async def ping(self) -> None:
+        """Raise if the database cannot answer a trivial query."""
+        async with self.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy emit BEGIN itself (see _on_begin); the driver's own BEGIN is deferred.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

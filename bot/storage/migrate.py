@@ -1,0 +1,53 @@
+"""Alembic, driven from code: applied on start and by ``advocacy db upgrade``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from bot.storage.database import Database
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# Any constant works; it only has to be the same in every process sharing one PostgreSQL database.
+MIGRATION_LOCK_ID = 0x4144_564F
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+async def current_revision(db: Database) -> str | None:
+    async with db.engine.connect() as connection:
+        return await connection.run_sync(
+            lambda sync: MigrationContext.configure(sync).get_current_revision()
+        )
+
+
+async def upgrade(db: Database, revision: str = "head") -> tuple[str | None, str | None]:
+    """Bring the schema to ``revision``; returns (revision before, revision after).
+
+    On PostgreSQL an advisory lock makes concurrent starts wait for each other; on SQLite the
+    ``BEGIN IMMEDIATE`` transaction does the same.
+    """
+    before = await current_revision(db)
+    async with db.engine.begin() as connection:
+        if not db.is_sqlite:
+            await connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_ID}
+            )
+        await connection.run_sync(lambda sync: command.upgrade(alembic_config(sync), revision))
+    return before, await current_revision(db)

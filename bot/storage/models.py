@@ -1,0 +1,305 @@
+"""The relational model. Names follow the product's vocabulary (see DESIGN.md).
+
+Enumerated values are stored as short strings (validated by the services) so that adding a value
+never needs a database enum migration.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from bot.storage.types import UTCDateTime, utcnow
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Team(Base):
+    __tablename__ = "teams"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Member(Base):
+    """An employee. One person, possibly present on several platforms (see MemberIdentity)."""
+
+    __tablename__ = "members"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20), default="employee")
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
+    manager_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    team: Mapped[Team | None] = relationship(lazy="joined")
+    identities: Mapped[list[MemberIdentity]] = relationship(
+        back_populates="member", lazy="selectin", cascade="all, delete-orphan"
+    )
+
+
+class MemberIdentity(Base):
+    """How a member is known on one platform: (platform, workspace or tenant, user id)."""
+
+    __tablename__ = "member_identities"
+    __table_args__ = (UniqueConstraint("platform", "workspace", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    workspace: Mapped[str] = mapped_column(String(100), default="")
+    user_id: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    member: Mapped[Member] = relationship(back_populates="identities")
+
+
+class Objective(Base):
+    """A business objective or a promise made to customers."""
+
+    __tablename__ = "objectives"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    kpi: Mapped[str | None] = mapped_column(String(200))
+    target: Mapped[str | None] = mapped_column(String(100))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ContentItem(Base):
+    __tablename__ = "content_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    url_key: Mapped[str] = mapped_column(String(2000), unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    share_text: Mapped[str] = mapped_column(Text, default="")
+    image_url: Mapped[str | None] = mapped_column(Text)
+    topics: Mapped[list[str]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(20), default="approved", index=True)
+    source: Mapped[str] = mapped_column(String(20), default="manual")
+    objective_id: Mapped[int | None] = mapped_column(ForeignKey("objectives.id"), index=True)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    objective: Mapped[Objective | None] = relationship(lazy="joined")
+
+
+class VoiceItem(Base):
+    """One piece of customer voice (a ticket, a review, a survey comment)."""
+
+    __tablename__ = "voice_items"
+    __table_args__ = (UniqueConstraint("source", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(100))
+    external_id: Mapped[str] = mapped_column(String(255))
+    text: Mapped[str] = mapped_column(Text)
+    rating: Mapped[float | None] = mapped_column(Float)
+    segment: Mapped[str | None] = mapped_column(String(100))
+    link: Mapped[str | None] = mapped_column(Text)
+    sentiment: Mapped[float | None] = mapped_column(Float)
+    themes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    objective_id: Mapped[int | None] = mapped_column(ForeignKey("objectives.id"), index=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Digest(Base):
+    """A schedule: what to send (kind), to whom (audience) and when (cron in a time zone)."""
+
+    __tablename__ = "digests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    audience: Mapped[str] = mapped_column(String(200), default="all")
+    cron: Mapped[str] = mapped_column(String(100))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    objective_id: Mapped[int | None] = mapped_column(ForeignKey("objectives.id"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    objective: Mapped[Objective | None] = relationship(lazy="joined")
+
+
+class DigestRun(Base):
+    """One firing of a digest. A scheduled firing is unique per (digest, scheduled time)."""
+
+    __tablename__ = "digest_runs"
+    __table_args__ = (UniqueConstraint("digest_id", "scheduled_for"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest_id: Mapped[int] = mapped_column(ForeignKey("digests.id", ondelete="CASCADE"), index=True)
+    trigger: Mapped[str] = mapped_column(String(20), default="manual")
+    scheduled_for: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(20), default="enqueued")
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+    note: Mapped[str] = mapped_column(Text, default="")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    digest: Mapped[Digest] = relationship(lazy="joined")
+
+
+class OutboundMessage(Base):
+    """A platform-neutral message rendered once and shared by all its deliveries."""
+
+    __tablename__ = "outbound_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("digest_runs.id"), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Delivery(Base):
+    """One message to one conversation: the durable outbox row that workers drain."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        Index("ix_deliveries_queue", "status", "platform", "next_attempt_at"),
+        Index("ix_deliveries_platform_ref", "platform", "platform_ref"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("outbound_messages.id"), index=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("digest_runs.id"), index=True)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), index=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    workspace: Mapped[str] = mapped_column(String(100), default="")
+    # Empty when the recipient is sealed (an anonymous author being told about their idea).
+    recipient: Mapped[str] = mapped_column(String(255), default="")
+    sealed_recipient: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    platform_ref: Mapped[str | None] = mapped_column(String(255))
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    message: Mapped[OutboundMessage] = relationship(lazy="joined")
+
+
+class Feedback(Base):
+    """A member's answer to something the bot delivered; one per member, subject, kind, detail."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (
+        UniqueConstraint("member_id", "subject_type", "subject_id", "kind", "detail"),
+        Index("ix_feedback_subject", "subject_type", "subject_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    subject_type: Mapped[str] = mapped_column(String(20))
+    subject_id: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))
+    # The emoji for reactions, the network for shares, a digest of the text for comments.
+    detail: Mapped[str] = mapped_column(String(100), default="")
+    comment: Mapped[str | None] = mapped_column(Text)
+    delivery_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id"))
+    platform: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Suggestion(Base):
+    """An idea sent upward. Anonymous ones keep only a sealed author reference."""
+
+    __tablename__ = "suggestions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), index=True)
+    sealed_author: Mapped[str | None] = mapped_column(Text)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
+    objective_id: Mapped[int | None] = mapped_column(ForeignKey("objectives.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="new", index=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("suggestions.id"))
+    vote_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    author: Mapped[Member | None] = relationship(lazy="joined", foreign_keys=[author_id])
+    team: Mapped[Team | None] = relationship(lazy="joined")
+    objective: Mapped[Objective | None] = relationship(lazy="joined")
+
+
+class SuggestionVote(Base):
+    __tablename__ = "suggestion_votes"
+    __table_args__ = (UniqueConstraint("suggestion_id", "member_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    suggestion_id: Mapped[int] = mapped_column(
+        ForeignKey("suggestions.id", ondelete="CASCADE"), index=True
+    )
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class SuggestionResponse(Base):
+    """A manager's answer, with the status change it made (if any)."""
+
+    __tablename__ = "suggestion_responses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    suggestion_id: Mapped[int] = mapped_column(
+        ForeignKey("suggestions.id", ondelete="CASCADE"), index=True
+    )
+    responder_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    status_before: Mapped[str] = mapped_column(String(20))
+    status_after: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    responder: Mapped[Member | None] = relationship(lazy="joined")
+
+
+class ProcessedEvent(Base):
+    """Platform event ids already handled, so a retried delivery of an event counts once."""
+
+    __tablename__ = "processed_events"
+
+    platform: Mapped[str] = mapped_column(String(20), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)

@@ -1,0 +1,94 @@
+"""The one aiohttp application: health, metrics, and every enabled adapter's routes.
+
+Background work (the outbox worker, and the digest scheduler when enabled) starts and stops with
+the application, so ``advocacy serve`` and the tests run exactly the same server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from bot.app import Application
+from bot.metrics import CONTENT_TYPE_LATEST
+from bot.scheduler import DigestScheduler
+from bot.services.outbox import queue_depth
+from bot.storage.migrate import current_revision, head_revision
+
+log = logging.getLogger(__name__)
+
+APPLICATION = web.AppKey("application", Application)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """200 when the database answers and its schema is current; 503 otherwise."""
+    application = request.app[APPLICATION]
+    try:
+        await asyncio.wait_for(application.db.ping(), timeout=5)
+        revision = await current_revision(application.db)
+    except Exception as error:
+        log.warning("health check failed: %s", error)
+        return web.json_response({"status": "unavailable", "database": "unreachable"}, status=503)
+    head = head_revision()
+    if revision != head:
+        return web.json_response(
+            {"status": "unavailable", "database": f"schema {revision}, expected {head}"},
+            status=503,
+        )
+    return web.json_response(
+        {
+            "status": "ok",
+            "database": application.db.dialect,
+            "schema": revision,
+            "adapters": sorted(application.adapters),
+        }
+    )
+
+
+async def metrics(request: web.Request) -> web.Response:
+    application = request.app[APPLICATION]
+    try:
+        async with application.db.transaction() as session:
+            application.metrics.set_outbox_depth(await queue_depth(session))
+    except Exception as error:  # metrics must answer even when the database does not
+        log.warning("outbox depth unavailable for metrics: %s", error)
+    response = web.Response(body=application.metrics.render())
+    response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+    return response
+
+
+def build_web_app(application: Application, *, run_scheduler: bool = True) -> web.Application:
+    app = web.Application(client_max_size=1024**2)
+    app[APPLICATION] = application
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    for adapter in application.adapters.values():
+        adapter.mount(app)
+
+    async def background(_: web.Application) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        assert application.worker is not None
+        worker = asyncio.create_task(application.worker.run_forever(stop), name="outbox")
+        scheduler = None
+        if run_scheduler:
+            scheduler = DigestScheduler(
+                application.db, application.sealer, on_queued=application.worker.wake
+            )
+            await scheduler.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            application.worker.wake()
+            if scheduler is not None:
+                await scheduler.stop()
+            try:
+                await asyncio.wait_for(worker, timeout=10)
+            except TimeoutError:
+                worker.cancel()
+
+    app.cleanup_ctx.append(background)
+    return app

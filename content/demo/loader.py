@@ -1,0 +1,154 @@
+"""Load the demo data files through the core's services (idempotent: a second load adds nothing)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.errors import Conflict
+from bot.sealing import Sealer
+from bot.services.content import add_content
+from bot.services.digests import add_digest, find_digest
+from bot.services.member_import import import_members
+from bot.services.members import add_member, find_member, get_member
+from bot.services.objectives import add_objective, find_objective, get_objective
+from bot.services.permissions import OPERATOR
+from bot.services.suggestions import answer_suggestion, file_suggestion, vote
+from bot.services.voice import store_voice_item
+from bot.storage.database import Database
+from bot.storage.models import Suggestion
+from bot.storage.types import utcnow
+
+DATA = Path(__file__).parent
+PLATFORM = "shell"
+
+
+@dataclass
+class DemoReport:
+    members: int = 0
+    objectives: int = 0
+    content: int = 0
+    voice: int = 0
+    digests: int = 0
+    suggestions: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def _json(name: str) -> Any:
+    return json.loads((DATA / name).read_text(encoding="utf-8"))
+
+
+async def load_demo(db: Database, sealer: Sealer, *, you: str | None) -> DemoReport:
+    """Load everything in one transaction; ``you`` joins the Support team as an employee."""
+    report = DemoReport()
+    now = utcnow()
+    async with db.transaction() as session:
+        imported = await import_members(session, OPERATOR, (DATA / "org.csv").read_text())
+        report.members = imported.created
+        if you and await find_member(session, PLATFORM, you) is None:
+            await add_member(
+                session, OPERATOR, PLATFORM, you, name=you, team="Support", manager_user_id="mike"
+            )
+            report.members += 1
+            report.notes.append(f"You are '{you}', an employee in Support, managed by Mike Chen.")
+
+        for objective in _json("objectives.json"):
+            if await find_objective(session, objective["key"]) is None:
+                await add_objective(
+                    session,
+                    OPERATOR,
+                    objective["key"],
+                    objective["title"],
+                    kpi=objective.get("kpi"),
+                    target=objective.get("target"),
+                )
+                report.objectives += 1
+
+        for item in _json("content.json"):
+            try:
+                await add_content(
+                    session,
+                    OPERATOR,
+                    item["url"],
+                    title=item["title"],
+                    summary=item["summary"],
+                    share_text=item["share_text"],
+                    objective_key=item.get("objective"),
+                    topics=item.get("topics", ()),
+                )
+                report.content += 1
+            except Conflict:
+                pass
+
+        for line in (DATA / "voice.jsonl").read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            record = json.loads(line)
+            objective = (
+                await get_objective(session, record["objective"])
+                if record.get("objective")
+                else None
+            )
+            if await store_voice_item(
+                session,
+                source=record["source"],
+                external_id=record["id"],
+                text=record["text"],
+                rating=record.get("rating"),
+                segment=record.get("segment"),
+                sentiment=record.get("sentiment"),
+                themes=record.get("themes", ()),
+                received_at=now - timedelta(days=record.get("days_ago", 0)),
+                objective_id=objective.id if objective else None,
+            ):
+                report.voice += 1
+
+        for digest in _json("digests.json"):
+            if await find_digest(session, digest["name"]) is None:
+                await add_digest(
+                    session,
+                    OPERATOR,
+                    digest["name"],
+                    kind=digest["kind"],
+                    audience=digest["audience"],
+                    cron=digest["cron"],
+                    timezone=digest["timezone"],
+                )
+                report.digests += 1
+
+        for idea in _json("suggestions.json"):
+            exists = await session.scalar(
+                select(Suggestion.id).where(Suggestion.text == idea["text"])
+            )
+            if exists is not None:
+                continue
+            author = await get_member(session, PLATFORM, idea["author"])
+            suggestion = await file_suggestion(
+                session,
+                sealer,
+                author,
+                idea["text"],
+                platform=PLATFORM,
+                objective_key=idea.get("objective"),
+                anonymous=idea.get("anonymous", False),
+            )
+            suggestion.created_at = now - timedelta(days=idea.get("days_ago", 0))
+            for voter in idea.get("votes", ()):
+                await vote(session, await get_member(session, PLATFORM, voter), suggestion.id)
+            if "answer" in idea:
+                manager = await get_member(session, PLATFORM, idea["answer"]["by"])
+                await answer_suggestion(
+                    session,
+                    sealer,
+                    manager,
+                    suggestion.id,
+                    idea["answer"]["text"],
+                    status=idea["answer"]["status"],
+                )
+            report.suggestions += 1
+    return report
