@@ -52,7 +52,7 @@ async def open_application(
     with_adapters: bool = True,
 ) -> AsyncIterator[Application]:
     """Build the application; migrations are applied on start unless ``upgrade`` is False."""
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, search_path=settings.database_schema)
     try:
         if upgrade:
             before, after = await migrate.upgrade(db)

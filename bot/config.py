@@ -21,6 +21,8 @@ class Settings:
     """What the composition root needs. Adapters read their own keys from ``env``."""
 
     database_url: str = DEFAULT_DATABASE_URL
+    # PostgreSQL only: keep the bot's tables in this schema (it must exist).
+    database_schema: str | None = None
     data_dir: Path = Path(".advocacy")
     secret_key: str | None = None
     public_url: str = f"http://localhost:{DEFAULT_PORT}"
@@ -40,6 +42,7 @@ class Settings:
         merged.update(os.environ if environ is None else environ)
         return cls(
             database_url=merged.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
+            database_schema=merged.get("DATABASE_SCHEMA") or None,
             data_dir=Path(merged.get("ADVOCACY_DATA_DIR") or ".advocacy"),
             secret_key=merged.get("ADVOCACY_SECRET_KEY") or None,
             public_url=(merged.get("PUBLIC_URL") or f"http://localhost:{DEFAULT_PORT}").rstrip("/"),

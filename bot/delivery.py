@@ -212,13 +212,23 @@ class OutboxWorker:
         rows = await self.claim(run_id)
         if not rows:
             return 0
+        # One conversation's messages go out in order; different conversations in parallel.
+        conversations: dict[tuple[str, ...], list[_Claimed]] = {}
+        for row in rows:
+            key = (
+                (row.platform, row.workspace, row.recipient)
+                if row.sealed_recipient is None
+                else ("sealed", str(row.id))
+            )
+            conversations.setdefault(key, []).append(row)
         semaphore = asyncio.Semaphore(self.concurrency)
 
-        async def bounded(row: _Claimed) -> None:
+        async def in_order(conversation: list[_Claimed]) -> None:
             async with semaphore:
-                await self._deliver(row, stats)
+                for row in conversation:
+                    await self._deliver(row, stats)
 
-        await asyncio.gather(*(bounded(row) for row in rows))
+        await asyncio.gather(*(in_order(c) for c in conversations.values()))
         async with self.db.transaction() as session:
             await finish_completed_runs(session)
         return len(rows)

@@ -54,6 +54,8 @@ def _wrap(text: str, indent: str = "│ ") -> list[str]:
 
 def render_card(card: Card, numbers: ActionNumbers, message_ref: str | None) -> list[str]:
     title = clean(card.title)
+    if len(title) > WIDTH - 5:
+        title = title[: WIDTH - 6] + "…"
     lines = ["┌─ " + title + " " + "─" * max(0, WIDTH - len(title) - 4)]
     if card.text:
         lines += _wrap(card.text)

@@ -172,7 +172,7 @@ async def show_rollup(ctx: ChatContext, by: str, since: str) -> Reply:
     period = parse_period(since)
     result = await build_rollup(ctx.session, ctx.member, by=by, period=period)
     label = "all time" if period is None else f"last {since}"
-    return Reply(messages=[rollup_message(result, label)])
+    return Reply(messages=[rollup_message(result, label, since)])
 
 
 @command("answer")
@@ -182,17 +182,25 @@ async def answer(ctx: ChatContext, text: str) -> Reply:
         raise InvalidInput(
             "Write /answer ID [STATUS] TEXT, for example: /answer 12 planned We ship it in May."
         )
+    require_role(ctx.member, (Role.MANAGER,), "answer suggestions")
     suggestion_id = parse_id(raw_id, "suggestion")
-    first, _, remainder = rest.strip().partition(" ")
-    status = None
-    statuses = {s.value for s in SuggestionStatus} | {s.label for s in SuggestionStatus}
-    if first.lower().replace("-", "_") in statuses:
-        status, rest = first, remainder
+    status, rest = leading_status(rest)
     if not rest.strip():
         suggestion = await suggestion_service.get_suggestion(ctx.session, suggestion_id)
         await suggestion_service.require_answerable(ctx.session, ctx.member, suggestion)
         return Reply(form=answer_form(suggestion))
     return await record_answer(ctx, suggestion_id, rest, status)
+
+
+def leading_status(text: str) -> tuple[str | None, str]:
+    """Split '/answer 12 under review Looking into it' into the status and the answer."""
+    stripped = text.strip()
+    lowered = stripped.lower()
+    for status in SuggestionStatus:
+        for spelling in {status.value, status.label, status.value.replace("_", "-")}:
+            if lowered == spelling or lowered.startswith(spelling + " "):
+                return status.value, stripped[len(spelling) :].strip()
+    return None, stripped
 
 
 async def record_answer(

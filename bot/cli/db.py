@@ -23,7 +23,7 @@ def upgrade(revision: str) -> None:
     settings = cli_settings()
 
     async def main() -> tuple[str | None, str | None]:
-        database = Database(settings.database_url)
+        database = Database(settings.database_url, search_path=settings.database_schema)
         try:
             return await migrate.upgrade(database, revision)
         finally:
@@ -44,7 +44,7 @@ def current() -> None:
     settings = cli_settings()
 
     async def main() -> str | None:
-        database = Database(settings.database_url)
+        database = Database(settings.database_url, search_path=settings.database_schema)
         try:
             return await migrate.current_revision(database)
         finally:

@@ -63,7 +63,11 @@ def run_with_app(work: Callable[[Application], Awaitable[T]], *, adapters: bool 
 
 
 def stdout_console() -> Console:
-    return Console(highlight=False, soft_wrap=False)
+    """Tables fit the terminal; piped into a file or another program, they are not squeezed."""
+    console = Console(highlight=False, soft_wrap=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, soft_wrap=False, width=160)
+    return console
 
 
 def print_json(data: Any) -> None:

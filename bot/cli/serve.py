@@ -65,8 +65,8 @@ def serve(ctx: click.Context, host: str, port: int, no_scheduler: bool) -> None:
                 raise click.ClickException(
                     f"cannot listen on {host}:{port}: {error.strerror}; choose another --port"
                 ) from None
-            bound = [s.getsockname() for s in runner.addresses] if runner.addresses else []
-            shown = ", ".join(f"http://{a[0]}:{a[1]}" for a in bound) or f"http://{host}:{port}"
+            # runner.addresses has the real port when --port 0 asked the system for a free one.
+            shown = ", ".join(f"http://{a[0]}:{a[1]}" for a in runner.addresses)
             log.info("listening on %s (scheduler %s)", shown, "off" if no_scheduler else "on")
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()

@@ -74,7 +74,7 @@ def _facts(suggestion: Suggestion) -> tuple[Fact, ...]:
 def voting_card(suggestion: Suggestion, *, voted: bool = False) -> Card:
     value = {"suggestion": suggestion.id}
     return Card(
-        title=f"#{suggestion.id}: {truncate(suggestion.text, 80)}",
+        title=f"Suggestion #{suggestion.id}",
         text=truncate(suggestion.text, 1500),
         facts=_facts(suggestion),
         buttons=(
@@ -167,7 +167,8 @@ def _row_line(row: RollupRow) -> str:
     return f"{row.key}: " + ", ".join(parts)
 
 
-def rollup_message(rollup: Rollup, period_label: str) -> Message:
+def rollup_message(rollup: Rollup, period_label: str, since: str = "30d") -> Message:
+    """The manager's rollup: headline figures, the breakdown, then the oldest waiting ideas."""
     total = rollup.total
     summary = Card(
         title=f"Suggestion rollup, {period_label} ({rollup.scope})",
@@ -178,22 +179,24 @@ def rollup_message(rollup: Rollup, period_label: str) -> Message:
             Fact("Median wait", humanise_duration(total.median_wait)),
             Fact("Median time to answer", humanise_duration(total.median_time_to_answer)),
         ),
+    )
+    breakdown = Card(
+        title=f"By {rollup.by}",
         text="\n".join(_row_line(row) for row in rollup.rows) or "No suggestions in this period.",
         buttons=tuple(
             Button(
                 f"By {dimension}",
                 actions.ROLLUP_SHOW,
-                {"by": dimension},
+                {"by": dimension, "since": since},
                 selected=dimension == rollup.by,
             )
             for dimension in ("objective", "team", "status")
         ),
-        footer=f"Broken down by {rollup.by}.",
     )
     now = utcnow()
     waiting = tuple(
         Card(
-            title=f"Waiting {humanise_duration(now - s.created_at)}: #{s.id}",
+            title=f"Waiting {humanise_duration(now - s.created_at)}: suggestion #{s.id}",
             text=truncate(s.text, 600),
             facts=_facts(s),
             buttons=(
@@ -209,4 +212,4 @@ def rollup_message(rollup: Rollup, period_label: str) -> Message:
         f"Suggestion rollup: {plural(total.total, 'idea')}, {percent(total.answered, total.total)} "
         f"answered, {total.waiting} waiting"
     )
-    return Message(fallback=fallback, cards=(summary, *waiting), kind="rollup")
+    return Message(fallback=fallback, cards=(summary, breakdown, *waiting), kind="rollup")

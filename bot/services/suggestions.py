@@ -64,6 +64,8 @@ async def file_suggestion(
     )
     session.add(suggestion)
     await session.flush()
+    # Load team, objective and author now: async code cannot lazy-load them later.
+    await session.refresh(suggestion)
     return suggestion
 
 
@@ -162,6 +164,7 @@ async def answer_suggestion(
     status: str | None = None,
 ) -> AnswerOutcome:
     """Record a manager's answer (and status change) and queue the author's notice, atomically."""
+    require_role(actor, (Role.MANAGER,), "answer suggestions")
     suggestion = await get_suggestion(session, suggestion_id)
     await require_answerable(session, actor, suggestion)
     text = validate_text(text, MAX_ANSWER, "answer")
@@ -195,7 +198,7 @@ async def author_recipient(
 ) -> Recipient | None:
     """Where to tell the author; sealed for anonymous ones so the outbox does not reveal them."""
     if not suggestion.anonymous:
-        author = suggestion.author
+        author = await session.get(Member, suggestion.author_id) if suggestion.author_id else None
         return member_recipient(author) if author is not None else None
     if not suggestion.sealed_author:
         return None

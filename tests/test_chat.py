@@ -1,0 +1,217 @@
+"""Conversations through the EventRouter, with the real database: the core every adapter shares."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from bot.app import Application
+from bot.compose import actions
+from bot.domain import FeedbackKind, Role
+from bot.events import (
+    ActionInvoked,
+    CommandInvoked,
+    FormSubmitted,
+    MessageReceived,
+    ReactionAdded,
+    ReactionRemoved,
+)
+from bot.services.content import add_content
+from bot.services.digest_runs import start_run
+from bot.services.digests import add_digest
+from bot.services.permissions import OPERATOR
+from bot.storage.models import Delivery, Feedback, Suggestion
+from tests.conftest import actor, make_member
+from tests.fakes import RemotePlatform
+
+
+def metric(app: Application, line_start: str) -> float:
+    for line in app.metrics.render().decode().splitlines():
+        if line.startswith(line_start):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+async def send_digest(app: Application, remote: RemotePlatform) -> tuple[int, str]:
+    """Deliver a one-item content digest to alice; returns (content id, platform message ref)."""
+    await make_member(app, "alice")
+    async with app.db.transaction() as session:
+        item = await add_content(session, OPERATOR, "https://example.com/a", title="A")
+        digest = await add_digest(
+            session, OPERATOR, "d", kind="content", audience="all", cron="0 9 * * *", timezone="UTC"
+        )
+        await start_run(session, app.sealer, digest, actor=OPERATOR)
+    assert app.worker is not None
+    await app.worker.drain()
+    async with app.db.transaction() as session:
+        ref = await session.scalar(select(Delivery.platform_ref))
+    assert ref
+    return item.id, ref
+
+
+async def feedback_rows(app: Application) -> list[tuple[str, str]]:
+    async with app.db.transaction() as session:
+        rows = await session.execute(select(Feedback.kind, Feedback.detail).order_by(Feedback.id))
+        return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
+async def test_useful_pressed_twice_counts_once_and_updates_the_card(
+    app: Application, remote: RemotePlatform
+) -> None:
+    item_id, ref = await send_digest(app, remote)
+    press = ActionInvoked(
+        actor("alice"),
+        action_id=actions.FEEDBACK_USEFUL,
+        value={"subject": f"content:{item_id}"},
+        message_ref=ref,
+    )
+    first = await app.router.handle(press)
+    second = await app.router.handle(press)
+    assert first.update is not None and not first.duplicate
+    card = first.update.cards[1]
+    assert "You found this useful" in card.footer
+    assert [b.label for b in card.buttons if getattr(b, "selected", False)] == ["Useful"]
+    assert second.duplicate
+    assert await feedback_rows(app) == [("useful", "")]
+    series = 'advocacy_feedback_recorded_total{kind="useful",platform="remote"}'
+    assert metric(app, series) == 1.0
+
+
+async def test_not_relevant_replaces_useful(app: Application, remote: RemotePlatform) -> None:
+    item_id, ref = await send_digest(app, remote)
+    for action in (actions.FEEDBACK_USEFUL, actions.FEEDBACK_NOT_RELEVANT):
+        await app.router.handle(
+            ActionInvoked(
+                actor("alice"),
+                action_id=action,
+                value={"subject": f"content:{item_id}"},
+                message_ref=ref,
+            )
+        )
+    assert await feedback_rows(app) == [("not_relevant", "")]
+
+
+async def test_a_retried_platform_event_counts_once(app: Application) -> None:
+    await make_member(app, "alice")
+    event = CommandInvoked(
+        actor("alice"), command="suggest", text="Fewer meetings", event_id="Ev123"
+    )
+    first = await app.router.handle(event)
+    retry = await app.router.handle(event)
+    assert first.messages and not first.duplicate
+    assert retry.duplicate and not retry.messages
+    async with app.db.transaction() as session:
+        assert await session.scalar(select(func.count(Suggestion.id))) == 1
+    assert metric(app, 'advocacy_suggestions_total{platform="remote"}') == 1.0
+
+
+async def test_reactions_on_bot_messages_are_feedback_and_can_be_taken_back(
+    app: Application, remote: RemotePlatform
+) -> None:
+    _, ref = await send_digest(app, remote)
+    await app.router.handle(ReactionAdded(actor("alice"), emoji=":tada:", message_ref=ref))
+    await app.router.handle(ReactionAdded(actor("alice"), emoji="tada", message_ref=ref))
+    assert await feedback_rows(app) == [(FeedbackKind.REACTION, "tada")]
+    other = await app.router.handle(ReactionAdded(actor("alice"), emoji="eyes", message_ref="x"))
+    assert other.duplicate
+    await app.router.handle(ReactionRemoved(actor("alice"), emoji="tada", message_ref=ref))
+    assert await feedback_rows(app) == []
+
+
+async def test_a_comment_form_records_the_comment_once(app: Application, remote) -> None:
+    item_id, ref = await send_digest(app, remote)
+    opened = await app.router.handle(
+        ActionInvoked(
+            actor("alice"),
+            action_id=actions.COMMENT_OPEN,
+            value={"subject": f"content:{item_id}"},
+            message_ref=ref,
+        )
+    )
+    assert opened.form is not None
+    submit = FormSubmitted(
+        actor("alice"),
+        form_id=opened.form.form_id,
+        values={"text": "Great read for new joiners"},
+        context=dict(opened.form.context),
+    )
+    await app.router.handle(submit)
+    again = await app.router.handle(submit)
+    assert "counts once" in again.messages[0].fallback
+    async with app.db.transaction() as session:
+        comments = list(await session.scalars(select(Feedback.comment)))
+    assert comments == ["Great read for new joiners"]
+
+
+async def test_suggest_without_text_opens_a_form_that_files_anonymously(app: Application) -> None:
+    await make_member(app, "alice")
+    reply = await app.router.handle(CommandInvoked(actor("alice"), command="suggest"))
+    assert reply.form is not None
+    assert [f.name for f in reply.form.fields] == ["text", "objective", "anonymous"]
+    filed = await app.router.handle(
+        FormSubmitted(
+            actor("alice"),
+            form_id=reply.form.form_id,
+            values={"text": "Rotate on-call", "objective": "", "anonymous": True},
+        )
+    )
+    assert "anonymously" in filed.messages[0].fallback
+    async with app.db.transaction() as session:
+        idea = (await session.scalars(select(Suggestion))).one()
+    assert idea.anonymous and idea.author_id is None
+
+
+async def test_employees_are_told_what_they_cannot_do(app: Application) -> None:
+    await make_member(app, "alice")
+    cases = [
+        ("rollup", "", "Only managers or admins can see suggestion rollups"),
+        ("answer", "1 planned ok", "Only managers or admins can answer suggestions"),
+        ("digest", "run x", "Only strategists or admins can send digests"),
+        ("digest", "add", "Only strategists or admins can schedule digests"),
+        ("content", "add", "Only strategists or admins can curate content"),
+    ]
+    for command, text, expected in cases:
+        reply = await app.router.handle(CommandInvoked(actor("alice"), command=command, text=text))
+        assert reply.error is not None and reply.error.startswith(expected)
+        assert "roles grant" in reply.error
+
+
+async def test_unknown_commands_and_plain_chat_get_a_pointer_to_help(app: Application) -> None:
+    unknown = await app.router.handle(CommandInvoked(actor("newbie"), command="dance"))
+    assert unknown.error and "/help" in unknown.error
+    chat = await app.router.handle(MessageReceived(actor("newbie"), text="hello bot"))
+    assert "/help" in chat.messages[0].fallback
+    typed = await app.router.handle(MessageReceived(actor("newbie"), text="whoami"))
+    assert typed.messages[0].cards[0].facts[0].value == "employee"
+
+
+async def test_a_manager_answers_by_command_and_the_author_is_told(
+    app: Application, remote: RemotePlatform
+) -> None:
+    await make_member(app, "boss", role=Role.MANAGER)
+    await make_member(app, "alice", manager="boss")
+    await app.router.handle(CommandInvoked(actor("alice"), command="suggest", text="Idea"))
+    reply = await app.router.handle(
+        CommandInvoked(actor("boss"), command="answer", text="1 under review Looking into it")
+    )
+    assert "under review" in reply.messages[0].fallback
+    assert app.worker is not None
+    await app.worker.drain()
+    notice = remote.sent[-1]
+    assert notice.target.recipient == "alice"
+    assert "Looking into it" in notice.message.cards[0].text
+    assert "under review" in notice.message.cards[0].title
+
+
+async def test_an_unexpected_failure_is_logged_not_shown(app: Application, caplog) -> None:
+    from bot.chat import commands
+
+    async def broken(ctx, text):  # type: ignore[no-untyped-def]
+        raise RuntimeError("database exploded: secret detail")
+
+    commands.COMMANDS["explode"] = broken
+    try:
+        reply = await app.router.handle(CommandInvoked(actor("alice"), command="explode"))
+    finally:
+        del commands.COMMANDS["explode"]
+    assert reply.error and "secret detail" not in reply.error and "logged" in reply.error
+    assert "secret detail" in caplog.text

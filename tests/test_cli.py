@@ -1,0 +1,209 @@
+"""The ``advocacy`` command line: each command's happy path, and bad input that writes nothing."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from bot.cli.main import cli
+
+ISSUE_COMMANDS = {
+    "serve",
+    "shell",
+    "db",
+    "members",
+    "objectives",
+    "content",
+    "digest",
+    "suggestions",
+    "rollup",
+    "roles",
+    "demo",
+}
+
+
+def run(*args: str, ok: bool = True) -> Result:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    if ok:
+        assert result.exit_code == 0, result.output
+    return result
+
+
+def fails(*args: str) -> str:
+    """Run a command that must fail; returns its one-line error."""
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    assert result.exit_code != 0, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, result.output
+    return errors[0]
+
+
+def test_help_lists_every_command(cli_env: dict[str, str]) -> None:
+    listed = {
+        line.split()[0]
+        for line in run("--help").output.split("Commands:")[1].splitlines()
+        if line.strip()
+    }
+    assert listed >= ISSUE_COMMANDS
+    assert "--json" in run("members", "list", "--help").output
+
+
+def test_db_upgrade_reports_and_is_idempotent(cli_env: dict[str, str]) -> None:
+    assert "upgraded from an empty database" in run("db", "upgrade").output
+    assert "up to date" in run("db", "upgrade").output
+    assert "up to date" in run("db", "current").output
+
+
+def test_members_add_list_and_roles(cli_env: dict[str, str]) -> None:
+    run(
+        "members",
+        "add",
+        "slack",
+        "U1",
+        "--name",
+        "Mike",
+        "--team",
+        "Support",
+        "--role",
+        "manager",
+        "--tz",
+        "Europe/London",
+    )
+    run("members", "add", "slack", "U2", "--name", "Alice", "--team", "Support", "--manager", "U1")
+    run("roles", "grant", "slack", "U2", "strategist")
+    records = json.loads(run("members", "list", "--json").output)
+    assert [(r["name"], r["role"], r["team"], r["manager"]) for r in records] == [
+        ("Alice", "strategist", "Support", "Mike"),
+        ("Mike", "manager", "Support", None),
+    ]
+    assert records[0]["identities"] == ["slack:U2"]
+
+
+@pytest.mark.parametrize(
+    ("args", "hint"),
+    [
+        (("members", "add", "slack", "U1", "--tz", "Nowhere/City"), "IANA"),
+        (("members", "add", "slack", "U1", "--manager", "U404"), "advocacy members add slack U404"),
+        (("roles", "grant", "slack", "U404", "admin"), "No member slack:U404"),
+        (("objectives", "add", "Bad Key!", "Title"), "objective key"),
+        (("content", "add", "ftp://x", "--title", "T"), "http:// or https://"),
+        (
+            ("content", "add", "https://x.org", "--title", "T", "--objective", "nope"),
+            "Unknown objective",
+        ),
+        (
+            ("digest", "add", "d", "--kind", "content", "--cron", "61 * * * *", "--tz", "UTC"),
+            "cron",
+        ),
+        (
+            ("digest", "add", "d", "--kind", "content", "--cron", "0 9 * * *", "--tz", "Moon"),
+            "time zone",
+        ),
+        (("digest", "run", "nope"), "Unknown digest 'nope'"),
+        (("rollup", "--since", "soon"), "not a period"),
+    ],
+)
+def test_bad_input_gets_one_line_a_non_zero_exit_and_writes_nothing(
+    cli_env: dict[str, str], args: tuple[str, ...], hint: str
+) -> None:
+    assert hint in fails(*args)
+    assert json.loads(run("members", "list", "--json").output) == []
+    assert json.loads(run("content", "list", "--json").output) == []
+    assert json.loads(run("digest", "list", "--json").output) == []
+
+
+def test_members_import_reports_bad_lines_and_keeps_good_rows(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    hr = tmp_path / "hr.csv"
+    hr.write_text(
+        "platform,user_id,name,team,manager,role,timezone\n"
+        "slack,U1,Mike,Support,,manager,Europe/London\n"
+        "slack,U2,Alice,Support,U1,employee,Mars/Base\n"
+        "slack,U3,Bob,Support,U1,employee,Africa/Lagos\n"
+    )
+    result = CliRunner().invoke(cli, ["members", "import", str(hr)])
+    assert result.exit_code == 2
+    assert f"{hr}:3: rejected:" in result.output and "Mars/Base" in result.output
+    assert "2 created, 0 updated, 0 unchanged, 1 rejected." in result.output
+    names = [r["name"] for r in json.loads(run("members", "list", "--json").output)]
+    assert names == ["Bob", "Mike"]
+
+
+def test_objectives_content_and_digests(cli_env: dict[str, str]) -> None:
+    run("objectives", "add", "reply-1h", "Answer every customer within one hour", "--kpi", "p50")
+    assert "already exists" in fails("objectives", "add", "reply-1h", "Again")
+    run(
+        "content",
+        "add",
+        "https://example.com/post?utm_source=x",
+        "--title",
+        "Post",
+        "--objective",
+        "reply-1h",
+        "--topic",
+        "support",
+    )
+    assert "already curated" in fails("content", "add", "https://EXAMPLE.com/post", "--title", "T")
+    [item] = json.loads(run("content", "list", "--json").output)
+    assert (item["objective"], item["topics"]) == ("reply-1h", ["support"])
+    out = run(
+        "digest",
+        "add",
+        "Monday",
+        "--kind",
+        "content",
+        "--cron",
+        "0 9 * * mon",
+        "--tz",
+        "Europe/Paris",
+    ).output
+    assert "Next:" in out and ("CET" in out or "CEST" in out)
+    [digest] = json.loads(run("digest", "list", "--json").output)
+    assert digest["next_fire"] and digest["timezone"] == "Europe/Paris"
+
+
+def test_digest_run_delivers_through_the_shell_and_prints_a_summary(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    run("members", "add", "shell", "alice")
+    run("members", "add", "shell", "bob")
+    run("members", "add", "slack", "U9")
+    run("content", "add", "https://example.com/a", "--title", "A")
+    run("digest", "add", "d", "--kind", "content", "--cron", "0 9 * * *", "--tz", "UTC")
+    out = run("digest", "run", "d").output
+    assert "shell" in out and "slack" in out and "the server sends them" in out
+    mailbox = Path(cli_env["ADVOCACY_DATA_DIR"]) / "shell" / "alice.jsonl"
+    assert json.loads(mailbox.read_text().splitlines()[0])["message"]["cards"][1]["title"] == "A"
+    assert "Nothing sent" in run("digest", "run", "d").output
+
+
+def test_suggestions_and_rollup_outputs_never_show_an_anonymous_author(
+    cli_env: dict[str, str],
+) -> None:
+    run("demo", "--you", "tester", "--no-send")
+    listing = json.loads(run("suggestions", "list", "--json").output)
+    anonymous = [s for s in listing if s["anonymous"]]
+    assert anonymous and all(s["author"] is None for s in anonymous)
+    table = run("suggestions", "list").output
+    rollups = [
+        run("rollup", "--since", "all", "--format", fmt, "--by", by).output
+        for fmt in ("table", "csv", "json")
+        for by in ("objective", "team", "status")
+    ]
+    for text in (json.dumps(listing), table, *rollups):
+        assert "Priya" not in text and "priya" not in text  # the demo's anonymous author
+    assert "Bob Okafor" in table  # a named author is shown
+    rows = list(
+        csv.DictReader(
+            io.StringIO(run("rollup", "--since", "all", "--format", "csv", "--by", "team").output)
+        )
+    )
+    assert {row["key"] for row in rows} == {"Support", "Product", "Sales", "total"}
+    total = json.loads(run("rollup", "--since", "all", "--format", "json").output)["total"]
+    assert total["total"] == 3 and total["answered"] == 1

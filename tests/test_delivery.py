@@ -1,0 +1,136 @@
+"""The outbox worker: order per conversation, Retry-After, backoff, dead letters and leases."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from bot.app import Application
+from bot.delivery import backoff_seconds
+from bot.domain import DeliveryStatus, RunStatus
+from bot.messages import Message
+from bot.platform import DeliveryError
+from bot.services.content import add_content
+from bot.services.digest_runs import start_run
+from bot.services.digests import add_digest
+from bot.services.outbox import Recipient, enqueue
+from bot.services.permissions import OPERATOR
+from bot.storage.models import Delivery, DigestRun
+from bot.storage.types import utcnow
+from tests.conftest import make_member
+from tests.fakes import RemotePlatform
+
+
+async def queue(app: Application, *texts: str, user: str = "alice") -> None:
+    async with app.db.transaction() as session:
+        for text in texts:
+            await enqueue(
+                session, Message.text(text), [Recipient("remote", user)], sealer=app.sealer
+            )
+
+
+async def deliveries(app: Application) -> list[Delivery]:
+    async with app.db.transaction() as session:
+        return list(await session.scalars(select(Delivery).order_by(Delivery.id)))
+
+
+async def test_messages_to_one_conversation_keep_their_order(
+    app: Application, remote: RemotePlatform
+) -> None:
+    await queue(app, *(f"m{i}" for i in range(12)))
+    await queue(app, "other", user="bob")
+    assert app.worker is not None
+    stats = await app.worker.drain()
+    assert stats.sent["remote"] == 13
+    to_alice = [s.message.fallback for s in remote.sent if s.target.recipient == "alice"]
+    assert to_alice == [f"m{i}" for i in range(12)]
+    assert all(d.status == DeliveryStatus.SENT and d.platform_ref for d in await deliveries(app))
+
+
+async def test_a_rate_limit_is_retried_no_sooner_than_retry_after(
+    app: Application, remote: RemotePlatform
+) -> None:
+    await queue(app, "hello")
+    remote.fail_next(DeliveryError("429 rate limited", retry_after=30))
+    assert app.worker is not None
+    stats = await app.worker.drain(wait_for_retries=False)
+    assert stats.retried["remote"] == 1 and remote.sent == []
+    [delivery] = await deliveries(app)
+    assert delivery.status == DeliveryStatus.PENDING and delivery.attempts == 1
+    assert delivery.next_attempt_at - utcnow() > timedelta(seconds=28)
+    assert "429" in (delivery.last_error or "")
+
+
+async def test_failures_are_retried_then_dead_lettered_never_dropped(
+    app: Application, remote: RemotePlatform
+) -> None:
+    await queue(app, "hello")
+    remote.fail_next(*(DeliveryError("500 server error") for _ in range(5)))
+    assert app.worker is not None
+    for _ in range(app.settings.delivery_max_attempts):
+        async with app.db.transaction() as session:
+            await session.execute(update(Delivery).values(next_attempt_at=utcnow()))
+        await app.worker.drain(wait_for_retries=False)
+    [delivery] = await deliveries(app)
+    assert delivery.status == DeliveryStatus.DEAD
+    assert delivery.attempts == app.settings.delivery_max_attempts
+    assert delivery.last_error == "500 server error"
+    metrics = app.metrics.render().decode()
+    assert 'advocacy_deliveries_total{platform="remote",status="dead"} 1.0' in metrics
+    assert 'advocacy_deliveries_total{platform="remote",status="retried"} 2.0' in metrics
+
+
+async def test_a_permanent_error_dead_letters_at_once(
+    app: Application, remote: RemotePlatform
+) -> None:
+    await queue(app, "hello")
+    remote.fail_next(DeliveryError("channel_not_found", permanent=True))
+    assert app.worker is not None
+    await app.worker.drain()
+    [delivery] = await deliveries(app)
+    assert delivery.status == DeliveryStatus.DEAD and delivery.attempts == 1
+
+
+async def test_a_delivery_left_in_flight_by_a_dead_process_is_sent_after_its_lease(
+    app: Application, remote: RemotePlatform
+) -> None:
+    await queue(app, "one", "two")
+    async with app.db.transaction() as session:  # as if a process claimed both, then died
+        await session.execute(
+            update(Delivery).values(
+                status=DeliveryStatus.SENDING, lease_until=utcnow() + timedelta(minutes=5)
+            )
+        )
+    assert app.worker is not None
+    assert (await app.worker.drain(wait_for_retries=False)).processed == 0
+    async with app.db.transaction() as session:
+        await session.execute(update(Delivery).values(lease_until=utcnow() - timedelta(seconds=1)))
+    stats = await app.worker.drain(wait_for_retries=False)
+    assert stats.sent["remote"] == 2
+    assert [s.message.fallback for s in remote.sent] == ["one", "two"]
+
+
+async def test_a_run_is_marked_done_when_its_deliveries_are_finished(
+    app: Application, remote: RemotePlatform
+) -> None:
+    await make_member(app, "alice")
+    async with app.db.transaction() as session:
+        await add_content(session, OPERATOR, "https://example.com/x", title="X")
+        digest = await add_digest(
+            session, OPERATOR, "d", kind="content", audience="all", cron="0 9 * * *", timezone="UTC"
+        )
+        outcome = await start_run(session, app.sealer, digest, actor=OPERATOR)
+    assert outcome is not None
+    assert app.worker is not None
+    await app.worker.drain(run_id=outcome.run.id)
+    async with app.db.transaction() as session:
+        run = await session.get(DigestRun, outcome.run.id)
+    assert run is not None and run.status == RunStatus.DONE and run.finished_at is not None
+
+
+def test_backoff_grows_and_honours_retry_after() -> None:
+    assert 1.0 <= backoff_seconds(1) <= 2.0
+    assert 8.0 <= backoff_seconds(4) <= 16.0
+    assert backoff_seconds(30) <= 900.0
+    assert backoff_seconds(1, retry_after=120) == 120

@@ -1,0 +1,125 @@
+"""The shell adapter: rendering, the cross-process mailbox, and scripted sessions of the loop."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from adapters.shell.mailbox import Mailbox, MailboxEntry
+from adapters.shell.render import ActionNumbers, clean, render_message
+from adapters.shell.session import ShellSession
+from bot.app import Application
+from bot.messages import Button, Card, Fact, LinkButton, Message
+
+ROOT = Path(__file__).resolve().parent.parent
+TOUR = ROOT / "content" / "demo" / "tour.txt"
+
+
+def advocacy(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "ADVOCACY_SECRET_KEY": "tour-secret",
+        "DATABASE_URL": "",
+        "ADVOCACY_DATA_DIR": "",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=cwd,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_cards_render_with_numbered_actions_that_keep_counting() -> None:
+    numbers = ActionNumbers()
+    card = Card(
+        title="Weekly picks",
+        text="Read this.",
+        facts=(Fact("Objective", "Reply fast"),),
+        buttons=(
+            Button("Useful", "feedback.useful", selected=True),
+            LinkButton("Read", "https://example.com"),
+        ),
+    )
+    first = render_message(Message("fallback", (card,)), numbers, "d1")
+    second = render_message(Message("fallback", (card,)), numbers, "d2")
+    assert "│ Objective: Reply fast" in first
+    assert "[1] ✓ Useful  [2] Read ↗" in first
+    assert "[3] ✓ Useful  [4] Read ↗" in second
+    assert numbers.actions[3].message_ref == "d2"
+
+
+def test_text_from_people_cannot_drive_the_terminal() -> None:
+    hostile = "Hi\x1b[2J\x1b]0;pwned\x07 there\x00\x07 [bold]x[/bold]"
+    assert clean(hostile) == "Hi there [bold]x[/bold]"
+    out = render_message(Message("f", (Card(title="\x1b[31mred", text=hostile),)), ActionNumbers())
+    assert "\x1b" not in out and "\x00" not in out and "Hi there" in out
+
+
+def test_the_mailbox_carries_messages_across_processes_and_marks_them_read(tmp_path: Path) -> None:
+    writer, reader = Mailbox(tmp_path), Mailbox(tmp_path)
+    for n in range(3):
+        writer.append("alice", MailboxEntry(f"d{n}", "now", Message.text(f"m{n}").to_dict()))
+    assert [e.ref for e in reader.unread("alice")] == ["d0", "d1", "d2"]
+    assert Mailbox(tmp_path).unread("alice") == []
+    writer.append("alice", MailboxEntry("d3", "now", Message.text("m3").to_dict()))
+    assert [e.ref for e in Mailbox(tmp_path).unread("alice")] == ["d3"]
+    assert reader.unread("../etc/passwd") == []
+    assert all(p.parent == tmp_path for p in tmp_path.iterdir())
+
+
+async def test_a_piped_session_fills_a_form_field_by_field(
+    app: Application, tmp_path: Path
+) -> None:
+    script = "/suggest\nShorter stand-ups\n\ny\n/suggestions\n"
+    out = io.StringIO()
+    session = ShellSession(
+        app, Mailbox(tmp_path), "alice", stdin=io.StringIO(script), stdout=out, interactive=False
+    )
+    assert await session.run() == 0
+    text = out.getvalue()
+    assert "── Suggest an idea ──" in text
+    assert "Your suggestion #1 is filed anonymously" in text
+    assert "From: Anonymous" in text and "Shorter stand-ups" in text
+
+
+def test_the_scripted_tour_shows_the_whole_loop(tmp_path: Path) -> None:
+    """The issue's proof: after 'advocacy demo', one piped shell session runs the whole loop."""
+    demo = advocacy("demo", "--you", "tester", cwd=tmp_path)
+    assert demo.returncode == 0, demo.stderr
+    assert "Sent 'Monday picks' to 9 members" in demo.stdout
+    tour = advocacy("shell", "--user", "alice", cwd=tmp_path, stdin=TOUR.read_text())
+    assert tour.returncode == 0, tour.stderr
+    out = tour.stdout
+    steps = [
+        "── message 1 from the bot ──",  # the content digest arrives
+        "┌─ Monday picks",
+        "alice> 1",  # the employee presses Useful...
+        "── card updated ──",
+        "✓ You found this useful. Thanks!",
+        "alice> 1",  # ...twice, and it counts once
+        "Already counted; it counts once.",
+        "Your suggestion #4 is filed.",  # sends a suggestion
+        "You are Mike Chen (manager, Support)",  # the manager
+        "mike> /rollup",
+        "Waiting 1 minute: suggestion #4",  # sees it in the rollup
+        "Answer recorded: #4 is planned. The author will be told.",
+        "You are Alice Martin (employee, Support)",
+        "┌─ Your suggestion #4 is now planned",  # and the employee is told
+        "Good idea: the status page ships in December.",
+        "Answered by: Mike Chen",
+    ]
+    position = 0
+    for step in steps:
+        found = out.find(step, position)
+        assert found >= 0, f"missing, in order: {step!r}\n{out}"
+        position = found + len(step)
+    useful = advocacy("suggestions", "list", "--json", cwd=tmp_path)
+    assert '"status": "planned"' in useful.stdout
