@@ -25,7 +25,6 @@ class Settings:
     database_schema: str | None = None
     data_dir: Path = Path(".advocacy")
     secret_key: str | None = None
-    public_url: str = f"http://localhost:{DEFAULT_PORT}"
     log_level: str = "INFO"
     delivery_max_attempts: int = 5
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -45,7 +44,6 @@ class Settings:
             database_schema=merged.get("DATABASE_SCHEMA") or None,
             data_dir=Path(merged.get("ADVOCACY_DATA_DIR") or ".advocacy"),
             secret_key=merged.get("ADVOCACY_SECRET_KEY") or None,
-            public_url=(merged.get("PUBLIC_URL") or f"http://localhost:{DEFAULT_PORT}").rstrip("/"),
             log_level=(merged.get("LOG_LEVEL") or "INFO").upper(),
             delivery_max_attempts=_positive_int(merged, "DELIVERY_MAX_ATTEMPTS", 5),
             env=merged,

@@ -92,7 +92,7 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    for key in ("DATABASE_SCHEMA", "LOG_LEVEL", "PUBLIC_URL"):
+    for key in ("DATABASE_SCHEMA", "LOG_LEVEL"):
         monkeypatch.delenv(key, raising=False)
     return env
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import click
+from alembic import command
 
 from bot.cli.runtime import cli_settings, fail_on_domain_error
 from bot.storage import migrate
@@ -55,6 +56,30 @@ def current() -> None:
     head = migrate.head_revision()
     state = "up to date" if revision == head else "needs: advocacy db upgrade"
     click.echo(f"revision {revision or 'none'} (newest {head}): {state}")
+
+
+@db_group.command("revision")
+@click.argument("message")
+def revision(message: str) -> None:
+    """For developers: write a new migration from the difference between the models and the
+    database (which is first brought up to date)."""
+    settings = cli_settings()
+
+    async def main() -> None:
+        database = Database(settings.database_url, search_path=settings.database_schema)
+        try:
+            await migrate.upgrade(database)
+            async with database.engine.begin() as connection:
+                await connection.run_sync(
+                    lambda sync: command.revision(
+                        migrate.alembic_config(sync), message=message, autogenerate=True
+                    )
+                )
+        finally:
+            await database.dispose()
+
+    with fail_on_domain_error():
+        asyncio.run(main())
 
 
 def register(root: click.Group) -> None:

@@ -1,0 +1,31 @@
+# The bot on a slim Python base: non-root, data in a volume, health-checked on /healthz.
+FROM python:3.12-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY bot ./bot
+COPY adapters ./adapters
+COPY content ./content
+RUN pip install ".[postgres]" \
+    && useradd --create-home --uid 10001 --shell /usr/sbin/nologin advocacy \
+    && mkdir -p /data \
+    && chown advocacy:advocacy /data
+
+USER advocacy
+WORKDIR /data
+ENV DATABASE_URL=sqlite+aiosqlite:////data/advocacy.db \
+    ADVOCACY_DATA_DIR=/data/.advocacy \
+    ADVOCACY_HOST=0.0.0.0 \
+    PORT=3978
+VOLUME ["/data"]
+EXPOSE 3978
+
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+    CMD ["python", "-c", "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:3978/healthz', timeout=4).status == 200 else 1)"]
+
+CMD ["advocacy", "serve"]
