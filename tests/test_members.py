@@ -17,7 +17,7 @@ from bot.services.members import (
     resolve_actor,
 )
 from bot.services.permissions import OPERATOR
-from bot.storage.models import Member, Team
+from bot.storage.models import Member, MemberIdentity, Team
 from tests.conftest import actor, make_member
 
 HR_FILE = """platform,user_id,name,team,manager,role,timezone
@@ -126,3 +126,31 @@ async def test_hr_import_refuses_a_management_loop(app: Application) -> None:
         report = await import_members(session, OPERATOR, text)
     assert report.created == 2
     assert len(report.warnings) == 1 and "loop" in report.warnings[0].message
+
+
+async def test_a_large_hr_file_maps_every_identity_name_team_and_manager(app: Application) -> None:
+    await make_member(app, "existing", platform="slack")  # ids do not start at 1
+    lines = ["platform,user_id,name,team,manager,role,timezone"]
+    lines += [
+        f"slack,U{i},Person {i},Team {i % 7},{'U' + str(i // 3) if i else ''},employee,UTC"
+        for i in range(1500)
+    ]
+    async with app.db.transaction() as session:
+        report = await import_members(session, OPERATOR, "\n".join(lines))
+    assert report.created == 1500 and not report.rejected and not report.warnings
+    async with app.db.transaction() as session:
+        rows = await session.execute(
+            select(
+                MemberIdentity.user_id, Member.id, Member.display_name, Member.manager_id, Team.name
+            )
+            .join(Member, Member.id == MemberIdentity.member_id)
+            .join(Team, Team.id == Member.team_id)
+        )
+        by_user = {
+            user: (member_id, name, manager, team) for user, member_id, name, manager, team in rows
+        }
+    for i in (0, 1, 2, 3, 777, 1499):
+        _, name, manager_id, team = by_user[f"U{i}"]
+        assert (name, team) == (f"Person {i}", f"Team {i % 7}")
+        expected_manager = by_user[f"U{i // 3}"][0] if i else None
+        assert manager_id == expected_manager

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,3 +17,28 @@ async def insert_ignore(session: AsyncSession, table: Table, values: dict[str, A
     statement = insert(table).values(**values).on_conflict_do_nothing()
     result = await session.execute(statement)
     return bool(result.rowcount)
+
+
+async def insert_many_returning_ids(
+    session: AsyncSession, model: type, rows: list[dict[str, Any]]
+) -> list[int]:
+    """Insert rows in bulk and return their new ids, in the order of ``rows``.
+
+    PostgreSQL returns them ordered from one multi-row INSERT. SQLite cannot order RETURNING, and
+    SQLAlchemy then inserts row by row; instead the ids are assigned here, which is safe because
+    every SQLite transaction holds the write lock from its start (BEGIN IMMEDIATE).
+    """
+    if not rows:
+        return []
+    table = model.__table__  # type: ignore[attr-defined]
+    if session.bind.dialect.name == "sqlite":
+        first = int(await session.scalar(select(func.max(table.c.id))) or 0) + 1
+        ids = list(range(first, first + len(rows)))
+        await session.execute(
+            insert(table), [{**row, "id": new_id} for row, new_id in zip(rows, ids, strict=True)]
+        )
+        return ids
+    result = await session.execute(
+        insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
+    )
+    return list(result.scalars().all())
