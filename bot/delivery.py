@@ -148,9 +148,18 @@ class OutboxWorker:
             raise DeliveryError(str(error), permanent=True) from None
         return DeliveryTarget(row.id, opened["platform"], opened["user_id"], opened["workspace"])
 
-    async def _deliver(self, row: _Claimed, stats: DrainStats) -> None:
+    async def _deliver(self, row: _Claimed, stats: DrainStats) -> dict[str, object]:
+        """Send one delivery; returns the row's new state (written with the rest of its batch)."""
         attempts = row.attempts + 1
-        values: dict[str, object]
+        now = utcnow()
+        values: dict[str, object] = {
+            "id": row.id,
+            "attempts": attempts,
+            "lease_until": None,
+            "sent_at": None,
+            "platform_ref": None,
+            "next_attempt_at": now,
+        }
         try:
             message = await self._message(row.message_id)
             result = await self.adapters[row.platform].send(self._target(row), message)
@@ -161,7 +170,7 @@ class OutboxWorker:
                 log.exception("delivery %d via %s failed unexpectedly", row.id, row.platform)
             reason = str(error) or type(error).__name__
             if permanent or attempts >= self.max_attempts:
-                values = {"status": DeliveryStatus.DEAD, "last_error": reason[:2000]}
+                values.update(status=DeliveryStatus.DEAD, last_error=reason[:2000])
                 stats.dead[row.platform] += 1
                 self.metrics.deliveries.labels(platform=row.platform, status="dead").inc()
                 log.warning(
@@ -173,11 +182,11 @@ class OutboxWorker:
                 )
             else:
                 delay = backoff_seconds(attempts, retry_after)
-                values = {
-                    "status": DeliveryStatus.PENDING,
-                    "last_error": reason[:2000],
-                    "next_attempt_at": utcnow() + timedelta(seconds=delay),
-                }
+                values.update(
+                    status=DeliveryStatus.PENDING,
+                    last_error=reason[:2000],
+                    next_attempt_at=now + timedelta(seconds=delay),
+                )
                 stats.retried[row.platform] += 1
                 self.metrics.deliveries.labels(platform=row.platform, status="retried").inc()
                 log.info(
@@ -189,24 +198,19 @@ class OutboxWorker:
                 )
         else:
             now = utcnow()
-            values = {
-                "status": DeliveryStatus.SENT,
-                "sent_at": now,
-                "last_error": None,
+            values.update(
+                status=DeliveryStatus.SENT,
+                sent_at=now,
+                last_error=None,
                 # A sealed recipient's message reference would point at them: keep none.
-                "platform_ref": None if row.sealed_recipient else result.platform_ref,
-            }
+                platform_ref=None if row.sealed_recipient else result.platform_ref,
+            )
             stats.sent[row.platform] += 1
             self.metrics.deliveries.labels(platform=row.platform, status="sent").inc()
             self.metrics.delivery_latency.labels(platform=row.platform).observe(
                 (now - row.created_at).total_seconds()
             )
-        async with self.db.transaction() as session:
-            await session.execute(
-                update(Delivery)
-                .where(Delivery.id == row.id)
-                .values(attempts=attempts, lease_until=None, **values)
-            )
+        return values
 
     async def drain_batch(self, stats: DrainStats, run_id: int | None = None) -> int:
         rows = await self.claim(run_id)
@@ -222,14 +226,17 @@ class OutboxWorker:
             )
             conversations.setdefault(key, []).append(row)
         semaphore = asyncio.Semaphore(self.concurrency)
+        outcomes: list[dict[str, object]] = []
 
         async def in_order(conversation: list[_Claimed]) -> None:
             async with semaphore:
                 for row in conversation:
-                    await self._deliver(row, stats)
+                    outcomes.append(await self._deliver(row, stats))
 
         await asyncio.gather(*(in_order(c) for c in conversations.values()))
+        # One write for the whole batch: a crash before it resends at most this batch.
         async with self.db.transaction() as session:
+            await session.execute(update(Delivery), outcomes)
             await finish_completed_runs(session)
         return len(rows)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 
@@ -112,6 +113,12 @@ class Message:
     subject: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The message as plain data. Computed once per message (a digest is sent to thousands of
+        people): treat the result as read-only."""
+        return self._as_dict
+
+    @cached_property
+    def _as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod

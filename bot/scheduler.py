@@ -15,7 +15,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.sealing import Sealer
 from bot.services.digest_runs import start_run
-from bot.services.digests import cron_trigger, latest_fire_time, list_digests
+from bot.services.digests import cron_trigger, latest_fire_time, list_digests, next_fire_times
 from bot.services.permissions import OPERATOR
 from bot.storage.database import Database
 from bot.storage.models import Digest
@@ -77,7 +77,14 @@ class DigestScheduler:
                 misfire_grace_time=int(MISFIRE_GRACE.total_seconds()),
             )
             self._versions[job_id] = version
-            log.info("schedule '%s' set: %s %s", digest.name, digest.cron, digest.timezone)
+            upcoming = next_fire_times(digest, 1)
+            log.info(
+                "schedule '%s' set: '%s' in %s, next %s",
+                digest.name,
+                digest.cron,
+                digest.timezone,
+                upcoming[0].strftime("%a %d %b %Y %H:%M %Z") if upcoming else "never",
+            )
 
     async def fire(self, digest_id: int) -> None:
         async with self.db.transaction() as session:

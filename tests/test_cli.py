@@ -207,3 +207,11 @@ def test_suggestions_and_rollup_outputs_never_show_an_anonymous_author(
     assert {row["key"] for row in rows} == {"Support", "Product", "Sales", "total"}
     total = json.loads(run("rollup", "--since", "all", "--format", "json").output)["total"]
     assert total["total"] == 3 and total["answered"] == 1
+
+
+def test_an_unreachable_database_is_one_line_not_a_traceback(
+    cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/missing/dir/x.db")
+    error = fails("members", "list")
+    assert "cannot use the database" in error and "DATABASE_URL" in error

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,6 @@ class Mailbox:
             try:
                 handle.write(line + "\n")
                 handle.flush()
-                os.fsync(handle.fileno())
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 

@@ -14,10 +14,12 @@ import click
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.app import Application, open_application
 from bot.config import Settings
 from bot.errors import DomainError
+from bot.storage.database import describe_database_url
 
 T = TypeVar("T")
 
@@ -48,6 +50,12 @@ def fail_on_domain_error() -> Iterator[None]:
     except ValueError as error:
         # Configuration problems (a bad DATABASE_URL, for example) arrive as ValueError.
         raise click.ClickException(str(error)) from None
+    except (OSError, SQLAlchemyError) as error:
+        reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+        raise click.ClickException(
+            f"cannot use the database {describe_database_url(cli_settings().database_url)}: "
+            f"{reason}. Check DATABASE_URL and that the server is running."
+        ) from None
 
 
 def run_with_app(work: Callable[[Application], Awaitable[T]], *, adapters: bool = False) -> T:

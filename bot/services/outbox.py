@@ -17,8 +17,6 @@ from bot.sealing import Sealer
 from bot.storage.models import Delivery, Member, OutboundMessage
 from bot.storage.types import utcnow
 
-INSERT_BATCH = 1000
-
 
 @dataclass(frozen=True)
 class Recipient:
@@ -91,15 +89,15 @@ async def enqueue(
             if dedupe_prefix:
                 row["dedupe_key"] = f"{dedupe_prefix}:{recipient.platform}:{recipient.user_id}"
         rows.append(row)
+    if not rows:
+        return 0
     insert = postgresql_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    queued = 0
-    for start in range(0, len(rows), INSERT_BATCH):
-        batch = rows[start : start + INSERT_BATCH]
-        result = await session.execute(insert(Delivery).values(batch).on_conflict_do_nothing())
-        queued += (
-            result.rowcount if result.rowcount is not None and result.rowcount >= 0 else len(batch)
-        )
-    return queued
+    # One statement, executed for many rows: compiled once, however large the audience.
+    await session.execute(insert(Delivery).on_conflict_do_nothing(), rows)
+    queued = await session.scalar(
+        select(func.count(Delivery.id)).where(Delivery.message_id == outbound.id)
+    )
+    return int(queued or 0)
 
 
 async def queue_depth(session: AsyncSession) -> dict[tuple[str, str], int]:
