@@ -83,6 +83,7 @@ class Reply:
 
     ``messages`` go to the actor (ephemeral where the platform allows), ``update`` replaces the
     card the action came from, ``form`` opens a modal or card form, ``error`` is one line.
+    ``duplicate`` means the event changed nothing: a repeat, or a platform's retry.
     """
 
     messages: list[Message] = field(default_factory=list)

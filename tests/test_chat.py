@@ -48,6 +48,16 @@ async def send_digest(app: Application, remote: RemotePlatform) -> tuple[int, st
     return item.id, ref
 
 
+def useful_press(item_id: int, ref: str) -> ActionInvoked:
+    """Alice pressing Useful on the card of ``item_id`` in the delivered message ``ref``."""
+    return ActionInvoked(
+        actor("alice"),
+        action_id=actions.FEEDBACK_USEFUL,
+        value={"subject": f"content:{item_id}"},
+        message_ref=ref,
+    )
+
+
 async def feedback_rows(app: Application) -> list[tuple[str, str]]:
     async with app.db.transaction() as session:
         rows = await session.execute(select(Feedback.kind, Feedback.detail).order_by(Feedback.id))
@@ -57,13 +67,7 @@ async def feedback_rows(app: Application) -> list[tuple[str, str]]:
 async def test_useful_pressed_twice_counts_once_and_updates_the_card(
     app: Application, remote: RemotePlatform
 ) -> None:
-    item_id, ref = await send_digest(app, remote)
-    press = ActionInvoked(
-        actor("alice"),
-        action_id=actions.FEEDBACK_USEFUL,
-        value={"subject": f"content:{item_id}"},
-        message_ref=ref,
-    )
+    press = useful_press(*await send_digest(app, remote))
     first = await app.router.handle(press)
     second = await app.router.handle(press)
     assert first.update is not None and not first.duplicate

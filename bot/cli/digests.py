@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 from bot.app import Application
 from bot.cli.runtime import print_json, print_table, run_with_app
 from bot.delivery import DrainStats
-from bot.domain import DigestKind
-from bot.services.digest_runs import start_run
+from bot.domain import DeliveryStatus, DigestKind
+from bot.services.digest_runs import list_runs, start_run
 from bot.services.digests import add_digest, get_digest, list_digests, next_fire_times
 from bot.services.permissions import OPERATOR
 from bot.storage.models import Delivery, Digest
@@ -194,6 +194,74 @@ def run(name: str, enqueue_only: bool, no_wait: bool) -> None:
     total_dead = sum(result.stats.dead.values())
     if total_dead:
         raise click.ClickException(f"{total_dead} deliveries failed for good; see the log.")
+
+
+@digest_group.command("runs")
+@click.argument("name", required=False)
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def runs(name: str | None, limit: int, as_json: bool) -> None:
+    """Recent runs (of digest NAME, or of all) with what was delivered."""
+
+    async def work(app: Application) -> list[dict[str, Any]]:
+        async with app.db.transaction() as session:
+            digest = await get_digest(session, name) if name else None
+            found = await list_runs(session, digest, limit)
+            counts = await session.execute(
+                select(Delivery.run_id, Delivery.status, func.count(Delivery.id))
+                .where(Delivery.run_id.in_([r.id for r in found]))
+                .group_by(Delivery.run_id, Delivery.status)
+            )
+            by_run: dict[int, Counter[str]] = {}
+            for run_id, status, count in counts:
+                by_run.setdefault(run_id, Counter())[status] = count
+            return [
+                {
+                    "run": r.id,
+                    "digest": r.digest.name,
+                    "trigger": r.trigger,
+                    "status": r.status,
+                    "started_at": r.started_at.isoformat(),
+                    "recipients": r.recipients,
+                    "note": r.note,
+                    **{s.value: by_run.get(r.id, Counter())[s.value] for s in DeliveryStatus},
+                }
+                for r in found
+            ]
+
+    records = run_with_app(work)
+    if as_json:
+        print_json(records)
+        return
+    print_table(
+        "Digest runs",
+        [
+            "Run",
+            "Digest",
+            "Started (UTC)",
+            "Trigger",
+            "Status",
+            "Sent",
+            "Waiting",
+            "Failed",
+            "Note",
+        ],
+        [
+            [
+                r["run"],
+                r["digest"],
+                r["started_at"][:16].replace("T", " "),
+                r["trigger"],
+                r["status"],
+                r["sent"],
+                r["pending"] + r["sending"],
+                r["dead"],
+                r["note"],
+            ]
+            for r in records
+        ],
+        empty="No runs yet. Send one with: advocacy digest run NAME",
+    )
 
 
 def register(root: click.Group) -> None:

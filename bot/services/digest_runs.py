@@ -17,6 +17,7 @@ from bot.compose.suggestion_cards import rollup_message
 from bot.compose.text import humanise_duration
 from bot.compose.voice_digest import compose_voice_digest
 from bot.domain import DeliveryStatus, DigestKind, Role, RunStatus
+from bot.messages import Message
 from bot.sealing import Sealer
 from bot.services.content import deliverable_content
 from bot.services.digests import audience_members
@@ -103,65 +104,32 @@ async def start_run(
     recipients = {m.id: r for m in members if (r := member_recipient(m)) is not None}
     previous = await previous_run(session, digest, run.id)
     since = previous.started_at if previous else None
-    queued = 0
-    if digest.kind == DigestKind.CONTENT:
-        items = await deliverable_content(session, since=since, objective_id=digest.objective_id)
-        if not items:
-            return await _skip(
-                session,
-                run,
-                "No new approved content since the last run; add some "
-                "with: advocacy content add URL --title TITLE",
-            )
-        message = compose_content_digest(digest.name, run.id, items)
-        queued = await enqueue(
-            session,
-            message,
-            list(recipients.values()),
-            sealer=sealer,
-            run_id=run.id,
-            dedupe_prefix=f"run:{run.id}",
-        )
-        run.note = f"{len(items)} items"
-    elif digest.kind == DigestKind.VOICE:
-        start = since or now - DEFAULT_PERIOD
-        period = now - start
-        current = await voice_since(session, start, digest.objective_id)
-        if not current:
-            return await _skip(session, run, "No customer voice arrived since the last run.")
-        earlier = [
-            item
-            for item in await voice_since(session, start - period, digest.objective_id)
-            if item.received_at < start
-        ]
-        label = f"in the last {humanise_duration(period)}"
-        message = compose_voice_digest(digest.name, run.id, current, earlier, label)
-        queued = await enqueue(
-            session,
-            message,
-            list(recipients.values()),
-            sealer=sealer,
-            run_id=run.id,
-            dedupe_prefix=f"run:{run.id}",
-        )
-        run.note = f"{len(current)} voices"
-    else:
+    # Content and voice digests are one message for the whole audience; a rollup is per manager.
+    if digest.kind == DigestKind.ROLLUP:
         period = (now - since) if since else DEFAULT_PERIOD
         label = f"last {humanise_duration(period)}"
-        for member in members:
-            recipient = recipients.get(member.id)
-            if recipient is None:
-                continue
-            rollup = await build_rollup(session, member, by="objective", period=period)
-            queued += await enqueue(
-                session,
-                rollup_message(rollup, label),
-                [recipient],
-                sealer=sealer,
-                run_id=run.id,
-                dedupe_prefix=f"run:{run.id}",
+        batches = [
+            (
+                rollup_message(
+                    await build_rollup(session, m, by="objective", period=period), label
+                ),
+                [recipients[m.id]],
             )
+            for m in members
+            if m.id in recipients
+        ]
         run.note = f"rollup of the {label}"
+    else:
+        composed = await _compose_for_audience(session, digest, run.id, since, now)
+        if isinstance(composed, str):
+            return await _skip(session, run, composed)
+        message, run.note = composed
+        batches = [(message, list(recipients.values()))]
+    queued = 0
+    for message, batch in batches:
+        queued += await enqueue(
+            session, message, batch, sealer=sealer, run_id=run.id, dedupe_prefix=f"run:{run.id}"
+        )
     if queued == 0:
         return await _skip(
             session,
@@ -172,6 +140,33 @@ async def start_run(
     run.recipients = queued
     await session.flush()
     return RunOutcome(run, queued)
+
+
+async def _compose_for_audience(
+    session: AsyncSession, digest: Digest, run_id: int, since: datetime | None, now: datetime
+) -> tuple[Message, str] | str:
+    """The message and a note for the run, or the reason there is nothing to send."""
+    if digest.kind == DigestKind.CONTENT:
+        items = await deliverable_content(session, since=since, objective_id=digest.objective_id)
+        if not items:
+            return (
+                "No new approved content since the last run; add some with: "
+                "advocacy content add URL --title TITLE"
+            )
+        return compose_content_digest(digest.name, run_id, items), f"{len(items)} items"
+    start = since or now - DEFAULT_PERIOD
+    period = now - start
+    current = await voice_since(session, start, digest.objective_id)
+    if not current:
+        return "No customer voice arrived since the last run."
+    earlier = [
+        item
+        for item in await voice_since(session, start - period, digest.objective_id)
+        if item.received_at < start
+    ]
+    label = f"in the last {humanise_duration(period)}"
+    message = compose_voice_digest(digest.name, run_id, current, earlier, label)
+    return message, f"{len(current)} voices"
 
 
 async def _skip(session: AsyncSession, run: DigestRun, note: str) -> RunOutcome:

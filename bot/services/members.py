@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
@@ -188,14 +187,6 @@ async def grant_role(
 
 async def list_members(session: AsyncSession) -> list[Member]:
     return list(await session.scalars(select(Member).order_by(Member.display_name, Member.id)))
-
-
-async def members_by_id(session: AsyncSession, ids: Iterable[int]) -> dict[int, Member]:
-    wanted = set(ids)
-    if not wanted:
-        return {}
-    rows = await session.scalars(select(Member).where(Member.id.in_(wanted)))
-    return {member.id: member for member in rows}
 
 
 async def managed_team_ids(session: AsyncSession, manager: Member) -> set[int]:

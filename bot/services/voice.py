@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import InvalidInput
@@ -74,7 +74,3 @@ async def voice_since(
     if objective_id is not None:
         statement = statement.where(VoiceItem.objective_id == objective_id)
     return list(await session.scalars(statement))
-
-
-async def count_voice(session: AsyncSession) -> int:
-    return int(await session.scalar(select(func.count(VoiceItem.id))) or 0)
