@@ -100,6 +100,8 @@ class Card:
     footer: str = ""
     # What the card is about ("content:12"), so feedback on it can be recorded and shown.
     subject: str | None = None
+    # A form inside the card (Teams card inputs, Slack input blocks, prompts in the shell).
+    form: Form | None = None
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,7 @@ def _card_from_dict(data: dict[str, Any]) -> Card:
         links=tuple(Link(**link) for link in data.get("links", ())),
         footer=data.get("footer", ""),
         subject=data.get("subject"),
+        form=form_from_dict(data["form"]) if data.get("form") else None,
     )
 
 

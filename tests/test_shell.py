@@ -12,6 +12,7 @@ from adapters.shell.mailbox import Mailbox, MailboxEntry
 from adapters.shell.render import ActionNumbers, clean, render_message
 from adapters.shell.session import ShellSession
 from bot.app import Application
+from bot.compose.suggestion_cards import suggest_form
 from bot.messages import Button, Card, Fact, LinkButton, Message
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -123,3 +124,21 @@ def test_the_scripted_tour_shows_the_whole_loop(tmp_path: Path) -> None:
         position = found + len(step)
     useful = advocacy("suggestions", "list", "--json", cwd=tmp_path)
     assert '"status": "planned"' in useful.stdout
+
+
+async def test_a_form_inside_a_card_is_filled_by_its_number(
+    app: Application, tmp_path: Path
+) -> None:
+    card = Card(title="Got an idea?", form=suggest_form([]))
+    message = Message.from_dict(Message("idea", (card,)).to_dict())  # survives the outbox
+    assert message.cards[0].form is not None
+    Mailbox(tmp_path).append("alice", MailboxEntry("d1", "now", message.to_dict()))
+    out = io.StringIO()
+    script = "1\nInline forms work\n\nn\n"
+    session = ShellSession(
+        app, Mailbox(tmp_path), "alice", stdin=io.StringIO(script), stdout=out, interactive=False
+    )
+    await session.run()
+    text = out.getvalue()
+    assert "[1] Fill in: Suggest an idea" in text
+    assert "Your suggestion #1 is filed." in text

@@ -24,9 +24,9 @@ def clean(text: str) -> str:
 
 @dataclass
 class Numbered:
-    """An action shown with a number the user can type to press it."""
+    """An action shown with a number the user can type to press it: a button, or a card's form."""
 
-    button: Button | LinkButton
+    button: Button | LinkButton | Form
     message_ref: str | None
 
 
@@ -37,7 +37,7 @@ class ActionNumbers:
     actions: dict[int, Numbered] = field(default_factory=dict)
     next_number: int = 1
 
-    def add(self, button: Button | LinkButton, message_ref: str | None) -> int:
+    def add(self, button: Button | LinkButton | Form, message_ref: str | None) -> int:
         number = self.next_number
         self.actions[number] = Numbered(button, message_ref)
         self.next_number += 1
@@ -75,6 +75,9 @@ def render_card(card: Card, numbers: ActionNumbers, message_ref: str | None) -> 
                 mark = "✓ " if button.selected else ""
                 labels.append(f"[{number}] {mark}{clean(button.label)}")
         lines += _wrap("  ".join(labels))
+    if card.form is not None:
+        number = numbers.add(card.form, message_ref)
+        lines += _wrap(f"[{number}] Fill in: {clean(card.form.title)}")
     if card.footer:
         lines += _wrap(card.footer)
     lines.append("└" + "─" * (WIDTH - 1))

@@ -176,6 +176,9 @@ class ShellSession:
             self.write(f"! There is no button {number} above.")
             return
         button = numbered.button
+        if isinstance(button, Form):
+            await self.submit_form(button)
+            return
         if isinstance(button, LinkButton):
             self.write(f"Open in your browser: {clean(button.url)}")
             return
@@ -206,16 +209,16 @@ class ShellSession:
         for message in reply.messages:
             self.write(render_message(message, self.numbers))
         if reply.form is not None:
-            values = await self.fill_form(reply.form)
-            if values is not None:
-                await self.send(
-                    FormSubmitted(
-                        self.actor,
-                        form_id=reply.form.form_id,
-                        values=values,
-                        context=dict(reply.form.context),
-                    )
+            await self.submit_form(reply.form)
+
+    async def submit_form(self, form: Form) -> None:
+        values = await self.fill_form(form)
+        if values is not None:
+            await self.send(
+                FormSubmitted(
+                    self.actor, form_id=form.form_id, values=values, context=dict(form.context)
                 )
+            )
 
     async def fill_form(self, form: Form) -> dict[str, Any] | None:
         self.write(render_form_intro(form))
