@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 BASE_BACKOFF_SECONDS = 2.0
 MAX_BACKOFF_SECONDS = 900.0
+MESSAGE_CACHE_SIZE = 256
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ class OutboxWorker:
         self.lease = lease
         self.batch_size = batch_size
         self.concurrency = concurrency
-        self._messages: dict[int, Message] = {}
+        self._messages: OrderedDict[int, Message] = OrderedDict()
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -131,13 +132,19 @@ class OutboxWorker:
         return rows
 
     async def _message(self, message_id: int) -> Message:
-        if message_id not in self._messages:
-            async with self.db.transaction() as session:
-                outbound = await session.get(OutboundMessage, message_id)
-                if outbound is None:
-                    raise DeliveryError("the message of this delivery is gone", permanent=True)
-                self._messages[message_id] = Message.from_dict(outbound.payload)
-        return self._messages[message_id]
+        """A digest's one message serves thousands of deliveries: load it once, keep a few."""
+        if message_id in self._messages:
+            self._messages.move_to_end(message_id)
+            return self._messages[message_id]
+        async with self.db.transaction() as session:
+            outbound = await session.get(OutboundMessage, message_id)
+            if outbound is None:
+                raise DeliveryError("the message of this delivery is gone", permanent=True)
+            message = Message.from_dict(outbound.payload)
+        self._messages[message_id] = message
+        if len(self._messages) > MESSAGE_CACHE_SIZE:
+            self._messages.popitem(last=False)
+        return message
 
     def _target(self, row: _Claimed) -> DeliveryTarget:
         if row.sealed_recipient is None:
