@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from bot.chat.router import EventRouter
 from bot.config import Settings
 from bot.delivery import OutboxWorker
+from bot.links import TrackedLinks
 from bot.metrics import Metrics
 from bot.platform import AdapterContext, AdapterRegistry, AdapterStatus, ChatAdapter
 from bot.sealing import Sealer, load_or_create_secret
@@ -28,6 +29,7 @@ class Application:
     metrics: Metrics
     router: EventRouter
     registry: AdapterRegistry
+    links: TrackedLinks
     adapters: dict[str, ChatAdapter] = field(default_factory=dict)
     statuses: dict[str, AdapterStatus] = field(default_factory=dict)
     worker: OutboxWorker | None = None
@@ -63,9 +65,11 @@ async def open_application(
                     before or "empty",
                     after,
                 )
-        sealer = Sealer(load_or_create_secret(settings.secret_key, settings.data_dir))
+        secret = load_or_create_secret(settings.secret_key, settings.data_dir)
+        sealer = Sealer(secret)
+        links = TrackedLinks(secret, settings.public_url)
         metrics = Metrics()
-        router = EventRouter(db, sealer, metrics)
+        router = EventRouter(db, sealer, metrics, suggestion_channels=settings.suggestion_channels)
         app = Application(
             settings=settings,
             db=db,
@@ -73,14 +77,17 @@ async def open_application(
             metrics=metrics,
             router=router,
             registry=registry if registry is not None else AdapterRegistry.discover(),
+            links=links,
         )
         if with_adapters:
             app.statuses = app.registry.statuses(settings)
             app.adapters = app.registry.create_enabled(
-                AdapterContext(settings=settings, db=db, router=router, metrics=metrics)
+                AdapterContext(
+                    settings=settings, db=db, router=router, metrics=metrics, sealer=sealer
+                )
             )
         app.worker = OutboxWorker(
-            db, app.adapters, sealer, metrics, max_attempts=settings.delivery_max_attempts
+            db, app.adapters, sealer, metrics, links, max_attempts=settings.delivery_max_attempts
         )
         router.on_queued = app.worker.wake
         for adapter in app.adapters.values():

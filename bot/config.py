@@ -25,6 +25,10 @@ class Settings:
     database_schema: str | None = None
     data_dir: Path = Path(".advocacy")
     secret_key: str | None = None
+    # Where people reach this server from outside (tracked links, OAuth redirects).
+    public_url: str = f"http://localhost:{DEFAULT_PORT}"
+    # Channels where new suggestions are posted for colleagues to vote on: "slack:C0123,...".
+    suggestion_channels: tuple[ChannelRef, ...] = ()
     log_level: str = "INFO"
     delivery_max_attempts: int = 5
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -44,10 +48,38 @@ class Settings:
             database_schema=merged.get("DATABASE_SCHEMA") or None,
             data_dir=Path(merged.get("ADVOCACY_DATA_DIR") or ".advocacy"),
             secret_key=merged.get("ADVOCACY_SECRET_KEY") or None,
+            public_url=(merged.get("PUBLIC_URL") or f"http://localhost:{DEFAULT_PORT}").rstrip("/"),
+            suggestion_channels=parse_channel_list(merged.get("SUGGESTIONS_CHANNELS") or ""),
             log_level=(merged.get("LOG_LEVEL") or "INFO").upper(),
             delivery_max_attempts=_positive_int(merged, "DELIVERY_MAX_ATTEMPTS", 5),
             env=merged,
         )
+
+
+@dataclass(frozen=True)
+class ChannelRef:
+    """A shared conversation on one platform: ``slack:C0123`` or ``slack:T0001/C0123``."""
+
+    platform: str
+    channel_id: str
+    workspace: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> ChannelRef:
+        platform, _, rest = text.strip().partition(":")
+        if not platform or not rest:
+            raise ValueError(
+                f"'{text}' is not a channel; write PLATFORM:CHANNEL_ID, e.g. slack:C0123."
+            )
+        workspace, _, channel = rest.rpartition("/") if "/" in rest else ("", "", rest)
+        return cls(platform.lower(), channel, workspace)
+
+    def __str__(self) -> str:
+        return f"{self.platform}:{self.workspace + '/' if self.workspace else ''}{self.channel_id}"
+
+
+def parse_channel_list(text: str) -> tuple[ChannelRef, ...]:
+    return tuple(ChannelRef.parse(item) for item in text.split(",") if item.strip())
 
 
 def _positive_int(values: Mapping[str, str], key: str, default: int) -> int:

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, or_, select, update
 
 from bot.domain import DeliveryStatus
+from bot.links import TrackedLinks
 from bot.messages import Message
 from bot.metrics import Metrics
 from bot.platform import ChatAdapter, DeliveryError, DeliveryTarget
@@ -73,6 +74,7 @@ class OutboxWorker:
         adapters: Mapping[str, ChatAdapter],
         sealer: Sealer,
         metrics: Metrics,
+        links: TrackedLinks,
         *,
         max_attempts: int = 5,
         lease: timedelta = timedelta(minutes=2),
@@ -83,6 +85,7 @@ class OutboxWorker:
         self.adapters = adapters
         self.sealer = sealer
         self.metrics = metrics
+        self.links = links
         self.max_attempts = max_attempts
         self.lease = lease
         self.batch_size = batch_size
@@ -168,7 +171,7 @@ class OutboxWorker:
             "next_attempt_at": now,
         }
         try:
-            message = await self._message(row.message_id)
+            message = self.links.personalise(await self._message(row.message_id), row.id)
             result = await self.adapters[row.platform].send(self._target(row), message)
         except Exception as error:
             retry_after = error.retry_after if isinstance(error, DeliveryError) else None

@@ -77,6 +77,11 @@ class AppInstalled(Event):
     """The app was installed, or a member opened it for the first time."""
 
 
+@dataclass(frozen=True)
+class HomeOpened(Event):
+    """A member opened the app's home (Slack's Home tab, a Teams personal tab)."""
+
+
 @dataclass
 class Reply:
     """What the core asks the adapter to show the actor in answer to an event.

@@ -24,6 +24,8 @@ class FieldKind(StrEnum):
     MULTILINE = "multiline"
     SELECT = "select"
     CHECKBOX = "checkbox"
+    # A conversation on the platform (Slack renders a channel picker; the value is its id).
+    CONVERSATION = "conversation"
 
 
 @dataclass(frozen=True)
@@ -39,10 +41,12 @@ class Button:
 
 @dataclass(frozen=True)
 class LinkButton:
-    """Opens ``url`` in the browser; tracked links go through the bot's redirect."""
+    """Opens ``url`` in the browser. With ``track`` ({"subject", "network"}), the click goes
+    through the bot's redirect first, which counts it for the item, member and network."""
 
     label: str
     url: str
+    track: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -154,7 +158,7 @@ def _card_from_dict(data: dict[str, Any]) -> Card:
 
 def _button_from_dict(data: dict[str, Any]) -> Button | LinkButton:
     if "url" in data:
-        return LinkButton(label=data["label"], url=data["url"])
+        return LinkButton(label=data["label"], url=data["url"], track=data.get("track"))
     return Button(
         label=data["label"],
         action_id=data["action_id"],

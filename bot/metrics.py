@@ -23,6 +23,12 @@ class Metrics:
             ["platform", "kind"],
             registry=self.registry,
         )
+        self.share_clicks = Counter(
+            "advocacy_share_clicks",
+            "Clicks on tracked share links, by the platform the link was sent on.",
+            ["platform", "network"],
+            registry=self.registry,
+        )
         self.suggestions = Counter(
             "advocacy_suggestions",
             "Suggestions filed.",

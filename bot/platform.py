@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -16,6 +16,8 @@ from aiohttp import web
 
 from bot.config import Settings
 from bot.messages import Message
+from bot.sealing import Sealer
+from bot.services.adapter_store import AdapterStore
 
 if TYPE_CHECKING:
     from bot.chat.router import EventRouter
@@ -67,6 +69,9 @@ class AdapterContext:
     db: Database
     router: EventRouter
     metrics: Metrics
+    sealer: Sealer
+    # The adapter's own records in our database; set per adapter by the registry.
+    store: AdapterStore | None = None
 
 
 @runtime_checkable
@@ -128,5 +133,6 @@ class AdapterRegistry:
         adapters = {}
         for name, status in self.statuses(context.settings).items():
             if status.enabled:
-                adapters[name] = self._factories[name].create(context)
+                store = AdapterStore(context.db, context.sealer, name)
+                adapters[name] = self._factories[name].create(replace(context, store=store))
         return adapters

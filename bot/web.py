@@ -13,8 +13,10 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from bot.app import Application
+from bot.domain import FeedbackKind
 from bot.metrics import CONTENT_TYPE_LATEST
 from bot.scheduler import DigestScheduler
+from bot.services.feedback import record_share_click
 from bot.services.outbox import queue_depth
 from bot.storage.migrate import current_revision, head_revision
 
@@ -60,11 +62,29 @@ async def metrics(request: web.Request) -> web.Response:
     return response
 
 
+async def share_redirect(request: web.Request) -> web.Response:
+    """Count a click on a tracked share link, then send the person on to the network."""
+    application = request.app[APPLICATION]
+    click = application.links.read(request.match_info["token"])
+    if click is None or not click.url.startswith(("https://", "http://")):
+        return web.Response(status=404, text="This link is not valid: it was altered or cut short.")
+    async with application.db.transaction() as session:
+        platform, recorded = await record_share_click(
+            session, click.subject, click.network, click.delivery_id
+        )
+    metrics = application.metrics
+    metrics.share_clicks.labels(platform=platform, network=click.network).inc()
+    if recorded:
+        metrics.feedback_recorded.labels(platform=platform, kind=FeedbackKind.SHARED).inc()
+    raise web.HTTPFound(click.url)
+
+
 def build_web_app(application: Application, *, run_scheduler: bool = True) -> web.Application:
     app = web.Application(client_max_size=1024**2)
     app[APPLICATION] = application
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
+    app.router.add_get("/s/{token}", share_redirect)
     for adapter in application.adapters.values():
         adapter.mount(app)
 

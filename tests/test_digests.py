@@ -168,8 +168,11 @@ async def test_content_cards_carry_feedback_share_and_suggest_actions(
     labels = [b.label for b in item.buttons]
     assert labels[:2] == ["Useful", "Not relevant"]
     assert {"Share on LinkedIn", "Share on X", "Suggest an idea", "Comment"} <= set(labels)
-    links = [b.url for b in item.buttons if isinstance(b, LinkButton)]
-    assert any("linkedin.com" in url and "example.com" in url for url in links)
+    shares = [b.url for b in item.buttons if isinstance(b, LinkButton) and "Share" in b.label]
+    assert all(url.startswith(app.settings.public_url + "/s/") for url in shares)
+    clicks = [app.links.read(url.rsplit("/", 1)[1]) for url in shares]
+    assert {c.network for c in clicks if c} == {"linkedin", "x"}
+    assert all(c and "example.com" in c.url and c.delivery_id for c in clicks)
 
 
 async def test_voice_digest_groups_themes_and_masks_personal_data(app: Application, remote) -> None:

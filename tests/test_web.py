@@ -115,3 +115,27 @@ def test_advocacy_serve_answers_healthz_on_a_new_sqlite_file(tmp_path: Path) -> 
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=20)
     assert process.returncode == 0
+
+
+async def test_a_tracked_share_link_counts_once_per_member_and_network_then_redirects(
+    server: TestServer, app: Application, remote
+) -> None:
+    await send_digest(app, remote)
+    card = remote.sent[0].message.cards[1]
+    linkedin = next(b.url for b in card.buttons if getattr(b, "label", "") == "Share on LinkedIn")
+    path = linkedin.removeprefix(app.settings.public_url)
+    async with aiohttp.ClientSession() as client:
+        for _ in range(2):
+            url = f"http://127.0.0.1:{server.port}{path}"
+            async with client.get(url, allow_redirects=False) as response:
+                assert response.status == 302
+                assert response.headers["Location"].startswith("https://www.linkedin.com/")
+        forged = f"http://127.0.0.1:{server.port}{path[:-3]}abc"
+        async with client.get(forged, allow_redirects=False) as response:
+            assert response.status == 404
+    async with app.db.transaction() as session:
+        shared = (await session.execute(text("SELECT kind, detail FROM feedback"))).all()
+    assert [tuple(row) for row in shared] == [("shared", "linkedin")]
+    _, body = await get(server, "/metrics")
+    assert 'advocacy_share_clicks_total{network="linkedin",platform="remote"} 2.0' in body
+    assert 'advocacy_feedback_recorded_total{kind="shared",platform="remote"} 1.0' in body

@@ -6,6 +6,7 @@ CommandInvoked events and this table decides what each does.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 
 from sqlalchemy import select
@@ -15,11 +16,13 @@ from bot.chat.help import help_message
 from bot.chat.parsing import parse_id, split_command, split_words, take_flags
 from bot.compose import actions
 from bot.compose.suggestion_cards import (
+    announcement,
     answer_form,
     receipt,
     rollup_message,
     suggest_form,
     suggestion_list,
+    voting_card,
 )
 from bot.compose.text import plural
 from bot.domain import Role, SuggestionStatus
@@ -32,7 +35,7 @@ from bot.services import suggestions as suggestion_service
 from bot.services.objectives import list_objectives
 from bot.services.permissions import require_role
 from bot.services.rollups import build_rollup, parse_period
-from bot.storage.models import SuggestionVote
+from bot.storage.models import Delivery, SuggestionVote
 
 Handler = Callable[[ChatContext, str], Awaitable[Reply]]
 COMMANDS: dict[str, Handler] = {}
@@ -88,18 +91,39 @@ async def whoami(ctx: ChatContext, text: str) -> Reply:
 @command("suggest", "idea")
 async def suggest(ctx: ChatContext, text: str) -> Reply:
     flags, idea = take_flags(text, {"anonymous": False, "anon": False, "objective": True})
-    objectives = await list_objectives(ctx.session)
     if not idea.strip():
-        return Reply(form=suggest_form(objectives))
+        return Reply(form=suggest_form(await list_objectives(ctx.session)))
+    return await file_idea(
+        ctx,
+        idea,
+        objective_key=str(flags["objective"]) if "objective" in flags else None,
+        anonymous=bool(flags.get("anonymous") or flags.get("anon")),
+    )
+
+
+async def file_idea(
+    ctx: ChatContext,
+    text: str,
+    *,
+    objective_key: str | None,
+    anonymous: bool,
+    source_url: str | None = None,
+) -> Reply:
+    """File a suggestion, post it where colleagues vote, and thank the author."""
     suggestion = await suggestion_service.file_suggestion(
         ctx.session,
         ctx.sealer,
         ctx.member,
-        idea,
+        text,
         platform=ctx.platform,
-        objective_key=str(flags["objective"]) if "objective" in flags else None,
-        anonymous=bool(flags.get("anonymous") or flags.get("anon")),
+        objective_key=objective_key,
+        anonymous=anonymous,
+        source_url=source_url,
     )
+    if await suggestion_service.announce_suggestion(
+        ctx.session, ctx.sealer, suggestion, ctx.suggestion_channels
+    ):
+        ctx.queued_messages = True
     ctx.count(lambda: ctx.metrics.suggestions.labels(platform=ctx.platform).inc())
     return Reply(messages=[receipt(suggestion)])
 
@@ -128,12 +152,28 @@ async def vote(ctx: ChatContext, text: str) -> Reply:
     return await cast_vote(ctx, parse_id(text, "suggestion"))
 
 
-async def cast_vote(ctx: ChatContext, suggestion_id: int) -> Reply:
+async def cast_vote(
+    ctx: ChatContext, suggestion_id: int, delivery: Delivery | None = None
+) -> Reply:
+    """Vote once; a card the vote came from shows the new count (and, in a DM, "Voted")."""
     suggestion, counted = await suggestion_service.vote(ctx.session, ctx.member, suggestion_id)
     votes = plural(suggestion.vote_count, "vote")
     if counted:
-        return Reply.say(f"Your vote for #{suggestion.id} is counted; it now has {votes}.")
-    return Reply.say(f"You already voted for #{suggestion.id} ({votes}); each person votes once.")
+        reply = Reply.say(f"Your vote for #{suggestion.id} is counted; it now has {votes}.")
+    else:
+        reply = Reply.say(
+            f"You already voted for #{suggestion.id} ({votes}); each person votes once."
+        )
+        reply.duplicate = True
+    if delivery is not None:
+        reply.update = (
+            announcement(suggestion)
+            if delivery.channel
+            else Message(
+                fallback=reply.messages[0].fallback, cards=(voting_card(suggestion, voted=True),)
+            )
+        )
+    return reply
 
 
 @command("objectives")
@@ -220,7 +260,7 @@ async def record_answer(
 
 
 @command("digest", "digests")
-async def digest(ctx: ChatContext, text: str) -> Reply:
+async def digest_command(ctx: ChatContext, text: str) -> Reply:
     words = split_words(text)
     sub = words[0].lower() if words else "list"
     if sub == "list":
@@ -265,6 +305,32 @@ async def digest(ctx: ChatContext, text: str) -> Reply:
     )
 
 
+DAY_CHOICES = (
+    Option("Every day", "*"),
+    Option("Weekdays (Monday to Friday)", "mon-fri"),
+    Option("Monday", "mon"),
+    Option("Tuesday", "tue"),
+    Option("Wednesday", "wed"),
+    Option("Thursday", "thu"),
+    Option("Friday", "fri"),
+    Option("Saturday", "sat"),
+    Option("Sunday", "sun"),
+)
+TIME_PATTERN = re.compile(r"^([01]?\d|2[0-3])[:h.]([0-5]\d)$")
+
+
+def cron_from_day_and_time(days: str, time: str) -> str:
+    """'mon-fri' and '09:30' -> '30 9 * * mon-fri' (read in the digest's time zone)."""
+    match = TIME_PATTERN.match(time.strip().lower())
+    if not match:
+        raise InvalidInput(f"'{time}' is not a time of day; write it like 09:00 or 17:30.")
+    valid = {option.value for option in DAY_CHOICES}
+    day = days.strip().lower() or "*"
+    if day not in valid:
+        raise InvalidInput(f"Unknown day '{days}'; choose every day, weekdays or one day.")
+    return f"{int(match.group(2))} {int(match.group(1))} * * {day}"
+
+
 def digest_form(timezone: str) -> Form:
     return Form(
         form_id=actions.FORM_DIGEST_ADD,
@@ -291,19 +357,18 @@ def digest_form(timezone: str) -> Form:
                 initial="all",
                 placeholder="all, or team:NAME",
             ),
+            FormField("channel", "Or post it in a channel", FieldKind.CONVERSATION),
             FormField(
-                "cron",
-                "When (cron: minute hour day month weekday)",
-                required=True,
-                initial="0 9 * * mon",
+                "days", "Day", FieldKind.SELECT, required=True, initial="mon", options=DAY_CHOICES
             ),
-            FormField("timezone", "Time zone", required=True, initial=timezone),
+            FormField("time", "Time (24 h)", required=True, initial="09:00", max_length=5),
+            FormField("timezone", "Time zone", required=True, initial=timezone, max_length=64),
         ),
     )
 
 
 @command("content")
-async def content(ctx: ChatContext, text: str) -> Reply:
+async def content_command(ctx: ChatContext, text: str) -> Reply:
     words = split_words(text)
     sub = words[0].lower() if words else "list"
     if sub == "list":

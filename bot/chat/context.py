@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.config import ChannelRef
 from bot.events import Event
 from bot.metrics import Metrics
 from bot.sealing import Sealer
@@ -20,6 +21,8 @@ class ChatContext:
     event: Event
     sealer: Sealer
     metrics: Metrics
+    # Channels where new ideas are posted for colleagues to vote on.
+    suggestion_channels: tuple[ChannelRef, ...] = ()
     # Run only once the transaction committed: metrics must count what was really recorded.
     after_commit: list[Callable[[], None]] = field(default_factory=list)
     queued_messages: bool = False

@@ -6,12 +6,20 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
-from bot.chat.commands import cast_vote, record_answer, show_rollup
+from bot.chat.commands import (
+    cast_vote,
+    content_command,
+    cron_from_day_and_time,
+    digest_command,
+    file_idea,
+    record_answer,
+    show_rollup,
+)
 from bot.chat.context import ChatContext
 from bot.chat.parsing import parse_id, truthy
 from bot.compose import actions
-from bot.compose.feedback import card_subjects, with_feedback
-from bot.compose.suggestion_cards import answer_form, receipt, suggest_form
+from bot.compose.feedback import card_subjects, with_feedback, with_feedback_counts
+from bot.compose.suggestion_cards import answer_form, suggest_form
 from bot.domain import FeedbackKind
 from bot.errors import InvalidInput
 from bot.events import ActionInvoked, FormSubmitted, Reply
@@ -19,7 +27,12 @@ from bot.messages import FieldKind, Form, FormField, Message, parse_subject
 from bot.services import content as content_service
 from bot.services import digests
 from bot.services import suggestions as suggestion_service
-from bot.services.feedback import feedback_given, record_feedback, retract_reaction
+from bot.services.feedback import (
+    feedback_counts,
+    feedback_given,
+    record_feedback,
+    retract_reaction,
+)
 from bot.services.objectives import list_objectives
 from bot.services.outbox import find_delivery_by_ref
 from bot.storage.models import ContentItem, Delivery
@@ -77,10 +90,18 @@ async def _feedback(ctx: ChatContext, event: ActionInvoked, kind: FeedbackKind) 
         ctx.count(
             lambda: ctx.metrics.feedback_recorded.labels(platform=ctx.platform, kind=kind).inc()
         )
+    note = "Thanks, noted." if recorded else "You already told us; it counts once."
     if delivery is None:
-        note = "Thanks, noted." if recorded else "You already told us; it counts once."
-        return Reply.say(note)
+        return Reply(messages=[Message.text(note)], duplicate=not recorded)
     message = Message.from_dict(delivery.message.payload)
+    if delivery.channel:
+        # Everyone sees a channel card: show how many answered, and tell only the presser.
+        counts = await feedback_counts(ctx.session, card_subjects(message))
+        return Reply(
+            messages=[Message.text(note)],
+            update=with_feedback_counts(message, counts),
+            duplicate=not recorded,
+        )
     given = await feedback_given(ctx.session, ctx.member.id, card_subjects(message))
     return Reply(update=with_feedback(message, given), duplicate=not recorded)
 
@@ -97,7 +118,14 @@ async def not_relevant(ctx: ChatContext, event: ActionInvoked) -> Reply:
 
 @on_action(actions.SUGGEST_OPEN)
 async def open_suggest_form(ctx: ChatContext, event: ActionInvoked) -> Reply:
-    form = suggest_form(await list_objectives(ctx.session), context=dict(event.value))
+    """The suggestion form; ``value`` may carry a subject (the card it came from), the text of a
+    chat message to turn into an idea, and a link back to that message."""
+    context = {k: v for k, v in event.value.items() if k in ("subject", "source_url")}
+    form = suggest_form(
+        await list_objectives(ctx.session),
+        context=context,
+        text=str(event.value.get("text") or "")[:3000],
+    )
     if str(event.value.get("subject", "")).startswith("content:"):
         # An idea sparked by an article serves, most likely, the article's objective.
         item = await ctx.session.get(ContentItem, _subject(event.value)[1])
@@ -112,7 +140,18 @@ async def open_suggest_form(ctx: ChatContext, event: ActionInvoked) -> Reply:
 
 @on_action(actions.SUGGESTION_VOTE)
 async def vote_button(ctx: ChatContext, event: ActionInvoked) -> Reply:
-    return await cast_vote(ctx, parse_id(str(event.value.get("suggestion", "")), "suggestion"))
+    suggestion_id = parse_id(str(event.value.get("suggestion", "")), "suggestion")
+    return await cast_vote(ctx, suggestion_id, await delivery_for(ctx, event.message_ref))
+
+
+@on_action(actions.DIGEST_ADD_OPEN)
+async def open_digest_form(ctx: ChatContext, event: ActionInvoked) -> Reply:
+    return await digest_command(ctx, "add")
+
+
+@on_action(actions.CONTENT_ADD_OPEN)
+async def open_content_form(ctx: ChatContext, event: ActionInvoked) -> Reply:
+    return await content_command(ctx, "add")
 
 
 @on_action(actions.SUGGESTION_ANSWER)
@@ -152,18 +191,13 @@ async def open_comment_form(ctx: ChatContext, event: ActionInvoked) -> Reply:
 
 @on_form(actions.FORM_SUGGEST)
 async def suggest_submitted(ctx: ChatContext, event: FormSubmitted) -> Reply:
-    objective = str(event.values.get("objective") or "").strip() or None
-    suggestion = await suggestion_service.file_suggestion(
-        ctx.session,
-        ctx.sealer,
-        ctx.member,
+    return await file_idea(
+        ctx,
         str(event.values.get("text") or ""),
-        platform=ctx.platform,
-        objective_key=objective,
+        objective_key=str(event.values.get("objective") or "").strip() or None,
         anonymous=truthy(event.values.get("anonymous", False)),
+        source_url=str(event.context.get("source_url") or "") or None,
     )
-    ctx.count(lambda: ctx.metrics.suggestions.labels(platform=ctx.platform).inc())
-    return Reply(messages=[receipt(suggestion)])
 
 
 @on_form(actions.FORM_ANSWER)
@@ -217,15 +251,21 @@ async def content_submitted(ctx: ChatContext, event: FormSubmitted) -> Reply:
 
 @on_form(actions.FORM_DIGEST_ADD)
 async def digest_submitted(ctx: ChatContext, event: FormSubmitted) -> Reply:
-    values = event.values
+    values = {k: str(v or "").strip() for k, v in event.values.items()}
+    audience = values.get("audience") or "all"
+    if values.get("channel"):
+        audience = f"channel:{ctx.platform}:{values['channel']}"
+    cron = values.get("cron") or cron_from_day_and_time(
+        values.get("days", ""), values.get("time", "")
+    )
     digest = await digests.add_digest(
         ctx.session,
         ctx.member,
-        str(values.get("name") or ""),
-        kind=str(values.get("kind") or ""),
-        audience=str(values.get("audience") or "all"),
-        cron=str(values.get("cron") or ""),
-        timezone=str(values.get("timezone") or ctx.member.timezone),
+        values.get("name", ""),
+        kind=values.get("kind", ""),
+        audience=audience,
+        cron=cron,
+        timezone=values.get("timezone") or ctx.member.timezone,
     )
     upcoming = digests.next_fire_times(digest, 1)
     when = upcoming[0].strftime("%a %d %b %Y %H:%M %Z") if upcoming else "never"

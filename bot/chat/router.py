@@ -14,8 +14,10 @@ from collections.abc import Callable
 from bot.chat.commands import COMMANDS, help_command, run_command
 from bot.chat.context import ChatContext
 from bot.chat.help import help_message
+from bot.chat.home import home_message
 from bot.chat.interactions import ACTIONS, FORMS, reaction
 from bot.chat.parsing import split_command
+from bot.config import ChannelRef
 from bot.errors import DomainError
 from bot.events import (
     ActionInvoked,
@@ -23,6 +25,7 @@ from bot.events import (
     CommandInvoked,
     Event,
     FormSubmitted,
+    HomeOpened,
     MessageReceived,
     ReactionAdded,
     ReactionRemoved,
@@ -48,8 +51,10 @@ class EventRouter:
         sealer: Sealer,
         metrics: Metrics,
         *,
+        suggestion_channels: tuple[ChannelRef, ...] = (),
         on_queued: Callable[[], None] | None = None,
     ) -> None:
+        self.suggestion_channels = suggestion_channels
         self.db = db
         self.sealer = sealer
         self.metrics = metrics
@@ -75,7 +80,14 @@ class EventRouter:
                     log.debug("%s from %s ignored: already processed", kind, platform)
                     return Reply(duplicate=True)
                 member = await resolve_actor(session, event.actor)
-                ctx = ChatContext(session, member, event, self.sealer, self.metrics)
+                ctx = ChatContext(
+                    session,
+                    member,
+                    event,
+                    self.sealer,
+                    self.metrics,
+                    suggestion_channels=self.suggestion_channels,
+                )
                 reply = await self._dispatch(ctx)
         except DomainError as error:
             self.metrics.events.labels(platform=platform, type=kind, outcome="refused").inc()
@@ -117,6 +129,8 @@ class EventRouter:
             return await reaction(
                 ctx, event.message_ref, event.emoji, isinstance(event, ReactionAdded)
             )
+        if isinstance(event, HomeOpened):
+            return Reply(messages=[await home_message(ctx)])
         if isinstance(event, AppInstalled):
             return Reply(messages=[help_message(ctx.member.role)])
         return await help_command(ctx, "")

@@ -7,6 +7,8 @@ COMMENT_OPEN = "comment.open"
 SUGGESTION_VOTE = "suggestion.vote"
 SUGGESTION_ANSWER = "suggestion.answer"
 ROLLUP_SHOW = "rollup.show"
+DIGEST_ADD_OPEN = "digest.add_open"
+CONTENT_ADD_OPEN = "content.add_open"
 
 FORM_SUGGEST = "suggest"
 FORM_ANSWER = "answer"

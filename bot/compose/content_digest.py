@@ -18,9 +18,12 @@ def share_urls(item: ContentItem) -> dict[str, str]:
     url = quote(item.url, safe="")
     text = quote(item.share_text or item.title, safe="")
     return {
-        "LinkedIn": f"https://www.linkedin.com/sharing/share-offsite/?url={url}",
-        "X": f"https://twitter.com/intent/tweet?url={url}&text={text}",
+        "linkedin": f"https://www.linkedin.com/sharing/share-offsite/?url={url}",
+        "x": f"https://twitter.com/intent/tweet?url={url}&text={text}",
     }
+
+
+NETWORK_NAMES = {"linkedin": "LinkedIn", "x": "X"}
 
 
 def content_card(item: ContentItem) -> Card:
@@ -35,7 +38,14 @@ def content_card(item: ContentItem) -> Card:
         Button("Not relevant", actions.FEEDBACK_NOT_RELEVANT, subject),
         LinkButton("Read", item.url),
     ]
-    buttons += [LinkButton(f"Share on {network}", url) for network, url in share_urls(item).items()]
+    buttons += [
+        LinkButton(
+            f"Share on {NETWORK_NAMES[network]}",
+            url,
+            track={"subject": subject_key("content", item.id), "network": network},
+        )
+        for network, url in share_urls(item).items()
+    ]
     buttons.append(Button("Comment", actions.COMMENT_OPEN, subject))
     buttons.append(Button("Suggest an idea", actions.SUGGEST_OPEN, subject))
     return Card(

@@ -50,3 +50,22 @@ def _annotate(card: Card, kinds: set[str]) -> Card:
         NOTES[kind] for kind in (FeedbackKind.USEFUL, FeedbackKind.NOT_RELEVANT) if kind in kinds
     ]
     return replace(card, buttons=buttons, footer=" ".join(notes) or card.footer)
+
+
+def with_feedback_counts(message: Message, counts: dict[str, dict[str, int]]) -> Message:
+    """A copy of a card posted in a channel, showing how many people answered (not who)."""
+    return replace(
+        message,
+        cards=tuple(_count(card, counts.get(card.subject or "", {})) for card in message.cards),
+    )
+
+
+def _count(card: Card, kinds: dict[str, int]) -> Card:
+    useful = kinds.get(FeedbackKind.USEFUL, 0)
+    not_relevant = kinds.get(FeedbackKind.NOT_RELEVANT, 0)
+    if not (useful or not_relevant):
+        return card
+    parts = [f"{useful} found this useful"] if useful else []
+    if not_relevant:
+        parts.append(f"{not_relevant} not relevant")
+    return replace(card, footer=" · ".join(parts))

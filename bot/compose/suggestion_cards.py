@@ -15,6 +15,7 @@ from bot.messages import (
     FieldKind,
     Form,
     FormField,
+    Link,
     Message,
     Option,
     subject_key,
@@ -52,6 +53,7 @@ def receipt(suggestion: Suggestion) -> Message:
                 title=f"Suggestion #{suggestion.id} filed",
                 text=text,
                 facts=_facts(suggestion),
+                links=_source(suggestion),
                 subject=subject_key("suggestion", suggestion.id),
             ),
         ),
@@ -71,12 +73,17 @@ def _facts(suggestion: Suggestion) -> tuple[Fact, ...]:
     return tuple(facts)
 
 
-def voting_card(suggestion: Suggestion, *, voted: bool = False) -> Card:
+def _source(suggestion: Suggestion) -> tuple[Link, ...]:
+    return (Link("Original message", suggestion.source_url),) if suggestion.source_url else ()
+
+
+def voting_card(suggestion: Suggestion, *, voted: bool = False, title: str = "") -> Card:
     value = {"suggestion": suggestion.id}
     return Card(
-        title=f"Suggestion #{suggestion.id}",
+        title=title or f"Suggestion #{suggestion.id}",
         text=truncate(suggestion.text, 1500),
         facts=_facts(suggestion),
+        links=_source(suggestion),
         buttons=(
             Button(
                 "Voted" if voted else "Vote",
@@ -87,6 +94,16 @@ def voting_card(suggestion: Suggestion, *, voted: bool = False) -> Card:
             ),
         ),
         subject=subject_key("suggestion", suggestion.id),
+    )
+
+
+def announcement(suggestion: Suggestion) -> Message:
+    """A new idea as posted in a suggestions channel: everyone sees the count, each votes once."""
+    return Message(
+        fallback=f"New idea #{suggestion.id}: {truncate(suggestion.text, 200)}",
+        kind="suggestion",
+        subject=subject_key("suggestion", suggestion.id),
+        cards=(voting_card(suggestion, title=f"New idea #{suggestion.id}"),),
     )
 
 
@@ -201,7 +218,10 @@ def rollup_message(rollup: Rollup, period_label: str, since: str = "30d") -> Mes
             facts=_facts(s),
             buttons=(
                 Button(
-                    "Answer", actions.SUGGESTION_ANSWER, {"suggestion": s.id}, ButtonStyle.PRIMARY
+                    "Answer / set status",
+                    actions.SUGGESTION_ANSWER,
+                    {"suggestion": s.id},
+                    ButtonStyle.PRIMARY,
                 ),
             ),
             subject=subject_key("suggestion", s.id),

@@ -20,8 +20,8 @@ from bot.domain import DeliveryStatus, DigestKind, Role, RunStatus
 from bot.messages import Message
 from bot.sealing import Sealer
 from bot.services.content import deliverable_content
-from bot.services.digests import audience_members
-from bot.services.outbox import enqueue, member_recipient
+from bot.services.digests import audience_members, parse_audience
+from bot.services.outbox import Recipient, enqueue, member_recipient
 from bot.services.permissions import Acting, require_role
 from bot.services.rollups import build_rollup
 from bot.services.voice import voice_since
@@ -102,6 +102,7 @@ async def start_run(
 
     members = await audience_members(session, digest)
     recipients = {m.id: r for m in members if (r := member_recipient(m)) is not None}
+    channel = parse_audience(digest.audience).channel
     previous = await previous_run(session, digest, run.id)
     since = previous.started_at if previous else None
     # Content and voice digests are one message for the whole audience; a rollup is per manager.
@@ -124,7 +125,8 @@ async def start_run(
         if isinstance(composed, str):
             return await _skip(session, run, composed)
         message, run.note = composed
-        batches = [(message, list(recipients.values()))]
+        targets = [Recipient.for_channel(channel)] if channel else list(recipients.values())
+        batches = [(message, targets)]
     queued = 0
     for message, batch in batches:
         queued += await enqueue(

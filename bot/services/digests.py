@@ -11,9 +11,10 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.config import ChannelRef
 from bot.domain import DigestKind, Role, parse_enum
 from bot.errors import Conflict, InvalidInput, NotFound
-from bot.services.members import get_team, validate_timezone
+from bot.services.members import get_team, validate_platform, validate_timezone
 from bot.services.objectives import get_objective
 from bot.services.permissions import Acting, actor_id, require_role
 from bot.storage.models import Digest, Member
@@ -24,11 +25,15 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,99}$")
 
 @dataclass(frozen=True)
 class Audience:
-    """``all`` members, or the members of one ``team:NAME``."""
+    """``all`` members (each by DM), the members of one ``team:NAME``, or one shared
+    ``channel:PLATFORM:CHANNEL_ID`` where the digest is posted once."""
 
     team: str | None = None
+    channel: ChannelRef | None = None
 
     def __str__(self) -> str:
+        if self.channel:
+            return f"channel:{self.channel}"
         return f"team:{self.team}" if self.team else "all"
 
 
@@ -36,10 +41,25 @@ def parse_audience(text: str) -> Audience:
     value = text.strip()
     if value.lower() == "all":
         return Audience()
-    prefix, _, team = value.partition(":")
-    if prefix.lower() == "team" and team.strip():
-        return Audience(team=team.strip())
-    raise InvalidInput(f"Unknown audience '{text}'; use 'all' or 'team:NAME'.")
+    prefix, _, rest = value.partition(":")
+    if prefix.lower() == "team" and rest.strip():
+        return Audience(team=rest.strip())
+    if prefix.lower() == "channel" and rest.strip():
+        try:
+            channel = ChannelRef.parse(rest)
+        except ValueError as error:
+            raise InvalidInput(str(error)) from None
+        return Audience(channel=validate_channel(channel))
+    raise InvalidInput(
+        f"Unknown audience '{text}'; use 'all', 'team:NAME' or 'channel:PLATFORM:CHANNEL_ID'."
+    )
+
+
+def validate_channel(channel: ChannelRef) -> ChannelRef:
+    validate_platform(channel.platform)
+    if not channel.channel_id or len(channel.channel_id) > 255 or " " in channel.channel_id:
+        raise InvalidInput(f"'{channel.channel_id}' is not a channel id.")
+    return channel
 
 
 def cron_trigger(expression: str, zone: str) -> CronTrigger:
@@ -113,6 +133,8 @@ async def add_digest(
     cron_trigger(cron, zone)
     if parsed_audience.team:
         await get_team(session, parsed_audience.team)
+    if parsed_audience.channel and parsed_kind == DigestKind.ROLLUP:
+        raise InvalidInput("A rollup goes to each manager privately; choose 'all' or a team.")
     if await find_digest(session, name) is not None:
         raise Conflict(f"A digest named '{name}' already exists; see: advocacy digest list")
     objective = await get_objective(session, objective_key) if objective_key else None
@@ -149,7 +171,10 @@ async def list_digests(session: AsyncSession) -> list[Digest]:
 
 
 async def audience_members(session: AsyncSession, digest: Digest) -> list[Member]:
+    """The members a digest goes to by DM (none when it is posted in a channel)."""
     audience = parse_audience(digest.audience)
+    if audience.channel:
+        return []
     statement = select(Member).order_by(Member.id)
     if audience.team:
         team = await get_team(session, audience.team)

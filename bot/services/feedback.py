@@ -9,12 +9,21 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import FeedbackKind, SubjectType
 from bot.errors import InvalidInput, NotFound
-from bot.storage.models import ContentItem, DigestRun, Feedback, Member, Suggestion, VoiceItem
+from bot.messages import parse_subject
+from bot.storage.models import (
+    ContentItem,
+    Delivery,
+    DigestRun,
+    Feedback,
+    Member,
+    Suggestion,
+    VoiceItem,
+)
 from bot.storage.types import utcnow
 from bot.storage.upsert import insert_ignore
 
@@ -129,3 +138,54 @@ async def feedback_given(
         if (subject_type, subject_id) in wanted:
             given.setdefault(f"{subject_type}:{subject_id}", set()).add(kind)
     return given
+
+
+async def feedback_counts(
+    session: AsyncSession, subjects: Iterable[tuple[str, int]]
+) -> dict[str, dict[str, int]]:
+    """For each subject key, how many members gave each kind of feedback (for shared cards)."""
+    wanted = set(subjects)
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        select(Feedback.subject_type, Feedback.subject_id, Feedback.kind, func.count(Feedback.id))
+        .where(Feedback.subject_id.in_({subject_id for _, subject_id in wanted}))
+        .group_by(Feedback.subject_type, Feedback.subject_id, Feedback.kind)
+    )
+    counts: dict[str, dict[str, int]] = {}
+    for subject_type, subject_id, kind, count in rows:
+        if (subject_type, subject_id) in wanted:
+            counts.setdefault(f"{subject_type}:{subject_id}", {})[kind] = count
+    return counts
+
+
+async def record_share_click(
+    session: AsyncSession, subject: str, network: str, delivery_id: int | None
+) -> tuple[str, bool]:
+    """Count a click on a tracked share link; returns (platform, whether feedback was recorded).
+
+    A click from a person's DM is their "shared" feedback (once per network); a click from a
+    channel message cannot be tied to anyone and only counts in the metrics.
+    """
+    delivery = await session.get(Delivery, delivery_id) if delivery_id is not None else None
+    platform = delivery.platform if delivery is not None else "unknown"
+    if delivery is None or delivery.member_id is None or delivery.channel:
+        return platform, False
+    member = await session.get(Member, delivery.member_id)
+    try:
+        subject_type, subject_id = parse_subject(subject)
+    except ValueError:
+        return platform, False
+    if member is None:
+        return platform, False
+    recorded = await record_feedback(
+        session,
+        member,
+        subject_type,
+        subject_id,
+        FeedbackKind.SHARED,
+        platform=platform,
+        detail=network,
+        delivery_id=delivery.id,
+    )
+    return platform, recorded

@@ -71,7 +71,7 @@ class ImportReport:
 
 
 @dataclass
-class _Row:
+class MemberRow:
     line: int
     platform: str
     workspace: str
@@ -88,7 +88,7 @@ def _canonical(header: str) -> str:
     return COLUMN_ALIASES.get(key, key)
 
 
-def parse_member_csv(text: str) -> tuple[list[_Row], list[RowProblem]]:
+def parse_member_csv(text: str) -> tuple[list[MemberRow], list[RowProblem]]:
     """Parse and validate rows; pure, so it can be tested without a database."""
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
     try:
@@ -105,7 +105,7 @@ def parse_member_csv(text: str) -> tuple[list[_Row], list[RowProblem]]:
             f"The header lacks {', '.join(missing)}; expected columns "
             "platform,user_id,name,team,manager,role,timezone."
         )
-    rows: list[_Row] = []
+    rows: list[MemberRow] = []
     problems: list[RowProblem] = []
     seen: dict[tuple[str, str, str], int] = {}
     for values in reader:
@@ -119,7 +119,7 @@ def parse_member_csv(text: str) -> tuple[list[_Row], list[RowProblem]]:
             continue
         record = {columns[i]: values[i].strip() for i in range(len(values))}
         try:
-            row = _Row(
+            row = MemberRow(
                 line=line,
                 platform=validate_platform(record.get("platform", "")),
                 workspace=record.get("workspace", ""),
@@ -143,11 +143,22 @@ def parse_member_csv(text: str) -> tuple[list[_Row], list[RowProblem]]:
 
 
 async def import_members(session: AsyncSession, actor: Acting, text: str) -> ImportReport:
-    """Upsert the file's members and link their managers in a handful of queries, so a file of
-    tens of thousands of rows imports in seconds."""
-    require_role(actor, (), "import members")
+    """Import an HR CSV: bad rows are reported with their line number, good rows kept."""
     rows, problems = parse_member_csv(text)
-    report = ImportReport(rejected=problems)
+    return await import_member_rows(session, actor, rows, problems)
+
+
+async def import_member_rows(
+    session: AsyncSession,
+    actor: Acting,
+    rows: list[MemberRow],
+    problems: list[RowProblem] | None = None,
+) -> ImportReport:
+    """Upsert members and link their managers in a handful of queries, so tens of thousands of
+    rows (an HR file, a workspace's directory) import in seconds. Values left None keep what the
+    member already has."""
+    require_role(actor, (), "import members")
+    report = ImportReport(rejected=list(problems or ()))
     known = await _known_members(session, {(row.platform, row.workspace) for row in rows})
     teams = await _teams(session, {" ".join(row.team.split())[:100] for row in rows if row.team})
     outcomes: dict[tuple[str, str, str], str] = {}
@@ -249,7 +260,7 @@ async def _known_members(
     return known
 
 
-def _update(member: Member, row: _Row, team_id: int | None) -> bool:
+def _update(member: Member, row: MemberRow, team_id: int | None) -> bool:
     changed = False
     values = {
         "display_name": clean_name(row.name, member.display_name) if row.name else None,

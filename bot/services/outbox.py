@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.config import ChannelRef
 from bot.domain import DeliveryStatus
 from bot.messages import Message
 from bot.sealing import Sealer
@@ -27,6 +28,12 @@ class Recipient:
     workspace: str = ""
     member_id: int | None = None
     sealed: bool = False
+    # A shared channel rather than a person: cards there show everyone's answers, not one's.
+    channel: bool = False
+
+    @classmethod
+    def for_channel(cls, channel: ChannelRef) -> Recipient:
+        return cls(channel.platform, channel.channel_id, channel.workspace, channel=True)
 
 
 def member_recipient(member: Member) -> Recipient | None:
@@ -72,6 +79,7 @@ async def enqueue(
             "created_at": now,
             "member_id": None,
             "recipient": "",
+            "channel": recipient.channel,
             "sealed_recipient": None,
             "dedupe_key": None,
         }

@@ -7,15 +7,19 @@ is opened for one purpose, to queue a notice to the author, and that delivery is
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.compose.notices import answer_notice
+from bot.compose.suggestion_cards import announcement
+from bot.config import ChannelRef
 from bot.domain import Role, SuggestionStatus, parse_enum
 from bot.errors import InvalidInput, NotFound, PermissionDenied
 from bot.sealing import Sealer, SealError
+from bot.services.content import validate_url
 from bot.services.members import managed_team_ids
 from bot.services.objectives import get_objective
 from bot.services.outbox import Recipient, enqueue, member_recipient
@@ -49,8 +53,10 @@ async def file_suggestion(
     platform: str,
     objective_key: str | None = None,
     anonymous: bool = False,
+    source_url: str | None = None,
 ) -> Suggestion:
     text = validate_text(text, MAX_SUGGESTION, "suggestion")
+    source_url = validate_url(source_url) if source_url else None
     objective = await get_objective(session, objective_key) if objective_key else None
     suggestion = Suggestion(
         text=text,
@@ -61,12 +67,28 @@ async def file_suggestion(
         objective_id=objective.id if objective else None,
         status=SuggestionStatus.NEW,
         platform=platform,
+        source_url=source_url,
     )
     session.add(suggestion)
     await session.flush()
     # Load team, objective and author now: async code cannot lazy-load them later.
     await session.refresh(suggestion)
     return suggestion
+
+
+async def announce_suggestion(
+    session: AsyncSession, sealer: Sealer, suggestion: Suggestion, channels: Sequence[ChannelRef]
+) -> int:
+    """Post a new idea in the suggestion channels, where colleagues vote on it."""
+    if not channels:
+        return 0
+    return await enqueue(
+        session,
+        announcement(suggestion),
+        [Recipient.for_channel(channel) for channel in channels],
+        sealer=sealer,
+        dedupe_prefix=f"suggestion:{suggestion.id}",
+    )
 
 
 async def get_suggestion(session: AsyncSession, suggestion_id: int) -> Suggestion:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import false as sql_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from bot.storage.types import UTCDateTime, utcnow
@@ -204,6 +205,8 @@ class Delivery(Base):
     workspace: Mapped[str] = mapped_column(String(100), default="")
     # Empty when the recipient is sealed (an anonymous author being told about their idea).
     recipient: Mapped[str] = mapped_column(String(255), default="")
+    # A shared channel rather than one person's DM: cards there show everyone's answers.
+    channel: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sql_false())
     sealed_recipient: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -255,6 +258,8 @@ class Suggestion(Base):
     status: Mapped[str] = mapped_column(String(20), default="new", index=True)
     platform: Mapped[str] = mapped_column(String(20))
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("suggestions.id"))
+    # Where the idea came from (a chat message turned into a suggestion), if anywhere.
+    source_url: Mapped[str | None] = mapped_column(Text)
     vote_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
@@ -303,3 +308,20 @@ class ProcessedEvent(Base):
     platform: Mapped[str] = mapped_column(String(20), primary_key=True)
     event_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+class AdapterRecord(Base):
+    """State an adapter keeps in our database (OAuth installations, conversation references),
+    so the core needs no table per platform. ``secret`` holds sealed values such as tokens."""
+
+    __tablename__ = "adapter_records"
+    __table_args__ = (UniqueConstraint("platform", "kind", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(40))
+    key: Mapped[str] = mapped_column(String(255))
+    value: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    secret: Mapped[str | None] = mapped_column(Text)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

@@ -42,3 +42,13 @@ async def insert_many_returning_ids(
         insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
     )
     return list(result.scalars().all())
+
+
+async def upsert(
+    session: AsyncSession, table: Table, values: dict[str, Any], keys: list[str]
+) -> None:
+    """Insert a row, or update the row that has the same ``keys``."""
+    insert_ = postgresql_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    statement = insert_(table).values(**values)
+    changes = {name: statement.excluded[name] for name in values if name not in keys}
+    await session.execute(statement.on_conflict_do_update(index_elements=keys, set_=changes))
