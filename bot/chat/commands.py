@@ -54,6 +54,7 @@ async def run_command(ctx: ChatContext, name: str, text: str) -> Reply:
     name = name.lstrip("/").lower()
     if name == "advocacy":
         # Slack's umbrella command: "/advocacy digest run weekly" is "/digest run weekly".
+        ctx.umbrella = "advocacy"
         name, text = split_command(text) if text else ("help", "")
     handler = COMMANDS.get(name)
     if handler is None:
@@ -63,7 +64,7 @@ async def run_command(ctx: ChatContext, name: str, text: str) -> Reply:
 
 @command("help", "start")
 async def help_command(ctx: ChatContext, text: str) -> Reply:
-    return Reply(messages=[help_message(ctx.member.role)])
+    return Reply(messages=[help_message(ctx.member.role, umbrella=ctx.umbrella)])
 
 
 @command("whoami")

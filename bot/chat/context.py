@@ -26,6 +26,8 @@ class ChatContext:
     # Run only once the transaction committed: metrics must count what was really recorded.
     after_commit: list[Callable[[], None]] = field(default_factory=list)
     queued_messages: bool = False
+    # Set when commands arrive through an umbrella command (Slack's /advocacy).
+    umbrella: str | None = None
 
     @property
     def platform(self) -> str:

@@ -37,14 +37,20 @@ MANAGER = (
 )
 
 
-def help_message(role: str, extra: tuple[tuple[str, str], ...] = ()) -> Message:
-    """``extra`` lets an adapter add its own commands (the shell's /switch, for example)."""
+def help_message(
+    role: str, extra: tuple[tuple[str, str], ...] = (), umbrella: str | None = None
+) -> Message:
+    """``extra`` lets an adapter add its own commands (the shell's /switch, for example).
+    ``umbrella`` is the command others are reached through on platforms with few slash
+    commands (Slack's /advocacy): "/rollup" is then shown as "/advocacy rollup"."""
     facts = list(EVERYONE)
     if role_allows(role, Role.STRATEGIST):
         facts += CURATOR
     if role_allows(role, Role.MANAGER):
         facts += MANAGER
     facts += extra
+    if umbrella:
+        facts = [(_spell(command, umbrella), what) for command, what in facts]
     text = (
         "Buttons on every card record what you think (Useful, Not relevant, Comment) and let you "
         "share in one click."
@@ -60,3 +66,9 @@ def help_message(role: str, extra: tuple[tuple[str, str], ...] = ()) -> Message:
             ),
         ),
     )
+
+
+def _spell(command: str, umbrella: str) -> str:
+    if command.startswith("/suggest ") or command == "/suggest":
+        return command
+    return f"/{umbrella} {command.lstrip('/')}"

@@ -144,6 +144,17 @@ async def vote_button(ctx: ChatContext, event: ActionInvoked) -> Reply:
     return await cast_vote(ctx, suggestion_id, await delivery_for(ctx, event.message_ref))
 
 
+@on_action(actions.FORM_OPEN)
+async def open_card_form(ctx: ChatContext, event: ActionInvoked) -> Reply:
+    """A form inside a delivered card (platforms that cannot show it inline open it on demand)."""
+    delivery = await delivery_for(ctx, event.message_ref)
+    cards = Message.from_dict(delivery.message.payload).cards if delivery else ()
+    index = event.value.get("card")
+    if not isinstance(index, int) or not 0 <= index < len(cards) or cards[index].form is None:
+        return Reply.fail("This form is no longer available; ask for a fresh card.")
+    return Reply(form=cards[index].form)
+
+
 @on_action(actions.DIGEST_ADD_OPEN)
 async def open_digest_form(ctx: ChatContext, event: ActionInvoked) -> Reply:
     return await digest_command(ctx, "add")

@@ -9,6 +9,8 @@ SUGGESTION_ANSWER = "suggestion.answer"
 ROLLUP_SHOW = "rollup.show"
 DIGEST_ADD_OPEN = "digest.add_open"
 CONTENT_ADD_OPEN = "content.add_open"
+# Opens the form carried by card number ``card`` of the message the button is on.
+FORM_OPEN = "form.open"
 
 FORM_SUGGEST = "suggest"
 FORM_ANSWER = "answer"

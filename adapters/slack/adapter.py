@@ -1,0 +1,441 @@
+"""The Slack adapter: slack-bolt's AsyncApp on the shared aiohttp app, and outbound sends.
+
+Every request is verified by Bolt with the signing secret (401 otherwise). Listeners acknowledge
+first and work afterwards, so Slack always gets its answer within 3 seconds; a modal submission
+waits up to ``VIEW_ACK_BUDGET`` for the core so that a mistake can be shown in the modal itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections import OrderedDict
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.blocks import fallback_text, home_view, modal_view, render_blocks
+from adapters.slack.config import (
+    BOT_SCOPES,
+    EVENTS_PATH,
+    INSTALL_PATH,
+    REDIRECT_PATH,
+    SlackConfig,
+)
+from adapters.slack.oauth import DatabaseInstallationStore, DatabaseStateStore
+from adapters.slack.parse import (
+    PLATFORM,
+    action_event,
+    command_event,
+    event_to_core,
+    message_ref,
+    split_ref,
+    team_of,
+    user_of,
+    view_submission_event,
+)
+from bot.compose import actions
+from bot.events import ActionInvoked, Actor, Event, HomeOpened, MessageReceived, Reply
+from bot.messages import Message
+from bot.platform import AdapterContext, DeliveryError, DeliveryTarget, SendResult
+
+log = logging.getLogger(__name__)
+
+VIEW_ACK_BUDGET = 2.5
+SHORTCUT_CALLBACK = "turn_into_suggestion"
+# Slack allows about one message a second to one channel.
+SECONDS_BETWEEN_POSTS = 1.0
+KNOWN_USERS = 10_000
+PERMANENT_ERRORS = frozenset(
+    {
+        "account_inactive",
+        "cannot_dm_bot",
+        "channel_not_found",
+        "invalid_auth",
+        "invalid_blocks",
+        "is_archived",
+        "msg_too_long",
+        "no_text",
+        "not_authed",
+        "not_in_channel",
+        "restricted_action",
+        "team_access_not_granted",
+        "token_revoked",
+        "user_disabled",
+        "user_not_found",
+    }
+)
+
+
+class SlackAdapter:
+    platform = PLATFORM
+
+    def __init__(self, context: AdapterContext, config: SlackConfig) -> None:
+        assert context.store is not None
+        self.context = context
+        self.config = config
+        self.router = context.router
+        self.installations = DatabaseInstallationStore(context.store)
+        self._clients: dict[str, AsyncWebClient] = {}
+        self._known_users: OrderedDict[str, None] = OrderedDict()
+        self._last_post: dict[str, float] = {}
+        self.app = self._build_app()
+
+    # ----- set-up -------------------------------------------------------------------------
+
+    def _client(self, token: str | None) -> AsyncWebClient:
+        kwargs: dict[str, Any] = {"token": token, "timeout": 15}
+        if self.config.api_url:
+            kwargs["base_url"] = self.config.api_url
+        return AsyncWebClient(**kwargs)
+
+    def _build_app(self) -> AsyncApp:
+        if self.config.oauth:
+            flow = AsyncOAuthFlow(
+                client=self._client(None),
+                settings=AsyncOAuthSettings(
+                    client_id=self.config.client_id,
+                    client_secret=self.config.client_secret,
+                    scopes=list(BOT_SCOPES),
+                    installation_store=self.installations,
+                    state_store=DatabaseStateStore(self.installations.store),
+                    install_path=INSTALL_PATH,
+                    redirect_uri_path=REDIRECT_PATH,
+                    redirect_uri=f"{self.config.public_url}{REDIRECT_PATH}",
+                ),
+            )
+            app = AsyncApp(
+                signing_secret=self.config.signing_secret,
+                client=self._client(None),
+                oauth_flow=flow,
+                process_before_response=False,
+            )
+        else:
+            app = AsyncApp(
+                signing_secret=self.config.signing_secret,
+                # The client carries the bot token (and the Web API URL tests point elsewhere).
+                client=self._client(self.config.bot_token),
+                process_before_response=False,
+            )
+        app.command("/suggest")(self._on_command)
+        app.command("/advocacy")(self._on_command)
+        app.action(re.compile(".*"))(self._on_action)
+        app.view(re.compile(".*"))(self._on_view_submission)
+        app.shortcut(SHORTCUT_CALLBACK)(self._on_shortcut)
+        for kind in ("reaction_added", "reaction_removed", "app_home_opened", "message"):
+            app.event(kind)(self._on_event)
+        return app
+
+    def mount(self, app: web.Application) -> None:
+        app.router.add_post(EVENTS_PATH, self._handle_events)
+        if self.app.oauth_flow is not None:
+            app.router.add_get(INSTALL_PATH, self._handle_install)
+            app.router.add_get(REDIRECT_PATH, self._handle_oauth_redirect)
+
+    async def start(self) -> None:
+        if self.config.oauth:
+            installs = await self.installations.store.find("installation")
+            log.info(
+                "slack: %d workspace(s) installed; install page %s%s",
+                len(installs),
+                self.config.public_url,
+                INSTALL_PATH,
+            )
+            return
+        try:
+            identity = await self._client(self.config.bot_token).auth_test()
+            log.info(
+                "slack: connected to workspace '%s' as bot user %s",
+                identity.get("team"),
+                identity.get("user_id"),
+            )
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
+            log.warning(
+                "slack: the bot token could not be checked (%s); messages will be "
+                "retried from the outbox",
+                _reason(error),
+            )
+
+    async def stop(self) -> None:
+        return None
+
+    # ----- HTTP ---------------------------------------------------------------------------
+
+    async def _handle_events(self, request: web.Request) -> web.Response:
+        response = await self.app.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(response)
+
+    async def _handle_install(self, request: web.Request) -> web.Response:
+        assert self.app.oauth_flow is not None
+        response = await self.app.oauth_flow.handle_installation(await to_bolt_request(request))
+        return await to_aiohttp_response(response)
+
+    async def _handle_oauth_redirect(self, request: web.Request) -> web.Response:
+        assert self.app.oauth_flow is not None
+        response = await self.app.oauth_flow.handle_callback(await to_bolt_request(request))
+        return await to_aiohttp_response(response)
+
+    # ----- who is acting ------------------------------------------------------------------
+
+    def _workspace(self, team_id: str) -> str:
+        return team_id if self.config.oauth else ""
+
+    async def _actor(self, user_id: str, team_id: str, client: AsyncWebClient) -> Actor:
+        """The acting user; their name and time zone are read from Slack the first time."""
+        workspace = self._workspace(team_id)
+        key = f"{workspace}/{user_id}"
+        if key in self._known_users:
+            self._known_users.move_to_end(key)
+            return Actor(PLATFORM, user_id, workspace)
+        name = timezone = None
+        try:
+            info = (await client.users_info(user=user_id))["user"]
+            profile = info.get("profile", {})
+            name = profile.get("real_name") or info.get("real_name") or info.get("name")
+            timezone = info.get("tz")
+        except (SlackApiError, aiohttp.ClientError, TimeoutError, KeyError) as error:
+            log.warning("slack: users.info failed (%s); continuing without a name", _reason(error))
+        self._known_users[key] = None
+        if len(self._known_users) > KNOWN_USERS:
+            self._known_users.popitem(last=False)
+        return Actor(PLATFORM, user_id, workspace, display_name=name, timezone=timezone)
+
+    # ----- listeners ----------------------------------------------------------------------
+
+    async def _on_command(
+        self, ack: Any, body: dict[str, Any], respond: Any, client: AsyncWebClient
+    ) -> None:
+        await ack()
+        actor = await self._actor(user_of(body), team_of(body), client)
+        reply = await self.router.handle(command_event(body, actor))
+        await self._show(
+            reply,
+            client=client,
+            user_id=actor.user_id,
+            respond=respond,
+            trigger_id=body.get("trigger_id"),
+        )
+
+    async def _on_action(
+        self, ack: Any, body: dict[str, Any], respond: Any, client: AsyncWebClient
+    ) -> None:
+        await ack()
+        actor = await self._actor(user_of(body), team_of(body), client)
+        event = action_event(body, actor)
+        if event is None:  # a link button: the browser does the work
+            return
+        reply = await self.router.handle(event)
+        container = body.get("container") or {}
+        in_home = container.get("type") == "view" and body.get("view", {}).get("type") == "home"
+        in_modal = container.get("type") == "view" and not in_home
+        await self._show(
+            reply,
+            client=client,
+            user_id=actor.user_id,
+            respond=respond if container.get("type") == "message" else None,
+            trigger_id=body.get("trigger_id"),
+            message_ref=event.message_ref,
+            ephemeral_container=bool(container.get("is_ephemeral")),
+            quiet=in_home,
+            push=in_modal,
+        )
+        if in_home and reply.form is None:  # a vote, say: show the Home tab as it now is
+            await self._publish_home(actor, client)
+
+    async def _on_view_submission(
+        self, ack: Any, body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        actor = await self._actor(user_of(body), team_of(body), client)
+        event = view_submission_event(body, actor)
+        task = asyncio.ensure_future(self.router.handle(event))
+        done, _ = await asyncio.wait({task}, timeout=VIEW_ACK_BUDGET)
+        if done:
+            reply = task.result()
+            blocks = body["view"].get("blocks") or []
+            if reply.error and blocks:
+                # Keep the modal open and show what to fix under its first field.
+                await ack(
+                    response_action="errors",
+                    errors={blocks[0].get("block_id", "text"): reply.error[:300]},
+                )
+                return
+            await ack()
+        else:
+            await ack()  # close the modal now; the answer follows by DM
+            reply = await task
+        await self._show(reply, client=client, user_id=actor.user_id)
+        if event.form_id == actions.FORM_ANSWER:
+            await self._publish_home(actor, client)
+
+    async def _on_shortcut(self, ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
+        """ "Turn into suggestion": any message (a customer quote, say) becomes an idea."""
+        await ack()
+        actor = await self._actor(user_of(body), team_of(body), client)
+        message = body.get("message") or {}
+        channel = (body.get("channel") or {}).get("id")
+        permalink = None
+        if channel and message.get("ts"):
+            try:
+                answer = await client.chat_getPermalink(channel=channel, message_ts=message["ts"])
+                permalink = answer.get("permalink")
+            except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
+                log.warning("slack: chat.getPermalink failed: %s", _reason(error))
+        value: dict[str, Any] = {"text": str(message.get("text") or "")[:3000]}
+        if permalink:
+            value["source_url"] = permalink
+        event = ActionInvoked(
+            actor,
+            action_id=actions.SUGGEST_OPEN,
+            value=value,
+            event_id=f"shortcut:{body.get('trigger_id')}",
+        )
+        reply = await self.router.handle(event)
+        await self._show(
+            reply, client=client, user_id=actor.user_id, trigger_id=body.get("trigger_id")
+        )
+
+    async def _on_event(self, body: dict[str, Any], client: AsyncWebClient) -> None:
+        payload = body.get("event", {})
+        user_id = payload.get("user")
+        if not user_id or payload.get("bot_id"):
+            return
+        actor = await self._actor(str(user_id), team_of(body), client)
+        event: Event | None = event_to_core(body, actor)
+        if event is None:
+            return
+        reply = await self.router.handle(event)
+        if isinstance(event, HomeOpened) and reply.messages:
+            await self._publish(client, actor.user_id, reply.messages[0])
+        elif isinstance(event, MessageReceived):
+            await self._show(reply, client=client, user_id=actor.user_id)
+
+    # ----- showing replies ----------------------------------------------------------------
+
+    async def _show(
+        self,
+        reply: Reply,
+        *,
+        client: AsyncWebClient,
+        user_id: str,
+        respond: Any = None,
+        trigger_id: str | None = None,
+        message_ref: str | None = None,
+        ephemeral_container: bool = False,
+        quiet: bool = False,
+        push: bool = False,
+    ) -> None:
+        """Show a core reply: open its form, update the card in place, then its messages
+        (ephemeral where Slack allows, else by DM) and its error."""
+        try:
+            if reply.form is not None and trigger_id:
+                view = modal_view(reply.form)
+                if push:
+                    await client.views_push(trigger_id=trigger_id, view=view)
+                else:
+                    await client.views_open(trigger_id=trigger_id, view=view)
+            if reply.update is not None:
+                blocks, text = render_blocks(reply.update), fallback_text(reply.update)
+                if message_ref:
+                    channel, ts = split_ref(message_ref)
+                    await client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+                elif respond is not None and ephemeral_container:
+                    await respond(text=text, blocks=blocks, replace_original=True)
+            messages = [] if quiet else list(reply.messages)
+            if reply.error:
+                messages.append(Message.text(f"⚠️ {reply.error}"))
+            for message in messages:
+                blocks, text = render_blocks(message), fallback_text(message)
+                if respond is not None:
+                    await respond(
+                        text=text, blocks=blocks, response_type="ephemeral", replace_original=False
+                    )
+                else:
+                    await client.chat_postMessage(channel=user_id, text=text, blocks=blocks)
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
+            log.warning("slack: could not show a reply: %s", _reason(error))
+
+    async def _publish_home(self, actor: Actor, client: AsyncWebClient) -> None:
+        reply = await self.router.handle(HomeOpened(actor))
+        if reply.messages:
+            await self._publish(client, actor.user_id, reply.messages[0])
+
+    async def _publish(self, client: AsyncWebClient, user_id: str, home: Message) -> None:
+        try:
+            await client.views_publish(user_id=user_id, view=home_view(home))
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
+            log.warning("slack: views.publish failed: %s", _reason(error))
+
+    # ----- outbound -----------------------------------------------------------------------
+
+    async def _client_for(self, workspace: str) -> AsyncWebClient:
+        if not self.config.oauth:
+            return self._clients.setdefault("", self._client(self.config.bot_token))
+        if workspace not in self._clients:
+            bot = await self.installations.async_find_bot(enterprise_id=None, team_id=workspace)
+            if bot is None:
+                raise DeliveryError(
+                    f"the app is not installed in workspace {workspace or '?'}", permanent=True
+                )
+            self._clients[workspace] = self._client(bot.bot_token)
+        return self._clients[workspace]
+
+    async def _pace(self, channel: str) -> None:
+        """Keep to about one message a second per channel, as Slack asks."""
+        last = self._last_post.get(channel)
+        now = time.monotonic()
+        if last is not None and now - last < SECONDS_BETWEEN_POSTS:
+            await asyncio.sleep(SECONDS_BETWEEN_POSTS - (now - last))
+        self._last_post[channel] = time.monotonic()
+        if len(self._last_post) > KNOWN_USERS:
+            self._last_post.clear()
+
+    async def send(self, target: DeliveryTarget, message: Message) -> SendResult:
+        client = await self._client_for(target.workspace)
+        await self._pace(target.recipient)
+        try:
+            answer = await client.chat_postMessage(
+                channel=target.recipient,
+                text=fallback_text(message),
+                blocks=render_blocks(message),
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+        except SlackApiError as error:
+            raise _delivery_error(error) from None
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise DeliveryError(f"Slack did not answer: {_reason(error)}") from None
+        return SendResult(platform_ref=message_ref(answer["channel"], answer["ts"]))
+
+
+def _delivery_error(error: SlackApiError) -> DeliveryError:
+    status = error.response.status_code
+    code = str(error.response.get("error") or "") if isinstance(error.response.data, dict) else ""
+    if status == 429 or code == "ratelimited":
+        retry_after = float(error.response.headers.get("Retry-After", 1) or 1)
+        return DeliveryError(
+            f"Slack rate limit (429), retry after {retry_after:.0f}s", retry_after=retry_after
+        )
+    if status >= 500:
+        return DeliveryError(f"Slack answered HTTP {status}")
+    return DeliveryError(
+        f"Slack refused the message: {code or status}", permanent=code in PERMANENT_ERRORS
+    )
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, SlackApiError):
+        data = error.response.data
+        return str(data.get("error") if isinstance(data, dict) else error.response.status_code)
+    return str(error) or type(error).__name__
+
+
+__all__ = ["SlackAdapter"]

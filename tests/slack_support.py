@@ -1,0 +1,281 @@
+"""Helpers for Slack tests: requests signed like Slack signs them, and payload builders.
+
+Payload shapes follow Slack's documented interaction and event payloads (trimmed to the fields
+the adapter reads, plus a few it does not, as Slack sends many).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+from aiohttp.test_utils import TestServer
+from slack_sdk.signature import SignatureVerifier
+from sqlalchemy import func, select
+
+from adapters.shell import ShellAdapterFactory
+from adapters.slack import SlackAdapterFactory
+from bot.app import Application, open_application
+from bot.config import Settings, parse_channel_list
+from bot.domain import DeliveryStatus
+from bot.platform import AdapterRegistry
+from bot.storage.models import Delivery
+from bot.storage.types import utcnow
+from bot.web import build_web_app
+from tests.slack_fake import FakeSlack
+
+SIGNING_SECRET = "test-signing-secret"
+TEAM = "T0001"
+IDEAS_CHANNEL = "CIDEAS"
+_counter = itertools.count(1)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}{next(_counter):06d}"
+
+
+def slack_settings(settings: Settings, fake: FakeSlack, **extra: str) -> Settings:
+    env = {
+        "SLACK_BOT_TOKEN": fake.bot_token,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": fake.api_url,
+        **extra,
+    }
+    return Settings(
+        database_url=settings.database_url,
+        database_schema=settings.database_schema,
+        data_dir=settings.data_dir,
+        secret_key=settings.secret_key,
+        public_url="https://advocacy.example.com",
+        suggestion_channels=parse_channel_list(f"slack:{IDEAS_CHANNEL}"),
+        delivery_max_attempts=3,
+        env=env,
+    )
+
+
+@dataclass
+class SlackStack:
+    """The real application and server, with Slack enabled against the fake Web API."""
+
+    app: Application
+    server: TestServer
+    fake: FakeSlack
+    session: aiohttp.ClientSession
+    sent: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.port}/slack/events"
+
+    async def post(
+        self,
+        body: str,
+        content_type: str,
+        *,
+        secret: str = SIGNING_SECRET,
+        timestamp: int | None = None,
+        headers: dict[str, str] | None = None,
+        signed: bool = True,
+    ) -> tuple[int, str]:
+        stamp = str(timestamp if timestamp is not None else int(time.time()))
+        request_headers = {"Content-Type": content_type, **(headers or {})}
+        if signed:
+            request_headers["X-Slack-Request-Timestamp"] = stamp
+            request_headers["X-Slack-Signature"] = SignatureVerifier(secret).generate_signature(
+                timestamp=stamp, body=body
+            )
+        async with self.session.post(self.url, data=body.encode(), headers=request_headers) as r:
+            return r.status, await r.text()
+
+    async def command(self, command: str, text: str, user: str, **extra: Any) -> tuple[int, str]:
+        form = {
+            "token": "legacy",
+            "team_id": TEAM,
+            "team_domain": "fake",
+            "channel_id": "CGENERAL",
+            "channel_name": "general",
+            "user_id": user,
+            "user_name": user.lower(),
+            "command": command,
+            "text": text,
+            "api_app_id": "A0001",
+            "response_url": self.fake.response_url(unique("cmd")),
+            "trigger_id": unique("trigger."),
+            **extra,
+        }
+        return await self.post(urlencode(form), "application/x-www-form-urlencoded")
+
+    async def interaction(self, payload: dict[str, Any], **kwargs: Any) -> tuple[int, str]:
+        body = urlencode({"payload": json.dumps(payload)})
+        return await self.post(body, "application/x-www-form-urlencoded", **kwargs)
+
+    async def event(
+        self, event: dict[str, Any], event_id: str | None = None, **kwargs: Any
+    ) -> tuple[int, str]:
+        body = json.dumps(
+            {
+                "token": "legacy",
+                "team_id": TEAM,
+                "api_app_id": "A0001",
+                "type": "event_callback",
+                "event_id": event_id or unique("Ev"),
+                "event_time": int(time.time()),
+                "authorizations": [
+                    {"team_id": TEAM, "user_id": self.fake.bot_user_id, "is_bot": True}
+                ],
+                "event": event,
+            }
+        )
+        return await self.post(body, "application/json", **kwargs)
+
+    async def settle(self) -> None:
+        """Let Bolt's listeners (which run after the ack) finish, and the outbox drain."""
+        assert self.app.worker is not None
+        while True:
+            await _listeners_done()
+            await self.app.worker.drain(wait_for_retries=False)
+            # The server's own worker may hold some deliveries: wait for those too.
+            async with self.app.db.transaction() as session:
+                busy = await session.scalar(
+                    select(func.count(Delivery.id)).where(
+                        (Delivery.status == DeliveryStatus.SENDING)
+                        | (
+                            (Delivery.status == DeliveryStatus.PENDING)
+                            & (Delivery.next_attempt_at <= utcnow())
+                        )
+                    )
+                )
+            if not busy and not _listener_tasks():
+                return
+            await asyncio.sleep(0.02)
+
+    async def press(
+        self, user: str, action_id: str, value: dict[str, Any], **kwargs: Any
+    ) -> tuple[int, str]:
+        payload = button_press(
+            user, action_id, value, response_url=self.fake.response_url(unique("act")), **kwargs
+        )
+        return await self.interaction(payload)
+
+
+def button_press(
+    user: str,
+    action_id: str,
+    value: dict[str, Any],
+    *,
+    response_url: str,
+    channel: str | None = None,
+    ts: str | None = None,
+    action_ts: str | None = None,
+    view: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A block_actions payload for a button on a message (channel and ts) or in a view."""
+    payload: dict[str, Any] = {
+        "type": "block_actions",
+        "user": {"id": user, "team_id": TEAM},
+        "team": {"id": TEAM, "domain": "fake"},
+        "api_app_id": "A0001",
+        "trigger_id": unique("trigger."),
+        "actions": [
+            {
+                "type": "button",
+                "action_id": action_id,
+                "block_id": "b",
+                "value": json.dumps(value),
+                "action_ts": action_ts or f"{time.time():.6f}",
+                "text": {"type": "plain_text", "text": "x"},
+            }
+        ],
+    }
+    if channel and ts:
+        payload["container"] = {
+            "type": "message",
+            "message_ts": ts,
+            "channel_id": channel,
+            "is_ephemeral": False,
+        }
+        payload["channel"] = {"id": channel}
+        payload["message"] = {"ts": ts, "type": "message", "text": ""}
+        payload["response_url"] = response_url
+    else:
+        payload["container"] = {"type": "view", "view_id": (view or {}).get("id", "V1")}
+        payload["view"] = view or {"id": "V1", "type": "home"}
+    return payload
+
+
+def view_submission(user: str, view: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """Submit an opened modal with ``values`` by block id (str, bool for checkboxes, or an
+    option value for selects)."""
+    state: dict[str, Any] = {}
+    for block in view["blocks"]:
+        element = block["element"]
+        name = block["block_id"]
+        if name not in values:
+            continue
+        value = values[name]
+        kind = element["type"]
+        if kind == "static_select":
+            option = next(o for o in element["options"] if o["value"] == value)
+            state[name] = {"value": {"type": kind, "selected_option": option}}
+        elif kind == "checkboxes":
+            state[name] = {
+                "value": {"type": kind, "selected_options": element["options"] if value else []}
+            }
+        elif kind == "conversations_select":
+            state[name] = {"value": {"type": kind, "selected_conversation": value}}
+        else:
+            state[name] = {"value": {"type": kind, "value": value}}
+    return {
+        "type": "view_submission",
+        "team": {"id": TEAM, "domain": "fake"},
+        "user": {"id": user, "team_id": TEAM},
+        "api_app_id": "A0001",
+        "trigger_id": unique("trigger."),
+        "view": {
+            **view,
+            "id": view.get("id") or unique("V"),
+            "hash": unique("h"),
+            "state": {"values": state},
+        },
+    }
+
+
+def _listener_tasks() -> list[asyncio.Task[Any]]:
+    """Bolt runs each listener in a task after acknowledging the request."""
+    current = asyncio.current_task()
+    return [
+        t
+        for t in asyncio.all_tasks()
+        if t is not current
+        and not t.done()
+        and "run_ack_function_asynchronously" in repr(t.get_coro())
+    ]
+
+
+async def _listeners_done() -> None:
+    while tasks := _listener_tasks():
+        await asyncio.wait(tasks, timeout=10)
+
+
+@asynccontextmanager
+async def slack_stack(settings: Settings, **extra_env: str) -> AsyncIterator[SlackStack]:
+    async with FakeSlack(team_id=TEAM) as fake:
+        registry = AdapterRegistry([ShellAdapterFactory(), SlackAdapterFactory()])
+        async with open_application(
+            slack_settings(settings, fake, **extra_env), registry=registry
+        ) as app:
+            server = TestServer(build_web_app(app, run_scheduler=False), host="127.0.0.1")
+            await server.start_server()
+            try:
+                async with aiohttp.ClientSession() as session:
+                    yield SlackStack(app, server, fake, session)
+            finally:
+                await server.close()

@@ -1,0 +1,481 @@
+"""The Slack adapter over real HTTP: Bolt verifies every request, the core does the work, and a
+fake Slack Web API on loopback records every call and refuses invalid Block Kit."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.compose import actions
+from bot.config import Settings
+from bot.domain import DeliveryStatus, Role
+from bot.services.content import add_content
+from bot.services.digests import add_digest
+from bot.services.members import add_member, find_member
+from bot.services.permissions import OPERATOR
+from bot.storage.models import Delivery, Feedback, Member, Suggestion
+from tests.slack_support import IDEAS_CHANNEL, SlackStack, slack_stack, view_submission
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+@pytest.fixture
+async def slack(settings: Settings) -> AsyncIterator[SlackStack]:
+    async with slack_stack(settings) as stack:
+        yield stack
+
+
+async def count(stack: SlackStack, model: type) -> int:
+    async with stack.app.db.transaction() as session:
+        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def add(
+    stack: SlackStack,
+    user: str,
+    role: Role = Role.EMPLOYEE,
+    team: str = "Support",
+    manager: str | None = None,
+) -> None:
+    async with stack.app.db.transaction() as session:
+        await add_member(
+            session,
+            OPERATOR,
+            "slack",
+            user,
+            name=user.title(),
+            team=team,
+            role=role,
+            manager_user_id=manager,
+        )
+
+
+def payload_texts(stack: SlackStack) -> str:
+    """Everything the bot sent to Slack, as one string."""
+    return "\n".join(json.dumps(call.args) for call in stack.fake.calls)
+
+
+# ----- verification -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "forgery",
+    [
+        {"secret": "wrong-secret"},
+        {"timestamp": int(time.time()) - 6 * 60},
+        {"signed": False},
+    ],
+    ids=["wrong-signature", "stale", "unsigned"],
+)
+async def test_forged_or_stale_requests_get_401_and_change_nothing(
+    slack: SlackStack, forgery: dict
+) -> None:
+    from urllib.parse import urlencode
+
+    body = urlencode(
+        {
+            "command": "/suggest",
+            "text": "forged idea",
+            "user_id": "UEVE",
+            "team_id": "T0001",
+            "trigger_id": "t",
+            "response_url": "http://x",
+        }
+    )
+    status, _ = await slack.post(body, "application/x-www-form-urlencoded", **forgery)
+    await slack.settle()
+    assert status == 401
+    assert await count(slack, Suggestion) == 0 and await count(slack, Member) == 0
+
+
+# ----- suggestions --------------------------------------------------------------------------
+
+
+async def test_suggest_files_an_idea_posts_it_for_votes_and_escapes_it(slack: SlackStack) -> None:
+    slack.fake.add_user("UALICE", real_name="Alice Martin", tz="Europe/Paris")
+    status, body = await slack.command(
+        "/suggest", "Ping <!channel> & <@U999> for <b>reviews</b>", "UALICE"
+    )
+    assert status == 200 and body == ""
+    await slack.settle()
+    assert await count(slack, Suggestion) == 1
+    async with slack.app.db.transaction() as session:
+        alice = await find_member(session, "slack", "UALICE")
+    assert alice is not None and alice.display_name == "Alice Martin"
+    assert alice.timezone == "Europe/Paris"
+    [receipt] = slack.fake.calls_to("response_url")
+    assert receipt.args["response_type"] == "ephemeral"
+    [posted] = slack.fake.messages[IDEAS_CHANNEL]
+    sent = json.dumps(posted["blocks"])
+    assert "&lt;!channel&gt; &amp; &lt;@U999&gt;" in sent
+    raw = payload_texts(slack)
+    assert "<!channel>" not in raw and "<@U999>" not in raw
+
+
+async def test_suggest_alone_opens_a_modal_that_files_anonymously(slack: SlackStack) -> None:
+    await slack.command("/suggest", "", "UBOB")
+    await slack.settle()
+    [opened] = slack.fake.opened_views
+    assert opened["callback_id"] == actions.FORM_SUGGEST
+    assert [b["block_id"] for b in opened["blocks"]] == ["text", "objective", "anonymous"]
+    status, body = await slack.interaction(
+        view_submission("UBOB", opened, {"text": "Fewer meetings", "anonymous": True})
+    )
+    assert status == 200 and body == ""
+    await slack.settle()
+    async with slack.app.db.transaction() as session:
+        idea = (await session.scalars(select(Suggestion))).one()
+    assert idea.anonymous and idea.author_id is None
+    dm = [c for c in slack.fake.calls_to("chat.postMessage") if c.args["channel"] == "UBOB"]
+    assert dm and "anonymously" in dm[0].args["text"]
+
+
+async def test_a_modal_mistake_is_shown_in_the_modal(slack: SlackStack) -> None:
+    await slack.command("/suggest", "", "UBOB")
+    await slack.settle()
+    [opened] = slack.fake.opened_views
+    status, body = await slack.interaction(view_submission("UBOB", opened, {"text": " "}))
+    assert status == 200
+    answer = json.loads(body)
+    assert answer["response_action"] == "errors" and "empty" in answer["errors"]["text"]
+    assert await count(slack, Suggestion) == 0
+
+
+# ----- digests and feedback -----------------------------------------------------------------
+
+
+async def deliver_digest(slack: SlackStack, *users: str) -> dict[str, dict]:
+    for user in users:
+        await add(slack, user)
+    async with slack.app.db.transaction() as session:
+        await add_content(
+            session,
+            OPERATOR,
+            "https://example.com/a",
+            title="Read <this>",
+            share_text="Share & enjoy",
+        )
+        digest = await add_digest(
+            session,
+            OPERATOR,
+            "weekly",
+            kind="content",
+            audience="all",
+            cron="0 9 * * mon",
+            timezone="UTC",
+        )
+    from bot.services.digest_runs import start_run
+
+    async with slack.app.db.transaction() as session:
+        await start_run(session, slack.app.sealer, digest, actor=OPERATOR)
+    await slack.settle()
+    return {f"D{user}": slack.fake.messages[f"D{user}"][0] for user in users}
+
+
+async def test_digests_arrive_as_block_kit_dms_with_feedback_share_and_suggest(
+    slack: SlackStack,
+) -> None:
+    posted = await deliver_digest(slack, "UALICE", "UBOB")
+    message = posted["DUALICE"]
+    buttons = [e for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    labels = [b["text"]["text"] for b in buttons]
+    assert labels[:2] == ["Useful", "Not relevant"]
+    assert "Share on LinkedIn ↗" in labels and "Suggest an idea" in labels
+    share = next(b["url"] for b in buttons if b["text"]["text"] == "Share on LinkedIn ↗")
+    assert share.startswith("https://advocacy.example.com/s/")
+    assert "Read &lt;this&gt;" in json.dumps(message["blocks"])
+    async with slack.app.db.transaction() as session:
+        statuses = list(await session.scalars(select(Delivery.status)))
+    assert statuses == [DeliveryStatus.SENT, DeliveryStatus.SENT]
+
+
+async def test_useful_counts_once_across_slack_retries_and_double_clicks(
+    slack: SlackStack,
+) -> None:
+    message = (await deliver_digest(slack, "UALICE"))["DUALICE"]
+    useful = next(
+        e
+        for b in message["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["text"]["text"] == "Useful"
+    )
+    value = json.loads(useful["value"])
+    press = {"channel": "DUALICE", "ts": message["ts"], "action_ts": "1700000001.000001"}
+    await slack.press("UALICE", useful["action_id"], value, **press)
+    await slack.press("UALICE", useful["action_id"], value, **press)  # Slack's retry
+    await slack.press(
+        "UALICE", useful["action_id"], value, channel="DUALICE", ts=message["ts"]
+    )  # a double click
+    await slack.settle()
+    assert await count(slack, Feedback) == 1
+    updated = slack.fake.messages["DUALICE"][0]
+    assert "✓ Useful" in json.dumps(updated["blocks"], ensure_ascii=False)
+    assert "You found this useful" in json.dumps(updated["blocks"])
+
+
+async def test_reactions_on_bot_messages_are_feedback_once(slack: SlackStack) -> None:
+    message = (await deliver_digest(slack, "UALICE"))["DUALICE"]
+    reaction = {
+        "type": "reaction_added",
+        "user": "UALICE",
+        "reaction": "tada",
+        "item": {"type": "message", "channel": "DUALICE", "ts": message["ts"]},
+        "item_user": slack.fake.bot_user_id,
+        "event_ts": "1.2",
+    }
+    await slack.event(reaction, event_id="EvR1")
+    await slack.event(
+        reaction,
+        event_id="EvR1",
+        headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"},
+    )
+    await slack.settle()
+    async with slack.app.db.transaction() as session:
+        kinds = list(await session.execute(select(Feedback.kind, Feedback.detail)))
+    assert [tuple(k) for k in kinds] == [("reaction", "tada")]
+    await slack.event({**reaction, "type": "reaction_removed"})
+    await slack.settle()
+    assert await count(slack, Feedback) == 0
+
+
+# ----- strategists ----------------------------------------------------------------------------
+
+
+async def test_a_strategist_schedules_a_digest_in_a_modal_and_sends_it_now(
+    slack: SlackStack,
+) -> None:
+    await add(slack, "UDANA", Role.STRATEGIST, team="Marketing")
+    await add(slack, "UALICE")
+    await slack.command("/advocacy", "help", "UDANA")
+    await slack.command("/advocacy", "content add https://example.com/new", "UDANA")
+    await slack.settle()
+    content_form = slack.fake.opened_views[-1]
+    await slack.interaction(
+        view_submission(
+            "UDANA",
+            content_form,
+            {
+                "url": "https://example.com/new",
+                "title": "New post",
+                "summary": "",
+                "share_text": "",
+            },
+        )
+    )
+    await slack.command("/advocacy", "digest add", "UDANA")
+    await slack.settle()
+    digest_form = slack.fake.opened_views[-1]
+    assert [b["block_id"] for b in digest_form["blocks"]] == [
+        "name",
+        "kind",
+        "audience",
+        "channel",
+        "days",
+        "time",
+        "timezone",
+    ]
+    status, body = await slack.interaction(
+        view_submission(
+            "UDANA",
+            digest_form,
+            {
+                "name": "Tuesday picks",
+                "kind": "content",
+                "audience": "all",
+                "days": "tue",
+                "time": "08:30",
+                "timezone": "Europe/Paris",
+            },
+        )
+    )
+    assert (status, body) == (200, "")
+    await slack.command("/advocacy", "digest list", "UDANA")
+    await slack.command("/advocacy", "digest run Tuesday picks", "UDANA")
+    await slack.settle()
+    replies = json.dumps([c.args for c in slack.fake.calls_to("response_url")])
+    assert "/advocacy digest run NAME" in replies and "/content add" not in replies
+    assert "Tuesday picks" in replies and "30 8 * * tue" in replies
+    assert "on its way to 2 recipients" in replies
+    assert len(slack.fake.messages["DUALICE"]) == 1
+    assert "New post" in json.dumps(slack.fake.messages["DUALICE"][0]["blocks"])
+
+
+async def test_employees_get_a_clear_refusal_for_strategist_commands(slack: SlackStack) -> None:
+    await slack.command("/advocacy", "digest run weekly", "UALICE")
+    await slack.settle()
+    [reply] = slack.fake.calls_to("response_url")
+    assert "Only strategists or admins can send digests" in reply.args["text"]
+
+
+async def test_a_digest_for_a_channel_is_posted_once_and_shows_counts_not_names(
+    slack: SlackStack,
+) -> None:
+    async with slack.app.db.transaction() as session:
+        await add_content(session, OPERATOR, "https://example.com/c", title="C")
+        digest = await add_digest(
+            session,
+            OPERATOR,
+            "team",
+            kind="content",
+            audience="channel:slack:CTEAM",
+            cron="0 9 * * *",
+            timezone="UTC",
+        )
+        from bot.services.digest_runs import start_run
+
+        await start_run(session, slack.app.sealer, digest, actor=OPERATOR)
+    await slack.settle()
+    [message] = slack.fake.messages["CTEAM"]
+    useful = next(
+        e
+        for b in message["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["text"]["text"] == "Useful"
+    )
+    for user in ("UALICE", "UBOB"):
+        await slack.press(
+            user,
+            useful["action_id"],
+            json.loads(useful["value"]),
+            channel="CTEAM",
+            ts=message["ts"],
+        )
+    await slack.settle()
+    blocks = json.dumps(slack.fake.messages["CTEAM"][0]["blocks"])
+    assert "2 found this useful" in blocks and "You found" not in blocks
+    assert (
+        len(
+            [
+                c
+                for c in slack.fake.calls_to("response_url")
+                if c.args.get("response_type") == "ephemeral"
+            ]
+        )
+        == 2
+    )
+
+
+# ----- votes, shortcut, home ------------------------------------------------------------------
+
+
+async def test_colleagues_vote_once_on_ideas_in_the_suggestions_channel(slack: SlackStack) -> None:
+    await slack.command("/suggest", "Weekend rota", "UALICE")
+    await slack.settle()
+    [posted] = slack.fake.messages[IDEAS_CHANNEL]
+    vote = next(e for b in posted["blocks"] if b["type"] == "actions" for e in b["elements"])
+    for user in ("UBOB", "UBOB", "UCAROL"):
+        await slack.press(
+            user,
+            vote["action_id"],
+            json.loads(vote["value"]),
+            channel=IDEAS_CHANNEL,
+            ts=posted["ts"],
+        )
+    await slack.settle()
+    async with slack.app.db.transaction() as session:
+        idea = (await session.scalars(select(Suggestion))).one()
+    assert idea.vote_count == 2
+    assert "*Votes*\\n2" in json.dumps(slack.fake.messages[IDEAS_CHANNEL][0]["blocks"])
+
+
+async def test_turn_into_suggestion_files_a_message_with_a_link_back(slack: SlackStack) -> None:
+    shortcut = {
+        "type": "message_action",
+        "callback_id": "turn_into_suggestion",
+        "trigger_id": "trig.1",
+        "team": {"id": "T0001"},
+        "user": {"id": "UALICE"},
+        "channel": {"id": "CSUPPORT", "name": "support"},
+        "message": {
+            "type": "message",
+            "user": "UCUST",
+            "ts": "1700000123.000200",
+            "text": "Customer: <@U1> your export is broken <!here>",
+        },
+        "response_url": slack.fake.response_url("shortcut"),
+    }
+    await slack.interaction(shortcut)
+    await slack.settle()
+    [opened] = slack.fake.opened_views
+    text_block = opened["blocks"][0]["element"]
+    assert text_block["initial_value"].startswith("Customer:")
+    link = json.loads(opened["private_metadata"])["source_url"]
+    assert link.endswith("/archives/CSUPPORT/p1700000123000200")
+    await slack.interaction(
+        view_submission("UALICE", opened, {"text": text_block["initial_value"], "anonymous": True})
+    )
+    await slack.settle()
+    async with slack.app.db.transaction() as session:
+        idea = (await session.scalars(select(Suggestion))).one()
+    assert idea.anonymous and idea.source_url == link
+    posted = json.dumps(slack.fake.messages[IDEAS_CHANNEL][0]["blocks"])
+    assert "Original message" in posted and "&lt;!here&gt;" in posted
+
+
+async def test_a_manager_answers_from_the_home_tab_and_the_anonymous_author_is_told(
+    slack: SlackStack,
+) -> None:
+    await add(slack, "UBOSS", Role.MANAGER)
+    await add(slack, "UZED", manager="UBOSS")
+    await slack.command("/suggest", "--anonymous Publish the on-call rota", "UZED")
+    await slack.settle()
+    await slack.event(
+        {
+            "type": "app_home_opened",
+            "user": "UBOSS",
+            "tab": "home",
+            "channel": "DUBOSS",
+            "event_ts": "1.0",
+        }
+    )
+    await slack.settle()
+    home = slack.fake.published_views["UBOSS"]
+    assert home["type"] == "home" and len(home["blocks"]) <= 100
+    answer = next(
+        e
+        for b in home["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["text"]["text"] == "Answer / set status"
+    )
+    await slack.press(
+        "UBOSS",
+        answer["action_id"],
+        json.loads(answer["value"]),
+        view={"id": home.get("id", "VHOME"), "type": "home"},
+    )
+    await slack.settle()
+    modal = slack.fake.opened_views[-1]
+    assert modal["callback_id"] == actions.FORM_ANSWER
+    await slack.interaction(
+        view_submission("UBOSS", modal, {"status": "planned", "text": "Yes, from January"})
+    )
+    await slack.settle()
+    [to_author] = [
+        c for c in slack.fake.calls_to("chat.postMessage") if c.args["channel"] == "UZED"
+    ]
+    assert "Your anonymous suggestion #1 is now planned" in to_author.args["text"]
+    assert "Yes, from January" in json.dumps(to_author.args["blocks"])
+    # Nothing the manager was shown names the author.
+    seen_by_manager = [
+        *[
+            c.args
+            for c in slack.fake.calls
+            if c.args.get("user_id") == "UBOSS" or c.args.get("channel") in ("UBOSS", "DUBOSS")
+        ],
+        *slack.fake.opened_views,
+        slack.fake.published_views["UBOSS"],
+    ]
+    assert "UZED" not in json.dumps(seen_by_manager) and "Uzed" not in json.dumps(seen_by_manager)
+    # The Home tab was refreshed: the idea no longer waits for an answer.
+    assert (
+        len([c for c in slack.fake.calls_to("views.publish") if c.args["user_id"] == "UBOSS"]) == 2
+    )
+    refreshed = json.dumps(slack.fake.published_views["UBOSS"])
+    assert "Answer / set status" not in refreshed and "Waiting for an answer" in refreshed
