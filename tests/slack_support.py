@@ -62,18 +62,12 @@ def slack_settings(settings: Settings, fake: FakeSlack, **extra: str) -> Setting
 
 
 @dataclass
-class SlackStack:
-    """The real application and server, with Slack enabled against the fake Web API."""
+class SlackClient:
+    """Sends what Slack would send to a bot at ``url``: signed commands, interactions, events."""
 
-    app: Application
-    server: TestServer
+    url: str
     fake: FakeSlack
     session: aiohttp.ClientSession
-    sent: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.port}/slack/events"
 
     async def post(
         self,
@@ -136,6 +130,22 @@ class SlackStack:
         )
         return await self.post(body, "application/json", **kwargs)
 
+    async def press(
+        self, user: str, action_id: str, value: dict[str, Any], **kwargs: Any
+    ) -> tuple[int, str]:
+        payload = button_press(
+            user, action_id, value, response_url=self.fake.response_url(unique("act")), **kwargs
+        )
+        return await self.interaction(payload)
+
+
+@dataclass
+class SlackStack(SlackClient):
+    """The real application and server, with Slack enabled against the fake Web API."""
+
+    app: Application = field(default=None)  # type: ignore[assignment]
+    server: TestServer = field(default=None)  # type: ignore[assignment]
+
     async def settle(self) -> None:
         """Let Bolt's listeners (which run after the ack) finish, and the outbox drain."""
         assert self.app.worker is not None
@@ -156,14 +166,6 @@ class SlackStack:
             if not busy and not _listener_tasks():
                 return
             await asyncio.sleep(0.02)
-
-    async def press(
-        self, user: str, action_id: str, value: dict[str, Any], **kwargs: Any
-    ) -> tuple[int, str]:
-        payload = button_press(
-            user, action_id, value, response_url=self.fake.response_url(unique("act")), **kwargs
-        )
-        return await self.interaction(payload)
 
 
 def button_press(
@@ -276,6 +278,36 @@ async def slack_stack(settings: Settings, **extra_env: str) -> AsyncIterator[Sla
             await server.start_server()
             try:
                 async with aiohttp.ClientSession() as session:
-                    yield SlackStack(app, server, fake, session)
+                    url = f"http://127.0.0.1:{server.port}/slack/events"
+                    yield SlackStack(url, fake, session, app=app, server=server)
             finally:
                 await server.close()
+
+
+MENTION_MARKUP = ("<!channel", "<!here", "<!everyone", "<@", "<#", "<!subteam")
+
+
+def unescaped_markup(stack: SlackClient) -> list[str]:
+    """Every mrkdwn text (and message ``text``) the bot sent that holds raw mention markup."""
+    found: list[str] = []
+
+    def walk(node: Any, mrkdwn: bool) -> None:
+        if isinstance(node, dict):
+            is_mrkdwn = node.get("type") == "mrkdwn"
+            for key, value in node.items():
+                if key == "text" and isinstance(value, str) and (is_mrkdwn or mrkdwn):
+                    found.extend(value for marker in MENTION_MARKUP if marker in value)
+                else:
+                    walk(value, False)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item, False)
+
+    for call in stack.fake.calls:
+        # A message's top-level text is mrkdwn; so is every mrkdwn object in its blocks.
+        walk(
+            call.args,
+            call.method
+            in ("chat.postMessage", "chat.update", "chat.postEphemeral", "response_url"),
+        )
+    return found

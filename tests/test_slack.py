@@ -479,3 +479,193 @@ async def test_a_manager_answers_from_the_home_tab_and_the_anonymous_author_is_t
     )
     refreshed = json.dumps(slack.fake.published_views["UBOSS"])
     assert "Answer / set status" not in refreshed and "Waiting for an answer" in refreshed
+
+
+# ----- directory, sending, OAuth --------------------------------------------------------------
+
+
+async def test_members_sync_imports_every_human_across_pages(slack: SlackStack) -> None:
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from adapters.slack.directory import sync_members
+
+    for n in range(450):
+        slack.fake.add_user(f"U{n:04d}", real_name=f"Person {n}", tz="Asia/Tokyo")
+    slack.fake.add_user("UBOT9", is_bot=True)
+    slack.fake.add_user("UGONE1", deleted=True)
+    slack.fake.add_user("UGUEST", is_restricted=True)
+    slack.fake.add_user("UGUEST2", is_ultra_restricted=True)
+    slack.fake.fail_next("users.list", status=429, retry_after=1)
+    client = AsyncWebClient(token=slack.fake.bot_token, base_url=slack.fake.api_url)
+    report = await sync_members(slack.app.db, client)
+    assert report.pages == 3 and report.seen == 454
+    assert dict(report.skipped) == {"bots": 1, "deleted": 1, "guests": 2}
+    assert report.imported is not None and report.imported.created == 450
+    async with slack.app.db.transaction() as session:
+        person = await find_member(session, "slack", "U0449")
+    assert person is not None and person.display_name == "Person 449"
+    assert person.timezone == "Asia/Tokyo"
+    again = await sync_members(slack.app.db, client)
+    assert again.imported is not None and again.imported.unchanged == 450
+
+
+async def test_sending_honours_retry_after_retries_5xx_and_dead_letters_refusals(
+    slack: SlackStack,
+) -> None:
+    slack.fake.fail_next("chat.postMessage", status=429, retry_after=30)
+    await slack.command("/suggest", "Idea one", "UALICE")
+    await slack.settle()
+    async with slack.app.db.transaction() as session:
+        delivery = (await session.scalars(select(Delivery))).one()
+    assert delivery.status == DeliveryStatus.PENDING and "429" in (delivery.last_error or "")
+    from bot.storage.types import utcnow
+
+    assert (delivery.next_attempt_at - utcnow()).total_seconds() > 28
+    async with slack.app.db.transaction() as session:
+        delivery.next_attempt_at = utcnow()
+        await session.merge(delivery)
+    slack.fake.fail_next("chat.postMessage", status=503)
+    await slack.settle()
+    async with slack.app.db.transaction() as session:
+        await session.execute(Delivery.__table__.update().values(next_attempt_at=utcnow()))
+    await slack.settle()
+    async with slack.app.db.transaction() as session:
+        delivery = (await session.scalars(select(Delivery))).one()
+    assert delivery.status == DeliveryStatus.SENT and delivery.attempts == 3
+    assert len(slack.fake.messages[IDEAS_CHANNEL]) == 1
+    await add(slack, "UGONE7")
+    async with slack.app.db.transaction() as session:
+        await add_content(session, OPERATOR, "https://example.com/z", title="Z")
+        digest = await add_digest(
+            session, OPERATOR, "d", kind="content", audience="all", cron="0 9 * * *", timezone="UTC"
+        )
+        from bot.services.digest_runs import start_run
+
+        await start_run(session, slack.app.sealer, digest, actor=OPERATOR)
+    await slack.settle()
+    async with slack.app.db.transaction() as session:
+        dead = (await session.scalars(select(Delivery).where(Delivery.recipient == "UGONE7"))).one()
+    assert dead.status == DeliveryStatus.DEAD and "user_not_found" in (dead.last_error or "")
+
+
+async def test_oauth_install_stores_the_workspace_and_serves_it(settings: Settings) -> None:
+    import re
+
+    from tests.slack_support import TEAM
+
+    async with slack_stack(
+        settings, SLACK_BOT_TOKEN="", SLACK_CLIENT_ID="123.456", SLACK_CLIENT_SECRET="shh"
+    ) as slack:
+        base = f"http://127.0.0.1:{slack.server.port}"
+        async with slack.session.get(f"{base}/slack/install", allow_redirects=False) as page:
+            assert page.status in (200, 302)
+            html = await page.text()
+            cookie = page.headers.get("Set-Cookie", "").split(";")[0]
+        state = re.search(r"state=([\w-]+)", html or page.headers.get("Location", "")).group(1)
+        slack.fake.tokens.add("xoxb-installed")
+        slack.fake.oauth_codes["CODE1"] = {
+            "app_id": "A0001",
+            "access_token": "xoxb-installed",
+            "token_type": "bot",
+            "scope": "chat:write,commands",
+            "bot_user_id": "UBOT",
+            "team": {"id": TEAM, "name": "Fake team"},
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "authed_user": {"id": "UINSTALLER"},
+        }
+        redirect = f"{base}/slack/oauth_redirect?code=CODE1&state={state}"
+        async with slack.session.get(redirect, headers={"Cookie": cookie}) as done:
+            assert done.status == 200, await done.text()
+        dump = json.dumps([c.args for c in slack.fake.calls])
+        async with slack.app.db.transaction() as session:
+            from sqlalchemy import text
+
+            rows = (await session.execute(text("SELECT * FROM adapter_records"))).all()
+        assert any(TEAM in str(row) for row in rows)
+        assert "xoxb-installed" not in str(rows)  # the token is sealed at rest
+        await slack.command("/suggest", "Installed idea", "UALICE")
+        await slack.settle()
+        async with slack.app.db.transaction() as session:
+            member = await find_member(session, "slack", "UALICE", TEAM)
+        assert member is not None  # with OAuth, identities carry the workspace
+        posted = [c for c in slack.fake.calls_to("chat.postMessage")]
+        assert posted and all(c.token == "xoxb-installed" for c in posted)
+        assert "xoxb-installed" not in dump
+
+
+# ----- rendering and the manifest -------------------------------------------------------------
+
+
+def test_a_long_digest_is_cut_to_slacks_limit_with_links_to_the_rest() -> None:
+    from adapters.slack.blocks import render_blocks
+    from bot.messages import Button, Card, LinkButton, Message
+    from tests.slack_fake import check_blocks
+
+    cards = tuple(
+        Card(
+            title=f"Item {i} <!channel>",
+            text="x" * 5000,
+            buttons=(
+                Button("Useful", "feedback.useful", {"subject": f"content:{i}"}),
+                LinkButton("Read", f"https://example.com/{i}"),
+            ),
+        )
+        for i in range(40)
+    )
+    blocks = render_blocks(Message("digest", cards))
+    assert len(blocks) <= 50
+    check_blocks(blocks, limit=50)  # what Slack accepts, per slack_sdk's models and the limits
+    note = blocks[-1]["elements"][0]["text"]
+    assert note.startswith("…and ") and "<https://example.com/39|Item 39 &lt;!channel&gt;>" in note
+
+
+def test_the_manifest_declares_what_the_adapter_uses() -> None:
+    from pathlib import Path
+
+    import yaml
+
+    from adapters.slack.adapter import SHORTCUT_CALLBACK
+    from adapters.slack.config import BOT_SCOPES
+    from adapters.slack.parse import COMMANDS
+
+    manifest = yaml.safe_load(
+        (Path(__file__).parent.parent / "adapters/slack/manifest.yaml").read_text()
+    )
+    assert sorted(manifest["oauth_config"]["scopes"]["bot"]) == sorted(BOT_SCOPES)
+    assert {c["command"] for c in manifest["features"]["slash_commands"]} == set(COMMANDS)
+    assert manifest["features"]["shortcuts"][0]["callback_id"] == SHORTCUT_CALLBACK
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+    assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == {
+        "app_home_opened",
+        "message.im",
+        "reaction_added",
+        "reaction_removed",
+    }
+
+
+def test_the_escaping_check_catches_raw_markup_in_mrkdwn_but_not_plain_text() -> None:
+    from types import SimpleNamespace
+
+    from tests.slack_fake import Call
+    from tests.slack_support import unescaped_markup
+
+    calls = [
+        Call("chat.postMessage", {"text": "hi <!channel>", "blocks": []}, "t"),
+        Call(
+            "chat.postMessage",
+            {
+                "text": "ok",
+                "blocks": [
+                    {"type": "section", "text": {"type": "mrkdwn", "text": "ping <@U1>"}},
+                    {
+                        "type": "header",
+                        "text": {"type": "plain_text", "text": "<!here> is literal"},
+                    },
+                ],
+            },
+            "t",
+        ),
+    ]
+    found = unescaped_markup(SimpleNamespace(fake=SimpleNamespace(calls=calls)))  # type: ignore[arg-type]
+    assert found == ["hi <!channel>", "ping <@U1>"]

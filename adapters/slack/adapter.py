@@ -380,13 +380,25 @@ class SlackAdapter:
         if not self.config.oauth:
             return self._clients.setdefault("", self._client(self.config.bot_token))
         if workspace not in self._clients:
-            bot = await self.installations.async_find_bot(enterprise_id=None, team_id=workspace)
+            team = workspace or await self._only_workspace()
+            bot = await self.installations.async_find_bot(enterprise_id=None, team_id=team)
             if bot is None:
-                raise DeliveryError(
-                    f"the app is not installed in workspace {workspace or '?'}", permanent=True
-                )
+                raise DeliveryError(f"the app is not installed in workspace {team}", permanent=True)
             self._clients[workspace] = self._client(bot.bot_token)
         return self._clients[workspace]
+
+    async def _only_workspace(self) -> str:
+        """A channel named without its workspace (slack:C0123) is fine while only one workspace
+        has installed the app; with several, it must say which (slack:T0123/C0123)."""
+        installs = await self.installations.store.find("installation")
+        teams = [i.value.get("team_id") for i in installs if i.value.get("team_id")]
+        if len(teams) != 1:
+            raise DeliveryError(
+                f"{len(teams)} workspaces have installed the app; name the channel's workspace "
+                "as slack:TEAM_ID/CHANNEL_ID",
+                permanent=True,
+            )
+        return str(teams[0])
 
     async def _pace(self, channel: str) -> None:
         """Keep to about one message a second per channel, as Slack asks."""

@@ -153,6 +153,11 @@ def import_command(file: Path, as_json: bool) -> None:
         raise SystemExit(2 if report.accepted else 1)
 
 
+@members_group.group("sync")
+def sync_group() -> None:
+    """Import every member of a chat platform's directory (each platform adds its command)."""
+
+
 @click.group("roles")
 def roles_group() -> None:
     """Roles: employee, strategist (curates, schedules), manager (rollups, answers), admin."""

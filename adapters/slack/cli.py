@@ -1,0 +1,128 @@
+"""Commands the Slack adapter adds: ``members sync slack`` and ``slack manifest``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.config import SlackConfig
+from adapters.slack.directory import SyncReport, sync_members
+from adapters.slack.oauth import DatabaseInstallationStore
+from bot.app import Application
+from bot.cli.runtime import cli_settings, print_json, run_with_app
+from bot.errors import InvalidInput
+from bot.services.adapter_store import AdapterStore
+
+MANIFEST = Path(__file__).with_name("manifest.yaml")
+
+
+@click.command("slack")
+@click.option("--workspace", help="With OAuth installs: the team id to sync [default: all].")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def sync_slack(workspace: str | None, as_json: bool) -> None:
+    """Import every human member of the Slack workspace (bots, deleted and guest accounts are
+    left out). Names and time zones are refreshed; teams and managers from HR are kept."""
+
+    async def work(app: Application) -> list[tuple[str, SyncReport]]:
+        config = SlackConfig.from_env(app.settings.env, app.settings.public_url)
+        targets = await _tokens(app, config, workspace)
+        reports = []
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            console=Console(stderr=True),
+            transient=True,
+        ) as progress:
+            for team, token in targets:
+                task = progress.add_task(f"Reading the directory of {team or 'the workspace'}")
+                client = AsyncWebClient(
+                    token=token, base_url=config.api_url or AsyncWebClient.BASE_URL
+                )
+
+                def on_page(report: SyncReport, task: int = task) -> None:
+                    progress.update(
+                        task, description=f"{report.seen} accounts read ({report.pages} pages)"
+                    )
+
+                reports.append(
+                    (team, await sync_members(app.db, client, workspace=team, on_page=on_page))
+                )
+        return reports
+
+    reports = run_with_app(work)
+    records = []
+    for team, report in reports:
+        imported = report.imported
+        assert imported is not None
+        records.append(
+            {
+                "workspace": team or None,
+                "accounts": report.seen,
+                "pages": report.pages,
+                "created": imported.created,
+                "updated": imported.updated,
+                "unchanged": imported.unchanged,
+                "skipped": dict(report.skipped),
+            }
+        )
+    if as_json:
+        print_json(records)
+        return
+    for record in records:
+        skipped = ", ".join(f"{n} {why}" for why, n in record["skipped"].items()) or "none"
+        click.echo(
+            f"{record['workspace'] or 'Slack'}: {record['accounts']} accounts read; "
+            f"{record['created']} members created, {record['updated']} updated, "
+            f"{record['unchanged']} unchanged; skipped: {skipped}."
+        )
+
+
+async def _tokens(
+    app: Application, config: SlackConfig, workspace: str | None
+) -> list[tuple[str, str]]:
+    if not config.oauth:
+        if not config.bot_token:
+            raise InvalidInput(
+                "Slack is not configured: set SLACK_BOT_TOKEN (and SLACK_SIGNING_SECRET) first."
+            )
+        return [("", config.bot_token)]
+    store = DatabaseInstallationStore(AdapterStore(app.db, app.sealer, "slack"))
+    installs = await store.store.find("installation")
+    teams = [i.value.get("team_id") for i in installs if i.value.get("team_id")]
+    if workspace:
+        teams = [team for team in teams if team == workspace]
+    tokens = []
+    for team in teams:
+        bot = await store.async_find_bot(enterprise_id=None, team_id=team)
+        if bot is not None and bot.bot_token:
+            tokens.append((team, bot.bot_token))
+    if not tokens:
+        raise InvalidInput(
+            "No Slack workspace has installed the app yet; install it at "
+            f"{config.public_url}/slack/install"
+        )
+    return tokens
+
+
+@click.group("slack")
+def slack_group() -> None:
+    """Slack app set-up."""
+
+
+@slack_group.command("manifest")
+@click.option("--url", help="Public base URL of this server [default: PUBLIC_URL].")
+def manifest(url: str | None) -> None:
+    """Print the Slack app manifest with this server's URLs, to paste at api.slack.com/apps."""
+    base = (url or cli_settings().public_url).rstrip("/")
+    click.echo(MANIFEST.read_text().replace("https://YOUR-BOT-HOST", base), nl=False)
+
+
+def register(root: click.Group) -> None:
+    members = root.commands.get("members")
+    if isinstance(members, click.Group) and isinstance(members.commands.get("sync"), click.Group):
+        members.commands["sync"].add_command(sync_slack)  # type: ignore[union-attr]
+    root.add_command(slack_group)

@@ -1,0 +1,110 @@
+"""Import every human member of a Slack workspace (users.list, paginated), so that a digest can
+reach thousands of employees without anyone adding them by hand."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.errors import DomainError, InvalidInput
+from bot.services.member_import import ImportReport, MemberRow, import_member_rows
+from bot.services.members import validate_timezone
+from bot.services.permissions import OPERATOR
+from bot.storage.database import Database
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 200  # Slack recommends no more than 200 a page
+MAX_RATE_LIMIT_WAITS = 20
+
+
+@dataclass
+class SyncReport:
+    pages: int = 0
+    seen: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    imported: ImportReport | None = None
+
+
+def skip_reason(user: dict[str, Any]) -> str | None:
+    """Why a Slack account is not an employee to reach, or None for a person to import."""
+    if user.get("is_bot") or user.get("is_app_user") or user.get("id") == "USLACKBOT":
+        return "bots"
+    if user.get("deleted"):
+        return "deleted"
+    if user.get("is_restricted") or user.get("is_ultra_restricted"):
+        return "guests"
+    return None
+
+
+def member_row(user: dict[str, Any], workspace: str) -> MemberRow:
+    profile = user.get("profile") or {}
+    name = profile.get("real_name") or user.get("real_name") or profile.get("display_name")
+    try:
+        timezone = validate_timezone(user["tz"]) if user.get("tz") else None
+    except InvalidInput:
+        timezone = None
+    return MemberRow(
+        line=0,
+        platform="slack",
+        workspace=workspace,
+        user_id=str(user["id"]),
+        name=name or user.get("name") or str(user["id"]),
+        team=None,
+        manager=None,
+        role=None,
+        timezone=timezone,
+    )
+
+
+async def sync_members(
+    db: Database,
+    client: AsyncWebClient,
+    *,
+    workspace: str = "",
+    on_page: Callable[[SyncReport], None] | None = None,
+) -> SyncReport:
+    """Read the whole directory, then upsert the people in one transaction (names and time
+    zones refresh; teams, roles and managers from the HR import are kept)."""
+    report = SyncReport()
+    rows: list[MemberRow] = []
+    cursor: str | None = None
+    waits = 0
+    while True:
+        try:
+            page = await client.users_list(limit=PAGE_SIZE, cursor=cursor)
+        except SlackApiError as error:
+            if error.response.status_code == 429 and waits < MAX_RATE_LIMIT_WAITS:
+                waits += 1
+                delay = float(error.response.headers.get("Retry-After", 1) or 1)
+                log.info("slack: users.list rate limited; waiting %.0fs", delay)
+                await asyncio.sleep(delay)
+                continue
+            reason = error.response.get("error") if isinstance(error.response.data, dict) else ""
+            raise DomainError(
+                f"Slack refused users.list: {reason or error.response.status_code}"
+                ". Check the bot token and its users:read scope."
+            ) from None
+        report.pages += 1
+        for user in page.get("members", []):
+            report.seen += 1
+            reason = skip_reason(user)
+            if reason:
+                report.skipped[reason] += 1
+            else:
+                rows.append(member_row(user, workspace))
+        if on_page:
+            on_page(report)
+        cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+        if not cursor:
+            break
+    async with db.transaction() as session:
+        report.imported = await import_member_rows(session, OPERATOR, rows)
+    return report
