@@ -437,6 +437,8 @@ async def test_a_manager_answers_from_the_home_tab_and_the_anonymous_author_is_t
     await slack.settle()
     home = slack.fake.published_views["UBOSS"]
     assert home["type"] == "home" and len(home["blocks"]) <= 100
+    shown = json.dumps(home)
+    assert all(f"*By {by}*" in shown for by in ("objective", "team", "status"))
     answer = next(
         e
         for b in home["blocks"]
@@ -669,3 +671,56 @@ def test_the_escaping_check_catches_raw_markup_in_mrkdwn_but_not_plain_text() ->
     ]
     found = unescaped_markup(SimpleNamespace(fake=SimpleNamespace(calls=calls)))  # type: ignore[arg-type]
     assert found == ["hi <!channel>", "ping <@U1>"]
+
+
+async def test_a_direct_message_to_the_bot_is_answered_in_the_dm(slack: SlackStack) -> None:
+    await slack.event(
+        {
+            "type": "message",
+            "channel_type": "im",
+            "channel": "DUALICE",
+            "user": "UALICE",
+            "text": "suggest Quieter open space",
+            "ts": "1.1",
+        }
+    )
+    await slack.event(
+        {
+            "type": "message",
+            "channel_type": "im",
+            "channel": "DUALICE",
+            "bot_id": "B0001",
+            "text": "our own echo",
+            "ts": "1.2",
+        }
+    )
+    await slack.settle()
+    assert await count(slack, Suggestion) == 1
+    [reply] = [c for c in slack.fake.calls_to("chat.postMessage") if c.args["channel"] == "UALICE"]
+    assert "Your suggestion #1 is filed" in reply.args["text"]
+
+
+async def test_a_vote_from_the_home_tab_refreshes_it(slack: SlackStack) -> None:
+    await slack.command("/suggest", "Standing desks", "UBOB")
+    await slack.event(
+        {"type": "app_home_opened", "user": "UALICE", "tab": "home", "event_ts": "1.0"}
+    )
+    await slack.settle()
+    home = slack.fake.published_views["UALICE"]
+    vote = next(
+        e
+        for b in home["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["text"]["text"] == "Vote"
+    )
+    await slack.press(
+        "UALICE",
+        vote["action_id"],
+        json.loads(vote["value"]),
+        view={"id": home.get("id", "V"), "type": "home"},
+    )
+    await slack.settle()
+    refreshed = json.dumps(slack.fake.published_views["UALICE"], ensure_ascii=False)
+    assert "✓ Voted" in refreshed
+    assert not [c for c in slack.fake.calls_to("chat.postMessage") if c.args["channel"] == "UALICE"]

@@ -39,10 +39,13 @@ async def home_message(ctx: ChatContext) -> Message:
         )
     ]
     if has_role(member, Role.MANAGER):
-        rollup = await build_rollup(
-            ctx.session, member, by="objective", period=parse_period(ROLLUP_PERIOD)
-        )
-        cards += rollup_message(rollup, f"last {ROLLUP_PERIOD}", ROLLUP_PERIOD).cards
+        # All three breakdowns at once: a Home view has no message for a button to update.
+        period = parse_period(ROLLUP_PERIOD)
+        rollups = [
+            await build_rollup(ctx.session, member, by=by, period=period)
+            for by in ("objective", "team", "status")
+        ]
+        cards += rollup_message(rollups[0], f"last {ROLLUP_PERIOD}", breakdowns=rollups).cards
     cards += await _own_ideas(ctx)
     cards += await _ideas_to_vote_on(ctx)
     return Message(fallback=f"Home of {member.display_name}", cards=tuple(cards), kind="home")

@@ -184,8 +184,17 @@ def _row_line(row: RollupRow) -> str:
     return f"{row.key}: " + ", ".join(parts)
 
 
-def rollup_message(rollup: Rollup, period_label: str, since: str = "30d") -> Message:
-    """The manager's rollup: headline figures, the breakdown, then the oldest waiting ideas."""
+def rollup_message(
+    rollup: Rollup,
+    period_label: str,
+    since: str = "30d",
+    *,
+    breakdowns: Sequence[Rollup] = (),
+) -> Message:
+    """The manager's rollup: headline figures, the breakdown, then the oldest waiting ideas.
+
+    With ``breakdowns`` (the same period by objective, team and status), each is shown in full
+    and there are no buttons to switch between them (for a Home view)."""
     total = rollup.total
     summary = Card(
         title=f"Suggestion rollup, {period_label} ({rollup.scope})",
@@ -197,18 +206,22 @@ def rollup_message(rollup: Rollup, period_label: str, since: str = "30d") -> Mes
             Fact("Median time to answer", humanise_duration(total.median_time_to_answer)),
         ),
     )
-    breakdown = Card(
-        title=f"By {rollup.by}",
-        text="\n".join(_row_line(row) for row in rollup.rows) or "No suggestions in this period.",
-        buttons=tuple(
-            Button(
-                f"By {dimension}",
-                actions.ROLLUP_SHOW,
-                {"by": dimension, "since": since},
-                selected=dimension == rollup.by,
-            )
-            for dimension in ("objective", "team", "status")
-        ),
+    switch = tuple(
+        Button(
+            f"By {dimension}",
+            actions.ROLLUP_SHOW,
+            {"by": dimension, "since": since},
+            selected=dimension == rollup.by,
+        )
+        for dimension in ("objective", "team", "status")
+    )
+    breakdown_cards = tuple(
+        Card(
+            title=f"By {each.by}",
+            text="\n".join(_row_line(row) for row in each.rows) or "No suggestions in this period.",
+            buttons=() if breakdowns else switch,
+        )
+        for each in (breakdowns or [rollup])
     )
     now = utcnow()
     waiting = tuple(
@@ -232,4 +245,4 @@ def rollup_message(rollup: Rollup, period_label: str, since: str = "30d") -> Mes
         f"Suggestion rollup: {plural(total.total, 'idea')}, {percent(total.answered, total.total)} "
         f"answered, {total.waiting} waiting"
     )
-    return Message(fallback=fallback, cards=(summary, breakdown, *waiting), kind="rollup")
+    return Message(fallback=fallback, cards=(summary, *breakdown_cards, *waiting), kind="rollup")
