@@ -38,6 +38,7 @@ HTTP 400 with ``{"ok": false, "error": ...}``.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import contextlib
@@ -116,6 +117,10 @@ class FakeSlack:
         self.calls: list[Call] = []
         self.users: dict[str, dict[str, Any]] = {}
         self.channel_rate_limit: float | None = None
+        # Seconds a method takes to answer, to play a slow Slack (method name -> delay).
+        self.delays: dict[str, float] = {}
+        # Methods whose answer has been sent, in order (a call is recorded on arrival).
+        self.answered: list[str] = []
         self.messages: dict[str, list[dict[str, Any]]] = {}
         self.published_views: dict[str, dict[str, Any]] = {}
         self.opened_views: list[dict[str, Any]] = []
@@ -251,6 +256,21 @@ class FakeSlack:
             self.calls.append(Call(method, {}, _bearer(request)))
             return _error("invalid_json")
         self.calls.append(Call(method, args, token))
+        if method in self.delays:
+            await asyncio.sleep(self.delays[method])
+        try:
+            return await self._answer(method, request, args, token, basic)
+        finally:
+            self.answered.append(method)
+
+    async def _answer(
+        self,
+        method: str,
+        request: web.Request,
+        args: dict[str, Any],
+        token: str | None,
+        basic: dict[str, str],
+    ) -> web.Response:
         failure = self._take_failure(method)
         if failure is not None:
             return failure

@@ -702,6 +702,7 @@ async def test_a_direct_message_to_the_bot_is_answered_in_the_dm(slack: SlackSta
 
 async def test_a_vote_from_the_home_tab_refreshes_it(slack: SlackStack) -> None:
     await slack.command("/suggest", "Standing desks", "UBOB")
+    await slack.settle()  # Slack's requests are handled concurrently: let the idea land first
     await slack.event(
         {"type": "app_home_opened", "user": "UALICE", "tab": "home", "event_ts": "1.0"}
     )
@@ -724,3 +725,18 @@ async def test_a_vote_from_the_home_tab_refreshes_it(slack: SlackStack) -> None:
     refreshed = json.dumps(slack.fake.published_views["UALICE"], ensure_ascii=False)
     assert "✓ Voted" in refreshed
     assert not [c for c in slack.fake.calls_to("chat.postMessage") if c.args["channel"] == "UALICE"]
+
+
+async def test_a_modal_is_acknowledged_before_a_slow_slack_answers(slack: SlackStack) -> None:
+    await slack.command("/suggest", "", "UNEWCOMER")
+    await slack.settle()
+    [opened] = slack.fake.opened_views
+    slack.fake.delays["users.info"] = 4.0
+    slack.fake.answered.clear()
+    listener = slack.app.adapters["slack"]
+    listener._known_users.clear()  # the submitter must be looked up again, slowly
+    status, body = await slack.interaction(view_submission("UNEWCOMER", opened, {"text": "Idea"}))
+    assert (status, body) == (200, "")
+    assert "users.info" not in slack.fake.answered  # acknowledged while Slack was still busy
+    await slack.settle()
+    assert "users.info" in slack.fake.answered and await count(slack, Suggestion) == 1

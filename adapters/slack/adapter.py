@@ -254,12 +254,15 @@ class SlackAdapter:
     async def _on_view_submission(
         self, ack: Any, body: dict[str, Any], client: AsyncWebClient
     ) -> None:
-        actor = await self._actor(user_of(body), team_of(body), client)
-        event = view_submission_event(body, actor)
-        task = asyncio.ensure_future(self.router.handle(event))
+        async def submit() -> tuple[Actor, Reply]:
+            actor = await self._actor(user_of(body), team_of(body), client)
+            return actor, await self.router.handle(view_submission_event(body, actor))
+
+        # Everything, the users.info call included, must fit in Slack's 3 seconds.
+        task = asyncio.ensure_future(submit())
         done, _ = await asyncio.wait({task}, timeout=VIEW_ACK_BUDGET)
         if done:
-            reply = task.result()
+            actor, reply = task.result()
             blocks = body["view"].get("blocks") or []
             if reply.error and blocks:
                 # Keep the modal open and show what to fix under its first field.
@@ -271,9 +274,9 @@ class SlackAdapter:
             await ack()
         else:
             await ack()  # close the modal now; the answer follows by DM
-            reply = await task
+            actor, reply = await task
         await self._show(reply, client=client, user_id=actor.user_id)
-        if event.form_id == actions.FORM_ANSWER:
+        if body["view"].get("callback_id") == actions.FORM_ANSWER:
             await self._publish_home(actor, client)
 
     async def _on_shortcut(self, ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
