@@ -47,6 +47,7 @@ class _Claimed:
     sealed_recipient: str | None
     attempts: int
     created_at: datetime
+    channel: bool
 
 
 @dataclass
@@ -116,6 +117,7 @@ class OutboxWorker:
                     Delivery.sealed_recipient,
                     Delivery.attempts,
                     Delivery.created_at,
+                    Delivery.channel,
                 )
                 .where(Delivery.platform.in_(list(self.adapters)), due)
                 .order_by(Delivery.next_attempt_at, Delivery.id)
@@ -151,7 +153,7 @@ class OutboxWorker:
 
     def _target(self, row: _Claimed) -> DeliveryTarget:
         if row.sealed_recipient is None:
-            return DeliveryTarget(row.id, row.platform, row.recipient, row.workspace)
+            return DeliveryTarget(row.id, row.platform, row.recipient, row.workspace, row.channel)
         try:
             opened = self.sealer.open(row.sealed_recipient)
         except SealError as error:

@@ -37,6 +37,8 @@ class DeliveryTarget:
     platform: str
     recipient: str
     workspace: str = ""
+    # A shared channel rather than one person's direct messages.
+    channel: bool = False
 
 
 @dataclass(frozen=True)

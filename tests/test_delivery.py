@@ -134,3 +134,16 @@ def test_backoff_grows_and_honours_retry_after() -> None:
     assert 8.0 <= backoff_seconds(4) <= 16.0
     assert backoff_seconds(30) <= 900.0
     assert backoff_seconds(1, retry_after=120) == 120
+
+
+def test_the_pacer_spaces_each_key_and_leaves_other_keys_free() -> None:
+    from itertools import pairwise
+
+    from bot.ratelimit import Pacer
+
+    pacer = Pacer(rate=7)
+    waits = [pacer.reserve("conversation-a") for _ in range(8)]
+    assert waits[0] == 0
+    # Each next message waits one more seventh of a second: 7 a second, never a burst.
+    assert all(abs((later - earlier) - 1 / 7) < 0.01 for earlier, later in pairwise(waits))
+    assert pacer.reserve("conversation-b") == 0

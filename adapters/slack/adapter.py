@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import time
 from collections import OrderedDict
 from typing import Any
 
@@ -47,13 +46,14 @@ from bot.compose import actions
 from bot.events import ActionInvoked, Actor, Event, HomeOpened, MessageReceived, Reply
 from bot.messages import Message
 from bot.platform import AdapterContext, DeliveryError, DeliveryTarget, SendResult
+from bot.ratelimit import Pacer
 
 log = logging.getLogger(__name__)
 
 VIEW_ACK_BUDGET = 2.5
 SHORTCUT_CALLBACK = "turn_into_suggestion"
 # Slack allows about one message a second to one channel.
-SECONDS_BETWEEN_POSTS = 1.0
+MESSAGES_PER_SECOND_PER_CHANNEL = 1.0
 KNOWN_USERS = 10_000
 PERMANENT_ERRORS = frozenset(
     {
@@ -87,7 +87,7 @@ class SlackAdapter:
         self.installations = DatabaseInstallationStore(context.store)
         self._clients: dict[str, AsyncWebClient] = {}
         self._known_users: OrderedDict[str, None] = OrderedDict()
-        self._last_post: dict[str, float] = {}
+        self._per_channel = Pacer(MESSAGES_PER_SECOND_PER_CHANNEL)
         self.app = self._build_app()
 
     # ----- set-up -------------------------------------------------------------------------
@@ -403,19 +403,9 @@ class SlackAdapter:
             )
         return str(teams[0])
 
-    async def _pace(self, channel: str) -> None:
-        """Keep to about one message a second per channel, as Slack asks."""
-        last = self._last_post.get(channel)
-        now = time.monotonic()
-        if last is not None and now - last < SECONDS_BETWEEN_POSTS:
-            await asyncio.sleep(SECONDS_BETWEEN_POSTS - (now - last))
-        self._last_post[channel] = time.monotonic()
-        if len(self._last_post) > KNOWN_USERS:
-            self._last_post.clear()
-
     async def send(self, target: DeliveryTarget, message: Message) -> SendResult:
         client = await self._client_for(target.workspace)
-        await self._pace(target.recipient)
+        await self._per_channel.wait(target.recipient)
         try:
             answer = await client.chat_postMessage(
                 channel=target.recipient,

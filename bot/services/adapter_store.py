@@ -13,7 +13,7 @@ from bot.sealing import Sealer
 from bot.storage.database import Database
 from bot.storage.models import AdapterRecord
 from bot.storage.types import utcnow
-from bot.storage.upsert import upsert
+from bot.storage.upsert import upsert, upsert_many
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,28 @@ class AdapterStore:
                     "expires_at": expires_at,
                     "updated_at": utcnow(),
                 },
+                keys=["platform", "kind", "key"],
+            )
+
+    async def put_many(self, kind: str, items: list[tuple[str, dict[str, Any]]]) -> None:
+        """Many records of one kind in one transaction (no secrets, no expiry)."""
+        now = utcnow()
+        async with self.db.transaction() as session:
+            await upsert_many(
+                session,
+                AdapterRecord.__table__,
+                [
+                    {
+                        "platform": self.platform,
+                        "kind": kind,
+                        "key": key,
+                        "value": value,
+                        "secret": None,
+                        "expires_at": None,
+                        "updated_at": now,
+                    }
+                    for key, value in items
+                ],
                 keys=["platform", "kind", "key"],
             )
 

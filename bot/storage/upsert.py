@@ -52,3 +52,15 @@ async def upsert(
     statement = insert_(table).values(**values)
     changes = {name: statement.excluded[name] for name in values if name not in keys}
     await session.execute(statement.on_conflict_do_update(index_elements=keys, set_=changes))
+
+
+async def upsert_many(
+    session: AsyncSession, table: Table, rows: list[dict[str, Any]], keys: list[str]
+) -> None:
+    """``upsert`` for many rows with the same columns, as one executemany."""
+    if not rows:
+        return
+    insert_ = postgresql_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    statement = insert_(table)
+    changes = {name: statement.excluded[name] for name in rows[0] if name not in keys}
+    await session.execute(statement.on_conflict_do_update(index_elements=keys, set_=changes), rows)

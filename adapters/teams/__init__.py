@@ -1,0 +1,24 @@
+"""Microsoft Teams: the same bot, built on botbuilder-core's CloudAdapter."""
+
+from __future__ import annotations
+
+from adapters.teams.config import TeamsConfig
+from bot.config import Settings
+from bot.platform import AdapterContext, AdapterStatus
+
+
+class TeamsAdapterFactory:
+    platform = "teams"
+
+    def status(self, settings: Settings) -> AdapterStatus:
+        try:
+            return TeamsConfig.from_env(settings.env, settings.public_url).status()
+        except ValueError as error:
+            return AdapterStatus(False, str(error))
+
+    def create(self, context: AdapterContext):  # type: ignore[no-untyped-def]
+        from adapters.teams.adapter import TeamsAdapter
+
+        return TeamsAdapter(
+            context, TeamsConfig.from_env(context.settings.env, context.settings.public_url)
+        )

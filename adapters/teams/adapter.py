@@ -1,0 +1,571 @@
+"""The Teams adapter: botbuilder's CloudAdapter at /api/messages on the shared aiohttp app.
+
+With MICROSOFT_APP_ID set, botbuilder validates every request's JWT and refuses others with 401.
+Without it the adapter serves local emulators only: requests from other machines get 401.
+Every incoming activity's conversation reference is stored, so proactive digests and notices
+reach people after a restart; installing the app in a team reads the roster and opens a 1:1
+conversation with each member, so digests reach people who never wrote to the bot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from botbuilder.core import ActivityHandler, InvokeResponse, TurnContext
+from botbuilder.core.teams import TeamsInfo
+from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+from botbuilder.schema import (
+    Activity,
+    ActivityTypes,
+    AdaptiveCardInvokeResponse,
+    Attachment,
+    ChannelAccount,
+    ConversationAccount,
+    ConversationParameters,
+    ConversationReference,
+)
+from botframework.connector.auth import AuthenticationConstants
+from msrest.exceptions import ClientRequestError
+from msrest.serialization import Model
+
+from adapters.teams.cards import CONTENT_TYPE, form_card, part_of_card, render_parts
+from adapters.teams.config import MESSAGES_PATH, TeamsConfig
+from adapters.teams.parse import (
+    PLATFORM,
+    actor_of,
+    card_index,
+    event_id,
+    invoke_event,
+    message_event,
+    message_ref,
+    reaction_events,
+    split_ref,
+    tenant_of,
+    user_key,
+)
+from adapters.teams.references import ConversationStore
+from bot.events import AppInstalled, Event, Reply
+from bot.messages import Card, Message
+from bot.platform import AdapterContext, DeliveryError, DeliveryTarget, SendResult
+from bot.ratelimit import Pacer
+from bot.services.member_import import MemberRow, import_member_rows
+from bot.services.permissions import OPERATOR
+
+log = logging.getLogger(__name__)
+
+# Teams' limits for bots: 7 messages a second per conversation, 50 requests a second per tenant.
+PER_CONVERSATION = 7.0
+PER_TENANT = 50.0
+RETRYABLE = frozenset({412, 429, 502, 504})
+ROSTER_PAGE = 500
+CARD_ACTION = "adaptiveCard/action"
+
+
+class TeamsAdapter:
+    platform = PLATFORM
+
+    def __init__(self, context: AdapterContext, config: TeamsConfig) -> None:
+        assert context.store is not None
+        self.context = context
+        self.config = config
+        self.router = context.router
+        self.conversations = ConversationStore(context.store)
+        self.cloud = CloudAdapter(_StrictAuthentication(config.botbuilder_configuration()))
+        self.cloud.on_turn_error = self._on_turn_error
+        self.bot = _Bot(self)
+        self._per_conversation = Pacer(PER_CONVERSATION)
+        self._per_tenant = Pacer(PER_TENANT)
+        self._background: set[asyncio.Task[Any]] = set()
+        self._connectors: dict[str, Any] = {}
+
+    # ----- HTTP ---------------------------------------------------------------------------
+
+    def mount(self, app: web.Application) -> None:
+        app.router.add_post(MESSAGES_PATH, self._handle)
+
+    async def start(self) -> None:
+        if not self.config.authenticated:
+            log.warning(
+                "teams: running WITHOUT authentication (MICROSOFT_APP_ID is not set): "
+                "only requests from this machine are accepted, for a local emulator"
+            )
+
+    async def stop(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        if not self.config.authenticated and not _is_loopback(request.remote):
+            return web.json_response(
+                {"error": "This bot has no MICROSOFT_APP_ID: it only serves local emulators."},
+                status=401,
+            )
+        response = await self.cloud.process(request, self.bot)
+        return response if response is not None else web.Response(status=201)
+
+    async def _on_turn_error(self, turn_context: TurnContext, error: Exception) -> None:
+        log.exception("teams: a turn failed", exc_info=error)
+
+    # ----- turns --------------------------------------------------------------------------
+
+    async def remember(self, turn_context: TurnContext) -> None:
+        activity = turn_context.activity
+        if activity.conversation is None or activity.from_property is None:
+            return
+        await self.conversations.remember(
+            activity, tenant=tenant_of(activity), user=user_key(activity.from_property)
+        )
+
+    async def on_message(self, turn_context: TurnContext) -> None:
+        event = message_event(turn_context.activity)
+        if event is None:
+            return
+        origin = getattr(event, "message_ref", None)
+        reply = await self.router.handle(await self._whole_message(event))
+        await self._show(turn_context, reply, origin=origin)
+
+    async def on_invoke(self, turn_context: TurnContext) -> InvokeResponse:
+        activity = turn_context.activity
+        if activity.name != CARD_ACTION:
+            return InvokeResponse(status=501)
+        event = invoke_event(activity)
+        if event is None:
+            return _invoke_message("This button is no longer supported; ask for a fresh card.")
+        origin = getattr(event, "message_ref", None)
+        reply = await self.router.handle(await self._whole_message(event))
+        card = await self._show(turn_context, reply, origin=origin, invoke=True)
+        if card is not None:
+            return InvokeResponse(
+                status=200,
+                body=AdaptiveCardInvokeResponse(status_code=200, type=CONTENT_TYPE, value=card),
+            )
+        text = reply.error or ("Already counted." if reply.duplicate else "Done.")
+        return _invoke_message(text)
+
+    async def on_reaction(self, turn_context: TurnContext) -> None:
+        for event in reaction_events(turn_context.activity):
+            await self.router.handle(await self._whole_message(event))
+
+    async def _whole_message(self, event: Event) -> Event:
+        """A card from the second part of a split message still belongs to its delivery,
+        which the core knows by the first part's reference."""
+        ref = getattr(event, "message_ref", None)
+        if not ref:
+            return event
+        first, _ = await self.conversations.part(ref)
+        return replace(event, message_ref=first) if first != ref else event
+
+    async def on_installed(self, turn_context: TurnContext) -> None:
+        """The app was added: welcome the person, or read the team's roster."""
+        activity = turn_context.activity
+        data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+        team = data.get("team") or {}
+        tenant = tenant_of(activity)
+        if team.get("id"):
+            await self.conversations.remember_team(
+                team["id"],
+                {
+                    "conversation_id": activity.conversation.id,
+                    "tenant": tenant,
+                    "name": team.get("name") or "",
+                },
+            )
+            self._spawn(self.sync_team(team["id"]))
+            await turn_context.send_activity(_card_activity(_welcome_card()))
+            return
+        reply = await self.router.handle(
+            AppInstalled(actor_of(activity), event_id=event_id(activity))
+        )
+        await self._show(turn_context, reply, origin=None)
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # ----- showing replies ----------------------------------------------------------------
+
+    async def _show(
+        self, turn_context: TurnContext, reply: Reply, *, origin: str | None, invoke: bool = False
+    ) -> dict[str, Any] | None:
+        """Show a core reply in the conversation. For an invoke, returns the card to answer
+        with (the updated card), so Teams replaces the clicked card in place."""
+        answer: dict[str, Any] | None = None
+        if reply.update is not None and origin:
+            index = card_index(turn_context.activity)
+            if index is not None:  # the part that now holds the pressed card
+                part = part_of_card(reply.update, index)
+            else:
+                _, part = await self.conversations.part(origin)
+            parts = render_parts(reply.update)
+            card = parts[min(part, len(parts) - 1)]
+            if invoke:
+                answer = card
+            else:
+                _, activity_id = split_ref(origin)
+                updated = _card_activity(card)
+                updated.id = activity_id
+                updated.conversation = turn_context.activity.conversation
+                await turn_context.update_activity(updated)
+        for message in reply.messages:
+            for card in render_parts(message):
+                await turn_context.send_activity(_card_activity(card, message.fallback))
+        if reply.form is not None:
+            await turn_context.send_activity(
+                _card_activity(form_card(reply.form), reply.form.title)
+            )
+        if reply.error and not invoke:
+            error = Message(f"⚠️ {reply.error}", (Card(title="⚠️ " + reply.error),))
+            await turn_context.send_activity(_card_activity(render_parts(error)[0], reply.error))
+        return answer
+
+    # ----- proactive sending --------------------------------------------------------------
+
+    async def _conversation_for(self, target: DeliveryTarget) -> ConversationReference:
+        if target.channel:
+            reference = await self.conversations.reference(target.recipient)
+            if reference is None:
+                raise DeliveryError(
+                    "the app is not installed in this channel's team", permanent=True
+                )
+            return reference
+        reference = await self.conversations.personal(target.workspace, target.recipient)
+        if reference is not None:
+            return reference
+        member = await self.conversations.member(target.workspace, target.recipient)
+        if member is not None:
+            return await self._open_personal(target.workspace, target.recipient, member)
+        raise DeliveryError(
+            "no Teams conversation with this person yet: they need the app (install it in "
+            "their team, then run advocacy members sync teams)",
+            permanent=True,
+        )
+
+    async def _connector(self, service_url: str) -> Any:
+        """A Connector client per service URL, kept: creating one costs more than a send.
+        (botbuilder's continue_conversation builds a new client and a pipeline every time.)"""
+        client = self._connectors.get(service_url)
+        if client is None:
+            claims = self.cloud.create_claims_identity(self.config.app_id or "")
+            claims.claims[AuthenticationConstants.SERVICE_URL_CLAIM] = service_url
+            factory = self.cloud.bot_framework_authentication.create_connector_factory(claims)
+            client = await factory.create(service_url, None)
+            self._connectors[service_url] = client
+        return client
+
+    async def _open_personal(
+        self, tenant: str, user: str, member: dict[str, Any]
+    ) -> ConversationReference:
+        """Start the bot's 1:1 chat with someone found in a team roster (createConversation)."""
+        connector = await self._connector(member["service_url"])
+        await self._per_tenant.wait(tenant)
+        try:
+            created = await connector.conversations.create_conversation(
+                _personal_chat(member["bot_id"], member["teams_id"], tenant)
+            )
+        except Exception as error:
+            raise _delivery_error(error) from None
+        team = ConversationReference(
+            bot=ChannelAccount(id=member["bot_id"]),
+            channel_id="msteams",
+            service_url=member["service_url"],
+        )
+        account = ChannelAccount(id=member["teams_id"], name=member.get("name"), aad_object_id=user)
+        reference = _chat_reference(team, created, account, tenant)
+        await self.conversations.remember_personal_chats([(tenant, user, reference)])
+        return reference
+
+    async def send(self, target: DeliveryTarget, message: Message) -> SendResult:
+        reference = await self._conversation_for(target)
+        conversation_id = reference.conversation.id
+        connector = await self._connector(reference.service_url)
+        sent: list[str] = []
+        try:
+            for card in render_parts(message):
+                await self._per_conversation.wait(conversation_id)
+                await self._per_tenant.wait(target.workspace)
+                activity = _card_activity(card, message.fallback)
+                # A new message in the conversation, not a reply to anything.
+                TurnContext.apply_conversation_reference(activity, reference)
+                activity.reply_to_id = None
+                response = await connector.conversations.send_to_conversation(
+                    conversation_id, activity
+                )
+                sent.append(str(response.id))
+        except Exception as error:
+            raise _delivery_error(error) from None
+        if len(sent) > 1:
+            await self.conversations.remember_parts(conversation_id, sent)
+        return SendResult(platform_ref=message_ref(conversation_id, sent[0]) if sent else None)
+
+    async def _in_turn(
+        self,
+        start: Callable[[Callable[[TurnContext], Awaitable[None]]], Awaitable[Any]],
+        work: Callable[[TurnContext], Awaitable[None]],
+    ) -> None:
+        """Run ``work`` in a proactive botbuilder turn. botbuilder would hand an error raised
+        inside the turn to on_turn_error and carry on, and a failed send would look sent: the
+        error is brought back here and becomes the outbox's retry or dead letter."""
+        failures: list[Exception] = []
+
+        async def guarded(turn_context: TurnContext) -> None:
+            try:
+                await work(turn_context)
+            except Exception as error:
+                failures.append(error)
+
+        try:
+            await start(guarded)
+        except Exception as error:
+            failures.append(error)
+        if failures:
+            raise _delivery_error(failures[0])
+
+    # ----- rosters ------------------------------------------------------------------------
+
+    async def sync_team(self, team_id: str) -> int:
+        """Read a team's roster (paged), import its members, and open a 1:1 conversation with
+        each member the bot cannot reach yet. Returns how many members were read."""
+        team = dict(await self.conversations.teams()).get(team_id)
+        if team is None:
+            raise ValueError(f"the app is not installed in team {team_id}")
+        reference = await self.conversations.reference(team["conversation_id"])
+        if reference is None:
+            raise ValueError(f"no conversation is known for team {team_id}")
+        tenant = str(team.get("tenant") or "")
+        members: list[Any] = []
+        opened: list[tuple[str, str, ConversationReference]] = []
+
+        async def read_and_open(turn_context: TurnContext) -> None:
+            token = None
+            while True:
+                await self._per_tenant.wait(tenant)
+                page = await TeamsInfo.get_paged_team_members(
+                    turn_context, team_id, token, ROSTER_PAGE
+                )
+                members.extend(page.members or [])
+                token = page.continuation_token
+                if not token:
+                    break
+            # One connector for every new chat: creating one per member costs more than the call.
+            connector = turn_context.turn_state[turn_context.adapter.BOT_CONNECTOR_CLIENT_KEY]
+            reachable = await self.conversations.reachable(tenant)
+            for member in members:
+                if user_key(member) in reachable:
+                    continue
+                await self._per_tenant.wait(tenant)
+                try:
+                    result = await connector.conversations.create_conversation(
+                        _personal_chat(reference.bot.id, member.id, tenant)
+                    )
+                except Exception as error:
+                    log.warning(
+                        "teams: could not open a chat with a roster member: %s",
+                        _delivery_error(error),
+                    )
+                    continue
+                opened.append(
+                    (tenant, user_key(member), _chat_reference(reference, result, member, tenant))
+                )
+
+        await self._in_turn(
+            lambda work: self.cloud.continue_conversation(
+                reference, work, bot_app_id=self.config.app_id or ""
+            ),
+            read_and_open,
+        )
+        rows = [
+            MemberRow(
+                line=0,
+                platform=PLATFORM,
+                workspace=tenant,
+                user_id=user_key(member),
+                name=member.name or None,
+                team=None,
+                manager=None,
+                role=None,
+                timezone=None,
+            )
+            for member in members
+        ]
+        async with self.context.db.transaction() as session:
+            await import_member_rows(session, OPERATOR, rows)
+        await self.conversations.remember_members(
+            tenant,
+            {
+                user_key(member): {
+                    "teams_id": member.id,
+                    "service_url": reference.service_url,
+                    "bot_id": reference.bot.id,
+                    "name": member.name or "",
+                }
+                for member in members
+            },
+        )
+        await self.conversations.remember_personal_chats(opened)
+        log.info(
+            "teams: roster of team %s read: %d members", team.get("name") or team_id, len(members)
+        )
+        return len(members)
+
+
+class _StrictAuthentication(ConfigurationBotFrameworkAuthentication):
+    """Every failed token check becomes PermissionError, which botbuilder answers with 401.
+
+    botbuilder raises other errors for some bad tokens (a bad signature, an expired token, an
+    unknown key), which would otherwise reach the client as 500.
+    """
+
+    async def authenticate_request(self, activity: Activity, auth_header: str) -> Any:
+        try:
+            return await super().authenticate_request(activity, auth_header)
+        except PermissionError:
+            raise
+        except Exception as error:
+            log.warning("teams: refused a request whose token failed: %s", type(error).__name__)
+            raise PermissionError("Unauthorized Access. Request is not authorized") from error
+
+
+class _Bot(ActivityHandler):
+    """botbuilder's turn dispatch, handing each kind of activity to the adapter."""
+
+    def __init__(self, adapter: TeamsAdapter) -> None:
+        self.adapter = adapter
+
+    async def on_turn(self, turn_context: TurnContext) -> None:
+        await self.adapter.remember(turn_context)
+        await super().on_turn(turn_context)
+
+    async def on_message_activity(self, turn_context: TurnContext) -> None:
+        await self.adapter.on_message(turn_context)
+
+    async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
+        return await self.adapter.on_invoke(turn_context)
+
+    async def on_message_reaction_activity(self, turn_context: TurnContext) -> None:
+        await self.adapter.on_reaction(turn_context)
+
+    async def on_members_added_activity(
+        self, members_added: list[ChannelAccount], turn_context: TurnContext
+    ) -> None:
+        if any(m.id == turn_context.activity.recipient.id for m in members_added):
+            await self.adapter.on_installed(turn_context)
+
+    async def on_installation_update_add(self, turn_context: TurnContext) -> None:
+        await self.adapter.on_installed(turn_context)
+
+
+def _personal_chat(bot_id: str, teams_user_id: str, tenant: str) -> ConversationParameters:
+    return ConversationParameters(
+        is_group=False,
+        bot=ChannelAccount(id=bot_id),
+        members=[ChannelAccount(id=teams_user_id)],
+        tenant_id=tenant or None,
+        channel_data={"tenant": {"id": tenant}} if tenant else None,
+    )
+
+
+def _chat_reference(
+    team: ConversationReference, created: Any, member: Any, tenant: str
+) -> ConversationReference:
+    """The reference of a 1:1 chat the bot just opened (what its first activity would give)."""
+    return ConversationReference(
+        bot=team.bot,
+        user=ChannelAccount(
+            id=member.id, name=member.name, aad_object_id=getattr(member, "aad_object_id", None)
+        ),
+        conversation=ConversationAccount(
+            id=created.id, conversation_type="personal", tenant_id=tenant or None
+        ),
+        channel_id=team.channel_id or "msteams",
+        service_url=getattr(created, "service_url", None) or team.service_url,
+    )
+
+
+def _card_activity(card: dict[str, Any], summary: str | None = None) -> Activity:
+    return Activity(
+        type=ActivityTypes.message,
+        attachments=[Attachment(content_type=CONTENT_TYPE, content=card)],
+        summary=(summary or card.get("fallbackText") or "")[:250] or None,
+    )
+
+
+def _welcome_card() -> dict[str, Any]:
+    welcome = Message(
+        "Thanks for adding the advocacy bot.",
+        (
+            Card(
+                title="Thanks for adding the advocacy bot",
+                text="Each member of this team gets digests and answers in a personal chat with "
+                "the bot. Type help there to see what it can do.",
+            ),
+        ),
+    )
+    return render_parts(welcome)[0]
+
+
+class _MessageInvokeResponse(Model):
+    """An adaptiveCard/action answer that shows a short message instead of a new card
+    (botbuilder's AdaptiveCardInvokeResponse only carries objects)."""
+
+    _attribute_map = {  # noqa: RUF012 - msrest reads it from the class
+        "status_code": {"key": "statusCode", "type": "int"},
+        "type": {"key": "type", "type": "str"},
+        "value": {"key": "value", "type": "str"},
+    }
+
+    def __init__(self, *, value: str) -> None:
+        super().__init__()
+        self.status_code = 200
+        self.type = "application/vnd.microsoft.activity.message"
+        self.value = value
+
+
+def _invoke_message(text: str) -> InvokeResponse:
+    return InvokeResponse(status=200, body=_MessageInvokeResponse(value=text))
+
+
+def _delivery_error(error: Exception) -> Exception:
+    """What the outbox should do about a failed Connector call."""
+    if isinstance(error, DeliveryError):
+        return error
+    if isinstance(error, aiohttp.ClientError | TimeoutError | ClientRequestError):
+        # ClientRequestError: botbuilder's own retries ran out without an HTTP status.
+        return DeliveryError(f"Teams did not answer: {type(error).__name__}")
+    status, retry_after = _http_status(error)
+    if status is None:
+        return error  # a bug, not a delivery problem: let it be seen
+    if status in RETRYABLE or status >= 500:
+        return DeliveryError(f"Teams answered HTTP {status}", retry_after=retry_after)
+    return DeliveryError(f"Teams refused the message (HTTP {status})", permanent=True)
+
+
+def _http_status(error: Exception) -> tuple[int | None, float | None]:
+    response = getattr(error, "response", None)
+    status = getattr(response, "status_code", None) or getattr(response, "status", None)
+    if status is None:
+        return None, None
+    headers = getattr(response, "headers", None) or {}
+    raw = headers.get("Retry-After") if hasattr(headers, "get") else None
+    try:
+        retry_after = float(raw) if raw is not None else None
+    except ValueError:
+        retry_after = None
+    return int(status), retry_after
+
+
+def _is_loopback(remote: str | None) -> bool:
+    try:
+        return remote is not None and ipaddress.ip_address(remote).is_loopback
+    except ValueError:
+        return False
+
+
+__all__ = ["TeamsAdapter"]

@@ -1,0 +1,149 @@
+"""The Teams app package: a zip with manifest.json and the two icons, built from configuration.
+
+Icons are drawn here (a speech bubble) so the package needs no image files or imaging library.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import struct
+import zipfile
+import zlib
+from typing import Any
+from urllib.parse import urlsplit
+
+from bot import __version__
+from bot.errors import InvalidInput
+
+MANIFEST_VERSION = "1.17"
+MANIFEST_SCHEMA = (
+    "https://developer.microsoft.com/en-us/json-schemas/teams/v1.17/MicrosoftTeams.schema.json"
+)
+ACCENT = (0x2C, 0x5C, 0x8A)
+GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+COMMANDS = (
+    ("help", "What I can do for you"),
+    ("suggest", "Send an idea to leadership (add --anonymous to hide your name)"),
+    ("suggestions", "Ideas from colleagues, to vote on"),
+    ("rollup", "Managers: ideas from your teams, oldest waiting first"),
+    ("digest list", "Strategists: scheduled digests"),
+    ("digest add", "Strategists: schedule a digest"),
+    ("digest run", "Strategists: send a digest now"),
+    ("content add", "Strategists: curate an article"),
+    ("objectives", "The objectives everything here serves"),
+    ("whoami", "Your role, team and time zone"),
+)
+
+
+def manifest(app_id: str, public_url: str, *, name: str = "Advocacy") -> dict[str, Any]:
+    if not GUID.match(app_id or ""):
+        raise InvalidInput(
+            "MICROSOFT_APP_ID must be the bot's Azure app id (a GUID) to build the Teams package."
+        )
+    host = urlsplit(public_url).hostname
+    if not host or not public_url.startswith("https://"):
+        raise InvalidInput(
+            "PUBLIC_URL must be this server's https:// address for the Teams "
+            "package (Teams only talks to https)."
+        )
+    return {
+        "$schema": MANIFEST_SCHEMA,
+        "manifestVersion": MANIFEST_VERSION,
+        "version": __version__,
+        "id": app_id,
+        "developer": {
+            "name": name,
+            "websiteUrl": public_url,
+            "privacyUrl": f"{public_url}/healthz",
+            "termsOfUseUrl": f"{public_url}/healthz",
+        },
+        "name": {"short": name[:30], "full": f"{name} bot"[:100]},
+        "description": {
+            "short": "Content, customer voice and your ideas, tied to our promises."[:80],
+            "full": (
+                "Curated content worth sharing, what customers are telling us, and a place to "
+                "send ideas upward (anonymously if you wish) and hear what became of them. "
+                "Everything is tied to the promises we made to our customers."
+            ),
+        },
+        "icons": {"color": "color.png", "outline": "outline.png"},
+        "accentColor": "#{:02X}{:02X}{:02X}".format(*ACCENT),
+        "bots": [
+            {
+                "botId": app_id,
+                "scopes": ["personal", "team", "groupChat"],
+                "supportsFiles": False,
+                "isNotificationOnly": False,
+                "commandLists": [
+                    {
+                        "scopes": ["personal"],
+                        "commands": [{"title": t, "description": d} for t, d in COMMANDS],
+                    }
+                ],
+            }
+        ],
+        "permissions": ["identity", "messageTeamMembers"],
+        "validDomains": [host],
+    }
+
+
+def _png(width: int, height: int, pixel: Any) -> bytes:
+    rows = b"".join(
+        b"\x00" + b"".join(bytes(pixel(x, y)) for x in range(width)) for y in range(height)
+    )
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)  # 8-bit RGBA
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows, 9))
+        + chunk(b"IEND", b"")
+    )
+
+
+def _bubble(x: float, y: float) -> tuple[bool, bool]:
+    """(inside, on the edge) of a speech bubble in a unit square."""
+    body = 0.18 <= x <= 0.82 and 0.2 <= y <= 0.66
+    tail = 0.3 <= x <= 0.45 and 0.66 <= y <= 0.82 and (y - 0.66) <= (0.45 - x)
+    inside = body or tail
+    edge = inside and (x < 0.25 or x > 0.75 or y < 0.27 or (0.59 < y <= 0.66 and not tail))
+    return inside, edge or tail
+
+
+def color_icon(size: int = 192) -> bytes:
+    def pixel(x: int, y: int) -> tuple[int, int, int, int]:
+        inside, _ = _bubble(x / size, y / size)
+        return (255, 255, 255, 255) if inside else (*ACCENT, 255)
+
+    return _png(size, size, pixel)
+
+
+def outline_icon(size: int = 32) -> bytes:
+    """White on transparent, as Teams requires for the outline icon."""
+
+    def pixel(x: int, y: int) -> tuple[int, int, int, int]:
+        _, edge = _bubble((x + 0.5) / size, (y + 0.5) / size)
+        return (255, 255, 255, 255) if edge else (0, 0, 0, 0)
+
+    return _png(size, size, pixel)
+
+
+def build_package(app_id: str, public_url: str, *, name: str = "Advocacy") -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(
+            "manifest.json", json.dumps(manifest(app_id, public_url, name=name), indent=2)
+        )
+        archive.writestr("color.png", color_icon())
+        archive.writestr("outline.png", outline_icon())
+    return buffer.getvalue()

@@ -1,0 +1,149 @@
+"""Bot Framework activities (as Teams sends them) to core events: pure functions.
+
+A Teams user is known by their Azure AD object id (stable, and what HR exports hold) within their
+tenant; the emulator, which has no AAD, falls back to the channel user id.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from botbuilder.schema import Activity
+
+from adapters.teams.cards import (
+    ACTION_KEY,
+    CARD_KEY,
+    CONTEXT_KEY,
+    FORM_KEY,
+    FORM_SUBMIT,
+    OUR_KEYS,
+    form_values,
+)
+from bot.events import (
+    ActionInvoked,
+    Actor,
+    Event,
+    FormSubmitted,
+    MessageReceived,
+    ReactionAdded,
+    ReactionRemoved,
+)
+
+PLATFORM = "teams"
+_MENTION = re.compile(r"<at[^>]*>.*?</at>", re.IGNORECASE | re.DOTALL)
+
+
+def tenant_of(activity: Activity) -> str:
+    conversation = activity.conversation
+    if conversation is not None and getattr(conversation, "tenant_id", None):
+        return str(conversation.tenant_id)
+    data = activity.channel_data or {}
+    tenant = data.get("tenant") if isinstance(data, dict) else None
+    return str((tenant or {}).get("id") or "")
+
+
+def user_key(account: Any) -> str:
+    return str(getattr(account, "aad_object_id", None) or account.id)
+
+
+def actor_of(activity: Activity) -> Actor:
+    user = activity.from_property
+    return Actor(PLATFORM, user_key(user), tenant_of(activity), display_name=user.name or None)
+
+
+def message_ref(conversation_id: str, activity_id: str) -> str:
+    return f"{conversation_id}|{activity_id}"
+
+
+def split_ref(ref: str) -> tuple[str, str]:
+    conversation_id, _, activity_id = ref.rpartition("|")
+    return conversation_id, activity_id
+
+
+def event_id(activity: Activity) -> str | None:
+    """A redelivered activity carries the same id: that is what makes it count once."""
+    if not activity.id:
+        return None
+    return f"{activity.conversation.id}:{activity.id}"
+
+
+def clean_text(activity: Activity) -> str:
+    """What the person typed, without the @mention of the bot that channels add."""
+    return _MENTION.sub("", activity.text or "").strip()
+
+
+def data_event(
+    actor: Actor, data: dict[str, Any], *, ref: str | None, event: str | None
+) -> Event | None:
+    """A card button's data (from Action.Execute or Action.Submit) as a core event."""
+    action = data.get(ACTION_KEY)
+    if not isinstance(action, str) or not action:
+        return None
+    if action == FORM_SUBMIT:
+        context = data.get(CONTEXT_KEY)
+        return FormSubmitted(
+            actor,
+            form_id=str(data.get(FORM_KEY) or ""),
+            values=form_values(data),
+            context=context if isinstance(context, dict) else {},
+            event_id=event,
+        )
+    value = {k: v for k, v in data.items() if k not in OUR_KEYS}
+    return ActionInvoked(actor, action_id=action, value=value, message_ref=ref, event_id=event)
+
+
+def message_event(activity: Activity) -> Event | None:
+    actor = actor_of(activity)
+    ref = (
+        message_ref(activity.conversation.id, activity.reply_to_id)
+        if activity.reply_to_id
+        else None
+    )
+    if isinstance(activity.value, dict):  # an Action.Submit button
+        return data_event(actor, activity.value, ref=ref, event=event_id(activity))
+    text = clean_text(activity)
+    if not text:
+        return None
+    return MessageReceived(
+        actor, text=text, conversation_id=activity.conversation.id, event_id=event_id(activity)
+    )
+
+
+def invoke_event(activity: Activity) -> Event | None:
+    """An ``adaptiveCard/action`` invoke (Action.Execute)."""
+    value = activity.value if isinstance(activity.value, dict) else {}
+    action = value.get("action") or {}
+    data = dict(action.get("data") or {})
+    data.setdefault(ACTION_KEY, action.get("verb"))
+    ref = (
+        message_ref(activity.conversation.id, activity.reply_to_id)
+        if activity.reply_to_id
+        else None
+    )
+    return data_event(actor_of(activity), data, ref=ref, event=event_id(activity))
+
+
+def reaction_events(activity: Activity) -> list[Event]:
+    if not activity.reply_to_id:
+        return []
+    actor = actor_of(activity)
+    ref = message_ref(activity.conversation.id, activity.reply_to_id)
+    base = event_id(activity) or ""
+    events: list[Event] = [
+        ReactionAdded(actor, emoji=str(r.type), message_ref=ref, event_id=f"{base}:+{r.type}")
+        for r in activity.reactions_added or []
+    ]
+    events += [
+        ReactionRemoved(actor, emoji=str(r.type), message_ref=ref, event_id=f"{base}:-{r.type}")
+        for r in activity.reactions_removed or []
+    ]
+    return events
+
+
+def card_index(activity: Activity) -> int | None:
+    """Which core card the pressed button sat on, when the button says."""
+    value = activity.value if isinstance(activity.value, dict) else {}
+    data = (value.get("action") or {}).get("data") if "action" in value else value
+    index = (data or {}).get(CARD_KEY)
+    return index if isinstance(index, int) else None

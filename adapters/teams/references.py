@@ -1,0 +1,141 @@
+"""Conversation references and roster entries, kept in our database (the adapter store) so that
+proactive digests and DMs work after a restart."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botbuilder.core import TurnContext
+from botbuilder.schema import Activity, ConversationReference
+
+from bot.services.adapter_store import AdapterStore
+
+CONVERSATION = "conversation"  # key: conversation id -> the reference and what it is
+PERSONAL = "personal"  # key: tenant/user -> the 1:1 conversation id with that person
+MEMBER = "member"  # key: tenant/user -> their Teams id and service URL (from a roster)
+TEAM = "team"  # key: team id -> the team's general channel conversation id
+PART = "part"  # key: conversation|activity id -> the first activity of a split message
+
+
+def person_key(tenant: str, user: str) -> str:
+    return f"{tenant}/{user}"
+
+
+class ConversationStore:
+    def __init__(self, store: AdapterStore) -> None:
+        self.store = store
+        # What this process read or wrote, by (kind, key). References rarely change and every
+        # proactive send needs one; a miss still reads the database, where another process
+        # (a roster sync from the CLI, say) may have written it.
+        self._known: dict[tuple[str, str], dict[str, Any]] = {}
+
+    async def _get(self, kind: str, key: str) -> dict[str, Any] | None:
+        cached = self._known.get((kind, key))
+        if cached is not None:
+            return cached
+        record = await self.store.get(kind, key)
+        if record is None:
+            return None
+        self._known[(kind, key)] = record.value
+        return record.value
+
+    async def _put(self, kind: str, key: str, value: dict[str, Any]) -> None:
+        """Write only what changed: every activity refreshes its reference, few change it."""
+        if self._known.get((kind, key)) == value:
+            return
+        await self.store.put(kind, key, value)
+        self._known[(kind, key)] = value
+
+    async def _put_many(self, kind: str, items: list[tuple[str, dict[str, Any]]]) -> None:
+        if items:
+            await self.store.put_many(kind, items)
+            self._known.update({(kind, key): value for key, value in items})
+
+    async def remember(
+        self,
+        activity: Activity,
+        conversation_type: str | None = None,
+        *,
+        tenant: str,
+        user: str | None,
+    ) -> ConversationReference:
+        reference = TurnContext.get_conversation_reference(activity)
+        kind = conversation_type or activity.conversation.conversation_type or "personal"
+        await self._put(
+            CONVERSATION,
+            activity.conversation.id,
+            {"reference": reference.serialize(), "type": kind, "tenant": tenant},
+        )
+        if kind == "personal" and user:
+            await self._put(
+                PERSONAL, person_key(tenant, user), {"conversation_id": activity.conversation.id}
+            )
+        return reference
+
+    async def remember_personal_chats(
+        self, chats: list[tuple[str, str, ConversationReference]]
+    ) -> None:
+        """New 1:1 chats (tenant, user, reference), many at once after a roster sync."""
+        await self._put_many(
+            CONVERSATION,
+            [
+                (
+                    ref.conversation.id,
+                    {"reference": ref.serialize(), "type": "personal", "tenant": tenant},
+                )
+                for tenant, _, ref in chats
+            ],
+        )
+        await self._put_many(
+            PERSONAL,
+            [
+                (person_key(tenant, user), {"conversation_id": ref.conversation.id})
+                for tenant, user, ref in chats
+            ],
+        )
+
+    async def remember_members(self, tenant: str, members: dict[str, dict[str, Any]]) -> None:
+        await self._put_many(
+            MEMBER, [(person_key(tenant, user), value) for user, value in members.items()]
+        )
+
+    async def reachable(self, tenant: str) -> set[str]:
+        """The users of ``tenant`` the bot already has a 1:1 chat with."""
+        prefix = f"{tenant}/"
+        return {
+            record.key[len(prefix) :]
+            for record in await self.store.find(PERSONAL)
+            if record.key.startswith(prefix)
+        }
+
+    async def reference(self, conversation_id: str) -> ConversationReference | None:
+        value = await self._get(CONVERSATION, conversation_id)
+        return ConversationReference().deserialize(value["reference"]) if value else None
+
+    async def personal(self, tenant: str, user: str) -> ConversationReference | None:
+        value = await self._get(PERSONAL, person_key(tenant, user))
+        return await self.reference(value["conversation_id"]) if value else None
+
+    async def member(self, tenant: str, user: str) -> dict[str, Any] | None:
+        return await self._get(MEMBER, person_key(tenant, user))
+
+    async def remember_team(self, team_id: str, value: dict[str, Any]) -> None:
+        await self._put(TEAM, team_id, value)
+
+    async def teams(self) -> list[tuple[str, dict[str, Any]]]:
+        return [(record.key, record.value) for record in await self.store.find(TEAM)]
+
+    async def remember_parts(self, conversation_id: str, activity_ids: list[str]) -> None:
+        first = f"{conversation_id}|{activity_ids[0]}"
+        await self._put_many(
+            PART,
+            [
+                (f"{conversation_id}|{activity_id}", {"first": first, "part": number})
+                for number, activity_id in enumerate(activity_ids[1:], start=1)
+            ],
+        )
+
+    async def part(self, ref: str) -> tuple[str, int]:
+        """The message a card belongs to (its first activity) and which part it is."""
+        value = await self._get(PART, ref)
+        return (value["first"], int(value["part"])) if value else (ref, 0)
