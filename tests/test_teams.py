@@ -474,3 +474,95 @@ def test_the_teams_package_holds_a_manifest_and_both_icons(tmp_path, monkeypatch
     monkeypatch.delenv("MICROSOFT_APP_ID")
     refused = CliRunner().invoke(cli, ["teams", "package"])
     assert refused.exit_code != 0 and "MICROSOFT_APP_ID" in refused.output
+
+
+# ----- authentication --------------------------------------------------------------------------
+
+
+APP_ID = "11111111-2222-3333-4444-555555555555"
+
+
+async def test_with_an_app_id_every_request_needs_a_valid_bot_framework_token(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.botframework_identity import FakeBotFrameworkIdentity
+
+    async with FakeBotFrameworkIdentity() as identity:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", identity.ca_bundle)  # its token endpoint's TLS
+        connector = FakeConnector(require_token=lambda t: t in identity.issued_tokens)
+        async with (
+            connector,
+            teams_stack(
+                settings,
+                connector,
+                MICROSOFT_APP_ID=APP_ID,
+                MICROSOFT_APP_PASSWORD="pw",
+                BOT_OPENID_METADATA_URL=identity.openid_metadata_url,
+                BOT_LOGIN_URL=identity.login_url,
+            ) as teams,
+        ):
+            hello = teams.activity("message", ALICE, text="help")
+            refusals = {
+                "missing": None,
+                "forged": "Bearer "
+                + identity.issue_channel_token(APP_ID, connector.service_url, valid=False),
+                "expired": "Bearer "
+                + identity.issue_channel_token(APP_ID, connector.service_url, expires_in=-600),
+                "other bot": "Bearer "
+                + identity.issue_channel_token(
+                    "99999999-2222-3333-4444-555555555555", connector.service_url
+                ),
+                "other service": "Bearer "
+                + identity.issue_channel_token(APP_ID, "https://evil.example.com/"),
+            }
+            for case, header in refusals.items():
+                teams.authorization = header
+                status, _ = await teams.post(dict(hello, id=f"forged-{case}"))
+                assert status == 401, case
+            assert await count(teams, Suggestion) == 0 and not teams.connector.calls
+            teams.authorization = "Bearer " + identity.issue_channel_token(
+                APP_ID, connector.service_url
+            )
+            status, _ = await teams.say(ALICE, "suggest Signed and sealed")
+            assert status in (200, 201)
+            await teams.settle()
+            assert await count(teams, Suggestion) == 1
+            # The reply went out with a token the bot obtained from the identity provider.
+            [reply] = connector.calls_to("reply")
+            assert reply.authorization and reply.authorization.split()[1] in identity.issued_tokens
+
+
+async def test_without_an_app_id_only_this_machine_is_served(settings: Settings) -> None:
+    import socket
+
+    import aiohttp
+    from aiohttp.test_utils import TestServer
+
+    from bot.web import build_web_app
+
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.connect(("192.0.2.254", 9))  # UDP "connect" sends nothing; it picks a route
+        address = probe.getsockname()[0]
+    except OSError:
+        address = "127.0.0.1"
+    finally:
+        probe.close()
+    if address.startswith("127."):
+        pytest.skip("this machine has no non-loopback IPv4 address to test from")
+    async with teams_stack(settings) as teams:
+        outside = TestServer(build_web_app(teams.app, run_scheduler=False), host=address)
+        await outside.start_server()
+        try:
+            async with (
+                aiohttp.ClientSession() as session,
+                session.post(
+                    f"http://{address}:{outside.port}/api/messages",
+                    json=teams.activity("message", ALICE, text="suggest From afar"),
+                ) as response,
+            ):
+                assert response.status == 401
+                assert "local emulators" in await response.text()
+        finally:
+            await outside.close()
+        assert await count(teams, Suggestion) == 0

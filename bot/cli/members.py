@@ -16,6 +16,10 @@ from bot.services.permissions import OPERATOR
 from bot.storage.models import Member
 
 ROLES = click.Choice([role.value for role in Role], case_sensitive=False)
+WORKSPACE_HELP = (
+    "Where the user id lives: the Teams tenant id, or the Slack team id when several Slack "
+    "workspaces installed the app [default: none]."
+)
 
 
 @click.group("members")
@@ -46,6 +50,7 @@ def member_record(member: Member, managers: dict[int, Member]) -> dict[str, Any]
 @click.option("--role", type=ROLES, default="employee", show_default=True)
 @click.option("--tz", "timezone", default="UTC", show_default=True, help="IANA time zone.")
 @click.option("--manager", "manager_user_id", help="The manager's user id on the same platform.")
+@click.option("--workspace", default="", help=WORKSPACE_HELP)
 def add(
     platform: str,
     user_id: str,
@@ -54,6 +59,7 @@ def add(
     role: str,
     timezone: str,
     manager_user_id: str | None,
+    workspace: str,
 ) -> None:
     """Add a member known on PLATFORM as USER_ID (for example: slack U024BE7LH)."""
 
@@ -69,6 +75,7 @@ def add(
                 role=role,
                 timezone=timezone,
                 manager_user_id=manager_user_id,
+                workspace=workspace.strip(),
             )
 
     member = run_with_app(work)
@@ -167,12 +174,15 @@ def roles_group() -> None:
 @click.argument("platform")
 @click.argument("user_id")
 @click.argument("role", type=ROLES)
-def grant(platform: str, user_id: str, role: str) -> None:
+@click.option("--workspace", default="", help=WORKSPACE_HELP)
+def grant(platform: str, user_id: str, role: str, workspace: str) -> None:
     """Give the member PLATFORM USER_ID the role ROLE."""
 
     async def work(app: Application) -> Member:
         async with app.db.transaction() as session:
-            return await grant_role(session, OPERATOR, platform, user_id, role)
+            return await grant_role(
+                session, OPERATOR, platform, user_id, role, workspace=workspace.strip()
+            )
 
     member = run_with_app(work)
     click.echo(f"{member.display_name} is now {member.role}.")

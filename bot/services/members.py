@@ -79,7 +79,10 @@ async def get_member(
     member = await find_member(session, platform, user_id, workspace)
     if member is None:
         who = describe_identity(platform, user_id, workspace)
-        raise NotFound(f"No member {who}. Add them with: advocacy members add {platform} {user_id}")
+        where = f" --workspace {workspace}" if workspace else ""
+        raise NotFound(
+            f"No member {who}. Add them with: advocacy members add {platform} {user_id}{where}"
+        )
     return member
 
 
@@ -175,11 +178,17 @@ async def add_member(
 
 
 async def grant_role(
-    session: AsyncSession, actor: Acting, platform: str, user_id: str, role: str
+    session: AsyncSession,
+    actor: Acting,
+    platform: str,
+    user_id: str,
+    role: str,
+    *,
+    workspace: str = "",
 ) -> Member:
     require_role(actor, (), "grant roles")
     parsed = parse_enum(Role, role, "role")
-    member = await get_member(session, validate_platform(platform), user_id.strip())
+    member = await get_member(session, validate_platform(platform), user_id.strip(), workspace)
     member.role = parsed
     await session.flush()
     return member
