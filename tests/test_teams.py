@@ -3,6 +3,7 @@ CloudAdapter, and a fake Bot Connector service on loopback that refuses invalid 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 
@@ -566,3 +567,44 @@ async def test_without_an_app_id_only_this_machine_is_served(settings: Settings)
         finally:
             await outside.close()
         assert await count(teams, Suggestion) == 0
+
+
+async def test_members_sync_teams_reaches_new_joiners(
+    sqlite_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from bot.cli.main import cli
+
+    team_id = "19:sales@thread.tacv2"
+    async with teams_stack(sqlite_settings) as teams:
+        teams.connector.add_member(
+            team_id, user_id="29:first", aad_object_id="aad-first", name="First Seller"
+        )
+        await teams.post(
+            teams.activity(
+                "installationUpdate",
+                BOSS,
+                action="add",
+                conversation={"conversationType": "channel", "id": team_id, "tenantId": TENANT},
+                channelData={"team": {"id": team_id, "name": "Sales"}, "tenant": {"id": TENANT}},
+            )
+        )
+        await teams.settle()
+        assert len(teams.connector.created) == 1
+        teams.connector.add_member(
+            team_id, user_id="29:new", aad_object_id="aad-new", name="New Joiner"
+        )
+        for key, value in {
+            "DATABASE_URL": sqlite_settings.database_url,
+            "ADVOCACY_SECRET_KEY": sqlite_settings.secret_key or "",
+            "ADVOCACY_DATA_DIR": str(sqlite_settings.data_dir),
+        }.items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.delenv("MICROSOFT_APP_ID", raising=False)
+        result = await asyncio.to_thread(CliRunner().invoke, cli, ["members", "sync", "teams"])
+        assert result.exit_code == 0, result.output
+        assert "2 members read" in result.output
+        assert len(teams.connector.created) == 2  # only the new joiner's chat was opened
+        async with teams.app.db.transaction() as session:
+            assert await find_member(session, "teams", "aad-new", TENANT) is not None
