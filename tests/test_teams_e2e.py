@@ -158,6 +158,18 @@ async def test_the_full_loop_in_teams_against_advocacy_serve(tmp_path: Path) -> 
             await teams.say(DANA, "digest run Weekly picks")
             # 2. It reaches Alice, in the conversation stored before the restart.
             digest = await wait_for(lambda: latest(connector, ALICE, "halved"), "the digest")
+            # The bot records a batch's deliveries once the batch is sent; people react later.
+            await wait_for(
+                lambda: (
+                    sqlite3.connect(db)
+                    .execute(
+                        "SELECT count(*) FROM deliveries WHERE platform_ref LIKE ?",
+                        (f"%|{digest['id']}",),
+                    )
+                    .fetchone()[0]
+                ),
+                "the delivery record",
+            )
             # 3. She reacts; Teams delivers the reaction twice: it counts once.
             for _ in range(2):
                 await teams.react(ALICE, "like", digest["id"], activity_id="reaction-1")
