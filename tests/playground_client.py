@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -36,28 +38,35 @@ INSTALL_TIMEOUT = 300.0
 
 
 class PlaygroundError(AssertionError):
-    """Something the playground did or did not do; the message says what and shows its log."""
+    """Something the playground did or did not do in time, or refused."""
 
 
 def tools_missing() -> str | None:
-    """Why the playground cannot run here (no Node.js or npm), or None."""
+    """Which of node and npm (both needed) is not on PATH, or None."""
     missing = [tool for tool in ("node", "npm") if shutil.which(tool) is None]
-    return f"{' and '.join(missing)} not installed" if missing else None
+    return " and ".join(missing) if missing else None
 
 
-def pinned_version() -> str:
-    return json.loads((HERE / "package.json").read_text(encoding="utf-8"))["dependencies"][PACKAGE]
+def _lock_digest() -> str:
+    digest = hashlib.sha256()
+    for name in ("package.json", "package-lock.json"):
+        digest.update((HERE / name).read_bytes())
+    return digest.hexdigest()
 
 
 def install() -> Path:
-    """The playground's ``cli.js``, installed with ``npm ci`` from the committed lock file
-    unless the pinned version is already in tests/playground/node_modules."""
-    package_dir = HERE / "node_modules" / Path(*PACKAGE.split("/"))
-    manifest = package_dir / "package.json"
-    if not (
-        manifest.is_file()
-        and json.loads(manifest.read_text(encoding="utf-8")).get("version") == pinned_version()
-    ):
+    """The playground's ``cli.js``, installed with ``npm ci`` from the committed lock file.
+
+    npm ci runs unless tests/playground/node_modules holds a whole install of exactly this
+    lock file: a stamp written after a successful ``npm ci`` says so (files found there
+    without it, left by an interrupted install or put there by hand, do not count)."""
+    modules = HERE / "node_modules"
+    package_dir = modules / Path(*PACKAGE.split("/"))
+    cli = package_dir / "cli.js"
+    stamp = modules / ".advocacy-npm-ci"
+    wanted = _lock_digest()
+    complete = cli.is_file() and (package_dir / "dist" / "index.js").is_file()
+    if not (complete and stamp.is_file() and stamp.read_text(encoding="utf-8") == wanted):
         npm = shutil.which("npm")
         assert npm is not None
         result = subprocess.run(
@@ -72,9 +81,9 @@ def install() -> Path:
             raise PlaygroundError(
                 f"npm ci in {HERE} failed ({result.returncode}):\n{result.stdout}{result.stderr}"
             )
-    cli = package_dir / "cli.js"
-    if not cli.is_file():
-        raise PlaygroundError(f"npm ci did not install {cli}")
+        if not (cli.is_file() and (package_dir / "dist" / "index.js").is_file()):
+            raise PlaygroundError(f"npm ci in {HERE} did not install {PACKAGE}")
+        stamp.write_text(wanted, encoding="utf-8")
     return cli
 
 
@@ -187,8 +196,10 @@ class Playground:
             "M365_AGENTS_PLAYGROUND_LOGFILE": str(self.logfile),
         }
         self._console = open(self.workdir / "playground.out", "wb")  # noqa: SIM115
+        node = shutil.which("node")
+        assert node is not None
         self.process = await asyncio.create_subprocess_exec(
-            "node",
+            node,
             str(cli),
             "-e",
             self.endpoint,
@@ -251,15 +262,24 @@ class Playground:
                 out.writelines(json.dumps(event, ensure_ascii=False) + "\n" for event in stream)
 
     async def _wait_until_up(self) -> None:
+        """Wait for "Listening on PORT" (the playground takes a random port when the one asked
+        for is taken, and says so only there), then for ``/_debug/ping`` to answer ``pong``."""
         assert self.session is not None and self.process is not None
+        console = self.workdir / "playground.out"
         deadline = time.monotonic() + START_TIMEOUT
+        listening = None
         while time.monotonic() < deadline:
             if self.process.returncode is not None:
                 raise PlaygroundError(f"the playground exited ({self.process.returncode})")
-            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-                async with self.session.get(self.url + "/_debug/ping") as response:
-                    if response.status == 200 and (await response.text()) == "pong":
-                        return
+            if listening is None:
+                listening = re.search(r"Listening on (\d+)", console.read_text(errors="replace"))
+                if listening is not None:
+                    self.port = int(listening.group(1))
+            if listening is not None:
+                with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                    async with self.session.get(self.url + "/_debug/ping") as response:
+                        if response.status == 200 and (await response.text()) == "pong":
+                            return
             await asyncio.sleep(0.1)
         raise PlaygroundError(f"the playground did not answer /_debug/ping in {START_TIMEOUT} s")
 
@@ -276,6 +296,15 @@ class Playground:
         for path in (self.logfile, self.workdir / "playground.out"):
             if path.is_file():
                 parts.append(f"--- {path.name} ---\n{path.read_text(errors='replace')[-20000:]}")
+        parts.append("--- activities (log stream) ---")
+        for item in self.exchanges():
+            body = (item.get("request") or {}).get("body") or {}
+            response = item.get("response") or {}
+            parts.append(
+                f"{item.get('from')} -> {item.get('to')}: {body.get('type')} "
+                f"{item.get('messageId')} {(body.get('text') or body.get('summary') or '')[:80]!r}"
+                f" -> {response.get('statusCode')} {json.dumps(response.get('body'))[:200]}"
+            )
         return "\n".join(parts)
 
     # ----- HTTP ---------------------------------------------------------------------------
@@ -311,23 +340,24 @@ class Playground:
         action: dict[str, Any],
         inputs: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Press an ``Action.Execute`` button (the web page does the same): an
-        ``adaptiveCard/action`` invoke. Returns the bot's invoke response ``{"type", "value"}``."""
+        """Press an ``Action.Execute`` button, with the card's ``inputs`` filled in, as the
+        playground's web page does (the same request body): an ``adaptiveCard/action`` invoke.
+        Returns the bot's invoke response as the playground reduces it: ``{"type", "value"}``."""
         return await self._post(
             "/_conversation/v1/invoke",
             {
                 "name": CARD_ACTION,
-                "from": {"id": self.user["id"]},
-                "conversation": {"id": message.conversation_id},
-                "replyToId": message.message_id,
                 "value": {
                     "action": {
                         "type": "Action.Execute",
+                        "title": action.get("title"),
                         "verb": action.get("verb"),
                         "data": {**(action.get("data") or {}), **(inputs or {})},
-                    },
-                    "trigger": "manual",
+                    }
                 },
+                "from": {"id": self.user["id"]},
+                "conversation": {"id": message.conversation_id},
+                "replyToId": message.message_id,
             },
         )
 
@@ -337,7 +367,8 @@ class Playground:
         action: dict[str, Any],
         inputs: dict[str, Any] | None = None,
     ) -> None:
-        """Press an ``Action.Submit`` button: a ``message`` activity with ``value``."""
+        """Press an ``Action.Submit`` button (for an ``Action.Execute``, its fallback), as the web
+        page does: the bot gets a ``message`` activity with ``value`` and ``replyToId``."""
         submit = action.get("fallback") if action.get("type") == "Action.Execute" else action
         await self._post(
             "/_conversation/v1/submit",
@@ -410,7 +441,7 @@ class Playground:
                 found.append((f"invoke response {item.get('messageId')}", response.get("value")))
         return found
 
-    async def wait_for(self, check: Callable[[], Any], what: str, timeout: float = 15.0) -> Any:  # noqa: ASYNC109
+    async def wait_for(self, check: Callable[[], Any], what: str, timeout: float = 15.0) -> Any:
         """Wait until ``check()`` returns something truthy (re-checked whenever a websocket
         reports something, and every 0.2 s)."""
         deadline = time.monotonic() + timeout
@@ -447,6 +478,14 @@ class Playground:
             raise PlaygroundError(
                 f"{error}; the chat showed since:\n{shown or '  nothing'}"
             ) from None
+
+    def logged(self, message_id: str) -> list[dict[str, Any]]:
+        """The log entries of the activities the bot posted that became ``message_id``."""
+        return [
+            item
+            for item in self.exchanges()
+            if item.get("from") == "User Application" and item.get("messageId") == message_id
+        ]
 
     def answered(self, activity_id: str) -> list[dict[str, Any]]:
         """The log entries of the activity ``activity_id`` posted to the bot (one per post),

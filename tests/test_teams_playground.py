@@ -1,83 +1,106 @@
-"""The issue's loop against a REAL Teams client emulator: Microsoft 365 Agents Playground.
+"""The issue's loop against a REAL Teams client emulator, Microsoft 365 Agents Playground.
 
-schedule, deliver after a restart, react once, suggest anonymously, a manager answers, the author
-is told; every card valid against the 1.5 schema. The bot is the real ``advocacy serve`` process
-(no MICROSOFT_APP_ID: loopback requests only); the client is ``@microsoft/m365agentsplayground``
-0.2.28, installed by tests/playground_client.py with ``npm ci`` from tests/playground/ (skipped
-only where Node.js or npm is missing).
+"Schedule, deliver after a restart, react once, suggest anonymously, a manager answers, the
+author is told; every card valid against the 1.5 schema." The bot is the real ``advocacy
+serve`` process (no MICROSOFT_APP_ID, so it accepts loopback requests only); the client is
+``@microsoft/m365agentsplayground`` 0.2.28 (Node.js, self-contained, offline), installed by
+tests/playground_client.py with ``npm ci`` from tests/playground/package-lock.json into
+tests/playground/node_modules. The test is skipped only where node or npm is missing.
 
-The playground has ONE person at the keyboard (``currentUser``), so the loop is run by that one
-person whose role is switched with ``advocacy roles grant`` between steps: strategist (schedules
-and sends the digest), employee (receives it, reacts, files the anonymous idea), manager (reads
-the rollup and answers); the author's notice comes back to the same personal chat.
+Who is who: the playground shows ONE person at the keyboard (``currentUser``, Alex Wilber); its
+message API always sends as that person (see below), so the loop is run by that one person whose
+role is switched with ``advocacy roles grant`` between steps: strategist (schedules the digest
+with the card form, sends it from the chat), employee (gets the digests, reacts, presses Useful,
+files the anonymous idea), manager (rollup, "Answer / set status", the answer form). The
+author's notice comes back to the same personal chat. "Deliver after a restart": the person
+says hello and schedules the digest, the bot restarts, and the digest is fired from the command
+line (as the scheduler would on Monday at 09:00) before the person types anything again, so the
+restarted bot can only reach them through the conversation reference it stored before the
+restart (every message they type refreshes it).
 
-What was learned about the playground (0.2.28), by reading its dist/index.js (one webpack
-bundle; the server is express + ws) and by trying it:
+What the playground 0.2.28 does, from its dist/index.js (one webpack bundle: express and ws) and
+dist/client (the web page), and by trying it:
 
 Starting
   ``node cli.js -e BOT_ENDPOINT -c msteams --disable-telemetry -p PORT --conversation-id ID``
-  from an empty directory (a ``.m365agentsplayground.yml`` there would replace the built-in
-  tenant, users and chats), with ``TEAMSAPPTESTER_BROWSER=none`` and
-  ``APPLICATION_INSIGHTS_NO_STATSBEAT=true``; its console goes to
-  ``M365_AGENTS_PLAYGROUND_LOGFILE`` (every activity it logs is there too, as JSON). The bot
-  endpoint is fixed for the process's life: a restarted bot must come back on the same port.
-  ``GET /_debug/ping`` answers ``pong`` when it is up. ``GET /_internal/v1/config`` waits (up to
-  15 s) until the bot endpoint answers at all, then returns ``{"config": {"tenantId", "bot":
-  {"id", "name"}, "currentUser": {"id": "user-id-0", "name", "aadObjectId", ...}, "users":
-  [5 more], "personalChat": {"id": ID}, "groupChats": [...], "teams": [...]},
-  "internalConfig": {...}}`` (``/_internal/v1/testConfig`` is the same without the wait).
+  in an empty directory (a ``.m365agentsplayground.yml`` there would replace the built-in
+  tenant, users, chats and team), with ``TEAMSAPPTESTER_BROWSER=none`` (else it tries to open a
+  browser and exits) and ``APPLICATION_INSIGHTS_NO_STATSBEAT=true``. Its console goes to the file
+  ``M365_AGENTS_PLAYGROUND_LOGFILE`` names; activities are logged there only while no websocket
+  client listens. If PORT is taken it silently picks another: only "Listening on PORT" on
+  stdout says which. The bot endpoint is fixed for the process's life, so the restarted bot
+  comes back on the same port. ``GET /_debug/ping`` answers ``pong`` once it is up.
+  ``GET /_internal/v1/config`` first waits (up to 15 s) for the bot endpoint to answer anything,
+  then returns ``{"config": {"tenantId", "bot": {"id", "name"}, "currentUser": {"id":
+  "user-id-0", "name", "aadObjectId", "userPrincipleName", ...}, "users": [5 others],
+  "personalChat": {"id": ID}, "groupChats": [...], "teams": [{"id": "team-id", "channels",
+  "members"}]}, "internalConfig": {...}}`` (``/_internal/v1/testConfig``: the same, no wait).
+  The group chat's members are the 5 others (its messages are not on the conversation stream);
+  the team's roster is all 6.
 
-Talking (all JSON; 200 on success, else ``{"code": "BadArgument", "message"}`` with 400/404)
-  * ``POST /_conversation/v1/conversations/{conv}/messages`` with ``{"from": {"id"}, "text",
-    "textFormat": "plain"|"markdown"|"xml"}`` (``textFormat`` is REQUIRED: without it, 400
-    "Invalid input"; ``mentions: [{"mentioned": {"id"}, "text"}]`` optional). Answers
-    ``{"messageId", "timestamp"}`` at once, then posts the bot a ``message`` activity whose
-    ``id`` is a fresh GUID, not that ``messageId``. ``from`` is only checked to be a member of
-    the chat: the activity is ALWAYS from ``currentUser``. In a group chat only messages that
+Acting (JSON bodies; errors are ``{"code": "BadArgument", "message"}`` with 400 or 404)
+  * Type a message: ``POST /_conversation/v1/conversations/{conv}/messages`` with ``{"from":
+    {"id"}, "text", "textFormat": "plain"|"markdown"|"xml"}``; ``textFormat`` is REQUIRED
+    (without it: 400 "Invalid input"); optional ``mentions: [{"mentioned": {"id"}, "text"}]``.
+    It answers ``{"messageId", "timestamp"}``, then posts the bot a ``message`` activity whose
+    ``id`` is a fresh GUID (not that messageId). ``from.id`` is only checked to be in the chat:
+    the activity is ALWAYS from currentUser. In a group chat or channel only messages that
     mention the bot reach it.
-  * ``POST /_conversation/v1/invoke`` with ``{"name": "adaptiveCard/action", "from": {"id"},
-    "conversation": {"id"}, "replyToId": MESSAGE_ID, "value": {"action": {"type":
-    "Action.Execute", "verb", "data"}, "trigger": "manual"}}`` (what the web page sends for an
-    Action.Execute button, the card's inputs merged into ``data``). ``replyToId`` must be a
-    message of that conversation. The call waits for the bot and answers with its invoke
-    response reduced to ``{"type", "value"}`` (502 if the bot fails). Then the playground
-    replaces the card of that message, in its own state, by ``value`` whatever ``type`` says
-    (so after an ``application/vnd.microsoft.activity.message`` answer the message holds that
-    string); it tells the websocket nothing about it. Here ``from.id`` is honoured: any user of
-    the conversation can press a button.
-  * ``POST /_conversation/v1/submit`` with ``{"from": {"id"}, "conversation": {"id"},
-    "replyToId": MESSAGE_ID, "value": {...}}``: an Action.Submit; the bot gets a ``message``
-    activity with ``value`` and ``replyToId``. Answers 200 with an empty body before posting.
-  * ``POST /_internal/v1/customActivities`` with a whole activity: posted to the bot as is,
-    after answering 200 (empty). ``GET /_internal/v1/customActivities/template?conversationId=C``
-    gives a base activity to fill in (fresh GUID ``id``, ``serviceUrl``, ``channelId``,
-    ``from`` currentUser with ``aadObjectId``, ``recipient`` the bot, ``conversation`` with
-    ``conversationType`` and ``tenantId``, ``type: "<custom-activity-type>"``); with
-    ``&type=install|uninstall|userAdded|botAdded|...`` a ready-made activity of that kind.
-    The web page sends reactions (``messageReaction``) this way; re-sending the same activity
-    (same ``id``) is what a redelivery looks like.
+  * Press an Action.Execute button: ``POST /_conversation/v1/invoke`` with ``{"name":
+    "adaptiveCard/action", "value": {"action": {"type": "Action.Execute", "title", "verb",
+    "data"}}, "from": {"id"}, "conversation": {"id"}, "replyToId": MESSAGE_ID}`` (the body the
+    web page sends, the card's inputs merged into ``data``; no ``trigger``). ``replyToId`` must
+    be a message of that conversation; ``from.id`` is honoured (any member may press). The
+    call waits for the bot and answers its invoke response reduced to ``{"type", "value"}``
+    (an error status if the bot fails). The web page then replaces the card when ``type`` is
+    the Adaptive Card type, or shows ``value`` under it for
+    ``application/vnd.microsoft.activity.message``; but the server replaces the stored card by
+    ``value`` whatever ``type`` says (after a text answer the message "holds" a string), and
+    tells no websocket.
+  * Press an Action.Submit button: ``POST /_conversation/v1/submit`` with ``{"conversation":
+    {"id"}, "replyToId", "value": DATA, "from": {"id"}}``; 200 with an empty body, then the bot
+    gets a ``message`` activity with ``value`` and ``replyToId`` (``from.id`` honoured).
+  * Anything else: ``POST /_internal/v1/customActivities`` with a whole activity, posted to the
+    bot as is after answering 200 (empty). ``GET /_internal/v1/customActivities/template?
+    conversationId=C`` gives a base to fill in (fresh GUID ``id``, ``channelId``,
+    ``serviceUrl``, ``from`` currentUser with ``aadObjectId``, ``recipient`` the bot,
+    ``conversation`` with ``conversationType`` and ``tenantId``, ``type:
+    "<custom-activity-type>"``); ``&type=install|uninstall|botAdded|userAdded|...`` gives a
+    ready-made ``installationUpdate``/``conversationUpdate``. The web page has no reaction
+    button: a ``messageReaction`` is sent this way, and re-sending the same activity (same
+    ``id``) is what a redelivery looks like.
 
-What the bot receives (Teams-shaped): ``channelId: "msteams"``, ``serviceUrl:
+What the bot receives, Teams-shaped: ``channelId: "msteams"``, ``serviceUrl:
 "http://localhost:PORT/_connector"``, ``from: {"id": "user-id-0", "name", "aadObjectId"}``,
 ``conversation: {"conversationType": "personal", "tenantId", "id"}``, ``channelData: {"tenant":
 {"id"}}`` (invokes and submits add ``"source": {"name": "message"}``), ``recipient`` the bot,
-an ``entities`` ``clientInfo``, and the header ``x-ms-agents-playground: true``; no
-Authorization header unless auth is configured.
+an ``entities`` ``clientInfo``, ``locale``, ``localTimestamp``; the header
+``x-ms-agents-playground: true`` and no Authorization header (no auth configured). The Teams
+adapter keys the person by ``aadObjectId`` within ``conversation.tenantId``.
 
-Watching (websockets; messages sent while nobody listens are buffered for the first client)
+Its connector (``/_connector``) takes sends, replies and updates (PUT), roster reads and
+createConversation: installing the app in its team (template ``type=install``,
+``conversationId=team-id``) makes the bot read 6 members and open 1:1 chats with the 5 others.
+It does not check Adaptive Cards (only that card attachments have an object ``content``): this
+test validates them.
+
+Watching (websockets; what is sent while nobody listens is buffered for the first client)
   * ``/_ws_conversation/v1/conversations/stream``: ``{"action": "createMessage" |
     "updateMessage" | "typing", "actionConversationId", "message": {"messageId", "timestamp",
     "from": {"id"}, "text", "textFormat", "attachments": [{"contentType", "content"}],
-    "attachmentLayout", "mentions", ...}}``: the user's own messages and the bot's, including
-    proactive ones sent to ``/_connector`` (``messageId`` = the id the connector returned to
-    the bot; that is the ``replyToId`` for a button on it).
-  * ``/_ws/log/stream``: ``{"logAction": "appendLog", "log": {...}}``; for every activity, in
-    both directions, ``{"conversationId", "activityName", "messageId", "from": "Microsoft 365
-    Agents Playground" | "User Application", "to", "request": {"body": ACTIVITY}, "response":
-    {"statusCode", "body"}}`` (so the bot's invoke responses are there too); other entries are
-    ``{"type": "text", "displayText"}``.
-  The playground does not check Adaptive Cards (its server only checks that an attachment with
-  the card content type has an object ``content``): this test validates them.
+    "attachmentLayout", "mentions", ...}}`` for the bot's messages in chats currentUser is in,
+    proactive ones included (the web page shows the user's own messages itself: they are not
+    reported). A bot message's ``messageId`` is the id the connector
+    answered the bot with: the ``replyToId`` for its buttons and reactions, and what the bot
+    records as the delivery's reference. It can arrive before the bot has that answer.
+  * ``/_ws/log/stream``: ``{"logAction": "appendLog", "log": {...}}``; for every activity in
+    either direction (and roster reads) ``{"conversationId", "activityName", "messageId",
+    "from": "Microsoft 365 Agents Playground" | "User Application", "to", "request": {"body":
+    ACTIVITY}, "response": {"statusCode", "body"}}``, so the bot's invoke responses are there;
+    other entries are ``{"type": "text", "displayText"}``. An entry may come after the
+    conversation stream's message.
+On failure the test prints the bot's log and the playground's output and activities; both
+streams are saved as JSONL next to the test's database.
 """
 
 from __future__ import annotations
@@ -100,7 +123,9 @@ from tests.teams_fake import adaptive_card_error
 MISSING = tools_missing()
 pytestmark = [
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),
-    pytest.mark.skipif(MISSING is not None, reason=f"the Agents Playground needs {MISSING}"),
+    pytest.mark.skipif(
+        MISSING is not None, reason=f"the Agents Playground needs Node.js and npm: no {MISSING}"
+    ),
 ]
 TEST_TIMEOUT = 120.0
 
@@ -228,6 +253,7 @@ async def test_the_full_loop_in_the_agents_playground(
         print("".join(bot.log))
         if playground is not None:
             print(playground.output())
+            print(f"(both websocket streams are saved as JSONL in {playground.workdir})")
         raise
     finally:
         await bot.stop()
@@ -235,11 +261,11 @@ async def test_the_full_loop_in_the_agents_playground(
 
 async def run_the_loop(pg: Playground, bot: Bot, env: dict[str, str], cwd: Path, db: Path) -> None:
     me = pg.user
-    tenant = pg.tenant_id
-    who = ["teams", me["aadObjectId"], "--workspace", tenant]
+    person = ("teams", me["aadObjectId"])
+    tenant = ("--workspace", pg.tenant_id)
 
     async def become(role: str) -> None:
-        out = await cli(env, cwd, "roles", "grant", *who[:2], role, *who[2:])
+        out = await cli(env, cwd, "roles", "grant", *person, role, *tenant)
         assert f"is now {role}" in out, out
 
     # The playground's person is a strategist in Support (the Teams adapter keys people by
@@ -249,23 +275,21 @@ async def run_the_loop(pg: Playground, bot: Bot, env: dict[str, str], cwd: Path,
         cwd,
         "members",
         "add",
-        *who[:2],
+        *person,
         "--name",
         me["name"],
         "--team",
         "Support",
         "--role",
         "strategist",
-        *who[2:],
+        *tenant,
     )
 
-    # They say hello: the bot answers and stores the conversation reference. Then it restarts.
+    # They say hello: the bot answers and stores the conversation reference.
     await pg.say("hello")
     await pg.wait_for_bot_message("/help")
-    assert await bot.stop() == 0
-    await bot.start()
 
-    # 1. As strategist: schedule a digest with the card form, then send it now.
+    # 1. As strategist: schedule a digest with the card form (Action.Execute: an invoke).
     seen = len(pg.messages())
     await pg.say("digest add")
     form = await pg.wait_for_bot_message("Schedule a digest", after=seen)
@@ -287,17 +311,42 @@ async def run_the_loop(pg: Playground, bot: Bot, env: dict[str, str], cwd: Path,
     assert query(db, "SELECT name, kind, audience, cron, timezone FROM digests") == [
         ("Weekly picks", "content", "all", "0 9 * * mon", "UTC")
     ]
-    seen = len(pg.messages())
-    await pg.say("digest run Weekly picks")
-    await pg.wait_for_bot_message("is on its way to 1 recipient", after=seen)
 
-    # 2. The digest arrives proactively, in the conversation stored before the restart.
-    await become("employee")
+    # 2. The bot restarts; the digest fires (from the command line, as the scheduler would on
+    # Monday at 09:00) and the restarted bot delivers it proactively, through the reference
+    # stored before the restart: the person has written nothing since (each message they
+    # type refreshes it, which is why the chat's "digest run" comes after).
+    assert await bot.stop() == 0
+    await bot.start()
+    posted = len(pg.exchanges())
+    seen = len(pg.messages())
+    await cli(env, cwd, "digest", "run", "Weekly picks", "--enqueue-only")
     digest = await pg.wait_for_bot_message("How support halved first-reply time", after=seen)
     assert digest.action == "createMessage"
     assert digest.conversation_id == pg.conversation_id
+    assert not [e for e in pg.exchanges()[posted:] if e.get("to") == "User Application"]
+    # The chat shows the message before the bot has the connector's answer, and the bot records
+    # a batch's deliveries once the batch is sent; people react later than that.
+    await pg.wait_for(
+        lambda: query(
+            db,
+            "SELECT id FROM deliveries WHERE platform_ref = "
+            f"'{pg.conversation_id}|{digest.message_id}'",
+        ),
+        "the digest's delivery to be recorded with the message id the playground gave it",
+    )
 
-    # 3. A reaction, delivered twice (the same activity): it counts once.
+    # The strategist sends it again now from the chat, once a new article is in the library.
+    await cli(env, cwd, "content", "add", "https://example.com/rota", "--title", "Our on-call rota")
+    seen = len(pg.messages())
+    await pg.say("digest run Weekly picks")
+    await pg.wait_for_bot_message("is on its way to 1 recipient", after=seen)
+    second = await pg.wait_for_bot_message("Our on-call rota", after=seen)
+    assert not second.mentions("How support halved first-reply time")  # only what is new
+
+    # 3. As employee: a reaction on the first digest, delivered twice (the same activity):
+    # it counts once.
+    await become("employee")
     reaction = await pg.template()
     reaction.update(
         type="messageReaction",
@@ -306,16 +355,48 @@ async def run_the_loop(pg: Playground, bot: Bot, env: dict[str, str], cwd: Path,
     )
     for _ in range(2):
         await pg.send_custom(reaction)
-    await pg.wait_for(
-        lambda: len(pg.answered(reaction["id"])) == 2, "the bot to answer both reactions"
+    answered = await pg.wait_for(
+        lambda: len(pg.answered(reaction["id"])) == 2 and pg.answered(reaction["id"]),
+        "the bot to answer both reactions",
     )
+    assert [item["response"]["statusCode"] for item in answered] == [201, 201]
     assert query(db, "SELECT kind, detail FROM feedback") == [("reaction", "like")]
+
+    # "Useful" on the second digest, pressed as Teams does (Action.Execute: the invoke answers
+    # with the updated card), then again from a client without Universal Actions (Action.Submit:
+    # the bot updates the message in place): it counts once.
+    await pg.wait_for(
+        lambda: query(
+            db,
+            "SELECT id FROM deliveries WHERE platform_ref = "
+            f"'{pg.conversation_id}|{second.message_id}'",
+        ),
+        "the second digest's delivery to be recorded",
+    )
+    useful = button(second.cards[0], "Useful")
+    answer = await pg.execute(second, useful)
+    assert answer["type"] == "application/vnd.microsoft.card.adaptive", answer
+    assert "✓ Useful" in json.dumps(answer["value"], ensure_ascii=False)
+    await pg.submit(second, useful)
+    updated = await pg.wait_for(
+        lambda: [
+            m
+            for m in pg.bot_messages()
+            if m.action == "updateMessage" and m.message_id == second.message_id
+        ],
+        "the digest to be updated in place after Action.Submit",
+    )
+    assert "✓ Useful" in json.dumps(updated[0].cards, ensure_ascii=False)
+    assert sorted(query(db, "SELECT kind, detail FROM feedback")) == [
+        ("reaction", "like"),
+        ("useful", ""),
+    ]
 
     # 4. An anonymous idea.
     seen = len(pg.messages())
     await pg.say("suggest --anonymous Publish the on-call rota")
-    thanks = await pg.wait_for_bot_message("#1", after=seen)
-    assert "anonymous" in json.dumps(thanks.cards).lower()
+    thanks = await pg.wait_for_bot_message("suggestion #1", after=seen)
+    assert thanks.mentions("anonymously"), thanks.cards
     [(anonymous, author)] = query(db, "SELECT anonymous, author_id FROM suggestions")
     assert (anonymous, author) == (1, None)
 
@@ -324,26 +405,38 @@ async def run_the_loop(pg: Playground, bot: Bot, env: dict[str, str], cwd: Path,
     seen = len(pg.messages())
     await pg.say("rollup")
     rollup = await pg.wait_for_bot_message("Answer / set status", after=seen)
-    assert me["name"] not in json.dumps(rollup.cards)  # anonymous: the author is not named
-    await pg.execute(rollup, button(rollup.cards[0], "Answer / set status"))
+    answer = await pg.execute(rollup, button(rollup.cards[0], "Answer / set status"))
+    assert answer == {"type": "application/vnd.microsoft.activity.message", "value": "Done."}
     form = await pg.wait_for_bot_message("Your answer", after=seen)
+    for card in (*rollup.cards, *form.cards):  # anonymous: the manager is not told who
+        assert me["name"] not in json.dumps(card, ensure_ascii=False)
+        assert me["aadObjectId"] not in json.dumps(card)
     seen = len(pg.messages())
-    await pg.execute(
+    answer = await pg.execute(
         form,
         button(form.cards[0], "Answer"),
         {"status": "planned", "text": "Agreed, from January."},
     )
+    assert answer == {"type": "application/vnd.microsoft.activity.message", "value": "Done."}
+    await pg.wait_for_bot_message("Answer recorded: #1 is planned", after=seen)
 
     # 6. The author is told, proactively.
     notice = await pg.wait_for_bot_message("Agreed, from January", after=seen)
     assert notice.mentions("Your anonymous suggestion #1 is now planned"), notice.cards
     assert query(db, "SELECT status FROM suggestions") == [("planned",)]
 
-    # Every Adaptive Card the bot sent (posted to the connector, or answered to an invoke) is
-    # valid against the 1.5 schema; and so is every card the chat showed.
-    sent = pg.cards_from_bot()
+    # Every Adaptive Card the bot sent (the activities it posted to the connector, and the
+    # cards it answered invokes with, from the log stream) and every card the chat showed
+    # (from the conversation stream) is valid against the 1.5 schema.
+    await pg.wait_for(
+        lambda: all(pg.logged(m.message_id) for m in pg.bot_messages()),
+        "the log stream to report every message the bot sent",
+    )
     shown = [(f"message {m.message_id}", c) for m in pg.bot_messages() for c in m.cards]
-    assert len(sent) >= 10 and len(shown) >= 10, (len(sent), len(shown))
+    assert all(len(m.cards) == 1 for m in pg.bot_messages())  # the bot only ever sends cards
+    sent = pg.cards_from_bot()
+    assert any(where.startswith("invoke response") for where, _ in sent)
+    assert len(sent) > len(shown) > 10, (len(sent), len(shown))
     errors = [
         f"{where}: {error}"
         for where, card in sent + shown
