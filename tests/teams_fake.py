@@ -238,6 +238,7 @@ class FakeConnector:
         self.max_activity_bytes: int = 28 * 1024
         # Schema validation costs ~40 ms a card; a test sending thousands may switch it off.
         self.validate_cards = True
+        self._drops: dict[str, int] = {}
         self._failures: dict[str, deque[_Failure]] = defaultdict(deque)
         self._buckets: dict[str, tuple[float, float]] = {}  # conversation -> (tokens, at)
         self._personal: dict[tuple[str, str], str] = {}  # (tenant, member id) -> conversation
@@ -327,6 +328,12 @@ class FakeConnector:
             self.teams[team_id] = team
         return team
 
+    def drop_next(self, operation: str, *, times: int = 1) -> None:
+        """Close the connection of the next ``times`` calls of ``operation`` without answering
+        (the request is not processed), as a server does to an idle kept-alive connection."""
+        with self._lock:
+            self._drops[operation] = self._drops.get(operation, 0) + times
+
     def fail_next(
         self,
         operation: str,
@@ -369,6 +376,14 @@ class FakeConnector:
         )
         with self._lock:
             self.calls.append(call)
+            if self._drops.get(operation, 0) > 0:
+                # What an idle kept-alive connection looks like when the server closed it: the
+                # request is never answered or processed.
+                self._drops[operation] -= 1
+                call.status = 0
+                if request.transport is not None:
+                    request.transport.close()
+                return web.Response(status=500)
             try:
                 self._check(call, len(raw))
                 response = self._answer(call, extra, request.query)

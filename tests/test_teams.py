@@ -25,6 +25,7 @@ from tests.teams_support import (
     TeamsStack,
     TeamsUser,
     action,
+    actions_in,
     cards_in,
     teams_stack,
     user,
@@ -271,7 +272,7 @@ async def test_a_strategist_schedules_by_card_and_sends_by_text(teams: TeamsStac
     await teams.say(DANA, "digest add")
     await teams.settle()
     digest_form = sent_to(teams, DANA)[-1]
-    await teams.execute(
+    _, scheduled = await teams.execute(
         DANA,
         action(cards_in(digest_form)[0], "Schedule"),
         digest_form["id"],
@@ -287,8 +288,12 @@ async def test_a_strategist_schedules_by_card_and_sends_by_text(teams: TeamsStac
     )
     await teams.say(DANA, "digest run Picks")
     await teams.settle()
+    # The form was answered with its confirmation, which replaces it (no second submit).
+    assert scheduled["type"] == "application/vnd.microsoft.card.adaptive"
+    assert "Scheduled 'Picks'" in json.dumps(scheduled["value"])
+    assert "Schedule" not in [a.get("title") for a in actions_in(scheduled["value"])]
     replies = json.dumps([cards_in(a) for a in sent_to(teams, DANA)])
-    assert "Scheduled 'Picks'" in replies and "on its way to 2 recipients" in replies
+    assert "on its way to 2 recipients" in replies
     assert "New" in json.dumps(cards_in(sent_to(teams, ALICE)[-1]))
 
 
@@ -608,3 +613,41 @@ async def test_members_sync_teams_reaches_new_joiners(
         assert len(teams.connector.created) == 2  # only the new joiner's chat was opened
         async with teams.app.db.transaction() as session:
             assert await find_member(session, "teams", "aad-new", TENANT) is not None
+
+
+async def test_an_installation_announced_twice_welcomes_and_reads_the_roster_once(
+    teams: TeamsStack,
+) -> None:
+    team_id = "19:ops@thread.tacv2"
+    teams.connector.add_member(team_id, user_id="29:op", aad_object_id="aad-op", name="Op")
+    conversation = {"conversationType": "channel", "id": team_id, "tenantId": TENANT}
+    data = {"team": {"id": team_id, "name": "Ops"}, "tenant": {"id": TENANT}}
+    await teams.post(
+        teams.activity(
+            "installationUpdate", BOSS, action="add", conversation=conversation, channelData=data
+        )
+    )
+    await teams.post(
+        teams.activity(
+            "conversationUpdate",
+            BOSS,
+            conversation=conversation,
+            membersAdded=[{"id": "28:bot-app-id"}],
+            channelData=data,
+        )
+    )
+    await teams.settle()
+    assert len(teams.connector.activities[team_id]) == 1  # one welcome
+    assert len(teams.connector.calls_to("paged_members")) == 1  # one roster read
+
+
+async def test_a_send_survives_a_connection_the_service_dropped(teams: TeamsStack) -> None:
+    await teams.say(ALICE, "hello")
+    await teams.settle()
+    teams.connector.drop_next("send")
+    await run_digest(teams)
+    async with teams.app.db.transaction() as session:
+        delivery = (await session.scalars(select(Delivery))).one()
+    assert delivery.status == DeliveryStatus.SENT and delivery.attempts == 1
+    sends = teams.connector.calls_to("send")
+    assert [call.status for call in sends] == [0, 201]  # dropped, then sent at once

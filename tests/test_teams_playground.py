@@ -306,8 +306,10 @@ async def run_the_loop(pg: Playground, bot: Bot, env: dict[str, str], cwd: Path,
             "timezone": "UTC",
         },
     )
-    assert answer == {"type": "application/vnd.microsoft.activity.message", "value": "Done."}
-    await pg.wait_for_bot_message("Scheduled 'Weekly picks'", after=seen)
+    # The form is answered with its confirmation, which replaces it (no second submit).
+    assert answer["type"] == "application/vnd.microsoft.card.adaptive"
+    assert "Scheduled 'Weekly picks'" in json.dumps(answer["value"])
+    assert adaptive_card_error(answer["value"]) is None
     assert query(db, "SELECT name, kind, audience, cron, timezone FROM digests") == [
         ("Weekly picks", "content", "all", "0 9 * * mon", "UTC")
     ]
@@ -417,8 +419,8 @@ async def run_the_loop(pg: Playground, bot: Bot, env: dict[str, str], cwd: Path,
         button(form.cards[0], "Answer"),
         {"status": "planned", "text": "Agreed, from January."},
     )
-    assert answer == {"type": "application/vnd.microsoft.activity.message", "value": "Done."}
-    await pg.wait_for_bot_message("Answer recorded: #1 is planned", after=seen)
+    assert answer["type"] == "application/vnd.microsoft.card.adaptive"
+    assert "Answer recorded: #1 is planned" in json.dumps(answer["value"])
 
     # 6. The author is told, proactively.
     notice = await pg.wait_for_bot_message("Agreed, from January", after=seen)
@@ -436,7 +438,7 @@ async def run_the_loop(pg: Playground, bot: Bot, env: dict[str, str], cwd: Path,
     assert all(len(m.cards) == 1 for m in pg.bot_messages())  # the bot only ever sends cards
     sent = pg.cards_from_bot()
     assert any(where.startswith("invoke response") for where, _ in sent)
-    assert len(sent) > len(shown) > 10, (len(sent), len(shown))
+    assert len(sent) > len(shown) >= 8, (len(sent), len(shown))
     errors = [
         f"{where}: {error}"
         for where, card in sent + shown

@@ -51,7 +51,7 @@ from adapters.teams.parse import (
     user_key,
 )
 from adapters.teams.references import ConversationStore
-from bot.events import AppInstalled, Event, Reply
+from bot.events import AppInstalled, Event, FormSubmitted, Reply
 from bot.messages import Card, Message
 from bot.platform import AdapterContext, DeliveryError, DeliveryTarget, SendResult
 from bot.ratelimit import Pacer
@@ -129,6 +129,9 @@ class TeamsAdapter:
             return
         origin = getattr(event, "message_ref", None)
         reply = await self.router.handle(await self._whole_message(event))
+        if isinstance(event, FormSubmitted) and origin and reply.messages and not reply.error:
+            confirmation, *others = reply.messages  # the form becomes its confirmation
+            reply = replace(reply, messages=others, update=confirmation)
         await self._show(turn_context, reply, origin=origin)
 
     async def on_invoke(self, turn_context: TurnContext) -> InvokeResponse:
@@ -140,6 +143,10 @@ class TeamsAdapter:
             return _invoke_message("This button is no longer supported; ask for a fresh card.")
         origin = getattr(event, "message_ref", None)
         reply = await self.router.handle(await self._whole_message(event))
+        if isinstance(event, FormSubmitted) and reply.messages and not reply.error:
+            # The form becomes its confirmation, so it cannot be sent twice.
+            confirmation, *others = reply.messages
+            reply = replace(reply, messages=others, update=confirmation)
         card = await self._show(turn_context, reply, origin=origin, invoke=True)
         if card is not None:
             return InvokeResponse(
@@ -168,6 +175,9 @@ class TeamsAdapter:
         data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
         team = data.get("team") or {}
         tenant = tenant_of(activity)
+        # Teams announces one installation twice (installationUpdate and conversationUpdate).
+        if not await self.conversations.first_install(activity.conversation.id):
+            return
         if team.get("id"):
             await self.conversations.remember_team(
                 team["id"],
@@ -198,12 +208,12 @@ class TeamsAdapter:
         """Show a core reply in the conversation. For an invoke, returns the card to answer
         with (the updated card), so Teams replaces the clicked card in place."""
         answer: dict[str, Any] | None = None
-        if reply.update is not None and origin:
+        if reply.update is not None and (origin or invoke):
             index = card_index(turn_context.activity)
             if index is not None:  # the part that now holds the pressed card
                 part = part_of_card(reply.update, index)
             else:
-                _, part = await self.conversations.part(origin)
+                _, part = await self.conversations.part(origin) if origin else ("", 0)
             parts = render_parts(reply.update)
             card = parts[min(part, len(parts) - 1)]
             if invoke:
@@ -295,9 +305,17 @@ class TeamsAdapter:
                 # A new message in the conversation, not a reply to anything.
                 TurnContext.apply_conversation_reference(activity, reference)
                 activity.reply_to_id = None
-                response = await connector.conversations.send_to_conversation(
-                    conversation_id, activity
-                )
+                try:
+                    response = await connector.conversations.send_to_conversation(
+                        conversation_id, activity
+                    )
+                except ClientRequestError as error:
+                    # A kept-alive connection the service closed while idle: the request never
+                    # reached it, and requests does not retry a POST. Once more, at once.
+                    log.info("teams: retrying a send after a dropped connection: %s", _cause(error))
+                    response = await connector.conversations.send_to_conversation(
+                        conversation_id, activity
+                    )
                 sent.append(str(response.id))
         except Exception as error:
             raise _delivery_error(error) from None
@@ -538,13 +556,20 @@ def _delivery_error(error: Exception) -> Exception:
         return error
     if isinstance(error, aiohttp.ClientError | TimeoutError | ClientRequestError):
         # ClientRequestError: botbuilder's own retries ran out without an HTTP status.
-        return DeliveryError(f"Teams did not answer: {type(error).__name__}")
+        return DeliveryError(f"Teams did not answer: {_cause(error)}")
     status, retry_after = _http_status(error)
     if status is None:
         return error  # a bug, not a delivery problem: let it be seen
     if status in RETRYABLE or status >= 500:
         return DeliveryError(f"Teams answered HTTP {status}", retry_after=retry_after)
     return DeliveryError(f"Teams refused the message (HTTP {status})", permanent=True)
+
+
+def _cause(error: BaseException) -> str:
+    """The innermost reason (msrest wraps the requests error, which wraps the socket's)."""
+    while error.__cause__ is not None or getattr(error, "inner_exception", None) is not None:
+        error = error.__cause__ or error.inner_exception  # type: ignore[attr-defined]
+    return f"{type(error).__name__}: {error}"[:300]
 
 
 def _http_status(error: Exception) -> tuple[int | None, float | None]:

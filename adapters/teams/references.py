@@ -3,18 +3,22 @@ proactive digests and DMs work after a restart."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from botbuilder.core import TurnContext
 from botbuilder.schema import Activity, ConversationReference
 
 from bot.services.adapter_store import AdapterStore
+from bot.storage.types import utcnow
 
 CONVERSATION = "conversation"  # key: conversation id -> the reference and what it is
 PERSONAL = "personal"  # key: tenant/user -> the 1:1 conversation id with that person
 MEMBER = "member"  # key: tenant/user -> their Teams id and service URL (from a roster)
 TEAM = "team"  # key: team id -> the team's general channel conversation id
 PART = "part"  # key: conversation|activity id -> the first activity of a split message
+INSTALLED = "installed"  # key: conversation id -> when the app was last installed there
+INSTALL_WINDOW = timedelta(minutes=10)
 
 
 def person_key(tenant: str, user: str) -> str:
@@ -139,3 +143,11 @@ class ConversationStore:
         """The message a card belongs to (its first activity) and which part it is."""
         value = await self._get(PART, ref)
         return (value["first"], int(value["part"])) if value else (ref, 0)
+
+    async def first_install(self, conversation_id: str) -> bool:
+        """True for the first announcement of an installation; False for its echo (Teams sends
+        both installationUpdate and conversationUpdate) within a few minutes."""
+        if await self.store.get(INSTALLED, conversation_id) is not None:
+            return False
+        await self.store.put(INSTALLED, conversation_id, {}, expires_at=utcnow() + INSTALL_WINDOW)
+        return True
