@@ -70,3 +70,30 @@ def test_an_unsupported_database_is_refused_with_the_choices() -> None:
         assert "sqlite+aiosqlite" in str(error) and "postgresql+asyncpg" in str(error)
     else:
         raise AssertionError("mysql should be refused")
+
+
+async def test_upgrading_a_database_that_holds_data_keeps_it(settings: Settings) -> None:
+    """New NOT NULL columns need server defaults, or existing rows block the upgrade."""
+    db = database(settings)
+    try:
+        await migrate.upgrade(db, "0002")
+        async with db.engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO content_items (url, url_key, title, summary, share_text, topics, "
+                    "status, source, created_at) VALUES ('https://a.example', 'https://a.example/', "
+                    "'A', '', '', '[]', 'approved', 'manual', '2026-01-01')"
+                )
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO objectives (key, title, created_at) VALUES ('k', 'K', '2026-01-01')"
+                )
+            )
+        await migrate.upgrade(db)
+        async with db.engine.connect() as connection:
+            title = (await connection.execute(text("SELECT title FROM content_items"))).scalar()
+            priority = (await connection.execute(text("SELECT priority FROM objectives"))).scalar()
+        assert (title, priority) == ("A", 0)
+    finally:
+        await db.dispose()

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy import false as sql_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -92,6 +93,8 @@ class Objective(Base):
     title: Mapped[str] = mapped_column(String(200))
     kpi: Mapped[str | None] = mapped_column(String(200))
     target: Mapped[str | None] = mapped_column(String(100))
+    # Higher comes first when content digests choose what to send.
+    priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -105,10 +108,16 @@ class ContentItem(Base):
     title: Mapped[str] = mapped_column(String(300))
     summary: Mapped[str] = mapped_column(Text, default="")
     share_text: Mapped[str] = mapped_column(Text, default="")
+    # Suggested post per network ({"linkedin": ..., "x": ...}); share_text is the fallback.
+    share_texts: Mapped[dict[str, str]] = mapped_column(
+        JSON, default=dict, server_default=text("'{}'")
+    )
     image_url: Mapped[str | None] = mapped_column(Text)
     topics: Mapped[list[str]] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(20), default="approved", index=True)
     source: Mapped[str] = mapped_column(String(20), default="manual")
+    feed_id: Mapped[int | None] = mapped_column(ForeignKey("content_feeds.id"), index=True)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     objective_id: Mapped[int | None] = mapped_column(ForeignKey("objectives.id"), index=True)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
@@ -129,12 +138,51 @@ class VoiceItem(Base):
     text: Mapped[str] = mapped_column(Text)
     rating: Mapped[float | None] = mapped_column(Float)
     segment: Mapped[str | None] = mapped_column(String(100))
+    customer: Mapped[str | None] = mapped_column(String(200))
     link: Mapped[str | None] = mapped_column(Text)
     sentiment: Mapped[float | None] = mapped_column(Float)
     themes: Mapped[list[str]] = mapped_column(JSON, default=list)
     objective_id: Mapped[int | None] = mapped_column(ForeignKey("objectives.id"), index=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Set when the item was posted as an urgent alert (so it is posted once).
+    alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ContentFeed(Base):
+    """An RSS or Atom feed polled into the draft queue."""
+
+    __tablename__ = "content_feeds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000), unique=True)
+    title: Mapped[str] = mapped_column(String(300), default="")
+    objective_id: Mapped[int | None] = mapped_column(ForeignKey("objectives.id"))
+    topics: Mapped[list[str]] = mapped_column(JSON, default=list)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    etag: Mapped[str | None] = mapped_column(String(300))
+    modified: Mapped[str | None] = mapped_column(String(100))
+    last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class VoiceImport(Base):
+    """One import of customer voice (a file or a webhook batch), with its rejected rows."""
+
+    __tablename__ = "voice_imports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(100))
+    filename: Mapped[str] = mapped_column(String(500), default="")
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+    imported: Mapped[int] = mapped_column(Integer, default=0)
+    duplicates: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+    # The first rejected rows, as {"line": n, "reason": "..."}.
+    problems: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Digest(Base):
@@ -170,6 +218,8 @@ class DigestRun(Base):
     status: Mapped[str] = mapped_column(String(20), default="enqueued")
     recipients: Mapped[int] = mapped_column(Integer, default=0)
     note: Mapped[str] = mapped_column(Text, default="")
+    # The content items this run sent, so later runs send what the audience has not seen.
+    content_ids: Mapped[list[int]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
