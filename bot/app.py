@@ -14,6 +14,7 @@ from bot.delivery import OutboxWorker
 from bot.links import TrackedLinks
 from bot.metrics import Metrics
 from bot.platform import AdapterContext, AdapterRegistry, AdapterStatus, ChatAdapter
+from bot.plugins import Extensions, load_extensions
 from bot.sealing import Sealer, load_or_create_secret
 from bot.storage import migrate
 from bot.storage.database import Database, describe_database_url
@@ -30,6 +31,7 @@ class Application:
     router: EventRouter
     registry: AdapterRegistry
     links: TrackedLinks
+    extensions: Extensions
     adapters: dict[str, ChatAdapter] = field(default_factory=dict)
     statuses: dict[str, AdapterStatus] = field(default_factory=dict)
     worker: OutboxWorker | None = None
@@ -50,6 +52,7 @@ async def open_application(
     settings: Settings,
     *,
     registry: AdapterRegistry | None = None,
+    extensions: Extensions | None = None,
     upgrade: bool = True,
     with_adapters: bool = True,
 ) -> AsyncIterator[Application]:
@@ -69,7 +72,14 @@ async def open_application(
         sealer = Sealer(secret)
         links = TrackedLinks(secret, settings.public_url)
         metrics = Metrics()
-        router = EventRouter(db, sealer, metrics, suggestion_channels=settings.suggestion_channels)
+        extensions = extensions if extensions is not None else load_extensions(settings)
+        router = EventRouter(
+            db,
+            sealer,
+            metrics,
+            suggestion_channels=settings.suggestion_channels,
+            extensions=extensions,
+        )
         app = Application(
             settings=settings,
             db=db,
@@ -78,6 +88,7 @@ async def open_application(
             router=router,
             registry=registry if registry is not None else AdapterRegistry.discover(),
             links=links,
+            extensions=extensions,
         )
         if with_adapters:
             app.statuses = app.registry.statuses(settings)

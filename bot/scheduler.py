@@ -8,11 +8,12 @@ DigestRun unique on (digest, scheduled time), so a firing is never sent twice.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.plugins import Composer
 from bot.sealing import Sealer
 from bot.services.digest_runs import start_run
 from bot.services.digests import cron_trigger, latest_fire_time, list_digests, next_fire_times
@@ -34,7 +35,9 @@ class DigestScheduler:
         *,
         on_queued: Callable[[], None] | None = None,
         refresh_seconds: float = 30.0,
+        composers: Mapping[str, Composer] | None = None,
     ) -> None:
+        self.composers = composers or {}
         self.db = db
         self.sealer = sealer
         self.on_queued = on_queued
@@ -102,6 +105,7 @@ class DigestScheduler:
                 actor=OPERATOR,
                 trigger="schedule",
                 scheduled_for=scheduled_for,
+                composers=self.composers,
             )
         if outcome is None:
             log.info("digest '%s' firing already handled", digest.name)

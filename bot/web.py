@@ -7,6 +7,7 @@ the application, so ``advocacy serve`` and the tests run exactly the same server
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 
@@ -15,6 +16,7 @@ from aiohttp import web
 from bot.app import Application
 from bot.domain import FeedbackKind
 from bot.metrics import CONTENT_TYPE_LATEST
+from bot.plugins import Job
 from bot.scheduler import DigestScheduler
 from bot.services.feedback import record_share_click
 from bot.services.outbox import queue_depth
@@ -79,7 +81,21 @@ async def share_redirect(request: web.Request) -> web.Response:
     raise web.HTTPFound(click.url)
 
 
-def build_web_app(application: Application, *, run_scheduler: bool = True) -> web.Application:
+async def _repeat(job: Job, stop: asyncio.Event) -> None:
+    """Run a plugin's job every ``job.every_seconds`` until the server stops."""
+    log.info("job %s runs every %.0f s", job.name, job.every_seconds)
+    while not stop.is_set():
+        try:
+            await job.run()
+        except Exception:
+            log.exception("job %s failed; it runs again in %.0f s", job.name, job.every_seconds)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=job.every_seconds)
+
+
+def build_web_app(
+    application: Application, *, run_scheduler: bool = True, run_jobs: bool = True
+) -> web.Application:
     app = web.Application(client_max_size=1024**2)
     app[APPLICATION] = application
     app.router.add_get("/healthz", healthz)
@@ -87,6 +103,8 @@ def build_web_app(application: Application, *, run_scheduler: bool = True) -> we
     app.router.add_get("/s/{token}", share_redirect)
     for adapter in application.adapters.values():
         adapter.mount(app)
+    for mount in application.extensions.routes:
+        mount(app, application)
 
     async def background(_: web.Application) -> AsyncIterator[None]:
         stop = asyncio.Event()
@@ -95,9 +113,20 @@ def build_web_app(application: Application, *, run_scheduler: bool = True) -> we
         scheduler = None
         if run_scheduler:
             scheduler = DigestScheduler(
-                application.db, application.sealer, on_queued=application.worker.wake
+                application.db,
+                application.sealer,
+                on_queued=application.worker.wake,
+                composers=application.extensions.composers,
             )
             await scheduler.start()
+        jobs = (
+            [
+                asyncio.create_task(_repeat(factory(application), stop), name="job")
+                for factory in application.extensions.jobs
+            ]
+            if run_jobs
+            else []
+        )
         try:
             yield
         finally:
@@ -105,10 +134,11 @@ def build_web_app(application: Application, *, run_scheduler: bool = True) -> we
             application.worker.wake()
             if scheduler is not None:
                 await scheduler.stop()
-            try:
-                await asyncio.wait_for(worker, timeout=10)
-            except TimeoutError:
-                worker.cancel()
+            for task in (worker, *jobs):
+                try:
+                    await asyncio.wait_for(task, timeout=10)
+                except TimeoutError:
+                    task.cancel()
 
     app.cleanup_ctx.append(background)
     return app

@@ -5,7 +5,9 @@ from __future__ import annotations
 import click
 
 from content.demo.command import demo_command
+from content.voice_cli import voice_group
 
 
 def register(root: click.Group) -> None:
     root.add_command(demo_command)
+    root.add_command(voice_group)

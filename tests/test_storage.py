@@ -80,14 +80,16 @@ async def test_upgrading_a_database_that_holds_data_keeps_it(settings: Settings)
         async with db.engine.begin() as connection:
             await connection.execute(
                 text(
-                    "INSERT INTO content_items (url, url_key, title, summary, share_text, topics, "
-                    "status, source, created_at) VALUES ('https://a.example', 'https://a.example/', "
-                    "'A', '', '', '[]', 'approved', 'manual', '2026-01-01')"
+                    "INSERT INTO content_items (url, url_key, title, summary, share_text, "
+                    "topics, status, source, created_at) VALUES ('https://a.example', "
+                    "'https://a.example/', 'A', '', '', '[]', 'approved', 'manual', "
+                    "'2026-01-01')"
                 )
             )
             await connection.execute(
                 text(
-                    "INSERT INTO objectives (key, title, created_at) VALUES ('k', 'K', '2026-01-01')"
+                    "INSERT INTO objectives (key, title, created_at) "
+                    "VALUES ('k', 'K', '2026-01-01')"
                 )
             )
         await migrate.upgrade(db)

@@ -289,7 +289,13 @@ async def digest_command(ctx: ChatContext, text: str) -> Reply:
             raise InvalidInput("Which digest? Write /digest run NAME; /digest list shows them.")
         require_role(ctx.member, (Role.STRATEGIST,), "send digests")
         found = await digests.get_digest(ctx.session, name)
-        outcome = await digest_runs.start_run(ctx.session, ctx.sealer, found, actor=ctx.member)
+        outcome = await digest_runs.start_run(
+            ctx.session,
+            ctx.sealer,
+            found,
+            actor=ctx.member,
+            composers=ctx.extensions.composers,
+        )
         assert outcome is not None
         if outcome.queued == 0:
             return Reply.say(f"'{found.name}' was not sent: {outcome.note}")

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import ChannelRef
 from bot.events import Event
 from bot.metrics import Metrics
+from bot.plugins import Extensions
 from bot.sealing import Sealer
 from bot.storage.models import Member
 
@@ -23,6 +24,8 @@ class ChatContext:
     metrics: Metrics
     # Channels where new ideas are posted for colleagues to vote on.
     suggestion_channels: tuple[ChannelRef, ...] = ()
+    # What plugins add: digest composers, reading a page's metadata...
+    extensions: Extensions = field(default_factory=Extensions)
     # Run only once the transaction committed: metrics must count what was really recorded.
     after_commit: list[Callable[[], None]] = field(default_factory=list)
     queued_messages: bool = False

@@ -32,6 +32,7 @@ from bot.events import (
     Reply,
 )
 from bot.metrics import Metrics
+from bot.plugins import Extensions
 from bot.sealing import Sealer
 from bot.services.members import resolve_actor
 from bot.storage.database import Database
@@ -52,9 +53,11 @@ class EventRouter:
         metrics: Metrics,
         *,
         suggestion_channels: tuple[ChannelRef, ...] = (),
+        extensions: Extensions | None = None,
         on_queued: Callable[[], None] | None = None,
     ) -> None:
         self.suggestion_channels = suggestion_channels
+        self.extensions = extensions or Extensions()
         self.db = db
         self.sealer = sealer
         self.metrics = metrics
@@ -87,6 +90,7 @@ class EventRouter:
                     self.sealer,
                     self.metrics,
                     suggestion_channels=self.suggestion_channels,
+                    extensions=self.extensions,
                 )
                 reply = await self._dispatch(ctx)
         except DomainError as error:

@@ -140,7 +140,9 @@ def run(name: str, enqueue_only: bool, no_wait: bool) -> None:
     async def work(app: Application) -> RunSummary | str:
         async with app.db.transaction() as session:
             digest = await get_digest(session, name)
-            outcome = await start_run(session, app.sealer, digest, actor=OPERATOR)
+            outcome = await start_run(
+                session, app.sealer, digest, actor=OPERATOR, composers=app.extensions.composers
+            )
             assert outcome is not None
         if outcome.queued == 0:
             return outcome.note

@@ -6,6 +6,7 @@ delivery worker then drains the outbox.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -18,6 +19,7 @@ from bot.compose.text import humanise_duration
 from bot.compose.voice_digest import compose_voice_digest
 from bot.domain import DeliveryStatus, DigestKind, Role, RunStatus
 from bot.messages import Message
+from bot.plugins import Composer
 from bot.sealing import Sealer
 from bot.services.content import deliverable_content
 from bot.services.digests import audience_members, parse_audience
@@ -65,8 +67,12 @@ async def start_run(
     actor: Acting,
     trigger: str = "manual",
     scheduled_for: datetime | None = None,
+    composers: Mapping[str, Composer] | None = None,
 ) -> RunOutcome | None:
-    """Create and queue a run; None when this scheduled firing was already handled elsewhere."""
+    """Create and queue a run; None when this scheduled firing was already handled elsewhere.
+
+    ``composers`` (from plugins) replace the built-in composition for their digest kinds.
+    """
     if trigger == "manual":
         require_role(actor, (Role.STRATEGIST,), "send digests")
     now = utcnow()
@@ -121,7 +127,8 @@ async def start_run(
         ]
         run.note = f"rollup of the {label}"
     else:
-        composed = await _compose_for_audience(session, digest, run.id, since, now)
+        compose = (composers or {}).get(digest.kind, _compose_for_audience)
+        composed = await compose(session, digest, run.id, since, now)
         if isinstance(composed, str):
             return await _skip(session, run, composed)
         message, run.note = composed

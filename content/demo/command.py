@@ -34,7 +34,13 @@ def demo_command(you: str | None, no_send: bool) -> None:
             for name in FIRST_DIGESTS:
                 async with app.db.transaction() as session:
                     digest = await get_digest(session, name)
-                    outcome = await start_run(session, app.sealer, digest, actor=OPERATOR)
+                    outcome = await start_run(
+                        session,
+                        app.sealer,
+                        digest,
+                        actor=OPERATOR,
+                        composers=app.extensions.composers,
+                    )
                 if outcome is not None and outcome.queued:
                     sent.append(f"'{name}' to {outcome.queued} members")
             assert app.worker is not None

@@ -1,0 +1,88 @@
+"""Extension points for packages that build on the core (content/ is one).
+
+Like adapters, plugins are found through an entry point (``advocacy.plugins``), so the core never
+imports them. Each adds what it offers to an ``Extensions`` object: digest composers, a way to
+read a web page's metadata, background jobs, and HTTP routes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from bot.messages import Message
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from bot.app import Application
+    from bot.storage.models import Digest
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "advocacy.plugins"
+
+
+@dataclass(frozen=True)
+class PageInfo:
+    """What a web page says about itself (Open Graph and meta tags)."""
+
+    url: str
+    title: str = ""
+    summary: str = ""
+    image_url: str | None = None
+    site_name: str = ""
+
+
+@dataclass(frozen=True)
+class Job:
+    """Work a running server repeats, every ``every_seconds``."""
+
+    name: str
+    every_seconds: float
+    run: Callable[[], Awaitable[None]]
+
+
+# compose(session, digest, run_id, since, now) -> (message, note), or the reason to skip.
+Composer = Callable[
+    [AsyncSession, "Digest", int, datetime | None, datetime], Awaitable[tuple[Message, str] | str]
+]
+UrlEnricher = Callable[[str], Awaitable[PageInfo]]
+JobFactory = Callable[["Application"], Job]
+RouteMounter = Callable[["web.Application", "Application"], None]
+
+
+@dataclass
+class Extensions:
+    composers: dict[str, Composer] = field(default_factory=dict)
+    url_enricher: UrlEnricher | None = None
+    jobs: list[JobFactory] = field(default_factory=list)
+    routes: list[RouteMounter] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+
+
+class Plugin(Protocol):
+    name: str
+
+    def extend(self, extensions: Extensions, settings: Settings) -> None: ...
+
+
+def load_extensions(settings: Settings) -> Extensions:
+    """Every installed plugin's extensions; a broken plugin is logged and left out."""
+    extensions = Extensions()
+    for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            plugin = entry_point.load()()
+            plugin.extend(extensions, settings)
+        except Exception as error:
+            log.error("plugin %s could not be loaded: %s", entry_point.name, error)
+            continue
+        extensions.names.append(entry_point.name)
+    return extensions

@@ -1,0 +1,133 @@
+"""Themes of customer voice: a taxonomy strategists edit (YAML), and emerging themes found in
+what the taxonomy does not cover, so that a new problem shows up before anyone names it."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+from pathlib import Path
+
+import yaml
+
+from bot.errors import InvalidInput
+
+DEFAULT_TAXONOMY = Path(__file__).with_name("themes.yaml")
+UNTHEMED = "other"
+EMERGING_PREFIX = "emerging: "
+_WORD = re.compile(r"[a-zà-ÿ][a-zà-ÿ'-]{2,}")
+STOPWORDS = frozenset(
+    word
+    for line in Path(__file__).with_name("stopwords.txt").read_text(encoding="utf-8").splitlines()
+    if not line.startswith("#")
+    for word in line.split()
+)
+
+
+@dataclass(frozen=True)
+class Theme:
+    name: str
+    phrases: tuple[str, ...]
+    objective: str | None = None
+
+
+class Taxonomy:
+    def __init__(self, themes: Sequence[Theme]) -> None:
+        self.themes = list(themes)
+        self._patterns = [
+            (
+                theme,
+                re.compile(
+                    r"\b(?:" + "|".join(re.escape(p.lower()) for p in theme.phrases) + r")\b"
+                ),
+            )
+            for theme in self.themes
+            if theme.phrases
+        ]
+        self.phrase_words = {
+            word
+            for theme in self.themes
+            for phrase in theme.phrases
+            for word in _WORD.findall(phrase.lower())
+        }
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> Taxonomy:
+        """Read a taxonomy file, or say in one line what is wrong with it."""
+        source = path or DEFAULT_TAXONOMY
+        try:
+            data = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as error:
+            raise InvalidInput(f"Cannot read the themes file {source}: {error}") from None
+        themes = []
+        for number, entry in enumerate(data.get("themes") or [], start=1):
+            if not isinstance(entry, dict) or not str(entry.get("theme") or "").strip():
+                raise InvalidInput(f"{source}: theme {number} needs a 'theme' name.")
+            phrases = entry.get("phrases") or entry.get("keywords") or []
+            if isinstance(phrases, str):
+                phrases = [phrases]
+            themes.append(
+                Theme(
+                    name=str(entry["theme"]).strip().lower(),
+                    phrases=tuple(str(p).strip() for p in phrases if str(p).strip()),
+                    objective=str(entry["objective"]).strip() if entry.get("objective") else None,
+                )
+            )
+        return cls(themes)
+
+    def match(self, text: str) -> list[Theme]:
+        lowered = text.lower()
+        return [theme for theme, pattern in self._patterns if pattern.search(lowered)]
+
+    def objective_for(self, themes: Iterable[str]) -> str | None:
+        by_name = {theme.name: theme for theme in self.themes}
+        return next(
+            (
+                by_name[name].objective
+                for name in themes
+                if name in by_name and by_name[name].objective
+            ),
+            None,
+        )
+
+
+def keywords(text: str) -> list[str]:
+    return [word for word in _WORD.findall(text.lower()) if word not in STOPWORDS]
+
+
+def emerging_themes(
+    uncovered: Sequence[str],
+    baseline: Sequence[str],
+    taxonomy: Taxonomy,
+    *,
+    limit: int = 3,
+    min_count: int = 3,
+) -> list[tuple[str, int]]:
+    """Words (and word pairs) that recur in texts no theme covers, more often than in the
+    earlier baseline: candidates for a theme nobody has named yet."""
+    counts: Counter[str] = Counter()
+    for text in uncovered:
+        words = [w for w in keywords(text) if w not in taxonomy.phrase_words]
+        terms = set(words) | {f"{a} {b}" for a, b in pairwise(words)}
+        counts.update(terms)
+    before: Counter[str] = Counter()
+    for text in baseline:
+        before.update(set(keywords(text)))
+    scored = []
+    for term, count in counts.items():
+        if count < min_count:
+            continue
+        # Rate now against the baseline's, smoothed: new words score high, everyday ones low.
+        lift = (count / max(1, len(uncovered))) / ((before[term] + 1) / (len(baseline) + 1))
+        scored.append((lift * count, term, count))
+    scored.sort(reverse=True)
+    chosen: list[tuple[str, int]] = []
+    for _, term, count in scored:
+        if any(term in other or other in term for other, _ in chosen):
+            continue  # "export" and "export broken" are one theme
+        chosen.append((term, count))
+        if len(chosen) == limit:
+            break
+    return chosen

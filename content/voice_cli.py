@@ -1,0 +1,159 @@
+"""``advocacy voice``: bring customer voice in from files."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from bot.app import Application
+from bot.cli.runtime import print_json, run_with_app
+from bot.storage.models import VoiceImport
+from bot.storage.types import utcnow
+from content.settings import content_settings
+from content.voice_import import PRESETS, ParsedFile, parse_file, parse_mapping
+from content.voice_pipeline import StoreReport, VoicePipeline
+
+SHOWN_PROBLEMS = 50
+KEPT_PROBLEMS = 1000
+
+
+@click.group("voice")
+def voice_group() -> None:
+    """Customer voice: tickets, reviews and survey comments, with sentiment and themes."""
+
+
+@voice_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--source",
+    help="Where it comes from (helpdesk, app-store...) [default: the "
+    "file's name]; ids are unique per source.",
+)
+@click.option(
+    "--preset",
+    type=click.Choice(sorted(PRESETS)),
+    help="; ".join(f"{name}: {p.description}" for name, p in PRESETS.items()),
+)
+@click.option(
+    "--map",
+    "mapping",
+    multiple=True,
+    metavar="FIELD=COLUMN",
+    help="Read FIELD (id, text, title, rating, created_at, customer, segment, link) "
+    "from COLUMN; repeat as needed.",
+)
+@click.option("--dry-run", is_flag=True, help="Show what would be imported; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def import_command(
+    file: Path,
+    source: str | None,
+    preset: str | None,
+    mapping: tuple[str, ...],
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Import FILE (CSV, JSON or JSON Lines). Common columns (id, created_at or date, score or
+    rating, comment or text or body, customer or segment) are recognised without --map. Bad
+    rows are reported with their line number and skipped; importing the same file again adds
+    nothing. Exit status: 0 all rows kept, 2 some rejected, 1 none imported."""
+    name = source or file.stem
+
+    async def work(app: Application) -> tuple[ParsedFile, StoreReport]:
+        progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            transient=True,
+            disable=as_json,
+        )
+        with progress:
+            reading = progress.add_task("Reading", total=None)
+            parsed = await asyncio.to_thread(
+                parse_file,
+                file,
+                source=name,
+                preset=preset,
+                mapping=parse_mapping(mapping),
+                on_row=lambda n: progress.update(reading, completed=n) if n % 500 == 0 else None,
+            )
+            progress.update(reading, completed=parsed.rows, total=parsed.rows)
+            storing = progress.add_task("Analysing and storing", total=len(parsed.records))
+            settings = content_settings(app.settings)
+            started = utcnow()
+            async with app.db.transaction() as session:
+                pipeline = await VoicePipeline.load(session, settings.taxonomy(), settings.alerts)
+                report = StoreReport()
+                step = 2_000
+                for start in range(0, len(parsed.records), step):
+                    part = await pipeline.store(
+                        session,
+                        parsed.records[start : start + step],
+                        sealer=app.sealer,
+                        dry_run=dry_run,
+                    )
+                    report.imported += part.imported
+                    report.duplicates += part.duplicates
+                    report.alerts += part.alerts
+                    progress.update(storing, advance=len(parsed.records[start : start + step]))
+                if not dry_run:
+                    session.add(
+                        VoiceImport(
+                            source=name,
+                            filename=file.name,
+                            rows=parsed.rows,
+                            imported=report.imported,
+                            duplicates=report.duplicates,
+                            rejected=len(parsed.problems),
+                            started_at=started,
+                            finished_at=utcnow(),
+                            problems=[
+                                {"line": p.line, "reason": p.reason}
+                                for p in parsed.problems[:KEPT_PROBLEMS]
+                            ],
+                        )
+                    )
+        if report.alerts and app.worker is not None:
+            await app.worker.drain(wait_for_retries=False)
+        return parsed, report
+
+    parsed, report = run_with_app(work, adapters=True)
+    summary: dict[str, Any] = {
+        "file": str(file),
+        "source": name,
+        "encoding": parsed.encoding,
+        "rows": parsed.rows,
+        "imported": report.imported,
+        "already_there": report.duplicates,
+        "rejected": len(parsed.problems),
+        "alerts": report.alerts,
+        "dry_run": dry_run,
+        "columns": parsed.columns,
+        "problems": [{parsed.unit: p.line, "reason": p.reason} for p in parsed.problems],
+    }
+    if as_json:
+        print_json(summary)
+    else:
+        for problem in parsed.problems[:SHOWN_PROBLEMS]:
+            click.echo(f"{file}:{parsed.unit} {problem.line}: rejected: {problem.reason}", err=True)
+        if len(parsed.problems) > SHOWN_PROBLEMS:
+            click.echo(
+                f"… and {len(parsed.problems) - SHOWN_PROBLEMS} more rejected rows (see --json).",
+                err=True,
+            )
+        if parsed.encoding != "utf-8":
+            click.echo(f"(read as {parsed.encoding}: the file is not UTF-8)", err=True)
+        verb = "would be imported" if dry_run else "imported"
+        click.echo(
+            f"{parsed.rows} rows: {report.imported} {verb}, {report.duplicates} already "
+            f"there, {len(parsed.problems)} rejected."
+            + (f" {report.alerts} urgent alerts sent." if report.alerts else "")
+        )
+    if parsed.problems:
+        raise SystemExit(2 if report.imported or report.duplicates else 1)
