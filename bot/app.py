@@ -42,7 +42,8 @@ class Application:
             log.warning("no chat adapter is installed; reinstall the project (pip install -e .)")
         for name, status in self.statuses.items():
             if status.enabled:
-                log.info("adapter %s: enabled (%s)", name, status.reason)
+                level = logging.WARNING if status.warning else logging.INFO
+                log.log(level, "adapter %s: enabled (%s)", name, status.reason)
             else:
                 log.info("adapter %s: disabled (%s)", name, status.reason)
 

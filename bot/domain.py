@@ -16,6 +16,7 @@ class Role(StrEnum):
 class ContentStatus(StrEnum):
     DRAFT = "draft"
     APPROVED = "approved"
+    REJECTED = "rejected"
     ARCHIVED = "archived"
 
 

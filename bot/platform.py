@@ -61,6 +61,8 @@ class DeliveryError(Exception):
 class AdapterStatus:
     enabled: bool
     reason: str
+    # Enabled in a way an operator must know about (no authentication, say): logged as a warning.
+    warning: bool = False
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from content.content_cli import register_content_commands
 from content.demo.command import demo_command
 from content.voice_cli import voice_group
 
@@ -11,3 +12,4 @@ from content.voice_cli import voice_group
 def register(root: click.Group) -> None:
     root.add_command(demo_command)
     root.add_command(voice_group)
+    register_content_commands(root)

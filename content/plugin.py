@@ -3,12 +3,37 @@ reading a page's metadata, feed polling, and the customer-voice webhook."""
 
 from __future__ import annotations
 
+from bot.app import Application
 from bot.config import Settings
-from bot.plugins import Extensions
+from bot.plugins import Extensions, Job, PageInfo
+from content import webhook
+from content.content_digest import content_composer
+from content.feeds import poll_all
+from content.fetch import fetch_page
+from content.metadata import page_info
+from content.settings import content_settings
+from content.voice_digest import voice_composer
 
 
 class ContentPlugin:
     name = "content"
 
     def extend(self, extensions: Extensions, settings: Settings) -> None:
-        return None
+        configured = content_settings(settings)
+
+        async def enrich(url: str) -> PageInfo:
+            return page_info(
+                await fetch_page(url, allow_private=configured.fetch_private_addresses)
+            )
+
+        def feeds_job(app: Application) -> Job:
+            async def poll() -> None:
+                await poll_all(app.db, allow_private=configured.fetch_private_addresses)
+
+            return Job("feeds", configured.feed_poll_minutes * 60, poll)
+
+        extensions.composers["voice"] = voice_composer(configured.taxonomy)
+        extensions.composers["content"] = content_composer
+        extensions.url_enricher = enrich
+        extensions.jobs.append(feeds_job)
+        extensions.routes.append(webhook.mount)

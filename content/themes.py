@@ -97,6 +97,19 @@ def keywords(text: str) -> list[str]:
     return [word for word in _WORD.findall(text.lower()) if word not in STOPWORDS]
 
 
+def _terms(text: str, covered: set[str]) -> set[str]:
+    """Words, and pairs of words that stand next to each other, worth naming a theme after."""
+    words = _WORD.findall(text.lower())
+    useful = [w not in STOPWORDS and w not in covered for w in words]
+    singles = {w for w, keep in zip(words, useful, strict=True) if keep}
+    pairs = {
+        f"{a} {b}"
+        for (a, keep_a), (b, keep_b) in pairwise(zip(words, useful, strict=True))
+        if keep_a and keep_b
+    }
+    return singles | pairs
+
+
 def emerging_themes(
     uncovered: Sequence[str],
     baseline: Sequence[str],
@@ -109,9 +122,7 @@ def emerging_themes(
     earlier baseline: candidates for a theme nobody has named yet."""
     counts: Counter[str] = Counter()
     for text in uncovered:
-        words = [w for w in keywords(text) if w not in taxonomy.phrase_words]
-        terms = set(words) | {f"{a} {b}" for a, b in pairwise(words)}
-        counts.update(terms)
+        counts.update(_terms(text, taxonomy.phrase_words))
     before: Counter[str] = Counter()
     for text in baseline:
         before.update(set(keywords(text)))
@@ -125,7 +136,7 @@ def emerging_themes(
     scored.sort(reverse=True)
     chosen: list[tuple[str, int]] = []
     for _, term, count in scored:
-        if any(term in other or other in term for other, _ in chosen):
+        if any(set(term.split()) & set(other.split()) for other, _ in chosen):
             continue  # "export" and "export broken" are one theme
         chosen.append((term, count))
         if len(chosen) == limit:

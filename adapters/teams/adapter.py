@@ -91,11 +91,7 @@ class TeamsAdapter:
         app.router.add_post(MESSAGES_PATH, self._handle)
 
     async def start(self) -> None:
-        if not self.config.authenticated:
-            log.warning(
-                "teams: running WITHOUT authentication (MICROSOFT_APP_ID is not set): "
-                "only requests from this machine are accepted, for a local emulator"
-            )
+        return None  # the start-up log already says how requests are authenticated
 
     async def stop(self) -> None:
         for task in list(self._background):

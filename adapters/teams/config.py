@@ -59,6 +59,7 @@ class TeamsConfig:
             "WITHOUT AUTHENTICATION because MICROSOFT_APP_ID is not set: only requests from this "
             "machine are accepted, for a local emulator. Set MICROSOFT_APP_ID and "
             "MICROSOFT_APP_PASSWORD to connect Microsoft Teams",
+            warning=True,
         )
 
     def botbuilder_configuration(self) -> object:

@@ -15,6 +15,7 @@ from bot.chat.context import ChatContext
 from bot.chat.help import help_message
 from bot.chat.parsing import parse_id, split_command, split_words, take_flags
 from bot.compose import actions
+from bot.compose.curation import drafts_message
 from bot.compose.suggestion_cards import (
     announcement,
     answer_form,
@@ -26,16 +27,17 @@ from bot.compose.suggestion_cards import (
 )
 from bot.compose.text import plural
 from bot.domain import Role, SuggestionStatus
-from bot.errors import InvalidInput
+from bot.errors import DomainError, InvalidInput
 from bot.events import Reply
 from bot.messages import Card, Fact, FieldKind, Form, FormField, Message, Option
+from bot.plugins import PageInfo
 from bot.services import content as content_service
 from bot.services import digest_runs, digests
 from bot.services import suggestions as suggestion_service
 from bot.services.objectives import list_objectives
 from bot.services.permissions import require_role
 from bot.services.rollups import build_rollup, parse_period
-from bot.storage.models import Delivery, SuggestionVote
+from bot.storage.models import ContentFeed, Delivery, SuggestionVote
 
 Handler = Callable[[ChatContext, str], Awaitable[Reply]]
 COMMANDS: dict[str, Handler] = {}
@@ -404,19 +406,46 @@ async def content_command(ctx: ChatContext, text: str) -> Reply:
     if sub == "add":
         require_role(ctx.member, (Role.STRATEGIST,), "curate content")
         objectives = await list_objectives(ctx.session)
-        return Reply(form=content_form(objectives, url=words[1] if len(words) > 1 else ""))
-    raise InvalidInput(f"Unknown '/content {sub}'; use /content list or /content add.")
+        url = words[1] if len(words) > 1 else ""
+        return Reply(form=content_form(objectives, url=url, info=await page_info(ctx, url)))
+    if sub == "drafts":
+        require_role(ctx.member, (Role.STRATEGIST,), "curate content")
+        drafts = await content_service.list_drafts(ctx.session)
+        feeds = {f.id: f.title or f.url for f in await ctx.session.scalars(select(ContentFeed))}
+        return Reply(messages=[drafts_message(drafts[:20], feeds)])
+    raise InvalidInput(
+        f"Unknown '/content {sub}'; use /content list, /content drafts or /content add."
+    )
 
 
-def content_form(objectives: list, url: str = "") -> Form:
+async def page_info(ctx: ChatContext, url: str) -> PageInfo | None:
+    """What the page says about itself, to type less; nothing if it cannot be read."""
+    if not url or ctx.extensions.url_enricher is None:
+        return None
+    try:
+        return await ctx.extensions.url_enricher(url)
+    except DomainError:
+        return None
+
+
+def content_form(objectives: list, url: str = "", info: PageInfo | None = None) -> Form:
     return Form(
         form_id=actions.FORM_CONTENT_ADD,
         title="Curate content",
         submit_label="Add",
+        context={"image_url": info.image_url} if info and info.image_url else {},
         fields=(
             FormField("url", "URL", required=True, max_length=2000, initial=url),
-            FormField("title", "Title", required=True, max_length=300),
-            FormField("summary", "Why it matters", FieldKind.MULTILINE, max_length=3000),
+            FormField(
+                "title", "Title", required=True, max_length=300, initial=info.title if info else ""
+            ),
+            FormField(
+                "summary",
+                "Why it matters",
+                FieldKind.MULTILINE,
+                max_length=3000,
+                initial=info.summary if info else "",
+            ),
             FormField("share_text", "Suggested post text", FieldKind.MULTILINE, max_length=3000),
             FormField(
                 "objective",

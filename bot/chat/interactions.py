@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 from bot.chat.commands import (
@@ -18,9 +19,10 @@ from bot.chat.commands import (
 from bot.chat.context import ChatContext
 from bot.chat.parsing import parse_id, truthy
 from bot.compose import actions
+from bot.compose.curation import curation_card, edit_form
 from bot.compose.feedback import card_subjects, with_feedback, with_feedback_counts
 from bot.compose.suggestion_cards import answer_form, suggest_form
-from bot.domain import FeedbackKind
+from bot.domain import FeedbackKind, Role
 from bot.errors import InvalidInput
 from bot.events import ActionInvoked, FormSubmitted, Reply
 from bot.messages import FieldKind, Form, FormField, Message, parse_subject
@@ -35,7 +37,9 @@ from bot.services.feedback import (
 )
 from bot.services.objectives import list_objectives
 from bot.services.outbox import find_delivery_by_ref
+from bot.services.permissions import require_role
 from bot.storage.models import ContentItem, Delivery
+from bot.storage.types import utcnow
 
 ActionHandler = Callable[[ChatContext, ActionInvoked], Awaitable[Reply]]
 FormHandler = Callable[[ChatContext, FormSubmitted], Awaitable[Reply]]
@@ -254,9 +258,69 @@ async def content_submitted(ctx: ChatContext, event: FormSubmitted) -> Reply:
         summary=str(values.get("summary") or ""),
         share_text=str(values.get("share_text") or ""),
         objective_key=str(values.get("objective") or "").strip() or None,
+        image_url=str(event.context.get("image_url") or "") or None,
     )
     return Reply.say(
         f"Added #{item.id} '{item.title}' to the library; the next content digest will include it."
+    )
+
+
+def _content_id(value: dict[str, Any]) -> int:
+    return parse_id(str(value.get("content", "")), "content")
+
+
+async def _review(ctx: ChatContext, event: ActionInvoked, approve: bool) -> Reply:
+    item = await content_service.review_content(
+        ctx.session, ctx.member, _content_id(event.value), approve=approve
+    )
+    verdict = "approved: it goes out with the next content digest" if approve else "rejected"
+    return Reply(
+        messages=[Message.text(f"#{item.id} '{item.title}' {verdict}.")],
+        update=Message(fallback=item.title, cards=(curation_card(item),))
+        if event.message_ref
+        else None,
+    )
+
+
+@on_action(actions.CONTENT_APPROVE)
+async def approve_content(ctx: ChatContext, event: ActionInvoked) -> Reply:
+    return await _review(ctx, event, approve=True)
+
+
+@on_action(actions.CONTENT_REJECT)
+async def reject_content(ctx: ChatContext, event: ActionInvoked) -> Reply:
+    return await _review(ctx, event, approve=False)
+
+
+@on_action(actions.CONTENT_EDIT)
+async def open_edit_form(ctx: ChatContext, event: ActionInvoked) -> Reply:
+    require_role(ctx.member, (Role.STRATEGIST,), "curate content")
+    item = await content_service.get_content(ctx.session, _content_id(event.value))
+    return Reply(form=edit_form(item, await list_objectives(ctx.session)))
+
+
+@on_form(actions.FORM_CONTENT_EDIT)
+async def edit_submitted(ctx: ChatContext, event: FormSubmitted) -> Reply:
+    values = {k: str(v or "").strip() for k, v in event.values.items()}
+    expires = values.get("expires", "")
+    if expires and not expires.isdigit():
+        raise InvalidInput("Write the number of days after which to stop sending it, or nothing.")
+    item = await content_service.edit_content(
+        ctx.session,
+        ctx.member,
+        _content_id(event.context),
+        title=values.get("title"),
+        summary=values.get("summary"),
+        share_texts={"linkedin": values.get("linkedin", ""), "x": values.get("x", "")},
+        objective_key=values.get("objective", ""),
+        topics=[t for t in values.get("topics", "").split(",") if t.strip()],
+        expires_at=utcnow() + timedelta(days=int(expires)) if expires else None,
+    )
+    return Reply(
+        messages=[
+            Message.text(f"Saved #{item.id} '{item.title}'."),
+            Message(fallback=item.title, cards=(curation_card(item),)),
+        ]
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import click
@@ -9,9 +10,11 @@ import click
 from bot.app import Application
 from bot.cli.runtime import print_json, print_table, run_with_app
 from bot.domain import ContentStatus
+from bot.errors import DomainError, InvalidInput
 from bot.services.content import add_content, list_content
 from bot.services.permissions import OPERATOR
 from bot.storage.models import ContentItem
+from bot.storage.types import utcnow
 
 
 @click.group("content")
@@ -21,32 +24,58 @@ def content_group() -> None:
 
 @content_group.command("add")
 @click.argument("url")
-@click.option("--title", required=True, help="Headline shown on the card.")
-@click.option("--summary", help="Why it matters, in a sentence or two.")
-@click.option("--share-text", help="Suggested text for employees' posts.")
+@click.option("--title", help="Headline shown on the card [default: the page's own title].")
+@click.option("--summary", help="Why it matters [default: the page's description].")
+@click.option("--share-text", help="Suggested text for employees' posts, any network.")
+@click.option("--linkedin", "linkedin_text", help="Suggested LinkedIn post.")
+@click.option("--x", "x_text", help="Suggested post on X (256 characters at most).")
 @click.option("--objective", "objective_key", help="Key of the objective it serves.")
 @click.option("--topic", "topics", multiple=True, help="A topic; repeat for several.")
+@click.option(
+    "--expires",
+    type=click.IntRange(1, 3650),
+    metavar="DAYS",
+    help="Stop sending it after this many days.",
+)
 def add(
     url: str,
-    title: str,
+    title: str | None,
     summary: str | None,
     share_text: str | None,
+    linkedin_text: str | None,
+    x_text: str | None,
     objective_key: str | None,
     topics: tuple[str, ...],
+    expires: int | None,
 ) -> None:
-    """Curate URL: it goes out with the next content digest."""
+    """Curate URL: it goes out with the next content digest. Without --title, the page is
+    read once for its title, description and image (Open Graph tags)."""
 
     async def work(app: Application) -> ContentItem:
+        info = None
+        if not title or not summary:
+            if app.extensions.url_enricher is None:
+                if not title:
+                    raise InvalidInput("Give a --title (no installed plugin reads pages).")
+            else:
+                try:
+                    info = await app.extensions.url_enricher(url)
+                except DomainError as error:
+                    if not title:
+                        raise InvalidInput(f"{error.message} Give a --title instead.") from None
         async with app.db.transaction() as session:
             return await add_content(
                 session,
                 OPERATOR,
                 url,
-                title=title,
-                summary=summary,
+                title=title or (info.title if info else ""),
+                summary=summary if summary is not None else (info.summary if info else None),
                 share_text=share_text,
+                share_texts={"linkedin": linkedin_text or "", "x": x_text or ""},
                 objective_key=objective_key,
                 topics=topics,
+                image_url=info.image_url if info else None,
+                expires_at=utcnow() + timedelta(days=expires) if expires else None,
             )
 
     item = run_with_app(work)

@@ -9,6 +9,10 @@ SUGGESTION_ANSWER = "suggestion.answer"
 ROLLUP_SHOW = "rollup.show"
 DIGEST_ADD_OPEN = "digest.add_open"
 CONTENT_ADD_OPEN = "content.add_open"
+CONTENT_APPROVE = "content.approve"
+CONTENT_REJECT = "content.reject"
+CONTENT_EDIT = "content.edit"
+FORM_CONTENT_EDIT = "content.edit"
 # Opens the form carried by card number ``card`` of the message the button is on.
 FORM_OPEN = "form.open"
 

@@ -8,19 +8,31 @@ from urllib.parse import quote
 from bot.compose import actions
 from bot.compose.text import plural, truncate
 from bot.messages import Button, ButtonStyle, Card, Fact, LinkButton, Message, subject_key
+from bot.services.content import with_utm
 from bot.storage.models import ContentItem
 
 SUMMARY_LIMIT = 600
 
 
 def share_urls(item: ContentItem) -> dict[str, str]:
-    """Where the Share buttons go, per network, with the suggested share text prefilled."""
-    url = quote(item.url, safe="")
-    text = quote(item.share_text or item.title, safe="")
+    """Where the Share buttons go, per network: the article's link carries UTM parameters
+    (the site sees employee advocacy in its analytics) and the network's suggested text."""
+    campaign = item.objective.key if item.objective else "advocacy"
+
+    def link(network: str) -> str:
+        tagged = with_utm(item.url, source=network, medium="employee_advocacy", campaign=campaign)
+        return quote(tagged, safe="")
+
+    text = (item.share_texts or {}).get("x") or item.share_text or item.title
     return {
-        "linkedin": f"https://www.linkedin.com/sharing/share-offsite/?url={url}",
-        "x": f"https://twitter.com/intent/tweet?url={url}&text={text}",
+        "linkedin": f"https://www.linkedin.com/sharing/share-offsite/?url={link('linkedin')}",
+        "x": f"https://twitter.com/intent/tweet?url={link('x')}&text={quote(text, safe='')}",
     }
+
+
+def suggested_post(item: ContentItem) -> str:
+    texts = item.share_texts or {}
+    return texts.get("linkedin") or item.share_text or texts.get("x") or ""
 
 
 NETWORK_NAMES = {"linkedin": "LinkedIn", "x": "X"}
@@ -55,7 +67,9 @@ def content_card(item: ContentItem) -> Card:
         image_url=item.image_url,
         image_alt=item.title,
         buttons=tuple(buttons),
-        footer=truncate(f"Suggested post: {item.share_text}", 300) if item.share_text else "",
+        footer=truncate(f"Suggested post: {suggested_post(item)}", 300)
+        if suggested_post(item)
+        else "",
         subject=subject_key("content", item.id),
     )
 

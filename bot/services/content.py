@@ -10,7 +10,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import ContentStatus, Role
-from bot.errors import Conflict, InvalidInput
+from bot.errors import Conflict, InvalidInput, NotFound
 from bot.services.objectives import get_objective
 from bot.services.permissions import Acting, actor_id, require_role
 from bot.storage.models import ContentItem
@@ -54,6 +54,40 @@ def validate_url(url: str) -> str:
     return value
 
 
+NETWORKS = ("linkedin", "x")
+# What X allows in a post, less the link it shortens to 23 characters.
+NETWORK_LIMITS = {"linkedin": 3000, "x": 280 - 24}
+
+
+def validate_share_texts(texts: dict[str, str]) -> dict[str, str]:
+    """Suggested post text per network, checked against each network's length limit."""
+    clean = {}
+    for network, text in texts.items():
+        key = network.strip().lower()
+        if key not in NETWORKS:
+            raise InvalidInput(f"Unknown network '{network}'; use one of: {', '.join(NETWORKS)}.")
+        value = (text or "").strip()
+        if len(value) > NETWORK_LIMITS[key]:
+            raise InvalidInput(
+                f"The {key} text has {len(value)} characters; the limit is {NETWORK_LIMITS[key]}."
+            )
+        if value:
+            clean[key] = value
+    return clean
+
+
+def with_utm(url: str, *, source: str, medium: str, campaign: str) -> str:
+    """The URL with UTM parameters, so the site's analytics see where visits came from."""
+    parts = urlsplit(url)
+    query = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not k.lower().startswith("utm_")
+    ]
+    query += [("utm_source", source), ("utm_medium", medium), ("utm_campaign", campaign)]
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
+
+
 def _bounded(text: str | None, limit: int, what: str) -> str:
     value = (text or "").strip()
     if len(value) > limit:
@@ -69,6 +103,7 @@ async def add_content(
     title: str,
     summary: str | None = None,
     share_text: str | None = None,
+    share_texts: dict[str, str] | None = None,
     objective_key: str | None = None,
     topics: Sequence[str] = (),
     image_url: str | None = None,
@@ -95,6 +130,7 @@ async def add_content(
         title=title,
         summary=_bounded(summary, MAX_SUMMARY, "summary"),
         share_text=_bounded(share_text, MAX_SHARE_TEXT, "share text"),
+        share_texts=validate_share_texts(share_texts or {}),
         image_url=validate_url(image_url) if image_url else None,
         topics=[topic.strip().lower() for topic in topics if topic.strip()],
         objective_id=objective.id if objective else None,
@@ -138,3 +174,63 @@ async def deliverable_content(
     if objective_id is not None:
         statement = statement.where(ContentItem.objective_id == objective_id)
     return list(await session.scalars(statement))
+
+
+async def get_content(session: AsyncSession, item_id: int) -> ContentItem:
+    item = await session.get(ContentItem, item_id)
+    if item is None:
+        raise NotFound(f"There is no content #{item_id}; see: advocacy content list")
+    return item
+
+
+async def list_drafts(session: AsyncSession) -> list[ContentItem]:
+    return await list_content(session, ContentStatus.DRAFT)
+
+
+async def review_content(
+    session: AsyncSession, actor: Acting, item_id: int, *, approve: bool
+) -> ContentItem:
+    """Approve a draft (it goes out with the next content digest) or reject it."""
+    require_role(actor, (Role.STRATEGIST,), "curate content")
+    item = await get_content(session, item_id)
+    if item.status not in (ContentStatus.DRAFT, ContentStatus.REJECTED, ContentStatus.APPROVED):
+        raise InvalidInput(f"#{item.id} is {item.status}; only drafts are reviewed.")
+    item.status = ContentStatus.APPROVED if approve else ContentStatus.REJECTED
+    await session.flush()
+    return item
+
+
+async def edit_content(
+    session: AsyncSession,
+    actor: Acting,
+    item_id: int,
+    *,
+    title: str | None = None,
+    summary: str | None = None,
+    share_texts: dict[str, str] | None = None,
+    objective_key: str | None = None,
+    topics: Sequence[str] | None = None,
+    expires_at: datetime | None = None,
+) -> ContentItem:
+    require_role(actor, (Role.STRATEGIST,), "curate content")
+    item = await get_content(session, item_id)
+    if title is not None:
+        value = " ".join(title.split())
+        if not value:
+            raise InvalidInput("The title cannot be empty.")
+        item.title = _bounded(value, MAX_TITLE, "title")
+    if summary is not None:
+        item.summary = _bounded(summary, MAX_SUMMARY, "summary")
+    if share_texts is not None:
+        item.share_texts = validate_share_texts(share_texts)
+    if objective_key is not None:
+        item.objective_id = (
+            (await get_objective(session, objective_key)).id if objective_key else None
+        )
+    if topics is not None:
+        item.topics = [topic.strip().lower() for topic in topics if topic.strip()]
+    if expires_at is not None:
+        item.expires_at = expires_at
+    await session.flush()
+    await session.refresh(item)
+    return item
