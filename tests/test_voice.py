@@ -143,7 +143,7 @@ def test_presets_maps_and_json_lists(voice_cli: CliRunner, tmp_path: Path) -> No
         "R3;2026-11-20;11;Out of range;free\n",
         encoding="utf-8",
     )
-    code, report = import_file(voice_cli, str(nps), "--preset", "nps", "--map", "text=reason")
+    _, report = import_file(voice_cli, str(nps), "--preset", "nps", "--map", "text=reason")
     assert report["imported"] == 2 and report["problems"][0]["line"] == 4
     assert "outside 0-10" in report["problems"][0]["reason"]
     listed = tmp_path / "export.json"
