@@ -48,14 +48,20 @@ async def already_sent(session: AsyncSession, digest: Digest) -> set[int]:
 
 
 async def receptions(session: AsyncSession) -> tuple[dict[int, Reception], dict[str, Reception]]:
-    rows = await session.execute(
-        select(ContentItem.objective_id, ContentItem.topics, Feedback.kind, func.count(Feedback.id))
-        .join(ContentItem, ContentItem.id == Feedback.subject_id)
+    # Counted per item first: PostgreSQL cannot group by a JSON column such as topics.
+    counts = (
+        select(Feedback.subject_id, Feedback.kind, func.count(Feedback.id).label("n"))
         .where(
             Feedback.subject_type == SubjectType.CONTENT,
             Feedback.kind.in_((FeedbackKind.USEFUL, FeedbackKind.NOT_RELEVANT)),
         )
-        .group_by(ContentItem.objective_id, ContentItem.topics, Feedback.kind)
+        .group_by(Feedback.subject_id, Feedback.kind)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(ContentItem.objective_id, ContentItem.topics, counts.c.kind, counts.c.n).join(
+            counts, ContentItem.id == counts.c.subject_id
+        )
     )
     by_objective: dict[int, Reception] = defaultdict(Reception)
     by_topic: dict[str, Reception] = defaultdict(Reception)

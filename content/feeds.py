@@ -143,7 +143,7 @@ async def poll_feed(db: Database, feed_id: int, *, allow_private: bool = False) 
         stored = await session.get(ContentFeed, feed_id)
         assert stored is not None
         stored.last_polled_at, stored.last_error = utcnow(), None
-        if fetched.status != 304 and fetched.headers:
+        if fetched.status != 304:
             stored.etag = fetched.headers.get("ETag")
             stored.modified = fetched.headers.get("Last-Modified")
         if parsed is not None and parsed.feed.get("title"):

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
+from multidict import CIMultiDict
 
 from bot.errors import InvalidInput
 
@@ -27,7 +29,7 @@ class Fetched:
     content_type: str
     body: bytes
     status: int = 200
-    headers: dict[str, str] | None = None
+    headers: Mapping[str, str] = field(default_factory=CIMultiDict)  # case-insensitive
 
 
 def _public(address: str) -> bool:
@@ -63,6 +65,19 @@ class PublicOnlyResolver(AbstractResolver):
 
     async def close(self) -> None:
         await self._inner.close()
+
+
+async def _read_capped(response: aiohttp.ClientResponse, max_bytes: int) -> bytes:
+    """Up to ``max_bytes`` of the body: a single read returns one network chunk, not all."""
+    parts: list[bytes] = []
+    remaining = max_bytes
+    while remaining > 0:
+        chunk = await response.content.read(min(remaining, 65536))
+        if not chunk:
+            break
+        parts.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(parts)
 
 
 def check_url(url: str, allow_private: bool = False) -> None:
@@ -107,16 +122,18 @@ async def fetch_page(
                         current = str(response.url.join(aiohttp.client.URL(location)))
                         continue
                     if response.status == 304:
-                        return Fetched(str(response.url), "", b"", 304, dict(response.headers))
+                        return Fetched(
+                            str(response.url), "", b"", 304, CIMultiDict(response.headers)
+                        )
                     if response.status >= 400:
                         raise InvalidInput(f"{current} answered HTTP {response.status}.")
-                    body = await response.content.read(max_bytes)
+                    body = await _read_capped(response, max_bytes)
                     return Fetched(
                         str(response.url),
                         response.content_type or "",
                         body,
                         response.status,
-                        dict(response.headers),
+                        CIMultiDict(response.headers),
                     )
             raise InvalidInput(f"{url} redirects more than {MAX_REDIRECTS} times.")
     except TimeoutError:
