@@ -93,3 +93,20 @@ def _positive_int(values: Mapping[str, str], key: str, default: int) -> int:
     if number < 1:
         raise ValueError(f"{key} must be at least 1, not {number}.")
     return number
+
+
+def env_number(
+    values: Mapping[str, str], key: str, default: float, *, low: float, high: float | None = None
+) -> float:
+    """A number setting, or a ValueError naming the variable and the range it must be in."""
+    raw = (values.get(key) or "").strip()
+    if not raw:
+        return default
+    try:
+        number = float(raw)
+    except ValueError:
+        raise ValueError(f"{key} must be a number, not '{raw}'.") from None
+    if number < low or (high is not None and number > high):
+        allowed = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
+        raise ValueError(f"{key} must be {allowed}, not {raw}.")
+    return number

@@ -75,12 +75,15 @@ class Plugin(Protocol):
 
 
 def load_extensions(settings: Settings) -> Extensions:
-    """Every installed plugin's extensions; a broken plugin is logged and left out."""
+    """Every installed plugin's extensions. A broken plugin is logged and left out; a plugin's
+    bad setting (a ValueError) stops the start, as the core's own settings do."""
     extensions = Extensions()
     for entry_point in entry_points(group=ENTRY_POINT_GROUP):
         try:
             plugin = entry_point.load()()
             plugin.extend(extensions, settings)
+        except ValueError as error:
+            raise ValueError(str(error)) from None
         except Exception as error:
             log.error("plugin %s could not be loaded: %s", entry_point.name, error)
             continue

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.config import Settings
+from bot.config import Settings, env_number
 from content.themes import DEFAULT_TAXONOMY, Taxonomy
 from content.voice_pipeline import AlertRules
 
@@ -27,14 +27,13 @@ class ContentSettings:
 
 def content_settings(settings: Settings) -> ContentSettings:
     env = settings.env
-    minutes = env.get("FEED_POLL_MINUTES") or ""
     return ContentSettings(
         themes_file=Path(env["VOICE_THEMES_FILE"])
         if env.get("VOICE_THEMES_FILE")
         else DEFAULT_TAXONOMY,
         alerts=AlertRules.from_settings(settings),
         webhook_secret=(env.get("VOICE_WEBHOOK_SECRET") or "").strip() or None,
-        feed_poll_minutes=float(minutes) if minutes else DEFAULT_FEED_MINUTES,
+        feed_poll_minutes=env_number(env, "FEED_POLL_MINUTES", DEFAULT_FEED_MINUTES, low=1),
         fetch_private_addresses=(env.get("CONTENT_FETCH_ALLOW_PRIVATE") or "").lower()
         in ("1", "true", "yes"),
     )

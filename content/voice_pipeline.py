@@ -19,7 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.compose.text import truncate
-from bot.config import ChannelRef, Settings, parse_channel_list
+from bot.config import ChannelRef, Settings, env_number, parse_channel_list
 from bot.messages import Card, Fact, Link, Message
 from bot.sealing import Sealer
 from bot.services.outbox import Recipient, enqueue
@@ -83,7 +83,9 @@ class AlertRules:
             )
             or DEFAULT_ALERT_PHRASES
         )
-        threshold = float(env.get("VOICE_ALERT_SENTIMENT") or DEFAULT_ALERT_SENTIMENT)
+        threshold = env_number(
+            env, "VOICE_ALERT_SENTIMENT", DEFAULT_ALERT_SENTIMENT, low=-1.0, high=1.0
+        )
         return cls(parse_channel_list(env.get("VOICE_ALERT_CHANNELS") or ""), phrases, threshold)
 
     def reason(self, text: str, score: float) -> str | None:

@@ -344,3 +344,21 @@ async def test_the_voice_digest_shows_themes_trend_objectives_and_scrubbed_quote
         (f.label, f.value) for f in response.facts
     ]
     assert any(title.startswith("Emerging: “mobile”") for title in titles)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("VOICE_ALERT_SENTIMENT", "abc", "VOICE_ALERT_SENTIMENT must be a number, not 'abc'."),
+        ("VOICE_ALERT_SENTIMENT", "-3", "VOICE_ALERT_SENTIMENT must be between -1 and 1, not -3."),
+        ("FEED_POLL_MINUTES", "0", "FEED_POLL_MINUTES must be at least 1, not 0."),
+        ("VOICE_ALERT_CHANNELS", "C0123", "write PLATFORM:CHANNEL_ID"),
+    ],
+)
+def test_a_bad_content_setting_stops_the_start_with_its_name(
+    cli_env: dict, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    result = CliRunner().invoke(cli, ["digest", "list"])
+    assert result.exit_code == 1
+    assert message in result.output
