@@ -247,6 +247,9 @@ def alert_message(row: Mapping[str, Any], reason: str, objective: str | None) ->
         Fact("Sentiment", f"{label(row['sentiment'])} ({row['sentiment']:+.2f})"),
         Fact("Source", row["source"]),
     ]
+    # Who to call back: the account, scrubbed like the quote in case it is an e-mail address.
+    if row.get("customer"):
+        facts.insert(1, Fact("Customer", scrub(row["customer"])))
     if row.get("segment"):
         facts.append(Fact("Segment", row["segment"]))
     links = (Link("Open the original", row["link"]),) if row.get("link") else ()

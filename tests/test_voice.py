@@ -3,6 +3,7 @@ and the digest built from it."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -254,7 +255,7 @@ async def test_a_signed_urgent_item_reaches_the_alert_channel_at_once(
     for _ in range(100):  # the worker was woken: no explicit drain here
         if remote.sent:
             break
-        await __import__("asyncio").sleep(0.05)
+        await asyncio.sleep(0.05)
     [alert] = remote.sent
     assert alert.target.recipient == "CALERTS" and alert.target.channel
     card = alert.message.cards[0]
