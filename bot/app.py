@@ -37,7 +37,7 @@ class Application:
     worker: OutboxWorker | None = None
 
     def log_adapters(self) -> None:
-        """Say which adapters are enabled, and why the others are not."""
+        """Say which adapters are enabled, and why the others are not; then the plugins."""
         if not self.statuses:
             log.warning("no chat adapter is installed; reinstall the project (pip install -e .)")
         for name, status in self.statuses.items():
@@ -46,6 +46,9 @@ class Application:
                 log.log(level, "adapter %s: enabled (%s)", name, status.reason)
             else:
                 log.info("adapter %s: disabled (%s)", name, status.reason)
+        for name in self.extensions.names:
+            summary = self.extensions.summaries.get(name, "loaded")
+            log.info("plugin %s: %s", name, summary)
 
 
 @asynccontextmanager

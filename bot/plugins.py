@@ -66,12 +66,15 @@ class Extensions:
     jobs: list[JobFactory] = field(default_factory=list)
     routes: list[RouteMounter] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
+    # What each plugin switched on and off, for the start-up log: {"content": "..."}.
+    summaries: dict[str, str] = field(default_factory=dict)
 
 
 class Plugin(Protocol):
     name: str
 
-    def extend(self, extensions: Extensions, settings: Settings) -> None: ...
+    def extend(self, extensions: Extensions, settings: Settings) -> None:
+        """Add to ``extensions``; may set ``extensions.summaries[name]`` for the start-up log."""
 
 
 def load_extensions(settings: Settings) -> Extensions:

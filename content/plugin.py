@@ -11,7 +11,7 @@ from content.content_digest import content_composer
 from content.feeds import poll_all
 from content.fetch import fetch_page
 from content.metadata import page_info
-from content.settings import content_settings
+from content.settings import ContentSettings, content_settings
 from content.voice_digest import voice_composer
 
 
@@ -37,3 +37,24 @@ class ContentPlugin:
         extensions.url_enricher = enrich
         extensions.jobs.append(feeds_job)
         extensions.routes.append(webhook.mount)
+        extensions.summaries[self.name] = summary(configured)
+
+
+def summary(configured: ContentSettings) -> str:
+    """One line for the start-up log: what is on, and how to switch on what is not."""
+    hook = (
+        f"webhook on at {webhook.PATH}"
+        if configured.webhook_secret
+        else f"webhook off (set VOICE_WEBHOOK_SECRET to take items at {webhook.PATH})"
+    )
+    channels = ", ".join(str(c) for c in configured.alerts.channels)
+    alerts = (
+        f"urgent alerts to {channels}"
+        if channels
+        else "urgent alerts off (set VOICE_ALERT_CHANNELS)"
+    )
+    return (
+        f"content and customer-voice digests; feeds polled every "
+        f"{configured.feed_poll_minutes:g} min; {hook}; {alerts}; themes from "
+        f"{configured.themes_file}"
+    )

@@ -24,7 +24,7 @@ SECRET = "webhook-secret-for-tests"
 
 
 @asynccontextmanager
-async def serve(env: dict[str, str], cwd: Path) -> AsyncIterator[str]:
+async def serve(env: dict[str, str], cwd: Path) -> AsyncIterator[tuple[str, list[str]]]:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -52,7 +52,7 @@ async def serve(env: dict[str, str], cwd: Path) -> AsyncIterator[str]:
 
     draining = asyncio.create_task(drain())
     try:
-        yield f"http://127.0.0.1:{match.group(1)}"
+        yield f"http://127.0.0.1:{match.group(1)}", log
     finally:
         process.send_signal(signal.SIGTERM)
         await asyncio.wait_for(process.wait(), 20)
@@ -90,7 +90,10 @@ async def test_a_signed_alert_reaches_the_alert_channel_of_a_running_server(
         "customer": "Acme",
         "rating": 1,
     }
-    async with serve(env, tmp_path) as base:
+    async with serve(env, tmp_path) as (base, log):
+        [started] = [line for line in log if "plugin content:" in line]
+        assert "webhook on at /voice/webhook" in started
+        assert "urgent alerts to shell:alerts" in started
         unsigned = json.dumps({**item, "id": "Z-0"}).encode()
         status, answer = await post(base, unsigned, {})
         assert (status, answer["error"]) == (401, "the request is not signed")
