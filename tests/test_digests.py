@@ -202,7 +202,13 @@ async def test_voice_digest_groups_themes_and_masks_personal_data(app: Applicati
         assert not await store_voice_item(session, source="helpdesk", external_id="0", text="dup")
     digest = await add(app, kind=DigestKind.VOICE)
     async with app.db.transaction() as session:
-        outcome = await start_run(session, app.sealer, digest, actor=OPERATOR)
+        without_content = await start_run(session, app.sealer, digest, actor=OPERATOR)
+    assert without_content is not None and without_content.queued == 0
+    assert "content package" in (without_content.run.note or "")
+    async with app.db.transaction() as session:
+        outcome = await start_run(
+            session, app.sealer, digest, actor=OPERATOR, composers=app.extensions.composers
+        )
     assert outcome is not None and outcome.queued == 1
     assert app.worker is not None
     await app.worker.drain()

@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.compose.content_digest import compose_content_digest
 from bot.compose.suggestion_cards import rollup_message
 from bot.compose.text import humanise_duration
-from bot.compose.voice_digest import compose_voice_digest
 from bot.domain import DeliveryStatus, DigestKind, Role, RunStatus
 from bot.messages import Message
 from bot.plugins import Composer
@@ -26,7 +25,6 @@ from bot.services.digests import audience_members, parse_audience
 from bot.services.outbox import Recipient, enqueue, member_recipient
 from bot.services.permissions import Acting, require_role
 from bot.services.rollups import build_rollup
-from bot.services.voice import voice_since
 from bot.storage.models import Delivery, Digest, DigestRun
 from bot.storage.types import utcnow
 from bot.storage.upsert import insert_ignore
@@ -163,19 +161,11 @@ async def _compose_for_audience(
                 "advocacy content add URL --title TITLE"
             )
         return compose_content_digest(digest.name, run_id, items), f"{len(items)} items"
-    start = since or now - DEFAULT_PERIOD
-    period = now - start
-    current = await voice_since(session, start, digest.objective_id)
-    if not current:
-        return "No customer voice arrived since the last run."
-    earlier = [
-        item
-        for item in await voice_since(session, start - period, digest.objective_id)
-        if item.received_at < start
-    ]
-    label = f"in the last {humanise_duration(period)}"
-    message = compose_voice_digest(digest.name, run_id, current, earlier, label)
-    return message, f"{len(current)} voices"
+    # Customer-voice digests need the pipeline's themes and scrubbing: content/ composes them.
+    return (
+        "Customer-voice digests come from the content package, which is not loaded; "
+        "reinstall the project (pip install -e .) and check the start-up log."
+    )
 
 
 async def _skip(session: AsyncSession, run: DigestRun, note: str) -> RunOutcome:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import InvalidInput
@@ -61,16 +60,3 @@ async def store_voice_item(
             "created_at": utcnow(),
         },
     )
-
-
-async def voice_since(
-    session: AsyncSession, since: datetime, objective_id: int | None = None
-) -> list[VoiceItem]:
-    statement = (
-        select(VoiceItem)
-        .where(VoiceItem.received_at >= since)
-        .order_by(VoiceItem.received_at.desc())
-    )
-    if objective_id is not None:
-        statement = statement.where(VoiceItem.objective_id == objective_id)
-    return list(await session.scalars(statement))
