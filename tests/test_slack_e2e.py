@@ -6,21 +6,15 @@ Slack unescaped."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import re
-import signal
 import sqlite3
-import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
 
+from tests.serve_process import run_cli, running_serve, wait_for
 from tests.slack_fake import FakeSlack
 from tests.slack_support import (
     IDEAS_CHANNEL,
@@ -32,31 +26,6 @@ from tests.slack_support import (
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
-
-async def wait_for(check: Callable[[], Any], what: str, timeout: float = 20) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := check():
-            return value
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-async def cli(env: dict[str, str], cwd: Path, *args: str) -> str:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        *args,
-        cwd=cwd,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await process.communicate()
-    assert process.returncode == 0, err.decode()
-    return out.decode()
 
 
 def query(db: Path, sql: str) -> list[tuple]:
@@ -106,9 +75,9 @@ async def test_the_full_loop_in_slack_against_advocacy_serve(tmp_path: Path) -> 
                 "--team",
                 "Support",
             ] + (["--manager", manager] if manager else [])
-            await cli(env, tmp_path, *args)
+            await run_cli(env, tmp_path, *args)
             fake.add_user(user, real_name=name)
-        await cli(
+        await run_cli(
             env,
             tmp_path,
             "content",
@@ -119,28 +88,9 @@ async def test_the_full_loop_in_slack_against_advocacy_serve(tmp_path: Path) -> 
         )
         db = tmp_path / "advocacy.db"
 
-        serve = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "serve",
-            "--port",
-            "0",
-            cwd=tmp_path,
-            env=env,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        log: list[str] = []
-        try:
-            assert serve.stderr is not None
-            port = None
-            while port is None:
-                line = (await asyncio.wait_for(serve.stderr.readline(), 30)).decode()
-                assert line, "serve exited:\n" + "".join(log)
-                log.append(line)
-                if match := re.search(r"listening on http://127\.0\.0\.1:(\d+)", line):
-                    port = int(match.group(1))
-            assert any("adapter slack: enabled" in line for line in log)
+        async with running_serve(env, tmp_path) as server:
+            port = int(server.base_url.rsplit(":", 1)[1])
+            assert any("adapter slack: enabled" in line for line in server.log)
             async with aiohttp.ClientSession() as session:
                 slack = SlackClient(f"http://127.0.0.1:{port}/slack/events", fake, session)
 
@@ -302,7 +252,3 @@ async def test_the_full_loop_in_slack_against_advocacy_serve(tmp_path: Path) -> 
                     'advocacy_feedback_recorded_total{kind="useful",platform="slack"} 1.0'
                     in metrics
                 )
-        finally:
-            serve.send_signal(signal.SIGTERM)
-            await asyncio.wait_for(serve.wait(), 20)
-        assert serve.returncode == 0

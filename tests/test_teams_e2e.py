@@ -5,15 +5,10 @@ valid against the Adaptive Cards 1.5 schema (the fake Connector refuses any that
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import re
-import signal
 import sqlite3
-import sys
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -21,6 +16,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.serve_process import run_cli, running_serve, wait_for
 from tests.teams_fake import FakeConnector
 from tests.teams_support import TENANT, TeamsClient, action, cards_in, user
 
@@ -28,58 +24,11 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 BOSS, ALICE, DANA = user("Boss"), user("Alice"), user("Dana")
 
 
-async def wait_for(check: Callable[[], Any], what: str, timeout: float = 20) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := check():
-            return value
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-async def cli(env: dict[str, str], cwd: Path, *args: str) -> None:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        *args,
-        cwd=cwd,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    _, err = await process.communicate()
-    assert process.returncode == 0, err.decode()
-
-
 @asynccontextmanager
 async def serve(env: dict[str, str], cwd: Path) -> AsyncIterator[str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "serve",
-        "--port",
-        "0",
-        cwd=cwd,
-        env=env,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    log: list[str] = []
-    try:
-        assert process.stderr is not None
-        while True:
-            line = (await asyncio.wait_for(process.stderr.readline(), 30)).decode()
-            assert line, "serve exited:\n" + "".join(log)
-            log.append(line)
-            if match := re.search(r"listening on http://127\.0\.0\.1:(\d+)", line):
-                break
-        assert any("adapter teams: enabled (WITHOUT AUTHENTICATION" in entry for entry in log)
-        yield f"http://127.0.0.1:{match.group(1)}/api/messages"
-    finally:
-        process.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(process.wait(), 20)
-    assert process.returncode == 0
+    async with running_serve(env, cwd) as server:
+        assert any("adapter teams: enabled (WITHOUT AUTHENTICATION" in line for line in server.log)
+        yield f"{server.base_url}/api/messages"
 
 
 def latest(connector: FakeConnector, person: Any, containing: str = "") -> dict[str, Any] | None:
@@ -116,8 +65,8 @@ async def test_the_full_loop_in_teams_against_advocacy_serve(tmp_path: Path) -> 
         ]
         if person is ALICE:
             args += ["--manager", BOSS.aad]
-        await cli(env, tmp_path, *args)
-    await cli(
+        await run_cli(env, tmp_path, *args)
+    await run_cli(
         env,
         tmp_path,
         "content",

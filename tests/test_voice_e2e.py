@@ -4,60 +4,18 @@ other prompt, scrubbed; an unsigned one is refused and stored nowhere."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import re
-import signal
 import sqlite3
-import sys
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
 
 from content.webhook import PATH, sign
+from tests.serve_process import running_serve, wait_for
 
 SECRET = "webhook-secret-for-tests"
-
-
-@asynccontextmanager
-async def serve(env: dict[str, str], cwd: Path) -> AsyncIterator[tuple[str, list[str]]]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "serve",
-        "--port",
-        "0",
-        cwd=cwd,
-        env=env,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    assert process.stderr is not None
-    log: list[str] = []
-    while True:
-        line = (await asyncio.wait_for(process.stderr.readline(), 30)).decode()
-        assert line, "serve exited:\n" + "".join(log)
-        log.append(line)
-        if match := re.search(r"listening on http://127\.0\.0\.1:(\d+)", line):
-            break
-
-    async def drain() -> None:  # a full stderr pipe would stall the server
-        assert process.stderr is not None
-        while await process.stderr.readline():
-            pass
-
-    draining = asyncio.create_task(drain())
-    try:
-        yield f"http://127.0.0.1:{match.group(1)}", log
-    finally:
-        process.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(process.wait(), 20)
-        await draining
-    assert process.returncode == 0
 
 
 async def post(base: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict]:
@@ -90,8 +48,9 @@ async def test_a_signed_alert_reaches_the_alert_channel_of_a_running_server(
         "customer": "Acme",
         "rating": 1,
     }
-    async with serve(env, tmp_path) as (base, log):
-        [started] = [line for line in log if "plugin content:" in line]
+    async with running_serve(env, tmp_path) as server:
+        base = server.base_url
+        [started] = [line for line in server.log if "plugin content:" in line]
         assert "webhook on at /voice/webhook" in started
         assert "urgent alerts to shell:alerts" in started
         unsigned = json.dumps({**item, "id": "Z-0"}).encode()
@@ -104,10 +63,7 @@ async def test_a_signed_alert_reaches_the_alert_channel_of_a_running_server(
         status, answer = await post(base, body, headers)
         assert (status, answer["imported"], answer["alerts"]) == (200, 1, 1)
 
-        deadline = time.monotonic() + 20
-        while not mailbox.exists() and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        assert mailbox.exists(), "the alert never reached the alert channel"
+        await wait_for(mailbox.exists, "the alert in the alert channel")
 
     [entry] = [json.loads(line) for line in mailbox.read_text().splitlines()]
     shown = json.dumps(entry["message"])
