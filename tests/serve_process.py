@@ -40,8 +40,8 @@ async def run_cli(env: dict[str, str], cwd: Path, *args: str) -> str:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await process.communicate()
-    assert process.returncode == 0, err.decode()
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, f"advocacy {' '.join(args)} failed:\n{err.decode()}"
     return out.decode()
 
 

@@ -118,6 +118,7 @@ from typing import Any
 import pytest
 
 from tests.playground_client import Playground, button, install, tools_missing
+from tests.serve_process import run_cli
 from tests.teams_fake import adaptive_card_error
 
 MISSING = tools_missing()
@@ -134,22 +135,6 @@ TEST_TIMEOUT = 120.0
 def playground_installed() -> Path:
     """``npm ci`` the pinned playground into tests/playground/node_modules, once."""
     return install()
-
-
-async def cli(env: dict[str, str], cwd: Path, *args: str) -> str:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        *args,
-        cwd=cwd,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode == 0, f"advocacy {' '.join(args)} failed:\n{err.decode()}"
-    return out.decode()
 
 
 class Bot:
@@ -233,7 +218,7 @@ async def test_the_full_loop_in_the_agents_playground(
         "PUBLIC_URL": "https://advocacy.example.com",
     }
     db = tmp_path / "advocacy.db"
-    await cli(
+    await run_cli(
         env,
         tmp_path,
         "content",
@@ -265,12 +250,12 @@ async def run_the_loop(pg: Playground, bot: Bot, env: dict[str, str], cwd: Path,
     tenant = ("--workspace", pg.tenant_id)
 
     async def become(role: str) -> None:
-        out = await cli(env, cwd, "roles", "grant", *person, role, *tenant)
+        out = await run_cli(env, cwd, "roles", "grant", *person, role, *tenant)
         assert f"is now {role}" in out, out
 
     # The playground's person is a strategist in Support (the Teams adapter keys people by
     # aadObjectId within conversation.tenantId, which is what the playground sends).
-    await cli(
+    await run_cli(
         env,
         cwd,
         "members",
@@ -322,7 +307,7 @@ async def run_the_loop(pg: Playground, bot: Bot, env: dict[str, str], cwd: Path,
     await bot.start()
     posted = len(pg.exchanges())
     seen = len(pg.messages())
-    await cli(env, cwd, "digest", "run", "Weekly picks", "--enqueue-only")
+    await run_cli(env, cwd, "digest", "run", "Weekly picks", "--enqueue-only")
     digest = await pg.wait_for_bot_message("How support halved first-reply time", after=seen)
     assert digest.action == "createMessage"
     assert digest.conversation_id == pg.conversation_id
@@ -339,7 +324,9 @@ async def run_the_loop(pg: Playground, bot: Bot, env: dict[str, str], cwd: Path,
     )
 
     # The strategist sends it again now from the chat, once a new article is in the library.
-    await cli(env, cwd, "content", "add", "https://example.com/rota", "--title", "Our on-call rota")
+    await run_cli(
+        env, cwd, "content", "add", "https://example.com/rota", "--title", "Our on-call rota"
+    )
     seen = len(pg.messages())
     await pg.say("digest run Weekly picks")
     await pg.wait_for_bot_message("is on its way to 1 recipient", after=seen)
