@@ -21,6 +21,7 @@ WORKDIR /data
 ENV DATABASE_URL=sqlite+aiosqlite:////data/advocacy.db \
     ADVOCACY_DATA_DIR=/data/.advocacy \
     ADVOCACY_HOST=0.0.0.0 \
+    MPLBACKEND=Agg \
     PORT=3978
 VOLUME ["/data"]
 EXPOSE 3978

@@ -7,7 +7,9 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 
+from bot.chart_links import ChartLinks
 from bot.chat.router import EventRouter
 from bot.config import Settings
 from bot.delivery import OutboxWorker
@@ -31,6 +33,7 @@ class Application:
     router: EventRouter
     registry: AdapterRegistry
     links: TrackedLinks
+    charts: ChartLinks
     extensions: Extensions
     adapters: dict[str, ChatAdapter] = field(default_factory=dict)
     statuses: dict[str, AdapterStatus] = field(default_factory=dict)
@@ -77,12 +80,15 @@ async def open_application(
         links = TrackedLinks(secret, settings.public_url)
         metrics = Metrics()
         extensions = extensions if extensions is not None else load_extensions(settings)
+        charts = ChartLinks(secret, settings.public_url)
         router = EventRouter(
             db,
             sealer,
             metrics,
             suggestion_channels=settings.suggestion_channels,
             extensions=extensions,
+            charts=charts,
+            public_url=settings.public_url,
         )
         app = Application(
             settings=settings,
@@ -92,6 +98,7 @@ async def open_application(
             router=router,
             registry=registry if registry is not None else AdapterRegistry.discover(),
             links=links,
+            charts=charts,
             extensions=extensions,
         )
         if with_adapters:
@@ -102,7 +109,13 @@ async def open_application(
                 )
             )
         app.worker = OutboxWorker(
-            db, app.adapters, sealer, metrics, links, max_attempts=settings.delivery_max_attempts
+            db,
+            app.adapters,
+            sealer,
+            metrics,
+            links,
+            max_attempts=settings.delivery_max_attempts,
+            lease=timedelta(seconds=settings.delivery_lease_seconds),
         )
         router.on_queued = app.worker.wake
         for adapter in app.adapters.values():

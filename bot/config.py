@@ -31,6 +31,15 @@ class Settings:
     suggestion_channels: tuple[ChannelRef, ...] = ()
     log_level: str = "INFO"
     delivery_max_attempts: int = 5
+    # How long a delivery in flight stays claimed without its worker renewing it (a worker that
+    # died is taken over after this).
+    delivery_lease_seconds: float = 30.0
+    # A console session ends after this long without a request.
+    console_idle_minutes: float = 60.0
+    # An idea unanswered this long is flagged to its team's manager, then one level up per period.
+    suggestion_answer_days: float = 7.0
+    # A firing missed while no scheduler ran is still sent if it is at most this old.
+    schedule_grace_minutes: float = 60.0
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -52,6 +61,18 @@ class Settings:
             suggestion_channels=parse_channel_list(merged.get("SUGGESTIONS_CHANNELS") or ""),
             log_level=(merged.get("LOG_LEVEL") or "INFO").upper(),
             delivery_max_attempts=_positive_int(merged, "DELIVERY_MAX_ATTEMPTS", 5),
+            delivery_lease_seconds=env_number(
+                merged, "DELIVERY_LEASE_SECONDS", 30.0, low=1, high=3600
+            ),
+            console_idle_minutes=env_number(
+                merged, "CONSOLE_IDLE_MINUTES", 60.0, low=1, high=7 * 24 * 60
+            ),
+            suggestion_answer_days=env_number(
+                merged, "SUGGESTION_ANSWER_DAYS", 7.0, low=0.01, high=365
+            ),
+            schedule_grace_minutes=env_number(
+                merged, "SCHEDULE_GRACE_MINUTES", 60.0, low=0, high=7 * 24 * 60
+            ),
             env=merged,
         )
 

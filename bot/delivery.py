@@ -1,9 +1,12 @@
 """The delivery worker: drains the outbox through the enabled adapters.
 
-Rows are claimed with a lease (status ``sending`` until ``lease_until``); a process that dies
-mid-send leaves leases that expire, and the next worker picks those rows up again, so nothing is
-lost and duplicates are bounded by what was in flight. On PostgreSQL, claims use
-``FOR UPDATE SKIP LOCKED`` so several instances share the work.
+Rows are claimed with a short lease (status ``sending`` until ``lease_until``, held by
+``lease_owner``). A live worker renews its leases every few seconds, however slow the platform;
+a process that dies (even by ``kill -9``) stops renewing, its leases expire within seconds, and
+the next worker picks those rows up again. So nothing is lost, and duplicates are bounded by what
+was in flight: one batch per worker. An outcome is written only while its writer still holds the
+lease, so a worker that stalled past its lease never overwrites the new holder's result. On
+PostgreSQL, claims use ``FOR UPDATE SKIP LOCKED`` so several instances share the work.
 """
 
 from __future__ import annotations
@@ -11,13 +14,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
+import socket
+import uuid
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 
 from bot.domain import DeliveryStatus
 from bot.links import TrackedLinks
@@ -35,6 +41,22 @@ log = logging.getLogger(__name__)
 BASE_BACKOFF_SECONDS = 2.0
 MAX_BACKOFF_SECONDS = 900.0
 MESSAGE_CACHE_SIZE = 256
+DEFAULT_LEASE = timedelta(seconds=30)
+# Outcome columns written for each delivery of a batch (all present in every outcome).
+OUTCOME_COLUMNS = (
+    "status",
+    "attempts",
+    "lease_until",
+    "sent_at",
+    "platform_ref",
+    "next_attempt_at",
+    "last_error",
+)
+
+
+def worker_identity() -> str:
+    """Who holds a lease: host and process, plus a random part so a reused pid is not confused."""
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 @dataclass(frozen=True)
@@ -61,9 +83,11 @@ class DrainStats:
         return sum(self.sent.values()) + sum(self.retried.values()) + sum(self.dead.values())
 
 
-def backoff_seconds(attempts: int, retry_after: float | None = None) -> float:
+def backoff_seconds(
+    attempts: int, retry_after: float | None = None, base: float = BASE_BACKOFF_SECONDS
+) -> float:
     """Exponential backoff with jitter; a platform's Retry-After wins when it asks for longer."""
-    exponential = min(MAX_BACKOFF_SECONDS, BASE_BACKOFF_SECONDS * 2 ** max(0, attempts - 1))
+    exponential = min(MAX_BACKOFF_SECONDS, base * 2 ** max(0, attempts - 1))
     delay = exponential * random.uniform(0.5, 1.0)
     return max(delay, retry_after) if retry_after is not None else delay
 
@@ -78,9 +102,10 @@ class OutboxWorker:
         links: TrackedLinks,
         *,
         max_attempts: int = 5,
-        lease: timedelta = timedelta(minutes=2),
+        lease: timedelta = DEFAULT_LEASE,
         batch_size: int = 50,
         concurrency: int = 8,
+        base_backoff: float = BASE_BACKOFF_SECONDS,
     ) -> None:
         self.db = db
         self.adapters = adapters
@@ -91,6 +116,8 @@ class OutboxWorker:
         self.lease = lease
         self.batch_size = batch_size
         self.concurrency = concurrency
+        self.base_backoff = base_backoff
+        self.owner = worker_identity()
         self._messages: OrderedDict[int, Message] = OrderedDict()
         self._wake = asyncio.Event()
 
@@ -132,9 +159,47 @@ class OutboxWorker:
                 await session.execute(
                     update(Delivery)
                     .where(Delivery.id.in_([row.id for row in rows]))
-                    .values(status=DeliveryStatus.SENDING, lease_until=now + self.lease)
+                    .values(
+                        status=DeliveryStatus.SENDING,
+                        lease_until=now + self.lease,
+                        lease_owner=self.owner,
+                    )
                 )
         return rows
+
+    async def renew_leases(self) -> int:
+        """Extend this worker's leases; returns how many rows it holds."""
+        async with self.db.transaction() as session:
+            result = await session.execute(
+                update(Delivery)
+                .where(
+                    Delivery.status == DeliveryStatus.SENDING, Delivery.lease_owner == self.owner
+                )
+                .values(lease_until=utcnow() + self.lease)
+                .execution_options(synchronize_session=False)
+            )
+        return result.rowcount or 0
+
+    @contextlib.asynccontextmanager
+    async def leases_kept_alive(self) -> AsyncIterator[None]:
+        """Renew leases in the background while the caller sends, so a slow platform (a long
+        Retry-After, a hung connection) never lets another worker take rows still in flight."""
+
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(self.lease.total_seconds() / 3)
+                try:
+                    await self.renew_leases()
+                except Exception:
+                    log.exception("renewing delivery leases failed; will try again")
+
+        task = asyncio.create_task(renew())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def _message(self, message_id: int) -> Message:
         """A digest's one message serves thousands of deliveries: load it once, keep a few."""
@@ -193,7 +258,7 @@ class OutboxWorker:
                     reason,
                 )
             else:
-                delay = backoff_seconds(attempts, retry_after)
+                delay = backoff_seconds(attempts, retry_after, self.base_backoff)
                 values.update(
                     status=DeliveryStatus.PENDING,
                     last_error=reason[:2000],
@@ -246,11 +311,25 @@ class OutboxWorker:
                     outcomes.append(await self._deliver(row, stats))
 
         await asyncio.gather(*(in_order(c) for c in conversations.values()))
-        # One write for the whole batch: a crash before it resends at most this batch.
-        async with self.db.transaction() as session:
-            await session.execute(update(Delivery), outcomes)
-            await finish_completed_runs(session)
+        await self._record(outcomes)
         return len(rows)
+
+    async def _record(self, outcomes: list[dict[str, object]]) -> None:
+        """One write for the whole batch (a crash before it resends at most this batch), and only
+        for rows this worker still holds."""
+        table = Delivery.__table__
+        statement = (
+            update(table)
+            .where(table.c.id == bindparam("b_id"), table.c.lease_owner == self.owner)
+            .values(
+                lease_owner=None,
+                **{column: bindparam(f"b_{column}") for column in OUTCOME_COLUMNS},
+            )
+        )
+        parameters = [{f"b_{key}": value for key, value in row.items()} for row in outcomes]
+        async with self.db.transaction() as session:
+            await session.execute(statement, parameters)
+            await finish_completed_runs(session)
 
     async def drain(
         self,
@@ -262,17 +341,18 @@ class OutboxWorker:
         """Send everything due (optionally of one run); with ``wait_for_retries``, also wait for
         retries of that work until each delivery is sent or dead-lettered."""
         stats = DrainStats()
-        while True:
-            if await self.drain_batch(stats, run_id):
-                if on_progress:
-                    on_progress(stats)
-                continue
-            if not wait_for_retries:
-                return stats
-            next_due = await self._next_due(run_id)
-            if next_due is None:
-                return stats
-            await asyncio.sleep(min(5.0, max(0.05, (next_due - utcnow()).total_seconds())))
+        async with self.leases_kept_alive():
+            while True:
+                if await self.drain_batch(stats, run_id):
+                    if on_progress:
+                        on_progress(stats)
+                    continue
+                if not wait_for_retries:
+                    return stats
+                next_due = await self._next_due(run_id)
+                if next_due is None:
+                    return stats
+                await asyncio.sleep(min(5.0, max(0.05, (next_due - utcnow()).total_seconds())))
 
     async def _next_due(self, run_id: int | None) -> datetime | None:
         async with self.db.transaction() as session:
@@ -298,13 +378,14 @@ class OutboxWorker:
         log.info(
             "delivery worker started for %s", ", ".join(sorted(self.adapters)) or "no adapters"
         )
-        while not stop.is_set():
-            try:
-                while await self.drain_batch(DrainStats()):
-                    if stop.is_set():
-                        return
-            except Exception:
-                log.exception("delivery worker failed; retrying in %.0fs", poll_interval)
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=poll_interval)
+        async with self.leases_kept_alive():
+            while not stop.is_set():
+                try:
+                    while await self.drain_batch(DrainStats()):
+                        if stop.is_set():
+                            return
+                except Exception:
+                    log.exception("delivery worker failed; retrying in %.0fs", poll_interval)
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=poll_interval)

@@ -47,6 +47,17 @@ class Metrics:
             ["platform", "status"],
             registry=self.registry,
         )
+        self.dead_letters = Gauge(
+            "advocacy_dead_letters",
+            "Deliveries that failed for good and wait for an admin (advocacy deliveries failed).",
+            ["platform"],
+            registry=self.registry,
+        )
+        self.scheduler_leader = Gauge(
+            "advocacy_scheduler_leader",
+            "1 when this instance runs the digest scheduler, else 0.",
+            registry=self.registry,
+        )
         self.delivery_latency = Histogram(
             "advocacy_delivery_latency_seconds",
             "Time from queueing a delivery to the platform accepting it.",
@@ -57,9 +68,12 @@ class Metrics:
 
     def set_outbox_depth(self, depth: dict[tuple[str, str], int]) -> None:
         self.outbox_depth.clear()
+        self.dead_letters.clear()
         for (platform, status), count in depth.items():
             if status in ("pending", "sending"):
                 self.outbox_depth.labels(platform=platform, status=status).set(count)
+            elif status == "dead":
+                self.dead_letters.labels(platform=platform).set(count)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

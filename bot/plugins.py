@@ -63,6 +63,8 @@ RouteMounter = Callable[["web.Application", "Application"], None]
 class Extensions:
     composers: dict[str, Composer] = field(default_factory=dict)
     url_enricher: UrlEnricher | None = None
+    # Masks personal data in customers' words before employees see them (content/ provides it).
+    scrubber: Callable[[str], str] | None = None
     jobs: list[JobFactory] = field(default_factory=list)
     routes: list[RouteMounter] = field(default_factory=list)
     names: list[str] = field(default_factory=list)

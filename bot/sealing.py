@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import logging
 import os
@@ -33,6 +34,13 @@ class Sealer:
             raise ValueError("the secret key must not be empty")
         digest = hashlib.sha256(b"advocacy-seal-v1:" + secret.encode()).digest()
         self._fernet = Fernet(base64.urlsafe_b64encode(digest))
+        self._tag_key = hashlib.sha256(b"advocacy-contributor-v1:" + secret.encode()).digest()
+
+    def contributor_tag(self, member_id: int) -> str:
+        """A stand-in for a person that cannot be turned back into them without the server key:
+        it lets reports count distinct people behind anonymous ideas (so a group of fewer than
+        five is never shown apart) without storing who they are."""
+        return hmac.new(self._tag_key, str(member_id).encode(), hashlib.sha256).hexdigest()[:16]
 
     def seal(self, value: dict[str, Any]) -> str:
         return self._fernet.encrypt(json.dumps(value, sort_keys=True).encode()).decode()

@@ -1,7 +1,8 @@
 """The one aiohttp application: health, metrics, and every enabled adapter's routes.
 
-Background work (the outbox worker, and the digest scheduler when enabled) starts and stops with
-the application, so ``advocacy serve`` and the tests run exactly the same server.
+Background work (the outbox worker on every instance; the digest scheduler and periodic jobs on
+the elected leader only) starts and stops with the application, so ``advocacy serve`` and the
+tests run exactly the same server.
 """
 
 from __future__ import annotations
@@ -10,17 +11,26 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 from aiohttp import web
 
 from bot.app import Application
+from bot.chart_links import ChartLinkError
+from bot.charts import objectives_chart
+from bot.console.web import mount_console
 from bot.domain import FeedbackKind
+from bot.leader import DEFAULT_RETRY_SECONDS, Leadership, scheduler_lock
 from bot.metrics import CONTENT_TYPE_LATEST
 from bot.plugins import Job
 from bot.scheduler import DigestScheduler
+from bot.services.escalation import escalate_waiting
 from bot.services.feedback import record_share_click
+from bot.services.objectives_report import build_objectives_report
 from bot.services.outbox import queue_depth
+from bot.services.permissions import OPERATOR
 from bot.storage.migrate import current_revision, head_revision
+from bot.storage.types import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +91,25 @@ async def share_redirect(request: web.Request) -> web.Response:
     raise web.HTTPFound(click.url)
 
 
+async def chart(request: web.Request) -> web.Response:
+    """A chart for a card: the signed URL is the permission, and it expires."""
+    application = request.app[APPLICATION]
+    try:
+        wanted = application.charts.read(request.match_info["token"])
+    except ChartLinkError as error:
+        return web.Response(status=403, text=str(error))
+    if wanted.chart != "objectives":
+        return web.Response(status=404, text="There is no such chart.")
+    async with application.db.transaction() as session:
+        report = await build_objectives_report(
+            session, OPERATOR, application.sealer, timedelta(days=wanted.period_days)
+        )
+    png = await asyncio.to_thread(objectives_chart, report)
+    return web.Response(
+        body=png, content_type="image/png", headers={"Cache-Control": "private, max-age=300"}
+    )
+
+
 async def _repeat(job: Job, stop: asyncio.Event) -> None:
     """Run a plugin's job every ``job.every_seconds`` until the server stops."""
     log.info("job %s runs every %.0f s", job.name, job.every_seconds)
@@ -93,14 +122,72 @@ async def _repeat(job: Job, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), timeout=job.every_seconds)
 
 
+def escalation_job(application: Application) -> Job:
+    """Hourly: ideas waiting too long for an answer are flagged up the hierarchy."""
+    after = timedelta(days=application.settings.suggestion_answer_days)
+
+    async def run() -> None:
+        async with application.db.transaction() as session:
+            flagged = await escalate_waiting(session, application.sealer, utcnow(), after)
+        if flagged and application.worker is not None:
+            application.worker.wake()
+
+    return Job("escalate waiting ideas", 3600.0, run)
+
+
+class LeaderWork:
+    """What only the leader runs: the digest scheduler and the plugins' periodic jobs (feeds
+    are polled once, not once per instance)."""
+
+    def __init__(self, application: Application, *, run_jobs: bool) -> None:
+        self.application = application
+        self.run_jobs = run_jobs
+        assert application.worker is not None
+        self.scheduler = DigestScheduler(
+            application.db,
+            application.sealer,
+            on_queued=application.worker.wake,
+            composers=application.extensions.composers,
+            grace=timedelta(minutes=application.settings.schedule_grace_minutes),
+        )
+        self._stop_jobs = asyncio.Event()
+        self._jobs: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        self.application.metrics.scheduler_leader.set(1)
+        await self.scheduler.start()
+        if self.run_jobs:
+            self._stop_jobs = asyncio.Event()
+            jobs = [factory(self.application) for factory in self.application.extensions.jobs]
+            jobs.append(escalation_job(self.application))
+            self._jobs = [asyncio.create_task(_repeat(job, self._stop_jobs)) for job in jobs]
+
+    async def stop(self) -> None:
+        self.application.metrics.scheduler_leader.set(0)
+        await self.scheduler.stop()
+        self._stop_jobs.set()
+        for task in self._jobs:
+            try:
+                await asyncio.wait_for(task, timeout=10)
+            except TimeoutError:
+                task.cancel()
+        self._jobs = []
+
+
 def build_web_app(
-    application: Application, *, run_scheduler: bool = True, run_jobs: bool = True
+    application: Application,
+    *,
+    run_scheduler: bool = True,
+    run_jobs: bool = True,
+    leader_retry_seconds: float = DEFAULT_RETRY_SECONDS,
 ) -> web.Application:
     app = web.Application(client_max_size=1024**2)
     app[APPLICATION] = application
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/s/{token}", share_redirect)
+    app.router.add_get("/charts/{token}", chart)
+    mount_console(app, application)
     for adapter in application.adapters.values():
         adapter.mount(app)
     for mount in application.extensions.routes:
@@ -109,32 +196,22 @@ def build_web_app(
     async def background(_: web.Application) -> AsyncIterator[None]:
         stop = asyncio.Event()
         assert application.worker is not None
-        worker = asyncio.create_task(application.worker.run_forever(stop), name="outbox")
-        scheduler = None
+        tasks = [asyncio.create_task(application.worker.run_forever(stop), name="outbox")]
         if run_scheduler:
-            scheduler = DigestScheduler(
-                application.db,
-                application.sealer,
-                on_queued=application.worker.wake,
-                composers=application.extensions.composers,
+            leader_work = LeaderWork(application, run_jobs=run_jobs)
+            leadership = Leadership(
+                scheduler_lock(application.db, application.settings.data_dir),
+                leader_work.start,
+                leader_work.stop,
+                retry_seconds=leader_retry_seconds,
             )
-            await scheduler.start()
-        jobs = (
-            [
-                asyncio.create_task(_repeat(factory(application), stop), name="job")
-                for factory in application.extensions.jobs
-            ]
-            if run_jobs
-            else []
-        )
+            tasks.append(asyncio.create_task(leadership.run(stop), name="leadership"))
         try:
             yield
         finally:
             stop.set()
             application.worker.wake()
-            if scheduler is not None:
-                await scheduler.stop()
-            for task in (worker, *jobs):
+            for task in tasks:
                 try:
                     await asyncio.wait_for(task, timeout=10)
                 except TimeoutError:

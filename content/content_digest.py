@@ -37,11 +37,17 @@ class Reception:
         return (self.useful - self.not_relevant) / (self.useful + self.not_relevant + 2)
 
 
-async def already_sent(session: AsyncSession, digest: Digest) -> set[int]:
+async def already_sent(session: AsyncSession, digest: Digest, since: datetime | None) -> set[int]:
+    """Items this audience already had: those of the digest's runs up to ``since`` (its previous
+    digest). Runs after it went to other people (another time zone, the daily readers when this
+    is the weekly summary), so their items are still news here."""
+    if since is None:
+        return set()
     rows = await session.scalars(
         select(DigestRun.content_ids).where(
             DigestRun.digest_id == digest.id,
             DigestRun.status.in_((RunStatus.ENQUEUED, RunStatus.DONE)),
+            DigestRun.started_at <= since,
         )
     )
     return {item_id for ids in rows for item_id in ids or []}
@@ -107,7 +113,7 @@ def rank(
 async def content_composer(
     session: AsyncSession, digest: Digest, run_id: int, since: datetime | None, now: datetime
 ) -> tuple[Message, str] | str:
-    sent = await already_sent(session, digest)
+    sent = await already_sent(session, digest, since)
     statement = (
         select(ContentItem)
         .where(
@@ -132,5 +138,7 @@ async def content_composer(
     chosen = chosen[:ITEMS]
     run = await session.get(DigestRun, run_id)
     assert run is not None
-    run.content_ids = [item.id for item in chosen]
+    # One run may compose twice (its daily and weekly readers): it sent both selections.
+    earlier = list(run.content_ids or [])
+    run.content_ids = earlier + [item.id for item in chosen if item.id not in earlier]
     return compose_content_digest(digest.name, run_id, chosen), f"{len(chosen)} items"

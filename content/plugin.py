@@ -11,6 +11,7 @@ from content.content_digest import content_composer
 from content.feeds import poll_all
 from content.fetch import fetch_page
 from content.metadata import page_info
+from content.scrub import scrub
 from content.settings import ContentSettings, content_settings
 from content.voice_digest import voice_composer
 
@@ -35,6 +36,7 @@ class ContentPlugin:
         extensions.composers["voice"] = voice_composer(configured.taxonomy)
         extensions.composers["content"] = content_composer
         extensions.url_enricher = enrich
+        extensions.scrubber = scrub
         extensions.jobs.append(feeds_job)
         extensions.routes.append(webhook.mount)
         extensions.summaries[self.name] = summary(configured)

@@ -49,6 +49,17 @@ async def run_cli(env: dict[str, str], cwd: Path, *args: str) -> str:
 class RunningServer:
     base_url: str
     log: list[str] = field(default_factory=list)  # every stderr line so far, start-up first
+    process: asyncio.subprocess.Process | None = None
+    killed: bool = False
+
+    def kill(self) -> None:
+        """``kill -9``: no clean-up, no last write; what a crash or the OOM killer does."""
+        assert self.process is not None
+        self.process.kill()
+        self.killed = True
+
+    def said(self, text: str) -> bool:
+        return any(text in line for line in self.log)
 
 
 @asynccontextmanager
@@ -85,10 +96,17 @@ async def running_serve(env: dict[str, str], cwd: Path) -> AsyncIterator[Running
             log.append(line.decode())
 
     reader = asyncio.create_task(keep_reading())
+    server = RunningServer(f"http://127.0.0.1:{match.group(1)}", log, process)
     try:
-        yield RunningServer(f"http://127.0.0.1:{match.group(1)}", log)
+        yield server
+    except BaseException:
+        # pytest shows this under "Captured stderr": what the server said before the failure.
+        print("advocacy serve said:\n" + "".join(log), file=sys.stderr)
+        raise
     finally:
-        process.send_signal(signal.SIGTERM)
+        if not server.killed:
+            process.send_signal(signal.SIGTERM)
         await asyncio.wait_for(process.wait(), 20)
         await reader
-    assert process.returncode == 0, "serve did not stop cleanly:\n" + "".join(log[-20:])
+    if not server.killed:
+        assert process.returncode == 0, "serve did not stop cleanly:\n" + "".join(log[-20:])

@@ -6,6 +6,21 @@ fake records every call, keeps the state Slack would keep (messages, views), ref
 would refuse (bad tokens, invalid Block Kit, too many messages per second) and fails on demand
 (``fail_next``) the way Slack fails (HTTP 429 with Retry-After, HTTP 5xx).
 
+Throttling and failures for delivery tests and benchmarks (does the bot's outbox deliver every
+message exactly once when Slack pushes back?):
+
+* Slack's published chat.postMessage limit: "one message per second per channel, while also
+  maintaining a workspace-wide limit". ``channel_rate_limit`` (messages a second per channel) and
+  ``workspace_rate_limit``/``workspace_burst`` (a token bucket for the whole workspace) are
+  checked together; a call either refuses is answered HTTP 429 + ``Retry-After`` (whole seconds
+  until it would pass, at least 1), is not stored and takes nothing from the other limit.
+  ``rate_limited_count`` counts these refusals.
+* ``inject_faults`` makes a seeded random share of calls fail: 429, a plain HTTP 500, or a
+  "timeout" (held longer than the client waits, then HTTP 503). ``fault_counts`` counts them by
+  kind; a faulted call is never carried out.
+* ``posted_counts``/``duplicates``: what was accepted, per channel, to compare with what the
+  client believes it delivered.
+
 What slack_sdk's models check by themselves (found by experiment with slack_sdk 3.47):
 
 * ``Block.parse`` returns ``None`` (and only logs a warning) for an unknown block type, a block
@@ -46,9 +61,10 @@ import copy
 import itertools
 import json
 import math
+import random
 import time
-from collections import deque
-from collections.abc import Callable
+from collections import Counter, deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -69,6 +85,8 @@ JSON_ARGUMENTS = frozenset({"blocks", "view", "attachments", "metadata"})
 # Slack-style ts values: micro-seconds counted from this instant, 100 apart.
 TS_EPOCH_MICROS = 1_700_000_000 * 1_000_000
 _STATUSES = {status.value for status in HTTPStatus}
+# What inject_faults can make a call do (see FaultPlan).
+FAULT_KINDS = ("429", "500", "timeout")
 
 Answer = dict[str, Any] | web.Response
 Handler = Callable[[dict[str, Any]], Answer]
@@ -89,6 +107,46 @@ class _Failure:
     status: int
     error: str | None
     retry_after: int | None
+
+
+@dataclass
+class FaultPlan:
+    """Which calls fail at random, and how: each call to one of ``targets`` fails with
+    probability ``ratio``, with a kind drawn uniformly from ``kinds``. Seeded, so a failing run
+    can be replayed: the same calls in the same order fail the same way.
+
+    Shared with tests/teams_fake.py, whose targets are connector operations ("send", ...)."""
+
+    ratio: float
+    kinds: tuple[str, ...]
+    targets: frozenset[str]
+    hang_seconds: float
+    rng: random.Random
+
+    @classmethod
+    def build(
+        cls,
+        ratio: float,
+        *,
+        kinds: Iterable[str],
+        targets: Iterable[str],
+        seed: int | None,
+        hang_seconds: float,
+    ) -> FaultPlan:
+        kinds = tuple(kinds)
+        if not 0.0 <= ratio <= 1.0:
+            raise ValueError(f"ratio must be between 0 and 1, not {ratio}")
+        if not kinds or not set(kinds) <= set(FAULT_KINDS):
+            raise ValueError(f"kinds must be some of {FAULT_KINDS}, not {kinds}")
+        if hang_seconds < 0:
+            raise ValueError("hang_seconds must not be negative")
+        return cls(ratio, kinds, frozenset(targets), hang_seconds, random.Random(seed))
+
+    def draw(self, target: str) -> str | None:
+        """The fault for this call, or None; draws only for targeted calls."""
+        if target not in self.targets or self.rng.random() >= self.ratio:
+            return None
+        return self.rng.choice(self.kinds)
 
 
 class InvalidPayload(Exception):
@@ -116,7 +174,13 @@ class FakeSlack:
         self.base_url = ""
         self.calls: list[Call] = []
         self.users: dict[str, dict[str, Any]] = {}
-        self.channel_rate_limit: float | None = None
+        self.channel_rate_limit: float | None = None  # chat.postMessage per second per channel
+        # chat.postMessage for the whole workspace: a token bucket of workspace_burst tokens,
+        # refilled at workspace_rate_limit tokens a second.
+        self.workspace_rate_limit: float | None = None
+        self.workspace_burst: int = 1
+        self.rate_limited_count = 0  # 429s answered by the two limits above
+        self.fault_counts: Counter[str] = Counter()  # injected faults answered, by kind
         # Seconds a method takes to answer, to play a slow Slack (method name -> delay).
         self.delays: dict[str, float] = {}
         # Methods whose answer has been sent, in order (a call is recorded on arrival).
@@ -128,6 +192,10 @@ class FakeSlack:
         self.oauth_codes: dict[str, dict[str, Any]] = {}
         self._failures: dict[str, deque[_Failure]] = {}
         self._last_post: dict[str, float] = {}  # channel -> monotonic time of the last post
+        self._workspace_bucket: tuple[float, float] | None = None  # (tokens, monotonic time)
+        self._posted: Counter[str] = Counter()  # channel -> accepted chat.postMessage calls
+        self._faults: FaultPlan | None = None
+        self._closing = asyncio.Event()  # wakes calls held by a "timeout" fault
         self._ts_counter = itertools.count(1)
         self._view_counter = itertools.count(1)
         self._views: dict[str, dict[str, Any]] = {}  # view id -> the view as sent (shared dict)
@@ -153,6 +221,7 @@ class FakeSlack:
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self._closing = asyncio.Event()
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/hooks/{name}", self._hook)
@@ -164,6 +233,8 @@ class FakeSlack:
         self.api_url = f"{self.base_url}/api/"
 
     async def close(self) -> None:
+        # aiohttp's cleanup waits for requests in flight: let held ones answer now.
+        self._closing.set()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -243,6 +314,35 @@ class FakeSlack:
         queue = self._failures.setdefault(method, deque())
         queue.extend(_Failure(status, error, retry_after) for _ in range(times))
 
+    def inject_faults(
+        self,
+        ratio: float,
+        *,
+        kinds: Iterable[str] = FAULT_KINDS,
+        methods: Iterable[str] = ("chat.postMessage",),
+        seed: int | None = None,
+        hang_seconds: float = 5.0,
+    ) -> None:
+        """Make a random share ``ratio`` of the calls to ``methods`` fail (``ratio=0`` stops).
+
+        Each faulted call gets a kind drawn uniformly from ``kinds``: "429" (Retry-After: 1,
+        ``ratelimited``), "500" (plain text, as ``fail_next`` answers it) or "timeout" (held for
+        ``hang_seconds``, longer than the client should wait, then HTTP 503). A faulted call is
+        not carried out (no message stored) and is counted in ``fault_counts``. Queued
+        ``fail_next`` failures come first; "response_url" targets POSTs to response_url()."""
+        plan = FaultPlan.build(
+            ratio, kinds=kinds, targets=methods, seed=seed, hang_seconds=hang_seconds
+        )
+        self._faults = plan if ratio > 0 else None
+
+    def posted_counts(self) -> dict[str, int]:
+        """Accepted chat.postMessage calls per channel (DMs under their "D..." id)."""
+        return dict(self._posted)
+
+    def duplicates(self) -> dict[str, int]:
+        """For runs that should post once per channel: the extra messages per channel."""
+        return {channel: count - 1 for channel, count in self._posted.items() if count > 1}
+
     def response_url(self, name: str = "r") -> str:
         return f"{self.base_url}/hooks/{name}"
 
@@ -272,6 +372,8 @@ class FakeSlack:
         basic: dict[str, str],
     ) -> web.Response:
         failure = self._take_failure(method)
+        if failure is None:
+            failure = await self._injected_fault(method)
         if failure is not None:
             return failure
         handler = self._handlers.get(method)
@@ -301,6 +403,8 @@ class FakeSlack:
         payload = _decode_json_arguments(payload)
         self.calls.append(Call("response_url", payload, None, hook=name))
         failure = self._take_failure("response_url")
+        if failure is None:
+            failure = await self._injected_fault("response_url")
         if failure is not None:
             return failure
         if not (payload.get("text") or payload.get("blocks") or payload.get("delete_original")):
@@ -324,6 +428,22 @@ class FakeSlack:
             reason = HTTPStatus(failure.status).phrase if failure.status in _STATUSES else "Error"
             return web.Response(status=failure.status, text=reason)
         return _error(failure.error or "internal_error", status=failure.status)
+
+    async def _injected_fault(self, method: str) -> web.Response | None:
+        plan = self._faults
+        kind = plan.draw(method) if plan is not None else None
+        if plan is None or kind is None:
+            return None
+        self.fault_counts[kind] += 1
+        if kind == "429":
+            return _rate_limited(1, "ratelimited")
+        if kind == "500":
+            return web.Response(status=500, text=HTTPStatus(500).phrase)
+        # A Slack that does not answer in time: the client gives up first; whatever comes later
+        # (a 503 here) must not count as delivered.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._closing.wait(), plan.hang_seconds)
+        return web.Response(status=503, text=HTTPStatus(503).phrase)
 
     def _next_ts(self) -> str:
         micros = TS_EPOCH_MICROS + next(self._ts_counter) * 100
@@ -386,7 +506,7 @@ class FakeSlack:
     def _chat_post_message(self, args: dict[str, Any]) -> Answer:
         channel = self._resolve_channel(args.get("channel"))
         self._check_message_content(args)
-        limited = self._channel_rate_limited(channel)
+        limited = self._post_rate_limited(channel)
         if limited is not None:
             return limited
         stored: dict[str, Any] = {
@@ -399,6 +519,7 @@ class FakeSlack:
         if args.get("thread_ts"):
             stored["thread_ts"] = args["thread_ts"]
         self.messages.setdefault(channel, []).append(stored)
+        self._posted[channel] += 1
         return {
             "ok": True,
             "channel": channel,
@@ -406,16 +527,40 @@ class FakeSlack:
             "message": self._message_object(stored),
         }
 
-    def _channel_rate_limited(self, channel: str) -> web.Response | None:
-        """Slack allows about one message per second per channel (short bursts aside)."""
+    def _post_rate_limited(self, channel: str) -> web.Response | None:
+        """Slack's two chat.postMessage limits, per channel and per workspace. Both are checked
+        before either is charged, so a call refused by one takes nothing from the other."""
         now = time.monotonic()
-        if self.channel_rate_limit:
-            interval = 1.0 / self.channel_rate_limit
-            last = self._last_post.get(channel)
-            if last is not None and now - last < interval:
-                return _rate_limited(max(1, math.ceil(interval - (now - last))), "ratelimited")
+        wait = max(self._channel_wait(channel, now), self._workspace_wait(now))
+        if wait > 0:
+            self.rate_limited_count += 1
+            return _rate_limited(max(1, math.ceil(wait)), "ratelimited")
         self._last_post[channel] = now
+        if self.workspace_rate_limit and self._workspace_bucket is not None:
+            tokens, at = self._workspace_bucket
+            self._workspace_bucket = (tokens - 1.0, at)
         return None
+
+    def _channel_wait(self, channel: str, now: float) -> float:
+        """Seconds until the channel may take a message: about one a second, bursts aside."""
+        if not self.channel_rate_limit:
+            return 0.0
+        interval = 1.0 / self.channel_rate_limit
+        last = self._last_post.get(channel)
+        if last is None or now - last >= interval:
+            return 0.0
+        return interval - (now - last)
+
+    def _workspace_wait(self, now: float) -> float:
+        """Seconds until the workspace bucket holds a token (refilling it up to now)."""
+        rate = self.workspace_rate_limit
+        if not rate:
+            return 0.0
+        capacity = float(max(1, self.workspace_burst))
+        tokens, at = self._workspace_bucket or (capacity, now)
+        tokens = min(capacity, tokens + (now - at) * rate)
+        self._workspace_bucket = (tokens, now)
+        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / rate
 
     def _chat_update(self, args: dict[str, Any]) -> Answer:
         channel, ts = args.get("channel"), args.get("ts")

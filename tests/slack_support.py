@@ -42,7 +42,9 @@ def unique(prefix: str) -> str:
     return f"{prefix}{next(_counter):06d}"
 
 
-def slack_settings(settings: Settings, fake: FakeSlack, **extra: str) -> Settings:
+def slack_settings(
+    settings: Settings, fake: FakeSlack, *, ideas_channel: bool = True, **extra: str
+) -> Settings:
     env = {
         "SLACK_BOT_TOKEN": fake.bot_token,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
@@ -55,7 +57,7 @@ def slack_settings(settings: Settings, fake: FakeSlack, **extra: str) -> Setting
         data_dir=settings.data_dir,
         secret_key=settings.secret_key,
         public_url="https://advocacy.example.com",
-        suggestion_channels=parse_channel_list(f"slack:{IDEAS_CHANNEL}"),
+        suggestion_channels=parse_channel_list(f"slack:{IDEAS_CHANNEL}" if ideas_channel else ""),
         delivery_max_attempts=3,
         env=env,
     )
@@ -268,11 +270,14 @@ async def _listeners_done() -> None:
 
 
 @asynccontextmanager
-async def slack_stack(settings: Settings, **extra_env: str) -> AsyncIterator[SlackStack]:
+async def slack_stack(
+    settings: Settings, *, ideas_channel: bool = True, **extra_env: str
+) -> AsyncIterator[SlackStack]:
     async with FakeSlack(team_id=TEAM) as fake:
         registry = AdapterRegistry([ShellAdapterFactory(), SlackAdapterFactory()])
         async with open_application(
-            slack_settings(settings, fake, **extra_env), registry=registry
+            slack_settings(settings, fake, ideas_channel=ideas_channel, **extra_env),
+            registry=registry,
         ) as app:
             server = TestServer(build_web_app(app, run_scheduler=False), host="127.0.0.1")
             await server.start_server()

@@ -10,6 +10,19 @@ bodies ``{"error": {"code", "message"}}``). Paths, verbs and bodies follow
 botframework-connector 4.17.1 (``aio/operations_async/_conversations_operations_async.py``,
 ``teams/operations/teams_operations.py``) and botbuilder-core's ``teams/teams_info.py``.
 
+Throttling and failures, for delivery tests and benchmarks of the bot's outbox:
+
+* ``per_conversation_rate`` (Teams: 7 messages a second per conversation for a bot) buckets
+  send/reply/update per conversation; ``per_tenant_rate`` (Teams: 50 requests a second per tenant
+  for a bot) buckets every connector call of a tenant. Both are checked before either is
+  charged: a call refused by one (429 + ``Retry-After``) takes nothing from the other. The tenant
+  of a call: the one given to createConversation for that conversation (or its channel), else
+  the activity's ``conversation.tenantId``/``channelData.tenant.id``, else the tenant of the
+  roster's first member, else "" (unknown calls share one bucket).
+* ``inject_faults`` makes a seeded random share of calls fail (429, 500, or a "timeout": held
+  longer than the client waits, then 503); ``fault_counts``, ``rate_limited_count`` and
+  ``posted_counts``/``duplicates`` tell what happened.
+
 The server runs on its own event loop in a thread (see ``LoopbackServer``): botbuilder's
 ``TeamsConnectorClient`` (``TeamsInfo.get_team_details``/``get_team_channels``) is synchronous
 and blocks the caller's loop while it waits for the answer.
@@ -60,6 +73,7 @@ not checked on create_conversation; the page size has no minimum.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import copy
@@ -69,7 +83,7 @@ import json
 import math
 import threading
 import time
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -84,6 +98,7 @@ from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry
 
 from tests.botframework_identity import LoopbackServer, bound_socket
+from tests.slack_fake import FAULT_KINDS, FaultPlan
 
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
 CARD_SCHEMA_PATH = Path(__file__).parent / "schemas" / "adaptive-card-1.5.json"
@@ -191,6 +206,7 @@ class ConnectorCall:
     body: Any  # decoded JSON or None
     authorization: str | None  # the Authorization header
     status: int = 0  # the HTTP status the fake answered
+    tenant_id: str = ""  # the tenant the call was counted against ("" when unknown)
 
 
 @dataclass
@@ -205,13 +221,20 @@ class _Refused(Exception):
     """An error answer: status, Teams error code and message, optional Retry-After."""
 
     def __init__(
-        self, status: int, message: str, *, code: str | None = None, retry_after: int | None = None
+        self,
+        status: int,
+        message: str,
+        *,
+        code: str | None = None,
+        retry_after: int | None = None,
+        hold: float = 0.0,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code or ERROR_CODES.get(status) or _phrase(status)
         self.message = message
         self.retry_after = retry_after
+        self.hold = hold  # seconds to keep the caller waiting before answering
 
     def response(self) -> web.Response:
         headers = {"Retry-After": str(self.retry_after)} if self.retry_after is not None else {}
@@ -234,13 +257,22 @@ class FakeConnector:
         self.rosters: dict[str, list[dict[str, Any]]] = {}
         # team id -> {"name", "aadGroupId", "channels": [{"id", "name"}]}; see add_team.
         self.teams: dict[str, dict[str, Any]] = {}
-        self.per_conversation_rate: float | None = None
+        self.per_conversation_rate: float | None = None  # send/reply/update a second
+        self.per_tenant_rate: float | None = None  # every connector call of a tenant, a second
+        # conversation (or channel) id -> tenant id; filled by createConversation.
+        self.conversation_tenants: dict[str, str] = {}
+        self.rate_limited_count = 0  # 429s answered by the two rates above
+        self.fault_counts: Counter[str] = Counter()  # injected faults answered, by kind
         self.max_activity_bytes: int = 28 * 1024
         # Schema validation costs ~40 ms a card; a test sending thousands may switch it off.
         self.validate_cards = True
         self._drops: dict[str, int] = {}
         self._failures: dict[str, deque[_Failure]] = defaultdict(deque)
         self._buckets: dict[str, tuple[float, float]] = {}  # conversation -> (tokens, at)
+        self._tenant_buckets: dict[str, tuple[float, float]] = {}  # tenant -> (tokens, at)
+        self._posted: Counter[str] = Counter()  # conversation -> activities accepted as new
+        self._faults: FaultPlan | None = None
+        self._closing = threading.Event()  # wakes calls held by a "timeout" fault
         self._personal: dict[tuple[str, str], str] = {}  # (tenant, member id) -> conversation
         self._activity_ids = itertools.count(ACTIVITY_ID_BASE + 1)
         self._conversation_ids = itertools.count(1)
@@ -251,6 +283,7 @@ class FakeConnector:
 
     async def start(self) -> None:
         card_validator()  # build the validator before the first request, not during it
+        self._closing.clear()
         app = web.Application(client_max_size=16 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         sock = bound_socket()
@@ -259,6 +292,8 @@ class FakeConnector:
         await self._server.start()
 
     async def close(self) -> None:
+        # aiohttp's cleanup waits for requests in flight: let held ones answer now.
+        self._closing.set()
         if self._server is not None:
             await self._server.close()
             self._server = None
@@ -276,6 +311,38 @@ class FakeConnector:
         await self.close()
 
     # -- test helpers ------------------------------------------------------------------------
+
+    def inject_faults(
+        self,
+        ratio: float,
+        *,
+        kinds: Iterable[str] = FAULT_KINDS,
+        operations: Iterable[str] = ("send",),
+        seed: int | None = None,
+        hang_seconds: float = 5.0,
+    ) -> None:
+        """Make a random share ``ratio`` of the calls of ``operations`` fail (``ratio=0`` stops).
+
+        Each faulted call gets a kind drawn uniformly from ``kinds``: "429" (``Throttled``,
+        Retry-After: 1), "500" (``InternalServerError``) or "timeout" (held for
+        ``hang_seconds``, longer than the client should wait, then 503 ``ServiceUnavailable``).
+        A faulted call is not carried out and takes no rate token; it is counted in
+        ``fault_counts``. Queued ``fail_next`` failures come first."""
+        plan = FaultPlan.build(
+            ratio, kinds=kinds, targets=operations, seed=seed, hang_seconds=hang_seconds
+        )
+        with self._lock:
+            self._faults = plan if ratio > 0 else None
+
+    def posted_counts(self) -> dict[str, int]:
+        """Activities accepted as new per conversation: send, reply, and the activity of a
+        createConversation (updates and deletes do not count)."""
+        with self._lock:
+            return dict(self._posted)
+
+    def duplicates(self) -> dict[str, int]:
+        """For runs that should post once per conversation: the extra activities in each."""
+        return {cid: count - 1 for cid, count in self.posted_counts().items() if count > 1}
 
     def calls_to(self, operation: str) -> list[ConnectorCall]:
         return [call for call in self.calls if call.operation == operation]
@@ -374,6 +441,7 @@ class FakeConnector:
             body=body,
             authorization=request.headers.get("Authorization"),
         )
+        hold = 0.0
         with self._lock:
             self.calls.append(call)
             if self._drops.get(operation, 0) > 0:
@@ -389,8 +457,22 @@ class FakeConnector:
                 response = self._answer(call, extra, request.query)
             except _Refused as refused:
                 response = refused.response()
+                hold = refused.hold
+            if not hold:
+                call.status = response.status
+        if hold:
+            await self._hold(hold)  # outside the lock: other calls go on meanwhile
             call.status = response.status
         return response
+
+    async def _hold(self, seconds: float) -> None:
+        """Sleep on the server's loop, cut short by close() (checked across threads)."""
+        deadline = time.monotonic() + seconds
+        while not self._closing.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            await asyncio.sleep(min(left, 0.05))
 
     def _check(self, call: ConnectorCall, size: int) -> None:
         """Everything that refuses a call before it is carried out, in the service's order."""
@@ -398,9 +480,10 @@ class FakeConnector:
             raise _Refused(401, "Authorization has been denied for this request.")
         if call.operation == "unknown":
             raise _Refused(404, f"No route for {call.method} {call.path}")
+        call.tenant_id = self._tenant_of(call)
         self._injected_failure(call.operation)
-        if call.operation in RATE_LIMITED and call.conversation_id is not None:
-            self._take_rate_token(call.conversation_id)
+        self._random_fault(call.operation)
+        self._take_rate_tokens(call)
         activity = call.body.get("activity") if isinstance(call.body, dict) else None
         if call.operation in WITH_ACTIVITY:
             activity = call.body
@@ -439,25 +522,73 @@ class FakeConnector:
             retry_after=failure.retry_after,
         )
 
-    def _take_rate_token(self, conversation_id: str) -> None:
-        """A token bucket per conversation: ``per_conversation_rate`` per second, bursts of as
-        many (Teams allows 7 messages per second per conversation)."""
-        rate = self.per_conversation_rate
-        if rate is None:
+    def _random_fault(self, operation: str) -> None:
+        plan = self._faults
+        kind = plan.draw(operation) if plan is not None else None
+        if plan is None or kind is None:
             return
-        capacity = max(1.0, rate)
-        now = time.monotonic()
-        tokens, at = self._buckets.get(conversation_id, (capacity, now))
-        tokens = min(capacity, tokens + (now - at) * rate)
-        if tokens < 1.0:
-            self._buckets[conversation_id] = (tokens, now)
-            wait = math.ceil((1.0 - tokens) / rate)
-            raise _Refused(
-                429,
-                "Too many requests for this conversation.",
-                retry_after=max(1, wait),
+        self.fault_counts[kind] += 1
+        if kind == "429":
+            raise _Refused(429, f"Injected throttling for {operation}.", retry_after=1)
+        if kind == "500":
+            raise _Refused(500, f"Injected failure (500) for {operation}.")
+        # The service does not answer in time: the client gives up first, and whatever comes
+        # later (a 503 here) must not count as delivered.
+        raise _Refused(503, f"Injected time-out for {operation}.", hold=plan.hang_seconds)
+
+    def _tenant_of(self, call: ConnectorCall) -> str:
+        """The tenant a call counts against, as far as the service can tell (see the module
+        docstring); "" when unknown."""
+        body = call.body if isinstance(call.body, dict) else {}
+        if call.operation == "create_conversation":
+            return _parameters_tenant(body)
+        cid = call.conversation_id
+        keys = [cid, cid.split(";")[0]] if cid else []
+        for key in keys:
+            if key in self.conversation_tenants:
+                return self.conversation_tenants[key]
+        if call.operation in WITH_ACTIVITY:
+            # botbuilder-python serialises ConversationAccount.tenant_id as "tenantID".
+            tenant = (
+                _field(body, "conversation", "tenantId")
+                or _field(body, "conversation", "tenantID")
+                or _field(body, "channelData", "tenant", "id")
             )
-        self._buckets[conversation_id] = (tokens - 1.0, now)
+            if isinstance(tenant, str) and tenant:
+                return tenant
+        for key in keys:
+            for member in self.rosters.get(key, [])[:1]:
+                tenant = member.get("tenantId")
+                if isinstance(tenant, str) and tenant:
+                    return tenant
+        return ""
+
+    def _take_rate_tokens(self, call: ConnectorCall) -> None:
+        """Token buckets, each holding one second's worth (at least one token): per conversation
+        for send/reply/update (Teams: 7 a second) and per tenant for every call (Teams: 50 a
+        second). Both are checked before either is charged."""
+        now = time.monotonic()
+        limits: list[tuple[dict[str, tuple[float, float]], str, float, str]] = []
+        rate = self.per_conversation_rate
+        if rate and call.operation in RATE_LIMITED and call.conversation_id is not None:
+            limits.append((self._buckets, call.conversation_id, rate, "conversation"))
+        rate = self.per_tenant_rate
+        if rate:
+            limits.append((self._tenant_buckets, call.tenant_id, rate, "tenant"))
+        waits = [
+            (_bucket_wait(bucket, key, per_second, now), what)
+            for bucket, key, per_second, what in limits
+        ]
+        refused = [(wait, what) for wait, what in waits if wait > 0]
+        if refused:
+            self.rate_limited_count += 1
+            wait, what = max(refused)
+            raise _Refused(
+                429, f"Too many requests for this {what}.", retry_after=max(1, math.ceil(wait))
+            )
+        for buckets, key, _, _ in limits:
+            tokens, at = buckets[key]
+            buckets[key] = (tokens - 1.0, at)
 
     def _check_cards(self, activity: dict[str, Any], prefix: str) -> None:
         attachments = activity.get("attachments") or []
@@ -510,6 +641,7 @@ class FakeConnector:
         if reply_to is not None:
             stored.setdefault("replyToId", reply_to)
         self.activities.setdefault(cid, []).append(stored)
+        self._posted[cid] += 1
         return web.json_response({"id": stored["id"]}, status=201)
 
     def _update(self, cid: Any, aid: Any, activity: dict[str, Any]) -> web.Response:
@@ -536,13 +668,7 @@ class FakeConnector:
         members = body.get("members") or []
         if not channel and not members:
             raise _Refused(400, "Conversation parameters need members or a channel.")
-        # botbuilder-python serialises ConversationParameters.tenant_id as "tenantID".
-        tenant = (
-            body.get("tenantId")
-            or body.get("tenantID")
-            or (channel_data.get("tenant") or {}).get("id")
-            or ""
-        )
+        tenant = _parameters_tenant(body)
         self.created.append(copy.deepcopy(body))
         activity = body.get("activity")
         activity_id = self._new_activity_id() if activity else None
@@ -559,9 +685,14 @@ class FakeConnector:
             conversation_id = f"19:group{next(self._conversation_ids)}@thread.v2"
         if members and conversation_id not in self.rosters:
             self.rosters[conversation_id] = copy.deepcopy(members)
+        if tenant:
+            self.conversation_tenants.setdefault(conversation_id, tenant)
+            if channel:
+                self.conversation_tenants.setdefault(channel, tenant)
         if activity:
             stored = {**copy.deepcopy(activity), "id": activity_id}
             self.activities.setdefault(conversation_id, []).append(stored)
+            self._posted[conversation_id] += 1
         answer = {"id": conversation_id, "activityId": activity_id, "serviceUrl": self.service_url}
         return web.json_response(answer, status=201)
 
@@ -645,6 +776,38 @@ def _route(method: str, segments: list[str]) -> tuple[str, str | None, str | Non
         case ["", "v3", "teams", tid, "conversations"] if method == "GET":
             return "team_channels", tid, None, None
     return "unknown", None, None, None
+
+
+def _parameters_tenant(body: dict[str, Any]) -> str:
+    """The tenant of ConversationParameters. botbuilder-python serialises ``tenant_id`` as
+    "tenantID"; Teams also reads ``channelData.tenant.id``."""
+    tenant = (
+        _field(body, "tenantId")
+        or _field(body, "tenantID")
+        or _field(body, "channelData", "tenant", "id")
+    )
+    return tenant if isinstance(tenant, str) else ""
+
+
+def _field(value: Any, *keys: str) -> Any:
+    """``value[k1][k2]...``, or None where a level is missing or not an object."""
+    for key in keys:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _bucket_wait(
+    buckets: dict[str, tuple[float, float]], key: str, rate: float, now: float
+) -> float:
+    """Refill ``key``'s bucket (capacity: one second's worth, at least one token) up to ``now``
+    and return the seconds until it holds a token (0 if it does)."""
+    capacity = max(1.0, rate)
+    tokens, at = buckets.get(key, (capacity, now))
+    tokens = min(capacity, tokens + (now - at) * rate)
+    buckets[key] = (tokens, now)
+    return 0.0 if tokens >= 1.0 else (1.0 - tokens) / rate
 
 
 def _phrase(status: int) -> str:

@@ -247,3 +247,26 @@ async def teams_stack(
         session = await stack.enter_async_context(aiohttp.ClientSession())
         url = f"http://127.0.0.1:{server.port}/api/messages"
         yield TeamsStack(url, connector, session, app=app, server=server)
+
+
+async def install_in_team(stack: TeamsStack, team_id: str, name: str) -> None:
+    """The app is added to a team: the bot reads its roster and opens a chat with each member."""
+    await stack.post(
+        stack.activity(
+            "conversationUpdate",
+            user("Boss"),
+            conversation={
+                "conversationType": "channel",
+                "id": team_id,
+                "isGroup": True,
+                "tenantId": TENANT,
+            },
+            membersAdded=[{"id": "28:bot-app-id"}],
+            channelData={
+                "team": {"id": team_id, "name": name},
+                "tenant": {"id": TENANT},
+                "eventType": "teamMemberAdded",
+            },
+        )
+    )
+    await stack.settle()

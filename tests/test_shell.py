@@ -95,7 +95,7 @@ def test_the_scripted_tour_shows_the_whole_loop(tmp_path: Path) -> None:
     """The issue's proof: after 'advocacy demo', one piped shell session runs the whole loop."""
     demo = advocacy("demo", "--you", "tester", cwd=tmp_path)
     assert demo.returncode == 0, demo.stderr
-    assert "Sent 'Monday picks' to 9 members" in demo.stdout
+    assert "Sent 'Monday picks' to 17 members" in demo.stdout
     tour = advocacy("shell", "--user", "alice", cwd=tmp_path, stdin=TOUR.read_text())
     assert tour.returncode == 0, tour.stderr
     out = tour.stdout
@@ -107,13 +107,15 @@ def test_the_scripted_tour_shows_the_whole_loop(tmp_path: Path) -> None:
         "✓ You found this useful. Thanks!",
         "alice> 1",  # ...twice, and it counts once
         "Already counted; it counts once.",
-        "Your suggestion #4 is filed.",  # sends a suggestion
+        "Your suggestion #16 is filed.",  # sends a suggestion
         "You are Mike Chen (manager, Support)",  # the manager
-        "mike> /rollup",
-        "Waiting 1 minute: suggestion #4",  # sees it in the rollup
-        "Answer recorded: #4 is planned. The author will be told.",
+        "mike> /rollup",  # reads the rollup of his teams' ideas
+        "Suggestion rollup",
+        "mike> /suggestions",
+        "Suggestion #16",  # finds the new idea on the board
+        "Answer recorded: #16 is planned. The author will be told.",
         "You are Alice Martin (employee, Support)",
-        "┌─ Your suggestion #4 is now planned",  # and the employee is told
+        "┌─ Your suggestion #16 is now planned",  # and the employee is told
         "Good idea: the status page ships in December.",
         "Answered by: Mike Chen",
     ]

@@ -278,6 +278,7 @@ async def test_a_strategist_schedules_a_digest_in_a_modal_and_sends_it_now(
         "days",
         "time",
         "timezone",
+        "clock",
     ]
     status, body = await slack.interaction(
         view_submission(
@@ -290,6 +291,7 @@ async def test_a_strategist_schedules_a_digest_in_a_modal_and_sends_it_now(
                 "days": "tue",
                 "time": "08:30",
                 "timezone": "Europe/Paris",
+                "clock": "local",
             },
         )
     )
@@ -300,6 +302,7 @@ async def test_a_strategist_schedules_a_digest_in_a_modal_and_sends_it_now(
     replies = json.dumps([c.args for c in slack.fake.calls_to("response_url")])
     assert "/advocacy digest run NAME" in replies and "/content add" not in replies
     assert "Tuesday picks" in replies and "30 8 * * tue" in replies
+    assert "on each recipient's own clock" in replies  # the digest form's "Whose clock" choice
     assert "on its way to 2 recipients" in replies
     assert len(slack.fake.messages["DUALICE"]) == 1
     assert "New post" in json.dumps(slack.fake.messages["DUALICE"][0]["blocks"])

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,6 +18,7 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from tests.fake_thread import FakeThread
 from tests.slack_fake import FakeSlack
 
 
@@ -271,6 +278,174 @@ async def test_channel_rate_limit_lets_posts_through_once_the_interval_passed(
     assert (await client.chat_postMessage(channel="C1", text="two"))["ok"] is True
 
 
+async def test_workspace_cap_refuses_a_burst_beyond_capacity_then_recovers(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
+    fake.workspace_rate_limit = 5.0  # a token every 200 ms
+    fake.workspace_burst = 3
+    for n in range(3):  # every channel is new: only the workspace cap can refuse
+        await client.chat_postMessage(channel=f"C{n}", text=f"m{n}")
+    for n in (3, 4):
+        error = await error_of(client.chat_postMessage(channel=f"C{n}", text=f"m{n}"))
+        assert error.response.status_code == 429
+        assert error.response["error"] == "ratelimited"
+        assert error.response.headers["Retry-After"] == "1"
+    assert fake.posted_counts() == {"C0": 1, "C1": 1, "C2": 1}
+    assert sorted(fake.messages) == ["C0", "C1", "C2"]
+    assert fake.rate_limited_count == 2
+
+    await asyncio.sleep(0.25)  # one token back, not two
+    assert (await client.chat_postMessage(channel="C3", text="m3"))["ok"] is True
+    error = await error_of(client.chat_postMessage(channel="C4", text="m4"))
+    assert error.response.status_code == 429
+    assert fake.posted_counts() == {"C0": 1, "C1": 1, "C2": 1, "C3": 1}
+    assert fake.rate_limited_count == 3
+
+
+async def test_workspace_retry_after_counts_whole_seconds_to_the_next_token(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
+    fake.workspace_rate_limit = 0.5  # a token every 2 s
+    await client.chat_postMessage(channel="C1", text="one")
+    error = await error_of(client.chat_postMessage(channel="C2", text="two"))
+    assert error.response.headers["Retry-After"] == "2"
+
+
+async def test_channel_and_workspace_limits_take_nothing_from_each_other(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
+    fake.channel_rate_limit = 1.0
+    fake.workspace_rate_limit = 10.0  # a token every 100 ms
+    fake.workspace_burst = 2
+    await client.chat_postMessage(channel="C1", text="a")
+    # Refused by the channel limit: the workspace keeps its second token...
+    assert (
+        await error_of(client.chat_postMessage(channel="C1", text="b"))
+    ).response.status_code == 429
+    await client.chat_postMessage(channel="C2", text="c")  # ...which this takes.
+    # Refused by the workspace cap: C3's channel slot stays free...
+    assert (
+        await error_of(client.chat_postMessage(channel="C3", text="d"))
+    ).response.status_code == 429
+    await asyncio.sleep(0.15)
+    # ...so once the workspace has a token, C3 takes a post (its 1 s interval never started).
+    await client.chat_postMessage(channel="C3", text="e")
+    texts = {channel: [m["text"] for m in stored] for channel, stored in fake.messages.items()}
+    assert texts == {"C1": ["a"], "C2": ["c"], "C3": ["e"]}
+    assert fake.rate_limited_count == 2
+    assert fake.duplicates() == {}
+
+
+async def test_injected_faults_fail_a_seeded_fifth_and_store_nothing_for_them(
+    fake: FakeSlack,
+) -> None:
+    fake.inject_faults(0.2, seed=7, hang_seconds=0.5)
+    # The client gives up well before a held ("timeout") call is answered.
+    client = AsyncWebClient(
+        token="xoxb-test",
+        base_url=fake.api_url,
+        retry_handlers=[],
+        timeout=0.1,  # type: ignore[arg-type]
+    )
+    calls = 150
+    seen: Counter[str] = Counter()
+    delivered: Counter[str] = Counter()
+    delivered_texts: set[str] = set()
+    for n in range(calls):
+        channel, text = f"C{n % 10}", f"message {n}"
+        try:
+            answer = await client.chat_postMessage(channel=channel, text=text)
+        except SlackApiError as error:
+            status = error.response.status_code
+            assert status in (429, 500)
+            if status == 429:
+                assert error.response.headers["Retry-After"] == "1"
+                assert error.response["error"] == "ratelimited"
+            seen[str(status)] += 1
+        except TimeoutError:
+            seen["timeout"] += 1
+        else:
+            assert answer["ok"] is True and answer["channel"] == channel
+            delivered[channel] += 1
+            delivered_texts.add(text)
+
+    failures = sum(seen.values())
+    assert 0.1 * calls < failures < 0.3 * calls  # roughly a fifth
+    assert set(seen) == {"429", "500", "timeout"}  # every kind asked for shows up
+    assert fake.fault_counts == seen  # the fake counts exactly what the client went through
+    assert fake.rate_limited_count == 0  # faults are not the rate limits
+    assert len(fake.calls_to("chat.postMessage")) == calls  # no retries hid a failure
+    assert fake.posted_counts() == dict(delivered)
+    assert fake.duplicates() == {channel: count - 1 for channel, count in delivered.items()}
+    stored = {m["text"] for messages in fake.messages.values() for m in messages}
+    assert stored == delivered_texts  # nothing stored for a failed call
+
+
+async def test_injected_faults_are_replayed_by_the_same_seed() -> None:
+    async def outcomes(seed: int) -> list[int]:
+        async with FakeSlack() as fake:
+            fake.inject_faults(0.5, kinds=("429", "500"), seed=seed)
+            client = AsyncWebClient(token="xoxb-test", base_url=fake.api_url, retry_handlers=[])
+            statuses = []
+            for _ in range(30):
+                try:
+                    await client.chat_postMessage(channel="C1", text="hi")
+                    statuses.append(200)
+                except SlackApiError as error:
+                    statuses.append(error.response.status_code)
+            return statuses
+
+    first = await outcomes(3)
+    assert first == await outcomes(3)
+    assert set(first) == {200, 429, 500}
+    assert first != await outcomes(4)
+
+
+async def test_inject_faults_targets_only_the_given_methods_and_can_be_stopped(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
+    fake.add_user("U1")
+    fake.inject_faults(1.0, kinds=("500",))
+    error = await error_of(client.chat_postMessage(channel="C1", text="hi"))
+    assert error.response.status_code == 500
+    assert (await client.users_info(user="U1"))["ok"] is True  # not a targeted method
+    fake.inject_faults(1.0, kinds=("429",), methods=["users.info"])
+    assert (await error_of(client.users_info(user="U1"))).response.status_code == 429
+    fake.inject_faults(0)
+    assert (await client.chat_postMessage(channel="C1", text="hi"))["ok"] is True
+    assert fake.fault_counts == Counter({"500": 1, "429": 1})
+    assert fake.posted_counts() == {"C1": 1}
+    for bad in (
+        lambda: fake.inject_faults(1.5),
+        lambda: fake.inject_faults(0.1, kinds=("teapot",)),
+        lambda: fake.inject_faults(0.1, kinds=()),
+    ):
+        with pytest.raises(ValueError):
+            bad()
+
+
+async def test_a_held_call_is_released_when_the_fake_closes() -> None:
+    fake = FakeSlack()
+    await fake.start()
+    fake.inject_faults(1.0, kinds=("timeout",), hang_seconds=30)
+    async with aiohttp.ClientSession() as session:
+        pending = asyncio.create_task(
+            session.post(
+                fake.api_url + "chat.postMessage",
+                json={"channel": "C1", "text": "hi"},
+                headers={"Authorization": "Bearer xoxb-test"},
+            )
+        )
+        while not fake.calls:
+            await asyncio.sleep(0.01)
+        started = time.monotonic()
+        await fake.close()
+        assert time.monotonic() - started < 5  # not the 30 s hold, nor aiohttp's 60 s wait
+        async with await pending as response:  # answered at once, as a failure
+            assert response.status == 503
+    assert fake.messages == {}
+
+
 # -- Block Kit validation ----------------------------------------------------------------------
 
 
@@ -454,3 +629,56 @@ async def test_oauth_v2_access_exchanges_a_code_once(fake: FakeSlack) -> None:
     assert answer["access_token"] == "xoxb-new"
     again = await error_of(anonymous.oauth_v2_access(client_id="id", client_secret="s", code="c1"))
     assert again.response["error"] == "invalid_code"
+
+
+# -- running on a thread of its own -------------------------------------------------------------
+
+
+def test_fake_thread_serves_a_blocking_caller_on_the_main_thread() -> None:
+    with FakeThread(FakeSlack()) as running:
+        fake = running.fake
+        assert fake.api_url.startswith("http://127.0.0.1:")
+
+        def post(text: str) -> urllib.request.Request:
+            return urllib.request.Request(
+                fake.api_url + "chat.postMessage",
+                data=urllib.parse.urlencode({"channel": "C1", "text": text}).encode(),
+                headers={"Authorization": "Bearer xoxb-test"},
+            )
+
+        # urllib blocks this thread; the fake answers from its own loop.
+        with urllib.request.urlopen(post("hi"), timeout=5) as response:
+            assert json.load(response)["ok"] is True
+        assert running.call(fake.posted_counts) == {"C1": 1}
+
+        running.call(fake.inject_faults, 1.0, kinds=("429",))
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(post("again"), timeout=5)
+        with refused.value:  # an HTTPError holds the open response
+            assert refused.value.code == 429
+            assert refused.value.headers["Retry-After"] == "1"
+        assert running.call(lambda: fake.fault_counts["429"]) == 1
+        # Coroutines are awaited on the fake's loop; exceptions come back to the caller.
+        assert running.call(asyncio.sleep, 0, "awaited") == "awaited"
+        with pytest.raises(KeyError):
+            running.call(lambda: fake.messages["C404"])
+        url = fake.api_url
+    # Closed with the block: nothing listens any more.
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(url + "auth.test", timeout=5)
+    with pytest.raises(RuntimeError):
+        running.call(fake.posted_counts)
+
+
+def test_fake_thread_reports_a_fake_that_cannot_start() -> None:
+    class Broken:
+        async def start(self) -> None:
+            raise OSError("port taken")
+
+        async def close(self) -> None:
+            raise AssertionError("never started, never closed")
+
+    thread = FakeThread(Broken())
+    with pytest.raises(OSError, match="port taken"):
+        thread.start()
+    thread.stop()  # nothing to stop

@@ -27,6 +27,7 @@ from tests.teams_support import (
     action,
     actions_in,
     cards_in,
+    install_in_team,
     teams_stack,
     user,
 )
@@ -284,6 +285,7 @@ async def test_a_strategist_schedules_by_card_and_sends_by_text(teams: TeamsStac
             "days": "fri",
             "time": "16:00",
             "timezone": "Europe/Berlin",
+            "clock": "zone",
         },
     )
     await teams.say(DANA, "digest run Picks")
@@ -341,24 +343,7 @@ async def test_installing_in_a_team_reads_the_roster_and_opens_a_chat_with_each_
         teams.connector.add_member(
             team_id, user_id=f"29:m{n}", aad_object_id=f"aad-m{n}", name=f"Member {n}"
         )
-    install = teams.activity(
-        "conversationUpdate",
-        BOSS,
-        conversation={
-            "conversationType": "channel",
-            "id": team_id,
-            "isGroup": True,
-            "tenantId": TENANT,
-        },
-        membersAdded=[{"id": "28:bot-app-id"}],
-        channelData={
-            "team": {"id": team_id, "name": "Support"},
-            "tenant": {"id": TENANT},
-            "eventType": "teamMemberAdded",
-        },
-    )
-    await teams.post(install)
-    await teams.settle()
+    await install_in_team(teams, team_id, "Support")
     assert len(teams.connector.calls_to("paged_members")) == 3  # 500 a page
     assert len(teams.connector.created) == 1203
     async with teams.app.db.transaction() as session:

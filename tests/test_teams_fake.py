@@ -7,6 +7,11 @@ own ``ConnectorClient``/``TeamsConnectorClient`` and botbuilder's ``TeamsInfo``.
 
 from __future__ import annotations
 
+import asyncio
+import json
+import time
+import urllib.request
+from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -27,6 +32,7 @@ from botframework.connector.auth import MicrosoftAppCredentials
 from botframework.connector.models import ErrorResponseException
 from msrest.exceptions import ClientRequestError, HttpOperationError
 
+from tests.fake_thread import FakeThread
 from tests.teams_fake import ACTIVITY_ID_BASE, ADAPTIVE_CARD, FakeConnector, adaptive_card_error
 
 TEAM = "19:team@thread.tacv2"
@@ -335,6 +341,159 @@ async def test_per_conversation_rate(fake: FakeConnector, client: ConnectorClien
     assert len(fake.activities["a:1"]) == 2
 
 
+async def personal_conversation(client: ConnectorClient, member: str, tenant: str) -> str:
+    created = await client.conversations.create_conversation(
+        ConversationParameters(members=[ChannelAccount(id=member)], tenant_id=tenant)
+    )
+    return created.id
+
+
+async def refused(call: Any) -> ErrorResponseException:
+    with pytest.raises(ErrorResponseException) as caught:
+        await call
+    return caught.value
+
+
+async def test_per_tenant_rate_throttles_every_call_of_a_tenant(
+    fake: FakeConnector, client: ConnectorClient
+) -> None:
+    client.config.retry_policy.retries = 0  # or urllib3 would retry the GET below by itself
+    alice = await personal_conversation(client, "29:alice", "tenant-1")
+    bob = await personal_conversation(client, "29:bob", "tenant-1")
+    carol = await personal_conversation(client, "29:carol", "tenant-2")
+    send = client.conversations.send_to_conversation
+    fake.per_tenant_rate = 3.0  # a burst of 3, then a token every 333 ms
+
+    for conversation in (alice, bob, alice):  # no conversation gets near its own limit
+        await send(conversation, message())
+    error = await refused(send(bob, message("refused")))
+    assert error.response.status_code == 429
+    assert error.response.headers["Retry-After"] == "1"
+    assert error.error.error.code == "Throttled"
+    # Any connector call of the tenant counts, not only sends.
+    members = await refused(client.conversations.get_conversation_members(alice))
+    assert members.response.status_code == 429
+    await send(carol, message())  # another tenant has its own budget
+    assert fake.posted_counts() == {alice: 2, bob: 1, carol: 1}
+    assert fake.rate_limited_count == 2
+
+    await asyncio.sleep(0.4)  # one token back, not two
+    await send(bob, message("later"))
+    assert (await refused(send(bob, message()))).response.status_code == 429
+    assert fake.posted_counts() == {alice: 2, bob: 2, carol: 1}
+    assert [a["text"] for a in fake.activities[bob]] == ["hello", "later"]
+    assert [c.tenant_id for c in fake.calls_to("send")] == ["tenant-1"] * 4 + [
+        "tenant-2",
+        "tenant-1",
+        "tenant-1",
+    ]
+
+
+async def test_tenant_and_conversation_rates_take_nothing_from_each_other(
+    fake: FakeConnector, client: ConnectorClient
+) -> None:
+    fake.per_conversation_rate = 1.0  # one token per conversation, one more a second
+    fake.per_tenant_rate = 2.0  # two tokens for the tenant, one more every 500 ms
+
+    def in_tenant(conversation_id: str, text: str) -> Activity:
+        # Conversations the fake did not create: the activity names its tenant.
+        return message(text, conversation=ConversationAccount(id=conversation_id, tenant_id="t9"))
+
+    send = client.conversations.send_to_conversation
+    await send("a:1", in_tenant("a:1", "one"))
+    # Refused by the conversation's rate: the tenant keeps its second token...
+    assert (await refused(send("a:1", in_tenant("a:1", "x")))).response.status_code == 429
+    await send("a:2", in_tenant("a:2", "two"))  # ...which this takes.
+    # Refused by the tenant's rate: a:3's own token stays...
+    error = await refused(send("a:3", in_tenant("a:3", "y")))
+    assert "tenant" in error.error.error.message
+    await asyncio.sleep(0.55)
+    # ...so once the tenant has a token again, a:3 can send (its own bucket would need 1 s).
+    await send("a:3", in_tenant("a:3", "three"))
+    texts = {cid: [a["text"] for a in stored] for cid, stored in fake.activities.items()}
+    assert texts == {"a:1": ["one"], "a:2": ["two"], "a:3": ["three"]}
+    assert fake.rate_limited_count == 2
+    assert {c.tenant_id for c in fake.calls} == {"t9"}
+
+
+async def test_the_tenant_a_call_counts_against(
+    fake: FakeConnector, client: ConnectorClient
+) -> None:
+    fake.add_member(TEAM, user_id="29:a", aad_object_id="aad-a", name="A", tenant_id="tenant-7")
+    created = await personal_conversation(client, "29:b", "tenant-8")
+    await client.conversations.send_to_conversation(created, message())
+    await client.conversations.reply_to_activity(CHANNEL_THREAD, "1", message())  # team roster
+    await client.conversations.send_to_conversation("a:nobody-knows", message())
+    assert [(c.operation, c.tenant_id) for c in fake.calls] == [
+        ("create_conversation", "tenant-8"),
+        ("send", "tenant-8"),
+        ("reply", "tenant-7"),
+        ("send", ""),
+    ]
+
+
+async def test_injected_faults_fail_a_seeded_fifth_and_store_nothing_for_them(
+    fake: FakeConnector, client: ConnectorClient
+) -> None:
+    fake.inject_faults(0.2, seed=11, hang_seconds=0.5)
+    client.config.connection.timeout = 0.1  # gives up well before a held call is answered
+    calls = 120
+    seen: Counter[str] = Counter()
+    delivered: Counter[str] = Counter()
+    delivered_texts: set[str] = set()
+    for n in range(calls):
+        conversation, text = f"a:{n % 10}", f"message {n}"
+        try:
+            await client.conversations.send_to_conversation(conversation, message(text))
+        except ErrorResponseException as error:
+            status = error.response.status_code
+            assert (status, error.error.error.code) in [
+                (429, "Throttled"),
+                (500, "InternalServerError"),
+            ]
+            if status == 429:
+                assert error.response.headers["Retry-After"] == "1"
+            seen[str(status)] += 1
+        except ClientRequestError as error:
+            assert "ReadTimeout" in repr(error.inner_exception)
+            seen["timeout"] += 1
+        else:
+            delivered[conversation] += 1
+            delivered_texts.add(text)
+
+    failures = sum(seen.values())
+    assert 0.1 * calls < failures < 0.3 * calls  # roughly a fifth
+    assert set(seen) == {"429", "500", "timeout"}
+    assert fake.fault_counts == seen
+    assert fake.rate_limited_count == 0
+    assert len(fake.calls_to("send")) == calls  # botbuilder never retries a POST
+    assert fake.posted_counts() == dict(delivered)
+    assert fake.duplicates() == {cid: count - 1 for cid, count in delivered.items()}
+    stored = {a["text"] for activities in fake.activities.values() for a in activities}
+    assert stored == delivered_texts  # nothing stored for a failed call
+
+
+async def test_inject_faults_targets_only_the_given_operations(
+    fake: FakeConnector, client: ConnectorClient
+) -> None:
+    fake.inject_faults(1.0, kinds=("500",))  # default: "send" only
+    assert (
+        await refused(client.conversations.send_to_conversation("a:1", message()))
+    ).response.status_code == 500
+    await client.conversations.reply_to_activity("a:1", "1", message("a reply"))
+    fake.inject_faults(1.0, kinds=("429",), operations=["reply"])
+    assert (
+        await refused(client.conversations.reply_to_activity("a:1", "1", message()))
+    ).response.status_code == 429
+    fake.inject_faults(0)
+    await client.conversations.send_to_conversation("a:1", message("sent"))
+    assert fake.fault_counts == Counter({"500": 1, "429": 1})
+    assert [a["text"] for a in fake.activities["a:1"]] == ["a reply", "sent"]
+    assert fake.posted_counts() == {"a:1": 2}
+    with pytest.raises(ValueError):
+        fake.inject_faults(-0.1)
+
+
 async def test_oversize_activity_is_413(fake: FakeConnector, client: ConnectorClient) -> None:
     with pytest.raises(ErrorResponseException) as caught:
         await client.conversations.send_to_conversation("a:1", message("x" * 29_000))
@@ -495,3 +654,28 @@ def test_what_the_schema_catches(card: dict[str, Any], error: str | None) -> Non
         assert problem is None
     else:
         assert problem is not None and error in problem, problem
+
+
+# -- running on a thread of its own -----------------------------------------------------------
+
+
+def test_fake_thread_serves_a_blocking_caller_on_the_main_thread() -> None:
+    with FakeThread(FakeConnector()) as running:
+        fake = running.fake
+        running.call(fake.inject_faults, 1.0, kinds=("timeout",), hang_seconds=30)
+        request = urllib.request.Request(
+            f"{fake.service_url}v3/conversations/a:1/activities",
+            data=json.dumps({"type": "message", "text": "hi"}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with pytest.raises(TimeoutError):  # held: the blocking caller gives up
+            urllib.request.urlopen(request, timeout=0.2)
+        running.call(fake.inject_faults, 0)
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.status == 201
+            assert int(json.load(response)["id"]) > ACTIVITY_ID_BASE
+        assert running.call(fake.posted_counts) == {"a:1": 1}
+        assert running.call(lambda: dict(fake.fault_counts)) == {"timeout": 1}
+        started = time.monotonic()
+    # Leaving the block closed the fake at once, though a call was still being held.
+    assert time.monotonic() - started < 5

@@ -54,6 +54,7 @@ VIEW_ACK_BUDGET = 2.5
 SHORTCUT_CALLBACK = "turn_into_suggestion"
 # Slack allows about one message a second to one channel.
 MESSAGES_PER_SECOND_PER_CHANNEL = 1.0
+WORKSPACE_BURST = 3
 KNOWN_USERS = 10_000
 PERMANENT_ERRORS = frozenset(
     {
@@ -88,12 +89,20 @@ class SlackAdapter:
         self._clients: dict[str, AsyncWebClient] = {}
         self._known_users: OrderedDict[str, None] = OrderedDict()
         self._per_channel = Pacer(MESSAGES_PER_SECOND_PER_CHANNEL)
+        # A short burst makes up for time lost between outbox batches, staying under Slack's cap.
+        self._per_workspace = Pacer(config.workspace_rate, burst=WORKSPACE_BURST)
         self.app = self._build_app()
 
     # ----- set-up -------------------------------------------------------------------------
 
     def _client(self, token: str | None) -> AsyncWebClient:
-        kwargs: dict[str, Any] = {"token": token, "timeout": 15}
+        # No hidden retries inside slack_sdk: the outbox retries, counts and bounds every attempt
+        # (a silent second POST after a dropped connection could post the message twice).
+        kwargs: dict[str, Any] = {
+            "token": token,
+            "timeout": self.config.timeout,
+            "retry_handlers": [],
+        }
         if self.config.api_url:
             kwargs["base_url"] = self.config.api_url
         return AsyncWebClient(**kwargs)
@@ -171,6 +180,11 @@ class SlackAdapter:
     # ----- HTTP ---------------------------------------------------------------------------
 
     async def _handle_events(self, request: web.Request) -> web.Response:
+        # slack_sdk's verifier raises on a timestamp that is not a whole number (a 500): refuse
+        # it as what it is, an unverifiable request.
+        stamp = request.headers.get("X-Slack-Request-Timestamp", "")
+        if not stamp.isdigit():
+            return web.json_response({"error": "invalid request"}, status=401)
         response = await self.app.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(response)
 
@@ -406,6 +420,7 @@ class SlackAdapter:
     async def send(self, target: DeliveryTarget, message: Message) -> SendResult:
         client = await self._client_for(target.workspace)
         await self._per_channel.wait(target.recipient)
+        await self._per_workspace.wait(target.workspace)
         try:
             answer = await client.chat_postMessage(
                 channel=target.recipient,

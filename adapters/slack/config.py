@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from bot.config import env_number
 from bot.platform import AdapterStatus
 
 # What the bot asks for at install; the manifest (manifest.yaml) declares the same.
@@ -20,6 +21,10 @@ BOT_SCOPES = (
 INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
 EVENTS_PATH = "/slack/events"
+# Slack allows about one message a second per channel and keeps a workspace-wide limit that it
+# does not publish; 20 a second is a conservative default that an admin can raise.
+DEFAULT_WORKSPACE_RATE = 20.0
+DEFAULT_TIMEOUT_SECONDS = 15.0
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,9 @@ class SlackConfig:
     # The Web API base URL; tests point it at a local fake.
     api_url: str | None = None
     public_url: str = "http://localhost:3978"
+    # Messages a second the bot posts to one workspace, all channels together.
+    workspace_rate: float = DEFAULT_WORKSPACE_RATE
+    timeout: float = DEFAULT_TIMEOUT_SECONDS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], public_url: str) -> SlackConfig:
@@ -47,6 +55,10 @@ class SlackConfig:
             client_secret=value("SLACK_CLIENT_SECRET"),
             api_url=api_url,
             public_url=public_url,
+            workspace_rate=env_number(
+                env, "SLACK_WORKSPACE_RATE", DEFAULT_WORKSPACE_RATE, low=0.1, high=1000
+            ),
+            timeout=env_number(env, "SLACK_TIMEOUT", DEFAULT_TIMEOUT_SECONDS, low=0.1, high=120),
         )
 
     @property
@@ -67,14 +79,17 @@ class SlackConfig:
                 "workspace) or SLACK_CLIENT_ID, SLACK_CLIENT_SECRET and "
                 "SLACK_SIGNING_SECRET (OAuth install) to enable it",
             )
+        pacing = f"; sends up to {self.workspace_rate:g} messages/s per workspace"
         if self.oauth:
             return AdapterStatus(
                 True,
                 f"OAuth install for any workspace at "
-                f"{self.public_url}{INSTALL_PATH}; events at {EVENTS_PATH}",
+                f"{self.public_url}{INSTALL_PATH}; events at {EVENTS_PATH}{pacing}",
             )
         if self.bot_token:
-            return AdapterStatus(True, f"one workspace (SLACK_BOT_TOKEN); events at {EVENTS_PATH}")
+            return AdapterStatus(
+                True, f"one workspace (SLACK_BOT_TOKEN); events at {EVENTS_PATH}{pacing}"
+            )
         return AdapterStatus(
             False,
             "SLACK_BOT_TOKEN is not set (or set SLACK_CLIENT_ID and SLACK_CLIENT_SECRET for OAuth)",

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import timedelta
 
 from sqlalchemy import select
 
@@ -16,16 +18,19 @@ from bot.chat.help import help_message
 from bot.chat.parsing import parse_id, split_command, split_words, take_flags
 from bot.compose import actions
 from bot.compose.curation import drafts_message
+from bot.compose.report_card import objectives_report_message
 from bot.compose.suggestion_cards import (
     announcement,
     answer_form,
     receipt,
     rollup_message,
+    similar_ideas_card,
     suggest_form,
     suggestion_list,
     voting_card,
 )
 from bot.compose.text import plural
+from bot.console.invite import send_link_by_dm
 from bot.domain import Role, SuggestionStatus
 from bot.errors import DomainError, InvalidInput
 from bot.events import Reply
@@ -35,8 +40,17 @@ from bot.services import content as content_service
 from bot.services import digest_runs, digests
 from bot.services import suggestions as suggestion_service
 from bot.services.objectives import list_objectives
+from bot.services.objectives_report import build_objectives_report
 from bot.services.permissions import require_role
+from bot.services.preferences import (
+    PreferenceChange,
+    apply_preferences,
+    describe_preferences,
+    parse_preference_words,
+)
 from bot.services.rollups import build_rollup, parse_period
+from bot.services.similar import similar_ideas
+from bot.services.suggestion_moderation import hide_suggestion, merge_suggestions
 from bot.storage.models import ContentFeed, Delivery, SuggestionVote
 
 Handler = Callable[[ChatContext, str], Awaitable[Reply]]
@@ -128,7 +142,62 @@ async def file_idea(
     ):
         ctx.queued_messages = True
     ctx.count(lambda: ctx.metrics.suggestions.labels(platform=ctx.platform).inc())
-    return Reply(messages=[receipt(suggestion)])
+    message = receipt(suggestion)
+    similar = await similar_ideas(ctx.session, suggestion)
+    if similar:
+        message = replace(message, cards=(*message.cards, similar_ideas_card(suggestion, similar)))
+    return Reply(messages=[message])
+
+
+@command("merge")
+async def merge(ctx: ChatContext, text: str) -> Reply:
+    """Managers fold a duplicate into the idea it repeats: '/merge 12 into 7'."""
+    numbers = [w for w in split_words(text) if w.lower() != "into"]
+    if len(numbers) != 2:
+        raise InvalidInput("Write /merge DUPLICATE_ID into ID, for example /merge 12 into 7.")
+    duplicate = parse_id(numbers[0], "suggestion")
+    target_id = parse_id(numbers[1], "suggestion")
+    target = await merge_suggestions(ctx.session, ctx.sealer, ctx.member, duplicate, target_id)
+    ctx.queued_messages = True
+    return Reply.say(
+        f"#{duplicate} joined #{target.id}, which now has {plural(target.vote_count, 'vote')}. "
+        "Its author was told; its voters will hear when #"
+        f"{target.id} moves."
+    )
+
+
+@command("console")
+async def console(ctx: ChatContext, text: str) -> Reply:
+    """A one-time link to the web console, sent by direct message (never in a channel)."""
+    await send_link_by_dm(ctx.session, ctx.sealer, ctx.member, ctx.public_url)
+    ctx.queued_messages = True
+    return Reply.say(
+        "I sent you a sign-in link by direct message. It works once, for 10 minutes. What you "
+        f"see there depends on your role ({ctx.member.role})."
+    )
+
+
+@command("report")
+async def report(ctx: ChatContext, text: str) -> Reply:
+    """The objectives report as a card, with its chart, for managers and strategists."""
+    flags, _ = take_flags(text, {"since": True})
+    period = parse_period(str(flags.get("since") or "30d")) or timedelta(days=30)
+    built = await build_objectives_report(ctx.session, ctx.member, ctx.sealer, period)
+    chart = ctx.charts.url_for("objectives", period.days) if ctx.charts else None
+    return Reply(messages=[objectives_report_message(built, chart)])
+
+
+@command("hide")
+async def hide(ctx: ChatContext, text: str) -> Reply:
+    """Managers take an abusive idea off the board: '/hide 12 REASON'."""
+    number, _, reason = text.strip().partition(" ")
+    if not number or not reason.strip():
+        raise InvalidInput("Write /hide ID REASON; the author is told the reason.")
+    hidden = await hide_suggestion(
+        ctx.session, ctx.sealer, ctx.member, parse_id(number, "suggestion"), reason
+    )
+    ctx.queued_messages = True
+    return Reply.say(f"#{hidden.id} is hidden; its author was told why.")
 
 
 @command("suggestions", "ideas")
@@ -213,7 +282,7 @@ async def rollup(ctx: ChatContext, text: str) -> Reply:
 
 async def show_rollup(ctx: ChatContext, by: str, since: str) -> Reply:
     period = parse_period(since)
-    result = await build_rollup(ctx.session, ctx.member, by=by, period=period)
+    result = await build_rollup(ctx.session, ctx.member, ctx.sealer, by=by, period=period)
     label = "all time" if period is None else f"last {since}"
     return Reply(messages=[rollup_message(result, label, since)])
 
@@ -275,7 +344,10 @@ async def digest_command(ctx: ChatContext, text: str) -> Reply:
             upcoming = digests.next_fire_times(d, 1)
             when = upcoming[0].strftime("%a %d %b %H:%M %Z") if upcoming and d.enabled else "paused"
             facts.append(
-                Fact(d.name, f"{d.kind} to {d.audience}, '{d.cron}' {d.timezone}; next: {when}")
+                Fact(
+                    d.name,
+                    f"{d.kind} to {d.audience}, {digests.describe_schedule(d)}; next: {when}",
+                )
             )
         return Reply(
             messages=[
@@ -309,8 +381,95 @@ async def digest_command(ctx: ChatContext, text: str) -> Reply:
     if sub == "add":
         require_role(ctx.member, (Role.STRATEGIST,), "schedule digests")
         return Reply(form=digest_form(ctx.member.timezone))
+    if sub in ("pause", "resume"):
+        name = " ".join(words[1:])
+        if not name:
+            raise InvalidInput(f"Which digest? Write /digest {sub} NAME.")
+        found = await digests.set_digest_enabled(ctx.session, ctx.member, name, sub == "resume")
+        return Reply.say(
+            f"'{found.name}' {'resumed' if found.enabled else 'paused'}; the scheduler picks "
+            "this up within 30 seconds."
+        )
+    if sub == "delete":
+        name = " ".join(words[1:])
+        if not name:
+            raise InvalidInput("Which digest? Write /digest delete NAME.")
+        deleted = await digests.delete_digest(ctx.session, ctx.member, name)
+        return Reply.say(f"'{deleted}' deleted; deliveries already queued still go out.")
+    if sub == "edit":
+        name, options = _edit_options(words[1:])
+        found = await digests.edit_digest(
+            ctx.session,
+            ctx.member,
+            name,
+            cron=options.get("cron"),
+            timezone=options.get("tz"),
+            audience=options.get("audience"),
+            local_time=True if "local" in options else False if "fixed" in options else None,
+        )
+        return Reply.say(
+            f"'{found.name}' now goes {found.kind} to {found.audience}, "
+            f"{digests.describe_schedule(found)}; the scheduler picks this up within 30 seconds."
+        )
     raise InvalidInput(
-        f"Unknown '/digest {sub}'; use /digest list, /digest add or /digest run NAME."
+        f"Unknown '/digest {sub}'; use /digest list, add, run, edit, pause, resume or delete."
+    )
+
+
+EDIT_USAGE = (
+    'Write /digest edit NAME --cron "0 9 * * mon" --tz Europe/Paris --audience team:Support; '
+    "--local sends at that time on each reader's clock, --fixed in the digest's time zone."
+)
+
+
+def _edit_options(words: list[str]) -> tuple[str, dict[str, str]]:
+    """'weekly news --cron "0 9 * * mon" --local' -> ('weekly news', {cron:..., local: ''})."""
+    name_words: list[str] = []
+    options: dict[str, str] = {}
+    index = 0
+    while index < len(words):
+        word = words[index]
+        if word.startswith("--"):
+            option = word[2:].lower()
+            if option in ("local", "fixed"):
+                options[option] = ""
+            elif option in ("cron", "tz", "audience") and index + 1 < len(words):
+                options[option] = words[index + 1]
+                index += 1
+            else:
+                raise InvalidInput(f"Unknown or incomplete option {word}. {EDIT_USAGE}")
+        else:
+            name_words.append(word)
+        index += 1
+    if not name_words or not options:
+        raise InvalidInput(EDIT_USAGE)
+    return " ".join(name_words), options
+
+
+@command("prefs", "preferences", "settings")
+async def prefs(ctx: ChatContext, text: str) -> Reply:
+    """Each member's own choices: what to mute, daily or weekly, quiet hours."""
+    change = parse_preference_words(split_words(text))
+    if change != PreferenceChange():
+        await apply_preferences(ctx.session, ctx.member, change)
+    described = describe_preferences(ctx.member)
+    return Reply(
+        messages=[
+            Message(
+                fallback="Your preferences: "
+                + "; ".join(f"{name}: {value}" for name, value in described),
+                kind="prefs",
+                cards=(
+                    Card(
+                        title="What you receive",
+                        text="Change it with /prefs mute voice, /prefs unmute voice, "
+                        "/prefs weekly, /prefs daily, /prefs quiet 22:00-07:00 "
+                        "or /prefs quiet off.",
+                        facts=tuple(Fact(name, value) for name, value in described),
+                    ),
+                ),
+            )
+        ]
     )
 
 
@@ -372,6 +531,17 @@ def digest_form(timezone: str) -> Form:
             ),
             FormField("time", "Time (24 h)", required=True, initial="09:00", max_length=5),
             FormField("timezone", "Time zone", required=True, initial=timezone, max_length=64),
+            FormField(
+                "clock",
+                "Whose clock",
+                FieldKind.SELECT,
+                required=True,
+                initial="zone",
+                options=(
+                    Option("The time zone above", "zone"),
+                    Option("Each reader's own (09:00 wherever they are)", "local"),
+                ),
+            ),
         ),
     )
 

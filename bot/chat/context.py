@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.chart_links import ChartLinks
 from bot.config import ChannelRef
 from bot.events import Event
 from bot.metrics import Metrics
@@ -31,6 +32,10 @@ class ChatContext:
     queued_messages: bool = False
     # Set when commands arrive through an umbrella command (Slack's /advocacy).
     umbrella: str | None = None
+    # Signed, expiring chart URLs for cards (None where no server serves them).
+    charts: ChartLinks | None = None
+    # This server's address as people reach it (console links).
+    public_url: str = "http://localhost:3978"
 
     @property
     def platform(self) -> str:

@@ -16,6 +16,10 @@ EVERYONE = (
     ("/suggestions", "see open ideas and vote on them"),
     ("/vote ID", "vote for suggestion ID (one vote each)"),
     ("/objectives", "the business objectives everything here serves"),
+    (
+        "/prefs",
+        "what you receive: /prefs mute voice, /prefs weekly, /prefs quiet 22:00-07:00",
+    ),
     ("/whoami", "your role, team and time zone"),
     ("/help", "this list"),
 )
@@ -24,6 +28,8 @@ CURATOR = (
     ("/digest list", "scheduled digests and when they next fire"),
     ("/digest add", "schedule a digest (opens a form)"),
     ("/digest run NAME", "send a digest now"),
+    ("/digest pause|resume|delete NAME", "stop, restart or remove a schedule"),
+    ("/digest edit NAME --cron ... --tz ...", "change a schedule (--local: each reader's clock)"),
 )
 MANAGER = (
     (
@@ -34,6 +40,10 @@ MANAGER = (
         "/answer ID [STATUS] TEXT",
         "answer an idea; STATUS is one of under_review, planned, done, declined",
     ),
+    ("/merge ID into ID", "fold a duplicate into the idea it repeats; votes move with it"),
+    ("/hide ID REASON", "take an abusive idea off the board; the author is told why"),
+    ("/report [--since 30d]", "the objectives report, with its chart"),
+    ("/console", "a one-time link to the web console, by direct message"),
 )
 
 

@@ -38,6 +38,7 @@ from bot.services.feedback import (
 from bot.services.objectives import list_objectives
 from bot.services.outbox import find_delivery_by_ref
 from bot.services.permissions import require_role
+from bot.services.suggestion_moderation import merge_suggestions
 from bot.storage.models import ContentItem, Delivery
 from bot.storage.types import utcnow
 
@@ -146,6 +147,20 @@ async def open_suggest_form(ctx: ChatContext, event: ActionInvoked) -> Reply:
 async def vote_button(ctx: ChatContext, event: ActionInvoked) -> Reply:
     suggestion_id = parse_id(str(event.value.get("suggestion", "")), "suggestion")
     return await cast_vote(ctx, suggestion_id, await delivery_for(ctx, event.message_ref))
+
+
+@on_action(actions.SUGGESTION_FOLD)
+async def fold_into_similar(ctx: ChatContext, event: ActionInvoked) -> Reply:
+    """The author backs a similar idea instead of their own new one."""
+    mine = parse_id(str(event.value.get("suggestion", "")), "suggestion")
+    into = parse_id(str(event.value.get("into", "")), "suggestion")
+    target = await merge_suggestions(
+        ctx.session, ctx.sealer, ctx.member, mine, into, by_author=True
+    )
+    return Reply.say(
+        f"Your idea #{mine} now backs #{target.id} ({target.vote_count} votes); you will hear "
+        f"when #{target.id} moves."
+    )
 
 
 @on_action(actions.FORM_OPEN)
@@ -341,9 +356,15 @@ async def digest_submitted(ctx: ChatContext, event: FormSubmitted) -> Reply:
         audience=audience,
         cron=cron,
         timezone=values.get("timezone") or ctx.member.timezone,
+        local_time=values.get("clock") == "local",
     )
     upcoming = digests.next_fire_times(digest, 1)
     when = upcoming[0].strftime("%a %d %b %Y %H:%M %Z") if upcoming else "never"
+    if digest.local_time:
+        return Reply.say(
+            f"Scheduled '{digest.name}': {digests.describe_schedule(digest)}; "
+            f"in {digest.timezone} it first fires {when}."
+        )
     return Reply.say(f"Scheduled '{digest.name}'; it first fires {when}.")
 
 

@@ -8,9 +8,11 @@ person: an anonymous idea must not be traceable through the log.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 
+from bot.chart_links import ChartLinks
 from bot.chat.commands import COMMANDS, help_command, run_command
 from bot.chat.context import ChatContext
 from bot.chat.help import help_message
@@ -42,6 +44,9 @@ from bot.storage.upsert import insert_ignore
 
 log = logging.getLogger(__name__)
 
+# Fewer than the database pool holds (5 + 10), leaving connections for the outbox and the web.
+CONCURRENT_EVENTS = 8
+
 UNEXPECTED = "Something went wrong on our side; it has been logged. Please try again in a minute."
 
 
@@ -55,19 +60,26 @@ class EventRouter:
         suggestion_channels: tuple[ChannelRef, ...] = (),
         extensions: Extensions | None = None,
         on_queued: Callable[[], None] | None = None,
+        charts: ChartLinks | None = None,
+        public_url: str = "http://localhost:3978",
     ) -> None:
+        self.charts = charts
+        self.public_url = public_url
         self.suggestion_channels = suggestion_channels
         self.extensions = extensions or Extensions()
         self.db = db
         self.sealer = sealer
         self.metrics = metrics
         self.on_queued = on_queued
+        # Events wait here for a turn rather than for a pooled connection, which gives up after
+        # 30 s: under a burst, work acknowledged to the platform is queued, not lost.
+        self._turns = asyncio.Semaphore(CONCURRENT_EVENTS)
 
     async def handle(self, event: Event) -> Reply:
         kind = type(event).__name__
         platform = event.actor.platform
         try:
-            async with self.db.transaction() as session:
+            async with self._turns, self.db.transaction() as session:
                 if event.event_id and not await insert_ignore(
                     session,
                     ProcessedEvent.__table__,
@@ -91,6 +103,8 @@ class EventRouter:
                     self.metrics,
                     suggestion_channels=self.suggestion_channels,
                     extensions=self.extensions,
+                    charts=self.charts,
+                    public_url=self.public_url,
                 )
                 reply = await self._dispatch(ctx)
         except DomainError as error:

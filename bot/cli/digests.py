@@ -16,7 +16,16 @@ from bot.cli.runtime import print_json, print_table, run_with_app
 from bot.delivery import DrainStats
 from bot.domain import DeliveryStatus, DigestKind
 from bot.services.digest_runs import list_runs, start_run
-from bot.services.digests import add_digest, get_digest, list_digests, next_fire_times
+from bot.services.digests import (
+    add_digest,
+    delete_digest,
+    describe_schedule,
+    edit_digest,
+    get_digest,
+    list_digests,
+    next_fire_times,
+    set_digest_enabled,
+)
 from bot.services.permissions import OPERATOR
 from bot.storage.models import Delivery, Digest
 
@@ -39,13 +48,28 @@ def digest_group() -> None:
     "--cron", required=True, help="Five fields: minute hour day month weekday, e.g. '0 9 * * mon'."
 )
 @click.option(
-    "--tz", "timezone", required=True, help="IANA time zone the cron is read in, e.g. Europe/Paris."
+    "--tz",
+    "timezone",
+    help="IANA time zone the cron is read in, e.g. Europe/Paris (not needed with --local-time).",
+)
+@click.option(
+    "--local-time",
+    is_flag=True,
+    help="Fire at the cron's time on each recipient's own clock (09:00 in Paris, then in NYC).",
 )
 @click.option("--objective", "objective_key", help="Only content or voice tied to this objective.")
 def add(
-    name: str, kind: str, audience: str, cron: str, timezone: str, objective_key: str | None
+    name: str,
+    kind: str,
+    audience: str,
+    cron: str,
+    timezone: str | None,
+    local_time: bool,
+    objective_key: str | None,
 ) -> None:
-    """Schedule a digest called NAME."""
+    """Schedule a digest called NAME. The running server picks it up within 30 seconds."""
+    if not timezone and not local_time:
+        raise click.UsageError("Give --tz ZONE (e.g. --tz Europe/Paris) or --local-time.")
 
     async def work(app: Application) -> tuple[Digest, list[Any]]:
         async with app.db.transaction() as session:
@@ -56,14 +80,108 @@ def add(
                 kind=kind,
                 audience=audience,
                 cron=cron,
-                timezone=timezone,
+                timezone=timezone or "UTC",
                 objective_key=objective_key,
+                local_time=local_time,
             )
             return digest, next_fire_times(digest, 3)
 
     digest, upcoming = run_with_app(work)
+    click.echo(
+        f"Scheduled '{digest.name}' ({digest.kind} to {digest.audience}, "
+        f"{describe_schedule(digest)}). {_next(digest, upcoming)}"
+    )
+
+
+def _next(digest: Digest, upcoming: list[Any]) -> str:
+    if not digest.enabled:
+        return "Paused."
     when = ", ".join(t.strftime("%a %d %b %Y %H:%M %Z") for t in upcoming) or "never"
-    click.echo(f"Scheduled '{digest.name}' ({digest.kind} to {digest.audience}). Next: {when}.")
+    if digest.local_time:
+        return f"Next in {digest.timezone}: {when}; each recipient gets it at that time locally."
+    return f"Next: {when}."
+
+
+@digest_group.command("edit")
+@click.argument("name")
+@click.option("--cron", help="New schedule: minute hour day month weekday.")
+@click.option("--tz", "timezone", help="New IANA time zone.")
+@click.option("--audience", help="'all', 'team:NAME' or 'channel:PLATFORM:ID'.")
+@click.option("--objective", "objective_key", help="Objective key; '' for none.")
+@click.option(
+    "--local-time/--fixed-zone",
+    default=None,
+    help="Each recipient's own clock, or the digest's one time zone.",
+)
+def edit(
+    name: str,
+    cron: str | None,
+    timezone: str | None,
+    audience: str | None,
+    objective_key: str | None,
+    local_time: bool | None,
+) -> None:
+    """Change digest NAME's schedule or audience; takes effect without a restart."""
+
+    async def work(app: Application) -> tuple[Digest, list[Any]]:
+        async with app.db.transaction() as session:
+            digest = await edit_digest(
+                session,
+                OPERATOR,
+                name,
+                cron=cron,
+                timezone=timezone,
+                audience=audience,
+                objective_key=objective_key,
+                local_time=local_time,
+            )
+            return digest, next_fire_times(digest, 3)
+
+    digest, upcoming = run_with_app(work)
+    click.echo(
+        f"Updated '{digest.name}': {digest.kind} to {digest.audience}, "
+        f"{describe_schedule(digest)}. {_next(digest, upcoming)}"
+    )
+
+
+@digest_group.command("pause")
+@click.argument("name")
+def pause(name: str) -> None:
+    """Stop firing digest NAME (runs already queued still go out)."""
+    _set_enabled(name, False)
+
+
+@digest_group.command("resume")
+@click.argument("name")
+def resume(name: str) -> None:
+    """Fire digest NAME on its schedule again."""
+    _set_enabled(name, True)
+
+
+def _set_enabled(name: str, enabled: bool) -> None:
+    async def work(app: Application) -> tuple[Digest, list[Any]]:
+        async with app.db.transaction() as session:
+            digest = await set_digest_enabled(session, OPERATOR, name, enabled)
+            return digest, next_fire_times(digest, 1)
+
+    digest, upcoming = run_with_app(work)
+    state = "resumed" if enabled else "paused"
+    click.echo(f"'{digest.name}' {state}. {_next(digest, upcoming)}")
+
+
+@digest_group.command("delete")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def delete(name: str, yes: bool) -> None:
+    """Delete digest NAME and its run history (queued deliveries still go out)."""
+    if not yes:
+        click.confirm(f"Delete digest '{name}' and its run history?", abort=True)
+
+    async def work(app: Application) -> str:
+        async with app.db.transaction() as session:
+            return await delete_digest(session, OPERATOR, name)
+
+    click.echo(f"Deleted '{run_with_app(work)}'.")
 
 
 @digest_group.command("list")
@@ -83,6 +201,7 @@ def list_command(as_json: bool) -> None:
                         "audience": d.audience,
                         "cron": d.cron,
                         "timezone": d.timezone,
+                        "local_time": d.local_time,
                         "enabled": d.enabled,
                         "objective": d.objective.key if d.objective else None,
                         "next_fire": upcoming[0].isoformat() if upcoming else None,
@@ -103,7 +222,7 @@ def list_command(as_json: bool) -> None:
                 r["kind"],
                 r["audience"],
                 r["cron"],
-                r["timezone"],
+                "each recipient's" if r["local_time"] else r["timezone"],
                 r["next_fire"] or "paused",
             ]
             for r in records

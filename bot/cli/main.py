@@ -12,7 +12,18 @@ from importlib.metadata import entry_points
 import click
 
 from bot import __version__
-from bot.cli import content, db, digests, members, objectives, serve, suggestions
+from bot.cli import (
+    console,
+    content,
+    db,
+    deliveries,
+    digests,
+    members,
+    objectives,
+    report,
+    serve,
+    suggestions,
+)
 from bot.cli.runtime import configure_logging
 
 log = logging.getLogger(__name__)
@@ -38,7 +49,18 @@ def cli(ctx: click.Context, verbose: bool) -> None:
     configure_logging("DEBUG" if verbose else "WARNING")
 
 
-for module in (serve, db, members, objectives, content, digests, suggestions):
+for module in (
+    serve,
+    db,
+    members,
+    objectives,
+    content,
+    digests,
+    deliveries,
+    suggestions,
+    report,
+    console,
+):
     module.register(cli)
 
 

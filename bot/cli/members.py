@@ -9,13 +9,26 @@ import click
 
 from bot.app import Application
 from bot.cli.runtime import print_json, print_table, run_with_app
-from bot.domain import Role
+from bot.domain import DigestKind, Role
 from bot.services.member_import import ImportReport, import_members
-from bot.services.members import add_member, describe_identity, grant_role, list_members
+from bot.services.members import (
+    add_member,
+    describe_identity,
+    get_member,
+    grant_role,
+    list_members,
+)
 from bot.services.permissions import OPERATOR
+from bot.services.preferences import (
+    CADENCES,
+    PreferenceChange,
+    apply_preferences,
+    describe_preferences,
+)
 from bot.storage.models import Member
 
 ROLES = click.Choice([role.value for role in Role], case_sensitive=False)
+DIGEST_KINDS = click.Choice([kind.value for kind in DigestKind], case_sensitive=False)
 WORKSPACE_HELP = (
     "Where the user id lives: the Teams tenant id, or the Slack team id when several Slack "
     "workspaces installed the app [default: none]."
@@ -186,6 +199,47 @@ def grant(platform: str, user_id: str, role: str, workspace: str) -> None:
 
     member = run_with_app(work)
     click.echo(f"{member.display_name} is now {member.role}.")
+
+
+@members_group.command("prefs")
+@click.argument("platform")
+@click.argument("user_id")
+@click.option("--workspace", default="", help=WORKSPACE_HELP)
+@click.option(
+    "--mute", multiple=True, type=DIGEST_KINDS, help="Stop sending this digest kind (repeatable)."
+)
+@click.option("--unmute", multiple=True, type=DIGEST_KINDS, help="Send this digest kind again.")
+@click.option(
+    "--cadence",
+    type=click.Choice(CADENCES),
+    help="daily: every digest as scheduled; weekly: at most one a week per digest, covering it.",
+)
+@click.option("--quiet", help="Quiet hours in the member's time zone, e.g. 22:00-07:00; 'off'.")
+def prefs(
+    platform: str,
+    user_id: str,
+    workspace: str,
+    mute: tuple[str, ...],
+    unmute: tuple[str, ...],
+    cadence: str | None,
+    quiet: str | None,
+) -> None:
+    """Show or change what PLATFORM USER_ID receives (members do it themselves with /prefs)."""
+    change = PreferenceChange(
+        mute=mute,
+        unmute=unmute,
+        cadence=cadence,
+        quiet_hours=None if quiet is None else ("" if quiet.lower() == "off" else quiet),
+    )
+
+    async def work(app: Application) -> tuple[str, list[tuple[str, str]]]:
+        async with app.db.transaction() as session:
+            member = await get_member(session, platform, user_id, workspace.strip())
+            await apply_preferences(session, member, change)
+            return member.display_name, describe_preferences(member)
+
+    name, described = run_with_app(work)
+    print_table(f"What {name} receives", ["Preference", "Value"], described, empty="")
 
 
 def register(root: click.Group) -> None:

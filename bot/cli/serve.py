@@ -38,7 +38,7 @@ log = logging.getLogger("advocacy.serve")
 @click.option(
     "--no-scheduler",
     is_flag=True,
-    help="Do not fire scheduled digests from this instance (deliveries still drain).",
+    help="Never run the scheduler here (another instance does); deliveries still drain.",
 )
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, no_scheduler: bool) -> None:
@@ -67,7 +67,11 @@ def serve(ctx: click.Context, host: str, port: int, no_scheduler: bool) -> None:
                 ) from None
             # runner.addresses has the real port when --port 0 asked the system for a free one.
             shown = ", ".join(f"http://{a[0]}:{a[1]}" for a in runner.addresses)
-            log.info("listening on %s (scheduler %s)", shown, "off" if no_scheduler else "on")
+            log.info(
+                "listening on %s (scheduler %s)",
+                shown,
+                "off: --no-scheduler" if no_scheduler else "on whichever instance holds the lock",
+            )
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGINT, signal.SIGTERM):

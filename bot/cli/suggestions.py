@@ -18,8 +18,11 @@ from bot.compose.text import humanise_duration, percent, truncate
 from bot.domain import SuggestionStatus
 from bot.services.permissions import OPERATOR
 from bot.services.rollups import DIMENSIONS, Rollup, build_rollup, parse_period
+from bot.services.suggestion_moderation import hide_suggestion, merge_suggestions
 from bot.services.suggestions import list_suggestions
+from bot.storage.models import Suggestion
 from bot.storage.types import utcnow
+from bot.text_safety import csv_row
 
 
 @click.group("suggestions")
@@ -44,7 +47,8 @@ def list_command(status: str | None, as_json: bool) -> None:
                     "votes": s.vote_count,
                     "anonymous": s.anonymous,
                     "author": None if s.anonymous else author_label(s),
-                    "team": s.team.name if s.team else None,
+                    # An anonymous idea's team would narrow its author down: not shown.
+                    "team": s.team.name if s.team and not s.anonymous else None,
                     "objective": s.objective.key if s.objective else None,
                     "created_at": s.created_at.isoformat(),
                     "answered": s.first_response_at is not None,
@@ -92,8 +96,10 @@ def rollup(since: str, by: str, output: str) -> None:
 
     async def work(app: Application) -> Rollup:
         async with app.db.transaction() as session:
-            result = await build_rollup(session, OPERATOR, by=by, period=parse_period(since))
-            for suggestion in result.oldest_waiting:  # load what the output needs in-session
+            result = await build_rollup(
+                session, OPERATOR, app.sealer, by=by, period=parse_period(since)
+            )
+            for suggestion in [*result.oldest_waiting, *result.top_voted]:  # load in-session
                 _ = suggestion.team, suggestion.objective
             return result
 
@@ -101,18 +107,20 @@ def rollup(since: str, by: str, output: str) -> None:
     rows = [row.as_dict() for row in result.rows]
     total = result.total.as_dict()
     now = utcnow()
-    waiting = [
-        {
+
+    def idea(s: Suggestion) -> dict[str, object]:
+        return {
             "id": s.id,
-            "waiting_days": round((now - s.created_at).total_seconds() / 86_400, 2),
+            "age_days": round((now - s.created_at).total_seconds() / 86_400, 2),
             "status": s.status,
-            "team": s.team.name if s.team else None,
+            # An anonymous idea's team would narrow its author down: not shown.
+            "team": s.team.name if s.team and not s.anonymous else None,
             "objective": s.objective.key if s.objective else None,
             "votes": s.vote_count,
             "text": s.text,
         }
-        for s in result.oldest_waiting
-    ]
+
+    waiting = [idea(s) for s in result.oldest_waiting]
     if output == "json":
         print_json(
             {
@@ -121,7 +129,9 @@ def rollup(since: str, by: str, output: str) -> None:
                 "generated_at": result.generated_at.isoformat(),
                 "rows": rows,
                 "total": total,
+                "previous_period_total": result.previous_total,
                 "oldest_waiting": waiting,
+                "top_voted": [idea(s) for s in result.top_voted],
             }
         )
         return
@@ -129,7 +139,7 @@ def rollup(since: str, by: str, output: str) -> None:
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=list(total), lineterminator="\n")
         writer.writeheader()
-        writer.writerows([*rows, total])
+        writer.writerows([csv_row(row) for row in (*rows, total)])
         click.echo(buffer.getvalue(), nl=False)
         return
     table_rows = [
@@ -170,6 +180,18 @@ def rollup(since: str, by: str, output: str) -> None:
         table_rows if result.rows else [],
         empty="No suggestions in this period.",
     )
+    if result.previous_total is not None:
+        click.echo(
+            f"{result.total.total} new ideas against {result.previous_total} in the period "
+            f"before ({result.total.total - result.previous_total:+d})."
+        )
+    if result.top_voted:
+        print_table(
+            "Most voted",
+            ["#", "Votes", "Status", "Idea"],
+            [[s.id, s.vote_count, s.status, truncate(s.text, 70)] for s in result.top_voted],
+            empty="",
+        )
     if waiting:
         print_table(
             "Oldest ideas waiting for an answer",
@@ -186,6 +208,34 @@ def rollup(since: str, by: str, output: str) -> None:
             ],
             empty="",
         )
+
+
+@suggestions_group.command("merge")
+@click.argument("duplicate", type=int)
+@click.option("--into", "target", type=int, required=True, help="The idea it repeats.")
+def merge(duplicate: int, target: int) -> None:
+    """Fold idea DUPLICATE into another; its votes move and its author is told."""
+
+    async def work(app: Application) -> Suggestion:
+        async with app.db.transaction() as session:
+            return await merge_suggestions(session, app.sealer, OPERATOR, duplicate, target)
+
+    merged = run_with_app(work)
+    click.echo(f"#{duplicate} joined #{merged.id}, which now has {merged.vote_count} votes.")
+
+
+@suggestions_group.command("hide")
+@click.argument("suggestion_id", type=int)
+@click.option("--reason", required=True, help="Told to the author.")
+def hide(suggestion_id: int, reason: str) -> None:
+    """Take an abusive idea off the board; the author is told the reason."""
+
+    async def work(app: Application) -> Suggestion:
+        async with app.db.transaction() as session:
+            return await hide_suggestion(session, app.sealer, OPERATOR, suggestion_id, reason)
+
+    hidden = run_with_app(work)
+    click.echo(f"#{hidden.id} is hidden; its author will be told why.")
 
 
 def register(root: click.Group) -> None:

@@ -65,7 +65,8 @@ def _facts(suggestion: Suggestion) -> tuple[Fact, ...]:
         Fact("Status", status_label(suggestion.status)),
         Fact("From", author_label(suggestion)),
     ]
-    if suggestion.team is not None:
+    # An anonymous idea's team would narrow its author down to a few people: it is not shown.
+    if suggestion.team is not None and not suggestion.anonymous:
         facts.append(Fact("Team", suggestion.team.name))
     if suggestion.objective is not None:
         facts.append(Fact("Objective", suggestion.objective.title))
@@ -173,6 +174,15 @@ def answer_form(suggestion: Suggestion) -> Form:
     )
 
 
+def answer_button(suggestion_id: int) -> Button:
+    return Button(
+        "Answer / set status",
+        actions.SUGGESTION_ANSWER,
+        {"suggestion": suggestion_id},
+        ButtonStyle.PRIMARY,
+    )
+
+
 def _row_line(row: RollupRow) -> str:
     parts = [
         plural(row.total, "idea"),
@@ -196,15 +206,20 @@ def rollup_message(
     With ``breakdowns`` (the same period by objective, team and status), each is shown in full
     and there are no buttons to switch between them (for a Home view)."""
     total = rollup.total
+    change = ""
+    if rollup.previous_total is not None:
+        change = f" ({total.total - rollup.previous_total:+d} on the period before)"
     summary = Card(
         title=f"Suggestion rollup, {period_label} ({rollup.scope})",
         facts=(
-            Fact("Ideas", str(total.total)),
-            Fact("Response rate", percent(total.answered, total.total)),
+            Fact("New ideas", f"{total.total}{change}"),
+            Fact("Answered", f"{total.answered} ({percent(total.answered, total.total)})"),
             Fact("Waiting for an answer", str(total.waiting)),
             Fact("Median wait", humanise_duration(total.median_wait)),
             Fact("Median time to answer", humanise_duration(total.median_time_to_answer)),
         ),
+        footer="Groups of fewer than 5 people are counted together as 'other', so no one can "
+        "be singled out.",
     )
     switch = tuple(
         Button(
@@ -229,20 +244,52 @@ def rollup_message(
             title=f"Waiting {humanise_duration(now - s.created_at)}: suggestion #{s.id}",
             text=truncate(s.text, 600),
             facts=_facts(s),
-            buttons=(
-                Button(
-                    "Answer / set status",
-                    actions.SUGGESTION_ANSWER,
-                    {"suggestion": s.id},
-                    ButtonStyle.PRIMARY,
-                ),
-            ),
+            buttons=(answer_button(s.id),),
             subject=subject_key("suggestion", s.id),
         )
         for s in rollup.oldest_waiting
     )
-    fallback = (
-        f"Suggestion rollup: {plural(total.total, 'idea')}, {percent(total.answered, total.total)} "
-        f"answered, {total.waiting} waiting"
+    top = (
+        (
+            Card(
+                title="Most voted",
+                text="\n".join(
+                    f"#{s.id} ({plural(s.vote_count, 'vote')}, {status_label(s.status)}): "
+                    + truncate(s.text, 160)
+                    for s in rollup.top_voted
+                ),
+            ),
+        )
+        if rollup.top_voted
+        else ()
     )
-    return Message(fallback=fallback, cards=(summary, *breakdown_cards, *waiting), kind="rollup")
+    fallback = (
+        f"Suggestion rollup: {plural(total.total, 'idea')}{change}, "
+        f"{percent(total.answered, total.total)} answered, {total.waiting} waiting"
+    )
+    return Message(
+        fallback=fallback, cards=(summary, *breakdown_cards, *top, *waiting), kind="rollup"
+    )
+
+
+def similar_ideas_card(new: Suggestion, similar: Sequence[tuple[Suggestion, float]]) -> Card:
+    """Offered right after filing: back an existing idea instead of splitting the votes."""
+    lines = [
+        f"#{s.id} ({plural(s.vote_count, 'vote')}, {status_label(s.status)}): "
+        + truncate(s.text, 200)
+        for s, _ in similar
+    ]
+    return Card(
+        title="Similar ideas are already on the board",
+        text="Backing one of them keeps the votes together; your idea joins it and your vote "
+        "counts there.\n" + "\n".join(lines),
+        buttons=tuple(
+            Button(
+                f"Back #{s.id} instead",
+                actions.SUGGESTION_FOLD,
+                {"suggestion": new.id, "into": s.id},
+            )
+            for s, _ in similar
+        ),
+        subject=subject_key("suggestion", new.id),
+    )

@@ -21,11 +21,12 @@ from bot.messages import Message
 from bot.plugins import Composer
 from bot.sealing import Sealer
 from bot.services.content import deliverable_content
-from bot.services.digests import audience_members, parse_audience
+from bot.services.digests import audience_members, cron_trigger, parse_audience
 from bot.services.outbox import Recipient, enqueue, member_recipient
 from bot.services.permissions import Acting, require_role
+from bot.services.preferences import WEEKLY, WEEKLY_GAP, WEEKLY_PERIOD, wants_kind
 from bot.services.rollups import build_rollup
-from bot.storage.models import Delivery, Digest, DigestRun
+from bot.storage.models import Delivery, Digest, DigestRun, Member
 from bot.storage.types import utcnow
 from bot.storage.upsert import insert_ignore
 
@@ -66,10 +67,12 @@ async def start_run(
     trigger: str = "manual",
     scheduled_for: datetime | None = None,
     composers: Mapping[str, Composer] | None = None,
+    zone: str | None = None,
 ) -> RunOutcome | None:
     """Create and queue a run; None when this scheduled firing was already handled elsewhere.
 
     ``composers`` (from plugins) replace the built-in composition for their digest kinds.
+    ``zone`` is the clock a local-time digest's firing was read on.
     """
     if trigger == "manual":
         require_role(actor, (Role.STRATEGIST,), "send digests")
@@ -104,49 +107,176 @@ async def start_run(
         session.add(run)
         await session.flush()
 
-    members = await audience_members(session, digest)
-    recipients = {m.id: r for m in members if (r := member_recipient(m)) is not None}
+    audience = await _audience(session, digest, scheduled_for, now)
+    recipients = {
+        m.id: r
+        for m in (*audience.members, *audience.weekly)
+        if (r := member_recipient(m, now)) is not None
+    }
     channel = parse_audience(digest.audience).channel
-    previous = await previous_run(session, digest, run.id)
-    since = previous.started_at if previous else None
-    # Content and voice digests are one message for the whole audience; a rollup is per manager.
+    since = await _since(session, digest, run, scheduled_for, zone)
+    # Content and voice digests are one message per audience (one for members who take every
+    # digest, one covering the week for weekly members); a rollup is per manager.
+    groups = [(audience.members, since), (audience.weekly, now - WEEKLY_PERIOD)]
+    batches: list[tuple[Message, list[Recipient]]] = []
     if digest.kind == DigestKind.ROLLUP:
-        period = (now - since) if since else DEFAULT_PERIOD
-        label = f"last {humanise_duration(period)}"
-        batches = [
-            (
-                rollup_message(
-                    await build_rollup(session, m, by="objective", period=period), label
-                ),
-                [recipients[m.id]],
-            )
-            for m in members
-            if m.id in recipients
-        ]
-        run.note = f"rollup of the {label}"
-    else:
-        compose = (composers or {}).get(digest.kind, _compose_for_audience)
-        composed = await compose(session, digest, run.id, since, now)
+        labels = []
+        for group, group_since in groups:
+            period = (now - group_since) if group_since else DEFAULT_PERIOD
+            label = f"last {humanise_duration(period)}"
+            for m in group:
+                if m.id in recipients:
+                    # By objective and by team, each shown in full (a digest has no switch).
+                    breakdowns = [
+                        await build_rollup(session, m, sealer, by=by, period=period)
+                        for by in ("objective", "team")
+                    ]
+                    message = rollup_message(breakdowns[0], label, breakdowns=breakdowns)
+                    batches.append((message, [recipients[m.id]]))
+                    labels.append(label)
+        run.note = f"rollup of the {labels[0]}" if labels else "rollup"
+    elif channel:
+        composed = await _compose(session, digest, run.id, since, now, composers)
         if isinstance(composed, str):
             return await _skip(session, run, composed)
         message, run.note = composed
-        targets = [Recipient.for_channel(channel)] if channel else list(recipients.values())
-        batches = [(message, targets)]
+        batches.append((message, [Recipient.for_channel(channel)]))
+    else:
+        notes: list[str] = []
+        for index, (group, group_since) in enumerate(groups):
+            targets = [recipients[m.id] for m in group if m.id in recipients]
+            if not targets:
+                continue
+            composed = await _compose(session, digest, run.id, group_since, now, composers)
+            if isinstance(composed, str):
+                notes.append(composed)
+                continue
+            message, note = composed
+            batches.append((message, targets))
+            notes.append(note if index == 0 else f"weekly readers: {note}")
+        if not batches:
+            return await _skip(session, run, notes[0] if notes else _NOBODY + audience.why_nobody())
+        run.note = "; ".join(notes)
+    if audience.left_out:
+        run.note += f"; {audience.left_out}"
     queued = 0
     for message, batch in batches:
         queued += await enqueue(
             session, message, batch, sealer=sealer, run_id=run.id, dedupe_prefix=f"run:{run.id}"
         )
     if queued == 0:
-        return await _skip(
-            session,
-            run,
-            "Nobody in the audience can be reached; add members with "
-            "advocacy members add or members import.",
-        )
+        return await _skip(session, run, _NOBODY + audience.why_nobody())
     run.recipients = queued
     await session.flush()
     return RunOutcome(run, queued)
+
+
+async def _compose(
+    session: AsyncSession,
+    digest: Digest,
+    run_id: int,
+    since: datetime | None,
+    now: datetime,
+    composers: Mapping[str, Composer] | None,
+) -> tuple[Message, str] | str:
+    compose = (composers or {}).get(digest.kind, _compose_for_audience)
+    return await compose(session, digest, run_id, since, now)
+
+
+@dataclass
+class _Audience:
+    """Who this run goes to, split by what they chose, and who was left out and why."""
+
+    members: list[Member]
+    weekly: list[Member]
+    muted: int = 0
+    weekly_waiting: int = 0
+    other_zones: int = 0
+
+    @property
+    def left_out(self) -> str:
+        parts = []
+        if self.muted:
+            parts.append(f"{self.muted} muted this kind")
+        if self.weekly_waiting:
+            parts.append(f"{self.weekly_waiting} weekly not due yet")
+        if self.other_zones:
+            parts.append(f"{self.other_zones} in other time zones")
+        return ", ".join(parts)
+
+    def why_nobody(self) -> str:
+        left_out = self.left_out
+        if left_out:
+            return f" (left out: {left_out})."
+        return "; add members with advocacy members add or members import."
+
+
+_NOBODY = "Nobody in the audience can be reached"
+
+
+async def _audience(
+    session: AsyncSession, digest: Digest, scheduled_for: datetime | None, now: datetime
+) -> _Audience:
+    members = await audience_members(session, digest)
+    other_zones = 0
+    if digest.local_time and scheduled_for is not None:
+        # This firing is the cron's time on some members' clocks: only theirs.
+        due: dict[str, bool] = {}
+        kept = []
+        for member in members:
+            zone = member.timezone or "UTC"
+            if zone not in due:
+                due[zone] = scheduled_for in cron_trigger(digest.cron, zone).firings(
+                    scheduled_for, scheduled_for
+                )
+            if due[zone]:
+                kept.append(member)
+        other_zones = len(members) - len(kept)
+        members = kept
+    wanted = [m for m in members if wants_kind(m, digest.kind)]
+    muted = len(members) - len(wanted)
+    weekly = [m for m in wanted if m.cadence == WEEKLY]
+    recently = await _recently_served(session, digest, [m.id for m in weekly], now - WEEKLY_GAP)
+    weekly_due = [m for m in weekly if m.id not in recently]
+    every = [m for m in wanted if m.cadence != WEEKLY]
+    return _Audience(every, weekly_due, muted, len(weekly) - len(weekly_due), other_zones)
+
+
+async def _recently_served(
+    session: AsyncSession, digest: Digest, member_ids: list[int], after: datetime
+) -> set[int]:
+    if not member_ids:
+        return set()
+    rows = await session.scalars(
+        select(Delivery.member_id)
+        .join(DigestRun, DigestRun.id == Delivery.run_id)
+        .where(
+            DigestRun.digest_id == digest.id,
+            Delivery.member_id.in_(member_ids),
+            Delivery.created_at > after,
+            Delivery.status != DeliveryStatus.DEAD,
+        )
+    )
+    return {member_id for member_id in rows if member_id is not None}
+
+
+async def _since(
+    session: AsyncSession,
+    digest: Digest,
+    run: DigestRun,
+    scheduled_for: datetime | None,
+    zone: str | None,
+) -> datetime | None:
+    """What the run covers starts where the audience's previous digest ended. A local-time
+    digest fires once per time zone, so for it that is the previous firing on the same clock."""
+    if digest.local_time and scheduled_for is not None and zone:
+        previous_firing = cron_trigger(digest.cron, zone).previous_fire_time(
+            scheduled_for, DEFAULT_PERIOD + timedelta(days=1)
+        )
+        if previous_firing is not None:
+            return previous_firing
+    previous = await previous_run(session, digest, run.id)
+    return previous.started_at if previous else None
 
 
 async def _compose_for_audience(

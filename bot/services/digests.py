@@ -5,19 +5,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
-from apscheduler.triggers.cron import CronTrigger
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import ChannelRef
 from bot.domain import DigestKind, Role, parse_enum
 from bot.errors import Conflict, InvalidInput, NotFound
+from bot.local_cron import LocalCronTrigger
 from bot.services.members import get_team, validate_platform, validate_timezone
 from bot.services.objectives import get_objective
 from bot.services.permissions import Acting, actor_id, require_role
-from bot.storage.models import Digest, Member
+from bot.storage.models import Delivery, Digest, DigestRun, Member, OutboundMessage
 from bot.storage.types import utcnow
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,99}$")
@@ -62,8 +61,8 @@ def validate_channel(channel: ChannelRef) -> ChannelRef:
     return channel
 
 
-def cron_trigger(expression: str, zone: str) -> CronTrigger:
-    """A trigger for a five-field cron expression, or a one-line error showing the format."""
+def cron_trigger(expression: str, zone: str) -> LocalCronTrigger:
+    """A DST-safe trigger for a five-field cron expression, or a one-line error with the format."""
     fields = expression.split()
     if len(fields) != 5:
         raise InvalidInput(
@@ -71,7 +70,7 @@ def cron_trigger(expression: str, zone: str) -> CronTrigger:
             "weekday, for example '0 9 * * mon-fri' for 09:00 on weekdays."
         )
     try:
-        return CronTrigger.from_crontab(" ".join(fields), timezone=ZoneInfo(zone))
+        return LocalCronTrigger(" ".join(fields), zone)
     except ValueError as error:
         raise InvalidInput(f"Bad cron expression '{expression}': {error}.") from None
 
@@ -95,13 +94,10 @@ def next_fire_times(
 
 def latest_fire_time(digest: Digest, now: datetime, window: timedelta) -> datetime | None:
     """The most recent scheduled firing in (now - window, now], or None."""
-    trigger = cron_trigger(digest.cron, digest.timezone)
-    latest = None
-    fire = trigger.get_next_fire_time(None, now - window)
-    while fire is not None and fire <= now:
-        latest = fire
-        fire = trigger.get_next_fire_time(fire, fire + timedelta(microseconds=1))
-    return latest
+    firings = cron_trigger(digest.cron, digest.timezone).firings(
+        now - window + timedelta(microseconds=1), now
+    )
+    return firings[-1] if firings else None
 
 
 def validate_digest_name(name: str) -> str:
@@ -124,6 +120,7 @@ async def add_digest(
     cron: str,
     timezone: str,
     objective_key: str | None = None,
+    local_time: bool = False,
 ) -> Digest:
     require_role(actor, (Role.STRATEGIST,), "schedule digests")
     name = validate_digest_name(name)
@@ -135,6 +132,7 @@ async def add_digest(
         await get_team(session, parsed_audience.team)
     if parsed_audience.channel and parsed_kind == DigestKind.ROLLUP:
         raise InvalidInput("A rollup goes to each manager privately; choose 'all' or a team.")
+    _check_local_time(local_time, parsed_audience)
     if await find_digest(session, name) is not None:
         raise Conflict(f"A digest named '{name}' already exists; see: advocacy digest list")
     objective = await get_objective(session, objective_key) if objective_key else None
@@ -146,10 +144,89 @@ async def add_digest(
         timezone=zone,
         objective_id=objective.id if objective else None,
         created_by_id=actor_id(actor),
+        local_time=local_time,
     )
     session.add(digest)
     await session.flush()
     return digest
+
+
+def _check_local_time(local_time: bool, audience: Audience) -> None:
+    if local_time and audience.channel:
+        raise InvalidInput(
+            "A channel has no time zone of its own; local time is for digests sent to people."
+        )
+
+
+async def edit_digest(
+    session: AsyncSession,
+    actor: Acting,
+    name: str,
+    *,
+    cron: str | None = None,
+    timezone: str | None = None,
+    audience: str | None = None,
+    objective_key: str | None = None,
+    local_time: bool | None = None,
+) -> Digest:
+    """Change a schedule; the running scheduler picks it up on its next refresh."""
+    require_role(actor, (Role.STRATEGIST,), "edit digests")
+    digest = await get_digest(session, name)
+    zone = validate_timezone(timezone) if timezone is not None else digest.timezone
+    expression = " ".join(cron.split()) if cron is not None else digest.cron
+    cron_trigger(expression, zone)
+    parsed_audience = parse_audience(audience if audience is not None else digest.audience)
+    if parsed_audience.team:
+        await get_team(session, parsed_audience.team)
+    if parsed_audience.channel and digest.kind == DigestKind.ROLLUP:
+        raise InvalidInput("A rollup goes to each manager privately; choose 'all' or a team.")
+    wanted_local = digest.local_time if local_time is None else local_time
+    _check_local_time(wanted_local, parsed_audience)
+    if objective_key is not None:
+        objective = await get_objective(session, objective_key) if objective_key else None
+        digest.objective_id = objective.id if objective else None
+    digest.cron, digest.timezone = expression, zone
+    digest.audience, digest.local_time = str(parsed_audience), wanted_local
+    digest.updated_at = utcnow()
+    await session.flush()
+    return digest
+
+
+async def set_digest_enabled(
+    session: AsyncSession, actor: Acting, name: str, enabled: bool
+) -> Digest:
+    """Pause or resume a schedule (runs already queued still go out)."""
+    require_role(actor, (Role.STRATEGIST,), "pause or resume digests")
+    digest = await get_digest(session, name)
+    digest.enabled = enabled
+    digest.updated_at = utcnow()
+    await session.flush()
+    return digest
+
+
+async def delete_digest(session: AsyncSession, actor: Acting, name: str) -> str:
+    """Delete a schedule and its run history; deliveries already queued still go out."""
+    require_role(actor, (Role.STRATEGIST,), "delete digests")
+    digest = await get_digest(session, name)
+    runs = select(DigestRun.id).where(DigestRun.digest_id == digest.id).scalar_subquery()
+    for table in (Delivery, OutboundMessage):
+        await session.execute(
+            update(table)
+            .where(table.run_id.in_(runs))
+            .values(run_id=None)
+            .execution_options(synchronize_session=False)
+        )
+    await session.execute(delete(DigestRun).where(DigestRun.digest_id == digest.id))
+    await session.delete(digest)
+    await session.flush()
+    return digest.name
+
+
+def describe_schedule(digest: Digest) -> str:
+    """'0 9 * * mon-fri' in Europe/Paris, or at that time on each recipient's clock."""
+    if digest.local_time:
+        return f"'{digest.cron}' on each recipient's own clock"
+    return f"'{digest.cron}' {digest.timezone}"
 
 
 async def find_digest(session: AsyncSession, name: str) -> Digest | None:

@@ -21,6 +21,7 @@ from bot.storage.models import (
     DigestRun,
     Feedback,
     Member,
+    ShareClick,
     Suggestion,
     VoiceItem,
 )
@@ -164,19 +165,29 @@ async def record_share_click(
 ) -> tuple[str, bool]:
     """Count a click on a tracked share link; returns (platform, whether feedback was recorded).
 
-    A click from a person's DM is their "shared" feedback (once per network); a click from a
-    channel message cannot be tied to anyone and only counts in the metrics.
+    Every click is kept (per item, network, and member when known) for the objectives report.
+    A click from a person's DM is also their "shared" feedback (once per network); a click from a
+    channel message cannot be tied to anyone.
     """
     delivery = await session.get(Delivery, delivery_id) if delivery_id is not None else None
     platform = delivery.platform if delivery is not None else "unknown"
-    if delivery is None or delivery.member_id is None or delivery.channel:
-        return platform, False
-    member = await session.get(Member, delivery.member_id)
     try:
         subject_type, subject_id = parse_subject(subject)
     except ValueError:
         return platform, False
-    if member is None:
+    personal = delivery is not None and delivery.member_id is not None and not delivery.channel
+    member = await session.get(Member, delivery.member_id) if personal and delivery else None
+    if subject_type == SubjectType.CONTENT:
+        session.add(
+            ShareClick(
+                content_id=subject_id,
+                member_id=member.id if member else None,
+                network=network[:30],
+                platform=platform,
+            )
+        )
+        await session.flush()
+    if member is None or delivery is None:
         return platform, False
     recorded = await record_feedback(
         session,

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain import Role
 from bot.errors import Conflict, InvalidInput, NotFound
 from bot.services.permissions import Acting, actor_id, require_role
-from bot.storage.models import Objective
+from bot.storage.models import Member, Objective
 
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
@@ -33,6 +33,7 @@ async def add_objective(
     *,
     kpi: str | None = None,
     target: str | None = None,
+    owner: Member | None = None,
 ) -> Objective:
     require_role(actor, (Role.STRATEGIST, Role.MANAGER), "define objectives")
     key = validate_key(key)
@@ -50,7 +51,8 @@ async def add_objective(
         title=title,
         kpi=(kpi or "").strip()[:200] or None,
         target=(target or "").strip()[:100] or None,
-        owner_id=actor_id(actor),
+        # Who answers for it; by default whoever defined it.
+        owner_id=owner.id if owner is not None else actor_id(actor),
     )
     session.add(objective)
     await session.flush()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -15,6 +16,7 @@ from bot.config import ChannelRef
 from bot.domain import DeliveryStatus
 from bot.messages import Message
 from bot.sealing import Sealer
+from bot.services.preferences import quiet_until
 from bot.storage.models import Delivery, Member, OutboundMessage
 from bot.storage.types import utcnow
 
@@ -30,14 +32,17 @@ class Recipient:
     sealed: bool = False
     # A shared channel rather than a person: cards there show everyone's answers, not one's.
     channel: bool = False
+    # Not before this time (the end of the member's quiet hours); None means now.
+    not_before: datetime | None = None
 
     @classmethod
     def for_channel(cls, channel: ChannelRef) -> Recipient:
         return cls(channel.platform, channel.channel_id, channel.workspace, channel=True)
 
 
-def member_recipient(member: Member) -> Recipient | None:
-    """Where a member gets direct messages: their first platform identity."""
+def member_recipient(member: Member, now: datetime | None = None) -> Recipient | None:
+    """Where a member gets direct messages: their first platform identity, after their quiet
+    hours if they are in them."""
     if not member.identities:
         return None
     identity = min(member.identities, key=lambda i: i.id)
@@ -46,6 +51,7 @@ def member_recipient(member: Member) -> Recipient | None:
         workspace=identity.workspace,
         user_id=identity.user_id,
         member_id=member.id,
+        not_before=quiet_until(member, now or utcnow()),
     )
 
 
@@ -75,7 +81,7 @@ async def enqueue(
             "workspace": recipient.workspace,
             "status": DeliveryStatus.PENDING,
             "attempts": 0,
-            "next_attempt_at": now,
+            "next_attempt_at": recipient.not_before or now,
             "created_at": now,
             "member_id": None,
             "recipient": "",

@@ -18,12 +18,13 @@ from bot.compose.suggestion_cards import announcement
 from bot.config import ChannelRef
 from bot.domain import Role, SuggestionStatus, parse_enum
 from bot.errors import InvalidInput, NotFound, PermissionDenied
-from bot.sealing import Sealer, SealError
+from bot.sealing import Sealer
 from bot.services.content import validate_url
 from bot.services.members import managed_team_ids
 from bot.services.objectives import get_objective
-from bot.services.outbox import Recipient, enqueue, member_recipient
+from bot.services.outbox import Recipient, enqueue
 from bot.services.permissions import Acting, Operator, actor_id, require_role
+from bot.services.suggestion_audience import author_recipient, tell_everyone_concerned
 from bot.storage.models import Member, Suggestion, SuggestionResponse, SuggestionVote
 from bot.storage.types import utcnow
 from bot.storage.upsert import insert_ignore
@@ -63,6 +64,7 @@ async def file_suggestion(
         anonymous=anonymous,
         author_id=None if anonymous else author.id,
         sealed_author=sealer.seal({"member": author.id}) if anonymous else None,
+        contributor_tag=sealer.contributor_tag(author.id) if anonymous else None,
         team_id=author.team_id,
         objective_id=objective.id if objective else None,
         status=SuggestionStatus.NEW,
@@ -103,6 +105,12 @@ async def vote(
 ) -> tuple[Suggestion, bool]:
     """One vote per member and suggestion; returns (suggestion, whether this vote counted)."""
     suggestion = await get_suggestion(session, suggestion_id)
+    if suggestion.duplicate_of_id is not None:
+        raise InvalidInput(
+            f"#{suggestion.id} joined #{suggestion.duplicate_of_id}; vote for that one."
+        )
+    if suggestion.hidden_at is not None:
+        raise InvalidInput(f"#{suggestion.id} was hidden by a manager; votes are closed.")
     if suggestion.status not in OPEN_STATUSES:
         raise InvalidInput(
             f"Suggestion #{suggestion.id} is {SuggestionStatus(suggestion.status).label}; "
@@ -131,7 +139,9 @@ async def list_suggestions(
     limit: int | None = None,
     order: str = "newest",
 ) -> list[Suggestion]:
-    statement = select(Suggestion).where(Suggestion.duplicate_of_id.is_(None))
+    statement = select(Suggestion).where(
+        Suggestion.duplicate_of_id.is_(None), Suggestion.hidden_at.is_(None)
+    )
     if status:
         statement = statement.where(
             Suggestion.status == parse_enum(SuggestionStatus, status, "status")
@@ -174,6 +184,7 @@ class AnswerOutcome:
     suggestion: Suggestion
     response: SuggestionResponse
     author_notified: bool
+    others_notified: int = 0
 
 
 async def answer_suggestion(
@@ -212,29 +223,9 @@ async def answer_suggestion(
     if recipient is not None:
         notice = answer_notice(suggestion, response, responder_name=responder)
         await enqueue(session, notice, [recipient], sealer=sealer)
-    return AnswerOutcome(suggestion, response, author_notified=recipient is not None)
-
-
-async def author_recipient(
-    session: AsyncSession, sealer: Sealer, suggestion: Suggestion
-) -> Recipient | None:
-    """Where to tell the author; sealed for anonymous ones so the outbox does not reveal them."""
-    if not suggestion.anonymous:
-        author = await session.get(Member, suggestion.author_id) if suggestion.author_id else None
-        return member_recipient(author) if author is not None else None
-    if not suggestion.sealed_author:
-        return None
-    try:
-        member_id = int(sealer.open(suggestion.sealed_author)["member"])
-    except (SealError, KeyError, ValueError):
-        return None
-    author = await session.get(Member, member_id)
-    recipient = member_recipient(author) if author is not None else None
-    if recipient is None:
-        return None
-    return Recipient(
-        platform=recipient.platform,
-        workspace=recipient.workspace,
-        user_id=recipient.user_id,
-        sealed=True,
+    others = await tell_everyone_concerned(
+        session, sealer, suggestion, response, responder=actor, responder_name=responder
+    )
+    return AnswerOutcome(
+        suggestion, response, author_notified=recipient is not None, others_notified=others
     )

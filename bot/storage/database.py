@@ -53,6 +53,7 @@ class Database:
 
     def __init__(self, url: str, *, search_path: str | None = None, echo: bool = False) -> None:
         self.url = normalise_database_url(url)
+        self.schema = search_path or ""
         connect_args: dict[str, Any] = {}
         engine_args: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:

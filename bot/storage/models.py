@@ -59,6 +59,10 @@ class Member(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
     manager_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), index=True)
+    # What the member chose to receive; every adapter gets it through the outbox.
+    muted_kinds: Mapped[list[str]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
+    cadence: Mapped[str] = mapped_column(String(10), default="daily", server_default="daily")
+    quiet_hours: Mapped[str | None] = mapped_column(String(11))  # "22:00-07:00", local time
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     team: Mapped[Team | None] = relationship(lazy="joined")
@@ -197,6 +201,8 @@ class Digest(Base):
     cron: Mapped[str] = mapped_column(String(100))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Fire at the cron's time on each recipient's own clock rather than in ``timezone``.
+    local_time: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sql_false())
     objective_id: Mapped[int | None] = mapped_column(ForeignKey("objectives.id"))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -262,6 +268,8 @@ class Delivery(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The worker holding the lease; it renews the lease while alive, so a dead one's expire.
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
     last_error: Mapped[str | None] = mapped_column(Text)
     platform_ref: Mapped[str | None] = mapped_column(String(255))
     dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
@@ -303,6 +311,8 @@ class Suggestion(Base):
     anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
     author_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), index=True)
     sealed_author: Mapped[str | None] = mapped_column(Text)
+    # Anonymous ideas only: a keyed stand-in for the author, to count distinct people in reports.
+    contributor_tag: Mapped[str | None] = mapped_column(String(32))
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
     objective_id: Mapped[int | None] = mapped_column(ForeignKey("objectives.id"), index=True)
     status: Mapped[str] = mapped_column(String(20), default="new", index=True)
@@ -314,10 +324,32 @@ class Suggestion(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Moderation: a hidden idea is out of every list, vote and rollup; its author is told why.
+    hidden_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    hidden_reason: Mapped[str | None] = mapped_column(Text)
+    # How far up the hierarchy an unanswered idea has been flagged (0: not yet).
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     author: Mapped[Member | None] = relationship(lazy="joined", foreign_keys=[author_id])
     team: Mapped[Team | None] = relationship(lazy="joined")
     objective: Mapped[Objective | None] = relationship(lazy="joined")
+
+
+class ShareClick(Base):
+    """One click on a tracked share link: which item, on which network, from whose message (none
+    when the link was posted in a channel)."""
+
+    __tablename__ = "share_clicks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    content_id: Mapped[int] = mapped_column(
+        ForeignKey("content_items.id", ondelete="CASCADE"), index=True
+    )
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    network: Mapped[str] = mapped_column(String(30))
+    platform: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
 
 class SuggestionVote(Base):
@@ -375,3 +407,29 @@ class AdapterRecord(Base):
     secret: Mapped[str | None] = mapped_column(Text)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class ConsoleLink(Base):
+    """A one-time sign-in link for the web console: stored as a hash, valid minutes, used once."""
+
+    __tablename__ = "console_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ConsoleSession(Base):
+    """A signed-in console session; the cookie holds a secret whose hash is kept here."""
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

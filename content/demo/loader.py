@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain import DeliveryStatus, FeedbackKind, RunStatus, SubjectType
 from bot.errors import Conflict
 from bot.sealing import Sealer
 from bot.services.content import add_content
+from bot.services.digest_runs import start_run
 from bot.services.digests import add_digest, find_digest
+from bot.services.feedback import record_feedback
 from bot.services.member_import import import_members
 from bot.services.members import add_member, find_member, get_member
 from bot.services.objectives import add_objective, find_objective, get_objective
@@ -21,11 +25,13 @@ from bot.services.permissions import OPERATOR
 from bot.services.suggestions import answer_suggestion, file_suggestion, vote
 from bot.services.voice import store_voice_item
 from bot.storage.database import Database
-from bot.storage.models import Suggestion
+from bot.storage.models import ContentItem, Delivery, Feedback, ShareClick, Suggestion
 from bot.storage.types import utcnow
+from content.content_digest import content_composer
 
 DATA = Path(__file__).parent
 PLATFORM = "shell"
+HISTORY_DIGEST = "Last week picks"
 
 
 @dataclass
@@ -66,6 +72,9 @@ async def load_demo(db: Database, sealer: Sealer, *, you: str | None) -> DemoRep
                     objective["title"],
                     kpi=objective.get("kpi"),
                     target=objective.get("target"),
+                    owner=await get_member(session, PLATFORM, objective["owner"])
+                    if objective.get("owner")
+                    else None,
                 )
                 report.objectives += 1
 
@@ -150,5 +159,78 @@ async def load_demo(db: Database, sealer: Sealer, *, you: str | None) -> DemoRep
                     idea["answer"]["text"],
                     status=idea["answer"]["status"],
                 )
+                suggestion.first_response_at = suggestion.created_at + timedelta(
+                    days=idea["answer"].get("after_days", 1)
+                )
             report.suggestions += 1
+
+        if report.content:
+            await _last_weeks_digest(session, sealer, now)
     return report
+
+
+async def _last_weeks_digest(session: AsyncSession, sealer: Sealer, now: datetime) -> None:
+    """History for the objectives report: last week's picks went to everyone, and people
+    answered (useful, not relevant, shared on LinkedIn or X, with the clicks counted)."""
+    digest = await add_digest(
+        session,
+        OPERATOR,
+        HISTORY_DIGEST,
+        kind="content",
+        audience="all",
+        cron="0 9 * * mon",
+        timezone="Europe/Paris",
+    )
+    digest.enabled = False
+    outcome = await start_run(
+        session, sealer, digest, actor=OPERATOR, composers={"content": content_composer}
+    )
+    if outcome is None or not outcome.queued:
+        return
+    sent_at = now - timedelta(days=7)
+    outcome.run.started_at = outcome.run.finished_at = sent_at
+    outcome.run.status = RunStatus.DONE
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.run_id == outcome.run.id)
+        .values(status=DeliveryStatus.SENT, sent_at=sent_at, created_at=sent_at)
+    )
+    items = {
+        item.objective.key if item.objective else "": item
+        for item in await session.scalars(
+            select(ContentItem).where(ContentItem.id.in_(outcome.run.content_ids))
+        )
+    }
+    for key, answers in _json("feedback.json").items():
+        item = items.get(key)
+        if item is None:
+            continue
+        for kind, people in answers.items():
+            for user in people:
+                member = await get_member(session, PLATFORM, user.split(":")[0])
+                network = user.split(":")[1] if ":" in user else ""
+                await record_feedback(
+                    session,
+                    member,
+                    SubjectType.CONTENT,
+                    item.id,
+                    FeedbackKind(kind),
+                    platform=PLATFORM,
+                    detail=network,
+                )
+                if kind == FeedbackKind.SHARED:
+                    for _ in range(2 if network == "linkedin" else 1):
+                        session.add(
+                            ShareClick(
+                                content_id=item.id,
+                                member_id=member.id,
+                                network=network,
+                                platform=PLATFORM,
+                                created_at=sent_at + timedelta(hours=2),
+                            )
+                        )
+    await session.execute(
+        update(Feedback)
+        .where(Feedback.created_at > sent_at)
+        .values(created_at=sent_at + timedelta(hours=1))
+    )

@@ -1,0 +1,37 @@
+"""``advocacy console-link``: a console sign-in link for an admin with no chat platform."""
+
+from __future__ import annotations
+
+import click
+
+from bot.app import Application
+from bot.cli.runtime import run_with_app
+from bot.console.auth import LINK_TTL
+from bot.console.invite import link_for
+from bot.services.members import get_member
+
+
+@click.command("console-link")
+@click.argument("platform")
+@click.argument("user_id")
+@click.option("--workspace", default="", help="The Slack team or Teams tenant of the user id.")
+def console_link(platform: str, user_id: str, workspace: str) -> None:
+    """Print a one-time sign-in link to the web console for member PLATFORM USER_ID."""
+
+    async def work(app: Application) -> tuple[str, str]:
+        async with app.db.transaction() as session:
+            member = await get_member(session, platform, user_id, workspace.strip())
+            return await link_for(session, member, app.settings.public_url), member.role
+
+    url, role = run_with_app(work)
+    minutes = int(LINK_TTL.total_seconds() // 60)
+    click.echo(url)
+    click.echo(
+        f"It works once, for {minutes} minutes, and opens the console as a {role}; PUBLIC_URL "
+        "must be where this server is reached.",
+        err=True,
+    )
+
+
+def register(root: click.Group) -> None:
+    root.add_command(console_link)

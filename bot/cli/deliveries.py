@@ -1,0 +1,110 @@
+"""``advocacy deliveries``: the outbox as admins see it; dead letters and re-queueing them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+import click
+
+from bot.app import Application
+from bot.cli.runtime import print_json, print_table, run_with_app
+from bot.services.deliveries import FailedDelivery, failed_deliveries, retry_deliveries
+from bot.services.outbox import queue_depth
+
+STATUSES = ("pending", "sending", "sent", "dead")
+
+
+@click.group("deliveries")
+def deliveries_group() -> None:
+    """The outbox: what waits, what was sent, what failed for good (dead letters)."""
+
+
+@deliveries_group.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def status(as_json: bool) -> None:
+    """Deliveries per platform and status."""
+
+    async def work(app: Application) -> dict[tuple[str, str], int]:
+        async with app.db.transaction() as session:
+            return await queue_depth(session)
+
+    depth = run_with_app(work)
+    platforms = sorted({platform for platform, _ in depth})
+    rows = [[p, *(depth.get((p, s), 0) for s in STATUSES)] for p in platforms]
+    if as_json:
+        print_json([dict(zip(("platform", *STATUSES), row, strict=True)) for row in rows])
+        return
+    print_table(
+        "Outbox",
+        ["Platform", "Waiting", "In flight", "Sent", "Failed for good"],
+        rows,
+        empty="The outbox is empty: nothing has been sent yet.",
+    )
+
+
+@deliveries_group.command("failed")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def failed(limit: int, as_json: bool) -> None:
+    """Dead-lettered deliveries with the platform's error, newest first."""
+
+    async def work(app: Application) -> list[FailedDelivery]:
+        async with app.db.transaction() as session:
+            return await failed_deliveries(session, limit)
+
+    found = run_with_app(work)
+    if as_json:
+        print_json([_record(f) for f in found])
+        return
+    print_table(
+        "Failed deliveries (dead letters)",
+        ["Id", "Platform", "To", "Digest", "Attempts", "Error", "Queued"],
+        [
+            [
+                f.id,
+                f.platform,
+                f.to,
+                f.digest or "",
+                f.attempts,
+                f.error,
+                f.queued_at.strftime("%Y-%m-%d %H:%M"),
+            ]
+            for f in found
+        ],
+        empty="No failed deliveries.",
+    )
+    if found:
+        click.echo("Fix the cause, then re-queue with: advocacy deliveries retry ID... (or --all)")
+
+
+def _record(failed: FailedDelivery) -> dict[str, Any]:
+    record = asdict(failed)
+    for key in ("queued_at", "failed_at"):
+        record[key] = record[key].isoformat() if record[key] else None
+    return record
+
+
+@deliveries_group.command("retry")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--run", "run_id", type=int, help="Every failed delivery of this digest run.")
+@click.option("--all", "everything", is_flag=True, help="Every failed delivery.")
+def retry(ids: tuple[int, ...], run_id: int | None, everything: bool) -> None:
+    """Re-queue dead-lettered deliveries with fresh attempts; the server sends them."""
+
+    async def work(app: Application) -> int:
+        async with app.db.transaction() as session:
+            return await retry_deliveries(session, ids=ids, run_id=run_id, everything=everything)
+
+    count = run_with_app(work)
+    if count == 0:
+        click.echo("Nothing to retry: no failed delivery matches.")
+        return
+    click.echo(
+        f"Re-queued {count} deliver{'y' if count == 1 else 'ies'}; the running server sends "
+        "them (advocacy deliveries status shows progress)."
+    )
+
+
+def register(root: click.Group) -> None:
+    root.add_command(deliveries_group)

@@ -1,0 +1,50 @@
+"""Sending a member their one-time console link: by DM from chat, or printed by the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.console.auth import LINK_TTL, create_link
+from bot.errors import InvalidInput
+from bot.messages import Card, LinkButton, Message
+from bot.sealing import Sealer
+from bot.services.outbox import enqueue, member_recipient
+from bot.storage.models import Member
+
+
+def console_url(public_url: str, token: str) -> str:
+    return f"{public_url.rstrip('/')}/console/login/{token}"
+
+
+async def link_for(session: AsyncSession, member: Member, public_url: str) -> str:
+    return console_url(public_url, await create_link(session, member))
+
+
+async def send_link_by_dm(
+    session: AsyncSession, sealer: Sealer, member: Member, public_url: str
+) -> None:
+    """Only the member's own direct messages get the link; quiet hours do not hold it back
+    (they just asked for it)."""
+    recipient = member_recipient(member)
+    if recipient is None:
+        raise InvalidInput("You have no chat identity the bot can message; ask an admin.")
+    url = await link_for(session, member, public_url)
+    minutes = int(LINK_TTL.total_seconds() // 60)
+    text = (
+        f"Your sign-in link for the console. It works once, for {minutes} minutes; "
+        "do not forward it."
+    )
+    message = Message(
+        fallback=f"{text} {url}",
+        kind="console_link",
+        cards=(
+            Card(
+                title="Open the advocacy console",
+                text=text,
+                buttons=(LinkButton("Open the console", url),),
+            ),
+        ),
+    )
+    await enqueue(session, message, [replace(recipient, not_before=None)], sealer=sealer)

@@ -1,0 +1,431 @@
+"""The console's pages: each reads through the same services as chat and the CLI, so the same
+permissions, validation and anonymity rules apply here."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from aiohttp import web
+from sqlalchemy import func, select
+
+from bot.charts import objectives_chart, theme_trend_chart
+from bot.chat.parsing import parse_id
+from bot.console.access import COOKIE, Visit, back, page
+from bot.console.auth import end_session
+from bot.domain import DeliveryStatus, DigestKind, Role, SuggestionStatus
+from bot.errors import DomainError
+from bot.services import content as content_service
+from bot.services import digests as digest_service
+from bot.services.deliveries import failed_deliveries, retry_deliveries
+from bot.services.digest_runs import list_runs, start_run
+from bot.services.feedback import feedback_counts
+from bot.services.members import managed_team_ids
+from bot.services.objectives import list_objectives
+from bot.services.objectives_report import build_objectives_report
+from bot.services.rollups import parse_period
+from bot.services.suggestion_moderation import hide_suggestion, merge_suggestions
+from bot.services.suggestions import answer_suggestion, list_suggestions
+from bot.storage.models import Delivery, ShareClick, VoiceImport, VoiceItem
+from bot.storage.types import utcnow
+
+PAGE_SIZE = 20
+
+
+def _page_number(visit: Visit) -> int:
+    try:
+        return max(1, int(visit.request.query.get("page", "1")))
+    except ValueError:
+        return 1
+
+
+def _paged(items: list, number: int) -> tuple[list, int]:
+    pages = max(1, -(-len(items) // PAGE_SIZE))
+    number = min(number, pages)
+    return items[(number - 1) * PAGE_SIZE : number * PAGE_SIZE], pages
+
+
+def _period(visit: Visit) -> tuple[str, timedelta]:
+    text = visit.request.query.get("since", "30d")
+    try:
+        period = parse_period(text)
+    except DomainError:
+        period = None
+    return (text, period) if period else ("30d", timedelta(days=30))
+
+
+@page()
+async def home(visit: Visit) -> web.StreamResponse:
+    return visit.render("home.html", title="Console")
+
+
+@page()
+async def sign_out(visit: Visit) -> web.StreamResponse:
+    await end_session(visit.session, visit.request.cookies.get(COOKIE, ""))
+    response = web.HTTPSeeOther("/console/signed-out")
+    response.del_cookie(COOKIE, path="/console")
+    return response
+
+
+# ----- objectives -----------------------------------------------------------------------------
+
+
+@page(Role.MANAGER, Role.STRATEGIST)
+async def objectives(visit: Visit) -> web.StreamResponse:
+    since, period = _period(visit)
+    report = await build_objectives_report(
+        visit.session, visit.member, visit.application.sealer, period
+    )
+    return visit.render(
+        "objectives.html", title="Objectives", report=report, since=since, periods=PERIODS
+    )
+
+
+PERIODS = ("7d", "30d", "90d", "365d")
+
+
+@page(Role.MANAGER, Role.STRATEGIST)
+async def objectives_chart_png(visit: Visit) -> web.StreamResponse:
+    _, period = _period(visit)
+    report = await build_objectives_report(
+        visit.session, visit.member, visit.application.sealer, period
+    )
+    png = await asyncio.to_thread(objectives_chart, report)
+    return web.Response(body=png, content_type="image/png")
+
+
+# ----- suggestions ----------------------------------------------------------------------------
+
+
+@page(Role.MANAGER)
+async def suggestions(visit: Visit) -> web.StreamResponse:
+    ideas = await list_suggestions(visit.session)
+    if visit.member.role != Role.ADMIN:
+        # A manager's board: the ideas of the teams below them (the ones they can answer).
+        teams = await managed_team_ids(visit.session, visit.member)
+        ideas = [s for s in ideas if s.team_id is None or s.team_id in teams]
+    board = [
+        (status, [s for s in ideas if s.status == status.value]) for status in SuggestionStatus
+    ]
+    return visit.render(
+        "suggestions.html", title="Suggestions", board=board, statuses=list(SuggestionStatus)
+    )
+
+
+@page(Role.MANAGER)
+async def answer(visit: Visit) -> web.StreamResponse:
+    form = await visit.request.post()
+    suggestion_id = int(visit.request.match_info["id"])
+    outcome = await answer_suggestion(
+        visit.session,
+        visit.application.sealer,
+        visit.member,
+        suggestion_id,
+        str(form.get("text") or ""),
+        status=str(form.get("status") or "") or None,
+    )
+    _wake(visit)
+    return back(
+        "/console/suggestions",
+        f"Answer recorded: #{suggestion_id} is {outcome.suggestion.status.replace('_', ' ')}. "
+        "The author and everyone who voted will be told.",
+    )
+
+
+@page(Role.MANAGER)
+async def merge(visit: Visit) -> web.StreamResponse:
+    form = await visit.request.post()
+    duplicate = int(visit.request.match_info["id"])
+    target = await merge_suggestions(
+        visit.session,
+        visit.application.sealer,
+        visit.member,
+        duplicate,
+        parse_id(str(form.get("into") or ""), "suggestion"),
+    )
+    _wake(visit)
+    return back("/console/suggestions", f"#{duplicate} joined #{target.id} with its votes.")
+
+
+@page(Role.MANAGER)
+async def hide(visit: Visit) -> web.StreamResponse:
+    form = await visit.request.post()
+    suggestion_id = int(visit.request.match_info["id"])
+    await hide_suggestion(
+        visit.session,
+        visit.application.sealer,
+        visit.member,
+        suggestion_id,
+        str(form.get("reason") or ""),
+    )
+    _wake(visit)
+    return back("/console/suggestions", f"#{suggestion_id} is hidden; its author is told why.")
+
+
+def _wake(visit: Visit) -> None:
+    """Something was queued: the outbox should not wait for its next poll."""
+    if visit.application.worker is not None:
+        asyncio.get_running_loop().call_soon(visit.application.worker.wake)
+
+
+# ----- content --------------------------------------------------------------------------------
+
+
+@page(Role.STRATEGIST)
+async def content(visit: Visit) -> web.StreamResponse:
+    preview = None
+    wanted = visit.request.query.get("preview", "").strip()
+    enrich = visit.application.extensions.url_enricher
+    if wanted and enrich:
+        url = content_service.validate_url(wanted)  # a bad address is a DomainError
+        try:
+            preview = await enrich(url)
+        except Exception as error:  # the page could not be read: say so, let them type it
+            raise back("/console/content", f"Could not read {wanted}: {error}.") from None
+    drafts = await content_service.list_drafts(visit.session)
+    library, pages = _paged(await content_service.list_content(visit.session), _page_number(visit))
+    ids = [item.id for item in library]
+    reception = await feedback_counts(visit.session, [("content", i) for i in ids])
+    clicks = dict(
+        (
+            await visit.session.execute(
+                select(ShareClick.content_id, func.count(ShareClick.id))
+                .where(ShareClick.content_id.in_(ids))
+                .group_by(ShareClick.content_id)
+            )
+        ).all()
+    )
+    return visit.render(
+        "content.html",
+        title="Content",
+        drafts=drafts,
+        library=library,
+        reception=reception,
+        clicks=clicks,
+        page=_page_number(visit),
+        page_count=pages,
+        objectives=await list_objectives(visit.session),
+        preview=preview,
+    )
+
+
+@page(Role.STRATEGIST)
+async def edit_content(visit: Visit) -> web.StreamResponse:
+    """Edit an item's title and summary, or expire it now (it stops going out in digests)."""
+    form = await visit.request.post()
+    item_id = int(visit.request.match_info["id"])
+    if form.get("expire") == "now":
+        item = await content_service.edit_content(
+            visit.session, visit.member, item_id, expires_at=utcnow()
+        )
+        return back("/console/content", f"'{item.title}' expired: it is not sent any more.")
+    item = await content_service.edit_content(
+        visit.session,
+        visit.member,
+        item_id,
+        title=str(form.get("title") or ""),
+        summary=str(form.get("summary") or ""),
+    )
+    return back("/console/content", f"'{item.title}' saved.")
+
+
+@page(Role.STRATEGIST)
+async def review(visit: Visit) -> web.StreamResponse:
+    item_id = int(visit.request.match_info["id"])
+    approve = visit.request.match_info["verdict"] == "approve"
+    item = await content_service.review_content(
+        visit.session, visit.member, item_id, approve=approve
+    )
+    verdict = "approved" if approve else "rejected"
+    return back("/console/content", f"'{item.title}' {verdict}.")
+
+
+@page(Role.STRATEGIST)
+async def add_content(visit: Visit) -> web.StreamResponse:
+    form = await visit.request.post()
+    url = str(form.get("url") or "").strip()
+    title = str(form.get("title") or "").strip()
+    summary = str(form.get("summary") or "").strip() or None
+    image = str(form.get("image_url") or "").strip() or None
+    enrich = visit.application.extensions.url_enricher
+    if enrich and url and not title:
+        try:
+            info = await enrich(content_service.validate_url(url))
+        except DomainError:
+            raise
+        except Exception as error:  # the page could not be read: say so, keep nothing
+            raise back(
+                "/console/content", f"Could not read {url}: {error}. Give a title."
+            ) from None
+        title, summary, image = info.title or "", summary or info.summary, info.image_url
+    item = await content_service.add_content(
+        visit.session,
+        visit.member,
+        url,
+        title=title,
+        summary=summary,
+        image_url=image,
+        objective_key=str(form.get("objective") or "") or None,
+    )
+    return back("/console/content", f"Added '{item.title}' to the library.")
+
+
+# ----- digests --------------------------------------------------------------------------------
+
+
+@page(Role.STRATEGIST)
+async def digests(visit: Visit) -> web.StreamResponse:
+    schedules = await digest_service.list_digests(visit.session)
+    upcoming = {d.id: digest_service.next_fire_times(d, 5) if d.enabled else [] for d in schedules}
+    runs = await list_runs(visit.session, limit=PAGE_SIZE)
+    figures = {
+        (run_id, status): count
+        for run_id, status, count in await visit.session.execute(
+            select(Delivery.run_id, Delivery.status, func.count(Delivery.id))
+            .where(Delivery.run_id.in_([r.id for r in runs]))
+            .group_by(Delivery.run_id, Delivery.status)
+        )
+    }
+    return visit.render(
+        "digests.html",
+        title="Digests",
+        schedules=schedules,
+        upcoming=upcoming,
+        runs=runs,
+        figures=figures,
+        kinds=list(DigestKind),
+        statuses=DeliveryStatus,
+        timezone=visit.member.timezone,
+        describe=digest_service.describe_schedule,
+    )
+
+
+@page(Role.STRATEGIST)
+async def add_digest(visit: Visit) -> web.StreamResponse:
+    form = await visit.request.post()
+    digest = await digest_service.add_digest(
+        visit.session,
+        visit.member,
+        str(form.get("name") or ""),
+        kind=str(form.get("kind") or ""),
+        audience=str(form.get("audience") or "all"),
+        cron=str(form.get("cron") or ""),
+        timezone=str(form.get("timezone") or "UTC"),
+        local_time=form.get("local_time") == "on",
+    )
+    return back("/console/digests", f"Scheduled '{digest.name}'.")
+
+
+@page(Role.STRATEGIST)
+async def change_digest(visit: Visit) -> web.StreamResponse:
+    name = visit.request.match_info["name"]
+    action = visit.request.match_info["action"]
+    if action in ("pause", "resume"):
+        await digest_service.set_digest_enabled(
+            visit.session, visit.member, name, action == "resume"
+        )
+        notice = f"'{name}' {action}d."
+    elif action == "edit":
+        form = await visit.request.post()
+        await digest_service.edit_digest(
+            visit.session,
+            visit.member,
+            name,
+            cron=str(form.get("cron") or "") or None,
+            timezone=str(form.get("timezone") or "") or None,
+            audience=str(form.get("audience") or "") or None,
+            local_time=form.get("local_time") == "on",
+        )
+        notice = f"'{name}' changed; the scheduler picks it up within 30 seconds."
+    elif action == "delete":
+        await digest_service.delete_digest(visit.session, visit.member, name)
+        notice = f"'{name}' deleted; deliveries already queued still go out."
+    elif action == "run":
+        found = await digest_service.get_digest(visit.session, name)
+        outcome = await start_run(
+            visit.session,
+            visit.application.sealer,
+            found,
+            actor=visit.member,
+            composers=visit.application.extensions.composers,
+        )
+        assert outcome is not None
+        notice = (
+            f"'{name}' is on its way to {outcome.queued} recipients."
+            if outcome.queued
+            else f"'{name}' was not sent: {outcome.note}"
+        )
+        _wake(visit)
+    else:
+        raise web.HTTPNotFound()
+    return back("/console/digests", notice)
+
+
+# ----- customer voice and deliveries ----------------------------------------------------------
+
+
+@page(Role.MANAGER, Role.STRATEGIST)
+async def voice(visit: Visit) -> web.StreamResponse:
+    since, period = _period(visit)
+    items = list(
+        await visit.session.scalars(
+            select(VoiceItem)
+            .where(VoiceItem.received_at >= utcnow() - period)
+            .order_by(VoiceItem.received_at.desc())
+        )
+    )
+    themes: dict[str, list[VoiceItem]] = {}
+    for item in items:
+        for theme in item.themes or ["(no theme)"]:
+            themes.setdefault(theme, []).append(item)
+    imports = list(
+        await visit.session.scalars(
+            select(VoiceImport).order_by(VoiceImport.started_at.desc()).limit(PAGE_SIZE)
+        )
+    )
+    ranked = sorted(themes.items(), key=lambda pair: -len(pair[1]))
+    return visit.render(
+        "voice.html",
+        title="Customer voice",
+        themes=ranked,
+        scrub=visit.application.extensions.scrubber,
+        imports=imports,
+        since=since,
+        periods=PERIODS,
+    )
+
+
+@page(Role.MANAGER, Role.STRATEGIST)
+async def voice_chart_png(visit: Visit) -> web.StreamResponse:
+    _, period = _period(visit)
+    since = utcnow() - period
+    rows = (
+        await visit.session.execute(
+            select(VoiceItem.received_at, VoiceItem.themes).where(VoiceItem.received_at >= since)
+        )
+    ).all()
+    png = await asyncio.to_thread(theme_trend_chart, rows, since, utcnow())
+    return web.Response(body=png, content_type="image/png")
+
+
+@page(Role.ADMIN)
+async def deliveries(visit: Visit) -> web.StreamResponse:
+    failed, pages = _paged(await failed_deliveries(visit.session, 1000), _page_number(visit))
+    return visit.render(
+        "deliveries.html",
+        title="Deliveries",
+        failed=failed,
+        page=_page_number(visit),
+        page_count=pages,
+    )
+
+
+@page(Role.ADMIN)
+async def retry(visit: Visit) -> web.StreamResponse:
+    form = await visit.request.post()
+    ids = [int(value) for value in form.getall("id", []) if str(value).isdigit()]
+    count = await retry_deliveries(
+        visit.session, ids=ids, everything=form.get("all") == "on" and not ids
+    )
+    _wake(visit)
+    return back("/console/deliveries", f"Re-queued {count} deliveries.")

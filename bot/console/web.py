@@ -1,0 +1,53 @@
+"""Mounting the console on the bot's aiohttp application: templates, static files, routes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from bot.app import Application
+from bot.console import pages
+from bot.console.access import APPLICATION
+from bot.console.signin import sign_in, signed_out
+
+HERE = Path(__file__).parent
+
+
+def mount_console(app: web.Application, application: Application) -> None:
+    app[APPLICATION] = application
+    aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=jinja2.select_autoescape(default=True),
+        undefined=jinja2.StrictUndefined,
+    )
+    app.router.add_static("/console/static", HERE / "static", name="console_static")
+    routes = [
+        web.get("/console/login/{token}", sign_in),
+        web.get("/console/signed-out", signed_out),
+        web.post("/console/sign-out", pages.sign_out),
+        web.get("/console/", pages.home, name="console_home"),
+        web.get("/console/objectives", pages.objectives),
+        web.get("/console/objectives/chart.png", pages.objectives_chart_png),
+        web.get("/console/suggestions", pages.suggestions),
+        web.post("/console/suggestions/{id:\\d+}/answer", pages.answer),
+        web.post("/console/suggestions/{id:\\d+}/merge", pages.merge),
+        web.post("/console/suggestions/{id:\\d+}/hide", pages.hide),
+        web.get("/console/content", pages.content),
+        web.post("/console/content", pages.add_content),
+        web.post("/console/content/{id:\\d+}/{verdict:approve|reject}", pages.review),
+        web.post("/console/content/{id:\\d+}/edit", pages.edit_content),
+        web.get("/console/digests", pages.digests),
+        web.post("/console/digests", pages.add_digest),
+        web.post(
+            "/console/digests/{name}/{action:pause|resume|delete|run|edit}", pages.change_digest
+        ),
+        web.get("/console/voice", pages.voice),
+        web.get("/console/voice/chart.png", pages.voice_chart_png),
+        web.get("/console/deliveries", pages.deliveries),
+        web.post("/console/deliveries/retry", pages.retry),
+    ]
+    app.router.add_routes(routes)

@@ -1,0 +1,111 @@
+"""No black hole: an idea waiting too long for an answer is flagged to its team's manager, and if
+it still waits, to the next level up, and so on to the top of the hierarchy.
+
+Each step waits ``after`` again, so with 7 days the team's manager hears on day 7, their manager
+on day 14. The author is never named in the flag (anonymous or not, the idea speaks for itself).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.compose.suggestion_cards import answer_button
+from bot.compose.text import humanise_duration, truncate
+from bot.domain import Role
+from bot.messages import Card, Fact, Message, subject_key
+from bot.sealing import Sealer
+from bot.services.outbox import enqueue, member_recipient
+from bot.services.suggestions import OPEN_STATUSES
+from bot.storage.models import Member, Suggestion
+
+log = logging.getLogger(__name__)
+
+DEFAULT_AFTER = timedelta(days=7)
+MANAGERS = (Role.MANAGER, Role.ADMIN)
+
+
+async def team_managers(session: AsyncSession, team_id: int | None) -> list[Member]:
+    """Who answers for a team: its managers, else whoever its members report to."""
+    if team_id is None:
+        return []
+    members = list(await session.scalars(select(Member).where(Member.team_id == team_id)))
+    managers = [m for m in members if m.role in MANAGERS]
+    if managers:
+        return managers
+    ids = {m.manager_id for m in members if m.manager_id is not None}
+    return list(await session.scalars(select(Member).where(Member.id.in_(ids))))
+
+
+async def managers_at_level(session: AsyncSession, team_id: int | None, level: int) -> list[Member]:
+    """Level 0: the team's managers; level 1: their managers; and so on (empty past the top)."""
+    current = await team_managers(session, team_id)
+    for _ in range(level):
+        ids = {m.manager_id for m in current if m.manager_id is not None}
+        current = list(await session.scalars(select(Member).where(Member.id.in_(ids))))
+    return current
+
+
+def waiting_flag(suggestion: Suggestion, waited: timedelta, level: int) -> Message:
+    who = "your team" if level == 0 else "a team below you"
+    title = f"Idea #{suggestion.id} from {who} has waited {humanise_duration(waited)}"
+    facts = [
+        Fact("Status", suggestion.status.replace("_", " ")),
+        Fact("Votes", str(suggestion.vote_count)),
+    ]
+    if suggestion.objective is not None:
+        facts.append(Fact("Objective", suggestion.objective.title))
+    if level:
+        facts.append(Fact("Already flagged to", f"{level} level(s) below you"))
+    return Message(
+        fallback=f"{title} without an answer: {truncate(suggestion.text, 200)}",
+        kind="suggestion_escalation",
+        cards=(
+            Card(
+                title=title,
+                text=truncate(suggestion.text, 1500),
+                facts=tuple(facts),
+                buttons=(answer_button(suggestion.id),),
+                subject=subject_key("suggestion", suggestion.id),
+            ),
+        ),
+    )
+
+
+async def escalate_waiting(
+    session: AsyncSession, sealer: Sealer, now: datetime, after: timedelta = DEFAULT_AFTER
+) -> int:
+    """Flag every idea that has waited past its next step; returns how many flags were queued."""
+    waiting = list(
+        await session.scalars(
+            select(Suggestion).where(
+                Suggestion.first_response_at.is_(None),
+                Suggestion.duplicate_of_id.is_(None),
+                Suggestion.hidden_at.is_(None),
+                Suggestion.status.in_(OPEN_STATUSES),
+                Suggestion.created_at <= now - after,
+            )
+        )
+    )
+    flagged = 0
+    for idea in waiting:
+        level = idea.escalation_level
+        if idea.created_at > now - after * (level + 1):
+            continue  # not yet due for its next step
+        managers = await managers_at_level(session, idea.team_id, level)
+        recipients = [r for m in managers if (r := member_recipient(m, now)) is not None]
+        if not recipients:
+            continue  # past the top of the hierarchy: nobody left to tell
+        flagged += await enqueue(
+            session, waiting_flag(idea, now - idea.created_at, level), recipients, sealer=sealer
+        )
+        idea.escalation_level = level + 1
+        idea.escalated_at = now
+        log.info(
+            "idea #%d flagged at level %d after waiting %s", idea.id, level, now - idea.created_at
+        )
+    await session.flush()
+    return flagged

@@ -1,0 +1,287 @@
+"""The objectives report: per business objective and period, what the bot did for it and what
+came back. This is the headline instead of likes and impressions: did the content help people
+(useful share), did customers' voice on it get better, did ideas about it get answered and done?
+
+Suggestion figures come from the rollup, so a group of fewer than five people is merged into
+"other" here too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from statistics import median
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain import DeliveryStatus, FeedbackKind, Role, SubjectType, SuggestionStatus
+from bot.sealing import Sealer
+from bot.services.permissions import OPERATOR, Acting, require_role
+from bot.services.rollups import OTHER, build_rollup
+from bot.storage.models import (
+    ContentItem,
+    Delivery,
+    DigestRun,
+    Feedback,
+    Member,
+    Objective,
+    ShareClick,
+    VoiceItem,
+)
+from bot.storage.types import utcnow
+
+ACCEPTED = (SuggestionStatus.PLANNED, SuggestionStatus.DONE)
+
+
+@dataclass
+class SuggestionFigures:
+    filed: int = 0
+    answered: int = 0
+    accepted: int = 0
+    done: int = 0
+    median_days_to_answer: float | None = None
+    merged_into_other: bool = False
+
+
+@dataclass
+class ObjectiveFigures:
+    key: str
+    title: str
+    owner: str | None
+    kpi: str | None
+    target: str | None
+    items_sent: int = 0
+    messages_sent: int = 0
+    reached: int = 0
+    found_useful: int = 0
+    not_relevant: int = 0
+    shares: int = 0
+    clicks: int = 0
+    voice: int = 0
+    voice_before: int = 0
+    sentiment: float | None = None
+    sentiment_before: float | None = None
+    suggestions: SuggestionFigures = field(default_factory=SuggestionFigures)
+
+    @property
+    def useful_share(self) -> float | None:
+        """Of the people the content reached, the share who said it was useful."""
+        return self.found_useful / self.reached if self.reached else None
+
+    @property
+    def sentiment_trend(self) -> float | None:
+        if self.sentiment is None or self.sentiment_before is None:
+            return None
+        return self.sentiment - self.sentiment_before
+
+    def as_dict(self) -> dict[str, Any]:
+        def rounded(value: float | None, digits: int = 3) -> float | None:
+            return round(value, digits) if value is not None else None
+
+        s = self.suggestions
+        return {
+            "objective": self.key,
+            "title": self.title,
+            "owner": self.owner,
+            "kpi": self.kpi,
+            "target": self.target,
+            "content_items_sent": self.items_sent,
+            "content_messages_sent": self.messages_sent,
+            "people_reached": self.reached,
+            "found_useful": self.found_useful,
+            "useful_share": rounded(self.useful_share),
+            "not_relevant": self.not_relevant,
+            "shares": self.shares,
+            "tracked_clicks": self.clicks,
+            "voice_items": self.voice,
+            "voice_items_previous_period": self.voice_before,
+            "sentiment": rounded(self.sentiment),
+            "sentiment_previous_period": rounded(self.sentiment_before),
+            "suggestions_filed": None if s.merged_into_other else s.filed,
+            "suggestions_answered": None if s.merged_into_other else s.answered,
+            "suggestions_accepted": None if s.merged_into_other else s.accepted,
+            "suggestions_done": None if s.merged_into_other else s.done,
+            "median_days_to_first_answer": None if s.merged_into_other else s.median_days_to_answer,
+            "suggestions_in_other": s.merged_into_other,
+        }
+
+
+@dataclass
+class ObjectivesReport:
+    since: datetime
+    until: datetime
+    rows: list[ObjectiveFigures]
+    # Suggestions of objectives with too few people to show apart (and of no objective).
+    other_suggestions: SuggestionFigures | None
+
+
+async def build_objectives_report(
+    session: AsyncSession,
+    viewer: Acting,
+    sealer: Sealer,
+    period: timedelta = timedelta(days=30),
+) -> ObjectivesReport:
+    require_role(viewer, (Role.MANAGER, Role.STRATEGIST), "see the objectives report")
+    until = utcnow()
+    since = until - period
+    objectives = list(await session.scalars(select(Objective).order_by(Objective.key)))
+    owners = {
+        m.id: m.display_name
+        for m in await session.scalars(
+            select(Member).where(Member.id.in_([o.owner_id for o in objectives if o.owner_id]))
+        )
+    }
+    rows = {
+        o.id: ObjectiveFigures(o.key, o.title, owners.get(o.owner_id or 0), o.kpi, o.target)
+        for o in objectives
+    }
+    await _content(session, rows, since, until)
+    await _voice(session, rows, since, until, period)
+    other = await _suggestions(session, sealer, rows, objectives, period)
+    return ObjectivesReport(since, until, list(rows.values()), other)
+
+
+async def _content(
+    session: AsyncSession, rows: dict[int, ObjectiveFigures], since: datetime, until: datetime
+) -> None:
+    item_objective = dict(
+        (
+            await session.execute(
+                select(ContentItem.id, ContentItem.objective_id).where(
+                    ContentItem.objective_id.is_not(None)
+                )
+            )
+        ).all()
+    )
+    runs = (
+        await session.execute(
+            select(DigestRun.id, DigestRun.content_ids).where(
+                DigestRun.started_at >= since, DigestRun.started_at < until
+            )
+        )
+    ).all()
+    sent = dict(
+        (
+            await session.execute(
+                select(Delivery.run_id, func.count(Delivery.id))
+                .where(
+                    Delivery.status == DeliveryStatus.SENT,
+                    Delivery.run_id.in_([r[0] for r in runs]),
+                )
+                .group_by(Delivery.run_id)
+            )
+        ).all()
+    )
+    reached_by_run: dict[int, set[int]] = {}
+    for run_id, member_id in await session.execute(
+        select(Delivery.run_id, Delivery.member_id).where(
+            Delivery.status == DeliveryStatus.SENT,
+            Delivery.run_id.in_([r[0] for r in runs]),
+            Delivery.member_id.is_not(None),
+        )
+    ):
+        reached_by_run.setdefault(run_id, set()).add(member_id)
+    items: dict[int, set[int]] = {}
+    reached: dict[int, set[int]] = {}
+    for run_id, content_ids in runs:
+        objectives_in_run = {item_objective[i] for i in content_ids or () if i in item_objective}
+        for objective_id in objectives_in_run:
+            if objective_id not in rows:
+                continue
+            rows[objective_id].messages_sent += sent.get(run_id, 0)
+            reached.setdefault(objective_id, set()).update(reached_by_run.get(run_id, ()))
+            items.setdefault(objective_id, set()).update(
+                i for i in content_ids if item_objective.get(i) == objective_id
+            )
+    for objective_id, row in rows.items():
+        row.items_sent = len(items.get(objective_id, ()))
+        row.reached = len(reached.get(objective_id, ()))
+    feedback = await session.execute(
+        select(
+            ContentItem.objective_id,
+            Feedback.kind,
+            func.count(func.distinct(Feedback.member_id)),
+            func.count(Feedback.id),
+        )
+        .join(ContentItem, ContentItem.id == Feedback.subject_id)
+        .where(
+            Feedback.subject_type == SubjectType.CONTENT,
+            Feedback.created_at >= since,
+            Feedback.created_at < until,
+            ContentItem.objective_id.is_not(None),
+        )
+        .group_by(ContentItem.objective_id, Feedback.kind)
+    )
+    for objective_id, kind, people, count in feedback:
+        row = rows.get(objective_id)
+        if row is None:
+            continue
+        if kind == FeedbackKind.USEFUL:
+            row.found_useful = people
+        elif kind == FeedbackKind.NOT_RELEVANT:
+            row.not_relevant = people
+        elif kind == FeedbackKind.SHARED:
+            row.shares = count
+    clicks = await session.execute(
+        select(ContentItem.objective_id, func.count(ShareClick.id))
+        .join(ContentItem, ContentItem.id == ShareClick.content_id)
+        .where(ShareClick.created_at >= since, ShareClick.created_at < until)
+        .group_by(ContentItem.objective_id)
+    )
+    for objective_id, count in clicks:
+        if objective_id in rows:
+            rows[objective_id].clicks = count
+
+
+async def _voice(
+    session: AsyncSession,
+    rows: dict[int, ObjectiveFigures],
+    since: datetime,
+    until: datetime,
+    period: timedelta,
+) -> None:
+    for start, end, current in ((since, until, True), (since - period, since, False)):
+        figures = await session.execute(
+            select(VoiceItem.objective_id, func.count(VoiceItem.id), func.avg(VoiceItem.sentiment))
+            .where(VoiceItem.received_at >= start, VoiceItem.received_at < end)
+            .group_by(VoiceItem.objective_id)
+        )
+        for objective_id, count, sentiment in figures:
+            row = rows.get(objective_id)
+            if row is None:
+                continue
+            if current:
+                row.voice, row.sentiment = count, sentiment
+            else:
+                row.voice_before, row.sentiment_before = count, sentiment
+
+
+async def _suggestions(
+    session: AsyncSession,
+    sealer: Sealer,
+    rows: dict[int, ObjectiveFigures],
+    objectives: list[Objective],
+    period: timedelta,
+) -> SuggestionFigures | None:
+    rollup = await build_rollup(session, OPERATOR, sealer, by="objective", period=period)
+    by_key = {row.key: row for row in rollup.rows}
+    key_to_id = {o.key: o.id for o in objectives}
+    for key, objective_id in key_to_id.items():
+        if key in by_key:
+            rows[objective_id].suggestions = _figures(by_key[key])
+        else:
+            rows[objective_id].suggestions.merged_into_other = OTHER in by_key
+    return _figures(by_key[OTHER]) if OTHER in by_key else None
+
+
+def _figures(row: Any) -> SuggestionFigures:
+    delays = row.answer_delays
+    return SuggestionFigures(
+        filed=row.total,
+        answered=row.answered,
+        accepted=sum(row.by_status.get(s.value, 0) for s in ACCEPTED),
+        done=row.by_status.get(SuggestionStatus.DONE.value, 0),
+        median_days_to_answer=round(median(delays).total_seconds() / 86_400, 2) if delays else None,
+    )

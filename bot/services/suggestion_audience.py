@@ -1,0 +1,93 @@
+"""Who hears about an idea: its author (sealed when anonymous), the authors of every idea merged
+into it, and everyone who voted for any of them. The sealed reference of an anonymous author is
+opened here to reach them and for nothing else; the delivery it makes is sealed too."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.compose.notices import voter_notice
+from bot.sealing import Sealer, SealError
+from bot.services.outbox import Recipient, enqueue, member_recipient
+from bot.services.permissions import Acting, Operator
+from bot.storage.models import Member, Suggestion, SuggestionResponse, SuggestionVote
+
+
+def author_id_of(sealer: Sealer, suggestion: Suggestion) -> int | None:
+    """The author's member id, for reaching or recognising them; never stored or shown."""
+    if not suggestion.anonymous:
+        return suggestion.author_id
+    if not suggestion.sealed_author:
+        return None
+    try:
+        return int(sealer.open(suggestion.sealed_author)["member"])
+    except (SealError, KeyError, ValueError):
+        return None
+
+
+async def author_recipient(
+    session: AsyncSession, sealer: Sealer, suggestion: Suggestion
+) -> Recipient | None:
+    """Where to tell the author; sealed for anonymous ones so the outbox does not reveal them."""
+    if not suggestion.anonymous:
+        author = await session.get(Member, suggestion.author_id) if suggestion.author_id else None
+        return member_recipient(author) if author is not None else None
+    member_id = author_id_of(sealer, suggestion)
+    if member_id is None:
+        return None
+    author = await session.get(Member, member_id)
+    recipient = member_recipient(author) if author is not None else None
+    if recipient is None:
+        return None
+    return Recipient(
+        platform=recipient.platform,
+        workspace=recipient.workspace,
+        user_id=recipient.user_id,
+        sealed=True,
+    )
+
+
+async def tell_everyone_concerned(
+    session: AsyncSession,
+    sealer: Sealer,
+    suggestion: Suggestion,
+    response: SuggestionResponse,
+    *,
+    responder: Acting,
+    responder_name: str,
+) -> int:
+    """Voters of the idea and of everything merged into it hear of an answer, and so do the
+    authors of merged ideas (the idea's own author is told by the caller). Nobody twice, and
+    not the manager who answered. Returns how many notices were queued."""
+    merged = list(
+        await session.scalars(select(Suggestion).where(Suggestion.duplicate_of_id == suggestion.id))
+    )
+    main_author = author_id_of(sealer, suggestion)
+    merged_authors: dict[int, Suggestion] = {}
+    for duplicate in merged:
+        author = author_id_of(sealer, duplicate)
+        if author is not None and author != main_author:
+            merged_authors.setdefault(author, duplicate)
+    skip = {main_author, *merged_authors}
+    if not isinstance(responder, Operator):
+        skip.add(responder.id)
+    ideas = [suggestion.id, *(m.id for m in merged)]
+    voter_ids = (
+        set(
+            await session.scalars(
+                select(SuggestionVote.member_id).where(SuggestionVote.suggestion_id.in_(ideas))
+            )
+        )
+        - skip
+    )
+    notice = voter_notice(suggestion, response, responder_name=responder_name)
+    voters = list(await session.scalars(select(Member).where(Member.id.in_(voter_ids))))
+    recipients = [r for m in voters if (r := member_recipient(m)) is not None]
+    for duplicate in merged_authors.values():
+        recipient = await author_recipient(session, sealer, duplicate)
+        if recipient is not None:
+            recipients.append(recipient)
+    if not recipients:
+        return 0
+    return await enqueue(session, notice, recipients, sealer=sealer)

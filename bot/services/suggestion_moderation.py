@@ -1,0 +1,121 @@
+"""What managers do to the idea board besides answering: merge duplicates (votes move with them)
+and hide abusive ideas (with a reason the author is told)."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.compose.notices import hidden_notice, merged_notice
+from bot.domain import Role
+from bot.errors import InvalidInput
+from bot.sealing import Sealer
+from bot.services.outbox import enqueue
+from bot.services.permissions import Acting, require_role
+from bot.services.suggestion_audience import author_id_of, author_recipient
+from bot.services.suggestions import (
+    OPEN_STATUSES,
+    get_suggestion,
+    require_answerable,
+    validate_text,
+)
+from bot.storage.models import Member, Suggestion, SuggestionVote
+from bot.storage.types import utcnow
+
+MAX_REASON = 500
+
+
+async def merge_suggestions(
+    session: AsyncSession,
+    sealer: Sealer,
+    actor: Acting | Member,
+    duplicate_id: int,
+    target_id: int,
+    *,
+    by_author: bool = False,
+) -> Suggestion:
+    """Fold ``duplicate_id`` into ``target_id``: its votes move (one per person), it leaves every
+    list and rollup, and its author is told where it went. Managers merge ideas of their teams;
+    an author may merge their own new idea into a similar one (``by_author``)."""
+    if duplicate_id == target_id:
+        raise InvalidInput("An idea cannot be merged into itself.")
+    duplicate = await get_suggestion(session, duplicate_id)
+    target = await get_suggestion(session, target_id)
+    for idea in (duplicate, target):
+        if idea.duplicate_of_id is not None:
+            raise InvalidInput(
+                f"#{idea.id} was already merged into #{idea.duplicate_of_id}; use that one."
+            )
+        if idea.hidden_at is not None:
+            raise InvalidInput(f"#{idea.id} is hidden; it cannot be merged.")
+    if target.status not in OPEN_STATUSES:
+        raise InvalidInput(f"#{target.id} is closed; merge into an open idea.")
+    if by_author:
+        assert isinstance(actor, Member)
+        if not _is_author(sealer, duplicate, actor):
+            raise InvalidInput("Only the author of an idea can fold it into another one.")
+    else:
+        require_role(actor, (Role.MANAGER,), "merge suggestions")
+        await require_answerable(session, actor, duplicate)
+    # Votes move: each person's vote once; the duplicate's author backs the target too.
+    voters = set(
+        await session.scalars(
+            select(SuggestionVote.member_id).where(SuggestionVote.suggestion_id == duplicate.id)
+        )
+    )
+    author_id = author_id_of(sealer, duplicate)
+    if by_author and author_id is not None:
+        voters.add(author_id)
+    already = set(
+        await session.scalars(
+            select(SuggestionVote.member_id).where(SuggestionVote.suggestion_id == target.id)
+        )
+    )
+    now = utcnow()
+    for member_id in sorted(voters - already):
+        session.add(SuggestionVote(suggestion_id=target.id, member_id=member_id, created_at=now))
+    await session.flush()
+    target.vote_count = int(
+        await session.scalar(
+            select(func.count(SuggestionVote.id)).where(SuggestionVote.suggestion_id == target.id)
+        )
+        or 0
+    )
+    duplicate.duplicate_of_id = target.id
+    duplicate.updated_at = now
+    await session.flush()
+    recipient = await author_recipient(session, sealer, duplicate)
+    if recipient is not None:
+        await enqueue(
+            session,
+            merged_notice(duplicate, target, by_author=by_author),
+            [recipient],
+            sealer=sealer,
+        )
+    return target
+
+
+def _is_author(sealer: Sealer, suggestion: Suggestion, member: Member) -> bool:
+    if not suggestion.anonymous:
+        return suggestion.author_id == member.id
+    # Anonymous: the sealed reference says whether it is this member, and nothing leaves here.
+    return author_id_of(sealer, suggestion) == member.id
+
+
+async def hide_suggestion(
+    session: AsyncSession, sealer: Sealer, actor: Acting, suggestion_id: int, reason: str
+) -> Suggestion:
+    """Take an abusive idea off the board; the author is told why (anonymous ones too)."""
+    require_role(actor, (Role.MANAGER,), "hide suggestions")
+    suggestion = await get_suggestion(session, suggestion_id)
+    await require_answerable(session, actor, suggestion)
+    reason = validate_text(reason, MAX_REASON, "reason for hiding it")
+    if suggestion.hidden_at is not None:
+        raise InvalidInput(f"#{suggestion.id} is already hidden.")
+    suggestion.hidden_at = utcnow()
+    suggestion.hidden_reason = reason
+    await session.flush()
+    recipient = await author_recipient(session, sealer, suggestion)
+    if recipient is not None:
+        await enqueue(session, hidden_notice(suggestion, reason), [recipient], sealer=sealer)
+    return suggestion
