@@ -4,6 +4,7 @@ and can fail the way real platforms do (rate limits, server errors)."""
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -26,6 +27,9 @@ class RemotePlatform:
     sent: list[Sent] = field(default_factory=list)
     # Each queued failure is raised by one send, in order, before sends succeed again.
     failures: deque[DeliveryError] = field(default_factory=deque)
+    # Runs once a message has reached the remote side, before its send returns: what a reader
+    # does while the outbox is still finishing the batch.
+    on_shown: Callable[[Sent, str], Awaitable[None]] | None = None
 
     def fail_next(self, *errors: DeliveryError) -> None:
         self.failures.extend(errors)
@@ -50,7 +54,10 @@ class RemoteAdapter:
         if self.remote.failures:
             raise self.remote.failures.popleft()
         self.remote.sent.append(Sent(target, message))
-        return SendResult(platform_ref=f"msg-{len(self.remote.sent)}")
+        ref = f"msg-{len(self.remote.sent)}"
+        if self.remote.on_shown is not None:
+            await self.remote.on_shown(self.remote.sent[-1], ref)
+        return SendResult(platform_ref=ref)
 
 
 class RemoteAdapterFactory:

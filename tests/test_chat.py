@@ -21,7 +21,7 @@ from bot.services.digests import add_digest
 from bot.services.permissions import OPERATOR
 from bot.storage.models import Delivery, Feedback, Suggestion
 from tests.conftest import actor, make_member
-from tests.fakes import RemotePlatform
+from tests.fakes import RemotePlatform, Sent
 
 
 def metric(app: Application, line_start: str) -> float:
@@ -78,6 +78,37 @@ async def test_useful_pressed_twice_counts_once_and_updates_the_card(
     assert await feedback_rows(app) == [("useful", "")]
     series = 'advocacy_feedback_recorded_total{kind="useful",platform="remote"}'
     assert metric(app, series) == 1.0
+
+
+async def test_a_press_before_the_outbox_wrote_the_cards_reference_still_updates_it(
+    app: Application, remote: RemotePlatform
+) -> None:
+    """Outcomes are written per batch, so a quick reader can press Useful while the card's
+    reference is not yet in the database: the press still counts once and updates the card."""
+    replies = []
+
+    async def press_at_once(sent: Sent, ref: str) -> None:
+        async with app.db.transaction() as session:
+            assert await session.scalar(select(Delivery.platform_ref)) is None
+        replies.append(await app.router.handle(useful_press(item_id, ref)))
+
+    remote.on_shown = press_at_once
+    await make_member(app, "alice")
+    async with app.db.transaction() as session:
+        item = await add_content(session, OPERATOR, "https://example.com/a", title="A")
+        item_id = item.id
+        digest = await add_digest(
+            session, OPERATOR, "d", kind="content", audience="all", cron="0 9 * * *", timezone="UTC"
+        )
+        await start_run(session, app.sealer, digest, actor=OPERATOR)
+    assert app.worker is not None
+    await app.worker.drain()
+    [reply] = replies
+    assert reply.update is not None and not reply.duplicate
+    assert "You found this useful" in reply.update.cards[1].footer
+    assert await feedback_rows(app) == [("useful", "")]
+    async with app.db.transaction() as session:
+        assert await session.scalar(select(Feedback.delivery_id)) is not None
 
 
 async def test_not_relevant_replaces_useful(app: Application, remote: RemotePlatform) -> None:

@@ -36,7 +36,7 @@ from bot.services.feedback import (
     retract_reaction,
 )
 from bot.services.objectives import list_objectives
-from bot.services.outbox import find_delivery_by_ref
+from bot.services.outbox import deliveries_in_flight, find_delivery_by_ref
 from bot.services.permissions import require_role
 from bot.services.suggestion_moderation import merge_suggestions
 from bot.storage.models import ContentItem, Delivery
@@ -64,10 +64,22 @@ def on_form(form_id: str) -> Callable[[FormHandler], FormHandler]:
     return register
 
 
-async def delivery_for(ctx: ChatContext, message_ref: str | None) -> Delivery | None:
+async def delivery_for(
+    ctx: ChatContext, message_ref: str | None, subject: tuple[str, int] | None = None
+) -> Delivery | None:
+    """The delivery a pressed card came from. A quick reader can press a button before the
+    outbox has written the card's reference; then the member's in-flight delivery carrying
+    ``subject`` is the card they pressed. Without a subject (a reaction, which may be on anyone's
+    message) only the reference counts."""
     if not message_ref:
         return None
-    return await find_delivery_by_ref(ctx.session, ctx.platform, message_ref)
+    found = await find_delivery_by_ref(ctx.session, ctx.platform, message_ref)
+    if found is not None or subject is None:
+        return found
+    for delivery in await deliveries_in_flight(ctx.session, ctx.platform, ctx.member.id):
+        if subject in card_subjects(Message.from_dict(delivery.message.payload)):
+            return delivery
+    return None
 
 
 def _subject(value: dict[str, Any]) -> tuple[str, int]:
@@ -81,7 +93,7 @@ def _subject(value: dict[str, Any]) -> tuple[str, int]:
 
 async def _feedback(ctx: ChatContext, event: ActionInvoked, kind: FeedbackKind) -> Reply:
     subject_type, subject_id = _subject(event.value)
-    delivery = await delivery_for(ctx, event.message_ref)
+    delivery = await delivery_for(ctx, event.message_ref, (subject_type, subject_id))
     recorded = await record_feedback(
         ctx.session,
         ctx.member,
@@ -146,7 +158,8 @@ async def open_suggest_form(ctx: ChatContext, event: ActionInvoked) -> Reply:
 @on_action(actions.SUGGESTION_VOTE)
 async def vote_button(ctx: ChatContext, event: ActionInvoked) -> Reply:
     suggestion_id = parse_id(str(event.value.get("suggestion", "")), "suggestion")
-    return await cast_vote(ctx, suggestion_id, await delivery_for(ctx, event.message_ref))
+    delivery = await delivery_for(ctx, event.message_ref, ("suggestion", suggestion_id))
+    return await cast_vote(ctx, suggestion_id, delivery)
 
 
 @on_action(actions.SUGGESTION_FOLD)
@@ -240,7 +253,8 @@ async def answer_submitted(ctx: ChatContext, event: FormSubmitted) -> Reply:
 @on_form(actions.FORM_COMMENT)
 async def comment_submitted(ctx: ChatContext, event: FormSubmitted) -> Reply:
     subject_type, subject_id = _subject(event.context)
-    delivery = await delivery_for(ctx, str(event.context.get("message_ref") or "") or None)
+    message_ref = str(event.context.get("message_ref") or "") or None
+    delivery = await delivery_for(ctx, message_ref, (subject_type, subject_id))
     text = str(event.values.get("text") or "")
     recorded = await record_feedback(
         ctx.session,

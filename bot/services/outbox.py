@@ -124,6 +124,26 @@ async def queue_depth(session: AsyncSession) -> dict[tuple[str, str], int]:
     return {(platform, status): count for platform, status, count in rows}
 
 
+async def deliveries_in_flight(
+    session: AsyncSession, platform: str, member_id: int, limit: int = 20
+) -> list[Delivery]:
+    """This member's deliveries the platform may already show but whose outcome (and so their
+    message reference) the outbox has not written yet: it writes a batch's outcomes together."""
+    return list(
+        await session.scalars(
+            select(Delivery)
+            .where(
+                Delivery.platform == platform,
+                Delivery.member_id == member_id,
+                Delivery.status == DeliveryStatus.SENDING,
+                Delivery.platform_ref.is_(None),
+            )
+            .order_by(Delivery.id.desc())
+            .limit(limit)
+        )
+    )
+
+
 async def find_delivery_by_ref(
     session: AsyncSession, platform: str, platform_ref: str
 ) -> Delivery | None:
