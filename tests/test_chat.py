@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy import func, select
 
 from bot.app import Application
@@ -109,6 +111,47 @@ async def test_a_press_before_the_outbox_wrote_the_cards_reference_still_updates
     assert await feedback_rows(app) == [("useful", "")]
     async with app.db.transaction() as session:
         assert await session.scalar(select(Feedback.delivery_id)) is not None
+
+
+async def test_presses_at_once_on_a_channel_card_each_count_the_others(
+    app: Application, remote: RemotePlatform
+) -> None:
+    """Many people press Useful on one channel card at the same moment: the last card shown
+    (the highest count) counts every one of them, on PostgreSQL as on SQLite."""
+    people = [f"p{n}" for n in range(24)]
+    for person in people:
+        await make_member(app, person)
+    async with app.db.transaction() as session:
+        item = await add_content(session, OPERATOR, "https://example.com/c", title="C")
+        digest = await add_digest(
+            session,
+            OPERATOR,
+            "team",
+            kind="content",
+            audience="channel:remote:CTEAM",
+            cron="0 9 * * *",
+            timezone="UTC",
+        )
+        await start_run(session, app.sealer, digest, actor=OPERATOR)
+    assert app.worker is not None
+    await app.worker.drain()
+    async with app.db.transaction() as session:
+        ref = await session.scalar(select(Delivery.platform_ref))
+    replies = await asyncio.gather(
+        *(
+            app.router.handle(
+                ActionInvoked(
+                    actor(person),
+                    action_id=actions.FEEDBACK_USEFUL,
+                    value={"subject": f"content:{item.id}"},
+                    message_ref=ref,
+                )
+            )
+            for person in people
+        )
+    )
+    shown = [int(r.update.cards[1].footer.split()[0]) for r in replies if r.update is not None]
+    assert max(shown) == len(people), sorted(shown)
 
 
 async def test_not_relevant_replaces_useful(app: Application, remote: RemotePlatform) -> None:

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import re
 from collections import OrderedDict
+from dataclasses import replace
 from typing import Any
 
 import aiohttp
@@ -44,6 +45,7 @@ from adapters.slack.parse import (
 )
 from bot.compose import actions
 from bot.events import ActionInvoked, Actor, Event, HomeOpened, MessageReceived, Reply
+from bot.keyed_locks import KeyedLocks
 from bot.messages import Message
 from bot.platform import AdapterContext, DeliveryError, DeliveryTarget, SendResult
 from bot.ratelimit import Pacer
@@ -87,6 +89,8 @@ class SlackAdapter:
         self.router = context.router
         self.installations = DatabaseInstallationStore(context.store)
         self._clients: dict[str, AsyncWebClient] = {}
+        # Presses on one card are recorded and shown one after the other (see KeyedLocks).
+        self._card_turns = KeyedLocks()
         self._known_users: OrderedDict[str, None] = OrderedDict()
         self._per_channel = Pacer(MESSAGES_PER_SECOND_PER_CHANNEL)
         # A short burst makes up for time lost between outbox batches, staying under Slack's cap.
@@ -247,21 +251,26 @@ class SlackAdapter:
         event = action_event(body, actor)
         if event is None:  # a link button: the browser does the work
             return
-        reply = await self.router.handle(event)
         container = body.get("container") or {}
         in_home = container.get("type") == "view" and body.get("view", {}).get("type") == "home"
         in_modal = container.get("type") == "view" and not in_home
-        await self._show(
-            reply,
-            client=client,
-            user_id=actor.user_id,
-            respond=respond if container.get("type") == "message" else None,
-            trigger_id=body.get("trigger_id"),
-            message_ref=event.message_ref,
-            ephemeral_container=bool(container.get("is_ephemeral")),
-            quiet=in_home,
-            push=in_modal,
-        )
+        async with self._card_turns.hold(event.message_ref):
+            reply = await self.router.handle(event)
+            if self._card_turns.waiting(event.message_ref):
+                # A later press on this card is queued and will show it newer: spare Slack's
+                # chat.update limit (about 50 a minute) on a busy channel card.
+                reply = replace(reply, update=None)
+            await self._show(
+                reply,
+                client=client,
+                user_id=actor.user_id,
+                respond=respond if container.get("type") == "message" else None,
+                trigger_id=body.get("trigger_id"),
+                message_ref=event.message_ref,
+                ephemeral_container=bool(container.get("is_ephemeral")),
+                quiet=in_home,
+                push=in_modal,
+            )
         if in_home and reply.form is None:  # a vote, say: show the Home tab as it now is
             await self._publish_home(actor, client)
 

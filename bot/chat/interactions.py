@@ -36,7 +36,7 @@ from bot.services.feedback import (
     retract_reaction,
 )
 from bot.services.objectives import list_objectives
-from bot.services.outbox import deliveries_in_flight, find_delivery_by_ref
+from bot.services.outbox import deliveries_in_flight, find_delivery_by_ref, hold_delivery
 from bot.services.permissions import require_role
 from bot.services.suggestion_moderation import merge_suggestions
 from bot.storage.models import ContentItem, Delivery
@@ -94,6 +94,8 @@ def _subject(value: dict[str, Any]) -> tuple[str, int]:
 async def _feedback(ctx: ChatContext, event: ActionInvoked, kind: FeedbackKind) -> Reply:
     subject_type, subject_id = _subject(event.value)
     delivery = await delivery_for(ctx, event.message_ref, (subject_type, subject_id))
+    if delivery is not None and delivery.channel:
+        await hold_delivery(ctx.session, delivery.id)
     recorded = await record_feedback(
         ctx.session,
         ctx.member,

@@ -144,6 +144,12 @@ async def deliveries_in_flight(
     )
 
 
+async def hold_delivery(session: AsyncSession, delivery_id: int) -> None:
+    """Lock a delivery's row until commit (PostgreSQL; SQLite writers are serial anyway), so
+    concurrent presses on one channel card each count the others' committed feedback."""
+    await session.execute(select(Delivery.id).where(Delivery.id == delivery_id).with_for_update())
+
+
 async def find_delivery_by_ref(
     session: AsyncSession, platform: str, platform_ref: str
 ) -> Delivery | None:

@@ -3,13 +3,20 @@
 SQLite is used from several processes at once (the server and CLI commands), so it runs in WAL
 mode with a busy time-out, and every transaction starts with ``BEGIN IMMEDIATE``: a writer waits
 for the lock up front instead of failing when it upgrades a read lock half-way through.
+
+Within one process, SQLite writers also queue in order on an asyncio lock: SQLite's own busy
+handler polls with sleeps, so under a burst one writer can lose every race for the whole busy
+time-out (seen under load as "database is locked"). The queue is first come, first served; the
+busy time-out then only arbitrates between processes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import event, text
@@ -24,6 +31,14 @@ from sqlalchemy.ext.asyncio import (
 log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+# Set while this task (and tasks it starts) holds the SQLite writer queue: a nested transaction
+# does not queue behind itself (it meets SQLite's busy time-out instead, as it always did).
+_holds_sqlite_turn: ContextVar[bool] = ContextVar("holds_sqlite_turn", default=False)
+
+
+class DatabaseBusy(RuntimeError):
+    """Waited the whole busy time-out for this process's other writers."""
 
 
 def normalise_database_url(url: str) -> str:
@@ -68,6 +83,8 @@ class Database:
         if self.is_sqlite:
             _configure_sqlite(self.engine)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._writer_turn: asyncio.Lock | None = None
+        self._writer_turn_loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def dialect(self) -> str:
@@ -80,8 +97,30 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One unit of work: commit when the block succeeds, roll back when it raises."""
-        async with self.sessions() as session, session.begin():
-            yield session
+        if not self.is_sqlite or _holds_sqlite_turn.get():
+            async with self.sessions() as session, session.begin():
+                yield session
+            return
+        turn = self._sqlite_turn()
+        try:
+            async with asyncio.timeout(SQLITE_BUSY_TIMEOUT_MS / 1000):
+                await turn.acquire()
+        except TimeoutError:
+            raise DatabaseBusy("the database stayed busy; try again in a moment") from None
+        holding = _holds_sqlite_turn.set(True)
+        try:
+            async with self.sessions() as session, session.begin():
+                yield session
+        finally:
+            _holds_sqlite_turn.reset(holding)
+            turn.release()
+
+    def _sqlite_turn(self) -> asyncio.Lock:
+        """The writer queue of the running event loop (tests and the CLI run several loops)."""
+        loop = asyncio.get_running_loop()
+        if self._writer_turn is None or self._writer_turn_loop is not loop:
+            self._writer_turn, self._writer_turn_loop = asyncio.Lock(), loop
+        return self._writer_turn
 
     async def ping(self) -> None:
         """Raise if the database cannot answer a trivial query."""
