@@ -2,8 +2,7 @@
 author can back the existing idea instead of splitting the votes.
 
 TF-IDF over the open ideas' words (lower-cased, common words dropped, a light stemming), compared
-by cosine similarity. The board holds hundreds of open ideas, not millions: this is quick enough
-in Python and needs no model.
+by cosine similarity, against the most recent open ideas; quick enough in Python, no model.
 """
 
 from __future__ import annotations
@@ -12,6 +11,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Sequence
+from functools import lru_cache
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +22,8 @@ from bot.storage.models import Suggestion
 THRESHOLD = 0.35
 OPEN = (SuggestionStatus.NEW, SuggestionStatus.UNDER_REVIEW, SuggestionStatus.PLANNED)
 LIMIT = 3
+COMPARED = 2_000  # the most recent open ideas a new one is compared with
+CACHED_TEXTS = 20_000
 WORD = re.compile(r"[a-zà-ÿ0-9]+")
 STOPWORDS = frozenset(
     (
@@ -120,51 +122,98 @@ def stem(word: str) -> str:
     return word
 
 
-def terms(text: str) -> list[str]:
-    return [stem(w) for w in WORD.findall(text.lower()) if w not in STOPWORDS and len(w) > 2]
+@lru_cache(maxsize=CACHED_TEXTS)
+def terms(text: str) -> tuple[str, ...]:
+    """An idea's weighed words. Cached: the board's texts are read again at every new idea, and
+    stemming them each time was most of the cost of filing one (profiled under load)."""
+    return tuple(stem(w) for w in WORD.findall(text.lower()) if w not in STOPWORDS and len(w) > 2)
 
 
-def _vectors(documents: list[list[str]]) -> list[dict[str, float]]:
-    frequency = Counter(term for document in documents for term in set(document))
-    count = len(documents)
-    vectors = []
-    for document in documents:
-        weights = {
-            term: n * (math.log((1 + count) / (1 + frequency[term])) + 1)
-            for term, n in Counter(document).items()
-        }
+@lru_cache(maxsize=CACHED_TEXTS)
+def term_counts(text: str) -> dict[str, int]:
+    return dict(Counter(terms(text)))
+
+
+class _Weights:
+    """TF-IDF weights over one corpus, each word's IDF worked out once."""
+
+    def __init__(self, documents: Sequence[dict[str, int]]) -> None:
+        self.count = len(documents)
+        self.frequency: Counter[str] = Counter()
+        for document in documents:
+            self.frequency.update(document.keys())
+        self._idf: dict[str, float] = {}
+
+    def idf(self, term: str) -> float:
+        if (known := self._idf.get(term)) is None:
+            known = math.log((1 + self.count) / (1 + self.frequency[term])) + 1
+            self._idf[term] = known
+        return known
+
+    def vector(self, document: dict[str, int]) -> dict[str, float]:
+        weights = {term: n * self.idf(term) for term, n in document.items()}
         norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
-        vectors.append({term: w / norm for term, w in weights.items()})
-    return vectors
+        return {term: w / norm for term, w in weights.items()}
+
+    def cosine(self, mine: dict[str, float], document: dict[str, int]) -> float:
+        """``mine`` (a unit vector) against a document, building no vector for it."""
+        dot = norm = 0.0
+        for term, n in document.items():
+            weight = n * self.idf(term)
+            norm += weight * weight
+            if term in mine:
+                dot += weight * mine[term]
+        return dot / math.sqrt(norm) if norm else 0.0
 
 
 def similarity(first: str, second: str, corpus: Sequence[str] = ()) -> float:
     """Cosine similarity of two texts, with word weights taken from them and ``corpus``."""
-    vectors = _vectors([terms(first), terms(second), *(terms(t) for t in corpus)])
-    return sum(w * vectors[1].get(term, 0.0) for term, w in vectors[0].items())
+    weights = _Weights([term_counts(t) for t in (first, second, *corpus)])
+    return weights.cosine(weights.vector(term_counts(first)), term_counts(second))
 
 
 async def similar_ideas(
     session: AsyncSession, idea: Suggestion, *, limit: int = LIMIT, threshold: float = THRESHOLD
 ) -> list[tuple[Suggestion, float]]:
-    """Open, visible ideas most like ``idea`` (best first), above ``threshold``."""
-    others = list(
-        await session.scalars(
-            select(Suggestion).where(
+    """Open, visible ideas most like ``idea`` (best first), above ``threshold``. Compared with
+    the most recent COMPARED open ideas: a bounded cost for each new idea, however big the
+    board grows."""
+    rows = (
+        await session.execute(
+            select(Suggestion.id, Suggestion.text)
+            .where(
                 Suggestion.id != idea.id,
                 Suggestion.duplicate_of_id.is_(None),
                 Suggestion.hidden_at.is_(None),
                 Suggestion.status.in_(OPEN),
             )
+            .order_by(Suggestion.id.desc())
+            .limit(COMPARED)
         )
-    )
-    if not others:
+    ).all()
+    if not rows:
         return []
-    vectors = _vectors([terms(idea.text), *(terms(o.text) for o in others)])
-    mine = vectors[0]
-    scored = [
-        (other, sum(w * vector.get(term, 0.0) for term, w in mine.items()))
-        for other, vector in zip(others, vectors[1:], strict=True)
-    ]
-    found = sorted((pair for pair in scored if pair[1] >= threshold), key=lambda p: -p[1])
-    return found[:limit]
+    mine_counts = term_counts(idea.text)
+    documents = [term_counts(text) for _, text in rows]
+    weights = _Weights([mine_counts, *documents])
+    mine = weights.vector(mine_counts)
+    scored = []
+    for (suggestion_id, _), document in zip(rows, documents, strict=True):
+        # The other's unit vector weighs each shared word at most 1: ideas whose shared words
+        # cannot reach the threshold even so are skipped without weighing them.
+        shared = mine.keys() & document.keys()
+        if sum(mine[term] for term in shared) < threshold:
+            continue
+        score = weights.cosine(mine, document)
+        if score >= threshold:
+            scored.append((suggestion_id, score))
+    best = sorted(scored, key=lambda pair: -pair[1])[:limit]
+    if not best:
+        return []
+    loaded = {
+        s.id: s
+        for s in await session.scalars(
+            select(Suggestion).where(Suggestion.id.in_([i for i, _ in best]))
+        )
+    }
+    return [(loaded[i], score) for i, score in best]
