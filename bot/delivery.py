@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy.exc import DBAPIError
 
 from bot.domain import DeliveryStatus
 from bot.links import TrackedLinks
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 
 BASE_BACKOFF_SECONDS = 2.0
 MAX_BACKOFF_SECONDS = 900.0
+RECORD_PATIENCE_SECONDS = 120.0
 MESSAGE_CACHE_SIZE = 256
 DEFAULT_LEASE = timedelta(seconds=30)
 # Outcome columns written for each delivery of a batch (all present in every outcome).
@@ -311,8 +313,30 @@ class OutboxWorker:
                     outcomes.append(await self._deliver(row, stats))
 
         await asyncio.gather(*(in_order(c) for c in conversations.values()))
-        await self._record(outcomes)
+        await self._record_when_possible(outcomes)
         return len(rows)
+
+    async def _record_when_possible(self, outcomes: list[dict[str, object]]) -> None:
+        """Write a batch's outcomes, waiting out a database that went away (a restart, a
+        fail-over) for up to RECORD_PATIENCE_SECONDS: the messages are already out, and an
+        outcome dropped here means the whole batch is sent again once its leases expire."""
+        deadline = asyncio.get_running_loop().time() + RECORD_PATIENCE_SECONDS
+        pause = 0.25
+        while True:
+            try:
+                await self._record(outcomes)
+                return
+            except (DBAPIError, OSError) as error:
+                if asyncio.get_running_loop().time() + pause > deadline:
+                    raise
+                log.warning(
+                    "database unavailable (%s); holding %d delivery outcomes, retrying in %.1fs",
+                    type(error).__name__,
+                    len(outcomes),
+                    pause,
+                )
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 5.0)
 
     async def _record(self, outcomes: list[dict[str, object]]) -> None:
         """One write for the whole batch (a crash before it resends at most this batch), and only
