@@ -199,21 +199,20 @@ async def list_members(session: AsyncSession) -> list[Member]:
 
 
 async def managed_team_ids(session: AsyncSession, manager: Member) -> set[int]:
-    """Teams a manager answers for: their own team and every team below them in the hierarchy."""
-    rows = (await session.execute(select(Member.id, Member.manager_id, Member.team_id))).all()
-    reports: dict[int, list[tuple[int, int | None]]] = {}
-    for member_id, manager_id, team_id in rows:
-        if manager_id is not None:
-            reports.setdefault(manager_id, []).append((member_id, team_id))
-    teams: set[int] = {manager.team_id} if manager.team_id is not None else set()
-    seen = {manager.id}
-    stack = [manager.id]
-    while stack:
-        for member_id, team_id in reports.get(stack.pop(), ()):
-            if member_id in seen:
-                continue
-            seen.add(member_id)
-            stack.append(member_id)
-            if team_id is not None:
-                teams.add(team_id)
+    """Teams a manager answers for: their own team and every team below them in the hierarchy.
+
+    The database walks the hierarchy (a recursive query) rather than this process loading every
+    member: rollup digests ask this once per manager. UNION, not UNION ALL, ends a loop in the
+    hierarchy (a row already found is not searched again)."""
+    below = (
+        select(Member.id, Member.team_id)
+        .where(Member.manager_id == manager.id)
+        .cte("below", recursive=True)
+    )
+    below = below.union(
+        select(Member.id, Member.team_id).join(below, Member.manager_id == below.c.id)
+    )
+    teams = set(await session.scalars(select(below.c.team_id).where(below.c.team_id.is_not(None))))
+    if manager.team_id is not None:
+        teams.add(manager.team_id)
     return teams

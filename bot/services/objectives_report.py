@@ -162,27 +162,21 @@ async def _content(
             )
         )
     ).all()
-    sent = dict(
-        (
-            await session.execute(
-                select(Delivery.run_id, func.count(Delivery.id))
-                .where(
-                    Delivery.status == DeliveryStatus.SENT,
-                    Delivery.run_id.in_([r[0] for r in runs]),
-                )
-                .group_by(Delivery.run_id)
-            )
-        ).all()
+    # One pass over the period's sent deliveries gives both the messages per run and the people
+    # each run reached; the run ids stay in the database (a period may hold thousands of runs).
+    period_runs = select(DigestRun.id).where(
+        DigestRun.started_at >= since, DigestRun.started_at < until
     )
+    sent: dict[int, int] = {}
     reached_by_run: dict[int, set[int]] = {}
     for run_id, member_id in await session.execute(
         select(Delivery.run_id, Delivery.member_id).where(
-            Delivery.status == DeliveryStatus.SENT,
-            Delivery.run_id.in_([r[0] for r in runs]),
-            Delivery.member_id.is_not(None),
+            Delivery.status == DeliveryStatus.SENT, Delivery.run_id.in_(period_runs)
         )
     ):
-        reached_by_run.setdefault(run_id, set()).add(member_id)
+        sent[run_id] = sent.get(run_id, 0) + 1
+        if member_id is not None:
+            reached_by_run.setdefault(run_id, set()).add(member_id)
     items: dict[int, set[int]] = {}
     reached: dict[int, set[int]] = {}
     for run_id, content_ids in runs:

@@ -1,7 +1,7 @@
 """Suggestion rollups for managers: by objective, team or status, with ageing and response rate.
 
-Counting is done by the database (GROUP BY); only the ages of ideas still waiting for an answer
-come back row by row, for the medians.
+Counting is done by the database (GROUP BY): ideas by group and status, and the distinct people
+behind each group. Only ages come back one number per idea, for the medians.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from statistics import median
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import Role, SuggestionStatus
@@ -20,7 +20,7 @@ from bot.sealing import Sealer
 from bot.services.members import managed_team_ids
 from bot.services.permissions import Acting, Operator, require_role
 from bot.storage.models import Objective, Suggestion, Team
-from bot.storage.types import utcnow
+from bot.storage.types import UTCDateTime, seconds_between, utcnow
 
 DIMENSIONS = ("objective", "team", "status")
 NONE_LABEL = {"objective": "(no objective)", "team": "(no team)", "status": "(none)"}
@@ -174,8 +174,11 @@ async def build_rollup(
     scope = "all teams"
     if not isinstance(viewer, Operator) and viewer.role != Role.ADMIN:
         teams = await managed_team_ids(session, viewer)
-        scope_filter.append(Suggestion.team_id.in_(teams) | Suggestion.team_id.is_(None))
         scope = "your teams"
+        # Someone above every team (a CEO) needs no filter, and without one the planner is free
+        # to walk the created_at index instead of looking ideas up team by team.
+        if not teams.issuperset(await session.scalars(select(Team.id))):
+            scope_filter.append(Suggestion.team_id.in_(teams) | Suggestion.team_id.is_(None))
     filters = [Suggestion.duplicate_of_id.is_(None), Suggestion.hidden_at.is_(None), *scope_filter]
     previous_total = None
     if since is not None and period is not None:
@@ -225,28 +228,29 @@ async def build_rollup(
             row.answered += answered
             row.votes += int(votes)
 
+    # Medians need every idea's age, so those come back one row per idea, but as a number the
+    # database computes rather than two datetimes to parse and subtract here.
+    answered_or_now = func.coalesce(Suggestion.first_response_at, literal(now, UTCDateTime()))
     timings = await session.execute(
         joined(
             select(
                 group,
-                Suggestion.created_at,
-                Suggestion.first_response_at,
-                Suggestion.author_id,
-                Suggestion.contributor_tag,
+                Suggestion.first_response_at.is_(None),
+                seconds_between(answered_or_now, Suggestion.created_at),
             )
         ).where(*filters)
     )
-    for key, created_at, first_response_at, author_id, tag in timings:
+    for key, waiting, seconds in timings:
         label = key if key is not None else NONE_LABEL[by]
-        if author_id is not None:
-            tag = sealer.contributor_tag(author_id)
-        who = Contributors(frozenset({tag}) if tag else frozenset(), tag is None)
-        for row in (rows[label], total):
-            if first_response_at is None:
-                row.waiting_ages.append(now - created_at)
-            else:
-                row.answer_delays.append(first_response_at - created_at)
-            row.contributors = row.contributors.union(who)
+        row = rows.get(label)
+        if row is None:  # a group filed between the two statements (PostgreSQL reads committed)
+            row = rows[label] = RollupRow(key=label)
+        age = timedelta(milliseconds=round(seconds * 1000))
+        (row.waiting_ages if waiting else row.answer_delays).append(age)
+    for row in rows.values():
+        total.waiting_ages += row.waiting_ages
+        total.answer_delays += row.answer_delays
+    await _count_contributors(session, sealer, joined, group, filters, by, rows, total)
 
     oldest = list(
         await session.scalars(
@@ -270,3 +274,40 @@ async def build_rollup(
         order = [s.value for s in SuggestionStatus]
         ordered = sorted(kept, key=lambda r: order.index(r.key) if r.key in order else 99)
     return Rollup(by, since, now, scope, ordered, total, oldest, top, previous_total)
+
+
+async def _count_contributors(
+    session: AsyncSession,
+    sealer: Sealer,
+    joined: Any,
+    group: Any,
+    filters: list[Any],
+    by: str,
+    rows: dict[str, RollupRow],
+    total: RollupRow,
+) -> None:
+    """Who is behind each group: the database returns each (group, author, tag) once, so a
+    person with many ideas costs one row and one keyed tag, not one per idea."""
+    authors = await session.execute(
+        joined(select(group, Suggestion.author_id, Suggestion.contributor_tag))
+        .where(*filters)
+        .group_by(group, Suggestion.author_id, Suggestion.contributor_tag)
+    )
+    tags: dict[int, str] = {}
+    people: dict[str, set[str]] = {}
+    untagged: set[str] = set()
+    for key, author_id, tag in authors:
+        label = key if key is not None else NONE_LABEL[by]
+        if author_id is not None:
+            tag = tags.get(author_id)
+            if tag is None:
+                tag = tags[author_id] = sealer.contributor_tag(author_id)
+        if tag is None:
+            untagged.add(label)
+        else:
+            people.setdefault(label, set()).add(tag)
+    for label, row in rows.items():
+        row.contributors = Contributors(frozenset(people.get(label, ())), label in untagged)
+    total.contributors = Contributors(
+        frozenset().union(*people.values()), untagged_anonymous=bool(untagged)
+    )

@@ -286,6 +286,8 @@ class Feedback(Base):
     __table_args__ = (
         UniqueConstraint("member_id", "subject_type", "subject_id", "kind", "detail"),
         Index("ix_feedback_subject", "subject_type", "subject_id"),
+        # The objectives report: one subject type's feedback within a period.
+        Index("ix_feedback_recent", "subject_type", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -320,7 +322,8 @@ class Suggestion(Base):
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("suggestions.id"))
     # Where the idea came from (a chat message turned into a suggestion), if anywhere.
     source_url: Mapped[str | None] = mapped_column(Text)
-    vote_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Indexed for the rollups' most voted ideas.
+    vote_count: Mapped[int] = mapped_column(Integer, default=0, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
