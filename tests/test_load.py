@@ -145,7 +145,8 @@ async def test_a_minute_at_a_hundred_interactions_a_second(
         assert all(status == 200 for status in statuses), {
             s: statuses.count(s) for s in set(statuses)
         }
-        assert now == expected, f"recorded (ideas, votes) {now}, sent {expected}"
+        problems = [line for line in server.log if "ERROR" in line or "WARNING" in line]
+        assert now == expected, f"recorded (ideas, votes) {now}, sent {expected}: {problems[:5]}"
         assert sorted(t for t in texts if t.startswith("load")) == sorted(filed)
         replies = [c.args for c in fake.calls_to("response_url")]
         errors = [r for r in replies if "⚠️" in json.dumps(r, ensure_ascii=False)]

@@ -2,7 +2,8 @@
 author can back the existing idea instead of splitting the votes.
 
 TF-IDF over the open ideas' words (lower-cased, common words dropped, a light stemming), compared
-by cosine similarity, against the most recent open ideas; quick enough in Python, no model.
+by cosine similarity, against the open ideas in an in-memory word index (idea_index.py); quick
+enough in Python, no model.
 """
 
 from __future__ import annotations
@@ -10,19 +11,17 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain import SuggestionStatus
+from bot.services.idea_index import OPEN, index_for
 from bot.storage.models import Suggestion
 
 THRESHOLD = 0.35
-OPEN = (SuggestionStatus.NEW, SuggestionStatus.UNDER_REVIEW, SuggestionStatus.PLANNED)
 LIMIT = 3
-COMPARED = 2_000  # the most recent open ideas a new one is compared with
 CACHED_TEXTS = 20_000
 WORD = re.compile(r"[a-zà-ÿ0-9]+")
 STOPWORDS = frozenset(
@@ -135,18 +134,23 @@ def term_counts(text: str) -> dict[str, int]:
 
 
 class _Weights:
-    """TF-IDF weights over one corpus, each word's IDF worked out once."""
+    """TF-IDF weights over a corpus of ``count`` ideas, each word's IDF worked out once."""
 
-    def __init__(self, documents: Sequence[dict[str, int]]) -> None:
-        self.count = len(documents)
-        self.frequency: Counter[str] = Counter()
-        for document in documents:
-            self.frequency.update(document.keys())
+    def __init__(self, frequency: Mapping[str, int], count: int) -> None:
+        self.frequency = frequency
+        self.count = count
         self._idf: dict[str, float] = {}
+
+    @classmethod
+    def of(cls, documents: Sequence[dict[str, int]]) -> _Weights:
+        frequency: Counter[str] = Counter()
+        for document in documents:
+            frequency.update(document.keys())
+        return cls(frequency, len(documents))
 
     def idf(self, term: str) -> float:
         if (known := self._idf.get(term)) is None:
-            known = math.log((1 + self.count) / (1 + self.frequency[term])) + 1
+            known = math.log((1 + self.count) / (1 + self.frequency.get(term, 0))) + 1
             self._idf[term] = known
         return known
 
@@ -168,52 +172,52 @@ class _Weights:
 
 def similarity(first: str, second: str, corpus: Sequence[str] = ()) -> float:
     """Cosine similarity of two texts, with word weights taken from them and ``corpus``."""
-    weights = _Weights([term_counts(t) for t in (first, second, *corpus)])
+    weights = _Weights.of([term_counts(t) for t in (first, second, *corpus)])
     return weights.cosine(weights.vector(term_counts(first)), term_counts(second))
 
 
 async def similar_ideas(
     session: AsyncSession, idea: Suggestion, *, limit: int = LIMIT, threshold: float = THRESHOLD
 ) -> list[tuple[Suggestion, float]]:
-    """Open, visible ideas most like ``idea`` (best first), above ``threshold``. Compared with
-    the most recent COMPARED open ideas: a bounded cost for each new idea, however big the
-    board grows."""
-    rows = (
-        await session.execute(
-            select(Suggestion.id, Suggestion.text)
-            .where(
-                Suggestion.id != idea.id,
-                Suggestion.duplicate_of_id.is_(None),
-                Suggestion.hidden_at.is_(None),
-                Suggestion.status.in_(OPEN),
-            )
-            .order_by(Suggestion.id.desc())
-            .limit(COMPARED)
-        )
-    ).all()
-    if not rows:
-        return []
+    """Open, visible ideas most like ``idea`` (best first), above ``threshold``."""
+    index = index_for(session, term_counts)
+    await index.refresh(session)
     mine_counts = term_counts(idea.text)
-    documents = [term_counts(text) for _, text in rows]
-    weights = _Weights([mine_counts, *documents])
+    others = index.candidates(mine_counts) - {idea.id}
+    if not others:
+        return []
+    # The corpus is the board with the new idea in it, whether or not the index has it yet.
+    count = len(index.documents) + (idea.id not in index.documents)
+    frequency = (
+        index.frequency
+        if idea.id in index.documents
+        else index.frequency + Counter(mine_counts.keys())
+    )
+    weights = _Weights(frequency, count)
     mine = weights.vector(mine_counts)
     scored = []
-    for (suggestion_id, _), document in zip(rows, documents, strict=True):
+    for suggestion_id in others:
+        document = index.documents[suggestion_id]
         # The other's unit vector weighs each shared word at most 1: ideas whose shared words
         # cannot reach the threshold even so are skipped without weighing them.
-        shared = mine.keys() & document.keys()
-        if sum(mine[term] for term in shared) < threshold:
+        if sum(mine[term] for term in mine.keys() & document.keys()) < threshold:
             continue
         score = weights.cosine(mine, document)
         if score >= threshold:
             scored.append((suggestion_id, score))
-    best = sorted(scored, key=lambda pair: -pair[1])[:limit]
+    best = sorted(scored, key=lambda pair: (-pair[1], -pair[0]))[: limit * 2]
     if not best:
         return []
-    loaded = {
+    # The index may be a minute behind on ideas closed, merged or hidden: check the few shown.
+    still_open = {
         s.id: s
         for s in await session.scalars(
-            select(Suggestion).where(Suggestion.id.in_([i for i, _ in best]))
+            select(Suggestion).where(
+                Suggestion.id.in_([i for i, _ in best]),
+                Suggestion.duplicate_of_id.is_(None),
+                Suggestion.hidden_at.is_(None),
+                Suggestion.status.in_(OPEN),
+            )
         )
     }
-    return [(loaded[i], score) for i, score in best]
+    return [(still_open[i], score) for i, score in best if i in still_open][:limit]
