@@ -26,6 +26,8 @@ from bot.storage.types import utcnow
 from bot.web import build_web_app
 from tests.teams_fake import FakeConnector
 
+APP_ID = "11111111-2222-3333-4444-555555555555"  # the bot's Microsoft app id, when one is set
+
 TENANT = "tenant-1"
 BOT = {"id": "28:bot-app-id", "name": "Advocacy"}
 _ids = itertools.count(1)
@@ -247,6 +249,32 @@ async def teams_stack(
         session = await stack.enter_async_context(aiohttp.ClientSession())
         url = f"http://127.0.0.1:{server.port}/api/messages"
         yield TeamsStack(url, connector, session, app=app, server=server)
+
+
+@asynccontextmanager
+async def authenticated_teams_stack(
+    settings: Settings, monkeypatch: Any
+) -> AsyncIterator[tuple[TeamsStack, Any]]:
+    """The bot with MICROSOFT_APP_ID set, checking every request's JWT against a fake Bot
+    Framework identity (its OpenID metadata, signing keys and token endpoint, over TLS); the
+    connector only accepts the tokens that identity issued. Yields (stack, identity)."""
+    from tests.botframework_identity import FakeBotFrameworkIdentity
+
+    async with FakeBotFrameworkIdentity() as identity:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", identity.ca_bundle)  # its token endpoint's TLS
+        connector = FakeConnector(require_token=lambda t: t in identity.issued_tokens)
+        async with (
+            connector,
+            teams_stack(
+                settings,
+                connector,
+                MICROSOFT_APP_ID=APP_ID,
+                MICROSOFT_APP_PASSWORD="pw",
+                BOT_OPENID_METADATA_URL=identity.openid_metadata_url,
+                BOT_LOGIN_URL=identity.login_url,
+            ) as teams,
+        ):
+            yield teams, identity
 
 
 async def install_in_team(stack: TeamsStack, team_id: str, name: str) -> None:

@@ -20,12 +20,10 @@ from bot.app import Application
 from bot.config import Settings
 from bot.storage.models import Feedback, Member, ProcessedEvent, Suggestion
 from tests.slack_support import SIGNING_SECRET, TEAM, slack_stack
-from tests.teams_fake import FakeConnector
-from tests.teams_support import teams_stack
+from tests.teams_support import APP_ID, authenticated_teams_stack
 from tests.teams_support import user as teams_user
 
 MUTATIONS = 1000
-APP_ID = "11111111-2222-3333-4444-555555555555"
 
 
 async def traces(app: Application) -> dict[str, int]:
@@ -225,42 +223,26 @@ def teams_forgery(
 async def test_a_thousand_forged_teams_requests_are_all_refused(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.botframework_identity import FakeBotFrameworkIdentity
-
     rng = random.Random(2027)
-    async with FakeBotFrameworkIdentity() as identity:
-        monkeypatch.setenv("REQUESTS_CA_BUNDLE", identity.ca_bundle)
-        connector = FakeConnector(require_token=lambda t: t in identity.issued_tokens)
-        async with (
-            connector,
-            teams_stack(
-                settings,
-                connector,
-                MICROSOFT_APP_ID=APP_ID,
-                MICROSOFT_APP_PASSWORD="pw",
-                BOT_OPENID_METADATA_URL=identity.openid_metadata_url,
-                BOT_LOGIN_URL=identity.login_url,
-            ) as teams,
-        ):
-            before = await traces(teams.app)
-            refused: Counter[str] = Counter()
-            eve = teams_user("Eve")
-            for n in range(MUTATIONS):
-                kind, header = teams_forgery(
-                    rng, identity.issue_channel_token, connector.service_url
-                )
-                teams.authorization = header
-                activity = teams.activity("message", eve, text=f"suggest forged {n}")
-                status, _ = await teams.post(dict(activity, id=f"forged-{n}"))
-                assert status == 401, f"{kind} was answered {status}"
-                refused[kind] += 1
-            await teams.settle()
-            assert await traces(teams.app) == before
-            assert not connector.calls  # the bot answered nobody
-            assert len(refused) == 11 and sum(refused.values()) == MUTATIONS
-            teams.authorization = "Bearer " + identity.issue_channel_token(
-                APP_ID, connector.service_url
-            )
-            status, _ = await teams.say(eve, "suggest A real idea")
-            await teams.settle()
-            assert status in (200, 201) and (await traces(teams.app))["Suggestion"] == 1
+    async with authenticated_teams_stack(settings, monkeypatch) as (teams, identity):
+        connector = teams.connector
+        before = await traces(teams.app)
+        refused: Counter[str] = Counter()
+        eve = teams_user("Eve")
+        for n in range(MUTATIONS):
+            kind, header = teams_forgery(rng, identity.issue_channel_token, connector.service_url)
+            teams.authorization = header
+            activity = teams.activity("message", eve, text=f"suggest forged {n}")
+            status, _ = await teams.post(dict(activity, id=f"forged-{n}"))
+            assert status == 401, f"{kind} was answered {status}"
+            refused[kind] += 1
+        await teams.settle()
+        assert await traces(teams.app) == before
+        assert not connector.calls  # the bot answered nobody
+        assert len(refused) == 11 and sum(refused.values()) == MUTATIONS
+        teams.authorization = "Bearer " + identity.issue_channel_token(
+            APP_ID, connector.service_url
+        )
+        status, _ = await teams.say(eve, "suggest A real idea")
+        await teams.settle()
+        assert status in (200, 201) and (await traces(teams.app))["Suggestion"] == 1

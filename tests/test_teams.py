@@ -21,11 +21,13 @@ from bot.services.permissions import OPERATOR
 from bot.storage.models import Delivery, Feedback, Suggestion
 from tests.teams_fake import FakeConnector, adaptive_card_error
 from tests.teams_support import (
+    APP_ID,
     TENANT,
     TeamsStack,
     TeamsUser,
     action,
     actions_in,
+    authenticated_teams_stack,
     cards_in,
     install_in_team,
     teams_stack,
@@ -470,57 +472,40 @@ def test_the_teams_package_holds_a_manifest_and_both_icons(tmp_path, monkeypatch
 # ----- authentication --------------------------------------------------------------------------
 
 
-APP_ID = "11111111-2222-3333-4444-555555555555"
-
-
 async def test_with_an_app_id_every_request_needs_a_valid_bot_framework_token(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.botframework_identity import FakeBotFrameworkIdentity
-
-    async with FakeBotFrameworkIdentity() as identity:
-        monkeypatch.setenv("REQUESTS_CA_BUNDLE", identity.ca_bundle)  # its token endpoint's TLS
-        connector = FakeConnector(require_token=lambda t: t in identity.issued_tokens)
-        async with (
-            connector,
-            teams_stack(
-                settings,
-                connector,
-                MICROSOFT_APP_ID=APP_ID,
-                MICROSOFT_APP_PASSWORD="pw",
-                BOT_OPENID_METADATA_URL=identity.openid_metadata_url,
-                BOT_LOGIN_URL=identity.login_url,
-            ) as teams,
-        ):
-            hello = teams.activity("message", ALICE, text="help")
-            refusals = {
-                "missing": None,
-                "forged": "Bearer "
-                + identity.issue_channel_token(APP_ID, connector.service_url, valid=False),
-                "expired": "Bearer "
-                + identity.issue_channel_token(APP_ID, connector.service_url, expires_in=-600),
-                "other bot": "Bearer "
-                + identity.issue_channel_token(
-                    "99999999-2222-3333-4444-555555555555", connector.service_url
-                ),
-                "other service": "Bearer "
-                + identity.issue_channel_token(APP_ID, "https://evil.example.com/"),
-            }
-            for case, header in refusals.items():
-                teams.authorization = header
-                status, _ = await teams.post(dict(hello, id=f"forged-{case}"))
-                assert status == 401, case
-            assert await count(teams, Suggestion) == 0 and not teams.connector.calls
-            teams.authorization = "Bearer " + identity.issue_channel_token(
-                APP_ID, connector.service_url
-            )
-            status, _ = await teams.say(ALICE, "suggest Signed and sealed")
-            assert status in (200, 201)
-            await teams.settle()
-            assert await count(teams, Suggestion) == 1
-            # The reply went out with a token the bot obtained from the identity provider.
-            [reply] = connector.calls_to("reply")
-            assert reply.authorization and reply.authorization.split()[1] in identity.issued_tokens
+    async with authenticated_teams_stack(settings, monkeypatch) as (teams, identity):
+        connector = teams.connector
+        hello = teams.activity("message", ALICE, text="help")
+        refusals = {
+            "missing": None,
+            "forged": "Bearer "
+            + identity.issue_channel_token(APP_ID, connector.service_url, valid=False),
+            "expired": "Bearer "
+            + identity.issue_channel_token(APP_ID, connector.service_url, expires_in=-600),
+            "other bot": "Bearer "
+            + identity.issue_channel_token(
+                "99999999-2222-3333-4444-555555555555", connector.service_url
+            ),
+            "other service": "Bearer "
+            + identity.issue_channel_token(APP_ID, "https://evil.example.com/"),
+        }
+        for case, header in refusals.items():
+            teams.authorization = header
+            status, _ = await teams.post(dict(hello, id=f"forged-{case}"))
+            assert status == 401, case
+        assert await count(teams, Suggestion) == 0 and not teams.connector.calls
+        teams.authorization = "Bearer " + identity.issue_channel_token(
+            APP_ID, connector.service_url
+        )
+        status, _ = await teams.say(ALICE, "suggest Signed and sealed")
+        assert status in (200, 201)
+        await teams.settle()
+        assert await count(teams, Suggestion) == 1
+        # The reply went out with a token the bot obtained from the identity provider.
+        [reply] = connector.calls_to("reply")
+        assert reply.authorization and reply.authorization.split()[1] in identity.issued_tokens
 
 
 async def test_without_an_app_id_only_this_machine_is_served(settings: Settings) -> None:
