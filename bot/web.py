@@ -31,6 +31,7 @@ from bot.services.outbox import queue_depth
 from bot.services.permissions import OPERATOR
 from bot.storage.migrate import current_revision, head_revision
 from bot.storage.types import utcnow
+from bot.storage.upkeep import refresh_planner_statistics
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +136,15 @@ def escalation_job(application: Application) -> Job:
     return Job("escalate waiting ideas", 3600.0, run)
 
 
+def planner_statistics_job(application: Application) -> Job:
+    """Daily (and at start): SQLite's query planner statistics (see bot/storage/upkeep.py)."""
+
+    async def run() -> None:
+        await refresh_planner_statistics(application.db)
+
+    return Job("refresh the database's planner statistics", 86400.0, run)
+
+
 class LeaderWork:
     """What only the leader runs: the digest scheduler and the plugins' periodic jobs (feeds
     are polled once, not once per instance)."""
@@ -160,6 +170,8 @@ class LeaderWork:
             self._stop_jobs = asyncio.Event()
             jobs = [factory(self.application) for factory in self.application.extensions.jobs]
             jobs.append(escalation_job(self.application))
+            if self.application.db.is_sqlite:
+                jobs.append(planner_statistics_job(self.application))
             self._jobs = [asyncio.create_task(_repeat(job, self._stop_jobs)) for job in jobs]
 
     async def stop(self) -> None:

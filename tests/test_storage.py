@@ -10,6 +10,7 @@ from bot.config import Settings
 from bot.storage import migrate
 from bot.storage.database import Database, normalise_database_url
 from bot.storage.models import Base
+from bot.storage.upkeep import refresh_planner_statistics
 
 
 def database(settings: Settings) -> Database:
@@ -54,6 +55,47 @@ async def test_sqlite_runs_in_wal_mode_with_foreign_keys(sqlite_settings: Settin
             mode = (await connection.execute(text("PRAGMA journal_mode"))).scalar()
             keys = (await connection.execute(text("PRAGMA foreign_keys"))).scalar()
         assert (mode, keys) == ("wal", 1)
+    finally:
+        await db.dispose()
+
+
+async def test_sqlite_gets_the_planner_statistics_it_never_gathers_itself(
+    sqlite_settings: Settings,
+) -> None:
+    """Without them SQLite takes any index as selective (a status almost every delivery has,
+    say); the upkeep job writes them to sqlite_stat1, where its planner reads them."""
+    db = database(sqlite_settings)
+    try:
+        await migrate.upgrade(db)
+        async with db.transaction() as session:
+            await session.execute(
+                text(
+                    "INSERT INTO outbound_messages (kind, payload, created_at)"
+                    " VALUES ('x', '{}', '2026-01-01')"
+                )
+            )
+            for n in range(300):
+                await session.execute(
+                    text(
+                        "INSERT INTO deliveries (message_id, platform, workspace, recipient,"
+                        " channel, status, attempts, next_attempt_at, created_at) VALUES"
+                        " (1, 'slack', '', :r, 0, :s, 1, '2026-01-01', '2026-01-01')"
+                    ),
+                    {"r": f"U{n}", "s": "pending" if n == 0 else "sent"},
+                )
+        assert await refresh_planner_statistics(db)
+        async with db.engine.connect() as connection:
+            stats = (await connection.execute(text("SELECT count(*) FROM sqlite_stat1"))).scalar()
+        assert stats and stats > 0
+    finally:
+        await db.dispose()
+
+
+async def test_planner_statistics_are_left_to_postgresql(settings: Settings) -> None:
+    db = database(settings)
+    try:
+        await migrate.upgrade(db)
+        assert await refresh_planner_statistics(db) == db.is_sqlite
     finally:
         await db.dispose()
 
