@@ -1,7 +1,9 @@
 """Charts people would rather look at than read: the objectives report as a PNG.
 
 matplotlib draws off-screen (the Agg backend, no display needed); the figure is small enough for
-a Slack or Teams card and readable on a phone.
+a Slack or Teams card and readable on a phone. It is imported on the first chart, not with the
+module: with numpy and Pillow it added about 40 MiB to an idle server and 0.85 s to every
+``advocacy`` command (benchmarks/fanout.py).
 """
 
 from __future__ import annotations
@@ -10,21 +12,28 @@ import io
 import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
+from functools import cache
+from typing import Any
 
 from bot.services.objectives_report import ObjectivesReport
 
 COLOURS = {"now": "#2563eb", "before": "#94a3b8", "good": "#16a34a", "bad": "#dc2626"}
 
 
+@cache
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def objectives_chart(report: ObjectivesReport) -> bytes:
     """Three panels per objective: useful share of the content, suggestions filed and answered,
     and customer sentiment this period against the previous one."""
+    plt = _pyplot()
     rows = report.rows
     labels = [row.title if len(row.title) <= 28 else row.title[:27] + "…" for row in rows]
     figure, (useful, ideas, voice) = plt.subplots(
@@ -82,6 +91,7 @@ def theme_trend_chart(
     rows: Sequence[tuple[datetime, list[str] | None]], since: datetime, until: datetime
 ) -> bytes:
     """Customer voice per week for the five biggest themes: is a problem growing?"""
+    plt = _pyplot()
     weeks = max(1, math.ceil((until - since).days / 7))
     counts: dict[str, list[int]] = {}
     for received_at, themes in rows:
