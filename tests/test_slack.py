@@ -387,6 +387,29 @@ async def test_colleagues_vote_once_on_ideas_in_the_suggestions_channel(slack: S
     assert "*Votes*\\n2" in json.dumps(slack.fake.messages[IDEAS_CHANNEL][0]["blocks"])
 
 
+async def test_stopping_finishes_clicks_slack_was_told_were_received(slack: SlackStack) -> None:
+    """Slack never resends an acknowledged click: work still queued when the server stops (a
+    deploy's SIGTERM) is done before the adapter stops, not cancelled with the event loop."""
+    await slack.command("/suggest", "Weekend rota", "UALICE")
+    await slack.settle()
+    [posted] = slack.fake.messages[IDEAS_CHANNEL]
+    vote = next(e for b in posted["blocks"] if b["type"] == "actions" for e in b["elements"])
+    slack.fake.delays["users.info"] = 0.5  # each click still works after its ack
+    for user in ("UBOB", "UCAROL", "UDAVE"):
+        status, _ = await slack.press(
+            user,
+            vote["action_id"],
+            json.loads(vote["value"]),
+            channel=IDEAS_CHANNEL,
+            ts=posted["ts"],
+        )
+        assert status == 200
+    await slack.app.adapters["slack"].stop()  # what leaving open_application does
+    async with slack.app.db.transaction() as session:
+        idea = (await session.scalars(select(Suggestion))).one()
+    assert idea.vote_count == 3
+
+
 async def test_turn_into_suggestion_files_a_message_with_a_link_back(slack: SlackStack) -> None:
     shortcut = {
         "type": "message_action",

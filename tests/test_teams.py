@@ -506,6 +506,13 @@ async def test_with_an_app_id_every_request_needs_a_valid_bot_framework_token(
         # The reply went out with a token the bot obtained from the identity provider.
         [reply] = connector.calls_to("reply")
         assert reply.authorization and reply.authorization.split()[1] in identity.issued_tokens
+        # The next turn's reply reuses that token: botbuilder alone makes a new MSAL app for
+        # every turn, which asks Azure AD again with blocking calls in the event loop.
+        status, _ = await teams.say(ALICE, "help")
+        assert status in (200, 201)
+        await teams.settle()
+        assert len(connector.calls_to("reply")) == 2
+        assert len(identity.token_requests) == 1
 
 
 async def test_without_an_app_id_only_this_machine_is_served(settings: Settings) -> None:

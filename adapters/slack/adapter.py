@@ -58,6 +58,9 @@ SHORTCUT_CALLBACK = "turn_into_suggestion"
 MESSAGES_PER_SECOND_PER_CHANNEL = 1.0
 WORKSPACE_BURST = 3
 KNOWN_USERS = 10_000
+# How long stop() waits for work Slack already got its ack for (below Kubernetes' default 30 s
+# between SIGTERM and SIGKILL).
+STOP_GRACE_SECONDS = 25.0
 PERMANENT_ERRORS = frozenset(
     {
         "account_inactive",
@@ -89,12 +92,14 @@ class SlackAdapter:
         self.router = context.router
         self.installations = DatabaseInstallationStore(context.store)
         self._clients: dict[str, AsyncWebClient] = {}
-        # Presses on one card are recorded and shown one after the other (see KeyedLocks).
+        # Updates of one card leave in the order its presses were recorded (see KeyedLocks).
         self._card_turns = KeyedLocks()
         self._known_users: OrderedDict[str, None] = OrderedDict()
         self._per_channel = Pacer(MESSAGES_PER_SECOND_PER_CHANNEL)
         # A short burst makes up for time lost between outbox batches, staying under Slack's cap.
         self._per_workspace = Pacer(config.workspace_rate, burst=WORKSPACE_BURST)
+        # Listeners still working after their ack (Bolt runs each in a task of its own).
+        self._acknowledged: set[asyncio.Task[Any]] = set()
         self.app = self._build_app()
 
     # ----- set-up -------------------------------------------------------------------------
@@ -179,7 +184,28 @@ class SlackAdapter:
             )
 
     async def stop(self) -> None:
-        return None
+        """Finish the work Slack was told we received: it never resends an acknowledged
+        request, so a listener cancelled at exit (asyncio.run cancels what is left) would lose
+        the click, command or event for good. Under a burst these queue up behind the database
+        (benchmarks/ingest.py measured hundreds a second acknowledged, about a hundred written)."""
+        pending = [task for task in self._acknowledged if not task.done()]
+        if not pending:
+            return
+        log.info("slack: finishing %d acknowledged request(s) before stopping", len(pending))
+        _, left = await asyncio.wait(pending, timeout=STOP_GRACE_SECONDS)
+        if left:
+            log.warning(
+                "slack: %d acknowledged request(s) were still waiting after %.0f s and are lost",
+                len(left),
+                STOP_GRACE_SECONDS,
+            )
+
+    def _track(self) -> None:
+        """Count this listener's task as acknowledged work until it ends (see stop)."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._acknowledged.add(task)
+            task.add_done_callback(self._acknowledged.discard)
 
     # ----- HTTP ---------------------------------------------------------------------------
 
@@ -232,6 +258,7 @@ class SlackAdapter:
     async def _on_command(
         self, ack: Any, body: dict[str, Any], respond: Any, client: AsyncWebClient
     ) -> None:
+        self._track()
         await ack()
         actor = await self._actor(user_of(body), team_of(body), client)
         reply = await self.router.handle(command_event(body, actor))
@@ -246,6 +273,7 @@ class SlackAdapter:
     async def _on_action(
         self, ack: Any, body: dict[str, Any], respond: Any, client: AsyncWebClient
     ) -> None:
+        self._track()
         await ack()
         actor = await self._actor(user_of(body), team_of(body), client)
         event = action_event(body, actor)
@@ -254,29 +282,42 @@ class SlackAdapter:
         container = body.get("container") or {}
         in_home = container.get("type") == "view" and body.get("view", {}).get("type") == "home"
         in_modal = container.get("type") == "view" and not in_home
-        async with self._card_turns.hold(event.message_ref):
-            reply = await self.router.handle(event)
-            if self._card_turns.waiting(event.message_ref):
-                # A later press on this card is queued and will show it newer: spare Slack's
-                # chat.update limit (about 50 a minute) on a busy channel card.
-                reply = replace(reply, update=None)
-            await self._show(
-                reply,
-                client=client,
-                user_id=actor.user_id,
-                respond=respond if container.get("type") == "message" else None,
-                trigger_id=body.get("trigger_id"),
-                message_ref=event.message_ref,
-                ephemeral_container=bool(container.get("is_ephemeral")),
-                quiet=in_home,
-                push=in_modal,
-            )
+        reply = await self.router.handle(event)
+        respond_here = respond if container.get("type") == "message" else None
+        if reply.update is not None and event.message_ref:
+            # Presses on one card update it in the order they were recorded (taking a place in
+            # the queue now, just after the commit); a press with another queued behind it
+            # leaves the card to that one, sparing Slack's chat.update limit on busy cards.
+            async with self._card_turns.hold(event.message_ref):
+                if not self._card_turns.waiting(event.message_ref):
+                    await self._show(
+                        Reply(update=reply.update),
+                        client=client,
+                        user_id=actor.user_id,
+                        respond=respond_here,
+                        message_ref=event.message_ref,
+                        ephemeral_container=bool(container.get("is_ephemeral")),
+                    )
+            reply = replace(reply, update=None)
+        await self._show(
+            reply,
+            client=client,
+            user_id=actor.user_id,
+            respond=respond_here,
+            trigger_id=body.get("trigger_id"),
+            message_ref=event.message_ref,
+            ephemeral_container=bool(container.get("is_ephemeral")),
+            quiet=in_home,
+            push=in_modal,
+        )
         if in_home and reply.form is None:  # a vote, say: show the Home tab as it now is
             await self._publish_home(actor, client)
 
     async def _on_view_submission(
         self, ack: Any, body: dict[str, Any], client: AsyncWebClient
     ) -> None:
+        self._track()
+
         async def submit() -> tuple[Actor, Reply]:
             actor = await self._actor(user_of(body), team_of(body), client)
             return actor, await self.router.handle(view_submission_event(body, actor))
@@ -304,6 +345,7 @@ class SlackAdapter:
 
     async def _on_shortcut(self, ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         """ "Turn into suggestion": any message (a customer quote, say) becomes an idea."""
+        self._track()
         await ack()
         actor = await self._actor(user_of(body), team_of(body), client)
         message = body.get("message") or {}
@@ -330,6 +372,7 @@ class SlackAdapter:
         )
 
     async def _on_event(self, body: dict[str, Any], client: AsyncWebClient) -> None:
+        self._track()  # Bolt acknowledged the event before calling this
         payload = body.get("event", {})
         user_id = payload.get("user")
         if not user_id or payload.get("bot_id"):

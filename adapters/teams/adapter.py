@@ -20,7 +20,11 @@ import aiohttp
 from aiohttp import web
 from botbuilder.core import ActivityHandler, InvokeResponse, TurnContext
 from botbuilder.core.teams import TeamsInfo
-from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+from botbuilder.integration.aiohttp import (
+    CloudAdapter,
+    ConfigurationBotFrameworkAuthentication,
+    ConfigurationServiceClientCredentialFactory,
+)
 from botbuilder.schema import (
     Activity,
     ActivityTypes,
@@ -31,7 +35,7 @@ from botbuilder.schema import (
     ConversationParameters,
     ConversationReference,
 )
-from botframework.connector.auth import AuthenticationConstants
+from botframework.connector.auth import AuthenticationConstants, ServiceClientCredentialsFactory
 from msrest.exceptions import ClientRequestError
 from msrest.serialization import Model
 
@@ -63,6 +67,9 @@ log = logging.getLogger(__name__)
 # Teams' limits for bots: 7 messages a second per conversation, 50 requests a second per tenant.
 PER_CONVERSATION = 7.0
 PER_TENANT = 50.0
+# Up to 5 tenant requests may go early after a pause (an outbox batch being written), so a long
+# send runs at the rate instead of ~8 % below it; one second's worth is 50, far above it.
+TENANT_BURST = 5
 RETRYABLE = frozenset({412, 429, 502, 504})
 ROSTER_PAGE = 500
 CARD_ACTION = "adaptiveCard/action"
@@ -77,11 +84,19 @@ class TeamsAdapter:
         self.config = config
         self.router = context.router
         self.conversations = ConversationStore(context.store)
-        self.cloud = CloudAdapter(_StrictAuthentication(config.botbuilder_configuration()))
+        configuration = config.botbuilder_configuration()
+        self.cloud = CloudAdapter(
+            _StrictAuthentication(
+                configuration,
+                credentials_factory=_KeptCredentials(
+                    ConfigurationServiceClientCredentialFactory(configuration)
+                ),
+            )
+        )
         self.cloud.on_turn_error = self._on_turn_error
         self.bot = _Bot(self)
         self._per_conversation = Pacer(PER_CONVERSATION)
-        self._per_tenant = Pacer(PER_TENANT)
+        self._per_tenant = Pacer(PER_TENANT, burst=TENANT_BURST)
         self._background: set[asyncio.Task[Any]] = set()
         self._connectors: dict[str, Any] = {}
 
@@ -428,6 +443,39 @@ class TeamsAdapter:
             "teams: roster of team %s read: %d members", team.get("name") or team_id, len(members)
         )
         return len(members)
+
+
+class _KeptCredentials(ServiceClientCredentialsFactory):
+    """The bot's outbound credentials, made once per (app, scope, authority) and kept.
+
+    botbuilder asks for new credentials for every incoming activity's connector, and new
+    credentials mean a new MSAL app with an empty token cache: each reply in a turn then asked
+    Azure AD for its tenant metadata and a fresh token, with synchronous HTTP calls that block
+    the event loop (measured by benchmarks/ingest.py). Kept, one MSAL app reuses its token until
+    MSAL's cache says it must be renewed.
+    """
+
+    def __init__(self, inner: ServiceClientCredentialsFactory) -> None:
+        self.inner = inner
+        self._kept: dict[tuple[str, str, str, bool], Any] = {}
+
+    async def is_valid_app_id(self, app_id: str) -> bool:
+        return await self.inner.is_valid_app_id(app_id)
+
+    async def is_authentication_disabled(self) -> bool:
+        return await self.inner.is_authentication_disabled()
+
+    async def create_credentials(
+        self, app_id: str, oauth_scope: str, login_endpoint: str, validate_authority: bool
+    ) -> Any:
+        key = (app_id, oauth_scope, login_endpoint, validate_authority)
+        credentials = self._kept.get(key)
+        if credentials is None:
+            credentials = await self.inner.create_credentials(
+                app_id, oauth_scope, login_endpoint, validate_authority
+            )
+            self._kept[key] = credentials
+        return credentials
 
 
 class _StrictAuthentication(ConfigurationBotFrameworkAuthentication):
