@@ -72,7 +72,10 @@ def mount(app: web.Application, application: Application) -> None:
             return web.json_response(
                 {"error": "the customer-voice webhook is off: set VOICE_WEBHOOK_SECRET"}, status=503
             )
-        body = await request.content.read(MAX_BODY + 1)
+        try:
+            body = await request.read()  # the server refuses bodies over its 1 MB cap
+        except web.HTTPRequestEntityTooLarge:
+            return web.json_response({"error": "the body is over 1 MB"}, status=413)
         if len(body) > MAX_BODY:
             return web.json_response({"error": "the body is over 1 MB"}, status=413)
         refusal = verify(settings.webhook_secret, request.headers, body)
@@ -80,7 +83,12 @@ def mount(app: web.Application, application: Application) -> None:
             log.warning("voice webhook refused: %s", refusal)
             return web.json_response({"error": refusal}, status=401)
         try:
-            items = items_of(json.loads(body))
+            items = items_of(json.loads(body.decode("utf-8")))
+        except UnicodeDecodeError as error:
+            return web.json_response(
+                {"error": f"the body is not UTF-8 (byte {error.start}); send JSON in UTF-8"},
+                status=400,
+            )
         except (json.JSONDecodeError, InvalidInput) as error:
             return web.json_response({"error": f"not valid: {error}"}, status=400)
         if len(items) > MAX_ITEMS:

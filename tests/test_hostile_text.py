@@ -6,19 +6,24 @@ crashes, nothing pings, nothing is injected, and a refusal is a clear one-line m
 from __future__ import annotations
 
 import csv
+import hashlib
+import hmac
 import io
+import time
 from typing import Any
 
 import jinja2
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 
 from adapters.shell.render import ActionNumbers, render_message
 from adapters.slack.blocks import fallback_text, render_blocks
 from adapters.teams.cards import render_parts
 from bot.app import Application
 from bot.compose.suggestion_cards import announcement, receipt, voting_card
+from bot.config import Settings
 from bot.console.web import HERE as CONSOLE
 from bot.events import CommandInvoked
 from bot.messages import Message
@@ -29,8 +34,9 @@ from bot.storage.models import Member, Suggestion, Team
 from bot.text_safety import csv_cell
 from tests.conftest import actor, make_member
 from tests.slack_fake import check_blocks
-from tests.slack_support import MENTION_MARKUP
+from tests.slack_support import MENTION_MARKUP, SIGNING_SECRET, TEAM, slack_stack
 from tests.teams_fake import adaptive_card_error
+from tests.teams_support import teams_stack
 
 HOSTILE = [
     "<!channel>",
@@ -191,3 +197,50 @@ async def test_a_megabyte_idea_is_refused_with_the_limit(app: Application) -> No
 def test_csv_cell(value: str) -> None:
     cell = csv_cell(value)
     assert cell == value if value == "plain" else cell == "'" + value
+
+
+async def test_invalid_utf8_to_the_slack_endpoint_is_refused_not_crashed(
+    settings: Settings,
+) -> None:
+    """Bytes that are not UTF-8, signed with the real secret: as a raw body, a 400 saying so
+    (slack-bolt alone answers 500); percent-encoded in a form field, an idea like any other."""
+    async with slack_stack(settings, ideas_channel=False) as slack:
+        slack.fake.add_user("UEVE", real_name="Eve")
+        raw = b"command=%2Fsuggest&user_id=UEVE&team_id=" + TEAM.encode() + b"&text=caf\xe9+\xff"
+        stamp = str(int(time.time()))
+        signature = (
+            "v0="
+            + hmac.new(
+                SIGNING_SECRET.encode(), b"v0:" + stamp.encode() + b":" + raw, hashlib.sha256
+            ).hexdigest()
+        )
+        async with slack.session.post(
+            slack.url,
+            data=raw,
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "X-Slack-Request-Timestamp": stamp,
+                "X-Slack-Signature": signature,
+            },
+        ) as response:
+            assert response.status == 400 and "not UTF-8" in await response.text()
+        # Percent-encoded, the bytes reach Bolt as text with the bad ones replaced: kept.
+        status, _ = await slack.command("/suggest", "caf%E9 %FF idea", "UEVE")
+        assert status == 200
+        await slack.settle()
+        async with slack.app.db.transaction() as session:
+            assert await session.scalar(select(Suggestion.text)) is not None
+
+
+async def test_invalid_utf8_to_the_teams_endpoint_is_refused_not_crashed(
+    settings: Settings,
+) -> None:
+    async with (
+        teams_stack(settings) as teams,
+        teams.session.post(
+            teams.url,
+            data=b'{"type": "message", "text": "caf\xe9 \xff"}',
+            headers={"Content-Type": "application/json"},
+        ) as response,
+    ):
+        assert response.status == 400 and "not UTF-8" in await response.text()

@@ -32,6 +32,7 @@ from bot.web import build_web_app
 from content.scrub import scrub
 from content.sentiment import sentiment
 from content.themes import Taxonomy, emerging_themes
+from content.voice_import import parse_file
 from content.voice_pipeline import AlertRules, VoicePipeline, VoiceRecord
 from content.webhook import PATH, sign
 from tests.conftest import make_member
@@ -363,3 +364,25 @@ def test_a_bad_content_setting_stops_the_start_with_its_name(
     result = CliRunner().invoke(cli, ["digest", "list"])
     assert result.exit_code == 1
     assert message in result.output
+
+
+async def test_a_signed_webhook_body_that_is_not_utf8_is_refused_clearly(
+    voice_server: tuple[Application, TestServer],
+) -> None:
+    """Invalid UTF-8, correctly signed (a sender's bug, not an attack): 400 with the reason."""
+    app, server = voice_server
+    body = b'{"id": "1", "comment": "caf\xe9 \xff broken"}'
+    status, answer = await post_webhook(server, body, signed(body))
+    assert status == 400 and "UTF-8" in answer["error"]
+    async with app.db.transaction() as session:
+        assert await session.scalar(select(func.count(VoiceItem.id))) == 0
+
+
+def test_an_import_with_invalid_utf8_is_read_and_says_how(tmp_path: Path) -> None:
+    """A Windows-1252 export (é as a lone byte): every row is kept, read as Windows-1252, and
+    the report says which encoding it used."""
+    path = tmp_path / "export.csv"
+    path.write_bytes(b"id,comment\n1,caf\xe9 is slow\n2,fine\n")
+    parsed = parse_file(path, source="helpdesk")
+    assert parsed.encoding == "windows-1252"
+    assert [r.text for r in parsed.records] == ["café is slow", "fine"]
