@@ -35,6 +35,14 @@ class Sealer:
         digest = hashlib.sha256(b"advocacy-seal-v1:" + secret.encode()).digest()
         self._fernet = Fernet(base64.urlsafe_b64encode(digest))
         self._tag_key = hashlib.sha256(b"advocacy-contributor-v1:" + secret.encode()).digest()
+        self._event_key = hashlib.sha256(b"advocacy-event-v1:" + secret.encode()).digest()
+
+    def event_key(self, platform: str, event_id: str) -> str:
+        """The platform's event id as the inbox keeps it: equal ids give equal keys (so a retried
+        delivery counts once), but the key cannot be turned back into the id, which may name a
+        conversation or a person (a Teams activity id carries the author's conversation id)."""
+        message = f"{platform}\x00{event_id}".encode()
+        return hmac.new(self._event_key, message, hashlib.sha256).hexdigest()
 
     def contributor_tag(self, member_id: int) -> str:
         """A stand-in for a person that cannot be turned back into them without the server key:

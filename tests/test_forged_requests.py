@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from bot.app import Application
 from bot.config import Settings
-from bot.storage.models import Feedback, Member, ProcessedEvent, Suggestion
+from bot.storage.models import Feedback, InboxEvent, Member, Suggestion
 from tests.slack_support import SIGNING_SECRET, TEAM, slack_stack
 from tests.teams_support import APP_ID, authenticated_teams_stack
 from tests.teams_support import user as teams_user
@@ -30,7 +30,7 @@ async def traces(app: Application) -> dict[str, int]:
     async with app.db.transaction() as session:
         return {
             model.__name__: int(await session.scalar(select(func.count()).select_from(model)) or 0)
-            for model in (Suggestion, Member, Feedback, ProcessedEvent)
+            for model in (Suggestion, Member, Feedback, InboxEvent)
         }
 
 

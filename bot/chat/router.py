@@ -12,6 +12,8 @@ import asyncio
 import logging
 from collections.abc import Callable
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.chart_links import ChartLinks
 from bot.chat.commands import COMMANDS, help_command, run_command
 from bot.chat.context import ChatContext
@@ -38,7 +40,7 @@ from bot.plugins import Extensions
 from bot.sealing import Sealer
 from bot.services.members import resolve_actor
 from bot.storage.database import Database
-from bot.storage.models import ProcessedEvent
+from bot.storage.models import InboxEvent
 from bot.storage.types import utcnow
 from bot.storage.upsert import insert_ignore
 
@@ -80,15 +82,7 @@ class EventRouter:
         platform = event.actor.platform
         try:
             async with self._turns, self.db.transaction() as session:
-                if event.event_id and not await insert_ignore(
-                    session,
-                    ProcessedEvent.__table__,
-                    {
-                        "platform": platform,
-                        "event_id": event.event_id[:255],
-                        "created_at": utcnow(),
-                    },
-                ):
+                if event.event_id and not await self._first_time(session, platform, event.event_id):
                     self.metrics.events.labels(
                         platform=platform, type=kind, outcome="duplicate"
                     ).inc()
@@ -120,6 +114,24 @@ class EventRouter:
             self.on_queued()
         self.metrics.events.labels(platform=platform, type=kind, outcome="handled").inc()
         return reply
+
+    async def _first_time(self, session: AsyncSession, platform: str, event_id: str) -> bool:
+        """Record a handled event by its keyed id; False when it was handled before."""
+        now = utcnow()
+        return await insert_ignore(
+            session,
+            InboxEvent.__table__,
+            {
+                "event_key": self.sealer.event_key(platform, event_id),
+                "platform": platform,
+                "kind": "direct",
+                "status": "done",
+                "attempts": 1,
+                "next_attempt_at": now,
+                "received_at": now,
+                "handled_at": now,
+            },
+        )
 
     async def _dispatch(self, ctx: ChatContext) -> Reply:
         event = ctx.event

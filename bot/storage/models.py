@@ -385,14 +385,35 @@ class SuggestionResponse(Base):
     responder: Mapped[Member | None] = relationship(lazy="joined")
 
 
-class ProcessedEvent(Base):
-    """Platform event ids already handled, so a retried delivery of an event counts once."""
+class InboxEvent(Base):
+    """An inbound event written before the platform is told it arrived (see bot/inbox.py).
 
-    __tablename__ = "processed_events"
+    ``event_key`` is a keyed hash of the platform's event id: a retried delivery finds it and
+    counts once, and nobody reading the database can turn it back into a conversation or a
+    person. ``payload`` is sealed with the server's key while the event waits and is cleared in
+    the transaction that handles it; handled rows are purged after the platforms' retry window.
+    """
 
-    platform: Mapped[str] = mapped_column(String(20), primary_key=True)
-    event_id: Mapped[str] = mapped_column(String(255), primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    __tablename__ = "inbox_events"
+    __table_args__ = (
+        Index("ix_inbox_events_queue", "status", "next_attempt_at"),
+        Index("ix_inbox_events_handled_at", "handled_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_key: Mapped[str] = mapped_column(String(64), unique=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    # Which handler takes it (an adapter's, or a plugin's such as the voice webhook).
+    kind: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class AdapterRecord(Base):
