@@ -1,8 +1,9 @@
 """Tracked share links: a signed URL on this server that counts the click, then redirects.
 
 A link is made per delivery when the message is sent, so a click is counted for the item, the
-member and the network. The destination travels inside the signed token: the redirect can only
-ever go where the bot itself sent people (no open redirect).
+member and the network, once per person (bot/services/feedback.py, record_share_click). The
+destination travels inside the signed token: the redirect can only ever go where the bot itself
+sent people (no open redirect).
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 from dataclasses import dataclass, replace
+from datetime import date
 from typing import Any
 
 from bot.messages import Card, LinkButton, Message
@@ -61,6 +64,14 @@ class TrackedLinks:
         except (ValueError, KeyError, TypeError):
             return None
 
+    def passer_by(self, click: TrackedClick, client: str, day: date) -> str:
+        """Who clicked a link posted in a channel, as far as can be told without knowing them:
+        the same message, client (address and browser) and day give the same value, anything
+        else another. Keyed, so the stored value says nothing about the address."""
+        seen = json.dumps([click.delivery_id, click.subject, client, day.isoformat()]).encode()
+        digest = hmac.new(self._key, b"passer-by:" + seen, hashlib.sha256).hexdigest()
+        return "passer-by:" + digest[:32]
+
     def personalise(self, message: Message, delivery_id: int) -> Message:
         """Replace each tracked link button with this delivery's own tracked URL."""
         if not has_tracked_links(message):
@@ -91,3 +102,15 @@ def has_tracked_links(message: Message) -> bool:
         for card in message.cards
         for button in card.buttons
     )
+
+
+# Fetchers that open a link to show a preview of it, not people: they are sent on, not counted.
+LINK_PREVIEWERS = re.compile(
+    r"Slackbot|SkypeUriPreview|MicrosoftPreview|facebookexternalhit|LinkedInBot|Twitterbot|"
+    r"Discordbot|TelegramBot|WhatsApp|Googlebot|bingbot",
+    re.IGNORECASE,
+)
+
+
+def is_link_preview(user_agent: str) -> bool:
+    return bool(LINK_PREVIEWERS.search(user_agent))

@@ -22,6 +22,7 @@ from bot.charts import objectives_chart
 from bot.console.web import mount_console
 from bot.domain import FeedbackKind
 from bot.leader import DEFAULT_RETRY_SECONDS, Leadership, scheduler_lock
+from bot.links import is_link_preview
 from bot.metrics import CONTENT_TYPE_LATEST
 from bot.plugins import Job
 from bot.scheduler import DigestScheduler
@@ -77,20 +78,36 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 async def share_redirect(request: web.Request) -> web.Response:
-    """Count a click on a tracked share link, then send the person on to the network."""
+    """Count a click on a tracked share link, then send the person on to the network.
+
+    A person's click counts once however often the link is fetched (record_share_click); a
+    link-preview fetcher or a HEAD request is sent on without counting. The person is always
+    sent on, even when the click cannot be recorded (a busy database is logged, not shown)."""
     application = request.app[APPLICATION]
     click = application.links.read(request.match_info["token"])
     if click is None or not click.url.startswith(("https://", "http://")):
         return web.Response(status=404, text="This link is not valid: it was altered or cut short.")
-    async with application.db.transaction() as session:
-        platform, recorded = await record_share_click(
-            session, click.subject, click.network, click.delivery_id
+    user_agent = request.headers.get("User-Agent", "")
+    if request.method == "GET" and not is_link_preview(user_agent):
+        passer_by = application.links.passer_by(
+            click, f"{request.remote} {user_agent}", utcnow().date()
         )
-    metrics = application.metrics
-    metrics.share_clicks.labels(platform=platform, network=click.network).inc()
-    if recorded:
-        metrics.feedback_recorded.labels(platform=platform, kind=FeedbackKind.SHARED).inc()
-    raise web.HTTPFound(click.url)
+        try:
+            async with application.db.transaction() as session:
+                outcome = await record_share_click(
+                    session, click.subject, click.network, click.delivery_id, passer_by=passer_by
+                )
+        except Exception:
+            log.exception("a click on a %s share link was not recorded", click.network)
+        else:
+            metrics = application.metrics
+            metrics.share_clicks.labels(platform=outcome.platform, network=click.network).inc()
+            if outcome.shared:
+                metrics.feedback_recorded.labels(
+                    platform=outcome.platform, kind=FeedbackKind.SHARED
+                ).inc()
+    # The network is not told where the person came from (the token is in this address).
+    raise web.HTTPFound(click.url, headers={"Referrer-Policy": "no-referrer"})
 
 
 async def chart(request: web.Request) -> web.Response:

@@ -10,7 +10,7 @@ import click
 
 from bot.app import Application
 from bot.charts import objectives_chart
-from bot.cli.runtime import print_json, print_table, run_with_app
+from bot.cli.runtime import fail_on_domain_error, print_json, print_table, run_with_app
 from bot.services.objectives_report import ObjectivesReport, build_objectives_report
 from bot.services.permissions import OPERATOR
 from bot.services.rollups import parse_period
@@ -40,7 +40,8 @@ def report_group() -> None:
 def objectives(since: str, output: str, chart_file: Path | None) -> None:
     """Content sent and found useful, shares and clicks, customer voice and its sentiment trend,
     suggestions filed, answered, accepted and done, and the median time to a first answer."""
-    period = parse_period(since)
+    with fail_on_domain_error():  # a bad or too long period: one line, not a traceback
+        period = parse_period(since)
     if period is None:
         raise click.UsageError(
             "Give a period such as 30d; 'all' has no previous period to compare."

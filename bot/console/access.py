@@ -10,11 +10,12 @@ from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
+from multidict import MultiDictProxy
 from sqlalchemy.ext.asyncio import AsyncSession
-from yarl import URL
 
 from bot.app import Application
 from bot.console.auth import SignedIn, csrf_matches, resume_session
+from bot.console.notices import Notice, keep_notice, keep_notice_for, take_notice
 from bot.domain import Role
 from bot.errors import DomainError
 from bot.services.permissions import role_allows
@@ -29,16 +30,19 @@ PAGES = (
     ("voice", "Customer voice", (Role.MANAGER, Role.STRATEGIST)),
     ("deliveries", "Deliveries", (Role.ADMIN,)),
 )
+Form = MultiDictProxy[Any]
 
 
 @dataclass
 class Visit:
-    """One console request: the database transaction and who is signed in."""
+    """One console request: the database transaction, who is signed in, and what was read from
+    the network before the transaction began (see ``page(prepare=...)``)."""
 
     request: web.Request
     application: Application
     session: AsyncSession
     signed_in: SignedIn
+    prepared: Any = None
 
     @property
     def member(self) -> Any:
@@ -55,15 +59,24 @@ class Visit:
                 "member": self.member,
                 "pages": pages,
                 "csrf": self.signed_in.csrf_token,
-                "notice": self.request.query.get("notice", ""),
+                "notice": take_notice(self.signed_in.record),
                 "path": self.request.path,
                 **context,
             },
             status=status,
         )
 
+    def back(self, target: str, text: str) -> web.HTTPSeeOther:
+        """After a form: to ``target``, which then says ``text`` (post, redirect, get). The
+        notice is committed with the work, so it shows only if the work was kept."""
+        keep_notice(self.signed_in.record, Notice(text))
+        return web.HTTPSeeOther(target)
+
 
 Handler = Callable[[Visit], Awaitable[web.StreamResponse]]
+# Reads what a handler needs from the network, outside any transaction (no database lock is
+# held while a slow page loads); a DomainError refuses the request with its message.
+Prepare = Callable[[web.Request, Form | None], Awaitable[Any]]
 
 
 def error_page(request: web.Request, status: int, title: str, text: str) -> web.Response:
@@ -73,48 +86,39 @@ def error_page(request: web.Request, status: int, title: str, text: str) -> web.
 
 
 def page(
-    *roles: Role,
+    *roles: Role, prepare: Prepare | None = None
 ) -> Callable[[Handler], Callable[[web.Request], Awaitable[web.StreamResponse]]]:
     """A console handler: signed in, one of ``roles`` (admins always), CSRF-checked when it
-    changes something, all in one transaction that commits when the handler succeeds."""
+    changes something, all in one transaction that commits when the handler succeeds.
+
+    With ``prepare``, the person is admitted in a short transaction first, then ``prepare``
+    runs with no transaction open, then the handler runs in a second one: no network call is
+    ever made inside a database transaction."""
 
     def wrap(handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         @functools.wraps(handler)
         async def serve(request: web.Request) -> web.StreamResponse:
             application = request.app[APPLICATION]
-            token = request.cookies.get(COOKIE)
-            if not token:
+            cookie = request.cookies.get(COOKIE)
+            if not cookie:
                 return _sign_in_first(request)
-            idle = timedelta(minutes=application.settings.console_idle_minutes)
-            async with application.db.transaction() as session:
-                signed_in = await resume_session(session, token, idle=idle)
-                if signed_in is None:
-                    return _sign_in_first(request)
-                if roles and not role_allows(signed_in.member.role, *roles):
-                    allowed = " or ".join(r.value + "s" for r in roles)
-                    return error_page(
-                        request,
-                        403,
-                        "Not for your role",
-                        f"This page is for {allowed}. You are signed in as "
-                        f"{signed_in.member.display_name} ({signed_in.member.role}).",
-                    )
-                if request.method == "POST":
-                    form = await request.post()
-                    if not csrf_matches(signed_in.csrf_token, str(form.get("csrf") or "")):
-                        return error_page(
-                            request,
-                            403,
-                            "This form has expired",
-                            "The form was not sent from this console session (its security "
-                            "token did not match). Go back, reload the page and try again.",
-                        )
-                try:
-                    result = await handler(Visit(request, application, session, signed_in))
-                except DomainError as error:
-                    # Refused by a service: nothing is kept (the transaction rolls back) and
-                    # the person is sent back to the page with the reason.
-                    raise back(_section(request.path), error.message) from None
+            form = await request.post() if request.method == "POST" else None
+            try:
+                prepared = None
+                if prepare is not None:
+                    async with application.db.transaction() as session:
+                        admitted = await _admit(request, session, cookie, roles, form)
+                    if isinstance(admitted, web.Response):
+                        return admitted
+                    prepared = await prepare(request, form)
+                async with application.db.transaction() as session:
+                    admitted = await _admit(request, session, cookie, roles, form)
+                    if isinstance(admitted, web.Response):
+                        return admitted
+                    result = await handler(Visit(request, application, session, admitted, prepared))
+            except DomainError as error:
+                # Refused by a service: nothing is kept (the transaction rolled back).
+                return await _refused(request, application, cookie, error.message)
             # A redirect after a form is raised only now, once the work is committed.
             if isinstance(result, web.HTTPException):
                 raise result
@@ -123,6 +127,53 @@ def page(
         return serve
 
     return wrap
+
+
+async def _admit(
+    request: web.Request,
+    session: AsyncSession,
+    cookie: str,
+    roles: tuple[Role, ...],
+    form: Form | None,
+) -> SignedIn | web.Response:
+    """The signed-in person, or the page that says why they may not go on."""
+    application = request.app[APPLICATION]
+    idle = timedelta(minutes=application.settings.console_idle_minutes)
+    signed_in = await resume_session(session, cookie, idle=idle)
+    if signed_in is None:
+        return _sign_in_first(request)
+    if roles and not role_allows(signed_in.member.role, *roles):
+        allowed = " or ".join(r.value + "s" for r in roles)
+        return error_page(
+            request,
+            403,
+            "Not for your role",
+            f"This page is for {allowed}. You are signed in as "
+            f"{signed_in.member.display_name} ({signed_in.member.role}).",
+        )
+    if form is not None and not csrf_matches(signed_in.csrf_token, str(form.get("csrf") or "")):
+        return error_page(
+            request,
+            403,
+            "This form has expired",
+            "The form was not sent from this console session (its security "
+            "token did not match). Go back, reload the page and try again.",
+        )
+    return signed_in
+
+
+async def _refused(
+    request: web.Request, application: Application, cookie: str, message: str
+) -> web.StreamResponse:
+    """After a form: back to its page, which shows the reason as a refusal. A page asked for
+    with a bad value in its address goes to itself without the address's values, saying why;
+    with none, a page of its own explains (a redirect to itself would loop)."""
+    if request.method == "GET" and not request.query_string:
+        return error_page(request, 400, "This page cannot be shown", message)
+    target = request.path if request.method == "GET" else _section(request.path)
+    async with application.db.transaction() as session:
+        await keep_notice_for(session, cookie, Notice(message, refused=True))
+    raise web.HTTPSeeOther(target)
 
 
 def _sign_in_first(request: web.Request) -> web.Response:
@@ -139,8 +190,3 @@ def _sign_in_first(request: web.Request) -> web.Response:
 def _section(path: str) -> str:
     """'/console/suggestions/12/answer' -> '/console/suggestions'."""
     return "/".join(path.split("/")[:3])
-
-
-def back(target: str, notice: str) -> web.HTTPSeeOther:
-    """After a form: to ``target`` with a one-line notice (post, redirect, get)."""
-    return web.HTTPSeeOther(str(URL(target).with_query(notice=notice)))

@@ -24,7 +24,8 @@ LINK_TTL = timedelta(minutes=10)
 DEFAULT_IDLE = timedelta(minutes=60)
 
 
-def _hash(secret: str) -> str:
+def secret_hash(secret: str) -> str:
+    """What is stored for a link or session secret: its SHA-256, never the secret."""
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
@@ -38,6 +39,7 @@ class LinkProblem(StrEnum):
 class SignedIn:
     member: Member
     csrf_token: str
+    record: ConsoleSession
 
 
 async def create_link(session: AsyncSession, member: Member, now: datetime | None = None) -> str:
@@ -46,7 +48,10 @@ async def create_link(session: AsyncSession, member: Member, now: datetime | Non
     token = secrets.token_urlsafe(32)
     session.add(
         ConsoleLink(
-            token_hash=_hash(token), member_id=member.id, created_at=now, expires_at=now + LINK_TTL
+            token_hash=secret_hash(token),
+            member_id=member.id,
+            created_at=now,
+            expires_at=now + LINK_TTL,
         )
     )
     await session.flush()
@@ -60,7 +65,9 @@ async def use_link(
     a conditional update, so two clicks racing each other cannot both sign in."""
     now = now or utcnow()
     link = (
-        await session.scalars(select(ConsoleLink).where(ConsoleLink.token_hash == _hash(token)))
+        await session.scalars(
+            select(ConsoleLink).where(ConsoleLink.token_hash == secret_hash(token))
+        )
     ).first()
     if link is None:
         return LinkProblem.UNKNOWN
@@ -86,7 +93,7 @@ async def open_session(session: AsyncSession, member: Member, now: datetime | No
     token = secrets.token_urlsafe(32)
     session.add(
         ConsoleSession(
-            token_hash=_hash(token),
+            token_hash=secret_hash(token),
             member_id=member.id,
             csrf_token=secrets.token_urlsafe(24),
             created_at=now,
@@ -108,7 +115,7 @@ async def resume_session(
     now = now or utcnow()
     found = (
         await session.scalars(
-            select(ConsoleSession).where(ConsoleSession.token_hash == _hash(token))
+            select(ConsoleSession).where(ConsoleSession.token_hash == secret_hash(token))
         )
     ).first()
     if found is None:
@@ -120,11 +127,13 @@ async def resume_session(
     if member is None:
         return None
     found.last_seen_at = now
-    return SignedIn(member, found.csrf_token)
+    return SignedIn(member, found.csrf_token, found)
 
 
 async def end_session(session: AsyncSession, token: str) -> None:
-    await session.execute(delete(ConsoleSession).where(ConsoleSession.token_hash == _hash(token)))
+    await session.execute(
+        delete(ConsoleSession).where(ConsoleSession.token_hash == secret_hash(token))
+    )
 
 
 def csrf_matches(expected: str, given: str | None) -> bool:

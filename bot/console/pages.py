@@ -11,10 +11,11 @@ from sqlalchemy import func, select
 
 from bot.charts import objectives_chart, theme_trend_chart
 from bot.chat.parsing import parse_id
-from bot.console.access import COOKIE, Visit, back, page
+from bot.console.access import APPLICATION, COOKIE, Form, Visit, page
 from bot.console.auth import end_session
 from bot.domain import DeliveryStatus, DigestKind, Role, SuggestionStatus
-from bot.errors import DomainError
+from bot.errors import DomainError, InvalidInput
+from bot.plugins import PageInfo, UrlEnricher
 from bot.services import content as content_service
 from bot.services import digests as digest_service
 from bot.services.deliveries import failed_deliveries, retry_deliveries
@@ -33,25 +34,32 @@ PAGE_SIZE = 20
 
 
 def _page_number(visit: Visit) -> int:
-    try:
-        return max(1, int(visit.request.query.get("page", "1")))
-    except ValueError:
-        return 1
+    """The page asked for in ``?page=``; anything that is not a page number is page 1."""
+    text = visit.request.query.get("page", "1")
+    return max(1, int(text)) if text.isascii() and text.isdigit() and len(text) < 7 else 1
 
 
-def _paged(items: list, number: int) -> tuple[list, int]:
+def _paged(items: list, number: int) -> tuple[list, int, int]:
+    """One page of ``items``: the items, the page number actually shown, the page count."""
     pages = max(1, -(-len(items) // PAGE_SIZE))
     number = min(number, pages)
-    return items[(number - 1) * PAGE_SIZE : number * PAGE_SIZE], pages
+    return items[(number - 1) * PAGE_SIZE : number * PAGE_SIZE], number, pages
 
 
 def _period(visit: Visit) -> tuple[str, timedelta]:
+    """The period in ``?since=`` (30 days when absent or 'all'); a bad or too long one is
+    refused with the accepted range (parse_period raises InvalidInput)."""
     text = visit.request.query.get("since", "30d")
-    try:
-        period = parse_period(text)
-    except DomainError:
-        period = None
+    period = parse_period(text)
     return (text, period) if period else ("30d", timedelta(days=30))
+
+
+def _chart_period(visit: Visit) -> timedelta | web.Response:
+    """A chart's period, or a plain 400 saying why (an image has no page to show a notice on)."""
+    try:
+        return _period(visit)[1]
+    except DomainError as error:
+        return web.Response(status=400, text=error.message)
 
 
 @page()
@@ -86,7 +94,9 @@ PERIODS = ("7d", "30d", "90d", "365d")
 
 @page(Role.MANAGER, Role.STRATEGIST)
 async def objectives_chart_png(visit: Visit) -> web.StreamResponse:
-    _, period = _period(visit)
+    period = _chart_period(visit)
+    if isinstance(period, web.Response):
+        return period
     report = await build_objectives_report(
         visit.session, visit.member, visit.application.sealer, period
     )
@@ -125,7 +135,7 @@ async def answer(visit: Visit) -> web.StreamResponse:
         status=str(form.get("status") or "") or None,
     )
     _wake(visit)
-    return back(
+    return visit.back(
         "/console/suggestions",
         f"Answer recorded: #{suggestion_id} is {outcome.suggestion.status.replace('_', ' ')}. "
         "The author and everyone who voted will be told.",
@@ -144,7 +154,7 @@ async def merge(visit: Visit) -> web.StreamResponse:
         parse_id(str(form.get("into") or ""), "suggestion"),
     )
     _wake(visit)
-    return back("/console/suggestions", f"#{duplicate} joined #{target.id} with its votes.")
+    return visit.back("/console/suggestions", f"#{duplicate} joined #{target.id} with its votes.")
 
 
 @page(Role.MANAGER)
@@ -159,7 +169,9 @@ async def hide(visit: Visit) -> web.StreamResponse:
         str(form.get("reason") or ""),
     )
     _wake(visit)
-    return back("/console/suggestions", f"#{suggestion_id} is hidden; its author is told why.")
+    return visit.back(
+        "/console/suggestions", f"#{suggestion_id} is hidden; its author is told why."
+    )
 
 
 def _wake(visit: Visit) -> None:
@@ -171,21 +183,33 @@ def _wake(visit: Visit) -> None:
 # ----- content --------------------------------------------------------------------------------
 
 
-@page(Role.STRATEGIST)
+async def _read_page(enrich: UrlEnricher, address: str, advice: str = "") -> PageInfo:
+    """What the page at ``address`` says about itself. Called with no transaction open: a slow
+    page must not hold the database (it held SQLite's writer lock for the whole fetch)."""
+    url = content_service.validate_url(address)  # a bad address is a DomainError
+    try:
+        return await enrich(url)
+    except DomainError:
+        raise
+    except Exception as error:  # the page could not be read: say so, let them type it
+        raise InvalidInput(f"Could not read {address}: {error}.{advice}") from None
+
+
+async def _preview(request: web.Request, _: Form | None) -> PageInfo | None:
+    wanted = request.query.get("preview", "").strip()
+    enrich = request.app[APPLICATION].extensions.url_enricher
+    return await _read_page(enrich, wanted) if wanted and enrich else None
+
+
+@page(Role.STRATEGIST, prepare=_preview)
 async def content(visit: Visit) -> web.StreamResponse:
-    preview = None
-    wanted = visit.request.query.get("preview", "").strip()
-    enrich = visit.application.extensions.url_enricher
-    if wanted and enrich:
-        url = content_service.validate_url(wanted)  # a bad address is a DomainError
-        try:
-            preview = await enrich(url)
-        except Exception as error:  # the page could not be read: say so, let them type it
-            raise back("/console/content", f"Could not read {wanted}: {error}.") from None
     drafts = await content_service.list_drafts(visit.session)
-    library, pages = _paged(await content_service.list_content(visit.session), _page_number(visit))
+    library, number, pages = _paged(
+        await content_service.list_content(visit.session), _page_number(visit)
+    )
     ids = [item.id for item in library]
     reception = await feedback_counts(visit.session, [("content", i) for i in ids])
+    # One row per person (or passer-by) who clicked through, per network: see record_share_click.
     clicks = dict(
         (
             await visit.session.execute(
@@ -202,10 +226,10 @@ async def content(visit: Visit) -> web.StreamResponse:
         library=library,
         reception=reception,
         clicks=clicks,
-        page=_page_number(visit),
+        page=number,
         page_count=pages,
         objectives=await list_objectives(visit.session),
-        preview=preview,
+        preview=visit.prepared,
     )
 
 
@@ -218,7 +242,7 @@ async def edit_content(visit: Visit) -> web.StreamResponse:
         item = await content_service.edit_content(
             visit.session, visit.member, item_id, expires_at=utcnow()
         )
-        return back("/console/content", f"'{item.title}' expired: it is not sent any more.")
+        return visit.back("/console/content", f"'{item.title}' expired: it is not sent any more.")
     item = await content_service.edit_content(
         visit.session,
         visit.member,
@@ -226,7 +250,7 @@ async def edit_content(visit: Visit) -> web.StreamResponse:
         title=str(form.get("title") or ""),
         summary=str(form.get("summary") or ""),
     )
-    return back("/console/content", f"'{item.title}' saved.")
+    return visit.back("/console/content", f"'{item.title}' saved.")
 
 
 @page(Role.STRATEGIST)
@@ -237,26 +261,28 @@ async def review(visit: Visit) -> web.StreamResponse:
         visit.session, visit.member, item_id, approve=approve
     )
     verdict = "approved" if approve else "rejected"
-    return back("/console/content", f"'{item.title}' {verdict}.")
+    return visit.back("/console/content", f"'{item.title}' {verdict}.")
 
 
-@page(Role.STRATEGIST)
+async def _page_for_new_item(request: web.Request, form: Form | None) -> PageInfo | None:
+    """The page of an item added without a title, read to fill it in."""
+    assert form is not None
+    enrich = request.app[APPLICATION].extensions.url_enricher
+    url = str(form.get("url") or "").strip()
+    if not enrich or not url or str(form.get("title") or "").strip():
+        return None
+    return await _read_page(enrich, url, " Give a title.")
+
+
+@page(Role.STRATEGIST, prepare=_page_for_new_item)
 async def add_content(visit: Visit) -> web.StreamResponse:
     form = await visit.request.post()
     url = str(form.get("url") or "").strip()
     title = str(form.get("title") or "").strip()
     summary = str(form.get("summary") or "").strip() or None
     image = str(form.get("image_url") or "").strip() or None
-    enrich = visit.application.extensions.url_enricher
-    if enrich and url and not title:
-        try:
-            info = await enrich(content_service.validate_url(url))
-        except DomainError:
-            raise
-        except Exception as error:  # the page could not be read: say so, keep nothing
-            raise back(
-                "/console/content", f"Could not read {url}: {error}. Give a title."
-            ) from None
+    info: PageInfo | None = visit.prepared
+    if info is not None:
         title, summary, image = info.title or "", summary or info.summary, info.image_url
     item = await content_service.add_content(
         visit.session,
@@ -267,7 +293,7 @@ async def add_content(visit: Visit) -> web.StreamResponse:
         image_url=image,
         objective_key=str(form.get("objective") or "") or None,
     )
-    return back("/console/content", f"Added '{item.title}' to the library.")
+    return visit.back("/console/content", f"Added '{item.title}' to the library.")
 
 
 # ----- digests --------------------------------------------------------------------------------
@@ -313,7 +339,7 @@ async def add_digest(visit: Visit) -> web.StreamResponse:
         timezone=str(form.get("timezone") or "UTC"),
         local_time=form.get("local_time") == "on",
     )
-    return back("/console/digests", f"Scheduled '{digest.name}'.")
+    return visit.back("/console/digests", f"Scheduled '{digest.name}'.")
 
 
 @page(Role.STRATEGIST)
@@ -358,7 +384,7 @@ async def change_digest(visit: Visit) -> web.StreamResponse:
         _wake(visit)
     else:
         raise web.HTTPNotFound()
-    return back("/console/digests", notice)
+    return visit.back("/console/digests", notice)
 
 
 # ----- customer voice and deliveries ----------------------------------------------------------
@@ -397,7 +423,9 @@ async def voice(visit: Visit) -> web.StreamResponse:
 
 @page(Role.MANAGER, Role.STRATEGIST)
 async def voice_chart_png(visit: Visit) -> web.StreamResponse:
-    _, period = _period(visit)
+    period = _chart_period(visit)
+    if isinstance(period, web.Response):
+        return period
     since = utcnow() - period
     rows = (
         await visit.session.execute(
@@ -410,12 +438,14 @@ async def voice_chart_png(visit: Visit) -> web.StreamResponse:
 
 @page(Role.ADMIN)
 async def deliveries(visit: Visit) -> web.StreamResponse:
-    failed, pages = _paged(await failed_deliveries(visit.session, 1000), _page_number(visit))
+    failed, number, pages = _paged(
+        await failed_deliveries(visit.session, 1000), _page_number(visit)
+    )
     return visit.render(
         "deliveries.html",
         title="Deliveries",
         failed=failed,
-        page=_page_number(visit),
+        page=number,
         page_count=pages,
     )
 
@@ -428,4 +458,4 @@ async def retry(visit: Visit) -> web.StreamResponse:
         visit.session, ids=ids, everything=form.get("all") == "on" and not ids
     )
     _wake(visit)
-    return back("/console/deliveries", f"Re-queued {count} deliveries.")
+    return visit.back("/console/deliveries", f"Re-queued {count} deliveries.")

@@ -11,13 +11,17 @@ from aiohttp import web
 from bot.app import Application
 from bot.console import pages
 from bot.console.access import APPLICATION
-from bot.console.signin import sign_in, signed_out
+from bot.console.attempts import SignInAttempts
+from bot.console.headers import console_headers
+from bot.console.signin import ATTEMPTS, sign_in, sign_in_page, signed_out
 
 HERE = Path(__file__).parent
 
 
 def mount_console(app: web.Application, application: Application) -> None:
     app[APPLICATION] = application
+    app[ATTEMPTS] = SignInAttempts()
+    app.on_response_prepare.append(console_headers)
     aiohttp_jinja2.setup(
         app,
         loader=jinja2.FileSystemLoader(HERE / "templates"),
@@ -26,7 +30,8 @@ def mount_console(app: web.Application, application: Application) -> None:
     )
     app.router.add_static("/console/static", HERE / "static", name="console_static")
     routes = [
-        web.get("/console/login/{token}", sign_in),
+        web.get("/console/login/{token}", sign_in_page),
+        web.post("/console/login", sign_in),
         web.get("/console/signed-out", signed_out),
         web.post("/console/sign-out", pages.sign_out),
         web.get("/console/", pages.home, name="console_home"),

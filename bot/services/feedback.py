@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -160,43 +161,65 @@ async def feedback_counts(
     return counts
 
 
-async def record_share_click(
-    session: AsyncSession, subject: str, network: str, delivery_id: int | None
-) -> tuple[str, bool]:
-    """Count a click on a tracked share link; returns (platform, whether feedback was recorded).
+@dataclass(frozen=True)
+class ShareClickOutcome:
+    platform: str  # where the link was sent ("unknown" without a delivery)
+    counted: bool  # a new person's click through (False: the same one again)
+    shared: bool  # the member's "shared" feedback was recorded now
 
-    Every click is kept (per item, network, and member when known) for the objectives report.
-    A click from a person's DM is also their "shared" feedback (once per network); a click from a
-    channel message cannot be tied to anyone.
+
+async def record_share_click(
+    session: AsyncSession,
+    subject: str,
+    network: str,
+    delivery_id: int | None,
+    *,
+    passer_by: str,
+) -> ShareClickOutcome:
+    """Count a click on a tracked share link once per person, item and network.
+
+    A link in a person's own message is theirs: however often it is fetched, and from however
+    many of their messages, their click counts once, and it is also their "shared" feedback
+    (once per network). A link posted in a channel cannot be tied to anyone, so it counts once
+    per ``passer_by`` (TrackedLinks.passer_by: the message, the client and the day): a scanner
+    or a reload from the same browser counts once, two people on one address behind a proxy
+    count once too (under-, never over-counting).
     """
     delivery = await session.get(Delivery, delivery_id) if delivery_id is not None else None
     platform = delivery.platform if delivery is not None else "unknown"
     try:
         subject_type, subject_id = parse_subject(subject)
     except ValueError:
-        return platform, False
+        return ShareClickOutcome(platform, counted=False, shared=False)
     personal = delivery is not None and delivery.member_id is not None and not delivery.channel
     member = await session.get(Member, delivery.member_id) if personal and delivery else None
-    if subject_type == SubjectType.CONTENT:
-        session.add(
-            ShareClick(
-                content_id=subject_id,
-                member_id=member.id if member else None,
-                network=network[:30],
-                platform=platform,
-            )
+    counted = False
+    if subject_type == SubjectType.CONTENT and await session.get(ContentItem, subject_id):
+        counted = await insert_ignore(
+            session,
+            ShareClick.__table__,
+            {
+                "content_id": subject_id,
+                "member_id": member.id if member else None,
+                "network": network[:30],
+                "platform": platform,
+                "visitor": f"member:{member.id}" if member else passer_by,
+                "created_at": utcnow(),
+            },
         )
-        await session.flush()
     if member is None or delivery is None:
-        return platform, False
-    recorded = await record_feedback(
-        session,
-        member,
-        subject_type,
-        subject_id,
-        FeedbackKind.SHARED,
-        platform=platform,
-        detail=network,
-        delivery_id=delivery.id,
-    )
-    return platform, recorded
+        return ShareClickOutcome(platform, counted, shared=False)
+    try:
+        shared = await record_feedback(
+            session,
+            member,
+            subject_type,
+            subject_id,
+            FeedbackKind.SHARED,
+            platform=platform,
+            detail=network,
+            delivery_id=delivery.id,
+        )
+    except NotFound:  # the item was deleted since the message went out
+        shared = False
+    return ShareClickOutcome(platform, counted, shared)

@@ -32,16 +32,28 @@ MIN_CONTRIBUTORS = 5
 OTHER = "other (groups of fewer than 5 people)"
 
 
+# 100 years. Far longer periods reach back before year 1, where dates cannot be computed (they
+# were a 500 in the console and a traceback in the CLI); "all" is the way to say everything.
+MAX_PERIOD_DAYS = 36500
+
+
 def parse_period(text: str | None) -> timedelta | None:
-    """'30d', '12w', '6m' (months of 30 days), '48h' or 'all'."""
+    """'30d', '12w', '6m' (months of 30 days), '48h', '2y' or 'all', up to 100 years."""
     if text is None or text.strip().lower() in ("", "all"):
         return None
     value = text.strip().lower()
     units = {"h": 1 / 24, "d": 1, "w": 7, "m": 30, "y": 365}
     number, unit = value[:-1], value[-1:]
-    if unit not in units or not number.isdigit() or int(number) == 0:
-        raise InvalidInput(f"'{text}' is not a period; use for example 7d, 4w, 6m or all.")
-    return timedelta(days=int(number) * units[unit])
+    shown = text if len(text) <= 20 else text[:20] + "..."
+    if unit not in units or not (number.isascii() and number.isdigit()) or not number.strip("0"):
+        raise InvalidInput(f"'{shown}' is not a period; use for example 7d, 4w, 6m or all.")
+    digits = number.lstrip("0")
+    if len(digits) > 9 or int(digits) * units[unit] > MAX_PERIOD_DAYS:
+        raise InvalidInput(
+            f"'{shown}' is longer than the longest period, 100 years (36500d, 5214w, 1216m, "
+            "100y); use all for everything."
+        )
+    return timedelta(days=int(digits) * units[unit])
 
 
 @dataclass(frozen=True)

@@ -340,10 +340,15 @@ class Suggestion(Base):
 
 
 class ShareClick(Base):
-    """One click on a tracked share link: which item, on which network, from whose message (none
-    when the link was posted in a channel)."""
+    """One person's click through a tracked share link: which item, on which network, from whose
+    message (none when the link was posted in a channel).
+
+    ``visitor`` says who clicked, so that a link fetched again counts once: ``member:ID`` when the
+    link was in a person's own message, else a keyed hash of the channel message and the client,
+    per day (bot/services/feedback.py, record_share_click)."""
 
     __tablename__ = "share_clicks"
+    __table_args__ = (UniqueConstraint("content_id", "network", "visitor"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     content_id: Mapped[int] = mapped_column(
@@ -352,6 +357,7 @@ class ShareClick(Base):
     member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
     network: Mapped[str] = mapped_column(String(30))
     platform: Mapped[str] = mapped_column(String(20))
+    visitor: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
 
@@ -457,3 +463,9 @@ class ConsoleSession(Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The one-line result of the session's last form, shown once on the page it returns to: the
+    # server says what happened, never the address (a ?notice= could be written by anyone).
+    notice: Mapped[str | None] = mapped_column(Text)
+    notice_refused: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=sql_false()
+    )

@@ -219,13 +219,19 @@ async def _last_weeks_digest(session: AsyncSession, sealer: Sealer, now: datetim
                     detail=network,
                 )
                 if kind == FeedbackKind.SHARED:
-                    for _ in range(2 if network == "linkedin" else 1):
+                    # Who shared clicked through once; a LinkedIn share is also clicked by
+                    # someone who saw the link in a channel (counted once, unnamed).
+                    visitors = [f"member:{member.id}"]
+                    if network == "linkedin":
+                        visitors.append(f"passer-by:demo-{item.id}-{member.id}")
+                    for visitor in visitors:
                         session.add(
                             ShareClick(
                                 content_id=item.id,
-                                member_id=member.id,
+                                member_id=member.id if visitor.startswith("member:") else None,
                                 network=network,
                                 platform=PLATFORM,
+                                visitor=visitor,
                                 created_at=sent_at + timedelta(hours=2),
                             )
                         )
