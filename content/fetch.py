@@ -1,26 +1,29 @@
-"""Fetch a web page for its metadata, safely: only http and https, never a private, loopback or
-link-local address (checked when connecting, so redirects and DNS tricks cannot reach inside),
-a time-out, and a cap on how much is read."""
+"""Fetch a web page for its metadata, safely: only http and https, only public addresses (checked
+on the address each socket connects to, for every redirect, whatever the URL's spelling and
+whatever DNS answers), no proxy from the environment, a time-out, and a cap on what is read."""
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
-from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohappyeyeballs import AddrInfoType
+from aiohttp.abc import AbstractResolver
+from aiohttp.connector import Connection
+from aiohttp.tracing import Trace
 from multidict import CIMultiDict
+from yarl import URL
 
 from bot.errors import InvalidInput
+from content.addresses import legacy_ipv4, parse_address, why_not_public
 
 MAX_BYTES = 1024 * 1024
 TIMEOUT_SECONDS = 10
 MAX_REDIRECTS = 5
 USER_AGENT = "AdvocacyBot/0.1 (+https://github.com; reads Open Graph tags)"
+REDIRECTS = (301, 302, 303, 307, 308)
 
 
 @dataclass(frozen=True)
@@ -32,39 +35,102 @@ class Fetched:
     headers: Mapping[str, str] = field(default_factory=CIMultiDict)  # case-insensitive
 
 
+class AddressRefused(OSError):
+    """A connection the bot will not make; an OSError so the connector treats it as one."""
+
+
 def _public(address: str) -> bool:
-    ip = ipaddress.ip_address(address)
-    return not (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
-    )
+    """May the bot connect to ``address``? Every check in this module asks here."""
+    ip = parse_address(address)
+    return ip is not None and why_not_public(ip) is None
 
 
-class PublicOnlyResolver(AbstractResolver):
-    """Resolves names like aiohttp does, but refuses any address that is not public."""
+def _refusal(host: str, address: str) -> str | None:
+    """Why ``host`` (as the client spells it) may not be read at ``address``; None if it may."""
+    if _public(address):
+        return None
+    ip = parse_address(address)
+    kind = why_not_public(ip) if ip is not None else "not a plain address"
+    what = "a private address" if kind in (None, "private") else f"a private address ({kind})"
+    shown = str(ip) if ip is not None else address
+    if ip is not None and parse_address(host.rstrip(".")) == ip:
+        return f"{shown} is {what}; the bot only fetches public pages."
+    return f"{host} leads to {shown}, {what}; the bot only fetches public pages."
 
-    def __init__(self, allow_private: bool = False) -> None:
-        self._inner = aiohttp.ThreadedResolver()
+
+class PublicOnlyConnector(aiohttp.TCPConnector):
+    """Connects only to public addresses. The check runs on the address handed to each socket,
+    after any DNS lookup and after the client has normalised the host (IDNA, fullwidth digits),
+    so the check and the connection never disagree and a second lookup cannot answer otherwise
+    (DNS rebinding). Once connected, the peer is checked again before the request is sent."""
+
+    def __init__(
+        self, *, allow_private: bool = False, resolver: AbstractResolver | None = None
+    ) -> None:
+        super().__init__(
+            resolver=resolver or aiohttp.ThreadedResolver(),
+            limit=4,
+            socket_factory=self._socket_for,
+        )
         self.allow_private = allow_private
+        self.host = ""  # the host being connected to, for the message
+        self.refusal: str | None = None
 
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        results = await self._inner.resolve(host, port, family)
-        if not self.allow_private:
-            refused = [r["host"] for r in results if not _public(r["host"])]
-            if refused:
-                raise InvalidInput(
-                    f"{host} resolves to a private address; the bot only fetches public pages."
-                )
-        return results
+    def _check(self, address: str) -> None:
+        if self.allow_private:
+            return
+        refusal = _refusal(self.host, address)
+        if refusal is not None:
+            self.refusal = refusal
+            raise AddressRefused(refusal)
 
-    async def close(self) -> None:
-        await self._inner.close()
+    def _socket_for(self, addr_info: AddrInfoType) -> socket.socket:
+        family, kind, proto, _, sockaddr = addr_info
+        self._check(str(sockaddr[0]))
+        return socket.socket(family, kind, proto)
+
+    async def connect(
+        self, req: aiohttp.ClientRequest, traces: list[Trace], timeout: aiohttp.ClientTimeout
+    ) -> Connection:
+        self.host = req.url.raw_host or ""
+        connection = await super().connect(req, traces, timeout)
+        transport = connection.transport
+        peer = transport.get_extra_info("peername") if transport is not None else None
+        try:
+            if not peer and not self.allow_private:
+                self.refusal = f"The bot could not tell which address {self.host} is at."
+                raise AddressRefused(self.refusal)
+            if peer:
+                self._check(str(peer[0]))
+        except AddressRefused:
+            connection.close()  # not back to the pool: nothing is sent on it
+            raise
+        return connection
+
+
+def check_url(url: str | URL, allow_private: bool = False) -> URL:
+    """The URL as the HTTP client reads it, refused early when its host is plainly not public
+    (the connector checks again on every connection, whatever this lets through)."""
+    try:
+        parsed = url if isinstance(url, URL) else URL(url)
+    except (TypeError, ValueError):
+        parsed = None
+    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.raw_host:
+        raise InvalidInput(f"'{url}' is not an http:// or https:// address.")
+    if allow_private:
+        return parsed
+    host = parsed.raw_host.rstrip(".")
+    legacy = legacy_ipv4(host)
+    if legacy is not None:
+        raise InvalidInput(
+            f"{parsed.raw_host} is the address {legacy} in an old numeric spelling; "
+            "the bot only fetches pages by name or by a plain address."
+        )
+    ip = parse_address(host)
+    refusal = _refusal(host, str(ip)) if ip is not None else None
+    if refusal is not None:
+        raise InvalidInput(refusal)
+    return parsed
 
 
 async def _read_capped(response: aiohttp.ClientResponse, max_bytes: int) -> bytes:
@@ -80,18 +146,15 @@ async def _read_capped(response: aiohttp.ClientResponse, max_bytes: int) -> byte
     return b"".join(parts)
 
 
-def check_url(url: str, allow_private: bool = False) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidInput(f"'{url}' is not an http:// or https:// address.")
+def _next_hop(response: aiohttp.ClientResponse, allow_private: bool) -> URL:
+    location = response.headers.get("Location")
+    if not location:
+        raise InvalidInput(f"{response.url} redirects nowhere.")
     try:
-        literal = ipaddress.ip_address(parts.hostname)
-    except ValueError:
-        return
-    if not allow_private and not _public(str(literal)):
-        raise InvalidInput(
-            f"{parts.hostname} is a private address; the bot only fetches public pages."
-        )
+        target = response.url.join(URL(location))
+    except (TypeError, ValueError):
+        raise InvalidInput(f"{response.url} redirects to an unreadable address.") from None
+    return check_url(target, allow_private)
 
 
 async def fetch_page(
@@ -100,26 +163,25 @@ async def fetch_page(
     allow_private: bool = False,
     headers: dict[str, str] | None = None,
     max_bytes: int = MAX_BYTES,
-    **session_args: Any,
+    resolver: AbstractResolver | None = None,
 ) -> Fetched:
     """The page's first ``max_bytes``, or a one-line InvalidInput saying why it cannot be read.
-    ``headers`` may make the request conditional (If-None-Match...): 304 comes back as is."""
-    check_url(url, allow_private)
-    connector = aiohttp.TCPConnector(resolver=PublicOnlyResolver(allow_private), limit=4)
+    ``headers`` may make the request conditional (If-None-Match...): 304 comes back as is.
+    ``resolver`` answers DNS questions (tests give a fake one); by default, the system's."""
+    current = check_url(url, allow_private)
+    connector = PublicOnlyConnector(allow_private=allow_private, resolver=resolver)
     timeout = aiohttp.ClientTimeout(total=TIMEOUT_SECONDS)
     try:
         async with aiohttp.ClientSession(
-            connector=connector, timeout=timeout, headers={"User-Agent": USER_AGENT}, **session_args
+            connector=connector,
+            timeout=timeout,
+            headers={"User-Agent": USER_AGENT},
+            trust_env=False,  # an HTTP_PROXY in the environment must not choose where we go
         ) as session:
-            current = url
             for _ in range(MAX_REDIRECTS + 1):
-                check_url(current, allow_private)
                 async with session.get(current, allow_redirects=False, headers=headers) as response:
-                    if response.status in (301, 302, 303, 307, 308):
-                        location = response.headers.get("Location")
-                        if not location:
-                            raise InvalidInput(f"{current} redirects nowhere.")
-                        current = str(response.url.join(aiohttp.client.URL(location)))
+                    if response.status in REDIRECTS:
+                        current = _next_hop(response, allow_private)
                         continue
                     if response.status == 304:
                         return Fetched(
@@ -138,8 +200,7 @@ async def fetch_page(
             raise InvalidInput(f"{url} redirects more than {MAX_REDIRECTS} times.")
     except TimeoutError:
         raise InvalidInput(f"{url} did not answer within {TIMEOUT_SECONDS} s.") from None
-    except aiohttp.ClientError as error:
-        cause = error.__cause__ if isinstance(error.__cause__, InvalidInput) else None
-        if cause is not None:
-            raise cause from None
+    except (aiohttp.ClientError, OSError) as error:
+        if connector.refusal is not None:
+            raise InvalidInput(connector.refusal) from None
         raise InvalidInput(f"{url} could not be fetched: {error}") from None
