@@ -13,6 +13,7 @@ from bot.chart_links import ChartLinks
 from bot.chat.router import EventRouter
 from bot.config import Settings
 from bot.delivery import OutboxWorker
+from bot.inbox import Inbox
 from bot.links import TrackedLinks
 from bot.metrics import Metrics
 from bot.platform import AdapterContext, AdapterRegistry, AdapterStatus, ChatAdapter
@@ -35,6 +36,7 @@ class Application:
     links: TrackedLinks
     charts: ChartLinks
     extensions: Extensions
+    inbox: Inbox
     adapters: dict[str, ChatAdapter] = field(default_factory=dict)
     statuses: dict[str, AdapterStatus] = field(default_factory=dict)
     worker: OutboxWorker | None = None
@@ -90,8 +92,10 @@ async def open_application(
             charts=charts,
             public_url=settings.public_url,
         )
+        inbox = Inbox(db, sealer, metrics)
         app = Application(
             settings=settings,
+            inbox=inbox,
             db=db,
             sealer=sealer,
             metrics=metrics,
@@ -105,7 +109,12 @@ async def open_application(
             app.statuses = app.registry.statuses(settings)
             app.adapters = app.registry.create_enabled(
                 AdapterContext(
-                    settings=settings, db=db, router=router, metrics=metrics, sealer=sealer
+                    settings=settings,
+                    db=db,
+                    router=router,
+                    metrics=metrics,
+                    sealer=sealer,
+                    inbox=inbox,
                 )
             )
         app.worker = OutboxWorker(

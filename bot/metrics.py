@@ -41,6 +41,19 @@ class Metrics:
             ["platform", "type", "outcome"],
             registry=self.registry,
         )
+        self.inbox = Counter(
+            "advocacy_inbox_events",
+            "Inbound events by outcome: accepted (written before the platform's ack), duplicate "
+            "(a platform's retry), handled, retried, failed (set aside after every attempt).",
+            ["platform", "outcome"],
+            registry=self.registry,
+        )
+        self.inbox_depth = Gauge(
+            "advocacy_inbox_depth",
+            "Inbound events acknowledged and waiting to be handled, or set aside (failed).",
+            ["status"],
+            registry=self.registry,
+        )
         self.outbox_depth = Gauge(
             "advocacy_outbox_depth",
             "Deliveries waiting or in flight in the outbox.",
@@ -74,6 +87,11 @@ class Metrics:
                 self.outbox_depth.labels(platform=platform, status=status).set(count)
             elif status == "dead":
                 self.dead_letters.labels(platform=platform).set(count)
+
+    def set_inbox_depth(self, depth: dict[str, int]) -> None:
+        self.inbox_depth.clear()
+        for status, count in depth.items():
+            self.inbox_depth.labels(status=status).set(count)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -21,6 +21,7 @@ from bot.services.adapter_store import AdapterStore
 
 if TYPE_CHECKING:
     from bot.chat.router import EventRouter
+    from bot.inbox import Inbox
     from bot.metrics import Metrics
     from bot.storage.database import Database
 
@@ -74,6 +75,8 @@ class AdapterContext:
     router: EventRouter
     metrics: Metrics
     sealer: Sealer
+    # Where inbound events are written before the platform is told they arrived.
+    inbox: Inbox | None = None
     # The adapter's own records in our database; set per adapter by the registry.
     store: AdapterStore | None = None
 

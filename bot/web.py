@@ -21,6 +21,7 @@ from bot.chart_links import ChartLinkError
 from bot.charts import objectives_chart
 from bot.console.web import mount_console
 from bot.domain import FeedbackKind
+from bot.inbox import inbox_depth
 from bot.leader import DEFAULT_RETRY_SECONDS, Leadership, scheduler_lock
 from bot.links import is_link_preview
 from bot.metrics import CONTENT_TYPE_LATEST
@@ -70,6 +71,7 @@ async def metrics(request: web.Request) -> web.Response:
     try:
         async with application.db.transaction() as session:
             application.metrics.set_outbox_depth(await queue_depth(session))
+            application.metrics.set_inbox_depth(await inbox_depth(session))
     except Exception as error:  # metrics must answer even when the database does not
         log.warning("outbox depth unavailable for metrics: %s", error)
     response = web.Response(body=application.metrics.render())
@@ -245,7 +247,10 @@ def build_web_app(
     async def background(_: web.Application) -> AsyncIterator[None]:
         stop = asyncio.Event()
         assert application.worker is not None
-        tasks = [asyncio.create_task(application.worker.run_forever(stop), name="outbox")]
+        tasks = [
+            asyncio.create_task(application.worker.run_forever(stop), name="outbox"),
+            asyncio.create_task(application.inbox.run(stop), name="inbox"),
+        ]
         if run_scheduler:
             leader_work = LeaderWork(application, run_jobs=run_jobs)
             leadership = Leadership(
@@ -260,9 +265,10 @@ def build_web_app(
         finally:
             stop.set()
             application.worker.wake()
+            application.inbox.wake()
             for task in tasks:
                 try:
-                    await asyncio.wait_for(task, timeout=10)
+                    await asyncio.wait_for(task, timeout=15)
                 except TimeoutError:
                     task.cancel()
 

@@ -30,6 +30,7 @@ from bot.platform import AdapterRegistry
 from bot.storage.models import Delivery
 from bot.storage.types import utcnow
 from bot.web import build_web_app
+from tests.inbox_support import inbox_settled
 from tests.slack_fake import FakeSlack
 
 SIGNING_SECRET = "test-signing-secret"
@@ -149,10 +150,10 @@ class SlackStack(SlackClient):
     server: TestServer = field(default=None)  # type: ignore[assignment]
 
     async def settle(self) -> None:
-        """Let Bolt's listeners (which run after the ack) finish, and the outbox drain."""
+        """Let the inbox's worker handle what was acknowledged, and the outbox drain."""
         assert self.app.worker is not None
         while True:
-            await _listeners_done()
+            await inbox_settled(self.app)
             await self.app.worker.drain(wait_for_retries=False)
             # The server's own worker may hold some deliveries: wait for those too.
             async with self.app.db.transaction() as session:
@@ -165,7 +166,7 @@ class SlackStack(SlackClient):
                         )
                     )
                 )
-            if not busy and not _listener_tasks():
+            if not busy and await self.app.inbox.settled():
                 return
             await asyncio.sleep(0.02)
 
@@ -250,23 +251,6 @@ def view_submission(user: str, view: dict[str, Any], values: dict[str, Any]) -> 
             "state": {"values": state},
         },
     }
-
-
-def _listener_tasks() -> list[asyncio.Task[Any]]:
-    """Bolt runs each listener in a task after acknowledging the request."""
-    current = asyncio.current_task()
-    return [
-        t
-        for t in asyncio.all_tasks()
-        if t is not current
-        and not t.done()
-        and "run_ack_function_asynchronously" in repr(t.get_coro())
-    ]
-
-
-async def _listeners_done() -> None:
-    while tasks := _listener_tasks():
-        await asyncio.wait(tasks, timeout=10)
 
 
 @asynccontextmanager

@@ -24,6 +24,7 @@ from bot.platform import AdapterRegistry
 from bot.storage.models import Delivery
 from bot.storage.types import utcnow
 from bot.web import build_web_app
+from tests.inbox_support import inbox_settled
 from tests.teams_fake import FakeConnector
 
 APP_ID = "11111111-2222-3333-4444-555555555555"  # the bot's Microsoft app id, when one is set
@@ -176,6 +177,14 @@ class TeamsClient:
 class TeamsStack(TeamsClient):
     app: Application = field(default=None)  # type: ignore[assignment]
     server: TestServer = field(default=None)  # type: ignore[assignment]
+
+    async def post(self, activity: dict[str, Any]) -> tuple[int, Any]:
+        """Post as Teams does; like a person in Teams, wait for the bot's answer (the inbox's
+        worker handles a message after the request is acknowledged)."""
+        status, body = await super().post(activity)
+        if activity.get("type") != "invoke" and status < 300:
+            await inbox_settled(self.app)
+        return status, body
 
     async def settle(self) -> None:
         """Let background work (roster reads) finish and the outbox drain."""

@@ -8,8 +8,10 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
+from aiohttp.test_utils import TestServer
 from sqlalchemy import func, select
 
+from bot import inbox as inbox_module
 from bot.compose import actions
 from bot.config import Settings
 from bot.domain import DeliveryStatus, Role
@@ -18,7 +20,14 @@ from bot.services.digests import add_digest
 from bot.services.members import add_member, find_member
 from bot.services.permissions import OPERATOR
 from bot.storage.models import Delivery, Feedback, Member, Suggestion
-from tests.slack_support import IDEAS_CHANNEL, SlackStack, slack_stack, view_submission
+from bot.web import build_web_app
+from tests.inbox_support import inbox_settled
+from tests.slack_support import (
+    IDEAS_CHANNEL,
+    SlackStack,
+    slack_stack,
+    view_submission,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -387,14 +396,17 @@ async def test_colleagues_vote_once_on_ideas_in_the_suggestions_channel(slack: S
     assert "*Votes*\\n2" in json.dumps(slack.fake.messages[IDEAS_CHANNEL][0]["blocks"])
 
 
-async def test_stopping_finishes_clicks_slack_was_told_were_received(slack: SlackStack) -> None:
-    """Slack never resends an acknowledged click: work still queued when the server stops (a
-    deploy's SIGTERM) is done before the adapter stops, not cancelled with the event loop."""
+async def test_clicks_acknowledged_before_a_stop_are_handled_after_the_restart(
+    slack: SlackStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Slack never resends an acknowledged click: work still in hand when the server stops (a
+    deploy's SIGTERM) is left in the inbox and done by the next start, not lost."""
     await slack.command("/suggest", "Weekend rota", "UALICE")
     await slack.settle()
     [posted] = slack.fake.messages[IDEAS_CHANNEL]
     vote = next(e for b in posted["blocks"] if b["type"] == "actions" for e in b["elements"])
-    slack.fake.delays["users.info"] = 0.5  # each click still works after its ack
+    slack.fake.delays["users.info"] = 2.0  # each click's work outlasts the stop's grace
+    monkeypatch.setattr(inbox_module, "STOP_GRACE_SECONDS", 0.1)
     for user in ("UBOB", "UCAROL", "UDAVE"):
         status, _ = await slack.press(
             user,
@@ -404,7 +416,18 @@ async def test_stopping_finishes_clicks_slack_was_told_were_received(slack: Slac
             ts=posted["ts"],
         )
         assert status == 200
-    await slack.app.adapters["slack"].stop()  # what leaving open_application does
+    await slack.server.close()  # what SIGTERM does: no new requests, the inbox worker stops
+    async with slack.app.db.transaction() as session:
+        idea = (await session.scalars(select(Suggestion))).one()
+    assert idea.vote_count < 3, "the stop should have left work for the next start"
+    assert await slack.app.inbox.pending_count() == 3 - idea.vote_count
+    slack.fake.delays["users.info"] = 0
+    restarted = TestServer(build_web_app(slack.app, run_scheduler=False), host="127.0.0.1")
+    await restarted.start_server()
+    try:
+        await inbox_settled(slack.app)
+    finally:
+        await restarted.close()
     async with slack.app.db.transaction() as session:
         idea = (await session.scalars(select(Suggestion))).one()
     assert idea.vote_count == 3

@@ -119,12 +119,25 @@ async def test_the_full_loop_in_teams_against_advocacy_serve(tmp_path: Path) -> 
                 ),
                 "the delivery record",
             )
-            # 3. She reacts; Teams delivers the reaction twice: it counts once.
+            # 3. She reacts; Teams delivers the reaction twice: it counts once (recorded by the
+            # inbox's worker just after the acknowledgement).
             for _ in range(2):
                 await teams.react(ALICE, "like", digest["id"], activity_id="reaction-1")
-            assert sqlite3.connect(db).execute("SELECT kind, detail FROM feedback").fetchall() == [
-                ("reaction", "like")
-            ]
+
+            def feedback() -> list[tuple[str, str]]:
+                return sqlite3.connect(db).execute("SELECT kind, detail FROM feedback").fetchall()
+
+            await wait_for(feedback, "the reaction")
+            await wait_for(
+                lambda: (
+                    sqlite3.connect(db)
+                    .execute("SELECT count(*) FROM inbox_events WHERE status = 'pending'")
+                    .fetchone()[0]
+                    == 0
+                ),
+                "the inbox to be empty",
+            )
+            assert feedback() == [("reaction", "like")]
             # 4. She files an idea anonymously.
             await teams.say(ALICE, "suggest --anonymous Publish the on-call rota")
             # 5. The manager answers it from the rollup card.

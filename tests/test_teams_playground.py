@@ -349,6 +349,14 @@ async def run_the_loop(pg: Playground, bot: Bot, env: dict[str, str], cwd: Path,
         "the bot to answer both reactions",
     )
     assert [item["response"]["statusCode"] for item in answered] == [201, 201]
+    # Acknowledged, then recorded by the inbox's worker: once.
+    await pg.wait_for(
+        lambda: (
+            query(db, "SELECT kind, detail FROM feedback")
+            and not query(db, "SELECT id FROM inbox_events WHERE status = 'pending'")
+        ),
+        "the reaction to be recorded",
+    )
     assert query(db, "SELECT kind, detail FROM feedback") == [("reaction", "like")]
 
     # "Useful" on the second digest, pressed as Teams does (Action.Execute: the invoke answers

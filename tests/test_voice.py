@@ -209,9 +209,14 @@ async def post_webhook(
         return response.status, await response.json()
 
 
-def signed(body: bytes, *, secret: str = SECRET, at: float | None = None) -> dict[str, str]:
+def signed(
+    body: bytes, *, secret: str = SECRET, at: float | None = None, query: str = "source=helpdesk"
+) -> dict[str, str]:
     stamp = str(int(at if at is not None else time.time()))
-    return {"X-Advocacy-Timestamp": stamp, "X-Advocacy-Signature": sign(secret, stamp, body)}
+    return {
+        "X-Advocacy-Timestamp": stamp,
+        "X-Advocacy-Signature": sign(secret, stamp, body, query),
+    }
 
 
 async def test_unsigned_forged_or_stale_webhook_calls_are_refused(
@@ -263,7 +268,7 @@ async def test_a_signed_urgent_item_reaches_the_alert_channel_at_once(
     assert "cancel" in json.dumps(alert.message.to_dict()["cards"][0]["facts"])
     assert "[phone]" in card.text
     assert "7946" not in json.dumps(alert.message.to_dict())
-    status, again = await post_webhook(server, body, signed(body))
+    status, again = await post_webhook(server, body, signed(body, at=time.time() + 1))
     assert (again["imported"], again["already_there"], again["alerts"]) == (0, 2, 0)
 
 

@@ -1,8 +1,11 @@
 """The Slack adapter: slack-bolt's AsyncApp on the shared aiohttp app, and outbound sends.
 
-Every request is verified by Bolt with the signing secret (401 otherwise). Listeners acknowledge
-first and work afterwards, so Slack always gets its answer within 3 seconds; a modal submission
-waits up to ``VIEW_ACK_BUDGET`` for the core so that a mistake can be shown in the modal itself.
+Every request is verified by Bolt with the signing secret (401 otherwise). Listeners write the
+request to the durable inbox and only then acknowledge it (Bolt runs them before answering:
+``process_before_response``), so Slack gets its answer within 3 seconds and nothing it was told
+we received can be lost; the inbox's worker does the work and sends the replies. A modal
+submission waits up to ``VIEW_ACK_BUDGET`` for the worker so that a mistake can be shown in the
+modal itself.
 """
 
 from __future__ import annotations
@@ -18,12 +21,20 @@ import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.blocks import fallback_text, home_view, modal_view, render_blocks
+from adapters.slack.blocks import (
+    LINK_ACTION,
+    core_action_id,
+    fallback_text,
+    home_view,
+    modal_view,
+    render_blocks,
+)
 from adapters.slack.config import (
     BOT_SCOPES,
     EVENTS_PATH,
@@ -41,10 +52,12 @@ from adapters.slack.parse import (
     split_ref,
     team_of,
     user_of,
+    view_event_id,
     view_submission_event,
 )
 from bot.compose import actions
 from bot.events import ActionInvoked, Actor, Event, HomeOpened, MessageReceived, Reply
+from bot.inbox import Accepted, InboxItem, Receipt
 from bot.keyed_locks import KeyedLocks
 from bot.messages import Message
 from bot.platform import AdapterContext, DeliveryError, DeliveryTarget, SendResult
@@ -58,9 +71,7 @@ SHORTCUT_CALLBACK = "turn_into_suggestion"
 MESSAGES_PER_SECOND_PER_CHANNEL = 1.0
 WORKSPACE_BURST = 3
 KNOWN_USERS = 10_000
-# How long stop() waits for work Slack already got its ack for (below Kubernetes' default 30 s
-# between SIGTERM and SIGKILL).
-STOP_GRACE_SECONDS = 25.0
+INBOX_KIND = "slack"
 PERMANENT_ERRORS = frozenset(
     {
         "account_inactive",
@@ -98,8 +109,9 @@ class SlackAdapter:
         self._per_channel = Pacer(MESSAGES_PER_SECOND_PER_CHANNEL)
         # A short burst makes up for time lost between outbox batches, staying under Slack's cap.
         self._per_workspace = Pacer(config.workspace_rate, burst=WORKSPACE_BURST)
-        # Listeners still working after their ack (Bolt runs each in a task of its own).
-        self._acknowledged: set[asyncio.Task[Any]] = set()
+        assert context.inbox is not None
+        self.inbox = context.inbox
+        self.inbox.register(INBOX_KIND, self.handle_inbox_item, order_key=_order_key)
         self.app = self._build_app()
 
     # ----- set-up -------------------------------------------------------------------------
@@ -135,14 +147,14 @@ class SlackAdapter:
                 signing_secret=self.config.signing_secret,
                 client=self._client(None),
                 oauth_flow=flow,
-                process_before_response=False,
+                process_before_response=True,
             )
         else:
             app = AsyncApp(
                 signing_secret=self.config.signing_secret,
                 # The client carries the bot token (and the Web API URL tests point elsewhere).
                 client=self._client(self.config.bot_token),
-                process_before_response=False,
+                process_before_response=True,
             )
         app.command("/suggest")(self._on_command)
         app.command("/advocacy")(self._on_command)
@@ -184,28 +196,7 @@ class SlackAdapter:
             )
 
     async def stop(self) -> None:
-        """Finish the work Slack was told we received: it never resends an acknowledged
-        request, so a listener cancelled at exit (asyncio.run cancels what is left) would lose
-        the click, command or event for good. Under a burst these queue up behind the database
-        (benchmarks/ingest.py measured hundreds a second acknowledged, about a hundred written)."""
-        pending = [task for task in self._acknowledged if not task.done()]
-        if not pending:
-            return
-        log.info("slack: finishing %d acknowledged request(s) before stopping", len(pending))
-        _, left = await asyncio.wait(pending, timeout=STOP_GRACE_SECONDS)
-        if left:
-            log.warning(
-                "slack: %d acknowledged request(s) were still waiting after %.0f s and are lost",
-                len(left),
-                STOP_GRACE_SECONDS,
-            )
-
-    def _track(self) -> None:
-        """Count this listener's task as acknowledged work until it ends (see stop)."""
-        task = asyncio.current_task()
-        if task is not None:
-            self._acknowledged.add(task)
-            task.add_done_callback(self._acknowledged.discard)
+        return None  # acknowledged work waits in the inbox, which outlives this process
 
     # ----- HTTP ---------------------------------------------------------------------------
 
@@ -253,37 +244,110 @@ class SlackAdapter:
             self._known_users.popitem(last=False)
         return Actor(PLATFORM, user_id, workspace, display_name=name, timezone=timezone)
 
-    # ----- listeners ----------------------------------------------------------------------
+    # ----- listeners: write to the inbox, then acknowledge --------------------------------
 
-    async def _on_command(
-        self, ack: Any, body: dict[str, Any], respond: Any, client: AsyncWebClient
-    ) -> None:
-        self._track()
+    async def _accept(
+        self, kind: str, body: dict[str, Any], event_id: str | None, *, wait: bool = False
+    ) -> Accepted:
+        """Write the request to the inbox; Slack gets its ack only after this returns. An
+        error here (the database is away) answers 500 without an ack, so Slack retries an
+        event, and a person sees that their click did not go through, rather than losing it."""
+        return await self.inbox.accept(
+            PLATFORM, INBOX_KIND, event_id, {"type": kind, "body": body}, wait=wait
+        )
+
+    async def _on_command(self, ack: Any, body: dict[str, Any]) -> None:
+        trigger = body.get("trigger_id")
+        await self._accept("command", body, f"command:{trigger}" if trigger else None)
         await ack()
-        actor = await self._actor(user_of(body), team_of(body), client)
-        reply = await self.router.handle(command_event(body, actor))
+
+    async def _on_action(self, ack: Any, body: dict[str, Any]) -> None:
+        action = (body.get("actions") or [{}])[0]
+        if core_action_id(str(action.get("action_id", ""))) != LINK_ACTION:
+            stamp = action.get("action_ts")
+            event_id = f"action:{stamp}:{user_of(body)}" if stamp else None
+            await self._accept("action", body, event_id)
+        await ack()  # a link button: the browser does the work
+
+    async def _on_view_submission(self, ack: Any, body: dict[str, Any]) -> None:
+        """A modal's answer: a mistake is shown in the modal itself when the inbox's worker
+        finds it within Slack's 3 seconds; otherwise the modal closes and the answer follows
+        by DM."""
+        started = asyncio.get_running_loop().time()
+        accepted = await self._accept("view", body, view_event_id(body), wait=True)
+        if accepted.waiter is None:  # a repeat of a submission already taken
+            await ack()
+            return
+        budget = VIEW_ACK_BUDGET - (asyncio.get_running_loop().time() - started)
+        answered, reply = await accepted.waiter.wait(max(0.0, budget))
+        blocks = body["view"].get("blocks") or []
+        if answered and reply.error and blocks:
+            await ack(
+                response_action="errors",
+                errors={blocks[0].get("block_id", "text"): reply.error[:300]},
+            )
+            return
+        await ack()
+
+    async def _on_shortcut(self, ack: Any, body: dict[str, Any]) -> None:
+        trigger = body.get("trigger_id")
+        await self._accept("shortcut", body, f"shortcut:{trigger}" if trigger else None)
+        await ack()
+
+    async def _on_event(self, body: dict[str, Any]) -> None:
+        """Events API callbacks; Bolt acknowledges once this returns (process_before_response).
+        A bot's own messages and events the core ignores are not written at all."""
+        payload = body.get("event", {})
+        if not payload.get("user") or payload.get("bot_id"):
+            return
+        if event_to_core(body, Actor(PLATFORM, str(payload["user"]))) is None:
+            return
+        await self._accept("event", body, body.get("event_id"))
+
+    # ----- the inbox's worker: the work behind each acknowledged request ------------------
+
+    async def handle_inbox_item(self, item: InboxItem, receipt: Receipt) -> None:
+        body = item.payload["body"]
+        kind = item.payload["type"]
+        team = team_of(body)
+        client = await self._client_for(self._workspace(team))
+        actor = await self._actor(_user(body), team, client)
+        if kind == "command":
+            await self._handle_command(body, actor, client, receipt)
+        elif kind == "action":
+            await self._handle_action(body, actor, client, receipt)
+        elif kind == "view":
+            await self._handle_view(body, actor, client, receipt)
+        elif kind == "shortcut":
+            await self._handle_shortcut(body, actor, client, receipt)
+        elif kind == "event":
+            await self._handle_event(body, actor, client, receipt)
+        else:
+            log.warning("slack: an inbox event of unknown type '%s' was skipped", kind)
+
+    async def _handle_command(
+        self, body: dict[str, Any], actor: Actor, client: AsyncWebClient, receipt: Receipt
+    ) -> None:
+        reply = await self.router.handle(command_event(body, actor), receipt)
         await self._show(
             reply,
             client=client,
             user_id=actor.user_id,
-            respond=respond,
+            respond=_responder(body),
             trigger_id=body.get("trigger_id"),
         )
 
-    async def _on_action(
-        self, ack: Any, body: dict[str, Any], respond: Any, client: AsyncWebClient
+    async def _handle_action(
+        self, body: dict[str, Any], actor: Actor, client: AsyncWebClient, receipt: Receipt
     ) -> None:
-        self._track()
-        await ack()
-        actor = await self._actor(user_of(body), team_of(body), client)
         event = action_event(body, actor)
-        if event is None:  # a link button: the browser does the work
+        if event is None:
             return
         container = body.get("container") or {}
         in_home = container.get("type") == "view" and body.get("view", {}).get("type") == "home"
         in_modal = container.get("type") == "view" and not in_home
-        reply = await self.router.handle(event)
-        respond_here = respond if container.get("type") == "message" else None
+        reply = await self.router.handle(event, receipt)
+        respond_here = _responder(body) if container.get("type") == "message" else None
         if reply.update is not None and event.message_ref:
             # Presses on one card update it in the order they were recorded (taking a place in
             # the queue now, just after the commit); a press with another queued behind it
@@ -313,41 +377,21 @@ class SlackAdapter:
         if in_home and reply.form is None:  # a vote, say: show the Home tab as it now is
             await self._publish_home(actor, client)
 
-    async def _on_view_submission(
-        self, ack: Any, body: dict[str, Any], client: AsyncWebClient
+    async def _handle_view(
+        self, body: dict[str, Any], actor: Actor, client: AsyncWebClient, receipt: Receipt
     ) -> None:
-        self._track()
-
-        async def submit() -> tuple[Actor, Reply]:
-            actor = await self._actor(user_of(body), team_of(body), client)
-            return actor, await self.router.handle(view_submission_event(body, actor))
-
-        # Everything, the users.info call included, must fit in Slack's 3 seconds.
-        task = asyncio.ensure_future(submit())
-        done, _ = await asyncio.wait({task}, timeout=VIEW_ACK_BUDGET)
-        if done:
-            actor, reply = task.result()
-            blocks = body["view"].get("blocks") or []
-            if reply.error and blocks:
-                # Keep the modal open and show what to fix under its first field.
-                await ack(
-                    response_action="errors",
-                    errors={blocks[0].get("block_id", "text"): reply.error[:300]},
-                )
-                return
-            await ack()
-        else:
-            await ack()  # close the modal now; the answer follows by DM
-            actor, reply = await task
+        reply = await self.router.handle(view_submission_event(body, actor), receipt)
+        taken = receipt.waiter.offer(reply) if receipt.waiter is not None else False
+        if taken and reply.error and body["view"].get("blocks"):
+            reply = replace(reply, error=None)  # shown in the modal, under its first field
         await self._show(reply, client=client, user_id=actor.user_id)
         if body["view"].get("callback_id") == actions.FORM_ANSWER:
             await self._publish_home(actor, client)
 
-    async def _on_shortcut(self, ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def _handle_shortcut(
+        self, body: dict[str, Any], actor: Actor, client: AsyncWebClient, receipt: Receipt
+    ) -> None:
         """ "Turn into suggestion": any message (a customer quote, say) becomes an idea."""
-        self._track()
-        await ack()
-        actor = await self._actor(user_of(body), team_of(body), client)
         message = body.get("message") or {}
         channel = (body.get("channel") or {}).get("id")
         permalink = None
@@ -366,22 +410,18 @@ class SlackAdapter:
             value=value,
             event_id=f"shortcut:{body.get('trigger_id')}",
         )
-        reply = await self.router.handle(event)
+        reply = await self.router.handle(event, receipt)
         await self._show(
             reply, client=client, user_id=actor.user_id, trigger_id=body.get("trigger_id")
         )
 
-    async def _on_event(self, body: dict[str, Any], client: AsyncWebClient) -> None:
-        self._track()  # Bolt acknowledged the event before calling this
-        payload = body.get("event", {})
-        user_id = payload.get("user")
-        if not user_id or payload.get("bot_id"):
-            return
-        actor = await self._actor(str(user_id), team_of(body), client)
+    async def _handle_event(
+        self, body: dict[str, Any], actor: Actor, client: AsyncWebClient, receipt: Receipt
+    ) -> None:
         event: Event | None = event_to_core(body, actor)
         if event is None:
             return
-        reply = await self.router.handle(event)
+        reply = await self.router.handle(event, receipt)
         if isinstance(event, HomeOpened) and reply.messages:
             await self._publish(client, actor.user_id, reply.messages[0])
         elif isinstance(event, MessageReceived):
@@ -486,6 +526,24 @@ class SlackAdapter:
         except (aiohttp.ClientError, TimeoutError) as error:
             raise DeliveryError(f"Slack did not answer: {_reason(error)}") from None
         return SendResult(platform_ref=message_ref(answer["channel"], answer["ts"]))
+
+
+def _responder(body: dict[str, Any]) -> AsyncRespond | None:
+    """Bolt's ``respond`` for a request's response_url (valid 30 minutes, 5 uses)."""
+    url = body.get("response_url")
+    return AsyncRespond(response_url=url) if url else None
+
+
+def _user(body: dict[str, Any]) -> str:
+    """Who acted: an interaction's or command's user, or an Events API event's."""
+    return user_of(body) or str((body.get("event") or {}).get("user") or "")
+
+
+def _order_key(payload: dict[str, Any]) -> str | None:
+    """One person's requests are handled in the order they arrived."""
+    body = payload.get("body") or {}
+    user = _user(body)
+    return f"{team_of(body)}/{user}" if user else None
 
 
 def _delivery_error(error: SlackApiError) -> DeliveryError:

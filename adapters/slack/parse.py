@@ -7,6 +7,7 @@ Identities: in single-workspace mode every Slack user is known under workspace "
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -101,8 +102,19 @@ def view_submission_event(body: dict[str, Any], actor: Actor) -> FormSubmitted:
         form_id=str(view.get("callback_id", "")),
         values=form_values(view),
         context=context if isinstance(context, dict) else {},
-        event_id=f"view:{view['id']}:{view.get('hash', '')}" if view.get("id") else None,
+        event_id=view_event_id(body),
     )
+
+
+def view_event_id(body: dict[str, Any]) -> str | None:
+    """A modal's submission: the same view with the same answers is the same submission (a
+    double press); corrected answers after an error are a new one."""
+    view = body.get("view") or {}
+    if not view.get("id"):
+        return None
+    state = json.dumps((view.get("state") or {}).get("values") or {}, sort_keys=True)
+    answers = hashlib.sha256(state.encode()).hexdigest()[:16]
+    return f"view:{view['id']}:{view.get('hash', '')}:{answers}"
 
 
 def event_to_core(body: dict[str, Any], actor: Actor) -> Event | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -18,7 +19,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from botbuilder.core import ActivityHandler, InvokeResponse, TurnContext
+from botbuilder.core import ActivityHandler, InvokeResponse, TurnContext, serializer_helper
 from botbuilder.core.teams import TeamsInfo
 from botbuilder.integration.aiohttp import (
     CloudAdapter,
@@ -35,8 +36,13 @@ from botbuilder.schema import (
     ConversationParameters,
     ConversationReference,
 )
-from botframework.connector.auth import AuthenticationConstants, ServiceClientCredentialsFactory
-from msrest.exceptions import ClientRequestError
+from botframework.connector.auth import (
+    AuthenticateRequestResult,
+    AuthenticationConstants,
+    ClaimsIdentity,
+    ServiceClientCredentialsFactory,
+)
+from msrest.exceptions import ClientRequestError, DeserializationError
 from msrest.serialization import Model
 
 from adapters.teams.cards import CONTENT_TYPE, form_card, part_of_card, render_parts
@@ -56,6 +62,7 @@ from adapters.teams.parse import (
 )
 from adapters.teams.references import ConversationStore
 from bot.events import AppInstalled, Event, FormSubmitted, Reply
+from bot.inbox import InboxItem, Receipt
 from bot.messages import Card, Message
 from bot.platform import AdapterContext, DeliveryError, DeliveryTarget, SendResult
 from bot.ratelimit import Pacer
@@ -71,6 +78,8 @@ PER_TENANT = 50.0
 # send runs at the rate instead of ~8 % below it; one second's worth is 50, far above it.
 TENANT_BURST = 5
 RETRYABLE = frozenset({412, 429, 502, 504})
+INBOX_KIND = "teams"
+RECEIPT_KEY = "advocacy.inbox_receipt"
 ROSTER_PAGE = 500
 CARD_ACTION = "adaptiveCard/action"
 
@@ -99,6 +108,9 @@ class TeamsAdapter:
         self._per_tenant = Pacer(PER_TENANT, burst=TENANT_BURST)
         self._background: set[asyncio.Task[Any]] = set()
         self._connectors: dict[str, Any] = {}
+        assert context.inbox is not None
+        self.inbox = context.inbox
+        self.inbox.register(INBOX_KIND, self.handle_inbox_item, order_key=_order_key)
 
     # ----- HTTP ---------------------------------------------------------------------------
 
@@ -113,13 +125,83 @@ class TeamsAdapter:
             task.cancel()
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        """Authenticate, then: an invoke (Teams waits for its answer, which carries the updated
+        card) is handled in the request and committed before the answer; every other activity
+        is written to the inbox and acknowledged, and the inbox's worker handles it."""
         if not self.config.authenticated and not _is_loopback(request.remote):
             return web.json_response(
                 {"error": "This bot has no MICROSOFT_APP_ID: it only serves local emulators."},
                 status=401,
             )
-        response = await self.cloud.process(request, self.bot)
-        return response if response is not None else web.Response(status=201)
+        auth_header = request.headers.get("Authorization", "")
+        if self.config.authenticated and not auth_header.lower().startswith("bearer "):
+            return _unauthorized()  # before reading a byte of the body
+        if "application/json" not in request.headers.get("Content-Type", ""):
+            return web.json_response({"error": "send the activity as JSON"}, status=415)
+        activity = _activity_of(await request.read())
+        if activity is None:
+            # Whether the body parses is told only to a caller with a valid token.
+            if await self._authenticate(Activity(channel_id="msteams"), auth_header) is None:
+                return _unauthorized()
+            return web.json_response(
+                {"error": "the body is not a Bot Framework activity"}, status=400
+            )
+        authenticated = await self._authenticate(activity, auth_header)
+        if authenticated is None:
+            return _unauthorized()
+        if activity.type == ActivityTypes.invoke:
+            answer = await self.cloud.process_activity(authenticated, activity, self.bot.on_turn)
+            if answer is None:
+                return web.Response(status=201)
+            return web.json_response(serializer_helper(answer.body), status=answer.status)
+        await self.inbox.accept(
+            PLATFORM,
+            INBOX_KIND,
+            event_id(activity),
+            {
+                "activity": activity.serialize(),
+                "claims": authenticated.claims_identity.claims,
+                "authenticated": authenticated.claims_identity.is_authenticated,
+                "authentication_type": authenticated.claims_identity.authentication_type,
+                "audience": authenticated.audience,
+                "caller_id": authenticated.caller_id,
+            },
+        )
+        return web.Response(status=201)
+
+    async def _authenticate(
+        self, activity: Activity, auth_header: str
+    ) -> AuthenticateRequestResult | None:
+        try:
+            return await self.cloud.bot_framework_authentication.authenticate_request(
+                activity, auth_header
+            )
+        except PermissionError:
+            return None
+
+    async def handle_inbox_item(self, item: InboxItem, receipt: Receipt) -> None:
+        """An acknowledged activity's turn, run by the inbox's worker with the identity its
+        request proved (checked once, when it arrived: its token may have expired since)."""
+        payload = item.payload
+        activity = Activity().deserialize(payload["activity"])
+        claims = ClaimsIdentity(
+            payload.get("claims") or {},
+            bool(payload.get("authenticated")),
+            payload.get("authentication_type"),
+        )
+        authenticated = AuthenticateRequestResult()
+        authenticated.claims_identity = claims
+        authenticated.audience = payload.get("audience")
+        authenticated.caller_id = payload.get("caller_id")
+        authenticated.connector_factory = (
+            self.cloud.bot_framework_authentication.create_connector_factory(claims)
+        )
+
+        async def turn(turn_context: TurnContext) -> None:
+            turn_context.turn_state[RECEIPT_KEY] = receipt
+            await self.bot.on_turn(turn_context)
+
+        await self.cloud.process_activity(authenticated, activity, turn)
 
     async def _on_turn_error(self, turn_context: TurnContext, error: Exception) -> None:
         log.exception("teams: a turn failed", exc_info=error)
@@ -139,7 +221,7 @@ class TeamsAdapter:
         if event is None:
             return
         origin = getattr(event, "message_ref", None)
-        reply = await self.router.handle(await self._whole_message(event))
+        reply = await self.router.handle(await self._whole_message(event), _receipt(turn_context))
         if isinstance(event, FormSubmitted) and origin and reply.messages and not reply.error:
             confirmation, *others = reply.messages  # the form becomes its confirmation
             reply = replace(reply, messages=others, update=confirmation)
@@ -168,8 +250,12 @@ class TeamsAdapter:
         return _invoke_message(text)
 
     async def on_reaction(self, turn_context: TurnContext) -> None:
-        for event in reaction_events(turn_context.activity):
-            await self.router.handle(await self._whole_message(event))
+        """One activity may add and remove several reactions: each counts once by its own id,
+        and the last one closes the inbox event, so a retry after a crash does only the rest."""
+        events = reaction_events(turn_context.activity)
+        for number, event in enumerate(events, start=1):
+            receipt = _receipt(turn_context) if number == len(events) else None
+            await self.router.handle(await self._whole_message(event), receipt)
 
     async def _whole_message(self, event: Event) -> Event:
         """A card from the second part of a split message still belongs to its delivery,
@@ -202,7 +288,7 @@ class TeamsAdapter:
             await turn_context.send_activity(_card_activity(_welcome_card()))
             return
         reply = await self.router.handle(
-            AppInstalled(actor_of(activity), event_id=event_id(activity))
+            AppInstalled(actor_of(activity), event_id=event_id(activity)), _receipt(turn_context)
         )
         await self._show(turn_context, reply, origin=None)
 
@@ -628,6 +714,32 @@ def _http_status(error: Exception) -> tuple[int | None, float | None]:
     except ValueError:
         retry_after = None
     return int(status), retry_after
+
+
+def _receipt(turn_context: TurnContext) -> Receipt | None:
+    """The inbox receipt of a turn the inbox's worker runs (None for an invoke's turn)."""
+    return turn_context.turn_state.get(RECEIPT_KEY)
+
+
+def _order_key(payload: dict[str, Any]) -> str | None:
+    """One conversation's activities are handled in the order they arrived."""
+    conversation = (payload.get("activity") or {}).get("conversation") or {}
+    return str(conversation.get("id") or "") or None
+
+
+def _activity_of(body: bytes) -> Activity | None:
+    """The request's activity, or None when the body is not one (bad JSON, nested past
+    Python's recursion limit, the wrong shapes, no type)."""
+    try:
+        data = json.loads(body)
+        activity = Activity().deserialize(data) if isinstance(data, dict) else None
+    except (ValueError, RecursionError, DeserializationError, TypeError, AttributeError):
+        return None
+    return activity if activity is not None and activity.type else None
+
+
+def _unauthorized() -> web.Response:
+    return web.json_response({"error": "Unauthorized"}, status=401)
 
 
 def _is_loopback(remote: str | None) -> bool:

@@ -1,7 +1,8 @@
 """The EventRouter: the one entry point through which every adapter hands events to the core.
 
-Each event is handled in one transaction: de-duplication on the platform's event id, the member
-resolved (created on first contact), the handler run. Metrics are counted only after the commit,
+Each event is handled in one transaction: the inbox item marked done (or, for an event handled
+in its request, its keyed id recorded so a platform's retry counts once), the member resolved
+(created on first contact), the handler run. Metrics are counted only after the commit,
 so they reflect what was really recorded. Logs name the event type and platform, never the
 person: an anonymous idea must not be traceable through the log.
 """
@@ -35,6 +36,7 @@ from bot.events import (
     ReactionRemoved,
     Reply,
 )
+from bot.inbox import Receipt, RetryLater
 from bot.metrics import Metrics
 from bot.plugins import Extensions
 from bot.sealing import Sealer
@@ -77,12 +79,21 @@ class EventRouter:
         # 30 s: under a burst, work acknowledged to the platform is queued, not lost.
         self._turns = asyncio.Semaphore(CONCURRENT_EVENTS)
 
-    async def handle(self, event: Event) -> Reply:
+    async def handle(self, event: Event, receipt: Receipt | None = None) -> Reply:
+        """Handle one event in one transaction. With an inbox ``receipt``, the inbox item is
+        marked done in that same transaction (de-duplication happened when it was accepted);
+        without one, the event's id is recorded there so a platform's retry counts once."""
         kind = type(event).__name__
         platform = event.actor.platform
         try:
             async with self._turns, self.db.transaction() as session:
-                if event.event_id and not await self._first_time(session, platform, event.event_id):
+                if receipt is not None:
+                    first = await receipt.mark_done(session)
+                elif event.event_id:
+                    first = await self._first_time(session, platform, event.event_id)
+                else:
+                    first = True
+                if not first:
                     self.metrics.events.labels(
                         platform=platform, type=kind, outcome="duplicate"
                     ).inc()
@@ -104,9 +115,16 @@ class EventRouter:
         except DomainError as error:
             self.metrics.events.labels(platform=platform, type=kind, outcome="refused").inc()
             return Reply.fail(error.message)
-        except Exception:
+        except Exception as error:
+            if receipt is not None and not receipt.last_attempt:
+                # Acknowledged work is not dropped: the inbox tries it again (the database may
+                # have gone away for a moment); the person hears only if every attempt fails.
+                self.metrics.events.labels(platform=platform, type=kind, outcome="retried").inc()
+                raise RetryLater(f"{kind} failed: {type(error).__name__}: {error}") from error
             self.metrics.events.labels(platform=platform, type=kind, outcome="error").inc()
             log.exception("%s from %s failed", kind, platform)
+            if receipt is not None:
+                receipt.failed = True
             return Reply.fail(UNEXPECTED)
         for callback in ctx.after_commit:
             callback()

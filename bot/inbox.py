@@ -1,0 +1,622 @@
+"""The durable inbox: what a platform was told it delivered is written down first.
+
+An adapter (or a webhook) calls ``Inbox.accept`` and answers the platform only once it returns:
+by then the event is committed, sealed with the server's key, under a keyed hash of the
+platform's event id (a retried delivery finds it and counts once). Many acceptances share one
+commit, so acknowledging stays fast under a burst.
+
+A worker then hands each event to the handler registered for its kind. The handler marks it done
+inside its own transaction (``Receipt.mark_done``, through the EventRouter), so the event's work
+is recorded exactly once: a crash before that commit leaves the event pending, a crash after it
+leaves it done. Leases work as in the outbox: an event is held by one worker at a time, renewed
+while it works; a dead worker's events come back when its lease expires. On SIGTERM the worker
+stops taking events, lets the ones in hand finish for a few seconds and releases the rest for the
+next start, which says how many it resumed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, event, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.delivery import worker_identity
+from bot.keyed_locks import KeyedLocks
+from bot.metrics import Metrics
+from bot.sealing import Sealer, SealError
+from bot.storage.database import Database
+from bot.storage.models import InboxEvent
+from bot.storage.types import utcnow
+
+log = logging.getLogger(__name__)
+
+PENDING, DONE, FAILED = "pending", "done", "failed"
+DEFAULT_LEASE = timedelta(seconds=15)
+# Slack retries an event three times within about five minutes; Teams redelivers within its own
+# request time-outs. An hour covers both with a wide margin; after it only the work remains.
+DEFAULT_KEEP = timedelta(hours=1)
+FAILED_KEEP = timedelta(days=7)
+MAX_ACCEPT_BATCH = 500
+# Events handed straight to this process's workers; beyond it they wait in the database for a
+# worker to claim them (so a burst does not pile decrypted payloads up in memory).
+LOCAL_QUEUE_LIMIT = 2000
+CLAIM_BATCH = 100
+STOP_GRACE_SECONDS = 5.0
+PURGE_EVERY_SECONDS = 300.0
+BASE_BACKOFF_SECONDS = 1.0
+MAX_BACKOFF_SECONDS = 300.0
+
+
+class RetryLater(Exception):
+    """Raised by a handler whose work failed for a reason that may pass (the database went
+    away, say): the event stays pending and is tried again with backoff."""
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    id: int
+    platform: str
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+    received_at: datetime
+
+
+class Waiter:
+    """Someone (an HTTP request still open) who would like the handler's result, for a while:
+    a Slack modal shows its errors in place, a webhook answers with what it stored. Whoever
+    comes second loses: the handler then shows the result its usual way (a DM, say)."""
+
+    def __init__(self) -> None:
+        self._future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._gave_up = False
+
+    def offer(self, value: Any) -> bool:
+        """Hand the result over; False when nobody waits any more."""
+        if self._gave_up or self._future.done():
+            return False
+        self._future.set_result(value)
+        return True
+
+    async def wait(self, timeout: float) -> tuple[bool, Any]:
+        """(True, result) if the handler offered it in time, else (False, None) for good."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._future), timeout)
+        if self._future.done():
+            return True, self._future.result()
+        self._gave_up = True
+        return False, None
+
+
+@dataclass
+class Receipt:
+    """Given to a handler with its item: marks the item done in the handler's transaction."""
+
+    item_id: int
+    owner: str
+    attempt: int
+    last_attempt: bool
+    waiter: Waiter | None = None
+    done: bool = False
+    failed: bool = False
+
+    async def mark_done(self, session: AsyncSession) -> bool:
+        """Mark the item handled, within ``session``'s transaction; False when it was handled
+        already, or another worker holds it now (its lease expired): then do nothing."""
+        result = await session.execute(
+            update(InboxEvent)
+            .where(
+                InboxEvent.id == self.item_id,
+                InboxEvent.status == PENDING,
+                InboxEvent.lease_owner == self.owner,
+            )
+            .values(status=DONE, payload=None, handled_at=utcnow(), lease_until=None)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:
+            return False
+        # Done only once that transaction commits; a rollback leaves the event pending.
+        event.listen(session.sync_session, "after_commit", self._committed, once=True)
+        return True
+
+    def _committed(self, _session: Any) -> None:
+        self.done = True
+
+
+Handler = Callable[[InboxItem, Receipt], Awaitable[Any]]
+OrderKey = Callable[[dict[str, Any]], str | None]
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """What ``accept`` answers: the item (None for an event seen before), and a waiter when
+    one was asked for."""
+
+    item_id: int | None
+    duplicate: bool
+    waiter: Waiter | None = None
+
+
+@dataclass
+class _Incoming:
+    row: dict[str, Any]
+    payload: dict[str, Any]
+    future: asyncio.Future[Accepted]
+    waiter: Waiter | None
+
+
+@dataclass
+class _Registered:
+    handler: Handler
+    order_key: OrderKey | None = None
+
+
+@dataclass
+class InboxStats:
+    handled: int = 0
+    retried: int = 0
+    failed: int = 0
+    resumed: int = 0
+
+
+def backoff_seconds(attempts: int) -> float:
+    exponential = min(MAX_BACKOFF_SECONDS, BASE_BACKOFF_SECONDS * 2 ** max(0, attempts - 1))
+    return exponential * random.uniform(0.5, 1.0)
+
+
+class Inbox:
+    def __init__(
+        self,
+        db: Database,
+        sealer: Sealer,
+        metrics: Metrics,
+        *,
+        lease: timedelta = DEFAULT_LEASE,
+        keep: timedelta = DEFAULT_KEEP,
+        max_attempts: int = 5,
+        concurrency: int = 8,
+    ) -> None:
+        self.db = db
+        self.sealer = sealer
+        self.metrics = metrics
+        self.lease = lease
+        self.keep = keep
+        self.max_attempts = max_attempts
+        self.concurrency = concurrency
+        self.owner = f"inbox:{worker_identity()}"
+        self.stats = InboxStats()
+        self._handlers: dict[str, _Registered] = {}
+        self._incoming: list[_Incoming] = []
+        self._flushing: asyncio.Task[None] | None = None
+        self._ready: deque[tuple[InboxItem, Waiter | None]] = deque()
+        self._wake = asyncio.Event()
+        self._running: set[asyncio.Task[None]] = set()
+        self._in_hand: set[int] = set()
+        self._order = KeyedLocks()
+        self._accepting = True
+        self._worker_running = False
+
+    # ----- registration --------------------------------------------------------------------
+
+    def register(self, kind: str, handler: Handler, *, order_key: OrderKey | None = None) -> None:
+        """``handler`` takes the events of ``kind``; events with the same ``order_key`` (one
+        person's clicks, say) are handled one after another, in the order they arrived."""
+        self._handlers[kind] = _Registered(handler, order_key)
+
+    # ----- accepting -----------------------------------------------------------------------
+
+    async def accept(
+        self,
+        platform: str,
+        kind: str,
+        event_id: str | None,
+        payload: dict[str, Any],
+        *,
+        wait: bool = False,
+    ) -> Accepted:
+        """Write the event durably; return once it is committed (tell the platform then).
+
+        ``event_id`` is the platform's id for the event (a retried delivery carries the same);
+        None when the platform gives none (the event is then never taken for a repeat).
+        ``wait`` asks for a Waiter on the handler's result."""
+        if not self._accepting:
+            raise InboxClosed("the server is stopping; the platform will send this again")
+        now = utcnow()
+        key = self.sealer.event_key(platform, event_id or f"unique:{uuid.uuid4()}")
+        row = {
+            "event_key": key,
+            "platform": platform,
+            "kind": kind,
+            "payload": self.sealer.seal(payload),
+            "status": PENDING,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "received_at": now,
+        }
+        incoming = _Incoming(
+            row,
+            payload,
+            asyncio.get_running_loop().create_future(),
+            Waiter() if wait else None,
+        )
+        self._incoming.append(incoming)
+        if self._flushing is None or self._flushing.done():
+            self._flushing = asyncio.create_task(self._flush(), name="inbox-accept")
+        return await asyncio.shield(incoming.future)
+
+    async def _flush(self) -> None:
+        """Write what arrived, in as few transactions as the burst allows: while one commit
+        runs, the next batch gathers."""
+        while self._incoming:
+            batch = self._incoming[:MAX_ACCEPT_BATCH]
+            del self._incoming[: len(batch)]
+            try:
+                inserted = await self._insert(batch)
+            except Exception as error:
+                log.exception("inbox: %d event(s) could not be written", len(batch))
+                for incoming in batch:
+                    if not incoming.future.done():
+                        incoming.future.set_exception(error)
+                continue
+            for incoming in batch:
+                item_id = inserted.pop(incoming.row["event_key"], None)
+                if item_id is None:
+                    platform = incoming.row["platform"]
+                    self.metrics.inbox.labels(platform=platform, outcome="duplicate").inc()
+                    incoming.future.set_result(Accepted(None, True))
+                    continue
+                self.metrics.inbox.labels(
+                    platform=incoming.row["platform"], outcome="accepted"
+                ).inc()
+                if incoming.row.get("lease_owner") == self.owner:
+                    item = InboxItem(
+                        item_id,
+                        incoming.row["platform"],
+                        incoming.row["kind"],
+                        incoming.payload,
+                        0,
+                        incoming.row["received_at"],
+                    )
+                    self._ready.append((item, incoming.waiter))
+                if not incoming.future.done():
+                    incoming.future.set_result(Accepted(item_id, False, incoming.waiter))
+            self._wake.set()
+
+    async def _insert(self, batch: list[_Incoming]) -> dict[str, int]:
+        """Insert the batch, skipping keys already there; returns the new ids by key."""
+        # Keep work in this process when its workers run and are not swamped; leave it unleased
+        # for whichever worker claims it otherwise.
+        local = self._worker_running and len(self._ready) < LOCAL_QUEUE_LIMIT
+        lease_until = utcnow() + self.lease if local else None
+        rows = []
+        seen: set[str] = set()
+        for incoming in batch:
+            incoming.row["lease_owner"] = self.owner if local else None
+            incoming.row["lease_until"] = lease_until
+            if incoming.row["event_key"] not in seen:  # a double delivery within one batch
+                seen.add(incoming.row["event_key"])
+                rows.append(incoming.row)
+        table = InboxEvent.__table__
+        insert = postgresql_insert if not self.db.is_sqlite else sqlite_insert
+        statement = (
+            insert(table)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=["event_key"])
+            .returning(table.c.id, table.c.event_key)
+        )
+        async with self.db.transaction() as session:
+            result = await session.execute(statement)
+            return {key: item_id for item_id, key in result.all()}
+
+    # ----- handling ------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event, poll_interval: float = 1.0) -> None:
+        """The server's inbox worker, until ``stop`` is set (then see ``_stop``)."""
+        self._worker_running = True
+        self._accepting = True
+        waiting = await self.pending_count()
+        if waiting:
+            self.stats.resumed = waiting
+            log.info("inbox: resuming %d event(s) received before the last stop", waiting)
+        log.info("inbox worker started for %s", ", ".join(sorted(self._handlers)) or "nothing")
+        renewing = asyncio.create_task(self._renew_forever(), name="inbox-leases")
+        purging = asyncio.create_task(self._purge_forever(), name="inbox-purge")
+        slots = asyncio.Semaphore(self.concurrency)
+        try:
+            while not stop.is_set():
+                if not self._ready:
+                    try:
+                        await self._claim()
+                    except Exception:
+                        log.exception("inbox: claiming events failed; retrying")
+                while self._ready and not stop.is_set():
+                    await slots.acquire()
+                    if stop.is_set():
+                        slots.release()
+                        break
+                    item, waiter = self._ready.popleft()
+                    self._start(item, waiter, slots)
+                if stop.is_set():
+                    break
+                self._wake.clear()
+                if self._ready:
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=poll_interval)
+        finally:
+            await self._stop()
+            renewing.cancel()
+            purging.cancel()
+            for task in (renewing, purging):
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _start(self, item: InboxItem, waiter: Waiter | None, slots: asyncio.Semaphore) -> None:
+        self._in_hand.add(item.id)
+
+        async def work() -> None:
+            try:
+                registered = self._handlers.get(item.kind)
+                key = (
+                    registered.order_key(item.payload)
+                    if registered and registered.order_key
+                    else None
+                )
+                async with self._order.hold(key):
+                    await self._handle(item, waiter)
+            finally:
+                self._in_hand.discard(item.id)
+                slots.release()
+
+        task = asyncio.create_task(work(), name=f"inbox-{item.id}")
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    async def _handle(self, item: InboxItem, waiter: Waiter | None) -> None:
+        attempt = item.attempts + 1
+        receipt = Receipt(
+            item.id, self.owner, attempt, last_attempt=attempt >= self.max_attempts, waiter=waiter
+        )
+        registered = self._handlers.get(item.kind)
+        try:
+            if registered is None:
+                raise RetryLater(f"no handler for inbox events of kind '{item.kind}' here")
+            await registered.handler(item, receipt)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            if receipt.done:  # the work is recorded; only showing the result failed
+                log.warning("inbox: event %d handled, but its reply failed: %s", item.id, error)
+                self._count(item, "handled")
+                return
+            if not isinstance(error, RetryLater):
+                log.exception("inbox: event %d (%s) failed", item.id, item.kind)
+            await self._failed(item, attempt, error)
+            return
+        if receipt.failed and not receipt.done:
+            await self._failed(item, attempt, RuntimeError("the handler gave up"), final=True)
+            return
+        if not receipt.done:  # nothing to record (a bot's own message, a link button...)
+            await self._finish(item.id)
+        self._count(item, "handled")
+
+    def _count(self, item: InboxItem, outcome: str) -> None:
+        if outcome == "handled":
+            self.stats.handled += 1
+        self.metrics.inbox.labels(platform=item.platform, outcome=outcome).inc()
+
+    async def _finish(self, item_id: int) -> None:
+        async with self.db.transaction() as session:
+            await Receipt(item_id, self.owner, 0, False).mark_done(session)
+
+    async def _failed(
+        self, item: InboxItem, attempt: int, error: BaseException, *, final: bool = False
+    ) -> None:
+        reason = (str(error) or type(error).__name__)[:2000]
+        values: dict[str, Any] = {
+            "attempts": attempt,
+            "last_error": reason,
+            "lease_owner": None,
+            "lease_until": None,
+        }
+        if final or attempt >= self.max_attempts:
+            values["status"] = FAILED
+            values["handled_at"] = utcnow()
+            self.stats.failed += 1
+            self._count(item, "failed")
+            log.error(
+                "inbox: event %d (%s) failed %d time(s) and is set aside: %s "
+                "(advocacy inbox retry %d)",
+                item.id,
+                item.kind,
+                attempt,
+                reason,
+                item.id,
+            )
+        else:
+            delay = backoff_seconds(attempt)
+            values["next_attempt_at"] = utcnow() + timedelta(seconds=delay)
+            self.stats.retried += 1
+            self._count(item, "retried")
+            log.info("inbox: event %d will be tried again in %.1f s: %s", item.id, delay, reason)
+        try:
+            async with self.db.transaction() as session:
+                await session.execute(
+                    update(InboxEvent)
+                    .where(InboxEvent.id == item.id, InboxEvent.lease_owner == self.owner)
+                    .values(**values)
+                )
+        except Exception:
+            # The lease runs out and the event is tried again: nothing is lost.
+            log.exception("inbox: could not record the failure of event %d", item.id)
+
+    async def _claim(self) -> int:
+        """Take pending events nobody holds (arrived while every worker was busy, or left by a
+        worker that died or stopped)."""
+        if not self._handlers:
+            return 0
+        now = utcnow()
+        async with self.db.transaction() as session:
+            statement = (
+                select(
+                    InboxEvent.id,
+                    InboxEvent.platform,
+                    InboxEvent.kind,
+                    InboxEvent.payload,
+                    InboxEvent.attempts,
+                    InboxEvent.received_at,
+                )
+                .where(
+                    InboxEvent.status == PENDING,
+                    InboxEvent.next_attempt_at <= now,
+                    InboxEvent.kind.in_(list(self._handlers)),
+                    or_(InboxEvent.lease_until.is_(None), InboxEvent.lease_until < now),
+                )
+                .order_by(InboxEvent.id)
+                .limit(CLAIM_BATCH)
+            )
+            if not self.db.is_sqlite:
+                statement = statement.with_for_update(skip_locked=True)
+            rows = (await session.execute(statement)).all()
+            if not rows:
+                return 0
+            await session.execute(
+                update(InboxEvent)
+                .where(InboxEvent.id.in_([row.id for row in rows]))
+                .values(lease_owner=self.owner, lease_until=now + self.lease)
+            )
+        for row in rows:
+            try:
+                payload = self.sealer.open(row.payload or "")
+            except SealError as error:
+                item = InboxItem(row.id, row.platform, row.kind, {}, row.attempts, row.received_at)
+                await self._failed(item, row.attempts + 1, error, final=True)
+                continue
+            item = InboxItem(row.id, row.platform, row.kind, payload, row.attempts, row.received_at)
+            self._ready.append((item, None))
+        return len(rows)
+
+    async def _renew_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.lease.total_seconds() / 3)
+            try:
+                async with self.db.transaction() as session:
+                    await session.execute(
+                        update(InboxEvent)
+                        .where(InboxEvent.status == PENDING, InboxEvent.lease_owner == self.owner)
+                        .values(lease_until=utcnow() + self.lease)
+                        .execution_options(synchronize_session=False)
+                    )
+            except Exception:
+                log.exception("inbox: renewing leases failed; will try again")
+
+    async def _purge_forever(self) -> None:
+        while True:
+            try:
+                await self.purge()
+            except Exception:
+                log.exception("inbox: purging handled events failed; will try again")
+            await asyncio.sleep(PURGE_EVERY_SECONDS)
+
+    async def purge(self, now: datetime | None = None) -> int:
+        """Forget handled events once no platform can retry them (their keys, timings and
+        nothing else), and events set aside for a week."""
+        now = now or utcnow()
+        async with self.db.transaction() as session:
+            result = await session.execute(
+                delete(InboxEvent).where(
+                    or_(
+                        and_(InboxEvent.status == DONE, InboxEvent.handled_at < now - self.keep),
+                        and_(
+                            InboxEvent.status == FAILED,
+                            InboxEvent.handled_at < now - FAILED_KEEP,
+                        ),
+                    )
+                )
+            )
+        return result.rowcount or 0
+
+    async def _stop(self) -> None:
+        """Finish what is in hand for a few seconds; release everything else for the next
+        start (or another instance), at once rather than after the lease."""
+        self._worker_running = False
+        self._accepting = False
+        if self._flushing is not None:
+            with contextlib.suppress(Exception):
+                await self._flushing
+        running = [task for task in self._running if not task.done()]
+        if running:
+            _, left = await asyncio.wait(running, timeout=STOP_GRACE_SECONDS)
+            for task in left:
+                task.cancel()
+            if left:
+                await asyncio.wait(left, timeout=2)
+        self._ready.clear()
+        try:
+            async with self.db.transaction() as session:
+                result = await session.execute(
+                    update(InboxEvent)
+                    .where(InboxEvent.status == PENDING, InboxEvent.lease_owner == self.owner)
+                    .values(lease_owner=None, lease_until=None)
+                    .execution_options(synchronize_session=False)
+                )
+            left_over = result.rowcount or 0
+        except Exception:
+            log.exception("inbox: could not release events; they return after their lease")
+            left_over = -1
+        if left_over:
+            log.info(
+                "inbox: stopped; %d event(s) left for the next start",
+                left_over,
+            )
+
+    # ----- reading -------------------------------------------------------------------------
+
+    async def pending_count(self) -> int:
+        async with self.db.transaction() as session:
+            return int(
+                await session.scalar(
+                    select(func.count(InboxEvent.id)).where(InboxEvent.status == PENDING)
+                )
+                or 0
+            )
+
+    async def settled(self) -> bool:
+        """Nothing pending and nothing in hand (tests wait for it)."""
+        return (
+            not self._ready
+            and not self._in_hand
+            and not self._incoming
+            and (await self.pending_count() == 0)
+        )
+
+
+async def inbox_depth(session: AsyncSession) -> dict[str, int]:
+    """Events waiting (pending) and set aside (failed), for /metrics and the CLI."""
+    rows = await session.execute(
+        select(InboxEvent.status, func.count(InboxEvent.id))
+        .where(InboxEvent.status.in_((PENDING, FAILED)))
+        .group_by(InboxEvent.status)
+    )
+    depth = {PENDING: 0, FAILED: 0}
+    depth.update({status: int(count) for status, count in rows.all()})
+    return depth
+
+
+class InboxClosed(RuntimeError):
+    """The server is stopping: refuse new events (the platform retries or the person is told)."""
