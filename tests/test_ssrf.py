@@ -25,7 +25,9 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from sqlalchemy import select
 
 from bot.app import Application
+from bot.domain import Role
 from bot.errors import InvalidInput
+from bot.events import CommandInvoked
 from bot.services.objectives import add_objective
 from bot.services.permissions import OPERATOR
 from bot.storage.models import ContentFeed, ContentItem
@@ -33,6 +35,7 @@ from content import fetch as fetch_module
 from content.addresses import legacy_ipv4, why_not_public
 from content.feeds import add_feed, poll_feed
 from content.fetch import PublicOnlyConnector, fetch_page
+from tests.conftest import actor, make_member
 
 SECRET_PAGE = "<html><head><title>Internal admin</title></head></html>"
 ARTICLE = (
@@ -366,6 +369,24 @@ async def test_feed_polling_refuses_a_feed_on_this_machine(
         assert list(await session.scalars(select(ContentItem))) == []
         stored = await session.get(ContentFeed, feed.id)
     assert stored is not None and stored.last_error == result.error
+    assert inside.hits == []
+
+
+# ----- chat ----------------------------------------------------------------------------------
+
+
+async def test_content_add_in_chat_does_not_preview_a_page_on_this_machine(
+    app: Application, inside: Inside
+) -> None:
+    """``/content add URL`` fills the form from the page; for a page inside, the form is empty."""
+    await make_member(app, "dana", role=Role.STRATEGIST)
+    for host in UNICODE_SPELLINGS:
+        reply = await app.router.handle(
+            CommandInvoked(actor("dana"), command="content", text=f"add {inside.url(host)}")
+        )
+        assert reply.form is not None
+        fields = {field.name: field.initial for field in reply.form.fields}
+        assert fields["url"] == inside.url(host) and fields["title"] == ""
     assert inside.hits == []
 
 
