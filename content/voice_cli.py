@@ -8,18 +8,19 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bot.app import Application
 from bot.cli.runtime import print_json, run_with_app
 from bot.storage.models import VoiceImport
 from bot.storage.types import utcnow
 from content.settings import content_settings
-from content.voice_import import PRESETS, ParsedFile, parse_file, parse_mapping
+from content.voice_import import PRESETS, ParsedFile, VoiceFile, parse_mapping
 from content.voice_pipeline import StoreReport, VoicePipeline
 
 SHOWN_PROBLEMS = 50
-KEPT_PROBLEMS = 1000
+# Rows stored per transaction: short ones, so the server's own writes wait little meanwhile.
+BATCH_ROWS = 2_000
 
 
 @click.group("voice")
@@ -59,50 +60,43 @@ def import_command(
 ) -> None:
     """Import FILE (CSV, JSON or JSON Lines). Common columns (id, created_at or date, score or
     rating, comment or text or body, customer or segment) are recognised without --map. Bad
-    rows are reported with their line number and skipped; importing the same file again adds
-    nothing. Exit status: 0 all rows kept, 2 some rejected, 1 none imported."""
+    rows (a NUL byte, a row over 1 MiB...) are reported with their line number and skipped;
+    importing the same file again adds nothing. The file is read as a stream and stored 2,000
+    rows at a time, so any size fits in memory. Exit status: 0 all rows kept, 2 some rejected, 1
+    none imported."""
     name = source or file.stem
 
     async def work(app: Application) -> tuple[ParsedFile, StoreReport]:
         progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
-            MofNCompleteColumn(),
+            DownloadColumn(),
             TimeElapsedColumn(),
             console=Console(stderr=True),
             transient=True,
             disable=as_json,
         )
-        with progress:
-            reading = progress.add_task("Reading", total=None)
-            parsed = await asyncio.to_thread(
-                parse_file,
-                file,
-                source=name,
-                preset=preset,
-                mapping=parse_mapping(mapping),
-                on_row=lambda n: progress.update(reading, completed=n) if n % 500 == 0 else None,
-            )
-            progress.update(reading, completed=parsed.rows, total=parsed.rows)
-            storing = progress.add_task("Analysing and storing", total=len(parsed.records))
+        voice_file = VoiceFile(file, source=name, preset=preset, mapping=parse_mapping(mapping))
+        with voice_file, progress:
+            task = progress.add_task("Importing", total=voice_file.size)
             settings = content_settings(app.settings)
             started = utcnow()
             async with app.db.transaction() as session:
                 pipeline = await VoicePipeline.load(session, settings.taxonomy(), settings.alerts)
-                report = StoreReport()
-                step = 2_000
-                for start in range(0, len(parsed.records), step):
-                    part = await pipeline.store(
-                        session,
-                        parsed.records[start : start + step],
-                        sealer=app.sealer,
-                        dry_run=dry_run,
-                    )
-                    report.imported += part.imported
-                    report.duplicates += part.duplicates
-                    report.alerts += part.alerts
-                    progress.update(storing, advance=len(parsed.records[start : start + step]))
-                if not dry_run:
+            report = StoreReport()
+            batches = voice_file.batches(BATCH_ROWS)
+            # Each batch is read in a thread, then stored in its own transaction.
+            while (batch := await asyncio.to_thread(next, batches, None)) is not None:
+                async with app.db.transaction() as session:
+                    part = await pipeline.store(session, batch, sealer=app.sealer, dry_run=dry_run)
+                report.imported += part.imported
+                report.duplicates += part.duplicates
+                report.alerts += part.alerts
+                progress.update(task, completed=voice_file.bytes_read)
+            parsed = voice_file.summary
+            problems = [{"line": p.line, "reason": p.reason} for p in parsed.problems]
+            if not dry_run:
+                async with app.db.transaction() as session:
                     session.add(
                         VoiceImport(
                             source=name,
@@ -110,13 +104,10 @@ def import_command(
                             rows=parsed.rows,
                             imported=report.imported,
                             duplicates=report.duplicates,
-                            rejected=len(parsed.problems),
+                            rejected=parsed.rejected,
                             started_at=started,
                             finished_at=utcnow(),
-                            problems=[
-                                {"line": p.line, "reason": p.reason}
-                                for p in parsed.problems[:KEPT_PROBLEMS]
-                            ],
+                            problems=problems,
                         )
                     )
         if report.alerts and app.worker is not None:
@@ -131,10 +122,11 @@ def import_command(
         "rows": parsed.rows,
         "imported": report.imported,
         "already_there": report.duplicates,
-        "rejected": len(parsed.problems),
+        "rejected": parsed.rejected,
         "alerts": report.alerts,
         "dry_run": dry_run,
         "columns": parsed.columns,
+        # The first rejected rows (up to 1,000); "rejected" counts them all.
         "problems": [{parsed.unit: p.line, "reason": p.reason} for p in parsed.problems],
     }
     if as_json:
@@ -142,9 +134,10 @@ def import_command(
     else:
         for problem in parsed.problems[:SHOWN_PROBLEMS]:
             click.echo(f"{file}:{parsed.unit} {problem.line}: rejected: {problem.reason}", err=True)
-        if len(parsed.problems) > SHOWN_PROBLEMS:
+        if parsed.rejected > SHOWN_PROBLEMS:
             click.echo(
-                f"… and {len(parsed.problems) - SHOWN_PROBLEMS} more rejected rows (see --json).",
+                f"… and {parsed.rejected - SHOWN_PROBLEMS:,} more rejected rows "
+                f"(--json lists the first {len(parsed.problems):,}).",
                 err=True,
             )
         if parsed.encoding != "utf-8":
@@ -152,8 +145,8 @@ def import_command(
         verb = "would be imported" if dry_run else "imported"
         click.echo(
             f"{parsed.rows} rows: {report.imported} {verb}, {report.duplicates} already "
-            f"there, {len(parsed.problems)} rejected."
+            f"there, {parsed.rejected} rejected."
             + (f" {report.alerts} urgent alerts sent." if report.alerts else "")
         )
-    if parsed.problems:
+    if parsed.rejected:
         raise SystemExit(2 if report.imported or report.duplicates else 1)

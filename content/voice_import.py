@@ -1,24 +1,39 @@
 """Read customer voice from files: CSV, JSON and JSON Lines, with presets for common exports.
 
 Each row is checked on its own: a bad row is reported with its line number and reason, the good
-rows are kept. Files may be UTF-8 (with or without a BOM) or Latin-1.
+rows are kept. Files are read as a stream, one row at a time, so memory stays flat whatever their
+size; a row over 1 MiB is a rejected row. Lines may be UTF-8 (with or without a BOM) or Latin-1.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import json
+import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import chain
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from bot.errors import InvalidInput
+from bot.import_files import (
+    MAX_RECORD_BYTES,
+    CsvRecords,
+    LineReader,
+    RecordTooLong,
+    decode_line,
+    unstorable,
+)
+from content.json_items import JsonBroken, JsonItems
 from content.voice_pipeline import MAX_TEXT, VoiceRecord
 
+KEPT_PROBLEMS = 1000  # rejected rows remembered with their reason; the rest are counted
+# JSON items read before choosing which key feeds which field (more keys refine the choice).
+LOOKAHEAD_ROWS = 1000
+LOOKAHEAD_BYTES = 8 * 1024 * 1024
 FIELDS = ("id", "text", "title", "rating", "created_at", "customer", "segment", "link")
 # Column names people's exports use, per field, in order of preference.
 COMMON_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -132,13 +147,22 @@ class Problem:
 
 @dataclass
 class ParsedFile:
+    """What was read: the rows, the first KEPT_PROBLEMS problems and how many there were.
+    ``records`` is filled only by ``parse_file``; a streamed import never holds them all."""
+
     records: list[VoiceRecord] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     rows: int = 0
+    rejected: int = 0
     encoding: str = "utf-8"
     # Where a problem is: a line (CSV, JSON Lines) or an item of a JSON list.
     unit: str = "line"
     columns: dict[str, str] = field(default_factory=dict)
+
+    def reject(self, line: int, reason: str) -> None:
+        self.rejected += 1
+        if len(self.problems) < KEPT_PROBLEMS:
+            self.problems.append(Problem(line, reason))
 
 
 def _canonical(name: str) -> str:
@@ -157,18 +181,6 @@ def parse_mapping(items: tuple[str, ...]) -> dict[str, str]:
             raise InvalidInput(f"--map: unknown field '{name}'; fields: {', '.join(FIELDS)}.")
         mapping[name] = column.strip()
     return mapping
-
-
-def decode(data: bytes) -> tuple[str, str]:
-    """The file's text and the encoding it was read with (UTF-8, with or without BOM, else
-    Latin-1 / Windows-1252, which can read any bytes)."""
-    try:
-        return data.decode("utf-8-sig"), "utf-8"
-    except UnicodeDecodeError:
-        try:
-            return data.decode("cp1252"), "windows-1252"
-        except UnicodeDecodeError:
-            return data.decode("latin-1"), "latin-1"
 
 
 def resolve_columns(
@@ -247,7 +259,13 @@ def make_record(
 
     def get(name: str) -> str:
         column = columns.get(name)
-        return _text(values.get(column)).strip() if column else ""
+        value = _text(values.get(column)).strip() if column else ""
+        if value and (problem := unstorable(value)):
+            raise ValueError(f"the {column} field {problem}")
+        return value
+
+    if problem := unstorable(source):
+        raise ValueError(f"the source {problem}")
 
     title, body = get("title"), get("text")
     text = f"{title}: {body}" if title and body and not body.startswith(title) else body or title
@@ -291,86 +309,11 @@ def _stable_id(text: str, received: datetime | None) -> str:
     return "sha1:" + digest.hexdigest()
 
 
-def _rows(text: str, kind: str) -> tuple[list[str], Iterator[tuple[int, Any]]]:
-    """The file's columns and its rows as (line number, values or an error)."""
-    if kind == "csv":
-        csv.field_size_limit(16 * 1024 * 1024)  # enormous fields get our own, clearer refusal
-        sample = text[:20_000]
-        try:
-            dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t|")
-        except csv.Error:
-            dialect = csv.excel
-        reader = csv.reader(io.StringIO(text), dialect)
-        try:
-            header = next(reader)
-        except StopIteration:
-            raise InvalidInput("The file is empty.") from None
-        except csv.Error as error:
-            raise InvalidInput(f"The header line cannot be read: {error}") from None
-
-        def csv_rows() -> Iterator[tuple[int, Any]]:
-            while True:
-                line = reader.line_num + 1  # where the record starts (fields may span lines)
-                try:
-                    values = next(reader)
-                except StopIteration:
-                    return
-                except csv.Error as error:
-                    yield line, ValueError(f"not valid CSV: {error}")
-                    continue
-                if not any(value.strip() for value in values):
-                    continue
-                if len(values) != len(header):
-                    yield line, ValueError(f"{len(values)} fields, the header has {len(header)}")
-                    continue
-                yield line, dict(zip(header, values, strict=True))
-
-        return header, csv_rows()
-    if kind == "jsonl":
-        lines = text.splitlines()
-        parsed: list[tuple[int, Any]] = []
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-            except json.JSONDecodeError as error:
-                parsed.append((number, ValueError(f"not valid JSON: {error.msg}")))
-                continue
-            parsed.append(
-                (number, item if isinstance(item, dict) else ValueError("not a JSON object"))
-            )
-    else:
-        try:
-            document = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise InvalidInput(
-                f"The file is not valid JSON (line {error.lineno}: {error.msg})."
-                " For one object per line, name the file .jsonl."
-            ) from None
-        if isinstance(document, dict):
-            document = next(
-                (
-                    document[key]
-                    for key in ("items", "data", "results", "reviews", "responses", "tickets")
-                    if isinstance(document.get(key), list)
-                ),
-                [document],
-            )
-        if not isinstance(document, list):
-            raise InvalidInput("The JSON file holds neither a list nor an object of items.")
-        parsed = [
-            (index, item if isinstance(item, dict) else ValueError("not a JSON object"))
-            for index, item in enumerate(document, start=1)
-        ]
-    columns: list[str] = []
-    for _, item in parsed:
-        if isinstance(item, dict):
-            columns.extend(key for key in item if key not in columns)
-    return columns, iter(parsed)
+Row = tuple[int, "dict[str, Any] | ValueError"]
 
 
-def file_kind(path: Path, text: str) -> str:
+def file_kind(path: Path, head: bytes) -> str:
+    """csv, json or jsonl: from the name, else from the first character."""
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".ndjson"):
         return "jsonl"
@@ -378,10 +321,199 @@ def file_kind(path: Path, text: str) -> str:
         return "json"
     if suffix in (".csv", ".tsv", ".txt"):
         return "csv"
-    stripped = text.lstrip()
-    if stripped.startswith("["):
+    stripped = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    if stripped.startswith(b"["):
         return "json"
-    return "jsonl" if stripped.startswith("{") else "csv"
+    return "jsonl" if stripped.startswith(b"{") else "csv"
+
+
+def _json_object(text: str) -> dict[str, Any] | ValueError:
+    try:
+        item = json.loads(text)
+    except json.JSONDecodeError as error:
+        return ValueError(f"not valid JSON: {error.msg}")
+    except RecursionError:
+        return ValueError("not valid JSON: nested too deeply")
+    return item if isinstance(item, dict) else ValueError("not a JSON object")
+
+
+class VoiceFile:
+    """A customer-voice file read as a stream: ``records()`` gives each good row's record and
+    notes each bad one in ``summary``; memory holds one row (and one batch), not the file.
+
+    Opening it reads the header (or, for JSON, the first items) to choose which column feeds
+    which field, so a file that cannot be imported at all is refused before anything is stored.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        source: str,
+        preset: str | None = None,
+        mapping: Mapping[str, str] | None = None,
+    ) -> None:
+        self.preset = PRESETS.get(preset) if preset else None
+        if preset and self.preset is None:
+            raise InvalidInput(f"Unknown preset '{preset}'; presets: {', '.join(PRESETS)}.")
+        self.source = source
+        self._mapping = mapping or {}
+        try:
+            self._stream: BinaryIO = path.open("rb")
+            self.size = os.fstat(self._stream.fileno()).st_size
+            head = self._stream.read(20_000)
+            self._stream.seek(0)
+        except OSError as error:
+            raise InvalidInput(f"Cannot read {path}: {error.strerror}.") from None
+        self.kind = file_kind(path, head)
+        self.summary = ParsedFile(unit="item" if self.kind == "json" else "line")
+        self._fallback: str | None = None
+        self._csv: CsvRecords | None = None
+        self._reader: LineReader | JsonItems
+        try:
+            if self.kind == "csv":
+                columns, rows = self._csv_rows(head)
+            else:
+                columns, rows = self._lookahead(
+                    self._jsonl_rows() if self.kind == "jsonl" else self._json_rows()
+                )
+            self._known = set(columns)
+            self._columns = columns
+            self.summary.columns = resolve_columns(columns, self.preset, self._mapping)
+        except BaseException:
+            self.close()
+            raise
+        self._rows = rows
+
+    def __enter__(self) -> VoiceFile:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._stream.close()
+
+    @property
+    def bytes_read(self) -> int:
+        return self._reader.bytes_read
+
+    @property
+    def encoding(self) -> str:
+        if self._csv is not None:
+            return self._csv.encoding
+        return self._fallback or "utf-8"
+
+    # ----- rows: (line or item number, the row's values or why it cannot be read) ---------------
+
+    def _csv_rows(self, head: bytes) -> tuple[list[str], Iterator[Row]]:
+        sample, _ = decode_line(head)
+        try:
+            dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t|")
+        except csv.Error:
+            dialect = csv.excel
+        self._reader = LineReader(self._stream)
+        self._csv = records = CsvRecords(self._reader, dialect)
+        try:
+            header = records.header()
+        except ValueError as error:
+            raise InvalidInput(f"The header line cannot be read: {error}") from None
+        if header is None:
+            raise InvalidInput("The file is empty.")
+
+        def rows() -> Iterator[Row]:
+            for line, values in records:
+                if isinstance(values, ValueError):
+                    yield line, values
+                elif not any(value.strip() for value in values):
+                    continue
+                elif len(values) != len(header):
+                    yield line, ValueError(f"{len(values)} fields, the header has {len(header)}")
+                else:
+                    yield line, dict(zip(header, values, strict=True))
+
+        return header, rows()
+
+    def _decode(self, data: bytes) -> str:
+        text, encoding = decode_line(data)
+        if encoding != "utf-8" and self._fallback is None:
+            self._fallback = encoding
+        return text
+
+    def _jsonl_rows(self) -> Iterator[Row]:
+        self._reader = lines = LineReader(self._stream)
+        for data in lines:
+            if data is None:
+                yield lines.line, ValueError(str(RecordTooLong(MAX_RECORD_BYTES)))
+                continue
+            text = self._decode(data)
+            if text.strip():
+                yield lines.line, _json_object(text)
+
+    def _json_rows(self) -> Iterator[Row]:
+        self._reader = items = JsonItems(self._stream)
+        number = 0
+        try:
+            for number, _, raw in items:
+                if raw is None:
+                    yield number, ValueError(str(RecordTooLong(MAX_RECORD_BYTES)))
+                else:
+                    yield number, _json_object(self._decode(raw))
+        except JsonBroken as error:
+            if not number:
+                raise InvalidInput(
+                    f"The file is not valid JSON ({error}). For one object per line, name the "
+                    "file .jsonl."
+                ) from None
+            broken = f"the JSON breaks here ({error}); nothing after it was read"
+            yield number + 1, ValueError(broken)
+
+    def _lookahead(self, rows: Iterator[Row]) -> tuple[list[str], Iterator[Row]]:
+        """The keys of the first items (JSON has no header), and every row still to come."""
+        first: list[Row] = []
+        for row in rows:
+            first.append(row)
+            if len(first) >= LOOKAHEAD_ROWS or self.bytes_read > LOOKAHEAD_BYTES:
+                break
+        columns: dict[str, None] = {}
+        for _, values in first:
+            if isinstance(values, dict):
+                columns.update(dict.fromkeys(values))
+        return list(columns), chain(first, rows)
+
+    # ----- records -------------------------------------------------------------------------------
+
+    def records(self) -> Iterator[VoiceRecord]:
+        """Each good row as a record; bad rows are counted and the first ones kept in
+        ``summary`` with their line and reason."""
+        summary, scale = self.summary, self.preset.scale if self.preset else None
+        for line, values in self._rows:
+            summary.rows += 1
+            if isinstance(values, ValueError):
+                summary.reject(line, str(values))
+                continue
+            if self.kind != "csv" and not self._known.issuperset(values):
+                # An item with keys not seen before: choose the columns again, with them.
+                self._known.update(values)
+                self._columns += [key for key in values if key not in self._columns]
+                summary.columns = resolve_columns(self._columns, self.preset, self._mapping)
+            try:
+                yield make_record(
+                    values, summary.columns, line=line, source=self.source, scale=scale
+                )
+            except ValueError as error:
+                summary.reject(line, str(error))
+        summary.encoding = self.encoding
+
+    def batches(self, size: int) -> Iterator[list[VoiceRecord]]:
+        batch: list[VoiceRecord] = []
+        for record in self.records():
+            batch.append(record)
+            if len(batch) >= size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
 
 
 def parse_file(
@@ -392,32 +524,11 @@ def parse_file(
     mapping: Mapping[str, str] | None = None,
     on_row: Callable[[int], None] | None = None,
 ) -> ParsedFile:
-    chosen_preset = PRESETS.get(preset) if preset else None
-    if preset and chosen_preset is None:
-        raise InvalidInput(f"Unknown preset '{preset}'; presets: {', '.join(PRESETS)}.")
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise InvalidInput(f"Cannot read {path}: {error.strerror}.") from None
-    text, encoding = decode(data)
-    kind = file_kind(path, text)
-    columns, rows = _rows(text, kind)
-    resolved = resolve_columns(columns, chosen_preset, mapping or {})
-    parsed = ParsedFile(
-        encoding=encoding, columns=resolved, unit="item" if kind == "json" else "line"
-    )
-    scale = chosen_preset.scale if chosen_preset else None
-    for line, values in rows:
-        parsed.rows += 1
-        if on_row:
-            on_row(parsed.rows)
-        if isinstance(values, Exception):
-            parsed.problems.append(Problem(line, str(values)))
-            continue
-        try:
-            parsed.records.append(
-                make_record(values, resolved, line=line, source=source, scale=scale)
-            )
-        except ValueError as error:
-            parsed.problems.append(Problem(line, str(error)))
-    return parsed
+    """Every record of a file in memory: for small files and tests; imports use VoiceFile."""
+    with VoiceFile(path, source=source, preset=preset, mapping=mapping) as voice_file:
+        parsed = voice_file.summary
+        for record in voice_file.records():
+            parsed.records.append(record)
+            if on_row:
+                on_row(parsed.rows)
+        return parsed

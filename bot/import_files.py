@@ -1,0 +1,176 @@
+"""Read import files in bounded memory: physical lines of at most 1 MiB, decoded one at a time,
+and CSV records with the line each starts on. Whatever the file's size, only one read chunk and
+one record are held; an over-long line is read past in chunks and reported, never kept.
+
+Also what the database refuses to store: PostgreSQL's text type takes no NUL character and no
+lone surrogate, so such a value is refused here, for its row alone, on every engine.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Callable, Iterator
+from typing import Any, BinaryIO
+
+MAX_RECORD_BYTES = 1024 * 1024
+CHUNK_BYTES = 256 * 1024
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_BOM = b"\xef\xbb\xbf"
+
+
+class RecordTooLong(Exception):
+    """One line or record is over the limit; the rest of the file is still read."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the row is over {describe_size(limit)}, the limit for one row")
+
+
+def describe_size(size: int) -> str:
+    return f"{size / 2**20:g} MiB" if size >= 2**20 else f"{size / 1024:g} KiB"
+
+
+def unstorable(value: str) -> str | None:
+    """Why the database cannot store ``value`` (a NUL byte, or a lone surrogate, which is not
+    Unicode text), or None when it can."""
+    if "\x00" in value:
+        return "contains a NUL byte"
+    if not value.isascii() and _SURROGATE.search(value):
+        return "contains invalid Unicode (a lone surrogate)"
+    return None
+
+
+def decode_line(data: bytes) -> tuple[str, str]:
+    """A line's text and the encoding that read it: UTF-8, else Windows-1252, else Latin-1
+    (which reads any bytes). Line by line, so one odd row does not decide the whole file."""
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        try:
+            return data.decode("cp1252"), "windows-1252"
+        except UnicodeDecodeError:
+            return data.decode("latin-1"), "latin-1"
+
+
+class LineReader:
+    """The physical lines of a binary stream, each with its terminator; a line over ``limit``
+    bytes is read past chunk by chunk and given as None, so it costs no memory.
+
+    ``line`` is the number of the last line given, ``bytes_read`` how far the stream was read
+    (for a progress bar). Lines end with \\n, or with \\r alone in old Mac exports."""
+
+    def __init__(
+        self,
+        stream: BinaryIO,
+        *,
+        limit: int = MAX_RECORD_BYTES,
+        chunk: int = CHUNK_BYTES,
+        on_read: Callable[[int], None] | None = None,
+    ) -> None:
+        self.stream = stream
+        self.limit = limit
+        self.chunk = chunk
+        self.on_read = on_read
+        self.line = 0
+        self.bytes_read = 0
+
+    def _read(self) -> bytes:
+        data = self.stream.read(self.chunk)
+        self.bytes_read += len(data)
+        if self.on_read and data:
+            self.on_read(self.bytes_read)
+        return data
+
+    def __iter__(self) -> Iterator[bytes | None]:
+        first = self._read()
+        if first.startswith(_BOM):
+            first = first[len(_BOM) :]
+        separator = b"\r" if b"\n" not in first and b"\r" in first else b"\n"
+        pending, skipping, data = b"", False, first
+        while data:
+            if skipping:
+                cut = data.find(separator)
+                if cut < 0:
+                    data = self._read()
+                    continue
+                skipping, data = False, data[cut + 1 :]
+                self.line += 1
+                yield None
+            pieces = (pending + data).split(separator)
+            pending = pieces.pop()
+            for piece in pieces:
+                self.line += 1
+                yield None if len(piece) > self.limit else piece + separator
+            if len(pending) > self.limit:
+                pending, skipping = b"", True
+            data = self._read()
+        if skipping or pending:
+            self.line += 1
+            yield None if skipping or len(pending) > self.limit else pending
+
+
+class _TextLines:
+    """Decoded lines for the csv module. An iterator class, not a generator: it raises
+    RecordTooLong for one record and goes on with the next line afterwards."""
+
+    def __init__(self, lines: LineReader) -> None:
+        self._lines = iter(lines)
+        self.limit = lines.limit
+        self.record_bytes = 0
+        self.fallback: str | None = None
+
+    def __iter__(self) -> _TextLines:
+        return self
+
+    def __next__(self) -> str:
+        data = next(self._lines)
+        if data is None:
+            raise RecordTooLong(self.limit)
+        self.record_bytes += len(data)
+        if self.record_bytes > self.limit + 2:  # quoted fields spanning many lines
+            raise RecordTooLong(self.limit)
+        text, encoding = decode_line(data)
+        if encoding != "utf-8" and self.fallback is None:
+            self.fallback = encoding
+        return text
+
+
+class CsvRecords:
+    """The records of a CSV file with the line each starts on; a record that cannot be read
+    (over the limit, or broken quoting) is given as a ValueError for that record alone."""
+
+    def __init__(self, lines: LineReader, dialect: Any = csv.excel) -> None:
+        # Fields up to our own limit; ours is the clearer refusal past it.
+        csv.field_size_limit(max(csv.field_size_limit(), lines.limit + 1))
+        self._lines = lines
+        self._text = _TextLines(lines)
+        self._reader = csv.reader(self._text, dialect)
+
+    @property
+    def encoding(self) -> str:
+        """utf-8, or the encoding the first line that was not UTF-8 was read with."""
+        return self._text.fallback or "utf-8"
+
+    def header(self) -> list[str] | None:
+        """The first record (the column names), or None for an empty file."""
+        for _, values in self:
+            if isinstance(values, Exception):
+                raise values
+            return values
+        return None
+
+    def __iter__(self) -> Iterator[tuple[int, list[str] | ValueError]]:
+        while True:
+            start = self._lines.line + 1
+            self._text.record_bytes = 0
+            try:
+                values = next(self._reader)
+            except StopIteration:
+                return
+            except RecordTooLong as error:
+                yield start, ValueError(str(error))
+                continue
+            except csv.Error as error:
+                yield start, ValueError(f"not valid CSV: {error}")
+                continue
+            yield start, values
