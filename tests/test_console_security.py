@@ -28,6 +28,7 @@ from bot.plugins import PageInfo
 from bot.storage.models import ConsoleLink, ConsoleSession, ContentItem
 from bot.storage.types import utcnow
 from bot.web import build_web_app
+from tests.browser_support import chromium_page, requires_chromium, screenshot
 from tests.conftest import make_member
 from tests.test_console import Browser, link
 
@@ -418,3 +419,56 @@ async def test_reading_a_page_for_the_console_holds_no_database_transaction(
     finally:
         await page_server.close()
     assert seen_while_reading == [0, 0]
+
+
+@requires_chromium
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+async def test_in_a_real_browser_another_sites_page_cannot_sign_the_visitor_in(
+    app: Application, console: Console
+) -> None:
+    """Login CSRF in Chromium: a page on another site (127.0.0.2) first sends the visitor's
+    browser to the attacker's own sign-in link, then posts the sign-in form itself. Before, the
+    first step alone signed the visitor in as the attacker."""
+    await make_member(app, "mallory", role=Role.MANAGER)
+    await make_member(app, "victor", role=Role.MANAGER)
+    attackers = token_of(await link(app, "mallory"))
+    async with browser(console) as attacker:  # a value the sign-in page echoes, from another link
+        _, page_html = await attacker.get(f"/console/login/{token_of(await link(app, 'mallory'))}")
+        echo = "".join(re.findall(r'name="signin" value="([^"]+)"', page_html))
+
+    async def go_there(_: web.Request) -> web.Response:
+        target = f"{console.base}/console/login/{attackers}"
+        return web.Response(
+            text=f'<meta http-equiv="refresh" content="0;url={target}">', content_type="text/html"
+        )
+
+    async def post_there(_: web.Request) -> web.Response:
+        return web.Response(
+            text=f'<form method="post" action="{console.base}/console/login">'
+            f'<input name="token" value="{attackers}"><input name="signin" value="{echo}">'
+            "</form><script>document.forms[0].submit()</script>",
+            content_type="text/html",
+        )
+
+    evil = web.Application()
+    evil.router.add_get("/go", go_there)
+    evil.router.add_get("/post", post_there)
+    evil_server = TestServer(evil, host="127.0.0.2")
+    await evil_server.start_server()
+    evil_base = f"http://127.0.0.2:{evil_server.port}"
+    try:
+        async with chromium_page(base_url=console.base) as page:
+            # The visitor once opened a sign-in page of their own: a pre-session cookie is set.
+            await page.goto(f"/console/login/{token_of(await link(app, 'victor'))}")
+            await page.goto(f"{evil_base}/go")
+            await page.wait_for_url(f"**/console/login/{attackers}")
+            await page.get_by_role("button", name="Sign in").wait_for()
+            await page.goto(f"{evil_base}/post")
+            await page.wait_for_url("**/console/login")
+            assert await page.get_by_role("heading", name="Sign in from the link itself").count()
+            await screenshot(page, "console-cross-site-sign-in-refused")
+            answer = await page.goto("/console/objectives")
+            assert answer is not None and answer.status == 401
+    finally:
+        await evil_server.close()
+    assert await sessions(app) == 0

@@ -134,8 +134,10 @@ def _from_this_browser(request: web.Request, echoed: str) -> bool:
         return False
     if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
         return False
-    origin = request.headers.get("Origin")
-    if origin is None:
+    # With Referrer-Policy: no-referrer, browsers send "Origin: null" even from this site's
+    # own page; only a named other site is refused here (the cookie check above is the lock).
+    origin = request.headers.get("Origin", "null")
+    if origin == "null":
         return True
     public = urlsplit(request.app[APPLICATION].settings.public_url).netloc
     return urlsplit(origin).netloc in (request.host, public)
