@@ -49,7 +49,9 @@ class SignInAttempts:
         ]
         return max(waits)
 
-    def failed(self, client: str) -> None:
+    def attempt(self, client: str) -> None:
+        """Count an attempt as failed before it is looked up, so that many sent at once cannot
+        all pass the check; ``succeeded`` takes it back."""
         now = self.clock()
         self._all.append(now)
         times = self._clients.setdefault(client, deque())
@@ -57,6 +59,13 @@ class SignInAttempts:
         self._clients.move_to_end(client)
         if len(self._clients) > MAX_CLIENTS:  # the longest-quiet client is forgotten first
             self._clients.popitem(last=False)
+
+    def succeeded(self, client: str) -> None:
+        if self._all:
+            self._all.pop()
+        times = self._clients.get(client)
+        if times:
+            times.pop()
 
     def _wait(self, times: deque[float], limit: int, now: float) -> int:
         while times and times[0] <= now - self.window:

@@ -105,16 +105,17 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
             "the link the bot sent you again, and press Sign in there.",
         )
     token = str(form.get("token") or "")
+    attempts.attempt(client)
     async with application.db.transaction() as session:
         outcome = (
             await use_link(session, token) if 0 < len(token) <= MAX_TOKEN else LinkProblem.UNKNOWN
         )
         if isinstance(outcome, LinkProblem):
-            attempts.failed(client)
             log.info("console sign-in refused: link %s", outcome.value)
             return error_page(request, 403, "This sign-in link cannot be used", CANNOT_USE)
         cookie = await open_session(session, outcome)
         role = outcome.role
+    attempts.succeeded(client)
     landing = (
         "/console/objectives" if role_allows(role, Role.MANAGER, Role.STRATEGIST) else "/console/"
     )
