@@ -472,3 +472,34 @@ async def test_in_a_real_browser_another_sites_page_cannot_sign_the_visitor_in(
     finally:
         await evil_server.close()
     assert await sessions(app) == 0
+
+
+async def test_the_app_wide_middleware_puts_the_headers_on_every_answer() -> None:
+    """bot/console/headers.py's middleware, for build_web_app: JSON, redirects raised as
+    exceptions and errors get the headers too, with a policy that allows nothing to run."""
+    from bot.console.headers import security_headers  # here: the tests above also run on older code
+
+    async def json_answer(_: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def redirect(_: web.Request) -> web.Response:
+        raise web.HTTPFound("https://www.linkedin.com/")
+
+    app = web.Application(middlewares=[security_headers])
+    app.router.add_get("/healthz", json_answer)
+    app.router.add_get("/s/x", redirect)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        async with aiohttp.ClientSession() as client:
+            for path, status in (("/healthz", 200), ("/s/x", 302), ("/nowhere", 404)):
+                url = f"http://127.0.0.1:{server.port}{path}"
+                async with client.get(url, allow_redirects=False) as answer:
+                    assert answer.status == status
+                    assert answer.headers["X-Content-Type-Options"] == "nosniff"
+                    assert answer.headers["X-Frame-Options"] == "DENY"
+                    assert answer.headers["Referrer-Policy"] == "no-referrer"
+                    policy = answer.headers["Content-Security-Policy"]
+                    assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy
+    finally:
+        await server.close()

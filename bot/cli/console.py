@@ -27,8 +27,8 @@ def console_link(platform: str, user_id: str, workspace: str) -> None:
     minutes = int(LINK_TTL.total_seconds() // 60)
     click.echo(url)
     click.echo(
-        f"It works once, for {minutes} minutes, and opens the console as a {role}; PUBLIC_URL "
-        "must be where this server is reached.",
+        f"Open it in a browser and press Sign in: it works once, for {minutes} minutes, and "
+        f"opens the console as a {role}. PUBLIC_URL must be where this server is reached.",
         err=True,
     )
 
