@@ -2,7 +2,7 @@
 
 Writes an HR CSV and customer-voice files (CSV, JSON Lines, a JSON list) of about the size asked
 for, runs the real command on each in a child process, and prints the child's peak resident
-memory (what the kernel counted, from wait4) and rows a second. Imports stream their file, so the
+memory (its VmHWM, read as it exits) and rows a second. Imports stream their file, so the
 peak should stay flat whatever the size; run it with ``--code`` pointing at an older checkout to
 see the difference.
 
@@ -63,41 +63,46 @@ def _comment(rng: random.Random) -> str:
     return rng.choice(OPENINGS) + "." + rng.choice(CLOSINGS)
 
 
-def write_hr(path: Path, size: int) -> int:
-    """An HR export: every tenth person manages the next nine; returns the number of rows."""
+def write_hr(path: Path, size: int, wide: int = 0) -> int:
+    """An HR export: every tenth person manages the next nine; returns the number of rows.
+    ``wide`` adds a column of that many bytes that the import does not use."""
     rows = 0
+    notes = "n" * wide
     with path.open("w", encoding="utf-8", newline="") as out:
-        out.write("platform,user_id,name,team,manager,role,timezone\n")
+        out.write("platform,user_id,name,team,manager,role,timezone,notes\n")
         while out.tell() < size:
             chunk = []
-            for n in range(rows, rows + 10_000):
+            for n in range(rows, rows + 1_000):
                 manager = f"U{n // 10:08d}" if n else ""
                 chunk.append(
                     f"slack,U{n:08d},Person {n},Team {n % 97},{manager},"
-                    f"{'manager' if n % 10 == 0 else 'employee'},{ZONES[n % len(ZONES)]}\n"
+                    f"{'manager' if n % 10 == 0 else 'employee'},{ZONES[n % len(ZONES)]},"
+                    f"{notes}\n"
                 )
             out.write("".join(chunk))
-            rows += 10_000
+            rows += 1_000
     return rows
 
 
-def write_voice(path: Path, size: int, kind: str) -> int:
-    """Customer comments as CSV, JSON Lines or one JSON list; returns the number of rows."""
+def write_voice(path: Path, size: int, kind: str, wide: int = 0) -> int:
+    """Customer comments as CSV, JSON Lines or one JSON list; returns the number of rows.
+    ``wide`` adds a field of that many bytes (a raw payload) that the import does not use."""
     rng = random.Random(11)
     rows = 0
+    raw = "r" * wide
     with path.open("w", encoding="utf-8", newline="") as out:
         if kind == "voice-csv":
-            out.write("ticket_id,created_at,score,comment,customer,segment\n")
+            out.write("ticket_id,created_at,score,comment,customer,segment,raw\n")
         elif kind == "voice-json":
             out.write('{"items": [\n')
         while out.tell() < size:
             chunk = []
-            for n in range(rows, rows + 10_000):
+            for n in range(rows, rows + 1_000):
                 day, score, text = 1 + n % 28, 1 + rng.randrange(5), _comment(rng)
                 if kind == "voice-csv":
                     chunk.append(
                         f'T-{n},2025-10-{day:02d} 10:{n % 60:02d},{score},"{text}",'
-                        f"Acme {n % 300},{rng.choice(SEGMENTS)}\n"
+                        f"Acme {n % 300},{rng.choice(SEGMENTS)},{raw}\n"
                     )
                     continue
                 item = json.dumps(
@@ -108,11 +113,12 @@ def write_voice(path: Path, size: int, kind: str) -> int:
                         "comment": text,
                         "customer": f"Acme {n % 300}",
                         "segment": rng.choice(SEGMENTS),
+                        "raw": raw,
                     }
                 )
                 chunk.append(item + ("\n" if kind == "voice-jsonl" else ",\n"))
             out.write("".join(chunk))
-            rows += 10_000
+            rows += 1_000
         if kind == "voice-json":
             out.write('{"id": "last", "comment": "The end of the export."}\n]}\n')
             rows += 1
@@ -129,25 +135,42 @@ class Run:
     summary: str
 
 
+# The child writes its own high-water mark as it exits (wait4's figure would start from this
+# process's size at fork, not the CLI's own).
+PEAK_SCRIPT = """
+import atexit, os, re
+
+def peak():
+    status = open("/proc/self/status").read()
+    with open(os.environ["PEAK_FILE"], "w") as out:
+        out.write(re.search(r"VmHWM:\\s*(\\d+)", status).group(1))
+
+atexit.register(peak)
+from bot.cli.main import cli
+cli()
+"""
+
+
 def run_import(kind: str, path: Path, env: dict[str, str]) -> tuple[str, float, float, int]:
     """The real command in a child process: its output, seconds, peak RSS (MiB), exit status."""
     command = ["members", "import"] if kind == "hr" else ["voice", "import"]
-    code = "from bot.cli.main import cli; cli()"
+    peak_file = path.parent / "peak.txt"
     started = time.perf_counter()
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         child = subprocess.Popen(
-            [sys.executable, "-c", code, *command, str(path), "--json"],
-            env=env,
+            [sys.executable, "-c", PEAK_SCRIPT, *command, str(path), "--json"],
+            env={**env, "PEAK_FILE": str(peak_file)},
             stdout=out,
             stderr=err,
             cwd=path.parent,  # not this checkout: python -c puts the working directory first
         )
-        _, status, usage = os.wait4(child.pid, 0)
+        code = child.wait()
         elapsed = time.perf_counter() - started
         out.seek(0)
         err.seek(0)
         output, errors = out.read(), err.read()
-    return output or errors, elapsed, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
+    peak = int(peak_file.read_text()) / 1024 if peak_file.exists() else float("nan")
+    return output or errors, elapsed, peak, code
 
 
 def describe(kind: str, output: str, code: int) -> str:
@@ -178,13 +201,15 @@ async def _postgres(url: str, statement: str) -> None:
 
 
 def measure_kind(
-    kind: str, size: int, folder: Path, code_root: Path, database_url: str | None
+    kind: str, size: int, folder: Path, code_root: Path, database_url: str | None, wide: int = 0
 ) -> Run:
     path = folder / {"hr": "hr.csv", "voice-csv": "tickets.csv"}.get(
         kind, "reviews.jsonl" if kind == "voice-jsonl" else "export.json"
     )
     writer: Callable[[Path, int], int] = (
-        write_hr if kind == "hr" else lambda p, s: write_voice(p, s, kind)
+        (lambda p, s: write_hr(p, s, wide))
+        if kind == "hr"
+        else (lambda p, s: write_voice(p, s, kind, wide))
     )
     rows = writer(path, size)
     env = {
@@ -228,19 +253,32 @@ def main() -> None:
         "--database-url", help="where to import [a scratch SQLite file per run, deleted after]"
     )
     parser.add_argument("--scratch", type=Path, help="where to write the files [a temp folder]")
+    parser.add_argument(
+        "--wide",
+        type=int,
+        default=0,
+        help="bytes of an extra column the import does not use, per row (fewer, wider rows, "
+        "as many exports have) [0]",
+    )
     args = parser.parse_args()
     kinds = [kind.strip() for kind in args.kinds.split(",") if kind.strip()]
     unknown = sorted(set(kinds) - set(KINDS))
     if unknown:
         parser.error(f"unknown kinds {', '.join(unknown)}; choose from {', '.join(KINDS)}")
     console = Console()
-    table = Table(title=f"Imports of ~{args.size_mb:,.0f} MiB files ({args.code})")
+    shape = f", rows {args.wide:,} bytes wider" if args.wide else ""
+    table = Table(title=f"Imports of ~{args.size_mb:,.0f} MiB files{shape} ({args.code})")
     for column in ("file", "MiB", "rows", "seconds", "rows/s", "peak RSS (MiB)", "result"):
         table.add_column(column, justify="left" if column in ("file", "result") else "right")
     with tempfile.TemporaryDirectory(prefix="import-memory-", dir=args.scratch) as scratch:
         for kind in kinds:
             run = measure_kind(
-                kind, int(args.size_mb * 2**20), Path(scratch), args.code, args.database_url
+                kind,
+                int(args.size_mb * 2**20),
+                Path(scratch),
+                args.code,
+                args.database_url,
+                args.wide,
             )
             console.print(
                 f"{run.kind}: {run.size_mib:,.0f} MiB, {run.rows:,} rows, {run.seconds:,.1f} s, "
