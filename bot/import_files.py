@@ -27,7 +27,9 @@ class RecordTooLong(Exception):
 
 
 def describe_size(size: int) -> str:
-    return f"{size / 2**20:g} MiB" if size >= 2**20 else f"{size / 1024:g} KiB"
+    if size >= 2**20:
+        return f"{size / 2**20:g} MiB"
+    return f"{size / 1024:g} KiB" if size >= 1024 else f"{size:,} bytes"
 
 
 def unstorable(value: str) -> str | None:
@@ -73,6 +75,9 @@ class LineReader:
         self.on_read = on_read
         self.line = 0
         self.bytes_read = 0
+        # How many double quotes the last line given as None held: CSV reads past a record
+        # cut short by finding where its quoted field closes.
+        self.skipped_quotes = 0
 
     def _read(self) -> bytes:
         data = self.stream.read(self.chunk)
@@ -81,15 +86,27 @@ class LineReader:
             self.on_read(self.bytes_read)
         return data
 
+    def _start(self) -> tuple[bytes, bytes]:
+        """The first bytes (without a BOM) and the line separator: \\r only when a file's
+        first 64 KiB hold a \\r and no \\n."""
+        data = b""
+        while b"\n" not in data and len(data) <= self.limit:
+            more = self._read()
+            if not more:
+                break
+            data += more
+            if b"\r" in data and len(data) >= 65_536:
+                break
+        data = data.removeprefix(_BOM)
+        return data, b"\r" if b"\n" not in data and b"\r" in data else b"\n"
+
     def __iter__(self) -> Iterator[bytes | None]:
-        first = self._read()
-        if first.startswith(_BOM):
-            first = first[len(_BOM) :]
-        separator = b"\r" if b"\n" not in first and b"\r" in first else b"\n"
-        pending, skipping, data = b"", False, first
+        data, separator = self._start()
+        pending, skipping = b"", False
         while data:
             if skipping:
                 cut = data.find(separator)
+                self.skipped_quotes += data.count(b'"', 0, None if cut < 0 else cut)
                 if cut < 0:
                     data = self._read()
                     continue
@@ -100,23 +117,35 @@ class LineReader:
             pending = pieces.pop()
             for piece in pieces:
                 self.line += 1
-                yield None if len(piece) > self.limit else piece + separator
+                if len(piece) > self.limit:
+                    self.skipped_quotes = piece.count(b'"')
+                    yield None
+                else:
+                    yield piece + separator
             if len(pending) > self.limit:
+                self.skipped_quotes = pending.count(b'"')
                 pending, skipping = b"", True
             data = self._read()
         if skipping or pending:
             self.line += 1
+            if not skipping and len(pending) > self.limit:
+                self.skipped_quotes = pending.count(b'"')
             yield None if skipping or len(pending) > self.limit else pending
 
 
 class _TextLines:
     """Decoded lines for the csv module. An iterator class, not a generator: it raises
-    RecordTooLong for one record and goes on with the next line afterwards."""
+    RecordTooLong for one record and goes on with the next line afterwards.
+
+    A record cut short inside a quoted field is read past to where that field closes (where
+    the record's double quotes are even again), so its other lines are not taken for rows."""
 
     def __init__(self, lines: LineReader) -> None:
+        self._reader = lines
         self._lines = iter(lines)
         self.limit = lines.limit
         self.record_bytes = 0
+        self.record_quotes = 0
         self.fallback: str | None = None
 
     def __iter__(self) -> _TextLines:
@@ -125,14 +154,24 @@ class _TextLines:
     def __next__(self) -> str:
         data = next(self._lines)
         if data is None:
+            self._read_past(self.record_quotes + self._reader.skipped_quotes)
             raise RecordTooLong(self.limit)
+        self.record_quotes += data.count(b'"')
         self.record_bytes += len(data)
         if self.record_bytes > self.limit + 2:  # quoted fields spanning many lines
+            self._read_past(self.record_quotes)
             raise RecordTooLong(self.limit)
         text, encoding = decode_line(data)
         if encoding != "utf-8" and self.fallback is None:
             self.fallback = encoding
         return text
+
+    def _read_past(self, quotes: int) -> None:
+        while quotes % 2:
+            data = next(self._lines, b"")
+            if data == b"":
+                return
+            quotes += self._reader.skipped_quotes if data is None else data.count(b'"')
 
 
 class CsvRecords:
@@ -162,7 +201,7 @@ class CsvRecords:
     def __iter__(self) -> Iterator[tuple[int, list[str] | ValueError]]:
         while True:
             start = self._lines.line + 1
-            self._text.record_bytes = 0
+            self._text.record_bytes = self._text.record_quotes = 0
             try:
                 values = next(self._reader)
             except StopIteration:

@@ -376,3 +376,26 @@ def test_json_items_over_the_limit_are_skipped_without_losing_their_neighbours()
             (5, 17),
         ]
         assert [json.loads(raw) for _, _, raw in found if raw is not None] == [{"a": 1}, {"e": 5}]
+
+
+def test_a_quoted_field_spanning_lines_past_the_limit_rejects_that_record_alone() -> None:
+    from bot.import_files import CsvRecords, LineReader
+
+    text = 'id,comment\n1,fine\n2,"starts here\n' + "and goes on\n" * 20 + '"\n3,kept\n'
+    records = CsvRecords(LineReader(io.BytesIO(text.encode()), limit=100, chunk=16))
+    assert records.header() == ["id", "comment"]
+    found = [(line, v if isinstance(v, list) else str(v)) for line, v in records]
+    assert found == [  # the field's other lines are read past, not taken for rows
+        (2, ["1", "fine"]),
+        (3, "the row is over 100 bytes, the limit for one row"),
+        (25, ["3", "kept"]),
+    ]
+
+
+def test_lines_end_with_a_carriage_return_alone_in_old_mac_exports() -> None:
+    from bot.import_files import LineReader
+
+    data = b"\xef\xbb\xbfid,comment\r1,caf\xe9\r2," + b"x" * 300 + b"\r3,ok"
+    reader = LineReader(io.BytesIO(data), limit=100, chunk=8)
+    assert list(reader) == [b"id,comment\r", b"1,caf\xe9\r", None, b"3,ok"]
+    assert reader.line == 4 and reader.bytes_read == len(data)
