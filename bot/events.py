@@ -6,6 +6,7 @@ EventRouter and render the Reply with their platform's means.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,6 +90,8 @@ class Reply:
     ``messages`` go to the actor (ephemeral where the platform allows), ``update`` replaces the
     card the action came from, ``form`` opens a modal or card form, ``error`` is one line.
     ``duplicate`` means the event changed nothing: a repeat, or a platform's retry.
+    ``complete`` finishes the reply after the transaction has committed, for work that waits on
+    the network (reading a page to fill a form in): no network call is made inside a transaction.
     """
 
     messages: list[Message] = field(default_factory=list)
@@ -96,6 +99,7 @@ class Reply:
     form: Form | None = None
     error: str | None = None
     duplicate: bool = False
+    complete: Callable[[], Awaitable[Reply]] | None = None
 
     @classmethod
     def say(cls, text: str) -> Reply:

@@ -316,7 +316,7 @@ class Inbox:
             .on_conflict_do_nothing(index_elements=["event_key"])
             .returning(table.c.id, table.c.event_key)
         )
-        async with self.db.transaction() as session:
+        async with self.db.transaction(urgent=True) as session:
             result = await session.execute(statement)
             return {key: item_id for item_id, key in result.all()}
 

@@ -577,7 +577,14 @@ async def content_command(ctx: ChatContext, text: str) -> Reply:
         require_role(ctx.member, (Role.STRATEGIST,), "curate content")
         objectives = await list_objectives(ctx.session)
         url = words[1] if len(words) > 1 else ""
-        return Reply(form=content_form(objectives, url=url, info=await page_info(ctx, url)))
+        enricher = ctx.extensions.url_enricher
+
+        async def filled_in() -> Reply:  # after the commit: the page may take seconds
+            return Reply(
+                form=content_form(objectives, url=url, info=await page_info(enricher, url))
+            )
+
+        return Reply(form=content_form(objectives, url=url), complete=filled_in if url else None)
     if sub == "drafts":
         require_role(ctx.member, (Role.STRATEGIST,), "curate content")
         drafts = await content_service.list_drafts(ctx.session)
@@ -588,12 +595,14 @@ async def content_command(ctx: ChatContext, text: str) -> Reply:
     )
 
 
-async def page_info(ctx: ChatContext, url: str) -> PageInfo | None:
+async def page_info(
+    enricher: Callable[[str], Awaitable[PageInfo]] | None, url: str
+) -> PageInfo | None:
     """What the page says about itself, to type less; nothing if it cannot be read."""
-    if not url or ctx.extensions.url_enricher is None:
+    if not url or enricher is None:
         return None
     try:
-        return await ctx.extensions.url_enricher(url)
+        return await enricher(url)
     except DomainError:
         return None
 

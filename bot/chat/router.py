@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -131,7 +132,20 @@ class EventRouter:
         if ctx.queued_messages and self.on_queued is not None:
             self.on_queued()
         self.metrics.events.labels(platform=platform, type=kind, outcome="handled").inc()
+        if reply.complete is not None:
+            reply = await self._complete(reply)
         return reply
+
+    async def _complete(self, reply: Reply) -> Reply:
+        """Finish a reply outside any transaction (it may wait on the network)."""
+        assert reply.complete is not None
+        try:
+            return await reply.complete()
+        except DomainError as error:
+            return Reply.fail(error.message)
+        except Exception:
+            log.exception("finishing a reply failed")
+            return replace(reply, complete=None)
 
     async def _first_time(self, session: AsyncSession, platform: str, event_id: str) -> bool:
         """Record a handled event by its keyed id; False when it was handled before."""

@@ -7,13 +7,17 @@ for the lock up front instead of failing when it upgrades a read lock half-way t
 Within one process, SQLite writers also queue in order on an asyncio lock: SQLite's own busy
 handler polls with sleeps, so under a burst one writer can lose every race for the whole busy
 time-out (seen under load as "database is locked"). The queue is first come, first served; the
-busy time-out then only arbitrates between processes.
+busy time-out then only arbitrates between processes. An urgent writer (the inbox writing what a
+platform waits to hear was received) goes before the others waiting, so an acknowledgement waits
+for at most the transaction in progress, not for every event being handled.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -83,7 +87,7 @@ class Database:
         if self.is_sqlite:
             _configure_sqlite(self.engine)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._writer_turn: asyncio.Lock | None = None
+        self._writer_turn: WriterTurn | None = None
         self._writer_turn_loop: asyncio.AbstractEventLoop | None = None
 
     @property
@@ -95,8 +99,9 @@ class Database:
         return self.dialect == "sqlite"
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """One unit of work: commit when the block succeeds, roll back when it raises."""
+    async def transaction(self, *, urgent: bool = False) -> AsyncIterator[AsyncSession]:
+        """One unit of work: commit when the block succeeds, roll back when it raises.
+        ``urgent`` (SQLite): go before the writers already waiting in this process."""
         if not self.is_sqlite or _holds_sqlite_turn.get():
             async with self.sessions() as session, session.begin():
                 yield session
@@ -104,7 +109,7 @@ class Database:
         turn = self._sqlite_turn()
         try:
             async with asyncio.timeout(SQLITE_BUSY_TIMEOUT_MS / 1000):
-                await turn.acquire()
+                await turn.acquire(urgent=urgent)
         except TimeoutError:
             raise DatabaseBusy("the database stayed busy; try again in a moment") from None
         holding = _holds_sqlite_turn.set(True)
@@ -115,11 +120,11 @@ class Database:
             _holds_sqlite_turn.reset(holding)
             turn.release()
 
-    def _sqlite_turn(self) -> asyncio.Lock:
+    def _sqlite_turn(self) -> WriterTurn:
         """The writer queue of the running event loop (tests and the CLI run several loops)."""
         loop = asyncio.get_running_loop()
         if self._writer_turn is None or self._writer_turn_loop is not loop:
-            self._writer_turn, self._writer_turn_loop = asyncio.Lock(), loop
+            self._writer_turn, self._writer_turn_loop = WriterTurn(), loop
         return self._writer_turn
 
     async def ping(self) -> None:
@@ -129,6 +134,42 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+class WriterTurn:
+    """A first-come, first-served lock with a second, urgent queue served first."""
+
+    def __init__(self) -> None:
+        self._held = False
+        self._waiting: deque[asyncio.Future[None]] = deque()
+        self._urgent: deque[asyncio.Future[None]] = deque()
+
+    async def acquire(self, *, urgent: bool = False) -> None:
+        if not self._held and not self._waiting and not self._urgent:
+            self._held = True
+            return
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        queue = self._urgent if urgent else self._waiting
+        queue.append(turn)
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self.release()  # handed the turn just as we gave up: pass it on
+            else:
+                with contextlib.suppress(ValueError):
+                    queue.remove(turn)
+            raise
+
+    def release(self) -> None:
+        """Hand the turn to the next waiter (urgent first), or free it."""
+        for queue in (self._urgent, self._waiting):
+            while queue:
+                turn = queue.popleft()
+                if not turn.done():
+                    turn.set_result(None)
+                    return
+        self._held = False
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
