@@ -246,3 +246,40 @@ async def test_a_thousand_forged_teams_requests_are_all_refused(
         status, _ = await teams.say(eve, "suggest A real idea")
         await teams.settle()
         assert status in (200, 201) and (await traces(teams.app))["Suggestion"] == 1
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+async def test_a_teams_body_is_not_read_before_its_token_is_checked(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deeply nested JSON with a forged token was parsed first and answered 500 with a
+    traceback; now anything without a valid token is 401, whatever its body, and only a caller
+    with a valid token learns that the body is not an activity (400)."""
+    nested = b'{"type": "message", "value": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    async with authenticated_teams_stack(settings, monkeypatch) as (teams, identity):
+        connector = teams.connector
+        valid = "Bearer " + identity.issue_channel_token(APP_ID, connector.service_url)
+        answers = {}
+        for name, header, body in (
+            ("no token, nested", None, nested),
+            ("forged token, nested", "Bearer a.b.c", nested),
+            ("forged token, not JSON", "Bearer a.b.c", b"\x00{{{"),
+            ("valid token, nested", valid, nested),
+            ("valid token, not JSON", valid, b"{{{"),
+            ("valid token, not an activity", valid, b"[1, 2]"),
+        ):
+            headers = {"Content-Type": "application/json"}
+            if header:
+                headers["Authorization"] = header
+            async with teams.session.post(teams.url, data=body, headers=headers) as response:
+                answers[name] = (response.status, await response.text())
+        assert {name: status for name, (status, _) in answers.items()} == {
+            "no token, nested": 401,
+            "forged token, nested": 401,
+            "forged token, not JSON": 401,
+            "valid token, nested": 400,
+            "valid token, not JSON": 400,
+            "valid token, not an activity": 400,
+        }
+        assert not [text for _, text in answers.values() if "Traceback" in text]
+        assert set((await traces(teams.app)).values()) == {0}

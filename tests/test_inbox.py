@@ -1,0 +1,253 @@
+"""The durable inbox on its own: acceptance de-duplicates by a keyed hash of the platform's event
+id, payloads are sealed while they wait and gone once handled, a failure is tried again and then
+set aside for an admin, a worker whose lease ran out cannot record work twice, handled rows are
+purged after the retry window, and SQLite's writer queue lets acknowledgements go first."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+from sqlalchemy import select, text, update
+
+from bot.app import Application
+from bot.cli.main import cli
+from bot.inbox import DONE, FAILED, PENDING, Inbox, InboxItem, Receipt, RetryLater
+from bot.storage.database import WriterTurn
+from bot.storage.models import InboxEvent
+from bot.storage.types import utcnow
+
+
+@contextlib.asynccontextmanager
+async def working(inbox: Inbox) -> AsyncIterator[None]:
+    stop = asyncio.Event()
+    task = asyncio.create_task(inbox.run(stop, poll_interval=0.05))
+    try:
+        yield
+    finally:
+        stop.set()
+        inbox.wake()
+        await task
+
+
+async def until_settled(inbox: Inbox) -> None:
+    for _ in range(1000):
+        if await inbox.settled():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the inbox did not settle")
+
+
+async def rows(app: Application) -> list[InboxEvent]:
+    async with app.db.transaction() as session:
+        return list(await session.scalars(select(InboxEvent).order_by(InboxEvent.id)))
+
+
+async def test_a_retried_delivery_is_written_once_even_within_one_commit(
+    app: Application,
+) -> None:
+    handled: list[dict[str, Any]] = []
+
+    async def handler(item: InboxItem, receipt: Receipt) -> None:
+        async with app.db.transaction() as session:
+            if await receipt.mark_done(session):
+                handled.append(item.payload)
+
+    app.inbox.register("test", handler)
+    async with working(app.inbox):
+        # Three deliveries of one event arrive together (one commit) and once more later.
+        answers = await asyncio.gather(
+            *(app.inbox.accept("slack", "test", "Ev1", {"n": n}) for n in range(3))
+        )
+        later = await app.inbox.accept("slack", "test", "Ev1", {"n": 3})
+        other = await app.inbox.accept("teams", "test", "Ev1", {"n": 4})  # another platform's
+        await until_settled(app.inbox)
+    assert [a.duplicate for a in answers] == [False, True, True]
+    assert later.duplicate and not other.duplicate
+    assert handled == [{"n": 0}, {"n": 4}]
+
+
+async def test_event_ids_and_payloads_never_reach_the_database_in_clear(
+    app: Application,
+) -> None:
+    """A Teams activity id names the author's conversation; a payload holds who did what."""
+    conversation = "a:1XyZconversationOfAlice"
+    seen: list[dict[str, Any]] = []
+    release = asyncio.Event()
+
+    async def handler(item: InboxItem, receipt: Receipt) -> None:
+        await release.wait()
+        async with app.db.transaction() as session:
+            await receipt.mark_done(session)
+        seen.append(item.payload)
+
+    app.inbox.register("test", handler)
+    async with working(app.inbox):
+        await app.inbox.accept(
+            "teams", "test", f"{conversation}:1700000000", {"from": "alice", "text": "my idea"}
+        )
+        waiting = await database_text(app)
+        release.set()
+        await until_settled(app.inbox)
+        done = await database_text(app)
+    assert seen == [{"from": "alice", "text": "my idea"}]
+    for dump in (waiting, done):
+        assert conversation not in dump and "1700000000" not in dump
+        assert "alice" not in dump and "my idea" not in dump
+    [row] = await rows(app)
+    assert row.status == DONE and row.payload is None
+
+
+async def database_text(app: Application) -> str:
+    """Every inbox row as text, as someone reading the database would see it."""
+    async with app.db.transaction() as session:
+        result = await session.execute(text("SELECT * FROM inbox_events"))
+        return repr(result.all())
+
+
+async def test_a_failing_event_is_tried_again_then_set_aside_and_put_back(
+    app: Application, monkeypatch: pytest.MonkeyPatch, cli_env: dict[str, str]
+) -> None:
+    monkeypatch.setattr("bot.inbox.backoff_seconds", lambda attempts: 0.0)
+    attempts: list[int] = []
+    healthy = False
+
+    async def handler(item: InboxItem, receipt: Receipt) -> None:
+        attempts.append(receipt.attempt)
+        if not healthy:
+            raise RetryLater("the database went away")
+        async with app.db.transaction() as session:
+            await receipt.mark_done(session)
+
+    app.inbox.register("test", handler)
+    async with working(app.inbox):
+        accepted = await app.inbox.accept("slack", "test", "Ev2", {})
+        for _ in range(500):
+            [row] = await rows(app)
+            if row.status == FAILED:
+                break
+            await asyncio.sleep(0.01)
+    assert attempts == [1, 2, 3, 4, 5]
+    assert row.status == FAILED and row.last_error == "the database went away"
+    assert row.payload is not None  # kept, sealed, so an admin can put it back
+    assert await app.inbox.pending_count() == 0
+
+    # An admin sees it (without its content) and puts it back once the cause is fixed.
+    cli_env_for(app, monkeypatch)
+    listed = await advocacy("inbox", "failed")
+    assert listed.exit_code == 0 and f"{accepted.item_id}" in listed.output
+    assert "the database went away" in listed.output
+    assert (await advocacy("inbox", "retry", "9999")).exit_code != 0
+    put_back = await advocacy("inbox", "retry", str(accepted.item_id))
+    assert put_back.exit_code == 0 and "1 event(s) back" in put_back.output
+    healthy = True
+    async with working(app.inbox):
+        await until_settled(app.inbox)
+    [row] = await rows(app)
+    assert row.status == DONE and attempts[-1] == 1
+
+
+async def advocacy(*args: str) -> Result:
+    """The CLI in a thread of its own (it runs its own event loop)."""
+    return await asyncio.to_thread(CliRunner().invoke, cli, list(args))
+
+
+def cli_env_for(app: Application, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", app.settings.database_url)
+    monkeypatch.setenv("DATABASE_SCHEMA", app.settings.database_schema or "")
+    monkeypatch.setenv("ADVOCACY_SECRET_KEY", app.settings.secret_key or "")
+
+
+async def test_a_worker_whose_lease_ran_out_cannot_record_the_work_again(
+    app: Application,
+) -> None:
+    """Worker A stalls past its lease; worker B takes the event over and records it. When A
+    wakes up, marking the event done finds it is no longer A's: A's transaction does nothing."""
+    first = app.inbox
+    second = Inbox(app.db, app.sealer, app.metrics, lease=timedelta(seconds=30))
+    recorded: list[str] = []
+    stalled, resume = asyncio.Event(), asyncio.Event()
+
+    def handler_for(name: str):
+        async def handler(item: InboxItem, receipt: Receipt) -> None:
+            if name == "A":
+                stalled.set()
+                await resume.wait()
+            async with app.db.transaction() as session:
+                if await receipt.mark_done(session):
+                    recorded.append(name)
+
+        return handler
+
+    first.register("test", handler_for("A"))
+    second.register("test", handler_for("B"))
+    async with working(first):
+        await first.accept("slack", "test", "Ev3", {})
+        await stalled.wait()
+        async with app.db.transaction() as session:  # A's lease runs out
+            await session.execute(
+                update(InboxEvent).values(lease_until=utcnow() - timedelta(seconds=1))
+            )
+        async with working(second):
+            await until_settled(second)
+        resume.set()
+    assert recorded == ["B"]
+
+
+async def test_handled_events_are_forgotten_after_the_retry_window(app: Application) -> None:
+    async def handler(item: InboxItem, receipt: Receipt) -> None:
+        async with app.db.transaction() as session:
+            await receipt.mark_done(session)
+
+    app.inbox.register("test", handler)
+    await app.inbox.accept("slack", "other-kind", "waiting", {})  # nobody here handles it
+    async with working(app.inbox):
+        await app.inbox.accept("slack", "test", "old", {})
+        for _ in range(500):
+            if [r.status for r in await rows(app)] == [PENDING, DONE]:
+                break
+            await asyncio.sleep(0.01)
+    assert await app.inbox.purge(utcnow()) == 0  # too recent: a retry would still find it
+    assert await app.inbox.purge(utcnow() + app.inbox.keep + timedelta(minutes=1)) == 1
+    [left] = await rows(app)
+    assert left.status == PENDING  # work that waits is never purged
+
+
+async def test_acknowledgements_go_before_writers_already_waiting() -> None:
+    turn = WriterTurn()
+    order: list[str] = []
+    await turn.acquire()  # a transaction in progress
+
+    async def writer(name: str, urgent: bool) -> None:
+        await turn.acquire(urgent=urgent)
+        order.append(name)
+        turn.release()
+
+    tasks = [
+        asyncio.create_task(writer("vote 1", False)),
+        asyncio.create_task(writer("vote 2", False)),
+    ]
+    await asyncio.sleep(0)
+    tasks.append(asyncio.create_task(writer("ack", True)))
+    await asyncio.sleep(0)
+    turn.release()
+    await asyncio.gather(*tasks)
+    assert order == ["ack", "vote 1", "vote 2"]
+
+
+async def test_a_writer_that_gives_up_passes_its_turn_on() -> None:
+    turn = WriterTurn()
+    await turn.acquire()
+    impatient = asyncio.create_task(turn.acquire())
+    patient = asyncio.create_task(turn.acquire())
+    await asyncio.sleep(0)
+    turn.release()  # handed to the impatient one...
+    impatient.cancel()  # ...who gives up at that very moment
+    with pytest.raises(asyncio.CancelledError):
+        await impatient
+    await asyncio.wait_for(patient, 5)

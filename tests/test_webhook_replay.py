@@ -1,0 +1,78 @@
+"""The customer-voice webhook against replays: the signature covers the query string (which
+picks the source, so it changes what is stored) and a signed request is taken once. Before, one
+captured request resent five times with new ``?source=`` values stored five copies and posted
+five more urgent alerts."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import aiohttp
+from aiohttp.test_utils import TestServer
+from sqlalchemy import func, select
+
+from bot.app import Application
+from bot.storage.models import VoiceItem
+from content.webhook import PATH
+from tests import test_voice
+from tests.fakes import RemotePlatform
+from tests.test_voice import signed
+
+voice_server = test_voice.voice_server  # the signed webhook on a real server
+
+URGENT = json.dumps(
+    {"id": "T-77", "comment": "Third outage this week, we will cancel", "rating": 1}
+).encode()
+
+
+async def post(server: TestServer, query: str, headers: dict[str, str]) -> tuple[int, dict]:
+    url = f"http://127.0.0.1:{server.port}{PATH}{query}"
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            url, data=URGENT, headers={"Content-Type": "application/json", **headers}
+        ) as response,
+    ):
+        return response.status, await response.json()
+
+
+async def stored(app: Application) -> int:
+    async with app.db.transaction() as session:
+        return int(await session.scalar(select(func.count(VoiceItem.id))) or 0)
+
+
+async def test_a_captured_request_replayed_with_other_sources_is_refused(
+    voice_server: tuple[Application, TestServer],
+    remote: RemotePlatform,
+) -> None:
+    app, server = voice_server
+    headers = signed(URGENT, query="source=helpdesk")
+    status, answer = await post(server, "?source=helpdesk", headers)
+    assert status == 200 and (answer["imported"], answer["alerts"]) == (1, 1)
+    for source in ("a", "b", "c", "d", "e"):
+        status, answer = await post(server, f"?source={source}", headers)
+        assert status == 401 and "signature" in answer["error"]
+    status, _ = await post(server, "", headers)  # the query string dropped
+    assert status == 401
+    assert await stored(app) == 1
+
+
+async def test_a_signed_request_is_taken_once(
+    voice_server: tuple[Application, TestServer],
+    remote: RemotePlatform,
+) -> None:
+    app, server = voice_server
+    headers = signed(URGENT, query="")
+    status, _ = await post(server, "", headers)
+    assert status == 200
+    for _ in range(5):
+        status, answer = await post(server, "", headers)
+        assert status == 409 and answer["already_received"] is True
+    assert await stored(app) == 1
+    # The same items, signed again by the sender (a deliberate resend), are one request more:
+    # taken, and already there.
+    status, answer = await post(server, "", signed(URGENT, query="", at=time.time() + 1))
+    assert status == 200 and (answer["imported"], answer["already_there"]) == (0, 1)
+    await app.worker.drain(wait_for_retries=False)
+    assert len(remote.sent) == 1, "one urgent alert, however often the request was sent"
