@@ -407,7 +407,7 @@ class VoiceFile:
     # ----- rows: (line or item number, the row's values or why it cannot be read) ---------------
 
     def _csv_rows(self, head: bytes) -> tuple[list[str], Iterator[Row]]:
-        sample, _ = decode_line(head)
+        sample, _ = decode_line(head.removeprefix(b"\xef\xbb\xbf"))
         try:
             dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t|")
         except csv.Error:
