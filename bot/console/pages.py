@@ -192,7 +192,8 @@ async def _read_page(enrich: UrlEnricher, address: str, advice: str = "") -> Pag
     except DomainError:
         raise
     except Exception as error:  # the page could not be read: say so, let them type it
-        raise InvalidInput(f"Could not read {address}: {error}.{advice}") from None
+        reason = str(error) or type(error).__name__  # a time-out says nothing by itself
+        raise InvalidInput(f"Could not read {address}: {reason}.{advice}") from None
 
 
 async def _preview(request: web.Request, _: Form | None) -> PageInfo | None:
