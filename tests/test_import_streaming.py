@@ -158,6 +158,20 @@ def test_an_hr_row_with_a_nul_byte_is_rejected_by_line_across_batches(
     assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, count - 1)
 
 
+def test_a_voice_file_repeating_a_row_of_an_earlier_batch_stores_it_once(
+    engine_cli: Settings, tmp_path: Path
+) -> None:
+    """Rows are stored 2,000 at a time: a repeat two batches later counts as already there."""
+    rows = [{"id": f"V{n}", "comment": f"{GOOD} {n}"} for n in range(4_500)]
+    rows.append({"id": "V7", "comment": "The same ticket, sent again"})
+    path = tmp_path / "voice.jsonl"
+    write_voice(path, "jsonl", rows)
+    code, report = invoke("voice", "import", str(path))
+    assert code == 0
+    assert (report["imported"], report["already_there"]) == (4_500, 1)
+    assert len(voice_ids(engine_cli)) == 4_500
+
+
 # ----- rows over the limit -----------------------------------------------------------------------
 
 
