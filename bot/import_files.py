@@ -2,8 +2,9 @@
 and CSV records with the line each starts on. Whatever the file's size, only one read chunk and
 one record are held; an over-long line is read past in chunks and reported, never kept.
 
-Also what the database refuses to store: PostgreSQL's text type takes no NUL character and no
-lone surrogate, so such a value is refused here, for its row alone, on every engine.
+Also what the database cannot store: PostgreSQL's text type takes no NUL character, and a lone
+surrogate is not Unicode text (neither engine's driver can encode it). Such a value is refused
+here, for its row alone, on every engine alike.
 """
 
 from __future__ import annotations
