@@ -28,6 +28,9 @@ from bot.storage.models import InboxEvent, MemberIdentity, Suggestion, Suggestio
 from tests.serve_process import RunningServer, running_serve
 from tests.slack_fake import FakeSlack
 from tests.slack_support import TEAM, SlackClient
+from tests.teams_fake import FakeConnector
+from tests.teams_support import TeamsClient, TeamsUser
+from tests.teams_support import user as teams_user
 from tests.test_load import serve_env
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -196,3 +199,63 @@ async def member_ids(db: Database) -> dict[str, int]:
     async with db.transaction() as session:
         rows = await session.execute(select(MemberIdentity.user_id, MemberIdentity.member_id))
     return dict(rows.all())
+
+
+async def test_every_acknowledged_teams_message_survives_a_kill_mid_burst(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Teams messages (not invokes, which are answered only once recorded) are acknowledged
+    once written to the inbox: killed mid-burst, the restarted server files every idea."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "DATABASE_SCHEMA": settings.database_schema or "",
+        "ADVOCACY_DATA_DIR": str(settings.data_dir),
+        "ADVOCACY_SECRET_KEY": settings.secret_key,
+        "LOG_LEVEL": "INFO",
+        "MICROSOFT_APP_ID": "",  # the emulator's mode: requests from this machine only
+    }
+    people = [teams_user(f"Person{n:02d}") for n in range(CLIENTS)]
+    sent: list[str] = []
+    db = Database(settings.database_url, search_path=settings.database_schema)
+    try:
+        async with FakeConnector() as connector, aiohttp.ClientSession() as http:
+            async with running_serve(env, tmp_path) as first:
+                teams = TeamsClient(f"{first.base_url}/api/messages", connector, http)
+                stopped = asyncio.Event()
+
+                async def client(person: TeamsUser) -> None:
+                    for n in range(CLICKS_PER_CLIENT):
+                        text = f"burst idea {person.name}-{n:05d}"
+                        try:
+                            status, _ = await teams.say(person, f"suggest {text}")
+                        except aiohttp.ClientError:
+                            return
+                        if status in (200, 201):
+                            sent.append(text)
+                        if stopped.is_set():
+                            return
+
+                sending = asyncio.gather(*(client(person) for person in people))
+                await asyncio.sleep(BURST_SECONDS)
+                stopped.set()
+                await stop(first, "kill -9")
+                await sending
+                done_at_stop = len((await recorded(db))[0])
+            async with running_serve(env, tmp_path):
+                deadline = time.monotonic() + 180
+                while time.monotonic() < deadline:
+                    texts, _, pending = await recorded(db)
+                    if pending == 0 and texts >= set(sent):
+                        break
+                    await asyncio.sleep(0.5)
+    finally:
+        await db.dispose()
+    assert len(sent) > CLIENTS
+    assert pending == 0
+    assert set(sent) <= texts, f"{len(set(sent) - texts)} acknowledged ideas lost"
+    assert len(texts) == len(set(texts))
+    print(
+        f"\nTeams, kill -9 mid-burst ({settings.database_url.split(':')[0]}): {len(sent)} "
+        f"messages acknowledged, {done_at_stop} handled before the kill, all recorded after"
+    )

@@ -137,20 +137,25 @@ class Database:
 
 
 class WriterTurn:
-    """A first-come, first-served lock with a second, urgent queue served first."""
+    """A first-come, first-served lock with a second queue for urgent writers. Urgent and
+    ordinary writers take turns when both wait: an urgent one never waits for more than one
+    ordinary transaction, and a stream of urgent ones (acknowledgements under a burst) cannot
+    starve the ordinary ones (the work being acknowledged)."""
 
     def __init__(self) -> None:
         self._held = False
-        self._waiting: deque[asyncio.Future[None]] = deque()
-        self._urgent: deque[asyncio.Future[None]] = deque()
+        self._last_urgent = False
+        self._waiting: deque[tuple[asyncio.Future[None], bool]] = deque()
+        self._urgent: deque[tuple[asyncio.Future[None], bool]] = deque()
 
     async def acquire(self, *, urgent: bool = False) -> None:
         if not self._held and not self._waiting and not self._urgent:
-            self._held = True
+            self._held, self._last_urgent = True, urgent
             return
         turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         queue = self._urgent if urgent else self._waiting
-        queue.append(turn)
+        entry = (turn, urgent)
+        queue.append(entry)
         try:
             await turn
         except asyncio.CancelledError:
@@ -158,15 +163,20 @@ class WriterTurn:
                 self.release()  # handed the turn just as we gave up: pass it on
             else:
                 with contextlib.suppress(ValueError):
-                    queue.remove(turn)
+                    queue.remove(entry)
             raise
 
     def release(self) -> None:
-        """Hand the turn to the next waiter (urgent first), or free it."""
-        for queue in (self._urgent, self._waiting):
+        """Hand the turn on: to an urgent writer, unless the last one was urgent and an ordinary
+        writer waits; or free it."""
+        order = (
+            (self._waiting, self._urgent) if self._last_urgent else (self._urgent, self._waiting)
+        )
+        for queue in order:
             while queue:
-                turn = queue.popleft()
+                turn, urgent = queue.popleft()
                 if not turn.done():
+                    self._last_urgent = urgent
                     turn.set_result(None)
                     return
         self._held = False
