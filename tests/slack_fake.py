@@ -149,6 +149,20 @@ class FaultPlan:
         return self.rng.choice(self.kinds)
 
 
+# Slack lets a trigger_id open a modal within 3 seconds of the interaction that carried it.
+TRIGGER_LIFETIME_SECONDS = 3.0
+_triggers_issued: dict[str, float] = {}
+_trigger_counter = itertools.count(1)
+
+
+def new_trigger_id() -> str:
+    """A trigger_id as Slack puts in an interaction, remembered with when it was issued (for the
+    fake in this process to refuse it after TRIGGER_LIFETIME_SECONDS)."""
+    trigger = f"{int(time.time())}.{next(_trigger_counter):06d}.{random.getrandbits(64):016x}"
+    _triggers_issued[trigger] = time.monotonic()
+    return trigger
+
+
 class InvalidPayload(Exception):
     """A payload Slack would refuse; ``messages`` are Slack-style "[ERROR] ..." lines."""
 
@@ -671,6 +685,9 @@ class FakeSlack:
     def _views_open(self, args: dict[str, Any]) -> Answer:
         if not args.get("trigger_id"):
             raise _missing("trigger_id")
+        issued = _triggers_issued.get(args["trigger_id"])
+        if issued is not None and time.monotonic() - issued > TRIGGER_LIFETIME_SECONDS:
+            raise InvalidPayload("expired_trigger_id", [])
         view = _checked_view(args.get("view"), expected_type="modal")
         self.opened_views.append(view)
         return self._new_view(view)

@@ -31,7 +31,7 @@ from bot.storage.models import Delivery
 from bot.storage.types import utcnow
 from bot.web import build_web_app
 from tests.inbox_support import inbox_settled
-from tests.slack_fake import FakeSlack
+from tests.slack_fake import FakeSlack, new_trigger_id
 
 SIGNING_SECRET = "test-signing-secret"
 TEAM = "T0001"
@@ -105,7 +105,7 @@ class SlackClient:
             "text": text,
             "api_app_id": "A0001",
             "response_url": self.fake.response_url(unique("cmd")),
-            "trigger_id": unique("trigger."),
+            "trigger_id": new_trigger_id(),
             **extra,
         }
         return await self.post(urlencode(form), "application/x-www-form-urlencoded")
@@ -188,7 +188,7 @@ def button_press(
         "user": {"id": user, "team_id": TEAM},
         "team": {"id": TEAM, "domain": "fake"},
         "api_app_id": "A0001",
-        "trigger_id": unique("trigger."),
+        "trigger_id": new_trigger_id(),
         "actions": [
             {
                 "type": "button",
@@ -243,7 +243,7 @@ def view_submission(user: str, view: dict[str, Any], values: dict[str, Any]) -> 
         "team": {"id": TEAM, "domain": "fake"},
         "user": {"id": user, "team_id": TEAM},
         "api_app_id": "A0001",
-        "trigger_id": unique("trigger."),
+        "trigger_id": new_trigger_id(),
         "view": {
             **view,
             "id": view.get("id") or unique("V"),

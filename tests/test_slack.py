@@ -789,3 +789,17 @@ async def test_a_modal_is_acknowledged_before_a_slow_slack_answers(slack: SlackS
     assert "users.info" not in slack.fake.answered  # acknowledged while Slack was still busy
     await slack.settle()
     assert "users.info" in slack.fake.answered and await count(slack, Suggestion) == 1
+
+
+async def test_a_form_that_cannot_open_in_time_asks_the_person_to_try_again(
+    slack: SlackStack,
+) -> None:
+    """Slack lets a trigger open a modal for 3 seconds. A /suggest handled later (a burst, a
+    restart) cannot open its form: the person is told, rather than left with nothing."""
+    slack.fake.delays["users.info"] = 3.5  # the first contact outlasts the trigger
+    status, _ = await slack.command("/suggest", "", "UNEWCOMER")
+    assert status == 200
+    await slack.settle()
+    assert slack.fake.opened_views == []
+    [answer] = [c.args for c in slack.fake.calls_to("response_url") if c.args]
+    assert "could not open in time; please try again" in json.dumps(answer)

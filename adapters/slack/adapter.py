@@ -446,11 +446,7 @@ class SlackAdapter:
         (ephemeral where Slack allows, else by DM) and its error."""
         try:
             if reply.form is not None and trigger_id:
-                view = modal_view(reply.form)
-                if push:
-                    await client.views_push(trigger_id=trigger_id, view=view)
-                else:
-                    await client.views_open(trigger_id=trigger_id, view=view)
+                reply = await self._open_form(client, reply, trigger_id, push=push)
             if reply.update is not None:
                 blocks, text = render_blocks(reply.update), fallback_text(reply.update)
                 if message_ref:
@@ -471,6 +467,25 @@ class SlackAdapter:
                     await client.chat_postMessage(channel=user_id, text=text, blocks=blocks)
         except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
             log.warning("slack: could not show a reply: %s", _reason(error))
+
+    async def _open_form(
+        self, client: AsyncWebClient, reply: Reply, trigger_id: str, *, push: bool
+    ) -> Reply:
+        """Open the reply's form. Slack lets a trigger open a modal for 3 seconds only: when
+        the request waited longer (a burst, a restart), the person is asked to try again."""
+        assert reply.form is not None
+        view = modal_view(reply.form)
+        try:
+            if push:
+                await client.views_push(trigger_id=trigger_id, view=view)
+            else:
+                await client.views_open(trigger_id=trigger_id, view=view)
+        except SlackApiError as error:
+            if _reason(error) not in ("expired_trigger_id", "invalid_trigger_id"):
+                raise
+            note = f"The form '{reply.form.title}' could not open in time; please try again."
+            return replace(reply, messages=[*reply.messages, Message.text(note)])
+        return reply
 
     async def _publish_home(self, actor: Actor, client: AsyncWebClient) -> None:
         reply = await self.router.handle(HomeOpened(actor))
