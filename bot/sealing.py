@@ -3,6 +3,10 @@
 An anonymous suggestion stores its author as a Fernet token made with a key derived from
 ``ADVOCACY_SECRET_KEY``. The bot opens it for one purpose, to tell the author what became of
 the idea; nothing that reads the database as plain text can link the idea to a person.
+
+Tokens are undated: a Fernet token carries the second it was made in plain text (bytes 1-9),
+which would date an anonymous idea to the second however coarsely its own row is stamped. Nothing
+here uses Fernet's expiry, so the time is written as 0.
 """
 
 from __future__ import annotations
@@ -17,11 +21,18 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
 from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 log = logging.getLogger(__name__)
 
 GENERATED_KEY_FILE = "secret.key"
+UNDATED = 0
+TAG_NONCE_BYTES = 12
+# Opened contributor tags kept per process: a rollup opens one per anonymous idea in its period,
+# and the same ideas come back in every rollup. About 200 bytes an entry.
+OPENED_TAGS_KEPT = 200_000
 
 
 class SealError(Exception):
@@ -35,6 +46,9 @@ class Sealer:
         digest = hashlib.sha256(b"advocacy-seal-v1:" + secret.encode()).digest()
         self._fernet = Fernet(base64.urlsafe_b64encode(digest))
         self._tag_key = hashlib.sha256(b"advocacy-contributor-v1:" + secret.encode()).digest()
+        tag_seal = hashlib.sha256(b"advocacy-contributor-seal-v1:" + secret.encode()).digest()
+        self._tag_cipher = AESGCM(tag_seal)
+        self._opened_tags: dict[str, str | None] = {}
         self._event_key = hashlib.sha256(b"advocacy-event-v1:" + secret.encode()).digest()
 
     def event_key(self, platform: str, event_id: str) -> str:
@@ -47,11 +61,50 @@ class Sealer:
     def contributor_tag(self, member_id: int) -> str:
         """A stand-in for a person that cannot be turned back into them without the server key:
         it lets reports count distinct people behind anonymous ideas (so a group of fewer than
-        five is never shown apart) without storing who they are."""
+        five is never shown apart) without storing who they are. Equal for equal people, so it
+        is only ever stored sealed (``seal_contributor``)."""
         return hmac.new(self._tag_key, str(member_id).encode(), hashlib.sha256).hexdigest()[:16]
 
+    def seal_contributor(self, member_id: int) -> str:
+        """The contributor tag as an anonymous idea stores it: sealed with a random nonce, so two
+        ideas of one person give different bytes and nobody can link them without the key.
+
+        AES-GCM rather than Fernet (both authenticated encryption): a rollup opens one per
+        anonymous idea, and Fernet took 57 us an opening against 4 us here (20,000 ideas)."""
+        nonce = secrets.token_bytes(TAG_NONCE_BYTES)
+        sealed = self._tag_cipher.encrypt(nonce, self.contributor_tag(member_id).encode(), None)
+        return base64.urlsafe_b64encode(nonce + sealed).decode()
+
+    def open_contributor(self, sealed: str) -> str | None:
+        """The tag inside a sealed one (None if this key cannot open it), remembered for the
+        process: rollups count people over the same anonymous ideas again and again."""
+        if sealed in self._opened_tags:
+            return self._opened_tags[sealed]
+        tag: str | None
+        try:
+            raw = base64.urlsafe_b64decode(sealed.encode())
+            nonce, body = raw[:TAG_NONCE_BYTES], raw[TAG_NONCE_BYTES:]
+            tag = self._tag_cipher.decrypt(nonce, body, None).decode()
+        except (InvalidTag, ValueError):
+            tag = None
+        if len(self._opened_tags) >= OPENED_TAGS_KEPT:
+            self._opened_tags.clear()
+        self._opened_tags[sealed] = tag
+        return tag
+
     def seal(self, value: dict[str, Any]) -> str:
-        return self._fernet.encrypt(json.dumps(value, sort_keys=True).encode()).decode()
+        data = json.dumps(value, sort_keys=True).encode()
+        return self._fernet.encrypt_at_time(data, UNDATED).decode()
+
+    @staticmethod
+    def dated(token: str) -> bool:
+        """Whether a sealed value shows when it was made (tokens sealed before they were
+        undated do: anyone can read the second from the token without the key)."""
+        try:
+            raw = base64.urlsafe_b64decode(token.encode())
+        except ValueError:
+            return False
+        return len(raw) > 9 and int.from_bytes(raw[1:9], "big") != UNDATED
 
     def open(self, token: str) -> dict[str, Any]:
         try:

@@ -175,7 +175,10 @@ async def test_an_unanswered_idea_is_flagged_up_the_hierarchy(
 ) -> None:
     await make_member(app, "ceo", role=Role.MANAGER, team="Leadership")
     await make_member(app, "lead", role=Role.MANAGER, team="Support", manager="ceo")
-    await make_member(app, "ann", team="Support", manager="lead")
+    # Five people besides its manager: an anonymous idea stays with Support (in a smaller team
+    # it would go higher up at once, so that its manager's flag could not point at its author).
+    for user in ("ann", "bea", "cid", "dot", "eve"):
+        await make_member(app, user, team="Support", manager="lead")
     idea = await file(app, "ann", "Faster refunds", anonymous=True)
     now = utcnow()
     async with app.db.transaction() as session:

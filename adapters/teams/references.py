@@ -1,5 +1,10 @@
 """Conversation references and roster entries, kept in our database (the adapter store) so that
-proactive digests and DMs work after a restart."""
+proactive digests and DMs work after a restart.
+
+A reference is stored without what changes from one activity to the next (the activity's id, and
+in a channel or group chat the person who wrote), and written only when it changed: a record
+rewritten on every incoming activity would date each one, so a reader of the database could put
+a person's message next to an anonymous idea filed the same instant."""
 
 from __future__ import annotations
 
@@ -44,8 +49,9 @@ class ConversationStore:
         return record.value
 
     async def _put(self, kind: str, key: str, value: dict[str, Any]) -> None:
-        """Write only what changed: every activity refreshes its reference, few change it."""
-        if self._known.get((kind, key)) == value:
+        """Write only what changed: every activity refreshes its reference, few change it. What
+        this process has not seen yet is read first (after a restart, say)."""
+        if await self._get(kind, key) == value:
             return
         await self.store.put(kind, key, value)
         self._known[(kind, key)] = value
@@ -68,7 +74,7 @@ class ConversationStore:
         await self._put(
             CONVERSATION,
             activity.conversation.id,
-            {"reference": reference.serialize(), "type": kind, "tenant": tenant},
+            {"reference": stable_reference(reference, kind), "type": kind, "tenant": tenant},
         )
         if kind == "personal" and user:
             await self._put(
@@ -146,8 +152,21 @@ class ConversationStore:
 
     async def first_install(self, conversation_id: str) -> bool:
         """True for the first announcement of an installation; False for its echo (Teams sends
-        both installationUpdate and conversationUpdate) within a few minutes."""
-        if await self.store.get(INSTALLED, conversation_id) is not None:
+        both installationUpdate and conversationUpdate) within a few minutes. Kept under a keyed
+        hash of the conversation: its exact time must not date someone's personal chat."""
+        key = self.store.sealer.event_key("teams-installed", conversation_id)
+        if await self.store.get(INSTALLED, key) is not None:
             return False
-        await self.store.put(INSTALLED, conversation_id, {}, expires_at=utcnow() + INSTALL_WINDOW)
+        await self.store.put(INSTALLED, key, {}, expires_at=utcnow() + INSTALL_WINDOW)
         return True
+
+
+def stable_reference(reference: ConversationReference, kind: str) -> dict[str, Any]:
+    """What a proactive message needs, without what changes with every activity: the activity
+    id (a proactive message is not a reply to it) and, outside a personal chat, the person who
+    happened to write last."""
+    stored = reference.serialize()
+    stored.pop("activityId", None)
+    if kind != "personal":
+        stored.pop("user", None)
+    return stored

@@ -142,7 +142,8 @@ async def file_idea(
     ):
         ctx.queued_messages = True
     ctx.count(lambda: ctx.metrics.suggestions.labels(platform=ctx.platform).inc())
-    message = receipt(suggestion)
+    own_team = ctx.member.team.name if ctx.member.team is not None else None
+    message = receipt(suggestion, author_team=own_team)
     similar = await similar_ideas(ctx.session, suggestion)
     if similar:
         message = replace(message, cards=(*message.cards, similar_ideas_card(suggestion, similar)))

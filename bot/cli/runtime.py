@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import sys
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -25,12 +26,87 @@ T = TypeVar("T")
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
+# Our own code logs under these names, and its lines are written to name nobody: no user or
+# conversation id, no member's name. Every other library is held at WARNING, whatever LOG_LEVEL
+# or -v says, because below it they log what people sent and who they are: slack_sdk logs each
+# Web API call's body and answer (users.info with the user id, then the profile with the name),
+# slack_bolt the requests it routes, msrest and botbuilder the Bot Framework URLs (the person's
+# conversation id) and bodies, urllib3 and aiohttp the URLs they fetch, SQLAlchemy the values of
+# each statement. One such line a few milliseconds before an anonymous idea names its author.
+OWN_LOGGERS = frozenset({"bot", "content", "adapters", "advocacy"})
+LIBRARY_CEILING = logging.WARNING
+# Set to the ceiling as well, so that they do not even build the lines the filter would drop.
+CHATTY_LIBRARIES = (
+    "slack_sdk",
+    "slack_bolt",
+    "botbuilder",
+    "botframework",
+    "msrest",
+    "msal",
+    "azure",
+    "urllib3",
+    "requests",
+    "aiohttp",
+    "asyncio",
+    "sqlalchemy",
+    "aiosqlite",
+    "asyncpg",
+    "alembic",
+    "apscheduler",
+    "matplotlib",
+    "PIL",
+    "charset_normalizer",
+    "feedparser",
+)
+# What could still name someone in a line that is kept: an exception's text (a database error
+# quotes its statement's values; a failed HTTP call its URL) or an id quoted by mistake.
+REDACTIONS = (
+    (re.compile(r"\[parameters: [^\n]*"), "[parameters: hidden]"),
+    (re.compile(r"(/conversations/)[^\s'\"?]+"), r"\1(hidden)"),
+    (re.compile(r"(https?://hooks\.slack\.com/)\S+"), r"\1(hidden)"),
+    # Slack user, enterprise user and direct-message ids (channels are not people: kept).
+    (re.compile(r"\b[UWD](?=[A-Z0-9]*[0-9])[A-Z0-9]{8,}\b"), "(a Slack id)"),
+    # Teams user (29:, 8:orgid:) and personal conversation (a:) ids.
+    (re.compile(r"\b(?:29:1|a:1|8:orgid:)[\w\-]{8,}"), "(a Teams id)"),
+)
+
+
+def redact(text: str) -> str:
+    for pattern, replacement in REDACTIONS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class PrivacyFilter(logging.Filter):
+    """On the handler, so it sees every record, whichever logger it was sent to."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        own = record.name.split(".", 1)[0] in OWN_LOGGERS
+        if record.levelno < LIBRARY_CEILING and not own:
+            return False
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        return True
+
 
 def configure_logging(level: str) -> None:
     logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stderr, force=True)
-    # Each SQL statement or HTTP access line is noise at INFO; raise them only when debugging.
-    for noisy in ("sqlalchemy.engine", "aiosqlite", "alembic.runtime.migration", "apscheduler"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(PrivacyFilter())
+    for library in CHATTY_LIBRARIES:
+        logging.getLogger(library).setLevel(max(LIBRARY_CEILING, logging.getLevelName(level)))
+    logging.getLogger(__name__).debug(
+        "logging at %s; libraries log only warnings and errors (below that they name people)",
+        level,
+    )
 
 
 def cli_settings() -> Settings:

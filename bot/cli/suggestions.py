@@ -19,7 +19,7 @@ from bot.domain import SuggestionStatus
 from bot.services.permissions import OPERATOR
 from bot.services.rollups import DIMENSIONS, Rollup, build_rollup, parse_period
 from bot.services.suggestion_moderation import hide_suggestion, merge_suggestions
-from bot.services.suggestions import list_suggestions
+from bot.services.suggestions import list_suggestions, reseal_anonymous_ideas
 from bot.storage.models import Suggestion
 from bot.storage.types import utcnow
 from bot.text_safety import csv_row
@@ -236,6 +236,20 @@ def hide(suggestion_id: int, reason: str) -> None:
 
     hidden = run_with_app(work)
     click.echo(f"#{hidden.id} is hidden; its author will be told why.")
+
+
+@suggestions_group.command("reseal")
+def reseal() -> None:
+    """Seal again the anonymous ideas filed before version 0010's sealed tags (once, after the
+    upgrade): their authors are counted as people again, and their sealed references no longer
+    show when they were made."""
+
+    async def work(app: Application) -> int:
+        async with app.db.transaction() as session:
+            return await reseal_anonymous_ideas(session, app.sealer)
+
+    count = run_with_app(work)
+    click.echo(f"{count} anonymous idea(s) sealed again." if count else "Nothing to seal again.")
 
 
 def register(root: click.Group) -> None:

@@ -37,14 +37,19 @@ def author_label(suggestion: Suggestion) -> str:
     return suggestion.author.display_name
 
 
-def receipt(suggestion: Suggestion) -> Message:
+def receipt(suggestion: Suggestion, *, author_team: str | None = None) -> Message:
+    """Thanks, and for an anonymous idea who will see it (``author_team``: the author's own
+    team, which an anonymous idea does not store)."""
     how = " anonymously" if suggestion.anonymous else ""
     text = (
         f"Thanks! Your suggestion #{suggestion.id} is filed{how}. Colleagues can vote on it, and "
         "you will be told when a manager answers."
     )
     if suggestion.anonymous:
-        text += " Nobody, managers included, can see that it came from you."
+        text += (
+            f" {who_sees_it(suggestion, author_team)} Nobody, managers included, can see that it "
+            "came from you."
+        )
     return Message(
         fallback=text,
         kind="suggestion_receipt",
@@ -57,6 +62,26 @@ def receipt(suggestion: Suggestion) -> Message:
                 subject=subject_key("suggestion", suggestion.id),
             ),
         ),
+    )
+
+
+def who_sees_it(suggestion: Suggestion, author_team: str | None) -> str:
+    """Which managers an anonymous idea reaches, told truthfully: its team is where it is shown
+    (bot/services/anonymous_scope.py), which is the author's own only in a large enough team."""
+    shown = suggestion.team.name if suggestion.team is not None else None
+    if author_team is None:
+        return "Every manager sees it (you are in no team)."
+    if shown == author_team:
+        return f"The managers of {shown} and those above them see it."
+    small = f"your team, {author_team}, has fewer than 5 people besides its managers"
+    if shown is None:
+        return (
+            f"Every manager sees it, under no team: {small}, and no level above it has enough "
+            "either."
+        )
+    return (
+        f"The managers of {shown} and those above them see it, not your team's alone: {small}, "
+        "so it is shown higher up."
     )
 
 

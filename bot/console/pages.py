@@ -18,6 +18,7 @@ from bot.errors import DomainError, InvalidInput
 from bot.plugins import PageInfo, UrlEnricher
 from bot.services import content as content_service
 from bot.services import digests as digest_service
+from bot.services.anonymous_scope import load_team_scopes
 from bot.services.deliveries import failed_deliveries, retry_deliveries
 from bot.services.digest_runs import list_runs, start_run
 from bot.services.feedback import feedback_counts
@@ -113,7 +114,8 @@ async def suggestions(visit: Visit) -> web.StreamResponse:
     if visit.member.role != Role.ADMIN:
         # A manager's board: the ideas of the teams below them (the ones they can answer).
         teams = await managed_team_ids(visit.session, visit.member)
-        ideas = [s for s in ideas if s.team_id is None or s.team_id in teams]
+        scopes = await load_team_scopes(visit.session)  # anonymous ideas: where they are shown
+        ideas = [s for s in ideas if scopes.visible_to(teams, s)]
     board = [
         (status, [s for s in ideas if s.status == status.value]) for status in SuggestionStatus
     ]

@@ -1,5 +1,9 @@
 """Records an adapter keeps in our database: OAuth installations, conversation references, OAuth
-states. Values are plain JSON; secrets (tokens) are sealed with the server's key at rest."""
+states. Values are plain JSON; secrets (tokens) are sealed with the server's key at rest.
+
+``updated_at`` is kept to the day: a conversation reference is written when someone first writes
+to the bot, maybe with an anonymous idea, and to the millisecond it would date her next to it.
+Nothing reads it to the second (expiry has its own column)."""
 
 from __future__ import annotations
 
@@ -14,6 +18,10 @@ from bot.storage.database import Database
 from bot.storage.models import AdapterRecord
 from bot.storage.types import utcnow
 from bot.storage.upsert import upsert, upsert_many
+
+
+def _today() -> datetime:
+    return utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 @dataclass(frozen=True)
@@ -51,14 +59,14 @@ class AdapterStore:
                     "value": value,
                     "secret": self.sealer.seal(secret) if secret is not None else None,
                     "expires_at": expires_at,
-                    "updated_at": utcnow(),
+                    "updated_at": _today(),
                 },
                 keys=["platform", "kind", "key"],
             )
 
     async def put_many(self, kind: str, items: list[tuple[str, dict[str, Any]]]) -> None:
         """Many records of one kind in one transaction (no secrets, no expiry)."""
-        now = utcnow()
+        now = _today()
         async with self.db.transaction() as session:
             await upsert_many(
                 session,

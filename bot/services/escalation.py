@@ -18,6 +18,7 @@ from bot.compose.text import humanise_duration, truncate
 from bot.domain import Role
 from bot.messages import Card, Fact, Message, subject_key
 from bot.sealing import Sealer
+from bot.services.anonymous_scope import load_team_scopes
 from bot.services.outbox import enqueue, member_recipient
 from bot.services.suggestions import OPEN_STATUSES
 from bot.storage.models import Member, Suggestion
@@ -29,9 +30,14 @@ MANAGERS = (Role.MANAGER, Role.ADMIN)
 
 
 async def team_managers(session: AsyncSession, team_id: int | None) -> list[Member]:
-    """Who answers for a team: its managers, else whoever its members report to."""
+    """Who answers for a team: its managers, else whoever its members report to. Ideas of no
+    team (an anonymous one from a small team may be one) go to the managers at the top."""
     if team_id is None:
-        return []
+        return list(
+            await session.scalars(
+                select(Member).where(Member.role.in_(MANAGERS), Member.manager_id.is_(None))
+            )
+        )
     members = list(await session.scalars(select(Member).where(Member.team_id == team_id)))
     managers = [m for m in members if m.role in MANAGERS]
     if managers:
@@ -90,12 +96,17 @@ async def escalate_waiting(
             )
         )
     )
+    if not waiting:
+        return 0
     flagged = 0
+    scopes = await load_team_scopes(session)
     for idea in waiting:
         level = idea.escalation_level
         if idea.created_at > now - after * (level + 1):
             continue  # not yet due for its next step
-        managers = await managers_at_level(session, idea.team_id, level)
+        # An anonymous idea goes where it is shown: never to the managers of a team so small
+        # that the flag would point at its author.
+        managers = await managers_at_level(session, scopes.shown_team(idea), level)
         recipients = [r for m in managers if (r := member_recipient(m, now)) is not None]
         if not recipients:
             continue  # past the top of the hierarchy: nobody left to tell

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
@@ -13,6 +14,7 @@ from bot.errors import Conflict, InvalidInput, NotFound
 from bot.events import Actor
 from bot.services.permissions import Acting, require_role
 from bot.storage.models import Member, MemberIdentity, Team
+from bot.storage.types import utcnow
 
 PLATFORM_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,19}$")
 MAX_NAME = 200
@@ -86,8 +88,16 @@ async def get_member(
     return member
 
 
+def first_contact_day() -> datetime:
+    """When a member created on first contact is recorded as created: the day, not the moment.
+    A newcomer's first message may be an anonymous idea, and a member row stamped milliseconds
+    before it would name her."""
+    return utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
+
+
 async def resolve_actor(session: AsyncSession, actor: Actor) -> Member:
-    """The member behind a platform user, created as an employee on first contact."""
+    """The member behind a platform user, created as an employee on first contact (and nothing
+    is written for a known one: a row touched on every event would time-stamp each of them)."""
     member = await find_member(session, actor.platform, actor.user_id, actor.workspace)
     if member is not None:
         return member
@@ -97,13 +107,20 @@ async def resolve_actor(session: AsyncSession, actor: Actor) -> Member:
             timezone = validate_timezone(actor.timezone)
         except InvalidInput:
             timezone = "UTC"
+    day = first_contact_day()
     member = Member(
         display_name=clean_name(actor.display_name, actor.user_id),
         role=Role.EMPLOYEE,
         timezone=timezone,
+        created_at=day,
     )
     member.identities.append(
-        MemberIdentity(platform=actor.platform, workspace=actor.workspace, user_id=actor.user_id)
+        MemberIdentity(
+            platform=actor.platform,
+            workspace=actor.workspace,
+            user_id=actor.user_id,
+            created_at=day,
+        )
     )
     session.add(member)
     await session.flush()

@@ -1,7 +1,9 @@
 """Suggestion rollups for managers: by objective, team or status, with ageing and response rate.
 
-Counting is done by the database (GROUP BY): ideas by group and status, and the distinct people
-behind each group. Only ages come back one number per idea, for the medians.
+Counting is done by the database (GROUP BY): ideas by group and status, and the people behind
+each group. Only ages come back one number per idea, for the medians. An anonymous idea is
+counted under the team it is shown under (bot/services/anonymous_scope.py), not necessarily its
+author's, and its author is counted through a sealed tag opened here with the server's key.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain import Role, SuggestionStatus
 from bot.errors import InvalidInput
 from bot.sealing import Sealer
+from bot.services.anonymous_scope import load_team_scopes
 from bot.services.members import managed_team_ids
 from bot.services.permissions import Acting, Operator, require_role
 from bot.storage.models import Objective, Suggestion, Team
@@ -60,8 +63,9 @@ def parse_period(text: str | None) -> timedelta | None:
 class Contributors:
     """Who filed a group's ideas: one keyed tag per person (Sealer.contributor_tag), the same
     for their named and anonymous ideas, so people are counted, not ideas. An anonymous idea
-    without a tag (filed before tags existed) may be anyone's, so it adds nobody: the count is
-    low, never high, which is the safe side for anonymity."""
+    stores its tag sealed (two ideas of one person differ in the database); it is opened here.
+    One without a tag that opens (filed before sealed tags) may be anyone's, so it adds nobody:
+    the count is low, never high, which is the safe side for anonymity."""
 
     people: frozenset[str] = frozenset()
     untagged_anonymous: bool = False
@@ -184,13 +188,14 @@ async def build_rollup(
     since = now - period if period else None
     scope_filter = []
     scope = "all teams"
+    scopes = await load_team_scopes(session)
     if not isinstance(viewer, Operator) and viewer.role != Role.ADMIN:
         teams = await managed_team_ids(session, viewer)
         scope = "your teams"
         # Someone above every team (a CEO) needs no filter, and without one the planner is free
         # to walk the created_at index instead of looking ideas up team by team.
-        if not teams.issuperset(await session.scalars(select(Team.id))):
-            scope_filter.append(Suggestion.team_id.in_(teams) | Suggestion.team_id.is_(None))
+        if not teams.issuperset(scopes.names):
+            scope_filter.append(scopes.visible_clause(teams))
     filters = [Suggestion.duplicate_of_id.is_(None), Suggestion.hidden_at.is_(None), *scope_filter]
     previous_total = None
     if since is not None and period is not None:
@@ -213,9 +218,11 @@ async def build_rollup(
     }[by]
 
     def joined(statement: Any) -> Any:
-        return statement.outerjoin(Objective, Objective.id == Suggestion.objective_id).outerjoin(
-            Team, Team.id == Suggestion.team_id
-        )
+        statement = statement.outerjoin(Objective, Objective.id == Suggestion.objective_id)
+        if by != "team":
+            return statement
+        # An anonymous idea whose team has become too small is counted where it is now shown.
+        return statement.outerjoin(Team, Team.id == scopes.shown_team_column())
 
     counts = await session.execute(
         joined(
@@ -298,8 +305,9 @@ async def _count_contributors(
     rows: dict[str, RollupRow],
     total: RollupRow,
 ) -> None:
-    """Who is behind each group: the database returns each (group, author, tag) once, so a
-    person with many ideas costs one row and one keyed tag, not one per idea."""
+    """Who is behind each group: the database returns each (group, author, sealed tag) once, so
+    a named person with many ideas costs one row and one keyed tag, not one per idea; anonymous
+    ideas cost a row each (their sealed tags all differ)."""
     authors = await session.execute(
         joined(select(group, Suggestion.author_id, Suggestion.contributor_tag))
         .where(*filters)
@@ -308,12 +316,16 @@ async def _count_contributors(
     tags: dict[int, str] = {}
     people: dict[str, set[str]] = {}
     untagged: set[str] = set()
-    for key, author_id, tag in authors:
+    for key, author_id, sealed_tag in authors:
         label = key if key is not None else NONE_LABEL[by]
         if author_id is not None:
             tag = tags.get(author_id)
             if tag is None:
                 tag = tags[author_id] = sealer.contributor_tag(author_id)
+        else:
+            # Sealed with a random IV, so each anonymous idea is a row of its own here; the
+            # sealer remembers what it opened, and the next rollup opens nothing again.
+            tag = sealer.open_contributor(sealed_tag) if sealed_tag else None
         if tag is None:
             untagged.add(label)
         else:

@@ -2,7 +2,9 @@
 author what became of the idea.
 
 An anonymous suggestion stores no author id, only a reference sealed with the server's key; it
-is opened for one purpose, to queue a notice to the author, and that delivery is sealed too.
+is opened for one purpose, to queue a notice to the author, and that delivery is sealed too. Its
+team is where it is shown, which is its author's only when that team is large enough to hide her
+(bot/services/anonymous_scope.py), and its times are kept to the hour.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -19,7 +21,8 @@ from bot.compose.suggestion_cards import announcement
 from bot.config import ChannelRef
 from bot.domain import Role, SuggestionStatus, parse_enum
 from bot.errors import InvalidInput, NotFound, PermissionDenied
-from bot.sealing import Sealer
+from bot.sealing import Sealer, SealError
+from bot.services.anonymous_scope import coarse_time, load_team_scopes
 from bot.services.content import validate_url
 from bot.services.members import managed_team_ids
 from bot.services.objectives import get_objective
@@ -60,23 +63,73 @@ async def file_suggestion(
     text = validate_text(text, MAX_SUGGESTION, "suggestion")
     source_url = validate_url(source_url) if source_url else None
     objective = await get_objective(session, objective_key) if objective_key else None
+    team_id = author.team_id
+    filed_at = utcnow()
+    if anonymous:
+        # Shown under a group large enough to hide the author, and stamped to the hour, so that
+        # neither the team nor the moment points at her.
+        team_id = (await load_team_scopes(session)).place(author.team_id)
+        filed_at = coarse_time(filed_at)
     suggestion = Suggestion(
         text=text,
         anonymous=anonymous,
         author_id=None if anonymous else author.id,
         sealed_author=sealer.seal({"member": author.id}) if anonymous else None,
-        contributor_tag=sealer.contributor_tag(author.id) if anonymous else None,
-        team_id=author.team_id,
+        contributor_tag=sealer.seal_contributor(author.id) if anonymous else None,
+        team_id=team_id,
         objective_id=objective.id if objective else None,
         status=SuggestionStatus.NEW,
         platform=platform,
         source_url=source_url,
+        created_at=filed_at,
+        updated_at=filed_at,
     )
     session.add(suggestion)
     await session.flush()
     # Load team, objective and author now: async code cannot lazy-load them later.
     await session.refresh(suggestion)
     return suggestion
+
+
+async def reseal_anonymous_ideas(session: AsyncSession, sealer: Sealer) -> int:
+    """Anonymous ideas filed before migration 0010 lost their plain contributor tags, and their
+    sealed author references still show the second they were made. Seal both again with the
+    server's key (undated, a sealed tag each), so that rollups count their authors as people
+    again. The author is opened here only to be sealed again; nothing leaves this function.
+    Returns how many ideas were sealed again."""
+    ideas = await session.execute(
+        select(Suggestion.id, Suggestion.sealed_author, Suggestion.contributor_tag).where(
+            Suggestion.anonymous, Suggestion.sealed_author.is_not(None)
+        )
+    )
+    changes = []
+    for idea_id, sealed_author, tag in ideas:
+        if tag and not sealer.dated(sealed_author):
+            continue
+        try:
+            member_id = int(sealer.open(sealed_author)["member"])
+        except (SealError, KeyError, ValueError):
+            continue  # sealed with another key: left as it is
+        changes.append(
+            {
+                "key": idea_id,
+                "author": sealer.seal({"member": member_id}),
+                "tag": sealer.seal_contributor(member_id),
+            }
+        )
+    if changes:
+        # Core UPDATE naming updated_at, so that the idea's (hour-coarse) time is not refreshed.
+        await session.execute(
+            update(Suggestion.__table__)
+            .where(Suggestion.__table__.c.id == bindparam("key"))
+            .values(
+                sealed_author=bindparam("author"),
+                contributor_tag=bindparam("tag"),
+                updated_at=Suggestion.__table__.c.updated_at,
+            ),
+            changes,
+        )
+    return len(changes)
 
 
 async def announce_suggestion(
@@ -174,11 +227,14 @@ async def responses_for(session: AsyncSession, suggestion_id: int) -> list[Sugge
 
 
 async def require_answerable(session: AsyncSession, actor: Acting, suggestion: Suggestion) -> None:
-    """Managers answer ideas from the teams below them; admins and the operator answer any."""
+    """Managers answer ideas from the teams below them (an anonymous idea: the team it is shown
+    under); admins and the operator answer any."""
     require_role(actor, (Role.MANAGER,), "answer suggestions")
     if isinstance(actor, Operator) or actor.role == Role.ADMIN or suggestion.team_id is None:
         return
-    if suggestion.team_id not in await managed_team_ids(session, actor):
+    scopes = await load_team_scopes(session) if suggestion.anonymous else None
+    team = scopes.shown_team(suggestion) if scopes is not None else suggestion.team_id
+    if team is not None and team not in await managed_team_ids(session, actor):
         raise PermissionDenied(
             f"Suggestion #{suggestion.id} comes from a team you do not manage; "
             "its team's manager answers it."

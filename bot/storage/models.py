@@ -313,8 +313,11 @@ class Suggestion(Base):
     anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
     author_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), index=True)
     sealed_author: Mapped[str | None] = mapped_column(Text)
-    # Anonymous ideas only: a keyed stand-in for the author, to count distinct people in reports.
-    contributor_tag: Mapped[str | None] = mapped_column(String(32))
+    # Anonymous ideas only: a keyed stand-in for the author, to count distinct people in reports,
+    # sealed with a random nonce (two ideas of one person store different bytes).
+    contributor_tag: Mapped[str | None] = mapped_column(Text)
+    # An anonymous idea's team is where it is shown, not necessarily its author's
+    # (bot/services/anonymous_scope.py), and its times are kept to the hour.
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
     objective_id: Mapped[int | None] = mapped_column(ForeignKey("objectives.id"), index=True)
     status: Mapped[str] = mapped_column(String(20), default="new", index=True)
