@@ -1,204 +1,67 @@
 """Acknowledged means durable: 50 clients send signed Slack Vote clicks and /suggest commands to
 the real ``advocacy serve`` as fast as it answers; the server is killed (``kill -9``) or stopped
 (SIGTERM) in the middle of the burst and started again: every request that Slack was told we
-received is recorded, once, on SQLite and on PostgreSQL.
+received is recorded, once, on SQLite and on PostgreSQL. The same for Teams messages.
 
 Before the inbox, Bolt acknowledged first and kept the work in memory: 4,354 clicks answered 200
-and 29 votes kept after a ``kill -9``. DURABLE_BURST_SECONDS lengthens the burst (3 s here).
+and 29 votes kept after a ``kill -9``. DURABLE_BURST_SECONDS lengthens the burst (3 s here);
+benchmarks/durability.py runs it longer and prints the figures.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
 import pytest
-from sqlalchemy import func, select
 
-from bot.compose import actions
 from bot.config import Settings
-from bot.inbox import PENDING
 from bot.storage.database import Database
-from bot.storage.models import InboxEvent, MemberIdentity, Suggestion, SuggestionVote
-from tests.serve_process import RunningServer, running_serve
-from tests.slack_fake import FakeSlack
-from tests.slack_support import TEAM, SlackClient
+from tests.burst_support import Target, recorded, stop, stop_mid_burst
+from tests.serve_process import running_serve
 from tests.teams_fake import FakeConnector
 from tests.teams_support import TeamsClient, TeamsUser
 from tests.teams_support import user as teams_user
-from tests.test_load import serve_env
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 CLIENTS = 50
 BURST_SECONDS = float(os.environ.get("DURABLE_BURST_SECONDS", "3"))
-IDEAS = 10
-CLICKS_PER_CLIENT = 2000  # more than a client can send in the burst: every voter is new
+CLICKS_PER_CLIENT = 2000  # more than a client can send in the burst
 
 
-@dataclass
-class Acknowledged:
-    ideas: list[str] = field(default_factory=list)
-    votes: set[tuple[int, str]] = field(default_factory=set)
-    refused: int = 0  # connections cut by the stop, or answered 5xx: not acknowledged
-
-    @property
-    def total(self) -> int:
-        return len(self.ideas) + len(self.votes)
-
-
-async def recorded(db: Database) -> tuple[set[str], set[tuple[int, int]], int]:
-    """Burst ideas, votes (idea, member), and events still waiting in the inbox."""
-    async with db.transaction() as session:
-        texts = set(
-            await session.scalars(select(Suggestion.text).where(Suggestion.text.like("burst %")))
-        )
-        rows = await session.execute(select(SuggestionVote.suggestion_id, SuggestionVote.member_id))
-        votes = {(idea, member) for idea, member in rows.all()}
-        pending = await session.scalar(
-            select(func.count(InboxEvent.id)).where(InboxEvent.status == PENDING)
-        )
-    return texts, votes, int(pending or 0)
-
-
-async def burst(slack: SlackClient, idea_ids: list[int], until: asyncio.Event) -> Acknowledged:
-    """Each client in a closed loop, alternating /suggest and Vote (a new voter each time),
-    until its connection is refused after ``until`` is set."""
-    acknowledged = Acknowledged()
-
-    async def client(number: int) -> None:
-        for n in range(CLICKS_PER_CLIENT):
-            try:
-                if n % 2:
-                    text = f"burst idea {number:02d}-{n:05d}"
-                    status, _ = await slack.command("/suggest", text, f"UA{number:02d}")
-                    if status == 200:
-                        acknowledged.ideas.append(text)
-                    else:
-                        acknowledged.refused += 1
-                else:
-                    voter = f"UV{number:02d}{n:05d}"
-                    idea = idea_ids[n // 2 % len(idea_ids)]
-                    status, _ = await slack.press(
-                        voter,
-                        actions.SUGGESTION_VOTE,
-                        {"suggestion": idea},
-                        channel="CIDEAS",
-                        ts="1700000000.000100",
-                    )
-                    if status == 200:
-                        acknowledged.votes.add((idea, voter))
-                    else:
-                        acknowledged.refused += 1
-            except (TimeoutError, aiohttp.ClientError):
-                acknowledged.refused += 1
-                if until.is_set():
-                    return
-                await asyncio.sleep(0.01)
-
-    await asyncio.gather(*(client(n) for n in range(CLIENTS)))
-    return acknowledged
-
-
-async def stop(server: RunningServer, how: str) -> None:
-    assert server.process is not None
-    if how == "kill -9":
-        server.kill()
-        await server.process.wait()
-        return
-    server.process.send_signal(signal.SIGTERM)
-    code = await asyncio.wait_for(server.process.wait(), 60)
-    server.killed = True  # stopped here; running_serve must not signal it again
-    assert code == 0, "serve did not stop cleanly on SIGTERM:\n" + "".join(server.log[-20:])
+def target(settings: Settings) -> Target:
+    assert settings.secret_key is not None
+    return Target(
+        settings.database_url, settings.database_schema, settings.data_dir, settings.secret_key
+    )
 
 
 @pytest.mark.parametrize("how", ["kill -9", "SIGTERM"])
 async def test_every_acknowledged_click_and_command_survives_a_stop_mid_burst(
     settings: Settings, tmp_path: Path, how: str
 ) -> None:
-    async with FakeSlack(team_id=TEAM) as fake:
-        for number in range(CLIENTS):
-            fake.add_user(f"UA{number:02d}", real_name=f"Author {number}")
-        env = serve_env(settings, fake)
-        db = Database(settings.database_url, search_path=settings.database_schema)
-        timeout = aiohttp.ClientTimeout(total=30)
-        try:
-            async with aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=0), timeout=timeout
-            ) as http:
-                async with running_serve(env, tmp_path) as first:
-                    slack = SlackClient(f"{first.base_url}/slack/events", fake, http)
-                    for n in range(IDEAS):
-                        await slack.command("/suggest", f"idea to vote on {n}", "UA00")
-                    deadline = time.monotonic() + 30
-                    while time.monotonic() < deadline:
-                        async with db.transaction() as session:
-                            idea_ids = sorted(await session.scalars(select(Suggestion.id)))
-                        if len(idea_ids) == IDEAS:
-                            break
-                        await asyncio.sleep(0.1)
-                    assert len(idea_ids) == IDEAS
-                    stopped = asyncio.Event()
-                    sending = asyncio.create_task(burst(slack, idea_ids, stopped))
-                    await asyncio.sleep(BURST_SECONDS)
-                    stopped.set()
-                    await stop(first, how)
-                    acknowledged = await sending
-                    texts, votes, waiting = await recorded(db)
-                    done_at_stop = len(texts) + len(votes)
-
-                async with running_serve(env, tmp_path) as second:
-                    expected_votes: set[tuple[int, int]] = set()
-
-                    async def all_there() -> bool:
-                        texts, votes, pending = await recorded(db)
-                        return (
-                            pending == 0
-                            and texts >= set(acknowledged.ideas)
-                            and (votes >= expected_votes)
-                        )
-
-                    deadline = time.monotonic() + 180
-                    while time.monotonic() < deadline:
-                        members = await member_ids(db)  # voters are created on first contact
-                        expected_votes = {
-                            (idea, members.get(voter, -1)) for idea, voter in acknowledged.votes
-                        }
-                        if await all_there():
-                            break
-                        await asyncio.sleep(0.5)
-                    texts, votes, pending = await recorded(db)
-                    resumed_log = [line for line in second.log if "resuming" in line]
-                    async with db.transaction() as session:
-                        burst_ideas = await session.scalar(
-                            select(func.count(Suggestion.id)).where(Suggestion.text.like("burst %"))
-                        )
-        finally:
-            await db.dispose()
+    result = await stop_mid_burst(
+        target(settings), tmp_path, how, seconds=BURST_SECONDS, clients=CLIENTS
+    )
+    acknowledged = result.acknowledged
     assert acknowledged.total > CLIENTS, "the burst should have been acknowledged many times"
-    assert pending == 0
-    assert set(acknowledged.ideas) <= texts, f"{len(set(acknowledged.ideas) - texts)} ideas lost"
-    assert expected_votes <= votes, f"{len(expected_votes - votes)} votes lost"
-    assert burst_ideas == len(texts), "an idea was recorded twice"
-    if waiting:
-        assert resumed_log, "the restart should say how many events it resumed"
+    assert result.pending_after == 0
+    assert result.ideas_lost == 0, f"{result.ideas_lost} acknowledged ideas lost"
+    assert result.votes_lost == 0, f"{result.votes_lost} acknowledged votes lost"
+    assert result.ideas_twice == 0, "an idea was recorded twice"
+    if result.waiting_at_stop:
+        assert result.resumed_logged, "the restart should say how many events it resumed"
     print(
         f"\n{how} mid-burst ({settings.database_url.split(':')[0]}): "
         f"{acknowledged.total} acknowledged ({len(acknowledged.ideas)} /suggest, "
-        f"{len(acknowledged.votes)} votes), {done_at_stop} handled before the stop, {waiting} "
-        f"waiting in the inbox, all {acknowledged.total} recorded after the restart"
+        f"{len(acknowledged.votes)} votes), {result.handled_before_stop} handled before the "
+        f"stop, {result.waiting_at_stop} waiting in the inbox, all recorded "
+        f"{result.recovery_seconds:.1f} s after the restart"
     )
-
-
-async def member_ids(db: Database) -> dict[str, int]:
-    async with db.transaction() as session:
-        rows = await session.execute(select(MemberIdentity.user_id, MemberIdentity.member_id))
-    return dict(rows.all())
 
 
 async def test_every_acknowledged_teams_message_survives_a_kill_mid_burst(
@@ -246,14 +109,14 @@ async def test_every_acknowledged_teams_message_survives_a_kill_mid_burst(
                 deadline = time.monotonic() + 180
                 while time.monotonic() < deadline:
                     texts, _, pending = await recorded(db)
-                    if pending == 0 and texts >= set(sent):
+                    if pending == 0 and set(texts) >= set(sent):
                         break
                     await asyncio.sleep(0.5)
     finally:
         await db.dispose()
     assert len(sent) > CLIENTS
     assert pending == 0
-    assert set(sent) <= texts, f"{len(set(sent) - texts)} acknowledged ideas lost"
+    assert set(sent) <= set(texts), f"{len(set(sent) - set(texts))} acknowledged ideas lost"
     assert len(texts) == len(set(texts))
     print(
         f"\nTeams, kill -9 mid-burst ({settings.database_url.split(':')[0]}): {len(sent)} "
