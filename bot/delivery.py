@@ -16,6 +16,7 @@ import contextlib
 import logging
 import os
 import random
+import re
 import socket
 import uuid
 from collections import Counter, OrderedDict
@@ -54,6 +55,17 @@ OUTCOME_COLUMNS = (
     "next_attempt_at",
     "last_error",
 )
+
+
+# What a platform's error may say about where a message went: request URLs, and Slack and Teams
+# conversation and user ids.
+_ADDRESSES = re.compile(r"https?://\S+|\b(?:a|8|19|28|29):[\w.@:%-]+|\b[DUWC][A-Z0-9]{8,}\b")
+
+
+def without_addresses(reason: str) -> str:
+    """A sealed delivery's error, as it may be stored and logged: an anonymous author's
+    conversation must not be written down by way of an error message."""
+    return _ADDRESSES.sub("[hidden]", reason)
 
 
 def worker_identity() -> str:
@@ -248,6 +260,8 @@ class OutboxWorker:
             if not isinstance(error, DeliveryError):
                 log.exception("delivery %d via %s failed unexpectedly", row.id, row.platform)
             reason = str(error) or type(error).__name__
+            if row.sealed_recipient is not None:
+                reason = without_addresses(reason)
             if permanent or attempts >= self.max_attempts:
                 values.update(status=DeliveryStatus.DEAD, last_error=reason[:2000])
                 stats.dead[row.platform] += 1

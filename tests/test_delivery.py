@@ -14,8 +14,10 @@ from bot.platform import DeliveryError
 from bot.services.content import add_content
 from bot.services.digest_runs import start_run
 from bot.services.digests import add_digest
+from bot.services.members import get_member
 from bot.services.outbox import Recipient, enqueue
 from bot.services.permissions import OPERATOR
+from bot.services.suggestions import answer_suggestion, file_suggestion
 from bot.storage.models import Delivery, DigestRun
 from bot.storage.types import utcnow
 from tests.conftest import make_member
@@ -147,3 +149,33 @@ def test_the_pacer_spaces_each_key_and_leaves_other_keys_free() -> None:
     # Each next message waits one more seventh of a second: 7 a second, never a burst.
     assert all(abs((later - earlier) - 1 / 7) < 0.01 for earlier, later in pairwise(waits))
     assert pacer.reserve("conversation-b") == 0
+
+
+async def test_a_failed_sealed_notice_keeps_no_address_of_its_recipient(
+    app: Application, remote: RemotePlatform
+) -> None:
+    """A platform's error can name the conversation it failed to reach (a Teams request URL, a
+    Slack DM channel). For an anonymous author's notice, that would write down who she is."""
+    await make_member(app, "author")
+    async with app.db.transaction() as session:
+        author = await get_member(session, "remote", "author")
+        idea = await file_suggestion(
+            session, app.sealer, author, "Publish the rota", platform="remote", anonymous=True
+        )
+        await answer_suggestion(session, app.sealer, OPERATOR, idea.id, "Done", status="planned")
+    remote.fail_next(
+        DeliveryError(
+            "Teams did not answer: url: /v3/conversations/a:1AuthorsOwnChat/activities "
+            "and channel D0AUTHOR123",
+            permanent=True,
+        )
+    )
+    await app.worker.drain(wait_for_retries=False)
+    async with app.db.transaction() as session:
+        [notice] = list(
+            await session.scalars(select(Delivery).where(Delivery.sealed_recipient.is_not(None)))
+        )
+    assert notice.status == "dead"
+    assert "a:1AuthorsOwnChat" not in notice.last_error
+    assert "D0AUTHOR123" not in notice.last_error
+    assert notice.last_error.startswith("Teams did not answer")

@@ -32,7 +32,7 @@ from bot.services.suggestions import (
     list_suggestions,
     vote,
 )
-from bot.storage.models import Delivery, Suggestion
+from bot.storage.models import Delivery, Suggestion, SuggestionVote
 from bot.storage.types import utcnow
 from bot.web import build_web_app
 from content.demo.loader import load_demo
@@ -138,7 +138,11 @@ async def test_a_similar_idea_is_offered_and_the_author_can_back_it(app: Applica
     folded = await app.router.handle(
         ActionInvoked(actor("ben"), action_id=actions.SUGGESTION_FOLD, value=offer.buttons[0].value)
     )
-    assert f"now backs #{existing.id} (1 votes)" in folded.messages[0].fallback
+    # Ben's idea was anonymous: no vote in his name is added (it would tie him to the idea).
+    assert f"now joins #{existing.id} (0 votes)" in folded.messages[0].fallback
+    assert "No vote was added in your name" in folded.messages[0].fallback
+    async with app.db.transaction() as session:
+        assert not list(await session.scalars(select(SuggestionVote)))
     # Someone else pressing the same button cannot fold ben's idea.
     refused = await app.router.handle(
         ActionInvoked(actor("cat"), action_id=actions.SUGGESTION_FOLD, value=offer.buttons[0].value)

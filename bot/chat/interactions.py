@@ -39,7 +39,7 @@ from bot.services.objectives import list_objectives
 from bot.services.outbox import deliveries_in_flight, find_delivery_by_ref, hold_delivery
 from bot.services.permissions import require_role
 from bot.services.suggestion_moderation import merge_suggestions
-from bot.storage.models import ContentItem, Delivery
+from bot.storage.models import ContentItem, Delivery, Suggestion
 from bot.storage.types import utcnow
 
 ActionHandler = Callable[[ChatContext, ActionInvoked], Awaitable[Reply]]
@@ -169,13 +169,25 @@ async def fold_into_similar(ctx: ChatContext, event: ActionInvoked) -> Reply:
     """The author backs a similar idea instead of their own new one."""
     mine = parse_id(str(event.value.get("suggestion", "")), "suggestion")
     into = parse_id(str(event.value.get("into", "")), "suggestion")
+    anonymous = await _is_anonymous(ctx, mine)
     target = await merge_suggestions(
         ctx.session, ctx.sealer, ctx.member, mine, into, by_author=True
     )
+    if not anonymous:
+        return Reply.say(
+            f"Your idea #{mine} now backs #{target.id} ({target.vote_count} votes); you will "
+            f"hear when #{target.id} moves."
+        )
     return Reply.say(
-        f"Your idea #{mine} now backs #{target.id} ({target.vote_count} votes); you will hear "
-        f"when #{target.id} moves."
+        f"Your anonymous idea #{mine} now joins #{target.id} ({target.vote_count} votes); you "
+        f"will hear when #{target.id} moves. No vote was added in your name, so nothing ties "
+        f"you to #{mine}; vote for #{target.id} yourself if you want to back it openly."
     )
+
+
+async def _is_anonymous(ctx: ChatContext, suggestion_id: int) -> bool:
+    suggestion = await ctx.session.get(Suggestion, suggestion_id)
+    return suggestion is not None and suggestion.anonymous
 
 
 @on_action(actions.FORM_OPEN)

@@ -10,6 +10,7 @@ from bot.compose.notices import hidden_notice, merged_notice
 from bot.domain import Role
 from bot.errors import InvalidInput
 from bot.sealing import Sealer
+from bot.services.anonymous_scope import coarse_time
 from bot.services.outbox import enqueue
 from bot.services.permissions import Acting, require_role
 from bot.services.suggestion_audience import author_id_of, author_recipient
@@ -57,14 +58,16 @@ async def merge_suggestions(
     else:
         require_role(actor, (Role.MANAGER,), "merge suggestions")
         await require_answerable(session, actor, duplicate)
-    # Votes move: each person's vote once; the duplicate's author backs the target too.
+    # Votes move: each person's vote once; the duplicate's author backs the target too, unless
+    # the duplicate is anonymous: a vote in her name written as her idea joins the target would
+    # tell anyone reading the database whose idea it was.
     voters = set(
         await session.scalars(
             select(SuggestionVote.member_id).where(SuggestionVote.suggestion_id == duplicate.id)
         )
     )
     author_id = author_id_of(sealer, duplicate)
-    if by_author and author_id is not None:
+    if by_author and author_id is not None and not duplicate.anonymous:
         voters.add(author_id)
     already = set(
         await session.scalars(
@@ -82,7 +85,7 @@ async def merge_suggestions(
         or 0
     )
     duplicate.duplicate_of_id = target.id
-    duplicate.updated_at = now
+    duplicate.updated_at = coarse_time(now) if duplicate.anonymous else now
     await session.flush()
     recipient = await author_recipient(session, sealer, duplicate)
     if recipient is not None:

@@ -74,7 +74,8 @@ class Database:
         self.url = normalise_database_url(url)
         self.schema = search_path or ""
         connect_args: dict[str, Any] = {}
-        engine_args: dict[str, Any] = {"echo": echo}
+        # Parameters stay out of error messages and logs: they may be who did what.
+        engine_args: dict[str, Any] = {"echo": echo, "hide_parameters": True}
         if self.is_sqlite:
             connect_args["timeout"] = SQLITE_BUSY_TIMEOUT_MS / 1000
         elif search_path:
