@@ -172,6 +172,20 @@ def test_a_voice_file_repeating_a_row_of_an_earlier_batch_stores_it_once(
     assert len(voice_ids(engine_cli)) == 4_500
 
 
+def test_only_the_first_thousand_problems_are_kept_but_all_are_counted(
+    engine_cli: Settings, tmp_path: Path
+) -> None:
+    rows = [{"id": f"B{n}", "comment": "\x00"} for n in range(1_500)]
+    rows.append({"id": "kept", "comment": GOOD})
+    path = tmp_path / "voice.jsonl"
+    write_voice(path, "jsonl", rows)
+    code, report = invoke("voice", "import", str(path))
+    assert code == 2 and report["imported"] == 1 and report["rejected"] == 1_500
+    assert [p["line"] for p in report["problems"]] == list(range(1, 1_001))
+    [(rejected, problems)] = stored(engine_cli, select(VoiceImport.rejected, VoiceImport.problems))
+    assert rejected == 1_500 and len(problems) == 1_000
+
+
 # ----- rows over the limit -----------------------------------------------------------------------
 
 
