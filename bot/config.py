@@ -40,6 +40,17 @@ class Settings:
     suggestion_answer_days: float = 7.0
     # A firing missed while no scheduler ran is still sent if it is at most this old.
     schedule_grace_minutes: float = 60.0
+    # Slow and idle clients (bot/connection_guard.py, bot/http_limits.py): a request's headers
+    # must arrive within this many seconds of their first byte, and its body within this many
+    # seconds of its headers; an idle connection is closed after HTTP_IDLE_TIMEOUT (keep it
+    # above the idle time-out of a load balancer in front).
+    http_header_timeout: float = 10.0
+    http_body_timeout: float = 30.0
+    http_idle_timeout: float = 75.0
+    # Request bodies being read or handled at once, all requests together (MiB).
+    http_body_budget_mb: float = 16.0
+    # Connections at once; lowered at start to fit the process's limit on open files.
+    http_max_connections: int = 10_000
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -73,6 +84,13 @@ class Settings:
             schedule_grace_minutes=env_number(
                 merged, "SCHEDULE_GRACE_MINUTES", 60.0, low=0, high=7 * 24 * 60
             ),
+            http_header_timeout=env_number(merged, "HTTP_HEADER_TIMEOUT", 10.0, low=1, high=300),
+            http_body_timeout=env_number(merged, "HTTP_BODY_TIMEOUT", 30.0, low=1, high=3600),
+            http_idle_timeout=env_number(merged, "HTTP_IDLE_TIMEOUT", 75.0, low=1, high=86400),
+            http_body_budget_mb=env_number(
+                merged, "HTTP_BODY_BUDGET_MB", 16.0, low=1, high=64 * 1024
+            ),
+            http_max_connections=_positive_int(merged, "HTTP_MAX_CONNECTIONS", 10_000),
             env=merged,
         )
 

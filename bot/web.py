@@ -21,6 +21,7 @@ from bot.chart_links import ChartLinkError
 from bot.charts import objectives_chart
 from bot.console.web import mount_console
 from bot.domain import FeedbackKind
+from bot.http_limits import request_limits
 from bot.inbox import inbox_depth
 from bot.leader import DEFAULT_RETRY_SECONDS, Leadership, scheduler_lock
 from bot.links import is_link_preview
@@ -214,8 +215,8 @@ async def utf8_bodies(request: web.Request, handler: Handler) -> web.StreamRespo
     """Refuse JSON and form bodies that are not UTF-8 with a 400 saying so. Slack's and Teams'
     libraries decode them without asking and answer 500 (found by tests/test_hostile_text.py);
     the platforms never send such bodies, so this is a sender's bug or a probe."""
-    if request.can_read_body and request.content_type in TEXT_BODIES:
-        body = await request.read()  # kept by aiohttp: the handler reads it again
+    if request.body_exists and request.content_type in TEXT_BODIES:
+        body = await request.read()  # read by bot/http_limits.py already; kept for the handler
         try:
             body.decode("utf-8")
         except UnicodeDecodeError as error:
@@ -232,7 +233,10 @@ def build_web_app(
     run_jobs: bool = True,
     leader_retry_seconds: float = DEFAULT_RETRY_SECONDS,
 ) -> web.Application:
-    app = web.Application(client_max_size=1024**2, middlewares=[utf8_bodies])
+    app = web.Application(
+        client_max_size=1024**2,
+        middlewares=[*request_limits(application.settings), utf8_bodies],
+    )
     app[APPLICATION] = application
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)

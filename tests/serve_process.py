@@ -63,8 +63,11 @@ class RunningServer:
 
 
 @asynccontextmanager
-async def running_serve(env: dict[str, str], cwd: Path) -> AsyncIterator[RunningServer]:
-    """``advocacy serve --port 0`` until it says where it listens; on exit it must stop cleanly."""
+async def running_serve(
+    env: dict[str, str], cwd: Path, preexec_fn: Callable[[], None] | None = None
+) -> AsyncIterator[RunningServer]:
+    """``advocacy serve --port 0`` until it says where it listens; on exit it must stop cleanly.
+    ``preexec_fn`` runs in the child before it starts (e.g. to lower its file limit)."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -75,6 +78,7 @@ async def running_serve(env: dict[str, str], cwd: Path) -> AsyncIterator[Running
         cwd=cwd,
         env=env,
         stderr=asyncio.subprocess.PIPE,
+        preexec_fn=preexec_fn,
     )
     assert process.stderr is not None
     stderr = process.stderr

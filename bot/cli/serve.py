@@ -13,6 +13,8 @@ from bot import __version__
 from bot.app import open_application
 from bot.cli.runtime import cli_settings, configure_logging, fail_on_domain_error
 from bot.config import DEFAULT_PORT
+from bot.connection_guard import ConnectionGuard, GuardedSite, plan_connections
+from bot.http_limits import BodyLimits, server_options
 from bot.storage.database import describe_database_url
 from bot.web import build_web_app
 
@@ -55,9 +57,15 @@ def serve(ctx: click.Context, host: str, port: int, no_scheduler: bool) -> None:
         async with open_application(settings) as application:
             application.log_adapters()
             app = build_web_app(application, run_scheduler=not no_scheduler)
-            runner = web.AppRunner(app, access_log=None)
+            limits = plan_connections(settings)
+            log.info(
+                "HTTP limits: %s; %s",
+                limits.describe(),
+                BodyLimits.from_settings(settings).describe(),
+            )
+            runner = web.AppRunner(app, access_log=None, **server_options(limits))
             await runner.setup()
-            site = web.TCPSite(runner, host, port)
+            site = GuardedSite(runner, host, port, ConnectionGuard(limits))
             try:
                 await site.start()
             except OSError as error:
