@@ -48,6 +48,12 @@ def _ingest(repeat: int, quick: bool, long_repeat: int) -> list[Section]:
     return [ingest.measure(repeat, quick)]
 
 
+def _durability(repeat: int, quick: bool, long_repeat: int) -> list[Section]:
+    from benchmarks import durability
+
+    return [durability.measure(repeat, quick)]
+
+
 def _fanout(repeat: int, quick: bool, long_repeat: int) -> list[Section]:
     from benchmarks import fanout, fanout_teams
 
@@ -71,6 +77,7 @@ def _voice(repeat: int, quick: bool, long_repeat: int) -> list[Section]:
 
 BENCHMARKS: dict[str, Callable[[int, bool, int], list[Section]]] = {
     "ingest": _ingest,
+    "durability": _durability,
     "fanout": _fanout,
     "reports": _reports,
     "voice": _voice,

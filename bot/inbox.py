@@ -31,6 +31,7 @@ from sqlalchemy import and_, delete, event, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from bot.delivery import worker_identity
 from bot.keyed_locks import KeyedLocks
@@ -127,12 +128,26 @@ class Receipt:
         )
         if result.rowcount != 1:
             return False
-        # Done only once that transaction commits; a rollback leaves the event pending.
-        event.listen(session.sync_session, "after_commit", self._committed, once=True)
+        # Done only once that transaction commits (see _receipts_committed); a rollback leaves
+        # the event pending.
+        session.sync_session.info.setdefault(_RECEIPTS, []).append(self)
         return True
 
-    def _committed(self, _session: Any) -> None:
-        self.done = True
+
+_RECEIPTS = "advocacy.inbox_receipts"
+
+
+@event.listens_for(Session, "after_commit")
+def _receipts_committed(session: Session) -> None:
+    """One listener for every session (registering one per transaction costs more than the
+    UPDATE it follows): the receipts marked in a transaction that committed are done."""
+    for receipt in session.info.pop(_RECEIPTS, ()):
+        receipt.done = True
+
+
+@event.listens_for(Session, "after_rollback")
+def _receipts_rolled_back(session: Session) -> None:
+    session.info.pop(_RECEIPTS, None)
 
 
 Handler = Callable[[InboxItem, Receipt], Awaitable[Any]]
