@@ -163,7 +163,16 @@ def plan_connections(settings: Settings) -> ConnectionLimits:
 class GuardedConnection(asyncio.Protocol):
     """One client connection: aiohttp's protocol inside, the guard's bookkeeping around it."""
 
-    __slots__ = ("busy", "first_byte_at", "guard", "inner", "open", "transport", "waiting_since")
+    __slots__ = (
+        "admitted",
+        "busy",
+        "counted",
+        "first_byte_at",
+        "guard",
+        "inner",
+        "transport",
+        "waiting_since",
+    )
 
     def __init__(self, guard: ConnectionGuard, inner: asyncio.Protocol) -> None:
         self.guard = guard
@@ -172,7 +181,8 @@ class GuardedConnection(asyncio.Protocol):
         self.busy = False  # in a request: from its headers to its handler's answer
         self.waiting_since = 0.0  # when it last started waiting for a request
         self.first_byte_at: float | None = None  # of the request being received
-        self.open = False
+        self.admitted = False  # aiohttp's protocol was told of it (and must be told it ended)
+        self.counted = False  # in the guard's count: admitted, and not yet closed by anyone
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -180,6 +190,7 @@ class GuardedConnection(asyncio.Protocol):
         if not self.guard.admit(self):
             transport.abort()
             return
+        self.admitted = True
         self.inner.connection_made(transport)
 
     def data_received(self, data: bytes) -> None:
@@ -197,8 +208,8 @@ class GuardedConnection(asyncio.Protocol):
         self.inner.resume_writing()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self.open:
-            self.guard.forget(self)
+        self.guard.forget(self)
+        if self.admitted:
             self.inner.connection_lost(exc)
 
     def request_started(self) -> None:
@@ -241,7 +252,7 @@ class ConnectionGuard:
                 return False
             self._close(next(iter(self._waiting)), Refusal.MADE_ROOM)
         self.count += 1
-        connection.open = True
+        connection.counted = True
         connection.waiting_since = self.now()
         self._waiting[connection] = None
         return True
@@ -255,13 +266,13 @@ class ConnectionGuard:
         connection.busy = False
         connection.first_byte_at = None
         connection.waiting_since = self.now()
-        if connection.open:
+        if connection.counted:
             self._waiting.pop(connection, None)
             self._waiting[connection] = None  # now the most recent to wait
 
     def forget(self, connection: GuardedConnection) -> None:
-        if connection.open:
-            connection.open = False
+        if connection.counted:
+            connection.counted = False
             self.count -= 1
             self._waiting.pop(connection, None)
 

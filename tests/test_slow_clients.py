@@ -12,10 +12,12 @@ from contextlib import suppress
 from pathlib import Path
 
 import aiohttp
+from aiohttp import web
 
 from adapters.slack.config import EVENTS_PATH
 from adapters.teams.config import MESSAGES_PATH
 from bot.config import Settings
+from bot.connection_guard import ConnectionGuard, ConnectionLimits, GuardedSite
 from bot.http_limits import SIGNED_ENDPOINTS
 from content.webhook import PATH as WEBHOOK_PATH
 from content.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER
@@ -80,6 +82,48 @@ def test_the_signed_endpoints_are_the_adapters_own() -> None:
     assert table[WEBHOOK_PATH] == (SIGNATURE_HEADER, TIMESTAMP_HEADER)
     assert table[EVENTS_PATH] == ("X-Slack-Signature", "X-Slack-Request-Timestamp")
     assert table[MESSAGES_PATH] == ("Authorization",)
+
+
+async def test_connections_closed_to_make_room_are_let_go_by_aiohttp_too() -> None:
+    """At a cap of 5, 30 idle connections: the 25 oldest are closed, and aiohttp's own list of
+    connections agrees with the guard's count (it once kept every connection the guard closed,
+    5 KiB each, for good: +100 MiB after a minute's flood). A request still gets through."""
+
+    async def hello(request: web.Request) -> web.Response:
+        return web.Response(text="hello")
+
+    app = web.Application()
+    app.router.add_get("/", hello)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    limits = ConnectionLimits(
+        header_timeout=10, idle_timeout=75, max_connections=5, file_limit=None, reserved_files=0
+    )
+    guard = ConnectionGuard(limits)
+    await GuardedSite(runner, "127.0.0.1", 0, guard).start()
+    flood: list[Connection] = []
+    try:
+        port = runner.addresses[0][1]
+        flood = [await asyncio.open_connection("127.0.0.1", port) for _ in range(30)]
+        await wait_for(
+            lambda: sum(closed_by_server(reader) for reader, _ in flood) == 25,
+            "the 25 oldest to be closed",
+        )
+        server = runner.server
+        assert server is not None
+        await wait_for(
+            lambda: len(server.connections) == guard.count == 5, "aiohttp to let them go"
+        )
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"http://127.0.0.1:{port}/") as response,
+        ):
+            assert await response.text() == "hello"
+        assert closed_by_server(flood[5][0]) and not closed_by_server(flood[-1][0])
+    finally:
+        for _, writer in flood:
+            writer.transport.abort()
+        await runner.cleanup()
 
 
 async def test_request_headers_sent_a_byte_at_a_time_are_cut_off(
