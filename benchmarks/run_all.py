@@ -70,9 +70,9 @@ def _reports(repeat: int, quick: bool, long_repeat: int) -> list[Section]:
 
 
 def _voice(repeat: int, quick: bool, long_repeat: int) -> list[Section]:
-    from benchmarks import voice_import
+    from benchmarks import import_memory, voice_import
 
-    return [voice_import.measure(repeat, quick)]
+    return [voice_import.measure(repeat, quick), import_memory.measure(repeat, quick)]
 
 
 BENCHMARKS: dict[str, Callable[[int, bool, int], list[Section]]] = {

@@ -76,3 +76,26 @@ async def test_a_signed_request_is_taken_once(
     assert status == 200 and (answer["imported"], answer["already_there"]) == (0, 1)
     await app.worker.drain(wait_for_retries=False)
     assert len(remote.sent) == 1, "one urgent alert, however often the request was sent"
+
+
+async def test_a_nul_byte_rejects_its_item_alone(
+    voice_server: tuple[Application, TestServer], remote: RemotePlatform
+) -> None:
+    """PostgreSQL refuses text with a NUL byte: one such item in a batch of 100 was a 500 and
+    nothing was stored. Now that item is rejected by number and the other 99 are kept."""
+    app, server = voice_server
+    items = [{"id": f"N-{n}", "comment": f"Comment number {n}"} for n in range(100)]
+    items[41]["comment"] = "Broken \x00 comment"
+    body = json.dumps({"items": items}).encode()
+    url = f"http://127.0.0.1:{server.port}{PATH}"
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            url, data=body, headers={"Content-Type": "application/json", **signed(body, query="")}
+        ) as response,
+    ):
+        status, answer = response.status, await response.json()
+    assert status == 200
+    assert answer["imported"] == 99
+    assert answer["rejected"] == [{"item": 42, "reason": "the comment field contains a NUL byte"}]
+    assert await stored(app) == 99
