@@ -19,6 +19,7 @@ from aiohttp.typedefs import Handler
 from bot.app import Application
 from bot.chart_links import ChartLinkError
 from bot.charts import objectives_chart
+from bot.console.headers import security_headers
 from bot.console.web import mount_console
 from bot.domain import FeedbackKind
 from bot.http_limits import request_limits
@@ -235,7 +236,8 @@ def build_web_app(
 ) -> web.Application:
     app = web.Application(
         client_max_size=1024**2,
-        middlewares=[*request_limits(application.settings), utf8_bodies],
+        # Security headers first, so that every answer carries them, refusals included.
+        middlewares=[security_headers, *request_limits(application.settings), utf8_bodies],
     )
     app[APPLICATION] = application
     app.router.add_get("/healthz", healthz)

@@ -139,3 +139,26 @@ async def test_a_tracked_share_link_counts_once_per_member_and_network_then_redi
     _, body = await get(server, "/metrics")
     assert 'advocacy_share_clicks_total{network="linkedin",platform="remote"} 2.0' in body
     assert 'advocacy_feedback_recorded_total{kind="shared",platform="remote"} 1.0' in body
+
+
+async def test_every_answer_carries_the_security_headers_refusals_included(
+    server: TestServer,
+) -> None:
+    """Not only the console: health checks, metrics, and refusals made before any handler (an
+    unsigned webhook call is refused before its body is read) say nosniff and no framing."""
+    base = f"http://127.0.0.1:{server.port}"
+    async with aiohttp.ClientSession() as session:
+        answers = []
+        for method, path in (
+            ("GET", "/healthz"),
+            ("GET", "/metrics"),
+            ("GET", "/no-such-page"),
+            ("POST", "/voice/webhook"),
+            ("POST", "/slack/events"),
+        ):
+            async with session.request(method, base + path, data=b"{}") as response:
+                answers.append((path, response.status, response.headers))
+    for path, status, headers in answers:
+        assert headers.get("X-Content-Type-Options") == "nosniff", (path, status)
+        assert headers.get("X-Frame-Options") == "DENY", (path, status)
+        assert "frame-ancestors 'none'" in headers.get("Content-Security-Policy", ""), path
