@@ -7,11 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bot.app import Application
-from bot.cli.runtime import print_json, run_with_app
+from bot.cli.runtime import file_progress, print_json, run_with_app
 from bot.storage.models import VoiceImport
 from bot.storage.types import utcnow
 from content.settings import content_settings
@@ -67,15 +65,7 @@ def import_command(
     name = source or file.stem
 
     async def work(app: Application) -> tuple[ParsedFile, StoreReport]:
-        progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            DownloadColumn(),
-            TimeElapsedColumn(),
-            console=Console(stderr=True),
-            transient=True,
-            disable=as_json,
-        )
+        progress = file_progress(quiet=as_json)
         voice_file = VoiceFile(file, source=name, preset=preset, mapping=parse_mapping(mapping))
         with voice_file, progress:
             task = progress.add_task("Importing", total=voice_file.size)

@@ -16,6 +16,7 @@ import aiohttp
 from sqlalchemy import func, select
 
 from bot.compose import actions
+from bot.config import Settings
 from bot.inbox import PENDING
 from bot.storage.database import Database
 from bot.storage.models import InboxEvent, MemberIdentity, Suggestion, SuggestionVote
@@ -36,6 +37,13 @@ class Target:
     schema: str | None
     data_dir: Path
     secret_key: str
+
+    @classmethod
+    def of(cls, settings: Settings) -> Target:
+        assert settings.secret_key is not None
+        return cls(
+            settings.database_url, settings.database_schema, settings.data_dir, settings.secret_key
+        )
 
 
 @dataclass

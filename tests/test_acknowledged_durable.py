@@ -33,19 +33,12 @@ BURST_SECONDS = float(os.environ.get("DURABLE_BURST_SECONDS", "3"))
 CLICKS_PER_CLIENT = 2000  # more than a client can send in the burst
 
 
-def target(settings: Settings) -> Target:
-    assert settings.secret_key is not None
-    return Target(
-        settings.database_url, settings.database_schema, settings.data_dir, settings.secret_key
-    )
-
-
 @pytest.mark.parametrize("how", ["kill -9", "SIGTERM"])
 async def test_every_acknowledged_click_and_command_survives_a_stop_mid_burst(
     settings: Settings, tmp_path: Path, how: str
 ) -> None:
     result = await stop_mid_burst(
-        target(settings), tmp_path, how, seconds=BURST_SECONDS, clients=CLIENTS
+        Target.of(settings), tmp_path, how, seconds=BURST_SECONDS, clients=CLIENTS
     )
     acknowledged = result.acknowledged
     assert acknowledged.total > CLIENTS, "the burst should have been acknowledged many times"

@@ -25,9 +25,11 @@ from bot.compose import actions
 from bot.config import Settings
 from bot.storage.database import Database
 from bot.storage.models import Suggestion, SuggestionVote
+from tests.burst_support import Target
+from tests.burst_support import serve_env as slack_serve_env
 from tests.serve_process import running_serve
 from tests.slack_fake import FakeSlack
-from tests.slack_support import SIGNING_SECRET, TEAM, SlackClient
+from tests.slack_support import TEAM, SlackClient
 
 RATE = 100  # interactions a second
 SECONDS = int(os.environ.get("LOAD_SECONDS", "60"))
@@ -37,18 +39,7 @@ WARM_UP_IDEAS = 20
 
 
 def serve_env(settings: Settings, fake: FakeSlack) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DATABASE_URL": settings.database_url,
-        "DATABASE_SCHEMA": settings.database_schema or "",
-        "ADVOCACY_DATA_DIR": str(settings.data_dir),
-        "ADVOCACY_SECRET_KEY": settings.secret_key,
-        "LOG_LEVEL": "INFO",
-        "SLACK_BOT_TOKEN": fake.bot_token,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": fake.api_url,
-        "PUBLIC_URL": "https://advocacy.example.com",
-    }
+    return slack_serve_env(Target.of(settings), fake)
 
 
 async def counts(db: Database) -> tuple[int, int]:

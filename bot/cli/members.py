@@ -6,11 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bot.app import Application
-from bot.cli.runtime import print_json, print_table, run_with_app
+from bot.cli.runtime import file_progress, print_json, print_table, run_with_app
 from bot.domain import DigestKind, Role
 from bot.services.member_import import ImportReport, import_member_file
 from bot.services.members import (
@@ -146,15 +144,7 @@ def import_command(file: Path, as_json: bool) -> None:
     """
 
     async def work(app: Application) -> ImportReport:
-        progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            DownloadColumn(),
-            TimeElapsedColumn(),
-            console=Console(stderr=True),
-            transient=True,
-            disable=as_json,
-        )
+        progress = file_progress(quiet=as_json)
         with file.open("rb") as stream, progress:
             task = progress.add_task("Importing", total=file.stat().st_size)
             return await import_member_file(

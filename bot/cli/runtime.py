@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
@@ -144,6 +145,20 @@ def run_with_app(work: Callable[[Application], Awaitable[T]], *, adapters: bool 
 
     with fail_on_domain_error():
         return asyncio.run(main())
+
+
+def file_progress(*, quiet: bool = False) -> Progress:
+    """A progress bar for reading a large file, by bytes, on stderr (stdout stays for the
+    report); ``quiet`` (--json) hides it."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+        disable=quiet,
+    )
 
 
 def stdout_console() -> Console:

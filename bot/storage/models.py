@@ -469,6 +469,4 @@ class ConsoleSession(Base):
     # The one-line result of the session's last form, shown once on the page it returns to: the
     # server says what happened, never the address (a ?notice= could be written by anyone).
     notice: Mapped[str | None] = mapped_column(Text)
-    notice_refused: Mapped[bool] = mapped_column(
-        Boolean, default=False, server_default=sql_false()
-    )
+    notice_refused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sql_false())
