@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
 from bot.config import Settings
 from bot.domain import DeliveryStatus, Role
+from bot.inbox import RetryLater
 from bot.ratelimit import Pacer
 from bot.services.content import add_content
 from bot.services.digest_runs import start_run
@@ -628,3 +630,28 @@ async def test_a_send_survives_a_connection_the_service_dropped(teams: TeamsStac
     assert delivery.status == DeliveryStatus.SENT and delivery.attempts == 1
     sends = teams.connector.calls_to("send")
     assert [call.status for call in sends] == [0, 201]  # dropped, then sent at once
+
+
+async def test_a_message_whose_work_fails_for_a_moment_is_done_on_the_next_attempt(
+    teams: TeamsStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """botbuilder hands an error raised in a turn to on_turn_error and carries on; for a turn
+    the inbox runs, the error goes back to the inbox, which tries the event again, rather than
+    the acknowledged message counting as handled with nothing done."""
+    monkeypatch.setattr("bot.inbox.backoff_seconds", lambda attempts: 0.0)
+    router = teams.app.router
+    original = router.handle
+    failures = [RetryLater("the database went away for a moment")]
+
+    async def flaky(event: Any, receipt: Any = None) -> Any:
+        if receipt is not None and failures:
+            raise failures.pop()
+        return await original(event, receipt)
+
+    monkeypatch.setattr(router, "handle", flaky)
+    status, _ = await teams.say(ALICE, "suggest Weekend rota for urgent tickets")
+    assert status == 201
+    assert not failures, "the first attempt should have failed"
+    assert await count(teams, Suggestion) == 1
+    replies = teams.connector.activities[ALICE.conversation]
+    assert "told when a manager answers" in json.dumps(replies[-1])

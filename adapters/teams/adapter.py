@@ -62,7 +62,7 @@ from adapters.teams.parse import (
 )
 from adapters.teams.references import ConversationStore
 from bot.events import AppInstalled, Event, FormSubmitted, Reply
-from bot.inbox import InboxItem, Receipt
+from bot.inbox import InboxItem, Receipt, RetryLater
 from bot.messages import Card, Message
 from bot.platform import AdapterContext, DeliveryError, DeliveryTarget, SendResult
 from bot.ratelimit import Pacer
@@ -204,6 +204,10 @@ class TeamsAdapter:
         await self.cloud.process_activity(authenticated, activity, turn)
 
     async def _on_turn_error(self, turn_context: TurnContext, error: Exception) -> None:
+        if isinstance(error, RetryLater) or _receipt(turn_context) is not None:
+            # The inbox's turn: let the inbox try it again later, rather than botbuilder
+            # swallowing the error and the event counting as handled.
+            raise error
         log.exception("teams: a turn failed", exc_info=error)
 
     # ----- turns --------------------------------------------------------------------------
