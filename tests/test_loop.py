@@ -193,7 +193,7 @@ async def test_an_unanswered_idea_is_flagged_up_the_hierarchy(
     for when, expected in ((now, 1), (now, 0), (now + week, 1), (now + 3 * week, 0)):
         async with app.db.transaction() as session:
             assert await escalate_waiting(session, app.sealer, when, week) == expected
-    sent = await delivered(app, remote)
+        sent = await delivered(app, remote)  # each step's flag goes out before the next step
     assert [r for r, _ in sent] == ["lead", "ceo"]
     assert all(f"Idea #{idea.id}" in title for _, title in sent)
     assert "ann" not in str([s.message.to_dict() for s in remote.sent])
