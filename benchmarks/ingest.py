@@ -853,7 +853,7 @@ def section(
                 f"{name}: last vote written after the load ended (ours)",
                 "s",
                 [r.drain or 0.0 for r in ours],
-                note="work acknowledged but still queued in memory",
+                note="work acknowledged and waiting in the durable inbox",
             ),
         ]
         if outcome.first is not None:
@@ -950,9 +950,10 @@ def method_notes(seconds: float, warmup: float, clients: int) -> list[str]:
         "Slack: each click is a block_actions interaction, v0-signed as Slack signs, pressing "
         "the Vote button of one of the ideas' cards the bot itself posted in the ideas channel "
         "(message, blocks, action_id, block_id and value as posted), by a distinct (member, "
-        "idea) pair. Bolt checks the signature and ours acknowledges before it works (Slack's "
-        "3-second rule); then the vote is written and the card updated (chat.update, and an "
-        "ephemeral reply through response_url) against the fake Slack Web API "
+        "idea) pair. Bolt checks the signature; ours writes the click to the durable inbox (many "
+        "clicks share one commit) and then acknowledges it (Slack's 3-second rule); the inbox's "
+        "worker then writes the vote and updates the card (chat.update, and an ephemeral reply "
+        "through response_url) against the fake Slack Web API "
         "(tests/slack_fake.py). The floor is slack-bolt's AsyncApp.web_app() with one "
         "@app.action(re.compile('.*')) listener that only awaits ack().",
         "Teams: each click is an adaptiveCard/action invoke (Action.Execute, verb and data as "
@@ -967,43 +968,31 @@ def method_notes(seconds: float, warmup: float, clients: int) -> list[str]:
 
 
 FINDINGS = [
-    "Why ours acks Slack clicks slower than bare Bolt (py-spy on `advocacy serve` under this "
-    "load): the ack path is Bolt's own (parsing the form body and the payload JSON is most of "
-    "it, in both), but ours then does the click's work on the same event loop and core: the "
-    "vote's transaction, users.info on a member's first click, chat.update and the ephemeral "
-    "reply. slack_sdk's AsyncWebClient and Bolt's respond() open a new HTTP connection for "
-    "every Web API call (no shared aiohttp session), which showed as ~15-20 % of the loop's "
-    "time under load (and would be a TLS handshake each against slack.com). Passing one "
-    "aiohttp.ClientSession to the adapter's AsyncWebClient (Bolt hands it on to listeners' "
-    "clients) is the fix to try next; not done here, as it changes how the outbox's sends "
-    "meet connections Slack closed while idle.",
+    "Since issue 13, a click is acknowledged only once it is written to the durable inbox "
+    "(bot/inbox.py): Bolt runs the listener before it answers (process_before_response), the "
+    "listener writes the click, and acknowledgements that arrive together share one commit. On "
+    "SQLite the inbox's write goes ahead of the transactions already waiting in the process "
+    "(they alternate when both wait), so an ack waits for at most the transaction in progress. "
+    "The work (the vote's transaction, users.info on a first contact, chat.update and the "
+    "ephemeral reply) is done by the inbox's worker on the same event loop, so it still slows "
+    "the acks down; 'last vote written after the load' is now work waiting in the inbox, which "
+    "a kill -9 or a deploy no longer loses (benchmarks/durability.py).",
+    "slack_sdk's AsyncWebClient and Bolt's respond() open a new HTTP connection for every Web "
+    "API call (no shared aiohttp session), which showed as ~15-20 % of the loop's time under "
+    "load (and would be a TLS handshake each against slack.com). Passing one "
+    "aiohttp.ClientSession to the adapter's AsyncWebClient is the fix to try next (issue 18).",
     "Why votes are written slower than they are acknowledged: with SQLite every transaction "
     "in the process waits its turn on one writer queue (bot/storage/database.py), and a vote is "
     "about ten statements, each a round trip from the event loop to aiosqlite's thread and "
-    "back; while acks keep the loop busy, each round trip waits for a turn of the loop. Bolt "
-    "acknowledges first, so a burst above that rate becomes a backlog of listener tasks in "
-    "memory ('last vote written after the load'): clicks Slack was told were received and "
-    "will not resend, lost if the process dies before the backlog is written. Done here: "
-    "the vote reads its new count with UPDATE ... RETURNING instead of reloading the idea "
-    "and its author (two statements fewer a vote, bot/services/suggestions.py).",
-    "Found with this benchmark and fixed: a SIGTERM (a deploy, a restart) during such a backlog "
-    "lost the acknowledged clicks silently, as asyncio.run cancelled Bolt's listener tasks at "
-    "exit: 3 s of this load, then SIGTERM, left 51 votes of 750 acknowledged and `serve` "
-    "exited 0 saying nothing. The Slack adapter now tracks its listeners and stop() waits "
-    "for them, up to 25 s, then logs how many are lost (adapters/slack/adapter.py; the same "
-    "experiment wrote 1,104 of 1,104, stopping in 12.8 s). A backlog longer than that grace, "
-    "or a kill -9, still loses what was acknowledged: the durable fix would be to write the "
-    "click before acknowledging it, or to queue it durably.",
+    "back; while acks keep the loop busy, each round trip waits for a turn of the loop. "
+    "Handling several inbox events per transaction is the next step (issue 18).",
     "Teams: botbuilder's CloudAdapter builds a Connector client and a user-token client for "
-    "every activity (msrest configuration, retry policy: most of the floor's own cost). Ours "
-    "also asked Azure AD for a new token for every reply: botbuilder makes new credentials, "
-    "hence a new MSAL app with an empty cache, per activity, and MSAL's tenant discovery and "
-    "token request are synchronous HTTP calls inside the event loop (against login."
-    "microsoftonline.com, two blocking round trips a click). Fixed here: the Teams adapter "
-    "keeps the credentials per app, scope and authority (adapters/teams/adapter.py, "
-    "_KeptCredentials); the 'token requests a reply' figure shows it. What remains over the "
-    "floor is the database: a conversation-reference read for the clicked card and the vote's "
-    "transaction, on the same single SQLite writer queue, inside the request Teams waits on.",
+    "every activity (msrest configuration, retry policy: most of the floor's own cost). The "
+    "adapter keeps the bot's outbound credentials per app, scope and authority "
+    "(adapters/teams/adapter.py, _KeptCredentials); the 'token requests a reply' figure shows "
+    "it. Invokes, which Teams waits on for the updated card, are still handled in the request: "
+    "what remains over the floor is the database, a conversation-reference read for the "
+    "clicked card and the vote's transaction, inside the request Teams waits on.",
 ]
 
 
