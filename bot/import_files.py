@@ -10,13 +10,11 @@ here, for its row alone, on every engine alike.
 from __future__ import annotations
 
 import csv
-import re
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
 MAX_RECORD_BYTES = 1024 * 1024
 CHUNK_BYTES = 256 * 1024
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _BOM = b"\xef\xbb\xbf"
 
 
@@ -31,16 +29,6 @@ def describe_size(size: int) -> str:
     if size >= 2**20:
         return f"{size / 2**20:g} MiB"
     return f"{size / 1024:g} KiB" if size >= 1024 else f"{size:,} bytes"
-
-
-def unstorable(value: str) -> str | None:
-    """Why the database cannot store ``value`` (a NUL byte, or a lone surrogate, which is not
-    Unicode text), or None when it can."""
-    if "\x00" in value:
-        return "contains a NUL byte"
-    if not value.isascii() and _SURROGATE.search(value):
-        return "contains invalid Unicode (a lone surrogate)"
-    return None
 
 
 def decode_line(data: bytes) -> tuple[str, str]:

@@ -71,6 +71,8 @@ class Option:
 
 @dataclass(frozen=True)
 class FormField:
+    """One field of a form. A checkbox starts ticked when ``initial`` is CHECKED."""
+
     name: str
     label: str
     kind: FieldKind = FieldKind.TEXT
@@ -79,6 +81,9 @@ class FormField:
     placeholder: str = ""
     initial: str = ""
     options: tuple[Option, ...] = ()
+
+
+CHECKED = "true"
 
 
 @dataclass(frozen=True)

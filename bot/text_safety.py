@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+from typing import Any
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -15,3 +21,30 @@ def csv_cell(value: object) -> object:
 
 def csv_row(row: dict[str, object]) -> dict[str, object]:
     return {key: csv_cell(value) for key, value in row.items()}
+
+
+def unstorable(value: str) -> str | None:
+    """Why the database cannot store ``value`` (a NUL byte, which PostgreSQL's text refuses, or
+    a lone surrogate, which is not Unicode text), or None when it can."""
+    if "\x00" in value:
+        return "contains a NUL byte"
+    if not value.isascii() and _SURROGATE.search(value):
+        return "contains invalid Unicode (a lone surrogate)"
+    return None
+
+
+def first_unstorable(values: Iterable[Any]) -> str | None:
+    """The first reason any string in ``values`` (nested in lists and dicts too) cannot be
+    stored, for text that arrives from a chat platform."""
+    for value in values:
+        if isinstance(value, str):
+            problem = unstorable(value)
+        elif isinstance(value, dict):
+            problem = first_unstorable([*value.keys(), *value.values()])
+        elif isinstance(value, list | tuple):
+            problem = first_unstorable(value)
+        else:
+            problem = None
+        if problem:
+            return problem
+    return None

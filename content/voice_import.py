@@ -25,8 +25,8 @@ from bot.import_files import (
     LineReader,
     RecordTooLong,
     decode_line,
-    unstorable,
 )
+from bot.text_safety import unstorable
 from content.json_items import JsonBroken, JsonItems
 from content.voice_pipeline import MAX_TEXT, VoiceRecord
 

@@ -210,12 +210,12 @@ async def test_in_teams_of_one_and_four_anonymous_ideas_go_one_level_up_and_the_
     assert ALICE_IDEAS[0] in erin_home and "Design" not in erin_home
     figures = json.dumps([row.as_dict() for row in report.rows])
     assert "Design" not in figures and "QA" not in figures
-    # The confirmation said who sees it, truthfully.
+    # The confirmation said who answers it, truthfully.
     for receipt in told:
-        assert "The managers of Engineering and those above them see it" in receipt
+        assert "The managers of Engineering and those above them answer it" in receipt
         assert "your team, Design, has fewer than 5 people" in receipt
         assert "Nobody, managers included, can see that it came from you" in receipt
-    assert "The managers of Engineering and those above them see it" in told_qa
+    assert "The managers of Engineering and those above them answer it" in told_qa
     assert "your team, QA, has fewer than 5 people" in told_qa
 
 
@@ -241,7 +241,7 @@ async def test_a_team_of_five_keeps_its_anonymous_ideas_until_it_shrinks(app: Ap
     assert "Pair on every incident review" not in texts(await rollup_text("erin"))
     assert "Pair on every incident review" in texts(await rollup_text("maria"))
     # When it was filed, she was told it stays with her team.
-    assert "The managers of Engineering and those above them see it." in receipt
+    assert "The managers of Engineering and those above them answer it." in receipt
     assert "fewer than 5" not in receipt
 
 
@@ -306,7 +306,7 @@ def test_the_cli_exports_and_the_database_never_put_her_ideas_under_her_team(
         ).fetchall()
     assert placed == [("Engineering",)]
     filed = " ".join(hers.replace("│", " ").split())  # the cards' text, unwrapped
-    assert filed.count("The managers of Engineering and those above them see it") == 2
+    assert filed.count("The managers of Engineering and those above them answer it") == 2
 
 
 # ----- logs and timing ------------------------------------------------------------------------
@@ -353,8 +353,8 @@ async def test_at_debug_the_log_of_an_anonymous_idea_over_slack_names_nobody(
     assert "users.info" not in everything
     for trace in (AUTHOR, AUTHOR.lower(), "D" + AUTHOR, AUTHOR_NAME, "Zoe", "Quill"):
         assert trace not in everything, f"{trace!r} is in the log"
-    # She has no team: she is told that every manager sees it.
-    assert "filed anonymously" in receipt and "Every manager sees it" in receipt
+    # She has no team: she is told that every manager can answer it.
+    assert "filed anonymously" in receipt and "Every manager can answer it" in receipt
 
 
 def test_below_warning_only_our_own_lines_are_logged_and_ids_in_errors_are_hidden(

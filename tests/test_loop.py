@@ -195,7 +195,8 @@ async def test_an_unanswered_idea_is_flagged_up_the_hierarchy(
             assert await escalate_waiting(session, app.sealer, when, week) == expected
         sent = await delivered(app, remote)  # each step's flag goes out before the next step
     assert [r for r, _ in sent] == ["lead", "ceo"]
-    assert all(f"Idea #{idea.id}" in title for _, title in sent)
+    # Not "from your team": an anonymous idea's flag says only where it is counted.
+    assert all(f"Anonymous idea #{idea.id} (counted under Support)" in t for _, t in sent)
     assert "ann" not in str([s.message.to_dict() for s in remote.sent])
     # Answered ideas are not flagged.
     other = await file(app, "ann", "Another one")

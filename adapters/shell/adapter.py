@@ -27,7 +27,7 @@ class ShellAdapter:
         """The shell has no HTTP side: sessions read the mailbox directly."""
 
     async def start(self) -> None:
-        self.mailbox.directory.mkdir(parents=True, exist_ok=True)
+        self.mailbox.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     async def stop(self) -> None:
         return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,9 +32,13 @@ class Mailbox:
         return self.directory / f"{name}{suffix}"
 
     def append(self, user_id: str, entry: MailboxEntry, workspace: str = "") -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         line = json.dumps({"ref": entry.ref, "sent_at": entry.sent_at, "message": entry.message})
-        with open(self._path(user_id, workspace), "a", encoding="utf-8") as handle:
+        # Only this account may read a person's messages (sign-in links, anonymous notices).
+        descriptor = os.open(
+            self._path(user_id, workspace), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600
+        )
+        with open(descriptor, "a", encoding="utf-8") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 handle.write(line + "\n")

@@ -26,7 +26,7 @@ from bot.events import (
     ReactionRemoved,
     Reply,
 )
-from bot.messages import Button, FieldKind, Form, LinkButton, Message
+from bot.messages import CHECKED, Button, FieldKind, Form, LinkButton, Message
 from bot.services.members import resolve_actor
 
 SHELL_HELP = (
@@ -229,7 +229,7 @@ class ShellSession:
                     self.write(f"  {index}) {clean(option.label)}")
             default = f" [{field.initial}]" if field.initial else ""
             if field.kind == FieldKind.CHECKBOX:
-                default = " (y/N)"
+                default = " (Y/n)" if field.initial == CHECKED else " (y/N)"
             while True:
                 answer = await self.read_line(f"{clean(field.label)}{default}: ")
                 if answer is None or answer.strip() == "/cancel":
@@ -246,6 +246,8 @@ class ShellSession:
     @staticmethod
     def _field_value(field: Any, answer: str) -> Any:
         if field.kind == FieldKind.CHECKBOX:
+            if not answer:
+                return field.initial == CHECKED
             return answer.lower() in ("y", "yes", "true", "1")
         if not answer:
             return field.initial

@@ -14,7 +14,17 @@ from typing import Any
 
 from adapters.slack.escape import escape, link, truncate
 from bot.compose.actions import FORM_OPEN
-from bot.messages import Button, ButtonStyle, Card, FieldKind, Form, FormField, LinkButton, Message
+from bot.messages import (
+    CHECKED,
+    Button,
+    ButtonStyle,
+    Card,
+    FieldKind,
+    Form,
+    FormField,
+    LinkButton,
+    Message,
+)
 
 MESSAGE_BLOCKS = 50
 VIEW_BLOCKS = 100
@@ -184,11 +194,14 @@ def _element(field: FormField) -> dict[str, Any]:
             element["initial_option"] = initial
         return element
     if field.kind == FieldKind.CHECKBOX:
-        return {
+        checkbox = {
             "type": "checkboxes",
             "action_id": "value",
             "options": [_option(field.label, "yes")],
         }
+        if field.initial == CHECKED:
+            checkbox["initial_options"] = checkbox["options"]
+        return checkbox
     if field.kind == FieldKind.CONVERSATION:
         return {
             "type": "conversations_select",

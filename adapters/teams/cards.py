@@ -12,7 +12,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.messages import Button, ButtonStyle, Card, FieldKind, Form, FormField, LinkButton, Message
+from bot.messages import (
+    CHECKED,
+    Button,
+    ButtonStyle,
+    Card,
+    FieldKind,
+    Form,
+    FormField,
+    LinkButton,
+    Message,
+)
 
 VERSION = "1.5"
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
@@ -202,7 +212,7 @@ def _input(field: FormField) -> dict[str, Any]:
             "title": field.label,
             "valueOn": "true",
             "valueOff": "false",
-            "value": "false",
+            "value": "true" if field.initial == CHECKED else "false",
         }
     element: dict[str, Any] = {
         "type": "Input.Text",

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from bot.chat.context import ChatContext
 from bot.chat.help import help_message
-from bot.chat.parsing import parse_id, split_command, split_words, take_flags
+from bot.chat.parsing import parse_id, split_command, split_words, take_anonymous_flag, take_flags
 from bot.compose import actions
 from bot.compose.curation import drafts_message
 from bot.compose.report_card import objectives_report_message
@@ -107,14 +107,15 @@ async def whoami(ctx: ChatContext, text: str) -> Reply:
 
 @command("suggest", "idea")
 async def suggest(ctx: ChatContext, text: str) -> Reply:
-    flags, idea = take_flags(text, {"anonymous": False, "anon": False, "objective": True})
+    anonymous, text = take_anonymous_flag(text)
+    flags, idea = take_flags(text, {"objective": True})
     if not idea.strip():
-        return Reply(form=suggest_form(await list_objectives(ctx.session)))
+        return Reply(form=suggest_form(await list_objectives(ctx.session), anonymous=anonymous))
     return await file_idea(
         ctx,
         idea,
         objective_key=str(flags["objective"]) if "objective" in flags else None,
-        anonymous=bool(flags.get("anonymous") or flags.get("anon")),
+        anonymous=anonymous,
     )
 
 

@@ -17,7 +17,7 @@ from bot.chat.commands import (
     show_rollup,
 )
 from bot.chat.context import ChatContext
-from bot.chat.parsing import parse_id, truthy
+from bot.chat.parsing import parse_id, take_anonymous_flag, truthy
 from bot.compose import actions
 from bot.compose.curation import curation_card, edit_form
 from bot.compose.feedback import card_subjects, with_feedback, with_feedback_counts
@@ -248,11 +248,13 @@ async def open_comment_form(ctx: ChatContext, event: ActionInvoked) -> Reply:
 
 @on_form(actions.FORM_SUGGEST)
 async def suggest_submitted(ctx: ChatContext, event: FormSubmitted) -> Reply:
+    # "--anonymous" typed into the idea itself counts too, box ticked or not.
+    asked, text = take_anonymous_flag(str(event.values.get("text") or ""))
     return await file_idea(
         ctx,
-        str(event.values.get("text") or ""),
+        text,
         objective_key=str(event.values.get("objective") or "").strip() or None,
-        anonymous=truthy(event.values.get("anonymous", False)),
+        anonymous=asked or truthy(event.values.get("anonymous", False)),
         source_url=str(event.context.get("source_url") or "") or None,
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 
 from bot.errors import InvalidInput
@@ -39,10 +40,28 @@ def take_flags(text: str, flags: dict[str, bool]) -> tuple[dict[str, str | bool]
     return found, rest
 
 
+# "--anonymous" as people type it: anywhere in the text (an afterthought at the end), with one
+# dash, or with the em or en dash that phones and macOS make of "--".
+_ANONYMOUS = re.compile(r"(?<!\S)(?:--?|[\u2013\u2014])anon(?:ymous)?(?!\S)", re.IGNORECASE)
+
+
+def take_anonymous_flag(text: str) -> tuple[bool, str]:
+    """Whether ``text`` asks for anonymity anywhere, and the text without that flag. Reading
+    too much as a request for anonymity costs a name on an idea; too little, a person's trust."""
+    if not _ANONYMOUS.search(text):
+        return False, text
+    return True, re.sub(r"[ \t]{2,}", " ", _ANONYMOUS.sub("", text)).strip()
+
+
+# Ids are 64-bit in the database: a longer number is no id, not a database error.
+MAX_ID = 2**63 - 1
+
+
 def parse_id(text: str, what: str) -> int:
     value = text.strip().lstrip("#")
-    if not value.isdigit():
-        raise InvalidInput(f"'{text}' is not a {what} number; write it like 12 or #12.")
+    if not (value.isascii() and value.isdigit()) or int(value) > MAX_ID:
+        shown = text if len(text) <= 30 else text[:27] + "..."
+        raise InvalidInput(f"'{shown}' is not a {what} number; write it like 12 or #12.")
     return int(value)
 
 

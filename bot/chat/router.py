@@ -24,7 +24,7 @@ from bot.chat.home import home_message
 from bot.chat.interactions import ACTIONS, FORMS, reaction
 from bot.chat.parsing import split_command
 from bot.config import ChannelRef
-from bot.errors import DomainError
+from bot.errors import DomainError, InvalidInput
 from bot.events import (
     ActionInvoked,
     AppInstalled,
@@ -46,6 +46,7 @@ from bot.storage.database import Database
 from bot.storage.models import InboxEvent
 from bot.storage.types import utcnow
 from bot.storage.upsert import insert_ignore
+from bot.text_safety import first_unstorable
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +168,13 @@ class EventRouter:
 
     async def _dispatch(self, ctx: ChatContext) -> Reply:
         event = ctx.event
+        problem = first_unstorable(
+            getattr(event, name, None) for name in ("text", "value", "values", "context")
+        )
+        if problem:  # PostgreSQL would refuse it, deep inside the handler's transaction
+            raise InvalidInput(
+                f"What you sent {problem}, which cannot be stored; remove it and send it again."
+            )
         if isinstance(event, CommandInvoked):
             return await run_command(ctx, event.command, event.text)
         if isinstance(event, MessageReceived):

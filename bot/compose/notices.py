@@ -68,15 +68,12 @@ def voter_notice(
     )
 
 
-def merged_notice(duplicate: Suggestion, target: Suggestion, *, by_author: bool) -> Message:
-    """For a merged idea's author: where their idea (and its votes) went."""
+def merged_notice(duplicate: Suggestion, target: Suggestion) -> Message:
+    """For a merged idea's author: where their idea (and its votes) went when a manager merged
+    it (an author who folds her own idea is answered in chat instead)."""
     which = "anonymous suggestion" if duplicate.anonymous else "suggestion"
     title = f"Your {which} #{duplicate.id} joined #{target.id}"
-    why = (
-        "You chose to back the similar idea instead."
-        if by_author
-        else "A manager found it was the same idea; its votes moved with it."
-    )
+    why = "A manager found it was the same idea; its votes moved with it."
     return Message(
         fallback=f"{title}. {why} You will hear when #{target.id} moves.",
         kind="suggestion_merged",

@@ -8,6 +8,7 @@ from bot.compose import actions
 from bot.compose.text import humanise_duration, percent, plural, truncate
 from bot.domain import SuggestionStatus
 from bot.messages import (
+    CHECKED,
     Button,
     ButtonStyle,
     Card,
@@ -38,12 +39,12 @@ def author_label(suggestion: Suggestion) -> str:
 
 
 def receipt(suggestion: Suggestion, *, author_team: str | None = None) -> Message:
-    """Thanks, and for an anonymous idea who will see it (``author_team``: the author's own
+    """Thanks, and for an anonymous idea who will answer it (``author_team``: the author's own
     team, which an anonymous idea does not store)."""
     how = " anonymously" if suggestion.anonymous else ""
     text = (
-        f"Thanks! Your suggestion #{suggestion.id} is filed{how}. Colleagues can vote on it, and "
-        "you will be told when a manager answers."
+        f"Thanks! Your suggestion #{suggestion.id} is filed{how}. Colleagues can read it on the "
+        "board and vote on it, and you will be told when a manager answers."
     )
     if suggestion.anonymous:
         text += (
@@ -66,22 +67,23 @@ def receipt(suggestion: Suggestion, *, author_team: str | None = None) -> Messag
 
 
 def who_sees_it(suggestion: Suggestion, author_team: str | None) -> str:
-    """Which managers an anonymous idea reaches, told truthfully: its team is where it is shown
-    (bot/services/anonymous_scope.py), which is the author's own only in a large enough team."""
+    """Who answers an anonymous idea, told truthfully. Everyone can read it on the board; its
+    team is where it is counted and answered (bot/services/anonymous_scope.py), which is the
+    author's own only in a large enough team."""
     shown = suggestion.team.name if suggestion.team is not None else None
     if author_team is None:
-        return "Every manager sees it (you are in no team)."
+        return "Every manager can answer it (you are in no team)."
     if shown == author_team:
-        return f"The managers of {shown} and those above them see it."
+        return f"The managers of {shown} and those above them answer it."
     small = f"your team, {author_team}, has fewer than 5 people besides its managers"
     if shown is None:
         return (
-            f"Every manager sees it, under no team: {small}, and no level above it has enough "
-            "either."
+            f"Every manager can answer it, under no team: {small}, and no level above it has "
+            "enough either."
         )
     return (
-        f"The managers of {shown} and those above them see it, not your team's alone: {small}, "
-        "so it is shown higher up."
+        f"The managers of {shown} and those above them answer it, not your team's alone: "
+        f"{small}, so it is counted one level up."
     )
 
 
@@ -145,7 +147,11 @@ def suggestion_list(suggestions: Sequence[Suggestion], voted: Iterable[int] = ()
 
 
 def suggest_form(
-    objectives: Sequence[Objective], *, context: dict | None = None, text: str = ""
+    objectives: Sequence[Objective],
+    *,
+    context: dict | None = None,
+    text: str = "",
+    anonymous: bool = False,
 ) -> Form:
     options = (
         Option("No particular objective", ""),
@@ -167,7 +173,12 @@ def suggest_form(
                 initial=text,
             ),
             FormField("objective", "Objective it serves", FieldKind.SELECT, options=options),
-            FormField("anonymous", "Send anonymously", FieldKind.CHECKBOX),
+            FormField(
+                "anonymous",
+                "Send anonymously",
+                FieldKind.CHECKBOX,
+                initial=CHECKED if anonymous else "",
+            ),
         ),
     )
 
@@ -306,8 +317,14 @@ def similar_ideas_card(new: Suggestion, similar: Sequence[tuple[Suggestion, floa
     ]
     return Card(
         title="Similar ideas are already on the board",
-        text="Backing one of them keeps the votes together; your idea joins it and your vote "
-        "counts there.\n" + "\n".join(lines),
+        text=(
+            "Backing one of them keeps the votes together: your idea joins it, without your "
+            "name (vote for it yourself if you want to back it openly).\n"
+            if new.anonymous
+            else "Backing one of them keeps the votes together; your idea joins it and your "
+            "vote counts there.\n"
+        )
+        + "\n".join(lines),
         buttons=tuple(
             Button(
                 f"Back #{s.id} instead",

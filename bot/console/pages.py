@@ -127,7 +127,7 @@ async def suggestions(visit: Visit) -> web.StreamResponse:
 @page(Role.MANAGER)
 async def answer(visit: Visit) -> web.StreamResponse:
     form = await visit.request.post()
-    suggestion_id = int(visit.request.match_info["id"])
+    suggestion_id = parse_id(visit.request.match_info["id"], "suggestion")
     outcome = await answer_suggestion(
         visit.session,
         visit.application.sealer,
@@ -147,7 +147,7 @@ async def answer(visit: Visit) -> web.StreamResponse:
 @page(Role.MANAGER)
 async def merge(visit: Visit) -> web.StreamResponse:
     form = await visit.request.post()
-    duplicate = int(visit.request.match_info["id"])
+    duplicate = parse_id(visit.request.match_info["id"], "suggestion")
     target = await merge_suggestions(
         visit.session,
         visit.application.sealer,
@@ -162,7 +162,7 @@ async def merge(visit: Visit) -> web.StreamResponse:
 @page(Role.MANAGER)
 async def hide(visit: Visit) -> web.StreamResponse:
     form = await visit.request.post()
-    suggestion_id = int(visit.request.match_info["id"])
+    suggestion_id = parse_id(visit.request.match_info["id"], "suggestion")
     await hide_suggestion(
         visit.session,
         visit.application.sealer,
@@ -240,7 +240,7 @@ async def content(visit: Visit) -> web.StreamResponse:
 async def edit_content(visit: Visit) -> web.StreamResponse:
     """Edit an item's title and summary, or expire it now (it stops going out in digests)."""
     form = await visit.request.post()
-    item_id = int(visit.request.match_info["id"])
+    item_id = parse_id(visit.request.match_info["id"], "content item")
     if form.get("expire") == "now":
         item = await content_service.edit_content(
             visit.session, visit.member, item_id, expires_at=utcnow()
@@ -258,7 +258,7 @@ async def edit_content(visit: Visit) -> web.StreamResponse:
 
 @page(Role.STRATEGIST)
 async def review(visit: Visit) -> web.StreamResponse:
-    item_id = int(visit.request.match_info["id"])
+    item_id = parse_id(visit.request.match_info["id"], "content item")
     approve = visit.request.match_info["verdict"] == "approve"
     item = await content_service.review_content(
         visit.session, visit.member, item_id, approve=approve
@@ -456,7 +456,7 @@ async def deliveries(visit: Visit) -> web.StreamResponse:
 @page(Role.ADMIN)
 async def retry(visit: Visit) -> web.StreamResponse:
     form = await visit.request.post()
-    ids = [int(value) for value in form.getall("id", []) if str(value).isdigit()]
+    ids = [parse_id(str(value), "delivery") for value in form.getall("id", [])]
     count = await retry_deliveries(
         visit.session, ids=ids, everything=form.get("all") == "on" and not ids
     )

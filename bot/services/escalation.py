@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.compose.suggestion_cards import answer_button
+from bot.compose.suggestion_cards import answer_button, status_label
 from bot.compose.text import humanise_duration, truncate
 from bot.domain import Role
 from bot.messages import Card, Fact, Message, subject_key
@@ -21,7 +21,7 @@ from bot.sealing import Sealer
 from bot.services.anonymous_scope import load_team_scopes
 from bot.services.outbox import enqueue, member_recipient
 from bot.services.suggestions import OPEN_STATUSES
-from bot.storage.models import Member, Suggestion
+from bot.storage.models import Member, Suggestion, Team
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +55,19 @@ async def managers_at_level(session: AsyncSession, team_id: int | None, level: i
     return current
 
 
-def waiting_flag(suggestion: Suggestion, waited: timedelta, level: int) -> Message:
-    who = "your team" if level == 0 else "a team below you"
-    title = f"Idea #{suggestion.id} from {who} has waited {humanise_duration(waited)}"
+def waiting_flag(
+    suggestion: Suggestion, waited: timedelta, level: int, shown_under: str | None = None
+) -> Message:
+    """The flag a manager gets. An anonymous idea is not "from your team": it is counted where
+    it is shown (``shown_under``, None for every manager), which is all the flag may say."""
+    if suggestion.anonymous:
+        where = f"counted under {shown_under}" if shown_under else "shown to every manager"
+        title = f"Anonymous idea #{suggestion.id} ({where}) has waited {humanise_duration(waited)}"
+    else:
+        who = "your team" if level == 0 else "a team below you"
+        title = f"Idea #{suggestion.id} from {who} has waited {humanise_duration(waited)}"
     facts = [
-        Fact("Status", suggestion.status.replace("_", " ")),
+        Fact("Status", status_label(suggestion.status)),
         Fact("Votes", str(suggestion.vote_count)),
     ]
     if suggestion.objective is not None:
@@ -106,13 +114,14 @@ async def escalate_waiting(
             continue  # not yet due for its next step
         # An anonymous idea goes where it is shown: never to the managers of a team so small
         # that the flag would point at its author.
-        managers = await managers_at_level(session, scopes.shown_team(idea), level)
+        shown = scopes.shown_team(idea)
+        managers = await managers_at_level(session, shown, level)
         recipients = [r for m in managers if (r := member_recipient(m, now)) is not None]
         if not recipients:
             continue  # past the top of the hierarchy: nobody left to tell
-        flagged += await enqueue(
-            session, waiting_flag(idea, now - idea.created_at, level), recipients, sealer=sealer
-        )
+        team = await session.get(Team, shown) if shown is not None else None
+        flag = waiting_flag(idea, now - idea.created_at, level, team.name if team else None)
+        flagged += await enqueue(session, flag, recipients, sealer=sealer)
         idea.escalation_level = level + 1
         idea.escalated_at = now
         log.info(

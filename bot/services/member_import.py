@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import Role, parse_enum
 from bot.errors import DomainError, InvalidInput
-from bot.import_files import CsvRecords, LineReader, unstorable
+from bot.import_files import CsvRecords, LineReader
 from bot.services.members import (
     clean_name,
     validate_platform,
@@ -38,6 +38,7 @@ from bot.storage.database import Database
 from bot.storage.models import Member, MemberIdentity, Team
 from bot.storage.types import utcnow
 from bot.storage.upsert import insert_many_returning_ids
+from bot.text_safety import unstorable
 
 # Column names people use in HR exports, mapped to ours.
 COLUMN_ALIASES = {

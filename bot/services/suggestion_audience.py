@@ -58,18 +58,22 @@ async def tell_everyone_concerned(
     responder_name: str,
 ) -> int:
     """Voters of the idea and of everything merged into it hear of an answer, and so do the
-    authors of merged ideas (the idea's own author is told by the caller). Nobody twice, and
-    not the manager who answered. Returns how many notices were queued."""
+    authors of merged ideas (the idea's own author is told by the caller). Nobody twice, but
+    an anonymous author, and not the manager who answered. Returns how many notices were
+    queued."""
     merged = list(
         await session.scalars(select(Suggestion).where(Suggestion.duplicate_of_id == suggestion.id))
     )
+    # An anonymous author is never left out of what others get: "every voter was told, but
+    # one" would name her. She may then hear twice (as author, sealed, and as a voter).
     main_author = author_id_of(sealer, suggestion)
     merged_authors: dict[int, Suggestion] = {}
     for duplicate in merged:
         author = author_id_of(sealer, duplicate)
-        if author is not None and author != main_author:
+        if author is not None and (suggestion.anonymous or author != main_author):
             merged_authors.setdefault(author, duplicate)
-    skip = {main_author, *merged_authors}
+    skip = {main_author} if not suggestion.anonymous else set()
+    skip |= {author for author, idea in merged_authors.items() if not idea.anonymous}
     if not isinstance(responder, Operator):
         skip.add(responder.id)
     ideas = [suggestion.id, *(m.id for m in merged)]

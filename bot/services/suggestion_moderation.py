@@ -57,7 +57,10 @@ async def merge_suggestions(
             raise InvalidInput("Only the author of an idea can fold it into another one.")
     else:
         require_role(actor, (Role.MANAGER,), "merge suggestions")
+        # Both ideas must be the manager's to answer: merging moves votes onto the target and
+        # takes the duplicate off another manager's board.
         await require_answerable(session, actor, duplicate)
+        await require_answerable(session, actor, target)
     # Votes move: each person's vote once; the duplicate's author backs the target too, unless
     # the duplicate is anonymous: a vote in her name written as her idea joins the target would
     # tell anyone reading the database whose idea it was.
@@ -87,14 +90,11 @@ async def merge_suggestions(
     duplicate.duplicate_of_id = target.id
     duplicate.updated_at = coarse_time(now) if duplicate.anonymous else now
     await session.flush()
-    recipient = await author_recipient(session, sealer, duplicate)
+    # An author who folded her own idea has the answer in front of her; a notice as well would
+    # only date (to the second) the moment an anonymous author was active.
+    recipient = None if by_author else await author_recipient(session, sealer, duplicate)
     if recipient is not None:
-        await enqueue(
-            session,
-            merged_notice(duplicate, target, by_author=by_author),
-            [recipient],
-            sealer=sealer,
-        )
+        await enqueue(session, merged_notice(duplicate, target), [recipient], sealer=sealer)
     return target
 
 

@@ -262,6 +262,13 @@ async def answer_suggestion(
     require_role(actor, (Role.MANAGER,), "answer suggestions")
     suggestion = await get_suggestion(session, suggestion_id)
     await require_answerable(session, actor, suggestion)
+    if suggestion.duplicate_of_id is not None:
+        raise InvalidInput(
+            f"#{suggestion.id} was merged into #{suggestion.duplicate_of_id}; answer that one "
+            "(its author hears of it)."
+        )
+    if suggestion.hidden_at is not None:
+        raise InvalidInput(f"#{suggestion.id} was hidden; it is off the board and not answered.")
     text = validate_text(text, MAX_ANSWER, "answer")
     before = SuggestionStatus(suggestion.status)
     after = parse_enum(SuggestionStatus, status, "status") if status else before

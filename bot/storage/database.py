@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -78,6 +79,7 @@ class Database:
         engine_args: dict[str, Any] = {"echo": echo, "hide_parameters": True}
         if self.is_sqlite:
             connect_args["timeout"] = SQLITE_BUSY_TIMEOUT_MS / 1000
+            _create_private(make_url(self.url).database)
         elif search_path:
             connect_args["server_settings"] = {"search_path": search_path}
         if not self.is_sqlite:
@@ -135,6 +137,15 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def _create_private(path: str | None) -> None:
+    """A new SQLite file readable by this account only (SQLite would make it, and its WAL,
+    readable by everyone on the machine): it holds ideas, answers and sealed references."""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    with contextlib.suppress(FileExistsError, FileNotFoundError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 class WriterTurn:
