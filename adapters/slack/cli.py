@@ -16,6 +16,7 @@ from bot.app import Application
 from bot.cli.runtime import cli_settings, print_json, run_with_app
 from bot.errors import InvalidInput
 from bot.services.adapter_store import AdapterStore
+from bot.services.member_import import describe_leaving
 
 MANIFEST = Path(__file__).with_name("manifest.yaml")
 
@@ -25,7 +26,8 @@ MANIFEST = Path(__file__).with_name("manifest.yaml")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def sync_slack(workspace: str | None, as_json: bool) -> None:
     """Import every human member of the Slack workspace (bots, deleted and guest accounts are
-    left out). Names and time zones are refreshed; teams and managers from HR are kept."""
+    left out). Names and time zones are refreshed; teams and managers from HR are kept. Members
+    whose account was deactivated are marked as left (and back when it is reactivated)."""
 
     async def work(app: Application) -> list[tuple[str, SyncReport]]:
         config = SlackConfig.from_env(app.settings.env, app.settings.public_url)
@@ -67,6 +69,9 @@ def sync_slack(workspace: str | None, as_json: bool) -> None:
                 "updated": imported.updated,
                 "unchanged": imported.unchanged,
                 "skipped": dict(report.skipped),
+                "left": imported.left,
+                "returned": imported.returned,
+                "leaving": describe_leaving(imported),
             }
         )
     if as_json:
@@ -78,6 +83,7 @@ def sync_slack(workspace: str | None, as_json: bool) -> None:
             f"{record['workspace'] or 'Slack'}: {record['accounts']} accounts read; "
             f"{record['created']} members created, {record['updated']} updated, "
             f"{record['unchanged']} unchanged; skipped: {skipped}."
+            + (f" Left and back: {record['leaving']}." if record["leaving"] else "")
         )
 
 

@@ -1,5 +1,9 @@
 """Import every human member of a Slack workspace (users.list, paginated), so that a digest can
-reach thousands of employees without anyone adding them by hand."""
+reach thousands of employees without anyone adding them by hand.
+
+A deactivated account (``deleted``) marks its member as left: no longer counted among their
+team's people when an anonymous idea is placed, nor sent digests. An account reactivated later
+brings back the member this sync marked, not one an admin or the HR import marked as left."""
 
 from __future__ import annotations
 
@@ -14,7 +18,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import DomainError, InvalidInput
+from bot.services.member_csv import ACTIVE, LEFT
 from bot.services.member_import import ImportReport, MemberRow, import_member_rows
+from bot.services.member_leaving import SLACK
 from bot.services.members import validate_timezone
 from bot.services.permissions import OPERATOR
 from bot.storage.database import Database
@@ -44,7 +50,7 @@ def skip_reason(user: dict[str, Any]) -> str | None:
     return None
 
 
-def member_row(user: dict[str, Any], workspace: str) -> MemberRow:
+def member_row(user: dict[str, Any], workspace: str, status: str = ACTIVE) -> MemberRow:
     profile = user.get("profile") or {}
     name = profile.get("real_name") or user.get("real_name") or profile.get("display_name")
     try:
@@ -61,6 +67,7 @@ def member_row(user: dict[str, Any], workspace: str) -> MemberRow:
         manager=None,
         role=None,
         timezone=timezone,
+        status=status,
     )
 
 
@@ -72,7 +79,8 @@ async def sync_members(
     on_page: Callable[[SyncReport], None] | None = None,
 ) -> SyncReport:
     """Read the whole directory, then upsert the people in one transaction (names and time
-    zones refresh; teams, roles and managers from the HR import are kept)."""
+    zones refresh; teams, roles and managers from the HR import are kept). Deactivated
+    accounts are not imported, but the members they belong to are marked as left."""
     report = SyncReport()
     rows: list[MemberRow] = []
     cursor: str | None = None
@@ -98,6 +106,8 @@ async def sync_members(
             reason = skip_reason(user)
             if reason:
                 report.skipped[reason] += 1
+                if reason == "deleted":
+                    rows.append(member_row(user, workspace, LEFT))
             else:
                 rows.append(member_row(user, workspace))
         if on_page:
@@ -106,5 +116,5 @@ async def sync_members(
         if not cursor:
             break
     async with db.transaction() as session:
-        report.imported = await import_member_rows(session, OPERATOR, rows)
+        report.imported = await import_member_rows(session, OPERATOR, rows, source=SLACK)
     return report

@@ -10,7 +10,8 @@ import click
 from bot.app import Application
 from bot.cli.runtime import file_progress, print_json, print_table, run_with_app
 from bot.domain import DigestKind, Role
-from bot.services.member_import import ImportReport, import_member_file
+from bot.services.member_import import ImportReport, describe_leaving, import_member_file
+from bot.services.member_leaving import describe_left, leave_member, return_member, team_note
 from bot.services.members import (
     add_member,
     describe_identity,
@@ -52,6 +53,8 @@ def member_record(member: Member, managers: dict[int, Member]) -> dict[str, Any]
         "identities": [
             describe_identity(i.platform, i.user_id, i.workspace) for i in member.identities
         ],
+        "left_at": member.left_at.date().isoformat() if member.left_at else None,
+        "left_by": member.left_by,
     }
 
 
@@ -97,22 +100,37 @@ def add(
 
 @members_group.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def list_command(as_json: bool) -> None:
-    """List members with their role, team, time zone and identities."""
+@click.option(
+    "--all",
+    "with_left",
+    is_flag=True,
+    help="Also list the members who left, with the day and who marked them "
+    "[default: active members only].",
+)
+def list_command(as_json: bool, with_left: bool) -> None:
+    """List members with their role, team, time zone and identities.
 
-    async def work(app: Application) -> list[dict[str, Any]]:
+    Members who left the company are kept for the history of their ideas and votes but not
+    listed, unless --all is given."""
+
+    async def work(app: Application) -> tuple[list[dict[str, Any]], int]:
         async with app.db.transaction() as session:
-            found = await list_members(session)
-            by_id = {m.id: m for m in found}
-            return [member_record(m, by_id) for m in found]
+            everyone = await list_members(session, with_left=True)
+            by_id = {m.id: m for m in everyone}  # a manager who left is still named
+            shown = [m for m in everyone if with_left or m.left_at is None]
+            return [member_record(m, by_id) for m in shown], len(everyone) - len(shown)
 
-    records = run_with_app(work)
+    records, hidden = run_with_app(work)
     if as_json:
         print_json(records)
         return
+    columns = ["#", "Name", "Role", "Team", "Manager", "Time zone", "Identities"]
+    title = f"{len(records)} members"
+    if hidden:
+        title += f" ({hidden} who left not shown; --all shows them)"
     print_table(
-        f"{len(records)} members",
-        ["#", "Name", "Role", "Team", "Manager", "Time zone", "Identities"],
+        title,
+        [*columns, "Left"] if with_left else columns,
         [
             [
                 r["id"],
@@ -122,6 +140,7 @@ def list_command(as_json: bool) -> None:
                 r["manager"] or "",
                 r["timezone"],
                 ", ".join(r["identities"]),
+                *([_left_cell(r)] if with_left else []),
             ]
             for r in records
         ],
@@ -130,17 +149,85 @@ def list_command(as_json: bool) -> None:
     )
 
 
+def _left_cell(record: dict[str, Any]) -> str:
+    return f"{record['left_at']} ({record['left_by']})" if record["left_at"] else ""
+
+
+@members_group.command("leave")
+@click.argument("platform")
+@click.argument("user_id")
+@click.option("--workspace", default="", help=WORKSPACE_HELP)
+def leave(platform: str, user_id: str, workspace: str) -> None:
+    """Mark the member PLATFORM USER_ID as having left the company.
+
+    They stop counting among their team's active members (with fewer than 5, the team's
+    anonymous ideas are shown a level up), get no more digests or rollups, are not listed, and
+    their console sessions end. Their ideas, votes and feedback stay as they were. They are
+    active again if they write to the bot, or with: advocacy members return PLATFORM USER_ID
+    """
+
+    async def work(app: Application) -> tuple[Member, str]:
+        async with app.db.transaction() as session:
+            member = await leave_member(
+                session, OPERATOR, platform, user_id, workspace=workspace.strip()
+            )
+            return member, await team_note(session, member)
+
+    member, note = run_with_app(work)
+    click.echo(f"{member.display_name} {describe_left(member)}. {note}".strip())
+
+
+@members_group.command("return")
+@click.argument("platform")
+@click.argument("user_id")
+@click.option("--workspace", default="", help=WORKSPACE_HELP)
+def return_command(platform: str, user_id: str, workspace: str) -> None:
+    """Make PLATFORM USER_ID, who had left, an active member again (whoever marked them as
+    left: an admin, the HR import or a directory sync). Their role, team and manager are as
+    they were."""
+
+    async def work(app: Application) -> tuple[Member, str]:
+        async with app.db.transaction() as session:
+            member = await return_member(
+                session, OPERATOR, platform, user_id, workspace=workspace.strip()
+            )
+            return member, await team_note(session, member)
+
+    member, note = run_with_app(work)
+    click.echo(f"{member.display_name} is an active member again. {note}".strip())
+
+
 @members_group.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def import_command(file: Path, as_json: bool) -> None:
-    """Import members from an HR CSV (platform,user_id,name,team,manager,role,timezone).
+@click.option(
+    "--complete",
+    is_flag=True,
+    help="The file is everyone: active members it does not name, on the platforms and "
+    "workspaces it names, are marked as left.",
+)
+@click.option(
+    "--yes",
+    "confirmed",
+    is_flag=True,
+    help="With --complete: mark them even if that is more than half of the active members, "
+    "or some rows could not be read.",
+)
+def import_command(file: Path, as_json: bool, complete: bool, confirmed: bool) -> None:
+    """Import members from an HR CSV (platform,user_id,name,team,manager,role,timezone,status).
 
     Teams and the manager hierarchy used by rollups come from here. Bad rows (a NUL byte, a row
     over 1 MiB...) are reported with their line number and skipped; good rows are kept.
     Importing the same file again changes nothing. The file is read as a stream and stored 2,000
-    rows at a time, so any size fits in memory. Exit status: 0 all rows kept, 2 some rejected, 1
-    none imported.
+    rows at a time, so any size fits in memory. An empty cell keeps what the member has.
+
+    Who left: a status of left, inactive, terminated, resigned, retired, former... marks the
+    member as left (active, employed, current: active). A row that does not say left brings
+    back a member an HR import had marked as left; one an admin or the Slack sync marked stays
+    left (warned). With --complete, whoever is not in the file has left; if that would be more
+    than half of the active members (a cut-short file?), nobody is marked unless --yes.
+
+    Exit status: 0 all rows kept, 2 some rejected, 1 none imported or --complete refused.
     """
 
     async def work(app: Application) -> ImportReport:
@@ -152,6 +239,8 @@ def import_command(file: Path, as_json: bool) -> None:
                 OPERATOR,
                 stream,
                 on_read=lambda done: progress.update(task, completed=done),
+                complete=complete,
+                confirmed=confirmed,
             )
 
     report = run_with_app(work)
@@ -166,6 +255,19 @@ def import_command(file: Path, as_json: bool) -> None:
                 "warnings": [{"line": p.line, "warning": p.message} for p in report.warnings],
                 "rejected_count": report.rejected_count,
                 "warning_count": report.warning_count,
+                "left": report.left,
+                "returned": report.returned,
+                "kept_left": report.kept_left,
+                "former": report.former,
+                **(
+                    {
+                        "absent": report.absent,
+                        "absent_left": report.absent_left,
+                        "refused": report.refused or None,
+                    }
+                    if complete
+                    else {}
+                ),
             }
         )
     else:
@@ -184,6 +286,14 @@ def import_command(file: Path, as_json: bool) -> None:
             f"{report.created} created, {report.updated} updated, {report.unchanged} unchanged, "
             f"{report.rejected_count} rejected."
         )
+        if leaving := describe_leaving(report):
+            click.echo(f"Left and back: {leaving}.")
+        if complete and not report.absent:
+            click.echo("Everyone active on the platforms the file names is in it.")
+        if report.refused:
+            click.echo(f"Error: {report.refused}", err=True)
+    if report.refused:
+        raise SystemExit(1)
     if report.rejected_count:
         raise SystemExit(2 if report.accepted else 1)
 

@@ -4,8 +4,9 @@ to hide her, otherwise one level up the manager hierarchy, and so on.
 An idea's team decides which managers see it (their own team and every team below them) and the
 group it is counted in. Under a team of one, "anonymous" would name her. So an anonymous idea is
 placed under the author's team only when the team has at least ``MIN_PEOPLE`` *active members*:
-members who do not hold the manager or admin role, because the people who read a team's ideas
-cannot be hidden from themselves. Otherwise it goes to the *next level up*: the team of the first
+members who have not left the company (bot/services/member_leaving.py) and do not hold the
+manager or admin role, because the people who read a team's ideas cannot be hidden from
+themselves. Otherwise it goes to the *next level up*: the team of the first
 person above the team's members in the hierarchy (their manager, or their manager's manager when
 the manager sits in the same team). At the top of the hierarchy, where there is no level up, the
 idea stays with the top team only if the people whose anonymous ideas end up there are at least
@@ -170,7 +171,7 @@ async def load_team_scopes(session: AsyncSession) -> TeamScopes:
     """Read the teams and the hierarchy: one pass over the members, for any number of ideas."""
     teams = await session.execute(select(Team.id, Team.name))
     people = await session.execute(
-        select(Member.id, Member.team_id, Member.manager_id, Member.role)
+        select(Member.id, Member.team_id, Member.manager_id, Member.role, Member.left_at)
     )
     return team_scopes(teams, people)
 
@@ -179,19 +180,25 @@ def team_scopes(
     teams: Iterable[Any],
     people: Iterable[Any],
 ) -> TeamScopes:
-    """TeamScopes from rows of (team id, name) and (member id, team id, manager id, role); a
-    plain function so that migration 0010 can place the anonymous ideas filed before it."""
+    """TeamScopes from rows of (team id, name) and (member id, team id, manager id, role[, left
+    at]); a plain function so that migration 0010 can place the anonymous ideas filed before it.
+
+    People who left are not counted, and do not choose a team's level up; the hierarchy is still
+    walked through them (a manager who left still links her reports to the level above)."""
     team_of: dict[int, int | None] = {}
     manager_of: dict[int, int | None] = {}
     active: Counter[int] = Counter()
-    for member_id, team_id, manager_id, role in people:
+    departed: set[int] = set()
+    for member_id, team_id, manager_id, role, *left in people:
         team_of[member_id] = team_id
         manager_of[member_id] = manager_id
-        if team_id is not None and role not in READERS:
+        if left and left[0] is not None:
+            departed.add(member_id)
+        elif team_id is not None and role not in READERS:
             active[team_id] += 1
     above: dict[int, Counter[int]] = {}
     for member_id, team_id in team_of.items():
-        if team_id is not None:
+        if team_id is not None and member_id not in departed:
             parent = _first_team_above(member_id, team_id, team_of, manager_of)
             if parent is not None:
                 above.setdefault(team_id, Counter())[parent] += 1

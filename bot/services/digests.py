@@ -248,11 +248,12 @@ async def list_digests(session: AsyncSession) -> list[Digest]:
 
 
 async def audience_members(session: AsyncSession, digest: Digest) -> list[Member]:
-    """The members a digest goes to by DM (none when it is posted in a channel)."""
+    """The members a digest goes to by DM (none when it is posted in a channel); people who
+    left the company are not among them."""
     audience = parse_audience(digest.audience)
     if audience.channel:
         return []
-    statement = select(Member).order_by(Member.id)
+    statement = select(Member).where(Member.left_at.is_(None)).order_by(Member.id)
     if audience.team:
         team = await get_team(session, audience.team)
         statement = statement.where(Member.team_id == team.id)

@@ -8,6 +8,12 @@ stays flat whatever its size. Managers may be named before or after their report
 made in a second step, once every row's member exists, from a compact list spilled to a temporary
 file. What is kept for the whole import is two arrays of 4 bytes per member in the database (which
 identities this file already named, and who manages whom, to refuse loops), never the rows.
+
+Who left: a ``status`` column (active, left, inactive, terminated...) marks people as left or
+brings back those an HR import marked; with ``complete``, the file is everyone, and the active
+members it does not name (on the platforms and workspaces it names) are marked as left at the
+end, from one byte per member noting whom the file named. A file that would mark more than half
+of them, or that has rows naming nobody identifiable, marks nobody unless confirmed.
 """
 
 from __future__ import annotations
@@ -21,18 +27,21 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import IO, Any, BinaryIO
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain import Role, parse_enum
-from bot.errors import DomainError, InvalidInput
-from bot.import_files import CsvRecords, LineReader
-from bot.services.members import (
-    clean_name,
-    validate_platform,
-    validate_timezone,
-    validate_user_id,
+from bot.domain import Role
+from bot.services.member_csv import (
+    ACTIVE,
+    LEFT,
+    Key,
+    MemberCsv,
+    MemberRow,
+    RowProblem,
+    parse_member_csv,
 )
+from bot.services.member_leaving import ADMIN, HR, SLACK, chunks, mark_left, mark_returned
+from bot.services.members import clean_name
 from bot.services.permissions import Acting, require_role
 from bot.storage.database import Database
 from bot.storage.models import Member, MemberIdentity, Team
@@ -40,40 +49,23 @@ from bot.storage.types import utcnow
 from bot.storage.upsert import insert_many_returning_ids
 from bot.text_safety import unstorable
 
-# Column names people use in HR exports, mapped to ours.
-COLUMN_ALIASES = {
-    "platform": "platform",
-    "user_id": "user_id",
-    "userid": "user_id",
-    "user": "user_id",
-    "id": "user_id",
-    "name": "name",
-    "display_name": "name",
-    "full_name": "name",
-    "team": "team",
-    "department": "team",
-    "manager": "manager",
-    "manager_id": "manager",
-    "manager_user_id": "manager",
-    "role": "role",
-    "timezone": "timezone",
-    "time_zone": "timezone",
-    "tz": "timezone",
-    "workspace": "workspace",
-    "tenant": "workspace",
-}
-REQUIRED_COLUMNS = ("platform", "user_id")
-USED_COLUMNS = frozenset(COLUMN_ALIASES.values())
+# Re-exported: the adapters' directory syncs and the tests build and read rows from here.
+__all__ = [
+    "ImportReport",
+    "MemberRow",
+    "RowProblem",
+    "describe_leaving",
+    "import_member_file",
+    "import_member_rows",
+    "import_members",
+    "parse_member_csv",
+]
+
 BATCH_ROWS = 2_000
 KEPT_PROBLEMS = 1_000  # problems remembered with their line; the rest are counted
 
-Key = tuple[str, str, str]  # platform, workspace, user id
-
-
-@dataclass
-class RowProblem:
-    line: int
-    message: str
+# Who marked someone as left, as a warning says it.
+MARKED_BY = {ADMIN: "an admin", HR: "an HR import", SLACK: "the Slack directory sync"}
 
 
 @dataclass
@@ -87,10 +79,19 @@ class ImportReport:
     rejected_count: int = 0
     warning_count: int = 0
     encoding: str = "utf-8"  # of the file; lines that are not UTF-8 are read as Windows-1252
+    # Who left and who came back (each also counted as updated).
+    left: int = 0  # marked as left by their row's status
+    returned: int = 0  # marked as left by this source before, and named again as active
+    kept_left: int = 0  # named as active, but marked as left by another source: kept so
+    former: int = 0  # rows of people who left and were never members: not created
+    # With ``complete``: active members the file does not name, and how many were marked.
+    absent: int = 0
+    absent_left: int = 0
+    refused: str = ""  # why the absent were not marked
 
     @property
     def accepted(self) -> int:
-        return self.created + self.updated + self.unchanged
+        return self.created + self.updated + self.unchanged + self.former
 
     def reject(self, problem: RowProblem) -> None:
         self.rejected_count += 1
@@ -103,112 +104,8 @@ class ImportReport:
             self.warnings.append(problem)
 
 
-@dataclass
-class MemberRow:
-    line: int
-    platform: str
-    workspace: str
-    user_id: str
-    name: str | None
-    team: str | None
-    manager: str | None
-    role: Role | None
-    timezone: str | None
-
-    @property
-    def key(self) -> Key:
-        return (self.platform, self.workspace, self.user_id)
-
-
-def _canonical(header: str) -> str:
-    key = header.strip().lower().replace(" ", "_").replace("-", "_")
-    return COLUMN_ALIASES.get(key, key)
-
-
 def _team_name(team: str) -> str:
     return " ".join(team.split())[:100]
-
-
-class MemberCsv:
-    """The rows of an HR CSV, read as a stream: each a MemberRow, or a RowProblem saying why
-    that row cannot be imported. The header is read (and checked) on opening."""
-
-    def __init__(self, stream: BinaryIO, *, on_read: Callable[[int], None] | None = None) -> None:
-        self.lines = LineReader(stream, on_read=on_read)
-        self._records = CsvRecords(self.lines)
-        try:
-            header = self._records.header()
-        except ValueError as error:
-            raise InvalidInput(f"The header line cannot be read: {error}") from None
-        if header is None:
-            raise InvalidInput(
-                "The file is empty; expected a header line such as "
-                "platform,user_id,name,team,manager,role,timezone."
-            )
-        self.columns = [_canonical(name) for name in header]
-        missing = [name for name in REQUIRED_COLUMNS if name not in self.columns]
-        if missing:
-            raise InvalidInput(
-                f"The header lacks {', '.join(missing)}; expected columns "
-                "platform,user_id,name,team,manager,role,timezone."
-            )
-
-    @property
-    def encoding(self) -> str:
-        return self._records.encoding
-
-    def __iter__(self) -> Iterator[MemberRow | RowProblem]:
-        columns = self.columns
-        for line, values in self._records:
-            if isinstance(values, ValueError):
-                yield RowProblem(line, str(values))
-                continue
-            if not any(value.strip() for value in values):
-                continue
-            if len(values) > len(columns):
-                yield RowProblem(line, f"{len(values)} fields, the header has {len(columns)}")
-                continue
-            record = {columns[i]: values[i].strip() for i in range(len(values))}
-            yield _member_row(line, record)
-
-
-def _member_row(line: int, record: dict[str, str]) -> MemberRow | RowProblem:
-    for name, value in record.items():
-        if name in USED_COLUMNS and (problem := unstorable(value)):
-            return RowProblem(line, f"the {name} {problem}")
-    try:
-        return MemberRow(
-            line=line,
-            platform=validate_platform(record.get("platform", "")),
-            workspace=record.get("workspace", ""),
-            user_id=validate_user_id(record.get("user_id", "")),
-            name=record.get("name") or None,
-            team=record.get("team") or None,
-            manager=record.get("manager") or None,
-            role=parse_enum(Role, record["role"], "role") if record.get("role") else None,
-            timezone=validate_timezone(record["timezone"]) if record.get("timezone") else None,
-        )
-    except DomainError as error:
-        return RowProblem(line, error.message)
-
-
-def parse_member_csv(text: str) -> tuple[list[MemberRow], list[RowProblem]]:
-    """Parse and validate a small file held in memory; pure, so it can be tested without a
-    database. A repeated user id is a problem naming the line that came first."""
-    rows: list[MemberRow] = []
-    problems: list[RowProblem] = []
-    seen: dict[Key, int] = {}
-    for item in MemberCsv(io.BytesIO(text.encode("utf-8"))):
-        if isinstance(item, RowProblem):
-            problems.append(item)
-        elif item.key in seen:
-            problems.append(
-                RowProblem(item.line, f"{item.user_id} already appears on line {seen[item.key]}")
-            )
-        else:
-            seen[item.key] = item.line
-            rows.append(item)
-    return rows, problems
 
 
 # ----- importing ---------------------------------------------------------------------------------
@@ -220,12 +117,16 @@ async def import_member_file(
     stream: BinaryIO,
     *,
     on_read: Callable[[int], None] | None = None,
+    complete: bool = False,
+    confirmed: bool = False,
 ) -> ImportReport:
     """Import an HR CSV as a stream, BATCH_ROWS rows per transaction: bad rows are reported
-    with their line number, good rows kept. A bad header is refused before anything is stored."""
+    with their line number, good rows kept. A bad header is refused before anything is stored.
+    With ``complete``, the active members the file does not name are then marked as left (see
+    ``_Import.refusal`` for when that needs ``confirmed``)."""
     require_role(actor, (), "import members")
     rows = MemberCsv(stream, on_read=on_read)
-    with _Import() as run:
+    with _Import(HR, complete=complete) as run:
         async with db.transaction() as session:
             await run.begin(session)
         for batch in _batches(rows):
@@ -236,14 +137,29 @@ async def import_member_file(
         for links in run.links():
             async with db.transaction() as session:
                 await run.link(session, links)
+        if complete:
+            async with db.transaction() as session:
+                absent = await run.absent_members(session)
+            if not run.refusal(confirmed):
+                for chunk in chunks(absent):
+                    async with db.transaction() as session:
+                        run.report.absent_left += await mark_left(session, chunk, HR)
         run.report.encoding = rows.encoding
         return run.report
 
 
-async def import_members(session: AsyncSession, actor: Acting, text: str) -> ImportReport:
+async def import_members(
+    session: AsyncSession,
+    actor: Acting,
+    text: str,
+    *,
+    complete: bool = False,
+    confirmed: bool = False,
+) -> ImportReport:
     """Import a small HR CSV held in memory, in the caller's transaction."""
     require_role(actor, (), "import members")
-    return await _import_in(session, MemberCsv(io.BytesIO(text.encode("utf-8"))))
+    rows = MemberCsv(io.BytesIO(text.encode("utf-8")))
+    return await _import_in(session, rows, HR, complete=complete, confirmed=confirmed)
 
 
 async def import_member_rows(
@@ -251,27 +167,57 @@ async def import_member_rows(
     actor: Acting,
     rows: list[MemberRow],
     problems: list[RowProblem] | None = None,
+    *,
+    source: str = "directory",
 ) -> ImportReport:
     """Upsert members (a workspace's directory) and link their managers in the caller's
     transaction, a few queries per thousand rows. Values left None keep what the member
-    already has."""
+    already has. ``source`` is who marks the rows whose status is LEFT as left, and who can
+    bring back only the people it marked itself."""
     require_role(actor, (), "import members")
-    report = await _import_in(session, rows)
+    report = await _import_in(session, rows, source)
     for problem in problems or ():
         report.reject(problem)
     return report
 
 
-async def _import_in(session: AsyncSession, rows: Iterable[MemberRow | RowProblem]) -> ImportReport:
-    with _Import() as run:
+async def _import_in(
+    session: AsyncSession,
+    rows: Iterable[MemberRow | RowProblem],
+    source: str,
+    *,
+    complete: bool = False,
+    confirmed: bool = False,
+) -> ImportReport:
+    with _Import(source, complete=complete) as run:
         await run.begin(session)
         for batch in _batches(rows):
             await run.store(session, batch)
         await run.load_hierarchy(session)
         for links in run.links():
             await run.link(session, links)
+        if complete:
+            absent = await run.absent_members(session)
+            if not run.refusal(confirmed):
+                run.report.absent_left = await mark_left(session, absent, source)
         session.expire_all()  # members changed by bulk statements
         return run.report
+
+
+def describe_leaving(report: ImportReport) -> str:
+    """Who left and who came back, in a line ('' when nobody did)."""
+    parts = []
+    if report.left:
+        parts.append(f"{report.left} marked as left")
+    if report.absent_left:
+        parts.append(f"{report.absent_left} not in the file marked as left")
+    if report.returned:
+        parts.append(f"{report.returned} back")
+    if report.kept_left:
+        parts.append(f"{report.kept_left} kept as left (marked by an admin or another source)")
+    if report.former:
+        parts.append(f"{report.former} who left and were never members not added")
+    return "; ".join(parts)
 
 
 def _batches(rows: Iterable[MemberRow | RowProblem]) -> Iterator[list[MemberRow | RowProblem]]:
@@ -288,12 +234,20 @@ def _grow(ids: array[int], highest: int) -> None:
 
 class _Import:
     """One import across its batches: the report, which identities this import already named
-    (by identity id: the line that named it), and the manager links still to make."""
+    (by identity id: the line that named it), and the manager links still to make. With
+    ``complete``, also whom the file named, by member id, and where (platform, workspace)."""
 
-    def __init__(self) -> None:
+    def __init__(self, source: str, *, complete: bool = False) -> None:
+        self.source = source
+        self.complete = complete
         self.report = ImportReport()
         self.named = array("I")  # identity id -> the line that named it (0: not yet)
         self.managers = array("I")  # member id -> manager id (0: none)
+        self.seen = bytearray()  # member id -> 1 when the file named them (with ``complete``)
+        self.upto = 0  # members created after the import began are never marked as absent
+        self.spaces: set[tuple[str, str]] = set()  # the platforms and workspaces it names
+        self.unidentified = 0  # rejected rows whose person could not be read
+        self.active = 0  # active members in those spaces, counted by ``absent_members``
         # Closed by __exit__: the import is always run inside ``with``.
         self._spill: IO[bytes] = tempfile.TemporaryFile(prefix="advocacy-managers-")  # noqa: SIM115
 
@@ -306,24 +260,43 @@ class _Import:
     async def begin(self, session: AsyncSession) -> None:
         highest = await session.scalar(select(func.max(MemberIdentity.id)))
         _grow(self.named, int(highest or 0))
+        if self.complete:
+            self.upto = int(await session.scalar(select(func.max(Member.id))) or 0)
+            self.seen = bytearray(self.upto + 1)
+
+    def _saw(self, member_id: int) -> None:
+        if member_id < len(self.seen):
+            self.seen[member_id] = 1
 
     async def store(self, session: AsyncSession, batch: list[MemberRow | RowProblem]) -> None:
         """Create or update the batch's members; note their manager links for later."""
         rows: list[MemberRow] = []
+        named: list[Key] = []  # people named by rejected rows: still in the file
         for item in batch:
             if isinstance(item, RowProblem):
                 self.report.reject(item)
+                if item.key is not None:
+                    named.append(item.key)
+                else:
+                    self.unidentified += 1
             elif problem := _unstorable_row(item):
                 self.report.reject(problem)
+                self.unidentified += 1
             else:
                 rows.append(item)
-        known = await _known(session, rows)
+        if self.complete:
+            self.spaces.update((key[0], key[1]) for key in (*named, *(r.key for r in rows)))
+        known = await _known(session, [*(row.key for row in rows), *named])
+        for key in named:
+            if key in known:
+                self._saw(known[key][1]["id"])
         _grow(self.named, max((identity_id for identity_id, _ in known.values()), default=0))
         teams = await _teams(session, {_team_name(row.team) for row in rows if row.team})
         in_batch: dict[Key, int] = {}
         new_rows: list[MemberRow] = []
         changes: dict[int, dict[str, Any]] = {}
         accepted: list[tuple[MemberRow, str]] = []
+        leaving: dict[str, list[int]] = {LEFT: [], ACTIVE: []}
         for row in rows:
             found = known.get(row.key)
             first = in_batch.get(row.key) or (self.named[found[0]] if found else 0)
@@ -334,24 +307,105 @@ class _Import:
                 continue
             in_batch[row.key] = row.line
             if found is None:
+                if row.status == LEFT:
+                    self.report.former += 1  # nobody to mark: not added only to be gone
+                    continue
                 new_rows.append(row)
                 accepted.append((row, "created"))
                 continue
             identity_id, member = found
             self.named[identity_id] = row.line
+            self._saw(member["id"])
             changed = _changes(member, row, teams)
             if changed:
                 member.update(changed)
-                changes[member["id"]] = member
-            accepted.append((row, "updated" if changed else "unchanged"))
+                changes[member["id"]] = {name: member[name] for name in _UPDATED}
+            moved = self._leaving(member, row)
+            if moved:
+                leaving[moved].append(member["id"])
+            accepted.append((row, "updated" if changed or moved else "unchanged"))
         if changes:
             await session.execute(update(Member), list(changes.values()))
+        if leaving[LEFT]:
+            self.report.left += await mark_left(session, leaving[LEFT], self.source)
+        if leaving[ACTIVE]:
+            self.report.returned += await mark_returned(session, leaving[ACTIVE], self.source)
         await self._create(session, new_rows, teams, known)
         for row, outcome in accepted:
             setattr(self.report, outcome, getattr(self.report, outcome) + 1)
             if row.manager:
                 link = [known[row.key][1]["id"], *row.key, row.manager, row.line, outcome]
                 self._spill.write(json.dumps(link).encode() + b"\n")
+
+    def _leaving(self, member: dict[str, Any], row: MemberRow) -> str | None:
+        """LEFT when the row marks an active member as left, ACTIVE when it brings back one
+        this source marked; None otherwise (warned when another source's mark is kept)."""
+        if row.status == LEFT:
+            return LEFT if member["left_at"] is None else None
+        if member["left_at"] is None:
+            return None
+        if member["left_by"] == self.source:
+            return ACTIVE
+        self.report.kept_left += 1
+        by = MARKED_BY.get(member["left_by"], member["left_by"] or "an admin")
+        where = f" --workspace {row.workspace}" if row.workspace else ""
+        self.report.warn(
+            RowProblem(
+                row.line,
+                f"{row.user_id} was marked as left by {by} on {member['left_at']:%Y-%m-%d}; "
+                f"kept so (to bring them back: advocacy members return {row.platform} "
+                f"{row.user_id}{where})",
+            )
+        )
+        return None
+
+    async def absent_members(self, session: AsyncSession) -> array[int]:
+        """The active members, on the platforms and workspaces the file names, whom it does
+        not name; counts them and the active members there in the report."""
+        absent = array("I")
+        if not self.spaces:
+            return absent
+        in_spaces = or_(
+            *(
+                and_(MemberIdentity.platform == platform, MemberIdentity.workspace == workspace)
+                for platform, workspace in sorted(self.spaces)
+            )
+        )
+        result = await session.stream(
+            select(Member.id)
+            .where(
+                Member.left_at.is_(None),
+                Member.id <= self.upto,
+                exists().where(MemberIdentity.member_id == Member.id, in_spaces),
+            )
+            .execution_options(yield_per=10_000)
+        )
+        async for (member_id,) in result:
+            self.active += 1
+            if not self.seen[member_id]:
+                absent.append(member_id)
+        self.report.absent = len(absent)
+        return absent
+
+    def refusal(self, confirmed: bool) -> str:
+        """Why the absent members are not marked as left without confirmation: a truncated or
+        wrong file must not empty the company. Noted in the report ('' when they may be)."""
+        absent = self.report.absent
+        if not absent or confirmed:
+            return ""
+        if self.unidentified:
+            self.report.refused = (
+                f"{self.unidentified} rejected rows name nobody that could be read, so the file "
+                f"cannot say who is missing: none of the {absent} active members not in it was "
+                "marked as left. Fix those rows, or run again with --yes."
+            )
+        elif absent * 2 > self.active:
+            self.report.refused = (
+                f"{absent} of the {self.active} active members are not in the file, more than "
+                "half: nobody was marked as left. If the file really is everyone, run again "
+                "with --yes."
+            )
+        return self.report.refused
 
     async def _create(
         self,
@@ -468,13 +522,14 @@ def _unstorable_row(row: MemberRow) -> RowProblem | None:
     return None
 
 
-async def _known(
-    session: AsyncSession, rows: list[MemberRow]
-) -> dict[Key, tuple[int, dict[str, Any]]]:
+_UPDATED = ("id", "display_name", "role", "timezone", "team_id")  # what a row can change
+
+
+async def _known(session: AsyncSession, keys: list[Key]) -> dict[Key, tuple[int, dict[str, Any]]]:
     """The batch's existing members by identity: the identity id and the member's values."""
     spaces: dict[tuple[str, str], set[str]] = {}
-    for row in rows:
-        spaces.setdefault((row.platform, row.workspace), set()).add(row.user_id)
+    for platform, workspace, user_id in keys:
+        spaces.setdefault((platform, workspace), set()).add(user_id)
     known: dict[Key, tuple[int, dict[str, Any]]] = {}
     for (platform, workspace), user_ids in spaces.items():
         statement = (
@@ -486,6 +541,8 @@ async def _known(
                 Member.role,
                 Member.timezone,
                 Member.team_id,
+                Member.left_at,
+                Member.left_by,
             )
             .join(Member, Member.id == MemberIdentity.member_id)
             .where(
@@ -494,18 +551,10 @@ async def _known(
                 MemberIdentity.user_id.in_(user_ids),
             )
         )
-        for identity_id, user_id, member_id, name, role, timezone, team_id in await session.execute(
-            statement
-        ):
+        for identity_id, user_id, *values in await session.execute(statement):
             known[(platform, workspace, user_id)] = (
                 identity_id,
-                {
-                    "id": member_id,
-                    "display_name": name,
-                    "role": role,
-                    "timezone": timezone,
-                    "team_id": team_id,
-                },
+                dict(zip((*_UPDATED, "left_at", "left_by"), values, strict=True)),
             )
     return known
 

@@ -97,9 +97,16 @@ def first_contact_day() -> datetime:
 
 async def resolve_actor(session: AsyncSession, actor: Actor) -> Member:
     """The member behind a platform user, created as an employee on first contact (and nothing
-    is written for a known one: a row touched on every event would time-stamp each of them)."""
+    is written for a known one: a row touched on every event would time-stamp each of them).
+
+    Someone marked as left who writes to the bot is here after all: active again, whoever
+    marked them (no time is written, only the mark cleared)."""
     member = await find_member(session, actor.platform, actor.user_id, actor.workspace)
     if member is not None:
+        if member.left_at is not None:
+            member.left_at = None
+            member.left_by = None
+            await session.flush()
         return member
     timezone = "UTC"
     if actor.timezone:
@@ -171,11 +178,16 @@ async def add_member(
     user_id = validate_user_id(user_id)
     parsed_role = parse_enum(Role, role, "role")
     zone = validate_timezone(timezone)
-    if await find_member(session, platform, user_id, workspace) is not None:
-        raise Conflict(
-            f"{describe_identity(platform, user_id, workspace)} is already a member; "
-            "change a role with: advocacy roles grant"
-        )
+    existing = await find_member(session, platform, user_id, workspace)
+    if existing is not None:
+        who = describe_identity(platform, user_id, workspace)
+        if existing.left_at is not None:
+            where = f" --workspace {workspace}" if workspace else ""
+            raise Conflict(
+                f"{who} is already a member, marked as left on {existing.left_at:%Y-%m-%d}; "
+                f"bring them back with: advocacy members return {platform} {user_id}{where}"
+            )
+        raise Conflict(f"{who} is already a member; change a role with: advocacy roles grant")
     manager = None
     if manager_user_id:
         manager = await get_member(session, platform, manager_user_id.strip(), workspace)
@@ -211,8 +223,12 @@ async def grant_role(
     return member
 
 
-async def list_members(session: AsyncSession) -> list[Member]:
-    return list(await session.scalars(select(Member).order_by(Member.display_name, Member.id)))
+async def list_members(session: AsyncSession, *, with_left: bool = False) -> list[Member]:
+    """Members by name: the active ones, and with ``with_left`` those who left too."""
+    statement = select(Member).order_by(Member.display_name, Member.id)
+    if not with_left:
+        statement = statement.where(Member.left_at.is_(None))
+    return list(await session.scalars(statement))
 
 
 async def managed_team_ids(session: AsyncSession, manager: Member) -> set[int]:

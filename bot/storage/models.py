@@ -64,6 +64,11 @@ class Member(Base):
     cadence: Mapped[str] = mapped_column(String(10), default="daily", server_default="daily")
     quiet_hours: Mapped[str | None] = mapped_column(String(11))  # "22:00-07:00", local time
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Left the company (the day, like first contact): kept for the history of their ideas, votes
+    # and feedback, but no longer counted, sent to or listed. ``left_by`` is who said so (admin,
+    # hr, slack): a directory sync or HR import brings back only the people it marked itself.
+    left_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    left_by: Mapped[str | None] = mapped_column(String(20))
 
     team: Mapped[Team | None] = relationship(lazy="joined")
     identities: Mapped[list[MemberIdentity]] = relationship(
