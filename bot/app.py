@@ -50,7 +50,8 @@ class Application:
                 level = logging.WARNING if status.warning else logging.INFO
                 log.log(level, "adapter %s: enabled (%s)", name, status.reason)
             else:
-                log.info("adapter %s: disabled (%s)", name, status.reason)
+                level = logging.WARNING if status.warning else logging.INFO
+                log.log(level, "adapter %s: disabled (%s)", name, status.reason)
         for name in self.extensions.names:
             summary = self.extensions.summaries.get(name, "loaded")
             log.info("plugin %s: %s", name, summary)

@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.exc import DBAPIError
 
 from bot.domain import DeliveryStatus
@@ -134,6 +134,7 @@ class OutboxWorker:
         self.owner = worker_identity()
         self._messages: OrderedDict[int, Message] = OrderedDict()
         self._wake = asyncio.Event()
+        self._stopping = False
 
     def wake(self) -> None:
         """Called when something was queued, so the worker does not wait for its next poll."""
@@ -240,7 +241,20 @@ class OutboxWorker:
         return DeliveryTarget(row.id, opened["platform"], opened["user_id"], opened["workspace"])
 
     async def _deliver(self, row: _Claimed, stats: DrainStats) -> dict[str, object]:
-        """Send one delivery; returns the row's new state (written with the rest of its batch)."""
+        """Send one delivery; returns the row's new state (written with the rest of its batch).
+        Once the server is stopping, what is not sent yet is handed back unsent: the batch's
+        outcomes are then written at once, and nothing sent is sent again after the restart."""
+        if self._stopping:
+            return {
+                "id": row.id,
+                "status": DeliveryStatus.PENDING,
+                "attempts": row.attempts,
+                "lease_until": None,
+                "sent_at": None,
+                "platform_ref": None,
+                "next_attempt_at": utcnow(),
+                "last_error": None,
+            }
         attempts = row.attempts + 1
         now = utcnow()
         values: dict[str, object] = {
@@ -411,19 +425,56 @@ class OutboxWorker:
         ]
         return min(times) if times else None
 
+    async def _say_what_waits(self) -> None:
+        """At start: what the outbox holds, and what waits for a platform not enabled here."""
+        async with self.db.transaction() as session:
+            rows = await session.execute(
+                select(Delivery.platform, func.count(Delivery.id))
+                .where(Delivery.status.in_((DeliveryStatus.PENDING, DeliveryStatus.SENDING)))
+                .group_by(Delivery.platform)
+            )
+            waiting = dict(rows.all())
+        here = {p: n for p, n in waiting.items() if p in self.adapters}
+        if here:
+            log.info(
+                "outbox: %s waiting to be sent",
+                ", ".join(f"{n:,} for {p}" for p, n in sorted(here.items())),
+            )
+        for platform, count in sorted(waiting.items()):
+            if platform not in self.adapters:
+                log.warning(
+                    "outbox: %s deliveries for %s wait: that adapter is not enabled here "
+                    "(see advocacy deliveries status)",
+                    f"{count:,}",
+                    platform,
+                )
+
+    async def _stop_when(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        self._stopping = True
+
     async def run_forever(self, stop: asyncio.Event, poll_interval: float = 1.0) -> None:
         """The server's loop: drain, then sleep until woken or the next poll."""
         log.info(
             "delivery worker started for %s", ", ".join(sorted(self.adapters)) or "no adapters"
         )
-        async with self.leases_kept_alive():
-            while not stop.is_set():
-                try:
-                    while await self.drain_batch(DrainStats()):
-                        if stop.is_set():
-                            return
-                except Exception:
-                    log.exception("delivery worker failed; retrying in %.0fs", poll_interval)
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=poll_interval)
+        try:
+            await self._say_what_waits()
+        except Exception:
+            log.exception("could not read the outbox at start")
+        self._stopping = False
+        stopping = asyncio.create_task(self._stop_when(stop))
+        try:
+            async with self.leases_kept_alive():
+                while not stop.is_set():
+                    try:
+                        while await self.drain_batch(DrainStats()):
+                            if stop.is_set():
+                                return
+                    except Exception:
+                        log.exception("delivery worker failed; retrying in %.0fs", poll_interval)
+                    self._wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), timeout=poll_interval)
+        finally:
+            stopping.cancel()

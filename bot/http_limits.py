@@ -27,6 +27,7 @@ MIB = 1024 * 1024
 # this). Its default, 64 KiB, let 240 never-finished bodies, refused by the middlewares below,
 # briefly take +95 MiB; with 16 KiB, +30 MiB. A body being read is read in larger pieces.
 READ_BUFFER = 16 * 1024
+SHUTDOWN_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,12 @@ class SignedEndpoint:
 # Kept in step with the adapters' own paths and header names by tests/test_slow_clients.py.
 SIGNED_ENDPOINTS = (
     SignedEndpoint("/slack/events", ("X-Slack-Signature", "X-Slack-Request-Timestamp")),
-    SignedEndpoint("/voice/webhook", ("X-Advocacy-Signature", "X-Advocacy-Timestamp")),
+    # While VOICE_WEBHOOK_SECRET is unset the webhook itself answers 503 "the webhook is off".
+    SignedEndpoint(
+        "/voice/webhook",
+        ("X-Advocacy-Signature", "X-Advocacy-Timestamp"),
+        unless_unset="VOICE_WEBHOOK_SECRET",
+    ),
     SignedEndpoint("/api/messages", ("Authorization",), unless_unset="MICROSOFT_APP_ID"),
 )
 
@@ -164,6 +170,10 @@ def server_options(limits: ConnectionLimits) -> dict[str, Any]:
         # of reading (and dropping) the rest of an unwanted body for up to 10 s.
         "lingering_time": 0,
         "read_bufsize": READ_BUFFER,
+        # On SIGTERM, requests still running get this long (an acknowledgement takes
+        # milliseconds; a client dripping a body is not waited for): a deploy's stop must fit
+        # in a container's grace period (Docker's is 10 s).
+        "shutdown_timeout": SHUTDOWN_SECONDS,
     }
 
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, event, func, or_, select, update
+from sqlalchemy import delete, event, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -48,13 +48,16 @@ DEFAULT_LEASE = timedelta(seconds=15)
 # Slack retries an event three times within about five minutes; Teams redelivers within its own
 # request time-outs. An hour covers both with a wide margin; after it only the work remains.
 DEFAULT_KEEP = timedelta(hours=1)
-FAILED_KEEP = timedelta(days=7)
+UNREADABLE_RETRY = timedelta(minutes=1)
 MAX_ACCEPT_BATCH = 500
 # Events handed straight to this process's workers; beyond it they wait in the database for a
 # worker to claim them (so a burst does not pile decrypted payloads up in memory).
 LOCAL_QUEUE_LIMIT = 2000
 CLAIM_BATCH = 100
-STOP_GRACE_SECONDS = 5.0
+# Events arrive here directly; the database is asked for others (a dead worker's, another
+# instance's overflow) at most this often.
+CLAIM_EVERY_SECONDS = 0.5
+STOP_GRACE_SECONDS = 3.0
 PURGE_EVERY_SECONDS = 300.0
 BASE_BACKOFF_SECONDS = 1.0
 MAX_BACKOFF_SECONDS = 300.0
@@ -215,9 +218,11 @@ class Inbox:
         self._handlers: dict[str, _Registered] = {}
         self._incoming: list[_Incoming] = []
         self._flushing: asyncio.Task[None] | None = None
-        self._ready: deque[tuple[InboxItem, Waiter | None]] = deque()
+        self._ready = _ReadyQueues()
         self._wake = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
+        self._busy: dict[str, int] = {}  # events in hand, by kind
+        self._unreadable_logged_at = 0.0
         self._in_hand: set[int] = set()
         self._order = KeyedLocks()
         self._accepting = True
@@ -341,33 +346,23 @@ class Inbox:
         """The server's inbox worker, until ``stop`` is set (then see ``_stop``)."""
         self._worker_running = True
         self._accepting = True
-        waiting = await self.pending_count()
-        if waiting:
-            self.stats.resumed = waiting
-            log.info("inbox: resuming %d event(s) received before the last stop", waiting)
+        await self._say_what_waits()
         log.info("inbox worker started for %s", ", ".join(sorted(self._handlers)) or "nothing")
         renewing = asyncio.create_task(self._renew_forever(), name="inbox-leases")
         purging = asyncio.create_task(self._purge_forever(), name="inbox-purge")
-        slots = asyncio.Semaphore(self.concurrency)
         try:
+            claimed_at = -CLAIM_EVERY_SECONDS
             while not stop.is_set():
-                if not self._ready:
+                hungry = [k for k in self._handlers if self._ready.size(k) < self.concurrency]
+                clock = asyncio.get_running_loop().time()
+                if hungry and clock - claimed_at >= CLAIM_EVERY_SECONDS:
+                    claimed_at = clock
                     try:
-                        await self._claim()
+                        await self._claim(hungry)
                     except Exception:
                         log.exception("inbox: claiming events failed; retrying")
-                while self._ready and not stop.is_set():
-                    await slots.acquire()
-                    if stop.is_set():
-                        slots.release()
-                        break
-                    item, waiter = self._ready.popleft()
-                    self._start(item, waiter, slots)
-                if stop.is_set():
-                    break
                 self._wake.clear()
-                if self._ready:
-                    continue
+                self._start_what_fits()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=poll_interval)
         finally:
@@ -381,8 +376,20 @@ class Inbox:
     def wake(self) -> None:
         self._wake.set()
 
-    def _start(self, item: InboxItem, waiter: Waiter | None, slots: asyncio.Semaphore) -> None:
+    def _start_what_fits(self) -> None:
+        """Start every waiting event whose kind has a free slot. Each kind (each platform) has
+        its own slots, so a platform that answers slowly, or not at all, holds up only its own
+        events: a hung Teams service must not keep a Slack click from being recorded."""
+        for kind in self._ready.kinds():
+            while self._busy.get(kind, 0) < self.concurrency:
+                taken = self._ready.pop(kind)
+                if taken is None:
+                    break
+                self._start(*taken)
+
+    def _start(self, item: InboxItem, waiter: Waiter | None) -> None:
         self._in_hand.add(item.id)
+        self._busy[item.kind] = self._busy.get(item.kind, 0) + 1
 
         async def work() -> None:
             try:
@@ -396,11 +403,36 @@ class Inbox:
                     await self._handle(item, waiter)
             finally:
                 self._in_hand.discard(item.id)
-                slots.release()
+                self._busy[item.kind] -= 1
+                self._wake.set()  # a slot is free: start what waits for it
 
         task = asyncio.create_task(work(), name=f"inbox-{item.id}")
         self._running.add(task)
         task.add_done_callback(self._running.discard)
+
+    async def _say_what_waits(self) -> None:
+        """At start: how many events this instance resumes, and which wait for a platform that
+        is not enabled here (they are handled where it is, or once it is enabled again)."""
+        async with self.db.transaction() as session:
+            rows = (
+                await session.execute(
+                    select(InboxEvent.kind, func.count(InboxEvent.id))
+                    .where(InboxEvent.status == PENDING)
+                    .group_by(InboxEvent.kind)
+                )
+            ).all()
+        resumed = sum(count for kind, count in rows if kind in self._handlers)
+        if resumed:
+            self.stats.resumed = resumed
+            log.info("inbox: resuming %d event(s) received before the last stop", resumed)
+        for kind, count in rows:
+            if kind not in self._handlers:
+                log.warning(
+                    "inbox: %d event(s) of kind '%s' wait for an adapter that is not enabled "
+                    "here; they are handled once it is (see advocacy inbox status)",
+                    count,
+                    kind,
+                )
 
     async def _handle(self, item: InboxItem, waiter: Waiter | None) -> None:
         attempt = item.attempts + 1
@@ -480,10 +512,10 @@ class Inbox:
             # The lease runs out and the event is tried again: nothing is lost.
             log.exception("inbox: could not record the failure of event %d", item.id)
 
-    async def _claim(self) -> int:
+    async def _claim(self, kinds: list[str]) -> int:
         """Take pending events nobody holds (arrived while every worker was busy, or left by a
         worker that died or stopped)."""
-        if not self._handlers:
+        if not kinds:
             return 0
         now = utcnow()
         async with self.db.transaction() as session:
@@ -499,7 +531,7 @@ class Inbox:
                 .where(
                     InboxEvent.status == PENDING,
                     InboxEvent.next_attempt_at <= now,
-                    InboxEvent.kind.in_(list(self._handlers)),
+                    InboxEvent.kind.in_(kinds),
                     or_(InboxEvent.lease_until.is_(None), InboxEvent.lease_until < now),
                 )
                 .order_by(InboxEvent.id)
@@ -515,16 +547,42 @@ class Inbox:
                 .where(InboxEvent.id.in_([row.id for row in rows]))
                 .values(lease_owner=self.owner, lease_until=now + self.lease)
             )
+        unreadable: list[int] = []
         for row in rows:
             try:
                 payload = self.sealer.open(row.payload or "")
-            except SealError as error:
-                item = InboxItem(row.id, row.platform, row.kind, {}, row.attempts, row.received_at)
-                await self._failed(item, row.attempts + 1, error, final=True)
+            except SealError:
+                unreadable.append(row.id)
                 continue
             item = InboxItem(row.id, row.platform, row.kind, payload, row.attempts, row.received_at)
             self._ready.append((item, None))
+        if unreadable:
+            await self._leave_unreadable(unreadable)
         return len(rows)
+
+    async def _leave_unreadable(self, ids: list[int]) -> None:
+        """Events sealed with another key: almost always ADVOCACY_SECRET_KEY changed (or a new
+        instance has another). Setting them aside would bury them; they wait, untouched, and
+        are tried again every minute, with one line a minute saying why."""
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(InboxEvent)
+                .where(InboxEvent.id.in_(ids), InboxEvent.lease_owner == self.owner)
+                .values(
+                    lease_owner=None,
+                    lease_until=None,
+                    next_attempt_at=utcnow() + UNREADABLE_RETRY,
+                )
+            )
+        clock = asyncio.get_running_loop().time()
+        if clock - self._unreadable_logged_at >= UNREADABLE_RETRY.total_seconds():
+            self._unreadable_logged_at = clock
+            log.error(
+                "inbox: %d event(s) cannot be opened with this server's key: is "
+                "ADVOCACY_SECRET_KEY the one they were written with (every instance must share "
+                "it)? They wait and are tried again every minute.",
+                len(ids),
+            )
 
     async def _renew_forever(self) -> None:
         while True:
@@ -549,19 +607,14 @@ class Inbox:
             await asyncio.sleep(PURGE_EVERY_SECONDS)
 
     async def purge(self, now: datetime | None = None) -> int:
-        """Forget handled events once no platform can retry them (their keys, timings and
-        nothing else), and events set aside for a week."""
+        """Forget handled events once no platform can retry them (their keys and times, nothing
+        else). Events set aside after every attempt failed are kept until an admin retries
+        them: they are work someone was told was received."""
         now = now or utcnow()
         async with self.db.transaction() as session:
             result = await session.execute(
                 delete(InboxEvent).where(
-                    or_(
-                        and_(InboxEvent.status == DONE, InboxEvent.handled_at < now - self.keep),
-                        and_(
-                            InboxEvent.status == FAILED,
-                            InboxEvent.handled_at < now - FAILED_KEEP,
-                        ),
-                    )
+                    InboxEvent.status == DONE, InboxEvent.handled_at < now - self.keep
                 )
             )
         return result.rowcount or 0
@@ -631,6 +684,39 @@ async def inbox_depth(session: AsyncSession) -> dict[str, int]:
     depth = {PENDING: 0, FAILED: 0}
     depth.update({status: int(count) for status, count in rows.all()})
     return depth
+
+
+class _ReadyQueues:
+    """Events ready to be handled here, one first-in first-out queue per kind."""
+
+    def __init__(self) -> None:
+        self._queues: dict[str, deque[tuple[InboxItem, Waiter | None]]] = {}
+        self._count = 0
+
+    def append(self, entry: tuple[InboxItem, Waiter | None]) -> None:
+        self._queues.setdefault(entry[0].kind, deque()).append(entry)
+        self._count += 1
+
+    def pop(self, kind: str) -> tuple[InboxItem, Waiter | None] | None:
+        queue = self._queues.get(kind)
+        if not queue:
+            return None
+        self._count -= 1
+        return queue.popleft()
+
+    def size(self, kind: str) -> int:
+        queue = self._queues.get(kind)
+        return len(queue) if queue else 0
+
+    def kinds(self) -> list[str]:
+        return [kind for kind, queue in self._queues.items() if queue]
+
+    def clear(self) -> None:
+        self._queues.clear()
+        self._count = 0
+
+    def __len__(self) -> int:
+        return self._count
 
 
 class InboxClosed(RuntimeError):

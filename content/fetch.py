@@ -45,6 +45,10 @@ def _public(address: str) -> bool:
     return ip is not None and why_not_public(ip) is None
 
 
+# For the operator whose pages really are inside (an intranet): the setting that allows it.
+INTRANET_HINT = " (an intranet page? an admin can set CONTENT_FETCH_ALLOW_PRIVATE=true)"
+
+
 def _refusal(host: str, address: str) -> str | None:
     """Why ``host`` (as the client spells it) may not be read at ``address``; None if it may."""
     if _public(address):
@@ -54,8 +58,8 @@ def _refusal(host: str, address: str) -> str | None:
     what = "a private address" if kind in (None, "private") else f"a private address ({kind})"
     shown = str(ip) if ip is not None else address
     if ip is not None and parse_address(host.rstrip(".")) == ip:
-        return f"{shown} is {what}; the bot only fetches public pages."
-    return f"{host} leads to {shown}, {what}; the bot only fetches public pages."
+        return f"{shown} is {what}; the bot only fetches public pages{INTRANET_HINT}."
+    return f"{host} leads to {shown}, {what}; the bot only fetches public pages{INTRANET_HINT}."
 
 
 class PublicOnlyConnector(aiohttp.TCPConnector):

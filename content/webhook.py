@@ -26,6 +26,7 @@ from aiohttp import web
 from bot.app import Application
 from bot.errors import InvalidInput
 from bot.inbox import InboxItem, Receipt
+from bot.quiet_log import ThrottledLog
 from content.settings import content_settings
 from content.voice_import import make_record, resolve_columns
 from content.voice_pipeline import VoicePipeline, VoiceRecord
@@ -66,15 +67,16 @@ def verify(
     if not timestamp or not signature:
         return "the request is not signed"
     try:
-        age = abs((now or time.time()) - int(timestamp))
+        age = (now or time.time()) - int(timestamp)
     except ValueError:
         return "the timestamp is not a number"
     if age > MAX_AGE_SECONDS:
         return "the request is stale (over five minutes old)"
+    if age < -MAX_AGE_SECONDS:
+        return "the timestamp is over five minutes ahead of this server's clock"
     if not hmac.compare_digest(sign(secret, timestamp, body, query), signature):
-        return (
-            "the signature does not match (it covers the timestamp, the query string and the body)"
-        )
+        covers = "TIMESTAMP.QUERY.BODY" if query else "TIMESTAMP.BODY"
+        return f"the signature does not match (it covers {covers})"
     return None
 
 
@@ -89,6 +91,7 @@ def items_of(document: Any) -> list[Any]:
 
 def mount(app: web.Application, application: Application) -> None:
     settings = content_settings(application.settings)
+    refusals = ThrottledLog(log, "voice webhook")
 
     async def store(item: InboxItem, receipt: Receipt) -> dict[str, Any]:
         """The inbox's worker: build the records, store them and mark the request done in one
@@ -140,7 +143,7 @@ def mount(app: web.Application, application: Application) -> None:
         query = request.rel_url.raw_query_string
         refusal = verify(settings.webhook_secret, request.headers, body, query)
         if refusal:
-            log.warning("voice webhook refused: %s", refusal)
+            refusals.refused(refusal)
             return web.json_response({"error": refusal}, status=401)
         try:
             text = body.decode("utf-8")

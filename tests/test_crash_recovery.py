@@ -98,3 +98,31 @@ async def test_killing_serve_mid_run_and_starting_it_again_finishes_the_run(
             await wait_for(lambda: served(fake) == RECIPIENTS, "the rest", timeout=90)
             await asyncio.sleep(0.5)
         assert_everyone_once_give_or_take_the_window(fake)
+
+
+async def test_a_sigterm_mid_run_sends_nobody_the_digest_twice(tmp_path: Path) -> None:
+    """A deploy's SIGTERM is not a crash: what was sent is recorded and what was not is handed
+    back, so the next start sends each person the digest once. The outbox used to be cancelled
+    in the middle of a batch that takes longer than the stop's wait (a slow workspace cap, one
+    busy channel), before it wrote the batch's outcomes: 23 of 80 posts went out twice."""
+    recipients, rate = 40, 2  # the batch (all 40) takes 20 s, longer than the old wait (15 s)
+    async with FakeSlack(team_id=TEAM) as fake:
+        env = slack_env(
+            fake,
+            f"sqlite+aiosqlite:///{tmp_path / 'advocacy.db'}",
+            tmp_path / "data",
+            SLACK_WORKSPACE_RATE=str(rate),
+        )
+        await employees_and_a_digest(env, "TERM", recipients)
+        async with running_serve(env, tmp_path) as first:
+            await run_cli(env, tmp_path, "digest", "run", "daily", "--enqueue-only")
+            await wait_for(lambda: served(fake) >= 6, "six sent", timeout=60)
+            assert first.process is not None
+            first.process.send_signal(signal.SIGTERM)
+            assert await asyncio.wait_for(first.process.wait(), 30) == 0
+            first.killed = True  # stopped here, cleanly
+        assert served(fake) < recipients, "the run was still going when serve was stopped"
+        async with running_serve(env, tmp_path):
+            await wait_for(lambda: served(fake) == recipients, "the rest", timeout=90)
+            await asyncio.sleep(0.5)
+        assert sum(fake.duplicates().values()) == 0

@@ -168,7 +168,9 @@ async def test_a_worker_whose_lease_ran_out_cannot_record_the_work_again(
 ) -> None:
     """Worker A stalls past its lease; worker B takes the event over and records it. When A
     wakes up, marking the event done finds it is no longer A's: A's transaction does nothing."""
-    first = app.inbox
+    # A's lease is long, so that it does not renew it during the test: the test ends it by
+    # hand, as a worker that stalled as a whole (not renewing) would let it run out.
+    first = Inbox(app.db, app.sealer, app.metrics, lease=timedelta(hours=1))
     second = Inbox(app.db, app.sealer, app.metrics, lease=timedelta(seconds=30))
     recorded: list[str] = []
     stalled, resume = asyncio.Event(), asyncio.Event()
@@ -251,3 +253,31 @@ async def test_a_writer_that_gives_up_passes_its_turn_on() -> None:
     with pytest.raises(asyncio.CancelledError):
         await impatient
     await asyncio.wait_for(patient, 5)
+
+
+async def test_a_platform_that_hangs_holds_up_only_its_own_events(app: Application) -> None:
+    """Teams' service stopped answering: its events wait for their slots, but a Slack click
+    that arrives meanwhile is recorded at once (one pool of slots for all held it up minutes)."""
+    hang = asyncio.Event()
+    handled: list[str] = []
+
+    async def hung(item: InboxItem, receipt: Receipt) -> None:
+        await hang.wait()
+
+    async def prompt(item: InboxItem, receipt: Receipt) -> None:
+        async with app.db.transaction() as session:
+            await receipt.mark_done(session)
+        handled.append(item.payload["n"])
+
+    app.inbox.register("teams-test", hung)
+    app.inbox.register("slack-test", prompt)
+    async with working(app.inbox):
+        for n in range(app.inbox.concurrency * 3):
+            await app.inbox.accept("teams", "teams-test", f"t{n}", {"n": n})
+        await app.inbox.accept("slack", "slack-test", "s1", {"n": "click"})
+        for _ in range(500):
+            if handled:
+                break
+            await asyncio.sleep(0.01)
+        assert handled == ["click"]
+        hang.set()

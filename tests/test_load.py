@@ -6,8 +6,10 @@ The traffic is open-loop (each request leaves at its slot whether or not earlier
 answered) and mixed: four in five are /suggest commands, one in five a Vote press on an earlier
 idea, and one press in ten is sent twice, as a double click does. It must all be acknowledged, no
 reply may be an error, and the database is counted against what was sent: every idea once, every
-vote once. Throughput and latency are printed, never asserted: this machine is shared and noisy.
-LOAD_SECONDS shortens the run while developing."""
+vote once. A request is acknowledged once written to the durable inbox and recorded by its worker
+after, at the worker's pace: the test waits until all is recorded (or nothing moves for
+STALL_SECONDS). Throughput, latency and how long the backlog took are printed, never asserted:
+this machine is shared and noisy. LOAD_SECONDS shortens the run while developing."""
 
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ SECONDS = int(os.environ.get("LOAD_SECONDS", "60"))
 AUTHORS = 20  # people who file the ideas voted on
 VOTERS = 100
 WARM_UP_IDEAS = 20
+STALL_SECONDS = 30  # no event recorded for this long: the worker is stuck, not slow
 
 
 def serve_env(settings: Settings, fake: FakeSlack) -> dict[str, str]:
@@ -124,11 +127,19 @@ async def test_a_minute_at_a_hundred_interactions_a_second(
             await asyncio.gather(*tasks)
             sent_for = time.monotonic() - began
 
-            # Bolt acknowledges first and works after: wait until the counts stop moving.
+            # Each request was acknowledged once written to the inbox; the inbox's worker records
+            # it after (at its own pace: a burst above it is a backlog, kept durably). Wait
+            # until everything is recorded, or the worker stops making progress.
             expected = (WARM_UP_IDEAS + len(filed), len(votes))
-            deadline = time.monotonic() + 60
-            while (now := await counts(db)) != expected and time.monotonic() < deadline:
+            load_ended = time.monotonic()
+            last_progress, before = load_ended, None
+            while (now := await counts(db)) != expected:
+                if now != before:
+                    last_progress, before = time.monotonic(), now
+                elif time.monotonic() - last_progress > STALL_SECONDS:
+                    break
                 await asyncio.sleep(0.5)
+            drained_after = time.monotonic() - load_ended
 
             async with db.transaction() as session:
                 texts = list(await session.scalars(select(Suggestion.text)))
@@ -149,5 +160,6 @@ async def test_a_minute_at_a_hundred_interactions_a_second(
             f"{sent_for:.1f} s ({len(statuses) / sent_for:.0f}/s); ack p50 "
             f"{statistics.median(latencies) * 1000:.0f} ms, "
             f"p99 {latencies[int(len(latencies) * 0.99) - 1] * 1000:.0f} ms; "
-            f"{len(filed)} ideas, {len(votes)} votes recorded once each"
+            f"{len(filed)} ideas, {len(votes)} votes recorded once each, the last "
+            f"{drained_after:.0f} s after the load"
         )

@@ -448,7 +448,8 @@ async def test_feed_poll_on_the_cli_refuses_a_feed_on_this_machine(
     code, out, err = await advocacy(env, tmp_path, "content", "feeds", "poll")
     assert code == 2
     assert out.strip() == f"{url}: error: 127.0.0.1 is a private address (loopback); " + (
-        "the bot only fetches public pages."
+        "the bot only fetches public pages (an intranet page? an admin can set "
+        "CONTENT_FETCH_ALLOW_PRIVATE=true)."
     )
     code, out, _ = await advocacy(env, tmp_path, "content", "drafts", "--json")
     assert json.loads(out) == []

@@ -6,14 +6,17 @@ five more urgent alerts."""
 from __future__ import annotations
 
 import json
+import logging
 import time
 
 import aiohttp
+import pytest
 from aiohttp.test_utils import TestServer
 from sqlalchemy import func, select
 
 from bot.app import Application
 from bot.storage.models import VoiceItem
+from bot.web import build_web_app
 from content.webhook import PATH
 from tests import test_voice
 from tests.fakes import RemotePlatform
@@ -99,3 +102,29 @@ async def test_a_nul_byte_rejects_its_item_alone(
     assert answer["imported"] == 99
     assert answer["rejected"] == [{"item": 42, "reason": "the comment field contains a NUL byte"}]
     assert await stored(app) == 99
+
+
+async def test_a_flood_of_forged_calls_is_one_log_line_not_one_each(
+    voice_server: tuple[Application, TestServer], caplog: pytest.LogCaptureFixture
+) -> None:
+    _, server = voice_server
+    forged = {"X-Advocacy-Timestamp": str(int(time.time())), "X-Advocacy-Signature": "sha256=00"}
+    with caplog.at_level(logging.WARNING, logger="content.webhook"):
+        for _ in range(200):
+            status, _ = await post(server, "", forged)
+            assert status == 401
+    lines = [r for r in caplog.records if r.name == "content.webhook"]
+    assert 1 <= len(lines) <= 2, [r.getMessage() for r in lines]
+    assert "signature does not match" in lines[0].getMessage()
+
+
+async def test_with_no_secret_even_an_unsigned_call_hears_that_the_webhook_is_off(
+    app: Application,
+) -> None:
+    server = TestServer(build_web_app(app, run_scheduler=False, run_jobs=False), host="127.0.0.1")
+    await server.start_server()
+    try:
+        status, answer = await post(server, "", {})
+    finally:
+        await server.close()
+    assert status == 503 and "VOICE_WEBHOOK_SECRET" in answer["error"]

@@ -65,6 +65,17 @@ from bot.ratelimit import Pacer
 
 log = logging.getLogger(__name__)
 
+
+class _TokenFromEnvironment(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN itself and warns, at every start, that the client we give it
+    (which carries that same token) wins: true, and nothing an operator should act on."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("As you gave `client` as well")
+
+
+logging.getLogger("slack_bolt.AsyncApp").addFilter(_TokenFromEnvironment())
+
 VIEW_ACK_BUDGET = 2.5
 SHORTCUT_CALLBACK = "turn_into_suggestion"
 # Slack allows about one message a second to one channel.
@@ -188,10 +199,25 @@ class SlackAdapter:
                 identity.get("team"),
                 identity.get("user_id"),
             )
-        except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
+        except SlackApiError as error:
+            reason = _reason(error)
+            if reason in PERMANENT_ERRORS:  # retrying will not mend a wrong token
+                log.error(
+                    "slack: Slack refused the bot token (%s): check SLACK_BOT_TOKEN (the "
+                    "xoxb- token of this app's installation); nothing can be sent until it is "
+                    "fixed",
+                    reason,
+                )
+            else:
+                log.warning(
+                    "slack: the bot token could not be checked (%s); messages will be "
+                    "retried from the outbox",
+                    reason,
+                )
+        except (aiohttp.ClientError, TimeoutError) as error:
             log.warning(
-                "slack: the bot token could not be checked (%s); messages will be "
-                "retried from the outbox",
+                "slack: Slack could not be reached to check the bot token (%s); messages will "
+                "be retried from the outbox",
                 _reason(error),
             )
 

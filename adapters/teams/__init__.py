@@ -13,8 +13,8 @@ class TeamsAdapterFactory:
     def status(self, settings: Settings) -> AdapterStatus:
         try:
             return TeamsConfig.from_env(settings.env, settings.public_url).status()
-        except ValueError as error:
-            return AdapterStatus(False, str(error))
+        except ValueError as error:  # configured, but wrongly: the operator must see it
+            return AdapterStatus(False, str(error), warning=True)
 
     def create(self, context: AdapterContext):  # type: ignore[no-untyped-def]
         from adapters.teams.adapter import TeamsAdapter

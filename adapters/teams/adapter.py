@@ -40,6 +40,7 @@ from botframework.connector.auth import (
     AuthenticateRequestResult,
     AuthenticationConstants,
     ClaimsIdentity,
+    ConnectorFactory,
     ServiceClientCredentialsFactory,
 )
 from msrest.exceptions import ClientRequestError, DeserializationError
@@ -79,6 +80,7 @@ PER_TENANT = 50.0
 TENANT_BURST = 5
 RETRYABLE = frozenset({412, 429, 502, 504})
 INBOX_KIND = "teams"
+CONNECTOR_TIMEOUT = 15
 RECEIPT_KEY = "advocacy.inbox_receipt"
 ROSTER_PAGE = 500
 CARD_ACTION = "adaptiveCard/action"
@@ -149,6 +151,8 @@ class TeamsAdapter:
         authenticated = await self._authenticate(activity, auth_header)
         if authenticated is None:
             return _unauthorized()
+        if authenticated.connector_factory is not None:
+            authenticated.connector_factory = _PromptConnectors(authenticated.connector_factory)
         if activity.type == ActivityTypes.invoke:
             answer = await self.cloud.process_activity(authenticated, activity, self.bot.on_turn)
             if answer is None:
@@ -193,7 +197,7 @@ class TeamsAdapter:
         authenticated.claims_identity = claims
         authenticated.audience = payload.get("audience")
         authenticated.caller_id = payload.get("caller_id")
-        authenticated.connector_factory = (
+        authenticated.connector_factory = _PromptConnectors(
             self.cloud.bot_framework_authentication.create_connector_factory(claims)
         )
 
@@ -367,7 +371,7 @@ class TeamsAdapter:
             claims = self.cloud.create_claims_identity(self.config.app_id or "")
             claims.claims[AuthenticationConstants.SERVICE_URL_CLAIM] = service_url
             factory = self.cloud.bot_framework_authentication.create_connector_factory(claims)
-            client = await factory.create(service_url, None)
+            client = await _PromptConnectors(factory).create(service_url, None)
             self._connectors[service_url] = client
         return client
 
@@ -533,6 +537,21 @@ class TeamsAdapter:
             "teams: roster of team %s read: %d members", team.get("name") or team_id, len(members)
         )
         return len(members)
+
+
+class _PromptConnectors(ConnectorFactory):
+    """Connector clients that give up on the Bot Framework service after CONNECTOR_TIMEOUT
+    seconds (msrest waits 100 s by default, in a thread, holding an inbox worker's slot and
+    keeping a SIGTERM waiting): a reply that cannot be sent is logged, a delivery retried."""
+
+    def __init__(self, inner: ConnectorFactory) -> None:
+        self.inner = inner
+
+    async def create(self, service_url: str, audience: str) -> Any:
+        client = await self.inner.create(service_url, audience)
+        client.config.connection.timeout = CONNECTOR_TIMEOUT
+        client.config.retry_policy.retries = 1  # the outbox retries deliveries itself
+        return client
 
 
 class _KeptCredentials(ServiceClientCredentialsFactory):

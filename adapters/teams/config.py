@@ -28,10 +28,20 @@ class TeamsConfig:
         def value(key: str) -> str | None:
             return (env.get(key) or "").strip() or None
 
-        app_type = value("MICROSOFT_APP_TYPE") or "MultiTenant"
-        if app_type not in APP_TYPES:
+        given = value("MICROSOFT_APP_TYPE") or "MultiTenant"
+        app_type = next((t for t in APP_TYPES if t.lower() == given.lower()), None)
+        if app_type is None:
             raise ValueError(
-                f"MICROSOFT_APP_TYPE must be one of {', '.join(APP_TYPES)}, not '{app_type}'."
+                f"MICROSOFT_APP_TYPE must be one of {', '.join(APP_TYPES)}, not '{given}'."
+            )
+        if (
+            app_type != "MultiTenant"
+            and value("MICROSOFT_APP_ID")
+            and not value("MICROSOFT_APP_TENANT_ID")
+        ):
+            raise ValueError(
+                f"MICROSOFT_APP_TYPE={app_type} needs MICROSOFT_APP_TENANT_ID (the tenant the "
+                "bot is registered in)."
             )
         return cls(
             app_id=value("MICROSOFT_APP_ID"),
@@ -49,10 +59,16 @@ class TeamsConfig:
 
     def status(self) -> AdapterStatus:
         if self.authenticated:
+            missing = (
+                "; MICROSOFT_APP_PASSWORD is not set, so the bot cannot send anything"
+                if not self.app_password and self.app_type != "UserAssignedMSI"
+                else ""
+            )
             return AdapterStatus(
                 True,
                 f"Bot Framework app {self.app_id} ({self.app_type}); "
-                f"every request's JWT is checked; endpoint {MESSAGES_PATH}",
+                f"every request's JWT is checked; endpoint {MESSAGES_PATH}{missing}",
+                warning=bool(missing),
             )
         return AdapterStatus(
             True,

@@ -29,7 +29,7 @@ def status(as_json: bool) -> None:
         async with app.db.transaction() as session:
             return await queue_depth(session)
 
-    depth = run_with_app(work)
+    depth = run_with_app(work, existing_database=True)
     platforms = sorted({platform for platform, _ in depth})
     rows = [[p, *(depth.get((p, s), 0) for s in STATUSES)] for p in platforms]
     if as_json:
@@ -53,7 +53,7 @@ def failed(limit: int, as_json: bool) -> None:
         async with app.db.transaction() as session:
             return await failed_deliveries(session, limit)
 
-    found = run_with_app(work)
+    found = run_with_app(work, existing_database=True)
     if as_json:
         print_json([_record(f) for f in found])
         return

@@ -73,7 +73,12 @@ def objectives(since: str, output: str, chart_file: Path | None) -> None:
     else:
         _table(report)
     if chart_file is not None:
-        chart_file.write_bytes(objectives_chart(report))
+        try:
+            chart_file.write_bytes(objectives_chart(report))
+        except OSError as error:
+            raise click.ClickException(
+                f"cannot write the chart to {chart_file}: {error.strerror or error}"
+            ) from None
         click.echo(f"Chart written to {chart_file}.", err=output != "table")
 
 

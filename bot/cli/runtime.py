@@ -9,6 +9,7 @@ import re
 import sys
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -16,12 +17,13 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.app import Application, open_application
 from bot.config import Settings
 from bot.errors import DomainError
-from bot.storage.database import describe_database_url
+from bot.storage.database import describe_database_url, normalise_database_url
 
 T = TypeVar("T")
 
@@ -135,9 +137,18 @@ def fail_on_domain_error() -> Iterator[None]:
         ) from None
 
 
-def run_with_app(work: Callable[[Application], Awaitable[T]], *, adapters: bool = False) -> T:
-    """Open the application (migrating the database), run ``work``, close everything."""
+def run_with_app(
+    work: Callable[[Application], Awaitable[T]],
+    *,
+    adapters: bool = False,
+    existing_database: bool = False,
+) -> T:
+    """Open the application (migrating the database), run ``work``, close everything.
+    ``existing_database``: a command that only looks (an admin checking the inbox, say) refuses
+    to create a new, empty SQLite file, which would report that all is well."""
     settings = cli_settings()
+    if existing_database:
+        require_existing_database(settings)
 
     async def main() -> T:
         async with open_application(settings, with_adapters=adapters) as app:
@@ -145,6 +156,17 @@ def run_with_app(work: Callable[[Application], Awaitable[T]], *, adapters: bool 
 
     with fail_on_domain_error():
         return asyncio.run(main())
+
+
+def require_existing_database(settings: Settings) -> None:
+    url = make_url(normalise_database_url(settings.database_url))
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return
+    if not Path(url.database).exists():
+        raise click.ClickException(
+            f"there is no database at {url.database}: run this where 'advocacy serve' runs "
+            "(its directory), or set DATABASE_URL to its database."
+        )
 
 
 def file_progress(*, quiet: bool = False) -> Progress:

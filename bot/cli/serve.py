@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 
 import click
 from aiohttp import web
@@ -54,6 +55,7 @@ def serve(ctx: click.Context, host: str, port: int, no_scheduler: bool) -> None:
             __version__,
             describe_database_url(settings.database_url),
         )
+        check_port_free(host, port)
         async with open_application(settings) as application:
             application.log_adapters()
             app = build_web_app(application, run_scheduler=not no_scheduler)
@@ -90,6 +92,19 @@ def serve(ctx: click.Context, host: str, port: int, no_scheduler: bool) -> None:
 
     with fail_on_domain_error():
         asyncio.run(main())
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Refuse a port another process holds before anything starts: the scheduler and its jobs
+    (escalation flags, feed polling) must not run for a server that then cannot listen."""
+    if port == 0:
+        return
+    try:
+        socket.create_server((host, port)).close()
+    except OSError as error:
+        raise click.ClickException(
+            f"cannot listen on {host}:{port}: {error.strerror}; choose another --port"
+        ) from None
 
 
 def register(root: click.Group) -> None:

@@ -51,6 +51,12 @@ def validate_url(url: str) -> str:
         raise InvalidInput(f"'{url}' is not a web address; give a full http:// or https:// URL.")
     if len(value) > 2000:
         raise InvalidInput("The URL is longer than 2000 characters.")
+    if parts.username is not None or parts.password is not None:
+        # It would be shown to every employee the item is sent to, password included.
+        raise InvalidInput(
+            "The URL carries a user name or password (user:password@...); give the address "
+            "without them."
+        )
     return value
 
 

@@ -16,10 +16,31 @@ from bot.storage.types import utcnow
 
 
 @dataclass(frozen=True)
-class InboxSummary:
+class InboxRow:
+    """Events of one kind (an adapter's, or the webhook's) in one state."""
+
+    kind: str
     waiting: int
     failed: int
     oldest_waiting: datetime | None
+
+
+@dataclass(frozen=True)
+class InboxSummary:
+    rows: tuple[InboxRow, ...]
+
+    @property
+    def waiting(self) -> int:
+        return sum(row.waiting for row in self.rows)
+
+    @property
+    def failed(self) -> int:
+        return sum(row.failed for row in self.rows)
+
+    @property
+    def oldest_waiting(self) -> datetime | None:
+        times = [row.oldest_waiting for row in self.rows if row.oldest_waiting is not None]
+        return min(times) if times else None
 
 
 @dataclass(frozen=True)
@@ -33,19 +54,38 @@ class SetAside:
 
 
 async def inbox_summary(session: AsyncSession) -> InboxSummary:
-    rows = dict(
-        (
-            await session.execute(
-                select(InboxEvent.status, func.count(InboxEvent.id))
-                .where(InboxEvent.status.in_((PENDING, FAILED)))
-                .group_by(InboxEvent.status)
+    """Waiting and set-aside events by kind (``slack``, ``teams``, ``voice.webhook``...)."""
+    rows = await session.execute(
+        select(
+            InboxEvent.kind,
+            InboxEvent.status,
+            func.count(InboxEvent.id),
+            func.min(InboxEvent.received_at),
+        )
+        .where(InboxEvent.status.in_((PENDING, FAILED)))
+        .group_by(InboxEvent.kind, InboxEvent.status)
+    )
+    by_kind: dict[str, dict[str, tuple[int, datetime | None]]] = {}
+    for kind, status, count, oldest in rows.all():
+        by_kind.setdefault(kind, {})[status] = (int(count), oldest)
+    return InboxSummary(
+        tuple(
+            InboxRow(
+                kind,
+                states.get(PENDING, (0, None))[0],
+                states.get(FAILED, (0, None))[0],
+                states.get(PENDING, (0, None))[1],
             )
-        ).all()
+            for kind, states in sorted(by_kind.items())
+        )
     )
-    oldest = await session.scalar(
-        select(func.min(InboxEvent.received_at)).where(InboxEvent.status == PENDING)
+
+
+async def set_aside_count(session: AsyncSession) -> int:
+    return int(
+        await session.scalar(select(func.count(InboxEvent.id)).where(InboxEvent.status == FAILED))
+        or 0
     )
-    return InboxSummary(int(rows.get(PENDING, 0)), int(rows.get(FAILED, 0)), oldest)
 
 
 async def set_aside_events(session: AsyncSession, limit: int) -> list[SetAside]:
@@ -67,7 +107,8 @@ async def set_aside_events(session: AsyncSession, limit: int) -> list[SetAside]:
 
 async def retry_set_aside(session: AsyncSession, ids: list[int] | None) -> int:
     """Put events that failed every attempt back in the queue (all of them when ``ids`` is None);
-    how many were put back. An id that is not set aside is refused by name."""
+    how many were put back. Ids that are not set aside are refused by name, and nothing is
+    put back then."""
     statement = update(InboxEvent).where(InboxEvent.status == FAILED)
     if ids is not None:
         found = set(

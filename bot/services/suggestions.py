@@ -186,7 +186,14 @@ async def vote(
             .returning(Suggestion.vote_count)
             .execution_options(synchronize_session=False)
         )
-        set_committed_value(suggestion, "vote_count", count)
+    else:
+        # A repeat shows the count too: read it behind any vote being counted right now (on
+        # PostgreSQL, wait for that row's lock), or the card this press updates could show an
+        # older count after a newer one was shown.
+        count = await session.scalar(
+            select(Suggestion.vote_count).where(Suggestion.id == suggestion.id).with_for_update()
+        )
+    set_committed_value(suggestion, "vote_count", count)
     return suggestion, counted
 
 
