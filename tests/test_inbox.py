@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -18,6 +19,7 @@ from sqlalchemy import select, text, update
 from bot.app import Application
 from bot.cli.main import cli
 from bot.inbox import DONE, FAILED, PENDING, Inbox, InboxItem, Receipt, RetryLater
+from bot.sealing import Sealer
 from bot.storage.database import WriterTurn
 from bot.storage.models import InboxEvent
 from bot.storage.types import utcnow
@@ -281,3 +283,24 @@ async def test_a_platform_that_hangs_holds_up_only_its_own_events(app: Applicati
             await asyncio.sleep(0.01)
         assert handled == ["click"]
         hang.set()
+
+
+async def test_events_sealed_with_another_key_wait_and_are_said_once(
+    app: Application, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A restart with another ADVOCACY_SECRET_KEY used to set every waiting event aside, one
+    ERROR line each; they wait now (the right key opens them later), and one line says why."""
+    for n in range(20):
+        await app.inbox.accept("slack", "test", f"Ev{n}", {"n": n})
+    other = Inbox(app.db, Sealer("another key"), app.metrics)
+    other.register("test", lambda item, receipt: asyncio.sleep(0))
+    with caplog.at_level(logging.ERROR, logger="bot.inbox"):
+        async with working(other):
+            for _ in range(100):
+                if any("cannot be opened" in r.getMessage() for r in caplog.records):
+                    break
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(0.6)  # a second poll: still one line
+    lines = [r for r in caplog.records if r.name == "bot.inbox"]
+    assert len(lines) == 1 and "ADVOCACY_SECRET_KEY" in lines[0].getMessage()
+    assert {r.status for r in await rows(app)} == {PENDING}
