@@ -274,6 +274,12 @@ async def test_hr_status_column_marks_people_as_left_and_brings_back_only_its_ow
     ran = advocacy(settings, tmp_path, "members", "import", back)
     assert ran.returncode == 0 and "1 back" in ran.stdout
     assert await left_at(app, "p1", "shell") == (None, None)
+    # The admin who marked p9 brings him back; adding him again says how.
+    ran = advocacy(settings, tmp_path, "members", "add", "shell", "p9")
+    assert ran.returncode == 1 and "bring them back with: advocacy members return" in ran.stderr
+    ran = advocacy(settings, tmp_path, "members", "return", "shell", "p9")
+    assert ran.returncode == 0 and "Person 9 is an active member again" in ran.stdout
+    assert "shell:p9" in people(settings, tmp_path)
 
 
 async def test_a_complete_hr_file_marks_the_absent_as_left_but_never_from_a_cut_short_file(
