@@ -263,8 +263,10 @@ def test_a_members_preferences_from_the_cli(cli_env: dict[str, str]) -> None:
 
 
 def test_dead_letters_are_listed_and_requeued_from_the_cli(cli_env: dict[str, str]) -> None:
-    assert "No failed deliveries" in run("deliveries", "failed").output
+    # Looking, in a folder with no database, does not create an empty one that says all is well.
+    assert "there is no database at" in fails("deliveries", "failed")
     run("members", "add", "slack", "UGONE1", "--name", "Gone")
+    assert "No failed deliveries" in run("deliveries", "failed").output
     delivery_id = asyncio.run(_dead_letter("UGONE1", "Slack refused the message: user_not_found"))
 
     table = run("deliveries", "failed").output

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from bot.events import CommandInvoked, HomeOpened
 from bot.services.content import add_content
 from bot.services.digest_runs import start_run
 from bot.services.digests import add_digest
+from bot.services.escalation import escalate_waiting
 from bot.services.feedback import record_feedback
 from bot.services.member_leaving import leave_member, return_member
 from bot.services.members import find_member, get_member
@@ -34,7 +36,9 @@ from bot.services.objectives import add_objective
 from bot.services.permissions import OPERATOR
 from bot.services.suggestions import file_suggestion, vote
 from bot.storage.models import Delivery, Feedback, Member, Suggestion, SuggestionVote
+from bot.storage.types import utcnow
 from tests.conftest import SECRET, actor, make_member
+from tests.fakes import RemotePlatform
 from tests.slack_fake import FakeSlack
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -378,3 +382,22 @@ async def test_slack_sync_marks_deactivated_accounts_as_left_and_back_when_react
             await session.scalars(select(Member.display_name).where(Member.left_at.is_not(None)))
         )
     assert left == {"Uben22", "Ucat33"}
+
+
+async def test_a_waiting_idea_is_flagged_to_the_manager_above_one_who_left(
+    app: Application, remote: RemotePlatform
+) -> None:
+    await make_member(app, "ceo", role=Role.MANAGER, team="Leadership")
+    await make_member(app, "lead", role=Role.MANAGER, team="Support", manager="ceo")
+    await make_member(app, "ann", team="Support", manager="lead")
+    async with app.db.transaction() as session:
+        ann = await get_member(session, "remote", "ann")
+        idea = await file_suggestion(session, app.sealer, ann, "Faster refunds", platform="remote")
+        idea.created_at = utcnow() - timedelta(days=8)
+        lead = await get_member(session, "remote", "lead")
+        lead.left_at = utcnow()
+    async with app.db.transaction() as session:
+        assert await escalate_waiting(session, app.sealer, utcnow(), timedelta(days=7)) == 1
+    assert app.worker is not None
+    await app.worker.drain()
+    assert [s.target.recipient for s in remote.sent] == ["ceo"]

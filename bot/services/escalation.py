@@ -47,12 +47,33 @@ async def team_managers(session: AsyncSession, team_id: int | None) -> list[Memb
 
 
 async def managers_at_level(session: AsyncSession, team_id: int | None, level: int) -> list[Member]:
-    """Level 0: the team's managers; level 1: their managers; and so on (empty past the top)."""
-    current = await team_managers(session, team_id)
+    """Level 0: the team's managers; level 1: their managers; and so on (empty past the top).
+    A manager who left is passed over for the one above them: a flag to nobody is lost."""
+    current = await _still_here(session, await team_managers(session, team_id))
     for _ in range(level):
         ids = {m.manager_id for m in current if m.manager_id is not None}
-        current = list(await session.scalars(select(Member).where(Member.id.in_(ids))))
+        above = list(await session.scalars(select(Member).where(Member.id.in_(ids))))
+        current = await _still_here(session, above)
     return current
+
+
+async def _still_here(session: AsyncSession, managers: list[Member]) -> list[Member]:
+    """``managers``, with each who left replaced by the nearest one above who has not."""
+    found: dict[int, Member] = {}
+    seen: set[int] = set()
+    waiting = list(managers)
+    while waiting:
+        manager = waiting.pop()
+        if manager.id in seen:
+            continue
+        seen.add(manager.id)
+        if manager.left_at is None:
+            found[manager.id] = manager
+        elif manager.manager_id is not None:
+            above = await session.get(Member, manager.manager_id)
+            if above is not None:
+                waiting.append(above)
+    return list(found.values())
 
 
 def waiting_flag(
