@@ -27,7 +27,9 @@ def voice_group() -> None:
 
 
 @voice_group.command("import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+# Not click.Path(exists=True): a missing file is a one-line error and exit status 1 (nothing
+# imported), not a usage error with status 2, which the import gives for some rows rejected.
+@click.argument("file", type=click.Path(path_type=Path))
 @click.option(
     "--source",
     help="Where it comes from (helpdesk, app-store...) [default: the "
@@ -35,7 +37,7 @@ def voice_group() -> None:
 )
 @click.option(
     "--preset",
-    type=click.Choice(sorted(PRESETS)),
+    metavar="|".join(PRESETS),
     help="; ".join(f"{name}: {p.description}" for name, p in PRESETS.items()),
 )
 @click.option(
@@ -61,7 +63,7 @@ def import_command(
     rows (a NUL byte, a row over 1 MiB...) are reported with their line number and skipped;
     importing the same file again adds nothing. The file is read as a stream and stored 2,000
     rows at a time, so any size fits in memory. Exit status: 0 all rows kept, 2 some rejected, 1
-    none imported."""
+    none imported (also a file that cannot be read, or has no rows)."""
     name = source or file.stem
 
     async def work(app: Application) -> tuple[ParsedFile, StoreReport]:
@@ -116,6 +118,8 @@ def import_command(
         "alerts": report.alerts,
         "dry_run": dry_run,
         "columns": parsed.columns,
+        # Which order numeric dates such as 1/2/2024 were read in, when it mattered.
+        "dates": parsed.dates or None,
         # The first rejected rows (up to 1,000); "rejected" counts them all.
         "problems": [{parsed.unit: p.line, "reason": p.reason} for p in parsed.problems],
     }
@@ -132,11 +136,16 @@ def import_command(
             )
         if parsed.encoding != "utf-8":
             click.echo(f"(read as {parsed.encoding}: the file is not UTF-8)", err=True)
+        if parsed.dates:
+            click.echo(f"({parsed.dates})", err=True)
         verb = "would be imported" if dry_run else "imported"
         click.echo(
             f"{parsed.rows} rows: {report.imported} {verb}, {report.duplicates} already "
             f"there, {parsed.rejected} rejected."
             + (f" {report.alerts} urgent alerts sent." if report.alerts else "")
         )
+    if not parsed.rows:
+        click.echo(f"{file} has a header but no rows: nothing was imported.", err=True)
+        raise SystemExit(1)
     if parsed.rejected:
         raise SystemExit(2 if report.imported or report.duplicates else 1)

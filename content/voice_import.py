@@ -3,17 +3,18 @@
 Each row is checked on its own: a bad row is reported with its line number and reason, the good
 rows are kept. Files are read as a stream, one row at a time, so memory stays flat whatever their
 size; a row over 1 MiB is a rejected row. Lines may be UTF-8 (with or without a BOM) or Latin-1.
+What a file holds (CSV, a JSON list, JSON Lines) is read from its first bytes when they tell,
+whatever its name says; a spreadsheet workbook is refused with what to do instead.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from itertools import chain
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -25,9 +26,12 @@ from bot.import_files import (
     LineReader,
     RecordTooLong,
     decode_line,
+    not_text,
+    open_import_file,
 )
 from bot.text_safety import unstorable
 from content.json_items import JsonBroken, JsonItems
+from content.voice_dates import DateOrder, Told, told_order, truncate_value
 from content.voice_pipeline import MAX_TEXT, VoiceRecord
 
 KEPT_PROBLEMS = 1000  # rejected rows remembered with their reason; the rest are counted
@@ -126,17 +130,9 @@ PRESETS: dict[str, Preset] = {
         scale=(0.0, 10.0),
     ),
 }
-DATE_FORMATS = (
-    "%Y-%m-%d %H:%M:%S",
-    "%Y-%m-%d %H:%M",
-    "%Y-%m-%d",
-    "%d/%m/%Y %H:%M",
-    "%d/%m/%Y",
-    "%m/%d/%Y",
-    "%d.%m.%Y",
-    "%b %d, %Y",
-    "%d %b %Y",
-)
+_BOM = b"\xef\xbb\xbf"
+# A JSON Lines file is told by its first two lines, each read up to this much.
+KIND_HEAD_BYTES = MAX_RECORD_BYTES + 64 * 1024
 
 
 @dataclass
@@ -158,6 +154,8 @@ class ParsedFile:
     # Where a problem is: a line (CSV, JSON Lines) or an item of a JSON list.
     unit: str = "line"
     columns: dict[str, str] = field(default_factory=dict)
+    # Which order numeric dates were read in, when one could be read both ways ('' otherwise).
+    dates: str = ""
 
     def reject(self, line: int, reason: str) -> None:
         self.rejected += 1
@@ -214,25 +212,8 @@ def resolve_columns(
 
 
 def parse_date(value: str) -> datetime:
-    text = value.strip()
-    if text.replace(".", "", 1).isdigit() and len(text) >= 9:
-        return datetime.fromtimestamp(float(text), UTC)  # epoch seconds
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        for pattern in DATE_FORMATS:
-            try:
-                moment = datetime.strptime(text, pattern)
-                break
-            except ValueError:
-                continue
-        else:
-            raise ValueError(f"'{truncate_value(value)}' is not a date") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def truncate_value(value: str, limit: int = 40) -> str:
-    return value if len(value) <= limit else value[: limit - 1] + "…"
+    """One date on its own (1/2/2024 read day first); a file's dates go through its DateOrder."""
+    return DateOrder().parse(value)
 
 
 def _text(value: Any) -> str:
@@ -254,8 +235,10 @@ def make_record(
     line: int,
     source: str,
     scale: tuple[float, float] | None,
+    dates: DateOrder | None = None,
 ) -> VoiceRecord:
-    """One row as a record, or ValueError saying what is wrong with it."""
+    """One row as a record, or ValueError saying what is wrong with it. ``dates``: how the
+    file's numeric dates are read (alone, 1/2/2024 is read day first)."""
 
     def get(name: str) -> str:
         column = columns.get(name)
@@ -282,7 +265,7 @@ def make_record(
         low, high = scale or ((0.0, 10.0) if rating > 5 else (0.0, 5.0))
         if not low <= rating <= high:
             raise ValueError(f"the rating {raw} is outside {low:g}-{high:g}")
-    received = parse_date(raw) if (raw := get("created_at")) else None
+    received = (dates or DateOrder()).parse(raw, line) if (raw := get("created_at")) else None
     external_id = get("id") or _stable_id(text, received)
     if len(external_id) > 255:
         raise ValueError("the id is longer than 255 characters")
@@ -313,18 +296,43 @@ Row = tuple[int, "dict[str, Any] | ValueError"]
 
 
 def file_kind(path: Path, head: bytes) -> str:
-    """csv, json or jsonl: from the name, else from the first character."""
+    """csv, json or jsonl. From the content when it tells, whatever the name says: a first line
+    that is a whole JSON object followed by a line starting with { is JSON Lines; an object
+    spread over lines, or a file starting with [ (unless named .csv, .tsv or .txt), is JSON.
+    Else from the name, else from the first character."""
     suffix = path.suffix.lower()
+    stripped = head.removeprefix(_BOM).lstrip()
+    if stripped.startswith(b"{"):
+        first, newline, rest = stripped.partition(b"\n")
+        whole = isinstance(_json_object(decode_line(first)[0]), dict)
+        if newline and whole and rest.lstrip().startswith(b"{"):
+            return "jsonl"
+        if newline and not whole:  # one object spread over lines: a JSON document
+            return "json"
+    if stripped.startswith(b"[") and suffix not in (".csv", ".tsv", ".txt"):
+        return "json"
     if suffix in (".jsonl", ".ndjson"):
         return "jsonl"
     if suffix == ".json":
         return "json"
     if suffix in (".csv", ".tsv", ".txt"):
         return "csv"
-    stripped = head.removeprefix(b"\xef\xbb\xbf").lstrip()
-    if stripped.startswith(b"["):
-        return "json"
     return "jsonl" if stripped.startswith(b"{") else "csv"
+
+
+def _read_head(stream: BinaryIO) -> bytes:
+    """The file's first bytes: 20 KB, or up to the start of its second line when the first is
+    longer (a JSON Lines file is told by it), at most KIND_HEAD_BYTES."""
+    head = stream.read(20_000)
+    while len(head) < KIND_HEAD_BYTES and head.removeprefix(_BOM).lstrip()[:1] == b"{":
+        _, newline, rest = head.lstrip().partition(b"\n")
+        if newline and rest.strip():
+            break
+        more = stream.read(64 * 1024)
+        if not more:
+            break
+        head += more
+    return head
 
 
 def _json_object(text: str) -> dict[str, Any] | ValueError:
@@ -353,26 +361,33 @@ class VoiceFile:
         preset: str | None = None,
         mapping: Mapping[str, str] | None = None,
     ) -> None:
+        self._preset_name = preset
         self.preset = PRESETS.get(preset) if preset else None
         if preset and self.preset is None:
             raise InvalidInput(f"Unknown preset '{preset}'; presets: {', '.join(PRESETS)}.")
         self.source = source
+        self.path = path
         self._mapping = mapping or {}
+        self._stream: BinaryIO = open_import_file(path)
         try:
-            self._stream: BinaryIO = path.open("rb")
             self.size = os.fstat(self._stream.fileno()).st_size
-            head = self._stream.read(20_000)
+            head = _read_head(self._stream)
             self._stream.seek(0)
         except OSError as error:
+            self.close()
             raise InvalidInput(f"Cannot read {path}: {error.strerror}.") from None
+        if problem := not_text(head):
+            self.close()
+            raise InvalidInput(problem)
         self.kind = file_kind(path, head)
         self.summary = ParsedFile(unit="item" if self.kind == "json" else "line")
+        self.dates = DateOrder(decide=self._first_told_date)
         self._fallback: str | None = None
         self._csv: CsvRecords | None = None
         self._reader: LineReader | JsonItems
         try:
             if self.kind == "csv":
-                columns, rows = self._csv_rows(head)
+                columns, rows = self._csv_rows()
             else:
                 columns, rows = self._lookahead(
                     self._jsonl_rows() if self.kind == "jsonl" else self._json_rows()
@@ -406,14 +421,10 @@ class VoiceFile:
 
     # ----- rows: (line or item number, the row's values or why it cannot be read) ---------------
 
-    def _csv_rows(self, head: bytes) -> tuple[list[str], Iterator[Row]]:
-        sample, _ = decode_line(head.removeprefix(b"\xef\xbb\xbf"))
-        try:
-            dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t|")
-        except csv.Error:
-            dialect = csv.excel
+    def _csv_rows(self) -> tuple[list[str], Iterator[Row]]:
+        # Fields split by the header's delimiter, Excel's quoting ("" inside quotes is one ").
         self._reader = LineReader(self._stream)
-        self._csv = records = CsvRecords(self._reader, dialect)
+        self._csv = records = CsvRecords(self._reader)
         try:
             header = records.header()
         except ValueError as error:
@@ -475,11 +486,36 @@ class VoiceFile:
             first.append(row)
             if len(first) >= LOOKAHEAD_ROWS or self.bytes_read > LOOKAHEAD_BYTES:
                 break
+        if not first:
+            raise InvalidInput("The file holds no items: nothing to import.")
         columns: dict[str, None] = {}
         for _, values in first:
             if isinstance(values, dict):
                 columns.update(dict.fromkeys(values))
         return list(columns), chain(first, rows)
+
+    def _first_told_date(self) -> Told | None:
+        """The first date in the file that can be read one way only (13/01/2024, 12/31/2024),
+        its order and line: read again from the start, for the date column only."""
+        with VoiceFile(
+            self.path, source=self.source, preset=self._preset_name, mapping=self._mapping
+        ) as again:
+            for line, values in again._rows:
+                if isinstance(values, ValueError):
+                    continue
+                again._refine_columns(values)
+                column = again.summary.columns.get("created_at")
+                raw = _text(values.get(column)).strip() if column else ""
+                if raw and (order := told_order(raw)):
+                    return order, raw, line
+        return None
+
+    def _refine_columns(self, values: dict[str, Any]) -> None:
+        """An item with keys not seen before: choose the columns again, with them."""
+        if self.kind != "csv" and not self._known.issuperset(values):
+            self._known.update(values)
+            self._columns += [key for key in values if key not in self._columns]
+            self.summary.columns = resolve_columns(self._columns, self.preset, self._mapping)
 
     # ----- records -------------------------------------------------------------------------------
 
@@ -492,18 +528,20 @@ class VoiceFile:
             if isinstance(values, ValueError):
                 summary.reject(line, str(values))
                 continue
-            if self.kind != "csv" and not self._known.issuperset(values):
-                # An item with keys not seen before: choose the columns again, with them.
-                self._known.update(values)
-                self._columns += [key for key in values if key not in self._columns]
-                summary.columns = resolve_columns(self._columns, self.preset, self._mapping)
+            self._refine_columns(values)
             try:
                 yield make_record(
-                    values, summary.columns, line=line, source=self.source, scale=scale
+                    values,
+                    summary.columns,
+                    line=line,
+                    source=self.source,
+                    scale=scale,
+                    dates=self.dates,
                 )
             except ValueError as error:
                 summary.reject(line, str(error))
         summary.encoding = self.encoding
+        summary.dates = self.dates.described()
 
     def batches(self, size: int) -> Iterator[list[VoiceRecord]]:
         batch: list[VoiceRecord] = []
