@@ -10,6 +10,7 @@ import click
 from bot.app import Application
 from bot.cli.runtime import file_progress, print_json, print_table, run_with_app
 from bot.domain import DigestKind, Role
+from bot.import_files import open_import_file
 from bot.services.member_import import ImportReport, describe_leaving, import_member_file
 from bot.services.member_leaving import describe_left, leave_member, return_member, team_note
 from bot.services.members import (
@@ -198,7 +199,8 @@ def return_command(platform: str, user_id: str, workspace: str) -> None:
 
 
 @members_group.command("import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+# A missing file is a one-line error with exit status 1 (click's exists=True would be status 2).
+@click.argument("file", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option(
     "--complete",
@@ -232,7 +234,7 @@ def import_command(file: Path, as_json: bool, complete: bool, confirmed: bool) -
 
     async def work(app: Application) -> ImportReport:
         progress = file_progress(quiet=as_json)
-        with file.open("rb") as stream, progress:
+        with open_import_file(file) as stream, progress:
             task = progress.add_task("Importing", total=file.stat().st_size)
             return await import_member_file(
                 app.db,
@@ -292,6 +294,9 @@ def import_command(file: Path, as_json: bool, complete: bool, confirmed: bool) -
             click.echo("Everyone active on the platforms the file names is in it.")
         if report.refused:
             click.echo(f"Error: {report.refused}", err=True)
+    if not report.accepted and not report.rejected_count:
+        click.echo(f"{file} has a header but no rows: nothing was imported.", err=True)
+        raise SystemExit(1)
     if report.refused:
         raise SystemExit(1)
     if report.rejected_count:
