@@ -969,7 +969,7 @@ def method_notes(seconds: float, warmup: float, clients: int) -> list[str]:
 
 FINDINGS = [
     "Since issue 13, a click is acknowledged only once it is written to the durable inbox "
-    "(bot/inbox.py): Bolt runs the listener before it answers (process_before_response), the "
+    "(bot/inbox/): Bolt runs the listener before it answers (process_before_response), the "
     "listener writes the click, and acknowledgements that arrive together share one commit. On "
     "SQLite the inbox's write goes ahead of the transactions already waiting in the process "
     "(they alternate when both wait), so an ack waits for at most the transaction in progress. "

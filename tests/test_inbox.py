@@ -115,7 +115,7 @@ async def database_text(app: Application) -> str:
 async def test_a_failing_event_is_tried_again_then_set_aside_and_put_back(
     app: Application, monkeypatch: pytest.MonkeyPatch, cli_env: dict[str, str]
 ) -> None:
-    monkeypatch.setattr("bot.inbox.backoff_seconds", lambda attempts: 0.0)
+    monkeypatch.setattr("bot.inbox.worker.backoff_seconds", lambda attempts: 0.0)
     attempts: list[int] = []
     healthy = False
 

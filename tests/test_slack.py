@@ -11,10 +11,10 @@ import pytest
 from aiohttp.test_utils import TestServer
 from sqlalchemy import func, select
 
-from bot import inbox as inbox_module
 from bot.compose import actions
 from bot.config import Settings
 from bot.domain import DeliveryStatus, Role
+from bot.inbox import worker as inbox_worker
 from bot.services.content import add_content
 from bot.services.digests import add_digest
 from bot.services.members import add_member, find_member
@@ -406,7 +406,7 @@ async def test_clicks_acknowledged_before_a_stop_are_handled_after_the_restart(
     [posted] = slack.fake.messages[IDEAS_CHANNEL]
     vote = next(e for b in posted["blocks"] if b["type"] == "actions" for e in b["elements"])
     slack.fake.delays["users.info"] = 2.0  # each click's work outlasts the stop's grace
-    monkeypatch.setattr(inbox_module, "STOP_GRACE_SECONDS", 0.1)
+    monkeypatch.setattr(inbox_worker, "STOP_GRACE_SECONDS", 0.1)
     for user in ("UBOB", "UCAROL", "UDAVE"):
         status, _ = await slack.press(
             user,

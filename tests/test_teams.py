@@ -638,7 +638,7 @@ async def test_a_message_whose_work_fails_for_a_moment_is_done_on_the_next_attem
     """botbuilder hands an error raised in a turn to on_turn_error and carries on; for a turn
     the inbox runs, the error goes back to the inbox, which tries the event again, rather than
     the acknowledged message counting as handled with nothing done."""
-    monkeypatch.setattr("bot.inbox.backoff_seconds", lambda attempts: 0.0)
+    monkeypatch.setattr("bot.inbox.worker.backoff_seconds", lambda attempts: 0.0)
     router = teams.app.router
     original = router.handle
     failures = [RetryLater("the database went away for a moment")]

@@ -17,37 +17,38 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 from botbuilder.core import ActivityHandler, InvokeResponse, TurnContext, serializer_helper
 from botbuilder.core.teams import TeamsInfo
 from botbuilder.integration.aiohttp import (
     CloudAdapter,
-    ConfigurationBotFrameworkAuthentication,
     ConfigurationServiceClientCredentialFactory,
 )
 from botbuilder.schema import (
     Activity,
     ActivityTypes,
     AdaptiveCardInvokeResponse,
-    Attachment,
     ChannelAccount,
-    ConversationAccount,
-    ConversationParameters,
     ConversationReference,
 )
 from botframework.connector.auth import (
     AuthenticateRequestResult,
     AuthenticationConstants,
     ClaimsIdentity,
-    ConnectorFactory,
-    ServiceClientCredentialsFactory,
 )
 from msrest.exceptions import ClientRequestError, DeserializationError
-from msrest.serialization import Model
 
+from adapters.teams.activities import (
+    card_activity,
+    chat_reference,
+    invoke_message,
+    personal_chat,
+    welcome_card,
+)
+from adapters.teams.auth import KeptCredentials, PromptConnectors, StrictAuthentication
 from adapters.teams.cards import CONTENT_TYPE, form_card, part_of_card, render_parts
 from adapters.teams.config import MESSAGES_PATH, TeamsConfig
+from adapters.teams.errors import cause, delivery_error
 from adapters.teams.parse import (
     PLATFORM,
     actor_of,
@@ -78,9 +79,7 @@ PER_TENANT = 50.0
 # Up to 5 tenant requests may go early after a pause (an outbox batch being written), so a long
 # send runs at the rate instead of ~8 % below it; one second's worth is 50, far above it.
 TENANT_BURST = 5
-RETRYABLE = frozenset({412, 429, 502, 504})
 INBOX_KIND = "teams"
-CONNECTOR_TIMEOUT = 15
 RECEIPT_KEY = "advocacy.inbox_receipt"
 ROSTER_PAGE = 500
 CARD_ACTION = "adaptiveCard/action"
@@ -97,9 +96,9 @@ class TeamsAdapter:
         self.conversations = ConversationStore(context.store)
         configuration = config.botbuilder_configuration()
         self.cloud = CloudAdapter(
-            _StrictAuthentication(
+            StrictAuthentication(
                 configuration,
-                credentials_factory=_KeptCredentials(
+                credentials_factory=KeptCredentials(
                     ConfigurationServiceClientCredentialFactory(configuration)
                 ),
             )
@@ -152,7 +151,7 @@ class TeamsAdapter:
         if authenticated is None:
             return _unauthorized()
         if authenticated.connector_factory is not None:
-            authenticated.connector_factory = _PromptConnectors(authenticated.connector_factory)
+            authenticated.connector_factory = PromptConnectors(authenticated.connector_factory)
         if activity.type == ActivityTypes.invoke:
             answer = await self.cloud.process_activity(authenticated, activity, self.bot.on_turn)
             if answer is None:
@@ -197,7 +196,7 @@ class TeamsAdapter:
         authenticated.claims_identity = claims
         authenticated.audience = payload.get("audience")
         authenticated.caller_id = payload.get("caller_id")
-        authenticated.connector_factory = _PromptConnectors(
+        authenticated.connector_factory = PromptConnectors(
             self.cloud.bot_framework_authentication.create_connector_factory(claims)
         )
 
@@ -241,7 +240,7 @@ class TeamsAdapter:
             return InvokeResponse(status=501)
         event = invoke_event(activity)
         if event is None:
-            return _invoke_message("This button is no longer supported; ask for a fresh card.")
+            return invoke_message("This button is no longer supported; ask for a fresh card.")
         origin = getattr(event, "message_ref", None)
         reply = await self.router.handle(await self._whole_message(event))
         if isinstance(event, FormSubmitted) and reply.messages and not reply.error:
@@ -255,7 +254,7 @@ class TeamsAdapter:
                 body=AdaptiveCardInvokeResponse(status_code=200, type=CONTENT_TYPE, value=card),
             )
         text = reply.error or ("Already counted." if reply.duplicate else "Done.")
-        return _invoke_message(text)
+        return invoke_message(text)
 
     async def on_reaction(self, turn_context: TurnContext) -> None:
         """One activity may add and remove several reactions: each counts once by its own id,
@@ -293,7 +292,7 @@ class TeamsAdapter:
                 },
             )
             self._spawn(self.sync_team(team["id"]))
-            await turn_context.send_activity(_card_activity(_welcome_card()))
+            await turn_context.send_activity(card_activity(welcome_card()))
             return
         reply = await self.router.handle(
             AppInstalled(actor_of(activity), event_id=event_id(activity)), _receipt(turn_context)
@@ -325,20 +324,18 @@ class TeamsAdapter:
                 answer = card
             else:
                 _, activity_id = split_ref(origin)
-                updated = _card_activity(card)
+                updated = card_activity(card)
                 updated.id = activity_id
                 updated.conversation = turn_context.activity.conversation
                 await turn_context.update_activity(updated)
         for message in reply.messages:
             for card in render_parts(message):
-                await turn_context.send_activity(_card_activity(card, message.fallback))
+                await turn_context.send_activity(card_activity(card, message.fallback))
         if reply.form is not None:
-            await turn_context.send_activity(
-                _card_activity(form_card(reply.form), reply.form.title)
-            )
+            await turn_context.send_activity(card_activity(form_card(reply.form), reply.form.title))
         if reply.error and not invoke:
             error = Message(f"⚠️ {reply.error}", (Card(title="⚠️ " + reply.error),))
-            await turn_context.send_activity(_card_activity(render_parts(error)[0], reply.error))
+            await turn_context.send_activity(card_activity(render_parts(error)[0], reply.error))
         return answer
 
     # ----- proactive sending --------------------------------------------------------------
@@ -371,7 +368,7 @@ class TeamsAdapter:
             claims = self.cloud.create_claims_identity(self.config.app_id or "")
             claims.claims[AuthenticationConstants.SERVICE_URL_CLAIM] = service_url
             factory = self.cloud.bot_framework_authentication.create_connector_factory(claims)
-            client = await _PromptConnectors(factory).create(service_url, None)
+            client = await PromptConnectors(factory).create(service_url, None)
             self._connectors[service_url] = client
         return client
 
@@ -383,17 +380,17 @@ class TeamsAdapter:
         await self._per_tenant.wait(tenant)
         try:
             created = await connector.conversations.create_conversation(
-                _personal_chat(member["bot_id"], member["teams_id"], tenant)
+                personal_chat(member["bot_id"], member["teams_id"], tenant)
             )
         except Exception as error:
-            raise _delivery_error(error) from None
+            raise delivery_error(error) from None
         team = ConversationReference(
             bot=ChannelAccount(id=member["bot_id"]),
             channel_id="msteams",
             service_url=member["service_url"],
         )
         account = ChannelAccount(id=member["teams_id"], name=member.get("name"), aad_object_id=user)
-        reference = _chat_reference(team, created, account, tenant)
+        reference = chat_reference(team, created, account, tenant)
         await self.conversations.remember_personal_chats([(tenant, user, reference)])
         return reference
 
@@ -406,7 +403,7 @@ class TeamsAdapter:
             for card in render_parts(message):
                 await self._per_conversation.wait(conversation_id)
                 await self._per_tenant.wait(target.workspace)
-                activity = _card_activity(card, message.fallback)
+                activity = card_activity(card, message.fallback)
                 # A new message in the conversation, not a reply to anything.
                 TurnContext.apply_conversation_reference(activity, reference)
                 activity.reply_to_id = None
@@ -417,13 +414,13 @@ class TeamsAdapter:
                 except ClientRequestError as error:
                     # A kept-alive connection the service closed while idle: the request never
                     # reached it, and requests does not retry a POST. Once more, at once.
-                    log.info("teams: retrying a send after a dropped connection: %s", _cause(error))
+                    log.info("teams: retrying a send after a dropped connection: %s", cause(error))
                     response = await connector.conversations.send_to_conversation(
                         conversation_id, activity
                     )
                 sent.append(str(response.id))
         except Exception as error:
-            raise _delivery_error(error) from None
+            raise delivery_error(error) from None
         if len(sent) > 1:
             await self.conversations.remember_parts(conversation_id, sent)
         return SendResult(platform_ref=message_ref(conversation_id, sent[0]) if sent else None)
@@ -449,7 +446,7 @@ class TeamsAdapter:
         except Exception as error:
             failures.append(error)
         if failures:
-            raise _delivery_error(failures[0])
+            raise delivery_error(failures[0])
 
     # ----- rosters ------------------------------------------------------------------------
 
@@ -486,16 +483,16 @@ class TeamsAdapter:
                 await self._per_tenant.wait(tenant)
                 try:
                     result = await connector.conversations.create_conversation(
-                        _personal_chat(reference.bot.id, member.id, tenant)
+                        personal_chat(reference.bot.id, member.id, tenant)
                     )
                 except Exception as error:
                     log.warning(
                         "teams: could not open a chat with a roster member: %s",
-                        _delivery_error(error),
+                        delivery_error(error),
                     )
                     continue
                 opened.append(
-                    (tenant, user_key(member), _chat_reference(reference, result, member, tenant))
+                    (tenant, user_key(member), chat_reference(reference, result, member, tenant))
                 )
 
         await self._in_turn(
@@ -539,71 +536,6 @@ class TeamsAdapter:
         return len(members)
 
 
-class _PromptConnectors(ConnectorFactory):
-    """Connector clients that give up on the Bot Framework service after CONNECTOR_TIMEOUT
-    seconds (msrest waits 100 s by default, in a thread, holding an inbox worker's slot and
-    keeping a SIGTERM waiting): a reply that cannot be sent is logged, a delivery retried."""
-
-    def __init__(self, inner: ConnectorFactory) -> None:
-        self.inner = inner
-
-    async def create(self, service_url: str, audience: str) -> Any:
-        client = await self.inner.create(service_url, audience)
-        client.config.connection.timeout = CONNECTOR_TIMEOUT
-        client.config.retry_policy.retries = 1  # the outbox retries deliveries itself
-        return client
-
-
-class _KeptCredentials(ServiceClientCredentialsFactory):
-    """The bot's outbound credentials, made once per (app, scope, authority) and kept.
-
-    botbuilder asks for new credentials for every incoming activity's connector, and new
-    credentials mean a new MSAL app with an empty token cache: each reply in a turn then asked
-    Azure AD for its tenant metadata and a fresh token, with synchronous HTTP calls that block
-    the event loop (measured by benchmarks/ingest.py). Kept, one MSAL app reuses its token until
-    MSAL's cache says it must be renewed.
-    """
-
-    def __init__(self, inner: ServiceClientCredentialsFactory) -> None:
-        self.inner = inner
-        self._kept: dict[tuple[str, str, str, bool], Any] = {}
-
-    async def is_valid_app_id(self, app_id: str) -> bool:
-        return await self.inner.is_valid_app_id(app_id)
-
-    async def is_authentication_disabled(self) -> bool:
-        return await self.inner.is_authentication_disabled()
-
-    async def create_credentials(
-        self, app_id: str, oauth_scope: str, login_endpoint: str, validate_authority: bool
-    ) -> Any:
-        key = (app_id, oauth_scope, login_endpoint, validate_authority)
-        credentials = self._kept.get(key)
-        if credentials is None:
-            credentials = await self.inner.create_credentials(
-                app_id, oauth_scope, login_endpoint, validate_authority
-            )
-            self._kept[key] = credentials
-        return credentials
-
-
-class _StrictAuthentication(ConfigurationBotFrameworkAuthentication):
-    """Every failed token check becomes PermissionError, which botbuilder answers with 401.
-
-    botbuilder raises other errors for some bad tokens (a bad signature, an expired token, an
-    unknown key), which would otherwise reach the client as 500.
-    """
-
-    async def authenticate_request(self, activity: Activity, auth_header: str) -> Any:
-        try:
-            return await super().authenticate_request(activity, auth_header)
-        except PermissionError:
-            raise
-        except Exception as error:
-            log.warning("teams: refused a request whose token failed: %s", type(error).__name__)
-            raise PermissionError("Unauthorized Access. Request is not authorized") from error
-
-
 class _Bot(ActivityHandler):
     """botbuilder's turn dispatch, handing each kind of activity to the adapter."""
 
@@ -631,112 +563,6 @@ class _Bot(ActivityHandler):
 
     async def on_installation_update_add(self, turn_context: TurnContext) -> None:
         await self.adapter.on_installed(turn_context)
-
-
-def _personal_chat(bot_id: str, teams_user_id: str, tenant: str) -> ConversationParameters:
-    return ConversationParameters(
-        is_group=False,
-        bot=ChannelAccount(id=bot_id),
-        members=[ChannelAccount(id=teams_user_id)],
-        tenant_id=tenant or None,
-        channel_data={"tenant": {"id": tenant}} if tenant else None,
-    )
-
-
-def _chat_reference(
-    team: ConversationReference, created: Any, member: Any, tenant: str
-) -> ConversationReference:
-    """The reference of a 1:1 chat the bot just opened (what its first activity would give)."""
-    return ConversationReference(
-        bot=team.bot,
-        user=ChannelAccount(
-            id=member.id, name=member.name, aad_object_id=getattr(member, "aad_object_id", None)
-        ),
-        conversation=ConversationAccount(
-            id=created.id, conversation_type="personal", tenant_id=tenant or None
-        ),
-        channel_id=team.channel_id or "msteams",
-        service_url=getattr(created, "service_url", None) or team.service_url,
-    )
-
-
-def _card_activity(card: dict[str, Any], summary: str | None = None) -> Activity:
-    return Activity(
-        type=ActivityTypes.message,
-        attachments=[Attachment(content_type=CONTENT_TYPE, content=card)],
-        summary=(summary or card.get("fallbackText") or "")[:250] or None,
-    )
-
-
-def _welcome_card() -> dict[str, Any]:
-    welcome = Message(
-        "Thanks for adding the advocacy bot.",
-        (
-            Card(
-                title="Thanks for adding the advocacy bot",
-                text="Each member of this team gets digests and answers in a personal chat with "
-                "the bot. Type help there to see what it can do.",
-            ),
-        ),
-    )
-    return render_parts(welcome)[0]
-
-
-class _MessageInvokeResponse(Model):
-    """An adaptiveCard/action answer that shows a short message instead of a new card
-    (botbuilder's AdaptiveCardInvokeResponse only carries objects)."""
-
-    _attribute_map = {  # noqa: RUF012 - msrest reads it from the class
-        "status_code": {"key": "statusCode", "type": "int"},
-        "type": {"key": "type", "type": "str"},
-        "value": {"key": "value", "type": "str"},
-    }
-
-    def __init__(self, *, value: str) -> None:
-        super().__init__()
-        self.status_code = 200
-        self.type = "application/vnd.microsoft.activity.message"
-        self.value = value
-
-
-def _invoke_message(text: str) -> InvokeResponse:
-    return InvokeResponse(status=200, body=_MessageInvokeResponse(value=text))
-
-
-def _delivery_error(error: Exception) -> Exception:
-    """What the outbox should do about a failed Connector call."""
-    if isinstance(error, DeliveryError):
-        return error
-    if isinstance(error, aiohttp.ClientError | TimeoutError | ClientRequestError):
-        # ClientRequestError: botbuilder's own retries ran out without an HTTP status.
-        return DeliveryError(f"Teams did not answer: {_cause(error)}")
-    status, retry_after = _http_status(error)
-    if status is None:
-        return error  # a bug, not a delivery problem: let it be seen
-    if status in RETRYABLE or status >= 500:
-        return DeliveryError(f"Teams answered HTTP {status}", retry_after=retry_after)
-    return DeliveryError(f"Teams refused the message (HTTP {status})", permanent=True)
-
-
-def _cause(error: BaseException) -> str:
-    """The innermost reason (msrest wraps the requests error, which wraps the socket's)."""
-    while error.__cause__ is not None or getattr(error, "inner_exception", None) is not None:
-        error = error.__cause__ or error.inner_exception  # type: ignore[attr-defined]
-    return f"{type(error).__name__}: {error}"[:300]
-
-
-def _http_status(error: Exception) -> tuple[int | None, float | None]:
-    response = getattr(error, "response", None)
-    status = getattr(response, "status_code", None) or getattr(response, "status", None)
-    if status is None:
-        return None, None
-    headers = getattr(response, "headers", None) or {}
-    raw = headers.get("Retry-After") if hasattr(headers, "get") else None
-    try:
-        retry_after = float(raw) if raw is not None else None
-    except ValueError:
-        retry_after = None
-    return int(status), retry_after
 
 
 def _receipt(turn_context: TurnContext) -> Receipt | None:

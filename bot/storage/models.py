@@ -400,7 +400,7 @@ class SuggestionResponse(Base):
 
 
 class InboxEvent(Base):
-    """An inbound event written before the platform is told it arrived (see bot/inbox.py).
+    """An inbound event written before the platform is told it arrived (see bot/inbox/).
 
     ``event_key`` is a keyed hash of the platform's event id: a retried delivery finds it and
     counts once, and nobody reading the database can turn it back into a conversation or a

@@ -5,7 +5,7 @@ Revises: 0007
 Create Date: 2026-12-06 03:30:00
 
 Inbound events are written to ``inbox_events`` before the platform is told they arrived, and
-handled from there (bot/inbox.py). ``processed_events`` kept platform event ids in plain text (a
+handled from there (bot/inbox/). ``processed_events`` kept platform event ids in plain text (a
 Teams activity id names the author's conversation) and was never purged: it is dropped with its
 rows, and the inbox keeps only keyed hashes, purged after the platforms' retry window.
 """

@@ -1,18 +1,5 @@
-"""The durable inbox: what a platform was told it delivered is written down first.
-
-An adapter (or a webhook) calls ``Inbox.accept`` and answers the platform only once it returns:
-by then the event is committed, sealed with the server's key, under a keyed hash of the
-platform's event id (a retried delivery finds it and counts once). Many acceptances share one
-commit, so acknowledging stays fast under a burst.
-
-A worker then hands each event to the handler registered for its kind. The handler marks it done
-inside its own transaction (``Receipt.mark_done``, through the EventRouter), so the event's work
-is recorded exactly once: a crash before that commit leaves the event pending, a crash after it
-leaves it done. Leases work as in the outbox: an event is held by one worker at a time, renewed
-while it works; a dead worker's events come back when its lease expires. On SIGTERM the worker
-stops taking events, lets the ones in hand finish for a few seconds and releases the rest for the
-next start, which says how many it resumed.
-"""
+"""The inbox's worker: accepting events (many per commit), handing them to their handlers with
+leases and per-kind slots, retrying, setting aside, purging, and stopping cleanly."""
 
 from __future__ import annotations
 
@@ -27,13 +14,23 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, event, func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
 from bot.delivery import worker_identity
+from bot.inbox.items import (
+    DONE,
+    FAILED,
+    PENDING,
+    Accepted,
+    InboxClosed,
+    InboxItem,
+    Receipt,
+    RetryLater,
+    Waiter,
+)
 from bot.keyed_locks import KeyedLocks
 from bot.metrics import Metrics
 from bot.sealing import Sealer, SealError
@@ -41,9 +38,8 @@ from bot.storage.database import Database
 from bot.storage.models import InboxEvent
 from bot.storage.types import utcnow
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("bot.inbox")
 
-PENDING, DONE, FAILED = "pending", "done", "failed"
 DEFAULT_LEASE = timedelta(seconds=15)
 # Slack retries an event three times within about five minutes; Teams redelivers within its own
 # request time-outs. An hour covers both with a wide margin; after it only the work remains.
@@ -63,108 +59,8 @@ BASE_BACKOFF_SECONDS = 1.0
 MAX_BACKOFF_SECONDS = 300.0
 
 
-class RetryLater(Exception):
-    """Raised by a handler whose work failed for a reason that may pass (the database went
-    away, say): the event stays pending and is tried again with backoff."""
-
-
-@dataclass(frozen=True)
-class InboxItem:
-    id: int
-    platform: str
-    kind: str
-    payload: dict[str, Any]
-    attempts: int
-    received_at: datetime
-
-
-class Waiter:
-    """Someone (an HTTP request still open) who would like the handler's result, for a while:
-    a Slack modal shows its errors in place, a webhook answers with what it stored. Whoever
-    comes second loses: the handler then shows the result its usual way (a DM, say)."""
-
-    def __init__(self) -> None:
-        self._future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._gave_up = False
-
-    def offer(self, value: Any) -> bool:
-        """Hand the result over; False when nobody waits any more."""
-        if self._gave_up or self._future.done():
-            return False
-        self._future.set_result(value)
-        return True
-
-    async def wait(self, timeout: float) -> tuple[bool, Any]:
-        """(True, result) if the handler offered it in time, else (False, None) for good."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(self._future), timeout)
-        if self._future.done():
-            return True, self._future.result()
-        self._gave_up = True
-        return False, None
-
-
-@dataclass
-class Receipt:
-    """Given to a handler with its item: marks the item done in the handler's transaction."""
-
-    item_id: int
-    owner: str
-    attempt: int
-    last_attempt: bool
-    waiter: Waiter | None = None
-    done: bool = False
-    failed: bool = False
-
-    async def mark_done(self, session: AsyncSession) -> bool:
-        """Mark the item handled, within ``session``'s transaction; False when it was handled
-        already, or another worker holds it now (its lease expired): then do nothing."""
-        result = await session.execute(
-            update(InboxEvent)
-            .where(
-                InboxEvent.id == self.item_id,
-                InboxEvent.status == PENDING,
-                InboxEvent.lease_owner == self.owner,
-            )
-            .values(status=DONE, payload=None, handled_at=utcnow(), lease_until=None)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount != 1:
-            return False
-        # Done only once that transaction commits (see _receipts_committed); a rollback leaves
-        # the event pending.
-        session.sync_session.info.setdefault(_RECEIPTS, []).append(self)
-        return True
-
-
-_RECEIPTS = "advocacy.inbox_receipts"
-
-
-@event.listens_for(Session, "after_commit")
-def _receipts_committed(session: Session) -> None:
-    """One listener for every session (registering one per transaction costs more than the
-    UPDATE it follows): the receipts marked in a transaction that committed are done."""
-    for receipt in session.info.pop(_RECEIPTS, ()):
-        receipt.done = True
-
-
-@event.listens_for(Session, "after_rollback")
-def _receipts_rolled_back(session: Session) -> None:
-    session.info.pop(_RECEIPTS, None)
-
-
 Handler = Callable[[InboxItem, Receipt], Awaitable[Any]]
 OrderKey = Callable[[dict[str, Any]], str | None]
-
-
-@dataclass(frozen=True)
-class Accepted:
-    """What ``accept`` answers: the item (None for an event seen before), and a waiter when
-    one was asked for."""
-
-    item_id: int | None
-    duplicate: bool
-    waiter: Waiter | None = None
 
 
 @dataclass
@@ -717,7 +613,3 @@ class _ReadyQueues:
 
     def __len__(self) -> int:
         return self._count
-
-
-class InboxClosed(RuntimeError):
-    """The server is stopping: refuse new events (the platform retries or the person is told)."""

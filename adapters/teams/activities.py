@@ -1,0 +1,91 @@
+"""The activities the Teams adapter sends: cards as message activities, invoke answers, the
+parameters of a new personal chat and the reference it gives."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botbuilder.core import InvokeResponse
+from botbuilder.schema import (
+    Activity,
+    ActivityTypes,
+    Attachment,
+    ChannelAccount,
+    ConversationAccount,
+    ConversationParameters,
+    ConversationReference,
+)
+from msrest.serialization import Model
+
+from adapters.teams.cards import CONTENT_TYPE, render_parts
+from bot.messages import Card, Message
+
+
+def personal_chat(bot_id: str, teams_user_id: str, tenant: str) -> ConversationParameters:
+    return ConversationParameters(
+        is_group=False,
+        bot=ChannelAccount(id=bot_id),
+        members=[ChannelAccount(id=teams_user_id)],
+        tenant_id=tenant or None,
+        channel_data={"tenant": {"id": tenant}} if tenant else None,
+    )
+
+
+def chat_reference(
+    team: ConversationReference, created: Any, member: Any, tenant: str
+) -> ConversationReference:
+    """The reference of a 1:1 chat the bot just opened (what its first activity would give)."""
+    return ConversationReference(
+        bot=team.bot,
+        user=ChannelAccount(
+            id=member.id, name=member.name, aad_object_id=getattr(member, "aad_object_id", None)
+        ),
+        conversation=ConversationAccount(
+            id=created.id, conversation_type="personal", tenant_id=tenant or None
+        ),
+        channel_id=team.channel_id or "msteams",
+        service_url=getattr(created, "service_url", None) or team.service_url,
+    )
+
+
+def card_activity(card: dict[str, Any], summary: str | None = None) -> Activity:
+    return Activity(
+        type=ActivityTypes.message,
+        attachments=[Attachment(content_type=CONTENT_TYPE, content=card)],
+        summary=(summary or card.get("fallbackText") or "")[:250] or None,
+    )
+
+
+def welcome_card() -> dict[str, Any]:
+    welcome = Message(
+        "Thanks for adding the advocacy bot.",
+        (
+            Card(
+                title="Thanks for adding the advocacy bot",
+                text="Each member of this team gets digests and answers in a personal chat with "
+                "the bot. Type help there to see what it can do.",
+            ),
+        ),
+    )
+    return render_parts(welcome)[0]
+
+
+class MessageInvokeResponse(Model):
+    """An adaptiveCard/action answer that shows a short message instead of a new card
+    (botbuilder's AdaptiveCardInvokeResponse only carries objects)."""
+
+    _attribute_map = {  # noqa: RUF012 - msrest reads it from the class
+        "status_code": {"key": "statusCode", "type": "int"},
+        "type": {"key": "type", "type": "str"},
+        "value": {"key": "value", "type": "str"},
+    }
+
+    def __init__(self, *, value: str) -> None:
+        super().__init__()
+        self.status_code = 200
+        self.type = "application/vnd.microsoft.activity.message"
+        self.value = value
+
+
+def invoke_message(text: str) -> InvokeResponse:
+    return InvokeResponse(status=200, body=MessageInvokeResponse(value=text))

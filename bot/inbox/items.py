@@ -1,0 +1,124 @@
+"""What the inbox hands a handler and what a handler tells it: the event, the receipt that
+marks it done in the handler's own transaction, a waiter for a request still open, and the
+errors that ask for another attempt."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import event, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from bot.storage.models import InboxEvent
+from bot.storage.types import utcnow
+
+PENDING, DONE, FAILED = "pending", "done", "failed"
+
+
+class RetryLater(Exception):
+    """Raised by a handler whose work failed for a reason that may pass (the database went
+    away, say): the event stays pending and is tried again with backoff."""
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    id: int
+    platform: str
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
+    received_at: datetime
+
+
+class Waiter:
+    """Someone (an HTTP request still open) who would like the handler's result, for a while:
+    a Slack modal shows its errors in place, a webhook answers with what it stored. Whoever
+    comes second loses: the handler then shows the result its usual way (a DM, say)."""
+
+    def __init__(self) -> None:
+        self._future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._gave_up = False
+
+    def offer(self, value: Any) -> bool:
+        """Hand the result over; False when nobody waits any more."""
+        if self._gave_up or self._future.done():
+            return False
+        self._future.set_result(value)
+        return True
+
+    async def wait(self, timeout: float) -> tuple[bool, Any]:
+        """(True, result) if the handler offered it in time, else (False, None) for good."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._future), timeout)
+        if self._future.done():
+            return True, self._future.result()
+        self._gave_up = True
+        return False, None
+
+
+@dataclass
+class Receipt:
+    """Given to a handler with its item: marks the item done in the handler's transaction."""
+
+    item_id: int
+    owner: str
+    attempt: int
+    last_attempt: bool
+    waiter: Waiter | None = None
+    done: bool = False
+    failed: bool = False
+
+    async def mark_done(self, session: AsyncSession) -> bool:
+        """Mark the item handled, within ``session``'s transaction; False when it was handled
+        already, or another worker holds it now (its lease expired): then do nothing."""
+        result = await session.execute(
+            update(InboxEvent)
+            .where(
+                InboxEvent.id == self.item_id,
+                InboxEvent.status == PENDING,
+                InboxEvent.lease_owner == self.owner,
+            )
+            .values(status=DONE, payload=None, handled_at=utcnow(), lease_until=None)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:
+            return False
+        # Done only once that transaction commits (see _receipts_committed); a rollback leaves
+        # the event pending.
+        session.sync_session.info.setdefault(_RECEIPTS, []).append(self)
+        return True
+
+
+_RECEIPTS = "advocacy.inbox_receipts"
+
+
+@event.listens_for(Session, "after_commit")
+def _receipts_committed(session: Session) -> None:
+    """One listener for every session (registering one per transaction costs more than the
+    UPDATE it follows): the receipts marked in a transaction that committed are done."""
+    for receipt in session.info.pop(_RECEIPTS, ()):
+        receipt.done = True
+
+
+@event.listens_for(Session, "after_rollback")
+def _receipts_rolled_back(session: Session) -> None:
+    session.info.pop(_RECEIPTS, None)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """What ``accept`` answers: the item (None for an event seen before), and a waiter when
+    one was asked for."""
+
+    item_id: int | None
+    duplicate: bool
+    waiter: Waiter | None = None
+
+
+class InboxClosed(RuntimeError):
+    """The server is stopping: refuse new events (the platform retries or the person is told)."""
