@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import Connection, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -226,15 +226,20 @@ class Inbox:
                 rows.append(incoming.row)
         table = InboxEvent.__table__
         insert = postgresql_insert if not self.db.is_sqlite else sqlite_insert
+        # One statement for every batch, its parameters given as a list: SQLAlchemy compiles it
+        # once and writes the rows as multi-row VALUES ("insertmanyvalues"); compiling a new
+        # VALUES clause for each batch took half the writer's time under a burst.
         statement = (
             insert(table)
-            .values(rows)
             .on_conflict_do_nothing(index_elements=["event_key"])
             .returning(table.c.id, table.c.event_key)
         )
-        async with self.db.transaction(urgent=True) as session:
-            result = await session.execute(statement)
+
+        def write(connection: Connection) -> dict[str, int]:
+            result = connection.execute(statement, rows)
             return {key: item_id for item_id, key in result.all()}
+
+        return await self.db.write_in_one_hop(write, urgent=True)
 
     # ----- handling ------------------------------------------------------------------------
 

@@ -19,13 +19,13 @@ import contextlib
 import logging
 import os
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Connection, event, text
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -33,7 +33,11 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from bot.storage.one_hop import OneHopWriter
+
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
@@ -88,7 +92,8 @@ class Database:
             self.url, connect_args=connect_args, **engine_args
         )
         if self.is_sqlite:
-            _configure_sqlite(self.engine)
+            _configure_sqlite(self.engine.sync_engine)
+        self._one_hop: OneHopWriter | None = None
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._writer_turn: WriterTurn | None = None
         self._writer_turn_loop: asyncio.AbstractEventLoop | None = None
@@ -123,6 +128,29 @@ class Database:
             _holds_sqlite_turn.reset(holding)
             turn.release()
 
+    async def write_in_one_hop(self, work: Callable[[Connection], T], *, urgent: bool = False) -> T:
+        """Run ``work(connection)`` (synchronous SQLAlchemy Core) in one write transaction.
+        On a SQLite file it runs whole on a thread of its own (see ``bot/storage/one_hop.py``):
+        for short, hot writes that must not wait a turn of a busy event loop at every step."""
+        database = make_url(self.url).database
+        if not self.is_sqlite or not database or database == ":memory:":
+            async with self.engine.begin() as connection:
+                return await connection.run_sync(work)
+        if self._one_hop is None:
+            self._one_hop = OneHopWriter(self.url, SQLITE_BUSY_TIMEOUT_MS / 1000, _configure_sqlite)
+        if _holds_sqlite_turn.get():
+            return await self._one_hop.run(work)
+        turn = self._sqlite_turn()
+        try:
+            async with asyncio.timeout(SQLITE_BUSY_TIMEOUT_MS / 1000):
+                await turn.acquire(urgent=urgent)
+        except TimeoutError:
+            raise DatabaseBusy("the database stayed busy; try again in a moment") from None
+        try:
+            return await self._one_hop.run(work)
+        finally:
+            turn.release()
+
     def _sqlite_turn(self) -> WriterTurn:
         """The writer queue of the running event loop (tests and the CLI run several loops)."""
         loop = asyncio.get_running_loop()
@@ -136,6 +164,9 @@ class Database:
             await connection.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
+        if self._one_hop is not None:
+            one_hop, self._one_hop = self._one_hop, None
+            await asyncio.to_thread(one_hop.close)
         await self.engine.dispose()
 
 
@@ -194,8 +225,8 @@ class WriterTurn:
         self._held = False
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy emit BEGIN itself (see _on_begin); the driver's own BEGIN is deferred.
         dbapi_connection.isolation_level = None
@@ -206,6 +237,6 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
