@@ -110,9 +110,27 @@ class Database:
     async def transaction(self, *, urgent: bool = False) -> AsyncIterator[AsyncSession]:
         """One unit of work: commit when the block succeeds, roll back when it raises.
         ``urgent`` (SQLite): go before the writers already waiting in this process."""
+        async with self._writer_turn_held(urgent), self.sessions() as session, session.begin():
+            yield session
+
+    async def write_in_one_hop(self, work: Callable[[Connection], T], *, urgent: bool = False) -> T:
+        """Run ``work(connection)`` (synchronous SQLAlchemy Core) in one write transaction.
+        On a SQLite file it runs whole on a thread of its own (see ``bot/storage/one_hop.py``):
+        for short, hot writes that must not wait a turn of a busy event loop at every step."""
+        database = make_url(self.url).database
+        if not self.is_sqlite or not database or database == ":memory:":
+            async with self._writer_turn_held(urgent), self.engine.begin() as connection:
+                return await connection.run_sync(work)
+        if self._one_hop is None:
+            self._one_hop = OneHopWriter(self.url, SQLITE_BUSY_TIMEOUT_MS / 1000, _configure_sqlite)
+        async with self._writer_turn_held(urgent):
+            return await self._one_hop.run(work)
+
+    @asynccontextmanager
+    async def _writer_turn_held(self, urgent: bool) -> AsyncIterator[None]:
+        """SQLite: this process's writer turn for the block (already held: a nested write)."""
         if not self.is_sqlite or _holds_sqlite_turn.get():
-            async with self.sessions() as session, session.begin():
-                yield session
+            yield
             return
         turn = self._sqlite_turn()
         try:
@@ -122,33 +140,9 @@ class Database:
             raise DatabaseBusy("the database stayed busy; try again in a moment") from None
         holding = _holds_sqlite_turn.set(True)
         try:
-            async with self.sessions() as session, session.begin():
-                yield session
+            yield
         finally:
             _holds_sqlite_turn.reset(holding)
-            turn.release()
-
-    async def write_in_one_hop(self, work: Callable[[Connection], T], *, urgent: bool = False) -> T:
-        """Run ``work(connection)`` (synchronous SQLAlchemy Core) in one write transaction.
-        On a SQLite file it runs whole on a thread of its own (see ``bot/storage/one_hop.py``):
-        for short, hot writes that must not wait a turn of a busy event loop at every step."""
-        database = make_url(self.url).database
-        if not self.is_sqlite or not database or database == ":memory:":
-            async with self.engine.begin() as connection:
-                return await connection.run_sync(work)
-        if self._one_hop is None:
-            self._one_hop = OneHopWriter(self.url, SQLITE_BUSY_TIMEOUT_MS / 1000, _configure_sqlite)
-        if _holds_sqlite_turn.get():
-            return await self._one_hop.run(work)
-        turn = self._sqlite_turn()
-        try:
-            async with asyncio.timeout(SQLITE_BUSY_TIMEOUT_MS / 1000):
-                await turn.acquire(urgent=urgent)
-        except TimeoutError:
-            raise DatabaseBusy("the database stayed busy; try again in a moment") from None
-        try:
-            return await self._one_hop.run(work)
-        finally:
             turn.release()
 
     def _sqlite_turn(self) -> WriterTurn:
