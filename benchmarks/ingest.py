@@ -57,6 +57,7 @@ SIGNING_SECRET = "ingest-signing-secret"
 IDEAS_CHANNEL = "CIDEAS"
 VOTE = "suggestion.vote"
 CLIENTS = 50
+PLATFORMS = ("slack", "teams")
 SECONDS = {False: 20.0, True: 5.0}  # a side, by quick
 WARMUP = {False: 2.0, True: 1.0}  # before each measured window, not counted in the latencies
 # Members a platform: with IDEAS, 100,000 distinct Slack votes and 50,000 Teams ones, more than
@@ -765,17 +766,22 @@ def one_run(
 
 
 def measure_runs(
-    repeat: int, seconds: float, warmup: float, clients: int, console: Any
+    repeat: int,
+    seconds: float,
+    warmup: float,
+    clients: int,
+    console: Any,
+    platforms: tuple[str, ...] = PLATFORMS,
 ) -> tuple[dict[str, Outcome], Counter[str]]:
     """First every member clicks once (their first contact with this server: Slack's users.info,
     Teams' conversation reference), so that the rounds measure a server that knows its people,
     as a long-running one does. Then ``repeat`` rounds; in each, for Slack then Teams, ours and
     the floor one after the other (which goes first alternates between rounds, so that drift on
     the machine evens out)."""
-    outcomes = {"slack": Outcome(), "teams": Outcome()}
+    outcomes = {platform: Outcome() for platform in platforms}
     with environment(console, IDEAS) as (context, forget):
         startup: Counter[str] = context["startup"]
-        for platform in ("slack", "teams"):
+        for platform in platforms:
             members = MEMBERS[platform]
             outcome = outcomes[platform]
             outcome.clicks = members * len(context[f"{platform}_spec"]["targets"])
@@ -787,7 +793,7 @@ def measure_runs(
             )
         offsets = dict(MEMBERS)  # clicks 0..members-1 were the first contacts
         for round_number in range(repeat):
-            for platform in ("slack", "teams"):
+            for platform in platforms:
                 sides = ("ours", "floor") if round_number % 2 == 0 else ("floor", "ours")
                 for side in sides:
                     label = f"{platform} {side} {round_number + 1}/{repeat}"
@@ -996,11 +1002,17 @@ FINDINGS = [
 ]
 
 
-def run(repeat: int, seconds: float, warmup: float, clients: int) -> Section:
+def run(
+    repeat: int,
+    seconds: float,
+    warmup: float,
+    clients: int,
+    platforms: tuple[str, ...] = PLATFORMS,
+) -> Section:
     from rich.console import Console
 
     console = Console(stderr=True, highlight=False)
-    outcomes, startup = measure_runs(repeat, seconds, warmup, clients, console)
+    outcomes, startup = measure_runs(repeat, seconds, warmup, clients, console, platforms)
     return section(outcomes, startup, seconds, warmup, clients)
 
 
@@ -1038,6 +1050,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="5 s a side instead of 20 s")
     parser.add_argument("--seconds", type=float, help="timed seconds a side (overrides --quick)")
     parser.add_argument("--clients", type=int, default=CLIENTS, help="concurrent clients")
+    parser.add_argument(
+        "--platform",
+        choices=PLATFORMS,
+        help="measure one platform only (default: both)",
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--floor", choices=("slack", "teams"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -1048,7 +1065,8 @@ def main() -> None:
         floor(args.floor)
         return
     seconds = args.seconds if args.seconds is not None else SECONDS[args.quick]
-    print_section(run(max(1, args.repeat), seconds, WARMUP[args.quick], args.clients))
+    platforms = (args.platform,) if args.platform else PLATFORMS
+    print_section(run(max(1, args.repeat), seconds, WARMUP[args.quick], args.clients, platforms))
 
 
 if __name__ == "__main__":

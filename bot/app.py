@@ -138,5 +138,6 @@ async def open_application(
                     await adapter.stop()
                 except Exception:
                     log.exception("adapter %s did not stop cleanly", adapter.platform)
+            await inbox.close()
     finally:
         await db.dispose()

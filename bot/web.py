@@ -23,7 +23,6 @@ from bot.console.headers import security_headers
 from bot.console.web import mount_console
 from bot.domain import FeedbackKind
 from bot.http_limits import request_limits
-from bot.inbox import inbox_depth
 from bot.leader import DEFAULT_RETRY_SECONDS, Leadership, scheduler_lock
 from bot.links import is_link_preview
 from bot.metrics import CONTENT_TYPE_LATEST
@@ -73,9 +72,9 @@ async def metrics(request: web.Request) -> web.Response:
     try:
         async with application.db.transaction() as session:
             application.metrics.set_outbox_depth(await queue_depth(session))
-            application.metrics.set_inbox_depth(await inbox_depth(session))
+        application.metrics.set_inbox_depth(await application.inbox.depth())
     except Exception as error:  # metrics must answer even when the database does not
-        log.warning("outbox depth unavailable for metrics: %s", error)
+        log.warning("outbox and inbox depths unavailable for metrics: %s", error)
     response = web.Response(body=application.metrics.render())
     response.headers["Content-Type"] = CONTENT_TYPE_LATEST
     return response

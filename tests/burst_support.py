@@ -13,13 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.compose import actions
 from bot.config import Settings
 from bot.inbox import PENDING
+from bot.inbox import rows as inbox_rows
+from bot.inbox.store import InboxStore
 from bot.storage.database import Database
-from bot.storage.models import InboxEvent, MemberIdentity, Suggestion, SuggestionVote
+from bot.storage.models import MemberIdentity, Suggestion, SuggestionVote
 from tests.serve_process import RunningServer, running_serve
 from tests.slack_fake import FakeSlack
 from tests.slack_support import SIGNING_SECRET, TEAM, SlackClient
@@ -99,10 +101,12 @@ async def recorded(db: Database) -> tuple[list[str], set[tuple[int, int]], int]:
         )
         rows = await session.execute(select(SuggestionVote.suggestion_id, SuggestionVote.member_id))
         votes = {(idea, member) for idea, member in rows.all()}
-        pending = await session.scalar(
-            select(func.count(InboxEvent.id)).where(InboxEvent.status == PENDING)
-        )
-    return texts, votes, int(pending or 0)
+    store = InboxStore(db)  # the inbox's own file beside a SQLite one, else the same database
+    try:
+        pending = (await store.run(inbox_rows.depth))[PENDING]
+    finally:
+        await store.close()
+    return texts, votes, pending
 
 
 async def member_ids(db: Database) -> dict[str, int]:

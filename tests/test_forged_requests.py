@@ -28,10 +28,14 @@ MUTATIONS = 1000
 
 async def traces(app: Application) -> dict[str, int]:
     async with app.db.transaction() as session:
-        return {
+        counts = {
             model.__name__: int(await session.scalar(select(func.count()).select_from(model)) or 0)
             for model in (Suggestion, Member, Feedback, InboxEvent)
         }
+    counts["inbox"] = await app.inbox.store.run(  # the inbox's own file, on SQLite
+        lambda connection: connection.scalar(select(func.count()).select_from(InboxEvent)) or 0
+    )
+    return counts
 
 
 def _b64(data: bytes) -> str:

@@ -130,7 +130,7 @@ async def test_the_full_loop_in_teams_against_advocacy_serve(tmp_path: Path) -> 
             await wait_for(feedback, "the reaction")
             await wait_for(
                 lambda: (
-                    sqlite3.connect(db)
+                    sqlite3.connect(f"{db}-inbox")  # the inbox's own file
                     .execute("SELECT count(*) FROM inbox_events WHERE status = 'pending'")
                     .fetchone()[0]
                     == 0

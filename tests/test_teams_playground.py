@@ -353,7 +353,9 @@ async def run_the_loop(pg: Playground, bot: Bot, env: dict[str, str], cwd: Path,
     await pg.wait_for(
         lambda: (
             query(db, "SELECT kind, detail FROM feedback")
-            and not query(db, "SELECT id FROM inbox_events WHERE status = 'pending'")
+            and not query(
+                Path(f"{db}-inbox"), "SELECT id FROM inbox_events WHERE status = 'pending'"
+            )
         ),
         "the reaction to be recorded",
     )

@@ -37,8 +37,7 @@ def status(as_json: bool) -> None:
     and since when."""
 
     async def work(app: Application) -> InboxSummary:
-        async with app.db.transaction() as session:
-            return await inbox_summary(session)
+        return await app.inbox.store.run(inbox_summary)
 
     summary = run_with_app(work, existing_database=True)
     if as_json:
@@ -86,8 +85,12 @@ def failed(limit: int, as_json: bool) -> None:
     They are kept until they are retried."""
 
     async def work(app: Application) -> tuple[list[SetAside], int]:
-        async with app.db.transaction() as session:
-            return await set_aside_events(session, limit), await set_aside_count(session)
+        return await app.inbox.store.run(
+            lambda connection: (
+                set_aside_events(connection, limit),
+                set_aside_count(connection),
+            )
+        )
 
     found, total = run_with_app(work, existing_database=True)
     if as_json:
@@ -117,8 +120,9 @@ def retry(ids: tuple[int, ...], every: bool) -> None:
         raise click.UsageError("Give the ids of the events to retry, or --all.")
 
     async def work(app: Application) -> int:
-        async with app.db.transaction() as session:
-            return await retry_set_aside(session, None if every else list(ids))
+        return await app.inbox.store.run(
+            lambda connection: retry_set_aside(connection, None if every else list(ids))
+        )
 
     count = run_with_app(work, existing_database=True)
     if not count:

@@ -8,10 +8,11 @@ commit, so acknowledging stays fast under a burst.
 A worker then hands each event to the handler registered for its kind. The handler marks it done
 inside its own transaction (``Receipt.mark_done``, through the EventRouter), so the event's work
 is recorded exactly once: a crash before that commit leaves the event pending, a crash after it
-leaves it done. Leases work as in the outbox: an event is held by one worker at a time, renewed
-while it works; a dead worker's events come back when its lease expires. On SIGTERM the worker
-stops taking events, lets the ones in hand finish for a few seconds and releases the rest for the
-next start, which says how many it resumed.
+leaves it done (on a SQLite file the inbox has a file of its own, and the mark is a marker in the
+main database: see ``store.py``). Leases work as in the outbox: an event is held by one worker at
+a time, renewed while it works; a dead worker's events come back when its lease expires. On
+SIGTERM the worker stops taking events, lets the ones in hand finish for a few seconds and
+releases the rest for the next start, which says how many it resumed.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from bot.inbox.items import (
     RetryLater,
     Waiter,
 )
-from bot.inbox.worker import Inbox, InboxStats, inbox_depth
+from bot.inbox.worker import Inbox, InboxStats
 
 __all__ = [
     "DONE",
@@ -41,5 +42,4 @@ __all__ = [
     "Receipt",
     "RetryLater",
     "Waiter",
-    "inbox_depth",
 ]

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from bot.storage.models import InboxEvent
 from bot.storage.types import utcnow
+from bot.storage.upsert import insert_ignore
 
 PENDING, DONE, FAILED = "pending", "done", "failed"
 
@@ -28,6 +29,7 @@ class RetryLater(Exception):
 @dataclass(frozen=True)
 class InboxItem:
     id: int
+    event_key: str
     platform: str
     kind: str
     payload: dict[str, Any]
@@ -65,28 +67,49 @@ class Waiter:
 class Receipt:
     """Given to a handler with its item: marks the item done in the handler's transaction."""
 
-    item_id: int
+    item: InboxItem
     owner: str
     attempt: int
     last_attempt: bool
+    # The inbox has a file of its own (bot/inbox/store.py): mark done in the main database.
+    separate: bool = False
     waiter: Waiter | None = None
     done: bool = False
     failed: bool = False
 
     async def mark_done(self, session: AsyncSession) -> bool:
         """Mark the item handled, within ``session``'s transaction; False when it was handled
-        already, or another worker holds it now (its lease expired): then do nothing."""
-        result = await session.execute(
-            update(InboxEvent)
-            .where(
-                InboxEvent.id == self.item_id,
-                InboxEvent.status == PENDING,
-                InboxEvent.lease_owner == self.owner,
+        already (another worker took it over when its lease expired, say): then do nothing."""
+        if self.separate:
+            # A marker under the event's keyed id: a second attempt finds it and stops.
+            now = utcnow()
+            marked = await insert_ignore(
+                session,
+                InboxEvent.__table__,  # type: ignore[arg-type]
+                {
+                    "event_key": self.item.event_key,
+                    "platform": self.item.platform,
+                    "kind": self.item.kind,
+                    "status": DONE,
+                    "attempts": self.attempt,
+                    "next_attempt_at": now,
+                    "received_at": self.item.received_at,
+                    "handled_at": now,
+                },
             )
-            .values(status=DONE, payload=None, handled_at=utcnow(), lease_until=None)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount != 1:
+        else:
+            result = await session.execute(
+                update(InboxEvent)
+                .where(
+                    InboxEvent.id == self.item.id,
+                    InboxEvent.status == PENDING,
+                    InboxEvent.lease_owner == self.owner,
+                )
+                .values(status=DONE, payload=None, handled_at=utcnow(), lease_until=None)
+                .execution_options(synchronize_session=False)
+            )
+            marked = result.rowcount == 1
+        if not marked:
             return False
         # Done only once that transaction commits (see _receipts_committed); a rollback leaves
         # the event pending.

@@ -12,14 +12,13 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import delete, select
 
 from bot.delivery import worker_identity
+from bot.inbox import rows
 from bot.inbox.items import (
     DONE,
     FAILED,
@@ -31,6 +30,7 @@ from bot.inbox.items import (
     RetryLater,
     Waiter,
 )
+from bot.inbox.store import InboxStore
 from bot.keyed_locks import KeyedLocks
 from bot.metrics import Metrics
 from bot.sealing import Sealer, SealError
@@ -103,6 +103,7 @@ class Inbox:
         concurrency: int = 8,
     ) -> None:
         self.db = db
+        self.store = InboxStore(db)
         self.sealer = sealer
         self.metrics = metrics
         self.lease = lease
@@ -123,6 +124,9 @@ class Inbox:
         self._order = KeyedLocks()
         self._accepting = True
         self._worker_running = False
+        # Handled events whose inbox rows are still to be marked done (a separate inbox file).
+        self._to_settle: list[int] = []
+        self._settling: asyncio.Task[None] | None = None
 
     # ----- registration --------------------------------------------------------------------
 
@@ -199,6 +203,7 @@ class Inbox:
                 if incoming.row.get("lease_owner") == self.owner:
                     item = InboxItem(
                         item_id,
+                        incoming.row["event_key"],
                         incoming.row["platform"],
                         incoming.row["kind"],
                         incoming.payload,
@@ -216,30 +221,15 @@ class Inbox:
         # for whichever worker claims it otherwise.
         local = self._worker_running and len(self._ready) < LOCAL_QUEUE_LIMIT
         lease_until = utcnow() + self.lease if local else None
-        rows = []
+        new_rows = []
         seen: set[str] = set()
         for incoming in batch:
             incoming.row["lease_owner"] = self.owner if local else None
             incoming.row["lease_until"] = lease_until
             if incoming.row["event_key"] not in seen:  # a double delivery within one batch
                 seen.add(incoming.row["event_key"])
-                rows.append(incoming.row)
-        table = InboxEvent.__table__
-        insert = postgresql_insert if not self.db.is_sqlite else sqlite_insert
-        # One statement for every batch, its parameters given as a list: SQLAlchemy compiles it
-        # once and writes the rows as multi-row VALUES ("insertmanyvalues"); compiling a new
-        # VALUES clause for each batch took half the writer's time under a burst.
-        statement = (
-            insert(table)
-            .on_conflict_do_nothing(index_elements=["event_key"])
-            .returning(table.c.id, table.c.event_key)
-        )
-
-        def write(connection: Connection) -> dict[str, int]:
-            result = connection.execute(statement, rows)
-            return {key: item_id for item_id, key in result.all()}
-
-        return await self.db.write_in_one_hop(write, urgent=True)
+                new_rows.append(incoming.row)
+        return await self.store.run(partial(rows.insert_new, rows=new_rows))
 
     # ----- handling ------------------------------------------------------------------------
 
@@ -247,6 +237,7 @@ class Inbox:
         """The server's inbox worker, until ``stop`` is set (then see ``_stop``)."""
         self._worker_running = True
         self._accepting = True
+        await self._take_over_shared_inbox()
         await self._say_what_waits()
         log.info("inbox worker started for %s", ", ".join(sorted(self._handlers)) or "nothing")
         renewing = asyncio.create_task(self._renew_forever(), name="inbox-leases")
@@ -314,19 +305,12 @@ class Inbox:
     async def _say_what_waits(self) -> None:
         """At start: how many events this instance resumes, and which wait for a platform that
         is not enabled here (they are handled where it is, or once it is enabled again)."""
-        async with self.db.transaction() as session:
-            rows = (
-                await session.execute(
-                    select(InboxEvent.kind, func.count(InboxEvent.id))
-                    .where(InboxEvent.status == PENDING)
-                    .group_by(InboxEvent.kind)
-                )
-            ).all()
-        resumed = sum(count for kind, count in rows if kind in self._handlers)
+        waiting = await self.store.run(rows.pending_by_kind)
+        resumed = sum(count for kind, count in waiting.items() if kind in self._handlers)
         if resumed:
             self.stats.resumed = resumed
             log.info("inbox: resuming %d event(s) received before the last stop", resumed)
-        for kind, count in rows:
+        for kind, count in waiting.items():
             if kind not in self._handlers:
                 log.warning(
                     "inbox: %d event(s) of kind '%s' wait for an adapter that is not enabled "
@@ -338,7 +322,12 @@ class Inbox:
     async def _handle(self, item: InboxItem, waiter: Waiter | None) -> None:
         attempt = item.attempts + 1
         receipt = Receipt(
-            item.id, self.owner, attempt, last_attempt=attempt >= self.max_attempts, waiter=waiter
+            item,
+            self.owner,
+            attempt,
+            last_attempt=attempt >= self.max_attempts,
+            separate=self.store.separate,
+            waiter=waiter,
         )
         registered = self._handlers.get(item.kind)
         try:
@@ -350,6 +339,7 @@ class Inbox:
         except Exception as error:
             if receipt.done:  # the work is recorded; only showing the result failed
                 log.warning("inbox: event %d handled, but its reply failed: %s", item.id, error)
+                self._settle_soon(item.id)
                 self._count(item, "handled")
                 return
             if not isinstance(error, RetryLater):
@@ -360,7 +350,9 @@ class Inbox:
             await self._failed(item, attempt, RuntimeError("the handler gave up"), final=True)
             return
         if not receipt.done:  # nothing to record (a bot's own message, a link button...)
-            await self._finish(item.id)
+            await self.store.run(partial(rows.settle, ids=[item.id], now=utcnow()))
+        elif self.store.separate:  # marked done in the main database; now in the inbox file
+            self._settle_soon(item.id)
         self._count(item, "handled")
 
     def _count(self, item: InboxItem, outcome: str) -> None:
@@ -368,9 +360,22 @@ class Inbox:
             self.stats.handled += 1
         self.metrics.inbox.labels(platform=item.platform, outcome=outcome).inc()
 
-    async def _finish(self, item_id: int) -> None:
-        async with self.db.transaction() as session:
-            await Receipt(item_id, self.owner, 0, False).mark_done(session)
+    def _settle_soon(self, item_id: int) -> None:
+        """Mark the inbox file's row done, with others handled meanwhile, in one write."""
+        self._to_settle.append(item_id)
+        if self._settling is None or self._settling.done():
+            self._settling = asyncio.create_task(self._settle_waiting(), name="inbox-settle")
+
+    async def _settle_waiting(self) -> None:
+        while self._to_settle:
+            ids, self._to_settle = self._to_settle, []
+            try:
+                await self.store.run(partial(rows.settle, ids=ids, now=utcnow()))
+            except Exception:
+                # Their markers make them done already; try again in a moment.
+                log.exception("inbox: could not mark %d handled event(s) done", len(ids))
+                self._to_settle[:0] = ids
+                await asyncio.sleep(1.0)
 
     async def _failed(
         self, item: InboxItem, attempt: int, error: BaseException, *, final: bool = False
@@ -403,12 +408,9 @@ class Inbox:
             self._count(item, "retried")
             log.info("inbox: event %d will be tried again in %.1f s: %s", item.id, delay, reason)
         try:
-            async with self.db.transaction() as session:
-                await session.execute(
-                    update(InboxEvent)
-                    .where(InboxEvent.id == item.id, InboxEvent.lease_owner == self.owner)
-                    .values(**values)
-                )
+            await self.store.run(
+                partial(rows.record_failure, item_id=item.id, owner=self.owner, values=values)
+            )
         except Exception:
             # The lease runs out and the event is tried again: nothing is lost.
             log.exception("inbox: could not record the failure of event %d", item.id)
@@ -419,62 +421,71 @@ class Inbox:
         if not kinds:
             return 0
         now = utcnow()
-        async with self.db.transaction() as session:
-            statement = (
-                select(
-                    InboxEvent.id,
-                    InboxEvent.platform,
-                    InboxEvent.kind,
-                    InboxEvent.payload,
-                    InboxEvent.attempts,
-                    InboxEvent.received_at,
-                )
-                .where(
-                    InboxEvent.status == PENDING,
-                    InboxEvent.next_attempt_at <= now,
-                    InboxEvent.kind.in_(kinds),
-                    or_(InboxEvent.lease_until.is_(None), InboxEvent.lease_until < now),
-                )
-                .order_by(InboxEvent.id)
-                .limit(CLAIM_BATCH)
+        claimed = await self.store.run(
+            partial(
+                rows.claim,
+                kinds=kinds,
+                owner=self.owner,
+                now=now,
+                lease_until=now + self.lease,
+                limit=CLAIM_BATCH,
             )
-            if not self.db.is_sqlite:
-                statement = statement.with_for_update(skip_locked=True)
-            rows = (await session.execute(statement)).all()
-            if not rows:
-                return 0
-            await session.execute(
-                update(InboxEvent)
-                .where(InboxEvent.id.in_([row.id for row in rows]))
-                .values(lease_owner=self.owner, lease_until=now + self.lease)
-            )
+        )
+        if not claimed:
+            return 0
+        if self.store.separate:
+            claimed = await self._skip_handled(claimed)
         unreadable: list[int] = []
-        for row in rows:
+        for row in claimed:
             try:
                 payload = self.sealer.open(row.payload or "")
             except SealError:
                 unreadable.append(row.id)
                 continue
-            item = InboxItem(row.id, row.platform, row.kind, payload, row.attempts, row.received_at)
+            item = InboxItem(
+                row.id,
+                row.event_key,
+                row.platform,
+                row.kind,
+                payload,
+                row.attempts,
+                row.received_at,
+            )
             self._ready.append((item, None))
         if unreadable:
             await self._leave_unreadable(unreadable)
-        return len(rows)
+        return len(claimed)
+
+    async def _skip_handled(self, claimed: list[rows.Claimed]) -> list[rows.Claimed]:
+        """Settle, without handling them again, claimed events whose marker is in the main
+        database: handled before a crash (or a failed write) kept their rows from being
+        marked done. The rest are returned."""
+        handled = await self._marked_done([row.event_key for row in claimed])
+        if not handled:
+            return claimed
+        settled = [row.id for row in claimed if row.event_key in handled]
+        await self.store.run(partial(rows.settle, ids=settled, now=utcnow()))
+        log.info("inbox: %d event(s) were handled before the last stop; marked done", len(settled))
+        return [row for row in claimed if row.event_key not in handled]
+
+    async def _marked_done(self, keys: list[str]) -> set[str]:
+        """Which of ``keys`` have a done marker in the main database."""
+        async with self.db.transaction() as session:
+            return set(
+                await session.scalars(
+                    select(InboxEvent.event_key).where(
+                        InboxEvent.event_key.in_(keys), InboxEvent.status == DONE
+                    )
+                )
+            )
 
     async def _leave_unreadable(self, ids: list[int]) -> None:
         """Events sealed with another key: almost always ADVOCACY_SECRET_KEY changed (or a new
         instance has another). Setting them aside would bury them; they wait, untouched, and
         are tried again every minute, with one line a minute saying why."""
-        async with self.db.transaction() as session:
-            await session.execute(
-                update(InboxEvent)
-                .where(InboxEvent.id.in_(ids), InboxEvent.lease_owner == self.owner)
-                .values(
-                    lease_owner=None,
-                    lease_until=None,
-                    next_attempt_at=utcnow() + UNREADABLE_RETRY,
-                )
-            )
+        await self.store.run(
+            partial(rows.put_off, ids=ids, owner=self.owner, until=utcnow() + UNREADABLE_RETRY)
+        )
         clock = asyncio.get_running_loop().time()
         if clock - self._unreadable_logged_at >= UNREADABLE_RETRY.total_seconds():
             self._unreadable_logged_at = clock
@@ -489,13 +500,9 @@ class Inbox:
         while True:
             await asyncio.sleep(self.lease.total_seconds() / 3)
             try:
-                async with self.db.transaction() as session:
-                    await session.execute(
-                        update(InboxEvent)
-                        .where(InboxEvent.status == PENDING, InboxEvent.lease_owner == self.owner)
-                        .values(lease_until=utcnow() + self.lease)
-                        .execution_options(synchronize_session=False)
-                    )
+                await self.store.run(
+                    partial(rows.renew, owner=self.owner, lease_until=utcnow() + self.lease)
+                )
             except Exception:
                 log.exception("inbox: renewing leases failed; will try again")
 
@@ -511,13 +518,39 @@ class Inbox:
         """Forget handled events once no platform can retry them (their keys and times, nothing
         else). Events set aside after every attempt failed are kept until an admin retries
         them: they are work someone was told was received."""
-        now = now or utcnow()
+        before = (now or utcnow()) - self.keep
+        purged = 0
+        while count := await self.store.run(partial(rows.purge_done, before=before)):
+            purged += count
+        if self.store.separate:
+            await self._settle_old_handled(before)
+            while await self._purge_markers(before):
+                pass
+        return purged
+
+    async def _settle_old_handled(self, before: datetime) -> None:
+        """Before markers older than ``before`` go: settle the rows they stand for that are
+        still pending (handled just before a crash, and the server stayed down for a while),
+        so that no marker goes while its event could be handled again."""
+        after_id = 0
+        while waiting := await self.store.run(
+            partial(rows.waiting_keys, received_before=before, after_id=after_id)
+        ):
+            after_id = waiting[-1][0]
+            handled = await self._marked_done([key for _, key in waiting])
+            done = [item_id for item_id, key in waiting if key in handled]
+            if done:
+                await self.store.run(partial(rows.settle, ids=done, now=utcnow()))
+
+    async def _purge_markers(self, before: datetime) -> int:
         async with self.db.transaction() as session:
-            result = await session.execute(
-                delete(InboxEvent).where(
-                    InboxEvent.status == DONE, InboxEvent.handled_at < now - self.keep
-                )
+            doomed = (
+                select(InboxEvent.id)
+                .where(InboxEvent.status == DONE, InboxEvent.handled_at < before)
+                .limit(rows.PURGE_CHUNK)
+                .scalar_subquery()
             )
+            result = await session.execute(delete(InboxEvent).where(InboxEvent.id.in_(doomed)))
         return result.rowcount or 0
 
     async def _stop(self) -> None:
@@ -536,15 +569,11 @@ class Inbox:
             if left:
                 await asyncio.wait(left, timeout=2)
         self._ready.clear()
+        if self._settling is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._settling, timeout=2)
         try:
-            async with self.db.transaction() as session:
-                result = await session.execute(
-                    update(InboxEvent)
-                    .where(InboxEvent.status == PENDING, InboxEvent.lease_owner == self.owner)
-                    .values(lease_owner=None, lease_until=None)
-                    .execution_options(synchronize_session=False)
-                )
-            left_over = result.rowcount or 0
+            left_over = await self.store.run(partial(rows.release, owner=self.owner))
         except Exception:
             log.exception("inbox: could not release events; they return after their lease")
             left_over = -1
@@ -557,13 +586,11 @@ class Inbox:
     # ----- reading -------------------------------------------------------------------------
 
     async def pending_count(self) -> int:
-        async with self.db.transaction() as session:
-            return int(
-                await session.scalar(
-                    select(func.count(InboxEvent.id)).where(InboxEvent.status == PENDING)
-                )
-                or 0
-            )
+        return (await self.depth())[PENDING]
+
+    async def depth(self) -> dict[str, int]:
+        """Events waiting (pending) and set aside (failed), for /metrics and the CLI."""
+        return await self.store.run(rows.depth)
 
     async def settled(self) -> bool:
         """Nothing pending and nothing in hand (tests wait for it)."""
@@ -571,20 +598,45 @@ class Inbox:
             not self._ready
             and not self._in_hand
             and not self._incoming
+            and not self._to_settle
+            and (self._settling is None or self._settling.done())
             and (await self.pending_count() == 0)
         )
 
+    async def close(self) -> None:
+        await self.store.close()
 
-async def inbox_depth(session: AsyncSession) -> dict[str, int]:
-    """Events waiting (pending) and set aside (failed), for /metrics and the CLI."""
-    rows = await session.execute(
-        select(InboxEvent.status, func.count(InboxEvent.id))
-        .where(InboxEvent.status.in_((PENDING, FAILED)))
-        .group_by(InboxEvent.status)
-    )
-    depth = {PENDING: 0, FAILED: 0}
-    depth.update({status: int(count) for status, count in rows.all()})
-    return depth
+    # ----- moving in -----------------------------------------------------------------------
+
+    async def _take_over_shared_inbox(self) -> None:
+        """Events a server before the inbox had a file of its own left in the main database
+        (pending or set aside) move to the inbox file: copied first, then deleted, so an
+        interrupted move is done again at the next start, never lost."""
+        if not self.store.separate:
+            return
+        async with self.db.transaction() as session:
+            left = (
+                (
+                    await session.execute(
+                        select(InboxEvent.__table__).where(InboxEvent.status.in_((PENDING, FAILED)))
+                    )
+                )
+                .mappings()
+                .all()
+            )
+        if not left:
+            return
+        moved = [{k: v for k, v in row.items() if k != "id"} for row in left]
+        for row in moved:
+            row.update(lease_owner=None, lease_until=None)
+        await self.store.run(partial(rows.take_over, rows=moved))
+        async with self.db.transaction() as session:
+            await session.execute(
+                delete(InboxEvent).where(InboxEvent.id.in_([row["id"] for row in left]))
+            )
+        log.info(
+            "inbox: moved %d waiting event(s) to the inbox file %s", len(left), self.store.path
+        )
 
 
 class _ReadyQueues:

@@ -1,13 +1,13 @@
 """The inbox as an admin sees it: what waits, what was set aside after every attempt failed, and
-putting those back. Payloads stay sealed: an admin sees kinds, times and errors, never content."""
+putting those back. Payloads stay sealed: an admin sees kinds, times and errors, never content.
+Each function takes a connection to the inbox's database (``Inbox.store.run`` gives one)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Connection, func, select, update
 
 from bot.errors import InvalidInput
 from bot.inbox import FAILED, PENDING
@@ -53,9 +53,9 @@ class SetAside:
     last_error: str
 
 
-async def inbox_summary(session: AsyncSession) -> InboxSummary:
+def inbox_summary(connection: Connection) -> InboxSummary:
     """Waiting and set-aside events by kind (``slack``, ``teams``, ``voice.webhook``...)."""
-    rows = await session.execute(
+    rows = connection.execute(
         select(
             InboxEvent.kind,
             InboxEvent.status,
@@ -81,15 +81,14 @@ async def inbox_summary(session: AsyncSession) -> InboxSummary:
     )
 
 
-async def set_aside_count(session: AsyncSession) -> int:
+def set_aside_count(connection: Connection) -> int:
     return int(
-        await session.scalar(select(func.count(InboxEvent.id)).where(InboxEvent.status == FAILED))
-        or 0
+        connection.scalar(select(func.count(InboxEvent.id)).where(InboxEvent.status == FAILED)) or 0
     )
 
 
-async def set_aside_events(session: AsyncSession, limit: int) -> list[SetAside]:
-    rows = await session.execute(
+def set_aside_events(connection: Connection, limit: int) -> list[SetAside]:
+    rows = connection.execute(
         select(
             InboxEvent.id,
             InboxEvent.platform,
@@ -105,14 +104,14 @@ async def set_aside_events(session: AsyncSession, limit: int) -> list[SetAside]:
     return [SetAside(*row[:5], row[5] or "") for row in rows.all()]
 
 
-async def retry_set_aside(session: AsyncSession, ids: list[int] | None) -> int:
+def retry_set_aside(connection: Connection, ids: list[int] | None) -> int:
     """Put events that failed every attempt back in the queue (all of them when ``ids`` is None);
     how many were put back. Ids that are not set aside are refused by name, and nothing is
     put back then."""
     statement = update(InboxEvent).where(InboxEvent.status == FAILED)
     if ids is not None:
         found = set(
-            await session.scalars(
+            connection.scalars(
                 select(InboxEvent.id).where(InboxEvent.id.in_(ids), InboxEvent.status == FAILED)
             )
         )
@@ -123,7 +122,7 @@ async def retry_set_aside(session: AsyncSession, ids: list[int] | None) -> int:
                 "see advocacy inbox failed."
             )
         statement = statement.where(InboxEvent.id.in_(ids))
-    result = await session.execute(
+    result = connection.execute(
         statement.values(
             status=PENDING,
             attempts=0,

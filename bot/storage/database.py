@@ -33,8 +33,6 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from bot.storage.one_hop import OneHopWriter
-
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -83,7 +81,7 @@ class Database:
         engine_args: dict[str, Any] = {"echo": echo, "hide_parameters": True}
         if self.is_sqlite:
             connect_args["timeout"] = SQLITE_BUSY_TIMEOUT_MS / 1000
-            _create_private(make_url(self.url).database)
+            create_private(make_url(self.url).database)
         elif search_path:
             connect_args["server_settings"] = {"search_path": search_path}
         if not self.is_sqlite:
@@ -93,7 +91,6 @@ class Database:
         )
         if self.is_sqlite:
             _configure_sqlite(self.engine.sync_engine)
-        self._one_hop: OneHopWriter | None = None
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._writer_turn: WriterTurn | None = None
         self._writer_turn_loop: asyncio.AbstractEventLoop | None = None
@@ -113,18 +110,11 @@ class Database:
         async with self._writer_turn_held(urgent), self.sessions() as session, session.begin():
             yield session
 
-    async def write_in_one_hop(self, work: Callable[[Connection], T], *, urgent: bool = False) -> T:
-        """Run ``work(connection)`` (synchronous SQLAlchemy Core) in one write transaction.
-        On a SQLite file it runs whole on a thread of its own (see ``bot/storage/one_hop.py``):
-        for short, hot writes that must not wait a turn of a busy event loop at every step."""
-        database = make_url(self.url).database
-        if not self.is_sqlite or not database or database == ":memory:":
-            async with self._writer_turn_held(urgent), self.engine.begin() as connection:
-                return await connection.run_sync(work)
-        if self._one_hop is None:
-            self._one_hop = OneHopWriter(self.url, SQLITE_BUSY_TIMEOUT_MS / 1000, _configure_sqlite)
-        async with self._writer_turn_held(urgent):
-            return await self._one_hop.run(work)
+    async def run_sync_write(self, work: Callable[[Connection], T], *, urgent: bool = False) -> T:
+        """Run ``work(connection)`` (synchronous SQLAlchemy Core) in one write transaction:
+        for code that runs the same statements here and on a connection of its own."""
+        async with self._writer_turn_held(urgent), self.engine.begin() as connection:
+            return await connection.run_sync(work)
 
     @asynccontextmanager
     async def _writer_turn_held(self, urgent: bool) -> AsyncIterator[None]:
@@ -158,13 +148,10 @@ class Database:
             await connection.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
-        if self._one_hop is not None:
-            one_hop, self._one_hop = self._one_hop, None
-            await asyncio.to_thread(one_hop.close)
         await self.engine.dispose()
 
 
-def _create_private(path: str | None) -> None:
+def create_private(path: str | None) -> None:
     """A new SQLite file readable by this account only (SQLite would make it, and its WAL,
     readable by everyone on the machine): it holds ideas, answers and sealed references."""
     if not path or path == ":memory:" or path.startswith("file:"):
@@ -220,6 +207,8 @@ class WriterTurn:
 
 
 def _configure_sqlite(engine: Engine) -> None:
+    """Per connection: WAL, the busy time-out; every transaction takes the write lock first."""
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy emit BEGIN itself (see _on_begin); the driver's own BEGIN is deferred.
