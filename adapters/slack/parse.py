@@ -63,6 +63,17 @@ def command_event(body: dict[str, Any], actor: Actor) -> CommandInvoked:
     )
 
 
+def without_card(body: dict[str, Any]) -> dict[str, Any]:
+    """A click as the inbox keeps it: Slack sends the whole clicked message with every click
+    (its blocks are most of the request), and handling one needs only which message it was.
+    Less to seal and write while Slack waits for the ack, and less kept about the card."""
+    message = body.get("message")
+    if not isinstance(message, dict):
+        return body
+    kept = {key: message[key] for key in ("ts", "thread_ts") if key in message}
+    return {**body, "message": kept}
+
+
 def action_event(body: dict[str, Any], actor: Actor) -> ActionInvoked | None:
     """A button press; None for link buttons, which Slack reports but the core need not see."""
     action = body["actions"][0]

@@ -159,7 +159,7 @@ class Inbox:
             "event_key": key,
             "platform": platform,
             "kind": kind,
-            "payload": self.sealer.seal(payload),
+            "payload": self.sealer.seal_event(payload),
             "status": PENDING,
             "attempts": 0,
             "next_attempt_at": now,
@@ -438,7 +438,7 @@ class Inbox:
         unreadable: list[int] = []
         for row in claimed:
             try:
-                payload = self.sealer.open(row.payload or "")
+                payload = self.sealer.open_event(row.payload or "")
             except SealError:
                 unreadable.append(row.id)
                 continue
