@@ -209,6 +209,8 @@ async def test_a_worker_whose_lease_ran_out_cannot_record_the_work_again(
         async with working(second):
             await until_settled(second)
         resume.set()
+    await first.close()
+    await second.close()
     assert recorded == ["B"]
 
 
@@ -310,6 +312,7 @@ async def test_events_sealed_with_another_key_wait_and_are_said_once(
                     break
                 await asyncio.sleep(0.02)
             await asyncio.sleep(0.6)  # a second poll: still one line
+    await other.close()
     lines = [r for r in caplog.records if r.name == "bot.inbox"]
     assert len(lines) == 1 and "ADVOCACY_SECRET_KEY" in lines[0].getMessage()
     assert {r.status for r in await rows(app)} == {PENDING}

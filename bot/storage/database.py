@@ -8,8 +8,8 @@ Within one process, SQLite writers also queue in order on an asyncio lock: SQLit
 handler polls with sleeps, so under a burst one writer can lose every race for the whole busy
 time-out (seen under load as "database is locked"). The queue is first come, first served; the
 busy time-out then only arbitrates between processes. An urgent writer (the inbox writing what a
-platform waits to hear was received) goes before the others waiting, so an acknowledgement waits
-for at most the transaction in progress, not for every event being handled.
+platform waits to hear was received, where it shares an in-memory database) goes before the
+others waiting; beside a SQLite file the inbox has a file of its own (``bot/inbox/store.py``).
 """
 
 from __future__ import annotations

@@ -406,6 +406,10 @@ class InboxEvent(Base):
     counts once, and nobody reading the database can turn it back into a conversation or a
     person. ``payload`` is sealed with the server's key while the event waits and is cleared in
     the transaction that handles it; handled rows are purged after the platforms' retry window.
+
+    Beside a SQLite file the inbox's rows live in a file of their own (``bot/inbox/store.py``),
+    and this table of the main database holds only done markers: the keyed ids of handled
+    events, written in the handler's transaction, and those of events handled in their request.
     """
 
     __tablename__ = "inbox_events"
