@@ -6,9 +6,7 @@ purged after the retry window, and SQLite's writer queue lets acknowledgements g
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -23,26 +21,7 @@ from bot.sealing import Sealer
 from bot.storage.database import WriterTurn
 from bot.storage.models import InboxEvent
 from bot.storage.types import utcnow
-
-
-@contextlib.asynccontextmanager
-async def working(inbox: Inbox) -> AsyncIterator[None]:
-    stop = asyncio.Event()
-    task = asyncio.create_task(inbox.run(stop, poll_interval=0.05))
-    try:
-        yield
-    finally:
-        stop.set()
-        inbox.wake()
-        await task
-
-
-async def until_settled(inbox: Inbox) -> None:
-    for _ in range(1000):
-        if await inbox.settled():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the inbox did not settle")
+from tests.inbox_support import until_settled, working
 
 
 async def rows(app: Application) -> list[Any]:

@@ -20,24 +20,13 @@ from bot.config import Settings
 from bot.inbox import DONE, PENDING, Inbox, InboxItem, Receipt, rows
 from bot.storage.models import InboxEvent
 from bot.storage.types import utcnow
+from tests.inbox_support import working
 
 
 @pytest.fixture
 async def app(sqlite_settings: Settings) -> AsyncIterator[Application]:
     async with open_application(sqlite_settings, with_adapters=False) as application:
         yield application
-
-
-@contextlib.asynccontextmanager
-async def working(inbox: Inbox) -> AsyncIterator[None]:
-    stop = asyncio.Event()
-    task = asyncio.create_task(inbox.run(stop, poll_interval=0.05))
-    try:
-        yield
-    finally:
-        stop.set()
-        inbox.wake()
-        await task
 
 
 async def until(condition: Any, what: str) -> None:

@@ -28,14 +28,20 @@ import logging
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from sqlalchemy import Connection, create_engine, event
+from sqlalchemy import Connection, create_engine
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import StaticPool
 
-from bot.storage.database import SQLITE_BUSY_TIMEOUT_MS, Database, DatabaseBusy, create_private
+from bot.storage.database import (
+    SQLITE_BUSY_TIMEOUT_MS,
+    Database,
+    DatabaseBusy,
+    configure_sqlite,
+    create_private,
+)
 from bot.storage.models import InboxEvent
 
 log = logging.getLogger("bot.inbox")
@@ -114,7 +120,9 @@ class InboxStore:
             connect_args={"timeout": 0, "check_same_thread": False},
             hide_parameters=True,
         )
-        _configure_inbox_file(engine)
+        # Busy time-out 0 (``run`` waits for another process asynchronously); checkpoints run
+        # on a thread of their own (_checkpoint_forever), never in a commit on the loop.
+        configure_sqlite(engine, busy_timeout_ms=0, extra_pragmas=("wal_autocheckpoint = 0",))
         connection = engine.connect()
         try:
             with connection.begin():
@@ -163,23 +171,6 @@ def _is_busy(error: OperationalError) -> bool:
         if code is not None:
             return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
     return "database is locked" in str(original)
-
-
-def _configure_inbox_file(engine: Engine) -> None:
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN (see _on_begin)
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA busy_timeout = 0")
-        cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.execute("PRAGMA synchronous = NORMAL")
-        # Checkpoints run on a thread of their own (_checkpoint_forever), not in a commit.
-        cursor.execute("PRAGMA wal_autocheckpoint = 0")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _create_schema(connection: Connection) -> None:

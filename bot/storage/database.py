@@ -90,7 +90,7 @@ class Database:
             self.url, connect_args=connect_args, **engine_args
         )
         if self.is_sqlite:
-            _configure_sqlite(self.engine.sync_engine)
+            configure_sqlite(self.engine.sync_engine)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._writer_turn: WriterTurn | None = None
         self._writer_turn_loop: asyncio.AbstractEventLoop | None = None
@@ -206,7 +206,12 @@ class WriterTurn:
         self._held = False
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def configure_sqlite(
+    engine: Engine,
+    *,
+    busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS,
+    extra_pragmas: tuple[str, ...] = ("foreign_keys = ON",),
+) -> None:
     """Per connection: WAL, the busy time-out; every transaction takes the write lock first."""
 
     @event.listens_for(engine, "connect")
@@ -214,10 +219,11 @@ def _configure_sqlite(engine: Engine) -> None:
         # Let SQLAlchemy emit BEGIN itself (see _on_begin); the driver's own BEGIN is deferred.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
-        cursor.execute("PRAGMA foreign_keys = ON")
+        for pragma in extra_pragmas:
+            cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
