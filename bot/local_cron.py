@@ -15,7 +15,8 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.base import BaseTrigger
-from apscheduler.triggers.cron import CronTrigger
+
+from bot.crontab import crontab_trigger
 
 # The largest daylight-saving gap in use (Lord Howe is 30 minutes, the rest one hour); a wall
 # time this far before ``now`` may still map to an instant after it.
@@ -40,8 +41,9 @@ class LocalCronTrigger(BaseTrigger):
     def __init__(self, expression: str, zone: str) -> None:
         self.expression = expression
         self.zone = ZoneInfo(zone)
-        # UTC has no daylight saving: the naive wall clock, each time exactly once.
-        self._wall = CronTrigger.from_crontab(expression, timezone=UTC)
+        # UTC has no daylight saving: the naive wall clock, each time exactly once. Read as
+        # crontab reads it (weekdays from Sunday; day-of-month or day-of-week).
+        self._wall = crontab_trigger(expression, "UTC")
 
     def _walls_from(self, start: datetime) -> Iterator[datetime]:
         fire = self._wall.get_next_fire_time(None, start.replace(tzinfo=UTC))
