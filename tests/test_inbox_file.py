@@ -99,8 +99,10 @@ async def test_an_event_handled_before_a_crash_is_not_handled_again(
     """The handler's transaction committed (with its marker), then the process died before the
     inbox file's row was marked done: the next worker finds the marker and only settles it."""
     handled: list[int] = []
+    calls: list[int] = []  # every time the work was started, recorded or not
 
     async def handler(item: InboxItem, receipt: Receipt) -> None:
+        calls.append(item.payload["n"])
         async with app.db.transaction() as session:
             if await receipt.mark_done(session):
                 handled.append(item.payload["n"])
@@ -125,6 +127,7 @@ async def test_an_event_handled_before_a_crash_is_not_handled_again(
         await until(restarted.settled, "the restarted inbox to settle")
     await restarted.close()
     assert handled == [1]  # not twice
+    assert calls == [1]  # the marker was found at the claim: the work was not even started
     [(_, status, payload)] = inbox_rows(app)
     assert status == DONE and payload is None
 
