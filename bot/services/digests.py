@@ -75,6 +75,18 @@ def cron_trigger(expression: str, zone: str) -> LocalCronTrigger:
         raise InvalidInput(f"Bad cron expression '{expression}': {error}.") from None
 
 
+def schedulable_trigger(expression: str, zone: str) -> LocalCronTrigger:
+    """A trigger for a new or edited schedule, refused when it can never fire (30 February):
+    a digest that is accepted and then silently never sent is worse than a clear no."""
+    trigger = cron_trigger(expression, zone)
+    if trigger.get_next_fire_time(None, utcnow()) is None:
+        raise InvalidInput(
+            f"'{expression}' never fires: no month has that day (for example 30 or 31 February, "
+            "31 April); pick a day that exists, such as '0 9 28 2 *'."
+        )
+    return trigger
+
+
 def next_fire_times(
     digest: Digest, count: int = 1, after: datetime | None = None
 ) -> list[datetime]:
@@ -127,7 +139,7 @@ async def add_digest(
     parsed_kind = parse_enum(DigestKind, kind, "digest kind")
     parsed_audience = parse_audience(audience)
     zone = validate_timezone(timezone)
-    cron_trigger(cron, zone)
+    schedulable_trigger(cron, zone)
     if parsed_audience.team:
         await get_team(session, parsed_audience.team)
     if parsed_audience.channel and parsed_kind == DigestKind.ROLLUP:
@@ -174,7 +186,7 @@ async def edit_digest(
     digest = await get_digest(session, name)
     zone = validate_timezone(timezone) if timezone is not None else digest.timezone
     expression = " ".join(cron.split()) if cron is not None else digest.cron
-    cron_trigger(expression, zone)
+    schedulable_trigger(expression, zone)
     parsed_audience = parse_audience(audience if audience is not None else digest.audience)
     if parsed_audience.team:
         await get_team(session, parsed_audience.team)
