@@ -64,6 +64,11 @@ def _chart_period(visit: Visit) -> timedelta | web.Response:
         return web.Response(status=400, text=error.message)
 
 
+def _narrow(visit: Visit) -> bool:
+    """A chart for a phone's width (``?layout=narrow``, asked for by the page's <picture>)."""
+    return visit.query.get("layout") == "narrow"
+
+
 @page()
 async def home(visit: Visit) -> web.StreamResponse:
     return visit.render("home.html", title="Console")
@@ -102,7 +107,7 @@ async def objectives_chart_png(visit: Visit) -> web.StreamResponse:
     report = await build_objectives_report(
         visit.session, visit.member, visit.application.sealer, period
     )
-    png = await asyncio.to_thread(objectives_chart, report)
+    png = await asyncio.to_thread(objectives_chart, report, narrow=_narrow(visit))
     return web.Response(body=png, content_type="image/png")
 
 
@@ -449,7 +454,7 @@ async def voice_chart_png(visit: Visit) -> web.StreamResponse:
             select(VoiceItem.received_at, VoiceItem.themes).where(VoiceItem.received_at >= since)
         )
     ).all()
-    png = await asyncio.to_thread(theme_trend_chart, rows, since, utcnow())
+    png = await asyncio.to_thread(theme_trend_chart, rows, since, utcnow(), narrow=_narrow(visit))
     return web.Response(body=png, content_type="image/png")
 
 

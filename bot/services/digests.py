@@ -75,6 +75,18 @@ def cron_trigger(expression: str, zone: str) -> LocalCronTrigger:
         raise InvalidInput(f"Bad cron expression '{expression}': {error}.") from None
 
 
+def firing_cron(expression: str, zone: str) -> LocalCronTrigger:
+    """``cron_trigger``, refused when no date ever matches it ('0 9 30 2 *', 30 February): such
+    a schedule would be kept and never send anything."""
+    trigger = cron_trigger(expression, zone)
+    if trigger.get_next_fire_time(None, utcnow()) is None:
+        raise InvalidInput(
+            f"'{expression}' never fires: no date matches its day and month (such as 30 "
+            "February or 31 April). Check the day and the month."
+        )
+    return trigger
+
+
 def next_fire_times(
     digest: Digest, count: int = 1, after: datetime | None = None
 ) -> list[datetime]:
@@ -132,7 +144,7 @@ async def add_digest(
     with concerning("timezone"):
         zone = validate_timezone(timezone)
     with concerning("cron"):
-        cron_trigger(cron, zone)
+        firing_cron(cron, zone)
     parsed_audience = await _checked_audience(session, audience, parsed_kind)
     with concerning("local_time"):
         _check_local_time(local_time, parsed_audience)
@@ -190,7 +202,7 @@ async def edit_digest(
         zone = validate_timezone(timezone) if timezone is not None else digest.timezone
     expression = " ".join(cron.split()) if cron is not None else digest.cron
     with concerning("cron"):
-        cron_trigger(expression, zone)
+        firing_cron(expression, zone)
     parsed_audience = await _checked_audience(
         session, audience if audience is not None else digest.audience, DigestKind(digest.kind)
     )
