@@ -71,6 +71,11 @@ def _names_above(axes: Any, positions: list[float], labels: list[str]) -> None:
 
 
 def objectives_chart(report: ObjectivesReport, *, narrow: bool = False) -> bytes:
+    """The objectives report as a PNG (see ``objectives_figure``)."""
+    return _png(_pyplot(), objectives_figure(report, narrow=narrow))
+
+
+def objectives_figure(report: ObjectivesReport, *, narrow: bool = False) -> Any:
     """Three panels per objective: useful share of the content, suggestions filed and answered,
     and customer sentiment this period against the previous one. ``narrow`` stacks the panels
     for a phone's width (side by side they shrink to an unreadable strip)."""
@@ -142,7 +147,7 @@ def objectives_chart(report: ObjectivesReport, *, narrow: bool = False) -> bytes
 
     days = max(1, round((report.until - report.since).total_seconds() / 86_400))
     figure.suptitle(f"Objectives, last {days} days (to {report.until:%d %b %Y})")
-    return _png(plt, figure)
+    return figure
 
 
 def _png(plt: Any, figure: Any) -> bytes:
