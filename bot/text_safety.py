@@ -8,6 +8,10 @@ from typing import Any
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
+# Embeddings and overrides (LRE, RLE, PDF, LRO, RLO): U+202E before "evil" shows it as "live".
+# Written text needs none of them (the Unicode bidi algorithm orders Arabic and Hebrew itself).
+DIRECTION_OVERRIDES = dict.fromkeys(range(0x202A, 0x202F))
+
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -21,6 +25,12 @@ def csv_cell(value: object) -> object:
 
 def csv_row(row: dict[str, object]) -> dict[str, object]:
     return {key: csv_cell(value) for key, value in row.items()}
+
+
+def in_written_order(value: str) -> str:
+    """``value`` without direction overrides, so that it shows in the order it was written
+    (kept as written in the database; shown so on the console and in charts)."""
+    return value.translate(DIRECTION_OVERRIDES) if not value.isascii() else value
 
 
 def unstorable(value: str) -> str | None:

@@ -24,10 +24,10 @@ from bot.services.permissions import OPERATOR
 from bot.storage.models import ContentItem, Digest, Suggestion
 from bot.web import build_web_app
 from content.demo.loader import load_demo
-from tests.browser_support import chromium_page, requires_chromium, screenshot
+from tests.browser_support import chromium_page, requires_chromium, screenshot, screenshot_dir
 
 if TYPE_CHECKING:
-    from playwright.async_api import Page
+    from playwright.async_api import Page, ViewportSize
 from tests.conftest import make_member
 
 pytestmark = [requires_chromium, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
@@ -191,3 +191,90 @@ async def test_an_employee_link_cannot_open_manager_pages_and_links_work_once(
         await page.goto("/console/deliveries")
         assert await page.get_by_text("No failed deliveries").count() == 1
         await screenshot(page, "console-deliveries-phone")
+
+
+async def test_a_refused_schedule_is_seen_beside_its_field_without_scrolling(
+    app: Application, console: str
+) -> None:
+    """The form is at the bottom of a long page: the browser comes back to the cron, focused,
+    with the reason in a red alert above it and everything typed still there."""
+    async with chromium_page(base_url=console) as page:
+        await sign_in(page, await sign_in_path(app, "dana"))
+        await page.goto("/console/digests")
+        form = page.locator("#new-digest")
+        await form.get_by_label("Name", exact=True).fill("Month end")
+        await form.get_by_label("When (cron", exact=False).fill("0 9 30 2 *")
+        await form.get_by_label("Time zone", exact=True).fill("Europe/Berlin")
+        await form.get_by_role("button", name="Schedule").click()
+        alert = form.get_by_role("alert")
+        await alert.wait_for()
+        cron = form.get_by_label("When (cron", exact=False)
+        assert "never fires" in await alert.inner_text()
+        assert await cron.get_attribute("aria-describedby") == await alert.get_attribute("id")
+        assert await cron.input_value() == "0 9 30 2 *"
+        assert await form.get_by_label("Name", exact=True).input_value() == "Month end"
+        assert await cron.evaluate("field => document.activeElement === field")
+        viewport = page.viewport_size
+        assert viewport is not None
+        for shown in (alert, cron):  # both in view, as the page opened
+            box = await shown.bounding_box()
+            assert (
+                box is not None and box["y"] >= 0 and box["y"] + box["height"] <= viewport["height"]
+            )
+        colour = await alert.evaluate("p => getComputedStyle(p).color")
+        assert colour != await page.get_by_role("heading", name="Digests").evaluate(
+            "h => getComputedStyle(h).color"
+        )
+        assert await page.get_by_role("status").count() == 0
+        await screenshot(page, "console-digest-refused", full_page=False)
+
+
+# Every table and each of its cells: clipped without its frame scrolling, the page wider than
+# the screen, or a frame that scrolls without saying so on a phone.
+CLIPPED = """() => {
+  const problems = [];
+  if (document.documentElement.scrollWidth > innerWidth) problems.push('the page scrolls sideways');
+  for (const table of document.querySelectorAll('main table')) {
+    const frame = table.closest('.scroll');
+    if (!frame) { problems.push('a table with no frame'); continue; }
+    const style = getComputedStyle(frame);
+    if (frame.scrollWidth > frame.clientWidth && !['auto', 'scroll'].includes(style.overflowX))
+      problems.push('a frame clips without scrolling');
+    const hint = getComputedStyle(frame, '::before').content;
+    if (frame.scrollWidth > frame.clientWidth && !hint.includes('Scroll'))
+      problems.push('a frame scrolls without saying so');
+    const edge = frame.getBoundingClientRect().right;
+    for (const cell of table.querySelectorAll('th, td')) {
+      const right = cell.getBoundingClientRect().right;
+      if (right > edge + 1 && frame.scrollWidth <= frame.clientWidth) problems.push('a cut cell');
+    }
+  }
+  return problems;
+}"""
+
+
+async def test_at_phone_width_tables_scroll_in_their_frame_and_charts_stack(
+    app: Application, console: str
+) -> None:
+    phone: ViewportSize = {"width": 390, "height": 844}
+    async with chromium_page(base_url=console, viewport=phone) as page:
+        await sign_in(page, await sign_in_path(app, "dana"))
+        for name in ("objectives", "content", "digests"):
+            await page.goto(f"/console/{name}")
+            if name == "digests":  # a run, for the runs' table
+                await page.locator("article").first.get_by_role("button", name="Send now").click()
+                await page.get_by_role("status").wait_for()
+            assert await page.locator("main table").count() >= 1, name
+            assert await page.evaluate(CLIPPED) == [], name
+            frame = page.locator(".scroll").first
+            assert await frame.evaluate("f => f.scrollWidth > f.clientWidth"), name  # narrow
+            await screenshot(page, f"console-{name}-phone")
+        for name in ("objectives", "voice"):
+            await page.goto(f"/console/{name}")
+            chart = page.locator("img.chart")
+            assert await loaded_width(page) > 0
+            source = await chart.evaluate("img => img.currentSrc")
+            assert "layout=narrow" in source, name
+            width, height = await chart.evaluate("img => [img.clientWidth, img.clientHeight]")
+            assert width <= phone["width"] and height >= width, (name, width, height)
+            await chart.screenshot(path=str(screenshot_dir() / f"console-{name}-chart-phone.png"))

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from bot.crontab import weekdays
 from bot.errors import InvalidInput
 from bot.local_cron import LocalCronTrigger
-from bot.services.digests import schedulable_trigger
+from bot.services.digests import firing_cron
 
 START = datetime(2026, 12, 6, 10, 7, tzinfo=UTC)  # a Sunday
 
@@ -95,9 +95,9 @@ def test_bad_weekdays_are_refused_with_the_reason() -> None:
 @pytest.mark.parametrize("expression", ["0 9 30 2 *", "0 9 31 4,6,9,11 *", "0 0 31 2 *"])
 def test_a_schedule_that_never_fires_is_refused(expression: str) -> None:
     with pytest.raises(InvalidInput, match="never fires"):
-        schedulable_trigger(expression, "Europe/Paris")
+        firing_cron(expression, "Europe/Paris")
 
 
 def test_rare_but_real_days_are_accepted() -> None:
     for expression in ("0 9 29 2 *", "0 9 31 4 mon", "0 9 31 * *"):
-        assert schedulable_trigger(expression, "UTC").get_next_fire_time(None, START) is not None
+        assert firing_cron(expression, "UTC").get_next_fire_time(None, START) is not None

@@ -10,12 +10,13 @@ from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
-from multidict import MultiDictProxy
+from multidict import MultiDict, MultiDictProxy
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import Application
 from bot.console.auth import SignedIn, csrf_matches, resume_session
 from bot.console.notices import Notice, keep_notice, keep_notice_for, take_notice
+from bot.console.refused_forms import RefusedForm
 from bot.domain import Role
 from bot.errors import DomainError
 from bot.services.permissions import role_allows
@@ -43,10 +44,17 @@ class Visit:
     session: AsyncSession
     signed_in: SignedIn
     prepared: Any = None
+    refused: RefusedForm | None = None  # the page is shown again for a form it refused
 
     @property
     def member(self) -> Any:
         return self.signed_in.member
+
+    @property
+    def query(self) -> Any:
+        """The address's values; none when the page is shown again for a refused form (they
+        are what was refused: the page is shown as it is without them)."""
+        return MultiDictProxy(MultiDict()) if self.refused else self.request.query
 
     def render(self, template: str, status: int = 200, **context: Any) -> web.Response:
         pages = [
@@ -61,9 +69,10 @@ class Visit:
                 "csrf": self.signed_in.csrf_token,
                 "notice": take_notice(self.signed_in.record),
                 "path": self.request.path,
+                "refused": self.refused,
                 **context,
             },
-            status=status,
+            status=UNPROCESSABLE if self.refused else status,
         )
 
     def back(self, target: str, text: str) -> web.HTTPSeeOther:
@@ -74,6 +83,11 @@ class Visit:
 
 
 Handler = Callable[[Visit], Awaitable[web.StreamResponse]]
+Served = Callable[..., Awaitable[web.StreamResponse]]
+# A page shown again for a form it refused: the request was understood but not done.
+UNPROCESSABLE = 422
+# The console's pages (wrapped handlers), so that a refused form can find the page to show again.
+_PAGES: set[Served] = set()
 # Reads what a handler needs from the network, outside any transaction (no database lock is
 # held while a slow page loads); a DomainError refuses the request with its message.
 Prepare = Callable[[web.Request, Form | None], Awaitable[Any]]
@@ -81,7 +95,10 @@ Prepare = Callable[[web.Request, Form | None], Awaitable[Any]]
 
 def error_page(request: web.Request, status: int, title: str, text: str) -> web.Response:
     return aiohttp_jinja2.render_template(
-        "error.html", request, {"title": title, "text": text, "pages": []}, status=status
+        "error.html",
+        request,
+        {"title": title, "text": text, "pages": [], "refused": None},
+        status=status,
     )
 
 
@@ -95,17 +112,21 @@ def page(
     runs with no transaction open, then the handler runs in a second one: no network call is
     ever made inside a database transaction."""
 
-    def wrap(handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    def wrap(handler: Handler) -> Served:
         @functools.wraps(handler)
-        async def serve(request: web.Request) -> web.StreamResponse:
+        async def serve(
+            request: web.Request, refused: RefusedForm | None = None
+        ) -> web.StreamResponse:
+            """With ``refused``, the page is shown again for a form it refused (the request
+            was admitted and its CSRF token checked already)."""
             application = request.app[APPLICATION]
             cookie = request.cookies.get(COOKIE)
             if not cookie:
                 return _sign_in_first(request)
-            form = await request.post() if request.method == "POST" else None
+            form = await request.post() if request.method == "POST" and not refused else None
             try:
                 prepared = None
-                if prepare is not None:
+                if prepare is not None and refused is None:
                     async with application.db.transaction() as session:
                         admitted = await _admit(request, session, cookie, roles, form)
                     if isinstance(admitted, web.Response):
@@ -115,15 +136,19 @@ def page(
                     admitted = await _admit(request, session, cookie, roles, form)
                     if isinstance(admitted, web.Response):
                         return admitted
-                    result = await handler(Visit(request, application, session, admitted, prepared))
+                    visit = Visit(request, application, session, admitted, prepared, refused)
+                    result = await handler(visit)
             except DomainError as error:
                 # Refused by a service: nothing is kept (the transaction rolled back).
-                return await _refused(request, application, cookie, error.message)
+                if refused is not None:  # the page failed to show again: say so on its own
+                    return await _noticed(request, application, cookie, refused.message)
+                return await _refused(request, application, cookie, error, form)
             # A redirect after a form is raised only now, once the work is committed.
             if isinstance(result, web.HTTPException):
                 raise result
             return result
 
+        _PAGES.add(serve)
         return serve
 
     return wrap
@@ -163,13 +188,40 @@ async def _admit(
 
 
 async def _refused(
+    request: web.Request,
+    application: Application,
+    cookie: str,
+    error: DomainError,
+    form: Form | None,
+) -> web.StreamResponse:
+    """The page of a refused form, shown again with what was typed and why, beside the field
+    the reason is about (a redirect would empty the form and show the reason far from it). A
+    page asked for with bad values in its address is shown without them, saying why; with
+    none, a page of its own explains."""
+    if request.method == "GET" and not request.query_string:
+        return error_page(request, 400, "This page cannot be shown", error.message)
+    page = _page_at(request, request.path if request.method == "GET" else _section(request.path))
+    if page is None:
+        return await _noticed(request, application, cookie, error.message)
+    sent = form if form is not None else request.query
+    # A POST that names no form (not sent from a console page) matches none of the page's forms.
+    form_id = str(sent.get("form") or "") if form is not None else None
+    return await page(request, refused=RefusedForm.of(form_id, sent, error))
+
+
+def _page_at(request: web.Request, path: str) -> Served | None:
+    """The console page served at ``path`` (GET), if there is one."""
+    for route in request.app.router.routes():
+        info = route.resource.get_info() if route.resource else {}
+        if route.method == "GET" and info.get("path") == path and route.handler in _PAGES:
+            return route.handler
+    return None
+
+
+async def _noticed(
     request: web.Request, application: Application, cookie: str, message: str
 ) -> web.StreamResponse:
-    """After a form: back to its page, which shows the reason as a refusal. A page asked for
-    with a bad value in its address goes to itself without the address's values, saying why;
-    with none, a page of its own explains (a redirect to itself would loop)."""
-    if request.method == "GET" and not request.query_string:
-        return error_page(request, 400, "This page cannot be shown", message)
+    """Back to the section's page, which shows ``message`` as a refusal at its top."""
     target = request.path if request.method == "GET" else _section(request.path)
     async with application.db.transaction() as session:
         await keep_notice_for(session, cookie, Notice(message, refused=True))

@@ -14,7 +14,7 @@ from bot.chat.parsing import parse_id
 from bot.console.access import APPLICATION, COOKIE, Form, Visit, page
 from bot.console.auth import end_session
 from bot.domain import DeliveryStatus, DigestKind, Role, SuggestionStatus
-from bot.errors import DomainError, InvalidInput
+from bot.errors import DomainError, InvalidInput, concerning
 from bot.plugins import PageInfo, UrlEnricher
 from bot.services import content as content_service
 from bot.services import digests as digest_service
@@ -36,7 +36,7 @@ PAGE_SIZE = 20
 
 def _page_number(visit: Visit) -> int:
     """The page asked for in ``?page=``; anything that is not a page number is page 1."""
-    text = visit.request.query.get("page", "1")
+    text = visit.query.get("page", "1")
     return max(1, int(text)) if text.isascii() and text.isdigit() and len(text) < 7 else 1
 
 
@@ -50,8 +50,9 @@ def _paged(items: list, number: int) -> tuple[list, int, int]:
 def _period(visit: Visit) -> tuple[str, timedelta]:
     """The period in ``?since=`` (30 days when absent or 'all'); a bad or too long one is
     refused with the accepted range (parse_period raises InvalidInput)."""
-    text = visit.request.query.get("since", "30d")
-    period = parse_period(text)
+    text = visit.query.get("since", "30d")
+    with concerning("since"):
+        period = parse_period(text)
     return (text, period) if period else ("30d", timedelta(days=30))
 
 
@@ -61,6 +62,11 @@ def _chart_period(visit: Visit) -> timedelta | web.Response:
         return _period(visit)[1]
     except DomainError as error:
         return web.Response(status=400, text=error.message)
+
+
+def _narrow(visit: Visit) -> bool:
+    """A chart for a phone's width (``?layout=narrow``, asked for by the page's <picture>)."""
+    return visit.query.get("layout") == "narrow"
 
 
 @page()
@@ -101,7 +107,7 @@ async def objectives_chart_png(visit: Visit) -> web.StreamResponse:
     report = await build_objectives_report(
         visit.session, visit.member, visit.application.sealer, period
     )
-    png = await asyncio.to_thread(objectives_chart, report)
+    png = await asyncio.to_thread(objectives_chart, report, narrow=_narrow(visit))
     return web.Response(body=png, content_type="image/png")
 
 
@@ -120,7 +126,11 @@ async def suggestions(visit: Visit) -> web.StreamResponse:
         (status, [s for s in ideas if s.status == status.value]) for status in SuggestionStatus
     ]
     return visit.render(
-        "suggestions.html", title="Suggestions", board=board, statuses=list(SuggestionStatus)
+        "suggestions.html",
+        title="Suggestions",
+        board=board,
+        statuses=list(SuggestionStatus),
+        status_options=[(status.value, status.label) for status in SuggestionStatus],
     )
 
 
@@ -153,7 +163,7 @@ async def merge(visit: Visit) -> web.StreamResponse:
         visit.application.sealer,
         visit.member,
         duplicate,
-        parse_id(str(form.get("into") or ""), "suggestion"),
+        _id_in(form, "into", "suggestion"),
     )
     _wake(visit)
     return visit.back("/console/suggestions", f"#{duplicate} joined #{target.id} with its votes.")
@@ -174,6 +184,12 @@ async def hide(visit: Visit) -> web.StreamResponse:
     return visit.back(
         "/console/suggestions", f"#{suggestion_id} is hidden; its author is told why."
     )
+
+
+def _id_in(form: Form, field: str, what: str) -> int:
+    """The number typed into ``field``, refused beside that field when it is not one."""
+    with concerning(field):
+        return parse_id(str(form.get(field) or ""), what)
 
 
 def _wake(visit: Visit) -> None:
@@ -201,7 +217,8 @@ async def _read_page(enrich: UrlEnricher, address: str, advice: str = "") -> Pag
 async def _preview(request: web.Request, _: Form | None) -> PageInfo | None:
     wanted = request.query.get("preview", "").strip()
     enrich = request.app[APPLICATION].extensions.url_enricher
-    return await _read_page(enrich, wanted) if wanted and enrich else None
+    with concerning("preview"):
+        return await _read_page(enrich, wanted) if wanted and enrich else None
 
 
 @page(Role.STRATEGIST, prepare=_preview)
@@ -231,7 +248,8 @@ async def content(visit: Visit) -> web.StreamResponse:
         clicks=clicks,
         page=number,
         page_count=pages,
-        objectives=await list_objectives(visit.session),
+        objective_options=[("", "none")]
+        + [(o.key, o.title) for o in await list_objectives(visit.session)],
         preview=visit.prepared,
     )
 
@@ -274,7 +292,8 @@ async def _page_for_new_item(request: web.Request, form: Form | None) -> PageInf
     url = str(form.get("url") or "").strip()
     if not enrich or not url or str(form.get("title") or "").strip():
         return None
-    return await _read_page(enrich, url, " Give a title.")
+    with concerning("url"):
+        return await _read_page(enrich, url, " Give a title.")
 
 
 @page(Role.STRATEGIST, prepare=_page_for_new_item)
@@ -435,7 +454,7 @@ async def voice_chart_png(visit: Visit) -> web.StreamResponse:
             select(VoiceItem.received_at, VoiceItem.themes).where(VoiceItem.received_at >= since)
         )
     ).all()
-    png = await asyncio.to_thread(theme_trend_chart, rows, since, utcnow())
+    png = await asyncio.to_thread(theme_trend_chart, rows, since, utcnow(), narrow=_narrow(visit))
     return web.Response(body=png, content_type="image/png")
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
+from markupsafe import Markup
 
 from bot.app import Application
 from bot.console import pages
@@ -14,8 +16,17 @@ from bot.console.access import APPLICATION
 from bot.console.attempts import SignInAttempts
 from bot.console.headers import console_headers
 from bot.console.signin import ATTEMPTS, sign_in, sign_in_page, signed_out
+from bot.text_safety import in_written_order
 
 HERE = Path(__file__).parent
+
+
+def _in_written_order(value: Any) -> Any:
+    """Everything a template shows: people's text in the order they wrote it, with no
+    direction override ("\u202eevil" showing as "live") and without losing markup's safety."""
+    if isinstance(value, Markup):
+        return Markup(in_written_order(str(value)))
+    return in_written_order(value) if isinstance(value, str) else value
 
 
 def mount_console(app: web.Application, application: Application) -> None:
@@ -27,6 +38,7 @@ def mount_console(app: web.Application, application: Application) -> None:
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=jinja2.select_autoescape(default=True),
         undefined=jinja2.StrictUndefined,
+        finalize=_in_written_order,
     )
     app.router.add_static("/console/static", HERE / "static", name="console_static")
     routes = [

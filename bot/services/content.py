@@ -10,7 +10,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import ContentStatus, Role
-from bot.errors import Conflict, InvalidInput, NotFound
+from bot.errors import Conflict, InvalidInput, NotFound, concerning
 from bot.services.objectives import get_objective
 from bot.services.permissions import Acting, actor_id, require_role
 from bot.storage.models import ContentItem
@@ -118,26 +118,33 @@ async def add_content(
     source: str = "manual",
 ) -> ContentItem:
     require_role(actor, (Role.STRATEGIST,), "curate content")
-    url = validate_url(url)
-    title = " ".join(title.split())
-    if not title:
-        raise InvalidInput("Content needs a title (--title).")
-    title = _bounded(title, MAX_TITLE, "title")
-    key = normalise_url(url)
-    existing = (
-        await session.scalars(select(ContentItem).where(ContentItem.url_key == key))
-    ).first()
-    if existing is not None:
-        raise Conflict(f"This URL is already curated as #{existing.id} '{existing.title}'.")
-    objective = await get_objective(session, objective_key) if objective_key else None
+    with concerning("url"):
+        url = validate_url(url)
+        key = normalise_url(url)
+        existing = (
+            await session.scalars(select(ContentItem).where(ContentItem.url_key == key))
+        ).first()
+        if existing is not None:
+            raise Conflict(f"This URL is already curated as #{existing.id} '{existing.title}'.")
+    with concerning("title"):
+        title = " ".join(title.split())
+        if not title:
+            raise InvalidInput("Content needs a title (--title).")
+        title = _bounded(title, MAX_TITLE, "title")
+    with concerning("summary"):
+        summary = _bounded(summary, MAX_SUMMARY, "summary")
+    with concerning("objective"):
+        objective = await get_objective(session, objective_key) if objective_key else None
+    with concerning("image_url"):
+        image_url = validate_url(image_url) if image_url else None
     item = ContentItem(
         url=url,
         url_key=key,
         title=title,
-        summary=_bounded(summary, MAX_SUMMARY, "summary"),
+        summary=summary,
         share_text=_bounded(share_text, MAX_SHARE_TEXT, "share text"),
         share_texts=validate_share_texts(share_texts or {}),
-        image_url=validate_url(image_url) if image_url else None,
+        image_url=image_url,
         topics=[topic.strip().lower() for topic in topics if topic.strip()],
         objective_id=objective.id if objective else None,
         expires_at=expires_at,
@@ -220,13 +227,15 @@ async def edit_content(
 ) -> ContentItem:
     require_role(actor, (Role.STRATEGIST,), "curate content")
     item = await get_content(session, item_id)
-    if title is not None:
-        value = " ".join(title.split())
-        if not value:
-            raise InvalidInput("The title cannot be empty.")
-        item.title = _bounded(value, MAX_TITLE, "title")
-    if summary is not None:
-        item.summary = _bounded(summary, MAX_SUMMARY, "summary")
+    with concerning("title"):
+        if title is not None:
+            value = " ".join(title.split())
+            if not value:
+                raise InvalidInput("The title cannot be empty.")
+            item.title = _bounded(value, MAX_TITLE, "title")
+    with concerning("summary"):
+        if summary is not None:
+            item.summary = _bounded(summary, MAX_SUMMARY, "summary")
     if share_texts is not None:
         item.share_texts = validate_share_texts(share_texts)
     if objective_key is not None:

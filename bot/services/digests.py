@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import ChannelRef
 from bot.domain import DigestKind, Role, parse_enum
-from bot.errors import Conflict, InvalidInput, NotFound
+from bot.errors import Conflict, InvalidInput, NotFound, concerning
 from bot.local_cron import LocalCronTrigger
 from bot.services.members import get_team, validate_platform, validate_timezone
 from bot.services.objectives import get_objective
@@ -75,14 +75,14 @@ def cron_trigger(expression: str, zone: str) -> LocalCronTrigger:
         raise InvalidInput(f"Bad cron expression '{expression}': {error}.") from None
 
 
-def schedulable_trigger(expression: str, zone: str) -> LocalCronTrigger:
-    """A trigger for a new or edited schedule, refused when it can never fire (30 February):
-    a digest that is accepted and then silently never sent is worse than a clear no."""
+def firing_cron(expression: str, zone: str) -> LocalCronTrigger:
+    """``cron_trigger``, refused when no date ever matches it ('0 9 30 2 *', 30 February): such
+    a schedule would be kept and never send anything."""
     trigger = cron_trigger(expression, zone)
     if trigger.get_next_fire_time(None, utcnow()) is None:
         raise InvalidInput(
-            f"'{expression}' never fires: no month has that day (for example 30 or 31 February, "
-            "31 April); pick a day that exists, such as '0 9 28 2 *'."
+            f"'{expression}' never fires: no date matches its day and month (such as 30 "
+            "February or 31 April); pick a day that exists, such as '0 9 28 2 *'."
         )
     return trigger
 
@@ -135,19 +135,21 @@ async def add_digest(
     local_time: bool = False,
 ) -> Digest:
     require_role(actor, (Role.STRATEGIST,), "schedule digests")
-    name = validate_digest_name(name)
-    parsed_kind = parse_enum(DigestKind, kind, "digest kind")
-    parsed_audience = parse_audience(audience)
-    zone = validate_timezone(timezone)
-    schedulable_trigger(cron, zone)
-    if parsed_audience.team:
-        await get_team(session, parsed_audience.team)
-    if parsed_audience.channel and parsed_kind == DigestKind.ROLLUP:
-        raise InvalidInput("A rollup goes to each manager privately; choose 'all' or a team.")
-    _check_local_time(local_time, parsed_audience)
-    if await find_digest(session, name) is not None:
-        raise Conflict(f"A digest named '{name}' already exists; see: advocacy digest list")
-    objective = await get_objective(session, objective_key) if objective_key else None
+    with concerning("name"):
+        name = validate_digest_name(name)
+        if await find_digest(session, name) is not None:
+            raise Conflict(f"A digest named '{name}' already exists; see: advocacy digest list")
+    with concerning("kind"):
+        parsed_kind = parse_enum(DigestKind, kind, "digest kind")
+    with concerning("timezone"):
+        zone = validate_timezone(timezone)
+    with concerning("cron"):
+        firing_cron(cron, zone)
+    parsed_audience = await _checked_audience(session, audience, parsed_kind)
+    with concerning("local_time"):
+        _check_local_time(local_time, parsed_audience)
+    with concerning("objective"):
+        objective = await get_objective(session, objective_key) if objective_key else None
     digest = Digest(
         name=name,
         kind=parsed_kind,
@@ -161,6 +163,18 @@ async def add_digest(
     session.add(digest)
     await session.flush()
     return digest
+
+
+async def _checked_audience(session: AsyncSession, text: str, kind: DigestKind) -> Audience:
+    """The audience in ``text``, refused if it names an unknown team or a channel for a rollup
+    (which goes to each manager privately)."""
+    with concerning("audience"):
+        audience = parse_audience(text)
+        if audience.team:
+            await get_team(session, audience.team)
+        if audience.channel and kind == DigestKind.ROLLUP:
+            raise InvalidInput("A rollup goes to each manager privately; choose 'all' or a team.")
+    return audience
 
 
 def _check_local_time(local_time: bool, audience: Audience) -> None:
@@ -184,18 +198,20 @@ async def edit_digest(
     """Change a schedule; the running scheduler picks it up on its next refresh."""
     require_role(actor, (Role.STRATEGIST,), "edit digests")
     digest = await get_digest(session, name)
-    zone = validate_timezone(timezone) if timezone is not None else digest.timezone
+    with concerning("timezone"):
+        zone = validate_timezone(timezone) if timezone is not None else digest.timezone
     expression = " ".join(cron.split()) if cron is not None else digest.cron
-    schedulable_trigger(expression, zone)
-    parsed_audience = parse_audience(audience if audience is not None else digest.audience)
-    if parsed_audience.team:
-        await get_team(session, parsed_audience.team)
-    if parsed_audience.channel and digest.kind == DigestKind.ROLLUP:
-        raise InvalidInput("A rollup goes to each manager privately; choose 'all' or a team.")
+    with concerning("cron"):
+        firing_cron(expression, zone)
+    parsed_audience = await _checked_audience(
+        session, audience if audience is not None else digest.audience, DigestKind(digest.kind)
+    )
     wanted_local = digest.local_time if local_time is None else local_time
-    _check_local_time(wanted_local, parsed_audience)
+    with concerning("local_time"):
+        _check_local_time(wanted_local, parsed_audience)
     if objective_key is not None:
-        objective = await get_objective(session, objective_key) if objective_key else None
+        with concerning("objective"):
+            objective = await get_objective(session, objective_key) if objective_key else None
         digest.objective_id = objective.id if objective else None
     digest.cron, digest.timezone = expression, zone
     digest.audience, digest.local_time = str(parsed_audience), wanted_local

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.compose.notices import hidden_notice, merged_notice
 from bot.domain import Role
-from bot.errors import InvalidInput
+from bot.errors import InvalidInput, concerning
 from bot.sealing import Sealer
 from bot.services.anonymous_scope import coarse_time
 from bot.services.outbox import enqueue
@@ -112,7 +112,8 @@ async def hide_suggestion(
     require_role(actor, (Role.MANAGER,), "hide suggestions")
     suggestion = await get_suggestion(session, suggestion_id)
     await require_answerable(session, actor, suggestion)
-    reason = validate_text(reason, MAX_REASON, "reason for hiding it")
+    with concerning("reason"):
+        reason = validate_text(reason, MAX_REASON, "reason for hiding it")
     if suggestion.hidden_at is not None:
         raise InvalidInput(f"#{suggestion.id} is already hidden.")
     suggestion.hidden_at = utcnow()

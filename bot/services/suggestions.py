@@ -20,7 +20,7 @@ from bot.compose.notices import answer_notice
 from bot.compose.suggestion_cards import announcement
 from bot.config import ChannelRef
 from bot.domain import Role, SuggestionStatus, parse_enum
-from bot.errors import InvalidInput, NotFound, PermissionDenied
+from bot.errors import InvalidInput, NotFound, PermissionDenied, concerning
 from bot.sealing import Sealer, SealError
 from bot.services.anonymous_scope import coarse_time, load_team_scopes
 from bot.services.content import validate_url
@@ -276,9 +276,11 @@ async def answer_suggestion(
         )
     if suggestion.hidden_at is not None:
         raise InvalidInput(f"#{suggestion.id} was hidden; it is off the board and not answered.")
-    text = validate_text(text, MAX_ANSWER, "answer")
+    with concerning("text"):
+        text = validate_text(text, MAX_ANSWER, "answer")
     before = SuggestionStatus(suggestion.status)
-    after = parse_enum(SuggestionStatus, status, "status") if status else before
+    with concerning("status"):
+        after = parse_enum(SuggestionStatus, status, "status") if status else before
     now = utcnow()
     response = SuggestionResponse(
         suggestion_id=suggestion.id,
