@@ -281,15 +281,54 @@ async def test_a_manager_answers_by_command_and_the_author_is_told(
 
 
 async def test_an_unexpected_failure_is_logged_not_shown(app: Application, caplog) -> None:
-    from bot.chat import commands
+    from bot.chat import catalogue
 
     async def broken(ctx, text):  # type: ignore[no-untyped-def]
         raise RuntimeError("database exploded: secret detail")
 
-    commands.COMMANDS["explode"] = broken
+    catalogue.COMMANDS["explode"] = catalogue.ChatCommand("explode", broken, "/explode", "boom")
     try:
         reply = await app.router.handle(CommandInvoked(actor("alice"), command="explode"))
     finally:
-        del commands.COMMANDS["explode"]
+        del catalogue.COMMANDS["explode"]
     assert reply.error and "secret detail" not in reply.error and "logged" in reply.error
     assert "secret detail" in caplog.text
+
+
+async def test_an_answer_with_a_misspelt_status_is_refused_and_changes_nothing(
+    app: Application, remote: RemotePlatform
+) -> None:
+    await make_member(app, "boss", role=Role.MANAGER)
+    await make_member(app, "alice", manager="boss")
+    await app.router.handle(CommandInvoked(actor("alice"), command="suggest", text="Idea"))
+    for text, meant in (
+        ("1 planed Great idea", "planned"),
+        ("1 under reveiw Looking into it", "under review"),
+        ("1 declind: no budget", "declined"),
+    ):
+        reply = await app.router.handle(CommandInvoked(actor("boss"), command="answer", text=text))
+        assert reply.error and f"Did you mean {meant}?" in reply.error, text
+        assert "new, under review, planned, done, declined" in reply.error
+    form = await app.router.handle(
+        FormSubmitted(
+            actor("boss"),
+            form_id=actions.FORM_ANSWER,
+            values={"status": "planed", "text": "Great idea"},
+            context={"suggestion": 1},
+        )
+    )
+    assert form.error and "Did you mean planned?" in form.error
+    async with app.db.transaction() as session:
+        idea = await session.get(Suggestion, 1)
+        assert idea is not None and idea.status == "new" and idea.first_response_at is None
+    assert app.worker is not None
+    await app.worker.drain()
+    assert [s for s in remote.sent if s.target.recipient == "alice"] == []
+    # Spelt right, with a colon after it, the status is read and the rest is the answer.
+    done = await app.router.handle(
+        CommandInvoked(actor("boss"), command="answer", text="1 planned: Great idea")
+    )
+    assert "is planned" in done.messages[0].fallback
+    await app.worker.drain()
+    [notice] = [s for s in remote.sent if s.target.recipient == "alice"]
+    assert notice.message.cards[0].text.startswith("Great idea")

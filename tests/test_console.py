@@ -216,6 +216,14 @@ async def test_a_manager_signs_in_from_chat_answers_and_the_author_hears_in_chat
     assert status == 303 and location == "/console/suggestions"
     status, board = await browsers[0].get(location)
     assert f"Answer recorded: #{idea.id} is planned" in board
+    status, location, _ = await browsers[0].post(
+        f"/console/suggestions/{idea.id}/answer",
+        {"csrf": csrf, "status": "planed", "text": "Typed by hand."},
+    )
+    [refused] = re.findall(
+        r'<p class="refused" role="alert">(.*?)</p>', (await browsers[0].get(location))[1]
+    )
+    assert "Did you mean planned?" in refused and "under_review" in refused
     await app.worker.drain()
     told = [s for s in remote.sent if s.target.recipient == "ann"]
     assert told and told[-1].message.cards[0].title == (

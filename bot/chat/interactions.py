@@ -9,14 +9,13 @@ from typing import Any
 
 from bot.chat.commands import (
     cast_vote,
-    content_command,
-    cron_from_day_and_time,
-    digest_command,
+    content_add,
     file_idea,
     record_answer,
     show_rollup,
 )
 from bot.chat.context import ChatContext
+from bot.chat.digest_commands import cron_from_day_and_time, digest_add
 from bot.chat.parsing import parse_id, take_anonymous_flag, truthy
 from bot.compose import actions
 from bot.compose.curation import curation_card, edit_form
@@ -203,12 +202,12 @@ async def open_card_form(ctx: ChatContext, event: ActionInvoked) -> Reply:
 
 @on_action(actions.DIGEST_ADD_OPEN)
 async def open_digest_form(ctx: ChatContext, event: ActionInvoked) -> Reply:
-    return await digest_command(ctx, "add")
+    return await digest_add(ctx, "")
 
 
 @on_action(actions.CONTENT_ADD_OPEN)
 async def open_content_form(ctx: ChatContext, event: ActionInvoked) -> Reply:
-    return await content_command(ctx, "add")
+    return await content_add(ctx, "")
 
 
 @on_action(actions.SUGGESTION_ANSWER)
