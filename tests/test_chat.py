@@ -189,10 +189,16 @@ async def test_reactions_on_bot_messages_are_feedback_and_can_be_taken_back(
     await app.router.handle(ReactionAdded(actor("alice"), emoji=":tada:", message_ref=ref))
     await app.router.handle(ReactionAdded(actor("alice"), emoji="tada", message_ref=ref))
     assert await feedback_rows(app) == [(FeedbackKind.REACTION, "tada")]
+    again = await app.router.handle(ReactionAdded(actor("alice"), emoji="tada", message_ref=ref))
+    assert again.duplicate and "already reacted with tada" in again.messages[0].fallback
     other = await app.router.handle(ReactionAdded(actor("alice"), emoji="eyes", message_ref="x"))
     assert other.duplicate
+    assert "not one you can react to" in other.messages[0].fallback
+    assert "digests, articles and ideas" in other.messages[0].fallback
     await app.router.handle(ReactionRemoved(actor("alice"), emoji="tada", message_ref=ref))
     assert await feedback_rows(app) == []
+    gone = await app.router.handle(ReactionRemoved(actor("alice"), emoji="tada", message_ref=ref))
+    assert gone.duplicate and "no tada reaction" in gone.messages[0].fallback
 
 
 async def test_a_comment_form_records_the_comment_once(app: Application, remote) -> None:

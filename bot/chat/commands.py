@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from bot.chat.board import suggestions
 from bot.chat.catalogue import ChatCommand, find_command, register, run_checked
 from bot.chat.context import ChatContext
 from bot.chat.digest_commands import (
@@ -35,7 +36,6 @@ from bot.compose.suggestion_cards import (
     rollup_message,
     similar_ideas_card,
     suggest_form,
-    suggestion_list,
     voting_card,
 )
 from bot.compose.text import plural
@@ -60,7 +60,7 @@ from bot.services.preferences import (
 from bot.services.rollups import build_rollup, parse_period
 from bot.services.similar import similar_ideas
 from bot.services.suggestion_moderation import hide_suggestion, merge_suggestions
-from bot.storage.models import ContentFeed, Delivery, SuggestionVote
+from bot.storage.models import ContentFeed, Delivery
 
 
 async def run_command(ctx: ChatContext, name: str, text: str) -> Reply:
@@ -190,22 +190,6 @@ async def hide(ctx: ChatContext, text: str) -> Reply:
     )
     ctx.queued_messages = True
     return Reply.say(f"#{hidden.id} is hidden; its author was told why.")
-
-
-async def suggestions(ctx: ChatContext, text: str) -> Reply:
-    status = text.strip() or None
-    found = await suggestion_service.list_suggestions(
-        ctx.session, status=status, open_only=status is None, limit=10, order="votes"
-    )
-    voted = set(
-        await ctx.session.scalars(
-            select(SuggestionVote.suggestion_id).where(
-                SuggestionVote.member_id == ctx.member.id,
-                SuggestionVote.suggestion_id.in_([s.id for s in found]),
-            )
-        )
-    )
-    return Reply(messages=[suggestion_list(found, voted)])
 
 
 async def vote(ctx: ChatContext, text: str) -> Reply:
@@ -463,7 +447,13 @@ register(
         "send an idea to leadership; add --anonymous to hide your name, --objective KEY to "
         "tie it to an objective; /suggest alone opens a form",
     ),
-    ChatCommand("suggestions", suggestions, "/suggestions", "see open ideas and vote on them"),
+    ChatCommand(
+        "suggestions",
+        suggestions,
+        "/suggestions [top] [STATUS] [page N]",
+        "ideas to vote on, newest first (top: most voted first); STATUS is open, unanswered, "
+        "under review, planned, done, declined or all",
+    ),
     ChatCommand("vote", vote, "/vote ID", "vote for suggestion ID (one vote each)"),
     ChatCommand("objectives", objectives, "/objectives", "the objectives everything here serves"),
     ChatCommand(
