@@ -9,6 +9,7 @@ import jinja2
 from aiohttp import web
 
 from bot.app import Application
+from bot.compose.text import plural
 from bot.console import pages
 from bot.console.access import APPLICATION
 from bot.console.attempts import SignInAttempts
@@ -22,12 +23,13 @@ def mount_console(app: web.Application, application: Application) -> None:
     app[APPLICATION] = application
     app[ATTEMPTS] = SignInAttempts()
     app.on_response_prepare.append(console_headers)
-    aiohttp_jinja2.setup(
+    templates = aiohttp_jinja2.setup(
         app,
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=jinja2.select_autoescape(default=True),
         undefined=jinja2.StrictUndefined,
     )
+    templates.globals["plural"] = plural  # "1 vote", "2 votes"
     app.router.add_static("/console/static", HERE / "static", name="console_static")
     routes = [
         web.get("/console/login/{token}", sign_in_page),
