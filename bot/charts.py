@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
+from bot.compose.text import plural
 from bot.services.objectives_report import ObjectivesReport
 
 COLOURS = {"now": "#2563eb", "before": "#94a3b8", "good": "#16a34a", "bad": "#dc2626"}
@@ -79,7 +80,7 @@ def objectives_chart(report: ObjectivesReport) -> bytes:
     voice.legend(loc="lower right", fontsize="small")
 
     days = max(1, round((report.until - report.since).total_seconds() / 86_400))
-    figure.suptitle(f"Objectives, last {days} days (to {report.until:%d %b %Y})")
+    figure.suptitle(f"Objectives, last {plural(days, 'day')} (to {report.until:%d %b %Y})")
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100)

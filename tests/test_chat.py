@@ -20,6 +20,7 @@ from bot.events import (
 from bot.services.content import add_content
 from bot.services.digest_runs import start_run
 from bot.services.digests import add_digest
+from bot.services.objectives import add_objective
 from bot.services.permissions import OPERATOR
 from bot.storage.models import Delivery, Feedback, Suggestion
 from tests.conftest import actor, make_member
@@ -338,3 +339,32 @@ async def test_an_answer_with_a_misspelt_status_is_refused_and_changes_nothing(
     await app.worker.drain()
     [notice] = [s for s in remote.sent if s.target.recipient == "alice"]
     assert notice.message.cards[0].text.startswith("Great idea")
+
+
+async def test_a_count_of_one_is_singular(app: Application, remote: RemotePlatform) -> None:
+    """'1 recipient', '1 item', '1 person': never '1 items'."""
+    await make_member(app, "dana", role=Role.STRATEGIST, team="Marketing")
+    await make_member(app, "alice")
+    async with app.db.transaction() as session:
+        await add_objective(session, OPERATOR, "reply", "Answer within an hour")
+        await add_content(
+            session, OPERATOR, "https://example.com/a", title="A", objective_key="reply"
+        )
+        await add_digest(
+            session,
+            OPERATOR,
+            "picks",
+            kind="content",
+            audience="team:Support",
+            cron="0 9 * * *",
+            timezone="UTC",
+        )
+    sent = await app.router.handle(
+        CommandInvoked(actor("dana"), command="digest", text="run picks")
+    )
+    assert "is on its way to 1 recipient (run #1, 1 item)." in sent.messages[0].fallback
+    assert app.worker is not None
+    await app.worker.drain()
+    report = await app.router.handle(CommandInvoked(actor("dana"), command="report"))
+    facts = {f.label: f.value for c in report.messages[0].cards for f in c.facts}
+    assert facts["Content"] == "1 item to 1 person"

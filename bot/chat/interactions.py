@@ -22,6 +22,7 @@ from bot.compose import actions
 from bot.compose.curation import curation_card, edit_form
 from bot.compose.feedback import card_subjects, with_feedback, with_feedback_counts
 from bot.compose.suggestion_cards import answer_form, suggest_form
+from bot.compose.text import plural
 from bot.domain import FeedbackKind, Role
 from bot.errors import InvalidInput
 from bot.events import ActionInvoked, FormSubmitted, Reply
@@ -186,13 +187,14 @@ async def fold_into_similar(ctx: ChatContext, event: ActionInvoked) -> Reply:
     )
     if not anonymous:
         return Reply.say(
-            f"Your idea #{mine} now backs #{target.id} ({target.vote_count} votes); you will "
-            f"hear when #{target.id} moves."
+            f"Your idea #{mine} now backs #{target.id} ({plural(target.vote_count, 'vote')}); "
+            f"you will hear when #{target.id} moves."
         )
     return Reply.say(
-        f"Your anonymous idea #{mine} now joins #{target.id} ({target.vote_count} votes); you "
-        f"will hear when #{target.id} moves. No vote was added in your name, so nothing ties "
-        f"you to #{mine}; vote for #{target.id} yourself if you want to back it openly."
+        f"Your anonymous idea #{mine} now joins #{target.id} "
+        f"({plural(target.vote_count, 'vote')}); you will hear when #{target.id} moves. No "
+        f"vote was added in your name, so nothing ties you to #{mine}; vote for #{target.id} "
+        "yourself if you want to back it openly."
     )
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from bot.charts import objectives_chart, theme_trend_chart
 from bot.chat.parsing import parse_id
 from bot.compose.board_cards import SORT_LABELS, SORT_TITLES, shown_label
+from bot.compose.text import plural
 from bot.console.access import APPLICATION, COOKIE, Form, Visit, page
 from bot.console.auth import end_session
 from bot.domain import DeliveryStatus, DigestKind, Role, SuggestionStatus
@@ -430,7 +431,7 @@ async def change_digest(visit: Visit) -> web.StreamResponse:
         )
         assert outcome is not None
         notice = (
-            f"'{name}' is on its way to {outcome.queued} recipients."
+            f"'{name}' is on its way to {plural(outcome.queued, 'recipient')}."
             if outcome.queued
             else f"'{name}' was not sent: {outcome.note}"
         )
@@ -511,4 +512,6 @@ async def retry(visit: Visit) -> web.StreamResponse:
         visit.session, ids=ids, everything=form.get("all") == "on" and not ids
     )
     _wake(visit)
-    return visit.back("/console/deliveries", f"Re-queued {count} deliveries.")
+    return visit.back(
+        "/console/deliveries", f"Re-queued {plural(count, 'delivery', 'deliveries')}."
+    )
