@@ -71,14 +71,14 @@ def find_command(name: str, text: str) -> tuple[ChatCommand, str] | None:
     """The command typed and the text left for it; None for a word that is no command."""
     name = ALIASES.get(name, name)
     if name in DEFAULTS:
-        sub, _, rest = text.strip().partition(" ")
+        sub, *rest = text.split(None, 1) or [""]
         if not sub:
             return COMMANDS[DEFAULTS[name]], ""
         found = COMMANDS.get(f"{name} {sub.lower()}")
         if found is None:
             choices = ", ".join(f"/{c.name}" for c in COMMANDS.values() if c.name.startswith(name))
             raise InvalidInput(f"Unknown '/{name} {sub}'; use {choices}.")
-        return found, rest.strip()
+        return found, rest[0].strip() if rest else ""
     found = COMMANDS.get(name)
     return (found, text) if found is not None else None
 
