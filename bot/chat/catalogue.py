@@ -76,7 +76,9 @@ def find_command(name: str, text: str) -> tuple[ChatCommand, str] | None:
             return COMMANDS[DEFAULTS[name]], ""
         found = COMMANDS.get(f"{name} {sub.lower()}")
         if found is None:
-            choices = ", ".join(f"/{c.name}" for c in COMMANDS.values() if c.name.startswith(name))
+            choices = ", ".join(
+                f"/{c.name}" for c in COMMANDS.values() if c.name.startswith(name + " ")
+            )
             raise InvalidInput(f"Unknown '/{name} {sub}'; use {choices}.")
         return found, rest[0].strip() if rest else ""
     found = COMMANDS.get(name)

@@ -1,7 +1,8 @@
 """Chat commands, the same on every platform: ``/suggest``, ``/vote``, ``/rollup``...
 
 Slack sends them as slash commands, Teams and the shell as text; adapters turn both into
-CommandInvoked events and this table decides what each does.
+CommandInvoked events. The table at the end of this module says what each does, who may run it
+and how /help shows it (bot/chat/catalogue.py).
 """
 
 from __future__ import annotations
