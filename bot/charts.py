@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
+from bot.compose.text import plural
 from bot.services.objectives_report import ObjectivesReport
 from bot.text_safety import in_written_order
 
@@ -146,7 +147,7 @@ def objectives_figure(report: ObjectivesReport, *, narrow: bool = False) -> Any:
     )
 
     days = max(1, round((report.until - report.since).total_seconds() / 86_400))
-    figure.suptitle(f"Objectives, last {days} days (to {report.until:%d %b %Y})")
+    figure.suptitle(f"Objectives, last {plural(days, 'day')} (to {report.until:%d %b %Y})")
     return figure
 
 

@@ -1,5 +1,7 @@
 """The product's vocabulary as enumerations, shared by storage, services and adapters."""
 
+import difflib
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import TypeVar
 
@@ -72,11 +74,27 @@ class SubjectType(StrEnum):
 E = TypeVar("E", bound=StrEnum)
 
 
+def normalise_choice(value: str) -> str:
+    """'Under review', 'under-review' and 'under_review' all mean under_review."""
+    return "_".join(value.strip().lower().replace("-", " ").replace("_", " ").split())
+
+
+def closest_choice(value: str, choices: Iterable[str], cutoff: float = 0.6) -> str | None:
+    """The choice ``value`` was most likely a typo of ('planed' -> 'planned'), or None."""
+    found = difflib.get_close_matches(normalise_choice(value), list(choices), n=1, cutoff=cutoff)
+    return found[0] if found else None
+
+
 def parse_enum(enum: type[E], value: str, what: str) -> E:
-    """Turn user text into an enum member, or raise a one-line error listing the choices."""
-    normalised = value.strip().lower().replace(" ", "_").replace("-", "_")
+    """Turn user text into an enum member, or raise a one-line error listing the choices and
+    offering the closest one."""
+    normalised = normalise_choice(value)
     try:
         return enum(normalised)
     except ValueError:
-        choices = ", ".join(member.value for member in enum)
-        raise InvalidInput(f"Unknown {what} '{value}'. Use one of: {choices}.") from None
+        values = [member.value for member in enum]
+        guess = closest_choice(normalised, values)
+        hint = f" Did you mean {guess}?" if guess else ""
+        raise InvalidInput(
+            f"Unknown {what} '{value}'.{hint} Use one of: {', '.join(values)}."
+        ) from None

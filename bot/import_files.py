@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from bot.compose.text import plural
 from bot.errors import InvalidInput
 
 MAX_RECORD_BYTES = 1024 * 1024
@@ -340,8 +341,8 @@ class _TextLines:
             return NEVER_CLOSED
         return (
             f"a quote opened on this line closes on line {self.record[-1][0]}, leaving "
-            f"{len(values)} fields where the header has {self.width}; the row is skipped and "
-            "reading goes on at the next line"
+            f"{plural(len(values), 'field')} where the header has {self.width}; the row is "
+            "skipped and reading goes on at the next line"
         )
 
     def _over_limit(self, skipped_line: Raw | None, quotes: int | None) -> Exception:

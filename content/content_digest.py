@@ -14,6 +14,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.compose.content_digest import compose_content_digest
+from bot.compose.text import plural
 from bot.domain import ContentStatus, FeedbackKind, RunStatus, SubjectType
 from bot.messages import Message
 from bot.storage.models import ContentItem, Digest, DigestRun, Feedback, Objective
@@ -141,4 +142,4 @@ async def content_composer(
     # One run may compose twice (its daily and weekly readers): it sent both selections.
     earlier = list(run.content_ids or [])
     run.content_ids = earlier + [item.id for item in chosen if item.id not in earlier]
-    return compose_content_digest(digest.name, run_id, chosen), f"{len(chosen)} items"
+    return compose_content_digest(digest.name, run_id, chosen), plural(len(chosen), "item")

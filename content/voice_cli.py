@@ -10,6 +10,7 @@ import click
 
 from bot.app import Application
 from bot.cli.runtime import file_progress, print_json, run_with_app
+from bot.compose.text import plural
 from bot.storage.models import VoiceImport
 from bot.storage.types import utcnow
 from content.settings import content_settings
@@ -140,9 +141,9 @@ def import_command(
             click.echo(f"({parsed.dates})", err=True)
         verb = "would be imported" if dry_run else "imported"
         click.echo(
-            f"{parsed.rows} rows: {report.imported} {verb}, {report.duplicates} already "
+            f"{plural(parsed.rows, 'row')}: {report.imported} {verb}, {report.duplicates} already "
             f"there, {parsed.rejected} rejected."
-            + (f" {report.alerts} urgent alerts sent." if report.alerts else "")
+            + (f" {plural(report.alerts, 'urgent alert')} sent." if report.alerts else "")
         )
     if not parsed.rows:
         click.echo(f"{file} has a header but no rows: nothing was imported.", err=True)

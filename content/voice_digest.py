@@ -192,6 +192,6 @@ def voice_composer(taxonomy_loader: Callable[[], Taxonomy]) -> Composer:
         previous = [i for i in items if i.received_at < start]
         titles = {o.id: o.title for o in await session.scalars(select(Objective))}
         message = compose(digest.name, run_id, current, previous, period, taxonomy_loader(), titles)
-        return message, f"{len(current)} voices"
+        return message, plural(len(current), "voice")
 
     return composer

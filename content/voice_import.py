@@ -19,6 +19,7 @@ from itertools import chain
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from bot.compose.text import plural
 from bot.errors import InvalidInput
 from bot.import_files import (
     MAX_RECORD_BYTES,
@@ -439,7 +440,10 @@ class VoiceFile:
                 elif not any(value.strip() for value in values):
                     continue
                 elif len(values) != len(header):
-                    yield line, ValueError(f"{len(values)} fields, the header has {len(header)}")
+                    yield (
+                        line,
+                        ValueError(f"{plural(len(values), 'field')}, the header has {len(header)}"),
+                    )
                 else:
                     yield line, dict(zip(header, values, strict=True))
 

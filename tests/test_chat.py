@@ -20,6 +20,7 @@ from bot.events import (
 from bot.services.content import add_content
 from bot.services.digest_runs import start_run
 from bot.services.digests import add_digest
+from bot.services.objectives import add_objective
 from bot.services.permissions import OPERATOR
 from bot.storage.models import Delivery, Feedback, Suggestion
 from tests.conftest import actor, make_member
@@ -189,10 +190,16 @@ async def test_reactions_on_bot_messages_are_feedback_and_can_be_taken_back(
     await app.router.handle(ReactionAdded(actor("alice"), emoji=":tada:", message_ref=ref))
     await app.router.handle(ReactionAdded(actor("alice"), emoji="tada", message_ref=ref))
     assert await feedback_rows(app) == [(FeedbackKind.REACTION, "tada")]
+    again = await app.router.handle(ReactionAdded(actor("alice"), emoji="tada", message_ref=ref))
+    assert again.duplicate and "already reacted with tada" in again.messages[0].fallback
     other = await app.router.handle(ReactionAdded(actor("alice"), emoji="eyes", message_ref="x"))
     assert other.duplicate
+    assert "not one you can react to" in other.messages[0].fallback
+    assert "digests, articles and ideas" in other.messages[0].fallback
     await app.router.handle(ReactionRemoved(actor("alice"), emoji="tada", message_ref=ref))
     assert await feedback_rows(app) == []
+    gone = await app.router.handle(ReactionRemoved(actor("alice"), emoji="tada", message_ref=ref))
+    assert gone.duplicate and "no tada reaction" in gone.messages[0].fallback
 
 
 async def test_a_comment_form_records_the_comment_once(app: Application, remote) -> None:
@@ -281,15 +288,83 @@ async def test_a_manager_answers_by_command_and_the_author_is_told(
 
 
 async def test_an_unexpected_failure_is_logged_not_shown(app: Application, caplog) -> None:
-    from bot.chat import commands
+    from bot.chat import catalogue
 
     async def broken(ctx, text):  # type: ignore[no-untyped-def]
         raise RuntimeError("database exploded: secret detail")
 
-    commands.COMMANDS["explode"] = broken
+    catalogue.COMMANDS["explode"] = catalogue.ChatCommand("explode", broken, "/explode", "boom")
     try:
         reply = await app.router.handle(CommandInvoked(actor("alice"), command="explode"))
     finally:
-        del commands.COMMANDS["explode"]
+        del catalogue.COMMANDS["explode"]
     assert reply.error and "secret detail" not in reply.error and "logged" in reply.error
     assert "secret detail" in caplog.text
+
+
+async def test_an_answer_with_a_misspelt_status_is_refused_and_changes_nothing(
+    app: Application, remote: RemotePlatform
+) -> None:
+    await make_member(app, "boss", role=Role.MANAGER)
+    await make_member(app, "alice", manager="boss")
+    await app.router.handle(CommandInvoked(actor("alice"), command="suggest", text="Idea"))
+    for text, meant in (
+        ("1 planed Great idea", "planned"),
+        ("1 under reveiw Looking into it", "under review"),
+        ("1 declind: no budget", "declined"),
+    ):
+        reply = await app.router.handle(CommandInvoked(actor("boss"), command="answer", text=text))
+        assert reply.error and f"Did you mean {meant}?" in reply.error, text
+        assert "new, under review, planned, done, declined" in reply.error
+    form = await app.router.handle(
+        FormSubmitted(
+            actor("boss"),
+            form_id=actions.FORM_ANSWER,
+            values={"status": "planed", "text": "Great idea"},
+            context={"suggestion": 1},
+        )
+    )
+    assert form.error and "Did you mean planned?" in form.error
+    async with app.db.transaction() as session:
+        idea = await session.get(Suggestion, 1)
+        assert idea is not None and idea.status == "new" and idea.first_response_at is None
+    assert app.worker is not None
+    await app.worker.drain()
+    assert [s for s in remote.sent if s.target.recipient == "alice"] == []
+    # Spelt right, with a colon after it, the status is read and the rest is the answer.
+    done = await app.router.handle(
+        CommandInvoked(actor("boss"), command="answer", text="1 planned: Great idea")
+    )
+    assert "is planned" in done.messages[0].fallback
+    await app.worker.drain()
+    [notice] = [s for s in remote.sent if s.target.recipient == "alice"]
+    assert notice.message.cards[0].text.startswith("Great idea")
+
+
+async def test_a_count_of_one_is_singular(app: Application, remote: RemotePlatform) -> None:
+    """'1 recipient', '1 item', '1 person': never '1 items'."""
+    await make_member(app, "dana", role=Role.STRATEGIST, team="Marketing")
+    await make_member(app, "alice")
+    async with app.db.transaction() as session:
+        await add_objective(session, OPERATOR, "reply", "Answer within an hour")
+        await add_content(
+            session, OPERATOR, "https://example.com/a", title="A", objective_key="reply"
+        )
+        await add_digest(
+            session,
+            OPERATOR,
+            "picks",
+            kind="content",
+            audience="team:Support",
+            cron="0 9 * * *",
+            timezone="UTC",
+        )
+    sent = await app.router.handle(
+        CommandInvoked(actor("dana"), command="digest", text="run picks")
+    )
+    assert "is on its way to 1 recipient (run #1, 1 item)." in sent.messages[0].fallback
+    assert app.worker is not None
+    await app.worker.drain()
+    report = await app.router.handle(CommandInvoked(actor("dana"), command="report"))
+    facts = {f.label: f.value for c in report.messages[0].cards for f in c.facts}
+    assert facts["Content"] == "1 item to 1 person"

@@ -22,7 +22,7 @@ from bot.events import CommandInvoked
 from bot.services.content import add_content
 from bot.services.members import get_member
 from bot.services.permissions import OPERATOR
-from bot.services.suggestions import file_suggestion
+from bot.services.suggestions import file_suggestion, vote
 from bot.storage.models import ConsoleSession, ContentItem, Digest, Suggestion
 from bot.storage.types import utcnow
 from bot.web import build_web_app
@@ -216,6 +216,13 @@ async def test_a_manager_signs_in_from_chat_answers_and_the_author_hears_in_chat
     assert status == 303 and location == "/console/suggestions"
     status, board = await browsers[0].get(location)
     assert f"Answer recorded: #{idea.id} is planned" in board
+    status, _, page = await browsers[0].post(
+        f"/console/suggestions/{idea.id}/answer",
+        {"csrf": csrf, "form": f"answer-{idea.id}", "status": "planed", "text": "Typed by hand."},
+    )
+    [refused] = re.findall(r'<p class="field-error" role="alert"[^>]*>(.*?)</p>', page)
+    assert status == 422 and "Did you mean planned?" in refused and "under_review" in refused
+    assert "Typed by hand." in page
     await app.worker.drain()
     told = [s for s in remote.sent if s.target.recipient == "ann"]
     assert told and told[-1].message.cards[0].title == (
@@ -279,3 +286,57 @@ async def test_the_cookie_is_secure_when_the_console_is_served_over_https(
     assert answer.status == 303
     [cookie] = [c for c in answer.headers.getall("Set-Cookie") if c.startswith("advocacy_console=")]
     assert "Secure" in cookie
+
+
+def board_ids(html: str) -> list[int]:
+    return [int(n) for n in re.findall(r'<article class="card" id="idea-(\d+)">', html)]
+
+
+async def test_the_suggestions_board_browses_by_order_status_and_page(
+    app: Application, browsers: list[Browser]
+) -> None:
+    await make_member(app, "boss", role=Role.MANAGER, team="Support")
+    await make_member(app, "olga", role=Role.MANAGER, team="Sales")
+    ann = await make_member(app, "ann", team="Support", manager="boss")
+    sam = await make_member(app, "sam", team="Sales", manager="olga")
+    async with app.db.transaction() as session:
+        ideas = [
+            await file_suggestion(session, app.sealer, ann, f"Idea {n}", platform="remote")
+            for n in range(1, 24)
+        ]
+        elsewhere = await file_suggestion(session, app.sealer, sam, "Sales", platform="remote")
+        await vote(session, sam, ideas[0].id)
+    newest = [idea.id for idea in reversed(ideas)]
+    await signed_in(app, browsers[0], "boss")
+
+    status, html = await browsers[0].get("/console/suggestions")
+    assert status == 200 and "Open ideas, newest first (23)" in html
+    assert board_ids(html) == newest[:20] and elsewhere.id not in board_ids(html)
+    assert "Page 1 of 2" in html
+    following = "/console/suggestions?sort=newest&amp;status=open&amp;page=2"
+    assert f'href="{following}" rel="next"' in html
+    status, html = await browsers[0].get(following.replace("&amp;", "&"))
+    assert board_ids(html) == newest[20:] and "Page 2 of 2" in html
+    status, html = await browsers[0].get("/console/suggestions?sort=top")
+    assert board_ids(html)[0] == ideas[0].id and f"#{ideas[0].id} · 1 vote ·" in html
+    assert 'href="/console/suggestions?sort=top&amp;status=planned&amp;page=1"' in html
+
+    csrf = await browsers[0].csrf("/console/suggestions")
+    status, location, _ = await browsers[0].post(
+        f"/console/suggestions/{ideas[0].id}/answer",
+        {"csrf": csrf, "status": "planned", "text": "Yes", "board": "sort=top&page=2"},
+    )
+    assert location == "/console/suggestions?sort=top&status=open&page=2"
+    status, html = await browsers[0].get("/console/suggestions?status=planned")
+    assert board_ids(html) == [ideas[0].id] and "Planned ideas, newest first (1)" in html
+    status, html = await browsers[0].get("/console/suggestions?status=done")
+    assert board_ids(html) == [] and "No ideas with this status" in html
+
+    answer = await browsers[0].http.get(
+        browsers[0].base + "/console/suggestions?status=planed", allow_redirects=False
+    )
+    assert answer.status == 303 and answer.headers["Location"] == "/console/suggestions"
+    answer.release()
+    status, html = await browsers[0].get("/console/suggestions")
+    [refused] = re.findall(r'<p class="refused" role="alert">(.*?)</p>', html)
+    assert "Did you mean planned?" in refused

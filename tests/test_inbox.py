@@ -133,7 +133,7 @@ async def test_a_failing_event_is_tried_again_then_set_aside_and_put_back(
     assert "the database went away" in listed.output
     assert (await advocacy("inbox", "retry", "9999")).exit_code != 0
     put_back = await advocacy("inbox", "retry", str(accepted.item_id))
-    assert put_back.exit_code == 0 and "1 event(s) back" in put_back.output
+    assert put_back.exit_code == 0 and "1 event back in the queue" in put_back.output
     healthy = True
     async with working(app.inbox):
         await until_settled(app.inbox)

@@ -13,7 +13,10 @@ from adapters.shell.render import ActionNumbers, clean, render_message
 from adapters.shell.session import ShellSession
 from bot.app import Application
 from bot.compose.suggestion_cards import suggest_form
+from bot.domain import Role
 from bot.messages import Button, Card, Fact, LinkButton, Message
+from bot.services.suggestions import file_suggestion
+from tests.conftest import make_member
 
 ROOT = Path(__file__).resolve().parent.parent
 TOUR = ROOT / "content" / "demo" / "tour.txt"
@@ -144,3 +147,52 @@ async def test_a_form_inside_a_card_is_filled_by_its_number(
     text = out.getvalue()
     assert "[1] Fill in: Suggest an idea" in text
     assert "Your suggestion #1 is filed." in text
+
+
+async def test_a_reaction_on_a_message_that_is_about_nothing_says_which_messages_count(
+    app: Application,
+) -> None:
+    """The console link is message 1: reacting to it records nothing, and says why."""
+    await make_member(app, "mike", role=Role.MANAGER, platform="shell")
+    script = "/console\n/react 1 tada\n/unreact 1 tada\n"
+    out = io.StringIO()
+    session = ShellSession(
+        app,
+        Mailbox(app.settings.data_dir / "shell"),
+        "mike",
+        stdin=io.StringIO(script),
+        stdout=out,
+        interactive=False,
+    )
+    await session.run()
+    text = out.getvalue()
+    assert "── message 1 from the bot ──" in text and "Open the advocacy console" in text
+    assert "(nothing changed)" not in text
+    reacted = text.split("mike> /react 1 tada", 1)[1].split("mike> /unreact", 1)[0]
+    assert "Reactions count on digests, articles and ideas" in reacted
+    assert "nothing was recorded" in reacted
+
+
+async def test_the_board_turns_pages_by_number_in_the_shell(app: Application) -> None:
+    ann = await make_member(app, "ann", platform="shell")
+    async with app.db.transaction() as session:
+        for n in range(1, 7):
+            await file_suggestion(session, app.sealer, ann, f"Idea {n}", platform="shell")
+    script = "/suggestions\n3\n/suggestions top done\n"
+    out = io.StringIO()
+    session = ShellSession(
+        app,
+        Mailbox(app.settings.data_dir / "shell"),
+        "bob",
+        stdin=io.StringIO(script),
+        stdout=out,
+        interactive=False,
+    )
+    await session.run()
+    text = out.getvalue()
+    first, turned = text.split("bob> 3", 1)
+    assert "Page 1 of 2, 6 ideas" in first and "[3] Next page ▶" in first
+    assert "Idea 6" in first and "Idea 1" not in first
+    assert "── card updated ──" in turned and "Page 2 of 2, 6 ideas" in turned
+    assert "Idea 1" in turned.split("bob> /suggestions top done")[0]
+    assert "Done ideas, most voted first" in turned and "No done ideas" in turned

@@ -803,3 +803,49 @@ async def test_a_form_that_cannot_open_in_time_asks_the_person_to_try_again(
     assert slack.fake.opened_views == []
     [answer] = [c.args for c in slack.fake.calls_to("response_url") if c.args]
     assert "could not open in time; please try again" in json.dumps(answer)
+
+
+async def test_the_board_turns_pages_in_place_in_its_ephemeral_message(slack: SlackStack) -> None:
+    await add(slack, "UALICE")
+    await slack.command("/suggest", "--anonymous Rotate on-call <!here>", "UALICE")
+    for n in range(1, 6):
+        await slack.command("/suggest", f"Idea {n}", "UALICE")
+    await slack.settle()
+    await slack.command("/advocacy", "suggestions", "UBOB")
+    await slack.settle()
+    board = slack.fake.calls_to("response_url")[-1].args
+    assert board["response_type"] == "ephemeral"
+    first = json.dumps(board["blocks"])
+    assert "Page 1 of 2, 6 ideas" in first and "Idea 5" in first
+    assert "Rotate on-call" not in first  # the oldest idea is on page 2
+    [following] = [
+        element
+        for block in board["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+        if element["text"]["text"] == "Next page ▶"
+    ]
+    press = {
+        "type": "block_actions",
+        "user": {"id": "UBOB", "team_id": slack.fake.team_id},
+        "team": {"id": slack.fake.team_id, "domain": "fake"},
+        "api_app_id": "A0001",
+        "trigger_id": "1.2.3",
+        "container": {
+            "type": "message",
+            "message_ts": "1.000001",
+            "channel_id": "DBOB",
+            "is_ephemeral": True,
+        },
+        "channel": {"id": "DBOB"},
+        "response_url": slack.fake.response_url("board"),
+        "actions": [{**following, "block_id": "b", "action_ts": f"{time.time():.6f}"}],
+    }
+    status, _ = await slack.interaction(press)
+    assert status == 200
+    await slack.settle()
+    [turned] = [c.args for c in slack.fake.calls_to("response_url") if c.hook == "board"]
+    assert turned["replace_original"] is True
+    second = json.dumps(turned["blocks"])
+    assert "Page 2 of 2, 6 ideas" in second and "Rotate on-call &lt;!here&gt;" in second
+    assert "Ualice" in first and "Ualice" not in second  # the anonymous idea shows no author

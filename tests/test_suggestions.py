@@ -10,9 +10,12 @@ from sqlalchemy import select, text
 from bot.app import Application
 from bot.domain import DeliveryStatus, Role, SuggestionStatus
 from bot.errors import InvalidInput, NotFound, PermissionDenied
+from bot.events import ActionInvoked, CommandInvoked
+from bot.messages import Button, Message
+from bot.services.members import get_member
 from bot.services.suggestions import answer_suggestion, file_suggestion, vote
 from bot.storage.models import Base, Delivery, OutboundMessage, Suggestion
-from tests.conftest import make_member
+from tests.conftest import actor, make_member
 
 
 async def test_suggestion_text_must_be_between_1_and_3000_characters(app: Application) -> None:
@@ -136,3 +139,115 @@ async def test_the_anonymous_author_is_told_and_the_delivery_keeps_no_reference(
     async with app.db.transaction() as session:
         delivery = (await session.scalars(select(Delivery))).one()
     assert delivery.status == DeliveryStatus.SENT and delivery.platform_ref is None
+
+
+async def board_of(app: Application, user: str, text: str = "") -> Message:
+    reply = await app.router.handle(CommandInvoked(actor(user), command="suggestions", text=text))
+    assert reply.error is None, reply.error
+    [message] = reply.messages
+    return message
+
+
+def idea_ids(message: Message) -> list[int]:
+    return [int(c.subject.split(":")[1]) for c in message.cards if c.subject]
+
+
+def pressed(message: Message, label: str) -> ActionInvoked:
+    [button] = [b for c in message.cards for b in c.buttons if b.label.endswith(label)]
+    assert isinstance(button, Button)
+    return ActionInvoked(actor("bob"), action_id=button.action_id, value=dict(button.value))
+
+
+async def test_the_board_shows_new_ideas_first_page_by_page_and_by_status(
+    app: Application,
+) -> None:
+    """Ten ideas with a vote each and a new one with none: the new one is seen first."""
+    await make_member(app, "boss", role=Role.MANAGER)
+    alice = await make_member(app, "alice", manager="boss")
+    bob = await make_member(app, "bob", manager="boss")
+    async with app.db.transaction() as session:
+        ideas = [
+            await file_suggestion(session, app.sealer, alice, f"Idea {n}", platform="remote")
+            for n in range(1, 12)
+        ]
+        for idea in ideas[:10]:
+            await vote(session, bob, idea.id)
+        await vote(session, alice, ideas[2].id)  # #3 is the most voted
+    newest = [idea.id for idea in reversed(ideas)]
+
+    first = await board_of(app, "bob")
+    assert idea_ids(first) == newest[:5] and ideas[-1].id in idea_ids(first)
+    assert first.cards[0].title == "Open ideas, newest first"
+    assert "Page 1 of 3, 11 ideas" in first.cards[0].text
+    votes = {c.subject: [b.label for b in c.buttons] for c in first.cards if c.subject}
+    assert votes[f"suggestion:{ideas[-1].id}"] == ["Vote"]  # nobody has voted for it yet
+    assert votes[f"suggestion:{ideas[-2].id}"] == ["Voted"]
+
+    second = (await app.router.handle(pressed(first, "Next page ▶"))).update
+    assert second is not None and idea_ids(second) == newest[5:10]
+    back = (await app.router.handle(pressed(second, "◀ Previous page"))).update
+    assert back is not None and idea_ids(back) == newest[:5]
+    assert idea_ids(await board_of(app, "bob", "page 3")) == newest[10:]
+    assert idea_ids(await board_of(app, "bob", "page 99")) == newest[10:]  # the last page
+
+    top = await board_of(app, "bob", "top")
+    assert idea_ids(top)[0] == ideas[2].id and top.cards[0].title == "Open ideas, most voted first"
+    by_button = (await app.router.handle(pressed(first, "Most voted"))).update
+    assert by_button is not None and idea_ids(by_button) == idea_ids(top)
+
+    async with app.db.transaction() as session:
+        boss = await get_member(session, "remote", "boss")
+        await answer_suggestion(session, app.sealer, boss, ideas[0].id, "Yes", status="planned")
+        await answer_suggestion(session, app.sealer, boss, ideas[1].id, "Shipped", status="done")
+    assert idea_ids(await board_of(app, "bob", "planned")) == [ideas[0].id]
+    assert idea_ids(await board_of(app, "bob", "most voted done")) == [ideas[1].id]
+    assert ideas[1].id not in idea_ids(await board_of(app, "bob", "page 3"))  # not open
+    everything = await board_of(app, "bob", "all page 3")
+    assert "11 ideas" in everything.cards[0].text
+    under_review = await board_of(app, "bob", "under review")
+    assert idea_ids(under_review) == [] and "No under review ideas" in under_review.cards[0].text
+    filtered = (await app.router.handle(pressed(first, "Done"))).update
+    assert filtered is not None and idea_ids(filtered) == [ideas[1].id]
+
+
+async def test_a_board_word_that_is_not_known_is_refused_with_the_closest(
+    app: Application,
+) -> None:
+    await make_member(app, "bob")
+    for typed, meant in (("planed", "planned"), ("newst", "newest"), ("declind", "declined")):
+        reply = await app.router.handle(
+            CommandInvoked(actor("bob"), command="suggestions", text=typed)
+        )
+        assert reply.error and f"Did you mean {meant}?" in reply.error, typed
+        assert "/suggestions [newest|top]" in reply.error
+    for typed in ("page", "page zero", "page 0"):
+        reply = await app.router.handle(
+            CommandInvoked(actor("bob"), command="suggestions", text=typed)
+        )
+        assert reply.error and "page" in reply.error.lower(), typed
+
+
+async def test_the_board_hides_anonymous_authors_merged_and_hidden_ideas(
+    app: Application,
+) -> None:
+    await make_member(app, "boss", role=Role.MANAGER)
+    alice = await make_member(app, "alice", manager="boss")
+    async with app.db.transaction() as session:
+        secret = await file_suggestion(
+            session, app.sealer, alice, "Anonymous idea", platform="remote", anonymous=True
+        )
+        kept = await file_suggestion(session, app.sealer, alice, "Kept", platform="remote")
+        merged = await file_suggestion(session, app.sealer, alice, "Again", platform="remote")
+        hidden = await file_suggestion(session, app.sealer, alice, "Rude", platform="remote")
+    await app.router.handle(
+        CommandInvoked(actor("boss"), command="merge", text=f"{merged.id} into {kept.id}")
+    )
+    await app.router.handle(
+        CommandInvoked(actor("boss"), command="hide", text=f"{hidden.id} Not kind")
+    )
+    board = await board_of(app, "boss", "all")
+    assert sorted(idea_ids(board)) == sorted([secret.id, kept.id])
+    [card] = [c for c in board.cards if c.subject == f"suggestion:{secret.id}"]
+    assert ("From", "Anonymous") in [(f.label, f.value) for f in card.facts]
+    assert "Team" not in [f.label for f in card.facts]
+    assert "Alice" not in repr(card) and "Alice" not in board.fallback.split("Kept")[0]

@@ -655,3 +655,29 @@ async def test_a_message_whose_work_fails_for_a_moment_is_done_on_the_next_attem
     assert await count(teams, Suggestion) == 1
     replies = teams.connector.activities[ALICE.conversation]
     assert "told when a manager answers" in json.dumps(replies[-1])
+
+
+async def test_the_board_turns_pages_and_changes_order_in_the_card(teams: TeamsStack) -> None:
+    await add(teams, ALICE)
+    await add(teams, BOB)
+    for n in range(1, 7):
+        await teams.say(ALICE, f"suggest Idea {n}")
+    await teams.say(BOB, "vote 1")
+    await teams.say(BOB, "suggestions")
+    await teams.settle()
+    board = sent_to(teams, BOB)[-1]
+    [card] = cards_in(board)
+    assert adaptive_card_error(card) is None
+    first = json.dumps(card)
+    assert "Page 1 of 2, 6 ideas" in first and "Idea 6" in first and "Idea 1" not in first
+    sets = [c["items"][-1] for c in card["body"] if c["items"][-1]["type"] == "ActionSet"]
+    assert sets and all(len(s["actions"]) <= 6 for s in sets)  # Teams folds away the rest
+    status, answer = await teams.execute(BOB, action(card, "Next page ▶"), board["id"])
+    assert status == 200
+    turned = answer["value"]
+    assert adaptive_card_error(turned) is None
+    assert "Page 2 of 2, 6 ideas" in json.dumps(turned) and "Idea 1" in json.dumps(turned)
+    status, answer = await teams.execute(BOB, action(turned, "Most voted"), board["id"])
+    top = json.dumps(answer["value"])
+    assert "Open ideas, most voted first" in top
+    assert top.index("Idea 1") < top.index("Idea 6")  # the one with a vote comes first

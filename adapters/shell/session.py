@@ -31,7 +31,8 @@ from bot.services.members import resolve_actor
 
 SHELL_HELP = (
     "In this shell: type a number to press that button; /react N EMOJI or /unreact N EMOJI "
-    "on message N; /switch USER to act as someone else; /quit to leave."
+    "on message N (a digest, an article or an idea the bot sent you); /switch USER to act as "
+    "someone else; /quit to leave."
 )
 POLL_SECONDS = 2.0
 
@@ -165,8 +166,9 @@ class ShellSession:
         )
         if reply.error:
             self.write(f"! {reply.error}")
-        elif reply.duplicate:
-            self.write("(nothing changed)")
+        elif reply.duplicate:  # the core says why nothing changed
+            for message in reply.messages or [Message.text("(nothing changed)")]:
+                self.write(render_message(message, self.numbers))
         else:
             self.write(f"Reaction {'recorded' if added else 'removed'}: {clean(emoji.strip())}")
 

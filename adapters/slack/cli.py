@@ -14,6 +14,7 @@ from adapters.slack.directory import SyncReport, sync_members
 from adapters.slack.oauth import DatabaseInstallationStore
 from bot.app import Application
 from bot.cli.runtime import cli_settings, print_json, run_with_app
+from bot.compose.text import plural
 from bot.errors import InvalidInput
 from bot.services.adapter_store import AdapterStore
 from bot.services.member_import import describe_leaving
@@ -47,7 +48,9 @@ def sync_slack(workspace: str | None, as_json: bool) -> None:
 
                 def on_page(report: SyncReport, task: int = task) -> None:
                     progress.update(
-                        task, description=f"{report.seen} accounts read ({report.pages} pages)"
+                        task,
+                        description=f"{plural(report.seen, 'account')} read "
+                        f"({plural(report.pages, 'page')})",
                     )
 
                 reports.append(
@@ -80,8 +83,8 @@ def sync_slack(workspace: str | None, as_json: bool) -> None:
     for record in records:
         skipped = ", ".join(f"{n} {why}" for why, n in record["skipped"].items()) or "none"
         click.echo(
-            f"{record['workspace'] or 'Slack'}: {record['accounts']} accounts read; "
-            f"{record['created']} members created, {record['updated']} updated, "
+            f"{record['workspace'] or 'Slack'}: {plural(record['accounts'], 'account')} read; "
+            f"{plural(record['created'], 'member')} created, {record['updated']} updated, "
             f"{record['unchanged']} unchanged; skipped: {skipped}."
             + (f" Left and back: {record['leaving']}." if record["leaving"] else "")
         )

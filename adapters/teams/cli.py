@@ -11,6 +11,7 @@ from adapters.teams.config import TeamsConfig
 from adapters.teams.package import build_package
 from bot.app import Application
 from bot.cli.runtime import cli_settings, fail_on_domain_error, print_json, run_with_app
+from bot.compose.text import plural
 from bot.errors import InvalidInput
 
 
@@ -40,7 +41,9 @@ def sync_teams(team_id: str | None, as_json: bool) -> None:
         print_json([{"team": team, "members": count} for team, count in results])
         return
     for team, count in results:
-        click.echo(f"Team {team}: {count} members read; each can now be reached in a 1:1 chat.")
+        click.echo(
+            f"Team {team}: {plural(count, 'member')} read; each can now be reached in a 1:1 chat."
+        )
 
 
 @click.group("teams")

@@ -1,19 +1,30 @@
 """Chat commands, the same on every platform: ``/suggest``, ``/vote``, ``/rollup``...
 
 Slack sends them as slash commands, Teams and the shell as text; adapters turn both into
-CommandInvoked events and this table decides what each does.
+CommandInvoked events. The table at the end of this module says what each does, who may run it
+and how /help shows it (bot/chat/catalogue.py).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import timedelta
 
 from sqlalchemy import select
 
+from bot.chat.board import suggestions
+from bot.chat.catalogue import ChatCommand, find_command, register, run_checked
 from bot.chat.context import ChatContext
+from bot.chat.digest_commands import (
+    digest_add,
+    digest_delete,
+    digest_edit,
+    digest_list,
+    digest_pause,
+    digest_resume,
+    digest_run,
+)
 from bot.chat.help import help_message
 from bot.chat.parsing import parse_id, split_command, split_words, take_anonymous_flag, take_flags
 from bot.compose import actions
@@ -26,18 +37,17 @@ from bot.compose.suggestion_cards import (
     rollup_message,
     similar_ideas_card,
     suggest_form,
-    suggestion_list,
     voting_card,
 )
 from bot.compose.text import plural
 from bot.console.invite import send_link_by_dm
-from bot.domain import Role, SuggestionStatus
+from bot.console.sections import CONSOLE_ROLES
+from bot.domain import Role, SuggestionStatus, closest_choice, normalise_choice
 from bot.errors import DomainError, InvalidInput
 from bot.events import Reply
 from bot.messages import Card, Fact, FieldKind, Form, FormField, Message, Option
 from bot.plugins import PageInfo
 from bot.services import content as content_service
-from bot.services import digest_runs, digests
 from bot.services import suggestions as suggestion_service
 from bot.services.objectives import list_objectives
 from bot.services.objectives_report import build_objectives_report
@@ -51,19 +61,7 @@ from bot.services.preferences import (
 from bot.services.rollups import build_rollup, parse_period
 from bot.services.similar import similar_ideas
 from bot.services.suggestion_moderation import hide_suggestion, merge_suggestions
-from bot.storage.models import ContentFeed, Delivery, SuggestionVote
-
-Handler = Callable[[ChatContext, str], Awaitable[Reply]]
-COMMANDS: dict[str, Handler] = {}
-
-
-def command(*names: str) -> Callable[[Handler], Handler]:
-    def register(handler: Handler) -> Handler:
-        for name in names:
-            COMMANDS[name] = handler
-        return handler
-
-    return register
+from bot.storage.models import ContentFeed, Delivery
 
 
 async def run_command(ctx: ChatContext, name: str, text: str) -> Reply:
@@ -72,18 +70,16 @@ async def run_command(ctx: ChatContext, name: str, text: str) -> Reply:
         # Slack's umbrella command: "/advocacy digest run weekly" is "/digest run weekly".
         ctx.umbrella = "advocacy"
         name, text = split_command(text) if text else ("help", "")
-    handler = COMMANDS.get(name)
-    if handler is None:
+    found = find_command(name, text)
+    if found is None:
         return Reply.fail(f"I don't know '/{name}'. Type /help to see what I can do.")
-    return await handler(ctx, text)
+    return await run_checked(ctx, *found)
 
 
-@command("help", "start")
 async def help_command(ctx: ChatContext, text: str) -> Reply:
     return Reply(messages=[help_message(ctx.member.role, umbrella=ctx.umbrella)])
 
 
-@command("whoami")
 async def whoami(ctx: ChatContext, text: str) -> Reply:
     member = ctx.member
     return Reply(
@@ -105,7 +101,6 @@ async def whoami(ctx: ChatContext, text: str) -> Reply:
     )
 
 
-@command("suggest", "idea")
 async def suggest(ctx: ChatContext, text: str) -> Reply:
     anonymous, text = take_anonymous_flag(text)
     flags, idea = take_flags(text, {"objective": True})
@@ -151,7 +146,6 @@ async def file_idea(
     return Reply(messages=[message])
 
 
-@command("merge")
 async def merge(ctx: ChatContext, text: str) -> Reply:
     """Managers fold a duplicate into the idea it repeats: '/merge 12 into 7'."""
     numbers = [w for w in split_words(text) if w.lower() != "into"]
@@ -168,7 +162,6 @@ async def merge(ctx: ChatContext, text: str) -> Reply:
     )
 
 
-@command("console")
 async def console(ctx: ChatContext, text: str) -> Reply:
     """A one-time link to the web console, sent by direct message (never in a channel)."""
     await send_link_by_dm(ctx.session, ctx.sealer, ctx.member, ctx.public_url)
@@ -179,7 +172,6 @@ async def console(ctx: ChatContext, text: str) -> Reply:
     )
 
 
-@command("report")
 async def report(ctx: ChatContext, text: str) -> Reply:
     """The objectives report as a card, with its chart, for managers and strategists."""
     flags, _ = take_flags(text, {"since": True})
@@ -189,7 +181,6 @@ async def report(ctx: ChatContext, text: str) -> Reply:
     return Reply(messages=[objectives_report_message(built, chart)])
 
 
-@command("hide")
 async def hide(ctx: ChatContext, text: str) -> Reply:
     """Managers take an abusive idea off the board: '/hide 12 REASON'."""
     number, _, reason = text.strip().partition(" ")
@@ -202,24 +193,6 @@ async def hide(ctx: ChatContext, text: str) -> Reply:
     return Reply.say(f"#{hidden.id} is hidden; its author was told why.")
 
 
-@command("suggestions", "ideas")
-async def suggestions(ctx: ChatContext, text: str) -> Reply:
-    status = text.strip() or None
-    found = await suggestion_service.list_suggestions(
-        ctx.session, status=status, open_only=status is None, limit=10, order="votes"
-    )
-    voted = set(
-        await ctx.session.scalars(
-            select(SuggestionVote.suggestion_id).where(
-                SuggestionVote.member_id == ctx.member.id,
-                SuggestionVote.suggestion_id.in_([s.id for s in found]),
-            )
-        )
-    )
-    return Reply(messages=[suggestion_list(found, voted)])
-
-
-@command("vote")
 async def vote(ctx: ChatContext, text: str) -> Reply:
     if not text.strip():
         raise InvalidInput("Which suggestion? Write /vote ID, for example /vote 12.")
@@ -250,7 +223,6 @@ async def cast_vote(
     return reply
 
 
-@command("objectives")
 async def objectives(ctx: ChatContext, text: str) -> Reply:
     found = await list_objectives(ctx.session)
     if not found:
@@ -276,7 +248,6 @@ async def objectives(ctx: ChatContext, text: str) -> Reply:
     )
 
 
-@command("rollup")
 async def rollup(ctx: ChatContext, text: str) -> Reply:
     flags, _ = take_flags(text, {"by": True, "since": True})
     return await show_rollup(ctx, str(flags.get("by", "objective")), str(flags.get("since", "30d")))
@@ -289,7 +260,6 @@ async def show_rollup(ctx: ChatContext, by: str, since: str) -> Reply:
     return Reply(messages=[rollup_message(result, label, since)])
 
 
-@command("answer")
 async def answer(ctx: ChatContext, text: str) -> Reply:
     raw_id, _, rest = text.strip().partition(" ")
     if not raw_id:
@@ -306,14 +276,34 @@ async def answer(ctx: ChatContext, text: str) -> Reply:
     return await record_answer(ctx, suggestion_id, rest, status)
 
 
+# Words that start an answer as often as they misspell a status ("News: ..." is not "new").
+_NOT_TYPOS = {SuggestionStatus.NEW.value}
+STATUS_CHOICES = ", ".join(status.label for status in SuggestionStatus)
+
+
 def leading_status(text: str) -> tuple[str | None, str]:
-    """Split '/answer 12 under review Looking into it' into the status and the answer."""
+    """Split '/answer 12 under review Looking into it' into the status and the answer. A first
+    word that misspells a status ('planed') is refused rather than sent as the answer, which
+    would tell the author and every voter that nothing changed."""
     stripped = text.strip()
-    lowered = stripped.lower()
-    for status in SuggestionStatus:
-        for spelling in {status.value, status.label, status.value.replace("_", "-")}:
-            if lowered == spelling or lowered.startswith(spelling + " "):
-                return status.value, stripped[len(spelling) :].strip()
+    heads = []
+    for count in (2, 1):  # "under review" before "under"
+        parts = stripped.split(None, count)
+        if len(parts) >= count:
+            heads.append((" ".join(parts[:count]), parts[count] if len(parts) > count else ""))
+    values = [status.value for status in SuggestionStatus]
+    for head, rest in heads:
+        if normalise_choice(head.rstrip(":,;.")) in values:
+            return normalise_choice(head.rstrip(":,;.")), rest.strip()
+    for head, _ in heads:
+        typo = closest_choice(head.rstrip(":,;."), set(values) - _NOT_TYPOS, cutoff=0.8)
+        if typo is not None:
+            label = SuggestionStatus(typo).label
+            raise InvalidInput(
+                f"'{head}' is not a status. Did you mean {label}? A status is one of: "
+                f"{STATUS_CHOICES}. Write /answer ID {label} YOUR ANSWER, or /answer ID alone "
+                "for a form."
+            )
     return None, stripped
 
 
@@ -333,122 +323,6 @@ async def record_answer(
     return Reply.say(f"Answer recorded: #{outcome.suggestion.id} is {state}. {told}")
 
 
-@command("digest", "digests")
-async def digest_command(ctx: ChatContext, text: str) -> Reply:
-    words = split_words(text)
-    sub = words[0].lower() if words else "list"
-    if sub == "list":
-        found = await digests.list_digests(ctx.session)
-        if not found:
-            return Reply.say("No digests are scheduled. A strategist adds one with /digest add.")
-        facts = []
-        for d in found:
-            upcoming = digests.next_fire_times(d, 1)
-            when = upcoming[0].strftime("%a %d %b %H:%M %Z") if upcoming and d.enabled else "paused"
-            facts.append(
-                Fact(
-                    d.name,
-                    f"{d.kind} to {d.audience}, {digests.describe_schedule(d)}; next: {when}",
-                )
-            )
-        return Reply(
-            messages=[
-                Message(
-                    fallback="Digests: " + ", ".join(d.name for d in found),
-                    cards=(Card(title="Scheduled digests", facts=tuple(facts)),),
-                )
-            ]
-        )
-    if sub == "run":
-        name = " ".join(words[1:])
-        if not name:
-            raise InvalidInput("Which digest? Write /digest run NAME; /digest list shows them.")
-        require_role(ctx.member, (Role.STRATEGIST,), "send digests")
-        found = await digests.get_digest(ctx.session, name)
-        outcome = await digest_runs.start_run(
-            ctx.session,
-            ctx.sealer,
-            found,
-            actor=ctx.member,
-            composers=ctx.extensions.composers,
-        )
-        assert outcome is not None
-        if outcome.queued == 0:
-            return Reply.say(f"'{found.name}' was not sent: {outcome.note}")
-        ctx.queued_messages = True
-        return Reply.say(
-            f"'{found.name}' is on its way to {plural(outcome.queued, 'recipient')} "
-            f"(run #{outcome.run.id}, {outcome.note})."
-        )
-    if sub == "add":
-        require_role(ctx.member, (Role.STRATEGIST,), "schedule digests")
-        return Reply(form=digest_form(ctx.member.timezone))
-    if sub in ("pause", "resume"):
-        name = " ".join(words[1:])
-        if not name:
-            raise InvalidInput(f"Which digest? Write /digest {sub} NAME.")
-        found = await digests.set_digest_enabled(ctx.session, ctx.member, name, sub == "resume")
-        return Reply.say(
-            f"'{found.name}' {'resumed' if found.enabled else 'paused'}; the scheduler picks "
-            "this up within 30 seconds."
-        )
-    if sub == "delete":
-        name = " ".join(words[1:])
-        if not name:
-            raise InvalidInput("Which digest? Write /digest delete NAME.")
-        deleted = await digests.delete_digest(ctx.session, ctx.member, name)
-        return Reply.say(f"'{deleted}' deleted; deliveries already queued still go out.")
-    if sub == "edit":
-        name, options = _edit_options(words[1:])
-        found = await digests.edit_digest(
-            ctx.session,
-            ctx.member,
-            name,
-            cron=options.get("cron"),
-            timezone=options.get("tz"),
-            audience=options.get("audience"),
-            local_time=True if "local" in options else False if "fixed" in options else None,
-        )
-        return Reply.say(
-            f"'{found.name}' now goes {found.kind} to {found.audience}, "
-            f"{digests.describe_schedule(found)}; the scheduler picks this up within 30 seconds."
-        )
-    raise InvalidInput(
-        f"Unknown '/digest {sub}'; use /digest list, add, run, edit, pause, resume or delete."
-    )
-
-
-EDIT_USAGE = (
-    'Write /digest edit NAME --cron "0 9 * * mon" --tz Europe/Paris --audience team:Support; '
-    "--local sends at that time on each reader's clock, --fixed in the digest's time zone."
-)
-
-
-def _edit_options(words: list[str]) -> tuple[str, dict[str, str]]:
-    """'weekly news --cron "0 9 * * mon" --local' -> ('weekly news', {cron:..., local: ''})."""
-    name_words: list[str] = []
-    options: dict[str, str] = {}
-    index = 0
-    while index < len(words):
-        word = words[index]
-        if word.startswith("--"):
-            option = word[2:].lower()
-            if option in ("local", "fixed"):
-                options[option] = ""
-            elif option in ("cron", "tz", "audience") and index + 1 < len(words):
-                options[option] = words[index + 1]
-                index += 1
-            else:
-                raise InvalidInput(f"Unknown or incomplete option {word}. {EDIT_USAGE}")
-        else:
-            name_words.append(word)
-        index += 1
-    if not name_words or not options:
-        raise InvalidInput(EDIT_USAGE)
-    return " ".join(name_words), options
-
-
-@command("prefs", "preferences", "settings")
 async def prefs(ctx: ChatContext, text: str) -> Reply:
     """Each member's own choices: what to mute, daily or weekly, quiet hours."""
     change = parse_preference_words(split_words(text))
@@ -475,126 +349,49 @@ async def prefs(ctx: ChatContext, text: str) -> Reply:
     )
 
 
-DAY_CHOICES = (
-    Option("Every day", "*"),
-    Option("Weekdays (Monday to Friday)", "mon-fri"),
-    Option("Monday", "mon"),
-    Option("Tuesday", "tue"),
-    Option("Wednesday", "wed"),
-    Option("Thursday", "thu"),
-    Option("Friday", "fri"),
-    Option("Saturday", "sat"),
-    Option("Sunday", "sun"),
-)
-TIME_PATTERN = re.compile(r"^([01]?\d|2[0-3])[:h.]([0-5]\d)$")
-
-
-def cron_from_day_and_time(days: str, time: str) -> str:
-    """'mon-fri' and '09:30' -> '30 9 * * mon-fri' (read in the digest's time zone)."""
-    match = TIME_PATTERN.match(time.strip().lower())
-    if not match:
-        raise InvalidInput(f"'{time}' is not a time of day; write it like 09:00 or 17:30.")
-    valid = {option.value for option in DAY_CHOICES}
-    day = days.strip().lower() or "*"
-    if day not in valid:
-        raise InvalidInput(f"Unknown day '{days}'; choose every day, weekdays or one day.")
-    return f"{int(match.group(2))} {int(match.group(1))} * * {day}"
-
-
-def digest_form(timezone: str) -> Form:
-    return Form(
-        form_id=actions.FORM_DIGEST_ADD,
-        title="Schedule a digest",
-        submit_label="Schedule",
-        fields=(
-            FormField("name", "Name", required=True, max_length=100, placeholder="Monday picks"),
-            FormField(
-                "kind",
-                "Kind",
-                FieldKind.SELECT,
-                required=True,
-                initial="content",
-                options=(
-                    Option("Curated content", "content"),
-                    Option("Customer voice", "voice"),
-                    Option("Suggestion rollup (managers)", "rollup"),
-                ),
-            ),
-            FormField(
-                "audience",
-                "Audience",
-                required=True,
-                initial="all",
-                placeholder="all, or team:NAME",
-            ),
-            FormField("channel", "Or post it in a channel", FieldKind.CONVERSATION),
-            FormField(
-                "days", "Day", FieldKind.SELECT, required=True, initial="mon", options=DAY_CHOICES
-            ),
-            FormField("time", "Time (24 h)", required=True, initial="09:00", max_length=5),
-            FormField("timezone", "Time zone", required=True, initial=timezone, max_length=64),
-            FormField(
-                "clock",
-                "Whose clock",
-                FieldKind.SELECT,
-                required=True,
-                initial="zone",
-                options=(
-                    Option("The time zone above", "zone"),
-                    Option("Each reader's own (09:00 wherever they are)", "local"),
-                ),
-            ),
-        ),
-    )
-
-
-@command("content")
-async def content_command(ctx: ChatContext, text: str) -> Reply:
-    words = split_words(text)
-    sub = words[0].lower() if words else "list"
-    if sub == "list":
-        items = await content_service.list_content(ctx.session, status="approved")
-        if not items:
-            return Reply.say("The library is empty. A strategist adds articles with /content add.")
-        return Reply(
-            messages=[
-                Message(
-                    fallback=f"{plural(len(items), 'item')} in the library",
-                    cards=(
-                        Card(
-                            title="Content library",
-                            facts=tuple(
-                                Fact(
-                                    f"#{i.id}",
-                                    f"{i.title} ({i.objective.key if i.objective else '-'})",
-                                )
-                                for i in items[:20]
-                            ),
+async def content_list(ctx: ChatContext, text: str) -> Reply:
+    items = await content_service.list_content(ctx.session, status="approved")
+    if not items:
+        return Reply.say("The library is empty. A strategist adds articles with /content add.")
+    return Reply(
+        messages=[
+            Message(
+                fallback=f"{plural(len(items), 'item')} in the library",
+                cards=(
+                    Card(
+                        title="Content library",
+                        facts=tuple(
+                            Fact(
+                                f"#{i.id}",
+                                f"{i.title} ({i.objective.key if i.objective else '-'})",
+                            )
+                            for i in items[:20]
                         ),
                     ),
-                )
-            ]
-        )
-    if sub == "add":
-        require_role(ctx.member, (Role.STRATEGIST,), "curate content")
-        objectives = await list_objectives(ctx.session)
-        url = words[1] if len(words) > 1 else ""
-        enricher = ctx.extensions.url_enricher
-
-        async def filled_in() -> Reply:  # after the commit: the page may take seconds
-            return Reply(
-                form=content_form(objectives, url=url, info=await page_info(enricher, url))
+                ),
             )
-
-        return Reply(form=content_form(objectives, url=url), complete=filled_in if url else None)
-    if sub == "drafts":
-        require_role(ctx.member, (Role.STRATEGIST,), "curate content")
-        drafts = await content_service.list_drafts(ctx.session)
-        feeds = {f.id: f.title or f.url for f in await ctx.session.scalars(select(ContentFeed))}
-        return Reply(messages=[drafts_message(drafts[:20], feeds)])
-    raise InvalidInput(
-        f"Unknown '/content {sub}'; use /content list, /content drafts or /content add."
+        ]
     )
+
+
+async def content_add(ctx: ChatContext, text: str) -> Reply:
+    require_role(ctx.member, (Role.STRATEGIST,), "curate content")
+    objectives = await list_objectives(ctx.session)
+    words = split_words(text)
+    url = words[0] if words else ""
+    enricher = ctx.extensions.url_enricher
+
+    async def filled_in() -> Reply:  # after the commit: the page may take seconds
+        return Reply(form=content_form(objectives, url=url, info=await page_info(enricher, url)))
+
+    return Reply(form=content_form(objectives, url=url), complete=filled_in if url else None)
+
+
+async def content_drafts(ctx: ChatContext, text: str) -> Reply:
+    require_role(ctx.member, (Role.STRATEGIST,), "curate content")
+    drafts = await content_service.list_drafts(ctx.session)
+    feeds = {f.id: f.title or f.url for f in await ctx.session.scalars(select(ContentFeed))}
+    return Reply(messages=[drafts_message(drafts[:20], feeds)])
 
 
 async def page_info(
@@ -639,3 +436,158 @@ def content_form(objectives: list, url: str = "", info: PageInfo | None = None) 
             ),
         ),
     )
+
+
+LEADERS = (Role.MANAGER,)
+CURATORS = (Role.STRATEGIST,)
+register(
+    ChatCommand(
+        "suggest",
+        suggest,
+        "/suggest IDEA",
+        "send an idea to leadership; add --anonymous to hide your name, --objective KEY to "
+        "tie it to an objective; /suggest alone opens a form",
+    ),
+    ChatCommand(
+        "suggestions",
+        suggestions,
+        "/suggestions [top] [STATUS] [page N]",
+        "ideas to vote on, newest first (top: most voted first); STATUS is open, unanswered, "
+        "under review, planned, done, declined or all",
+    ),
+    ChatCommand("vote", vote, "/vote ID", "vote for suggestion ID (one vote each)"),
+    ChatCommand("objectives", objectives, "/objectives", "the objectives everything here serves"),
+    ChatCommand(
+        "prefs",
+        prefs,
+        "/prefs",
+        "what you receive: /prefs mute voice, /prefs weekly, /prefs quiet 22:00-07:00",
+    ),
+    ChatCommand("whoami", whoami, "/whoami", "your role, team and time zone"),
+    ChatCommand("help", help_command, "/help", "this list"),
+    ChatCommand(
+        "content list",
+        content_list,
+        "/content list",
+        "the library of approved articles",
+        CURATORS,
+        "see the content library",
+    ),
+    ChatCommand(
+        "content add",
+        content_add,
+        "/content add [URL]",
+        "curate an article (a form, filled in from the page when you give its URL)",
+        CURATORS,
+        "curate content",
+    ),
+    ChatCommand(
+        "content drafts",
+        content_drafts,
+        "/content drafts",
+        "articles from feeds waiting for Approve or Reject",
+        CURATORS,
+        "curate content",
+    ),
+    ChatCommand(
+        "digest list",
+        digest_list,
+        "/digest list",
+        "scheduled digests and when they next fire",
+        CURATORS,
+        "see digest schedules",
+    ),
+    ChatCommand(
+        "digest add",
+        digest_add,
+        "/digest add",
+        "schedule a digest (a form)",
+        CURATORS,
+        "schedule digests",
+    ),
+    ChatCommand(
+        "digest run", digest_run, "/digest run NAME", "send a digest now", CURATORS, "send digests"
+    ),
+    ChatCommand(
+        "digest edit",
+        digest_edit,
+        "/digest edit NAME --cron ... --tz ...",
+        "change a schedule (--audience A; --local: each reader's clock)",
+        CURATORS,
+        "edit digests",
+    ),
+    ChatCommand(
+        "digest pause",
+        digest_pause,
+        "/digest pause NAME",
+        "stop a schedule until you resume it",
+        CURATORS,
+        "pause or resume digests",
+    ),
+    ChatCommand(
+        "digest resume",
+        digest_resume,
+        "/digest resume NAME",
+        "start a paused schedule again",
+        CURATORS,
+        "pause or resume digests",
+    ),
+    ChatCommand(
+        "digest delete",
+        digest_delete,
+        "/digest delete NAME",
+        "remove a schedule",
+        CURATORS,
+        "delete digests",
+    ),
+    ChatCommand(
+        "rollup",
+        rollup,
+        "/rollup [--by objective|team|status] [--since 30d]",
+        "ideas from your teams, oldest waiting first",
+        LEADERS,
+        "see suggestion rollups",
+    ),
+    ChatCommand(
+        "answer",
+        answer,
+        "/answer ID [STATUS] TEXT",
+        f"answer an idea; STATUS is one of {STATUS_CHOICES}",
+        LEADERS,
+        "answer suggestions",
+    ),
+    ChatCommand(
+        "merge",
+        merge,
+        "/merge ID into ID",
+        "fold a duplicate into the idea it repeats; votes move with it",
+        LEADERS,
+        "merge suggestions",
+    ),
+    ChatCommand(
+        "hide",
+        hide,
+        "/hide ID REASON",
+        "take an abusive idea off the board; the author is told why",
+        LEADERS,
+        "hide suggestions",
+    ),
+    ChatCommand(
+        "report",
+        report,
+        "/report [--since 30d]",
+        "the objectives report, with its chart",
+        (Role.MANAGER, Role.STRATEGIST),
+        "see the objectives report",
+    ),
+    ChatCommand(
+        "console",
+        console,
+        "/console",
+        "a one-time link to the web console, by direct message",
+        CONSOLE_ROLES,
+        "use the web console",
+        "The web console is for strategists, managers and admins, and you are {role}: "
+        "everything you can do is here in chat (type /help to see it).",
+    ),
+)

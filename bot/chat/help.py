@@ -1,50 +1,11 @@
-"""The help card: what this member can do, by role."""
+"""The help card: exactly the commands this member's role may run, read from the command table
+that the router checks permissions with (bot/chat/catalogue.py)."""
 
 from __future__ import annotations
 
+from bot.chat.catalogue import commands_for
 from bot.compose.text import with_article
-from bot.domain import Role
 from bot.messages import Card, Fact, Message
-from bot.services.permissions import role_allows
-
-EVERYONE = (
-    (
-        "/suggest IDEA",
-        "send an idea to leadership; add --anonymous to hide your name, "
-        "--objective KEY to tie it to an objective; /suggest alone opens a form",
-    ),
-    ("/suggestions", "see open ideas and vote on them"),
-    ("/vote ID", "vote for suggestion ID (one vote each)"),
-    ("/objectives", "the business objectives everything here serves"),
-    (
-        "/prefs",
-        "what you receive: /prefs mute voice, /prefs weekly, /prefs quiet 22:00-07:00",
-    ),
-    ("/whoami", "your role, team and time zone"),
-    ("/help", "this list"),
-)
-CURATOR = (
-    ("/content add", "curate an article (opens a form); /content list shows the library"),
-    ("/digest list", "scheduled digests and when they next fire"),
-    ("/digest add", "schedule a digest (opens a form)"),
-    ("/digest run NAME", "send a digest now"),
-    ("/digest pause|resume|delete NAME", "stop, restart or remove a schedule"),
-    ("/digest edit NAME --cron ... --tz ...", "change a schedule (--local: each reader's clock)"),
-)
-MANAGER = (
-    (
-        "/rollup [--by objective|team|status] [--since 30d]",
-        "ideas from your teams, oldest waiting first",
-    ),
-    (
-        "/answer ID [STATUS] TEXT",
-        "answer an idea; STATUS is one of under_review, planned, done, declined",
-    ),
-    ("/merge ID into ID", "fold a duplicate into the idea it repeats; votes move with it"),
-    ("/hide ID REASON", "take an abusive idea off the board; the author is told why"),
-    ("/report [--since 30d]", "the objectives report, with its chart"),
-    ("/console", "a one-time link to the web console, by direct message"),
-)
 
 
 def help_message(
@@ -53,11 +14,7 @@ def help_message(
     """``extra`` lets an adapter add its own commands (the shell's /switch, for example).
     ``umbrella`` is the command others are reached through on platforms with few slash
     commands (Slack's /advocacy): "/rollup" is then shown as "/advocacy rollup"."""
-    facts = list(EVERYONE)
-    if role_allows(role, Role.STRATEGIST):
-        facts += CURATOR
-    if role_allows(role, Role.MANAGER):
-        facts += MANAGER
+    facts = [(entry.usage, entry.what) for entry in commands_for(role)]
     facts += extra
     if umbrella:
         facts = [(_spell(command, umbrella), what) for command, what in facts]

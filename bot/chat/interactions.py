@@ -7,21 +7,22 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+from bot.chat.board import board
 from bot.chat.commands import (
     cast_vote,
-    content_command,
-    cron_from_day_and_time,
-    digest_command,
+    content_add,
     file_idea,
     record_answer,
     show_rollup,
 )
 from bot.chat.context import ChatContext
+from bot.chat.digest_commands import cron_from_day_and_time, digest_add
 from bot.chat.parsing import parse_id, take_anonymous_flag, truthy
 from bot.compose import actions
 from bot.compose.curation import curation_card, edit_form
 from bot.compose.feedback import card_subjects, with_feedback, with_feedback_counts
 from bot.compose.suggestion_cards import answer_form, suggest_form
+from bot.compose.text import plural
 from bot.domain import FeedbackKind, Role
 from bot.errors import InvalidInput
 from bot.events import ActionInvoked, FormSubmitted, Reply
@@ -38,6 +39,7 @@ from bot.services.feedback import (
 from bot.services.objectives import list_objectives
 from bot.services.outbox import deliveries_in_flight, find_delivery_by_ref, hold_delivery
 from bot.services.permissions import require_role
+from bot.services.suggestion_board import BoardQuery
 from bot.services.suggestion_moderation import merge_suggestions
 from bot.storage.models import ContentItem, Delivery, Suggestion
 from bot.storage.types import utcnow
@@ -164,6 +166,16 @@ async def vote_button(ctx: ChatContext, event: ActionInvoked) -> Reply:
     return await cast_vote(ctx, suggestion_id, delivery)
 
 
+@on_action(actions.SUGGESTIONS_BROWSE)
+async def browse_board(ctx: ChatContext, event: ActionInvoked) -> Reply:
+    """Another page, order or status of the board, in place of the one pressed."""
+    value = event.value
+    query = BoardQuery.of(
+        str(value.get("sort") or ""), str(value.get("status") or ""), str(value.get("page", 1))
+    )
+    return Reply(update=await board(ctx, query))
+
+
 @on_action(actions.SUGGESTION_FOLD)
 async def fold_into_similar(ctx: ChatContext, event: ActionInvoked) -> Reply:
     """The author backs a similar idea instead of their own new one."""
@@ -175,13 +187,14 @@ async def fold_into_similar(ctx: ChatContext, event: ActionInvoked) -> Reply:
     )
     if not anonymous:
         return Reply.say(
-            f"Your idea #{mine} now backs #{target.id} ({target.vote_count} votes); you will "
-            f"hear when #{target.id} moves."
+            f"Your idea #{mine} now backs #{target.id} ({plural(target.vote_count, 'vote')}); "
+            f"you will hear when #{target.id} moves."
         )
     return Reply.say(
-        f"Your anonymous idea #{mine} now joins #{target.id} ({target.vote_count} votes); you "
-        f"will hear when #{target.id} moves. No vote was added in your name, so nothing ties "
-        f"you to #{mine}; vote for #{target.id} yourself if you want to back it openly."
+        f"Your anonymous idea #{mine} now joins #{target.id} "
+        f"({plural(target.vote_count, 'vote')}); you will hear when #{target.id} moves. No "
+        f"vote was added in your name, so nothing ties you to #{mine}; vote for #{target.id} "
+        "yourself if you want to back it openly."
     )
 
 
@@ -203,12 +216,12 @@ async def open_card_form(ctx: ChatContext, event: ActionInvoked) -> Reply:
 
 @on_action(actions.DIGEST_ADD_OPEN)
 async def open_digest_form(ctx: ChatContext, event: ActionInvoked) -> Reply:
-    return await digest_command(ctx, "add")
+    return await digest_add(ctx, "")
 
 
 @on_action(actions.CONTENT_ADD_OPEN)
 async def open_content_form(ctx: ChatContext, event: ActionInvoked) -> Reply:
-    return await content_command(ctx, "add")
+    return await content_add(ctx, "")
 
 
 @on_action(actions.SUGGESTION_ANSWER)
@@ -398,17 +411,27 @@ async def digest_submitted(ctx: ChatContext, event: FormSubmitted) -> Reply:
     return Reply.say(f"Scheduled '{digest.name}'; it first fires {when}.")
 
 
+REACTABLE = "digests, articles and ideas the bot sent you"
+
+
 async def reaction(ctx: ChatContext, message_ref: str | None, emoji: str, added: bool) -> Reply:
-    """A reaction on one of the bot's messages counts as feedback on what the message is about."""
+    """A reaction on one of the bot's messages counts as feedback on what the message is about.
+    When nothing is recorded, the reply says why; platforms where reactions are silent (Slack,
+    Teams: people react to each other's messages all day) do not show it."""
     delivery = await delivery_for(ctx, message_ref)
-    if delivery is None:
-        return Reply(duplicate=True)  # a reaction on someone else's message: not ours to record
+    if delivery is None:  # someone else's message, or one the bot did not deliver
+        return _unchanged(
+            f"That message is not one you can react to: reactions count on {REACTABLE}."
+        )
     message = Message.from_dict(delivery.message.payload)
     subject = message.subject or next(
         (card.subject for card in message.cards if card.subject), None
     )
     if subject is None:
-        return Reply(duplicate=True)
+        return _unchanged(
+            f"Reactions count on {REACTABLE}; that message is not about one of them, so "
+            "nothing was recorded."
+        )
     subject_type, subject_id = parse_subject(subject)
     if added:
         recorded = await record_feedback(
@@ -427,6 +450,12 @@ async def reaction(ctx: ChatContext, message_ref: str | None, emoji: str, added:
                     platform=ctx.platform, kind=FeedbackKind.REACTION
                 ).inc()
             )
-        return Reply(duplicate=not recorded)
-    removed = await retract_reaction(ctx.session, ctx.member, subject_type, subject_id, emoji)
-    return Reply(duplicate=not removed)
+            return Reply()
+        return _unchanged(f"You already reacted with {emoji} to that message; it counts once.")
+    if await retract_reaction(ctx.session, ctx.member, subject_type, subject_id, emoji):
+        return Reply()
+    return _unchanged(f"You had no {emoji} reaction on that message to take back.")
+
+
+def _unchanged(why: str) -> Reply:
+    return Reply(messages=[Message.text(why)], duplicate=True)

@@ -17,7 +17,8 @@ from dataclasses import replace
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.chart_links import ChartLinks
-from bot.chat.commands import COMMANDS, help_command, run_command
+from bot.chat.catalogue import known
+from bot.chat.commands import help_command, run_command
 from bot.chat.context import ChatContext
 from bot.chat.help import help_message
 from bot.chat.home import home_message
@@ -179,7 +180,7 @@ class EventRouter:
             return await run_command(ctx, event.command, event.text)
         if isinstance(event, MessageReceived):
             name, text = split_command(event.text)
-            if name in COMMANDS or name == "advocacy":
+            if known(name) or name == "advocacy":
                 return await run_command(ctx, name, text)
             return Reply.say(
                 "I answer commands; type /help to see them. To send an idea, "

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from bot.app import Application
 from bot.cli.runtime import print_json, print_table, run_with_app
+from bot.compose.text import plural
 from bot.delivery import DrainStats
 from bot.domain import DeliveryStatus, DigestKind
 from bot.services.digest_runs import list_runs, start_run
@@ -314,7 +315,9 @@ def run(name: str, enqueue_only: bool, no_wait: bool) -> None:
     )
     total_dead = sum(result.stats.dead.values())
     if total_dead:
-        raise click.ClickException(f"{total_dead} deliveries failed for good; see the log.")
+        raise click.ClickException(
+            f"{plural(total_dead, 'delivery', 'deliveries')} failed for good; see the log."
+        )
 
 
 @digest_group.command("runs")

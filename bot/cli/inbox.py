@@ -6,6 +6,7 @@ import click
 
 from bot.app import Application
 from bot.cli.runtime import print_json, print_table, run_with_app
+from bot.compose.text import plural
 from bot.services.inbox_events import (
     InboxSummary,
     SetAside,
@@ -128,7 +129,9 @@ def retry(ids: tuple[int, ...], every: bool) -> None:
     if not count:
         click.echo("Nothing to retry: no event is set aside.")
         return
-    click.echo(f"{count} event(s) back in the queue; a running 'advocacy serve' handles them.")
+    click.echo(
+        f"{plural(count, 'event')} back in the queue; a running 'advocacy serve' handles them."
+    )
 
 
 def register(root: click.Group) -> None:

@@ -9,6 +9,7 @@ import click
 
 from bot.app import Application
 from bot.cli.runtime import file_progress, print_json, print_table, run_with_app
+from bot.compose.text import plural
 from bot.domain import DigestKind, Role
 from bot.import_files import open_import_file
 from bot.services.member_import import ImportReport, describe_leaving, import_member_file
@@ -126,7 +127,7 @@ def list_command(as_json: bool, with_left: bool) -> None:
         print_json(records)
         return
     columns = ["#", "Name", "Role", "Team", "Manager", "Time zone", "Identities"]
-    title = f"{len(records)} members"
+    title = plural(len(records), "member")
     if hidden:
         title += f" ({hidden} who left not shown; --all shows them)"
     print_table(

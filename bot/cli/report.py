@@ -11,6 +11,7 @@ import click
 from bot.app import Application
 from bot.charts import objectives_chart
 from bot.cli.runtime import fail_on_domain_error, print_json, print_table, run_with_app
+from bot.compose.text import plural
 from bot.services.objectives_report import ObjectivesReport, build_objectives_report
 from bot.services.permissions import OPERATOR
 from bot.services.rollups import parse_period
@@ -112,7 +113,7 @@ def _table(report: ObjectivesReport) -> None:
         )
     days = round((report.until - report.since).total_seconds() / 86_400)
     print_table(
-        f"Objectives, last {days} days",
+        f"Objectives, last {plural(days, 'day')}",
         [
             "Objective",
             "Owner",

@@ -14,7 +14,7 @@ import click
 from bot.app import Application
 from bot.cli.runtime import print_json, print_table, run_with_app
 from bot.compose.suggestion_cards import author_label
-from bot.compose.text import humanise_duration, percent, truncate
+from bot.compose.text import humanise_duration, percent, plural, truncate
 from bot.domain import SuggestionStatus
 from bot.services.permissions import OPERATOR
 from bot.services.rollups import DIMENSIONS, Rollup, build_rollup, parse_period
@@ -221,7 +221,9 @@ def merge(duplicate: int, target: int) -> None:
             return await merge_suggestions(session, app.sealer, OPERATOR, duplicate, target)
 
     merged = run_with_app(work)
-    click.echo(f"#{duplicate} joined #{merged.id}, which now has {merged.vote_count} votes.")
+    click.echo(
+        f"#{duplicate} joined #{merged.id}, which now has {plural(merged.vote_count, 'vote')}."
+    )
 
 
 @suggestions_group.command("hide")
@@ -249,7 +251,9 @@ def reseal() -> None:
             return await reseal_anonymous_ideas(session, app.sealer)
 
     count = run_with_app(work)
-    click.echo(f"{count} anonymous idea(s) sealed again." if count else "Nothing to seal again.")
+    click.echo(
+        f"{plural(count, 'anonymous idea')} sealed again." if count else "Nothing to seal again."
+    )
 
 
 def register(root: click.Group) -> None:

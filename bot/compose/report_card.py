@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.compose.text import plural
 from bot.messages import Card, Fact, Message
 from bot.services.objectives_report import ObjectiveFigures, ObjectivesReport
 
@@ -32,7 +33,7 @@ def _ideas(row: ObjectiveFigures) -> str:
 
 def objectives_report_message(report: ObjectivesReport, chart_url: str | None) -> Message:
     days = round((report.until - report.since).total_seconds() / 86_400)
-    title = f"Objectives, last {days} days"
+    title = f"Objectives, last {plural(days, 'day')}"
     header = Card(
         title=title,
         text="What the bot did for each business objective and what came back: not likes, but "
@@ -47,7 +48,11 @@ def objectives_report_message(report: ObjectivesReport, chart_url: str | None) -
             title=row.title,
             facts=(
                 Fact("Owner", row.owner or "nobody yet"),
-                Fact("Content", f"{row.items_sent} items to {row.reached} people"),
+                Fact(
+                    "Content",
+                    f"{plural(row.items_sent, 'item')} to "
+                    f"{plural(row.reached, 'person', 'people')}",
+                ),
                 Fact("Found it useful", f"{_percent(row.useful_share)} ({row.found_useful})"),
                 Fact("Shares / tracked clicks", f"{row.shares} / {row.clicks}"),
                 Fact("Customer voice", f"{row.voice} ({row.voice - row.voice_before:+d})"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from bot.compose import actions
 from bot.compose.text import humanise_duration, percent, plural, truncate
@@ -132,17 +132,6 @@ def announcement(suggestion: Suggestion) -> Message:
         kind="suggestion",
         subject=subject_key("suggestion", suggestion.id),
         cards=(voting_card(suggestion, title=f"New idea #{suggestion.id}"),),
-    )
-
-
-def suggestion_list(suggestions: Sequence[Suggestion], voted: Iterable[int] = ()) -> Message:
-    voted_ids = set(voted)
-    if not suggestions:
-        return Message.text("No open suggestions yet. Send the first with /suggest YOUR IDEA.")
-    return Message(
-        fallback=f"{plural(len(suggestions), 'open suggestion')}",
-        kind="suggestion_list",
-        cards=tuple(voting_card(s, voted=s.id in voted_ids) for s in suggestions),
     )
 
 

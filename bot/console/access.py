@@ -17,20 +17,13 @@ from bot.app import Application
 from bot.console.auth import SignedIn, csrf_matches, resume_session
 from bot.console.notices import Notice, keep_notice, keep_notice_for, take_notice
 from bot.console.refused_forms import RefusedForm
+from bot.console.sections import PAGES
 from bot.domain import Role
 from bot.errors import DomainError
 from bot.services.permissions import role_allows
 
 COOKIE = "advocacy_console"
 APPLICATION = web.AppKey("console_application", Application)
-PAGES = (
-    ("objectives", "Objectives", (Role.MANAGER, Role.STRATEGIST)),
-    ("content", "Content", (Role.STRATEGIST,)),
-    ("digests", "Digests", (Role.STRATEGIST,)),
-    ("suggestions", "Suggestions", (Role.MANAGER,)),
-    ("voice", "Customer voice", (Role.MANAGER, Role.STRATEGIST)),
-    ("deliveries", "Deliveries", (Role.ADMIN,)),
-)
 Form = MultiDictProxy[Any]
 
 

@@ -7,10 +7,12 @@ from dataclasses import replace
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.console.auth import LINK_TTL, create_link
+from bot.console.sections import CONSOLE_ROLES
 from bot.errors import InvalidInput
 from bot.messages import Card, LinkButton, Message
 from bot.sealing import Sealer
 from bot.services.outbox import enqueue, member_recipient
+from bot.services.permissions import require_role
 from bot.storage.models import Member
 
 
@@ -26,7 +28,8 @@ async def send_link_by_dm(
     session: AsyncSession, sealer: Sealer, member: Member, public_url: str
 ) -> None:
     """Only the member's own direct messages get the link; quiet hours do not hold it back
-    (they just asked for it)."""
+    (they just asked for it). Nobody gets a link to a console with no page for them."""
+    require_role(member, CONSOLE_ROLES, "use the web console")
     recipient = member_recipient(member)
     if recipient is None:
         raise InvalidInput("You have no chat identity the bot can message; ask an admin.")

@@ -4,13 +4,17 @@ permissions, validation and anonymity rules apply here."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import asdict, replace
 from datetime import timedelta
+from urllib.parse import parse_qs, urlencode
 
 from aiohttp import web
 from sqlalchemy import func, select
 
 from bot.charts import objectives_chart, theme_trend_chart
 from bot.chat.parsing import parse_id
+from bot.compose.board_cards import SORT_LABELS, SORT_TITLES, shown_label
+from bot.compose.text import plural
 from bot.console.access import APPLICATION, COOKIE, Form, Visit, page
 from bot.console.auth import end_session
 from bot.domain import DeliveryStatus, DigestKind, Role, SuggestionStatus
@@ -26,12 +30,15 @@ from bot.services.members import managed_team_ids
 from bot.services.objectives import list_objectives
 from bot.services.objectives_report import build_objectives_report
 from bot.services.rollups import parse_period
+from bot.services.suggestion_board import NEWEST, OPEN, SHOWN, SORTS, BoardQuery, browse
 from bot.services.suggestion_moderation import hide_suggestion, merge_suggestions
-from bot.services.suggestions import answer_suggestion, list_suggestions
+from bot.services.suggestions import answer_suggestion
 from bot.storage.models import Delivery, ShareClick, VoiceImport, VoiceItem
 from bot.storage.types import utcnow
 
 PAGE_SIZE = 20
+# The board's filters, in the order a manager works through ideas.
+BOARD_STATUSES = (SHOWN[0], *SHOWN[2:], SHOWN[1])
 
 
 def _page_number(visit: Visit) -> int:
@@ -116,19 +123,43 @@ async def objectives_chart_png(visit: Visit) -> web.StreamResponse:
 
 @page(Role.MANAGER)
 async def suggestions(visit: Visit) -> web.StreamResponse:
-    ideas = await list_suggestions(visit.session)
+    """The board a page at a time: ``?sort=newest|top&status=open|all|STATUS&page=N``."""
+    asked = visit.request.query
+    query = BoardQuery.of(
+        asked.get("sort", NEWEST), asked.get("status", OPEN), asked.get("page", "1")
+    )
+    where = None
     if visit.member.role != Role.ADMIN:
-        # A manager's board: the ideas of the teams below them (the ones they can answer).
+        # A manager's board: the ideas of the teams below them (the ones they can answer),
+        # anonymous ones under the team they are shown under.
         teams = await managed_team_ids(visit.session, visit.member)
-        scopes = await load_team_scopes(visit.session)  # anonymous ideas: where they are shown
-        ideas = [s for s in ideas if scopes.visible_to(teams, s)]
-    board = [
-        (status, [s for s in ideas if s.status == status.value]) for status in SuggestionStatus
-    ]
+        where = (await load_team_scopes(visit.session)).visible_clause(teams)
+    board = await browse(visit.session, query, page_size=PAGE_SIZE, where=where)
+    empty = (
+        "No open ideas. Employees send them with /suggest in chat; answered ones are under All."
+        if query.status == OPEN
+        else "No ideas with this status. Choose another above."
+    )
     return visit.render(
         "suggestions.html",
         title="Suggestions",
         board=board,
+        sorts=[
+            (SORT_LABELS[sort], _board_link(replace(query, sort=sort, page=1)), sort == query.sort)
+            for sort in SORTS
+        ],
+        shown=[
+            (
+                shown_label(status),
+                _board_link(replace(query, status=status, page=1)),
+                status == query.status,
+            )
+            for status in BOARD_STATUSES
+        ],
+        heading=f"{shown_label(query.status)} ideas, {SORT_TITLES[query.sort]}",
+        empty=empty,
+        link=_board_link,
+        board_state=urlencode(asdict(board.query)),
         statuses=list(SuggestionStatus),
         status_options=[(status.value, status.label) for status in SuggestionStatus],
     )
@@ -148,7 +179,7 @@ async def answer(visit: Visit) -> web.StreamResponse:
     )
     _wake(visit)
     return visit.back(
-        "/console/suggestions",
+        _board_address(form),
         f"Answer recorded: #{suggestion_id} is {outcome.suggestion.status.replace('_', ' ')}. "
         "The author and everyone who voted will be told.",
     )
@@ -166,7 +197,7 @@ async def merge(visit: Visit) -> web.StreamResponse:
         _id_in(form, "into", "suggestion"),
     )
     _wake(visit)
-    return visit.back("/console/suggestions", f"#{duplicate} joined #{target.id} with its votes.")
+    return visit.back(_board_address(form), f"#{duplicate} joined #{target.id} with its votes.")
 
 
 @page(Role.MANAGER)
@@ -181,8 +212,25 @@ async def hide(visit: Visit) -> web.StreamResponse:
         str(form.get("reason") or ""),
     )
     _wake(visit)
-    return visit.back(
-        "/console/suggestions", f"#{suggestion_id} is hidden; its author is told why."
+    return visit.back(_board_address(form), f"#{suggestion_id} is hidden; its author is told why.")
+
+
+def _board_address(form: Form) -> str:
+    """Back to the board as it was shown (its order, status and page) after a form on it."""
+    shown = {key: values[0] for key, values in parse_qs(str(form.get("board") or "")).items()}
+    try:
+        query = BoardQuery.of(
+            shown.get("sort", NEWEST), shown.get("status", OPEN), shown.get("page", "1")
+        )
+    except DomainError:
+        query = BoardQuery()
+    return _board_link(query)
+
+
+def _board_link(query: BoardQuery) -> str:
+    """The address of a board view (the default one without a query)."""
+    return "/console/suggestions" + (
+        "" if query == BoardQuery() else "?" + urlencode(asdict(query))
     )
 
 
@@ -399,7 +447,7 @@ async def change_digest(visit: Visit) -> web.StreamResponse:
         )
         assert outcome is not None
         notice = (
-            f"'{name}' is on its way to {outcome.queued} recipients."
+            f"'{name}' is on its way to {plural(outcome.queued, 'recipient')}."
             if outcome.queued
             else f"'{name}' was not sent: {outcome.note}"
         )
@@ -480,4 +528,6 @@ async def retry(visit: Visit) -> web.StreamResponse:
         visit.session, ids=ids, everything=form.get("all") == "on" and not ids
     )
     _wake(visit)
-    return visit.back("/console/deliveries", f"Re-queued {count} deliveries.")
+    return visit.back(
+        "/console/deliveries", f"Re-queued {plural(count, 'delivery', 'deliveries')}."
+    )

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import aiohttp_jinja2
 from aiohttp import web
 
+from bot.compose.text import plural
 from bot.console.access import APPLICATION, COOKIE, error_page
 from bot.console.attempts import SignInAttempts
 from bot.console.auth import LINK_TTL, LinkProblem, open_session, use_link
@@ -91,7 +92,7 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
             429,
             "Too many sign-in attempts",
             f"Too many sign-in links that could not be used came from here or everywhere in the "
-            f"last minute. Try again in {wait} seconds. {ASK_AGAIN}",
+            f"last minute. Try again in {plural(wait, 'second')}. {ASK_AGAIN}",
         )
         response.headers["Retry-After"] = str(wait)
         return response

@@ -11,6 +11,7 @@ from aiohttp import web
 from markupsafe import Markup
 
 from bot.app import Application
+from bot.compose.text import plural
 from bot.console import pages
 from bot.console.access import APPLICATION
 from bot.console.attempts import SignInAttempts
@@ -33,13 +34,14 @@ def mount_console(app: web.Application, application: Application) -> None:
     app[APPLICATION] = application
     app[ATTEMPTS] = SignInAttempts()
     app.on_response_prepare.append(console_headers)
-    aiohttp_jinja2.setup(
+    templates = aiohttp_jinja2.setup(
         app,
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=jinja2.select_autoescape(default=True),
         undefined=jinja2.StrictUndefined,
         finalize=_in_written_order,
     )
+    templates.globals["plural"] = plural  # "1 vote", "2 votes"
     app.router.add_static("/console/static", HERE / "static", name="console_static")
     routes = [
         web.get("/console/login/{token}", sign_in_page),

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.compose.content_digest import compose_content_digest
 from bot.compose.suggestion_cards import rollup_message
-from bot.compose.text import humanise_duration
+from bot.compose.text import humanise_duration, plural
 from bot.domain import DeliveryStatus, DigestKind, Role, RunStatus
 from bot.messages import Message
 from bot.plugins import Composer
@@ -290,7 +290,7 @@ async def _compose_for_audience(
                 "No new approved content since the last run; add some with: "
                 "advocacy content add URL --title TITLE"
             )
-        return compose_content_digest(digest.name, run_id, items), f"{len(items)} items"
+        return compose_content_digest(digest.name, run_id, items), plural(len(items), "item")
     # Customer-voice digests need the pipeline's themes and scrubbing: content/ composes them.
     return (
         "Customer-voice digests come from the content package, which is not loaded; "

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.compose.suggestion_cards import answer_button, status_label
-from bot.compose.text import humanise_duration, truncate
+from bot.compose.text import humanise_duration, plural, truncate
 from bot.domain import Role
 from bot.messages import Card, Fact, Message, subject_key
 from bot.sealing import Sealer
@@ -94,7 +94,7 @@ def waiting_flag(
     if suggestion.objective is not None:
         facts.append(Fact("Objective", suggestion.objective.title))
     if level:
-        facts.append(Fact("Already flagged to", f"{level} level(s) below you"))
+        facts.append(Fact("Already flagged to", f"{plural(level, 'level')} below you"))
     return Message(
         fallback=f"{title} without an answer: {truncate(suggestion.text, 200)}",
         kind="suggestion_escalation",

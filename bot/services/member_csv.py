@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from bot.compose.text import plural
 from bot.domain import Role, parse_enum
 from bot.errors import DomainError, InvalidInput
 from bot.import_files import CsvRecords, LineReader
@@ -147,7 +148,7 @@ class MemberCsv:
                 first = zip(columns, (value.strip() for value in values), strict=False)
                 named = _row_key(dict(first))
                 yield RowProblem(
-                    line, f"{len(values)} fields, the header has {len(columns)}", named
+                    line, f"{plural(len(values), 'field')}, the header has {len(columns)}", named
                 )
                 continue
             record = {columns[i]: values[i].strip() for i in range(len(values))}

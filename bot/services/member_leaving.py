@@ -18,6 +18,7 @@ from itertools import islice
 from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.compose.text import plural
 from bot.errors import Conflict
 from bot.services.anonymous_scope import MIN_PEOPLE, load_team_scopes
 from bot.services.members import describe_identity, get_member, validate_platform
@@ -137,7 +138,8 @@ async def team_note(session: AsyncSession, member: Member) -> str:
     scopes = await load_team_scopes(session)
     team = member.team.name
     people = (
-        f"{team} has {scopes.active.get(member.team_id, 0)} active members besides its managers"
+        f"{team} has {plural(scopes.active.get(member.team_id, 0), 'active member')} besides "
+        "its managers"
     )
     if scopes.large_enough(member.team_id):
         return f"{people}."

@@ -1,0 +1,216 @@
+"""The /digest commands: strategists list, schedule, send, pause, edit and delete digests.
+Who may run each is in the command table (bot/chat/commands.py)."""
+
+from __future__ import annotations
+
+import re
+
+from bot.chat.context import ChatContext
+from bot.chat.parsing import split_words
+from bot.compose import actions
+from bot.compose.text import plural
+from bot.domain import Role
+from bot.errors import InvalidInput
+from bot.events import Reply
+from bot.messages import Card, Fact, FieldKind, Form, FormField, Message, Option
+from bot.services import digest_runs, digests
+from bot.services.permissions import require_role
+
+
+async def digest_list(ctx: ChatContext, text: str) -> Reply:
+    found = await digests.list_digests(ctx.session)
+    if not found:
+        return Reply.say("No digests are scheduled. A strategist adds one with /digest add.")
+    facts = []
+    for d in found:
+        upcoming = digests.next_fire_times(d, 1)
+        when = upcoming[0].strftime("%a %d %b %H:%M %Z") if upcoming and d.enabled else "paused"
+        facts.append(
+            Fact(
+                d.name,
+                f"{d.kind} to {d.audience}, {digests.describe_schedule(d)}; next: {when}",
+            )
+        )
+    return Reply(
+        messages=[
+            Message(
+                fallback="Digests: " + ", ".join(d.name for d in found),
+                cards=(Card(title="Scheduled digests", facts=tuple(facts)),),
+            )
+        ]
+    )
+
+
+async def digest_run(ctx: ChatContext, text: str) -> Reply:
+    name = " ".join(split_words(text))
+    if not name:
+        raise InvalidInput("Which digest? Write /digest run NAME; /digest list shows them.")
+    require_role(ctx.member, (Role.STRATEGIST,), "send digests")
+    found = await digests.get_digest(ctx.session, name)
+    outcome = await digest_runs.start_run(
+        ctx.session,
+        ctx.sealer,
+        found,
+        actor=ctx.member,
+        composers=ctx.extensions.composers,
+    )
+    assert outcome is not None
+    if outcome.queued == 0:
+        return Reply.say(f"'{found.name}' was not sent: {outcome.note}")
+    ctx.queued_messages = True
+    return Reply.say(
+        f"'{found.name}' is on its way to {plural(outcome.queued, 'recipient')} "
+        f"(run #{outcome.run.id}, {outcome.note})."
+    )
+
+
+async def digest_add(ctx: ChatContext, text: str) -> Reply:
+    require_role(ctx.member, (Role.STRATEGIST,), "schedule digests")
+    return Reply(form=digest_form(ctx.member.timezone))
+
+
+async def digest_pause(ctx: ChatContext, text: str) -> Reply:
+    return await _set_enabled(ctx, text, "pause")
+
+
+async def digest_resume(ctx: ChatContext, text: str) -> Reply:
+    return await _set_enabled(ctx, text, "resume")
+
+
+async def _set_enabled(ctx: ChatContext, text: str, sub: str) -> Reply:
+    name = " ".join(split_words(text))
+    if not name:
+        raise InvalidInput(f"Which digest? Write /digest {sub} NAME.")
+    found = await digests.set_digest_enabled(ctx.session, ctx.member, name, sub == "resume")
+    return Reply.say(
+        f"'{found.name}' {'resumed' if found.enabled else 'paused'}; the scheduler picks "
+        "this up within 30 seconds."
+    )
+
+
+async def digest_delete(ctx: ChatContext, text: str) -> Reply:
+    name = " ".join(split_words(text))
+    if not name:
+        raise InvalidInput("Which digest? Write /digest delete NAME.")
+    deleted = await digests.delete_digest(ctx.session, ctx.member, name)
+    return Reply.say(f"'{deleted}' deleted; deliveries already queued still go out.")
+
+
+async def digest_edit(ctx: ChatContext, text: str) -> Reply:
+    name, options = _edit_options(split_words(text))
+    found = await digests.edit_digest(
+        ctx.session,
+        ctx.member,
+        name,
+        cron=options.get("cron"),
+        timezone=options.get("tz"),
+        audience=options.get("audience"),
+        local_time=True if "local" in options else False if "fixed" in options else None,
+    )
+    return Reply.say(
+        f"'{found.name}' now goes {found.kind} to {found.audience}, "
+        f"{digests.describe_schedule(found)}; the scheduler picks this up within 30 seconds."
+    )
+
+
+EDIT_USAGE = (
+    'Write /digest edit NAME --cron "0 9 * * mon" --tz Europe/Paris --audience team:Support; '
+    "--local sends at that time on each reader's clock, --fixed in the digest's time zone."
+)
+
+
+def _edit_options(words: list[str]) -> tuple[str, dict[str, str]]:
+    """'weekly news --cron "0 9 * * mon" --local' -> ('weekly news', {cron:..., local: ''})."""
+    name_words: list[str] = []
+    options: dict[str, str] = {}
+    index = 0
+    while index < len(words):
+        word = words[index]
+        if word.startswith("--"):
+            option = word[2:].lower()
+            if option in ("local", "fixed"):
+                options[option] = ""
+            elif option in ("cron", "tz", "audience") and index + 1 < len(words):
+                options[option] = words[index + 1]
+                index += 1
+            else:
+                raise InvalidInput(f"Unknown or incomplete option {word}. {EDIT_USAGE}")
+        else:
+            name_words.append(word)
+        index += 1
+    if not name_words or not options:
+        raise InvalidInput(EDIT_USAGE)
+    return " ".join(name_words), options
+
+
+DAY_CHOICES = (
+    Option("Every day", "*"),
+    Option("Weekdays (Monday to Friday)", "mon-fri"),
+    Option("Monday", "mon"),
+    Option("Tuesday", "tue"),
+    Option("Wednesday", "wed"),
+    Option("Thursday", "thu"),
+    Option("Friday", "fri"),
+    Option("Saturday", "sat"),
+    Option("Sunday", "sun"),
+)
+TIME_PATTERN = re.compile(r"^([01]?\d|2[0-3])[:h.]([0-5]\d)$")
+
+
+def cron_from_day_and_time(days: str, time: str) -> str:
+    """'mon-fri' and '09:30' -> '30 9 * * mon-fri' (read in the digest's time zone)."""
+    match = TIME_PATTERN.match(time.strip().lower())
+    if not match:
+        raise InvalidInput(f"'{time}' is not a time of day; write it like 09:00 or 17:30.")
+    valid = {option.value for option in DAY_CHOICES}
+    day = days.strip().lower() or "*"
+    if day not in valid:
+        raise InvalidInput(f"Unknown day '{days}'; choose every day, weekdays or one day.")
+    return f"{int(match.group(2))} {int(match.group(1))} * * {day}"
+
+
+def digest_form(timezone: str) -> Form:
+    return Form(
+        form_id=actions.FORM_DIGEST_ADD,
+        title="Schedule a digest",
+        submit_label="Schedule",
+        fields=(
+            FormField("name", "Name", required=True, max_length=100, placeholder="Monday picks"),
+            FormField(
+                "kind",
+                "Kind",
+                FieldKind.SELECT,
+                required=True,
+                initial="content",
+                options=(
+                    Option("Curated content", "content"),
+                    Option("Customer voice", "voice"),
+                    Option("Suggestion rollup (managers)", "rollup"),
+                ),
+            ),
+            FormField(
+                "audience",
+                "Audience",
+                required=True,
+                initial="all",
+                placeholder="all, or team:NAME",
+            ),
+            FormField("channel", "Or post it in a channel", FieldKind.CONVERSATION),
+            FormField(
+                "days", "Day", FieldKind.SELECT, required=True, initial="mon", options=DAY_CHOICES
+            ),
+            FormField("time", "Time (24 h)", required=True, initial="09:00", max_length=5),
+            FormField("timezone", "Time zone", required=True, initial=timezone, max_length=64),
+            FormField(
+                "clock",
+                "Whose clock",
+                FieldKind.SELECT,
+                required=True,
+                initial="zone",
+                options=(
+                    Option("The time zone above", "zone"),
+                    Option("Each reader's own (09:00 wherever they are)", "local"),
+                ),
+            ),
+        ),
+    )

@@ -1,0 +1,17 @@
+"""The console's pages and the roles each is for: read by the console to admit people and by
+chat's /console, which sends a sign-in link only to someone with a page to open."""
+
+from __future__ import annotations
+
+from bot.domain import Role
+
+PAGES = (
+    ("objectives", "Objectives", (Role.MANAGER, Role.STRATEGIST)),
+    ("content", "Content", (Role.STRATEGIST,)),
+    ("digests", "Digests", (Role.STRATEGIST,)),
+    ("suggestions", "Suggestions", (Role.MANAGER,)),
+    ("voice", "Customer voice", (Role.MANAGER, Role.STRATEGIST)),
+    ("deliveries", "Deliveries", (Role.ADMIN,)),
+)
+# Everyone with at least one page (admins see every page).
+CONSOLE_ROLES = tuple(dict.fromkeys(role for _, _, roles in PAGES for role in roles))
