@@ -658,7 +658,7 @@ def environment(console: Any, ideas: int) -> Iterator[tuple[dict[str, Any], Call
             **auth,
             "DATABASE_URL": f"sqlite+aiosqlite:///{db}",
             "ADVOCACY_DATA_DIR": str(work / "data"),
-            "ADVOCACY_SECRET_KEY": "ingest-secret",
+            "ADVOCACY_SECRET_KEY": "ingest-key-38e5742387408a2f12abfc15",
             "LOG_LEVEL": "INFO",
             "PUBLIC_URL": "https://advocacy.example.com",
             "SUGGESTIONS_CHANNELS": f"slack:{IDEAS_CHANNEL}",

@@ -25,7 +25,7 @@ from tests.fakes import RemoteAdapterFactory, RemotePlatform
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
 BACKENDS = ["sqlite", *(["postgresql"] if POSTGRES_URL else [])]
-SECRET = "test-secret-key"
+SECRET = "conftest-key-c2cdebfe8c1d709ef3bbaf5c"
 
 
 async def _postgres(statement: str) -> None:

@@ -24,7 +24,7 @@ HER_OWN_RECORDS = {"members", "member_identities"}
 def environment() -> dict[str, str]:
     return {
         **os.environ,
-        "ADVOCACY_SECRET_KEY": "privacy-secret",
+        "ADVOCACY_SECRET_KEY": "privacy-key-2f78c40e693cac279e23a08f",
         "DATABASE_URL": "",
         "ADVOCACY_DATA_DIR": "",
         "LOG_LEVEL": "DEBUG",
