@@ -529,7 +529,7 @@ def seed(work: Path, env: dict[str, str], ideas: int) -> None:
     for n in range(ideas):
         a, b = IDEA_WORDS[n % len(IDEA_WORDS)], IDEA_WORDS[(n * 7 + 3) % len(IDEA_WORDS)]
         lines.append(f"/suggest Idea {n}: a shared {a} for every {b} request, number {n}")
-    cli(env, work, "shell", "--user", "author", stdin="\n".join(lines) + "\n")
+    cli(env, work, "shell", "--user", "author", "--new", stdin="\n".join(lines) + "\n")
 
 
 def slack_targets(slack: Any, db: Path, ideas: int, timeout: float = 120) -> list[dict[str, Any]]:
