@@ -175,3 +175,17 @@ async def test_a_member_is_not_created_by_a_failed_switch(app: Application, tmp_
     status, out = await piped(app, tmp_path, "alice", "/switch alcie\n/whoami\n")
     assert status == 1 and "did you mean 'alice'?" in out
     assert await count(app, Member) == before
+
+
+async def test_a_bad_address_in_content_add_is_asked_again_with_an_example(
+    app: Application, tmp_path: Path
+) -> None:
+    await make_member(app, "dana", role=Role.STRATEGIST, platform="shell")
+    script = "/content add\nexample dot com\nhttps://example.com/a\nA title\n\n\n\n"
+    status, out = await piped(app, tmp_path, "dana", script)
+    assert (
+        "! 'example dot com' is not a web address; give a full http:// or https:// URL, e.g. "
+        "https://example.com/article. Answer URL again, or /cancel." in out
+    )
+    assert "Added #1 'A title' to the library" in out
+    assert status == 1  # a script that typed a wrong answer failed once

@@ -18,6 +18,7 @@ from bot.domain import DigestKind, parse_enum
 from bot.errors import Conflict, DomainError, InvalidInput
 from bot.events import Actor
 from bot.services import digests
+from bot.services.content import validate_url
 from bot.services.members import get_team, validate_timezone
 from bot.storage.database import Database
 
@@ -119,6 +120,22 @@ async def digest_clock(answer: Answer) -> None:
         raise InvalidInput(
             "A channel has no time zone of its own; choose 1 (the time zone above) for a digest "
             "posted in a channel."
+        )
+
+
+# ----- /content add, and editing an item --------------------------------------------------------
+
+
+@field_check(actions.FORM_CONTENT_ADD, "url")
+async def content_url(answer: Answer) -> None:
+    validate_url(answer.value)
+
+
+@field_check(actions.FORM_CONTENT_EDIT, "expires")
+async def content_expires(answer: Answer) -> None:
+    if not answer.value.isdigit():
+        raise InvalidInput(
+            "Write the number of days after which to stop sending it (e.g. 30), or nothing."
         )
 
 
