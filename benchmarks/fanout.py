@@ -196,7 +196,7 @@ def env_for(work: Path, fake: FakeSlack, rate: float, database_url: str | None) 
         **os.environ,
         "DATABASE_URL": database_url or f"sqlite+aiosqlite:///{work / 'advocacy.db'}",
         "ADVOCACY_DATA_DIR": str(work / "data"),
-        "ADVOCACY_SECRET_KEY": "benchmark-secret",
+        "ADVOCACY_SECRET_KEY": "fanout-key-7b698fc8e301220a05c2bf4f",
         "LOG_LEVEL": "WARNING",
         "SLACK_BOT_TOKEN": fake.bot_token,
         "SLACK_SIGNING_SECRET": "benchmark-signing-secret",

@@ -93,7 +93,7 @@ def env_for(work: Path) -> dict[str, str]:
         {
             "DATABASE_URL": f"sqlite+aiosqlite:///{work / 'advocacy.db'}",
             "ADVOCACY_DATA_DIR": str(work / "data"),
-            "ADVOCACY_SECRET_KEY": "benchmark-secret",
+            "ADVOCACY_SECRET_KEY": "fanout-teams-key-12271a1ee8d8707b639dd8e1",
             "LOG_LEVEL": "WARNING",
             "MICROSOFT_APP_ID": "",
             "PUBLIC_URL": "https://advocacy.example.com",

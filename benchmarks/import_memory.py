@@ -218,7 +218,7 @@ def measure_kind(
     env = {
         **os.environ,
         "ADVOCACY_DATA_DIR": str(folder / "data"),
-        "ADVOCACY_SECRET_KEY": "benchmark",
+        "ADVOCACY_SECRET_KEY": "import-memory-key-a0858b82ed928239ccc00b75",
         "PYTHONPATH": str(code_root),
         "LOG_LEVEL": "WARNING",
     }

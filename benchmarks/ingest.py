@@ -529,7 +529,7 @@ def seed(work: Path, env: dict[str, str], ideas: int) -> None:
     for n in range(ideas):
         a, b = IDEA_WORDS[n % len(IDEA_WORDS)], IDEA_WORDS[(n * 7 + 3) % len(IDEA_WORDS)]
         lines.append(f"/suggest Idea {n}: a shared {a} for every {b} request, number {n}")
-    cli(env, work, "shell", "--user", "author", stdin="\n".join(lines) + "\n")
+    cli(env, work, "shell", "--user", "author", "--new", stdin="\n".join(lines) + "\n")
 
 
 def slack_targets(slack: Any, db: Path, ideas: int, timeout: float = 120) -> list[dict[str, Any]]:
@@ -658,7 +658,7 @@ def environment(console: Any, ideas: int) -> Iterator[tuple[dict[str, Any], Call
             **auth,
             "DATABASE_URL": f"sqlite+aiosqlite:///{db}",
             "ADVOCACY_DATA_DIR": str(work / "data"),
-            "ADVOCACY_SECRET_KEY": "ingest-secret",
+            "ADVOCACY_SECRET_KEY": "ingest-key-38e5742387408a2f12abfc15",
             "LOG_LEVEL": "INFO",
             "PUBLIC_URL": "https://advocacy.example.com",
             "SUGGESTIONS_CHANNELS": f"slack:{IDEAS_CHANNEL}",

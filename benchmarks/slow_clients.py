@@ -65,7 +65,7 @@ def running_server(code: Path, nofile: int | None, extra_env: dict[str, str]) ->
             **os.environ,
             "DATABASE_URL": f"sqlite+aiosqlite:///{work / 'advocacy.db'}",
             "ADVOCACY_DATA_DIR": str(work / "data"),
-            "ADVOCACY_SECRET_KEY": "benchmark-secret-key",
+            "ADVOCACY_SECRET_KEY": "slow-clients-key-b2cfc29ba034090aada60437",
             "VOICE_WEBHOOK_SECRET": "benchmark-webhook-secret",
             "LOG_LEVEL": "INFO",
             "PYTHONPATH": str(code),

@@ -123,7 +123,7 @@ def measure(repeat: int, quick: bool) -> Section:
                 **os.environ,
                 "DATABASE_URL": f"sqlite+aiosqlite:///{folder / f'bench{n}.db'}",
                 "ADVOCACY_DATA_DIR": str(folder / "data"),
-                "ADVOCACY_SECRET_KEY": "benchmark",
+                "ADVOCACY_SECRET_KEY": "voice-import-key-26caee67318a12931fd181ec",
                 "PYTHONPATH": str(ROOT),
             }
             _, seconds, peak_kib = run_import(csv, env)
@@ -177,7 +177,7 @@ def main() -> None:
             **os.environ,
             "DATABASE_URL": args.database_url or f"sqlite+aiosqlite:///{folder / 'bench.db'}",
             "ADVOCACY_DATA_DIR": str(folder / "data"),
-            "ADVOCACY_SECRET_KEY": "benchmark",
+            "ADVOCACY_SECRET_KEY": "voice-import-key-26caee67318a12931fd181ec",
             "PYTHONPATH": str(ROOT),
         }
 

@@ -41,6 +41,15 @@ class Application:
     statuses: dict[str, AdapterStatus] = field(default_factory=dict)
     worker: OutboxWorker | None = None
 
+    def platform_states(self) -> dict[str, str | None]:
+        """Each known platform: None when it sends here, else why it does not. A command run
+        without adapters reads it from the configuration, as the server would."""
+        statuses = self.statuses or self.registry.statuses(self.settings)
+        return {
+            name: None if status.enabled else f"{name} is not enabled: {status.reason}"
+            for name, status in statuses.items()
+        }
+
     def log_adapters(self) -> None:
         """Say which adapters are enabled, and why the others are not; then the plugins."""
         if not self.statuses:
@@ -126,6 +135,7 @@ async def open_application(
             links,
             max_attempts=settings.delivery_max_attempts,
             lease=timedelta(seconds=settings.delivery_lease_seconds),
+            platform_states=app.platform_states() if with_adapters else None,
         )
         router.on_queued = app.worker.wake
         for adapter in app.adapters.values():

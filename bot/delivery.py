@@ -33,6 +33,7 @@ from bot.messages import Message
 from bot.metrics import Metrics
 from bot.platform import ChatAdapter, DeliveryError, DeliveryTarget
 from bot.sealing import Sealer, SealError
+from bot.services.deliveries import describe_held, held_deliveries
 from bot.services.digest_runs import finish_completed_runs
 from bot.storage.database import Database
 from bot.storage.models import Delivery, OutboundMessage
@@ -120,9 +121,16 @@ class OutboxWorker:
         batch_size: int = 50,
         concurrency: int = 8,
         base_backoff: float = BASE_BACKOFF_SECONDS,
+        platform_states: Mapping[str, str | None] | None = None,
     ) -> None:
         self.db = db
         self.adapters = adapters
+        # Each known platform: None when it sends here, else why not (said at start).
+        self.platform_states = (
+            dict(platform_states)
+            if platform_states is not None
+            else {name: None for name in adapters}
+        )
         self.sealer = sealer
         self.metrics = metrics
         self.links = links
@@ -426,7 +434,8 @@ class OutboxWorker:
         return min(times) if times else None
 
     async def _say_what_waits(self) -> None:
-        """At start: what the outbox holds, and what waits for a platform not enabled here."""
+        """At start: what the outbox holds, and what is held: waiting for a platform that does
+        not send here, with why (one line per platform)."""
         async with self.db.transaction() as session:
             rows = await session.execute(
                 select(Delivery.platform, func.count(Delivery.id))
@@ -434,20 +443,16 @@ class OutboxWorker:
                 .group_by(Delivery.platform)
             )
             waiting = dict(rows.all())
+            states = {**self.platform_states, **{name: None for name in self.adapters}}
+            held = await held_deliveries(session, states)
         here = {p: n for p, n in waiting.items() if p in self.adapters}
         if here:
             log.info(
                 "outbox: %s waiting to be sent",
                 ", ".join(f"{n:,} for {p}" for p, n in sorted(here.items())),
             )
-        for platform, count in sorted(waiting.items()):
-            if platform not in self.adapters:
-                log.warning(
-                    "outbox: %s deliveries for %s wait: that adapter is not enabled here "
-                    "(see advocacy deliveries status)",
-                    f"{count:,}",
-                    platform,
-                )
+        for group in held:
+            log.warning("outbox: %s (advocacy deliveries status)", describe_held(group))
 
     async def _stop_when(self, stop: asyncio.Event) -> None:
         await stop.wait()

@@ -107,6 +107,12 @@ class AdapterFactory(Protocol):
     def create(self, context: AdapterContext) -> ChatAdapter: ...
 
 
+def installed_platforms() -> list[str]:
+    """The platforms whose adapters are installed (their entry points' names; none is loaded):
+    what a member may be created on when no registry is at hand."""
+    return sorted({entry_point.name for entry_point in entry_points(group=ENTRY_POINT_GROUP)})
+
+
 class AdapterRegistry:
     def __init__(self, factories: Iterable[AdapterFactory] = ()) -> None:
         self._factories: dict[str, AdapterFactory] = {}

@@ -14,10 +14,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import itertools
 import json
 import logging
+import math
 import os
 import secrets
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -136,24 +139,89 @@ class Sealer:
             raise SealError("a sealed reference could not be opened with this key") from error
 
 
+# A configured key shorter than this, or guessable, is refused at start: it seals every anonymous
+# author, so whoever guesses it and reads the database knows who wrote what.
+MIN_SECRET_LENGTH = 32
+# Estimated from the key's own characters (Shannon): 32 random hexadecimal digits have 90 or more.
+MIN_SECRET_BITS = 80
+# What people type when told to "set a secret" (compared without case, spaces or punctuation).
+PLACEHOLDERS = (
+    "changeme",
+    "change",
+    "secret",
+    "password",
+    "passwd",
+    "example",
+    "placeholder",
+    "default",
+    "replace",
+    "yourkey",
+    "letmein",
+    "qwerty",
+)
+MAKE_ONE = "make one with: advocacy secret-key"
+
+
+class WeakSecret(ValueError):
+    """The configured key is too easy to guess (a ValueError: every command shows it as its
+    one-line error)."""
+
+
+def new_secret() -> str:
+    """A strong key: 32 random bytes, URL-safe (43 characters)."""
+    return secrets.token_urlsafe(32)
+
+
+def secret_weakness(secret: str) -> str | None:
+    """Why a key is too weak to seal anonymous authors with, or None when it is strong enough."""
+    if len(secret) < MIN_SECRET_LENGTH:
+        return f"{len(secret)} characters; at least {MIN_SECRET_LENGTH} are needed"
+    folded = "".join(c for c in secret.lower() if c.isalnum())
+    for word in PLACEHOLDERS:
+        if word in folded:
+            return f"it contains '{word}', a well-known placeholder"
+    if _predictable(secret):
+        return "too predictable: few different characters, repeated or in sequence"
+    return None
+
+
+def _predictable(secret: str) -> bool:
+    counts = Counter(secret)
+    bits = -sum(n * math.log2(n / len(secret)) for n in counts.values())
+    # Neighbours equal or one apart ("aaaa", "abcd", "4321"): a random key has few.
+    steps = sum(abs(ord(a) - ord(b)) <= 1 for a, b in itertools.pairwise(secret))
+    repeated = any(secret[period:] == secret[:-period] for period in range(1, len(secret) // 2 + 1))
+    return bits < MIN_SECRET_BITS or steps > 0.6 * (len(secret) - 1) or repeated
+
+
+def check_secret(secret: str, source: str = "ADVOCACY_SECRET_KEY") -> str:
+    """The key, or a WeakSecret naming where it came from and how to make a strong one."""
+    weakness = secret_weakness(secret)
+    if weakness:
+        raise WeakSecret(f"{source} is too weak ({weakness}); {MAKE_ONE}")
+    return secret
+
+
 def load_or_create_secret(configured: str | None, data_dir: Path) -> str:
-    """Use the configured key, or create one in the data directory on first start.
+    """Use the configured key (refused when weak), or create one in the data directory on first
+    start.
 
     A generated key lives beside the data it protects; production deployments should set
     ``ADVOCACY_SECRET_KEY`` so that the key survives a lost volume and is shared by every instance.
     """
     if configured:
-        return configured
+        return check_secret(configured)
     path = data_dir / GENERATED_KEY_FILE
     if path.is_file():
-        return path.read_text().strip()
+        return check_secret(path.read_text().strip(), f"the key in {path}")
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    secret = secrets.token_urlsafe(32)
+    secret = new_secret()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(secret + "\n")
     log.warning(
-        "ADVOCACY_SECRET_KEY is not set; generated one in %s. Set the variable in production.",
+        "ADVOCACY_SECRET_KEY is not set; generated one in %s. Set the variable in production "
+        "(advocacy secret-key prints a new one).",
         path,
     )
     return secret

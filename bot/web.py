@@ -27,6 +27,7 @@ from bot.leader import DEFAULT_RETRY_SECONDS, Leadership, scheduler_lock
 from bot.links import is_link_preview
 from bot.metrics import CONTENT_TYPE_LATEST
 from bot.plugins import Job
+from bot.policy_pages import mount_policy_pages
 from bot.scheduler import DigestScheduler
 from bot.services.escalation import escalate_waiting
 from bot.services.feedback import record_share_click
@@ -243,6 +244,7 @@ def build_web_app(
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/s/{token}", share_redirect)
     app.router.add_get("/charts/{token}", chart)
+    mount_policy_pages(app)
     mount_console(app, application)
     for adapter in application.adapters.values():
         adapter.mount(app)

@@ -16,7 +16,7 @@ from bot.app import Application, open_application
 from bot.config import Settings
 from bot.domain import Role
 from bot.events import Actor
-from bot.platform import AdapterRegistry
+from bot.platform import AdapterRegistry, installed_platforms
 from bot.services.members import add_member
 from bot.services.permissions import OPERATOR
 from bot.storage.database import normalise_database_url
@@ -25,7 +25,7 @@ from tests.fakes import RemoteAdapterFactory, RemotePlatform
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
 BACKENDS = ["sqlite", *(["postgresql"] if POSTGRES_URL else [])]
-SECRET = "test-secret-key"
+SECRET = "conftest-key-c2cdebfe8c1d709ef3bbaf5c"
 
 
 async def _postgres(statement: str) -> None:
@@ -116,6 +116,8 @@ async def make_member(
             team=team,
             role=role,
             manager_user_id=manager,
+            # The test's own platforms, and those installed (a Slack member without Slack).
+            platforms={*app.registry.platforms, *installed_platforms()},
         )
 
 

@@ -24,7 +24,7 @@ def slack_env(fake: FakeSlack, database_url: str, data_dir: Path, **extra: str) 
         **os.environ,
         "DATABASE_URL": database_url,
         "ADVOCACY_DATA_DIR": str(data_dir),
-        "ADVOCACY_SECRET_KEY": "outbox-secret",
+        "ADVOCACY_SECRET_KEY": "outbox-support-key-29f4851e912b8a8a22bae843",
         "LOG_LEVEL": "INFO",
         "SLACK_BOT_TOKEN": fake.bot_token,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,

@@ -248,7 +248,7 @@ async def test_a_team_of_five_keeps_its_anonymous_ideas_until_it_shrinks(app: Ap
 def advocacy(cwd: Path, *args: str, stdin: str | None = None) -> str:
     env = {
         **os.environ,
-        "ADVOCACY_SECRET_KEY": "anonymity-secret",
+        "ADVOCACY_SECRET_KEY": "anonymity-inference-key-42dbfe888f9658d914900556",
         "DATABASE_URL": "",
         "ADVOCACY_DATA_DIR": "",
     }
@@ -323,7 +323,7 @@ async def file_over_slack(tmp_path: Path, log_level: str) -> tuple[list[str], fl
         fake.add_user(AUTHOR, real_name=AUTHOR_NAME)
         env = {
             **os.environ,
-            "ADVOCACY_SECRET_KEY": "anonymity-secret",
+            "ADVOCACY_SECRET_KEY": "anonymity-inference-key-42dbfe888f9658d914900556",
             "DATABASE_URL": "",
             "ADVOCACY_DATA_DIR": "",
             "LOG_LEVEL": log_level,

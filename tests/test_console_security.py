@@ -336,7 +336,7 @@ def test_the_cli_refuses_a_huge_period_in_one_line(tmp_path: Path) -> None:
         **os.environ,
         "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'advocacy.db'}",
         "ADVOCACY_DATA_DIR": str(tmp_path / "data"),
-        "ADVOCACY_SECRET_KEY": "cli-secret",
+        "ADVOCACY_SECRET_KEY": "console-security-key-fc34601d129677dbdb5f1da1",
     }
     for command in (["report", "objectives"], ["rollup"]):
         result = subprocess.run(

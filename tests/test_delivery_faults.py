@@ -159,7 +159,7 @@ async def test_a_dead_workers_leases_expire_and_its_late_outcome_is_ignored(
 ) -> None:
     async with app.db.transaction() as session:
         for n in range(10):
-            await add_member(session, OPERATOR, "remote", f"u{n}")
+            await add_member(session, OPERATOR, "remote", f"u{n}", platforms=["remote"])
         await add_content(session, OPERATOR, "https://example.com/a", title="Worth reading")
         digest = await add_digest(
             session,

@@ -174,7 +174,7 @@ async def test_hostile_ideas_are_kept_as_written_or_refused_clearly(
 ) -> None:
     async with app.db.transaction() as session:  # hypothesis reuses the fixture's app
         if await find_member(session, "remote", "eve") is None:
-            await add_member(session, OPERATOR, "remote", "eve")
+            await add_member(session, OPERATOR, "remote", "eve", platforms=["remote"])
     reply = await app.router.handle(
         CommandInvoked(actor("eve"), command="suggest", text=text + " (idea)")
     )

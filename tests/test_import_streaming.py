@@ -308,7 +308,7 @@ def test_memory_stays_flat_whatever_the_file_size(
             **os.environ,
             "DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'advocacy.db'}",
             "ADVOCACY_DATA_DIR": str(folder / "data"),
-            "ADVOCACY_SECRET_KEY": "test",
+            "ADVOCACY_SECRET_KEY": "import-streaming-key-bef43323b9e4b0860fd90aab",
             "LOG_LEVEL": "WARNING",
         }
         env.pop("DATABASE_SCHEMA", None)

@@ -24,7 +24,7 @@ HER_OWN_RECORDS = {"members", "member_identities"}
 def environment() -> dict[str, str]:
     return {
         **os.environ,
-        "ADVOCACY_SECRET_KEY": "privacy-secret",
+        "ADVOCACY_SECRET_KEY": "privacy-key-2f78c40e693cac279e23a08f",
         "DATABASE_URL": "",
         "ADVOCACY_DATA_DIR": "",
         "LOG_LEVEL": "DEBUG",
@@ -109,7 +109,9 @@ def test_an_anonymous_idea_leaves_no_trace_of_its_author_anywhere(tmp_path: Path
             voter,
             cwd=tmp_path,
             stdin=f"/vote {idea}\n/vote {idea}\n/answer {idea} done no\n",
+            ok=False,  # the refused /answer makes the script exit 1
         )
+        assert voted.returncode == 1, voted.stderr
         logs.append(voted.stderr)
         outputs.append(voted.stdout)
     assert "Only managers or admins can answer suggestions" in outputs[-1]
@@ -123,7 +125,9 @@ def test_an_anonymous_idea_leaves_no_trace_of_its_author_anywhere(tmp_path: Path
             "/suggestions\n/rollup --by team\n/rollup --by objective\n/rollup --by status\n"
             f"/report\n/answer {idea} planned Agreed, thanks.\n/merge {idea} into 999\n"
         ),
+        ok=False,  # the refused /merge makes the script exit 1
     )
+    assert manager.returncode == 1, manager.stderr
     assert f"Answer recorded: #{idea} is planned. The author will be told." in manager.stdout
     assert "There is no suggestion #999" in manager.stdout  # an error message, checked too
     logs.append(manager.stderr)

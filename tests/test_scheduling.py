@@ -84,7 +84,13 @@ def test_the_trigger_looks_back_to_the_previous_firing_on_the_same_clock() -> No
 async def member(app: Application, user_id: str, zone: str = "UTC", **prefs: object) -> Member:
     async with app.db.transaction() as session:
         found = await add_member(
-            session, OPERATOR, "remote", user_id, name=user_id.title(), timezone=zone
+            session,
+            OPERATOR,
+            "remote",
+            user_id,
+            name=user_id.title(),
+            timezone=zone,
+            platforms=app.registry.platforms,
         )
         if prefs:
             await apply_preferences(session, found, PreferenceChange(**prefs))  # type: ignore[arg-type]
@@ -234,7 +240,14 @@ def test_bad_preferences_get_a_clear_error(words: list[str], error: str) -> None
 
 async def test_schedule_changes_take_effect_without_a_restart(app: Application) -> None:
     async with app.db.transaction() as session:
-        await add_member(session, OPERATOR, "remote", "dana", role=Role.STRATEGIST)
+        await add_member(
+            session,
+            OPERATOR,
+            "remote",
+            "dana",
+            role=Role.STRATEGIST,
+            platforms=app.registry.platforms,
+        )
     digest = await content_digest(app)
     scheduler = DigestScheduler(app.db, app.sealer, refresh_seconds=3600)
     await scheduler.start()

@@ -25,7 +25,7 @@ TOUR = ROOT / "content" / "demo" / "tour.txt"
 def advocacy(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
-        "ADVOCACY_SECRET_KEY": "tour-secret",
+        "ADVOCACY_SECRET_KEY": "shell-key-546f77b203beec0aeba64378",
         "DATABASE_URL": "",
         "ADVOCACY_DATA_DIR": "",
     }

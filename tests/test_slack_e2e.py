@@ -47,7 +47,7 @@ async def test_the_full_loop_in_slack_against_advocacy_serve(tmp_path: Path) -> 
     async with FakeSlack(team_id=TEAM) as fake:
         env = {
             **os.environ,
-            "ADVOCACY_SECRET_KEY": "e2e-secret",
+            "ADVOCACY_SECRET_KEY": "slack-e2e-key-cb73c258a1676988125ae53e",
             "DATABASE_URL": "",
             "ADVOCACY_DATA_DIR": "",
             "LOG_LEVEL": "INFO",

@@ -32,7 +32,7 @@ def serve_env(settings: Settings, tmp_path: Path, **extra: str) -> dict[str, str
         **os.environ,
         "DATABASE_URL": settings.database_url,
         "ADVOCACY_DATA_DIR": str(tmp_path / "data"),
-        "ADVOCACY_SECRET_KEY": "test-secret-key",
+        "ADVOCACY_SECRET_KEY": "slow-clients-key-be244438e3249db4230e1931",
         "VOICE_WEBHOOK_SECRET": "webhook-secret-for-tests",
         **extra,
     }

@@ -418,7 +418,7 @@ def cli_environment(tmp_path: Path, **extra: str) -> dict[str, str]:
     env.update(
         DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'advocacy.db'}",
         ADVOCACY_DATA_DIR=str(tmp_path / "data"),
-        ADVOCACY_SECRET_KEY="test-secret-key",
+        ADVOCACY_SECRET_KEY="ssrf-key-0b90bc34f12c80e05463478c",
         **extra,
     )
     return env

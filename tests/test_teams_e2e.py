@@ -41,7 +41,7 @@ def latest(connector: FakeConnector, person: Any, containing: str = "") -> dict[
 async def test_the_full_loop_in_teams_against_advocacy_serve(tmp_path: Path) -> None:
     env = {
         **os.environ,
-        "ADVOCACY_SECRET_KEY": "e2e",
+        "ADVOCACY_SECRET_KEY": "teams-e2e-key-e7281d170459febff24fb6a2",
         "DATABASE_URL": "",
         "ADVOCACY_DATA_DIR": "",
         "LOG_LEVEL": "INFO",

@@ -210,7 +210,7 @@ async def test_the_full_loop_in_the_agents_playground(
 ) -> None:
     env = {
         **os.environ,
-        "ADVOCACY_SECRET_KEY": "playground",
+        "ADVOCACY_SECRET_KEY": "teams-playground-key-99a5b33bddf358c1d37da4b9",
         "DATABASE_URL": "",
         "ADVOCACY_DATA_DIR": "",
         "LOG_LEVEL": "INFO",

@@ -35,7 +35,7 @@ async def test_a_signed_alert_reaches_the_alert_channel_of_a_running_server(
         **os.environ,
         "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'advocacy.db'}",
         "ADVOCACY_DATA_DIR": str(tmp_path / "data"),
-        "ADVOCACY_SECRET_KEY": "test-secret-key",
+        "ADVOCACY_SECRET_KEY": "voice-e2e-key-36af9d9202a62719e7277d52",
         "VOICE_WEBHOOK_SECRET": SECRET,
         "VOICE_ALERT_CHANNELS": "shell:alerts",
     }

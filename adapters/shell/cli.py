@@ -10,6 +10,7 @@ import click
 
 from adapters.shell.adapter import PLATFORM, ShellAdapterFactory, mailbox_for
 from adapters.shell.session import ShellSession
+from adapters.shell.users import require_shell_user
 from bot.app import open_application
 from bot.cli.runtime import cli_settings, fail_on_domain_error
 from bot.domain import Role
@@ -25,13 +26,23 @@ from bot.services.permissions import OPERATOR
 )
 @click.option("--name", default=None, help="Your display name, used when you are new.")
 @click.option(
+    "--new",
+    "create",
+    is_flag=True,
+    help="Create the user as a new employee if they are not a member yet (without it, an "
+    "unknown user is refused, with the closest existing one).",
+)
+@click.option(
     "--role",
     type=click.Choice([role.value for role in Role]),
     default=None,
     help="Act as this role (for example strategist or manager); saved for the user.",
 )
-def shell_command(user_id: str | None, name: str | None, role: str | None) -> None:
-    """Chat with the bot in this terminal (works with piped input, for scripts)."""
+def shell_command(user_id: str | None, name: str | None, role: str | None, create: bool) -> None:
+    """Chat with the bot in this terminal (works with piped input, for scripts).
+
+    Piped input exits with status 1 when any command in it failed (each failure is shown with
+    '!', and the count at the end)."""
     user = user_id or getpass.getuser()
     settings = cli_settings()
 
@@ -39,6 +50,9 @@ def shell_command(user_id: str | None, name: str | None, role: str | None) -> No
         # The session delivers shell messages itself; other platforms stay queued for the server.
         registry = AdapterRegistry([ShellAdapterFactory()])
         async with open_application(settings, registry=registry) as app:
+            if not create:
+                async with app.db.transaction() as session:
+                    await require_shell_user(session, user, create_with="--new")
             if role:
                 async with app.db.transaction() as session:
                     await resolve_actor(session, Actor(PLATFORM, user, display_name=name))

@@ -13,8 +13,11 @@ from typing import Any, TextIO
 from adapters.shell.adapter import PLATFORM
 from adapters.shell.mailbox import Mailbox
 from adapters.shell.render import ActionNumbers, clean, render_form_intro, render_message
+from adapters.shell.users import require_shell_user
 from bot.app import Application
+from bot.chat.form_checks import check_form_answer
 from bot.chat.parsing import split_command
+from bot.errors import DomainError
 from bot.events import (
     ActionInvoked,
     Actor,
@@ -26,14 +29,17 @@ from bot.events import (
     ReactionRemoved,
     Reply,
 )
-from bot.messages import CHECKED, Button, FieldKind, Form, LinkButton, Message
+from bot.messages import CHECKED, Button, FieldKind, Form, FormField, LinkButton, Message
 from bot.services.members import resolve_actor
 
 SHELL_HELP = (
     "In this shell: type a number to press that button; /react N EMOJI or /unreact N EMOJI "
     "on message N (a digest, an article or an idea the bot sent you); /switch USER to act as "
-    "someone else; /quit to leave."
+    "someone else (/switch USER --new to create them); /quit to leave. In a form, a line "
+    "starting with / abandons the form and runs that command."
 )
+YES = ("y", "yes", "true", "1")
+NO = ("n", "no", "false", "0")
 POLL_SECONDS = 2.0
 
 
@@ -60,6 +66,11 @@ class ShellSession:
         self.message_refs: dict[int, str] = {}
         self.message_count = 0
         self._lock = asyncio.Lock()
+        # Commands that failed (an error shown with '!'): a piped script exits 1 if any did.
+        self.failed_commands = 0
+        self._this_line_failed = False
+        # A command typed inside a form: the form is abandoned and this runs next.
+        self._typed_in_form: str | None = None
 
     @property
     def actor(self) -> Actor:
@@ -68,6 +79,11 @@ class ShellSession:
     def write(self, text: str = "") -> None:
         self.stdout.write(text + "\n")
         self.stdout.flush()
+
+    def fail(self, text: str) -> None:
+        """An error, shown with '!'; the command being run counts as failed."""
+        self.write(f"! {text}")
+        self._this_line_failed = True
 
     async def read_line(self, prompt: str) -> str | None:
         """One line of input, or None at the end of input."""
@@ -83,22 +99,32 @@ class ShellSession:
         return line
 
     async def run(self) -> int:
+        """Read and run lines until /quit or the end of input. The exit status: 0, or 1 when
+        input was piped and a command in it failed (scripts must not pass on errors)."""
         await self.greet()
         poller = asyncio.create_task(self._poll()) if self.interactive else None
         try:
             while True:
-                line = await self.read_line(f"{self.user_id}> ")
+                line = self._typed_in_form or await self.read_line(f"{self.user_id}> ")
+                self._typed_in_form = None
                 if line is None or line.strip().lower() in ("/quit", "/exit"):
                     break
                 if line.strip():
+                    self._this_line_failed = False
                     async with self._lock:
                         await self.handle_line(line.strip())
                         await self.show_mail()
+                    self.failed_commands += self._this_line_failed
         finally:
             if poller is not None:
                 poller.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await poller
+        if self.failed_commands and not self.interactive:
+            count = self.failed_commands
+            self.write(f"{count} command{'s' if count > 1 else ''} failed (marked with !).")
+            self.write("Bye.")
+            return 1
         self.write("Bye.")
         return 0
 
@@ -146,11 +172,24 @@ class ShellSession:
             if name == "help":
                 self.write(SHELL_HELP)
 
-    async def switch(self, user_id: str) -> None:
-        if not user_id.strip():
-            self.write("! Write /switch USER_ID, for example /switch alice.")
+    async def switch(self, text: str) -> None:
+        words = text.split()
+        create = "--new" in words
+        users = [word for word in words if word != "--new"]
+        if len(users) != 1:
+            self.fail("Write /switch USER_ID, for example /switch alice (--new to create them).")
             return
-        self.user_id = user_id.strip()
+        [user_id] = users
+        if not create:
+            try:
+                async with self.app.db.transaction() as session:
+                    await require_shell_user(
+                        session, user_id, create_with=f"--new: /switch {user_id} --new"
+                    )
+            except DomainError as error:
+                self.fail(error.message)
+                return
+        self.user_id = user_id
         self.display_name = None
         await self.greet()
 
@@ -158,14 +197,16 @@ class ShellSession:
         number, _, emoji = rest.strip().partition(" ")
         ref = self.message_refs.get(int(number)) if number.isdigit() else None
         if ref is None or not emoji.strip():
-            self.write("! Write /react N EMOJI, where N is a message number shown above.")
+            self.fail(
+                "Write /react N EMOJI, where N is a message number shown above (e.g. /react 1 👍)."
+            )
             return
         event_class = ReactionAdded if added else ReactionRemoved
         reply = await self.app.router.handle(
             event_class(self.actor, emoji=emoji.strip(), message_ref=ref)
         )
         if reply.error:
-            self.write(f"! {reply.error}")
+            self.fail(reply.error)
         elif reply.duplicate:  # the core says why nothing changed
             for message in reply.messages or [Message.text("(nothing changed)")]:
                 self.write(render_message(message, self.numbers))
@@ -175,7 +216,7 @@ class ShellSession:
     async def press(self, number: int) -> None:
         numbered = self.numbers.actions.get(number)
         if numbered is None:
-            self.write(f"! There is no button {number} above.")
+            self.fail(f"There is no button {number} above; type the number shown in [ ] on a card.")
             return
         button = numbered.button
         if isinstance(button, Form):
@@ -201,7 +242,7 @@ class ShellSession:
 
     async def show_reply(self, reply: Reply, message_ref: str | None) -> None:
         if reply.error:
-            self.write(f"! {reply.error}")
+            self.fail(reply.error)
         if reply.duplicate and reply.update is not None:
             self.write("Already counted; it counts once.")
         elif reply.update is not None:
@@ -223,6 +264,8 @@ class ShellSession:
             )
 
     async def fill_form(self, form: Form) -> dict[str, Any] | None:
+        """Ask each field in turn; a wrong answer is asked again on its own, with why. A line
+        starting with / abandons the form, and that command runs next."""
         self.write(render_form_intro(form))
         values: dict[str, Any] = {}
         for field in form.fields:
@@ -234,27 +277,68 @@ class ShellSession:
                 default = " (Y/n)" if field.initial == CHECKED else " (y/N)"
             while True:
                 answer = await self.read_line(f"{clean(field.label)}{default}: ")
-                if answer is None or answer.strip() == "/cancel":
+                if answer is None:
+                    self.fail("Form abandoned: the input ended before it was filled in.")
+                    return None
+                answer = answer.strip()
+                if answer == "/cancel":
                     self.write("Form abandoned.")
                     return None
-                value = self._field_value(field, answer.strip())
-                if value == "" and field.required:
-                    self.write(f"! {clean(field.label)} is required.")
+                if answer.startswith("/") and not answer.startswith("//"):
+                    self.write(
+                        f"Form abandoned: {clean(answer.split()[0])} is a command, so it runs "
+                        "instead (to answer with text that starts with /, type // for /)."
+                    )
+                    self._typed_in_form = answer
+                    return None
+                value, problem = self._field_value(field, answer.removeprefix("/"))
+                if problem is None:
+                    problem = await check_form_answer(
+                        self.app.db, self.actor, form.form_id, field.name, value, values
+                    )
+                if problem is not None:
+                    self.fail(f"{problem} Answer {clean(field.label)} again, or /cancel.")
                     continue
                 values[field.name] = value
                 break
         return values
 
     @staticmethod
-    def _field_value(field: Any, answer: str) -> Any:
+    def _field_value(field: FormField, answer: str) -> tuple[Any, str | None]:
+        """The value an answer gives the field, or why it cannot (saying what would do)."""
+        label = clean(field.label)
         if field.kind == FieldKind.CHECKBOX:
             if not answer:
-                return field.initial == CHECKED
-            return answer.lower() in ("y", "yes", "true", "1")
-        if not answer:
-            return field.initial
-        if field.kind == FieldKind.SELECT and answer.isdigit():
-            index = int(answer) - 1
-            if 0 <= index < len(field.options):
-                return field.options[index].value
-        return answer
+                return field.initial == CHECKED, None
+            if answer.lower() in YES + NO:
+                return answer.lower() in YES, None
+            return None, f"'{clean(answer)}' is not an answer to {label}: type y or n."
+        value = answer or field.initial
+        if field.kind == FieldKind.SELECT and value:
+            chosen = _option(field, value)
+            if chosen is None:
+                first = field.options[0]
+                return None, (
+                    f"'{clean(value)}' is not one of the choices for {label}: type its number, "
+                    f"1 to {len(field.options)} (e.g. 1 for {clean(first.label)})."
+                )
+            value = chosen
+        if not value and field.required:
+            example = f" (e.g. {clean(field.placeholder)})" if field.placeholder else ""
+            return None, f"{label} is required{example}."
+        if field.max_length and len(value) > field.max_length:
+            return None, (
+                f"{label} can have at most {field.max_length} characters; this has {len(value)}."
+            )
+        return value, None
+
+
+def _option(field: FormField, answer: str) -> str | None:
+    """The option an answer picks: by its number, its value or its label (any case)."""
+    if answer.isdigit():
+        index = int(answer) - 1
+        return field.options[index].value if 0 <= index < len(field.options) else None
+    for option in field.options:
+        if answer.lower() in (option.value.lower(), option.label.lower()):
+            return option.value
+    return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 from rich.console import Console
@@ -123,11 +124,39 @@ def slack_group() -> None:
 
 
 @slack_group.command("manifest")
-@click.option("--url", help="Public base URL of this server [default: PUBLIC_URL].")
+@click.option("--url", help="Public https:// base URL of this server [default: PUBLIC_URL].")
 def manifest(url: str | None) -> None:
-    """Print the Slack app manifest with this server's URLs, to paste at api.slack.com/apps."""
-    base = (url or cli_settings().public_url).rstrip("/")
-    click.echo(MANIFEST.read_text().replace("https://YOUR-BOT-HOST", base), nl=False)
+    """Print the Slack app manifest with this server's URLs, to paste at api.slack.com/apps.
+
+    The address is PUBLIC_URL (or --url): the https:// address Slack reaches this server at.
+    Without one, the manifest would point Slack at localhost, so nothing is printed."""
+    settings = cli_settings()
+    base = (url or settings.env.get("PUBLIC_URL") or "").strip().rstrip("/")
+    click.echo(MANIFEST.read_text().replace("https://YOUR-BOT-HOST", public_base(base)), nl=False)
+
+
+def public_base(base: str) -> str:
+    """The address Slack is to call, or a one-line error: Slack cannot reach localhost, and it
+    sends events and commands to https:// addresses only."""
+    example = "https://advocacy.example.com"
+    if not base:
+        raise click.ClickException(
+            "PUBLIC_URL is not set, so the manifest would send Slack to http://localhost:3978, "
+            f"which Slack cannot reach: set PUBLIC_URL={example} (this server's public "
+            f"address) or pass --url {example}."
+        )
+    parts = urlsplit(base)
+    if parts.scheme != "https" or not parts.hostname:
+        raise click.ClickException(
+            f"'{base}' is not an https:// address; Slack sends events and commands to https "
+            f"only: use this server's public address, e.g. {example}."
+        )
+    if parts.hostname in ("localhost", "127.0.0.1", "::1") or parts.hostname.endswith(".local"):
+        raise click.ClickException(
+            f"{base} is this machine, which Slack cannot reach: use this server's public "
+            f"address, e.g. {example} (or a tunnel's https address)."
+        )
+    return base
 
 
 def register(root: click.Group) -> None:

@@ -59,14 +59,33 @@ def teams_group() -> None:
     show_default=True,
 )
 @click.option("--name", default="Advocacy", show_default=True, help="The app's name in Teams.")
-def package(output: Path, name: str) -> None:
-    """Build the Teams app package (manifest.json and icons) to sideload or publish."""
+@click.option(
+    "--privacy-url",
+    help="Your organisation's privacy page [default: the bot's own, PUBLIC_URL/privacy].",
+)
+@click.option(
+    "--terms-url",
+    help="Your organisation's terms of use [default: the bot's own, PUBLIC_URL/terms].",
+)
+def package(output: Path, name: str, privacy_url: str | None, terms_url: str | None) -> None:
+    """Build the Teams app package (manifest.json and icons) to sideload or publish.
+
+    Its privacy and terms links go to short pages the bot serves (PUBLIC_URL/privacy and
+    PUBLIC_URL/terms), or to your organisation's own with --privacy-url and --terms-url."""
     settings = cli_settings()
     with fail_on_domain_error():
         config = TeamsConfig.from_env(settings.env, settings.public_url)
         if not config.app_id:
             raise InvalidInput("Set MICROSOFT_APP_ID (the bot's Azure app id) first.")
-        output.write_bytes(build_package(config.app_id, settings.public_url, name=name))
+        output.write_bytes(
+            build_package(
+                config.app_id,
+                settings.public_url,
+                name=name,
+                privacy_url=privacy_url,
+                terms_url=terms_url,
+            )
+        )
     click.echo(f"Wrote {output}: upload it in Teams (Apps → Manage your apps → Upload an app).")
 
 

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from bot import __version__
 from bot.errors import InvalidInput
+from bot.policy_pages import PRIVACY_PATH, TERMS_PATH
 
 MANIFEST_VERSION = "1.17"
 MANIFEST_SCHEMA = (
@@ -37,7 +38,16 @@ COMMANDS = (
 )
 
 
-def manifest(app_id: str, public_url: str, *, name: str = "Advocacy") -> dict[str, Any]:
+def manifest(
+    app_id: str,
+    public_url: str,
+    *,
+    name: str = "Advocacy",
+    privacy_url: str | None = None,
+    terms_url: str | None = None,
+) -> dict[str, Any]:
+    """The app's manifest. Its privacy and terms links are the pages this bot serves
+    (bot/policy_pages.py), unless the organisation gives its own (https) addresses."""
     if not GUID.match(app_id or ""):
         raise InvalidInput(
             "MICROSOFT_APP_ID must be the bot's Azure app id (a GUID) to build the Teams package."
@@ -56,8 +66,8 @@ def manifest(app_id: str, public_url: str, *, name: str = "Advocacy") -> dict[st
         "developer": {
             "name": name,
             "websiteUrl": public_url,
-            "privacyUrl": f"{public_url}/healthz",
-            "termsOfUseUrl": f"{public_url}/healthz",
+            "privacyUrl": _https("the privacy URL", privacy_url or public_url + PRIVACY_PATH),
+            "termsOfUseUrl": _https("the terms URL", terms_url or public_url + TERMS_PATH),
         },
         "name": {"short": name[:30], "full": f"{name} bot"[:100]},
         "description": {
@@ -128,6 +138,16 @@ def color_icon(size: int = 192) -> bytes:
     return _png(size, size, pixel)
 
 
+def _https(what: str, url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname:
+        raise InvalidInput(
+            f"{what} must be an https:// address (Teams shows it to people), such as "
+            f"https://intranet.example.com/privacy; not '{url}'."
+        )
+    return url
+
+
 def outline_icon(size: int = 32) -> bytes:
     """White on transparent, as Teams requires for the outline icon."""
 
@@ -138,12 +158,18 @@ def outline_icon(size: int = 32) -> bytes:
     return _png(size, size, pixel)
 
 
-def build_package(app_id: str, public_url: str, *, name: str = "Advocacy") -> bytes:
+def build_package(
+    app_id: str,
+    public_url: str,
+    *,
+    name: str = "Advocacy",
+    privacy_url: str | None = None,
+    terms_url: str | None = None,
+) -> bytes:
+    document = manifest(app_id, public_url, name=name, privacy_url=privacy_url, terms_url=terms_url)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(
-            "manifest.json", json.dumps(manifest(app_id, public_url, name=name), indent=2)
-        )
+        archive.writestr("manifest.json", json.dumps(document, indent=2))
         archive.writestr("color.png", color_icon())
         archive.writestr("outline.png", outline_icon())
     return buffer.getvalue()

@@ -9,7 +9,14 @@ import click
 
 from bot.app import Application
 from bot.cli.runtime import print_json, print_table, run_with_app
-from bot.services.deliveries import FailedDelivery, failed_deliveries, retry_deliveries
+from bot.services.deliveries import (
+    FailedDelivery,
+    HeldDeliveries,
+    describe_held,
+    failed_deliveries,
+    held_deliveries,
+    retry_deliveries,
+)
 from bot.services.outbox import queue_depth
 
 STATUSES = ("pending", "sending", "sent", "dead")
@@ -23,24 +30,44 @@ def deliveries_group() -> None:
 @deliveries_group.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def status(as_json: bool) -> None:
-    """Deliveries per platform and status."""
+    """Deliveries per platform and status. Those waiting for a platform that is not enabled
+    in this configuration are HELD: nothing sends them until it is (the reason says how)."""
 
-    async def work(app: Application) -> dict[tuple[str, str], int]:
+    async def work(app: Application) -> tuple[dict[tuple[str, str], int], list[HeldDeliveries]]:
         async with app.db.transaction() as session:
-            return await queue_depth(session)
+            return await queue_depth(session), await held_deliveries(session, app.platform_states())
 
-    depth = run_with_app(work, existing_database=True)
+    depth, held = run_with_app(work, existing_database=True)
+    reasons = {group.platform: group.reason for group in held}
     platforms = sorted({platform for platform, _ in depth})
     rows = [[p, *(depth.get((p, s), 0) for s in STATUSES)] for p in platforms]
     if as_json:
-        print_json([dict(zip(("platform", *STATUSES), row, strict=True)) for row in rows])
+        print_json(
+            [
+                {
+                    **dict(zip(("platform", *STATUSES), row, strict=True)),
+                    "held": row[0] in reasons,
+                    "held_reason": reasons.get(row[0]),
+                }
+                for row in rows
+            ]
+        )
         return
     print_table(
         "Outbox",
         ["Platform", "Waiting", "In flight", "Sent", "Failed for good"],
-        rows,
+        [
+            [p, f"{waiting} HELD" if p in reasons and waiting else waiting, *rest]
+            for p, waiting, *rest in rows
+        ],
         empty="The outbox is empty: nothing has been sent yet.",
     )
+    echo_held(held)
+
+
+def echo_held(held: list[HeldDeliveries]) -> None:
+    for group in held:
+        click.echo(f"HELD: {describe_held(group)}")
 
 
 @deliveries_group.command("failed")
@@ -49,11 +76,13 @@ def status(as_json: bool) -> None:
 def failed(limit: int, as_json: bool) -> None:
     """Dead-lettered deliveries with the platform's error, newest first."""
 
-    async def work(app: Application) -> list[FailedDelivery]:
+    async def work(app: Application) -> tuple[list[FailedDelivery], list[HeldDeliveries]]:
         async with app.db.transaction() as session:
-            return await failed_deliveries(session, limit)
+            return await failed_deliveries(session, limit), await held_deliveries(
+                session, app.platform_states()
+            )
 
-    found = run_with_app(work, existing_database=True)
+    found, held = run_with_app(work, existing_database=True)
     if as_json:
         print_json([_record(f) for f in found])
         return
@@ -76,6 +105,8 @@ def failed(limit: int, as_json: bool) -> None:
     )
     if found:
         click.echo("Fix the cause, then re-queue with: advocacy deliveries retry ID... (or --all)")
+    # Not failed, but not sent either: say so, or "No failed deliveries" reads as all is well.
+    echo_held(held)
 
 
 def _record(failed: FailedDelivery) -> dict[str, Any]:

@@ -241,6 +241,11 @@ class RunSummary:
     queued: Counter[str] = field(default_factory=Counter)
     stats: DrainStats = field(default_factory=DrainStats)
     here: list[str] = field(default_factory=list)
+    # Read from the database once this command is done: what is sent, failed or waiting,
+    # whoever sent it (another process may have delivered some of them meanwhile).
+    outcome: dict[str, Counter[str]] = field(default_factory=dict)
+    # Why a platform's deliveries are held: it does not send in this configuration.
+    held: dict[str, str] = field(default_factory=dict)
 
 
 @digest_group.command("run")
@@ -274,8 +279,15 @@ def run(name: str, enqueue_only: bool, no_wait: bool) -> None:
                 .group_by(Delivery.platform)
             )
             summary.queued.update(dict(rows.all()))
+        states = app.platform_states()
+        summary.held = {
+            p: states.get(p) or f"no adapter for {p} is installed"
+            for p in summary.queued
+            if p not in app.adapters
+        }
         deliverable = sum(count for p, count in summary.queued.items() if p in app.adapters)
         if enqueue_only or deliverable == 0 or app.worker is None:
+            summary.outcome = await run_outcome(app, outcome.run.id)
             return summary
         with Progress(
             TextColumn("Delivering"),
@@ -293,6 +305,7 @@ def run(name: str, enqueue_only: bool, no_wait: bool) -> None:
                     task, completed=sum(s.sent.values()) + sum(s.dead.values())
                 ),
             )
+        summary.outcome = await run_outcome(app, outcome.run.id)
         return summary
 
     result = run_with_app(work, adapters=True)
@@ -301,23 +314,49 @@ def run(name: str, enqueue_only: bool, no_wait: bool) -> None:
         return
     rows = []
     for platform, queued in sorted(result.queued.items()):
-        if platform in result.here and not enqueue_only:
-            sent, dead = result.stats.sent[platform], result.stats.dead[platform]
-            left = queued - sent - dead
-            rows.append([platform, queued, sent, dead, f"{left} retrying" if left else "–"])
+        counts = result.outcome.get(platform, Counter())
+        waiting = counts[DeliveryStatus.PENDING] + counts[DeliveryStatus.SENDING]
+        if not waiting:
+            left = "–"
+        elif platform in result.held:
+            left = f"{waiting} HELD"
+        elif enqueue_only:
+            left = f"{waiting} (the server sends them)"
         else:
-            rows.append([platform, queued, 0, 0, f"{queued} (the server sends them)"])
+            left = f"{waiting} retrying (the server sends them)"
+        rows.append(
+            [platform, queued, counts[DeliveryStatus.SENT], counts[DeliveryStatus.DEAD], left]
+        )
     print_table(
         f"Digest '{result.name}', run #{result.run_id} ({result.note})",
         ["Platform", "Queued", "Sent", "Failed", "Waiting"],
         rows,
         empty="",
     )
-    total_dead = sum(result.stats.dead.values())
+    for platform, reason in sorted(result.held.items()):
+        counts = result.outcome.get(platform, Counter())
+        if counts[DeliveryStatus.PENDING] + counts[DeliveryStatus.SENDING]:
+            click.echo(f"HELD for {platform} until a server with it enabled runs: {reason}")
+    total_dead = sum(counts[DeliveryStatus.DEAD] for counts in result.outcome.values())
     if total_dead:
         raise click.ClickException(
-            f"{plural(total_dead, 'delivery', 'deliveries')} failed for good; see the log."
+            f"{plural(total_dead, 'delivery', 'deliveries')} failed for good; "
+            "advocacy deliveries failed shows why."
         )
+
+
+async def run_outcome(app: Application, run_id: int) -> dict[str, Counter[str]]:
+    """A run's deliveries per platform and status, as the database has them now."""
+    async with app.db.transaction() as session:
+        rows = await session.execute(
+            select(Delivery.platform, Delivery.status, func.count(Delivery.id))
+            .where(Delivery.run_id == run_id)
+            .group_by(Delivery.platform, Delivery.status)
+        )
+        outcome: dict[str, Counter[str]] = {}
+        for platform, status, count in rows:
+            outcome.setdefault(platform, Counter())[status] = count
+        return outcome
 
 
 @digest_group.command("runs")

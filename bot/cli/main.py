@@ -19,6 +19,7 @@ from bot.cli import (
     deliveries,
     digests,
     inbox,
+    keys,
     members,
     objectives,
     report,
@@ -62,6 +63,7 @@ for module in (
     suggestions,
     report,
     console,
+    keys,
 ):
     module.register(cli)
 

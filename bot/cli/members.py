@@ -79,7 +79,9 @@ def add(
     manager_user_id: str | None,
     workspace: str,
 ) -> None:
-    """Add a member known on PLATFORM as USER_ID (for example: slack U024BE7LH)."""
+    """Add a member known on PLATFORM as USER_ID (for example: slack U024BE7LH).
+
+    PLATFORM is one whose adapter is installed: shell, slack or teams."""
 
     async def work(app: Application) -> Member:
         async with app.db.transaction() as session:
@@ -94,6 +96,7 @@ def add(
                 timezone=timezone,
                 manager_user_id=manager_user_id,
                 workspace=workspace.strip(),
+                platforms=app.registry.platforms,
             )
 
     member = run_with_app(work)
@@ -244,6 +247,7 @@ def import_command(file: Path, as_json: bool, complete: bool, confirmed: bool) -
                 on_read=lambda done: progress.update(task, completed=done),
                 complete=complete,
                 confirmed=confirmed,
+                platforms=app.registry.platforms,
             )
 
     report = run_with_app(work)

@@ -23,7 +23,7 @@ from bot.plugins import PageInfo, UrlEnricher
 from bot.services import content as content_service
 from bot.services import digests as digest_service
 from bot.services.anonymous_scope import load_team_scopes
-from bot.services.deliveries import failed_deliveries, retry_deliveries
+from bot.services.deliveries import failed_deliveries, held_deliveries, retry_deliveries
 from bot.services.digest_runs import list_runs, start_run
 from bot.services.feedback import feedback_counts
 from bot.services.members import managed_team_ids
@@ -511,9 +511,11 @@ async def deliveries(visit: Visit) -> web.StreamResponse:
     failed, number, pages = _paged(
         await failed_deliveries(visit.session, 1000), _page_number(visit)
     )
+    held = await held_deliveries(visit.session, visit.application.platform_states())
     return visit.render(
         "deliveries.html",
         title="Deliveries",
+        held=held,
         failed=failed,
         page=number,
         page_count=pages,

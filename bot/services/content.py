@@ -48,7 +48,10 @@ def validate_url(url: str) -> str:
     except ValueError:
         parts = None
     if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise InvalidInput(f"'{url}' is not a web address; give a full http:// or https:// URL.")
+        raise InvalidInput(
+            f"'{url}' is not a web address; give a full http:// or https:// URL, "
+            "e.g. https://example.com/article."
+        )
     if len(value) > 2000:
         raise InvalidInput("The URL is longer than 2000 characters.")
     if parts.username is not None or parts.password is not None:

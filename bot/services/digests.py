@@ -50,14 +50,27 @@ def parse_audience(text: str) -> Audience:
             raise InvalidInput(str(error)) from None
         return Audience(channel=validate_channel(channel))
     raise InvalidInput(
-        f"Unknown audience '{text}'; use 'all', 'team:NAME' or 'channel:PLATFORM:CHANNEL_ID'."
+        f"Unknown audience '{text}'; use 'all', 'team:NAME' (e.g. team:Support) or "
+        "'channel:PLATFORM:CHANNEL_ID' (e.g. channel:slack:C0123ABCD)."
     )
+
+
+# What a channel id looks like on each platform, and where to find it (shown with a bad one).
+CHANNEL_ID_EXAMPLES = {
+    "slack": "C0123ABCD (in Slack: the channel's name → About, at the bottom)",
+    "teams": "19:a1b2c3…@thread.tacv2 (in Teams: the channel's ⋯ → Get link to channel)",
+    "shell": "alerts (one word)",
+}
 
 
 def validate_channel(channel: ChannelRef) -> ChannelRef:
     validate_platform(channel.platform)
     if not channel.channel_id or len(channel.channel_id) > 255 or " " in channel.channel_id:
-        raise InvalidInput(f"'{channel.channel_id}' is not a channel id.")
+        example = CHANNEL_ID_EXAMPLES.get(channel.platform, "C0123ABCD")
+        raise InvalidInput(
+            f"'{channel.channel_id}' is not a channel id: it has no spaces, and on "
+            f"{channel.platform} looks like {example}."
+        )
     return channel
 
 
@@ -117,7 +130,7 @@ def validate_digest_name(name: str) -> str:
     if not NAME_PATTERN.match(value):
         raise InvalidInput(
             f"'{name}' is not a usable digest name; use up to 100 letters, digits, spaces, "
-            "'.', '-' or '_'."
+            "'.', '-' or '_', starting with a letter or digit (e.g. Monday picks)."
         )
     return value
 

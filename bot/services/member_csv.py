@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -14,7 +14,13 @@ from bot.compose.text import plural
 from bot.domain import Role, parse_enum
 from bot.errors import DomainError, InvalidInput
 from bot.import_files import CsvRecords, LineReader
-from bot.services.members import validate_platform, validate_timezone, validate_user_id
+from bot.platform import installed_platforms
+from bot.services.members import (
+    validate_known_platform,
+    validate_platform,
+    validate_timezone,
+    validate_user_id,
+)
 from bot.text_safety import unstorable
 
 # Column names people use in HR exports, mapped to ours.
@@ -111,7 +117,15 @@ class MemberCsv:
     """The rows of an HR CSV, read as a stream: each a MemberRow, or a RowProblem saying why
     that row cannot be imported. The header is read (and checked) on opening."""
 
-    def __init__(self, stream: BinaryIO, *, on_read: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self,
+        stream: BinaryIO,
+        *,
+        on_read: Callable[[int], None] | None = None,
+        platforms: Collection[str] | None = None,
+    ) -> None:
+        # A row on another platform is refused: its member would never get a message.
+        self.platforms = sorted(installed_platforms() if platforms is None else platforms)
         self.lines = LineReader(stream, on_read=on_read)
         self._records = CsvRecords(self.lines)
         try:
@@ -152,7 +166,7 @@ class MemberCsv:
                 )
                 continue
             record = {columns[i]: values[i].strip() for i in range(len(values))}
-            yield _member_row(line, record)
+            yield _member_row(line, record, self.platforms)
 
 
 def parse_status(value: str) -> str:
@@ -178,7 +192,9 @@ def _row_key(record: dict[str, str]) -> Key | None:
         return None
 
 
-def _member_row(line: int, record: dict[str, str]) -> MemberRow | RowProblem:
+def _member_row(
+    line: int, record: dict[str, str], platforms: Collection[str]
+) -> MemberRow | RowProblem:
     named = _row_key(record)
     for name, value in record.items():
         if name in USED_COLUMNS and (problem := unstorable(value)):
@@ -186,7 +202,7 @@ def _member_row(line: int, record: dict[str, str]) -> MemberRow | RowProblem:
     try:
         return MemberRow(
             line=line,
-            platform=validate_platform(record.get("platform", "")),
+            platform=validate_known_platform(record.get("platform", ""), platforms),
             workspace=record.get("workspace", ""),
             user_id=validate_user_id(record.get("user_id", "")),
             name=record.get("name") or None,
@@ -200,13 +216,15 @@ def _member_row(line: int, record: dict[str, str]) -> MemberRow | RowProblem:
         return RowProblem(line, error.message, named)
 
 
-def parse_member_csv(text: str) -> tuple[list[MemberRow], list[RowProblem]]:
+def parse_member_csv(
+    text: str, platforms: Collection[str] | None = None
+) -> tuple[list[MemberRow], list[RowProblem]]:
     """Parse and validate a small file held in memory; pure, so it can be tested without a
     database. A repeated user id is a problem naming the line that came first."""
     rows: list[MemberRow] = []
     problems: list[RowProblem] = []
     seen: dict[Key, int] = {}
-    for item in MemberCsv(io.BytesIO(text.encode("utf-8"))):
+    for item in MemberCsv(io.BytesIO(text.encode("utf-8")), platforms=platforms):
         if isinstance(item, RowProblem):
             problems.append(item)
         elif item.key in seen:

@@ -22,7 +22,7 @@ import io
 import json
 import tempfile
 from array import array
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import IO, Any, BinaryIO
@@ -119,13 +119,15 @@ async def import_member_file(
     on_read: Callable[[int], None] | None = None,
     complete: bool = False,
     confirmed: bool = False,
+    platforms: Collection[str] | None = None,
 ) -> ImportReport:
     """Import an HR CSV as a stream, BATCH_ROWS rows per transaction: bad rows are reported
     with their line number, good rows kept. A bad header is refused before anything is stored.
     With ``complete``, the active members the file does not name are then marked as left (see
-    ``_Import.refusal`` for when that needs ``confirmed``)."""
+    ``_Import.refusal`` for when that needs ``confirmed``). A row on a platform not in
+    ``platforms`` (by default the installed adapters) is rejected."""
     require_role(actor, (), "import members")
-    rows = MemberCsv(stream, on_read=on_read)
+    rows = MemberCsv(stream, on_read=on_read, platforms=platforms)
     with _Import(HR, complete=complete) as run:
         async with db.transaction() as session:
             await run.begin(session)
@@ -155,10 +157,11 @@ async def import_members(
     *,
     complete: bool = False,
     confirmed: bool = False,
+    platforms: Collection[str] | None = None,
 ) -> ImportReport:
     """Import a small HR CSV held in memory, in the caller's transaction."""
     require_role(actor, (), "import members")
-    rows = MemberCsv(io.BytesIO(text.encode("utf-8")))
+    rows = MemberCsv(io.BytesIO(text.encode("utf-8")), platforms=platforms)
     return await _import_in(session, rows, HR, complete=complete, confirmed=confirmed)
 
 

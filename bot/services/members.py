@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain import Role, parse_enum
 from bot.errors import Conflict, InvalidInput, NotFound
 from bot.events import Actor
+from bot.platform import installed_platforms
 from bot.services.permissions import Acting, require_role
 from bot.storage.models import Member, MemberIdentity, Team
 from bot.storage.types import utcnow
@@ -29,6 +31,26 @@ def validate_platform(platform: str) -> str:
             "slack, teams or shell."
         )
     return value
+
+
+def validate_known_platform(platform: str, known: Collection[str] | None = None) -> str:
+    """A platform a member can be created on: one whose adapter is installed (``known``, the
+    application's registry; by default the installed adapters). A member on any other platform
+    would never get a message: their deliveries would wait for ever."""
+    value = validate_platform(platform)
+    choices = sorted(installed_platforms() if known is None else known)
+    if value not in choices:
+        raise InvalidInput(
+            f"'{platform}' is not a platform this bot knows; use {describe_choices(choices)}."
+        )
+    return value
+
+
+def describe_choices(choices: Sequence[str]) -> str:
+    """'shell, slack or teams'."""
+    if len(choices) < 2:
+        return "".join(choices) or "an installed adapter's platform"
+    return f"{', '.join(choices[:-1])} or {choices[-1]}"
 
 
 def validate_timezone(zone: str) -> str:
@@ -172,9 +194,12 @@ async def add_member(
     timezone: str = "UTC",
     manager_user_id: str | None = None,
     workspace: str = "",
+    platforms: Collection[str] | None = None,
 ) -> Member:
+    """``platforms``: those a member may be on (the application's registry; by default the
+    installed adapters)."""
     require_role(actor, (), "add members")
-    platform = validate_platform(platform)
+    platform = validate_known_platform(platform, platforms)
     user_id = validate_user_id(user_id)
     parsed_role = parse_enum(Role, role, "role")
     zone = validate_timezone(timezone)

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import os
+import sys
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -65,6 +67,39 @@ def normalise_database_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+# What each async driver needs installed, and the project's extra that installs it.
+DRIVERS = {"postgresql+asyncpg": ("asyncpg", "PostgreSQL", "postgres")}
+
+
+class MissingDriver(ValueError):
+    """The database's driver is not installed: one line saying what to run (a ValueError, so
+    every command shows it as its one-line error)."""
+
+
+def require_driver(url: str) -> None:
+    """Refuse, with the command that fixes it, a URL whose driver is missing: otherwise the
+    first connection fails deep inside SQLAlchemy with a long traceback."""
+    needed = DRIVERS.get(make_url(url).drivername)
+    if needed is None:
+        return
+    module, database, extra = needed
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        raise MissingDriver(
+            f"DATABASE_URL uses {database} but its driver ({module}) is not installed: run "
+            f"{pip_command()} install -e '.[{extra}]' in the project's directory."
+        ) from None
+
+
+def pip_command() -> str:
+    """pip of the environment this runs in, as the README spells it (.venv/bin/pip) when it
+    is below the current directory."""
+    pip = os.path.join(os.path.dirname(sys.executable), "pip")
+    relative = os.path.relpath(pip)
+    return relative if not relative.startswith("..") else pip
+
+
 def describe_database_url(url: str) -> str:
     """The URL without its password, for logs."""
     return make_url(url).render_as_string(hide_password=True)
@@ -75,6 +110,7 @@ class Database:
 
     def __init__(self, url: str, *, search_path: str | None = None, echo: bool = False) -> None:
         self.url = normalise_database_url(url)
+        require_driver(self.url)
         self.schema = search_path or ""
         connect_args: dict[str, Any] = {}
         # Parameters stay out of error messages and logs: they may be who did what.

@@ -1,0 +1,46 @@
+"""Who may be named in the shell: a typo (``--user alcie``, ``/switch alcie``) must not quietly
+create a new member, who would then count among a team's people and receive digests."""
+
+from __future__ import annotations
+
+import difflib
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from adapters.shell.adapter import PLATFORM
+from bot.errors import NotFound
+from bot.services.members import find_member
+from bot.storage.models import MemberIdentity
+
+NAMES_SHOWN = 8
+
+
+async def require_shell_user(session: AsyncSession, user_id: str, *, create_with: str) -> None:
+    """Raise NotFound, offering the closest existing shell user, unless ``user_id`` is one.
+    ``create_with`` says how to create them on purpose (``--new``)."""
+    if await find_member(session, PLATFORM, user_id) is not None:
+        return
+    users = list(
+        await session.scalars(
+            select(MemberIdentity.user_id)
+            .where(MemberIdentity.platform == PLATFORM, MemberIdentity.workspace == "")
+            .order_by(MemberIdentity.user_id)
+        )
+    )
+    if not users:
+        raise NotFound(
+            f"There is no shell user '{user_id}' yet: add {create_with} to join as a new "
+            "employee, or load the sample organisation first with: advocacy demo"
+        )
+    by_case = {user.lower(): user for user in users}
+    close = difflib.get_close_matches(user_id.lower(), list(by_case), n=1, cutoff=0.6)
+    if close:
+        hint = f"did you mean '{by_case[close[0]]}'?"
+    else:
+        more = ", …" if len(users) > NAMES_SHOWN else ""
+        hint = f"shell users: {', '.join(users[:NAMES_SHOWN])}{more}."
+    raise NotFound(
+        f"There is no shell user '{user_id}'; {hint} To create '{user_id}' as a new member, "
+        f"add {create_with}."
+    )

@@ -1,0 +1,147 @@
+"""Checks of one form answer at a time, for adapters that ask a form field by field (the shell):
+a wrong answer is asked again on its own, with what a right one looks like, instead of the whole
+form being refused at the end and every answer lost. The form's handler still checks everything
+when it is submitted (Slack and Teams send a form whole)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.chat.digest_commands import cron_from_day_and_time
+from bot.compose import actions
+from bot.config import ChannelRef
+from bot.domain import DigestKind, parse_enum
+from bot.errors import Conflict, DomainError, InvalidInput
+from bot.events import Actor
+from bot.services import digests
+from bot.services.content import validate_url
+from bot.services.members import get_team, validate_timezone
+from bot.storage.database import Database
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One answer, with the form's earlier answers (a field may depend on them)."""
+
+    session: AsyncSession
+    platform: str
+    value: str
+    earlier: Mapping[str, Any]
+
+    def before(self, name: str) -> str:
+        return str(self.earlier.get(name) or "").strip()
+
+
+FieldCheck = Callable[[Answer], Awaitable[None]]
+# form id -> field name -> check (raises a DomainError saying what a right answer looks like)
+FIELD_CHECKS: dict[str, dict[str, FieldCheck]] = {}
+
+
+def field_check(form_id: str, name: str) -> Callable[[FieldCheck], FieldCheck]:
+    def register(check: FieldCheck) -> FieldCheck:
+        FIELD_CHECKS.setdefault(form_id, {})[name] = check
+        return check
+
+    return register
+
+
+async def check_form_answer(
+    db: Database,
+    actor: Actor,
+    form_id: str,
+    name: str,
+    value: Any,
+    earlier: Mapping[str, Any],
+) -> str | None:
+    """What is wrong with one answer (the error, saying what a right one looks like), or None.
+    An empty answer is the required-field check's business. Nothing is written."""
+    check = FIELD_CHECKS.get(form_id, {}).get(name)
+    text = str(value if value is not None else "").strip()
+    if check is None or not text:
+        return None
+    try:
+        async with db.transaction() as session:
+            await check(Answer(session, actor.platform, text, earlier))
+    except DomainError as error:
+        return error.message
+    return None
+
+
+# ----- /digest add ---------------------------------------------------------------------------
+
+
+@field_check(actions.FORM_DIGEST_ADD, "name")
+async def digest_name(answer: Answer) -> None:
+    name = digests.validate_digest_name(answer.value)
+    if await digests.find_digest(answer.session, name) is not None:
+        raise Conflict(f"A digest named '{name}' already exists; choose another name.")
+
+
+@field_check(actions.FORM_DIGEST_ADD, "kind")
+async def digest_kind(answer: Answer) -> None:
+    parse_enum(DigestKind, answer.value, "digest kind")
+
+
+@field_check(actions.FORM_DIGEST_ADD, "audience")
+async def digest_audience(answer: Answer) -> None:
+    audience = digests.parse_audience(answer.value)
+    if audience.team:
+        await get_team(answer.session, audience.team)
+    if audience.channel:
+        _channel_fits_kind(answer.before("kind"))
+
+
+@field_check(actions.FORM_DIGEST_ADD, "channel")
+async def digest_channel(answer: Answer) -> None:
+    digests.validate_channel(ChannelRef(answer.platform, answer.value.strip()))
+    _channel_fits_kind(answer.before("kind"))
+
+
+@field_check(actions.FORM_DIGEST_ADD, "time")
+async def digest_time(answer: Answer) -> None:
+    cron_from_day_and_time(answer.before("days") or "mon", answer.value)
+
+
+@field_check(actions.FORM_DIGEST_ADD, "timezone")
+async def digest_timezone(answer: Answer) -> None:
+    validate_timezone(answer.value)
+
+
+@field_check(actions.FORM_DIGEST_ADD, "clock")
+async def digest_clock(answer: Answer) -> None:
+    in_channel = answer.before("channel") or answer.before("audience").lower().startswith(
+        "channel:"
+    )
+    if answer.value == "local" and in_channel:
+        raise InvalidInput(
+            "A channel has no time zone of its own; choose 1 (the time zone above) for a digest "
+            "posted in a channel."
+        )
+
+
+# ----- /content add, and editing an item --------------------------------------------------------
+
+
+@field_check(actions.FORM_CONTENT_ADD, "url")
+async def content_url(answer: Answer) -> None:
+    validate_url(answer.value)
+
+
+@field_check(actions.FORM_CONTENT_EDIT, "expires")
+async def content_expires(answer: Answer) -> None:
+    if not answer.value.isdigit():
+        raise InvalidInput(
+            "Write the number of days after which to stop sending it (e.g. 30), or nothing."
+        )
+
+
+def _channel_fits_kind(kind: str) -> None:
+    if kind == DigestKind.ROLLUP:
+        raise InvalidInput(
+            "A rollup goes to each manager privately, not to a channel; leave this empty (or "
+            "write 'all' or team:NAME as the audience)."
+        )
