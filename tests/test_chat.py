@@ -293,3 +293,17 @@ async def test_an_unexpected_failure_is_logged_not_shown(app: Application, caplo
         del commands.COMMANDS["explode"]
     assert reply.error and "secret detail" not in reply.error and "logged" in reply.error
     assert "secret detail" in caplog.text
+
+
+async def test_a_strategist_resends_a_content_digest_only_when_asking_in_chat(
+    app: Application, remote: RemotePlatform
+) -> None:
+    await make_member(app, "dana", role=Role.STRATEGIST)
+    await send_digest(app, remote)
+    again = await app.router.handle(CommandInvoked(actor("dana"), command="digest", text="run d"))
+    assert "was not sent" in again.messages[0].fallback
+    resent = await app.router.handle(
+        CommandInvoked(actor("dana"), command="digest", text="run d --include-sent")
+    )
+    assert "on its way to 2 recipients" in resent.messages[0].fallback
+    assert "items already sent included" in resent.messages[0].fallback

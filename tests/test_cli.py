@@ -191,6 +191,20 @@ def test_digest_run_delivers_through_the_shell_and_prints_a_summary(
     ]
 
 
+def test_digest_run_resends_items_only_when_asked(cli_env: dict[str, str]) -> None:
+    run("members", "add", "shell", "alice")
+    run("content", "add", "https://example.com/a", "--title", "A")
+    run("digest", "add", "d", "--kind", "content", "--cron", "0 9 * * *", "--tz", "UTC")
+    run("digest", "add", "team", "--kind", "content", "--cron", "0 9 * * *", "--tz", "UTC")
+    run("digest", "run", "d")
+    assert "already had every approved item" in run("digest", "run", "team").output
+    resent = " ".join(run("digest", "run", "team", "--include-sent").output.split())
+    assert "items already sent included" in resent
+    mailbox = Path(cli_env["ADVOCACY_DATA_DIR"]) / "shell" / "alice.jsonl"
+    titles = [json.loads(line)["message"]["cards"][1]["title"] for line in mailbox.open()]
+    assert titles == ["A", "A"]
+
+
 def test_suggestions_and_rollup_outputs_never_show_an_anonymous_author(
     cli_env: dict[str, str],
 ) -> None:

@@ -360,7 +360,8 @@ async def digest_command(ctx: ChatContext, text: str) -> Reply:
             ]
         )
     if sub == "run":
-        name = " ".join(words[1:])
+        include_sent = "--include-sent" in words[1:]
+        name = " ".join(w for w in words[1:] if w != "--include-sent")
         if not name:
             raise InvalidInput("Which digest? Write /digest run NAME; /digest list shows them.")
         require_role(ctx.member, (Role.STRATEGIST,), "send digests")
@@ -371,6 +372,7 @@ async def digest_command(ctx: ChatContext, text: str) -> Reply:
             found,
             actor=ctx.member,
             composers=ctx.extensions.composers,
+            include_sent=include_sent,
         )
         assert outcome is not None
         if outcome.queued == 0:

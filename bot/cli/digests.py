@@ -252,15 +252,26 @@ class RunSummary:
 @click.option(
     "--no-wait", is_flag=True, help="Send what can be sent now; leave retries to the server."
 )
-def run(name: str, enqueue_only: bool, no_wait: bool) -> None:
+@click.option(
+    "--include-sent",
+    is_flag=True,
+    help="Content digests: pick from items people already had too (a deliberate resend).",
+)
+def run(name: str, enqueue_only: bool, no_wait: bool, include_sent: bool) -> None:
     """Fire digest NAME now: compose it, queue a delivery per member, and deliver them through
-    every adapter configured here (or leave them to the server with --enqueue-only)."""
+    every adapter configured here (or leave them to the server with --enqueue-only). A content
+    digest sends each person only items they have not had, from any digest."""
 
     async def work(app: Application) -> RunSummary | str:
         async with app.db.transaction() as session:
             digest = await get_digest(session, name)
             outcome = await start_run(
-                session, app.sealer, digest, actor=OPERATOR, composers=app.extensions.composers
+                session,
+                app.sealer,
+                digest,
+                actor=OPERATOR,
+                composers=app.extensions.composers,
+                include_sent=include_sent,
             )
             assert outcome is not None
         if outcome.queued == 0:
