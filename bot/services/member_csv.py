@@ -12,7 +12,7 @@ from typing import BinaryIO
 
 from bot.domain import Role, parse_enum
 from bot.errors import DomainError, InvalidInput
-from bot.import_files import CsvRecords, LineReader
+from bot.import_files import CsvRecords, LineReader, file_encoding
 from bot.services.members import validate_platform, validate_timezone, validate_user_id
 from bot.text_safety import unstorable
 
@@ -132,7 +132,7 @@ class MemberCsv:
 
     @property
     def encoding(self) -> str:
-        return self._records.encoding
+        return file_encoding(self.lines.stream) or self._records.encoding
 
     def __iter__(self) -> Iterator[MemberRow | RowProblem]:
         columns = self.columns
