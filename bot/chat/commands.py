@@ -360,8 +360,15 @@ async def digest_command(ctx: ChatContext, text: str) -> Reply:
             ]
         )
     if sub == "run":
-        include_sent = "--include-sent" in words[1:]
-        name = " ".join(w for w in words[1:] if w != "--include-sent")
+        rest, since_text = words[1:], None
+        if "--since" in rest:
+            at = rest.index("--since")
+            if at + 1 >= len(rest):
+                raise InvalidInput("--since needs a date or a period: --since 2026-11-03 or 30d.")
+            since_text = rest[at + 1]
+            rest = rest[:at] + rest[at + 2 :]
+        include_sent = "--include-sent" in rest
+        name = " ".join(w for w in rest if w != "--include-sent")
         if not name:
             raise InvalidInput("Which digest? Write /digest run NAME; /digest list shows them.")
         require_role(ctx.member, (Role.STRATEGIST,), "send digests")
@@ -373,6 +380,7 @@ async def digest_command(ctx: ChatContext, text: str) -> Reply:
             actor=ctx.member,
             composers=ctx.extensions.composers,
             include_sent=include_sent,
+            since=digests.parse_since(since_text, found.timezone) if since_text else None,
         )
         assert outcome is not None
         if outcome.queued == 0:

@@ -70,17 +70,19 @@ async def start_run(
     composers: Mapping[str, Composer] | None = None,
     zone: str | None = None,
     include_sent: bool = False,
+    since: datetime | None = None,
 ) -> RunOutcome | None:
     """Create and queue a run; None when this scheduled firing was already handled elsewhere.
 
     ``composers`` (from plugins) replace the built-in composition for their digest kinds.
     ``zone`` is the clock a local-time digest's firing was read on. ``include_sent`` (a
-    strategist's manual run only) lets a content digest pick items people already had.
+    strategist's manual run only) lets a content digest pick items people already had;
+    ``since`` (a manual run only) sets where the period it covers starts.
     """
     if trigger == "manual":
         require_role(actor, (Role.STRATEGIST,), "send digests")
-    elif include_sent:
-        raise InvalidInput("Only a strategist's manual run sends items again.")
+    elif include_sent or since is not None:
+        raise InvalidInput("Only a strategist's manual run chooses its period or resends items.")
     now = utcnow()
     if scheduled_for is not None:
         inserted = await insert_ignore(
@@ -119,10 +121,14 @@ async def start_run(
         if (r := member_recipient(m, now)) is not None
     }
     channel = parse_audience(digest.audience).channel
-    since = await _since(session, digest, run, scheduled_for, zone)
+    weekly_since = now - WEEKLY_PERIOD
+    if since is None:
+        since = await _since(session, digest, run, scheduled_for, zone)
+    else:
+        weekly_since = since
     # Content and voice digests are one message per audience (one for members who take every
     # digest, one covering the week for weekly members); a rollup is per manager.
-    groups = [(audience.members, since), (audience.weekly, now - WEEKLY_PERIOD)]
+    groups = [(audience.members, since), (audience.weekly, weekly_since)]
     batches: list[tuple[Message, list[Recipient]]] = []
     if digest.kind == DigestKind.ROLLUP:
         labels = []
