@@ -209,6 +209,8 @@ def open_import_file(path: Path) -> BinaryIO:
         stream = path.open("rb")
     except OSError as error:
         raise InvalidInput(f"Cannot read {path}: {error.strerror or error}.") from None
+    if not stream.seekable():  # a pipe: read as it comes (LineReader still refuses binary)
+        return stream
     try:
         head = stream.read(SNIFF_BYTES)
         stream.seek(0)
