@@ -11,7 +11,9 @@ COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY adapters ./adapters
 COPY content ./content
+# The demo's files and its tour are package data: the install carries them (checked here).
 RUN pip install ".[postgres]" \
+    && advocacy demo --tour > /dev/null \
     && useradd --create-home --uid 10001 --shell /usr/sbin/nologin advocacy \
     && mkdir -p /data \
     && chown advocacy:advocacy /data
@@ -26,8 +28,9 @@ ENV DATABASE_URL=sqlite+aiosqlite:////data/advocacy.db \
 VOLUME ["/data"]
 EXPOSE 3978
 
+# Shell form, so the port is the one the server listens on (docker run -e PORT=8080 ...).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-    CMD ["python", "-c", "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:3978/healthz', timeout=4).status == 200 else 1)"]
+    CMD python -c "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:${PORT:-3978}/healthz', timeout=4).status == 200 else 1)" || exit 1
 
 # SIGTERM stops taking requests, lets those in flight and the events in hand finish for a few
 # seconds and leaves the rest in the inbox for the next start (well inside Docker's 10 s).

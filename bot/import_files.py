@@ -11,12 +11,13 @@ first line is rejected and reading starts again at the line after it. Excel's mu
 
 from __future__ import annotations
 
+import codecs
 import csv
 import re
 from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from bot.compose.text import plural
 from bot.errors import InvalidInput
@@ -30,15 +31,35 @@ NEVER_CLOSED = (
 )
 # What files that are not text start with, and what to do about them.
 _SAVE_AS_CSV = "save it as CSV (File > Save As > CSV UTF-8) and import that."
+_EXPORT_CSV = "export the data as CSV (UTF-8) and import that."
 _NOT_TEXT = (
     (b"PK\x03\x04", "This is an Excel workbook (.xlsx), not a CSV file: " + _SAVE_AS_CSV),
     (
         b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
         "This is an Excel workbook (.xls), not a CSV file: " + _SAVE_AS_CSV,
     ),
-    (b"\xff\xfe", "This file is UTF-16 text (Excel's 'Unicode Text'): " + _SAVE_AS_CSV),
-    (b"\xfe\xff", "This file is UTF-16 text: " + _SAVE_AS_CSV),
+    (b"%PDF-", "This is a PDF document, not a CSV file: " + _EXPORT_CSV),
+    (b"\x1f\x8b", "This is a gzip archive, not a CSV file: unpack it and import the file inside."),
+    (b"7z\xbc\xaf\x27\x1c", "This is a 7-Zip archive, not a CSV file: unpack it first."),
+    (b"Rar!\x1a\x07", "This is a RAR archive, not a CSV file: unpack it first."),
+    (b"SQLite format 3\x00", "This is a SQLite database, not a CSV file: " + _EXPORT_CSV),
+    (b"{\\rtf", "This is a rich-text document (.rtf), not a CSV file: " + _EXPORT_CSV),
+    (b"\x89PNG", "This is a PNG image, not a CSV file: " + _EXPORT_CSV),
+    (b"\xff\xd8\xff", "This is a JPEG image, not a CSV file: " + _EXPORT_CSV),
+    (b"GIF8", "This is a GIF image, not a CSV file: " + _EXPORT_CSV),
 )
+# Text encodings a file names with its first bytes (UTF-32's before UTF-16's: they share two).
+_ENCODING_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+SNIFF_BYTES = 64 * 1024
+# Bytes no text holds (controls other than tab, line feed, form feed, carriage return): a few in
+# a text file are a bad row, reported on its line; this share of a file's start is not text.
+_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0e-\x1f]")
+BINARY_SHARE = 0.05
 
 
 class RecordTooLong(Exception):
@@ -60,19 +81,155 @@ def describe_size(size: int) -> str:
 
 def not_text(head: bytes) -> str | None:
     """Why a file that starts with ``head`` cannot be read as text, or None when it can: a
-    spreadsheet workbook read as CSV is otherwise a screen of garbage columns."""
+    spreadsheet workbook or a PDF read as CSV is otherwise a screen of garbage columns. A stream
+    in UTF-16 or UTF-32 must go through ``open_import_file``, which reads them."""
     for signature, problem in _NOT_TEXT:
         if head.startswith(signature):
             return problem
+    if (encoding := bom_encoding(head)) is not None:
+        return f"This file is {encoding.upper()} text; open it with open_import_file to read it."
+    controls = len(_CONTROL.findall(head[:SNIFF_BYTES]))
+    if controls >= 8 and controls > BINARY_SHARE * min(len(head), SNIFF_BYTES):
+        return (
+            "This file holds binary data, not text (no CSV, JSON or text export looks like "
+            "this): " + _EXPORT_CSV
+        )
     return None
 
 
+def bom_encoding(head: bytes) -> str | None:
+    """utf-16-le, utf-16-be, utf-32-le or utf-32-be when the file starts with that byte-order
+    mark, or is UTF-16 without one (every other byte of its text is zero); None otherwise. A
+    UTF-8 BOM is skipped where lines are read."""
+    for mark, encoding in _ENCODING_BOMS:
+        if head.startswith(mark):
+            return encoding
+    sample = head[: 4096 - 4096 % 2]
+    sample = sample[: len(sample) - len(sample) % 2]
+    if len(sample) < 8:
+        return None
+    half = len(sample) // 2
+    even_zeros, odd_zeros = sample[0::2].count(0), sample[1::2].count(0)
+    if odd_zeros > 0.4 * half and even_zeros < 0.05 * half:
+        return "utf-16-le"
+    if even_zeros > 0.4 * half and odd_zeros < 0.05 * half:
+        return "utf-16-be"
+    return None
+
+
+class Utf8Transcoder:
+    """A UTF-16 or UTF-32 file read as UTF-8 bytes, so every reader after it (lines, CSV, JSON)
+    reads one encoding. Excel's "Unicode Text" export is UTF-16 with tabs. Seeking back reads
+    again from the start (rare: a quote never closed); ``source_position`` is how far the file
+    itself was read, for progress."""
+
+    def __init__(self, raw: BinaryIO, encoding: str) -> None:
+        self.raw = raw
+        self.encoding = encoding
+        marks = [mark for mark, name in _ENCODING_BOMS if name == encoding]
+        self._start = len(marks[0]) if raw.read(4).startswith(marks[0]) else 0
+        self._rewind()
+
+    def _rewind(self) -> None:
+        self.raw.seek(self._start)
+        self._decoder = codecs.getincrementaldecoder(self.encoding)(errors="replace")
+        self._pending = b""
+        self._position = 0
+        self._ended = False
+
+    def read(self, size: int = -1) -> bytes:
+        while (size < 0 or len(self._pending) < size) and not self._ended:
+            chunk = self.raw.read(CHUNK_BYTES)
+            self._ended = not chunk
+            self._pending += self._decoder.decode(chunk, final=self._ended).encode("utf-8")
+        if size < 0:
+            data, self._pending = self._pending, b""
+        else:
+            data, self._pending = self._pending[:size], self._pending[size:]
+        self._position += len(data)
+        return data
+
+    def seekable(self) -> bool:
+        return self.raw.seekable()
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        if whence != 0:
+            raise OSError("a transcoded file seeks from its start only")
+        if offset < self._position:
+            self._rewind()
+        while self._position < offset and self.read(min(CHUNK_BYTES, offset - self._position)):
+            pass
+        return self._position
+
+    @property
+    def source_position(self) -> int:
+        return self.raw.tell()
+
+    def fileno(self) -> int:
+        return self.raw.fileno()
+
+    def close(self) -> None:
+        self.raw.close()
+
+    def __enter__(self) -> Utf8Transcoder:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def source_position(stream: BinaryIO, position: int) -> int:
+    """How far into the file itself ``position`` bytes of ``stream`` are (they differ when the
+    file is transcoded)."""
+    return stream.source_position if isinstance(stream, Utf8Transcoder) else position
+
+
+def file_encoding(stream: BinaryIO) -> str | None:
+    """The encoding a transcoded file is read in, or None for a file read as it is."""
+    return stream.encoding if isinstance(stream, Utf8Transcoder) else None
+
+
+def encoding_note(encoding: str) -> str | None:
+    """What to tell the person about the encoding a file was read in: nothing for UTF-8."""
+    if encoding == "utf-8":
+        return None
+    if encoding.startswith(("utf-16", "utf-32")):
+        return f"(read as {encoding.upper()})"
+    return f"(read as {encoding}: the file is not UTF-8)"
+
+
 def open_import_file(path: Path) -> BinaryIO:
-    """The file opened for reading, or a one-line error (a missing or unreadable file)."""
+    """The file opened for reading as UTF-8 (or Windows-1252) bytes, or a one-line error: a
+    missing or unreadable file, or one that is not text (a workbook, a PDF, binary data),
+    saying what it seems to be and what to export instead. UTF-16 and UTF-32 files (told by
+    their byte-order mark, or UTF-16 by its zero bytes) are read through a transcoder."""
     try:
-        return path.open("rb")
+        stream = path.open("rb")
     except OSError as error:
         raise InvalidInput(f"Cannot read {path}: {error.strerror or error}.") from None
+    if not stream.seekable():  # a pipe: read as it comes (LineReader still refuses binary)
+        return stream
+    try:
+        head = stream.read(SNIFF_BYTES)
+        stream.seek(0)
+        if (encoding := bom_encoding(head)) is not None:
+            transcoded = Utf8Transcoder(stream, encoding)
+            if problem := not_text(transcoded.read(SNIFF_BYTES)):
+                raise InvalidInput(problem)
+            transcoded.seek(0)
+            return cast(BinaryIO, transcoded)
+        if problem := not_text(head):
+            raise InvalidInput(problem)
+    except OSError as error:
+        stream.close()
+        raise InvalidInput(f"Cannot read {path}: {error.strerror or error}.") from None
+    except BaseException:
+        stream.close()
+        raise
+    return stream
 
 
 def decode_line(data: bytes) -> tuple[str, str]:
@@ -131,8 +288,9 @@ class LineReader:
     def _read(self) -> bytes:
         data = self.stream.read(self.chunk)
         self._position += len(data)
-        if self._position > self.bytes_read:  # never backwards, even when read again
-            self.bytes_read = self._position
+        done = source_position(self.stream, self._position)
+        if done > self.bytes_read:  # never backwards, even when read again
+            self.bytes_read = done
             if self.on_read:
                 self.on_read(self.bytes_read)
         return data

@@ -54,6 +54,25 @@ class Job:
 Composer = Callable[
     [AsyncSession, "Digest", int, datetime | None, datetime], Awaitable[tuple[Message, str] | str]
 ]
+
+
+class ContentComposer(Protocol):
+    """The content digest's composer also hears which items its recipients already had
+    (``exclude``): it must not pick them. Its message's cards name their items (subject
+    ``content:ID``), which is how the run records who was sent what."""
+
+    def __call__(
+        self,
+        session: AsyncSession,
+        digest: Digest,
+        run_id: int,
+        since: datetime | None,
+        now: datetime,
+        *,
+        exclude: frozenset[int] = frozenset(),
+    ) -> Awaitable[tuple[Message, str] | str]: ...
+
+
 UrlEnricher = Callable[[str], Awaitable[PageInfo]]
 JobFactory = Callable[["Application"], Job]
 RouteMounter = Callable[["web.Application", "Application"], None]

@@ -1,6 +1,7 @@
-"""Choosing what a content digest sends: approved, unexpired items its audience has not received
-yet, ranked by the priority of the objective they serve, by freshness, and by what employees
-said about similar items (same objective or topics)."""
+"""Choosing what a content digest sends: approved, unexpired items its recipients have not
+received yet (bot/services/content_runs.py says which), ranked by the priority of the objective
+they serve, by freshness, and by what employees said about similar items (same objective or
+topics)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.compose.content_digest import compose_content_digest
 from bot.compose.text import plural
-from bot.domain import ContentStatus, FeedbackKind, RunStatus, SubjectType
+from bot.domain import ContentStatus, FeedbackKind, SubjectType
 from bot.messages import Message
-from bot.storage.models import ContentItem, Digest, DigestRun, Feedback, Objective
+from bot.storage.models import ContentItem, Digest, Feedback, Objective
 
 ITEMS = 5
 CANDIDATES = 300
@@ -36,22 +37,6 @@ class Reception:
     def score(self) -> float:
         # -1..1, pulled towards 0 while there are few answers.
         return (self.useful - self.not_relevant) / (self.useful + self.not_relevant + 2)
-
-
-async def already_sent(session: AsyncSession, digest: Digest, since: datetime | None) -> set[int]:
-    """Items this audience already had: those of the digest's runs up to ``since`` (its previous
-    digest). Runs after it went to other people (another time zone, the daily readers when this
-    is the weekly summary), so their items are still news here."""
-    if since is None:
-        return set()
-    rows = await session.scalars(
-        select(DigestRun.content_ids).where(
-            DigestRun.digest_id == digest.id,
-            DigestRun.status.in_((RunStatus.ENQUEUED, RunStatus.DONE)),
-            DigestRun.started_at <= since,
-        )
-    )
-    return {item_id for ids in rows for item_id in ids or []}
 
 
 async def receptions(session: AsyncSession) -> tuple[dict[int, Reception], dict[str, Reception]]:
@@ -112,9 +97,16 @@ def rank(
 
 
 async def content_composer(
-    session: AsyncSession, digest: Digest, run_id: int, since: datetime | None, now: datetime
+    session: AsyncSession,
+    digest: Digest,
+    run_id: int,
+    since: datetime | None,
+    now: datetime,
+    *,
+    exclude: frozenset[int] = frozenset(),
 ) -> tuple[Message, str] | str:
-    sent = await already_sent(session, digest, since)
+    """The best ``ITEMS`` items its recipients have not had (``exclude``), or why there is
+    nothing to send."""
     statement = (
         select(ContentItem)
         .where(
@@ -123,23 +115,19 @@ async def content_composer(
             ContentItem.created_at > now - timedelta(days=180),
         )
         .order_by(ContentItem.created_at.desc())
-        .limit(CANDIDATES + len(sent))
+        .limit(CANDIDATES + len(exclude))
     )
     if digest.objective_id is not None:
         statement = statement.where(ContentItem.objective_id == digest.objective_id)
-    candidates = [item for item in await session.scalars(statement) if item.id not in sent]
+    candidates = [item for item in await session.scalars(statement) if item.id not in exclude]
     if not candidates:
         return (
-            "Nothing new to send: every approved item already went out with this digest. "
-            "Add content with: advocacy content add URL"
+            "Nothing new to send: everyone in the audience already had every approved item. "
+            "Add content with: advocacy content add URL (or run the digest with --include-sent "
+            "to send items again)"
         )
     priorities = {o.id: o.priority for o in await session.scalars(select(Objective))}
     by_objective, by_topic = await receptions(session)
     chosen = [item for _, item in rank(candidates, now, priorities, by_objective, by_topic)]
     chosen = chosen[:ITEMS]
-    run = await session.get(DigestRun, run_id)
-    assert run is not None
-    # One run may compose twice (its daily and weekly readers): it sent both selections.
-    earlier = list(run.content_ids or [])
-    run.content_ids = earlier + [item.id for item in chosen if item.id not in earlier]
     return compose_content_digest(digest.name, run_id, chosen), plural(len(chosen), "item")

@@ -11,6 +11,7 @@ import click
 from bot.app import Application
 from bot.cli.runtime import file_progress, print_json, run_with_app
 from bot.compose.text import plural
+from bot.import_files import encoding_note
 from bot.storage.models import VoiceImport
 from bot.storage.types import utcnow
 from content.settings import content_settings
@@ -135,8 +136,8 @@ def import_command(
                 f"(--json lists the first {len(parsed.problems):,}).",
                 err=True,
             )
-        if parsed.encoding != "utf-8":
-            click.echo(f"(read as {parsed.encoding}: the file is not UTF-8)", err=True)
+        if note := encoding_note(parsed.encoding):
+            click.echo(note, err=True)
         if parsed.dates:
             click.echo(f"({parsed.dates})", err=True)
         verb = "would be imported" if dry_run else "imported"

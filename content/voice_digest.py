@@ -12,8 +12,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from statistics import mean
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.compose import actions
@@ -171,6 +172,50 @@ def compose(
     )
 
 
+def day(moment: datetime, zone: ZoneInfo) -> str:
+    local = moment.astimezone(zone)
+    return f"{local.day} {local:%b %Y}"
+
+
+async def nothing_in_period(
+    session: AsyncSession, digest: Digest, since: datetime | None, start: datetime
+) -> str:
+    """Why there is nothing to send, saying which period was read: on a first run (``since``
+    None) the last 7 days, else since ``since``. Items stored in that time but dated before it
+    (last month's file, imported today) are counted, with how to cover them."""
+    zone = ZoneInfo(digest.timezone)
+    if since is None:
+        period = (
+            f"in the last {humanise_duration(DEFAULT_PERIOD)} (since {day(start, zone)}; "
+            "the digest's first run)"
+        )
+    else:
+        period = f"since {start.astimezone(zone):%d %b %Y %H:%M} {digest.timezone}"
+    matching = [VoiceItem.objective_id == digest.objective_id] if digest.objective_id else []
+    earlier = select(
+        func.count(VoiceItem.id), func.min(VoiceItem.received_at), func.max(VoiceItem.received_at)
+    ).where(VoiceItem.received_at < start, *matching)
+    if since is not None:
+        earlier = earlier.where(VoiceItem.created_at >= since)
+    count, first, last = (await session.execute(earlier)).one()
+    about = " on this digest's objective" if matching else ""
+    if count:
+        stored = "stored since then" if since is not None else "stored"
+        return (
+            f"No customer voice{about} dated {period}: 0 items in this period. "
+            f"{count:,} {'item' if count == 1 else 'items'} {stored} "
+            f"{'is' if count == 1 else 'are'} dated from {day(first, zone)} to "
+            f"{day(last, zone)}; to cover them, run the digest with --since "
+            f"{first.astimezone(zone):%Y-%m-%d}."
+        )
+    if since is None and not await session.scalar(select(func.count(VoiceItem.id))):
+        return (
+            "No customer voice has been imported yet; import some with: advocacy voice import "
+            "FILE (or send it to the webhook)."
+        )
+    return f"No customer voice{about} dated {period}."
+
+
 def voice_composer(taxonomy_loader: Callable[[], Taxonomy]) -> Composer:
     """The composer the plugin registers for "voice" digests (the taxonomy is read at each run,
     so strategists' edits count without a restart)."""
@@ -188,7 +233,7 @@ def voice_composer(taxonomy_loader: Callable[[], Taxonomy]) -> Composer:
         items = list(await session.scalars(statement))
         current = [i for i in items if i.received_at >= start]
         if not current:
-            return "No customer voice arrived since the last run."
+            return await nothing_in_period(session, digest, since, start)
         previous = [i for i in items if i.received_at < start]
         titles = {o.id: o.title for o in await session.scalars(select(Objective))}
         message = compose(digest.name, run_id, current, previous, period, taxonomy_loader(), titles)

@@ -2,9 +2,10 @@
 
 Each row is checked on its own: a bad row is reported with its line number and reason, the good
 rows are kept. Files are read as a stream, one row at a time, so memory stays flat whatever their
-size; a row over 1 MiB is a rejected row. Lines may be UTF-8 (with or without a BOM) or Latin-1.
-What a file holds (CSV, a JSON list, JSON Lines) is read from its first bytes when they tell,
-whatever its name says; a spreadsheet workbook is refused with what to do instead.
+size; a row over 1 MiB is a rejected row. Lines may be UTF-8 (with or without a BOM) or Latin-1;
+a UTF-16 or UTF-32 file (Excel's "Unicode Text") is read through a transcoder. What a file holds
+(CSV, a JSON list, JSON Lines) is read from its first bytes when they tell, whatever its name
+says; a spreadsheet workbook, a PDF or binary data is refused with what to do instead.
 """
 
 from __future__ import annotations
@@ -27,8 +28,10 @@ from bot.import_files import (
     LineReader,
     RecordTooLong,
     decode_line,
+    file_encoding,
     not_text,
     open_import_file,
+    source_position,
 )
 from bot.text_safety import unstorable
 from content.json_items import JsonBroken, JsonItems
@@ -412,10 +415,13 @@ class VoiceFile:
 
     @property
     def bytes_read(self) -> int:
-        return self._reader.bytes_read
+        """How far the file was read (of ``size``), for a progress bar."""
+        return source_position(self._stream, self._reader.bytes_read)
 
     @property
     def encoding(self) -> str:
+        if transcoded := file_encoding(self._stream):
+            return transcoded
         if self._csv is not None:
             return self._csv.encoding
         return self._fallback or "utf-8"

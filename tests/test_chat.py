@@ -368,3 +368,33 @@ async def test_a_count_of_one_is_singular(app: Application, remote: RemotePlatfo
     report = await app.router.handle(CommandInvoked(actor("dana"), command="report"))
     facts = {f.label: f.value for c in report.messages[0].cards for f in c.facts}
     assert facts["Content"] == "1 item to 1 person"
+
+
+async def test_a_strategist_resends_a_content_digest_only_when_asking_in_chat(
+    app: Application, remote: RemotePlatform
+) -> None:
+    await make_member(app, "dana", role=Role.STRATEGIST)
+    await send_digest(app, remote)
+    again = await app.router.handle(CommandInvoked(actor("dana"), command="digest", text="run d"))
+    assert "was not sent" in again.messages[0].fallback
+    resent = await app.router.handle(
+        CommandInvoked(actor("dana"), command="digest", text="run d --include-sent")
+    )
+    assert "on its way to 2 recipients" in resent.messages[0].fallback
+    assert "items already sent included" in resent.messages[0].fallback
+
+
+async def test_a_strategist_chooses_the_period_a_run_covers_in_chat(app: Application) -> None:
+    await make_member(app, "dana", role=Role.STRATEGIST)
+    async with app.db.transaction() as session:
+        await add_digest(
+            session, OPERATOR, "v", kind="voice", audience="all", cron="0 9 * * *", timezone="UTC"
+        )
+    bad = await app.router.handle(
+        CommandInvoked(actor("dana"), command="digest", text="run v --since lately")
+    )
+    assert bad.error and "not a date or a period" in bad.error
+    ran = await app.router.handle(
+        CommandInvoked(actor("dana"), command="digest", text="run v --since 2026-01-05")
+    )
+    assert "No customer voice dated since 05 Jan 2026 00:00 UTC" in ran.messages[0].fallback

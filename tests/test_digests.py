@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
-from bot.app import Application
+from adapters.shell import ShellAdapterFactory
+from bot.app import Application, open_application
 from bot.domain import DigestKind, Role, RunStatus
 from bot.errors import InvalidInput, NotFound, PermissionDenied
 from bot.messages import LinkButton
+from bot.platform import AdapterRegistry, DeliveryError
 from bot.services.content import add_content
 from bot.services.digest_runs import start_run
 from bot.services.digests import add_digest, latest_fire_time, next_fire_times
 from bot.services.permissions import OPERATOR
 from bot.services.suggestions import file_suggestion
 from bot.services.voice import store_voice_item
-from bot.storage.models import Delivery, Digest
+from bot.storage.models import ContentReceipt, Delivery, Digest
 from bot.storage.types import utcnow
 from tests.conftest import make_member
+from tests.fakes import RemoteAdapterFactory
 
 
 async def add(app: Application, name: str = "weekly", **overrides: str) -> Digest:
@@ -233,3 +237,174 @@ async def test_rollup_digest_goes_to_managers_with_their_own_scope(
     await app.worker.drain()
     assert [s.target.recipient for s in remote.sent] == ["boss"]
     assert remote.sent[0].message.kind == "rollup"
+
+
+# ----- nobody is sent a content item twice --------------------------------------------------------
+
+
+async def add_items(app: Application, *names: str) -> None:
+    async with app.db.transaction() as session:
+        for name in names:
+            await add_content(session, OPERATOR, f"https://example.com/{name}", title=name)
+
+
+async def run_content(
+    app: Application, digest: Digest, *, include_sent: bool = False
+) -> tuple[int, str]:
+    async with app.db.transaction() as session:
+        outcome = await start_run(
+            session,
+            app.sealer,
+            digest,
+            actor=OPERATOR,
+            composers=app.extensions.composers,
+            include_sent=include_sent,
+        )
+    assert outcome is not None
+    return outcome.queued, outcome.note
+
+
+def titles_by_recipient(remote) -> dict[str, list[str]]:
+    got: dict[str, list[str]] = {}
+    for sent in remote.sent:
+        got.setdefault(sent.target.recipient, []).extend(c.title for c in sent.message.cards[1:])
+    return {who: sorted(titles) for who, titles in got.items()}
+
+
+async def test_a_second_digest_to_a_team_sends_only_what_its_members_have_not_had(
+    app: Application, remote
+) -> None:
+    await make_member(app, "alice", team="Support")
+    await make_member(app, "bob", team="Sales")
+    await add_items(app, "a", "b", "c")
+    everyone = await add(app, "everyone")
+    assert (await run_content(app, everyone))[0] == 2
+    assert app.worker is not None
+    await app.worker.drain()
+    remote.sent.clear()
+    await add_items(app, "d")
+    await make_member(app, "carol", team="Support")  # joined after the first digest
+    support = await add(app, "support picks", audience="team:Support")
+    queued, note = await run_content(app, support)
+    await app.worker.drain()
+    assert queued == 2
+    assert titles_by_recipient(remote) == {"alice": ["d"], "carol": ["a", "b", "c", "d"]}
+    assert "4 items in 2 selections" in note
+
+
+async def test_someone_who_had_everything_is_sent_no_empty_digest(app: Application, remote) -> None:
+    await make_member(app, "alice")
+    await add_items(app, "a")
+    digest = await add(app)
+    await run_content(app, digest)
+    await make_member(app, "bob")
+    queued, note = await run_content(app, digest)
+    assert queued == 1 and "1 recipient had every item already" in note
+    queued, note = await run_content(app, digest)
+    assert queued == 0 and "already had every approved item" in note
+    assert app.worker is not None
+    await app.worker.drain()
+    assert titles_by_recipient(remote) == {"alice": ["a"], "bob": ["a"]}
+
+
+async def test_items_of_a_dead_lettered_delivery_count_as_not_received(
+    app: Application, remote
+) -> None:
+    await make_member(app, "alice")
+    await make_member(app, "bob")
+    await add_items(app, "a", "b")
+    digest = await add(app)
+    await run_content(app, digest)
+    remote.fail_next(DeliveryError("user_not_found", permanent=True))
+    assert app.worker is not None
+    stats = await app.worker.drain()
+    assert sum(stats.dead.values()) == 1
+    (missed,) = {"alice", "bob"} - set(titles_by_recipient(remote))
+    remote.sent.clear()
+    assert (await run_content(app, digest))[0] == 1
+    await app.worker.drain()
+    assert titles_by_recipient(remote) == {missed: ["a", "b"]}
+
+
+async def test_a_run_that_fails_half_way_counts_nothing_as_sent(app: Application, remote) -> None:
+    await make_member(app, "alice")
+    await add_items(app, "a")
+    digest = await add(app)
+    with pytest.raises(RuntimeError):
+        async with app.db.transaction() as session:
+            await start_run(
+                session, app.sealer, digest, actor=OPERATOR, composers=app.extensions.composers
+            )
+            raise RuntimeError("the process died before the run committed")
+    assert (await run_content(app, digest))[0] == 1
+
+
+async def test_what_was_sent_is_remembered_across_a_restart(settings, remote) -> None:
+    registry = AdapterRegistry([ShellAdapterFactory(), RemoteAdapterFactory(remote)])
+    async with open_application(settings, registry=registry) as first:
+        await make_member(first, "alice")
+        await add_items(first, "a")
+        digest = await add(first)
+        assert (await run_content(first, digest))[0] == 1
+    async with open_application(settings, registry=registry) as second:
+        queued, note = await run_content(second, digest)
+        assert queued == 0 and "already had" in note
+        await add_items(second, "b")
+        assert (await run_content(second, digest))[0] == 1
+
+
+async def test_two_digests_run_at_once_send_each_item_once(app: Application) -> None:
+    for name in ("alice", "bob", "carol"):
+        await make_member(app, name, team="Support")
+    await add_items(app, "a", "b", "c")
+    first = await add(app, "first")
+    second = await add(app, "second", audience="team:Support")
+    outcomes = await asyncio.gather(run_content(app, first), run_content(app, second))
+    assert sorted(queued for queued, _ in outcomes) == [0, 3]
+    async with app.db.transaction() as session:
+        counts = (
+            await session.execute(
+                select(
+                    ContentReceipt.target, ContentReceipt.content_item_id, func.count()
+                ).group_by(ContentReceipt.target, ContentReceipt.content_item_id)
+            )
+        ).all()
+    assert len(counts) == 9 and {n for _, _, n in counts} == {1}
+
+
+async def test_a_strategist_can_send_items_again_on_purpose(app: Application, remote) -> None:
+    await make_member(app, "alice")
+    await add_items(app, "a")
+    digest = await add(app)
+    await run_content(app, digest)
+    assert (await run_content(app, digest))[0] == 0
+    queued, note = await run_content(app, digest, include_sent=True)
+    assert queued == 1 and "already sent included" in note
+    assert app.worker is not None
+    await app.worker.drain()
+    assert titles_by_recipient(remote) == {"alice": ["a", "a"]}
+    when = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+    async with app.db.transaction() as session:
+        with pytest.raises(InvalidInput):
+            await start_run(
+                session,
+                app.sealer,
+                digest,
+                actor=OPERATOR,
+                trigger="schedule",
+                scheduled_for=when,
+                include_sent=True,
+            )
+
+
+async def test_a_channel_digest_remembers_what_the_channel_had(app: Application, remote) -> None:
+    await make_member(app, "alice")
+    await add_items(app, "a")
+    digest = await add(app, audience="channel:remote:C1")
+    assert (await run_content(app, digest))[0] == 1
+    assert (await run_content(app, digest))[0] == 0
+    await add_items(app, "b")
+    assert (await run_content(app, digest))[0] == 1
+    assert app.worker is not None
+    await app.worker.drain()
+    assert titles_by_recipient(remote) == {"C1": ["a", "b"]}

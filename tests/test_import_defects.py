@@ -2,11 +2,13 @@
 the rows after it are kept (never swallowed into one field), Excel's doubled quotes are read
 anywhere in a file, JSON Lines are told by their content, exit statuses say what happened, an HR
 file may use semicolons, a workbook is refused with what to do, and 1/2/2024 is read the way
-the file's own dates are written."""
+the file's own dates are written. UTF-16 and UTF-32 files are read; a PDF or binary data is
+refused in one line."""
 
 from __future__ import annotations
 
 import asyncio
+import codecs
 import csv
 import io
 import json
@@ -25,7 +27,7 @@ from sqlalchemy import select
 
 from bot.app import open_application
 from bot.config import Settings
-from bot.import_files import CsvRecords, LineReader
+from bot.import_files import CsvRecords, LineReader, open_import_file
 from bot.storage.models import Member, MemberIdentity, VoiceItem
 from content.voice_import import parse_file
 
@@ -484,3 +486,100 @@ def test_the_report_is_silent_about_dates_when_none_could_be_read_two_ways(
     )
     assert received == {"i1": at(2024, 1, 2), "i2": at(2024, 12, 31)}
     assert dates == ""
+
+
+# ----- 8. encodings and files that are not text --------------------------------------------------
+
+VOICE_TEXT = "id\tdate\tcomment\nv1\t2026-11-03\tZoë waited three hours\nv2\t2026-11-04\tFast\n"
+HR_TEXT = (
+    "platform\tuser_id\tname\tteam\tmanager\trole\ttimezone\n"
+    "slack\tU1\tZoë Müller\tSupport\t\temployee\tEurope/Paris\n"
+)
+
+
+def encoded(text: str, encoding: str) -> bytes:
+    """``text`` as Excel and other tools write it: 'utf-16' and 'utf-32' with their byte-order
+    mark (little-endian), 'utf-16-be+bom' big-endian with one, 'utf-16-le' without."""
+    if encoding == "utf-16-be+bom":
+        return codecs.BOM_UTF16_BE + text.encode("utf-16-be")
+    return text.encode(encoding)
+
+
+@pytest.mark.parametrize(
+    ("command", "encoding", "note"),
+    [
+        ("voice", "utf-16", "UTF-16-LE"),  # Excel's "Unicode Text"
+        ("voice", "utf-16-be+bom", "UTF-16-BE"),
+        ("voice", "utf-32", "UTF-32-LE"),
+        ("voice", "utf-16-le", "UTF-16-LE"),  # no byte-order mark: told by its zero bytes
+        ("members", "utf-16", "UTF-16-LE"),
+        ("members", "utf-32", "UTF-32-LE"),
+    ],
+)
+def test_unicode_text_files_are_read_whatever_their_encoding(
+    sqlite_settings: Settings, tmp_path: Path, command: str, encoding: str, note: str
+) -> None:
+    path = tmp_path / "export.txt"
+    path.write_bytes(encoded(VOICE_TEXT if command == "voice" else HR_TEXT, encoding))
+    result = advocacy(sqlite_settings, tmp_path, command, "import", str(path))
+    assert result.returncode == 0, result.stderr
+    assert f"(read as {note})" in result.stderr
+    if command == "voice":
+        texts = stored(sqlite_settings, select(VoiceItem.text).order_by(VoiceItem.external_id))
+        assert [text for (text,) in texts] == ["Zoë waited three hours", "Fast"]
+    else:
+        names = stored(sqlite_settings, select(Member.display_name))
+        assert names == [("Zoë Müller",)]
+
+
+def test_a_quote_never_closed_in_a_utf16_file_goes_on_at_the_next_line(tmp_path: Path) -> None:
+    """Reading past a stray quote seeks back in the file: in the transcoded UTF-8 too."""
+    path = tmp_path / "export.txt"
+    path.write_bytes(encoded('id,comment\n1,"' + "é" * 300 + "\n2,kept\n3,kept too\n", "utf-16"))
+    with open_import_file(path) as stream:
+        records = CsvRecords(LineReader(stream, limit=100, chunk=16))
+        header = records.header()
+        found = [(line, v if isinstance(v, list) else str(v)) for line, v in records]
+    assert [header, *found] == [
+        ["id", "comment"],
+        (2, NEVER_CLOSED),
+        (3, ["2", "kept"]),
+        (4, ["3", "kept too"]),
+    ]
+
+
+NOT_TEXT = {
+    "pdf": (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\n", "a PDF document"),
+    "gz": (b"\x1f\x8b\x08\x00" + bytes(range(256)), "a gzip archive"),
+    "png": (b"\x89PNG\r\n\x1a\n" + bytes(64), "a PNG image"),
+    "bin": (bytes(range(256)) * 8, "binary data"),
+}
+
+
+@pytest.mark.parametrize(
+    ("command", "kind"),
+    [("voice", kind) for kind in NOT_TEXT] + [("members", "pdf"), ("members", "bin")],
+)
+def test_a_file_that_is_not_text_is_refused_in_one_line_with_what_to_export(
+    sqlite_settings: Settings, tmp_path: Path, command: str, kind: str
+) -> None:
+    data, what = NOT_TEXT[kind]
+    path = tmp_path / "export.csv"
+    path.write_bytes(data)
+    result = advocacy(sqlite_settings, tmp_path, command, "import", str(path))
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("Error: This ") and what in line
+    assert "export" in line or "unpack" in line
+    assert stored(sqlite_settings, select(VoiceItem.id)) == []
+    assert stored(sqlite_settings, select(Member.id)) == []
+
+
+def test_a_stray_control_byte_in_one_row_is_that_row_s_problem_not_a_binary_file(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "voice.csv"
+    path.write_bytes(b"id,comment\n1,Refund me\x00 now\n2,Fine\n")
+    parsed = parse_file(path, source="helpdesk")
+    assert [r.external_id for r in parsed.records] == ["2"]
+    assert [p.line for p in parsed.problems] == [2]

@@ -215,13 +215,13 @@ async def test_the_objectives_report_on_the_demo_shows_every_figure(app: Applica
     rows = {row.key: row for row in report.rows}
     reply = rows["reply-within-1h"]
     assert reply.owner == "Mike Chen" and reply.kpi and reply.target
-    assert (reply.items_sent, reply.reached) == (1, 16)
-    assert reply.found_useful == 7 and reply.useful_share == pytest.approx(7 / 16)
+    assert (reply.items_sent, reply.reached) == (1, 26)
+    assert reply.found_useful == 7 and reply.useful_share == pytest.approx(7 / 26)
     assert (reply.shares, reply.clicks) == (3, 5)  # LinkedIn shares are clicked twice each
     assert reply.voice >= 1 and reply.voice_before >= 1
     assert reply.sentiment is not None and reply.sentiment_trend is not None
     s = reply.suggestions
-    assert (s.filed, s.answered, s.accepted, s.done) == (5, 3, 2, 1)
+    assert (s.filed, s.answered, s.accepted, s.done) == (10, 5, 5, 0)
     assert s.median_days_to_answer == 2.0
     assert all(not row.suggestions.merged_into_other for row in report.rows)
 

@@ -94,14 +94,23 @@ async def test_a_piped_session_fills_a_form_field_by_field(
     assert "From: Anonymous" in text and "Shorter stand-ups" in text
 
 
-def test_the_scripted_tour_shows_the_whole_loop(tmp_path: Path) -> None:
-    """The issue's proof: after 'advocacy demo', one piped shell session runs the whole loop."""
-    demo = advocacy("demo", "--you", "tester", cwd=tmp_path)
-    assert demo.returncode == 0, demo.stderr
-    assert "Sent 'Monday picks' to 17 members" in demo.stdout
-    tour = advocacy("shell", "--user", "alice", cwd=tmp_path, stdin=TOUR.read_text())
-    assert tour.returncode == 0, tour.stderr
-    out = tour.stdout
+def test_the_scripted_tour_shows_the_whole_loop_every_time_it_runs(tmp_path: Path) -> None:
+    """The issue's proof: after 'advocacy demo', one piped shell session runs the whole loop;
+    from a fresh demo (demo --reset) it runs the same way again and again."""
+    for _ in range(2):
+        demo = advocacy("demo", "--reset", "--yes", "--you", "tester", cwd=tmp_path)
+        assert demo.returncode == 0, demo.stderr
+        assert "Sent 'Monday picks' to 27 members" in demo.stdout
+        tour_text = advocacy("demo", "--tour", cwd=tmp_path).stdout
+        assert tour_text == TOUR.read_text()
+        tour = advocacy("shell", "--user", "alice", cwd=tmp_path, stdin=tour_text)
+        assert tour.returncode == 0, tour.stderr
+        assert_tour_steps(tour.stdout)
+        useful = advocacy("suggestions", "list", "--json", cwd=tmp_path)
+        assert '"status": "planned"' in useful.stdout
+
+
+def assert_tour_steps(out: str) -> None:
     steps = [
         "── message 1 from the bot ──",  # the content digest arrives
         "┌─ Monday picks",
@@ -110,15 +119,15 @@ def test_the_scripted_tour_shows_the_whole_loop(tmp_path: Path) -> None:
         "✓ You found this useful. Thanks!",
         "alice> 1",  # ...twice, and it counts once
         "Already counted; it counts once.",
-        "Your suggestion #16 is filed.",  # sends a suggestion
+        "Your suggestion #31 is filed.",  # sends a suggestion
         "You are Mike Chen (manager, Support)",  # the manager
         "mike> /rollup",  # reads the rollup of his teams' ideas
         "Suggestion rollup",
-        "mike> /suggestions",
-        "Suggestion #16",  # finds the new idea on the board
-        "Answer recorded: #16 is planned. The author will be told.",
+        "reply-within-1h: 11 ideas",  # a real group, not 'other'
+        "mike> /suggestions",  # the board of open ideas
+        "Answer recorded: #31 is planned. The author will be told.",
         "You are Alice Martin (employee, Support)",
-        "┌─ Your suggestion #16 is now planned",  # and the employee is told
+        "┌─ Your suggestion #31 is now planned",  # and the employee is told
         "Good idea: the status page ships in December.",
         "Answered by: Mike Chen",
     ]
@@ -127,8 +136,7 @@ def test_the_scripted_tour_shows_the_whole_loop(tmp_path: Path) -> None:
         found = out.find(step, position)
         assert found >= 0, f"missing, in order: {step!r}\n{out}"
         position = found + len(step)
-    useful = advocacy("suggestions", "list", "--json", cwd=tmp_path)
-    assert '"status": "planned"' in useful.stdout
+    assert "other (groups of fewer than 5 people)" not in out
 
 
 async def test_a_form_inside_a_card_is_filled_by_its_number(

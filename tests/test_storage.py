@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, select, text
 
 from bot.config import Settings
 from bot.storage import migrate
 from bot.storage.database import Database, normalise_database_url
-from bot.storage.models import Base
+from bot.storage.models import (
+    Base,
+    ContentItem,
+    ContentReceipt,
+    Delivery,
+    Digest,
+    DigestRun,
+    Member,
+    OutboundMessage,
+)
 from bot.storage.upkeep import refresh_planner_statistics
 
 
@@ -139,5 +148,61 @@ async def test_upgrading_a_database_that_holds_data_keeps_it(settings: Settings)
             title = (await connection.execute(text("SELECT title FROM content_items"))).scalar()
             priority = (await connection.execute(text("SELECT priority FROM objectives"))).scalar()
         assert (title, priority) == ("A", 0)
+    finally:
+        await db.dispose()
+
+
+async def test_upgrading_carries_over_what_earlier_content_runs_sent(settings: Settings) -> None:
+    """Receipts start from the runs before them: an upgrade must not resend last week's items."""
+    db = database(settings)
+    try:
+        await migrate.upgrade(db, "0011")
+        async with db.transaction() as session:
+            alice, bob = Member(display_name="Alice"), Member(display_name="Bob")
+            item = ContentItem(url="https://a.example", url_key="a", title="A")
+            digest = Digest(name="d", kind="content", cron="0 9 * * *")
+            session.add_all([alice, bob, item, digest])
+            await session.flush()
+            run = DigestRun(digest_id=digest.id, content_ids=[item.id, 999])
+            session.add(run)
+            await session.flush()
+            message = OutboundMessage(kind="content_digest", run_id=run.id, payload={})
+            session.add(message)
+            await session.flush()
+            for member, status in ((alice, "sent"), (bob, "dead")):
+                session.add(
+                    Delivery(
+                        message_id=message.id,
+                        run_id=run.id,
+                        member_id=member.id,
+                        platform="slack",
+                        recipient=member.display_name,
+                        status=status,
+                    )
+                )
+            session.add(
+                Delivery(
+                    message_id=message.id,
+                    run_id=run.id,
+                    platform="slack",
+                    workspace="T1",
+                    recipient="C1",
+                    channel=True,
+                    status="pending",
+                )
+            )
+        await migrate.upgrade(db)
+        async with db.transaction() as session:
+            rows = (
+                await session.execute(
+                    select(ContentReceipt.target, ContentReceipt.content_item_id).order_by(
+                        ContentReceipt.target
+                    )
+                )
+            ).all()
+        assert [tuple(row) for row in rows] == [
+            ("channel:slack:T1:C1", item.id),
+            (f"member:{alice.id}", item.id),
+        ]
     finally:
         await db.dispose()

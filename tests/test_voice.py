@@ -7,7 +7,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import aiohttp
@@ -391,3 +391,63 @@ def test_an_import_with_invalid_utf8_is_read_and_says_how(tmp_path: Path) -> Non
     parsed = parse_file(path, source="helpdesk")
     assert parsed.encoding == "windows-1252"
     assert [r.text for r in parsed.records] == ["café is slow", "fine"]
+
+
+# ----- a digest that finds nothing in its period says which period, and what lies outside it -----
+
+
+def write_month(path: Path, first: date, days: int, prefix: str) -> None:
+    rows = ["id,date,comment"] + [
+        f"{prefix}{n},{first + timedelta(days=n)},Waited too long for a reply" for n in range(days)
+    ]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+
+def digest_run(runner: CliRunner, *args: str) -> str:
+    result = runner.invoke(cli, ["digest", "run", "voices", *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return " ".join(result.output.split())
+
+
+def test_a_voice_digest_with_nothing_in_its_period_says_which_period_and_what_was_imported(
+    voice_cli: CliRunner, tmp_path: Path
+) -> None:
+    def cli_ok(*args: str) -> None:
+        result = voice_cli.invoke(cli, list(args), catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+
+    today = utcnow().date()
+    cli_ok("members", "add", "shell", "alice")
+    cli_ok("digest", "add", "voices", "--kind", "voice", "--cron", "0 9 * * mon", "--tz", "UTC")
+    assert "No customer voice has been imported yet" in digest_run(voice_cli)
+
+    last_month = today - timedelta(days=40)
+    write_month(tmp_path / "november.csv", last_month, 28, "N")
+    import_file(voice_cli, str(tmp_path / "november.csv"), "--source", "helpdesk")
+    first = digest_run(voice_cli)
+    week_ago = today - timedelta(days=7)
+    assert (
+        f"No customer voice dated in the last 7 days (since {week_ago.day} "
+        f"{week_ago:%b %Y}; the digest's first run): 0 items in this period." in first
+    )
+    assert "since the last run" not in first
+    last = last_month + timedelta(days=27)
+    assert (
+        f"28 items stored are dated from {last_month.day} {last_month:%b %Y} to "
+        f"{last.day} {last:%b %Y}; to cover them, run the digest with --since "
+        f"{last_month:%Y-%m-%d}." in first
+    )
+
+    covered = digest_run(voice_cli, "--since", f"{last_month:%Y-%m-%d}")
+    assert "28 voices" in covered
+
+    # A later run: nothing new, and nothing stored since the run that was sent.
+    later = digest_run(voice_cli)
+    assert "No customer voice dated since " in later and "first run" not in later
+    assert "items stored" not in later
+
+    # Another old file, imported after that run: counted, as stored since then.
+    write_month(tmp_path / "october.csv", last_month - timedelta(days=31), 3, "O")
+    import_file(voice_cli, str(tmp_path / "october.csv"), "--source", "helpdesk")
+    after_import = digest_run(voice_cli)
+    assert "3 items stored since then are dated from" in after_import

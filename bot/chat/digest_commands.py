@@ -42,7 +42,17 @@ async def digest_list(ctx: ChatContext, text: str) -> Reply:
 
 
 async def digest_run(ctx: ChatContext, text: str) -> Reply:
-    name = " ".join(split_words(text))
+    """Send a digest now; ``--include-sent`` resends content people already had, ``--since``
+    sets the period a voice digest covers."""
+    rest, since_text = split_words(text), None
+    if "--since" in rest:
+        at = rest.index("--since")
+        if at + 1 >= len(rest):
+            raise InvalidInput("--since needs a date or a period: --since 2026-11-03 or 30d.")
+        since_text = rest[at + 1]
+        rest = rest[:at] + rest[at + 2 :]
+    include_sent = "--include-sent" in rest
+    name = " ".join(w for w in rest if w != "--include-sent")
     if not name:
         raise InvalidInput("Which digest? Write /digest run NAME; /digest list shows them.")
     require_role(ctx.member, (Role.STRATEGIST,), "send digests")
@@ -53,6 +63,8 @@ async def digest_run(ctx: ChatContext, text: str) -> Reply:
         found,
         actor=ctx.member,
         composers=ctx.extensions.composers,
+        include_sent=include_sent,
+        since=digests.parse_since(since_text, found.timezone) if since_text else None,
     )
     assert outcome is not None
     if outcome.queued == 0:

@@ -25,6 +25,7 @@ from bot.services.digests import (
     get_digest,
     list_digests,
     next_fire_times,
+    parse_since,
     set_digest_enabled,
 )
 from bot.services.permissions import OPERATOR
@@ -258,15 +259,36 @@ class RunSummary:
 @click.option(
     "--no-wait", is_flag=True, help="Send what can be sent now; leave retries to the server."
 )
-def run(name: str, enqueue_only: bool, no_wait: bool) -> None:
+@click.option(
+    "--include-sent",
+    is_flag=True,
+    help="Content digests: pick from items people already had too (a deliberate resend).",
+)
+@click.option(
+    "--since",
+    "since_text",
+    metavar="DATE|PERIOD",
+    help="Cover from this date (2026-11-03, in the digest's time zone) or period back (30d), "
+    "instead of since the last run.",
+)
+def run(
+    name: str, enqueue_only: bool, no_wait: bool, include_sent: bool, since_text: str | None
+) -> None:
     """Fire digest NAME now: compose it, queue a delivery per member, and deliver them through
-    every adapter configured here (or leave them to the server with --enqueue-only)."""
+    every adapter configured here (or leave them to the server with --enqueue-only). A content
+    digest sends each person only items they have not had, from any digest."""
 
     async def work(app: Application) -> RunSummary | str:
         async with app.db.transaction() as session:
             digest = await get_digest(session, name)
             outcome = await start_run(
-                session, app.sealer, digest, actor=OPERATOR, composers=app.extensions.composers
+                session,
+                app.sealer,
+                digest,
+                actor=OPERATOR,
+                composers=app.extensions.composers,
+                include_sent=include_sent,
+                since=parse_since(since_text, digest.timezone) if since_text else None,
             )
             assert outcome is not None
         if outcome.queued == 0:

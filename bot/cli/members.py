@@ -11,7 +11,7 @@ from bot.app import Application
 from bot.cli.runtime import file_progress, print_json, print_table, run_with_app
 from bot.compose.text import plural
 from bot.domain import DigestKind, Role
-from bot.import_files import open_import_file
+from bot.import_files import encoding_note, open_import_file
 from bot.services.member_import import ImportReport, describe_leaving, import_member_file
 from bot.services.member_leaving import describe_left, leave_member, return_member, team_note
 from bot.services.members import (
@@ -287,8 +287,8 @@ def import_command(file: Path, as_json: bool, complete: bool, confirmed: bool) -
                 f"… and {report.rejected_count - len(report.rejected):,} more rejected rows.",
                 err=True,
             )
-        if report.encoding != "utf-8":
-            click.echo(f"(read as {report.encoding}: the file is not UTF-8)", err=True)
+        if note := encoding_note(report.encoding):
+            click.echo(note, err=True)
         click.echo(
             f"{report.created} created, {report.updated} updated, {report.unchanged} unchanged, "
             f"{report.rejected_count} rejected."

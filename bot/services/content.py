@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -172,9 +172,10 @@ async def deliverable_content(
     *,
     since: datetime | None,
     objective_id: int | None = None,
+    exclude: Collection[int] = (),
     limit: int = 5,
 ) -> list[ContentItem]:
-    """Approved, unexpired items curated since the digest last ran (newest first)."""
+    """Approved, unexpired items curated since ``since`` (newest first), except ``exclude``."""
     now = utcnow()
     statement = (
         select(ContentItem)
@@ -189,6 +190,8 @@ async def deliverable_content(
         statement = statement.where(ContentItem.created_at > since)
     if objective_id is not None:
         statement = statement.where(ContentItem.objective_id == objective_id)
+    if exclude:
+        statement = statement.where(ContentItem.id.not_in(list(exclude)))
     return list(await session.scalars(statement))
 
 

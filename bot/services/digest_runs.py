@@ -13,16 +13,17 @@ from datetime import datetime, timedelta
 from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.compose.content_digest import compose_content_digest
 from bot.compose.suggestion_cards import rollup_message
-from bot.compose.text import humanise_duration, plural
+from bot.compose.text import humanise_duration
 from bot.domain import DeliveryStatus, DigestKind, Role, RunStatus
+from bot.errors import InvalidInput
 from bot.messages import Message
 from bot.plugins import Composer
 from bot.sealing import Sealer
-from bot.services.content import deliverable_content
+from bot.services.content_receipts import content_ids_of, record_receipts
+from bot.services.content_runs import select_content
 from bot.services.digests import audience_members, cron_trigger, parse_audience
-from bot.services.outbox import Recipient, enqueue, member_recipient
+from bot.services.outbox import Recipient, enqueue_message, member_recipient
 from bot.services.permissions import Acting, require_role
 from bot.services.preferences import WEEKLY, WEEKLY_GAP, WEEKLY_PERIOD, wants_kind
 from bot.services.rollups import build_rollup
@@ -68,14 +69,20 @@ async def start_run(
     scheduled_for: datetime | None = None,
     composers: Mapping[str, Composer] | None = None,
     zone: str | None = None,
+    include_sent: bool = False,
+    since: datetime | None = None,
 ) -> RunOutcome | None:
     """Create and queue a run; None when this scheduled firing was already handled elsewhere.
 
     ``composers`` (from plugins) replace the built-in composition for their digest kinds.
-    ``zone`` is the clock a local-time digest's firing was read on.
+    ``zone`` is the clock a local-time digest's firing was read on. ``include_sent`` (a
+    strategist's manual run only) lets a content digest pick items people already had;
+    ``since`` (a manual run only) sets where the period it covers starts.
     """
     if trigger == "manual":
         require_role(actor, (Role.STRATEGIST,), "send digests")
+    elif include_sent or since is not None:
+        raise InvalidInput("Only a strategist's manual run chooses its period or resends items.")
     now = utcnow()
     if scheduled_for is not None:
         inserted = await insert_ignore(
@@ -114,10 +121,14 @@ async def start_run(
         if (r := member_recipient(m, now)) is not None
     }
     channel = parse_audience(digest.audience).channel
-    since = await _since(session, digest, run, scheduled_for, zone)
+    weekly_since = now - WEEKLY_PERIOD
+    if since is None:
+        since = await _since(session, digest, run, scheduled_for, zone)
+    else:
+        weekly_since = since
     # Content and voice digests are one message per audience (one for members who take every
     # digest, one covering the week for weekly members); a rollup is per manager.
-    groups = [(audience.members, since), (audience.weekly, now - WEEKLY_PERIOD)]
+    groups = [(audience.members, since), (audience.weekly, weekly_since)]
     batches: list[tuple[Message, list[Recipient]]] = []
     if digest.kind == DigestKind.ROLLUP:
         labels = []
@@ -135,6 +146,35 @@ async def start_run(
                     batches.append((message, [recipients[m.id]]))
                     labels.append(label)
         run.note = f"rollup of the {labels[0]}" if labels else "rollup"
+    elif digest.kind == DigestKind.CONTENT:
+        # Each person gets what they have not had yet, from this digest or any other.
+        targets = (
+            [Recipient.for_channel(channel)]
+            if channel
+            else [
+                recipients[m.id]
+                for m in (*audience.members, *audience.weekly)
+                if m.id in recipients
+            ]
+        )
+        if not targets:
+            return await _skip(session, run, _NOBODY + audience.why_nobody())
+        selection = await select_content(
+            session,
+            digest,
+            run.id,
+            targets,
+            now,
+            (composers or {}).get(digest.kind),
+            include_sent=include_sent,
+        )
+        if isinstance(selection, str):
+            return await _skip(session, run, selection)
+        batches, run.note, run.content_ids = (
+            selection.batches,
+            selection.note,
+            selection.content_ids,
+        )
     elif channel:
         composed = await _compose(session, digest, run.id, since, now, composers)
         if isinstance(composed, str):
@@ -161,9 +201,13 @@ async def start_run(
         run.note += f"; {audience.left_out}"
     queued = 0
     for message, batch in batches:
-        queued += await enqueue(
+        message_id, count = await enqueue_message(
             session, message, batch, sealer=sealer, run_id=run.id, dedupe_prefix=f"run:{run.id}"
         )
+        queued += count
+        if digest.kind == DigestKind.CONTENT:
+            # Written with the deliveries: what was queued for whom, in this transaction.
+            await record_receipts(session, message_id, content_ids_of(message))
     if queued == 0:
         return await _skip(session, run, _NOBODY + audience.why_nobody())
     run.recipients = queued
@@ -282,15 +326,7 @@ async def _since(
 async def _compose_for_audience(
     session: AsyncSession, digest: Digest, run_id: int, since: datetime | None, now: datetime
 ) -> tuple[Message, str] | str:
-    """The message and a note for the run, or the reason there is nothing to send."""
-    if digest.kind == DigestKind.CONTENT:
-        items = await deliverable_content(session, since=since, objective_id=digest.objective_id)
-        if not items:
-            return (
-                "No new approved content since the last run; add some with: "
-                "advocacy content add URL --title TITLE"
-            )
-        return compose_content_digest(digest.name, run_id, items), plural(len(items), "item")
+    """The reason there is nothing to send: content is composed by ``select_content``."""
     # Customer-voice digests need the pipeline's themes and scrubbing: content/ composes them.
     return (
         "Customer-voice digests come from the content package, which is not loaded; "

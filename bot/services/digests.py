@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +17,7 @@ from bot.local_cron import LocalCronTrigger
 from bot.services.members import get_team, validate_platform, validate_timezone
 from bot.services.objectives import get_objective
 from bot.services.permissions import Acting, actor_id, require_role
+from bot.services.rollups import parse_period
 from bot.storage.models import Delivery, Digest, DigestRun, Member, OutboundMessage
 from bot.storage.types import utcnow
 
@@ -123,6 +125,28 @@ def latest_fire_time(digest: Digest, now: datetime, window: timedelta) -> dateti
         now - window + timedelta(microseconds=1), now
     )
     return firings[-1] if firings else None
+
+
+def parse_since(text: str, zone: str, now: datetime | None = None) -> datetime:
+    """Where a manual run's period starts: a date (2026-11-03, midnight in ``zone``), a date and
+    time, or a period back from now (30d, 4w)."""
+    value = text.strip()
+    moment = utcnow() if now is None else now
+    if value[:1].isdigit() and value[-1:].lower() in ("h", "d", "w", "m", "y"):
+        period = parse_period(value)
+        assert period is not None
+        return moment - period
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(
+            f"'{text}' is not a date or a period; use for example 2026-11-03 or 30d."
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=ZoneInfo(zone))
+    if parsed > moment:
+        raise InvalidInput(f"{value} is in the future; give where the period starts.")
+    return parsed.astimezone(UTC)
 
 
 def validate_digest_name(name: str) -> str:

@@ -13,7 +13,7 @@ from typing import BinaryIO
 from bot.compose.text import plural
 from bot.domain import Role, parse_enum
 from bot.errors import DomainError, InvalidInput
-from bot.import_files import CsvRecords, LineReader
+from bot.import_files import CsvRecords, LineReader, file_encoding
 from bot.platform import installed_platforms
 from bot.services.members import (
     validate_known_platform,
@@ -147,7 +147,7 @@ class MemberCsv:
 
     @property
     def encoding(self) -> str:
-        return self._records.encoding
+        return file_encoding(self.lines.stream) or self._records.encoding
 
     def __iter__(self) -> Iterator[MemberRow | RowProblem]:
         columns = self.columns

@@ -68,6 +68,22 @@ async def enqueue(
 
     With ``dedupe_prefix``, enqueueing the same recipients again (a restarted run) adds nothing.
     """
+    _, queued = await enqueue_message(
+        session, message, recipients, sealer=sealer, run_id=run_id, dedupe_prefix=dedupe_prefix
+    )
+    return queued
+
+
+async def enqueue_message(
+    session: AsyncSession,
+    message: Message,
+    recipients: Sequence[Recipient],
+    *,
+    sealer: Sealer,
+    run_id: int | None = None,
+    dedupe_prefix: str | None = None,
+) -> tuple[int, int]:
+    """``enqueue``, also giving the outbound message's id (what its deliveries share)."""
     outbound = OutboundMessage(kind=message.kind, run_id=run_id, payload=message.to_dict())
     session.add(outbound)
     await session.flush()
@@ -104,14 +120,14 @@ async def enqueue(
                 row["dedupe_key"] = f"{dedupe_prefix}:{recipient.platform}:{recipient.user_id}"
         rows.append(row)
     if not rows:
-        return 0
+        return outbound.id, 0
     insert = postgresql_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
     # One statement, executed for many rows: compiled once, however large the audience.
     await session.execute(insert(Delivery).on_conflict_do_nothing(), rows)
     queued = await session.scalar(
         select(func.count(Delivery.id)).where(Delivery.message_id == outbound.id)
     )
-    return int(queued or 0)
+    return outbound.id, int(queued or 0)
 
 
 async def queue_depth(session: AsyncSession) -> dict[tuple[str, str], int]:

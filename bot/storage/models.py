@@ -284,6 +284,28 @@ class Delivery(Base):
     message: Mapped[OutboundMessage] = relationship(lazy="joined")
 
 
+class ContentReceipt(Base):
+    """One content item in one delivery: what each person (or shared channel) was sent, so a
+    content digest never sends anyone the same item twice. It is written with its delivery, in
+    the same transaction, and counts while that delivery is on its way or sent: a dead-lettered
+    delivery's items were never received."""
+
+    __tablename__ = "content_receipts"
+    __table_args__ = (
+        UniqueConstraint("delivery_id", "content_item_id"),
+        Index("ix_content_receipts_target", "target", "content_item_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id", ondelete="CASCADE"))
+    content_item_id: Mapped[int] = mapped_column(
+        ForeignKey("content_items.id", ondelete="CASCADE"), index=True
+    )
+    # Who had it: "member:ID", or "channel:PLATFORM:WORKSPACE:CHANNEL_ID" for a shared channel.
+    target: Mapped[str] = mapped_column(String(400))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class Feedback(Base):
     """A member's answer to something the bot delivered; one per member, subject, kind, detail."""
 

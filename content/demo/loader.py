@@ -8,9 +8,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.compose.text import plural
 from bot.domain import DeliveryStatus, FeedbackKind, RunStatus, SubjectType
 from bot.errors import Conflict
 from bot.sealing import Sealer
@@ -25,7 +26,17 @@ from bot.services.permissions import OPERATOR
 from bot.services.suggestions import answer_suggestion, file_suggestion, vote
 from bot.services.voice import store_voice_item
 from bot.storage.database import Database
-from bot.storage.models import ContentItem, Delivery, Feedback, ShareClick, Suggestion
+from bot.storage.models import (
+    ContentItem,
+    Delivery,
+    Digest,
+    Feedback,
+    Member,
+    Objective,
+    ShareClick,
+    Suggestion,
+    VoiceItem,
+)
 from bot.storage.types import utcnow
 from content.content_digest import content_composer
 
@@ -43,27 +54,53 @@ class DemoReport:
     digests: int = 0
     suggestions: int = 0
     notes: list[str] = field(default_factory=list)
+    # Loaded by an earlier run: then the counts are what the database holds.
+    already_loaded: bool = False
+
+    def describe(self) -> str:
+        return (
+            f"{plural(self.members, 'member')}, {plural(self.objectives, 'objective')}, "
+            f"{plural(self.content, 'article')}, {plural(self.voice, 'customer voice')}, "
+            f"{plural(self.digests, 'digest')}, {plural(self.suggestions, 'suggestion')}"
+        )
 
 
-def _json(name: str) -> Any:
+async def held(session: AsyncSession) -> DemoReport:
+    """What the database holds, counted the way the demo reports what it loaded."""
+    counts = [
+        int(await session.scalar(select(func.count(model.id))) or 0)
+        for model in (Member, Objective, ContentItem, VoiceItem, Digest, Suggestion)
+    ]
+    return DemoReport(*counts, already_loaded=True)
+
+
+def demo_file(name: str) -> Any:
     return json.loads((DATA / name).read_text(encoding="utf-8"))
 
 
-async def load_demo(db: Database, sealer: Sealer, *, you: str | None) -> DemoReport:
-    """Load everything in one transaction; ``you`` joins the Support team as an employee."""
+async def load_demo(
+    db: Database, sealer: Sealer, *, you: str | None, join_if_loaded: bool = False
+) -> DemoReport:
+    """Load everything in one transaction; ``you`` joins the Support team as an employee. When
+    the demo is already loaded nothing is added (``you`` only with ``join_if_loaded``), and the
+    report counts what the database holds."""
     report = DemoReport()
     now = utcnow()
     async with db.transaction() as session:
+        if await find_digest(session, HISTORY_DIGEST) is not None:
+            # Loaded before (the history digest is written with everything else).
+            loaded = await held(session)
+            if join_if_loaded and you and await find_member(session, PLATFORM, you) is None:
+                await _add_you(session, you, loaded)
+                loaded.members += 1
+            return loaded
         imported = await import_members(session, OPERATOR, (DATA / "org.csv").read_text())
         report.members = imported.created
         if you and await find_member(session, PLATFORM, you) is None:
-            await add_member(
-                session, OPERATOR, PLATFORM, you, name=you, team="Support", manager_user_id="mike"
-            )
+            await _add_you(session, you, report)
             report.members += 1
-            report.notes.append(f"You are '{you}', an employee in Support, managed by Mike Chen.")
 
-        for objective in _json("objectives.json"):
+        for objective in demo_file("objectives.json"):
             if await find_objective(session, objective["key"]) is None:
                 await add_objective(
                     session,
@@ -78,21 +115,14 @@ async def load_demo(db: Database, sealer: Sealer, *, you: str | None) -> DemoRep
                 )
                 report.objectives += 1
 
-        for item in _json("content.json"):
-            try:
-                await add_content(
-                    session,
-                    OPERATOR,
-                    item["url"],
-                    title=item["title"],
-                    summary=item["summary"],
-                    share_text=item["share_text"],
-                    objective_key=item.get("objective"),
-                    topics=item.get("topics", ()),
-                )
-                report.content += 1
-            except Conflict:
-                pass
+        # Last week's picks went out a week ago (with people's answers); this week's are new.
+        last_week = [item for item in demo_file("content.json") if item.get("last_week")]
+        this_week = [item for item in demo_file("content.json") if not item.get("last_week")]
+        added = await _add_content(session, last_week, created_at=now - timedelta(days=8))
+        if added:
+            await _last_weeks_digest(session, sealer, now)
+            report.digests += 1
+        report.content = added + await _add_content(session, this_week, created_at=now)
 
         for line in (DATA / "voice.jsonl").read_text(encoding="utf-8").splitlines():
             if not line.strip():
@@ -117,7 +147,7 @@ async def load_demo(db: Database, sealer: Sealer, *, you: str | None) -> DemoRep
             ):
                 report.voice += 1
 
-        for digest in _json("digests.json"):
+        for digest in demo_file("digests.json"):
             if await find_digest(session, digest["name"]) is None:
                 await add_digest(
                     session,
@@ -130,7 +160,7 @@ async def load_demo(db: Database, sealer: Sealer, *, you: str | None) -> DemoRep
                 )
                 report.digests += 1
 
-        for idea in _json("suggestions.json"):
+        for idea in demo_file("suggestions.json"):
             exists = await session.scalar(
                 select(Suggestion.id).where(Suggestion.text == idea["text"])
             )
@@ -164,9 +194,37 @@ async def load_demo(db: Database, sealer: Sealer, *, you: str | None) -> DemoRep
                 )
             report.suggestions += 1
 
-        if report.content:
-            await _last_weeks_digest(session, sealer, now)
     return report
+
+
+async def _add_you(session: AsyncSession, you: str, report: DemoReport) -> None:
+    await add_member(
+        session, OPERATOR, PLATFORM, you, name=you, team="Support", manager_user_id="mike"
+    )
+    report.notes.append(f"You are '{you}', an employee in Support, managed by Mike Chen.")
+
+
+async def _add_content(
+    session: AsyncSession, items: list[dict[str, Any]], *, created_at: datetime
+) -> int:
+    added = 0
+    for item in items:
+        try:
+            stored = await add_content(
+                session,
+                OPERATOR,
+                item["url"],
+                title=item["title"],
+                summary=item["summary"],
+                share_text=item["share_text"],
+                objective_key=item.get("objective"),
+                topics=item.get("topics", ()),
+            )
+        except Conflict:
+            continue
+        stored.created_at = created_at
+        added += 1
+    return added
 
 
 async def _last_weeks_digest(session: AsyncSession, sealer: Sealer, now: datetime) -> None:
@@ -201,7 +259,7 @@ async def _last_weeks_digest(session: AsyncSession, sealer: Sealer, now: datetim
             select(ContentItem).where(ContentItem.id.in_(outcome.run.content_ids))
         )
     }
-    for key, answers in _json("feedback.json").items():
+    for key, answers in demo_file("feedback.json").items():
         item = items.get(key)
         if item is None:
             continue
