@@ -506,7 +506,12 @@ register(
         "schedule digests",
     ),
     ChatCommand(
-        "digest run", digest_run, "/digest run NAME", "send a digest now", CURATORS, "send digests"
+        "digest run",
+        digest_run,
+        "/digest run NAME [--include-sent] [--since DATE]",
+        "send a digest now (--include-sent: articles people already had too)",
+        CURATORS,
+        "send digests"
     ),
     ChatCommand(
         "digest edit",
