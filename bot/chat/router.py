@@ -39,6 +39,7 @@ from bot.events import (
     Reply,
 )
 from bot.inbox import Receipt, RetryLater
+from bot.links import TrackedLinks
 from bot.metrics import Metrics
 from bot.plugins import Extensions
 from bot.sealing import Sealer
@@ -69,8 +70,10 @@ class EventRouter:
         on_queued: Callable[[], None] | None = None,
         charts: ChartLinks | None = None,
         public_url: str = "http://localhost:3978",
+        links: TrackedLinks | None = None,
     ) -> None:
         self.charts = charts
+        self.links = links
         self.public_url = public_url
         self.suggestion_channels = suggestion_channels
         self.extensions = extensions or Extensions()
@@ -113,6 +116,7 @@ class EventRouter:
                     extensions=self.extensions,
                     charts=self.charts,
                     public_url=self.public_url,
+                    links=self.links,
                 )
                 reply = await self._dispatch(ctx)
         except DomainError as error:
