@@ -269,12 +269,15 @@ async def open_comment_form(ctx: ChatContext, event: ActionInvoked) -> Reply:
 @on_form(actions.FORM_SUGGEST)
 async def suggest_submitted(ctx: ChatContext, event: FormSubmitted) -> Reply:
     # "--anonymous" typed into the idea itself counts too, box ticked or not.
-    asked, text = take_anonymous_flag(str(event.values.get("text") or ""))
+    ticked = truthy(event.values.get("anonymous", False))
+    asked, text = take_anonymous_flag(
+        str(event.values.get("text") or ""), already_anonymous=ticked
+    )
     return await file_idea(
         ctx,
         text,
         objective_key=str(event.values.get("objective") or "").strip() or None,
-        anonymous=asked or truthy(event.values.get("anonymous", False)),
+        anonymous=asked or ticked,
         source_url=str(event.context.get("source_url") or "") or None,
     )
 
