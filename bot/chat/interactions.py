@@ -270,9 +270,7 @@ async def open_comment_form(ctx: ChatContext, event: ActionInvoked) -> Reply:
 async def suggest_submitted(ctx: ChatContext, event: FormSubmitted) -> Reply:
     # "--anonymous" typed into the idea itself counts too, box ticked or not.
     ticked = truthy(event.values.get("anonymous", False))
-    asked, text = take_anonymous_flag(
-        str(event.values.get("text") or ""), already_anonymous=ticked
-    )
+    asked, text = take_anonymous_flag(str(event.values.get("text") or ""), already_anonymous=ticked)
     return await file_idea(
         ctx,
         text,
