@@ -17,7 +17,7 @@ from dataclasses import replace
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.chart_links import ChartLinks
-from bot.chat.catalogue import known
+from bot.chat.catalogue import closest_command, known
 from bot.chat.commands import help_command, run_command
 from bot.chat.context import ChatContext
 from bot.chat.help import help_message
@@ -186,6 +186,9 @@ class EventRouter:
             name, text = split_command(event.text)
             if known(name) or name == "advocacy":
                 return await run_command(ctx, name, text)
+            guess = closest_command(name, ctx.member.role) if name else None
+            if guess is not None:  # "sugest more coffee", in a chat where commands need no slash
+                return Reply.say(f"Did you mean /{guess}? Type /help to see what I can do.")
             return Reply.say(
                 "I answer commands; type /help to see them. To send an idea, "
                 "write /suggest followed by your idea."
