@@ -196,3 +196,27 @@ async def test_the_board_turns_pages_by_number_in_the_shell(app: Application) ->
     assert "── card updated ──" in turned and "Page 2 of 2, 6 ideas" in turned
     assert "Idea 1" in turned.split("bob> /suggestions top done")[0]
     assert "Done ideas, most voted first" in turned and "No done ideas" in turned
+
+
+def test_a_button_is_never_split_across_two_lines() -> None:
+    """Before: "[5] Share" ended one line and "on X ↗" began the next."""
+    labels = ["Useful", "Not relevant", "Read", "Share on LinkedIn", "Share on X", "Comment"]
+    card = Card(
+        title="Pick",
+        buttons=tuple(LinkButton(label, "https://example.com") for label in labels),
+    )
+    out = render_message(Message("f", (card,)), ActionNumbers())
+    shown = [line.removeprefix("│ ") for line in out.splitlines() if "[" in line]
+    assert len(shown) > 1  # the row is wrapped...
+    pressable = [part for line in shown for part in line.split("  ")]
+    # ...and each piece is one whole button.
+    assert pressable == [f"[{n}] {label} ↗" for n, label in enumerate(labels, 1)]
+    assert "\u00a0" not in out
+
+
+def test_direction_overrides_are_not_shown_in_the_terminal() -> None:
+    """U+202E in an idea reversed the rest of its line in terminals that reorder text."""
+    card = Card(title="Idea \u202etxet", text="Fix it \u202eevil\u202c now")
+    out = render_message(Message("f", (card,)), ActionNumbers())
+    assert "Fix it evil now" in out and "Idea txet" in out
+    assert not any(0x202A <= ord(c) <= 0x202E for c in out)
