@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from sqlalchemy import func, select
+
 from adapters.shell.mailbox import Mailbox, MailboxEntry
 from adapters.shell.render import ActionNumbers, clean, render_message
 from adapters.shell.session import ShellSession
@@ -16,6 +18,7 @@ from bot.compose.suggestion_cards import suggest_form
 from bot.domain import Role
 from bot.messages import Button, Card, Fact, LinkButton, Message
 from bot.services.suggestions import file_suggestion
+from bot.storage.models import Feedback
 from tests.conftest import make_member
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -171,6 +174,31 @@ async def test_a_reaction_on_a_message_that_is_about_nothing_says_which_messages
     reacted = text.split("mike> /react 1 tada", 1)[1].split("mike> /unreact", 1)[0]
     assert "Reactions count on digests, articles and ideas" in reacted
     assert "nothing was recorded" in reacted
+
+
+async def test_a_reaction_names_the_missing_message_and_takes_one_emoji(
+    app: Application,
+) -> None:
+    """Before: /react 99 was answered with the usage line, and /react 1 👍 👎 recorded one
+    reaction named "👍 👎"."""
+    await make_member(app, "mike", role=Role.MANAGER, platform="shell")
+    script = "/react 99 tada\n/console\n/react 7 tada\n/react 1 👍 👎\n"
+    out = io.StringIO()
+    session = ShellSession(
+        app,
+        Mailbox(app.settings.data_dir / "shell"),
+        "mike",
+        stdin=io.StringIO(script),
+        stdout=out,
+        interactive=False,
+    )
+    await session.run()
+    text = out.getvalue()
+    assert "There is no message 99 here" in text and "(none yet)" in text
+    assert "There is no message 7 here" in text and "(1 to 1)" in text
+    assert "One emoji at a time" in text and "Reaction recorded" not in text
+    async with app.db.transaction() as session_:
+        assert await session_.scalar(select(func.count(Feedback.id))) == 0
 
 
 async def test_the_board_turns_pages_by_number_in_the_shell(app: Application) -> None:
