@@ -101,6 +101,7 @@ async def open_application(
             extensions=extensions,
             charts=charts,
             public_url=settings.public_url,
+            links=links,
         )
         inbox = Inbox(db, sealer, metrics)
         app = Application(

@@ -14,7 +14,7 @@ from bot.chat.commands import run_command
 from bot.chat.context import ChatContext
 from bot.domain import Role
 from bot.errors import DomainError, PermissionDenied
-from bot.events import CommandInvoked
+from bot.events import CommandInvoked, MessageReceived
 from bot.services.members import resolve_actor
 from bot.storage.models import Delivery
 from tests.conftest import actor, make_member
@@ -130,3 +130,38 @@ def test_the_readme_command_table_agrees_with_the_router() -> None:
         assert set(found[0].roles) - {Role.ADMIN} == roles, typed
         covered.add(found[0].name)
     assert covered == set(COMMANDS)
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [("sugest", "/suggest"), ("suggestion", "/suggestions"), ("vot", "/vote"), ("pref", "/prefs")],
+)
+async def test_a_misspelt_command_is_answered_with_the_one_meant(
+    app: Application, typed: str, meant: str
+) -> None:
+    """Before: "I don't know '/sugest'" and nothing more, for the most common typos."""
+    await make_member(app, "alice")
+    reply = await app.router.handle(CommandInvoked(actor("alice"), command=typed, text="x"))
+    assert reply.error is not None and f"Did you mean {meant}?" in reply.error
+
+
+async def test_a_typo_is_never_matched_to_a_command_the_role_may_not_run(app: Application) -> None:
+    await make_member(app, "alice")
+    await make_member(app, "mike", role=Role.MANAGER)
+    employee = await app.router.handle(CommandInvoked(actor("alice"), command="rolup"))
+    manager = await app.router.handle(CommandInvoked(actor("mike"), command="rolup"))
+    assert employee.error is not None and "Did you mean" not in employee.error
+    assert manager.error is not None and "Did you mean /rollup?" in manager.error
+    gibberish = await app.router.handle(CommandInvoked(actor("alice"), command="xyzzy"))
+    assert gibberish.error == "I don't know '/xyzzy'. Type /help to see what I can do."
+
+
+async def test_a_misspelt_command_in_a_chat_message_is_answered_with_the_one_meant(
+    app: Application,
+) -> None:
+    """Teams and DMs take commands without a slash: "sugest ..." there was answered as chatter."""
+    await make_member(app, "alice")
+    typo = await app.router.handle(MessageReceived(actor("alice"), text="sugest more coffee"))
+    chatter = await app.router.handle(MessageReceived(actor("alice"), text="hello there"))
+    assert "Did you mean /suggest?" in typo.messages[0].fallback
+    assert "Did you mean" not in chatter.messages[0].fallback

@@ -17,7 +17,7 @@ from bot.app import Application
 from bot.compose import actions
 from bot.config import Settings
 from bot.domain import Role
-from bot.events import ActionInvoked, CommandInvoked
+from bot.events import ActionInvoked, CommandInvoked, FormSubmitted
 from bot.messages import CHECKED
 from bot.services.members import get_member
 from bot.services.suggestions import file_suggestion, vote
@@ -68,6 +68,7 @@ async def test_an_anonymous_author_who_voted_is_told_like_every_other_voter(
         "—anonymous The coffee machine is broken again",
         "-anonymous The coffee machine is broken again",
         "The coffee machine --anon is broken again",
+        "The coffee machine is broken again --anonymous.",
     ],
 )
 async def test_anonymity_is_heard_however_it_is_typed(app: Application, typed: str) -> None:
@@ -78,6 +79,41 @@ async def test_anonymity_is_heard_however_it_is_typed(app: Application, typed: s
         [idea] = list(await session.scalars(select(Suggestion)))
     assert idea.anonymous and idea.author_id is None
     assert "anon" not in idea.text
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "Our on-call rota is unfair to the night shift --anonymus",
+        "--annonymous Our on-call rota is unfair",
+        "Our on-call rota is unfair -anonymously",
+        "Our on-call rota is unfair \u2014anonym",
+    ],
+)
+async def test_a_misspelt_anonymous_flag_files_nothing_under_the_persons_name(
+    app: Application, typed: str
+) -> None:
+    """Before: a misspelt flag after the idea was kept as text and the idea was filed with the
+    person's name on it, the one thing they had asked not to happen."""
+    await make_member(app, "diego")
+    reply = await app.router.handle(CommandInvoked(actor("diego"), command="suggest", text=typed))
+    assert reply.error and "--anonymous" in reply.error and "nothing was filed" in reply.error
+    async with app.db.transaction() as session:
+        assert list(await session.scalars(select(Suggestion))) == []
+
+
+async def test_a_misspelt_flag_in_a_form_ticked_anonymous_is_filed_anonymously(
+    app: Application,
+) -> None:
+    await make_member(app, "diego")
+    typed = {"text": "Quiet room for calls --anonymus", "anonymous": True}
+    reply = await app.router.handle(
+        FormSubmitted(actor("diego"), form_id=actions.FORM_SUGGEST, values=typed)
+    )
+    assert not reply.error
+    async with app.db.transaction() as session:
+        [idea] = list(await session.scalars(select(Suggestion)))
+    assert idea.anonymous and idea.author_id is None
 
 
 async def test_asking_for_anonymity_without_text_opens_a_form_ticked_anonymous(

@@ -13,7 +13,9 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import JSON, column, func, select, table, text
 
 from bot.app import Application
+from bot.compose import actions
 from bot.config import Settings
+from bot.events import ActionInvoked
 from bot.links import TrackedClick
 from bot.messages import LinkButton
 from bot.services.content import add_content
@@ -24,10 +26,10 @@ from bot.services.objectives_report import build_objectives_report
 from bot.services.permissions import OPERATOR
 from bot.storage import migrate
 from bot.storage.database import Database
-from bot.storage.models import Feedback, ShareClick
+from bot.storage.models import Delivery, Feedback, ShareClick
 from bot.storage.types import UTCDateTime, utcnow
 from bot.web import build_web_app
-from tests.conftest import make_member
+from tests.conftest import actor, make_member
 from tests.fakes import RemotePlatform
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36"
@@ -256,3 +258,33 @@ async def test_the_migration_keeps_one_click_per_member_and_every_channel_click(
         ]
     finally:
         await db.dispose()
+
+
+async def test_a_card_updated_in_place_keeps_its_tracked_share_links(
+    app: Application, remote: RemotePlatform, server: str
+) -> None:
+    """Pressing Useful redraws the card from the stored message; its share buttons must still
+    go through this delivery's tracked links (before: the redrawn card linked straight to the
+    network, and a share from it was never counted)."""
+    links = await share_links(app, remote)
+    async with app.db.transaction() as session:
+        ref = await session.scalar(select(Delivery.platform_ref))
+    reply = await app.router.handle(
+        ActionInvoked(
+            actor("alice", platform="remote"),
+            action_id=actions.FEEDBACK_USEFUL,
+            value={"subject": "content:1"},
+            message_ref=ref,
+        )
+    )
+    assert reply.update is not None
+    redrawn = {
+        b.label.removeprefix("Share on ").lower(): b.url
+        for c in reply.update.cards
+        for b in c.buttons
+        if isinstance(b, LinkButton) and b.label.startswith("Share on")
+    }
+    assert redrawn == links
+    [(status, location)] = await fetch(server, app, redrawn["x"])
+    assert status == 302 and location.startswith("https://twitter.com/")
+    assert await clicks(app) == 1

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from sqlalchemy import func, select
+
 from adapters.shell.mailbox import Mailbox, MailboxEntry
 from adapters.shell.render import ActionNumbers, clean, render_message
 from adapters.shell.session import ShellSession
@@ -16,6 +18,7 @@ from bot.compose.suggestion_cards import suggest_form
 from bot.domain import Role
 from bot.messages import Button, Card, Fact, LinkButton, Message
 from bot.services.suggestions import file_suggestion
+from bot.storage.models import Feedback
 from tests.conftest import make_member
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -181,6 +184,31 @@ async def test_a_reaction_on_a_message_that_is_about_nothing_says_which_messages
     assert "nothing was recorded" in reacted
 
 
+async def test_a_reaction_names_the_missing_message_and_takes_one_emoji(
+    app: Application,
+) -> None:
+    """Before: /react 99 was answered with the usage line, and /react 1 👍 👎 recorded one
+    reaction named "👍 👎"."""
+    await make_member(app, "mike", role=Role.MANAGER, platform="shell")
+    script = "/react 99 tada\n/console\n/react 7 tada\n/react 1 👍 👎\n"
+    out = io.StringIO()
+    session = ShellSession(
+        app,
+        Mailbox(app.settings.data_dir / "shell"),
+        "mike",
+        stdin=io.StringIO(script),
+        stdout=out,
+        interactive=False,
+    )
+    await session.run()
+    text = out.getvalue()
+    assert "There is no message 99 here" in text and "(none yet)" in text
+    assert "There is no message 7 here" in text and "(1 to 1)" in text
+    assert "One emoji at a time" in text and "Reaction recorded" not in text
+    async with app.db.transaction() as session_:
+        assert await session_.scalar(select(func.count(Feedback.id))) == 0
+
+
 async def test_the_board_turns_pages_by_number_in_the_shell(app: Application) -> None:
     ann = await make_member(app, "ann", platform="shell")
     async with app.db.transaction() as session:
@@ -204,3 +232,27 @@ async def test_the_board_turns_pages_by_number_in_the_shell(app: Application) ->
     assert "── card updated ──" in turned and "Page 2 of 2, 6 ideas" in turned
     assert "Idea 1" in turned.split("bob> /suggestions top done")[0]
     assert "Done ideas, most voted first" in turned and "No done ideas" in turned
+
+
+def test_a_button_is_never_split_across_two_lines() -> None:
+    """Before: "[5] Share" ended one line and "on X ↗" began the next."""
+    labels = ["Useful", "Not relevant", "Read", "Share on LinkedIn", "Share on X", "Comment"]
+    card = Card(
+        title="Pick",
+        buttons=tuple(LinkButton(label, "https://example.com") for label in labels),
+    )
+    out = render_message(Message("f", (card,)), ActionNumbers())
+    shown = [line.removeprefix("│ ") for line in out.splitlines() if "[" in line]
+    assert len(shown) > 1  # the row is wrapped...
+    pressable = [part for line in shown for part in line.split("  ")]
+    # ...and each piece is one whole button.
+    assert pressable == [f"[{n}] {label} ↗" for n, label in enumerate(labels, 1)]
+    assert "\u00a0" not in out
+
+
+def test_direction_overrides_are_not_shown_in_the_terminal() -> None:
+    """U+202E in an idea reversed the rest of its line in terminals that reorder text."""
+    card = Card(title="Idea \u202etxet", text="Fix it \u202eevil\u202c now")
+    out = render_message(Message("f", (card,)), ActionNumbers())
+    assert "Fix it evil now" in out and "Idea txet" in out
+    assert not any(0x202A <= ord(c) <= 0x202E for c in out)

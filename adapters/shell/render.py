@@ -11,15 +11,19 @@ import textwrap
 from dataclasses import dataclass, field
 
 from bot.messages import Button, Card, Form, LinkButton, Message
+from bot.text_safety import in_written_order
 
 WIDTH = 78
 _ANSI = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_])")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Holds a button's words together while its line is wrapped (textwrap breaks only at ASCII space).
+NO_BREAK = "\u00a0"
 
 
 def clean(text: str) -> str:
-    """Strip terminal escape sequences and control characters (keeps newlines and tabs)."""
-    return _CONTROL.sub("", _ANSI.sub("", text))
+    """Strip terminal escape sequences, control characters (keeps newlines and tabs) and
+    direction overrides (U+202E would show "evil" as "live" in a terminal that reorders)."""
+    return in_written_order(_CONTROL.sub("", _ANSI.sub("", text)))
 
 
 @dataclass
@@ -52,6 +56,12 @@ def _wrap(text: str, indent: str = "│ ") -> list[str]:
     return lines
 
 
+def _wrap_labels(labels: list[str], indent: str = "│ ") -> list[str]:
+    """Buttons wrapped whole: a line never ends on "[5] Share" with "on X ↗" on the next."""
+    glued = [clean(label).replace(" ", NO_BREAK) for label in labels]
+    return [line.replace(NO_BREAK, " ") for line in _wrap("  ".join(glued), indent)]
+
+
 def render_card(card: Card, numbers: ActionNumbers, message_ref: str | None) -> list[str]:
     title = clean(card.title)
     if len(title) > WIDTH - 5:
@@ -74,7 +84,7 @@ def render_card(card: Card, numbers: ActionNumbers, message_ref: str | None) -> 
             else:
                 mark = "✓ " if button.selected else ""
                 labels.append(f"[{number}] {mark}{clean(button.label)}")
-        lines += _wrap("  ".join(labels))
+        lines += _wrap_labels(labels)
     if card.form is not None:
         number = numbers.add(card.form, message_ref)
         lines += _wrap(f"[{number}] Fill in: {clean(card.form.title)}")

@@ -195,23 +195,32 @@ class ShellSession:
 
     async def react(self, rest: str, *, added: bool) -> None:
         number, _, emoji = rest.strip().partition(" ")
-        ref = self.message_refs.get(int(number)) if number.isdigit() else None
-        if ref is None or not emoji.strip():
+        emoji = emoji.strip()
+        ref = self.message_refs.get(int(number)) if number.isascii() and number.isdigit() else None
+        if number.isascii() and number.isdigit() and ref is None:
+            shown = f"1 to {self.message_count}" if self.message_count else "none yet"
+            self.fail(
+                f"There is no message {number} here: messages are numbered in their "
+                f"'── message N from the bot ──' heading ({shown})."
+            )
+            return
+        if ref is None or not emoji:
             self.fail(
                 "Write /react N EMOJI, where N is a message number shown above (e.g. /react 1 👍)."
             )
             return
+        if len(emoji.split()) > 1:
+            self.fail("One emoji at a time: /react N EMOJI, then again for the next one.")
+            return
         event_class = ReactionAdded if added else ReactionRemoved
-        reply = await self.app.router.handle(
-            event_class(self.actor, emoji=emoji.strip(), message_ref=ref)
-        )
+        reply = await self.app.router.handle(event_class(self.actor, emoji=emoji, message_ref=ref))
         if reply.error:
             self.fail(reply.error)
         elif reply.duplicate:  # the core says why nothing changed
             for message in reply.messages or [Message.text("(nothing changed)")]:
                 self.write(render_message(message, self.numbers))
         else:
-            self.write(f"Reaction {'recorded' if added else 'removed'}: {clean(emoji.strip())}")
+            self.write(f"Reaction {'recorded' if added else 'removed'}: {clean(emoji)}")
 
     async def press(self, number: int) -> None:
         numbered = self.numbers.actions.get(number)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from bot.chat.context import ChatContext
 from bot.compose.text import with_article
-from bot.domain import Role
+from bot.domain import Role, closest_choice
 from bot.errors import InvalidInput, PermissionDenied
 from bot.events import Reply
 from bot.services.permissions import require_role, role_allows
@@ -83,6 +83,13 @@ def find_command(name: str, text: str) -> tuple[ChatCommand, str] | None:
         return found, rest[0].strip() if rest else ""
     found = COMMANDS.get(name)
     return (found, text) if found is not None else None
+
+
+def closest_command(name: str, role: str) -> str | None:
+    """The command ``role`` may run that ``name`` was most likely a typo of ('sugest' ->
+    'suggest'), or None. Only commands of the role: /help lists those, so the hint agrees."""
+    words = {entry.name.split()[0] for entry in commands_for(role)}
+    return closest_choice(name, sorted(words), cutoff=0.75)
 
 
 async def run_checked(ctx: ChatContext, found: ChatCommand, text: str) -> Reply:

@@ -14,7 +14,13 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from bot.chat.board import suggestions
-from bot.chat.catalogue import ChatCommand, find_command, register, run_checked
+from bot.chat.catalogue import (
+    ChatCommand,
+    closest_command,
+    find_command,
+    register,
+    run_checked,
+)
 from bot.chat.context import ChatContext
 from bot.chat.digest_commands import (
     digest_add,
@@ -72,7 +78,10 @@ async def run_command(ctx: ChatContext, name: str, text: str) -> Reply:
         name, text = split_command(text) if text else ("help", "")
     found = find_command(name, text)
     if found is None:
-        return Reply.fail(f"I don't know '/{name}'. Type /help to see what I can do.")
+        guess = closest_command(name, ctx.member.role)
+        prefix = f"/{ctx.umbrella} " if ctx.umbrella else "/"
+        hint = f" Did you mean {prefix}{guess}?" if guess else ""
+        return Reply.fail(f"I don't know '/{name}'.{hint} Type /help to see what I can do.")
     return await run_checked(ctx, *found)
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.chart_links import ChartLinks
 from bot.config import ChannelRef
 from bot.events import Event
+from bot.links import TrackedLinks
 from bot.metrics import Metrics
 from bot.plugins import Extensions
 from bot.sealing import Sealer
@@ -36,6 +37,8 @@ class ChatContext:
     charts: ChartLinks | None = None
     # This server's address as people reach it (console links).
     public_url: str = "http://localhost:3978"
+    # Tracked share links: a card updated in place keeps counting its clicks.
+    links: TrackedLinks | None = None
 
     @property
     def platform(self) -> str:

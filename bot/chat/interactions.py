@@ -84,6 +84,13 @@ async def delivery_for(
     return None
 
 
+def as_delivered(ctx: ChatContext, delivery: Delivery) -> Message:
+    """The message as the outbox sent it: its share buttons carry this delivery's tracked links
+    (the stored message has the bare ones), so a card updated in place still counts clicks."""
+    message = Message.from_dict(delivery.message.payload)
+    return ctx.links.personalise(message, delivery.id) if ctx.links is not None else message
+
+
 def _subject(value: dict[str, Any]) -> tuple[str, int]:
     try:
         return parse_subject(str(value["subject"]))
@@ -114,7 +121,7 @@ async def _feedback(ctx: ChatContext, event: ActionInvoked, kind: FeedbackKind) 
     note = "Thanks, noted." if recorded else "You already told us; it counts once."
     if delivery is None:
         return Reply(messages=[Message.text(note)], duplicate=not recorded)
-    message = Message.from_dict(delivery.message.payload)
+    message = as_delivered(ctx, delivery)
     if delivery.channel:
         # Everyone sees a channel card: show how many answered, and tell only the presser.
         counts = await feedback_counts(ctx.session, card_subjects(message))
@@ -262,12 +269,13 @@ async def open_comment_form(ctx: ChatContext, event: ActionInvoked) -> Reply:
 @on_form(actions.FORM_SUGGEST)
 async def suggest_submitted(ctx: ChatContext, event: FormSubmitted) -> Reply:
     # "--anonymous" typed into the idea itself counts too, box ticked or not.
-    asked, text = take_anonymous_flag(str(event.values.get("text") or ""))
+    ticked = truthy(event.values.get("anonymous", False))
+    asked, text = take_anonymous_flag(str(event.values.get("text") or ""), already_anonymous=ticked)
     return await file_idea(
         ctx,
         text,
         objective_key=str(event.values.get("objective") or "").strip() or None,
-        anonymous=asked or truthy(event.values.get("anonymous", False)),
+        anonymous=asked or ticked,
         source_url=str(event.context.get("source_url") or "") or None,
     )
 

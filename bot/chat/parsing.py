@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 import shlex
 
@@ -41,14 +42,37 @@ def take_flags(text: str, flags: dict[str, bool]) -> tuple[dict[str, str | bool]
 
 
 # "--anonymous" as people type it: anywhere in the text (an afterthought at the end), with one
-# dash, or with the em or en dash that phones and macOS make of "--".
-_ANONYMOUS = re.compile(r"(?<!\S)(?:--?|[\u2013\u2014])anon(?:ymous)?(?!\S)", re.IGNORECASE)
+# dash, or with the em or en dash that phones and macOS make of "--", ending a sentence too.
+_ANONYMOUS = re.compile(
+    r"(?<!\S)(?:--?|[\u2013\u2014])anon(?:ymous)?[.,;:!?)]*(?!\S)", re.IGNORECASE
+)
+# Any dashed word, to catch the flag misspelt ("--anonymus", "--annonymous", "-anonymously").
+_DASHED_WORD = re.compile(r"(?<!\S)(?:--?|[\u2013\u2014])([^\W\d_]+)[^\s\w]*(?!\S)")
 
 
-def take_anonymous_flag(text: str) -> tuple[bool, str]:
+def misspelt_anonymous_flag(text: str) -> str | None:
+    """The first dashed word in ``text`` that looks like --anonymous misspelt, or None."""
+    for match in _DASHED_WORD.finditer(text):
+        word = match.group(1).lower()
+        if word.startswith(("anon", "anno", "anom")) or (
+            difflib.SequenceMatcher(None, word, "anonymous").ratio() >= 0.85
+        ):
+            return match.group(0)
+    return None
+
+
+def take_anonymous_flag(text: str, *, already_anonymous: bool = False) -> tuple[bool, str]:
     """Whether ``text`` asks for anonymity anywhere, and the text without that flag. Reading
-    too much as a request for anonymity costs a name on an idea; too little, a person's trust."""
+    too much as a request for anonymity costs a name on an idea; too little, a person's trust:
+    so the flag misspelt is refused, never filed under the person's name."""
     if not _ANONYMOUS.search(text):
+        misspelt = None if already_anonymous else misspelt_anonymous_flag(text)
+        if misspelt is not None:
+            raise InvalidInput(
+                f"'{misspelt}' looks like --anonymous misspelt, so nothing was filed (it would "
+                "have carried your name). Write --anonymous to hide your name, or send the idea "
+                f"again without '{misspelt}'."
+            )
         return False, text
     return True, re.sub(r"[ \t]{2,}", " ", _ANONYMOUS.sub("", text)).strip()
 

@@ -17,7 +17,7 @@ from dataclasses import replace
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.chart_links import ChartLinks
-from bot.chat.catalogue import known
+from bot.chat.catalogue import closest_command, known
 from bot.chat.commands import help_command, run_command
 from bot.chat.context import ChatContext
 from bot.chat.help import help_message
@@ -39,6 +39,7 @@ from bot.events import (
     Reply,
 )
 from bot.inbox import Receipt, RetryLater
+from bot.links import TrackedLinks
 from bot.metrics import Metrics
 from bot.plugins import Extensions
 from bot.sealing import Sealer
@@ -69,8 +70,10 @@ class EventRouter:
         on_queued: Callable[[], None] | None = None,
         charts: ChartLinks | None = None,
         public_url: str = "http://localhost:3978",
+        links: TrackedLinks | None = None,
     ) -> None:
         self.charts = charts
+        self.links = links
         self.public_url = public_url
         self.suggestion_channels = suggestion_channels
         self.extensions = extensions or Extensions()
@@ -113,6 +116,7 @@ class EventRouter:
                     extensions=self.extensions,
                     charts=self.charts,
                     public_url=self.public_url,
+                    links=self.links,
                 )
                 reply = await self._dispatch(ctx)
         except DomainError as error:
@@ -182,6 +186,9 @@ class EventRouter:
             name, text = split_command(event.text)
             if known(name) or name == "advocacy":
                 return await run_command(ctx, name, text)
+            guess = closest_command(name, ctx.member.role) if name else None
+            if guess is not None:  # "sugest more coffee", in a chat where commands need no slash
+                return Reply.say(f"Did you mean /{guess}? Type /help to see what I can do.")
             return Reply.say(
                 "I answer commands; type /help to see them. To send an idea, "
                 "write /suggest followed by your idea."
