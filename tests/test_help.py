@@ -67,7 +67,8 @@ async def test_help_lists_exactly_the_commands_a_role_may_run(app: Application, 
 async def test_slacks_help_spells_each_command_through_the_umbrella(app: Application) -> None:
     await make_member(app, "dana", role=Role.STRATEGIST)
     listed = await help_usages(app, "dana", umbrella=True)
-    assert "/suggest IDEA" in listed and "/advocacy digest run NAME" in listed
+    assert "/suggest IDEA" in listed
+    assert any(u.startswith("/advocacy digest run NAME") for u in listed)
     assert all(u.startswith("/advocacy ") for u in listed if not u.startswith("/suggest "))
 
 
