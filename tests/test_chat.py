@@ -341,6 +341,24 @@ async def test_an_answer_with_a_misspelt_status_is_refused_and_changes_nothing(
     assert notice.message.cards[0].text.startswith("Great idea")
 
 
+async def test_an_answer_with_a_status_and_no_text_opens_the_form_with_that_status(
+    app: Application,
+) -> None:
+    """'/answer 1 planned' asks for the text; the status typed is kept, not reset to New."""
+    await make_member(app, "boss", role=Role.MANAGER)
+    await make_member(app, "alice", manager="boss")
+    await app.router.handle(CommandInvoked(actor("alice"), command="suggest", text="Idea"))
+    for text, status in (
+        ("1 planned", "planned"),
+        ("1 Under review", "under_review"),
+        ("1", "new"),
+    ):
+        reply = await app.router.handle(CommandInvoked(actor("boss"), command="answer", text=text))
+        assert reply.form is not None and reply.form.form_id == actions.FORM_ANSWER, text
+        [field] = [f for f in reply.form.fields if f.name == "status"]
+        assert field.initial == status, text
+
+
 async def test_a_count_of_one_is_singular(app: Application, remote: RemotePlatform) -> None:
     """'1 recipient', '1 item', '1 person': never '1 items'."""
     await make_member(app, "dana", role=Role.STRATEGIST, team="Marketing")

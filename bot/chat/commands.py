@@ -272,7 +272,7 @@ async def answer(ctx: ChatContext, text: str) -> Reply:
     if not rest.strip():
         suggestion = await suggestion_service.get_suggestion(ctx.session, suggestion_id)
         await suggestion_service.require_answerable(ctx.session, ctx.member, suggestion)
-        return Reply(form=answer_form(suggestion))
+        return Reply(form=answer_form(suggestion, status))
     return await record_answer(ctx, suggestion_id, rest, status)
 
 
