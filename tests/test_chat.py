@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from bot.app import Application
 from bot.compose import actions
@@ -22,7 +22,7 @@ from bot.services.digest_runs import start_run
 from bot.services.digests import add_digest
 from bot.services.objectives import add_objective
 from bot.services.permissions import OPERATOR
-from bot.storage.models import Delivery, Feedback, Suggestion
+from bot.storage.models import Delivery, Feedback, MemberIdentity, Suggestion
 from tests.conftest import actor, make_member
 from tests.fakes import RemotePlatform, Sent
 
@@ -285,6 +285,34 @@ async def test_a_manager_answers_by_command_and_the_author_is_told(
     assert notice.target.recipient == "alice"
     assert "Looking into it" in notice.message.cards[0].text
     assert "under review" in notice.message.cards[0].title
+
+
+async def test_the_answer_says_voters_are_told_even_when_the_author_cannot_be(
+    app: Application, remote: RemotePlatform
+) -> None:
+    """The confirmation names everyone told: never 'nobody was told' while voters were."""
+    await make_member(app, "boss", role=Role.MANAGER)
+    await make_member(app, "alice", manager="boss")
+    await make_member(app, "bob", manager="boss")
+    await app.router.handle(CommandInvoked(actor("alice"), command="suggest", text="Idea"))
+    await app.router.handle(CommandInvoked(actor("bob"), command="vote", text="1"))
+    reply = await app.router.handle(
+        CommandInvoked(actor("boss"), command="answer", text="1 planned In May.")
+    )
+    assert reply.messages[0].fallback.endswith(
+        "The author and everyone who backed it will be told."
+    )
+    async with app.db.transaction() as session:  # alice can no longer be reached anywhere
+        await session.execute(delete(MemberIdentity).where(MemberIdentity.user_id == "alice"))
+    reply = await app.router.handle(
+        CommandInvoked(actor("boss"), command="answer", text="1 done Shipped.")
+    )
+    assert reply.messages[0].fallback.endswith(
+        "The author cannot be reached on any platform; everyone who backed it will be told."
+    )
+    assert app.worker is not None
+    await app.worker.drain()
+    assert [s.target.recipient for s in remote.sent if "Shipped." in s.message.fallback] == ["bob"]
 
 
 async def test_an_unexpected_failure_is_logged_not_shown(app: Application, caplog) -> None:

@@ -124,3 +124,17 @@ def hidden_notice(suggestion: Suggestion, reason: str) -> Message:
             ),
         ),
     )
+
+
+def who_is_told(author: bool, others: int) -> str:
+    """Who hears of an answer: the author, and the voters (and merged ideas' authors), who are
+    told even when the author cannot be reached."""
+    if author:
+        return (
+            "The author and everyone who backed it will be told."
+            if others
+            else "The author will be told."
+        )
+    if others:
+        return "The author cannot be reached on any platform; everyone who backed it will be told."
+    return "The author cannot be reached on any platform, so nobody was told."

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from bot.charts import objectives_chart, theme_trend_chart
 from bot.chat.parsing import parse_id
 from bot.compose.board_cards import SORT_LABELS, SORT_TITLES, shown_label
+from bot.compose.notices import who_is_told
 from bot.compose.text import plural
 from bot.console.access import APPLICATION, COOKIE, Form, Visit, page
 from bot.console.auth import end_session
@@ -186,7 +187,7 @@ async def answer(visit: Visit) -> web.StreamResponse:
     return visit.back(
         _board_address(form),
         f"Answer recorded: #{suggestion_id} is {outcome.suggestion.status.replace('_', ' ')}. "
-        "The author and everyone who voted will be told.",
+        + who_is_told(outcome.author_notified, outcome.others_notified),
     )
 
 
