@@ -11,6 +11,7 @@ import textwrap
 from dataclasses import dataclass, field
 
 from bot.messages import Button, Card, Form, LinkButton, Message
+from bot.text_safety import in_written_order
 
 WIDTH = 78
 _ANSI = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_])")
@@ -18,8 +19,9 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def clean(text: str) -> str:
-    """Strip terminal escape sequences and control characters (keeps newlines and tabs)."""
-    return _CONTROL.sub("", _ANSI.sub("", text))
+    """Strip terminal escape sequences, control characters (keeps newlines and tabs) and
+    direction overrides (which show "evil" as "live")."""
+    return in_written_order(_CONTROL.sub("", _ANSI.sub("", text)))
 
 
 @dataclass
