@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from bot.app import Application
 from bot.compose import actions
@@ -22,7 +22,7 @@ from bot.services.digest_runs import start_run
 from bot.services.digests import add_digest
 from bot.services.objectives import add_objective
 from bot.services.permissions import OPERATOR
-from bot.storage.models import Delivery, Feedback, Suggestion
+from bot.storage.models import Delivery, Feedback, MemberIdentity, Suggestion
 from tests.conftest import actor, make_member
 from tests.fakes import RemotePlatform, Sent
 
@@ -287,6 +287,34 @@ async def test_a_manager_answers_by_command_and_the_author_is_told(
     assert "under review" in notice.message.cards[0].title
 
 
+async def test_the_answer_says_voters_are_told_even_when_the_author_cannot_be(
+    app: Application, remote: RemotePlatform
+) -> None:
+    """The confirmation names everyone told: never 'nobody was told' while voters were."""
+    await make_member(app, "boss", role=Role.MANAGER)
+    await make_member(app, "alice", manager="boss")
+    await make_member(app, "bob", manager="boss")
+    await app.router.handle(CommandInvoked(actor("alice"), command="suggest", text="Idea"))
+    await app.router.handle(CommandInvoked(actor("bob"), command="vote", text="1"))
+    reply = await app.router.handle(
+        CommandInvoked(actor("boss"), command="answer", text="1 planned In May.")
+    )
+    assert reply.messages[0].fallback.endswith(
+        "The author and everyone who backed it will be told."
+    )
+    async with app.db.transaction() as session:  # alice can no longer be reached anywhere
+        await session.execute(delete(MemberIdentity).where(MemberIdentity.user_id == "alice"))
+    reply = await app.router.handle(
+        CommandInvoked(actor("boss"), command="answer", text="1 done Shipped.")
+    )
+    assert reply.messages[0].fallback.endswith(
+        "The author cannot be reached on any platform; everyone who backed it will be told."
+    )
+    assert app.worker is not None
+    await app.worker.drain()
+    assert [s.target.recipient for s in remote.sent if "Shipped." in s.message.fallback] == ["bob"]
+
+
 async def test_an_unexpected_failure_is_logged_not_shown(app: Application, caplog) -> None:
     from bot.chat import catalogue
 
@@ -339,6 +367,24 @@ async def test_an_answer_with_a_misspelt_status_is_refused_and_changes_nothing(
     await app.worker.drain()
     [notice] = [s for s in remote.sent if s.target.recipient == "alice"]
     assert notice.message.cards[0].text.startswith("Great idea")
+
+
+async def test_an_answer_with_a_status_and_no_text_opens_the_form_with_that_status(
+    app: Application,
+) -> None:
+    """'/answer 1 planned' asks for the text; the status typed is kept, not reset to New."""
+    await make_member(app, "boss", role=Role.MANAGER)
+    await make_member(app, "alice", manager="boss")
+    await app.router.handle(CommandInvoked(actor("alice"), command="suggest", text="Idea"))
+    for text, status in (
+        ("1 planned", "planned"),
+        ("1 Under review", "under_review"),
+        ("1", "new"),
+    ):
+        reply = await app.router.handle(CommandInvoked(actor("boss"), command="answer", text=text))
+        assert reply.form is not None and reply.form.form_id == actions.FORM_ANSWER, text
+        [field] = [f for f in reply.form.fields if f.name == "status"]
+        assert field.initial == status, text
 
 
 async def test_a_count_of_one_is_singular(app: Application, remote: RemotePlatform) -> None:

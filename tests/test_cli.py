@@ -6,6 +6,7 @@ import asyncio
 import csv
 import io
 import json
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -212,6 +213,9 @@ def test_suggestions_and_rollup_outputs_never_show_an_anonymous_author(
     listing = json.loads(run("suggestions", "list", "--json").output)
     anonymous = [s for s in listing if s["anonymous"]]
     assert anonymous and all(s["author"] is None and s["team"] is None for s in anonymous)
+    # The demo's anonymous ideas are dated to the hour, as any anonymous idea is.
+    filed = [datetime.fromisoformat(s["created_at"]) for s in anonymous]
+    assert all((f.minute, f.second, f.microsecond) == (0, 0, 0) for f in filed), filed
     table = run("suggestions", "list").output
     rollups = [
         run("rollup", "--since", "all", "--format", fmt, "--by", by).output

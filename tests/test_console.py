@@ -215,7 +215,7 @@ async def test_a_manager_signs_in_from_chat_answers_and_the_author_hears_in_chat
     )
     assert status == 303 and location == "/console/suggestions"
     status, board = await browsers[0].get(location)
-    assert f"Answer recorded: #{idea.id} is planned" in board
+    assert f"Answer recorded: #{idea.id} is planned. The author will be told." in board
     status, _, page = await browsers[0].post(
         f"/console/suggestions/{idea.id}/answer",
         {"csrf": csrf, "form": f"answer-{idea.id}", "status": "planed", "text": "Typed by hand."},

@@ -21,6 +21,7 @@ from bot.events import Actor, CommandInvoked
 from bot.services.content import add_content
 from bot.services.members import get_member
 from bot.services.permissions import OPERATOR
+from bot.services.suggestions import file_suggestion
 from bot.storage.models import ContentItem, Digest, Suggestion
 from bot.web import build_web_app
 from content.demo.loader import load_demo
@@ -280,3 +281,23 @@ async def test_at_phone_width_tables_scroll_in_their_frame_and_charts_stack(
             width, height = await chart.evaluate("img => [img.clientWidth, img.clientHeight]")
             assert width <= phone["width"] and height >= width, (name, width, height)
             await chart.screenshot(path=str(screenshot_dir() / f"console-{name}-chart-phone.png"))
+
+
+async def test_at_phone_width_a_long_unbroken_idea_wraps_inside_its_card(
+    app: Application, console: str
+) -> None:
+    """A 2,000-character word (a pasted token, a long link) breaks inside its card instead of
+    making the whole board 20,000 pixels wide."""
+    async with app.db.transaction() as session:
+        hugo = await get_member(session, "shell", "hugo")
+        idea = await file_suggestion(session, app.sealer, hugo, "Longword" * 250, platform="shell")
+    phone: ViewportSize = {"width": 390, "height": 844}
+    async with chromium_page(base_url=console, viewport=phone) as page:
+        await sign_in(page, await sign_in_path(app, "sam"))
+        await page.goto("/console/suggestions")
+        card = page.locator(f"#idea-{idea.id}")
+        assert await card.count() == 1
+        assert await page.evaluate(CLIPPED) == []
+        width = await card.evaluate("c => c.getBoundingClientRect().width")
+        assert width <= phone["width"]
+        await screenshot(page, "console-suggestions-long-word-phone", full_page=False)

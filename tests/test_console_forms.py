@@ -20,7 +20,7 @@ from bot.services.digests import add_digest
 from bot.services.objectives import add_objective
 from bot.services.objectives_report import build_objectives_report
 from bot.services.permissions import OPERATOR
-from bot.services.suggestions import file_suggestion
+from bot.services.suggestions import answer_suggestion, file_suggestion
 from bot.storage.models import ContentItem, Digest, Suggestion
 from tests import test_console
 from tests.conftest import make_member
@@ -248,6 +248,41 @@ async def test_a_reason_about_no_field_is_shown_at_the_top_of_its_form(
     inside = page.tags[page.index(page.by_id(form)) : page.index(alert)]
     assert not [t for t in inside if t.name in CONTROLS and t.attrs.get("type") != "hidden"]
     assert page.by_id(f"into-{idea.id}").attrs["value"] == str(idea.id)
+
+
+async def test_a_refused_form_comes_back_on_the_board_view_it_was_sent_from(
+    app: Application, browsers: list[Browser]
+) -> None:
+    """Answering a done idea from the Done view: refused, the page is that view again (not the
+    open ideas, where the idea and what was typed for it would be nowhere)."""
+    boss = await make_member(app, "boss", role=Role.MANAGER)
+    ann = await make_member(app, "ann", manager="boss")
+    async with app.db.transaction() as session:
+        idea = await file_suggestion(session, app.sealer, ann, "A done idea", platform="remote")
+        await answer_suggestion(session, app.sealer, boss, idea.id, "Shipped.", status="done")
+        await file_suggestion(session, app.sealer, ann, "An open idea", platform="remote")
+    await signed_in(app, browsers[0], "boss")
+    csrf = await browsers[0].csrf("/console/suggestions?status=done&sort=top")
+    form = f"answer-{idea.id}"
+    status, _, html = await browsers[0].post(
+        f"/console/suggestions/{idea.id}/answer",
+        {
+            "csrf": csrf,
+            "form": form,
+            "board": "sort=top&status=done&page=1",
+            "status": "declined",
+            "text": "   ",
+        },
+    )
+    assert status == 422
+    reason, _ = refused_beside(html, f"text-{idea.id}")
+    assert "empty" in reason
+    # The one idea on the Done view, with the status that was chosen for it kept.
+    chosen = [
+        t.attrs["value"] for t in parsed(html).tags if t.name == "option" and "selected" in t.attrs
+    ]
+    assert chosen == ["declined"]
+    assert "Done ideas, most voted first" in html and "An open idea" not in html
 
 
 async def test_a_reason_whose_form_is_gone_is_shown_at_the_top_of_the_page(

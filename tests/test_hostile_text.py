@@ -14,7 +14,7 @@ from typing import Any
 
 import jinja2
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
@@ -138,10 +138,13 @@ def test_teams_cards_never_mention_and_stay_valid(text: str) -> None:
 
 @FAST
 @given(hostile_text)
+@example("\u202eevil")
 def test_the_terminal_shows_no_escape_sequences(text: str) -> None:
     for message in messages(text):
         shown = render_message(message, ActionNumbers())
         assert "\x1b" not in shown and "\x07" not in shown
+        # Nor a direction override, which would show "evil" as "live" in the terminal too.
+        assert not set(shown) & {chr(c) for c in range(0x202A, 0x202F)}
 
 
 @FAST

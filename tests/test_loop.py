@@ -99,6 +99,10 @@ async def test_a_merged_duplicate_carries_its_votes_and_everyone_hears_of_the_an
     assert told == {"ann", "ben", "vic", "wes", "xia"}  # the author, the merged author, voters
     assert len([r for r, t in sent if "now planned" in t]) == 5  # nobody twice, not the boss
     assert ("ben", f"Your anonymous suggestion #{duplicate.id} joined #{original.id}") in sent
+    # Ben is told it is his idea that moved, not an idea he voted for (he did not vote).
+    joined = f"The idea your anonymous suggestion #{duplicate.id} joined (#{original.id})"
+    assert [r for r, t in sent if t.startswith(joined)] == ["ben"]
+    assert not [t for r, t in sent if r == "ben" and "you voted for" in t]
 
 
 async def test_merging_needs_a_manager_of_the_team_or_the_author(app: Application) -> None:

@@ -128,7 +128,10 @@ def test_an_anonymous_idea_leaves_no_trace_of_its_author_anywhere(tmp_path: Path
         ok=False,  # the refused /merge makes the script exit 1
     )
     assert manager.returncode == 1, manager.stderr
-    assert f"Answer recorded: #{idea} is planned. The author will be told." in manager.stdout
+    assert (
+        f"Answer recorded: #{idea} is planned. The author and everyone who backed it will be told."
+        in manager.stdout
+    )
     assert "There is no suggestion #999" in manager.stdout  # an error message, checked too
     logs.append(manager.stderr)
     outputs.append(manager.stdout)

@@ -189,3 +189,20 @@ async def test_a_bad_address_in_content_add_is_asked_again_with_an_example(
     )
     assert "Added #1 'A title' to the library" in out
     assert status == 1  # a script that typed a wrong answer failed once
+
+
+async def test_answer_with_a_status_and_no_text_asks_only_for_the_text(
+    app: Application, tmp_path: Path
+) -> None:
+    """'/answer 1 under review' keeps the status typed: the form offers it, by its label, as the
+    default, and an empty line takes it."""
+    await make_member(app, "mike", role=Role.MANAGER, platform="shell")
+    await make_member(app, "ann", manager="mike", platform="shell")
+    await piped(app, tmp_path, "ann", "/suggest A weekend rota\n")
+    status, out = await piped(app, tmp_path, "mike", "/answer 1 under review\n\nLooking at it\n")
+    assert status == 0, out
+    assert "New status [Under review]: " in out
+    assert "Answer recorded: #1 is under review." in out
+    async with app.db.transaction() as session:
+        idea = await session.get(Suggestion, 1)
+        assert idea is not None and idea.status == "under_review"

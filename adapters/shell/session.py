@@ -281,7 +281,7 @@ class ShellSession:
             if field.kind == FieldKind.SELECT:
                 for index, option in enumerate(field.options, start=1):
                     self.write(f"  {index}) {clean(option.label)}")
-            default = f" [{field.initial}]" if field.initial else ""
+            default = f" [{clean(_initial_label(field))}]" if field.initial else ""
             if field.kind == FieldKind.CHECKBOX:
                 default = " (Y/n)" if field.initial == CHECKED else " (y/N)"
             while True:
@@ -340,6 +340,13 @@ class ShellSession:
                 f"{label} can have at most {field.max_length} characters; this has {len(value)}."
             )
         return value, None
+
+
+def _initial_label(field: FormField) -> str:
+    """A field's default as the person reads it: a choice by its label ('under review', not
+    'under_review'), anything else as it is."""
+    labels = {option.value: option.label for option in field.options}
+    return labels.get(field.initial or "", field.initial or "")
 
 
 def _option(field: FormField, answer: str) -> str | None:

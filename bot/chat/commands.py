@@ -35,6 +35,7 @@ from bot.chat.help import help_message
 from bot.chat.parsing import parse_id, split_command, split_words, take_anonymous_flag, take_flags
 from bot.compose import actions
 from bot.compose.curation import drafts_message
+from bot.compose.notices import who_is_told
 from bot.compose.report_card import objectives_report_message
 from bot.compose.suggestion_cards import (
     announcement,
@@ -281,7 +282,7 @@ async def answer(ctx: ChatContext, text: str) -> Reply:
     if not rest.strip():
         suggestion = await suggestion_service.get_suggestion(ctx.session, suggestion_id)
         await suggestion_service.require_answerable(ctx.session, ctx.member, suggestion)
-        return Reply(form=answer_form(suggestion))
+        return Reply(form=answer_form(suggestion, status))
     return await record_answer(ctx, suggestion_id, rest, status)
 
 
@@ -323,11 +324,7 @@ async def record_answer(
         ctx.session, ctx.sealer, ctx.member, suggestion_id, text, status=status
     )
     ctx.queued_messages = outcome.author_notified
-    told = (
-        "The author will be told."
-        if outcome.author_notified
-        else ("The author cannot be reached on any platform, so nobody was told.")
-    )
+    told = who_is_told(outcome.author_notified, outcome.others_notified)
     state = SuggestionStatus(outcome.suggestion.status).label
     return Reply.say(f"Answer recorded: #{outcome.suggestion.id} is {state}. {told}")
 
@@ -520,7 +517,7 @@ register(
         "/digest run NAME [--include-sent] [--since DATE]",
         "send a digest now (--include-sent: articles people already had too)",
         CURATORS,
-        "send digests"
+        "send digests",
     ),
     ChatCommand(
         "digest edit",

@@ -68,6 +68,25 @@ def voter_notice(
     )
 
 
+def merged_author_notice(
+    suggestion: Suggestion,
+    duplicate: Suggestion,
+    response: SuggestionResponse,
+    *,
+    responder_name: str,
+) -> Message:
+    """For the author of an idea merged into the one answered: it is their idea that moved (they
+    did not vote for it, so the voters' words would be wrong)."""
+    status = SuggestionStatus(response.status_after).label
+    which = "anonymous suggestion" if duplicate.anonymous else "suggestion"
+    changed = response.status_after != response.status_before
+    what = f"is now {status}" if changed else "got an answer"
+    title = f"The idea your {which} #{duplicate.id} joined (#{suggestion.id}) {what}"
+    return _answered(
+        title, suggestion, response, responder_name=responder_name, idea_label="The idea"
+    )
+
+
 def merged_notice(duplicate: Suggestion, target: Suggestion) -> Message:
     """For a merged idea's author: where their idea (and its votes) went when a manager merged
     it (an author who folds her own idea is answered in chat instead)."""
@@ -105,3 +124,17 @@ def hidden_notice(suggestion: Suggestion, reason: str) -> Message:
             ),
         ),
     )
+
+
+def who_is_told(author: bool, others: int) -> str:
+    """Who hears of an answer: the author, and the voters (and merged ideas' authors), who are
+    told even when the author cannot be reached."""
+    if author:
+        return (
+            "The author and everyone who backed it will be told."
+            if others
+            else "The author will be told."
+        )
+    if others:
+        return "The author cannot be reached on any platform; everyone who backed it will be told."
+    return "The author cannot be reached on any platform, so nobody was told."

@@ -172,7 +172,9 @@ def suggest_form(
     )
 
 
-def answer_form(suggestion: Suggestion) -> Form:
+def answer_form(suggestion: Suggestion, status: str | None = None) -> Form:
+    """The answer form, its status set to ``status`` when the manager already typed one
+    (``/answer 12 planned``), else to the idea's own."""
     return Form(
         form_id=actions.FORM_ANSWER,
         title=f"Answer suggestion #{suggestion.id}",
@@ -184,7 +186,7 @@ def answer_form(suggestion: Suggestion) -> Form:
                 "New status",
                 FieldKind.SELECT,
                 required=True,
-                initial=suggestion.status,
+                initial=status or suggestion.status,
                 options=tuple(Option(status_label(s), s.value) for s in SuggestionStatus),
             ),
             FormField(

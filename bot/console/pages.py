@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from bot.charts import objectives_chart, theme_trend_chart
 from bot.chat.parsing import parse_id
 from bot.compose.board_cards import SORT_LABELS, SORT_TITLES, shown_label
+from bot.compose.notices import who_is_told
 from bot.compose.text import plural
 from bot.console.access import APPLICATION, COOKIE, Form, Visit, page
 from bot.console.auth import end_session
@@ -124,10 +125,15 @@ async def objectives_chart_png(visit: Visit) -> web.StreamResponse:
 @page(Role.MANAGER)
 async def suggestions(visit: Visit) -> web.StreamResponse:
     """The board a page at a time: ``?sort=newest|top&status=open|all|STATUS&page=N``."""
-    asked = visit.request.query
-    query = BoardQuery.of(
-        asked.get("sort", NEWEST), asked.get("status", OPEN), asked.get("page", "1")
-    )
+    if visit.refused is not None and visit.refused.form is not None:
+        # A refused answer, merge or hide comes back on the view it was sent from, so the idea
+        # (and what was typed into its form) is on the page again.
+        query = _board_query(visit.refused.value(visit.refused.form, "board"))
+    else:
+        asked = visit.request.query
+        query = BoardQuery.of(
+            asked.get("sort", NEWEST), asked.get("status", OPEN), asked.get("page", "1")
+        )
     where = None
     if visit.member.role != Role.ADMIN:
         # A manager's board: the ideas of the teams below them (the ones they can answer),
@@ -181,7 +187,7 @@ async def answer(visit: Visit) -> web.StreamResponse:
     return visit.back(
         _board_address(form),
         f"Answer recorded: #{suggestion_id} is {outcome.suggestion.status.replace('_', ' ')}. "
-        "The author and everyone who voted will be told.",
+        + who_is_told(outcome.author_notified, outcome.others_notified),
     )
 
 
@@ -217,14 +223,19 @@ async def hide(visit: Visit) -> web.StreamResponse:
 
 def _board_address(form: Form) -> str:
     """Back to the board as it was shown (its order, status and page) after a form on it."""
-    shown = {key: values[0] for key, values in parse_qs(str(form.get("board") or "")).items()}
+    return _board_link(_board_query(str(form.get("board") or "")))
+
+
+def _board_query(board: str) -> BoardQuery:
+    """The board view a form was sent from (its hidden ``board`` field); the default view when
+    that is missing or not one."""
+    shown = {key: values[0] for key, values in parse_qs(board).items()}
     try:
-        query = BoardQuery.of(
+        return BoardQuery.of(
             shown.get("sort", NEWEST), shown.get("status", OPEN), shown.get("page", "1")
         )
     except DomainError:
-        query = BoardQuery()
-    return _board_link(query)
+        return BoardQuery()
 
 
 def _board_link(query: BoardQuery) -> str:

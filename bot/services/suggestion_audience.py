@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.compose.notices import voter_notice
+from bot.compose.notices import merged_author_notice, voter_notice
 from bot.sealing import Sealer, SealError
 from bot.services.outbox import Recipient, enqueue, member_recipient
 from bot.services.permissions import Acting, Operator
@@ -88,10 +88,12 @@ async def tell_everyone_concerned(
     notice = voter_notice(suggestion, response, responder_name=responder_name)
     voters = list(await session.scalars(select(Member).where(Member.id.in_(voter_ids))))
     recipients = [r for m in voters if (r := member_recipient(m)) is not None]
+    told = await enqueue(session, notice, recipients, sealer=sealer) if recipients else 0
     for duplicate in merged_authors.values():
         recipient = await author_recipient(session, sealer, duplicate)
         if recipient is not None:
-            recipients.append(recipient)
-    if not recipients:
-        return 0
-    return await enqueue(session, notice, recipients, sealer=sealer)
+            their_notice = merged_author_notice(
+                suggestion, duplicate, response, responder_name=responder_name
+            )
+            told += await enqueue(session, their_notice, [recipient], sealer=sealer)
+    return told

@@ -15,6 +15,7 @@ from bot.compose.text import plural
 from bot.domain import DeliveryStatus, FeedbackKind, RunStatus, SubjectType
 from bot.errors import Conflict
 from bot.sealing import Sealer
+from bot.services.anonymous_scope import coarse_time
 from bot.services.content import add_content
 from bot.services.digest_runs import start_run
 from bot.services.digests import add_digest, find_digest
@@ -176,7 +177,10 @@ async def load_demo(
                 objective_key=idea.get("objective"),
                 anonymous=idea.get("anonymous", False),
             )
-            suggestion.created_at = now - timedelta(days=idea.get("days_ago", 0))
+            filed = now - timedelta(days=idea.get("days_ago", 0))
+            # An anonymous idea is dated to the hour, however it is filed.
+            suggestion.created_at = coarse_time(filed) if suggestion.anonymous else filed
+            suggestion.updated_at = suggestion.created_at
             for voter in idea.get("votes", ()):
                 await vote(session, await get_member(session, PLATFORM, voter), suggestion.id)
             if "answer" in idea:
