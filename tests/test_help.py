@@ -16,7 +16,8 @@ from bot.domain import Role
 from bot.errors import DomainError, PermissionDenied
 from bot.events import CommandInvoked, MessageReceived
 from bot.services.members import resolve_actor
-from bot.storage.models import Delivery
+from bot.services.permissions import require_role
+from bot.storage.models import Delivery, Member
 from tests.conftest import actor, make_member
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -166,3 +167,13 @@ async def test_a_misspelt_command_in_a_chat_message_is_answered_with_the_one_mea
     chatter = await app.router.handle(MessageReceived(actor("alice"), text="hello there"))
     assert "Did you mean /suggest?" in typo.messages[0].fallback
     assert "Did you mean" not in chatter.messages[0].fallback
+
+
+def test_a_refusal_names_the_roles_as_a_sentence_would() -> None:
+    employee = Member(display_name="E", role=Role.EMPLOYEE)
+    with pytest.raises(PermissionDenied) as refused:
+        require_role(employee, (Role.MANAGER, Role.STRATEGIST), "see this")
+    assert str(refused.value).startswith("Only managers, strategists or admins can see this;")
+    with pytest.raises(PermissionDenied) as refused:
+        require_role(employee, (Role.ADMIN,), "do that")
+    assert str(refused.value).startswith("Only admins can do that;")

@@ -86,14 +86,14 @@ async def test_digest_add_checks_each_answer_and_asks_only_that_one_again(
     errors = [line for line in out.splitlines() if line.startswith("! ")]
     assert errors == [
         "! '7' is not one of the choices for Kind: type its number, 1 to 3 (e.g. 1 for Curated "
-        "content). Answer Kind again, or /cancel.",
-        "! Unknown team 'Nope'. Known teams: Marketing. Answer Audience again, or /cancel.",
+        "content). Answer “Kind” again, or /cancel.",
+        "! Unknown team 'Nope'. Known teams: Marketing. Answer “Audience” again, or /cancel.",
         "! 'foo bar' is not a channel id: it has no spaces, and on shell looks like alerts (one "
-        "word). Answer Or post it in a channel again, or /cancel.",
-        "! '25:00' is not a time of day; write it like 09:00 or 17:30. Answer Time (24 h) "
+        "word). Answer “Or post it in a channel” again, or /cancel.",
+        "! '25:00' is not a time of day; write it like 09:00 or 17:30. Answer “Time (24 h)” "
         "again, or /cancel.",
         "! Unknown time zone 'Mars/Base'; use an IANA name such as Europe/Paris or Asia/Tokyo. "
-        "Answer Time zone again, or /cancel.",
+        "Answer “Time zone” again, or /cancel.",
     ]
     assert "Scheduled 'Weekly voice'" in out
     async with app.db.transaction() as session:
@@ -185,7 +185,7 @@ async def test_a_bad_address_in_content_add_is_asked_again_with_an_example(
     status, out = await piped(app, tmp_path, "dana", script)
     assert (
         "! 'example dot com' is not a web address; give a full http:// or https:// URL, e.g. "
-        "https://example.com/article. Answer URL again, or /cancel." in out
+        "https://example.com/article. Answer “URL” again, or /cancel." in out
     )
     assert "Added #1 'A title' to the library" in out
     assert status == 1  # a script that typed a wrong answer failed once

@@ -306,7 +306,7 @@ class ShellSession:
                         self.app.db, self.actor, form.form_id, field.name, value, values
                     )
                 if problem is not None:
-                    self.fail(f"{problem} Answer {clean(field.label)} again, or /cancel.")
+                    self.fail(f"{problem} Answer “{clean(field.label)}” again, or /cancel.")
                     continue
                 values[field.name] = value
                 break

@@ -146,7 +146,10 @@ async def escalate_waiting(
         idea.escalation_level = level + 1
         idea.escalated_at = now
         log.info(
-            "idea #%d flagged at level %d after waiting %s", idea.id, level, now - idea.created_at
+            "idea #%d flagged at level %d after waiting %s",
+            idea.id,
+            level,
+            humanise_duration(now - idea.created_at),
         )
     await session.flush()
     return flagged

@@ -40,7 +40,8 @@ def require_role(actor: Acting, roles: tuple[Role, ...], doing: str) -> None:
     """Raise PermissionDenied naming the roles that may do it and how to get one."""
     if has_role(actor, *roles):
         return
-    allowed = " or ".join(role.value + "s" for role in (*roles, Role.ADMIN))
+    names = [role.value + "s" for role in dict.fromkeys((*roles, Role.ADMIN))]
+    allowed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
     raise PermissionDenied(
         f"Only {allowed} can {doing}; you are {with_article(actor.role)}. "
         "An admin can change that with: advocacy roles grant PLATFORM USER_ID ROLE"
