@@ -317,6 +317,9 @@ async def test_the_suggestions_board_browses_by_order_status_and_page(
     assert f'href="{following}" rel="next"' in html
     status, html = await browsers[0].get(following.replace("&amp;", "&"))
     assert board_ids(html) == newest[20:] and "Page 2 of 2" in html
+    assert "There is no page" not in html
+    status, html = await browsers[0].get("/console/suggestions?page=7")
+    assert board_ids(html) == newest[20:] and "There is no page 7: these ideas fill 2 pages" in html
     status, html = await browsers[0].get("/console/suggestions?sort=top")
     assert board_ids(html)[0] == ideas[0].id and f"#{ideas[0].id} · 1 vote ·" in html
     assert 'href="/console/suggestions?sort=top&amp;status=planned&amp;page=1"' in html

@@ -188,7 +188,10 @@ async def test_the_board_shows_new_ideas_first_page_by_page_and_by_status(
     back = (await app.router.handle(pressed(second, "◀ Previous page"))).update
     assert back is not None and idea_ids(back) == newest[:5]
     assert idea_ids(await board_of(app, "bob", "page 3")) == newest[10:]
-    assert idea_ids(await board_of(app, "bob", "page 99")) == newest[10:]  # the last page
+    past = await board_of(app, "bob", "page 99")
+    assert idea_ids(past) == newest[10:]  # the last page, and it says so
+    assert "There is no page 99: these ideas fill 3 pages" in past.cards[0].text
+    assert "There is no page" not in (await board_of(app, "bob", "page 3")).cards[0].text
 
     top = await board_of(app, "bob", "top")
     assert idea_ids(top)[0] == ideas[2].id and top.cards[0].title == "Open ideas, most voted first"

@@ -46,6 +46,8 @@ def board_message(page: BoardPage, voted: Iterable[int] = ()) -> Message:
         text = "No open ideas yet. Send the first with /suggest YOUR IDEA."
     else:
         text = f"No {shown_label(query.status).lower()} ideas. Choose other ideas below."
+    if page.past_the_end and page.total:
+        text = f"{page.past_the_end} {text}"
     turns = [
         _browse(SORT_LABELS[sort], BoardQuery(sort, query.status), selected=sort == query.sort)
         for sort in (NEWEST, TOP)

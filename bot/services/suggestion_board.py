@@ -66,6 +66,17 @@ class BoardPage:
     ideas: list[Suggestion]
     total: int
     pages: int
+    asked_page: int = 1
+
+    @property
+    def past_the_end(self) -> str | None:
+        """What to say when the page asked for does not exist (the last one is shown instead)."""
+        if self.asked_page <= self.pages:
+            return None
+        return (
+            f"There is no page {self.asked_page}: these ideas fill "
+            f"{self.pages} page{'' if self.pages == 1 else 's'}, so this is the last one."
+        )
 
     @property
     def previous(self) -> BoardQuery | None:
@@ -104,4 +115,4 @@ async def browse(
         .offset((shown.page - 1) * page_size)
         .limit(page_size)
     )
-    return BoardPage(shown, list(ideas), total, pages)
+    return BoardPage(shown, list(ideas), total, pages, asked_page=query.page)
