@@ -62,6 +62,14 @@ class SuggestionStatus(StrEnum):
         return self.value.replace("_", " ")
 
 
+# Ideas still being decided: shown by default, open for votes, escalated when unanswered.
+OPEN_SUGGESTION_STATUSES = (
+    SuggestionStatus.NEW,
+    SuggestionStatus.UNDER_REVIEW,
+    SuggestionStatus.PLANNED,
+)
+
+
 class SubjectType(StrEnum):
     """What a piece of feedback is about."""
 

@@ -332,6 +332,7 @@ async def test_the_suggestions_board_browses_by_order_status_and_page(
     assert location == "/console/suggestions?sort=top&status=open&page=2"
     status, html = await browsers[0].get("/console/suggestions?status=planned")
     assert board_ids(html) == [ideas[0].id] and "Planned ideas, newest first (1)" in html
+    assert 'Latest answer: <span dir="auto">Yes</span>' in html
     status, html = await browsers[0].get("/console/suggestions?status=done")
     assert board_ids(html) == [] and "No ideas with this status" in html
 

@@ -203,7 +203,14 @@ async def test_the_board_shows_new_ideas_first_page_by_page_and_by_status(
         await answer_suggestion(session, app.sealer, boss, ideas[0].id, "Yes", status="planned")
         await answer_suggestion(session, app.sealer, boss, ideas[1].id, "Shipped", status="done")
     assert idea_ids(await board_of(app, "bob", "planned")) == [ideas[0].id]
-    assert idea_ids(await board_of(app, "bob", "most voted done")) == [ideas[1].id]
+    done = await board_of(app, "bob", "most voted done")
+    assert idea_ids(done) == [ideas[1].id]
+    [done_card] = [c for c in done.cards if c.subject == f"suggestion:{ideas[1].id}"]
+    assert {f.label: f.value for f in done_card.facts}["Answer"] == "Shipped"
+    assert done_card.buttons == ()  # votes are closed on a done idea: no button that refuses
+    planned = await board_of(app, "bob", "planned")
+    [planned_card] = [c for c in planned.cards if c.subject == f"suggestion:{ideas[0].id}"]
+    assert [b.label for b in planned_card.buttons] == ["Voted"]  # planned: still open
     assert ideas[1].id not in idea_ids(await board_of(app, "bob", "page 3"))  # not open
     everything = await board_of(app, "bob", "all page 3")
     assert "11 ideas" in everything.cards[0].text

@@ -74,7 +74,10 @@ def board_message(page: BoardPage, voted: Iterable[int] = ()) -> Message:
         kind="suggestion_list",
         cards=(
             header,
-            *(voting_card(s, voted=s.id in voted_ids) for s in page.ideas),
+            *(
+                voting_card(s, voted=s.id in voted_ids, answer=page.answers.get(s.id))
+                for s in page.ideas
+            ),
             filters,
         ),
     )

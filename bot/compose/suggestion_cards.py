@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from bot.compose import actions
 from bot.compose.text import humanise_duration, percent, plural, truncate
-from bot.domain import SuggestionStatus
+from bot.domain import OPEN_SUGGESTION_STATUSES, SuggestionStatus
 from bot.messages import (
     CHECKED,
     Button,
@@ -105,12 +105,19 @@ def _source(suggestion: Suggestion) -> tuple[Link, ...]:
     return (Link("Original message", suggestion.source_url),) if suggestion.source_url else ()
 
 
-def voting_card(suggestion: Suggestion, *, voted: bool = False, title: str = "") -> Card:
+def voting_card(
+    suggestion: Suggestion, *, voted: bool = False, title: str = "", answer: str | None = None
+) -> Card:
+    """An idea with its vote button while votes are open, and its latest answer when given."""
     value = {"suggestion": suggestion.id}
+    facts = _facts(suggestion)
+    if answer:
+        facts = (*facts, Fact("Answer", truncate(answer, 300)))
+    open_for_votes = suggestion.status in OPEN_SUGGESTION_STATUSES
     return Card(
         title=title or f"Suggestion #{suggestion.id}",
         text=truncate(suggestion.text, 1500),
-        facts=_facts(suggestion),
+        facts=facts,
         links=_source(suggestion),
         buttons=(
             Button(
@@ -120,7 +127,9 @@ def voting_card(suggestion: Suggestion, *, voted: bool = False, title: str = "")
                 ButtonStyle.PRIMARY,
                 selected=voted,
             ),
-        ),
+        )
+        if open_for_votes
+        else (),
         subject=subject_key("suggestion", suggestion.id),
     )
 

@@ -9,7 +9,7 @@ Nothing here reads an author: anonymity is the cards' business, as everywhere el
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain import SuggestionStatus, closest_choice, normalise_choice
 from bot.errors import InvalidInput
 from bot.services.suggestions import OPEN_STATUSES
-from bot.storage.models import Suggestion
+from bot.storage.models import Suggestion, SuggestionResponse
 
 NEWEST = "newest"
 TOP = "top"
@@ -67,6 +67,8 @@ class BoardPage:
     total: int
     pages: int
     asked_page: int = 1
+    # The latest answer to each idea on the page: colleagues who did not vote see why too.
+    answers: dict[int, str] = field(default_factory=dict)
 
     @property
     def past_the_end(self) -> str | None:
@@ -115,4 +117,18 @@ async def browse(
         .offset((shown.page - 1) * page_size)
         .limit(page_size)
     )
-    return BoardPage(shown, list(ideas), total, pages, asked_page=query.page)
+    page = list(ideas)
+    answers = await latest_answers(session, page)
+    return BoardPage(shown, page, total, pages, asked_page=query.page, answers=answers)
+
+
+async def latest_answers(session: AsyncSession, ideas: list[Suggestion]) -> dict[int, str]:
+    """Each idea's most recent answer text (ideas never answered are left out)."""
+    if not ideas:
+        return {}
+    rows = await session.execute(
+        select(SuggestionResponse.suggestion_id, SuggestionResponse.text)
+        .where(SuggestionResponse.suggestion_id.in_([idea.id for idea in ideas]))
+        .order_by(SuggestionResponse.created_at, SuggestionResponse.id)
+    )
+    return {idea_id: text for idea_id, text in rows if text.strip()}

@@ -19,7 +19,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from bot.compose.notices import answer_notice
 from bot.compose.suggestion_cards import announcement
 from bot.config import ChannelRef
-from bot.domain import Role, SuggestionStatus, parse_enum
+from bot.domain import OPEN_SUGGESTION_STATUSES, Role, SuggestionStatus, parse_enum
 from bot.errors import InvalidInput, NotFound, PermissionDenied, concerning
 from bot.sealing import Sealer, SealError
 from bot.services.anonymous_scope import coarse_time, load_team_scopes
@@ -35,7 +35,7 @@ from bot.storage.upsert import insert_ignore
 
 MAX_SUGGESTION = 3000
 MAX_ANSWER = 3000
-OPEN_STATUSES = (SuggestionStatus.NEW, SuggestionStatus.UNDER_REVIEW, SuggestionStatus.PLANNED)
+OPEN_STATUSES = OPEN_SUGGESTION_STATUSES
 
 
 def validate_text(text: str, limit: int, what: str) -> str:
