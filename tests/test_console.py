@@ -182,7 +182,7 @@ async def test_an_idle_session_ends(app: Application, browsers: list[Browser]) -
             update(ConsoleSession).values(last_seen_at=utcnow() - timedelta(hours=2))
         )
     status, html = await browsers[0].get("/console/objectives")
-    assert status == 401 and "Please sign in" in html
+    assert status == 401 and "Please sign in" in html and "/console in advocacy shell" in html
 
 
 async def test_a_manager_signs_in_from_chat_answers_and_the_author_hears_in_chat(

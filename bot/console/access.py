@@ -226,9 +226,9 @@ def _sign_in_first(request: web.Request) -> web.Response:
         request,
         401,
         "Please sign in",
-        "Open the console from chat: type /advocacy console in Slack or console in Teams, and "
-        "use the link the bot sends you. An admin without chat can run: advocacy console-link "
-        "PLATFORM USER_ID.",
+        "Open the console from chat: type /advocacy console in Slack, console in Teams or "
+        "/console in advocacy shell, and use the link the bot sends you. An admin without chat "
+        "can run: advocacy console-link PLATFORM USER_ID.",
     )
 
 

@@ -37,7 +37,8 @@ MAX_TOKEN = 100  # a real one has 43 characters
 PRE_SESSION_SHAPE = re.compile(r"[A-Za-z0-9_-]{32}")
 MINUTES = int(LINK_TTL.total_seconds() // 60)
 ASK_AGAIN = (
-    "Ask the bot for a new one: /advocacy console in Slack, or console in Teams. An admin "
+    "Ask the bot for a new one: /advocacy console in Slack, console in Teams or /console in "
+    "advocacy shell. An admin "
     "without chat can run: advocacy console-link PLATFORM USER_ID."
 )
 CANNOT_USE = (
