@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from bot.app import Application
 from bot.domain import DeliveryStatus, Role, SuggestionStatus
@@ -14,7 +14,7 @@ from bot.events import ActionInvoked, CommandInvoked
 from bot.messages import Button, Message
 from bot.services.members import get_member
 from bot.services.suggestions import answer_suggestion, file_suggestion, vote
-from bot.storage.models import Base, Delivery, OutboundMessage, Suggestion
+from bot.storage.models import Base, Delivery, OutboundMessage, Suggestion, SuggestionVote
 from tests.conftest import actor, make_member
 
 
@@ -261,3 +261,33 @@ async def test_the_board_hides_anonymous_authors_merged_and_hidden_ideas(
     assert ("From", "Anonymous") in [(f.label, f.value) for f in card.facts]
     assert "Team" not in [f.label for f in card.facts]
     assert "Alice" not in repr(card) and "Alice" not in board.fallback.split("Kept")[0]
+
+
+async def test_a_vote_given_by_mistake_is_taken_back_while_the_idea_is_open(
+    app: Application,
+) -> None:
+    await make_member(app, "boss", role=Role.MANAGER)
+    alice = await make_member(app, "alice", manager="boss")
+    await make_member(app, "bob", manager="boss")
+    async with app.db.transaction() as session:
+        idea = await file_suggestion(session, app.sealer, alice, "Idea", platform="remote")
+
+    async def say(user: str, command: str) -> str:
+        reply = await app.router.handle(CommandInvoked(actor(user), command, str(idea.id)))
+        return reply.error or reply.messages[0].fallback
+
+    assert "it now has 1 vote" in await say("bob", "vote")
+    assert f"/unvote {idea.id} takes it back" in await say("bob", "vote")
+    assert "is taken back; it now has 0 votes" in await say("bob", "unvote")
+    assert "You had not voted" in await say("bob", "unvote")
+    assert "You had not voted" in await say("alice", "unvote")
+    async with app.db.transaction() as session:
+        assert (await session.get(Suggestion, idea.id)).vote_count == 0  # type: ignore[union-attr]
+        assert (await session.scalar(select(func.count()).select_from(SuggestionVote))) == 0
+    assert "it now has 1 vote" in await say("bob", "vote")
+    async with app.db.transaction() as session:
+        boss = await get_member(session, "remote", "boss")
+        await answer_suggestion(session, app.sealer, boss, idea.id, "Shipped", status="done")
+    assert "no longer open for votes" in await say("bob", "unvote")
+    async with app.db.transaction() as session:
+        assert (await session.get(Suggestion, idea.id)).vote_count == 1  # type: ignore[union-attr]

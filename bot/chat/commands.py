@@ -209,6 +209,23 @@ async def vote(ctx: ChatContext, text: str) -> Reply:
     return await cast_vote(ctx, parse_id(text, "suggestion"))
 
 
+async def unvote(ctx: ChatContext, text: str) -> Reply:
+    """Take back a vote given by mistake (a button press cannot: a double click would undo)."""
+    if not text.strip():
+        raise InvalidInput("Which suggestion? Write /unvote ID, for example /unvote 12.")
+    suggestion, withdrawn = await suggestion_service.withdraw_vote(
+        ctx.session, ctx.member, parse_id(text, "suggestion")
+    )
+    votes = plural(suggestion.vote_count, "vote")
+    if not withdrawn:
+        reply = Reply.say(
+            f"You had not voted for #{suggestion.id} ({votes}); nothing to take back."
+        )
+        reply.duplicate = True
+        return reply
+    return Reply.say(f"Your vote for #{suggestion.id} is taken back; it now has {votes}.")
+
+
 async def cast_vote(
     ctx: ChatContext, suggestion_id: int, delivery: Delivery | None = None
 ) -> Reply:
@@ -219,7 +236,8 @@ async def cast_vote(
         reply = Reply.say(f"Your vote for #{suggestion.id} is counted; it now has {votes}.")
     else:
         reply = Reply.say(
-            f"You already voted for #{suggestion.id} ({votes}); each person votes once."
+            f"You already voted for #{suggestion.id} ({votes}); each person votes once "
+            f"(/unvote {suggestion.id} takes it back)."
         )
         reply.duplicate = True
     if delivery is not None:
@@ -462,6 +480,7 @@ register(
         "under review, planned, done, declined or all",
     ),
     ChatCommand("vote", vote, "/vote ID", "vote for suggestion ID (one vote each)"),
+    ChatCommand("unvote", unvote, "/unvote ID", "take back your vote for suggestion ID"),
     ChatCommand("objectives", objectives, "/objectives", "the objectives everything here serves"),
     ChatCommand(
         "prefs",

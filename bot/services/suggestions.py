@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -195,6 +195,37 @@ async def vote(
         )
     set_committed_value(suggestion, "vote_count", count)
     return suggestion, counted
+
+
+async def withdraw_vote(
+    session: AsyncSession, member: Member, suggestion_id: int
+) -> tuple[Suggestion, bool]:
+    """Take back one's vote while the idea is open; returns (suggestion, whether there was one).
+    A decided idea keeps its votes: they are the record of who backed it and who was told."""
+    suggestion = await get_suggestion(session, suggestion_id)
+    if suggestion.status not in OPEN_STATUSES or suggestion.duplicate_of_id is not None:
+        raise InvalidInput(
+            f"#{suggestion.id} is no longer open for votes, so its votes stay as they were."
+        )
+    removed = await session.scalar(
+        delete(SuggestionVote)
+        .where(
+            SuggestionVote.suggestion_id == suggestion.id,
+            SuggestionVote.member_id == member.id,
+        )
+        .returning(SuggestionVote.suggestion_id)
+        .execution_options(synchronize_session=False)
+    )
+    if removed is not None:
+        count = await session.scalar(
+            update(Suggestion)
+            .where(Suggestion.id == suggestion.id)
+            .values(vote_count=Suggestion.vote_count - 1)
+            .returning(Suggestion.vote_count)
+            .execution_options(synchronize_session=False)
+        )
+        set_committed_value(suggestion, "vote_count", count)
+    return suggestion, removed is not None
 
 
 async def list_suggestions(
