@@ -225,7 +225,7 @@ async def test_reactions_on_bot_messages_are_feedback_once(teams: TeamsStack) ->
     await teams.react(ALICE, "like", digest["id"], activity_id="react-1")  # redelivered
     async with teams.app.db.transaction() as session:
         rows = [tuple(r) for r in await session.execute(select(Feedback.kind, Feedback.detail))]
-    assert rows == [("reaction", "like")]
+    assert rows == [("reaction", "+1")]  # Teams' "like" is Slack's +1: one name in reports
     await teams.react(ALICE, "like", digest["id"], added=False)
     assert await count(teams, Feedback) == 0
 

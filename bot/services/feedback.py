@@ -14,6 +14,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import FeedbackKind, SubjectType
+from bot.emoji_names import reaction_name
 from bot.errors import InvalidInput, NotFound
 from bot.messages import parse_subject
 from bot.storage.models import (
@@ -53,7 +54,7 @@ def _detail_for(kind: FeedbackKind, detail: str, comment: str | None) -> str:
     if kind == FeedbackKind.COMMENT:
         return hashlib.sha256((comment or "").strip().lower().encode()).hexdigest()[:32]
     if kind == FeedbackKind.REACTION:
-        value = detail.strip().strip(":").lower()
+        value = reaction_name(detail)
         if not value or len(value) > MAX_EMOJI:
             raise InvalidInput("Name the emoji, for example: +1, tada or eyes.")
         return value
