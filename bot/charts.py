@@ -83,6 +83,7 @@ def objectives_figure(report: ObjectivesReport, *, narrow: bool = False) -> Any:
     for a phone's width (side by side they shrink to an unreadable strip)."""
     plt = _pyplot()
     from matplotlib.patches import Patch
+    from matplotlib.ticker import MaxNLocator
 
     rows = report.rows
     labels = [_label(row.title, narrow) for row in rows]
@@ -119,6 +120,7 @@ def objectives_figure(report: ObjectivesReport, *, narrow: bool = False) -> Any:
         [p + 0.2 for p in positions], answered, height=0.4, color=COLOURS["now"], label="answered"
     )
     ideas.set_xlim(0, max([*filed, 1]) * 1.15)
+    ideas.xaxis.set_major_locator(MaxNLocator(integer=True))  # ideas are counted whole
     ideas.set_title("Suggestions")
     _legend_below(ideas, narrow)
     for position, row in zip(positions, rows, strict=True):
@@ -178,8 +180,9 @@ OFFSET_POINTS = 1.5
 MAX_DATE_LABELS = {False: 12, True: 5}
 # More points than this and lines and markers are drawn finer (the same order, thickest first).
 DENSE_POINTS = 16
-# Beyond this many points a tick per point is a smudge: only the labelled points get one.
-MAX_POINT_TICKS = 60
+# At most this many points: a longer period counts 2, 3... weeks a point (a point a week for a
+# year; 5,214 weekly points over 100 years are one smudge).
+MAX_POINTS = 60
 # Characters per line of a theme's name in the legend (two columns under a phone-width chart).
 LEGEND_WIDTH = {False: 22, True: 20}
 
@@ -202,10 +205,11 @@ def theme_trend(
     *,
     themes: int = len(THEME_STYLES),
 ) -> ThemeTrend:
-    """The ``themes`` biggest themes' counts per week. Items older than the last whole week of
-    the period are left out (a period shorter than a week is one point)."""
+    """The ``themes`` biggest themes' counts per week (per few weeks over years). Items older
+    than the last whole week of the period are left out (a period shorter than a week is one
+    point)."""
     days = max(1, (until - since).days)
-    step = min(7, days)
+    step = 7 * math.ceil(days / 7 / MAX_POINTS) if days >= 7 else days
     points = max(1, days // step)
     counts: dict[str, list[int]] = {}
     for received_at, item_themes in rows:
@@ -257,7 +261,8 @@ def theme_trend_figure(trend: ThemeTrend, *, narrow: bool = False) -> Any:
             clip_on=False,  # a point at 0 shows whole, not cut by the axis
         )
         line.set_transform(axes.transData + lift)  # after plotting: the limits stay the data's
-    axes.set_title("Customer voice per week, biggest themes")
+    every = "week" if trend.days_per_point == 7 else plural(trend.days_per_point, "day")
+    axes.set_title(f"Customer voice per {every}, biggest themes")
     axes.set_ylabel("items")
     axes.set_xlabel(f"{plural(trend.days_per_point, 'day')} to")
     highest = max([max(series) for _, series in trend.counts] or [0])
@@ -293,9 +298,8 @@ def _date_ticks(axes: Any, ends: list[datetime], narrow: bool) -> None:
         year = end.year
     axes.set_xticks(date2num(labelled), labels)
     unlabelled = [end for end in ends if end not in labelled]
-    if unlabelled and len(ends) <= MAX_POINT_TICKS:
-        axes.xaxis.set_minor_locator(FixedLocator(date2num(unlabelled)))
-    else:
-        axes.xaxis.set_minor_locator(NullLocator())
+    axes.xaxis.set_minor_locator(
+        FixedLocator(date2num(unlabelled)) if unlabelled else NullLocator()
+    )
     if len(ends) == 1:  # one point: room either side, not a range of a few seconds
         axes.set_xlim(date2num(ends[0]) - 3.5, date2num(ends[0]) + 3.5)
