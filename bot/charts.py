@@ -1,4 +1,5 @@
-"""Charts people would rather look at than read: the objectives report as a PNG.
+"""Charts people would rather look at than read: the objectives report and the customer-voice
+trend as PNGs.
 
 matplotlib draws off-screen (the Agg backend, no display needed); the figure is small enough for
 a Slack or Teams card and readable on a phone. It is imported on the first chart, not with the
@@ -292,7 +293,8 @@ def _date_ticks(axes: Any, ends: list[datetime], narrow: bool) -> None:
 
     every = math.ceil(len(ends) / MAX_DATE_LABELS[narrow])
     labelled = ends[::-1][::every][::-1]
-    labels, year = [], None
+    labels: list[str] = []
+    year: int | None = None
     for end in labelled:
         labels.append(f"{end.day} {end:%b}" + (f"\n{end.year}" if end.year != year else ""))
         year = end.year
