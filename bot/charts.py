@@ -1,4 +1,5 @@
-"""Charts people would rather look at than read: the objectives report as a PNG.
+"""Charts people would rather look at than read: the objectives report and the customer-voice
+trend as PNGs.
 
 matplotlib draws off-screen (the Agg backend, no display needed); the figure is small enough for
 a Slack or Teams card and readable on a phone. It is imported on the first chart, not with the
@@ -12,6 +13,7 @@ import io
 import math
 import textwrap
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
@@ -82,6 +84,7 @@ def objectives_figure(report: ObjectivesReport, *, narrow: bool = False) -> Any:
     for a phone's width (side by side they shrink to an unreadable strip)."""
     plt = _pyplot()
     from matplotlib.patches import Patch
+    from matplotlib.ticker import MaxNLocator
 
     rows = report.rows
     labels = [_label(row.title, narrow) for row in rows]
@@ -118,6 +121,7 @@ def objectives_figure(report: ObjectivesReport, *, narrow: bool = False) -> Any:
         [p + 0.2 for p in positions], answered, height=0.4, color=COLOURS["now"], label="answered"
     )
     ideas.set_xlim(0, max([*filed, 1]) * 1.15)
+    ideas.xaxis.set_major_locator(MaxNLocator(integer=True))  # ideas are counted whole
     ideas.set_title("Suggestions")
     _legend_below(ideas, narrow)
     for position, row in zip(positions, rows, strict=True):
@@ -158,6 +162,68 @@ def _png(plt: Any, figure: Any) -> bytes:
     return buffer.getvalue()
 
 
+# One look per theme, by rank: a colour (Okabe-Ito, told apart with colour blindness), a marker
+# and a dash pattern of its own, each line a little thinner than the ones drawn before it and
+# lifted a point or two above or below its true place (OFFSET_POINTS), so where two themes have
+# the same counts both show side by side, never one hidden under the other.
+THEME_STYLES = (
+    {"color": "#0072B2", "marker": "o", "linestyle": "-", "linewidth": 2.8, "markersize": 11},
+    {"color": "#E69F00", "marker": "s", "linestyle": "--", "linewidth": 2.4, "markersize": 8.5},
+    {"color": "#009E73", "marker": "^", "linestyle": "-.", "linewidth": 2.0, "markersize": 8.5},
+    # A diamond reaches 1.4 times its size: this one fits inside the triangle's corners.
+    {"color": "#CC79A7", "marker": "D", "linestyle": ":", "linewidth": 2.0, "markersize": 4.5},
+    {"color": "#000000", "marker": "P", "linestyle": "-", "linewidth": 1.2, "markersize": 5},
+)
+# Screen points between neighbouring themes' lines (a fraction of one item's height on the axis).
+OFFSET_POINTS = 1.5
+# Date labels that fit side by side, unrotated: more points than this and every second (third...)
+# is labelled, counted back from the newest; every point keeps its tick.
+MAX_DATE_LABELS = {False: 12, True: 5}
+# More points than this and lines and markers are drawn finer (the same order, thickest first).
+DENSE_POINTS = 16
+# At most this many points: a longer period counts 2, 3... weeks a point (a point a week for a
+# year; 5,214 weekly points over 100 years are one smudge).
+MAX_POINTS = 60
+# Characters per line of a theme's name in the legend (two columns under a phone-width chart).
+LEGEND_WIDTH = {False: 22, True: 20}
+
+
+@dataclass(frozen=True)
+class ThemeTrend:
+    """Items per theme in whole weeks counted back from ``until``: ``ends[i]`` is the last day
+    of week i (oldest first), so the newest point is a full week, never a few days that look
+    like a fall."""
+
+    ends: list[datetime]
+    days_per_point: int
+    counts: list[tuple[str, list[int]]]  # the biggest themes first
+
+
+def theme_trend(
+    rows: Sequence[tuple[datetime, list[str] | None]],
+    since: datetime,
+    until: datetime,
+    *,
+    themes: int = len(THEME_STYLES),
+) -> ThemeTrend:
+    """The ``themes`` biggest themes' counts per week (per few weeks over years). Items older
+    than the last whole week of the period are left out (a period shorter than a week is one
+    point)."""
+    days = max(1, (until - since).days)
+    step = 7 * math.ceil(days / 7 / MAX_POINTS) if days >= 7 else days
+    points = max(1, days // step)
+    counts: dict[str, list[int]] = {}
+    for received_at, item_themes in rows:
+        back = max(0, (until - received_at).days // step)
+        if back >= points:
+            continue
+        for theme in item_themes or ["(no theme)"]:
+            counts.setdefault(theme, [0] * points)[points - 1 - back] += 1
+    top = sorted(counts.items(), key=lambda pair: -sum(pair[1]))[:themes]
+    ends = [until - timedelta(days=step * back) for back in reversed(range(points))]
+    return ThemeTrend(ends=ends, days_per_point=step, counts=top)
+
+
 def theme_trend_chart(
     rows: Sequence[tuple[datetime, list[str] | None]],
     since: datetime,
@@ -165,30 +231,77 @@ def theme_trend_chart(
     *,
     narrow: bool = False,
 ) -> bytes:
-    """Customer voice per week for the five biggest themes: is a problem growing?"""
+    """Customer voice per week for the five biggest themes as a PNG (see ``theme_trend_figure``)."""
+    return _png(_pyplot(), theme_trend_figure(theme_trend(rows, since, until), narrow=narrow))
+
+
+def theme_trend_figure(trend: ThemeTrend, *, narrow: bool = False) -> Any:
+    """Is a problem growing? One line per theme, a point per week on a tick of its own, whole
+    counts up the side, the legend outside the plot: beside it, or under it at a phone's width."""
     plt = _pyplot()
-    weeks = max(1, math.ceil((until - since).days / 7))
-    counts: dict[str, list[int]] = {}
-    for received_at, themes in rows:
-        week = min(weeks - 1, max(0, (received_at - since).days // 7))
-        for theme in themes or ["(no theme)"]:
-            counts.setdefault(theme, [0] * weeks)[week] += 1
-    top = sorted(counts.items(), key=lambda pair: -sum(pair[1]))[:5]
-    figure, axes = plt.subplots(figsize=(4.4, 4.6) if narrow else (10, 3.6), layout="constrained")
-    starts = [since + timedelta(days=7 * w) for w in range(weeks)]
-    for theme, series in top:
-        axes.plot(starts, series, marker="o", label=_label(theme, narrow))
-    axes.set_title("Customer voice per week, biggest themes")
+    from matplotlib.ticker import MaxNLocator
+    from matplotlib.transforms import ScaledTranslation
+
+    figure, axes = plt.subplots(figsize=(4.4, 4.8) if narrow else (10, 3.6), layout="constrained")
+    fine = 0.6 if len(trend.ends) > DENSE_POINTS else 1.0
+    middle = (len(trend.counts) - 1) / 2
+    for rank, ((theme, series), style) in enumerate(zip(trend.counts, THEME_STYLES, strict=False)):
+        lift_inches = (middle - rank) * OFFSET_POINTS * fine / 72
+        lift = ScaledTranslation(0, lift_inches, figure.dpi_scale_trans)
+        [line] = axes.plot(
+            trend.ends,
+            series,
+            label="\n".join(textwrap.wrap(in_written_order(theme), LEGEND_WIDTH[narrow])) or " ",
+            color=style["color"],
+            marker=style["marker"],
+            linestyle=style["linestyle"],
+            linewidth=style["linewidth"] * fine,
+            markersize=style["markersize"] * fine,
+            markeredgecolor="white",  # a ring between nested markers
+            markeredgewidth=0.8,
+            clip_on=False,  # a point at 0 shows whole, not cut by the axis
+        )
+        line.set_transform(axes.transData + lift)  # after plotting: the limits stay the data's
+    every = "week" if trend.days_per_point == 7 else plural(trend.days_per_point, "day")
+    axes.set_title(f"Customer voice per {every}, biggest themes")
     axes.set_ylabel("items")
-    axes.set_ylim(bottom=0)
-    if top:
-        if narrow:
-            _legend_below(axes, narrow)
-        else:  # beside the plot, never over a line
-            axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small", frameon=False)
+    axes.set_xlabel(f"{plural(trend.days_per_point, 'day')} to")
+    highest = max([max(series) for _, series in trend.counts] or [0])
+    top = max(1, highest) * 1.08
+    axes.set_ylim(-top * 0.03, top)  # a line lifted below 0 stays inside the plot
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    _date_ticks(axes, trend.ends, narrow)
+    if trend.counts:
+        figure.legend(
+            loc="outside lower center" if narrow else "outside right upper",
+            ncols=2 if narrow else 1,
+            fontsize="small",
+            frameon=False,
+        )
     else:
         axes.text(
             0.5, 0.5, "No customer voice in this period", ha="center", transform=axes.transAxes
         )
-    figure.autofmt_xdate()
-    return _png(plt, figure)
+    return figure
+
+
+def _date_ticks(axes: Any, ends: list[datetime], narrow: bool) -> None:
+    """A tick at every point, labelled with its date ("6 Dec", the year under the first label
+    and where it changes), as many labels as fit side by side, the newest always labelled."""
+    from matplotlib.dates import date2num
+    from matplotlib.ticker import FixedLocator, NullLocator
+
+    every = math.ceil(len(ends) / MAX_DATE_LABELS[narrow])
+    labelled = ends[::-1][::every][::-1]
+    labels: list[str] = []
+    year: int | None = None
+    for end in labelled:
+        labels.append(f"{end.day} {end:%b}" + (f"\n{end.year}" if end.year != year else ""))
+        year = end.year
+    axes.set_xticks(date2num(labelled), labels)
+    unlabelled = [end for end in ends if end not in labelled]
+    axes.xaxis.set_minor_locator(
+        FixedLocator(date2num(unlabelled)) if unlabelled else NullLocator()
+    )
+    if len(ends) == 1:  # one point: room either side, not a range of a few seconds
+        axes.set_xlim(date2num(ends[0]) - 3.5, date2num(ends[0]) + 3.5)
