@@ -22,6 +22,7 @@ from bot.services.permissions import OPERATOR
 from bot.storage.database import normalise_database_url
 from bot.storage.models import Member
 from tests.fakes import RemoteAdapterFactory, RemotePlatform
+from tests.postgres_lock import postgres_turn
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
 BACKENDS = ["sqlite", *(["postgresql"] if POSTGRES_URL else [])]
@@ -37,6 +38,16 @@ async def _postgres(statement: str) -> None:
         await connection.execute(statement)
     finally:
         await connection.close()
+
+
+@pytest.fixture(autouse=True)
+def _postgres_shared(request: pytest.FixtureRequest) -> Iterator[None]:
+    """While PostgreSQL tests run, a test of another run on this machine may not restart it."""
+    if not POSTGRES_URL or request.node.get_closest_marker("restarts_postgres"):
+        yield
+        return
+    with postgres_turn(exclusive=False):
+        yield
 
 
 def make_settings(backend: str, tmp_path: Path) -> Iterator[Settings]:

@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from sqlalchemy.engine import make_url
 from bot.delivery import OutboxWorker
 from tests.conftest import POSTGRES_URL, _postgres
 from tests.outbox_support import employees_and_a_digest, slack_env, user_ids
+from tests.postgres_lock import postgres_turn
 from tests.serve_process import run_cli, running_serve, wait_for
 from tests.slack_fake import FakeSlack
 from tests.slack_support import TEAM, SlackClient
@@ -53,6 +55,7 @@ def local_cluster() -> tuple[str, str] | None:
 CLUSTER = local_cluster()
 pytestmark = [
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+    pytest.mark.restarts_postgres,
     pytest.mark.skipif(
         CLUSTER is None,
         reason="needs TEST_DATABASE_URL on this machine's PostgreSQL and the right to restart it",
@@ -91,8 +94,15 @@ def useful_button(message: dict[str, Any]) -> dict[str, Any]:
     )
 
 
+@pytest.fixture
+def alone_on_postgres() -> Iterator[None]:
+    """No test of another run on this machine is using PostgreSQL while this one stops it."""
+    with postgres_turn(exclusive=True):
+        yield
+
+
 async def test_platform_faults_a_postgres_restart_and_kill_9_lose_nothing(
-    tmp_path: Path,
+    tmp_path: Path, alone_on_postgres: None
 ) -> None:
     schema = f"faults_{uuid.uuid4().hex[:10]}"
     await _postgres(f'CREATE SCHEMA "{schema}"')
