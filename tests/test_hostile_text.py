@@ -22,15 +22,17 @@ from adapters.shell.render import ActionNumbers, render_message
 from adapters.slack.blocks import fallback_text, render_blocks
 from adapters.teams.cards import render_parts
 from bot.app import Application
-from bot.compose.suggestion_cards import announcement, receipt, voting_card
+from bot.compose.suggestion_cards import announcement, receipt, rollup_message, voting_card
 from bot.config import Settings
 from bot.console.web import HERE as CONSOLE
 from bot.events import CommandInvoked
 from bot.messages import Message
 from bot.services.members import add_member, find_member
 from bot.services.permissions import OPERATOR
+from bot.services.rollups import Rollup, RollupRow
 from bot.services.suggestions import MAX_SUGGESTION
 from bot.storage.models import Member, Suggestion, Team
+from bot.storage.types import utcnow
 from bot.text_safety import csv_cell
 from tests.conftest import actor, make_member
 from tests.slack_fake import check_blocks
@@ -81,10 +83,14 @@ def idea(text: str, anonymous: bool = False) -> Suggestion:
 
 def messages(text: str) -> list[Message]:
     named, anonymous = idea(text), idea(text, anonymous=True)
+    # A rollup names objectives by the title a strategist typed, and teams by their names.
+    rows = [RollupRow("objective-key", total=3, title=text[:200]), RollupRow(text[:100], total=2)]
+    rollup = Rollup("objective", None, utcnow(), "all teams", rows, RollupRow("total"), [])
     return [
         receipt(named),
         announcement(named),
         Message(fallback=text, cards=(voting_card(anonymous),)),
+        rollup_message(rollup, "all time"),
     ]
 
 

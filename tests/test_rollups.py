@@ -7,14 +7,17 @@ from datetime import timedelta
 import pytest
 
 from bot.app import Application
+from bot.compose.suggestion_cards import rollup_message
 from bot.domain import Role
 from bot.errors import InvalidInput, PermissionDenied
+from bot.events import CommandInvoked
 from bot.services.members import get_member
 from bot.services.objectives import add_objective
 from bot.services.permissions import OPERATOR
 from bot.services.rollups import (
     OTHER,
     Contributors,
+    Rollup,
     RollupRow,
     build_rollup,
     merge_small_groups,
@@ -22,7 +25,7 @@ from bot.services.rollups import (
 )
 from bot.services.suggestions import answer_suggestion, file_suggestion
 from bot.storage.types import utcnow
-from tests.conftest import make_member
+from tests.conftest import actor, make_member
 
 
 async def seed(app: Application) -> None:
@@ -128,6 +131,40 @@ async def test_a_manager_sees_the_teams_below_them_only(app: Application) -> Non
     assert not {s.text for s in mine.oldest_waiting} & {"idea from t1, 3 days old"}
     assert {r.key for r in everything.rows} == {"Support", OTHER}
     assert everything.total.total == 16
+
+
+async def test_the_chat_rollup_names_objectives_by_title_and_exports_keep_the_key(
+    app: Application,
+) -> None:
+    await seed(app)
+    reply = await app.router.handle(
+        CommandInvoked(actor("head"), command="rollup", text="--by objective --since all")
+    )
+    [breakdown] = [c for m in reply.messages for c in m.cards if c.title == "By objective"]
+    lines = breakdown.text.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["Reply fast", "(no objective)"]
+    async with app.db.transaction() as session:
+        rollup = await build_rollup(session, OPERATOR, app.sealer, by="objective", period=None)
+    assert {row.as_dict()["key"] for row in rollup.rows} == {"fast", "(no objective)"}
+
+
+def test_rollup_rows_read_as_words_and_objectives_with_one_title_stay_apart() -> None:
+    def shown(by: str, *rows: RollupRow) -> list[str]:
+        rollup = Rollup(by, None, utcnow(), "all teams", list(rows), RollupRow("total"), [])
+        [card] = [c for c in rollup_message(rollup, "all time").cards if c.title == f"By {by}"]
+        return [line.split(":")[0] for line in card.text.splitlines()]
+
+    assert shown("status", RollupRow("under_review"), RollupRow("new"), RollupRow(OTHER)) == [
+        "Under review",
+        "New",
+        OTHER,
+    ]
+    assert shown("objective", RollupRow("a", title="Grow"), RollupRow("b", title="Grow")) == [
+        "Grow (a)",
+        "Grow (b)",
+    ]
+    # A team named like a status is shown as it is named.
+    assert shown("team", RollupRow("done")) == ["done"]
 
 
 async def test_employees_do_not_see_rollups(app: Application) -> None:

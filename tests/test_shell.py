@@ -126,7 +126,7 @@ def assert_tour_steps(out: str) -> None:
         "You are Mike Chen (manager, Support)",  # the manager
         "mike> /rollup",  # reads the rollup of his teams' ideas
         "Suggestion rollup",
-        "reply-within-1h: 11 ideas",  # a real group, not 'other'
+        "Answer every customer within one hour: 11 ideas",  # a real group, by its title
         "mike> /suggestions",  # the board of open ideas
         "Answer recorded: #31 is planned. The author will be told.",
         "You are Alice Martin (employee, Support)",

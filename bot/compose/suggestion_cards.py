@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 from bot.compose import actions
@@ -219,7 +220,25 @@ def answer_button(suggestion_id: int) -> Button:
     )
 
 
-def _row_line(row: RollupRow) -> str:
+def _row_labels(rollup: Rollup) -> dict[str, str]:
+    """What each row is called for people: an objective by its title (with its key when two
+    objectives share a title, so they stay apart), a status by its name ('Under review')."""
+    titles = Counter(row.title for row in rollup.rows if row.title)
+    statuses = {status.value for status in SuggestionStatus}
+    labels = {}
+    for row in rollup.rows:
+        label = row.key
+        if row.title:
+            label = truncate(row.title, 80)
+            if titles[row.title] > 1:
+                label += f" ({row.key})"
+        elif rollup.by == "status" and row.key in statuses:
+            label = status_label(row.key)
+        labels[row.key] = label
+    return labels
+
+
+def _row_line(row: RollupRow, label: str) -> str:
     parts = [
         plural(row.total, "idea"),
         f"{percent(row.answered, row.total)} answered",
@@ -227,7 +246,12 @@ def _row_line(row: RollupRow) -> str:
     ]
     if row.oldest_wait is not None:
         parts.append(f"oldest {humanise_duration(row.oldest_wait)}")
-    return f"{row.key}: " + ", ".join(parts)
+    return f"{label}: " + ", ".join(parts)
+
+
+def _breakdown_text(rollup: Rollup) -> str:
+    labels = _row_labels(rollup)
+    return "\n".join(_row_line(row, labels[row.key]) for row in rollup.rows)
 
 
 def rollup_message(
@@ -269,7 +293,7 @@ def rollup_message(
     breakdown_cards = tuple(
         Card(
             title=f"By {each.by}",
-            text="\n".join(_row_line(row) for row in each.rows) or "No suggestions in this period.",
+            text=_breakdown_text(each) or "No suggestions in this period.",
             buttons=() if breakdowns else switch,
         )
         for each in (breakdowns or [rollup])

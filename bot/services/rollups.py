@@ -106,6 +106,9 @@ class RollupRow:
     waiting_ages: list[timedelta] = field(default_factory=list, repr=False)
     answer_delays: list[timedelta] = field(default_factory=list, repr=False)
     contributors: Contributors = field(default_factory=lambda: Contributors(), repr=False)
+    # What people read for the group where the key is a code: an objective's title (exports keep
+    # the key, which scripts join on).
+    title: str | None = None
 
     def absorb(self, other: RollupRow) -> None:
         """Add another row's figures to this one (merging a small group into OTHER)."""
@@ -287,12 +290,24 @@ async def build_rollup(
             .limit(TOP_VOTED)
         )
     )
+    if by == "objective":
+        await _add_objective_titles(session, rows)
     kept = merge_small_groups(rows)
     ordered = sorted(kept, key=lambda r: (r.key == OTHER, -r.total, r.key))
     if by == "status":
         order = [s.value for s in SuggestionStatus]
         ordered = sorted(kept, key=lambda r: order.index(r.key) if r.key in order else 99)
     return Rollup(by, since, now, scope, ordered, total, oldest, top, previous_total)
+
+
+async def _add_objective_titles(session: AsyncSession, rows: dict[str, RollupRow]) -> None:
+    """Managers read objectives by title ('Answer every customer within one hour'), not by the
+    key a strategist typed ('reply-within-1h')."""
+    titles = await session.execute(
+        select(Objective.key, Objective.title).where(Objective.key.in_(list(rows)))
+    )
+    for key, title in titles:
+        rows[key].title = title
 
 
 async def _count_contributors(
