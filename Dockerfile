@@ -26,8 +26,9 @@ ENV DATABASE_URL=sqlite+aiosqlite:////data/advocacy.db \
 VOLUME ["/data"]
 EXPOSE 3978
 
+# On the port the server listens on: PORT, as `advocacy serve` reads it (advocacy.env may change it).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-    CMD ["python", "-c", "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:3978/healthz', timeout=4).status == 200 else 1)"]
+    CMD ["python", "-c", "import os, sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:%s/healthz' % (os.environ.get('PORT') or '3978'), timeout=4).status == 200 else 1)"]
 
 # SIGTERM stops taking requests, lets those in flight and the events in hand finish for a few
 # seconds and leaves the rest in the inbox for the next start (well inside Docker's 10 s).

@@ -1,0 +1,335 @@
+"""What an admin meets installing and running the bot for a company (an operator's trial):
+settings in .env, the database URLs providers hand out, ids typed on the command line, HR
+exports with more columns than ours, files the CLI writes, the Docker health check and a
+secret key set after the bot first ran. Each refusal is one line saying what to do."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from click.testing import CliRunner, Result
+
+from bot.app import Application
+from bot.cli.main import cli
+from bot.config import Settings
+from bot.messages import Message
+from bot.platform import DeliveryError
+from bot.sealing import GENERATED_KEY_FILE, load_or_create_secret, new_secret
+from bot.services.outbox import Recipient, enqueue
+from bot.storage.database import Database, normalise_database_url
+from tests.conftest import POSTGRES_URL
+from tests.fakes import RemotePlatform
+
+ROOT = Path(__file__).resolve().parent.parent
+TOO_LONG = "9" * 23  # no 64-bit id: SQLite's driver raised OverflowError with a traceback
+
+
+def one_error_line(result: Result) -> str:
+    """The single 'Error:' line of a refused command (and no traceback)."""
+    assert "Traceback" not in result.output, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, result.output
+    return errors[0]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+# -- PORT and ADVOCACY_HOST in .env ------------------------------------------------------------
+
+
+def test_host_and_port_are_read_from_the_env_file_like_every_setting(tmp_path: Path) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("PORT=4999\nADVOCACY_HOST=0.0.0.0\n")
+    settings = Settings.from_env({}, dotenv)
+    assert (settings.host, settings.port) == ("0.0.0.0", 4999)
+    assert settings.public_url == "http://localhost:4999"
+    # A real variable still wins over the file.
+    assert Settings.from_env({"PORT": "4100"}, dotenv).port == 4100
+
+
+@pytest.mark.parametrize("port", ["abc", "70000", "-1", "80.5"])
+def test_a_port_that_is_no_port_is_one_line(
+    cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, port: str
+) -> None:
+    monkeypatch.setenv("PORT", port)
+    result = CliRunner().invoke(cli, ["serve"])
+    assert result.exit_code == 1
+    assert one_error_line(result) == (
+        f"Error: PORT must be a TCP port, a whole number from 0 to 65535, not '{port}'."
+    )
+
+
+async def test_serve_listens_on_the_port_set_in_the_env_file(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """It listened on 3978 whatever .env said: click read PORT from the process alone."""
+    port = free_port()
+    (tmp_path / ".env").write_text(f"PORT={port}\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("PORT", "ADVOCACY_HOST")}
+    env.update(cli_env, PYTHONPATH=str(ROOT))
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "serve", cwd=tmp_path, env=env, stderr=subprocess.PIPE
+    )
+    assert process.stderr is not None
+    said: list[str] = []
+    try:
+        while not any("listening on" in line for line in said):
+            line = (await asyncio.wait_for(process.stderr.readline(), 30)).decode()
+            assert line, "serve exited:\n" + "".join(said)
+            said.append(line)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.communicate(), 20)
+    assert f"listening on http://127.0.0.1:{port} " in said[-1]
+
+
+def test_serve_help_says_where_the_defaults_come_from(cli_env: dict[str, str]) -> None:
+    text = " ".join(CliRunner().invoke(cli, ["serve", "--help"]).output.split())
+    assert "[default: (ADVOCACY_HOST, else 127.0.0.1)]" in text
+    assert "[default: (PORT, else 3978); 0<=x<=65535]" in text
+
+
+# -- DATABASE_URL as people paste it ------------------------------------------------------------
+
+
+def test_a_database_url_that_is_no_url_is_one_line_without_echoing_it(
+    cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgres//admin:hunter2@db")
+    for args in (["members", "list"], ["db", "current"], ["serve", "--port", "0"]):
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 1, result.output
+        assert one_error_line(result) == (
+            "Error: DATABASE_URL is not a database URL; use sqlite+aiosqlite:///FILE or "
+            "postgresql+asyncpg://USER:PASSWORD@HOST/DB."
+        )
+        assert "hunter2" not in result.output
+
+
+def test_libpq_sslmode_from_a_providers_url_reaches_asyncpg_as_ssl() -> None:
+    url = normalise_database_url("postgres://u:p@db.example.com/app?sslmode=require")
+    assert url == "postgresql+asyncpg://u:p@db.example.com/app?ssl=require"
+    # An explicit ssl= is kept.
+    both = normalise_database_url("postgresql://u@h/d?sslmode=require&ssl=verify-full")
+    assert both.endswith("?ssl=verify-full")
+
+
+def test_a_url_parameter_asyncpg_cannot_take_is_one_line(
+    cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u@127.0.0.1:1/d?application_name=advocacy")
+    result = CliRunner().invoke(cli, ["db", "current"])
+    assert result.exit_code == 1
+    assert one_error_line(result) == (
+        "Error: DATABASE_URL's ?application_name= is not a setting this bot can pass to "
+        "PostgreSQL: remove it (sslmode=require or sslmode=verify-full are taken)."
+    )
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="needs TEST_DATABASE_URL")
+async def test_a_missing_database_schema_says_so_and_how_to_create_it() -> None:
+    """PostgreSQL only said 'no schema has been selected to create in'."""
+    from bot.storage.migrate import MissingSchema, require_schema
+
+    assert POSTGRES_URL
+    db = Database(POSTGRES_URL, search_path="advocacy_no_such_schema")
+    try:
+        with pytest.raises(MissingSchema) as refused:
+            await require_schema(db)
+    finally:
+        await db.dispose()
+    assert str(refused.value) == (
+        "DATABASE_SCHEMA is 'advocacy_no_such_schema', a schema this database does not have: "
+        'create it (CREATE SCHEMA "advocacy_no_such_schema";) or unset DATABASE_SCHEMA to use '
+        "the default one."
+    )
+    public = Database(POSTGRES_URL, search_path="public")
+    try:
+        await require_schema(public)  # exists: nothing to say
+    finally:
+        await public.dispose()
+
+
+# -- ids on the command line --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["deliveries", "retry", TOO_LONG],
+        ["deliveries", "retry", "--run", TOO_LONG],
+        ["inbox", "retry", TOO_LONG],
+        ["suggestions", "hide", TOO_LONG, "--reason", "spam"],
+        ["suggestions", "merge", TOO_LONG, "--into", "1"],
+        ["suggestions", "merge", "1", "--into", TOO_LONG],
+        ["content", "approve", TOO_LONG],
+        ["content", "reject", TOO_LONG],
+    ],
+    ids=lambda args: " ".join(args[:2] + [a for a in args if a.startswith("--")][:1]),
+)
+def test_an_id_too_long_to_be_one_is_refused_in_one_line(
+    cli_env: dict[str, str], args: list[str]
+) -> None:
+    CliRunner().invoke(cli, ["db", "upgrade"])
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2, result.output
+    assert re.search(
+        rf"'{TOO_LONG}' is not an? \w+ number; write it like 12 or #12\.$",
+        one_error_line(result),
+    )
+
+
+def test_retry_takes_ids_or_all_not_both(cli_env: dict[str, str]) -> None:
+    result = CliRunner().invoke(cli, ["deliveries", "retry", "1", "--all"])
+    assert result.exit_code == 2
+    assert one_error_line(result) == (
+        "Error: Give either the ids of the deliveries to retry or --all, not both."
+    )
+
+
+# -- HR exports ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "row", "said"),
+    [
+        (
+            # Workday and BambooHR export the employee number as "ID" beside the chat id:
+            # the last one won, and members were stored under their employee numbers.
+            "platform,user_id,name,ID",
+            "shell,ann,Ann Lee,100231",
+            "'user_id' (column 2) and 'ID' (column 4)",
+        ),
+        ("platform,user_id,department,team", "shell,ann,Engineering,Platform", "team: "),
+        ("platform,user_id,manager,manager_id", "shell,ann,Mia Boss,mia", "manager: "),
+    ],
+)
+def test_two_columns_read_as_one_field_refuse_the_file(
+    cli_env: dict[str, str], tmp_path: Path, header: str, row: str, said: str
+) -> None:
+    hr = tmp_path / "hr.csv"
+    hr.write_text(f"{header}\n{row}\n")
+    result = CliRunner().invoke(cli, ["members", "import", str(hr)])
+    assert result.exit_code == 1, result.output
+    line = one_error_line(result)
+    assert line.startswith("Error: The header has two columns read as ")
+    assert said in line
+    assert line.endswith("rename or remove one of them and import again.")
+    listed = CliRunner().invoke(cli, ["members", "list", "--all", "--json"])
+    assert "ann" not in listed.output  # nothing half-imported
+
+
+def test_an_import_piped_to_a_file_starts_with_its_report_not_a_blank_line(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    hr = tmp_path / "hr.csv"
+    hr.write_text("platform,user_id,name\nshell,ann,Ann Lee\n")
+    result = CliRunner().invoke(cli, ["members", "import", str(hr)])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == "1 created, 0 updated, 0 unchanged, 0 rejected."
+
+
+# -- files the CLI writes ------------------------------------------------------------------------
+
+
+def test_a_file_that_cannot_be_written_is_not_blamed_on_the_database(
+    cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PUBLIC_URL", "https://advocacy.example.com")
+    monkeypatch.setenv("MICROSOFT_APP_ID", "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0")
+    target = tmp_path / "no-such-folder" / "advocacy-teams.zip"
+    result = CliRunner().invoke(cli, ["teams", "package", "--output", str(target)])
+    assert result.exit_code == 1
+    assert one_error_line(result) == f"Error: cannot use {target}: No such file or directory."
+
+
+# -- the Docker image's health check -------------------------------------------------------------
+
+
+def healthcheck_command() -> list[str]:
+    text = (ROOT / "Dockerfile").read_text()
+    match = re.search(r"^HEALTHCHECK [^\n]*\\\n\s*CMD (\[.*\])$", text, re.MULTILINE)
+    assert match, "no HEALTHCHECK ... CMD [...] in the Dockerfile"
+    return json.loads(match.group(1))
+
+
+async def test_the_docker_health_check_asks_the_port_the_server_listens_on() -> None:
+    """It asked 3978 whatever PORT said: a server moved to another port was 'unhealthy'."""
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    app = web.Application()
+    app.router.add_get("/healthz", healthz)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    command = [sys.executable if part == "python" else part for part in healthcheck_command()]
+    try:
+        for env_port, expected in ((str(port), 0), (str(free_port()), 1)):
+            process = await asyncio.create_subprocess_exec(
+                *command,
+                env={**os.environ, "PORT": env_port},
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            assert await asyncio.wait_for(process.wait(), 20) == expected, env_port
+    finally:
+        await runner.cleanup()
+
+
+# -- the secret key ------------------------------------------------------------------------------
+
+
+def test_a_key_set_after_the_bot_generated_one_is_warned_about(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The README's first command generates a key; its PostgreSQL section then sets another.
+    Anonymous authors sealed with the first were silently never told of an answer."""
+    generated = load_or_create_secret(None, tmp_path)
+    assert (tmp_path / GENERATED_KEY_FILE).read_text().strip() == generated
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="bot.sealing"):
+        assert load_or_create_secret(generated, tmp_path) == generated  # the same: silent
+        assert caplog.records == []
+        configured = new_secret()
+        assert load_or_create_secret(configured, tmp_path) == configured
+    [record] = caplog.records
+    message = record.getMessage()
+    assert message.startswith("ADVOCACY_SECRET_KEY differs from the key generated in ")
+    assert str(tmp_path / GENERATED_KEY_FILE) in message
+    assert "set ADVOCACY_SECRET_KEY to that file's key" in message
+    assert generated not in message and configured not in message
+
+
+# -- dead letters in the log ---------------------------------------------------------------------
+
+
+async def test_a_dead_letter_log_line_counts_one_attempt_in_the_singular(
+    app: Application, remote: RemotePlatform, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with app.db.transaction() as session:
+        await enqueue(session, Message.text("hi"), [Recipient("remote", "ann")], sealer=app.sealer)
+    remote.fail_next(DeliveryError("invalid_auth", permanent=True))
+    assert app.worker is not None
+    with caplog.at_level(logging.WARNING, logger="bot.delivery"):
+        await app.worker.drain()
+    lines = [r.getMessage() for r in caplog.records if "dead-lettered" in r.getMessage()]
+    assert len(lines) == 1 and "dead-lettered after 1 attempt: invalid_auth" in lines[0]
