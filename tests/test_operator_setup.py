@@ -333,3 +333,40 @@ async def test_a_dead_letter_log_line_counts_one_attempt_in_the_singular(
         await app.worker.drain()
     lines = [r.getMessage() for r in caplog.records if "dead-lettered" in r.getMessage()]
     assert len(lines) == 1 and "dead-lettered after 1 attempt: invalid_auth" in lines[0]
+
+
+# -- db upgrade and console-link -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("revision", ["nosuch", ""])
+def test_an_unknown_migration_target_is_one_line_naming_the_newest(
+    cli_env: dict[str, str], revision: str
+) -> None:
+    result = CliRunner().invoke(cli, ["db", "upgrade", "--revision", revision])
+    assert result.exit_code == 1
+    assert re.fullmatch(
+        rf"Error: There is no migration '{revision}'; the newest is \d{{4}} "
+        r"\(advocacy db upgrade alone goes to it\)\.",
+        one_error_line(result),
+    )
+
+
+def test_console_link_is_refused_for_an_employee_with_no_page_there(
+    cli_env: dict[str, str],
+) -> None:
+    """It printed a link 'as a employee' to a console with no page for them."""
+    runner = CliRunner()
+    runner.invoke(cli, ["members", "add", "shell", "ann", "--name", "Ann Lee"])
+    result = runner.invoke(cli, ["console-link", "shell", "ann"])
+    assert result.exit_code == 1
+    assert one_error_line(result) == (
+        "Error: Ann Lee is an employee, and the console has no page for employees: give them a "
+        "role first, e.g. advocacy roles grant shell ann manager (or strategist, admin)."
+    )
+    assert "/console/login/" not in result.output
+    runner.invoke(cli, ["roles", "grant", "shell", "ann", "admin"])
+    granted = runner.invoke(cli, ["console-link", "shell", "ann"])
+    assert granted.exit_code == 0, granted.output
+    assert (
+        "/console/login/" in granted.output and "opens the console as an admin." in granted.output
+    )

@@ -9,6 +9,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError
+from alembic.util import CommandError
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
@@ -36,6 +38,22 @@ async def current_revision(db: Database) -> str | None:
     async with db.engine.connect() as connection:
         return await connection.run_sync(
             lambda sync: MigrationContext.configure(sync).get_current_revision()
+        )
+
+
+def require_known_revision(revision: str) -> None:
+    """A target no migration has is one line naming the newest, not Alembic's traceback."""
+    if revision in ("head", "heads"):
+        return
+    try:
+        scripts = ScriptDirectory.from_config(alembic_config())
+        known = bool(revision.strip()) and scripts.get_revision(revision) is not None
+    except (CommandError, RevisionError):
+        known = False
+    if not known:
+        raise ValueError(
+            f"There is no migration '{revision}'; the newest is {head_revision()} "
+            "(advocacy db upgrade alone goes to it)."
         )
 
 
@@ -70,6 +88,7 @@ async def upgrade(db: Database, revision: str = "head") -> tuple[str | None, str
     On PostgreSQL an advisory lock makes concurrent starts wait for each other; on SQLite the
     ``BEGIN IMMEDIATE`` transaction does the same.
     """
+    require_known_revision(revision)
     await require_schema(db)
     before = await current_revision(db)
     async with db.engine.begin() as connection:
