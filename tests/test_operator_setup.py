@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 from click.testing import CliRunner, Result
+from sqlalchemy import select
 
 from bot.app import Application
 from bot.cli.main import cli
@@ -370,3 +371,55 @@ def test_console_link_is_refused_for_an_employee_with_no_page_there(
     assert (
         "/console/login/" in granted.output and "opens the console as an admin." in granted.output
     )
+
+
+# -- Teams without an app id, behind a reverse proxy ---------------------------------------------
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.parametrize(
+    "header", ["X-Forwarded-For", "Forwarded", "X-Real-IP", "X-Forwarded-Host"]
+)
+async def test_without_an_app_id_a_request_through_a_proxy_is_not_from_this_machine(
+    sqlite_settings: Settings, header: str
+) -> None:
+    """nginx or Caddy in front of serve on 127.0.0.1 (for the https Slack needs) made every
+    request from the internet come from loopback: Teams activities were taken unauthenticated
+    from anyone (a member named as they liked, ideas filed in their name)."""
+    from bot.storage.models import Member, Suggestion
+    from tests.teams_support import teams_stack, user
+
+    value = {"Forwarded": "for=203.0.113.9"}.get(header, "203.0.113.9")
+    async with teams_stack(sqlite_settings) as teams:
+        activity = teams.activity("message", user("Mallory"), text="suggest Forged from afar")
+        async with teams.session.post(teams.url, json=activity, headers={header: value}) as sent:
+            assert sent.status == 401
+            assert (await sent.json())["error"] == (
+                "This bot has no MICROSOFT_APP_ID: it only serves local emulators, and this "
+                "request came through a proxy."
+            )
+        async with teams.app.db.transaction() as session:
+            assert list(await session.scalars(select(Suggestion))) == []
+            assert list(await session.scalars(select(Member))) == []
+        # The emulator on this machine still works.
+        status, _ = await teams.say(user("Alice"), "suggest From the emulator")
+        assert status == 201
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+async def test_without_an_app_id_replies_never_go_to_a_service_url_elsewhere(
+    sqlite_settings: Settings,
+) -> None:
+    """The bot posted its reply to whatever serviceUrl the unauthenticated activity named: a
+    way to make it call any address its network reaches."""
+    from bot.storage.models import Suggestion
+    from tests.teams_support import teams_stack, user
+
+    async with teams_stack(sqlite_settings) as teams:
+        activity = teams.activity("message", user("Mallory"), text="suggest Reply elsewhere")
+        activity["serviceUrl"] = "http://10.20.30.40:8080/internal/"
+        async with teams.session.post(teams.url, json=activity) as sent:
+            assert sent.status == 401
+            assert "its serviceUrl must be on this machine" in (await sent.json())["error"]
+        async with teams.app.db.transaction() as session:
+            assert list(await session.scalars(select(Suggestion))) == []
