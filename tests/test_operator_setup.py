@@ -423,3 +423,19 @@ async def test_without_an_app_id_replies_never_go_to_a_service_url_elsewhere(
             assert "its serviceUrl must be on this machine" in (await sent.json())["error"]
         async with teams.app.db.transaction() as session:
             assert list(await session.scalars(select(Suggestion))) == []
+
+
+def test_a_sqlite_file_in_a_missing_folder_names_the_folder(
+    cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """SQLite said only 'unable to open database file' (and its driver's thread sometimes
+    printed a traceback after the error line)."""
+    path = tmp_path / "missing" / "advocacy.db"
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{path}")
+    for args in (["members", "list"], ["db", "current"], ["serve", "--port", "0"]):
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 1, result.output
+        assert one_error_line(result) == (
+            f"Error: cannot use the database sqlite+aiosqlite:///{path}: its folder "
+            f"{path.parent} does not exist; create it, or point DATABASE_URL elsewhere."
+        )

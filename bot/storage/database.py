@@ -242,8 +242,18 @@ def create_private(path: str | None) -> None:
     readable by everyone on the machine): it holds ideas, answers and sealed references."""
     if not path or path == ":memory:" or path.startswith("file:"):
         return
-    with contextlib.suppress(FileExistsError, FileNotFoundError):
+    try:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except FileNotFoundError:
+        # Said here, in one line: SQLite's own "unable to open database file" names no folder,
+        # and its driver's thread could print a traceback after the command had ended.
+        folder = os.path.dirname(os.path.abspath(path))
+        raise ValueError(
+            f"cannot use the database sqlite+aiosqlite:///{path}: its folder {folder} does not "
+            "exist; create it, or point DATABASE_URL elsewhere."
+        ) from None
 
 
 class WriterTurn:
