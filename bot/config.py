@@ -14,6 +14,7 @@ from dotenv import dotenv_values
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///advocacy.db"
 DEFAULT_PORT = 3978
+DEFAULT_HOST = "127.0.0.1"
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,10 @@ class Settings:
     database_schema: str | None = None
     data_dir: Path = Path(".advocacy")
     secret_key: str | None = None
+    # Where ``advocacy serve`` listens unless --host and --port say otherwise (ADVOCACY_HOST,
+    # PORT): read here, like every setting, so that a .env file sets them too.
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
     # Where people reach this server from outside (tracked links, OAuth redirects).
     public_url: str = f"http://localhost:{DEFAULT_PORT}"
     # Channels where new suggestions are posted for colleagues to vote on: "slack:C0123,...".
@@ -63,12 +68,15 @@ class Settings:
         if dotenv_path.is_file():
             merged.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
         merged.update(os.environ if environ is None else environ)
+        port = _port(merged)
         return cls(
             database_url=merged.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
             database_schema=merged.get("DATABASE_SCHEMA") or None,
             data_dir=Path(merged.get("ADVOCACY_DATA_DIR") or ".advocacy"),
             secret_key=merged.get("ADVOCACY_SECRET_KEY") or None,
-            public_url=(merged.get("PUBLIC_URL") or f"http://localhost:{DEFAULT_PORT}").rstrip("/"),
+            host=(merged.get("ADVOCACY_HOST") or "").strip() or DEFAULT_HOST,
+            port=port,
+            public_url=(merged.get("PUBLIC_URL") or f"http://localhost:{port}").rstrip("/"),
             suggestion_channels=parse_channel_list(merged.get("SUGGESTIONS_CHANNELS") or ""),
             log_level=(merged.get("LOG_LEVEL") or "INFO").upper(),
             delivery_max_attempts=_positive_int(merged, "DELIVERY_MAX_ATTEMPTS", 5),
@@ -119,6 +127,16 @@ class ChannelRef:
 
 def parse_channel_list(text: str) -> tuple[ChannelRef, ...]:
     return tuple(ChannelRef.parse(item) for item in text.split(",") if item.strip())
+
+
+def _port(values: Mapping[str, str]) -> int:
+    """PORT, a TCP port (0: any free one), or a ValueError naming it."""
+    raw = (values.get("PORT") or "").strip()
+    if not raw:
+        return DEFAULT_PORT
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > 65535:
+        raise ValueError(f"PORT must be a TCP port, a whole number from 0 to 65535, not '{raw}'.")
+    return int(raw)
 
 
 def _positive_int(values: Mapping[str, str], key: str, default: int) -> int:

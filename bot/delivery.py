@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.exc import DBAPIError
 
+from bot.compose.text import plural
 from bot.domain import DeliveryStatus
 from bot.links import TrackedLinks
 from bot.messages import Message
@@ -289,10 +290,10 @@ class OutboxWorker:
                 stats.dead[row.platform] += 1
                 self.metrics.deliveries.labels(platform=row.platform, status="dead").inc()
                 log.warning(
-                    "delivery %d via %s dead-lettered after %d attempts: %s",
+                    "delivery %d via %s dead-lettered after %s: %s",
                     row.id,
                     row.platform,
-                    attempts,
+                    plural(attempts, "attempt"),
                     reason,
                 )
             else:

@@ -202,6 +202,23 @@ def check_secret(secret: str, source: str = "ADVOCACY_SECRET_KEY") -> str:
     return secret
 
 
+def warn_if_generated_key_differs(configured: str, path: Path) -> None:
+    """Setting ADVOCACY_SECRET_KEY after the bot ran with a generated key silently orphans what
+    that key sealed: the authors of earlier anonymous ideas are never told of an answer."""
+    try:
+        generated = path.read_text().strip()
+    except OSError:
+        return
+    if generated and generated != configured:
+        log.warning(
+            "ADVOCACY_SECRET_KEY differs from the key generated in %s before it was set, which "
+            "sealed what was stored until then (anonymous ideas' authors, events waiting in the "
+            "inbox, Slack installations): to keep them, set ADVOCACY_SECRET_KEY to that file's "
+            "key; if nothing was stored with it, delete the file.",
+            path,
+        )
+
+
 def load_or_create_secret(configured: str | None, data_dir: Path) -> str:
     """Use the configured key (refused when weak), or create one in the data directory on first
     start.
@@ -209,9 +226,11 @@ def load_or_create_secret(configured: str | None, data_dir: Path) -> str:
     A generated key lives beside the data it protects; production deployments should set
     ``ADVOCACY_SECRET_KEY`` so that the key survives a lost volume and is shared by every instance.
     """
-    if configured:
-        return check_secret(configured)
     path = data_dir / GENERATED_KEY_FILE
+    if configured:
+        secret = check_secret(configured)
+        warn_if_generated_key_differs(secret, path)
+        return secret
     if path.is_file():
         return check_secret(path.read_text().strip(), f"the key in {path}")
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)

@@ -8,7 +8,7 @@ import click
 from sqlalchemy import select
 
 from bot.app import Application
-from bot.cli.runtime import print_json, print_table, run_with_app
+from bot.cli.runtime import RecordId, print_json, print_table, run_with_app
 from bot.services.content import list_drafts, review_content
 from bot.services.permissions import OPERATOR
 from bot.storage.models import ContentFeed
@@ -63,14 +63,14 @@ def _review(ids: tuple[int, ...], approve: bool) -> None:
 
 
 @click.command("approve")
-@click.argument("ids", nargs=-1, type=int, required=True)
+@click.argument("ids", nargs=-1, type=RecordId("draft"), required=True)
 def approve(ids: tuple[int, ...]) -> None:
     """Approve drafts: they go out with the next content digest."""
     _review(ids, approve=True)
 
 
 @click.command("reject")
-@click.argument("ids", nargs=-1, type=int, required=True)
+@click.argument("ids", nargs=-1, type=RecordId("draft"), required=True)
 def reject(ids: tuple[int, ...]) -> None:
     """Reject drafts."""
     _review(ids, approve=False)

@@ -10,7 +10,6 @@ conversation with each member, so digests reach people who never wrote to the bo
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -48,6 +47,7 @@ from adapters.teams.activities import (
 from adapters.teams.auth import KeptCredentials, PromptConnectors, StrictAuthentication
 from adapters.teams.cards import CONTENT_TYPE, form_card, part_of_card, render_parts
 from adapters.teams.config import MESSAGES_PATH, TeamsConfig
+from adapters.teams.emulator import WITHOUT_APP_ID, local_service_url, refusal_without_app_id
 from adapters.teams.errors import cause, delivery_error
 from adapters.teams.parse import (
     PLATFORM,
@@ -129,11 +129,8 @@ class TeamsAdapter:
         """Authenticate, then: an invoke (Teams waits for its answer, which carries the updated
         card) is handled in the request and committed before the answer; every other activity
         is written to the inbox and acknowledged, and the inbox's worker handles it."""
-        if not self.config.authenticated and not _is_loopback(request.remote):
-            return web.json_response(
-                {"error": "This bot has no MICROSOFT_APP_ID: it only serves local emulators."},
-                status=401,
-            )
+        if not self.config.authenticated and (refused := refusal_without_app_id(request)):
+            return web.json_response({"error": refused}, status=401)
         auth_header = request.headers.get("Authorization", "")
         if self.config.authenticated and not auth_header.lower().startswith("bearer "):
             return _unauthorized()  # before reading a byte of the body
@@ -146,6 +143,11 @@ class TeamsAdapter:
                 return _unauthorized()
             return web.json_response(
                 {"error": "the body is not a Bot Framework activity"}, status=400
+            )
+        if not self.config.authenticated and not local_service_url(activity.service_url):
+            return web.json_response(
+                {"error": f"{WITHOUT_APP_ID}: its serviceUrl must be on this machine."},
+                status=401,
             )
         authenticated = await self._authenticate(activity, auth_header)
         if authenticated is None:
@@ -589,13 +591,6 @@ def _activity_of(body: bytes) -> Activity | None:
 
 def _unauthorized() -> web.Response:
     return web.json_response({"error": "Unauthorized"}, status=401)
-
-
-def _is_loopback(remote: str | None) -> bool:
-    try:
-        return remote is not None and ipaddress.ip_address(remote).is_loopback
-    except ValueError:
-        return False
 
 
 __all__ = ["TeamsAdapter"]

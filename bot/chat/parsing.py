@@ -85,7 +85,8 @@ def parse_id(text: str, what: str) -> int:
     value = text.strip().lstrip("#")
     if not (value.isascii() and value.isdigit()) or int(value) > MAX_ID:
         shown = text if len(text) <= 30 else text[:27] + "..."
-        raise InvalidInput(f"'{shown}' is not a {what} number; write it like 12 or #12.")
+        article = "an" if what[:1] in "aeiou" else "a"
+        raise InvalidInput(f"'{shown}' is not {article} {what} number; write it like 12 or #12.")
     return int(value)
 
 

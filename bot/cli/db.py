@@ -47,6 +47,7 @@ def current() -> None:
     async def main() -> str | None:
         database = Database(settings.database_url, search_path=settings.database_schema)
         try:
+            await migrate.require_schema(database)
             return await migrate.current_revision(database)
         finally:
             await database.dispose()

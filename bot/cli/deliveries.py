@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from bot.app import Application
-from bot.cli.runtime import print_json, print_table, run_with_app
+from bot.cli.runtime import RecordId, print_json, print_table, run_with_app
 from bot.services.deliveries import (
     FailedDelivery,
     HeldDeliveries,
@@ -117,11 +117,15 @@ def _record(failed: FailedDelivery) -> dict[str, Any]:
 
 
 @deliveries_group.command("retry")
-@click.argument("ids", nargs=-1, type=int)
-@click.option("--run", "run_id", type=int, help="Every failed delivery of this digest run.")
+@click.argument("ids", nargs=-1, type=RecordId("delivery"))
+@click.option(
+    "--run", "run_id", type=RecordId("run"), help="Every failed delivery of this digest run."
+)
 @click.option("--all", "everything", is_flag=True, help="Every failed delivery.")
 def retry(ids: tuple[int, ...], run_id: int | None, everything: bool) -> None:
     """Re-queue dead-lettered deliveries with fresh attempts; the server sends them."""
+    if ids and everything:
+        raise click.UsageError("Give either the ids of the deliveries to retry or --all, not both.")
 
     async def work(app: Application) -> int:
         async with app.db.transaction() as session:

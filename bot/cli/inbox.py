@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from bot.app import Application
-from bot.cli.runtime import print_json, print_table, run_with_app
+from bot.cli.runtime import RecordId, print_json, print_table, run_with_app
 from bot.compose.text import plural
 from bot.services.inbox_events import (
     InboxSummary,
@@ -111,7 +111,7 @@ def failed(limit: int, as_json: bool) -> None:
 
 
 @inbox_group.command("retry")
-@click.argument("ids", nargs=-1, type=int)
+@click.argument("ids", nargs=-1, type=RecordId("event"))
 @click.option("--all", "every", is_flag=True, help="Every event set aside.")
 def retry(ids: tuple[int, ...], every: bool) -> None:
     """Put events set aside back in the queue (after fixing what made them fail)."""

@@ -21,8 +21,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.app import Application, open_application
+from bot.chat.parsing import parse_id
 from bot.config import Settings
-from bot.errors import DomainError
+from bot.errors import DomainError, InvalidInput
 from bot.storage.database import describe_database_url, normalise_database_url
 
 T = TypeVar("T")
@@ -112,6 +113,24 @@ def configure_logging(level: str) -> None:
     )
 
 
+class RecordId(click.ParamType):
+    """An id as a command takes it (``42`` or ``#42``): a number too long to be one is refused
+    in one line, as in chat, instead of failing inside the database driver."""
+
+    name = "ID"
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        try:
+            return parse_id(str(value), self.what)
+        except InvalidInput as error:
+            self.fail(error.message, param, ctx)
+
+
 def cli_settings() -> Settings:
     try:
         return Settings.from_env()
@@ -129,12 +148,22 @@ def fail_on_domain_error() -> Iterator[None]:
     except ValueError as error:
         # Configuration problems (a bad DATABASE_URL, for example) arrive as ValueError.
         raise click.ClickException(str(error)) from None
-    except (OSError, SQLAlchemyError) as error:
-        reason = str(getattr(error, "orig", None) or error).splitlines()[0]
-        raise click.ClickException(
-            f"cannot use the database {describe_database_url(cli_settings().database_url)}: "
-            f"{reason}. Check DATABASE_URL and that the server is running."
-        ) from None
+    except OSError as error:
+        if error.filename is None:
+            raise click.ClickException(database_problem(error)) from None
+        # A file the command reads or writes (an --output, a --chart): not the database.
+        raise click.ClickException(f"cannot use {error.filename}: {error.strerror}.") from None
+    except SQLAlchemyError as error:
+        raise click.ClickException(database_problem(error)) from None
+
+
+def database_problem(error: Exception) -> str:
+    """One line: which database could not be used, why, and what to check."""
+    reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+    return (
+        f"cannot use the database {describe_database_url(cli_settings().database_url)}: "
+        f"{reason}. Check DATABASE_URL and that the server is running."
+    )
 
 
 def run_with_app(
@@ -171,15 +200,17 @@ def require_existing_database(settings: Settings) -> None:
 
 def file_progress(*, quiet: bool = False) -> Progress:
     """A progress bar for reading a large file, by bytes, on stderr (stdout stays for the
-    report); ``quiet`` (--json) hides it."""
+    report); ``quiet`` (--json) hides it, and so does a stderr that is no terminal (a log file
+    or a pipe would get a stray blank line where the bar was)."""
+    console = Console(stderr=True)
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         DownloadColumn(),
         TimeElapsedColumn(),
-        console=Console(stderr=True),
+        console=console,
         transient=True,
-        disable=quiet,
+        disable=quiet or not console.is_terminal,
     )
 
 

@@ -13,7 +13,7 @@ from aiohttp import web
 from bot import __version__
 from bot.app import open_application
 from bot.cli.runtime import cli_settings, configure_logging, fail_on_domain_error
-from bot.config import DEFAULT_PORT
+from bot.config import DEFAULT_HOST, DEFAULT_PORT
 from bot.connection_guard import ConnectionGuard, GuardedSite, plan_connections
 from bot.http_limits import BodyLimits, server_options
 from bot.storage.database import describe_database_url
@@ -25,17 +25,15 @@ log = logging.getLogger("advocacy.serve")
 @click.command()
 @click.option(
     "--host",
-    default="127.0.0.1",
-    show_default=True,
-    envvar="ADVOCACY_HOST",
+    default=None,
+    show_default=f"ADVOCACY_HOST, else {DEFAULT_HOST}",
     help="Interface to listen on; 0.0.0.0 for every interface (in a container).",
 )
 @click.option(
     "--port",
-    default=DEFAULT_PORT,
-    show_default=True,
+    default=None,
+    show_default=f"PORT, else {DEFAULT_PORT}",
     type=click.IntRange(0, 65535),
-    envvar="PORT",
     help="TCP port (3978 is the Bot Framework convention).",
 )
 @click.option(
@@ -44,9 +42,12 @@ log = logging.getLogger("advocacy.serve")
     help="Never run the scheduler here (another instance does); deliveries still drain.",
 )
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, no_scheduler: bool) -> None:
+def serve(ctx: click.Context, host: str | None, port: int | None, no_scheduler: bool) -> None:
     """Run the bot: chat endpoints, /healthz, /metrics, the outbox worker and the scheduler."""
     settings = cli_settings()
+    # Read with the other settings, so that ADVOCACY_HOST and PORT in .env count too.
+    host = host or settings.host
+    port = settings.port if port is None else port
     configure_logging("DEBUG" if ctx.obj.get("verbose") else settings.log_level)
 
     async def main() -> None:

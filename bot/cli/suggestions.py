@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from bot.app import Application
-from bot.cli.runtime import print_json, print_table, run_with_app
+from bot.cli.runtime import RecordId, print_json, print_table, run_with_app
 from bot.compose.suggestion_cards import author_label
 from bot.compose.text import humanise_duration, percent, plural, truncate
 from bot.domain import SuggestionStatus
@@ -211,8 +211,10 @@ def rollup(since: str, by: str, output: str) -> None:
 
 
 @suggestions_group.command("merge")
-@click.argument("duplicate", type=int)
-@click.option("--into", "target", type=int, required=True, help="The idea it repeats.")
+@click.argument("duplicate", type=RecordId("suggestion"))
+@click.option(
+    "--into", "target", type=RecordId("suggestion"), required=True, help="The idea it repeats."
+)
 def merge(duplicate: int, target: int) -> None:
     """Fold idea DUPLICATE into another; its votes move and its author is told."""
 
@@ -227,7 +229,7 @@ def merge(duplicate: int, target: int) -> None:
 
 
 @suggestions_group.command("hide")
-@click.argument("suggestion_id", type=int)
+@click.argument("suggestion_id", type=RecordId("suggestion"))
 @click.option("--reason", required=True, help="Told to the author.")
 def hide(suggestion_id: int, reason: str) -> None:
     """Take an abusive idea off the board; the author is told the reason."""

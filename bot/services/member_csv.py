@@ -138,6 +138,7 @@ class MemberCsv:
                 "platform,user_id,name,team,manager,role,timezone[,status]."
             )
         self.columns = [_canonical(name) for name in header]
+        _refuse_repeated_columns(header, self.columns)
         missing = [name for name in REQUIRED_COLUMNS if name not in self.columns]
         if missing:
             raise InvalidInput(
@@ -167,6 +168,24 @@ class MemberCsv:
                 continue
             record = {columns[i]: values[i].strip() for i in range(len(values))}
             yield _member_row(line, record, self.platforms)
+
+
+def _refuse_repeated_columns(header: list[str], columns: list[str]) -> None:
+    """Two columns read as one field (an HR export's ``id``, its employee number, beside
+    ``user_id``; ``department`` beside ``team``): whichever came last would silently win, and
+    members would be stored under the wrong ids or teams."""
+    first: dict[str, int] = {}
+    for index, column in enumerate(columns):
+        if column not in USED_COLUMNS:
+            continue
+        if column in first:
+            earlier = first[column]
+            raise InvalidInput(
+                f"The header has two columns read as {column}: '{header[earlier].strip()}' "
+                f"(column {earlier + 1}) and '{header[index].strip()}' (column {index + 1}); "
+                "rename or remove one of them and import again."
+            )
+        first[column] = index
 
 
 def parse_status(value: str) -> str:

@@ -17,17 +17,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import inspect
 import logging
 import os
 import sys
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -50,21 +52,66 @@ class DatabaseBusy(RuntimeError):
     """Waited the whole busy time-out for this process's other writers."""
 
 
+URL_FORMS = "use sqlite+aiosqlite:///FILE or postgresql+asyncpg://USER:PASSWORD@HOST/DB"
+
+
 def normalise_database_url(url: str) -> str:
-    """Accept the URLs people paste (``postgres://``, ``sqlite:///``) and pick the async driver."""
+    """Accept the URLs people paste (``postgres://``, ``sqlite:///``, a provider's
+    ``?sslmode=require``) and pick the async driver."""
     if url.startswith("postgres://"):
         url = "postgresql://" + url.removeprefix("postgres://")
-    parsed = make_url(url)
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        # Not echoed: a mistyped URL may still hold its password.
+        raise ValueError(f"DATABASE_URL is not a database URL; {URL_FORMS}.") from None
     if parsed.drivername in ("postgresql", "postgresql+psycopg2", "postgresql+psycopg"):
         parsed = parsed.set(drivername="postgresql+asyncpg")
+    if parsed.drivername == "postgresql+asyncpg" and "sslmode" in parsed.query:
+        # libpq's name, in every managed PostgreSQL's URL; asyncpg takes the same values as ssl.
+        query = dict(parsed.query)
+        sslmode = query.pop("sslmode")
+        parsed = parsed.set(query={"ssl": sslmode, **query})
+    if parsed.drivername == "postgresql+asyncpg":
+        refuse_unknown_postgres_parameters(parsed.query)
     elif parsed.drivername in ("sqlite", "sqlite+pysqlite"):
         parsed = parsed.set(drivername="sqlite+aiosqlite")
     if parsed.drivername not in ("postgresql+asyncpg", "sqlite+aiosqlite"):
-        raise ValueError(
-            f"DATABASE_URL uses '{parsed.drivername}'; use sqlite+aiosqlite:///FILE "
-            "or postgresql+asyncpg://USER@HOST/DB."
-        )
+        raise ValueError(f"DATABASE_URL uses '{parsed.drivername}'; {URL_FORMS}.")
     return parsed.render_as_string(hide_password=False)
+
+
+# URL parameters that reach asyncpg.connect as the strings they are (SQLAlchemy turns none into
+# a number but its own prepared_statement_cache_size; host and port are its multi-host form).
+POSTGRES_URL_PARAMETERS = frozenset(
+    {
+        "ssl",
+        "host",
+        "port",
+        "passfile",
+        "service",
+        "servicefile",
+        "target_session_attrs",
+        "krbsrvname",
+        "gsslib",
+    }
+)
+
+
+def refuse_unknown_postgres_parameters(query: Mapping[str, object]) -> None:
+    """A ``?name=`` asyncpg cannot take fails the first connection with a TypeError deep in
+    SQLAlchemy: say which one instead (when asyncpg is missing, require_driver says so)."""
+    try:
+        import asyncpg
+    except ImportError:
+        return
+    taken = POSTGRES_URL_PARAMETERS & set(inspect.signature(asyncpg.connect).parameters)
+    unknown = sorted(set(query) - taken - {"prepared_statement_cache_size"})
+    if unknown:
+        raise ValueError(
+            f"DATABASE_URL's ?{unknown[0]}= is not a setting this bot can pass to PostgreSQL: "
+            "remove it (sslmode=require or sslmode=verify-full are taken)."
+        )
 
 
 # What each async driver needs installed, and the project's extra that installs it.
@@ -101,8 +148,11 @@ def pip_command() -> str:
 
 
 def describe_database_url(url: str) -> str:
-    """The URL without its password, for logs."""
-    return make_url(url).render_as_string(hide_password=True)
+    """The URL without its password, for logs (a URL that cannot be read: not shown at all)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(DATABASE_URL, which is not a database URL)"
 
 
 class Database:
@@ -192,8 +242,18 @@ def create_private(path: str | None) -> None:
     readable by everyone on the machine): it holds ideas, answers and sealed references."""
     if not path or path == ":memory:" or path.startswith("file:"):
         return
-    with contextlib.suppress(FileExistsError, FileNotFoundError):
+    try:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except FileNotFoundError:
+        # Said here, in one line: SQLite's own "unable to open database file" names no folder,
+        # and its driver's thread could print a traceback after the command had ended.
+        folder = os.path.dirname(os.path.abspath(path))
+        raise ValueError(
+            f"cannot use the database sqlite+aiosqlite:///{path}: its folder {folder} does not "
+            "exist; create it, or point DATABASE_URL elsewhere."
+        ) from None
 
 
 class WriterTurn:
