@@ -47,6 +47,8 @@ MAX_BACKOFF_SECONDS = 900.0
 RECORD_PATIENCE_SECONDS = 120.0
 MESSAGE_CACHE_SIZE = 256
 DEFAULT_LEASE = timedelta(seconds=30)
+# How long deliveries wait after the platform refused the bot's token, before one tries again.
+PLATFORM_HOLD = timedelta(minutes=5)
 # Outcome columns written for each delivery of a batch (all present in every outcome).
 OUTCOME_COLUMNS = (
     "status",
@@ -144,6 +146,9 @@ class OutboxWorker:
         self._messages: OrderedDict[int, Message] = OrderedDict()
         self._wake = asyncio.Event()
         self._stopping = False
+        # (platform, workspace) whose token the platform refused: held until this time, why.
+        self.held: dict[tuple[str, str | None], tuple[datetime, str]] = {}
+        self.hold_for = PLATFORM_HOLD
 
     def wake(self) -> None:
         """Called when something was queued, so the worker does not wait for its next poll."""
@@ -274,57 +279,108 @@ class OutboxWorker:
             "platform_ref": None,
             "next_attempt_at": now,
         }
+        held = self.held.get((row.platform, row.workspace))
+        if held is not None and held[0] > now:
+            return self._held_back(row, *held)
         try:
             message = self.links.personalise(await self._message(row.message_id), row.id)
             result = await self.adapters[row.platform].send(self._target(row), message)
+        except DeliveryError as error:
+            if not error.platform_down:
+                return self._failed(row, error, attempts, now, stats)
+            return self._hold(row, str(error), now)
         except Exception as error:
-            retry_after = error.retry_after if isinstance(error, DeliveryError) else None
-            permanent = isinstance(error, DeliveryError) and error.permanent
-            if not isinstance(error, DeliveryError):
-                log.exception("delivery %d via %s failed unexpectedly", row.id, row.platform)
-            reason = str(error) or type(error).__name__
-            if row.sealed_recipient is not None:
-                reason = without_addresses(reason)
-            if permanent or attempts >= self.max_attempts:
-                values.update(status=DeliveryStatus.DEAD, last_error=reason[:2000])
-                stats.dead[row.platform] += 1
-                self.metrics.deliveries.labels(platform=row.platform, status="dead").inc()
-                log.warning(
-                    "delivery %d via %s dead-lettered after %s: %s",
-                    row.id,
-                    row.platform,
-                    plural(attempts, "attempt"),
-                    reason,
-                )
-            else:
-                delay = backoff_seconds(attempts, retry_after, self.base_backoff)
-                values.update(
-                    status=DeliveryStatus.PENDING,
-                    last_error=reason[:2000],
-                    next_attempt_at=now + timedelta(seconds=delay),
-                )
-                stats.retried[row.platform] += 1
-                self.metrics.deliveries.labels(platform=row.platform, status="retried").inc()
-                log.info(
-                    "delivery %d via %s will retry in %.1fs: %s",
-                    row.id,
-                    row.platform,
-                    delay,
-                    reason,
-                )
-        else:
-            now = utcnow()
-            values.update(
-                status=DeliveryStatus.SENT,
-                sent_at=now,
-                last_error=None,
-                # A sealed recipient's message reference would point at them: keep none.
-                platform_ref=None if row.sealed_recipient else result.platform_ref,
+            return self._failed(row, error, attempts, now, stats)
+        now = utcnow()
+        values.update(
+            status=DeliveryStatus.SENT,
+            sent_at=now,
+            last_error=None,
+            # A sealed recipient's message reference would point at them: keep none.
+            platform_ref=None if row.sealed_recipient else result.platform_ref,
+        )
+        stats.sent[row.platform] += 1
+        self.metrics.deliveries.labels(platform=row.platform, status="sent").inc()
+        self.metrics.delivery_latency.labels(platform=row.platform).observe(
+            (now - row.created_at).total_seconds()
+        )
+        return values
+
+    def _hold(self, row: _Claimed, reason: str, now: datetime) -> dict[str, object]:
+        """The platform refused the token for this workspace: say so once, and hold its
+        deliveries (the attempt not counted) until the next try, instead of dead-lettering
+        every one of them with a line of log each."""
+        key = (row.platform, row.workspace)
+        until = now + self.hold_for
+        if key not in self.held or self.held[key][0] <= now:
+            log.error(
+                "%s%s: %s; holding its deliveries, trying again at %s UTC",
+                row.platform,
+                f" workspace {row.workspace}" if row.workspace else "",
+                reason,
+                until.strftime("%H:%M"),
             )
-            stats.sent[row.platform] += 1
-            self.metrics.deliveries.labels(platform=row.platform, status="sent").inc()
-            self.metrics.delivery_latency.labels(platform=row.platform).observe(
-                (now - row.created_at).total_seconds()
+        self.held[key] = (until, reason)
+        return self._held_back(row, until, reason)
+
+    @staticmethod
+    def _held_back(row: _Claimed, until: datetime, reason: str) -> dict[str, object]:
+        return {
+            "id": row.id,
+            "status": DeliveryStatus.PENDING,
+            "attempts": row.attempts,
+            "lease_until": None,
+            "sent_at": None,
+            "platform_ref": None,
+            "next_attempt_at": until,
+            "last_error": f"held: {reason}"[:2000],
+        }
+
+    def _failed(
+        self, row: _Claimed, error: Exception, attempts: int, now: datetime, stats: DrainStats
+    ) -> dict[str, object]:
+        """A failed send: retried later with backoff, or dead-lettered."""
+        values: dict[str, object] = {
+            "id": row.id,
+            "attempts": attempts,
+            "lease_until": None,
+            "sent_at": None,
+            "platform_ref": None,
+            "next_attempt_at": now,
+        }
+        retry_after = error.retry_after if isinstance(error, DeliveryError) else None
+        permanent = isinstance(error, DeliveryError) and error.permanent
+        if not isinstance(error, DeliveryError):
+            log.exception("delivery %d via %s failed unexpectedly", row.id, row.platform)
+        reason = str(error) or type(error).__name__
+        if row.sealed_recipient is not None:
+            reason = without_addresses(reason)
+        if permanent or attempts >= self.max_attempts:
+            values.update(status=DeliveryStatus.DEAD, last_error=reason[:2000])
+            stats.dead[row.platform] += 1
+            self.metrics.deliveries.labels(platform=row.platform, status="dead").inc()
+            log.warning(
+                "delivery %d via %s dead-lettered after %s: %s",
+                row.id,
+                row.platform,
+                plural(attempts, "attempt"),
+                reason,
+            )
+        else:
+            delay = backoff_seconds(attempts, retry_after, self.base_backoff)
+            values.update(
+                status=DeliveryStatus.PENDING,
+                last_error=reason[:2000],
+                next_attempt_at=now + timedelta(seconds=delay),
+            )
+            stats.retried[row.platform] += 1
+            self.metrics.deliveries.labels(platform=row.platform, status="retried").inc()
+            log.info(
+                "delivery %d via %s will retry in %.1fs: %s",
+                row.id,
+                row.platform,
+                delay,
+                reason,
             )
         return values
 

@@ -50,12 +50,22 @@ class SendResult:
 
 
 class DeliveryError(Exception):
-    """A send failed. ``retry_after`` honours a 429; ``permanent`` dead-letters at once."""
+    """A send failed. ``retry_after`` honours a 429; ``permanent`` dead-letters at once;
+    ``platform_down`` says nothing can be sent to that workspace until an operator acts (a
+    wrong or revoked token): the outbox holds its deliveries instead of failing each one."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, permanent: bool = False):
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        permanent: bool = False,
+        platform_down: bool = False,
+    ):
         super().__init__(message)
         self.retry_after = retry_after
         self.permanent = permanent
+        self.platform_down = platform_down
 
 
 @dataclass(frozen=True)

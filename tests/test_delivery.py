@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select, update
 
 from bot.app import Application
@@ -94,6 +96,33 @@ async def test_a_permanent_error_dead_letters_at_once(
     assert delivery.status == DeliveryStatus.DEAD and delivery.attempts == 1
 
 
+async def test_a_refused_token_holds_the_platform_instead_of_failing_every_delivery(
+    app: Application, remote: RemotePlatform, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A wrong or revoked token: one error line, nothing dead-lettered, no attempt used up;
+    sent once the hold is over (the token fixed)."""
+    await queue(app, *(f"m{i}" for i in range(6)))
+    remote.fail_next(*(DeliveryError("bad token", platform_down=True) for _ in range(3)))
+    assert app.worker is not None
+    with caplog.at_level(logging.ERROR, logger="bot.delivery"):
+        stats = await app.worker.drain(wait_for_retries=False)
+    assert stats.dead["remote"] == 0 and remote.sent == []
+    assert [r.getMessage() for r in caplog.records if "holding its deliveries" in r.message] == [
+        caplog.records[0].getMessage()
+    ] and "remote: bad token" in caplog.records[0].getMessage()
+    held = await deliveries(app)
+    assert {(d.status, d.attempts) for d in held} == {(DeliveryStatus.PENDING, 0)}
+    assert all(d.last_error == "held: bad token" for d in held)
+    assert all(d.next_attempt_at - utcnow() > timedelta(minutes=4) for d in held)
+
+    remote.failures.clear()  # the token is fixed (sends already held never reached it)
+    app.worker.held.clear()  # and the hold is over
+    async with app.db.transaction() as session:
+        await session.execute(update(Delivery).values(next_attempt_at=utcnow()))
+    await app.worker.drain(wait_for_retries=False)
+    assert sorted(s.message.fallback for s in remote.sent) == [f"m{i}" for i in range(6)]
+
+
 async def test_a_delivery_left_in_flight_by_a_dead_process_is_sent_after_its_lease(
     app: Application, remote: RemotePlatform
 ) -> None:
@@ -179,3 +208,36 @@ async def test_a_failed_sealed_notice_keeps_no_address_of_its_recipient(
     assert "a:1AuthorsOwnChat" not in notice.last_error
     assert "D0AUTHOR123" not in notice.last_error
     assert notice.last_error.startswith("Teams did not answer")
+
+
+def test_slack_and_teams_say_when_the_token_itself_is_refused() -> None:
+    from slack_sdk.errors import SlackApiError
+    from slack_sdk.web.async_slack_response import AsyncSlackResponse
+
+    from adapters.slack.adapter import _delivery_error
+    from adapters.teams.errors import delivery_error
+
+    def slack(code: str) -> DeliveryError:
+        response = AsyncSlackResponse(
+            client=None,  # type: ignore[arg-type]
+            http_verb="POST",
+            api_url="https://slack.com/api/chat.postMessage",
+            req_args={},
+            data={"ok": False, "error": code},
+            headers={},
+            status_code=200,
+        )
+        return _delivery_error(SlackApiError(code, response))
+
+    assert slack("invalid_auth").platform_down and slack("token_revoked").platform_down
+    assert not slack("user_not_found").platform_down and slack("user_not_found").permanent
+
+    class Refused(Exception):
+        def __init__(self, status: int) -> None:
+            self.response = type("Response", (), {"status_code": status, "headers": {}})()
+
+    teams = delivery_error(Refused(401))
+    assert isinstance(teams, DeliveryError) and teams.platform_down
+    forbidden = delivery_error(Refused(403))
+    assert isinstance(forbidden, DeliveryError) and forbidden.permanent
+    assert not forbidden.platform_down

@@ -105,6 +105,12 @@ PERMANENT_ERRORS = frozenset(
 )
 
 
+# The token itself is refused: every message to that workspace would fail the same way.
+TOKEN_ERRORS = frozenset(
+    {"account_inactive", "invalid_auth", "not_authed", "token_expired", "token_revoked"}
+)
+
+
 class SlackAdapter:
     platform = PLATFORM
 
@@ -599,6 +605,11 @@ def _delivery_error(error: SlackApiError) -> DeliveryError:
         )
     if status >= 500:
         return DeliveryError(f"Slack answered HTTP {status}")
+    if code in TOKEN_ERRORS:
+        return DeliveryError(
+            f"Slack refused the bot token ({code}): fix SLACK_BOT_TOKEN or reinstall the app",
+            platform_down=True,
+        )
     return DeliveryError(
         f"Slack refused the message: {code or status}", permanent=code in PERMANENT_ERRORS
     )

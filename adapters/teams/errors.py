@@ -23,6 +23,13 @@ def delivery_error(error: Exception) -> Exception:
         return error  # a bug, not a delivery problem: let it be seen
     if status in RETRYABLE or status >= 500:
         return DeliveryError(f"Teams answered HTTP {status}", retry_after=retry_after)
+    if status == 401:
+        # The Connector refused the bot's own credentials: no message can go until they are fixed.
+        return DeliveryError(
+            "Teams refused the bot's credentials (HTTP 401): check MICROSOFT_APP_ID, "
+            "MICROSOFT_APP_PASSWORD and MICROSOFT_APP_TENANT_ID",
+            platform_down=True,
+        )
     return DeliveryError(f"Teams refused the message (HTTP {status})", permanent=True)
 
 
