@@ -6,6 +6,7 @@ import asyncio
 import csv
 import io
 import json
+import re
 from datetime import datetime
 from pathlib import Path
 
@@ -170,6 +171,8 @@ def test_objectives_content_and_digests(cli_env: dict[str, str]) -> None:
     assert "Next:" in out and ("CET" in out or "CEST" in out)
     [digest] = json.loads(run("digest", "list", "--json").output)
     assert digest["next_fire"] and digest["timezone"] == "Europe/Paris"
+    listed = run("digest", "list").output  # read as `digest add` said it, not ISO 8601
+    assert re.search(r"Mon \d\d \w{3} \d{4} 09:00 CES?T", listed) and "T09:00" not in listed
 
 
 def test_digest_run_delivers_through_the_shell_and_prints_a_summary(
@@ -184,7 +187,8 @@ def test_digest_run_delivers_through_the_shell_and_prints_a_summary(
     assert "shell" in out and "slack" in out and "1 HELD" in out  # Slack is not enabled here
     mailbox = Path(cli_env["ADVOCACY_DATA_DIR"]) / "shell" / "alice.jsonl"
     assert json.loads(mailbox.read_text().splitlines()[0])["message"]["cards"][1]["title"] == "A"
-    assert "Nothing sent" in run("digest", "run", "d").output
+    again = run("digest", "run", "d").output
+    assert again.startswith("Nothing new to send") and "Nothing sent: Nothing" not in again
     history = json.loads(run("digest", "runs", "d", "--json").output)
     assert [(h["status"], h["sent"], h["pending"]) for h in history] == [
         ("skipped", 0, 0),

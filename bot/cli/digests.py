@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 from rich.console import Console
@@ -225,7 +227,7 @@ def list_command(as_json: bool) -> None:
                 r["audience"],
                 r["cron"],
                 "each recipient's" if r["local_time"] else r["timezone"],
-                r["next_fire"] or "paused",
+                _when(r),
             ]
             for r in records
         ],
@@ -332,7 +334,7 @@ def run(
 
     result = run_with_app(work, adapters=True)
     if isinstance(result, str):
-        click.echo(f"Nothing sent: {result}")
+        click.echo(result if result.lower().startswith("nothing") else f"Nothing sent: {result}")
         return
     rows = []
     for platform, queued in sorted(result.queued.items()):
@@ -451,3 +453,11 @@ def runs(name: str | None, limit: int, as_json: bool) -> None:
 
 def register(root: click.Group) -> None:
     root.add_command(digest_group)
+
+
+def _when(record: dict[str, Any]) -> str:
+    """The next firing as a person reads it, as `digest add` says it (JSON keeps ISO 8601)."""
+    if not record["next_fire"]:
+        return "paused"
+    moment = datetime.fromisoformat(record["next_fire"]).astimezone(ZoneInfo(record["timezone"]))
+    return moment.strftime("%a %d %b %Y %H:%M %Z")

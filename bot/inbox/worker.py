@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
+from bot.compose.text import plural
 from bot.delivery import worker_identity
 from bot.inbox import rows
 from bot.inbox.items import (
@@ -309,13 +310,13 @@ class Inbox:
         resumed = sum(count for kind, count in waiting.items() if kind in self._handlers)
         if resumed:
             self.stats.resumed = resumed
-            log.info("inbox: resuming %d event(s) received before the last stop", resumed)
+            log.info("inbox: resuming %s received before the last stop", plural(resumed, "event"))
         for kind, count in waiting.items():
             if kind not in self._handlers:
                 log.warning(
-                    "inbox: %d event(s) of kind '%s' wait for an adapter that is not enabled "
+                    "inbox: %s of kind '%s' wait for an adapter that is not enabled "
                     "here; they are handled once it is (see advocacy inbox status)",
-                    count,
+                    plural(count, "event"),
                     kind,
                 )
 
@@ -465,7 +466,9 @@ class Inbox:
             return claimed
         settled = [row.id for row in claimed if row.event_key in handled]
         await self.store.run(partial(rows.settle, ids=settled, now=utcnow()))
-        log.info("inbox: %d event(s) were handled before the last stop; marked done", len(settled))
+        log.info(
+            "inbox: %s handled before the last stop; marked done", plural(len(settled), "event")
+        )
         return [row for row in claimed if row.event_key not in handled]
 
     async def _marked_done(self, keys: list[str]) -> set[str]:
@@ -579,8 +582,8 @@ class Inbox:
             left_over = -1
         if left_over:
             log.info(
-                "inbox: stopped; %d event(s) left for the next start",
-                left_over,
+                "inbox: stopped; %s left for the next start",
+                plural(left_over, "event"),
             )
 
     # ----- reading -------------------------------------------------------------------------
