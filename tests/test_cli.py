@@ -323,3 +323,11 @@ async def _dead_letter(user_id: str, error: str) -> int:
         delivery = (await session.scalars(select(Delivery))).one()
         delivery.status, delivery.attempts, delivery.last_error = "dead", 5, error
         return delivery.id
+
+
+def test_cli_tables_show_peoples_text_in_written_order(cli_env: dict[str, str]) -> None:
+    """A right-to-left override in a name would show "evil" as "live" in a terminal."""
+    run("members", "add", "shell", "mallory", "--name", "\u202eevil")
+    listed = run("members", "list").output
+    assert "evil" in listed and "\u202e" not in listed
+    assert "\u202eevil" in json.loads(run("members", "list", "--json").output)[0].values()

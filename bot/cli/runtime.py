@@ -25,6 +25,7 @@ from bot.chat.parsing import parse_id
 from bot.config import Settings
 from bot.errors import DomainError, InvalidInput
 from bot.storage.database import describe_database_url, normalise_database_url
+from bot.text_safety import in_written_order
 
 T = TypeVar("T")
 
@@ -244,4 +245,5 @@ def print_table(
 
 
 def _cell(value: Any) -> Text:
-    return Text("" if value is None else str(value))
+    """A table cell as written: no direction override may reorder it ("evil" shown "live")."""
+    return Text("" if value is None else in_written_order(str(value)))
