@@ -22,7 +22,7 @@ from bot.domain import Role
 from bot.errors import InvalidInput
 from bot.messages import Message
 from bot.platform import AdapterContext, AdapterRegistry, AdapterStatus
-from bot.services.members import add_member
+from bot.services.members import add_member, validate_known_platform, validate_timezone
 from bot.services.outbox import Recipient, enqueue
 from bot.services.permissions import OPERATOR
 from bot.web import build_web_app
@@ -203,3 +203,12 @@ async def test_the_console_deliveries_page_shows_what_is_held_and_why(
     )
     assert "1 delivery for myspace is waiting, not sent: no adapter for" in " ".join(html.split())
     assert "for remote" not in html  # it sends here: nothing of it is held
+
+
+def test_a_misspelt_platform_or_zone_gets_the_closest_and_a_zone_in_any_case_is_read() -> None:
+    with pytest.raises(InvalidInput, match=r"use shell, slack or teams\. Did you mean slack\?"):
+        validate_known_platform("slak")
+    assert validate_timezone("europe/paris") == "Europe/Paris"
+    assert validate_timezone("AMERICA/NEW_YORK") == "America/New_York"
+    with pytest.raises(InvalidInput, match=r"Did you mean Europe/Paris\?"):
+        validate_timezone("Europe/Pari")

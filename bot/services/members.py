@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Sequence
 from datetime import datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from functools import cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain import Role, parse_enum
+from bot.domain import Role, closest_choice, parse_enum
 from bot.errors import Conflict, InvalidInput, NotFound
 from bot.events import Actor
 from bot.platform import installed_platforms
@@ -40,8 +41,10 @@ def validate_known_platform(platform: str, known: Collection[str] | None = None)
     value = validate_platform(platform)
     choices = sorted(installed_platforms() if known is None else known)
     if value not in choices:
+        guess = closest_choice(value, choices)
+        hint = f" Did you mean {guess}?" if guess else ""
         raise InvalidInput(
-            f"'{platform}' is not a platform this bot knows; use {describe_choices(choices)}."
+            f"'{platform}' is not a platform this bot knows; use {describe_choices(choices)}.{hint}"
         )
     return value
 
@@ -60,10 +63,22 @@ def validate_timezone(zone: str) -> str:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
+        # HR exports write 'europe/paris' or 'EUROPE/PARIS': the same zone, spelt as IANA does.
+        if (same := _zones_by_case().get(value.lower())) is not None:
+            return same
+        zones = _zones_by_case()
+        guess = zones.get(closest_choice(value.lower(), zones, cutoff=0.8) or "")
+        hint = f" Did you mean {guess}?" if guess else ""
         raise InvalidInput(
-            f"Unknown time zone '{zone}'; use an IANA name such as Europe/Paris or Asia/Tokyo."
+            f"Unknown time zone '{zone}'; use an IANA name such as Europe/Paris or "
+            f"Asia/Tokyo.{hint}"
         ) from None
     return value
+
+
+@cache
+def _zones_by_case() -> dict[str, str]:
+    return {name.lower(): name for name in available_timezones()}
 
 
 def validate_user_id(user_id: str) -> str:
