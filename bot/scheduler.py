@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import func, select
 
+from bot.compose.text import plural
 from bot.plugins import Composer
 from bot.sealing import Sealer
 from bot.services.digest_runs import start_run
@@ -70,7 +71,7 @@ class DigestScheduler:
             self.refresh, "interval", seconds=self.refresh_seconds, id="refresh", coalesce=True
         )
         self.scheduler.start()
-        log.info("scheduler started with %d digest job(s)", len(self._versions))
+        log.info("scheduler started with %s", plural(len(self._versions), "digest job"))
 
     async def stop(self) -> None:
         if self.scheduler is not None and self.scheduler.running:
