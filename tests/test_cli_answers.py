@@ -40,7 +40,13 @@ def test_slack_manifest_without_a_public_url_prints_nothing_and_says_what_to_set
         "PUBLIC_URL=https://advocacy.example.com (this server's public address) or pass "
         "--url https://advocacy.example.com."
     )
-    for url in ("http://bot.example.com", "https://localhost:3978", "bot.example.com"):
+    for url in (
+        "http://bot.example.com",
+        "https://localhost:3978",
+        "bot.example.com",
+        "https://10.0.0.5",  # a private address Slack cannot reach
+        "https://exa mple.com",
+    ):
         refused = run("slack", "manifest", "--url", url)
         assert refused.exit_code == 1 and "localhost" not in refused.output.split("Error:")[0]
         assert refused.output.startswith("Error: ") and len(refused.output.splitlines()) == 1

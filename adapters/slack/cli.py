@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -135,6 +137,9 @@ def manifest(url: str | None) -> None:
     click.echo(MANIFEST.read_text().replace("https://YOUR-BOT-HOST", public_base(base)), nl=False)
 
 
+DNS_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+
+
 def public_base(base: str) -> str:
     """The address Slack is to call, or a one-line error: Slack cannot reach localhost, and it
     sends events and commands to https:// addresses only."""
@@ -156,7 +161,21 @@ def public_base(base: str) -> str:
             f"{base} is this machine, which Slack cannot reach: use this server's public "
             f"address, e.g. {example} (or a tunnel's https address)."
         )
+    if not _reachable_host(parts.hostname):
+        raise click.ClickException(
+            f"{base} is not an address Slack can reach from the internet (a private or "
+            f"malformed host): use this server's public address, e.g. {example}."
+        )
     return base
+
+
+def _reachable_host(host: str) -> bool:
+    """A public IP literal or a well-formed DNS name (10.0.0.5 and 'exa mple.com' are not)."""
+    try:
+        return ipaddress.ip_address(host).is_global
+    except ValueError:
+        labels = host.rstrip(".").split(".")
+        return len(labels) >= 2 and all(DNS_LABEL.fullmatch(label) for label in labels)
 
 
 def register(root: click.Group) -> None:
