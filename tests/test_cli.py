@@ -59,6 +59,8 @@ def test_help_lists_every_command(cli_env: dict[str, str]) -> None:
 
 
 def test_db_upgrade_reports_and_is_idempotent(cli_env: dict[str, str]) -> None:
+    due = run("db", "current", ok=False)  # a deployment script can tell an upgrade is due
+    assert due.exit_code == 1 and "needs: advocacy db upgrade" in due.output
     assert "upgraded from an empty database" in run("db", "upgrade").output
     assert "up to date" in run("db", "upgrade").output
     assert "up to date" in run("db", "current").output

@@ -41,7 +41,8 @@ def upgrade(revision: str) -> None:
 
 @db_group.command("current")
 def current() -> None:
-    """Show the database's schema revision and the newest one this version knows."""
+    """Show the database's schema revision and the newest one this version knows; exits 1
+    when an upgrade is due, so a deployment script can check before starting."""
     settings = cli_settings()
 
     async def main() -> str | None:
@@ -57,6 +58,8 @@ def current() -> None:
     head = migrate.head_revision()
     state = "up to date" if revision == head else "needs: advocacy db upgrade"
     click.echo(f"revision {revision or 'none'} (newest {head}): {state}")
+    if revision != head:
+        raise SystemExit(1)
 
 
 @db_group.command("revision")
