@@ -164,6 +164,12 @@ async def test_platform_faults_a_postgres_restart_and_kill_9_lose_nothing(
 
             async with running_serve(env, tmp_path) as second:
                 await wait_for(lambda: served() == RECIPIENTS, "everyone served", timeout=240)
+                # A message in flight at the kill reached Slack before its outcome was written:
+                # the run is over once its lease ran out and it was sent (again) and recorded.
+                deadline = time.monotonic() + 60
+                while await count_unfinished(schema):
+                    assert time.monotonic() < deadline, "deliveries still unfinished"
+                    await asyncio.sleep(0.5)
                 await asyncio.sleep(1)  # anything more would go out now
                 assert not second.said("Traceback")
 
@@ -183,6 +189,22 @@ async def test_platform_faults_a_postgres_restart_and_kill_9_lose_nothing(
             )
     finally:
         await _postgres(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+async def count_unfinished(schema: str) -> int:
+    """Deliveries neither sent nor dead-lettered yet, read straight from PostgreSQL."""
+    import asyncpg
+
+    url = make_url(str(POSTGRES_URL)).set(drivername="postgresql").render_as_string(False)
+    connection = await asyncpg.connect(url, server_settings={"search_path": schema})
+    try:
+        return int(
+            await connection.fetchval(
+                "SELECT count(*) FROM deliveries WHERE status NOT IN ('sent', 'dead')"
+            )
+        )
+    finally:
+        await connection.close()
 
 
 async def count_feedback(schema: str) -> int:

@@ -137,7 +137,7 @@ async def test_the_full_loop_in_teams_against_advocacy_serve(tmp_path: Path) -> 
                 ),
                 "the inbox to be empty",
             )
-            assert feedback() == [("reaction", "like")]
+            assert feedback() == [("reaction", "+1")]
             # 4. She files an idea anonymously.
             await teams.say(ALICE, "suggest --anonymous Publish the on-call rota")
             # 5. The manager answers it from the rollup card.

@@ -359,7 +359,7 @@ async def run_the_loop(pg: Playground, bot: Bot, env: dict[str, str], cwd: Path,
         ),
         "the reaction to be recorded",
     )
-    assert query(db, "SELECT kind, detail FROM feedback") == [("reaction", "like")]
+    assert query(db, "SELECT kind, detail FROM feedback") == [("reaction", "+1")]
 
     # "Useful" on the second digest, pressed as Teams does (Action.Execute: the invoke answers
     # with the updated card), then again from a client without Universal Actions (Action.Submit:
@@ -387,7 +387,7 @@ async def run_the_loop(pg: Playground, bot: Bot, env: dict[str, str], cwd: Path,
     )
     assert "✓ Useful" in json.dumps(updated[0].cards, ensure_ascii=False)
     assert sorted(query(db, "SELECT kind, detail FROM feedback")) == [
-        ("reaction", "like"),
+        ("reaction", "+1"),
         ("useful", ""),
     ]
 
