@@ -259,16 +259,7 @@ class OutboxWorker:
         Once the server is stopping, what is not sent yet is handed back unsent: the batch's
         outcomes are then written at once, and nothing sent is sent again after the restart."""
         if self._stopping:
-            return {
-                "id": row.id,
-                "status": DeliveryStatus.PENDING,
-                "attempts": row.attempts,
-                "lease_until": None,
-                "sent_at": None,
-                "platform_ref": None,
-                "next_attempt_at": utcnow(),
-                "last_error": None,
-            }
+            return self._unsent(row, utcnow(), None)
         attempts = row.attempts + 1
         now = utcnow()
         values: dict[str, object] = {
@@ -323,8 +314,13 @@ class OutboxWorker:
         self.held[key] = (until, reason)
         return self._held_back(row, until, reason)
 
+    @classmethod
+    def _held_back(cls, row: _Claimed, until: datetime, reason: str) -> dict[str, object]:
+        return cls._unsent(row, until, f"held: {reason}"[:2000])
+
     @staticmethod
-    def _held_back(row: _Claimed, until: datetime, reason: str) -> dict[str, object]:
+    def _unsent(row: _Claimed, retry_at: datetime, last_error: str | None) -> dict[str, object]:
+        """The row handed back waiting, its attempt not counted (nothing was tried)."""
         return {
             "id": row.id,
             "status": DeliveryStatus.PENDING,
@@ -332,8 +328,8 @@ class OutboxWorker:
             "lease_until": None,
             "sent_at": None,
             "platform_ref": None,
-            "next_attempt_at": until,
-            "last_error": f"held: {reason}"[:2000],
+            "next_attempt_at": retry_at,
+            "last_error": last_error,
         }
 
     def _failed(
