@@ -262,14 +262,7 @@ class OutboxWorker:
             return self._unsent(row, utcnow(), None)
         attempts = row.attempts + 1
         now = utcnow()
-        values: dict[str, object] = {
-            "id": row.id,
-            "attempts": attempts,
-            "lease_until": None,
-            "sent_at": None,
-            "platform_ref": None,
-            "next_attempt_at": now,
-        }
+        values = self._attempted(row, attempts, now)
         held = self.held.get((row.platform, row.workspace))
         if held is not None and held[0] > now:
             return self._held_back(row, *held)
@@ -314,6 +307,18 @@ class OutboxWorker:
         self.held[key] = (until, reason)
         return self._held_back(row, until, reason)
 
+    @staticmethod
+    def _attempted(row: _Claimed, attempts: int, now: datetime) -> dict[str, object]:
+        """The row after a send was tried: its outcome fields are filled in by the caller."""
+        return {
+            "id": row.id,
+            "attempts": attempts,
+            "lease_until": None,
+            "sent_at": None,
+            "platform_ref": None,
+            "next_attempt_at": now,
+        }
+
     @classmethod
     def _held_back(cls, row: _Claimed, until: datetime, reason: str) -> dict[str, object]:
         return cls._unsent(row, until, f"held: {reason}"[:2000])
@@ -336,14 +341,7 @@ class OutboxWorker:
         self, row: _Claimed, error: Exception, attempts: int, now: datetime, stats: DrainStats
     ) -> dict[str, object]:
         """A failed send: retried later with backoff, or dead-lettered."""
-        values: dict[str, object] = {
-            "id": row.id,
-            "attempts": attempts,
-            "lease_until": None,
-            "sent_at": None,
-            "platform_ref": None,
-            "next_attempt_at": now,
-        }
+        values = self._attempted(row, attempts, now)
         retry_after = error.retry_after if isinstance(error, DeliveryError) else None
         permanent = isinstance(error, DeliveryError) and error.permanent
         if not isinstance(error, DeliveryError):
