@@ -87,11 +87,17 @@ async def test_a_fifth_of_calls_failing_loses_nothing_and_doubles_nothing(
 
         posted = fake.posted_counts()
         assert set(posted) == dm(users), "every recipient got the digest"
-        assert fake.duplicates() == {}, "nobody got it twice"
         assert counted(stack.app, "sent") == RECIPIENTS
         # Every injected fault was a retry, never a loss: 429, 500 and time-outs all happened.
         assert set(fake.fault_counts) == {"429", "500", "timeout"}
-        assert counted(stack.app, "retried") >= sum(fake.fault_counts.values())
+        refused = sum(fake.fault_counts.values()) + fake.rate_limited_count
+        assert counted(stack.app, "retried") >= refused
+        # Nobody got it twice because of a fault. The one duplicate at-least-once delivery cannot
+        # avoid (chat.postMessage has no idempotency key) is a message Slack carried out but
+        # answered after the client's time-out, which a loaded machine can make happen: each such
+        # extra message needs a retry that no refusal explains.
+        unexplained_retries = counted(stack.app, "retried") - refused
+        assert sum(fake.duplicates().values()) <= unexplained_retries, fake.duplicates()
         assert counted(stack.app, "dead") == 0
         assert await statuses(stack.app) == {DeliveryStatus.SENT: RECIPIENTS}
 
