@@ -70,6 +70,47 @@ OPEN_SUGGESTION_STATUSES = (
 )
 
 
+# Decisions that make a promise: the manager may say which KPI they should move (DecisionReview).
+DECIDED_STATUSES = (SuggestionStatus.PLANNED, SuggestionStatus.DONE)
+
+
+class KpiDirection(StrEnum):
+    """Which way is better for a KPI, and which way a decision should move it."""
+
+    HIGHER = "higher"
+    LOWER = "lower"
+
+
+class ReviewState(StrEnum):
+    WAITING = "waiting"
+    ASKED = "asked"
+    ANSWERED = "answered"
+    SUPERSEDED = "superseded"
+
+
+class ReviewVerdict(StrEnum):
+    """The manager's answer on the review date; "too early" is not a verdict, it postpones."""
+
+    HELPED = "helped"
+    DID_NOT_HELP = "did_not_help"
+
+    @property
+    def label(self) -> str:
+        return "it helped" if self is ReviewVerdict.HELPED else "it did not help; revisit"
+
+
+class KpiSource(StrEnum):
+    CLI = "cli"
+    IMPORT = "import"
+    WEBHOOK = "webhook"
+    CONSOLE = "console"
+    DEMO = "demo"
+
+
+# Customer voice an employee heard and logged from chat (/voice, a message action).
+EMPLOYEE_VOICE_SOURCE = "employee"
+
+
 class SubjectType(StrEnum):
     """What a piece of feedback is about."""
 

@@ -101,7 +101,13 @@ class Objective(Base):
     key: Mapped[str] = mapped_column(String(64), unique=True)
     title: Mapped[str] = mapped_column(String(200))
     kpi: Mapped[str | None] = mapped_column(String(200))
+    # The target as people wrote it ("under 1 hour"); kept as written, beside its number.
     target: Mapped[str | None] = mapped_column(String(100))
+    # The KPI measured: its unit ("minutes", "%"), which way is better ("higher" or "lower",
+    # bot/domain.py KpiDirection) and the numeric target in that unit (see KpiReading).
+    kpi_unit: Mapped[str | None] = mapped_column(String(30))
+    kpi_direction: Mapped[str | None] = mapped_column(String(10))
+    target_value: Mapped[float | None] = mapped_column(Float)
     # Higher comes first when content digests choose what to send.
     priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
@@ -156,6 +162,108 @@ class VoiceItem(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # Set when the item was posted as an urgent alert (so it is posted once).
     alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Source "employee": the colleague who heard it and logged it from chat.
+    logged_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+
+
+class KpiReading(Base):
+    """One measurement of an objective's KPI, on a day. A second reading for the same day is a
+    correction and replaces the first (so a re-sent CSV or webhook changes nothing)."""
+
+    __tablename__ = "kpi_readings"
+    __table_args__ = (UniqueConstraint("objective_id", "measured_on"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    objective_id: Mapped[int] = mapped_column(ForeignKey("objectives.id", ondelete="CASCADE"))
+    # The day the value describes, as midnight UTC of that day.
+    measured_on: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    value: Mapped[float] = mapped_column(Float)
+    # Where it came from: cli, import, webhook, console, demo.
+    source: Mapped[str] = mapped_column(String(20), default="cli")
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class DecisionReview(Base):
+    """A decision as a promise: a manager set an idea to planned or done, said which objective's
+    KPI it should move and which way, and when to look. On ``review_on`` the manager is asked
+    whether it helped; the answer is told to the idea's author and voters.
+
+    ``state``: waiting (review_on not reached), asked (card sent), answered (verdict given), or
+    superseded (a later decision on the same idea replaced it)."""
+
+    __tablename__ = "decision_reviews"
+    __table_args__ = (Index("ix_decision_reviews_due", "state", "review_on"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    suggestion_id: Mapped[int] = mapped_column(
+        ForeignKey("suggestions.id", ondelete="CASCADE"), index=True
+    )
+    response_id: Mapped[int | None] = mapped_column(ForeignKey("suggestion_responses.id"))
+    objective_id: Mapped[int] = mapped_column(ForeignKey("objectives.id"), index=True)
+    # "higher" or "lower": which way the decision should move the KPI.
+    expected: Mapped[str] = mapped_column(String(10))
+    decided_status: Mapped[str] = mapped_column(String(20))
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    review_on: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The KPI's latest reading on or before the decision, and the one the review compared.
+    baseline_value: Mapped[float | None] = mapped_column(Float)
+    review_value: Mapped[float | None] = mapped_column(Float)
+    state: Mapped[str] = mapped_column(String(20), default="waiting")
+    # helped, did_not_help (revisit); "too early" moves review_on and asks again later.
+    verdict: Mapped[str | None] = mapped_column(String(20))
+    asked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    postponed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Overdue reviews are flagged up the hierarchy like unanswered ideas.
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    suggestion: Mapped[Suggestion] = relationship(lazy="joined")
+    objective: Mapped[Objective] = relationship(lazy="joined")
+
+
+class IdeaEvidence(Base):
+    """A piece of customer voice that says what an idea says: the idea's weight in customers'
+    words. Found when the idea is filed (and refreshed as voice arrives)."""
+
+    __tablename__ = "idea_evidence"
+    __table_args__ = (UniqueConstraint("suggestion_id", "voice_item_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    suggestion_id: Mapped[int] = mapped_column(
+        ForeignKey("suggestions.id", ondelete="CASCADE"), index=True
+    )
+    voice_item_id: Mapped[int] = mapped_column(
+        ForeignKey("voice_items.id", ondelete="CASCADE"), index=True
+    )
+    score: Mapped[float] = mapped_column(Float)
+    # The theme they share, when they share one.
+    theme: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class VoiceSpike(Base):
+    """A theme whose volume in one period stood far above its own recent history; alerted once
+    (unique per theme and period)."""
+
+    __tablename__ = "voice_spikes"
+    __table_args__ = (UniqueConstraint("theme", "period_start"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    theme: Mapped[str] = mapped_column(String(100))
+    period_start: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    period_end: Mapped[datetime] = mapped_column(UTCDateTime())
+    count: Mapped[int] = mapped_column(Integer)
+    # The usual level: mean and standard deviation of the count over the periods before.
+    usual: Mapped[float] = mapped_column(Float)
+    spread: Mapped[float] = mapped_column(Float)
+    alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class ContentFeed(Base):
@@ -363,6 +471,10 @@ class Suggestion(Base):
     # How far up the hierarchy an unanswered idea has been flagged (0: not yet).
     escalation_level: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Customer evidence (IdeaEvidence): how many voice items say the same, and their main theme;
+    # kept here so waiting ideas can be sorted by it.
+    evidence_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0", index=True)
+    evidence_theme: Mapped[str | None] = mapped_column(String(100))
 
     author: Mapped[Member | None] = relationship(lazy="joined", foreign_keys=[author_id])
     team: Mapped[Team | None] = relationship(lazy="joined")

@@ -1,0 +1,19 @@
+"""How a KPI's values read in every message: "52 minutes", "91.5%", "4.2 stars"."""
+
+from __future__ import annotations
+
+
+def kpi_number(value: float) -> str:
+    """Whole numbers without decimals, others to at most two (74, 4.25, 0.5)."""
+    if value == int(value) and abs(value) < 1e15:
+        return f"{int(value):,}"
+    return f"{value:,.2f}".rstrip("0").rstrip(".")
+
+
+def kpi_value(value: float | None, unit: str | None) -> str:
+    if value is None:
+        return "no reading"
+    number = kpi_number(value)
+    if not unit:
+        return number
+    return f"{number}{unit}" if unit == "%" else f"{number} {unit}"
