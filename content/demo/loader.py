@@ -40,6 +40,7 @@ from bot.storage.models import (
 )
 from bot.storage.types import utcnow
 from content.content_digest import content_composer
+from content.demo.kpi_history import add_kpi_history
 
 DATA = Path(__file__).parent
 PLATFORM = "shell"
@@ -115,6 +116,12 @@ async def load_demo(
                     else None,
                 )
                 report.objectives += 1
+            stored = await get_objective(session, objective["key"])
+            stored.kpi_unit = objective.get("unit")
+            stored.kpi_direction = objective.get("direction")
+            stored.target_value = objective.get("target_value")
+            if objective.get("readings"):
+                await add_kpi_history(session, stored, objective["readings"], now)
 
         # Last week's picks went out a week ago (with people's answers); this week's are new.
         last_week = [item for item in demo_file("content.json") if item.get("last_week")]

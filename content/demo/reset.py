@@ -15,6 +15,7 @@ from sqlalchemy import delete, exists, func, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.compose.text import plural
+from bot.domain import KpiSource
 from bot.services.content import normalise_url
 from bot.storage.models import (
     AdapterRecord,
@@ -24,6 +25,7 @@ from bot.storage.models import (
     Delivery,
     Digest,
     InboxEvent,
+    KpiReading,
     Member,
     MemberIdentity,
     Objective,
@@ -79,6 +81,10 @@ async def not_the_demos(session: AsyncSession) -> list[str]:
         ),
         "digest": await _count(
             session, select(func.count(Digest.id)).where(Digest.name.not_in(keys["digests"]))
+        ),
+        "KPI reading not the demo's": await _count(
+            session,
+            select(func.count(KpiReading.id)).where(KpiReading.source != KpiSource.DEMO),
         ),
         "content feed": await _count(session, select(func.count(ContentFeed.id))),
         "customer-voice import": await _count(session, select(func.count(VoiceImport.id))),
