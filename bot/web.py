@@ -23,6 +23,7 @@ from bot.console.headers import security_headers
 from bot.console.web import mount_console
 from bot.domain import FeedbackKind
 from bot.http_limits import request_limits
+from bot.kpi_webhook import mount as mount_kpi_webhook
 from bot.leader import DEFAULT_RETRY_SECONDS, Leadership, scheduler_lock
 from bot.links import is_link_preview
 from bot.metrics import CONTENT_TYPE_LATEST
@@ -246,6 +247,7 @@ def build_web_app(
     app.router.add_get("/charts/{token}", chart)
     mount_policy_pages(app)
     mount_console(app, application)
+    mount_kpi_webhook(app, application)
     for adapter in application.adapters.values():
         adapter.mount(app)
     for mount in application.extensions.routes:
