@@ -17,3 +17,12 @@ def kpi_value(value: float | None, unit: str | None) -> str:
     if not unit:
         return number
     return f"{number}{unit}" if unit == "%" else f"{number} {unit}"
+
+
+def kpi_change(change: float | None, unit: str | None) -> str:
+    """A change with its sign: "+5 minutes", "−12.5%", "no change"."""
+    if change is None:
+        return "no earlier reading"
+    if change == 0:
+        return "no change"
+    return ("+" if change > 0 else "−") + kpi_value(abs(change), unit)

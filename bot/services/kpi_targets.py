@@ -85,9 +85,9 @@ def parse_number(text: str, what: str = "value") -> float:
     try:
         number = float(cleaned)
     except ValueError:
-        raise InvalidInput(f"The {what} '{text.strip()}' is not a number.") from None
+        raise InvalidInput(f"the {what} '{text.strip()}' is not a number") from None
     if not math.isfinite(number):
-        raise InvalidInput(f"The {what} must be a finite number, not '{text.strip()}'.")
+        raise InvalidInput(f"the {what} must be a finite number, not '{text.strip()}'")
     return number
 
 
