@@ -26,3 +26,23 @@ def kpi_change(change: float | None, unit: str | None) -> str:
     if change == 0:
         return "no change"
     return ("+" if change > 0 else "−") + kpi_value(abs(change), unit)
+
+
+def kpi_trend(trend: str | None, change: float | None, unit: str | None) -> str:
+    """"better (−22 minutes)", "worse (+3%)", "flat (no change)": the judgement first (it
+    respects which way is better), then the movement."""
+    if trend is None:
+        return "not enough readings"
+    return f"{trend} ({kpi_change(change, unit)})"
+
+
+def kpi_distance(
+    met: bool | None, to_go: float | None, target: float | None, unit: str | None
+) -> str:
+    """"met (target 60 minutes)", "12 minutes to go (target 60 minutes)", "no target"."""
+    if target is None:
+        return "no target set"
+    goal = f"target {kpi_value(target, unit)}"
+    if met is None:
+        return f"no reading yet ({goal})"
+    return f"met ({goal})" if met else f"{kpi_value(to_go, unit)} to go ({goal})"
