@@ -29,7 +29,7 @@ def kpi_change(change: float | None, unit: str | None) -> str:
 
 
 def kpi_trend(trend: str | None, change: float | None, unit: str | None) -> str:
-    """"better (−22 minutes)", "worse (+3%)", "flat (no change)": the judgement first (it
+    """ "better (−22 minutes)", "worse (+3%)", "flat (no change)": the judgement first (it
     respects which way is better), then the movement."""
     if trend is None:
         return "not enough readings"
@@ -39,7 +39,7 @@ def kpi_trend(trend: str | None, change: float | None, unit: str | None) -> str:
 def kpi_distance(
     met: bool | None, to_go: float | None, target: float | None, unit: str | None
 ) -> str:
-    """"met (target 60 minutes)", "12 minutes to go (target 60 minutes)", "no target"."""
+    """ "met (target 60 minutes)", "12 minutes to go (target 60 minutes)", "no target"."""
     if target is None:
         return "no target set"
     goal = f"target {kpi_value(target, unit)}"
