@@ -20,11 +20,13 @@ from click.testing import CliRunner, Result
 from sqlalchemy import select
 
 from adapters.shell import ShellAdapterFactory
+from bot import kpi_webhook
 from bot.app import Application, open_application
 from bot.cli.main import cli
 from bot.config import Settings
 from bot.domain import Role
 from bot.errors import InvalidInput, PermissionDenied
+from bot.http_limits import SIGNED_ENDPOINTS
 from bot.platform import AdapterRegistry
 from bot.services.kpi_targets import read_written_target
 from bot.services.objectives import KEEP, add_objective, edit_objective, get_objective
@@ -310,6 +312,14 @@ async def test_signed_readings_are_stored_with_each_bad_one_answered_by_number(
     # The same readings sent again (signed anew: a deliberate resend) change nothing.
     status, answer = await post(server, body, signed(body, at=time.time() + 1))
     assert status == 200 and answer["unchanged"] == 2 and answer["added"] == 0
+
+
+def test_the_kpi_webhook_is_refused_unsigned_before_its_body_is_read() -> None:
+    """The server's middleware refuses requests without the signature's headers early; it must
+    know this endpoint by the path and headers it really has."""
+    [endpoint] = [e for e in SIGNED_ENDPOINTS if e.path == kpi_webhook.PATH]
+    assert endpoint.headers == kpi_webhook.HEADERS
+    assert endpoint.unless_unset == kpi_webhook.SECRET_SETTING
 
 
 async def test_unsigned_forged_stale_or_replayed_requests_store_nothing(

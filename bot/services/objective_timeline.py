@@ -11,6 +11,7 @@ managers of other teams too), and not at all where the rollup merges the objecti
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -96,7 +97,7 @@ async def build_timelines(
     since: datetime,
     until: datetime,
     *,
-    withheld: set[int] = frozenset(),  # type: ignore[assignment]
+    withheld: Collection[int] = (),
 ) -> dict[int, ObjectiveTimeline]:
     """Each objective's timeline over [since, until]; ``withheld``: objectives whose ideas are
     merged into "other" (their done ideas are left out)."""
