@@ -303,10 +303,13 @@ def _kpi_panel(axes: Any, row: ObjectiveFigures, report: ObjectivesReport, narro
             clip_on=True,
             zorder=3,
         )
+        newest = timeline.readings[-1].value
+        # High up, the label goes under the point: the ideas' stars are along the top.
+        under = (newest - low) / (high - low) > 0.7
         axes.annotate(
-            in_written_order(kpi_value(timeline.readings[-1].value, k.unit)),
-            (days[-1], timeline.readings[-1].value),
-            xytext=(-4, 6),
+            in_written_order(kpi_value(newest, k.unit)),
+            (days[-1], newest),
+            xytext=(-4, -14 if under else 6),
             textcoords="offset points",
             ha="right",
             fontsize="small",
@@ -324,10 +327,15 @@ def _kpi_panel(axes: Any, row: ObjectiveFigures, report: ObjectivesReport, narro
             color="#475569",
         )
     top = blended_transform_factory(axes.transData, axes.transAxes)
+    by_day: dict[datetime, list[int]] = {}
     for event in timeline.ideas_done:
-        axes.axvline(date2num(event.day), color=KPI_COLOURS["idea"], linestyle=":", linewidth=1.5)
+        by_day.setdefault(event.day, []).append(event.suggestion_id)
+    span = date2num(report.until) - date2num(report.since)
+    for day, ids in by_day.items():
+        x = date2num(day)
+        axes.axvline(x, color=KPI_COLOURS["idea"], linestyle=":", linewidth=1.5)
         axes.plot(
-            [date2num(event.day)],
+            [x],
             [0.93],
             transform=top,
             marker="*",
@@ -336,11 +344,15 @@ def _kpi_panel(axes: Any, row: ObjectiveFigures, report: ObjectivesReport, narro
             clip_on=False,
             zorder=4,
         )
+        # Near the right edge the label goes to the star's left, so it is never cut off.
+        late = x > date2num(report.since) + 0.8 * span
+        names = " ".join(f"#{i}" for i in ids[:2]) + (f" +{len(ids) - 2}" if len(ids) > 2 else "")
         axes.text(
-            date2num(event.day),
+            x,
             0.93,
-            f" #{event.suggestion_id}",
+            f"{names} " if late else f" {names}",
             transform=top,
+            ha="right" if late else "left",
             va="center",
             fontsize="x-small",
             color=KPI_COLOURS["idea"],

@@ -52,9 +52,9 @@ def mailbox(app: Application, user: str) -> list[dict]:
 
 
 async def loaded_width(page: Page) -> int:
-    """The chart image's width once the browser has loaded it (0 if it failed)."""
+    """The first chart image's width once the browser has loaded it (0 if it failed)."""
     return int(
-        await page.locator("img.chart").evaluate(
+        await page.locator("img.chart").first.evaluate(
             "img => img.complete ? img.naturalWidth : new Promise(r => {"
             " img.onload = () => r(img.naturalWidth); img.onerror = () => r(0); })"
         )
@@ -274,7 +274,7 @@ async def test_at_phone_width_tables_scroll_in_their_frame_and_charts_stack(
             await screenshot(page, f"console-{name}-phone")
         for name in ("objectives", "voice"):
             await page.goto(f"/console/{name}")
-            chart = page.locator("img.chart")
+            chart = page.locator("img.chart").first  # objectives: the KPIs' chart comes first
             assert await loaded_width(page) > 0
             source = await chart.evaluate("img => img.currentSrc")
             assert "layout=narrow" in source, name

@@ -28,17 +28,28 @@ from bot.domain import Role
 from bot.errors import InvalidInput, PermissionDenied
 from bot.http_limits import SIGNED_ENDPOINTS
 from bot.platform import AdapterRegistry
+from bot.services.kpi_readings import record_reading
 from bot.services.kpi_targets import read_written_target
-from bot.services.objectives import KEEP, add_objective, edit_objective, get_objective
+from bot.services.objectives import (
+    KEEP,
+    add_objective,
+    edit_objective,
+    get_objective,
+    list_objectives,
+)
 from bot.services.permissions import OPERATOR
 from bot.signed_webhook import sign
 from bot.storage.models import KpiReading
 from bot.storage.types import utcnow
 from bot.web import build_web_app
+from content.demo.loader import load_demo
 from tests import test_console
+from tests.browser_support import chromium_page, requires_chromium, screenshot_dir
 from tests.conftest import make_member
 from tests.fakes import RemoteAdapterFactory, RemotePlatform
 from tests.test_console import Browser, signed_in
+from tests.test_console_browser import loaded_width
+from tests.test_console_browser import sign_in_path as browser_sign_in_path
 from tests.test_console_forms import parsed, refused_beside
 
 server, browsers = test_console.server, test_console.browsers  # the console's fixtures
@@ -424,3 +435,47 @@ async def test_employees_cannot_record_readings_on_the_console(
     assert status in (403, 303)
     assert await stored(app) == []
     assert date.fromisoformat(day(0)) == TODAY
+
+
+# ----- the KPI chart in a real browser --------------------------------------------------------
+
+
+@requires_chromium
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+async def test_the_kpi_chart_fits_a_phone_and_a_desktop_on_the_demo(app: Application) -> None:
+    """The demo's objectives with a quarter of weekly readings: on the objectives page the KPIs'
+    chart comes first, loads, and at a phone's width is the narrow one, within the screen."""
+    await load_demo(app.db, app.sealer, you=None)
+    async with app.db.transaction() as session:
+        for objective in await list_objectives(session):
+            target = objective.target_value or 50
+            lower = objective.kpi_direction == "lower"
+            for week in range(13):
+                share = (1.4 - 0.04 * week) if lower else (0.7 + 0.03 * week)
+                await record_reading(
+                    session,
+                    OPERATOR,
+                    objective,
+                    round(target * share, 1),
+                    TODAY - timedelta(weeks=12 - week),
+                )
+    test_server = TestServer(build_web_app(app, run_scheduler=False), host="127.0.0.1")
+    await test_server.start_server()
+    base = f"http://127.0.0.1:{test_server.port}"
+    try:
+        for name, viewport in (("phone", {"width": 390, "height": 844}), ("desktop", None)):
+            async with chromium_page(base_url=base, viewport=viewport) as page:
+                await page.goto(await browser_sign_in_path(app, "sam"))
+                await page.get_by_role("button", name="Sign in").click()
+                await page.wait_for_url("**/console/*")
+                await page.goto("/console/objectives?since=90d")
+                chart = page.locator("img.chart").first
+                assert await loaded_width(page) > 0, name
+                source = await chart.evaluate("img => img.currentSrc")
+                assert "/console/objectives/kpi.png" in source
+                assert ("layout=narrow" in source) == (name == "phone")
+                width = await chart.evaluate("img => img.clientWidth")
+                assert width <= (viewport or {"width": 1280})["width"]
+                await chart.screenshot(path=str(screenshot_dir() / f"kpi-chart-{name}.png"))
+    finally:
+        await test_server.close()

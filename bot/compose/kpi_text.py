@@ -16,7 +16,12 @@ def kpi_value(value: float | None, unit: str | None) -> str:
     number = kpi_number(value)
     if not unit:
         return number
-    return f"{number}{unit}" if unit == "%" else f"{number} {unit}"
+    if unit == "%":
+        return f"{number}{unit}"
+    # "1 hour", not "1 hours" (units are stored plural: hours, minutes, days, points).
+    if abs(value) == 1 and unit.endswith("s") and not unit.endswith("ss"):
+        unit = unit[:-1]
+    return f"{number} {unit}"
 
 
 def kpi_change(change: float | None, unit: str | None) -> str:
