@@ -44,7 +44,7 @@ from bot.storage.types import utcnow
 from bot.web import build_web_app
 from content.demo.loader import load_demo
 from tests import test_console
-from tests.browser_support import chromium_page, requires_chromium, screenshot_dir
+from tests.browser_support import chromium_page, requires_chromium, screenshot, screenshot_dir
 from tests.conftest import make_member
 from tests.fakes import RemoteAdapterFactory, RemotePlatform
 from tests.test_console import Browser, signed_in
@@ -477,5 +477,12 @@ async def test_the_kpi_chart_fits_a_phone_and_a_desktop_on_the_demo(app: Applica
                 width = await chart.evaluate("img => img.clientWidth")
                 assert width <= (viewport or {"width": 1280})["width"]
                 await chart.screenshot(path=str(screenshot_dir() / f"kpi-chart-{name}.png"))
+                assert await page.evaluate("document.body.scrollWidth <= innerWidth"), name
+                form = page.locator("#record-kpi")
+                await form.get_by_label("Value").fill("52")
+                await form.get_by_role("button", name="Record").click()
+                await page.get_by_role("status").wait_for()
+                assert await loaded_width(page) > 0, name
+                await screenshot(page, f"console-objectives-kpi-{name}")
     finally:
         await test_server.close()
