@@ -49,8 +49,13 @@ def secret_of(application: Application) -> str | None:
 
 
 def mount(app: web.Application, application: Application) -> None:
+    secret = secret_of(application)
+    if secret:
+        log.info("KPI webhook on at %s", PATH)
+    else:
+        log.info("KPI webhook off (set %s to take readings at %s)", SECRET_SETTING, PATH)
     signed = SignedWebhook(
-        secret_of(application),
+        secret,
         f"the KPI webhook is off: set {SECRET_SETTING}",
         ThrottledLog(log, "KPI webhook"),
         PLATFORM,
