@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.storage.models import Objective
+
 
 def kpi_number(value: float) -> str:
     """Whole numbers without decimals, others to at most two (74, 4.25, 0.5)."""
@@ -34,8 +39,8 @@ def kpi_change(change: float | None, unit: str | None) -> str:
 
 
 def kpi_trend(trend: str | None, change: float | None, unit: str | None) -> str:
-    """ "better (−22 minutes)", "worse (+3%)", "flat (no change)": the judgement first (it
-    respects which way is better), then the movement."""
+    """The judgement first (it respects which way is better), then the movement: "better
+    (−22 minutes)", "worse (+3%)", "flat (no change)"."""
     if trend is None:
         return "not enough readings"
     return f"{trend} ({kpi_change(change, unit)})"
@@ -44,10 +49,25 @@ def kpi_trend(trend: str | None, change: float | None, unit: str | None) -> str:
 def kpi_distance(
     met: bool | None, to_go: float | None, target: float | None, unit: str | None
 ) -> str:
-    """ "met (target 60 minutes)", "12 minutes to go (target 60 minutes)", "no target"."""
+    """How far from target, in the KPI's direction: "met (target 60 minutes)", "12 minutes to go
+    (target 60 minutes)", "no target set"."""
     if target is None:
         return "no target set"
     goal = f"target {kpi_value(target, unit)}"
     if met is None:
         return f"no reading yet ({goal})"
     return f"met ({goal})" if met else f"{kpi_value(to_go, unit)} to go ({goal})"
+
+
+def describe_kpi(objective: Objective) -> str:
+    """'median first reply time in minutes, lower is better, target 60 minutes'."""
+    parts = [objective.kpi or "no KPI named"]
+    if objective.kpi_unit:
+        parts[0] += f" in {objective.kpi_unit}"
+    if objective.kpi_direction:
+        parts.append(f"{objective.kpi_direction} is better")
+    if objective.target_value is not None:
+        parts.append(f"target {kpi_value(objective.target_value, objective.kpi_unit)}")
+    elif objective.target:
+        parts.append(f"target '{objective.target}' (no number)")
+    return ", ".join(parts)
