@@ -9,7 +9,9 @@ import json
 from datetime import timedelta
 from typing import Any
 
+import aiohttp
 import pytest
+from aiohttp.test_utils import TestServer
 from click.testing import CliRunner
 
 from bot.app import Application
@@ -17,6 +19,8 @@ from bot.charts import kpi_figure
 from bot.cli.main import cli
 from bot.compose.report_card import objectives_report_message
 from bot.domain import Role
+from bot.events import CommandInvoked
+from bot.messages import Fact
 from bot.services.content import add_content
 from bot.services.digest_runs import start_run
 from bot.services.digests import add_digest
@@ -27,7 +31,8 @@ from bot.services.permissions import OPERATOR
 from bot.services.suggestions import answer_suggestion, file_suggestion
 from bot.storage.models import VoiceItem
 from bot.storage.types import utcnow
-from tests.conftest import make_member
+from bot.web import build_web_app
+from tests.conftest import actor, make_member
 from tests.fakes import RemotePlatform
 
 NOW = utcnow()
@@ -243,3 +248,34 @@ def test_the_report_in_every_format_carries_the_kpi(cli_env: dict[str, str], tmp
     chart = tmp_path / "kpi.png"
     run("report", "objectives", "--kpi-chart", str(chart))
     assert chart.read_bytes().startswith(b"\x89PNG")
+
+
+async def test_report_in_chat_leads_with_the_kpi_chart_a_signed_link_serves(
+    app: Application,
+) -> None:
+    await objectives_with_readings(app)
+    await make_member(app, "boss", role=Role.MANAGER)
+    reply = await app.router.handle(
+        CommandInvoked(actor("boss"), command="report", text="--since 30d")
+    )
+    [message] = reply.messages
+    header, *cards = message.cards
+    assert header.image_url and app.charts.read(header.image_url.rsplit("/", 1)[1]).chart == "kpi"
+    [answer] = [card for card in cards if card.title == "Answer fast"]
+    assert Fact("Target", "met (target 60 minutes)") in answer.facts
+    activity = cards[-1]
+    assert activity.image_url and app.charts.read(activity.image_url.rsplit("/", 1)[1]).chart == (
+        "objectives"
+    )
+    server = TestServer(build_web_app(app, run_scheduler=False), host="127.0.0.1")
+    await server.start_server()
+    try:
+        path = "/charts/" + header.image_url.rsplit("/", 1)[1]
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"http://127.0.0.1:{server.port}{path}") as chart,
+        ):
+            assert chart.status == 200 and chart.content_type == "image/png"
+            assert (await chart.read()).startswith(b"\x89PNG")
+    finally:
+        await server.close()
