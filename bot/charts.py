@@ -18,8 +18,9 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
+from bot.compose.kpi_text import kpi_distance, kpi_trend, kpi_value
 from bot.compose.text import plural
-from bot.services.objectives_report import ObjectivesReport
+from bot.services.objectives_report import ObjectiveFigures, ObjectivesReport
 from bot.text_safety import in_written_order
 
 COLOURS = {
@@ -153,6 +154,268 @@ def objectives_figure(report: ObjectivesReport, *, narrow: bool = False) -> Any:
     days = max(1, round((report.until - report.since).total_seconds() / 86_400))
     figure.suptitle(f"Objectives, last {plural(days, 'day')} (to {report.until:%d %b %Y})")
     return figure
+
+
+# The KPI chart's colours: the KPI dark blue, its target and the side of it that meets it green,
+# ideas done orange, content sent purple (Okabe-Ito-like, told apart with colour blindness; each
+# also has its own line style or marker shape).
+KPI_COLOURS = {
+    "kpi": "#1d4ed8",
+    "target": "#15803d",
+    "met_zone": "#bbf7d0",
+    "idea": "#d55e00",
+    "content": "#7c3aed",
+    "good": "#16a34a",
+    "bad": "#dc2626",
+}
+# Inches: one objective's KPI panel (shorter while it has no readings) and the sentiment strip
+# under it.
+KPI_PANEL = {False: 2.3, True: 2.1}
+EMPTY_PANEL = 0.8
+SENTIMENT_STRIP = 0.6
+# Characters per line of a KPI panel's title and headline (they wrap, never cut).
+KPI_TITLE_WIDTH = {False: 90, True: 42}
+
+
+def kpi_chart(report: ObjectivesReport, *, narrow: bool = False) -> bytes:
+    """Each KPI over the report's period as a PNG (see ``kpi_figure``)."""
+    return _png(_pyplot(), kpi_figure(report, narrow=narrow))
+
+
+def kpi_headline(row: ObjectiveFigures, width: int = 200) -> str:
+    """What a manager reads first: "52 minutes · better (−22 minutes) · met (target 60
+    minutes)", its parts kept whole on lines of at most ``width`` characters."""
+    k = row.kpi_figures
+    if k.latest is None:
+        return "No readings yet"
+    parts = (
+        kpi_value(k.latest, k.unit),
+        kpi_trend(k.trend, k.change, k.unit),
+        kpi_distance(k.met, k.to_go, k.target_value, k.unit),
+    )
+    lines = [parts[0]]
+    for part in parts[1:]:
+        joined = f"{lines[-1]} · {part}"
+        if len(joined) <= width:
+            lines[-1] = joined
+        else:
+            lines.append(part)
+    return "\n".join(lines)
+
+
+def kpi_figure(report: ObjectivesReport, *, narrow: bool = False) -> Any:
+    """Is each KPI where it should be, and what happened meanwhile? Per objective, on one time
+    axis: the KPI's readings as a line, its target as a dashed line with the side that meets it
+    shaded, a dotted line on each day an idea about it was done, a triangle on each day content
+    for it went out, and under it customers' weekly sentiment as small bars (green 0 or above,
+    red below). ``narrow``: a phone's width."""
+    plt = _pyplot()
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    rows = report.rows or []
+    count = max(1, len(rows))
+    panels = [KPI_PANEL[narrow] if row.timeline.readings else EMPTY_PANEL for row in rows]
+    size = (4.4 if narrow else 10, sum(panels) + count * (SENTIMENT_STRIP + 0.8) + 1.3)
+    figure = plt.figure(figsize=size, layout="constrained")
+    days = max(1, round((report.until - report.since).total_seconds() / 86_400))
+    figure.suptitle(f"KPIs, last {plural(days, 'day')} (to {report.until:%d %b %Y})")
+    if not rows:
+        figure.text(0.5, 0.5, "No objectives yet", ha="center")
+        return figure
+    grid = figure.add_gridspec(
+        2 * count,
+        1,
+        height_ratios=[size for panel in panels for size in (panel, SENTIMENT_STRIP)],
+    )
+    for index, row in enumerate(rows):
+        kpi_axes = figure.add_subplot(grid[2 * index])
+        mood = figure.add_subplot(grid[2 * index + 1], sharex=kpi_axes)
+        _kpi_panel(kpi_axes, row, report, narrow)
+        _sentiment_strip(mood, row, narrow)
+    handles = {
+        "KPI": Line2D([], [], color=KPI_COLOURS["kpi"], marker="o", linewidth=2),
+        "target": Line2D([], [], color=KPI_COLOURS["target"], linestyle="--"),
+        "meets the target": Patch(color=KPI_COLOURS["met_zone"]),
+        "idea done": Line2D(
+            [], [], color=KPI_COLOURS["idea"], linestyle=":", marker="*", markersize=9
+        ),
+        "content sent": Line2D(
+            [], [], color=KPI_COLOURS["content"], linestyle="", marker="^", markersize=7
+        ),
+        "customer sentiment (weekly)": Patch(color=KPI_COLOURS["good"]),
+    }
+    figure.legend(
+        list(handles.values()),
+        list(handles),
+        loc="outside lower center",
+        ncols=2 if narrow else 3,
+        fontsize="small",
+        frameon=False,
+    )
+    return figure
+
+
+def _kpi_panel(axes: Any, row: ObjectiveFigures, report: ObjectivesReport, narrow: bool) -> None:
+    from matplotlib.dates import date2num
+    from matplotlib.transforms import blended_transform_factory
+
+    k = row.kpi_figures
+    timeline = row.timeline
+    width = KPI_TITLE_WIDTH[narrow]
+    name = "\n".join(textwrap.wrap(in_written_order(row.title), width)) or " "
+    axes.set_title(
+        name + "\n" + in_written_order(kpi_headline(row, width)), loc="left", fontsize="medium"
+    )
+    values = [point.value for point in timeline.readings]
+    if k.target_value is not None:
+        values.append(k.target_value)
+    low, high = (min(values), max(values)) if values else (0.0, 1.0)
+    pad = (high - low) * 0.15 or max(1.0, abs(high) * 0.1)
+    low, high = low - pad, high + pad
+    axes.set_ylim(low, high)
+    axes.set_xlim(date2num(report.since), date2num(report.until))
+    if k.target_value is not None:
+        axes.axhline(k.target_value, color=KPI_COLOURS["target"], linestyle="--", linewidth=1.5)
+        if k.direction in ("lower", "higher"):
+            edge = low if k.direction == "lower" else high
+            axes.axhspan(k.target_value, edge, color=KPI_COLOURS["met_zone"], alpha=0.5, lw=0)
+        axes.text(  # at the left: the newest reading is labelled at the right
+            0.01,
+            k.target_value,
+            f"target {in_written_order(kpi_value(k.target_value, k.unit))}",
+            transform=blended_transform_factory(axes.transAxes, axes.transData),
+            ha="left",
+            va="bottom",
+            fontsize="small",
+            color=KPI_COLOURS["target"],
+            bbox={"facecolor": "white", "alpha": 0.7, "linewidth": 0, "pad": 1},
+        )
+    if timeline.readings:
+        days = [date2num(point.day) for point in timeline.readings]
+        axes.plot(
+            days,
+            [point.value for point in timeline.readings],
+            color=KPI_COLOURS["kpi"],
+            marker="o",
+            markersize=3.5 if len(days) > 20 else 5,
+            linewidth=2,
+            clip_on=True,
+            zorder=3,
+        )
+        newest = timeline.readings[-1].value
+        # High up, the label goes under the point: the ideas' stars are along the top.
+        under = (newest - low) / (high - low) > 0.7
+        axes.annotate(
+            in_written_order(kpi_value(newest, k.unit)),
+            (days[-1], newest),
+            xytext=(-4, -14 if under else 6),
+            textcoords="offset points",
+            ha="right",
+            fontsize="small",
+            fontweight="bold",
+            color=KPI_COLOURS["kpi"],
+        )
+    else:
+        axes.text(
+            0.5,
+            0.5,
+            "No readings yet",
+            ha="center",
+            va="center",
+            transform=axes.transAxes,
+            color="#475569",
+        )
+    top = blended_transform_factory(axes.transData, axes.transAxes)
+    by_day: dict[datetime, list[int]] = {}
+    for event in timeline.ideas_done:
+        by_day.setdefault(event.day, []).append(event.suggestion_id)
+    span = date2num(report.until) - date2num(report.since)
+    for day, ids in by_day.items():
+        x = date2num(day)
+        axes.axvline(x, color=KPI_COLOURS["idea"], linestyle=":", linewidth=1.5)
+        axes.plot(
+            [x],
+            [0.93],
+            transform=top,
+            marker="*",
+            markersize=10,
+            color=KPI_COLOURS["idea"],
+            clip_on=False,
+            zorder=4,
+        )
+        # Near the right edge the label goes to the star's left, so it is never cut off.
+        late = x > date2num(report.since) + 0.8 * span
+        names = " ".join(f"#{i}" for i in ids[:2]) + (f" +{len(ids) - 2}" if len(ids) > 2 else "")
+        axes.text(
+            x,
+            0.93,
+            f"{names} " if late else f" {names}",
+            transform=top,
+            ha="right" if late else "left",
+            va="center",
+            fontsize="x-small",
+            color=KPI_COLOURS["idea"],
+        )
+    if timeline.content_sent:
+        axes.plot(
+            [date2num(event.day) for event in timeline.content_sent],
+            [0.05] * len(timeline.content_sent),
+            transform=top,
+            linestyle="",
+            marker="^",
+            markersize=7,
+            color=KPI_COLOURS["content"],
+            clip_on=False,
+            zorder=4,
+        )
+    if timeline.ideas_withheld:
+        axes.text(
+            0.99,
+            0.97,
+            "ideas done: not shown (fewer than 5 people)",
+            transform=axes.transAxes,
+            ha="right",
+            va="top",
+            fontsize="x-small",
+            color="#475569",
+            bbox={"facecolor": "white", "alpha": 0.8, "linewidth": 0, "pad": 1},
+        )
+    axes.set_ylabel(in_written_order(k.unit or "value"), fontsize="small")
+    axes.tick_params(labelbottom=False, labelsize="small")
+    axes.grid(axis="y", color="#e2e8f0", linewidth=0.8)
+
+
+def _sentiment_strip(axes: Any, row: ObjectiveFigures, narrow: bool) -> None:
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
+
+    weeks = row.timeline.sentiment
+    if weeks:
+        axes.bar(
+            [date2num(week.end) - 3.5 for week in weeks],
+            [week.mean for week in weeks],
+            width=6,
+            color=[KPI_COLOURS["good"] if w.mean >= 0 else KPI_COLOURS["bad"] for w in weeks],
+        )
+    else:
+        axes.text(
+            0.5,
+            0.5,
+            "no customer voice",
+            ha="center",
+            va="center",
+            transform=axes.transAxes,
+            fontsize="x-small",
+            color="#475569",
+        )
+    axes.axhline(0, color="#334155", linewidth=0.6)
+    axes.set_ylim(-1, 1)
+    axes.set_yticks([-1, 0, 1])
+    axes.set_ylabel("sentiment", fontsize="x-small")
+    locator = AutoDateLocator(minticks=2, maxticks=4 if narrow else 8)
+    axes.xaxis.set_major_locator(locator)
+    axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    axes.tick_params(labelsize="x-small")
 
 
 def _png(plt: Any, figure: Any) -> bytes:

@@ -51,6 +51,11 @@ SIGNED_ENDPOINTS = (
         ("X-Advocacy-Signature", "X-Advocacy-Timestamp"),
         unless_unset="VOICE_WEBHOOK_SECRET",
     ),
+    SignedEndpoint(
+        "/webhooks/kpi",
+        ("X-Advocacy-Signature", "X-Advocacy-Timestamp"),
+        unless_unset="KPI_WEBHOOK_SECRET",
+    ),
     SignedEndpoint("/api/messages", ("Authorization",), unless_unset="MICROSOFT_APP_ID"),
 )
 

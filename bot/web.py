@@ -18,11 +18,12 @@ from aiohttp.typedefs import Handler
 
 from bot.app import Application
 from bot.chart_links import ChartLinkError
-from bot.charts import objectives_chart
+from bot.charts import kpi_chart, objectives_chart
 from bot.console.headers import security_headers
 from bot.console.web import mount_console
 from bot.domain import FeedbackKind
 from bot.http_limits import request_limits
+from bot.kpi_webhook import mount as mount_kpi_webhook
 from bot.leader import DEFAULT_RETRY_SECONDS, Leadership, scheduler_lock
 from bot.links import is_link_preview
 from bot.metrics import CONTENT_TYPE_LATEST
@@ -121,13 +122,14 @@ async def chart(request: web.Request) -> web.Response:
         wanted = application.charts.read(request.match_info["token"])
     except ChartLinkError as error:
         return web.Response(status=403, text=str(error))
-    if wanted.chart != "objectives":
+    draw = {"objectives": objectives_chart, "kpi": kpi_chart}.get(wanted.chart)
+    if draw is None:
         return web.Response(status=404, text="There is no such chart.")
     async with application.db.transaction() as session:
         report = await build_objectives_report(
             session, OPERATOR, application.sealer, timedelta(days=wanted.period_days)
         )
-    png = await asyncio.to_thread(objectives_chart, report)
+    png = await asyncio.to_thread(draw, report)
     return web.Response(
         body=png, content_type="image/png", headers={"Cache-Control": "private, max-age=300"}
     )
@@ -246,6 +248,7 @@ def build_web_app(
     app.router.add_get("/charts/{token}", chart)
     mount_policy_pages(app)
     mount_console(app, application)
+    mount_kpi_webhook(app, application)
     for adapter in application.adapters.values():
         adapter.mount(app)
     for mount in application.extensions.routes:

@@ -187,8 +187,10 @@ async def report(ctx: ChatContext, text: str) -> Reply:
     flags, _ = take_flags(text, {"since": True})
     period = parse_period(str(flags.get("since") or "30d")) or timedelta(days=30)
     built = await build_objectives_report(ctx.session, ctx.member, ctx.sealer, period)
-    chart = ctx.charts.url_for("objectives", period.days) if ctx.charts else None
-    return Reply(messages=[objectives_report_message(built, chart)])
+    charts = ctx.charts
+    kpi = charts.url_for("kpi", period.days) if charts else None
+    activity = charts.url_for("objectives", period.days) if charts else None
+    return Reply(messages=[objectives_report_message(built, kpi, activity)])
 
 
 async def hide(ctx: ChatContext, text: str) -> Reply:

@@ -9,8 +9,9 @@ from pathlib import Path
 import click
 
 from bot.app import Application
-from bot.charts import objectives_chart
+from bot.charts import kpi_chart, objectives_chart
 from bot.cli.runtime import fail_on_domain_error, print_json, print_table, run_with_app
+from bot.compose.kpi_text import kpi_distance, kpi_trend, kpi_value
 from bot.compose.text import plural
 from bot.services.objectives_report import ObjectivesReport, build_objectives_report
 from bot.services.permissions import OPERATOR
@@ -36,11 +37,22 @@ def report_group() -> None:
     "--chart",
     "chart_file",
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
-    help="Also draw the report as a PNG chart into this file.",
+    help="Also draw content, ideas and sentiment per objective as a PNG chart into this file.",
 )
-def objectives(since: str, output: str, chart_file: Path | None) -> None:
-    """Content sent and found useful, shares and clicks, customer voice and its sentiment trend,
-    suggestions filed, answered, accepted and done, and the median time to a first answer."""
+@click.option(
+    "--kpi-chart",
+    "kpi_chart_file",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Also draw each KPI over the period (with its target, ideas done, content sent and "
+    "customer sentiment) as a PNG chart into this file.",
+)
+def objectives(
+    since: str, output: str, chart_file: Path | None, kpi_chart_file: Path | None
+) -> None:
+    """Each objective's KPI: its latest value, change over the period, distance to target and
+    trend, with the days ideas were done and content was sent; content sent and found useful,
+    shares and clicks, customer voice and its sentiment trend, suggestions filed, answered,
+    accepted and done, and the median time to a first answer."""
     with fail_on_domain_error():  # a bad or too long period: one line, not a traceback
         period = parse_period(since)
     if period is None:
@@ -60,7 +72,10 @@ def objectives(since: str, output: str, chart_file: Path | None) -> None:
             {
                 "since": report.since.isoformat(),
                 "until": report.until.isoformat(),
-                "objectives": records,
+                "objectives": [
+                    {**record, "timeline": row.timeline.as_dict()}
+                    for record, row in zip(records, report.rows, strict=True)
+                ],
                 "other_suggestions": other.__dict__ if other else None,
             }
         )
@@ -69,18 +84,70 @@ def objectives(since: str, output: str, chart_file: Path | None) -> None:
         if records:
             writer = csv.DictWriter(buffer, fieldnames=list(records[0]), lineterminator="\n")
             writer.writeheader()
-            writer.writerows([csv_row(record) for record in records])
+            writer.writerows([csv_row(_flat(record)) for record in records])
         click.echo(buffer.getvalue(), nl=False)
     else:
+        _kpi_table(report)
         _table(report)
-    if chart_file is not None:
+    for file, draw in ((kpi_chart_file, kpi_chart), (chart_file, objectives_chart)):
+        if file is None:
+            continue
         try:
-            chart_file.write_bytes(objectives_chart(report))
+            file.write_bytes(draw(report))
         except OSError as error:
             raise click.ClickException(
-                f"cannot write the chart to {chart_file}: {error.strerror or error}"
+                f"cannot write the chart to {file}: {error.strerror or error}"
             ) from None
-        click.echo(f"Chart written to {chart_file}.", err=output != "table")
+        click.echo(f"Chart written to {file}.", err=output != "table")
+
+
+def _flat(record: dict[str, object]) -> dict[str, object]:
+    """A CSV cell per figure: lists of days as one cell, space-separated."""
+    return {
+        key: " ".join(map(str, value)) if isinstance(value, list) else value
+        for key, value in record.items()
+    }
+
+
+def _kpi_table(report: ObjectivesReport) -> None:
+    """The headline: each KPI where it stands, how it moved, and what happened meanwhile."""
+    if not report.rows:
+        return  # the figures' table says how to add an objective
+    rows = []
+    for row in report.rows:
+        k = row.kpi_figures
+        timeline = row.timeline
+        ideas = (
+            "in other (<5 people)"
+            if timeline.ideas_withheld
+            else " ".join(f"#{e.suggestion_id} {e.day:%d %b}" for e in timeline.ideas_done) or "–"
+        )
+        weeks = timeline.sentiment
+        rows.append(
+            [
+                row.title,
+                f"{kpi_value(k.latest, k.unit)} ({k.latest_on:%d %b})" if k.latest_on else "–",
+                kpi_trend(k.trend, k.change, k.unit),
+                kpi_distance(k.met, k.to_go, k.target_value, k.unit),
+                ideas,
+                " ".join(f"{e.day:%d %b}" for e in timeline.content_sent) or "–",
+                f"{weeks[0].mean:+.2f} → {weeks[-1].mean:+.2f}" if weeks else "–",
+            ]
+        )
+    print_table(
+        "KPIs",
+        [
+            "Objective",
+            "Latest",
+            "Trend (change)",
+            "Target",
+            "Ideas done",
+            "Content sent",
+            "Sentiment, weekly",
+        ],
+        rows,
+        empty="No objectives yet. Add one with: advocacy objectives add KEY TITLE --kpi ...",
+    )
 
 
 def _table(report: ObjectivesReport) -> None:

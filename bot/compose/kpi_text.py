@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.storage.models import Objective
+
 
 def kpi_number(value: float) -> str:
     """Whole numbers without decimals, others to at most two (74, 4.25, 0.5)."""
@@ -16,4 +21,53 @@ def kpi_value(value: float | None, unit: str | None) -> str:
     number = kpi_number(value)
     if not unit:
         return number
-    return f"{number}{unit}" if unit == "%" else f"{number} {unit}"
+    if unit == "%":
+        return f"{number}{unit}"
+    # "1 hour", not "1 hours" (units are stored plural: hours, minutes, days, points).
+    if abs(value) == 1 and unit.endswith("s") and not unit.endswith("ss"):
+        unit = unit[:-1]
+    return f"{number} {unit}"
+
+
+def kpi_change(change: float | None, unit: str | None) -> str:
+    """A change with its sign: "+5 minutes", "−12.5%", "no change"."""
+    if change is None:
+        return "no earlier reading"
+    if change == 0:
+        return "no change"
+    return ("+" if change > 0 else "−") + kpi_value(abs(change), unit)
+
+
+def kpi_trend(trend: str | None, change: float | None, unit: str | None) -> str:
+    """The judgement first (it respects which way is better), then the movement: "better
+    (−22 minutes)", "worse (+3%)", "flat (no change)"."""
+    if trend is None:
+        return "not enough readings"
+    return f"{trend} ({kpi_change(change, unit)})"
+
+
+def kpi_distance(
+    met: bool | None, to_go: float | None, target: float | None, unit: str | None
+) -> str:
+    """How far from target, in the KPI's direction: "met (target 60 minutes)", "12 minutes to go
+    (target 60 minutes)", "no target set"."""
+    if target is None:
+        return "no target set"
+    goal = f"target {kpi_value(target, unit)}"
+    if met is None:
+        return f"no reading yet ({goal})"
+    return f"met ({goal})" if met else f"{kpi_value(to_go, unit)} to go ({goal})"
+
+
+def describe_kpi(objective: Objective) -> str:
+    """'median first reply time in minutes, lower is better, target 60 minutes'."""
+    parts = [objective.kpi or "no KPI named"]
+    if objective.kpi_unit:
+        parts[0] += f" in {objective.kpi_unit}"
+    if objective.kpi_direction:
+        parts.append(f"{objective.kpi_direction} is better")
+    if objective.target_value is not None:
+        parts.append(f"target {kpi_value(objective.target_value, objective.kpi_unit)}")
+    elif objective.target:
+        parts.append(f"target '{objective.target}' (no number)")
+    return ", ".join(parts)

@@ -1,7 +1,9 @@
-"""The objectives report as a chat card: one card per objective, the chart on top."""
+"""The objectives report as a chat card: the KPI chart on top, one card per objective (its KPI
+first), and the chart of content, ideas and sentiment last."""
 
 from __future__ import annotations
 
+from bot.compose.kpi_text import kpi_distance, kpi_trend, kpi_value
 from bot.compose.text import plural
 from bot.messages import Card, Fact, Message
 from bot.services.objectives_report import ObjectiveFigures, ObjectivesReport
@@ -31,22 +33,64 @@ def _ideas(row: ObjectiveFigures) -> str:
     return f"{s.filed} filed, {s.answered} answered, {s.accepted} accepted, {s.done} done{median}"
 
 
-def objectives_report_message(report: ObjectivesReport, chart_url: str | None) -> Message:
+def _latest(row: ObjectiveFigures) -> str:
+    k = row.kpi_figures
+    if k.latest_on is None:
+        return "no readings yet"
+    return f"{kpi_value(k.latest, k.unit)} on {k.latest_on:%d %b}"
+
+
+def _meanwhile(row: ObjectiveFigures) -> str:
+    """What might have moved the KPI in the period: ideas done, content sent, sentiment."""
+    timeline = row.timeline
+    parts = []
+    if timeline.ideas_withheld:
+        parts.append("ideas done counted with other small groups")
+    elif timeline.ideas_done:
+        done = ", ".join(f"#{e.suggestion_id} on {e.day:%d %b}" for e in timeline.ideas_done)
+        parts.append(f"{plural(len(timeline.ideas_done), 'idea')} done ({done})")
+    if timeline.content_sent:
+        parts.append(f"content sent on {plural(len(timeline.content_sent), 'day')}")
+    weeks = timeline.sentiment
+    if len(weeks) > 1:
+        parts.append(f"weekly sentiment {weeks[0].mean:+.2f} → {weeks[-1].mean:+.2f}")
+    elif weeks:
+        parts.append(f"sentiment {weeks[0].mean:+.2f}")
+    return "; ".join(parts) or "no ideas done, content or customer voice"
+
+
+def _kpi_facts(row: ObjectiveFigures) -> tuple[Fact, ...]:
+    k = row.kpi_figures
+    if k.latest_on is None and k.target_value is None:
+        return ()
+    return (
+        Fact("KPI", _latest(row)),
+        Fact("Trend", kpi_trend(k.trend, k.change, k.unit)),
+        Fact("Target", kpi_distance(k.met, k.to_go, k.target_value, k.unit)),
+        Fact("Meanwhile", _meanwhile(row)),
+    )
+
+
+def objectives_report_message(
+    report: ObjectivesReport, chart_url: str | None, activity_chart_url: str | None = None
+) -> Message:
+    """``chart_url``: the KPI chart; ``activity_chart_url``: content, ideas and sentiment."""
     days = round((report.until - report.since).total_seconds() / 86_400)
     title = f"Objectives, last {plural(days, 'day')}"
     header = Card(
         title=title,
-        text="What the bot did for each business objective and what came back: not likes, but "
-        "whether people found the content useful, how customers feel, and whether ideas got "
-        "answered.",
+        text="Whether each business objective's KPI moves the right way and reaches its target, "
+        "and what the bot did for it meanwhile: not likes, but ideas done, content people found "
+        "useful, and how customers feel.",
         image_url=chart_url,
-        image_alt="Useful share, suggestions filed and answered, and customer sentiment per "
-        "objective",
+        image_alt="Each KPI over the period with its target, the days ideas were done and "
+        "content was sent, and customers' weekly sentiment",
     )
     cards = [
         Card(
             title=row.title,
             facts=(
+                *_kpi_facts(row),
                 Fact("Owner", row.owner or "nobody yet"),
                 Fact(
                     "Content",
@@ -62,7 +106,17 @@ def objectives_report_message(report: ObjectivesReport, chart_url: str | None) -
         )
         for row in report.rows
     ]
+    if activity_chart_url:
+        cards.append(
+            Card(
+                title="Content, ideas and customer sentiment",
+                image_url=activity_chart_url,
+                image_alt="Useful share, suggestions filed and answered, and customer sentiment "
+                "per objective",
+            )
+        )
     fallback = f"{title}: " + "; ".join(
-        f"{row.title}: {_percent(row.useful_share)} found it useful" for row in report.rows
+        f"{row.title}: {_latest(row)}, {_percent(row.useful_share)} found the content useful"
+        for row in report.rows
     )
     return Message(fallback=fallback, cards=(header, *cards), kind="report")

@@ -11,14 +11,15 @@ from urllib.parse import parse_qs, urlencode
 from aiohttp import web
 from sqlalchemy import func, select
 
-from bot.charts import objectives_chart, theme_trend_chart
+from bot.charts import kpi_chart, objectives_chart, theme_trend_chart
 from bot.chat.parsing import parse_id
 from bot.compose.board_cards import SORT_LABELS, SORT_TITLES, shown_label
+from bot.compose.kpi_text import kpi_change, kpi_distance, kpi_trend, kpi_value
 from bot.compose.notices import who_is_told
 from bot.compose.text import plural
 from bot.console.access import APPLICATION, COOKIE, Form, Visit, page
 from bot.console.auth import end_session
-from bot.domain import DeliveryStatus, DigestKind, Role, SuggestionStatus
+from bot.domain import DeliveryStatus, DigestKind, KpiSource, Role, SuggestionStatus
 from bot.errors import DomainError, InvalidInput, concerning
 from bot.plugins import PageInfo, UrlEnricher
 from bot.services import content as content_service
@@ -27,8 +28,10 @@ from bot.services.anonymous_scope import load_team_scopes
 from bot.services.deliveries import failed_deliveries, held_deliveries, retry_deliveries
 from bot.services.digest_runs import list_runs, start_run
 from bot.services.feedback import feedback_counts
+from bot.services.kpi_import import parse_day, parse_value
+from bot.services.kpi_readings import check_day, record_reading
 from bot.services.members import managed_team_ids
-from bot.services.objectives import list_objectives
+from bot.services.objectives import get_objective, list_objectives, list_readings
 from bot.services.objectives_report import build_objectives_report
 from bot.services.rollups import parse_period
 from bot.services.suggestion_board import NEWEST, OPEN, SHOWN, SORTS, BoardQuery, browse
@@ -93,18 +96,68 @@ async def sign_out(visit: Visit) -> web.StreamResponse:
 # ----- objectives -----------------------------------------------------------------------------
 
 
+# Readings shown per objective on the page (the CLI lists them all).
+READINGS_SHOWN = 10
+
+
 @page(Role.MANAGER, Role.STRATEGIST)
 async def objectives(visit: Visit) -> web.StreamResponse:
     since, period = _period(visit)
     report = await build_objectives_report(
         visit.session, visit.member, visit.application.sealer, period
     )
+    known = await list_objectives(visit.session)
+    readings = {
+        o.key: (await list_readings(visit.session, visit.member, o.key, limit=READINGS_SHOWN))[1]
+        for o in known
+    }
     return visit.render(
-        "objectives.html", title="Objectives", report=report, since=since, periods=PERIODS
+        "objectives.html",
+        title="Objectives",
+        report=report,
+        since=since,
+        periods=PERIODS,
+        known=known,
+        readings=readings,
+        objective_options=[(o.key, o.title) for o in known],
+        today=utcnow().date().isoformat(),
+        kpi_value=kpi_value,
+        kpi_change=kpi_change,
+        kpi_trend=kpi_trend,
+        kpi_distance=kpi_distance,
     )
 
 
 PERIODS = ("7d", "30d", "90d", "365d")
+
+
+@page(Role.MANAGER, Role.STRATEGIST)
+async def record_kpi(visit: Visit) -> web.StreamResponse:
+    """Record a KPI reading from the objectives page; a refused one comes back with what was
+    typed and why, beside the field."""
+    form = await visit.request.post()
+    with concerning("objective"):
+        objective = await get_objective(visit.session, str(form.get("objective") or ""))
+    with concerning("value"):
+        typed = str(form.get("value") or "").strip()
+        if not typed:
+            raise InvalidInput("Give the KPI's value: a number, such as 52.")
+        value = parse_value(typed)
+    with concerning("date"):
+        day = parse_day(form.get("date")) if form.get("date") else utcnow().date()
+        check_day(day)
+    recorded = await record_reading(
+        visit.session, visit.member, objective, value, day, source=KpiSource.CONSOLE
+    )
+    shown = kpi_value(recorded.reading.value, objective.kpi_unit)
+    when = recorded.reading.measured_on.date().isoformat()
+    said = {
+        "added": f"Recorded {shown} for '{objective.title}' on {when}.",
+        "updated": f"'{objective.title}' on {when} is now {shown} "
+        f"(was {kpi_value(recorded.previous, objective.kpi_unit)}).",
+        "unchanged": f"'{objective.title}' on {when} was already {shown}: nothing changed.",
+    }[recorded.outcome]
+    return visit.back("/console/objectives", said)
 
 
 @page(Role.MANAGER, Role.STRATEGIST)
@@ -116,6 +169,18 @@ async def objectives_chart_png(visit: Visit) -> web.StreamResponse:
         visit.session, visit.member, visit.application.sealer, period
     )
     png = await asyncio.to_thread(objectives_chart, report, narrow=_narrow(visit))
+    return web.Response(body=png, content_type="image/png")
+
+
+@page(Role.MANAGER, Role.STRATEGIST)
+async def kpi_chart_png(visit: Visit) -> web.StreamResponse:
+    period = _chart_period(visit)
+    if isinstance(period, web.Response):
+        return period
+    report = await build_objectives_report(
+        visit.session, visit.member, visit.application.sealer, period
+    )
+    png = await asyncio.to_thread(kpi_chart, report, narrow=_narrow(visit))
     return web.Response(body=png, content_type="image/png")
 
 

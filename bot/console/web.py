@@ -51,6 +51,8 @@ def mount_console(app: web.Application, application: Application) -> None:
         web.get("/console/", pages.home, name="console_home"),
         web.get("/console/objectives", pages.objectives),
         web.get("/console/objectives/chart.png", pages.objectives_chart_png),
+        web.get("/console/objectives/kpi.png", pages.kpi_chart_png),
+        web.post("/console/objectives/readings", pages.record_kpi),
         web.get("/console/suggestions", pages.suggestions),
         web.post("/console/suggestions/{id:\\d+}/answer", pages.answer),
         web.post("/console/suggestions/{id:\\d+}/merge", pages.merge),

@@ -1,6 +1,11 @@
 """The objectives report: per business objective and period, what the bot did for it and what
-came back. This is the headline instead of likes and impressions: did the content help people
-(useful share), did customers' voice on it get better, did ideas about it get answered and done?
+came back. This is the headline instead of likes and impressions: did the objective's KPI move
+the right way and reach its target, did the content help people (useful share), did customers'
+voice on it get better, did ideas about it get answered and done? Beside the KPI, its timeline
+(bot/services/objective_timeline.py) shows what might have moved it.
+
+Each objective's figures are one ObjectiveFigures, made of smaller figures dataclasses (KPI,
+suggestions...): a new kind of figure is one more field with its own dataclass.
 
 Suggestion figures come from the rollup, so a group of fewer than five people is merged into
 "other" here too.
@@ -16,8 +21,16 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain import DeliveryStatus, FeedbackKind, Role, SubjectType, SuggestionStatus
+from bot.domain import (
+    DeliveryStatus,
+    FeedbackKind,
+    KpiDirection,
+    Role,
+    SubjectType,
+    SuggestionStatus,
+)
 from bot.sealing import Sealer
+from bot.services.objective_timeline import ObjectiveTimeline, build_timelines
 from bot.services.permissions import OPERATOR, Acting, require_role
 from bot.services.rollups import OTHER, build_rollup
 from bot.storage.models import (
@@ -33,6 +46,79 @@ from bot.storage.models import (
 from bot.storage.types import utcnow
 
 ACCEPTED = (SuggestionStatus.PLANNED, SuggestionStatus.DONE)
+# A KPI that moved less than this share of its starting value over the period is flat.
+FLAT_SHARE = 0.01
+
+
+@dataclass
+class KpiFigures:
+    """The objective's KPI over the period: where it stands, how it moved, how far from target,
+    read in the direction that is better for it."""
+
+    unit: str | None = None
+    direction: str | None = None  # "higher" or "lower" is better; None: not said
+    target_value: float | None = None
+    latest: float | None = None
+    latest_on: datetime | None = None
+    # The reading the period's change is counted from: the last one before the period, else
+    # the period's first.
+    start: float | None = None
+    start_on: datetime | None = None
+
+    @property
+    def change(self) -> float | None:
+        if self.latest is None or self.start is None or self.start_on == self.latest_on:
+            return None
+        return self.latest - self.start
+
+    @property
+    def met(self) -> bool | None:
+        """Whether the latest reading meets the target (None: no target, reading or direction
+        to tell by; a KPI without a direction meets its target only on it)."""
+        if self.latest is None or self.target_value is None:
+            return None
+        if self.direction == KpiDirection.LOWER:
+            return self.latest <= self.target_value
+        if self.direction == KpiDirection.HIGHER:
+            return self.latest >= self.target_value
+        return self.latest == self.target_value
+
+    @property
+    def to_go(self) -> float | None:
+        """How far the latest reading still is from the target (0 when met)."""
+        if self.met is None:
+            return None
+        return 0.0 if self.met else abs(self.target_value - self.latest)  # type: ignore[operator]
+
+    @property
+    def trend(self) -> str | None:
+        """better, worse or flat (where a direction is set); up, down or flat otherwise."""
+        change = self.change
+        if change is None:
+            return None
+        scale = max(abs(self.start or 0), abs(self.latest or 0))
+        if abs(change) <= FLAT_SHARE * scale or change == 0:
+            return "flat"
+        if self.direction is None:
+            return "up" if change > 0 else "down"
+        better = (change > 0) == (self.direction == KpiDirection.HIGHER)
+        return "better" if better else "worse"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kpi_unit": self.unit,
+            "kpi_direction": self.direction,
+            "kpi_target_value": self.target_value,
+            "kpi_latest": self.latest,
+            "kpi_latest_on": self.latest_on.date().isoformat() if self.latest_on else None,
+            "kpi_change": self.change,
+            "kpi_change_since": self.start_on.date().isoformat()
+            if self.change is not None and self.start_on
+            else None,
+            "kpi_target_met": self.met,
+            "kpi_to_go": self.to_go,
+            "kpi_trend": self.trend,
+        }
 
 
 @dataclass
@@ -64,6 +150,8 @@ class ObjectiveFigures:
     sentiment: float | None = None
     sentiment_before: float | None = None
     suggestions: SuggestionFigures = field(default_factory=SuggestionFigures)
+    kpi_figures: KpiFigures = field(default_factory=KpiFigures)
+    timeline: ObjectiveTimeline = field(default_factory=ObjectiveTimeline)
 
     @property
     def useful_share(self) -> float | None:
@@ -105,6 +193,11 @@ class ObjectiveFigures:
             "suggestions_done": None if s.merged_into_other else s.done,
             "median_days_to_first_answer": None if s.merged_into_other else s.median_days_to_answer,
             "suggestions_in_other": s.merged_into_other,
+            **self.kpi_figures.as_dict(),
+            "ideas_done_on": None
+            if self.timeline.ideas_withheld
+            else [e.day.date().isoformat() for e in self.timeline.ideas_done],
+            "content_sent_on": [e.day.date().isoformat() for e in self.timeline.content_sent],
         }
 
 
@@ -140,7 +233,34 @@ async def build_objectives_report(
     await _content(session, rows, since, until)
     await _voice(session, rows, since, until, period)
     other = await _suggestions(session, sealer, rows, objectives, period)
+    await _kpis(session, rows, objectives, since, until)
     return ObjectivesReport(since, until, list(rows.values()), other)
+
+
+async def _kpis(
+    session: AsyncSession,
+    rows: dict[int, ObjectiveFigures],
+    objectives: list[Objective],
+    since: datetime,
+    until: datetime,
+) -> None:
+    withheld = {o.id for o in objectives if rows[o.id].suggestions.merged_into_other}
+    timelines = await build_timelines(
+        session, [o.id for o in objectives], since, until, withheld=withheld
+    )
+    for objective in objectives:
+        row = rows[objective.id]
+        row.timeline = timelines[objective.id]
+        points = row.timeline.readings
+        row.kpi_figures = KpiFigures(
+            unit=objective.kpi_unit,
+            direction=objective.kpi_direction,
+            target_value=objective.target_value,
+            latest=points[-1].value if points else None,
+            latest_on=points[-1].day if points else None,
+            start=points[0].value if points else None,
+            start_on=points[0].day if points else None,
+        )
 
 
 async def _content(

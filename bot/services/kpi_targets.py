@@ -1,0 +1,120 @@
+"""An objective's KPI in numbers: its unit, which way is better, and the numeric target.
+
+People write targets as text ("under 1 hour", "at least 90%"); where the text says a number
+plainly, its number, unit and direction are read from it (``read_written_target``, the same
+reading migration 0013 applied to the targets already stored; the migration keeps a frozen copy).
+A number given on its own (``--target-value``) always wins over one read from the text.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from bot.domain import KpiDirection, parse_enum
+from bot.errors import InvalidInput
+
+_LOWER = re.compile(r"\b(under|below|less than|at most|within|no more than|max(imum)?)\b|<")
+_HIGHER = re.compile(r"\b(over|above|more than|at least|min(imum)?)\b|>")
+_NUMBER = re.compile(r"(-?\d+(?:[.,]\d+)?)\s*(%|percent\b|[a-z]+)?")
+UNITS = {
+    "%": "%",
+    "percent": "%",
+    "h": "hours",
+    "hr": "hours",
+    "hrs": "hours",
+    "hour": "hours",
+    "hours": "hours",
+    "m": "minutes",
+    "min": "minutes",
+    "mins": "minutes",
+    "minute": "minutes",
+    "minutes": "minutes",
+    "s": "seconds",
+    "sec": "seconds",
+    "secs": "seconds",
+    "second": "seconds",
+    "seconds": "seconds",
+    "d": "days",
+    "day": "days",
+    "days": "days",
+}
+# Units of time, in seconds: "under 1 hour" is a target of 60 for a KPI measured in minutes.
+_SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86_400}
+MAX_UNIT = 30
+
+
+@dataclass(frozen=True)
+class WrittenTarget:
+    value: float | None
+    unit: str | None
+    direction: str | None
+
+
+def read_written_target(text: str) -> WrittenTarget:
+    """Number, unit and direction from a target as people wrote it; None where it is not plain
+    (no number, or several: "between 2 and 4 hours" is not guessed at)."""
+    lowered = text.strip().lower()
+    numbers = _NUMBER.findall(lowered)
+    if len(numbers) != 1:
+        return WrittenTarget(None, None, None)
+    number, unit = numbers[0]
+    value = float(number.replace(",", "."))
+    direction = "lower" if _LOWER.search(lowered) else "higher" if _HIGHER.search(lowered) else None
+    return WrittenTarget(value, UNITS.get(unit, unit[:MAX_UNIT] or None), direction)
+
+
+def normalise_unit(unit: str | None) -> str | None:
+    """A unit as stored: "mins" is "minutes", "percent" is "%"; empty is none."""
+    text = " ".join((unit or "").split())
+    if len(text) > MAX_UNIT:
+        raise InvalidInput(f"A KPI unit can have at most {MAX_UNIT} characters (minutes, %, NPS).")
+    return UNITS.get(text.lower(), text) or None
+
+
+def parse_direction(text: str | None) -> str | None:
+    if text is None or not text.strip():
+        return None
+    return parse_enum(KpiDirection, text, "direction (which way is better)").value
+
+
+def parse_number(text: str, what: str = "value") -> float:
+    """A number as people type it: 74, 74.5, -3, 1e3, 91.5% (the % is the unit's, dropped)."""
+    cleaned = text.strip().removesuffix("%").strip().replace("_", "")
+    try:
+        number = float(cleaned)
+    except ValueError:
+        raise InvalidInput(f"the {what} '{text.strip()}' is not a number") from None
+    if not math.isfinite(number):
+        raise InvalidInput(f"the {what} must be a finite number, not '{text.strip()}'")
+    return number
+
+
+def in_unit(value: float, written: str | None, unit: str | None) -> float | None:
+    """``value`` written in unit ``written`` expressed in ``unit``; None when they cannot be
+    compared (hours against %, say). The same unit, or no unit on either side, is as it is."""
+    if not written or not unit or written == unit:
+        return value
+    if written in _SECONDS and unit in _SECONDS:
+        return value * _SECONDS[written] / _SECONDS[unit]
+    return None
+
+
+def filled_from_text(
+    target: str | None,
+    unit: str | None,
+    direction: str | None,
+    target_value: float | None,
+) -> tuple[str | None, str | None, float | None]:
+    """(unit, direction, target value): what was given, and what the written target says where
+    nothing was given. A target in another unit of time is converted ("under 1 hour" for a KPI
+    in minutes is 60); one in a unit that does not compare is not guessed at."""
+    if not target:
+        return unit, direction, target_value
+    written = read_written_target(target)
+    if written.value is None:
+        return unit, direction, target_value
+    if target_value is None:
+        target_value = in_unit(written.value, written.unit, unit)
+    return unit or written.unit, direction or written.direction, target_value
