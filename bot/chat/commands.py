@@ -186,7 +186,9 @@ async def report(ctx: ChatContext, text: str) -> Reply:
     """The objectives report as a card, with its chart, for managers and strategists."""
     flags, _ = take_flags(text, {"since": True})
     period = parse_period(str(flags.get("since") or "30d")) or timedelta(days=30)
-    built = await build_objectives_report(ctx.session, ctx.member, ctx.sealer, period)
+    built = await build_objectives_report(
+        ctx.session, ctx.member, ctx.sealer, period, overdue_after=ctx.answer_after
+    )
     chart = ctx.charts.url_for("objectives", period.days) if ctx.charts else None
     return Reply(messages=[objectives_report_message(built, chart)])
 

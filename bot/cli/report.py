@@ -11,6 +11,7 @@ import click
 from bot.app import Application
 from bot.charts import objectives_chart
 from bot.cli.runtime import fail_on_domain_error, print_json, print_table, run_with_app
+from bot.compose.report_card import promise_summary
 from bot.compose.text import plural
 from bot.services.objectives_report import ObjectivesReport, build_objectives_report
 from bot.services.permissions import OPERATOR
@@ -50,7 +51,9 @@ def objectives(since: str, output: str, chart_file: Path | None) -> None:
 
     async def work(app: Application) -> ObjectivesReport:
         async with app.db.transaction() as session:
-            return await build_objectives_report(session, OPERATOR, app.sealer, period)
+            return await build_objectives_report(
+                session, OPERATOR, app.sealer, period, overdue_after=app.settings.answer_after
+            )
 
     report = run_with_app(work)
     records = [row.as_dict() for row in report.rows]
@@ -62,6 +65,7 @@ def objectives(since: str, output: str, chart_file: Path | None) -> None:
                 "until": report.until.isoformat(),
                 "objectives": records,
                 "other_suggestions": other.__dict__ if other else None,
+                "promises": report.promises.as_dict(),
             }
         )
     elif output == "csv":
@@ -73,6 +77,7 @@ def objectives(since: str, output: str, chart_file: Path | None) -> None:
         click.echo(buffer.getvalue(), nl=False)
     else:
         _table(report)
+        _promises(report)
     if chart_file is not None:
         try:
             chart_file.write_bytes(objectives_chart(report))
@@ -134,6 +139,30 @@ def _table(report: ObjectivesReport) -> None:
             f"Suggestions of groups under 5 people (merged so no one can be singled out): "
             f"{o.filed} filed, {o.answered} answered, {o.accepted} accepted, {o.done} done."
         )
+
+
+def _promises(report: ObjectivesReport) -> None:
+    """Decisions that named a KPI and what their reviews found (bot/services/promise_figures)."""
+    if not report.rows:
+        return
+    print_table(
+        "Promises: decisions that named a KPI",
+        ["Objective", "Decisions", "Reviewed", "Moved as expected", "Helped", "Overdue"],
+        [
+            [
+                row.title,
+                p.decisions,
+                p.answered,
+                f"{p.moved_share:.0%}" if p.moved_share is not None else "–",
+                f"{p.helped_share:.0%}" if p.helped_share is not None else "–",
+                p.overdue,
+            ]
+            for row in report.rows
+            for p in (row.promises,)
+        ],
+        empty="",
+    )
+    click.echo(f"Promises, all objectives: {promise_summary(report.promises)}.")
 
 
 def register(root: click.Group) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.compose.text import plural
 from bot.messages import Card, Fact, Message
 from bot.services.objectives_report import ObjectiveFigures, ObjectivesReport
+from bot.services.promise_figures import PromiseFigures
 
 
 def _percent(value: float | None) -> str:
@@ -31,6 +32,21 @@ def _ideas(row: ObjectiveFigures) -> str:
     return f"{s.filed} filed, {s.answered} answered, {s.accepted} accepted, {s.done} done{median}"
 
 
+def promise_summary(p: PromiseFigures) -> str:
+    """'4 decisions with a KPI; 2 reviewed: 50% moved it the expected way, 100% helped; 1
+    review overdue'."""
+    parts = [plural(p.decisions, "decision") + " with a KPI"]
+    if p.answered:
+        moved = f"{p.moved_share:.0%}" if p.moved_share is not None else "no readings to say if"
+        helped = f"{p.helped_share:.0%}" if p.helped_share is not None else "–"
+        parts.append(f"{p.answered} reviewed: {moved} moved it the expected way, {helped} helped")
+    else:
+        parts.append("none reviewed yet")
+    if p.overdue:
+        parts.append(plural(p.overdue, "review") + " overdue")
+    return "; ".join(parts)
+
+
 def objectives_report_message(report: ObjectivesReport, chart_url: str | None) -> Message:
     days = round((report.until - report.since).total_seconds() / 86_400)
     title = f"Objectives, last {plural(days, 'day')}"
@@ -42,6 +58,7 @@ def objectives_report_message(report: ObjectivesReport, chart_url: str | None) -
         image_url=chart_url,
         image_alt="Useful share, suggestions filed and answered, and customer sentiment per "
         "objective",
+        facts=(Fact("Promises kept (all objectives)", promise_summary(report.promises)),),
     )
     cards = [
         Card(
@@ -58,6 +75,7 @@ def objectives_report_message(report: ObjectivesReport, chart_url: str | None) -
                 Fact("Customer voice", f"{row.voice} ({row.voice - row.voice_before:+d})"),
                 Fact("Customer sentiment", _sentiment(row)),
                 Fact("Ideas", _ideas(row)),
+                Fact("Promises", promise_summary(row.promises)),
             ),
         )
         for row in report.rows

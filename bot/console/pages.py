@@ -15,6 +15,7 @@ from bot.charts import objectives_chart, theme_trend_chart
 from bot.chat.parsing import parse_id
 from bot.compose.board_cards import SORT_LABELS, SORT_TITLES, shown_label
 from bot.compose.notices import who_is_told
+from bot.compose.report_card import promise_summary
 from bot.compose.text import plural
 from bot.console.access import APPLICATION, COOKIE, Form, Visit, page
 from bot.console.auth import end_session
@@ -97,10 +98,19 @@ async def sign_out(visit: Visit) -> web.StreamResponse:
 async def objectives(visit: Visit) -> web.StreamResponse:
     since, period = _period(visit)
     report = await build_objectives_report(
-        visit.session, visit.member, visit.application.sealer, period
+        visit.session,
+        visit.member,
+        visit.application.sealer,
+        period,
+        overdue_after=visit.application.settings.answer_after,
     )
     return visit.render(
-        "objectives.html", title="Objectives", report=report, since=since, periods=PERIODS
+        "objectives.html",
+        title="Objectives",
+        report=report,
+        since=since,
+        periods=PERIODS,
+        promises=promise_summary(report.promises),
     )
 
 

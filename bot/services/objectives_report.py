@@ -18,7 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import DeliveryStatus, FeedbackKind, Role, SubjectType, SuggestionStatus
 from bot.sealing import Sealer
+from bot.services.escalation import DEFAULT_AFTER
 from bot.services.permissions import OPERATOR, Acting, require_role
+from bot.services.promise_figures import PromiseFigures, promise_figures
 from bot.services.rollups import OTHER, build_rollup
 from bot.storage.models import (
     ContentItem,
@@ -64,6 +66,8 @@ class ObjectiveFigures:
     sentiment: float | None = None
     sentiment_before: float | None = None
     suggestions: SuggestionFigures = field(default_factory=SuggestionFigures)
+    # Decisions that named this objective's KPI, and their reviews (promise_figures.py).
+    promises: PromiseFigures = field(default_factory=PromiseFigures)
 
     @property
     def useful_share(self) -> float | None:
@@ -105,6 +109,7 @@ class ObjectiveFigures:
             "suggestions_done": None if s.merged_into_other else s.done,
             "median_days_to_first_answer": None if s.merged_into_other else s.median_days_to_answer,
             "suggestions_in_other": s.merged_into_other,
+            **self.promises.as_dict(),
         }
 
 
@@ -115,6 +120,7 @@ class ObjectivesReport:
     rows: list[ObjectiveFigures]
     # Suggestions of objectives with too few people to show apart (and of no objective).
     other_suggestions: SuggestionFigures | None
+    promises: PromiseFigures = field(default_factory=PromiseFigures)
 
 
 async def build_objectives_report(
@@ -122,6 +128,8 @@ async def build_objectives_report(
     viewer: Acting,
     sealer: Sealer,
     period: timedelta = timedelta(days=30),
+    *,
+    overdue_after: timedelta = DEFAULT_AFTER,
 ) -> ObjectivesReport:
     require_role(viewer, (Role.MANAGER, Role.STRATEGIST), "see the objectives report")
     until = utcnow()
@@ -140,7 +148,11 @@ async def build_objectives_report(
     await _content(session, rows, since, until)
     await _voice(session, rows, since, until, period)
     other = await _suggestions(session, sealer, rows, objectives, period)
-    return ObjectivesReport(since, until, list(rows.values()), other)
+    promises, overall = await promise_figures(session, since, until, overdue_after=overdue_after)
+    for objective_id, figures in promises.items():
+        if objective_id in rows:
+            rows[objective_id].promises = figures
+    return ObjectivesReport(since, until, list(rows.values()), other, overall)
 
 
 async def _content(
