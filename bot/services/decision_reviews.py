@@ -334,6 +334,29 @@ async def list_reviews(
     return [r for r in found if any(m.id == reviewer.id for m in await reviewers(session, r))]
 
 
+async def review_lines(
+    session: AsyncSession, suggestion_ids: list[int], now: datetime
+) -> dict[int, str]:
+    """The latest review of each idea (superseded ones aside), described in one line."""
+    if not suggestion_ids:
+        return {}
+    found = await session.scalars(
+        select(DecisionReview)
+        .where(
+            DecisionReview.suggestion_id.in_(suggestion_ids),
+            DecisionReview.state != ReviewState.SUPERSEDED,
+        )
+        .order_by(DecisionReview.id)
+    )
+    lines = {}
+    for review in found:
+        kpi = review.objective.kpi or review.objective.title
+        lines[review.suggestion_id] = (
+            f"{kpi} should go {review.expected}; {describe_state(review, now)}"
+        )
+    return lines
+
+
 def describe_state(review: DecisionReview, now: datetime) -> str:
     """One line on where a review stands, for lists and the console."""
     if review.state == ReviewState.ANSWERED:

@@ -71,6 +71,23 @@ class Promise:
         return cls(objective, expect or None, review_in, review_on)
 
 
+def promise_from_options(
+    objective: str | None,
+    expect: str | None = None,
+    review_in: str | None = None,
+    review_on: str | None = None,
+) -> Promise | None:
+    """From command options (--objective, --expect, --review-in, --review-on)."""
+    if review_in and review_on:
+        raise InvalidInput("Give --review-in or --review-on, not both.", field="review")
+    with concerning("review"):
+        if review_in and parse_when(review_in)[0] is None:
+            raise InvalidInput(f"--review-in takes a wait like 30d, not '{review_in}'.")
+        if review_on and parse_when(review_on)[1] is None:
+            raise InvalidInput(f"--review-on takes a date like 2027-03-01, not '{review_on}'.")
+    return Promise.from_fields(objective or "", expect or "", review_in or review_on or "")
+
+
 def parse_when(text: str) -> tuple[timedelta | None, date | None]:
     """'30d', '30', '4w', 'in 30 days' (a wait) or '2027-03-01' (a date)."""
     value = text.strip().lower()
