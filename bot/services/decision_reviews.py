@@ -38,6 +38,7 @@ from bot.services.escalation import (
     flag_managers,
     managers_at_level,
     next_step_due,
+    team_managers,
 )
 from bot.services.kpi_readings import day_start, reading_on
 from bot.services.outbox import enqueue, member_recipient
@@ -78,7 +79,8 @@ async def reviewers(session: AsyncSession, review: DecisionReview) -> list[Membe
         if decider is not None and decider.left_at is None:
             return [decider]
     shown = (await load_team_scopes(session)).shown_team(review.suggestion)
-    return await managers_at_level(session, shown, 0)
+    present = [m for m in await team_managers(session, shown) if m.left_at is None]
+    return present or await managers_at_level(session, shown, 0)
 
 
 async def require_reviewer(session: AsyncSession, actor: Acting, review: DecisionReview) -> None:

@@ -254,9 +254,9 @@ async def record_promise(
         return None
     baseline = await reading_on(session, checked.objective.id, now)
     review = DecisionReview(
-        suggestion_id=suggestion.id,
+        suggestion=suggestion,
         response_id=response.id,
-        objective_id=checked.objective.id,
+        objective=checked.objective,
         expected=checked.expected,
         decided_status=response.status_after,
         decided_at=now,
