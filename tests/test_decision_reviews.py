@@ -9,6 +9,7 @@ Time is controlled: ``clock`` replaces the one clock every part of the bot reads
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Iterator
@@ -23,7 +24,7 @@ from bot.app import Application
 from bot.cli.main import cli
 from bot.compose import actions
 from bot.domain import Role
-from bot.errors import InvalidInput, NotFound, PermissionDenied
+from bot.errors import PermissionDenied
 from bot.events import ActionInvoked, CommandInvoked, FormSubmitted
 from bot.services.decision_reviews import (
     answer_review,
@@ -343,17 +344,61 @@ async def test_a_later_decision_supersedes_and_a_planned_promise_carries_over_to
 async def test_the_cli_answers_with_a_kpi_check_and_lists_and_answers_reviews(
     app: Application, cli_env: dict[str, str], clock: Clock
 ) -> None:
-    runner = CliRunner()
-    # The CLI opens its own application on the same database (cli_env points at a fresh one).
-    result = runner.invoke(cli, ["objectives", "add", "first-reply", "Answer within an hour"])
-    assert result.exit_code == 0, result.output
-    result = runner.invoke(cli, ["members", "add", "remote", "ann", "--name", "Ann"])
-    assert result.exit_code == 0, result.output
-    refused = runner.invoke(
-        cli,
-        ["suggestions", "answer", "1", "x", "--status", "done", "--objective", "first-reply"],
-    )
-    assert refused.exit_code != 0 and "no suggestion #1" in refused.output.lower()
+    if not app.db.is_sqlite:
+        pytest.skip("the CLI runs on the SQLite file cli_env names")
+    await team(app)
+    await first_reply_objective(app)
+    idea = await file(app, "zed", "Answer macros in the help desk", True)
+    await votes(app, idea.id, "vic")
+    await reading(app, 74, clock.now)
+
+    async def run(*args: str) -> tuple[int, str]:
+        """The real CLI, in a thread of its own (it runs its own event loop)."""
+        result = await asyncio.to_thread(CliRunner().invoke, cli, list(args))
+        return result.exit_code, result.output
+
+    code, out = await run(
+        "suggestions", "answer", str(idea.id), "Not now", "--status", "declined",
+        "--objective", "first-reply",
+    )  # fmt: skip
+    assert code == 1 and out.startswith("Error: A KPI check goes with planned or done")
+    assert len(out.strip().splitlines()) == 1
+    code, out = await run(
+        "suggestions", "answer", str(idea.id), "x", "--status", "done",
+        "--objective", "first-reply", "--review-in", "3d", "--review-on", "2099-01-01",
+    )  # fmt: skip
+    assert code == 1 and "not both" in out
+    code, out = await run(
+        "suggestions", "answer", str(idea.id), "Live.", "--status", "done",
+        "--objective", "first-reply", "--review-in", "10d",
+    )  # fmt: skip
+    assert code == 0, out
+    assert "is done" in out and "Review #1: You will be asked on" in out
+
+    clock.advance(days=11)
+    await reading(app, 50, clock.now)
+    code, out = await run("reviews", "ask")
+    assert code == 0 and out.startswith("1 review card and 0 overdue flags queued")
+    code, out = await run("reviews", "list", "--due", "--json")
+    [listed] = json.loads(out)
+    assert (listed["suggestion"], listed["state"]) == (idea.id, "asked")
+    assert (listed["baseline_value"], listed["review_value"]) == (74, 50)
+    code, out = await run("reviews", "list", "--overdue", "--json")
+    assert json.loads(out) == []
+    clock.advance(days=8)
+    code, out = await run("reviews", "list", "--overdue")
+    assert code == 0 and "74 minutes → 50 minutes" in out
+    code, out = await run("reviews", "answer", "1", "helped")
+    assert code == 0 and "it helped" in out and "will be told" in out
+    code, out = await run("reviews", "answer", "1", "revisit")
+    assert code == 0 and "already answered" in out
+    code, out = await run("reviews", "answer", "1", "later")
+    assert code == 0 and "already answered" in out
+    code, out = await run("report", "objectives", "--since", "90d")
+    assert "Promises, all objectives: 1 decision with a KPI; 1 reviewed: 100% moved" in out
+    code, out = await run("report", "objectives", "--since", "90d", "--format", "json")
+    [row] = json.loads(out)["objectives"]
+    assert row["promises_reviewed"] == 1 and row["promises_helped_share"] == 1.0
 
 
 # ----- who answers -------------------------------------------------------------------------
@@ -487,7 +532,7 @@ async def test_an_overdue_review_climbs_the_hierarchy_and_counts_as_overdue(
     assert await escalate() == 1
     assert await escalate() == 0  # one flag per step
     flags = [(r, t) for r, t in await sent(app, remote) if "has waited" in t]
-    assert flags == [("bigboss", f"The review of #{idea.id} has waited 1 week for Boss")]
+    assert flags == [("bigboss", f"The review of #{idea.id} has waited 7 days for Boss")]
     assert (await report_promises(app)).overdue == 1
     clock.advance(days=7)
     assert await escalate() == 0  # past the top: nobody above bigboss
