@@ -23,6 +23,7 @@ import bot.storage.types as storage_types
 from bot.app import Application
 from bot.cli.main import cli
 from bot.compose import actions
+from bot.config import Settings
 from bot.domain import Role
 from bot.errors import PermissionDenied
 from bot.events import ActionInvoked, CommandInvoked, FormSubmitted
@@ -32,7 +33,7 @@ from bot.services.decision_reviews import (
     escalate_overdue_reviews,
 )
 from bot.services.kpi_readings import record_reading
-from bot.services.members import get_member
+from bot.services.members import add_member, get_member
 from bot.services.objectives import add_objective
 from bot.services.objectives_report import build_objectives_report
 from bot.services.permissions import OPERATOR
@@ -41,6 +42,18 @@ from bot.services.suggestions import answer_suggestion, file_suggestion, vote
 from bot.storage.models import DecisionReview, Delivery, Objective, Suggestion, SuggestionResponse
 from tests.conftest import actor, make_member
 from tests.fakes import RemotePlatform
+from tests.slack_support import slack_stack, unescaped_markup, view_submission
+from tests.teams_fake import adaptive_card_error
+from tests.teams_support import TENANT as TEAMS_TENANT
+from tests.teams_support import action, cards_in, teams_stack
+from tests.teams_support import user as teams_user
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def payload_texts(stack) -> str:  # type: ignore[no-untyped-def]
+    """Everything the bot sent to Slack, as one string."""
+    return "\n".join(json.dumps(call.args) for call in stack.fake.calls)
 
 
 class Clock:
@@ -544,3 +557,136 @@ async def test_an_overdue_review_climbs_the_hierarchy_and_counts_as_overdue(
     )
     assert reply.error is None
     assert (await report_promises(app)).overdue == 0
+
+
+# ----- Slack and Teams: the answer form, the review card within each platform's limits ---------
+
+
+def slack_buttons(message: dict) -> list[dict]:
+    return [e for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]]
+
+
+async def test_in_slack_the_modal_makes_the_promise_and_the_review_card_is_answered_once(
+    settings: Settings, clock: Clock
+) -> None:
+    async with slack_stack(settings) as slack:
+        async with slack.app.db.transaction() as session:
+            await add_member(session, OPERATOR, "slack", "UBOSS", name="Boss", role=Role.MANAGER)
+            await add_member(
+                session, OPERATOR, "slack", "UANN", name="Ann", manager_user_id="UBOSS"
+            )
+            await add_member(
+                session, OPERATOR, "slack", "UVIC", name="Vic", manager_user_id="UBOSS"
+            )
+        await first_reply_objective(slack.app)
+        await reading(slack.app, 74, clock.now)
+        await slack.command("/suggest", "Reply <!channel> templates & macros", "UANN")
+        await slack.settle()
+        await slack.command("/advocacy", "vote 1", "UVIC")
+        await slack.command("/advocacy", "answer 1 done", "UBOSS")
+        await slack.settle()
+        modal = slack.fake.opened_views[-1]
+        assert modal["callback_id"] == actions.FORM_ANSWER
+        await slack.interaction(
+            view_submission(
+                "UBOSS",
+                modal,
+                {"status": "done", "text": "Live", "objective": "first-reply", "review": "5d"},
+            )
+        )
+        await slack.settle()
+        clock.advance(days=6)
+        await reading(slack.app, 52, clock.now)
+        assert await ask(slack.app) == 1
+        await slack.settle()
+        card = slack.fake.messages["DUBOSS"][-1]
+        assert len(card["blocks"]) <= 50
+        shown = json.dumps(card["blocks"])
+        assert "first reply time went from 74 to 52 minutes since #1 was done" in shown.lower()
+        assert "&lt;!channel&gt;" in shown  # the idea's text stays text
+        assert not unescaped_markup(slack)
+        labels = [b["text"]["text"] for b in slack_buttons(card)]
+        assert labels[:2] == ["Yes, it helped", "No, revisit"]
+        assert all(len(b["action_id"]) <= 255 for b in slack_buttons(card))
+        helped = next(b for b in slack_buttons(card) if b["text"]["text"] == "Yes, it helped")
+        value = json.loads(helped["value"])
+        await slack.press("UBOSS", helped["action_id"], value, channel="DUBOSS", ts=card["ts"])
+        await slack.settle()
+        updated = slack.fake.messages["DUBOSS"][-1]
+        assert "it helped" in json.dumps(updated["blocks"]) and not slack_buttons(updated)
+        to_ann = json.dumps(slack.fake.messages["DUANN"][-1])
+        assert "was checked against its KPI: it helped" in to_ann
+        assert "was checked against its KPI" in json.dumps(slack.fake.messages["DUVIC"][-1])
+        await slack.press("UBOSS", helped["action_id"], value, channel="DUBOSS", ts=card["ts"])
+        await slack.settle()
+        assert "already answered" in payload_texts(slack)
+        async with slack.app.db.transaction() as session:
+            [review] = list(await session.scalars(select(DecisionReview)))
+        assert (review.state, review.verdict) == ("answered", "helped")
+
+
+async def test_in_teams_the_card_form_makes_the_promise_and_the_review_card_is_valid(
+    settings: Settings, clock: Clock
+) -> None:
+    boss, ann = teams_user("Boss"), teams_user("Ann")
+    async with teams_stack(settings) as teams:
+        async with teams.app.db.transaction() as session:
+            for person, role, manager in ((boss, Role.MANAGER, None), (ann, Role.EMPLOYEE, boss)):
+                await add_member(
+                    session,
+                    OPERATOR,
+                    "teams",
+                    person.aad,
+                    name=person.name,
+                    team="Support",
+                    role=role,
+                    workspace=TEAMS_TENANT,
+                    manager_user_id=manager.aad if manager else None,
+                )
+        await first_reply_objective(teams.app)
+        await reading(teams.app, 74, clock.now)
+        await teams.say(ann, "suggest --anonymous Publish **our** <at>Everyone</at> rota")
+        await teams.say(boss, "answer 1 done")
+        await teams.settle()
+        form = teams.connector.activities[boss.conversation][-1]
+        [form_card] = cards_in(form)
+        assert adaptive_card_error(form_card) is None
+        await teams.execute(
+            boss,
+            action(form_card, "Answer"),
+            form["id"],
+            inputs={
+                "status": "done",
+                "text": "Live",
+                "objective": "first-reply",
+                "expect": "lower",
+                "review": "",
+            },
+        )
+        await teams.settle()
+        clock.advance(days=31)
+        await reading(teams.app, 80, clock.now)
+        assert await ask(teams.app) == 1
+        await teams.settle()
+        message = teams.connector.activities[boss.conversation][-1]
+        assert len(json.dumps(message).encode()) < 28 * 1024
+        [card] = cards_in(message)
+        assert adaptive_card_error(card) is None
+        shown = json.dumps(card)
+        assert "went from 74 to 80 minutes since #1 was done" in shown
+        assert "not the way you expected" in shown
+        revisit = action(card, "No, revisit")
+        status, answer = await teams.execute(boss, revisit, message["id"])
+        assert status == 200 and adaptive_card_error(answer["value"]) is None
+        assert "it did not help" in json.dumps(answer["value"])
+        await teams.settle()
+        told = json.dumps(cards_in(teams.connector.activities[ann.conversation][-1]))
+        assert "Your anonymous suggestion #1 was checked against its KPI: it did not help" in told
+        assert "Ann" not in json.dumps(
+            [cards_in(a) for a in teams.connector.activities[boss.conversation]]
+        )
+        status, again = await teams.execute(boss, revisit, message["id"])
+        await teams.settle()
+        assert status == 200 and "Review of #1: it did not help" in json.dumps(again)
+        said = json.dumps(teams.connector.activities[boss.conversation][-2:])
+        assert "already answered" in said
