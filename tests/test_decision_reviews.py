@@ -10,6 +10,7 @@ Time is controlled: ``clock`` replaces the one clock every part of the bot reads
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import logging
 from collections.abc import Iterator
@@ -20,6 +21,8 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 import bot.storage.types as storage_types
+from adapters.shell.mailbox import Mailbox
+from adapters.shell.session import ShellSession
 from bot.app import Application
 from bot.cli.main import cli
 from bot.compose import actions
@@ -40,6 +43,7 @@ from bot.services.permissions import OPERATOR
 from bot.services.promises import Promise
 from bot.services.suggestions import answer_suggestion, file_suggestion, vote
 from bot.storage.models import DecisionReview, Delivery, Objective, Suggestion, SuggestionResponse
+from tests import test_console
 from tests.conftest import actor, make_member
 from tests.fakes import RemotePlatform
 from tests.slack_support import slack_stack, unescaped_markup, view_submission
@@ -47,6 +51,9 @@ from tests.teams_fake import adaptive_card_error
 from tests.teams_support import TENANT as TEAMS_TENANT
 from tests.teams_support import action, cards_in, teams_stack
 from tests.teams_support import user as teams_user
+from tests.test_console import Browser, signed_in
+
+server, browsers = test_console.server, test_console.browsers  # the same fixtures
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -690,3 +697,83 @@ async def test_in_teams_the_card_form_makes_the_promise_and_the_review_card_is_v
         assert status == 200 and "Review of #1: it did not help" in json.dumps(again)
         said = json.dumps(teams.connector.activities[boss.conversation][-2:])
         assert "already answered" in said
+
+
+async def test_in_the_shell_the_review_card_is_answered_by_its_number(
+    app: Application, clock: Clock
+) -> None:
+    await make_member(app, "boss", role=Role.MANAGER, platform="shell")
+    await make_member(app, "ann", platform="shell", manager="boss")
+    await first_reply_objective(app)
+    await reading(app, 74, clock.now)
+    async with app.db.transaction() as session:
+        ann = await get_member(session, "shell", "ann")
+        idea = await file_suggestion(session, app.sealer, ann, "Canned replies", platform="shell")
+    mailbox = Mailbox(app.settings.data_dir / "shell")
+
+    async def shell(user: str, script: str) -> str:
+        out = io.StringIO()
+        session = ShellSession(
+            app, mailbox, user, stdin=io.StringIO(script), stdout=out, interactive=False
+        )
+        await session.run()
+        assert app.worker is not None
+        await app.worker.drain()
+        return out.getvalue()
+
+    answered = await shell(
+        "boss", f"/answer {idea.id} done --objective first-reply --review-in 2d Live today\n"
+    )
+    assert "whether first reply time went lower as expected" in answered
+    clock.advance(days=3)
+    await reading(app, 52, clock.now)
+    assert await ask(app) == 1
+    assert app.worker is not None
+    await app.worker.drain()
+    pressed = await shell("boss", "1\n")
+    card, after = pressed.split("boss> 1", 1)
+    assert f"Did #{idea.id} help?" in card and "[1] Yes, it helped" in card
+    assert "went from 74 to 52 minutes" in card
+    assert f"Recorded for #{idea.id}: it helped" in after
+    told = await shell("ann", "")
+    assert f"Your suggestion #{idea.id} was checked against its KPI: it helped" in told
+
+
+# ----- the console ---------------------------------------------------------------------------
+
+
+async def test_the_console_answer_form_makes_the_promise_and_the_board_shows_its_review(
+    app: Application, browsers: list[Browser], clock: Clock
+) -> None:
+    await team(app)
+    await first_reply_objective(app)
+    await reading(app, 74, clock.now)
+    idea = await file(app, "ann", "A shared inbox for escalations")
+    await signed_in(app, browsers[0], "boss")
+    browser = browsers[0]
+    csrf = await browser.csrf("/console/suggestions")
+    form = {
+        "csrf": csrf,
+        "form": f"answer-{idea.id}",
+        "board": "sort=newest&status=open&page=1",
+        "text": "Not this quarter",
+        "status": "declined",
+        "objective": "first-reply",
+        "expect": "",
+        "review": "",
+    }
+    status, _, html = await browser.post(f"/console/suggestions/{idea.id}/answer", form)
+    assert status == 422 and "goes with planned or done" in html
+    assert f'id="objective-{idea.id}" name="objective" aria-invalid="true"' in html
+    form |= {"status": "done", "text": "Live", "review": "14d", "csrf": await browser.csrf(
+        "/console/suggestions"
+    )}  # fmt: skip
+    status, location, _ = await browser.post(f"/console/suggestions/{idea.id}/answer", form)
+    assert status == 303
+    status, html = await browser.get(location)
+    assert "You will be asked on" in html
+    status, html = await browser.get("/console/suggestions?status=all")
+    assert "KPI check: first reply time should go lower; asked on" in html
+    status, html = await browser.get("/console/objectives?since=30d")
+    assert status == 200 and "Promises" in html
+    assert "1 decision with a KPI; none reviewed yet" in html
