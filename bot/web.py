@@ -209,12 +209,18 @@ class LeaderWork:
         await self.scheduler.start()
         if self.run_jobs:
             self._stop_jobs = asyncio.Event()
-            jobs = [factory(self.application) for factory in self.application.extensions.jobs]
-            jobs.append(escalation_job(self.application))
-            jobs.append(review_job(self.application))
-            if self.application.db.is_sqlite:
-                jobs.append(planner_statistics_job(self.application))
-            self._jobs = [asyncio.create_task(_repeat(job, self._stop_jobs)) for job in jobs]
+            self._jobs = [
+                asyncio.create_task(_repeat(job, self._stop_jobs)) for job in self.periodic_jobs()
+            ]
+
+    def periodic_jobs(self) -> list[Job]:
+        """The plugins' jobs and the core's: escalation, decision reviews, upkeep."""
+        jobs = [factory(self.application) for factory in self.application.extensions.jobs]
+        jobs.append(escalation_job(self.application))
+        jobs.append(review_job(self.application))
+        if self.application.db.is_sqlite:
+            jobs.append(planner_statistics_job(self.application))
+        return jobs
 
     async def stop(self) -> None:
         self.application.metrics.scheduler_leader.set(0)

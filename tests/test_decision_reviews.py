@@ -43,6 +43,7 @@ from bot.services.permissions import OPERATOR
 from bot.services.promises import Promise
 from bot.services.suggestions import answer_suggestion, file_suggestion, vote
 from bot.storage.models import DecisionReview, Delivery, Objective, Suggestion, SuggestionResponse
+from bot.web import LeaderWork, review_job
 from tests import test_console
 from tests.conftest import actor, make_member
 from tests.fakes import RemotePlatform
@@ -777,3 +778,23 @@ async def test_the_console_answer_form_makes_the_promise_and_the_board_shows_its
     status, html = await browser.get("/console/objectives?since=30d")
     assert status == 200 and "Promises" in html
     assert "1 decision with a KPI; none reviewed yet" in html
+
+
+async def test_the_leader_s_job_asks_due_reviews_and_flags_overdue_ones(
+    app: Application, remote: RemotePlatform, clock: Clock
+) -> None:
+    await team(app)
+    await first_reply_objective(app)
+    idea = await file(app, "ann", "Weekly FAQ refresh")
+    await decide(app, "boss", idea.id, "done", Promise("first-reply", review_in=timedelta(days=2)))
+    job = review_job(app)
+    clock.advance(days=1)
+    await job.run()
+    assert not [t for _, t in await sent(app, remote) if "help?" in t]
+    clock.advance(days=2)
+    await job.run()
+    assert [r for r, t in await sent(app, remote) if "help?" in t] == ["boss"]
+    clock.advance(days=app.settings.suggestion_answer_days, minutes=1)
+    await job.run()
+    assert [r for r, t in await sent(app, remote) if "has waited" in t] == ["bigboss"]
+    assert job.name in [j.name for j in LeaderWork(app, run_jobs=True).periodic_jobs()]
