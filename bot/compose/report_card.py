@@ -58,7 +58,7 @@ def objectives_report_message(report: ObjectivesReport, chart_url: str | None) -
         image_url=chart_url,
         image_alt="Useful share, suggestions filed and answered, and customer sentiment per "
         "objective",
-        facts=(Fact("Promises kept (all objectives)", promise_summary(report.promises)),),
+        facts=(Fact("Promises (all objectives)", promise_summary(report.promises)),),
     )
     cards = [
         Card(

@@ -182,7 +182,7 @@ def _told(
     sentence = change_sentence(review, change)
     text = f"{sentence[:1].upper()}{sentence[1:]}. {by} says {verdict.label}."
     if verdict is ReviewVerdict.DID_NOT_HELP:
-        text += " The idea goes back on the table."
+        text += " The manager will revisit the idea."
     return Message(
         fallback=f"{title}. {text}",
         kind="decision_review_answer",

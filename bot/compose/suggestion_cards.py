@@ -208,7 +208,7 @@ def promise_fields(objectives: Sequence[Objective]) -> tuple[FormField, ...]:
         ),
         FormField(
             "review",
-            "When to check: in N days or on a date (done: 30d if empty)",
+            "When to check: 30d or a date (empty: 30 days for done, 90 for planned)",
             max_length=30,
             placeholder="30d or 2027-03-01",
         ),

@@ -54,7 +54,8 @@ LONGEST_POSTPONEMENT = 365
 
 
 async def get_review(session: AsyncSession, review_id: int) -> DecisionReview:
-    review = await session.get(DecisionReview, review_id)
+    """The review, its row locked (PostgreSQL) so that two presses at once answer it once."""
+    review = await session.get(DecisionReview, review_id, with_for_update=True)
     if review is None:
         raise NotFound(f"There is no review #{review_id}; list them with advocacy reviews list.")
     return review
@@ -117,6 +118,9 @@ async def ask_due_reviews(session: AsyncSession, sealer: Sealer, now: datetime) 
     )
     queued = 0
     for review in due:
+        if review.suggestion.hidden_at is not None:  # taken off the board: nothing to ask
+            review.state = ReviewState.SUPERSEDED
+            continue
         managers = await reviewers(session, review)
         recipients = [r for m in managers if (r := member_recipient(m, now)) is not None]
         if not recipients:
