@@ -55,7 +55,11 @@ LONGEST_POSTPONEMENT = 365
 
 async def get_review(session: AsyncSession, review_id: int) -> DecisionReview:
     """The review, its row locked (PostgreSQL) so that two presses at once answer it once."""
-    review = await session.get(DecisionReview, review_id, with_for_update=True)
+    # The lock on the row alone: PostgreSQL refuses FOR UPDATE across the eager outer joins.
+    await session.execute(
+        select(DecisionReview.id).where(DecisionReview.id == review_id).with_for_update()
+    )
+    review = await session.get(DecisionReview, review_id, populate_existing=True)
     if review is None:
         raise NotFound(f"There is no review #{review_id}; list them with advocacy reviews list.")
     return review
