@@ -774,7 +774,7 @@ async def test_the_console_answer_form_makes_the_promise_and_the_board_shows_its
     status, html = await browser.get(location)
     assert "You will be asked on" in html
     status, html = await browser.get("/console/suggestions?status=all")
-    assert "KPI check: first reply time should go lower; asked on" in html
+    assert "KPI check: first reply time should go lower; due on" in html
     status, html = await browser.get("/console/objectives?since=30d")
     assert status == 200 and "Promises" in html
     assert "1 decision with a KPI; none reviewed yet" in html

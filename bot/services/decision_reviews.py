@@ -375,4 +375,4 @@ def describe_state(review: DecisionReview, now: datetime) -> str:
         return f"asked {humanise_duration(now - review.asked_at)} ago, not answered"
     if review.state == ReviewState.SUPERSEDED:
         return "replaced by a later decision"
-    return f"asked on {review_day(review.review_on)}"
+    return f"due on {review_day(review.review_on)}"
