@@ -339,6 +339,10 @@ async def test_chat_options_make_a_promise_and_bad_combinations_are_refused_clea
     async with app.db.transaction() as session:
         [review] = list(await session.scalars(select(DecisionReview)))
     assert review.review_on.date() == (clock.now + timedelta(days=28)).date()
+    listing = await app.router.handle(CommandInvoked(actor("boss"), command="review", text=""))
+    [card] = listing.messages[0].cards
+    [fact] = card.facts
+    assert fact.label == f"Review {review.id} (idea #{idea.id})" and "due on" in fact.value
 
 
 async def test_a_later_decision_supersedes_and_a_planned_promise_carries_over_to_done(
@@ -517,7 +521,7 @@ async def test_too_early_asks_again_later_and_a_press_on_the_old_card_changes_no
     told = [t for r, t in await sent(app, remote) if r == "ann"]
     assert f"Your suggestion #{idea.id} was checked against its KPI: it did not help" in told
     listing = await app.router.handle(CommandInvoked(actor("boss"), command="review", text=""))
-    assert "No decision reviews wait" in listing.messages[0].fallback
+    assert "No decision reviews wait for you" in listing.messages[0].fallback
     bad = await app.router.handle(
         CommandInvoked(actor("boss"), command="review", text=f"{review.id} maybe")
     )

@@ -59,8 +59,8 @@ def _told(outcome: ReviewOutcome) -> str:
 
 
 async def review(ctx: ChatContext, text: str) -> Reply:
-    """'/review 12 helped', '/review 12 later 14'; '/review' alone lists the reviews asked of
-    you (all of them for an admin)."""
+    """'/review 12 helped', '/review 12 later 14'; '/review' alone lists the open reviews that
+    are yours (all of them for an admin): those asked, then those coming up."""
     require_role(ctx.member, (Role.MANAGER,), "answer decision reviews")
     words = text.split()
     now = utcnow()
@@ -84,9 +84,12 @@ async def review(ctx: ChatContext, text: str) -> Reply:
 async def _reviews_waiting(ctx: ChatContext) -> Reply:
     now = utcnow()
     mine = None if ctx.member.role == Role.ADMIN else ctx.member
-    asked = await list_reviews(ctx.session, now, due=True, reviewer=mine)
+    found = await list_reviews(ctx.session, now, reviewer=mine)
+    # Those asked first (they wait for an answer), then the ones coming up.
+    asked = [r for r in found if r.state == ReviewState.ASKED]
+    asked += [r for r in found if r.state == ReviewState.WAITING]
     if not asked:
-        return Reply.say("No decision reviews wait for your answer.")
+        return Reply.say("No decision reviews wait for you, asked or coming up.")
     facts = tuple(
         Fact(
             f"Review {r.id} (idea #{r.suggestion_id})",
@@ -97,10 +100,10 @@ async def _reviews_waiting(ctx: ChatContext) -> Reply:
     return Reply(
         messages=[
             Message(
-                fallback=f"{plural(len(asked), 'review')} wait for your answer",
+                fallback=f"{plural(len(asked), 'decision review')} for you",
                 cards=(
                     Card(
-                        title=f"{plural(len(asked), 'decision review')} wait for your answer",
+                        title=f"{plural(len(asked), 'decision review')} for you, asked first",
                         text=f"Answer with {REVIEW_USAGE}.",
                         facts=facts,
                     ),

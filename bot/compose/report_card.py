@@ -37,9 +37,13 @@ def promise_summary(p: PromiseFigures) -> str:
     review overdue'."""
     parts = [plural(p.decisions, "decision") + " with a KPI"]
     if p.answered:
-        moved = f"{p.moved_share:.0%}" if p.moved_share is not None else "no readings to say if"
         helped = f"{p.helped_share:.0%}" if p.helped_share is not None else "–"
-        parts.append(f"{p.answered} reviewed: {moved} moved it the expected way, {helped} helped")
+        moved = (
+            f"{p.moved_share:.0%} moved it the expected way"
+            if p.moved_share is not None
+            else "too few readings to say which way it moved"
+        )
+        parts.append(f"{p.answered} reviewed: {moved}, {helped} helped")
     else:
         parts.append("none reviewed yet")
     if p.overdue:
