@@ -5,7 +5,8 @@ written in the answer's own transaction with the KPI as it stood that day (its b
 Why planned has a date too: a planned idea that never ships must not vanish either, so without
 a date it is looked at after ``PLANNED_LOOK_AFTER``; and when it is then set to done, the promise
 carries over to the done decision (a fresh look ``DONE_LOOK_AFTER`` later) unless the manager
-gives a new one. Any later decision on the idea supersedes the open review.
+gives a new one. A later decision on the idea (a status change, or a new promise) supersedes
+the open review.
 """
 
 from __future__ import annotations
