@@ -102,6 +102,7 @@ async def open_application(
             charts=charts,
             public_url=settings.public_url,
             links=links,
+            answer_after=settings.answer_after,
         )
         inbox = Inbox(db, sealer, metrics)
         app = Application(

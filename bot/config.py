@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from dotenv import dotenv_values
@@ -41,7 +42,8 @@ class Settings:
     delivery_lease_seconds: float = 30.0
     # A console session ends after this long without a request.
     console_idle_minutes: float = 60.0
-    # An idea unanswered this long is flagged to its team's manager, then one level up per period.
+    # An idea unanswered this long is flagged to its team's manager, then one level up per period;
+    # a decision review too (asked and unanswered this long: overdue).
     suggestion_answer_days: float = 7.0
     # A firing missed while no scheduler ran is still sent if it is at most this old.
     schedule_grace_minutes: float = 60.0
@@ -57,6 +59,11 @@ class Settings:
     # Connections at once; lowered at start to fit the process's limit on open files.
     http_max_connections: int = 10_000
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def answer_after(self) -> timedelta:
+        """How long an idea or a decision review may wait for an answer before it is flagged."""
+        return timedelta(days=self.suggestion_answer_days)
 
     @classmethod
     def from_env(

@@ -30,6 +30,7 @@ from bot.metrics import CONTENT_TYPE_LATEST
 from bot.plugins import Job
 from bot.policy_pages import mount_policy_pages
 from bot.scheduler import DigestScheduler
+from bot.services.decision_reviews import ask_due_reviews, escalate_overdue_reviews
 from bot.services.escalation import escalate_waiting
 from bot.services.feedback import record_share_click
 from bot.services.objectives_report import build_objectives_report
@@ -160,6 +161,24 @@ def escalation_job(application: Application) -> Job:
     return Job("escalate waiting ideas", 3600.0, run)
 
 
+def review_job(application: Application) -> Job:
+    """Every 15 minutes: decision reviews whose date came are asked (the card reaches each
+    manager at 09:00 of their own day, within the quarter hour), and reviews unanswered for
+    SUGGESTION_ANSWER_DAYS are flagged up the hierarchy like unanswered ideas."""
+
+    async def run() -> None:
+        async with application.db.transaction() as session:
+            now = utcnow()
+            queued = await ask_due_reviews(session, application.sealer, now)
+            queued += await escalate_overdue_reviews(
+                session, application.sealer, now, application.settings.answer_after
+            )
+        if queued and application.worker is not None:
+            application.worker.wake()
+
+    return Job("ask and escalate decision reviews", 900.0, run)
+
+
 def planner_statistics_job(application: Application) -> Job:
     """Daily (and at start): SQLite's query planner statistics (see bot/storage/upkeep.py)."""
 
@@ -192,11 +211,18 @@ class LeaderWork:
         await self.scheduler.start()
         if self.run_jobs:
             self._stop_jobs = asyncio.Event()
-            jobs = [factory(self.application) for factory in self.application.extensions.jobs]
-            jobs.append(escalation_job(self.application))
-            if self.application.db.is_sqlite:
-                jobs.append(planner_statistics_job(self.application))
-            self._jobs = [asyncio.create_task(_repeat(job, self._stop_jobs)) for job in jobs]
+            self._jobs = [
+                asyncio.create_task(_repeat(job, self._stop_jobs)) for job in self.periodic_jobs()
+            ]
+
+    def periodic_jobs(self) -> list[Job]:
+        """The plugins' jobs and the core's: escalation, decision reviews, upkeep."""
+        jobs = [factory(self.application) for factory in self.application.extensions.jobs]
+        jobs.append(escalation_job(self.application))
+        jobs.append(review_job(self.application))
+        if self.application.db.is_sqlite:
+            jobs.append(planner_statistics_job(self.application))
+        return jobs
 
     async def stop(self) -> None:
         self.application.metrics.scheduler_leader.set(0)

@@ -281,7 +281,7 @@ async def test_a_refused_form_comes_back_on_the_board_view_it_was_sent_from(
     chosen = [
         t.attrs["value"] for t in parsed(html).tags if t.name == "option" and "selected" in t.attrs
     ]
-    assert chosen == ["declined"]
+    assert chosen == ["declined", "", ""]  # the status kept; the KPI check's choices left empty
     assert "Done ideas, most voted first" in html and "An open idea" not in html
 
 

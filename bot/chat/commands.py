@@ -33,6 +33,13 @@ from bot.chat.digest_commands import (
 )
 from bot.chat.help import help_message
 from bot.chat.parsing import parse_id, split_command, split_words, take_anonymous_flag, take_flags
+from bot.chat.review_commands import (
+    REVIEW_USAGE,
+    promise_of,
+    promise_told,
+    review,
+    take_promise_flags,
+)
 from bot.compose import actions
 from bot.compose.curation import drafts_message
 from bot.compose.notices import who_is_told
@@ -65,6 +72,7 @@ from bot.services.preferences import (
     describe_preferences,
     parse_preference_words,
 )
+from bot.services.promises import Promise
 from bot.services.rollups import build_rollup, parse_period
 from bot.services.similar import similar_ideas
 from bot.services.suggestion_moderation import hide_suggestion, merge_suggestions
@@ -186,7 +194,9 @@ async def report(ctx: ChatContext, text: str) -> Reply:
     """The objectives report as a card, with its chart, for managers and strategists."""
     flags, _ = take_flags(text, {"since": True})
     period = parse_period(str(flags.get("since") or "30d")) or timedelta(days=30)
-    built = await build_objectives_report(ctx.session, ctx.member, ctx.sealer, period)
+    built = await build_objectives_report(
+        ctx.session, ctx.member, ctx.sealer, period, overdue_after=ctx.answer_after
+    )
     charts = ctx.charts
     kpi = charts.url_for("kpi", period.days) if charts else None
     activity = charts.url_for("objectives", period.days) if charts else None
@@ -298,12 +308,15 @@ async def answer(ctx: ChatContext, text: str) -> Reply:
         )
     require_role(ctx.member, (Role.MANAGER,), "answer suggestions")
     suggestion_id = parse_id(raw_id, "suggestion")
-    status, rest = leading_status(rest)
+    flags: dict[str, str | bool] = {}  # the KPI check: before or after the status
+    status, rest = leading_status(take_promise_flags(rest, flags))
+    rest = take_promise_flags(rest, flags)
+    promise = promise_of(flags)
     if not rest.strip():
         suggestion = await suggestion_service.get_suggestion(ctx.session, suggestion_id)
         await suggestion_service.require_answerable(ctx.session, ctx.member, suggestion)
-        return Reply(form=answer_form(suggestion, status))
-    return await record_answer(ctx, suggestion_id, rest, status)
+        return Reply(form=answer_form(suggestion, status, await list_objectives(ctx.session)))
+    return await record_answer(ctx, suggestion_id, rest, status, promise)
 
 
 # Words that start an answer as often as they misspell a status ("News: ..." is not "new").
@@ -338,15 +351,20 @@ def leading_status(text: str) -> tuple[str | None, str]:
 
 
 async def record_answer(
-    ctx: ChatContext, suggestion_id: int, text: str, status: str | None
+    ctx: ChatContext,
+    suggestion_id: int,
+    text: str,
+    status: str | None,
+    promise: Promise | None = None,
 ) -> Reply:
     outcome = await suggestion_service.answer_suggestion(
-        ctx.session, ctx.sealer, ctx.member, suggestion_id, text, status=status
+        ctx.session, ctx.sealer, ctx.member, suggestion_id, text, status=status, promise=promise
     )
     ctx.queued_messages = outcome.author_notified
     told = who_is_told(outcome.author_notified, outcome.others_notified)
     state = SuggestionStatus(outcome.suggestion.status).label
-    return Reply.say(f"Answer recorded: #{outcome.suggestion.id} is {state}. {told}")
+    kpi = promise_told(ctx, outcome)
+    return Reply.say(f"Answer recorded: #{outcome.suggestion.id} is {state}. {told}{kpi}")
 
 
 async def prefs(ctx: ChatContext, text: str) -> Reply:
@@ -583,10 +601,20 @@ register(
     ChatCommand(
         "answer",
         answer,
-        "/answer ID [STATUS] TEXT",
-        f"answer an idea; STATUS is one of {STATUS_CHOICES}",
+        "/answer ID [STATUS] [--objective KEY --expect higher|lower --review-in 30d] TEXT",
+        f"answer an idea; STATUS is one of {STATUS_CHOICES}; planned or done may name the "
+        "objective whose KPI it should move, checked on the review date",
         LEADERS,
         "answer suggestions",
+    ),
+    ChatCommand(
+        "review",
+        review,
+        REVIEW_USAGE.replace("ID", "[ID") + "]",
+        "did a decision help its KPI? answer the review (later N: ask again in N days); "
+        "/review alone lists those waiting for you",
+        LEADERS,
+        "answer decision reviews",
     ),
     ChatCommand(
         "merge",

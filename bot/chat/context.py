@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,6 +40,8 @@ class ChatContext:
     public_url: str = "http://localhost:3978"
     # Tracked share links: a card updated in place keeps counting its clicks.
     links: TrackedLinks | None = None
+    # How long ideas and decision reviews wait for an answer before they are overdue.
+    answer_after: timedelta = timedelta(days=7)
 
     @property
     def platform(self) -> str:

@@ -18,6 +18,7 @@ from bot.chat.commands import (
 from bot.chat.context import ChatContext
 from bot.chat.digest_commands import cron_from_day_and_time, digest_add
 from bot.chat.parsing import parse_id, take_anonymous_flag, truthy
+from bot.chat.review_commands import review_button
 from bot.compose import actions
 from bot.compose.curation import curation_card, edit_form
 from bot.compose.feedback import card_subjects, with_feedback, with_feedback_counts
@@ -39,6 +40,7 @@ from bot.services.feedback import (
 from bot.services.objectives import list_objectives
 from bot.services.outbox import deliveries_in_flight, find_delivery_by_ref, hold_delivery
 from bot.services.permissions import require_role
+from bot.services.promises import Promise
 from bot.services.suggestion_board import BoardQuery
 from bot.services.suggestion_moderation import merge_suggestions
 from bot.storage.models import ContentItem, Delivery, Suggestion
@@ -237,7 +239,12 @@ async def answer_button(ctx: ChatContext, event: ActionInvoked) -> Reply:
         ctx.session, parse_id(str(event.value.get("suggestion", "")), "suggestion")
     )
     await suggestion_service.require_answerable(ctx.session, ctx.member, suggestion)
-    return Reply(form=answer_form(suggestion))
+    return Reply(form=answer_form(suggestion, objectives=await list_objectives(ctx.session)))
+
+
+@on_action(actions.REVIEW_ANSWER)
+async def review_answer_button(ctx: ChatContext, event: ActionInvoked) -> Reply:
+    return await review_button(ctx, event)
 
 
 @on_action(actions.ROLLUP_SHOW)
@@ -283,8 +290,12 @@ async def suggest_submitted(ctx: ChatContext, event: FormSubmitted) -> Reply:
 @on_form(actions.FORM_ANSWER)
 async def answer_submitted(ctx: ChatContext, event: FormSubmitted) -> Reply:
     suggestion_id = parse_id(str(event.context.get("suggestion", "")), "suggestion")
-    status = str(event.values.get("status") or "").strip() or None
-    return await record_answer(ctx, suggestion_id, str(event.values.get("text") or ""), status)
+    values = {k: str(v or "") for k, v in event.values.items()}
+    status = values.get("status", "").strip() or None
+    promise = Promise.from_fields(
+        values.get("objective", ""), values.get("expect", ""), values.get("review", "")
+    )
+    return await record_answer(ctx, suggestion_id, values.get("text", ""), status, promise)
 
 
 @on_form(actions.FORM_COMMENT)

@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -71,7 +72,9 @@ class EventRouter:
         charts: ChartLinks | None = None,
         public_url: str = "http://localhost:3978",
         links: TrackedLinks | None = None,
+        answer_after: timedelta = timedelta(days=7),
     ) -> None:
+        self.answer_after = answer_after
         self.charts = charts
         self.links = links
         self.public_url = public_url
@@ -117,6 +120,7 @@ class EventRouter:
                     charts=self.charts,
                     public_url=self.public_url,
                     links=self.links,
+                    answer_after=self.answer_after,
                 )
                 reply = await self._dispatch(ctx)
         except DomainError as error:

@@ -23,6 +23,7 @@ from bot.cli import (
     members,
     objectives,
     report,
+    reviews,
     serve,
     suggestions,
 )
@@ -62,6 +63,7 @@ for module in (
     inbox,
     suggestions,
     report,
+    reviews,
     console,
     keys,
 ):

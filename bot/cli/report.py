@@ -12,6 +12,7 @@ from bot.app import Application
 from bot.charts import kpi_chart, objectives_chart
 from bot.cli.runtime import fail_on_domain_error, print_json, print_table, run_with_app
 from bot.compose.kpi_text import kpi_distance, kpi_trend, kpi_value
+from bot.compose.report_card import promise_summary
 from bot.compose.text import plural
 from bot.services.objectives_report import ObjectivesReport, build_objectives_report
 from bot.services.permissions import OPERATOR
@@ -62,7 +63,9 @@ def objectives(
 
     async def work(app: Application) -> ObjectivesReport:
         async with app.db.transaction() as session:
-            return await build_objectives_report(session, OPERATOR, app.sealer, period)
+            return await build_objectives_report(
+                session, OPERATOR, app.sealer, period, overdue_after=app.settings.answer_after
+            )
 
     report = run_with_app(work)
     records = [row.as_dict() for row in report.rows]
@@ -77,6 +80,7 @@ def objectives(
                     for record, row in zip(records, report.rows, strict=True)
                 ],
                 "other_suggestions": other.__dict__ if other else None,
+                "promises": report.promises.as_dict(),
             }
         )
     elif output == "csv":
@@ -89,6 +93,7 @@ def objectives(
     else:
         _kpi_table(report)
         _table(report)
+        _promises(report)
     for file, draw in ((kpi_chart_file, kpi_chart), (chart_file, objectives_chart)):
         if file is None:
             continue
@@ -201,6 +206,30 @@ def _table(report: ObjectivesReport) -> None:
             f"Suggestions of groups under 5 people (merged so no one can be singled out): "
             f"{o.filed} filed, {o.answered} answered, {o.accepted} accepted, {o.done} done."
         )
+
+
+def _promises(report: ObjectivesReport) -> None:
+    """Decisions that named a KPI and what their reviews found (bot/services/promise_figures)."""
+    if not report.rows:
+        return
+    print_table(
+        "Promises: decisions that named a KPI",
+        ["Objective", "Decisions", "Reviewed", "Moved as expected", "Helped", "Overdue"],
+        [
+            [
+                row.title,
+                p.decisions,
+                p.answered,
+                f"{p.moved_share:.0%}" if p.moved_share is not None else "–",
+                f"{p.helped_share:.0%}" if p.helped_share is not None else "–",
+                p.overdue,
+            ]
+            for row in report.rows
+            for p in (row.promises,)
+        ],
+        empty="",
+    )
+    click.echo(f"Promises, all objectives: {promise_summary(report.promises)}.")
 
 
 def register(root: click.Group) -> None:

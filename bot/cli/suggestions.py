@@ -8,18 +8,26 @@ from __future__ import annotations
 import csv
 import io
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 
 from bot.app import Application
 from bot.cli.runtime import RecordId, print_json, print_table, run_with_app
+from bot.compose.notices import who_is_told
 from bot.compose.suggestion_cards import author_label
 from bot.compose.text import humanise_duration, percent, plural, truncate
 from bot.domain import SuggestionStatus
 from bot.services.permissions import OPERATOR
+from bot.services.promises import promise_from_options, promise_note
 from bot.services.rollups import DIMENSIONS, Rollup, build_rollup, parse_period
 from bot.services.suggestion_moderation import hide_suggestion, merge_suggestions
-from bot.services.suggestions import list_suggestions, reseal_anonymous_ideas
+from bot.services.suggestions import (
+    AnswerOutcome,
+    answer_suggestion,
+    list_suggestions,
+    reseal_anonymous_ideas,
+)
 from bot.storage.models import Suggestion
 from bot.storage.types import utcnow
 from bot.text_safety import csv_row
@@ -208,6 +216,52 @@ def rollup(since: str, by: str, output: str) -> None:
             ],
             empty="",
         )
+
+
+@suggestions_group.command("answer")
+@click.argument("suggestion_id", type=RecordId("suggestion"))
+@click.argument("text")
+@click.option(
+    "--status", type=click.Choice([s.value for s in SuggestionStatus]), help="The new status."
+)
+@click.option("--objective", help="Planned or done: the objective whose KPI it should move.")
+@click.option(
+    "--expect",
+    type=click.Choice(["higher", "lower"]),
+    help="Which way the KPI should go (default: the way that is better for it).",
+)
+@click.option("--review-in", help="When to check, as a wait: 30d, 4w (done: 30d by default).")
+@click.option("--review-on", help="When to check, as a date: 2027-03-01.")
+def answer(
+    suggestion_id: int,
+    text: str,
+    status: str | None,
+    objective: str | None,
+    expect: str | None,
+    review_in: str | None,
+    review_on: str | None,
+) -> None:
+    """Answer idea SUGGESTION_ID with TEXT (told to its author and backers); a planned or done
+    answer may name the KPI it should move, checked on the review date."""
+
+    async def work(app: Application) -> AnswerOutcome:
+        async with app.db.transaction() as session:
+            promise = promise_from_options(objective, expect, review_in, review_on)
+            outcome = await answer_suggestion(
+                session, app.sealer, OPERATOR, suggestion_id, text, status=status, promise=promise
+            )
+            if outcome.review is not None:  # read in-session for the note below
+                _ = outcome.review.objective
+            return outcome
+
+    outcome = run_with_app(work)
+    state = SuggestionStatus(outcome.suggestion.status).label
+    click.echo(
+        f"Answer recorded: #{outcome.suggestion.id} is {state}. "
+        + who_is_told(outcome.author_notified, outcome.others_notified)
+    )
+    if outcome.review is not None:
+        click.echo(f"Review #{outcome.review.id}: " + promise_note(outcome.review, ZoneInfo("UTC")))
 
 
 @suggestions_group.command("merge")

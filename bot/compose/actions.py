@@ -14,7 +14,11 @@ CONTENT_ADD_OPEN = "content.add_open"
 CONTENT_APPROVE = "content.approve"
 CONTENT_REJECT = "content.reject"
 CONTENT_EDIT = "content.edit"
+# A decision review's answer: value {"review", "answer": helped|revisit|later, "days", "round"}.
+REVIEW_ANSWER = "review.answer"
 FORM_CONTENT_EDIT = "content.edit"
+# A decision review's answer: value {"review", "answer": helped|revisit|later, "days", "round"}.
+REVIEW_ANSWER = "review.answer"
 # Opens the form carried by card number ``card`` of the message the button is on.
 FORM_OPEN = "form.open"
 

@@ -7,6 +7,7 @@ from bot.compose.kpi_text import kpi_distance, kpi_trend, kpi_value
 from bot.compose.text import plural
 from bot.messages import Card, Fact, Message
 from bot.services.objectives_report import ObjectiveFigures, ObjectivesReport
+from bot.services.promise_figures import PromiseFigures
 
 
 def _percent(value: float | None) -> str:
@@ -31,6 +32,25 @@ def _ideas(row: ObjectiveFigures) -> str:
         else ""
     )
     return f"{s.filed} filed, {s.answered} answered, {s.accepted} accepted, {s.done} done{median}"
+
+
+def promise_summary(p: PromiseFigures) -> str:
+    """'4 decisions with a KPI; 2 reviewed: 50% moved it the expected way, 100% helped; 1
+    review overdue'."""
+    parts = [plural(p.decisions, "decision") + " with a KPI"]
+    if p.answered:
+        helped = f"{p.helped_share:.0%}" if p.helped_share is not None else "–"
+        moved = (
+            f"{p.moved_share:.0%} moved it the expected way"
+            if p.moved_share is not None
+            else "too few readings to say which way it moved"
+        )
+        parts.append(f"{p.answered} reviewed: {moved}, {helped} helped")
+    else:
+        parts.append("none reviewed yet")
+    if p.overdue:
+        parts.append(plural(p.overdue, "review") + " overdue")
+    return "; ".join(parts)
 
 
 def _latest(row: ObjectiveFigures) -> str:
@@ -85,6 +105,7 @@ def objectives_report_message(
         image_url=chart_url,
         image_alt="Each KPI over the period with its target, the days ideas were done and "
         "content was sent, and customers' weekly sentiment",
+        facts=(Fact("Promises (all objectives)", promise_summary(report.promises)),),
     )
     cards = [
         Card(
@@ -102,6 +123,7 @@ def objectives_report_message(
                 Fact("Customer voice", f"{row.voice} ({row.voice - row.voice_before:+d})"),
                 Fact("Customer sentiment", _sentiment(row)),
                 Fact("Ideas", _ideas(row)),
+                Fact("Promises", promise_summary(row.promises)),
             ),
         )
         for row in report.rows

@@ -182,9 +182,45 @@ def suggest_form(
     )
 
 
-def answer_form(suggestion: Suggestion, status: str | None = None) -> Form:
+def promise_fields(objectives: Sequence[Objective]) -> tuple[FormField, ...]:
+    """The KPI check a planned or done decision may promise (bot/services/promises.py)."""
+    if not objectives:
+        return ()
+    return (
+        FormField(
+            "objective",
+            "If planned or done: the objective whose KPI it should move",
+            FieldKind.SELECT,
+            options=(
+                Option("No KPI check", ""),
+                *(Option(truncate(o.title, 75), o.key) for o in objectives),
+            ),
+        ),
+        FormField(
+            "expect",
+            "Which way the KPI should go",
+            FieldKind.SELECT,
+            options=(
+                Option("The way that is better for it", ""),
+                Option("Higher", "higher"),
+                Option("Lower", "lower"),
+            ),
+        ),
+        FormField(
+            "review",
+            "When to check: 30d or a date (empty: 30 days for done, 90 for planned)",
+            max_length=30,
+            placeholder="30d or 2027-03-01",
+        ),
+    )
+
+
+def answer_form(
+    suggestion: Suggestion, status: str | None = None, objectives: Sequence[Objective] = ()
+) -> Form:
     """The answer form, its status set to ``status`` when the manager already typed one
-    (``/answer 12 planned``), else to the idea's own."""
+    (``/answer 12 planned``), else to the idea's own; with ``objectives``, the KPI check a
+    planned or done decision may promise."""
     return Form(
         form_id=actions.FORM_ANSWER,
         title=f"Answer suggestion #{suggestion.id}",
@@ -207,6 +243,7 @@ def answer_form(suggestion: Suggestion, status: str | None = None) -> Form:
                 max_length=3000,
                 placeholder="What happens next, and why?",
             ),
+            *promise_fields(objectives),
         ),
     )
 

@@ -16,6 +16,7 @@ from bot.chat.parsing import parse_id
 from bot.compose.board_cards import SORT_LABELS, SORT_TITLES, shown_label
 from bot.compose.kpi_text import kpi_change, kpi_distance, kpi_trend, kpi_value
 from bot.compose.notices import who_is_told
+from bot.compose.report_card import promise_summary
 from bot.compose.text import plural
 from bot.console.access import APPLICATION, COOKIE, Form, Visit, page
 from bot.console.auth import end_session
@@ -25,6 +26,7 @@ from bot.plugins import PageInfo, UrlEnricher
 from bot.services import content as content_service
 from bot.services import digests as digest_service
 from bot.services.anonymous_scope import load_team_scopes
+from bot.services.decision_reviews import review_lines
 from bot.services.deliveries import failed_deliveries, held_deliveries, retry_deliveries
 from bot.services.digest_runs import list_runs, start_run
 from bot.services.feedback import feedback_counts
@@ -33,6 +35,7 @@ from bot.services.kpi_readings import check_day, record_reading
 from bot.services.members import managed_team_ids
 from bot.services.objectives import get_objective, list_objectives, list_readings
 from bot.services.objectives_report import build_objectives_report
+from bot.services.promises import Promise, promise_note, zone_of
 from bot.services.rollups import parse_period
 from bot.services.suggestion_board import NEWEST, OPEN, SHOWN, SORTS, BoardQuery, browse
 from bot.services.suggestion_moderation import hide_suggestion, merge_suggestions
@@ -104,7 +107,11 @@ READINGS_SHOWN = 10
 async def objectives(visit: Visit) -> web.StreamResponse:
     since, period = _period(visit)
     report = await build_objectives_report(
-        visit.session, visit.member, visit.application.sealer, period
+        visit.session,
+        visit.member,
+        visit.application.sealer,
+        period,
+        overdue_after=visit.application.settings.answer_after,
     )
     known = await list_objectives(visit.session)
     readings = {
@@ -125,6 +132,7 @@ async def objectives(visit: Visit) -> web.StreamResponse:
         kpi_change=kpi_change,
         kpi_trend=kpi_trend,
         kpi_distance=kpi_distance,
+        promises=promise_summary(report.promises),
     )
 
 
@@ -233,6 +241,16 @@ async def suggestions(visit: Visit) -> web.StreamResponse:
         board_state=urlencode(asdict(board.query)),
         statuses=list(SuggestionStatus),
         status_options=[(status.value, status.label) for status in SuggestionStatus],
+        objective_options=[
+            ("", "No KPI check"),
+            *((o.key, o.title) for o in await list_objectives(visit.session)),
+        ],
+        expect_options=[
+            ("", "The way that is better for it"),
+            ("higher", "Higher"),
+            ("lower", "Lower"),
+        ],
+        reviews=await review_lines(visit.session, [s.id for s in board.ideas], utcnow()),
     )
 
 
@@ -247,12 +265,19 @@ async def answer(visit: Visit) -> web.StreamResponse:
         suggestion_id,
         str(form.get("text") or ""),
         status=str(form.get("status") or "") or None,
+        promise=Promise.from_fields(
+            str(form.get("objective") or ""),
+            str(form.get("expect") or ""),
+            str(form.get("review") or ""),
+        ),
     )
     _wake(visit)
+    check = promise_note(outcome.review, zone_of(visit.member)) if outcome.review else ""
     return visit.back(
         _board_address(form),
         f"Answer recorded: #{suggestion_id} is {outcome.suggestion.status.replace('_', ' ')}. "
-        + who_is_told(outcome.author_notified, outcome.others_notified),
+        + who_is_told(outcome.author_notified, outcome.others_notified)
+        + (f" {check}" if check else ""),
     )
 
 

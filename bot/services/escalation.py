@@ -49,12 +49,31 @@ async def team_managers(session: AsyncSession, team_id: int | None) -> list[Memb
 async def managers_at_level(session: AsyncSession, team_id: int | None, level: int) -> list[Member]:
     """Level 0: the team's managers; level 1: their managers; and so on (empty past the top).
     A manager who left is passed over for the one above them: a flag to nobody is lost."""
-    current = await _still_here(session, await team_managers(session, team_id))
-    for _ in range(level):
+    return await climb(session, await team_managers(session, team_id), level)
+
+
+async def climb(session: AsyncSession, managers: list[Member], levels: int) -> list[Member]:
+    """The managers ``levels`` steps above ``managers`` (those still here; empty past the top)."""
+    current = await _still_here(session, managers)
+    for _ in range(levels):
         ids = {m.manager_id for m in current if m.manager_id is not None}
         above = list(await session.scalars(select(Member).where(Member.id.in_(ids))))
         current = await _still_here(session, above)
     return current
+
+
+def next_step_due(waiting_since: datetime, level: int, now: datetime, after: timedelta) -> bool:
+    """Whether something waiting since then is due for its flag at ``level``: each step waits
+    ``after`` again."""
+    return waiting_since <= now - after * (level + 1)
+
+
+async def flag_managers(
+    session: AsyncSession, sealer: Sealer, managers: list[Member], flag: Message, now: datetime
+) -> int:
+    """Queue ``flag`` to each of ``managers`` (after their quiet hours); how many were queued."""
+    recipients = [r for m in managers if (r := member_recipient(m, now)) is not None]
+    return await enqueue(session, flag, recipients, sealer=sealer) if recipients else 0
 
 
 async def _still_here(session: AsyncSession, managers: list[Member]) -> list[Member]:
@@ -131,18 +150,18 @@ async def escalate_waiting(
     scopes = await load_team_scopes(session)
     for idea in waiting:
         level = idea.escalation_level
-        if idea.created_at > now - after * (level + 1):
-            continue  # not yet due for its next step
+        if not next_step_due(idea.created_at, level, now, after):
+            continue
         # An anonymous idea goes where it is shown: never to the managers of a team so small
         # that the flag would point at its author.
         shown = scopes.shown_team(idea)
         managers = await managers_at_level(session, shown, level)
-        recipients = [r for m in managers if (r := member_recipient(m, now)) is not None]
-        if not recipients:
-            continue  # past the top of the hierarchy: nobody left to tell
         team = await session.get(Team, shown) if shown is not None else None
         flag = waiting_flag(idea, now - idea.created_at, level, team.name if team else None)
-        flagged += await enqueue(session, flag, recipients, sealer=sealer)
+        queued = await flag_managers(session, sealer, managers, flag, now)
+        if not queued:
+            continue  # past the top of the hierarchy: nobody left to tell
+        flagged += queued
         idea.escalation_level = level + 1
         idea.escalated_at = now
         log.info(

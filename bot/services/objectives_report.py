@@ -30,8 +30,10 @@ from bot.domain import (
     SuggestionStatus,
 )
 from bot.sealing import Sealer
+from bot.services.escalation import DEFAULT_AFTER
 from bot.services.objective_timeline import ObjectiveTimeline, build_timelines
 from bot.services.permissions import OPERATOR, Acting, require_role
+from bot.services.promise_figures import PromiseFigures, promise_figures
 from bot.services.rollups import OTHER, build_rollup
 from bot.storage.models import (
     ContentItem,
@@ -152,6 +154,8 @@ class ObjectiveFigures:
     suggestions: SuggestionFigures = field(default_factory=SuggestionFigures)
     kpi_figures: KpiFigures = field(default_factory=KpiFigures)
     timeline: ObjectiveTimeline = field(default_factory=ObjectiveTimeline)
+    # Decisions that named this objective's KPI, and their reviews (promise_figures.py).
+    promises: PromiseFigures = field(default_factory=PromiseFigures)
 
     @property
     def useful_share(self) -> float | None:
@@ -198,6 +202,7 @@ class ObjectiveFigures:
             if self.timeline.ideas_withheld
             else [e.day.date().isoformat() for e in self.timeline.ideas_done],
             "content_sent_on": [e.day.date().isoformat() for e in self.timeline.content_sent],
+            **self.promises.as_dict(),
         }
 
 
@@ -208,6 +213,7 @@ class ObjectivesReport:
     rows: list[ObjectiveFigures]
     # Suggestions of objectives with too few people to show apart (and of no objective).
     other_suggestions: SuggestionFigures | None
+    promises: PromiseFigures = field(default_factory=PromiseFigures)
 
 
 async def build_objectives_report(
@@ -215,6 +221,8 @@ async def build_objectives_report(
     viewer: Acting,
     sealer: Sealer,
     period: timedelta = timedelta(days=30),
+    *,
+    overdue_after: timedelta = DEFAULT_AFTER,
 ) -> ObjectivesReport:
     require_role(viewer, (Role.MANAGER, Role.STRATEGIST), "see the objectives report")
     until = utcnow()
@@ -234,7 +242,11 @@ async def build_objectives_report(
     await _voice(session, rows, since, until, period)
     other = await _suggestions(session, sealer, rows, objectives, period)
     await _kpis(session, rows, objectives, since, until)
-    return ObjectivesReport(since, until, list(rows.values()), other)
+    promises, overall = await promise_figures(session, since, until, overdue_after=overdue_after)
+    for objective_id, figures in promises.items():
+        if objective_id in rows:
+            rows[objective_id].promises = figures
+    return ObjectivesReport(since, until, list(rows.values()), other, overall)
 
 
 async def _kpis(

@@ -4,10 +4,13 @@ opened here to reach them and for nothing else; the delivery it makes is sealed 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.compose.notices import merged_author_notice, voter_notice
+from bot.messages import Message
 from bot.sealing import Sealer, SealError
 from bot.services.outbox import Recipient, enqueue, member_recipient
 from bot.services.permissions import Acting, Operator
@@ -58,9 +61,33 @@ async def tell_everyone_concerned(
     responder_name: str,
 ) -> int:
     """Voters of the idea and of everything merged into it hear of an answer, and so do the
-    authors of merged ideas (the idea's own author is told by the caller). Nobody twice, but
-    an anonymous author, and not the manager who answered. Returns how many notices were
-    queued."""
+    authors of merged ideas (the idea's own author is told by the caller). Returns how many
+    notices were queued."""
+    return await tell_backers(
+        session,
+        sealer,
+        suggestion,
+        responder=responder,
+        voter_message=voter_notice(suggestion, response, responder_name=responder_name),
+        merged_message=lambda duplicate: merged_author_notice(
+            suggestion, duplicate, response, responder_name=responder_name
+        ),
+    )
+
+
+async def tell_backers(
+    session: AsyncSession,
+    sealer: Sealer,
+    suggestion: Suggestion,
+    *,
+    responder: Acting,
+    voter_message: Message,
+    merged_message: Callable[[Suggestion], Message],
+) -> int:
+    """Tell everyone who backed an idea what became of it: the voters of the idea and of
+    everything merged into it (``voter_message``), and the authors of merged ideas
+    (``merged_message`` of their idea, sealed when anonymous). Nobody twice, but an anonymous
+    author, and not the manager who answered. Returns how many notices were queued."""
     merged = list(
         await session.scalars(select(Suggestion).where(Suggestion.duplicate_of_id == suggestion.id))
     )
@@ -85,15 +112,12 @@ async def tell_everyone_concerned(
         )
         - skip
     )
-    notice = voter_notice(suggestion, response, responder_name=responder_name)
     voters = list(await session.scalars(select(Member).where(Member.id.in_(voter_ids))))
     recipients = [r for m in voters if (r := member_recipient(m)) is not None]
-    told = await enqueue(session, notice, recipients, sealer=sealer) if recipients else 0
+    told = await enqueue(session, voter_message, recipients, sealer=sealer) if recipients else 0
     for duplicate in merged_authors.values():
         recipient = await author_recipient(session, sealer, duplicate)
         if recipient is not None:
-            their_notice = merged_author_notice(
-                suggestion, duplicate, response, responder_name=responder_name
-            )
+            their_notice = merged_message(duplicate)
             told += await enqueue(session, their_notice, [recipient], sealer=sealer)
     return told

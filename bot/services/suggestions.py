@@ -28,8 +28,15 @@ from bot.services.members import managed_team_ids
 from bot.services.objectives import get_objective
 from bot.services.outbox import Recipient, enqueue
 from bot.services.permissions import Acting, Operator, actor_id, require_role
+from bot.services.promises import Promise, carried_over, check_promise, record_promise
 from bot.services.suggestion_audience import author_recipient, tell_everyone_concerned
-from bot.storage.models import Member, Suggestion, SuggestionResponse, SuggestionVote
+from bot.storage.models import (
+    DecisionReview,
+    Member,
+    Suggestion,
+    SuggestionResponse,
+    SuggestionVote,
+)
 from bot.storage.types import utcnow
 from bot.storage.upsert import insert_ignore
 
@@ -285,6 +292,8 @@ class AnswerOutcome:
     response: SuggestionResponse
     author_notified: bool
     others_notified: int = 0
+    # The KPI check this decision promised (bot/services/promises.py), if it made one.
+    review: DecisionReview | None = None
 
 
 async def answer_suggestion(
@@ -295,8 +304,10 @@ async def answer_suggestion(
     text: str,
     *,
     status: str | None = None,
+    promise: Promise | None = None,
 ) -> AnswerOutcome:
-    """Record a manager's answer (and status change) and queue the author's notice, atomically."""
+    """Record a manager's answer (and status change) and queue the author's notice, atomically.
+    With a ``promise`` (planned or done only), the KPI check it makes is recorded with it."""
     require_role(actor, (Role.MANAGER,), "answer suggestions")
     suggestion = await get_suggestion(session, suggestion_id)
     await require_answerable(session, actor, suggestion)
@@ -313,6 +324,8 @@ async def answer_suggestion(
     with concerning("status"):
         after = parse_enum(SuggestionStatus, status, "status") if status else before
     now = utcnow()
+    promise = promise or await carried_over(session, suggestion, after, actor)
+    checked = await check_promise(session, promise, after, actor, now) if promise else None
     response = SuggestionResponse(
         suggestion_id=suggestion.id,
         responder_id=actor_id(actor),
@@ -327,6 +340,7 @@ async def answer_suggestion(
     if suggestion.first_response_at is None:
         suggestion.first_response_at = now
     await session.flush()
+    review = await record_promise(session, suggestion, response, checked, actor, now)
     responder = "A manager" if isinstance(actor, Operator) else actor.display_name
     recipient = await author_recipient(session, sealer, suggestion)
     if recipient is not None:
@@ -336,5 +350,9 @@ async def answer_suggestion(
         session, sealer, suggestion, response, responder=actor, responder_name=responder
     )
     return AnswerOutcome(
-        suggestion, response, author_notified=recipient is not None, others_notified=others
+        suggestion,
+        response,
+        author_notified=recipient is not None,
+        others_notified=others,
+        review=review,
     )
