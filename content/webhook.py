@@ -27,6 +27,7 @@ from bot.app import Application
 from bot.errors import InvalidInput
 from bot.inbox import InboxItem, Receipt
 from bot.quiet_log import ThrottledLog
+from content.evidence import weigh_stored
 from content.settings import content_settings
 from content.voice_import import make_record, resolve_columns
 from content.voice_pipeline import VoicePipeline, VoiceRecord
@@ -123,6 +124,8 @@ def mount(app: web.Application, application: Application) -> None:
         }
         if receipt.waiter is not None:
             receipt.waiter.offer(answer)
+        # The sender has its answer: the ideas these items support are weighed after it.
+        await weigh_stored(application.db, application.extensions.evidence, report.stored)
         return answer
 
     application.inbox.register(INBOX_KIND, store)

@@ -124,7 +124,7 @@ async def objectives_chart_png(visit: Visit) -> web.StreamResponse:
 
 @page(Role.MANAGER)
 async def suggestions(visit: Visit) -> web.StreamResponse:
-    """The board a page at a time: ``?sort=newest|top&status=open|all|STATUS&page=N``."""
+    """The board a page at a time: ``?sort=newest|top|evidence&status=open|all|STATUS&page=N``."""
     if visit.refused is not None and visit.refused.form is not None:
         # A refused answer, merge or hide comes back on the view it was sent from, so the idea
         # (and what was typed into its form) is on the page again.
@@ -140,7 +140,13 @@ async def suggestions(visit: Visit) -> web.StreamResponse:
         # anonymous ones under the team they are shown under.
         teams = await managed_team_ids(visit.session, visit.member)
         where = (await load_team_scopes(visit.session)).visible_clause(teams)
-    board = await browse(visit.session, query, page_size=PAGE_SIZE, where=where)
+    board = await browse(
+        visit.session,
+        query,
+        page_size=PAGE_SIZE,
+        where=where,
+        scrub=visit.application.extensions.scrubber,
+    )
     empty = (
         "No open ideas. Employees send them with /suggest in chat; answered ones are under All."
         if query.status == OPEN
