@@ -41,8 +41,9 @@ from content.themes import Taxonomy
 log = logging.getLogger(__name__)
 
 # Chosen on benchmarks/data/evidence_pairs.csv (benchmarks/evidence_quality.py).
-EMBEDDING_THRESHOLD = 0.5
-CANDIDATES = 200  # items embedded per idea at most
+EMBEDDING_THRESHOLD = 0.4
+CANDIDATES = 300  # items embedded per idea at most
+RECENT = 100  # the most recent items are candidates even when they share no word or theme
 NEW_ITEMS_EMBEDDED = 256  # new items embedded per import batch at most; the rest: lexical
 CACHED_VECTORS = 20_000
 
@@ -125,7 +126,10 @@ class EmbeddingMatcher(LexicalMatcher):
             for i in sorted(index.themes, reverse=True)
             if i not in found and index.themes[i] & themes and index.received[i] >= since
         ]
-        candidates = list(dict.fromkeys([*worded[: CANDIDATES // 2], *themed]))[:CANDIDATES]
+        recent = [i for i in sorted(index.received, reverse=True)[: RECENT * 2] if i not in found][
+            :RECENT
+        ]
+        candidates = list(dict.fromkeys([*worded[:RECENT], *recent, *themed]))[:CANDIDATES]
         if not candidates:
             return list(found.values())
         texts = dict(

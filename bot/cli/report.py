@@ -12,6 +12,8 @@ from bot.app import Application
 from bot.charts import objectives_chart
 from bot.cli.runtime import fail_on_domain_error, print_json, print_table, run_with_app
 from bot.compose.text import plural
+from bot.compose.theme_watch import TITLE as WATCH_TITLE
+from bot.compose.theme_watch import watch_line
 from bot.services.objectives_report import ObjectivesReport, build_objectives_report
 from bot.services.permissions import OPERATOR
 from bot.services.rollups import parse_period
@@ -62,6 +64,7 @@ def objectives(since: str, output: str, chart_file: Path | None) -> None:
                 "until": report.until.isoformat(),
                 "objectives": records,
                 "other_suggestions": other.__dict__ if other else None,
+                "watched_themes": [w.as_dict() for w in report.watched_themes],
             }
         )
     elif output == "csv":
@@ -134,6 +137,10 @@ def _table(report: ObjectivesReport) -> None:
             f"Suggestions of groups under 5 people (merged so no one can be singled out): "
             f"{o.filed} filed, {o.answered} answered, {o.accepted} accepted, {o.done} done."
         )
+    if report.watched_themes:
+        click.echo(f"\n{WATCH_TITLE}:")
+        for watch in report.watched_themes:
+            click.echo(f"  {watch_line(watch)}")
 
 
 def register(root: click.Group) -> None:

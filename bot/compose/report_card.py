@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.compose.text import plural
+from bot.compose.theme_watch import theme_watch_card
 from bot.messages import Card, Fact, Message
 from bot.services.objectives_report import ObjectiveFigures, ObjectivesReport
 
@@ -62,6 +63,9 @@ def objectives_report_message(report: ObjectivesReport, chart_url: str | None) -
         )
         for row in report.rows
     ]
+    watch = theme_watch_card(report.watched_themes)
+    if watch is not None:
+        cards.append(watch)
     fallback = f"{title}: " + "; ".join(
         f"{row.title}: {_percent(row.useful_share)} found it useful" for row in report.rows
     )

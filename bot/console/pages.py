@@ -16,6 +16,8 @@ from bot.chat.parsing import parse_id
 from bot.compose.board_cards import SORT_LABELS, SORT_TITLES, shown_label
 from bot.compose.notices import who_is_told
 from bot.compose.text import plural
+from bot.compose.theme_watch import TITLE as WATCH_TITLE
+from bot.compose.theme_watch import watch_line
 from bot.console.access import APPLICATION, COOKIE, Form, Visit, page
 from bot.console.auth import end_session
 from bot.domain import DeliveryStatus, DigestKind, Role, SuggestionStatus
@@ -100,7 +102,13 @@ async def objectives(visit: Visit) -> web.StreamResponse:
         visit.session, visit.member, visit.application.sealer, period
     )
     return visit.render(
-        "objectives.html", title="Objectives", report=report, since=since, periods=PERIODS
+        "objectives.html",
+        title="Objectives",
+        report=report,
+        since=since,
+        periods=PERIODS,
+        watch_title=WATCH_TITLE,
+        watch_line=watch_line,
     )
 
 

@@ -30,7 +30,7 @@ from bot.storage.types import utcnow
 # Chosen on benchmarks/data/evidence_pairs.csv (benchmarks/evidence_quality.py prints the
 # figures): an item sharing a theme with the idea needs fewer shared words to count.
 SHARED_THEME_THRESHOLD = 0.2
-NO_THEME_THRESHOLD = 0.35
+NO_THEME_THRESHOLD = 0.3
 # The most items kept per idea (the best); the count is of distinct customers among them.
 MAX_EVIDENCE = 500
 QUOTES = 2

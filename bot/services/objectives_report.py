@@ -20,6 +20,7 @@ from bot.domain import DeliveryStatus, FeedbackKind, Role, SubjectType, Suggesti
 from bot.sealing import Sealer
 from bot.services.permissions import OPERATOR, Acting, require_role
 from bot.services.rollups import OTHER, build_rollup
+from bot.services.theme_watch import ThemeWatch, watch_themes
 from bot.storage.models import (
     ContentItem,
     Delivery,
@@ -115,6 +116,8 @@ class ObjectivesReport:
     rows: list[ObjectiveFigures]
     # Suggestions of objectives with too few people to show apart (and of no objective).
     other_suggestions: SuggestionFigures | None
+    # Customer themes of ideas done lately, before and after (bot/services/theme_watch.py).
+    watched_themes: list[ThemeWatch] = field(default_factory=list)
 
 
 async def build_objectives_report(
@@ -140,7 +143,8 @@ async def build_objectives_report(
     await _content(session, rows, since, until)
     await _voice(session, rows, since, until, period)
     other = await _suggestions(session, sealer, rows, objectives, period)
-    return ObjectivesReport(since, until, list(rows.values()), other)
+    watched = await watch_themes(session, period, until)
+    return ObjectivesReport(since, until, list(rows.values()), other, watched)
 
 
 async def _content(
