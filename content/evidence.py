@@ -41,7 +41,7 @@ from content.themes import Taxonomy
 log = logging.getLogger(__name__)
 
 # Chosen on benchmarks/data/evidence_pairs.csv (benchmarks/evidence_quality.py).
-EMBEDDING_THRESHOLD = 0.4
+EMBEDDING_THRESHOLD = 0.45
 CANDIDATES = 300  # items embedded per idea at most
 RECENT = 100  # the most recent items are candidates even when they share no word or theme
 NEW_ITEMS_EMBEDDED = 256  # new items embedded per import batch at most; the rest: lexical

@@ -10,6 +10,7 @@ import csv
 import json
 import re
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -25,11 +26,13 @@ from adapters.teams.cards import render_parts
 from bot.app import Application
 from bot.cli.main import cli
 from bot.compose.suggestion_cards import voting_card
+from bot.config import Settings
 from bot.console.auth import create_link
 from bot.console.invite import console_url
 from bot.domain import Role
 from bot.events import CommandInvoked
 from bot.messages import Message
+from bot.plugins import load_extensions
 from bot.services.idea_evidence import (
     LexicalMatcher,
     evidence_summaries,
@@ -40,14 +43,15 @@ from bot.services.objectives_report import build_objectives_report
 from bot.services.permissions import OPERATOR
 from bot.services.rollups import build_rollup
 from bot.services.suggestion_moderation import merge_suggestions
-from bot.services.suggestions import answer_suggestion, file_suggestion
+from bot.services.suggestions import answer_suggestion
 from bot.services.theme_watch import watch_themes
 from bot.storage.models import IdeaEvidence, Suggestion, SuggestionResponse, VoiceItem
 from bot.storage.types import utcnow
 from bot.web import build_web_app
-from content.evidence import weigh_stored
+from content.evidence import EmbeddingMatcher, embeddings_installed, themes_of, weigh_stored
 from content.scrub import scrub
 from content.settings import content_settings
+from content.themes import Taxonomy
 from content.voice_pipeline import AlertRules, VoicePipeline, VoiceRecord
 from tests.conftest import SECRET, actor, make_member
 from tests.slack_support import MENTION_MARKUP
@@ -461,3 +465,52 @@ async def test_an_idea_done_just_now_is_too_early_to_compare(app: Application) -
         await answer_suggestion(session, app.sealer, boss, idea.id, "Shipped", status="done")
         [watch] = await watch_themes(session, timedelta(days=30), utcnow())
     assert watch.too_early
+
+
+# ----- which matcher ----------------------------------------------------------------------------
+
+
+def test_the_start_up_log_says_which_matcher_matches_customer_evidence(
+    settings: Settings,
+) -> None:
+    extensions = load_extensions(settings)
+    summary = extensions.summaries["content"]
+    assert extensions.evidence is not None
+    assert f"customer evidence matched by {extensions.evidence.name}" in summary
+    if embeddings_installed():
+        assert isinstance(extensions.evidence, EmbeddingMatcher)
+    else:
+        assert extensions.evidence.name == "lexical" and "install the embeddings extra" in summary
+    off = load_extensions(replace(settings, env={**settings.env, "EVIDENCE_MATCHER": "lexical"}))
+    assert not isinstance(off.evidence, EmbeddingMatcher)
+
+
+PARAPHRASE = ("wayne", "I sent the item back a month ago and have not got my money back.")
+needs_embeddings = pytest.mark.skipif(
+    not embeddings_installed(), reason="the embeddings extra is not installed"
+)
+
+
+@needs_embeddings
+async def test_embeddings_find_a_paraphrase_that_shares_no_word(app: Application) -> None:
+    await store_voice(app, [*REFUNDS, *UNRELATED, PARAPHRASE])
+    matcher = EmbeddingMatcher(themes_of(Taxonomy.load()))
+    lexical = LexicalMatcher(themes_of(Taxonomy.load()))
+    async with app.db.transaction() as session:
+        ids = dict((await session.execute(select(VoiceItem.external_id, VoiceItem.id))).all())
+        by_meaning = {m.voice_item_id for m in await matcher.for_idea(session, IDEA, utcnow())}
+        by_words = {m.voice_item_id for m in await lexical.for_idea(session, IDEA, utcnow())}
+    paraphrase = ids[f"t{len(REFUNDS) + len(UNRELATED) + 1}"]
+    assert paraphrase in by_meaning and paraphrase not in by_words
+    assert {ids[f"t{n}"] for n in range(1, 5)} <= by_meaning
+    assert ids["t7"] not in by_meaning  # a dark mode for the app
+
+
+@needs_embeddings
+async def test_embeddings_weigh_open_ideas_when_a_paraphrase_arrives(app: Application) -> None:
+    await make_member(app, "ann")
+    await store_voice(app, UNRELATED, prefix="u")
+    idea = await suggest(app, "ann", IDEA)
+    app.extensions.evidence = EmbeddingMatcher(themes_of(Taxonomy.load()))
+    await store_voice(app, [("wayne", "Still no refund: I want my money back, it has been ages.")])
+    assert set(await evidence_of(app, idea.id)) == {"t1"}

@@ -115,31 +115,32 @@ class LexicalMatcher:
             )
         ).all()
         vectors: dict[int, dict[str, float]] = {}
-        texts: dict[int, str] = {}
+        themes: dict[int, set[str]] = {}
         found: dict[int, list[Match]] = {}
         for item_id, text, item_themes in items:
             mine = voice.vector(voice.count_terms(text))
-            candidates = ideas.candidates({word: 1 for word in mine})
-            missing = [i for i in candidates if i not in texts]
+            # Dot products through the ideas' postings: only (idea, shared word) pairs are read.
+            dots: dict[int, float] = {}
+            for word, weight in mine.items():
+                for idea_id in ideas.postings.get(word, ()):
+                    theirs = vectors.get(idea_id)
+                    if theirs is None:
+                        theirs = vectors[idea_id] = voice.vector(ideas.documents[idea_id])
+                    dots[idea_id] = dots.get(idea_id, 0.0) + weight * theirs[word]
+            near = [
+                i for i, score in dots.items() if score >= min(self.shared_theme, self.no_theme)
+            ]
+            missing = [i for i in near if i not in themes]
             if missing:
-                texts.update(
-                    (
-                        await session.execute(
-                            select(Suggestion.id, Suggestion.text).where(Suggestion.id.in_(missing))
-                        )
-                    ).all()
+                rows = await session.execute(
+                    select(Suggestion.id, Suggestion.text).where(Suggestion.id.in_(missing))
                 )
-            for idea_id in candidates:
-                if idea_id not in texts:
-                    continue
-                if idea_id not in vectors:
-                    vectors[idea_id] = voice.vector(ideas.documents[idea_id])
-                theirs = vectors[idea_id]
-                score = sum(weight * theirs.get(word, 0.0) for word, weight in mine.items())
-                shared = set(self.themes_of(texts[idea_id])) & set(item_themes or ())
-                if self.verdict(score, shared):
+                themes.update((i, set(self.themes_of(t))) for i, t in rows)
+            for idea_id in near:
+                shared = themes.get(idea_id, set()) & set(item_themes or ())
+                if idea_id in themes and self.verdict(dots[idea_id], shared):
                     theme = min(shared) if shared else None
-                    found.setdefault(idea_id, []).append(Match(item_id, score, theme))
+                    found.setdefault(idea_id, []).append(Match(item_id, dots[idea_id], theme))
         return found
 
 
