@@ -23,6 +23,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.app import Application
+from bot.plugins import Job
 from bot.services.idea_evidence import (
     EvidenceMatcher,
     LexicalMatcher,
@@ -218,6 +220,16 @@ async def stored_ids(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> l
                 )
             )
     return ids
+
+
+def evidence_index_job(app: Application) -> Job:
+    """Keeps the voice index warm in the server: built at start and again hourly, outside any
+    request, so a filing only reads the items added since."""
+
+    async def warm() -> None:
+        await voice_index_for(app.db, uncached_terms).warm(app.db)
+
+    return Job("evidence-index", 3600, warm)
 
 
 async def weigh_stored(db: Database, matcher: EvidenceMatcher | None, rows: Sequence[dict]) -> int:

@@ -10,12 +10,12 @@ reads an idea's author: evidence depends on the idea's words only.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -156,72 +156,107 @@ async def record_evidence(
         await session.execute(
             delete(IdeaEvidence).where(IdeaEvidence.suggestion_id == suggestion_id)
         )
-    best = sorted(matches, key=lambda m: -m.score)[:MAX_EVIDENCE]
-    if best:
-        stored = set(
-            await session.scalars(
-                select(IdeaEvidence.voice_item_id).where(
-                    IdeaEvidence.suggestion_id == suggestion_id,
-                    IdeaEvidence.voice_item_id.in_([m.voice_item_id for m in best]),
-                )
-            )
-        )
+    return (await record_many(session, {suggestion_id: matches}))[suggestion_id]
+
+
+async def record_many(
+    session: AsyncSession, found: Mapping[int, Sequence[Match]]
+) -> dict[int, int]:
+    """Store matches for many ideas in a few statements (a voice batch can touch a thousand
+    ideas), each idea keeping at most MAX_EVIDENCE items; then recount them all."""
+    ideas = list(found)
+    voice_ids = {m.voice_item_id for matches in found.values() for m in matches}
+    stored: dict[int, set[int]] = {idea_id: set() for idea_id in ideas}
+    existing: set[int] = set()
+    for chunk in _chunks(sorted(voice_ids)):
         # Items deleted since the index read them are left out (a foreign key would refuse them).
-        existing = set(
-            await session.scalars(
-                select(VoiceItem.id).where(VoiceItem.id.in_([m.voice_item_id for m in best]))
+        existing.update(await session.scalars(select(VoiceItem.id).where(VoiceItem.id.in_(chunk))))
+    for chunk in _chunks(ideas):
+        rows = await session.execute(
+            select(IdeaEvidence.suggestion_id, IdeaEvidence.voice_item_id).where(
+                IdeaEvidence.suggestion_id.in_(chunk)
             )
         )
-        now = utcnow()
-        rows = [
+        for idea_id, item_id in rows:
+            stored[idea_id].add(item_id)
+    now = utcnow()
+    rows_to_add = []
+    for idea_id, matches in found.items():
+        room = MAX_EVIDENCE - len(stored[idea_id])
+        new = [
+            m
+            for m in sorted(matches, key=lambda m: -m.score)
+            if m.voice_item_id in existing and m.voice_item_id not in stored[idea_id]
+        ]
+        rows_to_add += [
             {
-                "suggestion_id": suggestion_id,
+                "suggestion_id": idea_id,
                 "voice_item_id": m.voice_item_id,
                 "score": round(m.score, 4),
                 "theme": m.theme,
                 "created_at": now,
             }
-            for m in best
-            if m.voice_item_id in existing and m.voice_item_id not in stored
+            for m in list({m.voice_item_id: m for m in new}.values())[: max(room, 0)]
         ]
-        if rows:
-            await session.execute(IdeaEvidence.__table__.insert(), rows)
-    return await recount(session, suggestion_id)
+    if rows_to_add:
+        await session.execute(IdeaEvidence.__table__.insert(), rows_to_add)
+    return await recount(session, ideas)
 
 
-async def recount(session: AsyncSession, suggestion_id: int) -> int:
-    """The idea's count (distinct customers: an account that wrote three tickets is one
+def _chunks(values: Sequence[int], size: int = 500) -> list[Sequence[int]]:
+    return [values[start : start + size] for start in range(0, len(values), size)]
+
+
+async def recount(session: AsyncSession, suggestion_ids: Sequence[int]) -> dict[int, int]:
+    """Each idea's count (distinct customers: an account that wrote three tickets is one
     customer; items with no customer named count one each) and main theme, from its rows."""
-    rows = (
-        await session.execute(
-            select(VoiceItem.id, VoiceItem.customer, VoiceItem.themes, IdeaEvidence.theme)
-            .join(IdeaEvidence, IdeaEvidence.voice_item_id == VoiceItem.id)
-            .where(IdeaEvidence.suggestion_id == suggestion_id)
-        )
-    ).all()
-    customers = {
-        customer.strip().lower() if customer and customer.strip() else f"#{item_id}"
-        for item_id, customer, _, _ in rows
+    rows_of: dict[int, list[tuple[int, str | None, list[str] | None, str | None]]] = {
+        idea_id: [] for idea_id in suggestion_ids
     }
-    shared = Counter(theme for _, _, _, theme in rows if theme)
-    themes = shared or Counter(t for _, _, item_themes, _ in rows for t in item_themes or ())
-    main = min(themes, key=lambda t: (-themes[t], t)) if themes else None
-    # A core UPDATE naming updated_at: evidence is not a change to the idea, and an anonymous
-    # idea's time stays to the hour.
-    await session.execute(
-        update(Suggestion.__table__)
-        .where(Suggestion.__table__.c.id == suggestion_id)
-        .values(
-            evidence_count=len(customers),
-            evidence_theme=main,
-            updated_at=Suggestion.__table__.c.updated_at,
+    for chunk in _chunks(list(suggestion_ids)):
+        rows = await session.execute(
+            select(
+                IdeaEvidence.suggestion_id,
+                VoiceItem.id,
+                VoiceItem.customer,
+                VoiceItem.themes,
+                IdeaEvidence.theme,
+            )
+            .join(IdeaEvidence, IdeaEvidence.voice_item_id == VoiceItem.id)
+            .where(IdeaEvidence.suggestion_id.in_(chunk))
         )
-    )
-    idea = session.identity_map.get((Suggestion, (suggestion_id,), None))
-    if idea is not None:
-        set_committed_value(idea, "evidence_count", len(customers))
-        set_committed_value(idea, "evidence_theme", main)
-    return len(customers)
+        for idea_id, *row in rows:
+            rows_of[idea_id].append(tuple(row))  # type: ignore[arg-type]
+    changes = []
+    for idea_id, rows in rows_of.items():
+        customers = {
+            customer.strip().lower() if customer and customer.strip() else f"#{item_id}"
+            for item_id, customer, _, _ in rows
+        }
+        shared = Counter(theme for _, _, _, theme in rows if theme)
+        themes = shared or Counter(t for _, _, item_themes, _ in rows for t in item_themes or ())
+        main = min(themes, key=lambda t: (-themes[t], t)) if themes else None
+        changes.append({"key": idea_id, "count": len(customers), "theme": main})
+    table = Suggestion.__table__
+    if changes:
+        # A core UPDATE naming updated_at: evidence is not a change to the idea, and an
+        # anonymous idea's time stays to the hour.
+        await session.execute(
+            update(table)
+            .where(table.c.id == bindparam("key"))
+            .values(
+                evidence_count=bindparam("count"),
+                evidence_theme=bindparam("theme"),
+                updated_at=table.c.updated_at,
+            ),
+            changes,
+        )
+    for change in changes:
+        idea = session.identity_map.get((Suggestion, (change["key"],), None))
+        if idea is not None:
+            set_committed_value(idea, "evidence_count", change["count"])
+            set_committed_value(idea, "evidence_theme", change["theme"])
+    return {change["key"]: change["count"] for change in changes}
 
 
 async def find_evidence(
@@ -252,8 +287,7 @@ async def weigh_new_voice(
             )
         )
     )
-    for idea_id in sorted(still_open):
-        await record_evidence(session, idea_id, found[idea_id])
+    await record_many(session, {idea_id: found[idea_id] for idea_id in sorted(still_open)})
     return len(still_open)
 
 

@@ -10,6 +10,7 @@ window is read again every RESYNC_SECONDS, which drops items that aged out or we
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 import weakref
@@ -19,9 +20,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.storage.database import Database
 from bot.storage.models import VoiceItem
 from bot.storage.types import utcnow
 
@@ -56,20 +58,36 @@ class VoiceIndex:
 
     async def refresh(self, session: AsyncSession, now: datetime | None = None) -> None:
         """Catch up with the database: the whole window now and then, else what is new."""
-        cutoff = (now or utcnow()) - WINDOW
-        statement = select(
-            VoiceItem.id, VoiceItem.text, VoiceItem.themes, VoiceItem.received_at
-        ).where(VoiceItem.received_at >= cutoff)
         if time.monotonic() - self.synced_at > RESYNC_SECONDS:
-            rows = await session.execute(statement.order_by(VoiceItem.id.desc()).limit(INDEXED))
-            self._rebuild(rows.all())
+            self._rebuild(await self._window(session, now))
             self.synced_at = time.monotonic()
             return
         rows = await session.execute(
-            statement.where(VoiceItem.id > self.newest).order_by(VoiceItem.id)
+            _recent(now).where(VoiceItem.id > self.newest).order_by(VoiceItem.id)
         )
         for row in rows:
             self._add(*row, self.count_terms(row[1]))
+
+    async def warm(self, db: Database) -> None:
+        """Read the whole window again, outside any request: the database is read in a short
+        transaction, the words weighed in a thread, and the new index swapped in at once (a
+        cold build of 50,000 items takes seconds, which a filing's transaction must not)."""
+        async with db.transaction() as session:
+            rows = await self._window(session, None)
+        fresh = VoiceIndex(self.words_of)
+        await asyncio.to_thread(fresh._rebuild, rows)
+        async with db.transaction() as session:
+            # Items stored while the thread worked are added here, then the state is swapped.
+            for row in await session.execute(
+                _recent(None).where(VoiceItem.id > fresh.newest).order_by(VoiceItem.id)
+            ):
+                fresh._add(*row, fresh.count_terms(row[1]))
+        self.__dict__.update(fresh.__dict__)
+        self.synced_at = time.monotonic()
+
+    async def _window(self, session: AsyncSession, now: datetime | None) -> list:
+        rows = await session.execute(_recent(now).order_by(VoiceItem.id.desc()).limit(INDEXED))
+        return list(rows.all())
 
     def count_terms(self, text: str) -> Counter[str]:
         return Counter(self.words_of(text[:READ_CHARACTERS]))
@@ -142,12 +160,20 @@ class VoiceIndex:
         }
 
 
+def _recent(now: datetime | None) -> Select:
+    return select(VoiceItem.id, VoiceItem.text, VoiceItem.themes, VoiceItem.received_at).where(
+        VoiceItem.received_at >= (now or utcnow()) - WINDOW
+    )
+
+
 _indexes: weakref.WeakKeyDictionary[object, VoiceIndex] = weakref.WeakKeyDictionary()
 
 
-def voice_index_for(session: AsyncSession, words_of: Callable[[str], Iterable[str]]) -> VoiceIndex:
+def voice_index_for(
+    session: AsyncSession | Database, words_of: Callable[[str], Iterable[str]]
+) -> VoiceIndex:
     """This database's index (one per engine, dropped with it)."""
-    engine = session.get_bind()
+    engine = session.engine.sync_engine if isinstance(session, Database) else session.get_bind()
     if engine not in _indexes:
         _indexes[engine] = VoiceIndex(words_of)
     return _indexes[engine]
