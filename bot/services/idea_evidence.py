@@ -28,7 +28,8 @@ from bot.storage.models import IdeaEvidence, Suggestion, VoiceItem
 from bot.storage.types import utcnow
 
 # Chosen on benchmarks/data/evidence_pairs.csv (benchmarks/evidence_quality.py prints the
-# figures): an item sharing a theme with the idea needs fewer shared words to count.
+# figures, with --cross each idea against every text): precision first, since two of the matched
+# items are quoted to managers. An item sharing a theme with the idea needs fewer shared words.
 SHARED_THEME_THRESHOLD = 0.2
 NO_THEME_THRESHOLD = 0.3
 # The most items kept per idea (the best); the count is of distinct customers among them.
