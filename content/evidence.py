@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -87,6 +88,8 @@ class EmbeddingMatcher(LexicalMatcher):
         self._model = model
         self.threshold = threshold
         self._vectors: OrderedDict[str, Any] = OrderedDict()
+        # Embedding runs in threads; two filings at once must not interleave on the cache.
+        self._lock = threading.Lock()
 
     @property
     def model(self) -> Any | None:
@@ -101,6 +104,10 @@ class EmbeddingMatcher(LexicalMatcher):
         return (a @ b.T).tolist()
 
     def _embed(self, texts: list[str]) -> Any:
+        with self._lock:
+            return self._embed_locked(texts)
+
+    def _embed_locked(self, texts: list[str]) -> Any:
         import numpy
 
         missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
