@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from aiohttp import web
 
     from bot.app import Application
+    from bot.services.idea_evidence import EvidenceMatcher
     from bot.storage.models import Digest
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,8 @@ class Extensions:
     url_enricher: UrlEnricher | None = None
     # Masks personal data in customers' words before employees see them (content/ provides it).
     scrubber: Callable[[str], str] | None = None
+    # Finds the customer voice that says what an idea says (content/ provides it, themed).
+    evidence: EvidenceMatcher | None = None
     jobs: list[JobFactory] = field(default_factory=list)
     routes: list[RouteMounter] = field(default_factory=list)
     names: list[str] = field(default_factory=list)

@@ -8,6 +8,7 @@ from bot.config import Settings
 from bot.plugins import Extensions, Job, PageInfo
 from content import webhook
 from content.content_digest import content_composer
+from content.evidence import embeddings_installed, evidence_index_job, evidence_matcher
 from content.feeds import poll_all
 from content.fetch import fetch_page
 from content.metadata import page_info
@@ -37,9 +38,17 @@ class ContentPlugin:
         extensions.composers["content"] = content_composer
         extensions.url_enricher = enrich
         extensions.scrubber = scrub
+        extensions.evidence = evidence_matcher(
+            configured.taxonomy,
+            embeddings=(settings.env.get("EVIDENCE_MATCHER") or "").lower() != "lexical",
+        )
         extensions.jobs.append(feeds_job)
+        extensions.jobs.append(evidence_index_job)
         extensions.routes.append(webhook.mount)
-        extensions.summaries[self.name] = summary(configured)
+        extensions.summaries[self.name] = (
+            f"{summary(configured)}; customer evidence matched by {extensions.evidence.name}"
+            + ("" if embeddings_installed() else " (install the embeddings extra for paraphrases)")
+        )
 
 
 def summary(configured: ContentSettings) -> str:

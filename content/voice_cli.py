@@ -14,6 +14,7 @@ from bot.compose.text import plural
 from bot.import_files import encoding_note
 from bot.storage.models import VoiceImport
 from bot.storage.types import utcnow
+from content.evidence import weigh_stored
 from content.settings import content_settings
 from content.voice_import import PRESETS, ParsedFile, VoiceFile, parse_mapping
 from content.voice_pipeline import StoreReport, VoicePipeline
@@ -83,6 +84,8 @@ def import_command(
             while (batch := await asyncio.to_thread(next, batches, None)) is not None:
                 async with app.db.transaction() as session:
                     part = await pipeline.store(session, batch, sealer=app.sealer, dry_run=dry_run)
+                if not dry_run:
+                    await weigh_stored(app.db, app.extensions.evidence, part.stored)
                 report.imported += part.imported
                 report.duplicates += part.duplicates
                 report.alerts += part.alerts

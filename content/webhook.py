@@ -29,6 +29,7 @@ from bot.signed_webhook import (
     signed_text,
     verify,
 )
+from content.evidence import weigh_stored
 from content.settings import content_settings
 from content.voice_import import make_record, resolve_columns
 from content.voice_pipeline import VoicePipeline, VoiceRecord
@@ -98,6 +99,8 @@ def mount(app: web.Application, application: Application) -> None:
         }
         if receipt.waiter is not None:
             receipt.waiter.offer(answer)
+        # The sender has its answer: the ideas these items support are weighed after it.
+        await weigh_stored(application.db, application.extensions.evidence, report.stored)
         return answer
 
     application.inbox.register(INBOX_KIND, store)

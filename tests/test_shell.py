@@ -214,7 +214,8 @@ async def test_the_board_turns_pages_by_number_in_the_shell(app: Application) ->
     async with app.db.transaction() as session:
         for n in range(1, 7):
             await file_suggestion(session, app.sealer, ann, f"Idea {n}", platform="shell")
-    script = "/suggestions\n3\n/suggestions top done\n"
+    # Buttons: [1] Newest [2] Most voted [3] Most customers [4] Next page.
+    script = "/suggestions\n4\n/suggestions top done\n"
     out = io.StringIO()
     session = ShellSession(
         app,
@@ -226,8 +227,8 @@ async def test_the_board_turns_pages_by_number_in_the_shell(app: Application) ->
     )
     await session.run()
     text = out.getvalue()
-    first, turned = text.split("bob> 3", 1)
-    assert "Page 1 of 2, 6 ideas" in first and "[3] Next page ▶" in first
+    first, turned = text.split("bob> 4", 1)
+    assert "Page 1 of 2, 6 ideas" in first and "[4] Next page ▶" in first
     assert "Idea 6" in first and "Idea 1" not in first
     assert "── card updated ──" in turned and "Page 2 of 2, 6 ideas" in turned
     assert "Idea 1" in turned.split("bob> /suggestions top done")[0]

@@ -229,7 +229,7 @@ async def test_a_board_word_that_is_not_known_is_refused_with_the_closest(
             CommandInvoked(actor("bob"), command="suggestions", text=typed)
         )
         assert reply.error and f"Did you mean {meant}?" in reply.error, typed
-        assert "/suggestions [newest|top]" in reply.error
+        assert "/suggestions [newest|top|evidence]" in reply.error
     for typed in ("page", "page zero", "page 0"):
         reply = await app.router.handle(
             CommandInvoked(actor("bob"), command="suggestions", text=typed)

@@ -12,7 +12,7 @@ from bot.domain import closest_choice, normalise_choice
 from bot.errors import InvalidInput
 from bot.events import Reply
 from bot.messages import Message
-from bot.services.suggestion_board import ALL, NEWEST, OPEN, TOP, BoardQuery, browse
+from bot.services.suggestion_board import ALL, EVIDENCE, NEWEST, OPEN, TOP, BoardQuery, browse
 from bot.storage.models import SuggestionVote
 
 # Five ideas a page: a page of cards fits Slack's 50 blocks and a phone's screen.
@@ -26,6 +26,9 @@ SORT_WORDS = {
     "votes": TOP,
     "most_voted": TOP,
     "popular": TOP,
+    "evidence": EVIDENCE,
+    "customers": EVIDENCE,
+    "most_customers": EVIDENCE,
 }
 STATUS_WORDS = {
     "open": OPEN,
@@ -39,8 +42,9 @@ STATUS_WORDS = {
     "declined": "declined",
 }
 USAGE = (
-    "Write /suggestions [newest|top] [open|unanswered|under review|planned|done|declined|all] "
-    "[page N], for example /suggestions top planned page 2."
+    "Write /suggestions [newest|top|evidence] "
+    "[open|unanswered|under review|planned|done|declined|all] [page N], "
+    "for example /suggestions top planned page 2."
 )
 
 
@@ -75,7 +79,7 @@ def query_from_words(text: str) -> BoardQuery:
 
 async def board(ctx: ChatContext, query: BoardQuery) -> Message:
     """One page of the board as this member sees it, with their own votes marked."""
-    page = await browse(ctx.session, query, page_size=CHAT_PAGE)
+    page = await browse(ctx.session, query, page_size=CHAT_PAGE, scrub=ctx.extensions.scrubber)
     voted = await ctx.session.scalars(
         select(SuggestionVote.suggestion_id).where(
             SuggestionVote.member_id == ctx.member.id,

@@ -63,6 +63,7 @@ from bot.messages import Card, Fact, FieldKind, Form, FormField, Message, Option
 from bot.plugins import PageInfo
 from bot.services import content as content_service
 from bot.services import suggestions as suggestion_service
+from bot.services.idea_evidence import evidence_summaries
 from bot.services.objectives import list_objectives
 from bot.services.objectives_report import build_objectives_report
 from bot.services.permissions import require_role
@@ -150,14 +151,16 @@ async def file_idea(
         objective_key=objective_key,
         anonymous=anonymous,
         source_url=source_url,
+        evidence=ctx.extensions.evidence,
     )
+    weight = await evidence_summaries(ctx.session, [suggestion], ctx.extensions.scrubber)
     if await suggestion_service.announce_suggestion(
-        ctx.session, ctx.sealer, suggestion, ctx.suggestion_channels
+        ctx.session, ctx.sealer, suggestion, ctx.suggestion_channels, weight.get(suggestion.id)
     ):
         ctx.queued_messages = True
     ctx.count(lambda: ctx.metrics.suggestions.labels(platform=ctx.platform).inc())
     own_team = ctx.member.team.name if ctx.member.team is not None else None
-    message = receipt(suggestion, author_team=own_team)
+    message = receipt(suggestion, author_team=own_team, evidence=weight.get(suggestion.id))
     similar = await similar_ideas(ctx.session, suggestion)
     if similar:
         message = replace(message, cards=(*message.cards, similar_ideas_card(suggestion, similar)))
@@ -253,11 +256,14 @@ async def cast_vote(
         )
         reply.duplicate = True
     if delivery is not None:
+        weight = await evidence_summaries(ctx.session, [suggestion], ctx.extensions.scrubber)
+        evidence = weight.get(suggestion.id)
         reply.update = (
-            announcement(suggestion)
+            announcement(suggestion, evidence)
             if delivery.channel
             else Message(
-                fallback=reply.messages[0].fallback, cards=(voting_card(suggestion, voted=True),)
+                fallback=reply.messages[0].fallback,
+                cards=(voting_card(suggestion, voted=True, evidence=evidence),),
             )
         )
     return reply
@@ -295,7 +301,9 @@ async def rollup(ctx: ChatContext, text: str) -> Reply:
 
 async def show_rollup(ctx: ChatContext, by: str, since: str) -> Reply:
     period = parse_period(since)
-    result = await build_rollup(ctx.session, ctx.member, ctx.sealer, by=by, period=period)
+    result = await build_rollup(
+        ctx.session, ctx.member, ctx.sealer, by=by, period=period, scrub=ctx.extensions.scrubber
+    )
     label = "all time" if period is None else f"last {since}"
     return Reply(messages=[rollup_message(result, label, since)])
 
@@ -495,9 +503,10 @@ register(
     ChatCommand(
         "suggestions",
         suggestions,
-        "/suggestions [top] [STATUS] [page N]",
-        "ideas to vote on, newest first (top: most voted first); STATUS is open, unanswered, "
-        "under review, planned, done, declined or all",
+        "/suggestions [top|evidence] [STATUS] [page N]",
+        "ideas to vote on, newest first (top: most voted first; evidence: most customers who "
+        "said something similar first); STATUS is open, unanswered, under review, planned, "
+        "done, declined or all",
     ),
     ChatCommand("vote", vote, "/vote ID", "vote for suggestion ID (one vote each)"),
     ChatCommand("unvote", unvote, "/unvote ID", "take back your vote for suggestion ID"),

@@ -42,7 +42,9 @@ async def home_message(ctx: ChatContext) -> Message:
         # All three breakdowns at once: a Home view has no message for a button to update.
         period = parse_period(ROLLUP_PERIOD)
         rollups = [
-            await build_rollup(ctx.session, member, ctx.sealer, by=by, period=period)
+            await build_rollup(
+                ctx.session, member, ctx.sealer, by=by, period=period, scrub=ctx.extensions.scrubber
+            )
             for by in ("objective", "team", "status")
         ]
         cards += rollup_message(rollups[0], f"last {ROLLUP_PERIOD}", breakdowns=rollups).cards

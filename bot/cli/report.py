@@ -14,6 +14,8 @@ from bot.cli.runtime import fail_on_domain_error, print_json, print_table, run_w
 from bot.compose.kpi_text import kpi_distance, kpi_trend, kpi_value
 from bot.compose.report_card import promise_summary
 from bot.compose.text import plural
+from bot.compose.theme_watch import TITLE as WATCH_TITLE
+from bot.compose.theme_watch import watch_line
 from bot.services.objectives_report import ObjectivesReport, build_objectives_report
 from bot.services.permissions import OPERATOR
 from bot.services.rollups import parse_period
@@ -81,6 +83,7 @@ def objectives(
                 ],
                 "other_suggestions": other.__dict__ if other else None,
                 "promises": report.promises.as_dict(),
+                "watched_themes": [w.as_dict() for w in report.watched_themes],
             }
         )
     elif output == "csv":
@@ -206,6 +209,10 @@ def _table(report: ObjectivesReport) -> None:
             f"Suggestions of groups under 5 people (merged so no one can be singled out): "
             f"{o.filed} filed, {o.answered} answered, {o.accepted} accepted, {o.done} done."
         )
+    if report.watched_themes:
+        click.echo(f"\n{WATCH_TITLE}:")
+        for watch in report.watched_themes:
+            click.echo(f"  {watch_line(watch)}")
 
 
 def _promises(report: ObjectivesReport) -> None:

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from bot.app import Application
+from bot.cli.evidence import evidence_command
 from bot.cli.runtime import RecordId, print_json, print_table, run_with_app
 from bot.compose.notices import who_is_told
 from bot.compose.suggestion_cards import author_label
@@ -42,9 +43,16 @@ def suggestions_group() -> None:
 @click.option(
     "--status", type=click.Choice([s.value for s in SuggestionStatus]), help="Only this status."
 )
+@click.option(
+    "--sort",
+    type=click.Choice(["newest", "votes", "evidence"]),
+    default="newest",
+    show_default=True,
+    help="Order: newest, most voted, or most customers who said something similar.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def list_command(status: str | None, as_json: bool) -> None:
-    """List suggestions, newest first (anonymous ones show no author)."""
+def list_command(status: str | None, sort: str, as_json: bool) -> None:
+    """List suggestions (anonymous ones show no author), with their customer evidence."""
 
     async def work(app: Application) -> list[dict[str, Any]]:
         async with app.db.transaction() as session:
@@ -60,9 +68,11 @@ def list_command(status: str | None, as_json: bool) -> None:
                     "objective": s.objective.key if s.objective else None,
                     "created_at": s.created_at.isoformat(),
                     "answered": s.first_response_at is not None,
+                    "customers": s.evidence_count,
+                    "customer_theme": s.evidence_theme,
                     "text": s.text,
                 }
-                for s in await list_suggestions(session, status=status)
+                for s in await list_suggestions(session, status=status, order=sort)
             ]
 
     records = run_with_app(work)
@@ -71,12 +81,15 @@ def list_command(status: str | None, as_json: bool) -> None:
         return
     print_table(
         "Suggestions",
-        ["#", "Status", "Votes", "From", "Team", "Objective", "Answered", "Idea"],
+        ["#", "Status", "Votes", "Customers", "From", "Team", "Objective", "Answered", "Idea"],
         [
             [
                 r["id"],
                 r["status"],
                 r["votes"],
+                f"{r['customers']} ({r['customer_theme']})"
+                if r["customer_theme"]
+                else r["customers"],
                 r["author"] or "anonymous",
                 r["team"] or "",
                 r["objective"] or "",
@@ -105,7 +118,12 @@ def rollup(since: str, by: str, output: str) -> None:
     async def work(app: Application) -> Rollup:
         async with app.db.transaction() as session:
             result = await build_rollup(
-                session, OPERATOR, app.sealer, by=by, period=parse_period(since)
+                session,
+                OPERATOR,
+                app.sealer,
+                by=by,
+                period=parse_period(since),
+                scrub=app.extensions.scrubber,
             )
             for suggestion in [*result.oldest_waiting, *result.top_voted]:  # load in-session
                 _ = suggestion.team, suggestion.objective
@@ -125,6 +143,8 @@ def rollup(since: str, by: str, output: str) -> None:
             "team": s.team.name if s.team and not s.anonymous else None,
             "objective": s.objective.key if s.objective else None,
             "votes": s.vote_count,
+            "customers": s.evidence_count,
+            "customer_theme": s.evidence_theme,
             "text": s.text,
         }
 
@@ -140,6 +160,7 @@ def rollup(since: str, by: str, output: str) -> None:
                 "previous_period_total": result.previous_total,
                 "oldest_waiting": waiting,
                 "top_voted": [idea(s) for s in result.top_voted],
+                "most_customer_evidence": [idea(s) for s in result.most_evidence],
             }
         )
         return
@@ -198,6 +219,16 @@ def rollup(since: str, by: str, output: str) -> None:
             "Most voted",
             ["#", "Votes", "Status", "Idea"],
             [[s.id, s.vote_count, s.status, truncate(s.text, 70)] for s in result.top_voted],
+            empty="",
+        )
+    if result.most_evidence:
+        print_table(
+            "Waiting ideas most customers said something similar about",
+            ["#", "Customers", "Theme", "Idea"],
+            [
+                [s.id, s.evidence_count, s.evidence_theme or "", truncate(s.text, 70)]
+                for s in result.most_evidence
+            ],
             empty="",
         )
     if waiting:
@@ -310,6 +341,9 @@ def reseal() -> None:
     click.echo(
         f"{plural(count, 'anonymous idea')} sealed again." if count else "Nothing to seal again."
     )
+
+
+suggestions_group.add_command(evidence_command)
 
 
 def register(root: click.Group) -> None:

@@ -12,10 +12,23 @@ from bot.compose.suggestion_cards import voting_card
 from bot.compose.text import plural, truncate
 from bot.domain import SuggestionStatus
 from bot.messages import Button, Card, Message
-from bot.services.suggestion_board import ALL, NEWEST, OPEN, TOP, BoardPage, BoardQuery
+from bot.services.suggestion_board import (
+    ALL,
+    EVIDENCE,
+    NEWEST,
+    OPEN,
+    SORTS,
+    TOP,
+    BoardPage,
+    BoardQuery,
+)
 
-SORT_LABELS = {NEWEST: "Newest", TOP: "Most voted"}
-SORT_TITLES = {NEWEST: "newest first", TOP: "most voted first"}
+SORT_LABELS = {NEWEST: "Newest", TOP: "Most voted", EVIDENCE: "Most customers"}
+SORT_TITLES = {
+    NEWEST: "newest first",
+    TOP: "most voted first",
+    EVIDENCE: "most customer evidence first",
+}
 # Teams shows six buttons a card before folding the rest away: six filters.
 FILTERS = (OPEN, "under_review", "planned", "done", "declined", ALL)
 
@@ -50,7 +63,7 @@ def board_message(page: BoardPage, voted: Iterable[int] = ()) -> Message:
         text = f"{page.past_the_end} {text}"
     turns = [
         _browse(SORT_LABELS[sort], BoardQuery(sort, query.status), selected=sort == query.sort)
-        for sort in (NEWEST, TOP)
+        for sort in SORTS
     ]
     if page.previous is not None:
         turns.append(_browse("◀ Previous page", page.previous))
@@ -59,15 +72,18 @@ def board_message(page: BoardPage, voted: Iterable[int] = ()) -> Message:
     header = Card(title=title, text=text, buttons=tuple(turns))
     filters = Card(
         title="Show ideas that are",
-        text="Or type /suggestions top, /suggestions planned, /suggestions unanswered, "
-        "/suggestions page 2.",
+        text="Or type /suggestions top, /suggestions evidence, /suggestions planned, "
+        "/suggestions unanswered, /suggestions page 2.",
         buttons=tuple(
             _browse(shown_label(s), BoardQuery(query.sort, s), selected=s == query.status)
             for s in FILTERS
         ),
     )
     lines = [
-        f"#{s.id} ({plural(s.vote_count, 'vote')}): {truncate(s.text, 80)}" for s in page.ideas
+        f"#{s.id} ({plural(s.vote_count, 'vote')}"
+        + (f", {plural(s.evidence_count, 'customer')}" if s.evidence_count else "")
+        + f"): {truncate(s.text, 80)}"
+        for s in page.ideas
     ]
     return Message(
         fallback="\n".join([f"{title}. {text}", *lines]),
@@ -75,7 +91,12 @@ def board_message(page: BoardPage, voted: Iterable[int] = ()) -> Message:
         cards=(
             header,
             *(
-                voting_card(s, voted=s.id in voted_ids, answer=page.answers.get(s.id))
+                voting_card(
+                    s,
+                    voted=s.id in voted_ids,
+                    answer=page.answers.get(s.id),
+                    evidence=page.evidence.get(s.id),
+                )
                 for s in page.ideas
             ),
             filters,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bot.compose.kpi_text import kpi_distance, kpi_trend, kpi_value
 from bot.compose.text import plural
+from bot.compose.theme_watch import theme_watch_card
 from bot.messages import Card, Fact, Message
 from bot.services.objectives_report import ObjectiveFigures, ObjectivesReport
 from bot.services.promise_figures import PromiseFigures
@@ -137,6 +138,9 @@ def objectives_report_message(
                 "per objective",
             )
         )
+    watch = theme_watch_card(report.watched_themes)
+    if watch is not None:
+        cards.append(watch)
     fallback = f"{title}: " + "; ".join(
         f"{row.title}: {_latest(row)}, {_percent(row.useful_share)} found the content useful"
         for row in report.rows

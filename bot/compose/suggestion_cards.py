@@ -22,6 +22,7 @@ from bot.messages import (
     Option,
     subject_key,
 )
+from bot.services.idea_evidence import EvidenceSummary
 from bot.services.rollups import Rollup, RollupRow
 from bot.storage.models import Objective, Suggestion
 from bot.storage.types import utcnow
@@ -39,9 +40,14 @@ def author_label(suggestion: Suggestion) -> str:
     return suggestion.author.display_name
 
 
-def receipt(suggestion: Suggestion, *, author_team: str | None = None) -> Message:
+def receipt(
+    suggestion: Suggestion,
+    *,
+    author_team: str | None = None,
+    evidence: EvidenceSummary | None = None,
+) -> Message:
     """Thanks, and for an anonymous idea who will answer it (``author_team``: the author's own
-    team, which an anonymous idea does not store)."""
+    team, which an anonymous idea does not store); what customers said about it too."""
     how = " anonymously" if suggestion.anonymous else ""
     text = (
         f"Thanks! Your suggestion #{suggestion.id} is filed{how}. Colleagues can read it on the "
@@ -59,7 +65,7 @@ def receipt(suggestion: Suggestion, *, author_team: str | None = None) -> Messag
             Card(
                 title=f"Suggestion #{suggestion.id} filed",
                 text=text,
-                facts=_facts(suggestion),
+                facts=_facts(suggestion, evidence),
                 links=_source(suggestion),
                 subject=subject_key("suggestion", suggestion.id),
             ),
@@ -88,7 +94,18 @@ def who_sees_it(suggestion: Suggestion, author_team: str | None) -> str:
     )
 
 
-def _facts(suggestion: Suggestion) -> tuple[Fact, ...]:
+def evidence_facts(evidence: EvidenceSummary | None) -> tuple[Fact, ...]:
+    """'14 customers said something similar (theme: billing)' and two of them, scrubbed."""
+    if evidence is None or not evidence.count:
+        return ()
+    labels = ("A customer said", "Another said")
+    return (
+        Fact("Customer evidence", evidence.headline),
+        *(Fact(label, f"“{q}”") for label, q in zip(labels, evidence.quotes, strict=False)),
+    )
+
+
+def _facts(suggestion: Suggestion, evidence: EvidenceSummary | None = None) -> tuple[Fact, ...]:
     facts = [
         Fact("Status", status_label(suggestion.status)),
         Fact("From", author_label(suggestion)),
@@ -99,7 +116,7 @@ def _facts(suggestion: Suggestion) -> tuple[Fact, ...]:
     if suggestion.objective is not None:
         facts.append(Fact("Objective", suggestion.objective.title))
     facts.append(Fact("Votes", str(suggestion.vote_count)))
-    return tuple(facts)
+    return (*facts, *evidence_facts(evidence))
 
 
 def _source(suggestion: Suggestion) -> tuple[Link, ...]:
@@ -107,11 +124,17 @@ def _source(suggestion: Suggestion) -> tuple[Link, ...]:
 
 
 def voting_card(
-    suggestion: Suggestion, *, voted: bool = False, title: str = "", answer: str | None = None
+    suggestion: Suggestion,
+    *,
+    voted: bool = False,
+    title: str = "",
+    answer: str | None = None,
+    evidence: EvidenceSummary | None = None,
 ) -> Card:
-    """An idea with its vote button while votes are open, and its latest answer when given."""
+    """An idea with its vote button while votes are open, its latest answer when given, and
+    what customers said about it."""
     value = {"suggestion": suggestion.id}
-    facts = _facts(suggestion)
+    facts = _facts(suggestion, evidence)
     if answer:
         facts = (*facts, Fact("Answer", truncate(answer, 300)))
     open_for_votes = suggestion.status in OPEN_SUGGESTION_STATUSES
@@ -135,13 +158,13 @@ def voting_card(
     )
 
 
-def announcement(suggestion: Suggestion) -> Message:
+def announcement(suggestion: Suggestion, evidence: EvidenceSummary | None = None) -> Message:
     """A new idea as posted in a suggestions channel: everyone sees the count, each votes once."""
     return Message(
         fallback=f"New idea #{suggestion.id}: {truncate(suggestion.text, 200)}",
         kind="suggestion",
         subject=subject_key("suggestion", suggestion.id),
-        cards=(voting_card(suggestion, title=f"New idea #{suggestion.id}"),),
+        cards=(voting_card(suggestion, title=f"New idea #{suggestion.id}", evidence=evidence),),
     )
 
 
@@ -340,7 +363,7 @@ def rollup_message(
         Card(
             title=f"Waiting {humanise_duration(now - s.created_at)}: suggestion #{s.id}",
             text=truncate(s.text, 600),
-            facts=_facts(s),
+            facts=_facts(s, rollup.evidence.get(s.id)),
             buttons=(answer_button(s.id),),
             subject=subject_key("suggestion", s.id),
         )
@@ -360,12 +383,28 @@ def rollup_message(
         if rollup.top_voted
         else ()
     )
+    weighed = (
+        (
+            Card(
+                title="Most customer evidence, waiting",
+                text="\n".join(
+                    f"#{s.id}: {rollup.evidence[s.id].headline}: " + truncate(s.text, 120)
+                    for s in rollup.most_evidence
+                    if s.id in rollup.evidence
+                ),
+            ),
+        )
+        if rollup.most_evidence
+        else ()
+    )
     fallback = (
         f"Suggestion rollup: {plural(total.total, 'idea')}{change}, "
         f"{percent(total.answered, total.total)} answered, {total.waiting} waiting"
     )
     return Message(
-        fallback=fallback, cards=(summary, *breakdown_cards, *top, *waiting), kind="rollup"
+        fallback=fallback,
+        cards=(summary, *breakdown_cards, *top, *weighed, *waiting),
+        kind="rollup",
     )
 
 

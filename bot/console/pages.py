@@ -18,6 +18,8 @@ from bot.compose.kpi_text import kpi_change, kpi_distance, kpi_trend, kpi_value
 from bot.compose.notices import who_is_told
 from bot.compose.report_card import promise_summary
 from bot.compose.text import plural
+from bot.compose.theme_watch import TITLE as WATCH_TITLE
+from bot.compose.theme_watch import watch_line
 from bot.console.access import APPLICATION, COOKIE, Form, Visit, page
 from bot.console.auth import end_session
 from bot.domain import DeliveryStatus, DigestKind, KpiSource, Role, SuggestionStatus
@@ -133,6 +135,8 @@ async def objectives(visit: Visit) -> web.StreamResponse:
         kpi_trend=kpi_trend,
         kpi_distance=kpi_distance,
         promises=promise_summary(report.promises),
+        watch_title=WATCH_TITLE,
+        watch_line=watch_line,
     )
 
 
@@ -197,7 +201,7 @@ async def kpi_chart_png(visit: Visit) -> web.StreamResponse:
 
 @page(Role.MANAGER)
 async def suggestions(visit: Visit) -> web.StreamResponse:
-    """The board a page at a time: ``?sort=newest|top&status=open|all|STATUS&page=N``."""
+    """The board a page at a time: ``?sort=newest|top|evidence&status=open|all|STATUS&page=N``."""
     if visit.refused is not None and visit.refused.form is not None:
         # A refused answer, merge or hide comes back on the view it was sent from, so the idea
         # (and what was typed into its form) is on the page again.
@@ -213,7 +217,13 @@ async def suggestions(visit: Visit) -> web.StreamResponse:
         # anonymous ones under the team they are shown under.
         teams = await managed_team_ids(visit.session, visit.member)
         where = (await load_team_scopes(visit.session)).visible_clause(teams)
-    board = await browse(visit.session, query, page_size=PAGE_SIZE, where=where)
+    board = await browse(
+        visit.session,
+        query,
+        page_size=PAGE_SIZE,
+        where=where,
+        scrub=visit.application.extensions.scrubber,
+    )
     empty = (
         "No open ideas. Employees send them with /suggest in chat; answered ones are under All."
         if query.status == OPEN

@@ -35,6 +35,7 @@ from bot.services.objective_timeline import ObjectiveTimeline, build_timelines
 from bot.services.permissions import OPERATOR, Acting, require_role
 from bot.services.promise_figures import PromiseFigures, promise_figures
 from bot.services.rollups import OTHER, build_rollup
+from bot.services.theme_watch import ThemeWatch, watch_themes
 from bot.storage.models import (
     ContentItem,
     Delivery,
@@ -214,6 +215,8 @@ class ObjectivesReport:
     # Suggestions of objectives with too few people to show apart (and of no objective).
     other_suggestions: SuggestionFigures | None
     promises: PromiseFigures = field(default_factory=PromiseFigures)
+    # Customer themes of ideas done lately, before and after (bot/services/theme_watch.py).
+    watched_themes: list[ThemeWatch] = field(default_factory=list)
 
 
 async def build_objectives_report(
@@ -246,7 +249,8 @@ async def build_objectives_report(
     for objective_id, figures in promises.items():
         if objective_id in rows:
             rows[objective_id].promises = figures
-    return ObjectivesReport(since, until, list(rows.values()), other, overall)
+    watched = await watch_themes(session, period, until)
+    return ObjectivesReport(since, until, list(rows.values()), other, overall, watched)
 
 
 async def _kpis(

@@ -20,6 +20,7 @@ from bot.domain import Role, SuggestionStatus
 from bot.errors import InvalidInput
 from bot.sealing import Sealer
 from bot.services.anonymous_scope import load_team_scopes
+from bot.services.idea_evidence import EvidenceSummary, Scrub, evidence_summaries
 from bot.services.members import managed_team_ids
 from bot.services.permissions import Acting, Operator, require_role
 from bot.storage.models import Objective, Suggestion, Team
@@ -174,6 +175,9 @@ class Rollup:
     top_voted: list[Suggestion] = field(default_factory=list)
     # Ideas filed in the period before this one, for the change (None without a period).
     previous_total: int | None = None
+    # Waiting ideas that most customers said something similar about, and what each card shows.
+    most_evidence: list[Suggestion] = field(default_factory=list)
+    evidence: dict[int, EvidenceSummary] = field(default_factory=dict)
 
 
 async def build_rollup(
@@ -183,7 +187,9 @@ async def build_rollup(
     *,
     by: str = "objective",
     period: timedelta | None = None,
+    scrub: Scrub | None = None,
 ) -> Rollup:
+    """``scrub`` masks personal data in customers' quotes; without it, evidence shows counts."""
     require_role(viewer, (Role.MANAGER,), "see suggestion rollups")
     if by not in DIMENSIONS:
         raise InvalidInput(f"Unknown breakdown '{by}'; use one of: {', '.join(DIMENSIONS)}.")
@@ -290,6 +296,19 @@ async def build_rollup(
             .limit(TOP_VOTED)
         )
     )
+    weighed = list(
+        await session.scalars(
+            select(Suggestion)
+            .where(
+                *filters,
+                Suggestion.status.in_([SuggestionStatus.NEW, SuggestionStatus.UNDER_REVIEW]),
+                Suggestion.evidence_count > 0,
+            )
+            .order_by(Suggestion.evidence_count.desc(), Suggestion.created_at)
+            .limit(TOP_VOTED)
+        )
+    )
+    evidence = await evidence_summaries(session, [*oldest, *weighed], scrub)
     if by == "objective":
         await _add_objective_titles(session, rows)
     kept = merge_small_groups(rows)
@@ -297,7 +316,9 @@ async def build_rollup(
     if by == "status":
         order = [s.value for s in SuggestionStatus]
         ordered = sorted(kept, key=lambda r: order.index(r.key) if r.key in order else 99)
-    return Rollup(by, since, now, scope, ordered, total, oldest, top, previous_total)
+    return Rollup(
+        by, since, now, scope, ordered, total, oldest, top, previous_total, weighed, evidence
+    )
 
 
 async def _add_objective_titles(session: AsyncSession, rows: dict[str, RollupRow]) -> None:

@@ -16,12 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import SuggestionStatus, closest_choice, normalise_choice
 from bot.errors import InvalidInput
+from bot.services.idea_evidence import EvidenceSummary, Scrub, evidence_summaries
 from bot.services.suggestions import OPEN_STATUSES
 from bot.storage.models import Suggestion, SuggestionResponse
 
 NEWEST = "newest"
 TOP = "top"
-SORTS = (NEWEST, TOP)
+# Most customers first: the ideas customer voice says the same as (bot/services/idea_evidence.py).
+EVIDENCE = "evidence"
+SORTS = (NEWEST, TOP, EVIDENCE)
 OPEN = "open"
 ALL = "all"
 # What a board may show: the open ideas, every idea, or the ideas of one status.
@@ -69,6 +72,8 @@ class BoardPage:
     asked_page: int = 1
     # The latest answer to each idea on the page: colleagues who did not vote see why too.
     answers: dict[int, str] = field(default_factory=dict)
+    # What customers said that is similar, for the ideas that have some.
+    evidence: dict[int, EvidenceSummary] = field(default_factory=dict)
 
     @property
     def past_the_end(self) -> str | None:
@@ -96,7 +101,9 @@ async def browse(
     *,
     page_size: int,
     where: ColumnElement[bool] | None = None,
+    scrub: Scrub | None = None,
 ) -> BoardPage:
+    """One page; ``scrub`` masks personal data in customers' quotes (none shown without it)."""
     conditions = [Suggestion.duplicate_of_id.is_(None), Suggestion.hidden_at.is_(None)]
     if query.status == OPEN:
         conditions.append(Suggestion.status.in_(OPEN_STATUSES))
@@ -110,6 +117,8 @@ async def browse(
     order = [Suggestion.created_at.desc(), Suggestion.id.desc()]
     if query.sort == TOP:
         order.insert(0, Suggestion.vote_count.desc())
+    elif query.sort == EVIDENCE:
+        order[:0] = [Suggestion.evidence_count.desc(), Suggestion.vote_count.desc()]
     ideas = await session.scalars(
         select(Suggestion)
         .where(*conditions)
@@ -119,7 +128,10 @@ async def browse(
     )
     page = list(ideas)
     answers = await latest_answers(session, page)
-    return BoardPage(shown, page, total, pages, asked_page=query.page, answers=answers)
+    evidence = await evidence_summaries(session, page, scrub)
+    return BoardPage(
+        shown, page, total, pages, asked_page=query.page, answers=answers, evidence=evidence
+    )
 
 
 async def latest_answers(session: AsyncSession, ideas: list[Suggestion]) -> dict[int, str]:

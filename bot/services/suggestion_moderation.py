@@ -11,6 +11,7 @@ from bot.domain import Role
 from bot.errors import InvalidInput, concerning
 from bot.sealing import Sealer
 from bot.services.anonymous_scope import coarse_time
+from bot.services.idea_evidence import adopt_evidence
 from bot.services.outbox import enqueue
 from bot.services.permissions import Acting, require_role
 from bot.services.suggestion_audience import author_id_of, author_recipient
@@ -90,6 +91,7 @@ async def merge_suggestions(
     duplicate.duplicate_of_id = target.id
     duplicate.updated_at = coarse_time(now) if duplicate.anonymous else now
     await session.flush()
+    await adopt_evidence(session, duplicate.id, target.id)
     # An author who folded her own idea has the answer in front of her; a notice as well would
     # only date (to the second) the moment an anonymous author was active.
     recipient = None if by_author else await author_recipient(session, sealer, duplicate)

@@ -24,6 +24,7 @@ from bot.errors import InvalidInput, NotFound, PermissionDenied, concerning
 from bot.sealing import Sealer, SealError
 from bot.services.anonymous_scope import coarse_time, load_team_scopes
 from bot.services.content import validate_url
+from bot.services.idea_evidence import EvidenceMatcher, EvidenceSummary, record_evidence
 from bot.services.members import managed_team_ids
 from bot.services.objectives import get_objective
 from bot.services.outbox import Recipient, enqueue
@@ -66,7 +67,10 @@ async def file_suggestion(
     objective_key: str | None = None,
     anonymous: bool = False,
     source_url: str | None = None,
+    evidence: EvidenceMatcher | None = None,
 ) -> Suggestion:
+    """File an idea; with ``evidence``, the customer voice that says the same is found and
+    stored with it (read before the idea is written, so the write is short)."""
     text = validate_text(text, MAX_SUGGESTION, "suggestion")
     source_url = validate_url(source_url) if source_url else None
     objective = await get_objective(session, objective_key) if objective_key else None
@@ -77,6 +81,7 @@ async def file_suggestion(
         # neither the team nor the moment points at her.
         team_id = (await load_team_scopes(session)).place(author.team_id)
         filed_at = coarse_time(filed_at)
+    matches = await evidence.for_idea(session, text, utcnow()) if evidence is not None else []
     suggestion = Suggestion(
         text=text,
         anonymous=anonymous,
@@ -93,6 +98,8 @@ async def file_suggestion(
     )
     session.add(suggestion)
     await session.flush()
+    if matches:
+        await record_evidence(session, suggestion.id, matches)
     # Load team, objective and author now: async code cannot lazy-load them later.
     await session.refresh(suggestion)
     return suggestion
@@ -140,14 +147,19 @@ async def reseal_anonymous_ideas(session: AsyncSession, sealer: Sealer) -> int:
 
 
 async def announce_suggestion(
-    session: AsyncSession, sealer: Sealer, suggestion: Suggestion, channels: Sequence[ChannelRef]
+    session: AsyncSession,
+    sealer: Sealer,
+    suggestion: Suggestion,
+    channels: Sequence[ChannelRef],
+    evidence: EvidenceSummary | None = None,
 ) -> int:
-    """Post a new idea in the suggestion channels, where colleagues vote on it."""
+    """Post a new idea in the suggestion channels, where colleagues vote on it (with what
+    customers said about it)."""
     if not channels:
         return 0
     return await enqueue(
         session,
-        announcement(suggestion),
+        announcement(suggestion, evidence),
         [Recipient.for_channel(channel) for channel in channels],
         sealer=sealer,
         dedupe_prefix=f"suggestion:{suggestion.id}",
@@ -254,6 +266,12 @@ async def list_suggestions(
         statement = statement.where(Suggestion.status.in_(OPEN_STATUSES))
     if order == "votes":
         statement = statement.order_by(Suggestion.vote_count.desc(), Suggestion.created_at.desc())
+    elif order == "evidence":
+        statement = statement.order_by(
+            Suggestion.evidence_count.desc(),
+            Suggestion.vote_count.desc(),
+            Suggestion.created_at.desc(),
+        )
     else:
         statement = statement.order_by(Suggestion.created_at.desc(), Suggestion.id.desc())
     if limit:
