@@ -117,7 +117,7 @@ def test_a_second_demo_run_says_it_is_already_loaded_and_adds_nothing(
     assert again.exit_code == 0
     text = one_line(again)
     assert "The demo is already loaded: the database holds 27 members, 3 objectives, " in text
-    assert "8 articles, 15 customer voices, 4 digests, 30 suggestions. Nothing was added." in text
+    assert "8 articles, 31 customer voices, 4 digests, 35 suggestions. Nothing was added." in text
     assert "advocacy demo --reset" in text and "Sent" not in text
     joined = one_line(demo("--you", "newcomer"))
     assert "holds 28 members" in joined and "You are 'newcomer'" in joined
@@ -129,7 +129,7 @@ def test_reset_starts_the_demo_again_and_remove_takes_it_away(cli_env: dict[str,
     play = CliRunner().invoke(
         cli, ["shell", "--user", "alice"], input="/suggest A shell idea\n/quit\n"
     )
-    assert "Your suggestion #31 is filed" in play.output
+    assert "Your suggestion #36 is filed" in play.output
     mailbox = Path(cli_env["ADVOCACY_DATA_DIR"]) / "shell" / "alice.jsonl"
     assert mailbox.exists()
     refused = demo("--reset")  # asks first; no answer is a no
@@ -139,7 +139,7 @@ def test_reset_starts_the_demo_again_and_remove_takes_it_away(cli_env: dict[str,
     assert "The demo was removed." in reset.output and "Demo loaded: 27 members" in reset.output
     assert not mailbox.exists()
     again = CliRunner().invoke(cli, ["shell", "--user", "alice"], input="/suggest Again\n/quit\n")
-    assert "Your suggestion #31 is filed" in again.output  # the same numbers every time
+    assert "Your suggestion #36 is filed" in again.output  # the same numbers every time
     removed = demo("--remove", "--yes")
     assert removed.exit_code == 0 and "The demo was removed." in removed.output
     listed = CliRunner().invoke(cli, ["members", "list", "--json"])
@@ -178,12 +178,12 @@ async def test_an_article_that_is_not_the_demos_is_named(app: Application) -> No
             await session.scalar(select(func.count(model.id)))
             for model in (Member, Suggestion, ContentItem)
         ]
-    assert counts == [27, 30, 9]
+    assert counts == [27, len(demo_file("suggestions.json")), 9]
 
 
 def test_the_tour_ships_in_the_package_and_prints(cli_env: dict[str, str]) -> None:
     shipped = files("content.demo").joinpath("tour.txt").read_text(encoding="utf-8")
-    assert "/answer 31 planned" in shipped
+    assert "/answer 36 planned" in shipped
     assert demo("--tour").output == shipped
 
 
@@ -200,4 +200,4 @@ async def test_removing_the_demo_empties_every_table_and_numbers_start_again(
         ids = (
             await session.execute(select(func.min(Suggestion.id), func.max(Suggestion.id)))
         ).one()
-    assert tuple(ids) == (1, 30)
+    assert tuple(ids) == (1, len(demo_file("suggestions.json")))

@@ -80,7 +80,13 @@ def demo_command(
             removed = True
             if remove:
                 return None, [], removed
-        report = await load_demo(app.db, app.sealer, you=user, join_if_loaded=you is not None)
+        report = await load_demo(
+            app.db,
+            app.sealer,
+            you=user,
+            join_if_loaded=you is not None,
+            evidence=app.extensions.evidence,
+        )
         sent: list[str] = []
         if not no_send and not report.already_loaded:
             for name in FIRST_DIGESTS:

@@ -20,6 +20,7 @@ from bot.services.content import add_content
 from bot.services.digest_runs import start_run
 from bot.services.digests import add_digest, find_digest
 from bot.services.feedback import record_feedback
+from bot.services.idea_evidence import EvidenceMatcher, find_evidence
 from bot.services.member_import import import_members
 from bot.services.members import add_member, find_member, get_member
 from bot.services.objectives import add_objective, find_objective, get_objective
@@ -29,6 +30,7 @@ from bot.services.voice import store_voice_item
 from bot.storage.database import Database
 from bot.storage.models import (
     ContentItem,
+    DecisionReview,
     Delivery,
     Digest,
     Feedback,
@@ -41,6 +43,7 @@ from bot.storage.models import (
 from bot.storage.types import utcnow
 from content.content_digest import content_composer
 from content.demo.kpi_history import add_kpi_history
+from content.demo.promises import date_the_promise, promise_of, settle_reviews
 
 DATA = Path(__file__).parent
 PLATFORM = "shell"
@@ -81,11 +84,17 @@ def demo_file(name: str) -> Any:
 
 
 async def load_demo(
-    db: Database, sealer: Sealer, *, you: str | None, join_if_loaded: bool = False
+    db: Database,
+    sealer: Sealer,
+    *,
+    you: str | None,
+    join_if_loaded: bool = False,
+    evidence: EvidenceMatcher | None = None,
 ) -> DemoReport:
     """Load everything in one transaction; ``you`` joins the Support team as an employee. When
     the demo is already loaded nothing is added (``you`` only with ``join_if_loaded``), and the
-    report counts what the database holds."""
+    report counts what the database holds. With ``evidence``, each idea is then weighed against
+    the demo's customer voice."""
     report = DemoReport()
     now = utcnow()
     async with db.transaction() as session:
@@ -168,6 +177,8 @@ async def load_demo(
                 )
                 report.digests += 1
 
+        filed_ideas: list[int] = []
+        reviews: list[tuple[DecisionReview, dict[str, Any]]] = []
         for idea in demo_file("suggestions.json"):
             exists = await session.scalar(
                 select(Suggestion.id).where(Suggestion.text == idea["text"])
@@ -191,20 +202,39 @@ async def load_demo(
             for voter in idea.get("votes", ()):
                 await vote(session, await get_member(session, PLATFORM, voter), suggestion.id)
             if "answer" in idea:
-                manager = await get_member(session, PLATFORM, idea["answer"]["by"])
-                await answer_suggestion(
+                answer = idea["answer"]
+                manager = await get_member(session, PLATFORM, answer["by"])
+                answered = await answer_suggestion(
                     session,
                     sealer,
                     manager,
                     suggestion.id,
-                    idea["answer"]["text"],
-                    status=idea["answer"]["status"],
+                    answer["text"],
+                    status=answer["status"],
+                    promise=promise_of(answer),
                 )
                 suggestion.first_response_at = suggestion.created_at + timedelta(
-                    days=idea["answer"].get("after_days", 1)
+                    days=answer.get("after_days", 1)
                 )
+                # The answer (and the decision it made) is dated where the story puts it.
+                answered.response.created_at = suggestion.first_response_at
+                suggestion.updated_at = suggestion.first_response_at
+                decided = await date_the_promise(
+                    session, suggestion, answer, suggestion.first_response_at
+                )
+                if decided is not None:
+                    reviews.append((decided, answer))
+            filed_ideas.append(suggestion.id)
             report.suggestions += 1
+        await settle_reviews(session, sealer, reviews, now)
 
+    if evidence is not None and filed_ideas:
+        # In a transaction of its own: the matcher reads the voice stored above.
+        async with db.transaction() as session:
+            for suggestion_id in filed_ideas:
+                suggestion = await session.get(Suggestion, suggestion_id)
+                if suggestion is not None:
+                    await find_evidence(session, evidence, suggestion, fresh=True)
     return report
 
 

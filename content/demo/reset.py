@@ -103,7 +103,7 @@ async def not_the_demos(session: AsyncSession) -> list[str]:
 
 async def remove_everything(session: AsyncSession) -> None:
     """Empty every table (the schema stays); ids start again from 1, so a fresh demo is the
-    same demo every time (the tour answers idea #31). Only after ``not_the_demos`` is empty."""
+    same demo every time (the tour answers idea #36). Only after ``not_the_demos`` is empty."""
     tables: Iterable = reversed(Base.metadata.sorted_tables)
     if session.bind.dialect.name == "postgresql":
         names = ", ".join(f'"{table.name}"' for table in tables)
