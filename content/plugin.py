@@ -8,12 +8,17 @@ from bot.config import Settings
 from bot.plugins import Extensions, Job, PageInfo
 from content import webhook
 from content.content_digest import content_composer
+from content.employee_voice import employee_voice_logger
 from content.feeds import poll_all
 from content.fetch import fetch_page
 from content.metadata import page_info
 from content.scrub import scrub
 from content.settings import ContentSettings, content_settings
 from content.voice_digest import voice_composer
+from content.voice_spikes import detect_spikes
+
+# How often the leader looks for spikes between imports (imports and logged voice check at once).
+SPIKE_CHECK_SECONDS = 600
 
 
 class ContentPlugin:
@@ -33,11 +38,27 @@ class ContentPlugin:
 
             return Job("feeds", configured.feed_poll_minutes * 60, poll)
 
+        def spikes_job(app: Application) -> Job:
+            async def check() -> None:
+                async with app.db.transaction() as session:
+                    found = await detect_spikes(
+                        session,
+                        rule=configured.spikes,
+                        channels=configured.alerts.channels,
+                        sealer=app.sealer,
+                    )
+                if found and app.worker is not None:
+                    app.worker.wake()
+
+            return Job("voice spikes", SPIKE_CHECK_SECONDS, check)
+
         extensions.composers["voice"] = voice_composer(configured.taxonomy)
         extensions.composers["content"] = content_composer
         extensions.url_enricher = enrich
         extensions.scrubber = scrub
         extensions.jobs.append(feeds_job)
+        extensions.jobs.append(spikes_job)
+        extensions.voice_logger = employee_voice_logger(configured)
         extensions.routes.append(webhook.mount)
         extensions.summaries[self.name] = summary(configured)
 

@@ -64,6 +64,9 @@ class VoiceRecord:
     customer: str | None = None
     link: str | None = None
     received_at: datetime | None = None
+    # Logged from chat by a colleague (source "employee"): who, and the objective they chose.
+    logged_by_id: int | None = None
+    objective: str | None = None
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,8 @@ class StoreReport:
     imported: int = 0
     duplicates: int = 0
     alerts: int = 0
+    # Themes found spiking after the import (content/voice_spikes.py).
+    spikes: list[str] = field(default_factory=list)
     stored: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
 
@@ -126,7 +131,7 @@ class VoicePipeline:
         """The row to store: the record plus sentiment, themes and the objective they serve."""
         score = sentiment(record.text, record.rating, record.rating_scale)
         themes = [theme.name for theme in self.taxonomy.match(record.text)]
-        objective_key = self.taxonomy.objective_for(themes)
+        objective_key = record.objective or self.taxonomy.objective_for(themes)
         return {
             "source": record.source[:100],
             "external_id": record.external_id[:255],
@@ -140,6 +145,7 @@ class VoicePipeline:
             "themes": themes,
             "objective_id": self.objectives.get(objective_key) if objective_key else None,
             "created_at": now,
+            "logged_by_id": record.logged_by_id,
         }
 
     async def store(

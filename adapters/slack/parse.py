@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 from adapters.slack.blocks import LINK_ACTION, core_action_id, form_values
@@ -25,7 +26,7 @@ from bot.events import (
 )
 
 PLATFORM = "slack"
-COMMANDS = {"/suggest": "suggest", "/advocacy": "advocacy"}
+COMMANDS = {"/suggest": "suggest", "/advocacy": "advocacy", "/voice": "voice"}
 
 
 def message_ref(channel: str, ts: str) -> str:
@@ -50,6 +51,27 @@ def user_of(body: dict[str, Any]) -> str:
     if isinstance(user, dict):
         return str(user.get("id") or "")
     return str(body.get("user_id") or user or "")
+
+
+_MARKUP = re.compile(r"<([^<>]*)>")
+
+
+def plain_message_text(text: str) -> str:
+    """A message as people read it, from Slack's wire format: mentions and links as their
+    words (``<@U1>`` -> ``@U1``, ``<!here>`` -> ``@here``, ``<https://x|x.com>`` -> ``x.com``),
+    entities decoded. What it becomes is plain text, escaped again wherever it is shown."""
+
+    def word(match: re.Match[str]) -> str:
+        inner = match.group(1)
+        target, _, label = inner.partition("|")
+        if target.startswith(("@", "#", "!")):
+            sigil = "#" if target.startswith("#") else "@"
+            name = label or target[1:].split("^")[0]
+            return name if name.startswith(sigil) else sigil + name
+        return label or target
+
+    text = _MARKUP.sub(word, text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def command_event(body: dict[str, Any], actor: Actor) -> CommandInvoked:

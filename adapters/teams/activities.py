@@ -15,6 +15,12 @@ from botbuilder.schema import (
     ConversationParameters,
     ConversationReference,
 )
+from botbuilder.schema.teams import (
+    MessagingExtensionActionResponse,
+    TaskModuleContinueResponse,
+    TaskModuleMessageResponse,
+    TaskModuleTaskInfo,
+)
 from msrest.serialization import Model
 
 from adapters.teams.cards import CONTENT_TYPE, render_parts
@@ -89,3 +95,25 @@ class MessageInvokeResponse(Model):
 
 def invoke_message(text: str) -> InvokeResponse:
     return InvokeResponse(status=200, body=MessageInvokeResponse(value=text))
+
+
+def task_form(title: str, card: dict[str, Any]) -> InvokeResponse:
+    """A message action's answer that opens a dialog (a task module) showing ``card``."""
+    info = TaskModuleTaskInfo(
+        title=title[:100],
+        height="medium",
+        width="medium",
+        card=Attachment(content_type=CONTENT_TYPE, content=card),
+    )
+    return InvokeResponse(
+        status=200,
+        body=MessagingExtensionActionResponse(task=TaskModuleContinueResponse(value=info)),
+    )
+
+
+def task_message(text: str) -> InvokeResponse:
+    """A message action's answer that shows a short message in its dialog."""
+    return InvokeResponse(
+        status=200,
+        body=MessagingExtensionActionResponse(task=TaskModuleMessageResponse(value=text)),
+    )

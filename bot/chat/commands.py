@@ -33,6 +33,7 @@ from bot.chat.digest_commands import (
 )
 from bot.chat.help import help_message
 from bot.chat.parsing import parse_id, split_command, split_words, take_anonymous_flag, take_flags
+from bot.chat.voice_commands import voice
 from bot.compose import actions
 from bot.compose.curation import drafts_message
 from bot.compose.notices import who_is_told
@@ -478,6 +479,13 @@ register(
         "/suggestions [top] [STATUS] [page N]",
         "ideas to vote on, newest first (top: most voted first); STATUS is open, unanswered, "
         "under review, planned, done, declined or all",
+    ),
+    ChatCommand(
+        "voice",
+        voice,
+        "/voice [WHAT THE CUSTOMER SAID]",
+        "log what a customer told you (a short form: their words, who, the objective); it "
+        "joins the customer-voice digests and alerts",
     ),
     ChatCommand("vote", vote, "/vote ID", "vote for suggestion ID (one vote each)"),
     ChatCommand("unvote", unvote, "/unvote ID", "take back your vote for suggestion ID"),
