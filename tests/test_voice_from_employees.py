@@ -313,3 +313,33 @@ async def test_voice_in_the_shell_asks_the_form_and_logs_it(
         [objective_id] = list(await session.scalars(select(VoiceItem.objective_id)))
     assert objective_id is not None
     assert f"Customer voice #{item.id} logged" in out.getvalue()
+
+
+# ----- what admins install -------------------------------------------------------------------
+
+
+def test_the_slack_manifest_and_the_teams_package_declare_the_message_actions() -> None:
+    import yaml
+
+    from adapters.slack.adapter import VOICE_SHORTCUT_CALLBACK
+    from adapters.teams.package import manifest
+
+    slack = yaml.safe_load(
+        (Path(__file__).parent.parent / "adapters/slack/manifest.yaml").read_text()
+    )
+    shortcuts = {s["callback_id"]: s for s in slack["features"]["shortcuts"]}
+    assert shortcuts[VOICE_SHORTCUT_CALLBACK]["type"] == "message"
+    assert shortcuts[VOICE_SHORTCUT_CALLBACK]["name"] == "Log as customer voice"
+    assert "/voice" in {c["command"] for c in slack["features"]["slash_commands"]}
+    teams = manifest("12345678-1234-1234-1234-123456789abc", "https://bot.example.com")
+    [extension] = teams["composeExtensions"]
+    assert extension["botId"] == teams["id"]
+    [command] = extension["commands"]
+    assert (command["id"], command["type"], command["context"], command["fetchTask"]) == (
+        VOICE_COMMAND,
+        "action",
+        ["message"],
+        True,
+    )
+    assert len(command["title"]) <= 32
+    assert "voice" in {c["title"] for c in teams["bots"][0]["commandLists"][0]["commands"]}

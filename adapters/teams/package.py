@@ -25,6 +25,7 @@ MANIFEST_SCHEMA = (
 )
 ACCENT = (0x2C, 0x5C, 0x8A)
 GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+# Teams shows at most 10 (whoami, help's last line, gave way to voice).
 COMMANDS = (
     ("help", "What I can do for you"),
     ("suggest", "Send an idea to leadership (add --anonymous to hide your name)"),
@@ -36,7 +37,6 @@ COMMANDS = (
     ("digest run", "Strategists: send a digest now"),
     ("content add", "Strategists: curate an article"),
     ("objectives", "The objectives everything here serves"),
-    ("whoami", "Your role, team and time zone"),
 )
 
 
