@@ -82,6 +82,7 @@ def voice_shortcut(stack: SlackStack, text: str) -> dict[str, Any]:
 async def test_a_slack_message_is_logged_as_customer_voice_from_its_shortcut(
     slack: SlackStack,
 ) -> None:
+    slack.fake.add_user("UALICE", real_name="Alice Martin")
     said = (
         "From the Acme call <!channel>: they were charged twice and want a refund, "
         "write to jo@example.com &amp; <@U0BOSS>"
@@ -119,6 +120,7 @@ async def test_a_slack_message_is_logged_as_customer_voice_from_its_shortcut(
     # "refund" makes it urgent: one alert in the alert channel, and the colleague is told.
     [alert] = slack.fake.messages[ALERTS]
     assert "Urgent" in json.dumps(alert["blocks"])
+    assert "logged in chat by Alice" in json.dumps(alert["blocks"])  # whom to ask
     confirmation = json.dumps(slack.fake.messages["DUALICE"][-1])
     assert f"Customer voice #{item.id} logged" in confirmation
     assert "urgent alert" in confirmation and "billing" in confirmation

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import aiohttp
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
@@ -244,3 +245,50 @@ def test_an_import_looks_for_spikes_and_the_cli_lists_them(
 def test_a_bad_period_is_one_line(cli_env: dict[str, str]) -> None:
     result = CliRunner().invoke(cli, ["voice", "spikes", "--since", "often"])
     assert result.exit_code == 1 and "'often' is not a period" in result.output
+
+
+async def test_the_console_marks_spiking_themes_and_counts_voice_logged_by_colleagues(
+    app: Application,
+) -> None:
+    from aiohttp.test_utils import TestServer
+
+    from bot.domain import Role
+    from bot.web import build_web_app
+    from tests.conftest import make_member
+    from tests.test_console import Browser, signed_in
+
+    now = utcnow()
+    await add_voice(app, "billing", now - timedelta(hours=1), "Refund, please", count=2)
+    async with app.db.transaction() as session:
+        await store_voice_item(
+            session,
+            source="employee",
+            external_id="chat:1",
+            text="Their invoice was wrong",
+            received_at=now - timedelta(minutes=5),
+            themes=["billing"],
+        )
+        session.add(
+            VoiceSpike(
+                theme="billing",
+                period_start=now - timedelta(hours=2),
+                period_end=now + timedelta(hours=22),
+                count=7,
+                usual=0.5,
+                spread=1.0,
+                alerted_at=now,
+            )
+        )
+    await make_member(app, "mia", role=Role.MANAGER)
+    server = TestServer(build_web_app(app, run_scheduler=False, run_jobs=False), host="127.0.0.1")
+    await server.start_server()
+    try:
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            browser = Browser(f"http://127.0.0.1:{server.port}", http)
+            await signed_in(app, browser, "mia")
+            status, html = await browser.get("/console/voice")
+    finally:
+        await server.close()
+    assert status == 200
+    assert "📈 spiking" in html and "Spike: 7 voices from" in html
+    assert "1 of these voices was logged by colleagues" in html
