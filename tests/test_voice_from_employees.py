@@ -16,7 +16,6 @@ from sqlalchemy import select
 
 from adapters.shell.mailbox import Mailbox
 from adapters.shell.session import ShellSession
-from adapters.slack.parse import plain_message_text
 from adapters.teams.parse import VOICE_COMMAND, html_to_text
 from bot.app import Application
 from bot.config import Settings
@@ -94,8 +93,10 @@ async def test_a_slack_message_is_logged_as_customer_voice_from_its_shortcut(
     assert modal["callback_id"] == "voice"
     text_input = modal["blocks"][0]["element"]
     # Prefilled with the message as people read it, not Slack's markup.
-    assert text_input["initial_value"] == plain_message_text(said)
-    assert "<!channel>" not in text_input["initial_value"]
+    assert text_input["initial_value"] == (
+        "From the Acme call @channel: they were charged twice and want a refund, "
+        "write to jo@example.com & @U0BOSS"
+    )
     link = json.loads(modal["private_metadata"])["source_url"]
     assert link.endswith("/archives/CSALES/p1700000456000300")
 

@@ -292,3 +292,19 @@ async def test_the_console_marks_spiking_themes_and_counts_voice_logged_by_colle
     assert status == 200
     assert "📈 spiking" in html and "Spike: 7 voices from" in html
     assert "1 of these voices was logged by colleagues" in html
+
+
+async def test_the_leaders_periodic_job_finds_a_spike_and_alerts_it(
+    app: Application, remote: RemotePlatform
+) -> None:
+    """Spikes also come from voice dated by a source's own clock: the server looks for them
+    on a schedule (a plugin job, which only the leader runs), not only after imports."""
+    start = content_settings(app.settings).spikes.period_start(utcnow())
+    for days in (1, 3, 5):
+        await add_voice(app, "reporting", start - timedelta(days=days, hours=-1))
+    await add_voice(app, "reporting", start, "The weekly report is empty again", count=6)
+    [job] = [job for job in (f(app) for f in app.extensions.jobs) if job.name == "voice spikes"]
+    await job.run()
+    await job.run()
+    [alert] = await alerts_sent(app, remote)
+    assert alert.message.cards[0].title == "Spike: reporting (6 voices)"

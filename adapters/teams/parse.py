@@ -204,9 +204,8 @@ def message_action_event(activity: Activity) -> ActionInvoked | None:
     link = payload.get("linkToMessage")
     if isinstance(link, str) and link.startswith("https://"):
         data["source_url"] = link
-    return ActionInvoked(
-        actor_of(activity), action_id=VOICE_OPEN, value=data, event_id=event_id(activity)
-    )
+    # No event id: opening a form changes nothing, so a repeat simply opens it again.
+    return ActionInvoked(actor_of(activity), action_id=VOICE_OPEN, value=data)
 
 
 def task_submit_event(activity: Activity) -> Event | None:
