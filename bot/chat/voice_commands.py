@@ -137,7 +137,10 @@ async def log_voice(ctx: ChatContext, entry: EmployeeVoice) -> Reply:
 def voice_receipt(logged: VoiceLogged, link: str | None = None) -> Message:
     """The colleague's confirmation: what the pipeline made of it, and who was told."""
     themes = ", ".join(logged.themes) or "none yet (it still counts in the digest's volume)"
-    lines = ["Thanks: it counts in the next customer-voice digest, as logged by a colleague."]
+    lines = [
+        "Thanks: it joins what customers told us, and the next customer-voice digest counts "
+        "it among the voices logged by colleagues."
+    ]
     if logged.urgent and logged.alerted:
         lines.append(f"It was sent to the alert channel as an urgent alert ({logged.urgent}).")
     elif logged.urgent:
