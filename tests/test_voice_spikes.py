@@ -308,3 +308,35 @@ async def test_the_leaders_periodic_job_finds_a_spike_and_alerts_it(
     await job.run()
     [alert] = await alerts_sent(app, remote)
     assert alert.message.cards[0].title == "Spike: reporting (6 voices)"
+
+
+async def test_a_webhook_batch_that_makes_a_spike_alerts_it_at_once(
+    settings: Settings, remote: RemotePlatform
+) -> None:
+    from aiohttp.test_utils import TestServer
+
+    from bot.web import build_web_app
+    from tests.test_voice import SECRET, post_webhook, signed
+
+    registry = AdapterRegistry([ShellAdapterFactory(), RemoteAdapterFactory(remote)])
+    configured = with_env(settings, VOICE_WEBHOOK_SECRET=SECRET)
+    async with open_application(configured, registry=registry) as app:
+        start = content_settings(app.settings).spikes.period_start(utcnow())
+        await add_voice(app, "documentation", start - timedelta(days=2))
+        items = [
+            {"id": f"D-{n}", "comment": f"The guide is wrong ({n})", "date": start.isoformat()}
+            for n in range(5)
+        ]
+        body = json.dumps({"items": items}).encode()
+        server = TestServer(build_web_app(app, run_scheduler=False, run_jobs=False))
+        await server.start_server()
+        try:
+            status, answer = await post_webhook(server, body, signed(body))
+            assert status == 200 and answer["spikes"] == ["documentation"]
+            while not [s for s in remote.sent if s.message.kind == "voice_spike"]:
+                await alerts_sent(app, remote)  # the server's worker may hold it: let it send
+                await asyncio.sleep(0.02)
+            [alert] = await alerts_sent(app, remote)
+        finally:
+            await server.close()
+        assert alert.message.cards[0].title == "Spike: documentation (5 voices)"

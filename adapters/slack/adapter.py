@@ -434,9 +434,8 @@ class SlackAdapter:
     async def _handle_shortcut(
         self, body: dict[str, Any], actor: Actor, client: AsyncWebClient, receipt: Receipt
     ) -> None:
-        """A message shortcut: "Turn into suggestion" (any message, a customer quote say,
-        becomes an idea) or "Log as customer voice"; each opens its form prefilled with the
-        message's text, keeping a link back to the message."""
+        """ "Turn into suggestion" or "Log as customer voice" on any message: its form, prefilled
+        with the message's text, keeping a link back to it."""
         message = body.get("message") or {}
         channel = (body.get("channel") or {}).get("id")
         permalink = None
@@ -447,12 +446,10 @@ class SlackAdapter:
             except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
                 log.warning("slack: chat.getPermalink failed: %s", _reason(error))
         action_id = SHORTCUT_ACTIONS.get(str(body.get("callback_id")), actions.SUGGEST_OPEN)
-        # The voice form says when it cut a long message; an idea is simply cut.
         text = str(message.get("text") or "")
-        if action_id == actions.VOICE_OPEN:  # the customer's words, not Slack's markup
-            text = plain_message_text(text)
-        limit = None if action_id == actions.VOICE_OPEN else 3000
-        value: dict[str, Any] = {"text": text[:limit]}
+        # Customer voice keeps the words, not Slack's markup, and its form says when it cuts.
+        voice = action_id == actions.VOICE_OPEN
+        value: dict[str, Any] = {"text": plain_message_text(text) if voice else text[:3000]}
         if permalink:
             value["source_url"] = permalink
         event = ActionInvoked(
@@ -463,11 +460,7 @@ class SlackAdapter:
         )
         reply = await self.router.handle(event, receipt)
         await self._show(
-            reply,
-            client=client,
-            user_id=actor.user_id,
-            respond=_responder(body),
-            trigger_id=body.get("trigger_id"),
+            reply, client=client, user_id=actor.user_id, trigger_id=body.get("trigger_id")
         )
 
     async def _handle_event(

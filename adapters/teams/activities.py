@@ -23,7 +23,8 @@ from botbuilder.schema.teams import (
 )
 from msrest.serialization import Model
 
-from adapters.teams.cards import CONTENT_TYPE, render_parts
+from adapters.teams.cards import CONTENT_TYPE, render_parts, task_form_card
+from bot.events import Reply
 from bot.messages import Card, Message
 
 
@@ -117,3 +118,14 @@ def task_message(text: str) -> InvokeResponse:
         status=200,
         body=MessagingExtensionActionResponse(task=TaskModuleMessageResponse(value=text)),
     )
+
+
+def task_answer(reply: Reply, problem: str | None = None) -> InvokeResponse:
+    """A reply as a task module: its form in a dialog (with the problem and notes on top), or
+    its error or first message as a short message."""
+    if reply.form is None:
+        return task_message(reply.error or problem or "Done.")
+    notes = tuple(m.fallback for m in reply.messages)
+    if problem:
+        notes = (f"⚠️ {problem}", *notes)
+    return task_form(reply.form.title, task_form_card(reply.form, notes))

@@ -42,18 +42,12 @@ from adapters.teams.activities import (
     chat_reference,
     invoke_message,
     personal_chat,
-    task_form,
+    task_answer,
     task_message,
     welcome_card,
 )
 from adapters.teams.auth import KeptCredentials, PromptConnectors, StrictAuthentication
-from adapters.teams.cards import (
-    CONTENT_TYPE,
-    form_card,
-    part_of_card,
-    render_parts,
-    task_form_card,
-)
+from adapters.teams.cards import CONTENT_TYPE, form_card, part_of_card, render_parts
 from adapters.teams.config import MESSAGES_PATH, TeamsConfig
 from adapters.teams.emulator import WITHOUT_APP_ID, local_service_url, refusal_without_app_id
 from adapters.teams.errors import cause, delivery_error
@@ -283,7 +277,7 @@ class TeamsAdapter:
             event = message_action_event(activity)
             if event is None:
                 return task_message("This action is no longer supported; update the app.")
-            return _task_answer(await self.router.handle(event))
+            return task_answer(await self.router.handle(event))
         submitted = task_submit_event(activity)
         if not isinstance(submitted, FormSubmitted):
             return task_message("This form is no longer supported; open it again.")
@@ -294,7 +288,7 @@ class TeamsAdapter:
                 action_id=actions.VOICE_OPEN,
                 value={**submitted.context, **submitted.values},
             )
-            return _task_answer(await self.router.handle(again), reply.error)
+            return task_answer(await self.router.handle(again), reply.error)
         if reply.duplicate:
             return task_message("Already logged.")
         return task_message(reply.messages[0].fallback if reply.messages else "Done.")
@@ -606,17 +600,6 @@ class _Bot(ActivityHandler):
 
     async def on_installation_update_add(self, turn_context: TurnContext) -> None:
         await self.adapter.on_installed(turn_context)
-
-
-def _task_answer(reply: Reply, problem: str | None = None) -> InvokeResponse:
-    """A reply as a task module: its form in a dialog (with the problem and notes on top), or
-    its error or first message as a short message."""
-    if reply.form is None:
-        return task_message(reply.error or problem or "Done.")
-    notes = tuple(m.fallback for m in reply.messages)
-    if problem:
-        notes = (f"⚠️ {problem}", *notes)
-    return task_form(reply.form.title, task_form_card(reply.form, notes))
 
 
 def _receipt(turn_context: TurnContext) -> Receipt | None:
