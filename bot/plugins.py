@@ -97,8 +97,9 @@ class VoiceLogged:
     # Why it is urgent ("mentions “refund”"), or None; ``alerted``: whether an alert went out.
     urgent: str | None = None
     alerted: bool = False
-    # Themes this voice tipped into a spike (an alert went to the alert channels).
+    # Themes this voice tipped into a spike, and whether the alert channels were told.
     spikes: tuple[str, ...] = ()
+    spikes_alerted: bool = False
 
 
 # log(session, sealer, member, voice): store it through the customer-voice pipeline.

@@ -80,6 +80,7 @@ async def log_employee_voice(
         urgent=configured.alerts.reason(row["text"], row["sentiment"]),
         alerted=bool(report.alerts),
         spikes=tuple(spike.theme for spike in spikes if spike.theme in row["themes"]),
+        spikes_alerted=bool(spikes and configured.alerts.channels),
     )
 
 

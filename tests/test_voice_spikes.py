@@ -340,3 +340,29 @@ async def test_a_webhook_batch_that_makes_a_spike_alerts_it_at_once(
         finally:
             await server.close()
         assert alert.message.cards[0].title == "Spike: documentation (5 voices)"
+
+
+async def test_a_colleague_whose_voice_tips_a_theme_into_a_spike_is_told(
+    app: Application, remote: RemotePlatform, tmp_path: Path
+) -> None:
+    import io
+
+    from adapters.shell.mailbox import Mailbox
+    from adapters.shell.session import ShellSession
+    from tests.conftest import make_member
+
+    start = content_settings(app.settings).spikes.period_start(utcnow())
+    await add_voice(app, "billing", start - timedelta(days=3))
+    await add_voice(app, "billing", start, "Invoice wrong again", count=4)
+    await make_member(app, "sam", platform="shell")
+    out = io.StringIO()
+    script = "/voice The invoice doubled overnight\n\n\n\n"
+    session = ShellSession(
+        app, Mailbox(tmp_path), "sam", stdin=io.StringIO(script), stdout=out, interactive=False
+    )
+    assert await session.run() == 0, out.getvalue()
+    assert "billing is spiking, far above its usual level: the alert channel was told" in (
+        " ".join(out.getvalue().replace("│", " ").split())
+    )
+    [alert] = await alerts_sent(app, remote)
+    assert alert.message.cards[0].title == "Spike: billing (5 voices)"

@@ -1,5 +1,6 @@
-"""The activities the Teams adapter sends: cards as message activities, invoke answers, the
-parameters of a new personal chat and the reference it gives."""
+"""The activities the Teams adapter sends: cards as message activities, invoke answers (to a
+card's button, and a message action's dialog), the parameters of a new personal chat and the
+reference it gives."""
 
 from __future__ import annotations
 

@@ -129,7 +129,7 @@ async def log_voice(ctx: ChatContext, entry: EmployeeVoice) -> Reply:
             "Customer voice is not set up on this server (its content plugin is not installed)."
         )
     logged = await logger(ctx.session, ctx.sealer, ctx.member, entry)
-    if logged.alerted or logged.spikes:
+    if logged.alerted or logged.spikes_alerted:
         ctx.queued_messages = True
     return Reply(messages=[voice_receipt(logged, entry.link)])
 
@@ -149,7 +149,9 @@ def voice_receipt(logged: VoiceLogged, link: str | None = None) -> Message:
             "account's owner yourself."
         )
     if logged.spikes:
-        lines.append(f"With it, {', '.join(logged.spikes)} is spiking: the alert channel was told.")
+        told = "the alert channel was told" if logged.spikes_alerted else "the digest will say"
+        spiking = ", ".join(logged.spikes)
+        lines.append(f"With it, {spiking} is spiking, far above its usual level: {told}.")
     return Message(
         fallback=f"Customer voice #{logged.item_id} logged. " + " ".join(lines),
         kind="voice_receipt",
