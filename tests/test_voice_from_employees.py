@@ -241,10 +241,13 @@ async def test_a_teams_message_is_logged_from_its_message_action_with_real_token
         assert inputs_of(again)["customer"]["value"] == "Globex"
         assert await voices(teams.app) == []
 
-        status, answer = await teams.post(
-            submit_action(teams, card, {"text": prefilled, "customer": "Globex", "objective": "-"})
+        submit = submit_action(
+            teams, card, {"text": prefilled, "customer": "Globex", "objective": "-"}
         )
+        status, answer = await teams.post(submit)
         assert status == 200 and answer["task"]["type"] == "message"
+        status, repeat = await teams.post(submit)  # Teams retrying the same activity
+        assert repeat["task"] == {"type": "message", "value": "Already received."}
         [item] = await voices(teams.app)
         assert f"Customer voice #{item.id} logged" in answer["task"]["value"]
         assert (item.source, item.customer, item.link) == (EMPLOYEE_VOICE_SOURCE, "Globex", LINK)

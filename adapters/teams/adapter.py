@@ -282,15 +282,15 @@ class TeamsAdapter:
         if not isinstance(submitted, FormSubmitted):
             return task_message("This form is no longer supported; open it again.")
         reply = await self.router.handle(submitted)
-        if reply.error:
+        if reply.error and submitted.form_id == actions.FORM_VOICE:
             again = ActionInvoked(
                 submitted.actor,
                 action_id=actions.VOICE_OPEN,
                 value={**submitted.context, **submitted.values},
             )
             return task_answer(await self.router.handle(again), reply.error)
-        if reply.duplicate:
-            return task_message("Already logged.")
+        if reply.error or reply.duplicate:
+            return task_message(reply.error or "Already received.")
         return task_message(reply.messages[0].fallback if reply.messages else "Done.")
 
     async def on_reaction(self, turn_context: TurnContext) -> None:
