@@ -76,8 +76,13 @@ def summary(configured: ContentSettings) -> str:
         if channels
         else "urgent alerts off (set VOICE_ALERT_CHANNELS)"
     )
+    rule = configured.spikes
+    spikes = (
+        f"spikes on a theme's voices {rule.per()} (at least {rule.minimum}, "
+        f"{rule.sigmas:g} spreads over its usual)"
+    )
     return (
         f"content and customer-voice digests; feeds polled every "
-        f"{configured.feed_poll_minutes:g} min; {hook}; {alerts}; themes from "
+        f"{configured.feed_poll_minutes:g} min; {hook}; {alerts}; {spikes}; themes from "
         f"{configured.themes_file}"
     )
