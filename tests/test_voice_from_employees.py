@@ -134,7 +134,7 @@ async def test_voice_in_slack_opens_the_form_prefilled_and_refuses_an_empty_answ
     await slack.command("/voice", "They love the new dashboard <!here>", "UBOB")
     await slack.settle()
     [modal] = slack.fake.opened_views
-    assert modal["blocks"][0]["element"]["initial_value"] == "They love the new dashboard <!here>"
+    assert modal["blocks"][0]["element"]["initial_value"] == "They love the new dashboard @here"
     status, body = await slack.interaction(view_submission("UBOB", modal, {"text": "   "}))
     assert status == 200
     assert json.loads(body)["errors"] == {

@@ -75,10 +75,14 @@ def plain_message_text(text: str) -> str:
 
 
 def command_event(body: dict[str, Any], actor: Actor) -> CommandInvoked:
+    command = COMMANDS.get(str(body.get("command", "")), str(body.get("command", "")))
+    text = str(body.get("text") or "")
+    if command == "voice":  # a customer's words, which the form shows: not Slack's markup
+        text = plain_message_text(text)
     return CommandInvoked(
         actor,
-        command=COMMANDS.get(str(body.get("command", "")), str(body.get("command", ""))),
-        text=str(body.get("text") or ""),
+        command=command,
+        text=text,
         conversation_id=body.get("channel_id"),
         # Slack does not retry slash commands, but the trigger is unique per invocation.
         event_id=f"command:{body['trigger_id']}" if body.get("trigger_id") else None,
