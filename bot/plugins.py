@@ -23,8 +23,9 @@ if TYPE_CHECKING:
     from aiohttp import web
 
     from bot.app import Application
+    from bot.sealing import Sealer
     from bot.services.idea_evidence import EvidenceMatcher
-    from bot.storage.models import Digest
+    from bot.storage.models import Digest, Member
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,36 @@ class ContentComposer(Protocol):
     ) -> Awaitable[tuple[Message, str] | str]: ...
 
 
+@dataclass(frozen=True)
+class EmployeeVoice:
+    """Customer voice a colleague heard (a sales call, a support chat) and logs from chat."""
+
+    text: str
+    # Which customer or segment, as the colleague wrote it.
+    customer: str = ""
+    objective_key: str | None = None
+    # The chat message it came from (a Slack permalink, a Teams message link).
+    link: str | None = None
+    platform: str = ""
+
+
+@dataclass(frozen=True)
+class VoiceLogged:
+    """What became of logged voice, for the colleague's confirmation."""
+
+    item_id: int
+    themes: tuple[str, ...]
+    sentiment: str
+    # Why it is urgent ("mentions “refund”"), or None; ``alerted``: whether an alert went out.
+    urgent: str | None = None
+    alerted: bool = False
+    # Themes this voice tipped into a spike, and whether the alert channels were told.
+    spikes: tuple[str, ...] = ()
+    spikes_alerted: bool = False
+
+
+# log(session, sealer, member, voice): store it through the customer-voice pipeline.
+VoiceLogger = Callable[[AsyncSession, "Sealer", "Member", EmployeeVoice], Awaitable[VoiceLogged]]
 UrlEnricher = Callable[[str], Awaitable[PageInfo]]
 JobFactory = Callable[["Application"], Job]
 RouteMounter = Callable[["web.Application", "Application"], None]
@@ -87,6 +118,8 @@ class Extensions:
     scrubber: Callable[[str], str] | None = None
     # Finds the customer voice that says what an idea says (content/ provides it, themed).
     evidence: EvidenceMatcher | None = None
+    # Stores customer voice that employees log from chat (/voice, message actions).
+    voice_logger: VoiceLogger | None = None
     jobs: list[JobFactory] = field(default_factory=list)
     routes: list[RouteMounter] = field(default_factory=list)
     names: list[str] = field(default_factory=list)

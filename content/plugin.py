@@ -8,6 +8,7 @@ from bot.config import Settings
 from bot.plugins import Extensions, Job, PageInfo
 from content import webhook
 from content.content_digest import content_composer
+from content.employee_voice import employee_voice_logger
 from content.evidence import embeddings_installed, evidence_index_job, evidence_matcher
 from content.feeds import poll_all
 from content.fetch import fetch_page
@@ -15,6 +16,10 @@ from content.metadata import page_info
 from content.scrub import scrub
 from content.settings import ContentSettings, content_settings
 from content.voice_digest import voice_composer
+from content.voice_spikes import detect_spikes
+
+# How often the leader looks for spikes between imports (imports and logged voice check at once).
+SPIKE_CHECK_SECONDS = 600
 
 
 class ContentPlugin:
@@ -34,6 +39,20 @@ class ContentPlugin:
 
             return Job("feeds", configured.feed_poll_minutes * 60, poll)
 
+        def spikes_job(app: Application) -> Job:
+            async def check() -> None:
+                async with app.db.transaction() as session:
+                    found = await detect_spikes(
+                        session,
+                        rule=configured.spikes,
+                        channels=configured.alerts.channels,
+                        sealer=app.sealer,
+                    )
+                if found and app.worker is not None:
+                    app.worker.wake()
+
+            return Job("voice spikes", SPIKE_CHECK_SECONDS, check)
+
         extensions.composers["voice"] = voice_composer(configured.taxonomy)
         extensions.composers["content"] = content_composer
         extensions.url_enricher = enrich
@@ -44,6 +63,8 @@ class ContentPlugin:
         )
         extensions.jobs.append(feeds_job)
         extensions.jobs.append(evidence_index_job)
+        extensions.jobs.append(spikes_job)
+        extensions.voice_logger = employee_voice_logger(configured, extensions.evidence)
         extensions.routes.append(webhook.mount)
         extensions.summaries[self.name] = (
             f"{summary(configured)}; customer evidence matched by {extensions.evidence.name}"
@@ -64,8 +85,13 @@ def summary(configured: ContentSettings) -> str:
         if channels
         else "urgent alerts off (set VOICE_ALERT_CHANNELS)"
     )
+    rule = configured.spikes
+    spikes = (
+        f"spikes on a theme's voices {rule.per()} (at least {rule.minimum}, "
+        f"{rule.sigmas:g} spreads over its usual)"
+    )
     return (
         f"content and customer-voice digests; feeds polled every "
-        f"{configured.feed_poll_minutes:g} min; {hook}; {alerts}; themes from "
+        f"{configured.feed_poll_minutes:g} min; {hook}; {alerts}; {spikes}; themes from "
         f"{configured.themes_file}"
     )

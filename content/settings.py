@@ -8,6 +8,7 @@ from pathlib import Path
 from bot.config import Settings, env_number
 from content.themes import DEFAULT_TAXONOMY, Taxonomy
 from content.voice_pipeline import AlertRules
+from content.voice_spikes import SpikeRule
 
 DEFAULT_FEED_MINUTES = 30
 
@@ -16,6 +17,7 @@ DEFAULT_FEED_MINUTES = 30
 class ContentSettings:
     themes_file: Path
     alerts: AlertRules
+    spikes: SpikeRule
     webhook_secret: str | None
     feed_poll_minutes: float
     # Only tests fetch pages on this machine; real deployments never reach private addresses.
@@ -32,6 +34,7 @@ def content_settings(settings: Settings) -> ContentSettings:
         if env.get("VOICE_THEMES_FILE")
         else DEFAULT_TAXONOMY,
         alerts=AlertRules.from_settings(settings),
+        spikes=SpikeRule.from_settings(settings),
         webhook_secret=(env.get("VOICE_WEBHOOK_SECRET") or "").strip() or None,
         feed_poll_minutes=env_number(env, "FEED_POLL_MINUTES", DEFAULT_FEED_MINUTES, low=1),
         fetch_private_addresses=(env.get("CONTENT_FETCH_ALLOW_PRIVATE") or "").lower()

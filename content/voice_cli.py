@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +13,14 @@ from bot.app import Application
 from bot.cli.runtime import file_progress, print_json, run_with_app
 from bot.compose.text import plural
 from bot.import_files import encoding_note
+from bot.services.rollups import parse_period
 from bot.storage.models import VoiceImport
 from bot.storage.types import utcnow
 from content.evidence import weigh_stored
 from content.settings import content_settings
 from content.voice_import import PRESETS, ParsedFile, VoiceFile, parse_mapping
 from content.voice_pipeline import StoreReport, VoicePipeline
+from content.voice_spikes import detect_spikes, recent_spikes
 
 SHOWN_PROBLEMS = 50
 # Rows stored per transaction: short ones, so the server's own writes wait little meanwhile.
@@ -94,6 +97,13 @@ def import_command(
             problems = [{"line": p.line, "reason": p.reason} for p in parsed.problems]
             if not dry_run:
                 async with app.db.transaction() as session:
+                    spikes = await detect_spikes(
+                        session,
+                        rule=settings.spikes,
+                        channels=settings.alerts.channels,
+                        sealer=app.sealer,
+                    )
+                    report.spikes = [spike.theme for spike in spikes]
                     session.add(
                         VoiceImport(
                             source=name,
@@ -107,7 +117,7 @@ def import_command(
                             problems=problems,
                         )
                     )
-        if report.alerts and app.worker is not None:
+        if (report.alerts or report.spikes) and app.worker is not None:
             await app.worker.drain(wait_for_retries=False)
         return parsed, report
 
@@ -121,6 +131,7 @@ def import_command(
         "already_there": report.duplicates,
         "rejected": parsed.rejected,
         "alerts": report.alerts,
+        "spikes": report.spikes,
         "dry_run": dry_run,
         "columns": parsed.columns,
         # Which order numeric dates such as 1/2/2024 were read in, when it mattered.
@@ -148,9 +159,66 @@ def import_command(
             f"{plural(parsed.rows, 'row')}: {report.imported} {verb}, {report.duplicates} already "
             f"there, {parsed.rejected} rejected."
             + (f" {plural(report.alerts, 'urgent alert')} sent." if report.alerts else "")
+            + (f" Spiking: {', '.join(report.spikes)}." if report.spikes else "")
         )
     if not parsed.rows:
         click.echo(f"{file} has a header but no rows: nothing was imported.", err=True)
         raise SystemExit(1)
     if parsed.rejected:
         raise SystemExit(2 if report.imported or report.duplicates else 1)
+
+
+@voice_group.command("spikes")
+@click.option("--since", default="30d", show_default=True, help="How far back: 7d, 4w, 6m or all.")
+@click.option(
+    "--detect", is_flag=True, help="Look for spikes now first (the server does it by itself)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the spikes as JSON.")
+def spikes_command(since: str, detect: bool, as_json: bool) -> None:
+    """Themes whose volume in a period stood far above their own recent history (each is
+    alerted once to VOICE_ALERT_CHANNELS), newest first."""
+
+    async def work(app: Application) -> list[dict[str, Any]]:
+        period = parse_period(since)
+        settings = content_settings(app.settings)
+        async with app.db.transaction() as session:
+            found = []
+            if detect:
+                found = await detect_spikes(
+                    session,
+                    rule=settings.spikes,
+                    channels=settings.alerts.channels,
+                    sealer=app.sealer,
+                )
+            start = utcnow() - period if period is not None else datetime.min.replace(tzinfo=UTC)
+            rows = await recent_spikes(session, start)
+        if detect and found and app.worker is not None:
+            await app.worker.drain(wait_for_retries=False)
+        return [
+            {
+                "theme": spike.theme,
+                "period_start": spike.period_start.isoformat(),
+                "period_end": spike.period_end.isoformat(),
+                "count": spike.count,
+                "usual": round(spike.usual, 2),
+                "spread": round(spike.spread, 2),
+                "alerted_at": spike.alerted_at.isoformat() if spike.alerted_at else None,
+            }
+            for spike in rows
+        ]
+
+    spikes = run_with_app(work, adapters=detect)
+    if as_json:
+        print_json(spikes)
+        return
+    if not spikes:
+        when = "ever" if since.strip().lower() == "all" else f"in the last {since}"
+        click.echo(f"No customer-voice spike {when}.")
+        return
+    for spike in spikes:
+        alerted = "alerted" if spike["alerted_at"] else "not alerted (no VOICE_ALERT_CHANNELS)"
+        click.echo(
+            f"{spike['period_start'][:16].replace('T', ' ')} UTC  {spike['theme']}: "
+            f"{spike['count']} voices, usually about {spike['usual']:g} "
+            f"(spread {spike['spread']:g}); {alerted}"
+        )

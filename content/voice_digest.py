@@ -8,7 +8,7 @@ voices no theme covers yet.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from statistics import mean
@@ -19,12 +19,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.compose import actions
 from bot.compose.text import humanise_duration, plural, truncate
+from bot.domain import EMPLOYEE_VOICE_SOURCE
 from bot.messages import Button, ButtonStyle, Card, Fact, Message, subject_key
 from bot.plugins import Composer
-from bot.storage.models import Digest, Objective, VoiceItem
+from bot.storage.models import Digest, Objective, VoiceItem, VoiceSpike
 from content.scrub import scrub
 from content.sentiment import label
 from content.themes import Taxonomy, emerging_themes
+from content.voice_spikes import recent_spikes
 
 DEFAULT_PERIOD = timedelta(days=7)
 TOP_THEMES = 5
@@ -82,8 +84,12 @@ def representative_quotes(items: Sequence[VoiceItem]) -> tuple[str, ...]:
 
 
 def theme_views(
-    current: Sequence[VoiceItem], previous: Sequence[VoiceItem], objective_titles: dict[int, str]
+    current: Sequence[VoiceItem],
+    previous: Sequence[VoiceItem],
+    objective_titles: dict[int, str],
+    spiking: frozenset[str] = frozenset(),
 ) -> list[ThemeView]:
+    """The top themes by volume, and every spiking theme whatever its rank."""
     by_theme: dict[str, list[VoiceItem]] = defaultdict(list)
     for item in current:
         for theme in item.themes or []:
@@ -105,7 +111,7 @@ def theme_views(
             )
         )
     views.sort(key=lambda view: (-view.count, view.name))
-    return views[:TOP_THEMES]
+    return [v for i, v in enumerate(views) if i < TOP_THEMES or v.name in spiking]
 
 
 def compose(
@@ -116,7 +122,10 @@ def compose(
     period: timedelta,
     taxonomy: Taxonomy,
     objective_titles: dict[int, str],
+    spikes: Mapping[str, VoiceSpike] | None = None,
 ) -> Message:
+    """``spikes``: the spikes recorded in the period, by theme (their themes are marked)."""
+    spikes = spikes or {}
     subject = subject_key("digest_run", run_id)
     scores = [i.sentiment for i in current if i.sentiment is not None]
     earlier = [i.sentiment for i in previous if i.sentiment is not None]
@@ -128,6 +137,7 @@ def compose(
             Fact("Voices", f"{len(current)} ({change(len(current), len(previous))})"),
             Fact("Sentiment", f"{label(now_average)}: {mix(current)}"),
             Fact("Trend", trend(now_average, mean(earlier) if earlier else None)),
+            *logged_by_colleagues(current),
         ),
         buttons=(
             Button("Useful", actions.FEEDBACK_USEFUL, {"subject": subject}, ButtonStyle.PRIMARY),
@@ -137,16 +147,20 @@ def compose(
         subject=subject,
     )
     cards = [header]
-    for view in theme_views(current, previous, objective_titles):
+    for view in theme_views(current, previous, objective_titles, frozenset(spikes)):
         facts = [
             Fact("Sentiment", label(view.sentiment)),
             Fact("Change", change(view.count, view.before)),
         ]
+        spike = spikes.get(view.name)
+        if spike is not None:
+            facts.insert(0, Fact("Spike", spike_note(spike)))
         if view.objective:
             facts.append(Fact("Objective", view.objective))
+        mark = "📈 Spiking: " if spike is not None else ""
         cards.append(
             Card(
-                title=f"{view.name.capitalize()}: {plural(view.count, 'voice')}",
+                title=f"{mark}{view.name.capitalize()}: {plural(view.count, 'voice')}",
                 text="\n".join(f"“{quote}”" for quote in view.quotes),
                 facts=tuple(facts),
             )
@@ -169,6 +183,19 @@ def compose(
         cards=tuple(cards),
         kind="voice_digest",
         subject=subject,
+    )
+
+
+def logged_by_colleagues(items: Sequence[VoiceItem]) -> tuple[Fact, ...]:
+    """How many of the voices colleagues heard and logged from chat (none: no line)."""
+    logged = sum(1 for item in items if item.source == EMPLOYEE_VOICE_SOURCE)
+    return (Fact("Logged by colleagues", str(logged)),) if logged else ()
+
+
+def spike_note(spike: VoiceSpike) -> str:
+    return (
+        f"{plural(spike.count, 'voice')} from {spike.period_start:%d %b %H:%M} UTC, against "
+        f"about {spike.usual:.1f} usually"
     )
 
 
@@ -236,7 +263,11 @@ def voice_composer(taxonomy_loader: Callable[[], Taxonomy]) -> Composer:
             return await nothing_in_period(session, digest, since, start)
         previous = [i for i in items if i.received_at < start]
         titles = {o.id: o.title for o in await session.scalars(select(Objective))}
-        message = compose(digest.name, run_id, current, previous, period, taxonomy_loader(), titles)
+        # The latest spike of each theme whose period overlaps this digest's.
+        spikes = {s.theme: s for s in reversed(await recent_spikes(session, start, now))}
+        message = compose(
+            digest.name, run_id, current, previous, period, taxonomy_loader(), titles, spikes
+        )
         return message, plural(len(current), "voice")
 
     return composer

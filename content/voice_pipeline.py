@@ -23,7 +23,7 @@ from bot.config import ChannelRef, Settings, env_number, parse_channel_list
 from bot.messages import Card, Fact, Link, Message
 from bot.sealing import Sealer
 from bot.services.outbox import Recipient, enqueue
-from bot.storage.models import Objective, VoiceItem
+from bot.storage.models import Member, Objective, VoiceItem
 from bot.storage.types import utcnow
 from content.scrub import scrub
 from content.sentiment import label, sentiment
@@ -64,6 +64,9 @@ class VoiceRecord:
     customer: str | None = None
     link: str | None = None
     received_at: datetime | None = None
+    # Logged from chat by a colleague (source "employee"): who, and the objective they chose.
+    logged_by_id: int | None = None
+    objective: str | None = None
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,8 @@ class StoreReport:
     imported: int = 0
     duplicates: int = 0
     alerts: int = 0
+    # Themes found spiking after the import (content/voice_spikes.py).
+    spikes: list[str] = field(default_factory=list)
     stored: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
 
@@ -126,7 +131,7 @@ class VoicePipeline:
         """The row to store: the record plus sentiment, themes and the objective they serve."""
         score = sentiment(record.text, record.rating, record.rating_scale)
         themes = [theme.name for theme in self.taxonomy.match(record.text)]
-        objective_key = self.taxonomy.objective_for(themes)
+        objective_key = record.objective or self.taxonomy.objective_for(themes)
         return {
             "source": record.source[:100],
             "external_id": record.external_id[:255],
@@ -140,6 +145,7 @@ class VoicePipeline:
             "themes": themes,
             "objective_id": self.objectives.get(objective_key) if objective_key else None,
             "created_at": now,
+            "logged_by_id": record.logged_by_id,
         }
 
     async def store(
@@ -198,9 +204,22 @@ class VoicePipeline:
         if not urgent:
             return 0
         titles = {o.id: o.title for o in await session.scalars(select(Objective))}
+        # Voice colleagues logged names them, so the alert channel knows whom to ask.
+        loggers = {row["logged_by_id"] for row, _ in urgent if row.get("logged_by_id")}
+        names: dict[int, str] = {}
+        if loggers:
+            found = await session.execute(
+                select(Member.id, Member.display_name).where(Member.id.in_(loggers))
+            )
+            names = {member_id: name for member_id, name in found}
         recipients = [Recipient.for_channel(channel) for channel in self.rules.channels]
         for row, reason in urgent:
-            message = alert_message(row, reason, titles.get(row["objective_id"]))
+            message = alert_message(
+                row,
+                reason,
+                titles.get(row["objective_id"]),
+                logged_by=names.get(row.get("logged_by_id")),
+            )
             await enqueue(
                 session,
                 message,
@@ -236,8 +255,11 @@ async def _existing_ids(
     return found
 
 
-def alert_message(row: Mapping[str, Any], reason: str, objective: str | None) -> Message:
-    """An urgent customer voice, for the alert channel: the scrubbed quote and its context."""
+def alert_message(
+    row: Mapping[str, Any], reason: str, objective: str | None, *, logged_by: str | None = None
+) -> Message:
+    """An urgent customer voice, for the alert channel: the scrubbed quote and its context
+    (``logged_by``: the colleague who logged it from chat)."""
     quote = truncate(scrub(row["text"]), 1200)
     themes = ", ".join(row["themes"]) or "none yet"
     facts = [
@@ -245,7 +267,7 @@ def alert_message(row: Mapping[str, Any], reason: str, objective: str | None) ->
         Fact("Theme", themes),
         Fact("Objective", objective or "not linked"),
         Fact("Sentiment", f"{label(row['sentiment'])} ({row['sentiment']:+.2f})"),
-        Fact("Source", row["source"]),
+        Fact("Source", f"logged in chat by {logged_by}" if logged_by else row["source"]),
     ]
     # Who to call back: the account, scrubbed like the quote in case it is an e-mail address.
     if row.get("customer"):

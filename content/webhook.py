@@ -33,6 +33,7 @@ from content.evidence import weigh_stored
 from content.settings import content_settings
 from content.voice_import import make_record, resolve_columns
 from content.voice_pipeline import VoicePipeline, VoiceRecord
+from content.voice_spikes import detect_spikes
 
 log = logging.getLogger(__name__)
 
@@ -89,13 +90,20 @@ def mount(app: web.Application, application: Application) -> None:
                 return {}
             pipeline = await VoicePipeline.load(session, settings.taxonomy(), settings.alerts)
             report = await pipeline.store(session, records, sealer=application.sealer)
-        if report.alerts and application.worker is not None:
+            spikes = await detect_spikes(
+                session,
+                rule=settings.spikes,
+                channels=settings.alerts.channels,
+                sealer=application.sealer,
+            )
+        if (report.alerts or spikes) and application.worker is not None:
             application.worker.wake()  # alerts go out now, not at the next poll
         answer = {
             "imported": report.imported,
             "already_there": report.duplicates,
             "rejected": rejected,
             "alerts": report.alerts,
+            "spikes": [spike.theme for spike in spikes],
         }
         if receipt.waiter is not None:
             receipt.waiter.offer(answer)

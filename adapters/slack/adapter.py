@@ -49,6 +49,7 @@ from adapters.slack.parse import (
     command_event,
     event_to_core,
     message_ref,
+    plain_message_text,
     split_ref,
     team_of,
     user_of,
@@ -79,6 +80,12 @@ logging.getLogger("slack_bolt.AsyncApp").addFilter(_TokenFromEnvironment())
 
 VIEW_ACK_BUDGET = 2.5
 SHORTCUT_CALLBACK = "turn_into_suggestion"
+VOICE_SHORTCUT_CALLBACK = "log_customer_voice"
+# What each message shortcut opens: the form its core action shows, prefilled with the message.
+SHORTCUT_ACTIONS = {
+    SHORTCUT_CALLBACK: actions.SUGGEST_OPEN,
+    VOICE_SHORTCUT_CALLBACK: actions.VOICE_OPEN,
+}
 # Slack allows about one message a second to one channel.
 MESSAGES_PER_SECOND_PER_CHANNEL = 1.0
 WORKSPACE_BURST = 3
@@ -178,8 +185,10 @@ class SlackAdapter:
         app.action(re.compile(".*"))(self._on_action)
         app.command("/suggest")(self._on_command)
         app.command("/advocacy")(self._on_command)
+        app.command("/voice")(self._on_command)
         app.view(re.compile(".*"))(self._on_view_submission)
-        app.shortcut(SHORTCUT_CALLBACK)(self._on_shortcut)
+        for callback in SHORTCUT_ACTIONS:
+            app.shortcut(callback)(self._on_shortcut)
         for kind in ("reaction_added", "reaction_removed", "app_home_opened", "message"):
             app.event(kind)(self._on_event)
         return app
@@ -425,7 +434,8 @@ class SlackAdapter:
     async def _handle_shortcut(
         self, body: dict[str, Any], actor: Actor, client: AsyncWebClient, receipt: Receipt
     ) -> None:
-        """ "Turn into suggestion": any message (a customer quote, say) becomes an idea."""
+        """ "Turn into suggestion" or "Log as customer voice" on any message: its form, prefilled
+        with the message's text, keeping a link back to it."""
         message = body.get("message") or {}
         channel = (body.get("channel") or {}).get("id")
         permalink = None
@@ -435,12 +445,16 @@ class SlackAdapter:
                 permalink = answer.get("permalink")
             except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
                 log.warning("slack: chat.getPermalink failed: %s", _reason(error))
-        value: dict[str, Any] = {"text": str(message.get("text") or "")[:3000]}
+        action_id = SHORTCUT_ACTIONS.get(str(body.get("callback_id")), actions.SUGGEST_OPEN)
+        text = str(message.get("text") or "")
+        # Customer voice keeps the words, not Slack's markup, and its form says when it cuts.
+        voice = action_id == actions.VOICE_OPEN
+        value: dict[str, Any] = {"text": plain_message_text(text) if voice else text[:3000]}
         if permalink:
             value["source_url"] = permalink
         event = ActionInvoked(
             actor,
-            action_id=actions.SUGGEST_OPEN,
+            action_id=action_id,
             value=value,
             event_id=f"shortcut:{body.get('trigger_id')}",
         )

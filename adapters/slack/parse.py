@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 from adapters.slack.blocks import LINK_ACTION, core_action_id, form_values
@@ -25,7 +26,7 @@ from bot.events import (
 )
 
 PLATFORM = "slack"
-COMMANDS = {"/suggest": "suggest", "/advocacy": "advocacy"}
+COMMANDS = {"/suggest": "suggest", "/advocacy": "advocacy", "/voice": "voice"}
 
 
 def message_ref(channel: str, ts: str) -> str:
@@ -52,11 +53,36 @@ def user_of(body: dict[str, Any]) -> str:
     return str(body.get("user_id") or user or "")
 
 
+_MARKUP = re.compile(r"<([^<>]*)>")
+
+
+def plain_message_text(text: str) -> str:
+    """A message as people read it, from Slack's wire format: mentions and links as their
+    words (``<@U1>`` -> ``@U1``, ``<!here>`` -> ``@here``, ``<https://x|x.com>`` -> ``x.com``),
+    entities decoded. What it becomes is plain text, escaped again wherever it is shown."""
+
+    def word(match: re.Match[str]) -> str:
+        inner = match.group(1)
+        target, _, label = inner.partition("|")
+        if target.startswith(("@", "#", "!")):
+            sigil = "#" if target.startswith("#") else "@"
+            name = label or target[1:].split("^")[0]
+            return name if name.startswith(sigil) else sigil + name
+        return label or target
+
+    text = _MARKUP.sub(word, text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def command_event(body: dict[str, Any], actor: Actor) -> CommandInvoked:
+    command = COMMANDS.get(str(body.get("command", "")), str(body.get("command", "")))
+    text = str(body.get("text") or "")
+    if command == "voice":  # a customer's words, which the form shows: not Slack's markup
+        text = plain_message_text(text)
     return CommandInvoked(
         actor,
-        command=COMMANDS.get(str(body.get("command", "")), str(body.get("command", ""))),
-        text=str(body.get("text") or ""),
+        command=command,
+        text=text,
         conversation_id=body.get("channel_id"),
         # Slack does not retry slash commands, but the trigger is unique per invocation.
         event_id=f"command:{body['trigger_id']}" if body.get("trigger_id") else None,

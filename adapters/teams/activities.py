@@ -1,5 +1,6 @@
-"""The activities the Teams adapter sends: cards as message activities, invoke answers, the
-parameters of a new personal chat and the reference it gives."""
+"""The activities the Teams adapter sends: cards as message activities, invoke answers (to a
+card's button, and a message action's dialog), the parameters of a new personal chat and the
+reference it gives."""
 
 from __future__ import annotations
 
@@ -15,9 +16,16 @@ from botbuilder.schema import (
     ConversationParameters,
     ConversationReference,
 )
+from botbuilder.schema.teams import (
+    MessagingExtensionActionResponse,
+    TaskModuleContinueResponse,
+    TaskModuleMessageResponse,
+    TaskModuleTaskInfo,
+)
 from msrest.serialization import Model
 
-from adapters.teams.cards import CONTENT_TYPE, render_parts
+from adapters.teams.cards import CONTENT_TYPE, render_parts, task_form_card
+from bot.events import Reply
 from bot.messages import Card, Message
 
 
@@ -89,3 +97,36 @@ class MessageInvokeResponse(Model):
 
 def invoke_message(text: str) -> InvokeResponse:
     return InvokeResponse(status=200, body=MessageInvokeResponse(value=text))
+
+
+def task_form(title: str, card: dict[str, Any]) -> InvokeResponse:
+    """A message action's answer that opens a dialog (a task module) showing ``card``."""
+    info = TaskModuleTaskInfo(
+        title=title[:100],
+        height="medium",
+        width="medium",
+        card=Attachment(content_type=CONTENT_TYPE, content=card),
+    )
+    return InvokeResponse(
+        status=200,
+        body=MessagingExtensionActionResponse(task=TaskModuleContinueResponse(value=info)),
+    )
+
+
+def task_message(text: str) -> InvokeResponse:
+    """A message action's answer that shows a short message in its dialog."""
+    return InvokeResponse(
+        status=200,
+        body=MessagingExtensionActionResponse(task=TaskModuleMessageResponse(value=text)),
+    )
+
+
+def task_answer(reply: Reply, problem: str | None = None) -> InvokeResponse:
+    """A reply as a task module: its form in a dialog (with the problem and notes on top), or
+    its error or first message as a short message."""
+    if reply.form is None:
+        return task_message(reply.error or problem or "Done.")
+    notes = tuple(m.fallback for m in reply.messages)
+    if problem:
+        notes = (f"⚠️ {problem}", *notes)
+    return task_form(reply.form.title, task_form_card(reply.form, notes))

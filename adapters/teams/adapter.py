@@ -42,6 +42,8 @@ from adapters.teams.activities import (
     chat_reference,
     invoke_message,
     personal_chat,
+    task_answer,
+    task_message,
     welcome_card,
 )
 from adapters.teams.auth import KeptCredentials, PromptConnectors, StrictAuthentication
@@ -55,15 +57,18 @@ from adapters.teams.parse import (
     card_index,
     event_id,
     invoke_event,
+    message_action_event,
     message_event,
     message_ref,
     reaction_events,
     split_ref,
+    task_submit_event,
     tenant_of,
     user_key,
 )
 from adapters.teams.references import ConversationStore
-from bot.events import AppInstalled, Event, FormSubmitted, Reply
+from bot.compose import actions
+from bot.events import ActionInvoked, AppInstalled, Event, FormSubmitted, Reply
 from bot.inbox import InboxItem, Receipt, RetryLater
 from bot.messages import Card, Message
 from bot.platform import AdapterContext, DeliveryError, DeliveryTarget, SendResult
@@ -83,6 +88,8 @@ INBOX_KIND = "teams"
 RECEIPT_KEY = "advocacy.inbox_receipt"
 ROSTER_PAGE = 500
 CARD_ACTION = "adaptiveCard/action"
+FETCH_TASK = "composeExtension/fetchTask"
+SUBMIT_ACTION = "composeExtension/submitAction"
 
 
 class TeamsAdapter:
@@ -238,6 +245,8 @@ class TeamsAdapter:
 
     async def on_invoke(self, turn_context: TurnContext) -> InvokeResponse:
         activity = turn_context.activity
+        if activity.name in (FETCH_TASK, SUBMIT_ACTION):
+            return await self.on_message_action(turn_context)
         if activity.name != CARD_ACTION:
             return InvokeResponse(status=501)
         event = invoke_event(activity)
@@ -257,6 +266,32 @@ class TeamsAdapter:
             )
         text = reply.error or ("Already counted." if reply.duplicate else "Done.")
         return invoke_message(text)
+
+    async def on_message_action(self, turn_context: TurnContext) -> InvokeResponse:
+        """ "Log as customer voice" on a message: ``fetchTask`` answers with the voice form in a
+        dialog, prefilled with the message; ``submitAction`` stores it and answers with the
+        confirmation. A refused answer (empty, too long) shows the form again, as filled in,
+        with the reason on top: nothing typed is lost."""
+        activity = turn_context.activity
+        if activity.name == FETCH_TASK:
+            event = message_action_event(activity)
+            if event is None:
+                return task_message("This action is no longer supported; update the app.")
+            return task_answer(await self.router.handle(event))
+        submitted = task_submit_event(activity)
+        if not isinstance(submitted, FormSubmitted):
+            return task_message("This form is no longer supported; open it again.")
+        reply = await self.router.handle(submitted)
+        if reply.error and submitted.form_id == actions.FORM_VOICE:
+            again = ActionInvoked(
+                submitted.actor,
+                action_id=actions.VOICE_OPEN,
+                value={**submitted.context, **submitted.values},
+            )
+            return task_answer(await self.router.handle(again), reply.error)
+        if reply.error or reply.duplicate:
+            return task_message(reply.error or "Already received.")
+        return task_message(reply.messages[0].fallback if reply.messages else "Done.")
 
     async def on_reaction(self, turn_context: TurnContext) -> None:
         """One activity may add and remove several reactions: each counts once by its own id,

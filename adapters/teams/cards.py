@@ -254,6 +254,25 @@ def form_card(form: Form) -> dict[str, Any]:
     return _card(body, form.title)
 
 
+def task_form_card(form: Form, notes: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A form in a task module (a message action's dialog). Task modules take Action.Submit
+    only: its data comes back as ``composeExtension/submitAction``."""
+    submit = {
+        "type": "Action.Submit",
+        "title": form.submit_label,
+        "style": "positive",
+        "data": {ACTION_KEY: FORM_SUBMIT, FORM_KEY: form.form_id, CONTEXT_KEY: form.context},
+    }
+    body = [
+        *(_rich(_run(note, color="Attention")) for note in notes),
+        *form_items(form),
+    ]
+    card = _card(body, form.title)
+    card["actions"] = [submit]
+    del card["msteams"]  # a dialog has its own width
+    return card
+
+
 OUR_KEYS = (ACTION_KEY, FORM_KEY, CONTEXT_KEY, CARD_KEY)
 
 

@@ -14,6 +14,7 @@ import zlib
 from typing import Any
 from urllib.parse import urlsplit
 
+from adapters.teams.parse import VOICE_COMMAND
 from bot import __version__
 from bot.errors import InvalidInput
 from bot.policy_pages import PRIVACY_PATH, TERMS_PATH
@@ -24,17 +25,18 @@ MANIFEST_SCHEMA = (
 )
 ACCENT = (0x2C, 0x5C, 0x8A)
 GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+# Teams shows at most 10 (whoami, help's last line, gave way to voice).
 COMMANDS = (
     ("help", "What I can do for you"),
     ("suggest", "Send an idea to leadership (add --anonymous to hide your name)"),
     ("suggestions", "Ideas from colleagues, to vote on"),
+    ("voice", "Log what a customer told you"),
     ("rollup", "Managers: ideas from your teams, oldest waiting first"),
     ("digest list", "Strategists: scheduled digests"),
     ("digest add", "Strategists: schedule a digest"),
     ("digest run", "Strategists: send a digest now"),
     ("content add", "Strategists: curate an article"),
     ("objectives", "The objectives everything here serves"),
-    ("whoami", "Your role, team and time zone"),
 )
 
 
@@ -90,6 +92,23 @@ def manifest(
                     {
                         "scopes": ["personal"],
                         "commands": [{"title": t, "description": d} for t, d in COMMANDS],
+                    }
+                ],
+            }
+        ],
+        # "Log as customer voice" in a message's "More actions" menu (an action-based
+        # message extension, answered by the bot: composeExtension/fetchTask, then submitAction).
+        "composeExtensions": [
+            {
+                "botId": app_id,
+                "commands": [
+                    {
+                        "id": VOICE_COMMAND,
+                        "type": "action",
+                        "title": "Log as customer voice",
+                        "description": "Log what a customer said in this message, with a link",
+                        "context": ["message"],
+                        "fetchTask": True,
                     }
                 ],
             }

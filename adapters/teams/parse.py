@@ -7,6 +7,7 @@ tenant; the emulator, which has no AAD, falls back to the channel user id.
 from __future__ import annotations
 
 import re
+from html.parser import HTMLParser
 from typing import Any
 
 from botbuilder.schema import Activity
@@ -20,6 +21,7 @@ from adapters.teams.cards import (
     OUR_KEYS,
     form_values,
 )
+from bot.compose.actions import VOICE_OPEN
 from bot.events import (
     ActionInvoked,
     Actor,
@@ -31,6 +33,8 @@ from bot.events import (
 )
 
 PLATFORM = "teams"
+# The message action "Log as customer voice" (the app package's composeExtensions command).
+VOICE_COMMAND = "logCustomerVoice"
 _MENTION = re.compile(r"<at[^>]*>.*?</at>", re.IGNORECASE | re.DOTALL)
 
 
@@ -147,3 +151,67 @@ def card_index(activity: Activity) -> int | None:
     data = (value.get("action") or {}).get("data") if "action" in value else value
     index = (data or {}).get(CARD_KEY)
     return index if isinstance(index, int) else None
+
+
+class _PlainText(HTMLParser):
+    """The text of a Teams message's HTML body: tags dropped (an ``<at>`` mention keeps its
+    name), block ends as line breaks, entities decoded; scripts and styles left out."""
+
+    BREAKS = frozenset({"br", "p", "div", "li", "tr", "h1", "h2", "h3", "h4", "blockquote"})
+    SKIPPED = frozenset({"script", "style", "head", "title"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self.SKIPPED:
+            self.skipping += 1
+        elif tag in self.BREAKS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.SKIPPED:
+            self.skipping = max(0, self.skipping - 1)
+        elif tag in self.BREAKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self.skipping:
+            self.parts.append(data)
+
+
+def html_to_text(html: str) -> str:
+    parser = _PlainText()
+    parser.feed(html)
+    parser.close()
+    lines = [" ".join(line.split()) for line in "".join(parser.parts).splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def message_action_event(activity: Activity) -> ActionInvoked | None:
+    """``composeExtension/fetchTask`` from "Log as customer voice" on a message: open the voice
+    form with the message's text (its HTML made plain) and a link back to it."""
+    value = activity.value if isinstance(activity.value, dict) else {}
+    if value.get("commandId") != VOICE_COMMAND:
+        return None
+    payload = value.get("messagePayload") or {}
+    body = payload.get("body") or {}
+    content = str(body.get("content") or "")
+    text = content if body.get("contentType") == "text" else html_to_text(content)
+    data: dict[str, Any] = {"text": text}
+    link = payload.get("linkToMessage")
+    if isinstance(link, str) and link.startswith("https://"):
+        data["source_url"] = link
+    # No event id: opening a form changes nothing, so a repeat simply opens it again.
+    return ActionInvoked(actor_of(activity), action_id=VOICE_OPEN, value=data)
+
+
+def task_submit_event(activity: Activity) -> Event | None:
+    """``composeExtension/submitAction``: the task module's form, as a core form submission."""
+    value = activity.value if isinstance(activity.value, dict) else {}
+    data = value.get("data")
+    if not isinstance(data, dict):
+        return None
+    return data_event(actor_of(activity), data, ref=None, event=event_id(activity))

@@ -40,6 +40,7 @@ from bot.chat.review_commands import (
     review,
     take_promise_flags,
 )
+from bot.chat.voice_commands import voice
 from bot.compose import actions
 from bot.compose.curation import drafts_message
 from bot.compose.notices import who_is_told
@@ -507,6 +508,13 @@ register(
         "ideas to vote on, newest first (top: most voted first; evidence: most customers who "
         "said something similar first); STATUS is open, unanswered, under review, planned, "
         "done, declined or all",
+    ),
+    ChatCommand(
+        "voice",
+        voice,
+        "/voice [WHAT THE CUSTOMER SAID]",
+        "log what a customer told you (a short form: their words, who, the objective); it "
+        "joins the customer-voice digests and alerts",
     ),
     ChatCommand("vote", vote, "/vote ID", "vote for suggestion ID (one vote each)"),
     ChatCommand("unvote", unvote, "/unvote ID", "take back your vote for suggestion ID"),

@@ -19,6 +19,7 @@ from bot.chat.context import ChatContext
 from bot.chat.digest_commands import cron_from_day_and_time, digest_add
 from bot.chat.parsing import parse_id, take_anonymous_flag, truthy
 from bot.chat.review_commands import review_button
+from bot.chat.voice_commands import open_voice_form, voice_submitted
 from bot.compose import actions
 from bot.compose.curation import curation_card, edit_form
 from bot.compose.feedback import card_subjects, with_feedback, with_feedback_counts
@@ -66,6 +67,10 @@ def on_form(form_id: str) -> Callable[[FormHandler], FormHandler]:
         return handler
 
     return register
+
+
+on_action(actions.VOICE_OPEN)(open_voice_form)
+on_form(actions.FORM_VOICE)(voice_submitted)
 
 
 async def delivery_for(

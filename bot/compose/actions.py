@@ -3,6 +3,8 @@
 FEEDBACK_USEFUL = "feedback.useful"
 FEEDBACK_NOT_RELEVANT = "feedback.not_relevant"
 SUGGEST_OPEN = "suggest.open"
+# The customer-voice form, prefilled with ``text`` (a chat message) and its ``source_url``.
+VOICE_OPEN = "voice.open"
 COMMENT_OPEN = "comment.open"
 SUGGESTION_VOTE = "suggestion.vote"
 SUGGESTION_ANSWER = "suggestion.answer"
@@ -23,6 +25,7 @@ REVIEW_ANSWER = "review.answer"
 FORM_OPEN = "form.open"
 
 FORM_SUGGEST = "suggest"
+FORM_VOICE = "voice"
 FORM_ANSWER = "answer"
 FORM_COMMENT = "comment"
 FORM_CONTENT_ADD = "content.add"

@@ -22,7 +22,14 @@ from bot.compose.theme_watch import TITLE as WATCH_TITLE
 from bot.compose.theme_watch import watch_line
 from bot.console.access import APPLICATION, COOKIE, Form, Visit, page
 from bot.console.auth import end_session
-from bot.domain import DeliveryStatus, DigestKind, KpiSource, Role, SuggestionStatus
+from bot.domain import (
+    EMPLOYEE_VOICE_SOURCE,
+    DeliveryStatus,
+    DigestKind,
+    KpiSource,
+    Role,
+    SuggestionStatus,
+)
 from bot.errors import DomainError, InvalidInput, concerning
 from bot.plugins import PageInfo, UrlEnricher
 from bot.services import content as content_service
@@ -42,7 +49,7 @@ from bot.services.rollups import parse_period
 from bot.services.suggestion_board import NEWEST, OPEN, SHOWN, SORTS, BoardQuery, browse
 from bot.services.suggestion_moderation import hide_suggestion, merge_suggestions
 from bot.services.suggestions import answer_suggestion
-from bot.storage.models import Delivery, ShareClick, VoiceImport, VoiceItem
+from bot.storage.models import Delivery, ShareClick, VoiceImport, VoiceItem, VoiceSpike
 from bot.storage.types import utcnow
 
 PAGE_SIZE = 20
@@ -591,10 +598,21 @@ async def voice(visit: Visit) -> web.StreamResponse:
         )
     )
     ranked = sorted(themes.items(), key=lambda pair: -len(pair[1]))
+    # The latest spike of each theme in the period (content/voice_spikes.py records them).
+    spikes = {
+        spike.theme: spike
+        for spike in await visit.session.scalars(
+            select(VoiceSpike)
+            .where(VoiceSpike.period_end > utcnow() - period)
+            .order_by(VoiceSpike.period_start)
+        )
+    }
     return visit.render(
         "voice.html",
         title="Customer voice",
         themes=ranked,
+        spikes=spikes,
+        logged=sum(1 for item in items if item.source == EMPLOYEE_VOICE_SOURCE),
         scrub=visit.application.extensions.scrubber,
         imports=imports,
         since=since,
