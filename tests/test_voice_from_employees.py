@@ -23,7 +23,8 @@ from bot.domain import EMPLOYEE_VOICE_SOURCE
 from bot.services.members import find_member
 from bot.services.objectives import add_objective
 from bot.services.permissions import OPERATOR
-from bot.storage.models import VoiceItem
+from bot.services.suggestions import file_suggestion
+from bot.storage.models import IdeaEvidence, Suggestion, VoiceItem
 from tests.conftest import make_member
 from tests.slack_support import SlackStack, slack_stack, unescaped_markup, view_submission
 from tests.teams_fake import adaptive_card_error
@@ -319,6 +320,39 @@ async def test_voice_in_the_shell_asks_the_form_and_logs_it(
         [objective_id] = list(await session.scalars(select(VoiceItem.objective_id)))
     assert objective_id is not None
     assert f"Customer voice #{item.id} logged" in out.getvalue()
+
+
+async def test_voice_a_colleague_logs_weighs_the_open_idea_that_says_the_same(
+    app: Application, tmp_path: Path
+) -> None:
+    assert app.extensions.evidence is not None
+    author = await make_member(app, "ann", platform="shell")
+    async with app.db.transaction() as session:
+        idea = await file_suggestion(
+            session,
+            app.sealer,
+            author,
+            "Staff the weekend support queue so weekend tickets get an answer before Monday.",
+            platform="shell",
+        )
+        assert idea.evidence_count == 0
+    await make_member(app, "sam", platform="shell")
+    out = io.StringIO()
+    script = (
+        "/voice Nobody answered our ticket all weekend; staff the weekend support queue\n\n\n\n"
+    )
+    session = ShellSession(
+        app, Mailbox(tmp_path), "sam", stdin=io.StringIO(script), stdout=out, interactive=False
+    )
+    assert await session.run() == 0, out.getvalue()
+    [item] = await voices(app)
+    async with app.db.transaction() as session:
+        weighed = await session.get(Suggestion, idea.id)
+        assert weighed is not None and weighed.evidence_count == 1
+        linked = await session.scalars(
+            select(IdeaEvidence.voice_item_id).where(IdeaEvidence.suggestion_id == idea.id)
+        )
+        assert list(linked) == [item.id]
 
 
 # ----- what admins install -------------------------------------------------------------------
