@@ -18,6 +18,7 @@ from bot.services.decision_reviews import (
     ask_due_reviews,
     describe_state,
     escalate_overdue_reviews,
+    kpi_change,
     list_reviews,
 )
 from bot.services.permissions import OPERATOR
@@ -40,6 +41,13 @@ def list_command(due: bool, overdue: bool, as_json: bool) -> None:
         now = utcnow()
         after = app.settings.answer_after if overdue else None
         async with app.db.transaction() as session:
+            reviews = await list_reviews(session, now, due=due, overdue_after=after)
+            # Not asked yet: the KPI so far, so the table shows where it is heading.
+            so_far = {
+                r.id: (await kpi_change(session, r, now)).after
+                for r in reviews
+                if r.review_value is None
+            }
             return [
                 {
                     "id": r.id,
@@ -54,12 +62,13 @@ def list_command(due: bool, overdue: bool, as_json: bool) -> None:
                     "verdict": r.verdict,
                     "baseline_value": r.baseline_value,
                     "review_value": r.review_value,
+                    "latest_value": so_far.get(r.id),
                     "unit": r.objective.kpi_unit,
                     "postponed": r.postponed,
                     "escalation_level": r.escalation_level,
                     "described": describe_state(r, now),
                 }
-                for r in await list_reviews(session, now, due=due, overdue_after=after)
+                for r in reviews
             ]
 
     records = run_with_app(work)
@@ -77,8 +86,7 @@ def list_command(due: bool, overdue: bool, as_json: bool) -> None:
                 r["expected"],
                 f"{r['decided_status']} {r['decided_at'][:10]}",
                 r["review_on"][:10],
-                f"{kpi_value(r['baseline_value'], r['unit'])} → "
-                f"{kpi_value(r['review_value'], r['unit'])}",
+                f"{kpi_value(r['baseline_value'], r['unit'])} → " + _after(r),
                 r["described"],
             ]
             for r in records
@@ -132,3 +140,12 @@ def ask() -> None:
 
 def register(root: click.Group) -> None:
     root.add_command(reviews_group)
+
+
+def _after(record: dict[str, Any]) -> str:
+    """The KPI the review compared, or (not asked yet) its latest reading so far."""
+    if record["review_value"] is not None:
+        return kpi_value(record["review_value"], record["unit"])
+    if record["latest_value"] is not None:
+        return f"{kpi_value(record['latest_value'], record['unit'])} so far"
+    return "no reading since"

@@ -124,9 +124,12 @@ def demo_command(
         click.echo("Sent " + " and ".join(sent) + ".")
     click.echo(
         "\nTry it:\n"
-        f"  advocacy shell                      # you, as an employee ({user})\n"
-        "  advocacy shell --user mike          # Mike, manager of Support: try /rollup\n"
-        "  advocacy shell --user dana          # Dana, strategist: try /digest list\n"
+        f"  advocacy shell                      # you, as an employee ({user}): try /voice\n"
+        "  advocacy shell --user mike          # Mike, manager of Support: /review waits for\n"
+        "                                      # him (did #35 lower first reply time?), /rollup\n"
+        "  advocacy shell --user dana          # Dana, strategist: try /report, /digest list\n"
+        "  advocacy report objectives --since 90d --kpi-chart kpi.png\n"
+        "                                      # each KPI with the ideas done and their reviews\n"
         "  advocacy demo --reset --yes && advocacy demo --tour | advocacy shell --user alice\n"
         "                                      # the scripted tour, from a fresh demo\n"
     )

@@ -51,17 +51,18 @@ async def settle_reviews(
     reviews: list[tuple[DecisionReview, dict[str, Any]]],
     now: datetime,
 ) -> None:
-    """Ask the reviews whose date has passed (as if on that date), and record the answers the
-    demo's managers gave."""
+    """Each review whose date has passed is asked on its date, and answered the day after
+    where the demo's manager answered it: both compare the KPI as it stood then."""
     await session.flush()
-    await ask_due_reviews(session, sealer, now)
-    for review, answer in reviews:
+    for review, answer in sorted(reviews, key=lambda pair: pair[0].review_on):
+        if review.review_on > now:
+            continue
+        await ask_due_reviews(session, sealer, review.review_on)
         if review.state != ReviewState.ASKED:
             continue
-        review.asked_at = review.review_on
         verdict = answer["promise"].get("verdict")
         if verdict is None:
             continue
         manager = await get_member(session, PLATFORM, answer["by"])
-        await answer_review(session, sealer, manager, review.id, verdict, now)
-        review.answered_at = review.review_on + timedelta(days=1)
+        answered_on = review.review_on + timedelta(days=1)
+        await answer_review(session, sealer, manager, review.id, verdict, answered_on)
