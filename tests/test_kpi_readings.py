@@ -230,6 +230,44 @@ def test_a_csv_import_keeps_good_rows_and_rejects_bad_ones_by_line(
     }  # fmt: skip
 
 
+def test_negative_values_and_decimal_commas_are_read_and_an_ambiguous_comma_is_refused(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """An NPS of -12 is a value, not an option; Excel in much of Europe writes 52,5 in a file
+    separated by semicolons; 1,000 (a thousand, or one?) is not guessed at."""
+    run("objectives", "add", "nps", "Loved")
+    added = run("objectives", "record", "nps", "-12", "--date", day(9)).output
+    assert added.strip() == f"Added nps on {day(9)}: -12."
+    run("objectives", "record", "nps", "--date", day(8), "-3,5")
+    path = tmp_path / "excel.csv"
+    path.write_text(
+        "objective;date;value\r\n"
+        f"nps;{day(7)};52,5\r\n"
+        f"nps;{day(6)};1.234,5\r\n"
+        f"nps;{day(5)};1,000\r\n"
+    )
+    result = run("objectives", "import", str(path), code=2)
+    assert result.output.splitlines()[-1] == "2 added, 0 updated, 0 unchanged, 1 rejected."
+    assert "excel.csv:4: rejected: the value '1,000' could be 1000 or 1.000" in result.output
+    readings = json.loads(run("objectives", "readings", "nps", "--json").output)["readings"]
+    assert [(r["date"], r["value"]) for r in readings] == [
+        (day(6), 1234.5), (day(7), 52.5), (day(8), -3.5), (day(9), -12)
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "read"),
+    [("under 1,000 tickets", (1000, "tickets", "lower")),
+     ("above 4,5 stars", (4.5, "stars", "higher")),
+     ("€1.5m revenue", (1_500_000, "€", None)), ("over $200k", (200_000, "$", "higher"))],
+)  # fmt: skip
+def test_a_written_target_reads_thousands_and_money(text: str, read: tuple) -> None:
+    """1,000 is a thousand, not one; after a currency sign m is a million, not minutes."""
+    written = read_written_target(text)
+    assert (written.value, written.unit, written.direction) == read
+    assert migration_reader()(text) == read
+
+
 def test_a_file_that_is_not_a_readings_csv_is_refused_in_one_line(
     cli_env: dict[str, str], tmp_path: Path
 ) -> None:
