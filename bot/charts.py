@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from bot.compose.kpi_text import kpi_distance, kpi_trend, kpi_value
+from bot.compose.kpi_text import kpi_distance, kpi_trend, kpi_value, reading_day
 from bot.compose.text import plural
 from bot.services.objectives_report import ObjectiveFigures, ObjectivesReport
 from bot.text_safety import in_written_order
@@ -182,14 +182,17 @@ def kpi_chart(report: ObjectivesReport, *, narrow: bool = False) -> bytes:
     return _png(_pyplot(), kpi_figure(report, narrow=narrow))
 
 
-def kpi_headline(row: ObjectiveFigures, width: int = 200) -> str:
+def kpi_headline(row: ObjectiveFigures, since: datetime, width: int = 200) -> str:
     """What a manager reads first: "52 minutes · better (−22 minutes) · met (target 60
     minutes)", its parts kept whole on lines of at most ``width`` characters."""
     k = row.kpi_figures
     if k.latest is None:
         return "No readings yet"
+    latest = kpi_value(k.latest, k.unit)
+    if k.latest_on is not None and k.latest_on < since:  # no reading in the period
+        latest += f" ({reading_day(k.latest_on, since)})"
     parts = (
-        kpi_value(k.latest, k.unit),
+        latest,
         kpi_trend(k.trend, k.change, k.unit),
         kpi_distance(k.met, k.to_go, k.target_value, k.unit),
     )
@@ -265,7 +268,9 @@ def _kpi_panel(axes: Any, row: ObjectiveFigures, report: ObjectivesReport, narro
     width = KPI_TITLE_WIDTH[narrow]
     name = "\n".join(textwrap.wrap(in_written_order(row.title), width)) or " "
     axes.set_title(
-        name + "\n" + in_written_order(kpi_headline(row, width)), loc="left", fontsize="medium"
+        name + "\n" + in_written_order(kpi_headline(row, report.since, width)),
+        loc="left",
+        fontsize="medium",
     )
     values = [point.value for point in timeline.readings]
     if k.target_value is not None:

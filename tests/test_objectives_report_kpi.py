@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestServer
 from click.testing import CliRunner
 
 from bot.app import Application
-from bot.charts import kpi_figure
+from bot.charts import kpi_figure, kpi_headline
 from bot.cli.main import cli
 from bot.compose.report_card import objectives_report_message
 from bot.domain import Role
@@ -279,3 +279,36 @@ async def test_report_in_chat_leads_with_the_kpi_chart_a_signed_link_serves(
             assert (await chart.read()).startswith(b"\x89PNG")
     finally:
         await server.close()
+
+
+OLD = NOW.replace(year=NOW.year - 2) - timedelta(days=3)
+
+
+async def test_a_latest_reading_from_before_the_period_says_its_year_everywhere(
+    app: Application,
+) -> None:
+    """A KPI last read two years ago is not "37% (26 Sep)" beside this month's figures: the
+    chat card and the chart's headline say the reading's year and that it is old."""
+    old = OLD
+    async with app.db.transaction() as session:
+        churn = await add_objective(session, OPERATOR, "churn", "Customers stay", unit="%")
+        await record_reading(session, OPERATOR, churn, 37, old)
+        report = await build_objectives_report(session, OPERATOR, app.sealer, timedelta(days=30))
+    said = f"{old:%d %b %Y}, before the period"
+    [row] = report.rows
+    assert kpi_headline(row, report.since) == f"37% ({said}) · not enough readings · no target set"
+    [card] = [c for c in objectives_report_message(report, None).cards if c.title == row.title]
+    assert Fact("KPI", f"37% on {said}") in card.facts
+
+
+def test_the_reports_table_says_the_year_of_a_reading_from_before_the_period(
+    cli_env: dict[str, str],
+) -> None:
+    for args in (
+        ("objectives", "add", "churn", "Customers stay", "--unit", "%"),
+        ("objectives", "record", "churn", "37", "--date", OLD.date().isoformat()),
+        ("report", "objectives"),
+    ):
+        result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+    assert f"37% ({OLD:%d %b %Y}," in result.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -27,6 +28,14 @@ def kpi_value(value: float | None, unit: str | None) -> str:
     if abs(value) == 1 and unit.endswith("s") and not unit.endswith("ss"):
         unit = unit[:-1]
     return f"{number} {unit}"
+
+
+def reading_day(day: datetime, since: datetime) -> str:
+    """The day of a report's latest reading: "06 Dec" within the period; one from before it
+    (no reading since) says its year and so, so a value from 2014 never passes for today's."""
+    if day >= since.replace(hour=0, minute=0, second=0, microsecond=0):
+        return f"{day:%d %b}"
+    return f"{day:%d %b %Y}, before the period"
 
 
 def kpi_change(change: float | None, unit: str | None) -> str:
