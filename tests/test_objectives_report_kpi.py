@@ -5,7 +5,9 @@ chart."""
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -24,7 +26,8 @@ from bot.messages import Fact
 from bot.services.content import add_content
 from bot.services.digest_runs import start_run
 from bot.services.digests import add_digest
-from bot.services.kpi_readings import record_reading
+from bot.services.kpi_readings import day_start, record_reading
+from bot.services.objective_timeline import IdeaDone
 from bot.services.objectives import add_objective, get_objective
 from bot.services.objectives_report import KpiFigures, build_objectives_report
 from bot.services.permissions import OPERATOR
@@ -312,3 +315,31 @@ def test_the_reports_table_says_the_year_of_a_reading_from_before_the_period(
         result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
         assert result.exit_code == 0, result.output
     assert f"37% ({OLD:%d %b %Y}," in result.output
+
+
+@pytest.mark.parametrize("narrow", [False, True])
+async def test_ideas_done_days_apart_get_labels_that_do_not_run_into_each_other(
+    app: Application, narrow: bool
+) -> None:
+    """Five ideas done within a week, at a phone's width too: every star is drawn, the labels
+    name every idea (or say how many more) and no label covers another."""
+    await objectives_with_readings(app)
+    async with app.db.transaction() as session:
+        report = await build_objectives_report(session, OPERATOR, app.sealer, timedelta(days=30))
+    row = {row.key: row for row in report.rows}["reply"]
+    row.timeline.ideas_done = [
+        IdeaDone(day_start(ago(back)), idea)
+        for back, idea in ((16, 11), (14, 14), (13, 13), (12, 15), (8, 12))
+    ]
+    figure = kpi_figure(report, narrow=narrow)
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    [axes] = [a for a in figure.axes if "Answer fast" in a.get_title(loc="left")]
+    labels = [text for text in axes.texts if "#" in text.get_text()]
+    boxes = [text.get_window_extent(renderer) for text in labels]
+    assert not any(a.overlaps(b) for a, b in itertools.combinations(boxes, 2))
+    named = " ".join(text.get_text() for text in labels)
+    shown = named.count("#") + sum(int(n) for n in re.findall(r"\+(\d+)", named))
+    assert shown == 5
+    stars = sum(len(line.get_xdata()) for line in axes.lines if line.get_marker() == "*")
+    assert stars == 5
