@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import codecs
 import importlib.util
+import io
 import json
 import time
 from collections.abc import AsyncIterator
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+import sqlalchemy
 from aiohttp.test_utils import TestServer
 from click.testing import CliRunner, Result
 from sqlalchemy import select
@@ -28,6 +30,7 @@ from bot.domain import Role
 from bot.errors import InvalidInput, PermissionDenied
 from bot.http_limits import SIGNED_ENDPOINTS
 from bot.platform import AdapterRegistry
+from bot.services.kpi_import import import_kpi_file
 from bot.services.kpi_readings import record_reading
 from bot.services.kpi_targets import read_written_target
 from bot.services.objectives import (
@@ -266,6 +269,46 @@ def test_a_written_target_reads_thousands_and_money(text: str, read: tuple) -> N
     written = read_written_target(text)
     assert (written.value, written.unit, written.direction) == read
     assert migration_reader()(text) == read
+
+
+async def test_a_large_file_is_stored_a_batch_at_a_time_and_its_progress_follows_the_storing(
+    app: Application,
+) -> None:
+    """3,000 rows (a small file, read whole at once): the progress bar moves as rows are stored,
+    not jumps to the end on the first read, and the days already read are looked up a batch at
+    a time, not a row at a time (a 5,000-row file took 20 s)."""
+    async with app.db.transaction() as session:
+        await add_objective(session, OPERATOR, "reply", "Answer fast", unit="minutes")
+    start = TODAY - timedelta(days=3000)
+    lines = ["objective,date,value"] + [
+        f"reply,{start + timedelta(days=n)},{50 + n % 7}" for n in range(3000)
+    ]
+    body = ("\n".join(lines) + "\n").encode()
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    engine = app.db.engine.sync_engine
+    sqlalchemy.event.listen(engine, "before_cursor_execute", count)
+    progress: list[int] = []
+    try:
+        report = await import_kpi_file(app.db, OPERATOR, io.BytesIO(body), on_read=progress.append)
+    finally:
+        sqlalchemy.event.remove(engine, "before_cursor_execute", count)
+    assert (report.added, report.rejected_count) == (3000, 0)
+    assert progress == sorted(progress) and len(progress) >= 3 and progress[-1] == len(body)
+    assert progress[0] < len(body) / 2
+    looked_up = [q for q in statements if q.startswith("SELECT") and "FROM kpi_readings" in q]
+    assert len(looked_up) <= 3000 // 500  # a query a batch, not one a row
+    again = await import_kpi_file(app.db, OPERATOR, io.BytesIO(body))
+    assert (again.added, again.updated, again.unchanged) == (0, 0, 3000)
+    changed = body.replace(b",50\n", b",49\n")
+    fixed = await import_kpi_file(app.db, OPERATOR, io.BytesIO(changed))
+    assert (fixed.added, fixed.updated, fixed.unchanged) == (0, 429, 2571)
+    async with app.db.transaction() as session:
+        values = list(await session.scalars(select(KpiReading.value)))
+    assert len(values) == 3000 and values.count(49) == 429 and values.count(50) == 0
 
 
 def test_a_file_that_is_not_a_readings_csv_is_refused_in_one_line(
