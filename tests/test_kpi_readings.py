@@ -164,6 +164,22 @@ def test_objectives_take_a_measured_kpi_and_list_it_with_the_latest_reading(
     assert "74 minutes on " + day(10) in table and "none yet" in table
 
 
+def test_a_new_unit_of_time_converts_the_target_and_says_the_readings_keep_their_numbers(
+    cli_env: dict[str, str],
+) -> None:
+    run("objectives", "add", "reply", "Answer fast", "--target", "under 1 hour", "--unit", "min")
+    run("objectives", "record", "reply", "74", "--date", day(3))
+    edited = run("objectives", "edit", "reply", "--unit", "hours").output
+    # 60 minutes is 1 hour, not 60 hours; the reading of 74 is not silently 74 hours.
+    assert "lower is better, target 1 hour" in edited
+    assert "The numbers of its 1 reading stay as they were, now read in hours" in edited
+    back = run("objectives", "edit", "reply", "--unit", "minutes").output
+    assert "target 60 minutes" in back
+    run("objectives", "add", "nps", "Loved", "--target-value", "40")
+    first = run("objectives", "edit", "nps", "--unit", "points").output
+    assert "target 40 points" in first and "stay as they were" not in first
+
+
 def test_recording_a_reading_says_added_updated_or_unchanged_and_the_change(
     cli_env: dict[str, str],
 ) -> None:

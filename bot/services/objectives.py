@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain import Role
 from bot.errors import Conflict, InvalidInput, NotFound
 from bot.services.kpi_readings import check_value
-from bot.services.kpi_targets import filled_from_text, normalise_unit, parse_direction
+from bot.services.kpi_targets import filled_from_text, in_unit, normalise_unit, parse_direction
 from bot.services.permissions import Acting, actor_id, require_role
 from bot.storage.models import KpiReading, Member, Objective
 
@@ -92,7 +92,8 @@ async def edit_objective(
     target_value: Any = KEEP,
 ) -> Edited:
     """Change what is given (None clears it). A new written target fills the unit, direction
-    and number it plainly says, unless they are given too; the readings stay as they are."""
+    and number it plainly says, unless they are given too; a new unit of time converts the
+    numeric target (60 minutes is 1 hour). The readings stay as they are."""
     require_role(actor, DEFINERS, "define objectives")
     objective = await get_objective(session, key)
     given: dict[str, Any] = {}
@@ -116,6 +117,12 @@ async def edit_objective(
         for name, value in zip(("kpi_unit", "kpi_direction", "target_value"), read, strict=True):
             if value is not None:
                 given.setdefault(name, value)
+    new_unit = given.get("kpi_unit", objective.kpi_unit)
+    if "target_value" not in given and objective.target_value is not None and objective.kpi_unit:
+        # The same target in the new unit of time: 60 minutes is 1 hour, not 60 hours.
+        converted = in_unit(objective.target_value, objective.kpi_unit, new_unit)
+        if new_unit and converted is not None and converted != objective.target_value:
+            given["target_value"] = converted
     if not given:
         raise InvalidInput(
             "Nothing to change: give --title, --kpi, --target, --unit, --direction or "
