@@ -180,6 +180,21 @@ def test_a_new_unit_of_time_converts_the_target_and_says_the_readings_keep_their
     assert "target 40 points" in first and "stay as they were" not in first
 
 
+def test_a_misspelt_objective_is_offered_the_closest_and_a_date_off_the_calendar_says_so(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    run("objectives", "add", "nps", "Loved")
+    run("objectives", "add", "reply-within-1h", "Answer fast")
+    typo = run("objectives", "record", "nsp", "40", code=1).output
+    assert typo.startswith("Error: Unknown objective 'nsp'. Did you mean 'nps'? Known objectives")
+    leap = run("objectives", "record", "nps", "40", "--date", "2025-02-29", code=1).output
+    assert leap.strip() == "Error: the date '2025-02-29' is not a day of the calendar"
+    path = tmp_path / "kpis.csv"
+    path.write_text(f"objective,date,value\nreply-within-1,{day(2)},52\n")
+    output = run("objectives", "import", str(path), code=1).output
+    assert "unknown objective 'reply-within-1' (did you mean reply-within-1h? known: " in output
+
+
 def test_recording_a_reading_says_added_updated_or_unchanged_and_the_change(
     cli_env: dict[str, str],
 ) -> None:

@@ -8,6 +8,7 @@ UTF-16, Windows-1252, binary refused, over-long lines) and stored BATCH_ROWS row
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -22,7 +23,7 @@ from bot.errors import DomainError, InvalidInput
 from bot.import_files import CsvRecords, LineReader, file_encoding
 from bot.services.kpi_readings import RECORDERS, check_day, check_value, day_start
 from bot.services.kpi_targets import parse_number
-from bot.services.objectives import list_objectives
+from bot.services.objectives import closest_key, list_objectives
 from bot.services.permissions import Acting, actor_id, require_role
 from bot.storage.database import Database
 from bot.storage.models import KpiReading, Objective
@@ -98,6 +99,8 @@ def parse_day(value: Any) -> date:
     try:
         return date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text).date()
     except ValueError:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):  # 2026-02-30, 2026-13-01
+            raise InvalidInput(f"the date '{text}' is not a day of the calendar") from None
         raise InvalidInput(f"the date '{text}' is not a date written YYYY-MM-DD") from None
 
 
@@ -121,8 +124,10 @@ def check_reading(
         raise InvalidInput("no objective")
     objective = objectives.get(key)
     if objective is None:
+        close = closest_key(key[:64], objectives)
         raise InvalidInput(
-            f"unknown objective '{key[:64]}' (known: {', '.join(sorted(objectives)) or 'none'})"
+            f"unknown objective '{key[:64]}' ({f'did you mean {close}? ' if close else ''}known: "
+            f"{', '.join(sorted(objectives)) or 'none'})"
         )
     if fields.get("date") in (None, ""):
         raise InvalidInput("no date")

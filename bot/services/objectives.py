@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -208,12 +210,22 @@ async def find_objective(session: AsyncSession, key: str) -> Objective | None:
 async def get_objective(session: AsyncSession, key: str) -> Objective:
     objective = await find_objective(session, key)
     if objective is None:
-        known = ", ".join(o.key for o in await list_objectives(session)) or "none yet"
+        keys = [o.key for o in await list_objectives(session)]
         raise NotFound(
-            f"Unknown objective '{key}'. Known objectives: {known}. "
-            "Add one with: advocacy objectives add KEY TITLE"
+            f"Unknown objective '{key}'.{_did_you_mean(closest_key(key, keys))} Known objectives: "
+            f"{', '.join(keys) or 'none yet'}. Add one with: advocacy objectives add KEY TITLE"
         )
     return objective
+
+
+def _did_you_mean(close: str | None) -> str:
+    return f" Did you mean '{close}'?" if close else ""
+
+
+def closest_key(key: str, keys: Iterable[str]) -> str | None:
+    """The objective key a typo ('nsp') was most likely of ('nps'), or None."""
+    close = difflib.get_close_matches(key.strip().lower(), list(keys), n=1, cutoff=0.6)
+    return close[0] if close else None
 
 
 async def list_objectives(session: AsyncSession) -> list[Objective]:
