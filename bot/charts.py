@@ -187,7 +187,8 @@ def kpi_chart(report: ObjectivesReport, *, narrow: bool = False) -> bytes:
 
 def kpi_headline(row: ObjectiveFigures, since: datetime, width: int = 200) -> str:
     """What a manager reads first: "52 minutes · better (−22 minutes) · met (target 60
-    minutes)", its parts kept whole on lines of at most ``width`` characters."""
+    minutes)", its parts kept whole on lines of at most ``width`` characters (a part longer
+    than a line is wrapped, not cut off at a phone's edge)."""
     k = row.kpi_figures
     if k.latest is None:
         return "No readings yet"
@@ -199,13 +200,13 @@ def kpi_headline(row: ObjectiveFigures, since: datetime, width: int = 200) -> st
         kpi_trend(k.trend, k.change, k.unit),
         kpi_distance(k.met, k.to_go, k.target_value, k.unit),
     )
-    lines = [parts[0]]
-    for part in parts[1:]:
-        joined = f"{lines[-1]} · {part}"
-        if len(joined) <= width:
+    lines: list[str] = []
+    for part in parts:
+        joined = f"{lines[-1]} · {part}" if lines else part
+        if lines and len(joined) <= width:
             lines[-1] = joined
         else:
-            lines.append(part)
+            lines.extend(textwrap.wrap(part, width) or [part])
     return "\n".join(lines)
 
 

@@ -17,7 +17,7 @@ from aiohttp.test_utils import TestServer
 from click.testing import CliRunner
 
 from bot.app import Application
-from bot.charts import kpi_figure, kpi_headline
+from bot.charts import KPI_TITLE_WIDTH, kpi_figure, kpi_headline
 from bot.cli.main import cli
 from bot.compose.report_card import objectives_report_message
 from bot.domain import Role
@@ -343,3 +343,20 @@ async def test_ideas_done_days_apart_get_labels_that_do_not_run_into_each_other(
     assert shown == 5
     stars = sum(len(line.get_xdata()) for line in axes.lines if line.get_marker() == "*")
     assert stars == 5
+
+
+async def test_a_long_headline_is_wrapped_to_a_phones_width_not_cut_off(app: Application) -> None:
+    """ "1.39 per 1,000 customers to go (target 2 per 1,000 customers)" is longer than a phone's
+    line: it wraps instead of running off the chart's right edge."""
+    await objectives_with_readings(app)
+    async with app.db.transaction() as session:
+        report = await build_objectives_report(session, OPERATOR, app.sealer, timedelta(days=30))
+    row = {row.key: row for row in report.rows}["churn"]
+    row.kpi_figures.unit = "per 1,000 customers"
+    headline = kpi_headline(row, report.since, KPI_TITLE_WIDTH[True])
+    lines = headline.splitlines()
+    assert all(len(line) <= KPI_TITLE_WIDTH[True] for line in lines), lines
+    assert " ".join(lines).replace(" · ", " ") == (
+        "2.5 per 1,000 customers worse (+0.5 per 1,000 customers) "
+        "1 per 1,000 customers to go (target 1.5 per 1,000 customers)"
+    )

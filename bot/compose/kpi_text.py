@@ -24,8 +24,9 @@ def kpi_value(value: float | None, unit: str | None) -> str:
         return number
     if unit == "%":
         return f"{number}{unit}"
-    # "1 hour", not "1 hours" (units are stored plural: hours, minutes, days, points).
-    if abs(value) == 1 and unit.endswith("s") and not unit.endswith("ss"):
+    # "1 hour", not "1 hours" (units are stored plural: hours, minutes, days, points); a rate
+    # stays as it is: "1 per 1,000 customers".
+    if abs(value) == 1 and unit.endswith("s") and not unit.endswith("ss") and "per " not in unit:
         unit = unit[:-1]
     return f"{number} {unit}"
 
