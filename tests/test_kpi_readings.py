@@ -162,6 +162,9 @@ def test_objectives_take_a_measured_kpi_and_list_it_with_the_latest_reading(
     assert (reply["latest_value"], reply["latest_date"]) == (74, day(10))
     table = run("objectives", "list").output
     assert "74 minutes on " + day(10) in table and "none yet" in table
+    run("objectives", "add", "live", "Live in a week", "--target", "7 days")
+    [live] = [line for line in run("objectives", "list").output.splitlines() if "│ live " in line]
+    assert "7 days" in live and "7 days (7 days)" not in live  # the target said once
 
 
 def test_a_new_unit_of_time_converts_the_target_and_says_the_readings_keep_their_numbers(

@@ -188,8 +188,8 @@ def list_command(as_json: bool) -> None:
 
     def target(r: dict[str, Any]) -> str:
         number = kpi_value(r["target_value"], r["unit"]) if r["target_value"] is not None else ""
-        if r["target"] and number:
-            return f"{number} ({r['target']})"
+        if r["target"] and number and r["target"].lower() != number.lower():
+            return f"{number} ({r['target']})"  # not "7 days (7 days)"
         return number or r["target"] or ""
 
     print_table(
