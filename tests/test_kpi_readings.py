@@ -513,7 +513,7 @@ async def test_a_reading_is_recorded_on_the_objectives_page_and_a_bad_one_comes_
     assert "'about fifty' is not a number" in reason and control.attrs["value"] == "about fifty"
     page = parsed(html)
     assert page.by_id("kpi-date").attrs["value"] == day(3)
-    assert '<option value="reply" selected>' in html
+    assert '<option value="reply" selected>Answer fast (in minutes)</option>' in html
     status, _, html = await browsers[0].post(
         "/console/objectives/readings",
         {"csrf": csrf, "form": "record-kpi", **typed, "date": day(-30), "value": "50"},

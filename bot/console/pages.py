@@ -135,7 +135,10 @@ async def objectives(visit: Visit) -> web.StreamResponse:
         periods=PERIODS,
         known=known,
         readings=readings,
-        objective_options=[(o.key, o.title) for o in known],
+        # The unit beside each title: the Value field takes a number in it.
+        objective_options=[
+            (o.key, f"{o.title} (in {o.kpi_unit})" if o.kpi_unit else o.title) for o in known
+        ],
         today=utcnow().date().isoformat(),
         kpi_value=kpi_value,
         reading_day=reading_day,
