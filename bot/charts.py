@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from bot.compose.kpi_text import kpi_distance, kpi_trend, kpi_value
+from bot.compose.kpi_text import kpi_distance, kpi_number, kpi_trend, kpi_value, reading_day
 from bot.compose.text import plural
 from bot.services.objectives_report import ObjectiveFigures, ObjectivesReport
 from bot.text_safety import in_written_order
@@ -175,6 +175,9 @@ EMPTY_PANEL = 0.8
 SENTIMENT_STRIP = 0.6
 # Characters per line of a KPI panel's title and headline (they wrap, never cut).
 KPI_TITLE_WIDTH = {False: 90, True: 42}
+LABEL_BOX = {"facecolor": "white", "alpha": 0.8, "linewidth": 0, "pad": 1}
+# Stars of ideas done closer than this share of the period share a label (desktop, phone).
+STAR_LABEL_SPAN = {False: 0.06, True: 0.15}
 
 
 def kpi_chart(report: ObjectivesReport, *, narrow: bool = False) -> bytes:
@@ -182,24 +185,28 @@ def kpi_chart(report: ObjectivesReport, *, narrow: bool = False) -> bytes:
     return _png(_pyplot(), kpi_figure(report, narrow=narrow))
 
 
-def kpi_headline(row: ObjectiveFigures, width: int = 200) -> str:
+def kpi_headline(row: ObjectiveFigures, since: datetime, width: int = 200) -> str:
     """What a manager reads first: "52 minutes · better (−22 minutes) · met (target 60
-    minutes)", its parts kept whole on lines of at most ``width`` characters."""
+    minutes)", its parts kept whole on lines of at most ``width`` characters (a part longer
+    than a line is wrapped, not cut off at a phone's edge)."""
     k = row.kpi_figures
     if k.latest is None:
         return "No readings yet"
+    latest = kpi_value(k.latest, k.unit)
+    if k.latest_on is not None and k.latest_on < since:  # no reading in the period
+        latest += f" ({reading_day(k.latest_on, since)})"
     parts = (
-        kpi_value(k.latest, k.unit),
+        latest,
         kpi_trend(k.trend, k.change, k.unit),
         kpi_distance(k.met, k.to_go, k.target_value, k.unit),
     )
-    lines = [parts[0]]
-    for part in parts[1:]:
-        joined = f"{lines[-1]} · {part}"
-        if len(joined) <= width:
+    lines: list[str] = []
+    for part in parts:
+        joined = f"{lines[-1]} · {part}" if lines else part
+        if lines and len(joined) <= width:
             lines[-1] = joined
         else:
-            lines.append(part)
+            lines.extend(textwrap.wrap(part, width) or [part])
     return "\n".join(lines)
 
 
@@ -258,6 +265,7 @@ def kpi_figure(report: ObjectivesReport, *, narrow: bool = False) -> Any:
 
 def _kpi_panel(axes: Any, row: ObjectiveFigures, report: ObjectivesReport, narrow: bool) -> None:
     from matplotlib.dates import date2num
+    from matplotlib.ticker import FuncFormatter
     from matplotlib.transforms import blended_transform_factory
 
     k = row.kpi_figures
@@ -265,7 +273,9 @@ def _kpi_panel(axes: Any, row: ObjectiveFigures, report: ObjectivesReport, narro
     width = KPI_TITLE_WIDTH[narrow]
     name = "\n".join(textwrap.wrap(in_written_order(row.title), width)) or " "
     axes.set_title(
-        name + "\n" + in_written_order(kpi_headline(row, width)), loc="left", fontsize="medium"
+        name + "\n" + in_written_order(kpi_headline(row, report.since, width)),
+        loc="left",
+        fontsize="medium",
     )
     values = [point.value for point in timeline.readings]
     if k.target_value is not None:
@@ -315,6 +325,7 @@ def _kpi_panel(axes: Any, row: ObjectiveFigures, report: ObjectivesReport, narro
             fontsize="small",
             fontweight="bold",
             color=KPI_COLOURS["kpi"],
+            bbox=LABEL_BOX,  # over the line it labels, still legible
         )
     else:
         axes.text(
@@ -325,30 +336,34 @@ def _kpi_panel(axes: Any, row: ObjectiveFigures, report: ObjectivesReport, narro
             va="center",
             transform=axes.transAxes,
             color="#475569",
+            bbox=LABEL_BOX,  # not struck through by the target's line
         )
     top = blended_transform_factory(axes.transData, axes.transAxes)
     by_day: dict[datetime, list[int]] = {}
     for event in timeline.ideas_done:
         by_day.setdefault(event.day, []).append(event.suggestion_id)
     span = date2num(report.until) - date2num(report.since)
-    for day, ids in by_day.items():
-        x = date2num(day)
-        axes.axvline(x, color=KPI_COLOURS["idea"], linestyle=":", linewidth=1.5)
+    for group in _star_groups(sorted(by_day.items()), span * STAR_LABEL_SPAN[narrow]):
+        xs = [date2num(day) for day, _ in group]
+        for x in xs:
+            axes.axvline(x, color=KPI_COLOURS["idea"], linestyle=":", linewidth=1.5)
         axes.plot(
-            [x],
-            [0.93],
+            xs,
+            [0.93] * len(xs),
             transform=top,
+            linestyle="",
             marker="*",
             markersize=10,
             color=KPI_COLOURS["idea"],
             clip_on=False,
             zorder=4,
         )
-        # Near the right edge the label goes to the star's left, so it is never cut off.
-        late = x > date2num(report.since) + 0.8 * span
+        # Near the right edge the label goes to the stars' left, so it is never cut off.
+        late = xs[-1] > date2num(report.since) + 0.8 * span
+        ids = [i for _, day_ids in group for i in day_ids]
         names = " ".join(f"#{i}" for i in ids[:2]) + (f" +{len(ids) - 2}" if len(ids) > 2 else "")
         axes.text(
-            x,
+            xs[0] if late else xs[-1],
             0.93,
             f"{names} " if late else f" {names}",
             transform=top,
@@ -382,8 +397,26 @@ def _kpi_panel(axes: Any, row: ObjectiveFigures, report: ObjectivesReport, narro
             bbox={"facecolor": "white", "alpha": 0.8, "linewidth": 0, "pad": 1},
         )
     axes.set_ylabel(in_written_order(k.unit or "value"), fontsize="small")
+    # 1,500,000 rather than 1.5 under a "1e6" a manager has to decode.
+    axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: kpi_number(value)))
     axes.tick_params(labelbottom=False, labelsize="small")
     axes.grid(axis="y", color="#e2e8f0", linewidth=0.8)
+
+
+def _star_groups(
+    days: list[tuple[datetime, list[int]]], gap: float
+) -> list[list[tuple[datetime, list[int]]]]:
+    """Days of ideas done, grouped where they stand closer than ``gap`` (in days) to the day
+    before: a group gets one label, so labels never run into the next stars."""
+    from matplotlib.dates import date2num
+
+    groups: list[list[tuple[datetime, list[int]]]] = []
+    for day, ids in days:
+        if groups and date2num(day) - date2num(groups[-1][-1][0]) < gap:
+            groups[-1].append((day, ids))
+        else:
+            groups.append([(day, ids)])
+    return groups
 
 
 def _sentiment_strip(axes: Any, row: ObjectiveFigures, narrow: bool) -> None:

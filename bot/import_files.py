@@ -285,6 +285,14 @@ class LineReader:
         self.skipped_quotes = 0
         self._separator: bytes | None = None
 
+    def file_position(self, offset: int) -> int:
+        """How far into the file itself ``offset`` (a position in the bytes read, such as
+        ``offset``) lies, for a progress bar: exact for a file read as it is, in proportion for
+        a transcoded one."""
+        if self._position <= 0:
+            return 0
+        return round(self.bytes_read * min(offset, self._position) / self._position)
+
     def _read(self) -> bytes:
         data = self.stream.read(self.chunk)
         self._position += len(data)

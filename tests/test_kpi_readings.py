@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import codecs
 import importlib.util
+import io
 import json
 import time
 from collections.abc import AsyncIterator
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+import sqlalchemy
 from aiohttp.test_utils import TestServer
 from click.testing import CliRunner, Result
 from sqlalchemy import select
@@ -28,6 +30,7 @@ from bot.domain import Role
 from bot.errors import InvalidInput, PermissionDenied
 from bot.http_limits import SIGNED_ENDPOINTS
 from bot.platform import AdapterRegistry
+from bot.services.kpi_import import import_kpi_file
 from bot.services.kpi_readings import record_reading
 from bot.services.kpi_targets import read_written_target
 from bot.services.objectives import (
@@ -159,6 +162,40 @@ def test_objectives_take_a_measured_kpi_and_list_it_with_the_latest_reading(
     assert (reply["latest_value"], reply["latest_date"]) == (74, day(10))
     table = run("objectives", "list").output
     assert "74 minutes on " + day(10) in table and "none yet" in table
+    run("objectives", "add", "live", "Live in a week", "--target", "7 days")
+    [live] = [line for line in run("objectives", "list").output.splitlines() if "│ live " in line]
+    assert "7 days" in live and "7 days (7 days)" not in live  # the target said once
+
+
+def test_a_new_unit_of_time_converts_the_target_and_says_the_readings_keep_their_numbers(
+    cli_env: dict[str, str],
+) -> None:
+    run("objectives", "add", "reply", "Answer fast", "--target", "under 1 hour", "--unit", "min")
+    run("objectives", "record", "reply", "74", "--date", day(3))
+    edited = run("objectives", "edit", "reply", "--unit", "hours").output
+    # 60 minutes is 1 hour, not 60 hours; the reading of 74 is not silently 74 hours.
+    assert "lower is better, target 1 hour" in edited
+    assert "The numbers of its 1 reading stay as they were, now read in hours" in edited
+    back = run("objectives", "edit", "reply", "--unit", "minutes").output
+    assert "target 60 minutes" in back
+    run("objectives", "add", "nps", "Loved", "--target-value", "40")
+    first = run("objectives", "edit", "nps", "--unit", "points").output
+    assert "target 40 points" in first and "stay as they were" not in first
+
+
+def test_a_misspelt_objective_is_offered_the_closest_and_a_date_off_the_calendar_says_so(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    run("objectives", "add", "nps", "Loved")
+    run("objectives", "add", "reply-within-1h", "Answer fast")
+    typo = run("objectives", "record", "nsp", "40", code=1).output
+    assert typo.startswith("Error: Unknown objective 'nsp'. Did you mean 'nps'? Known objectives")
+    leap = run("objectives", "record", "nps", "40", "--date", "2025-02-29", code=1).output
+    assert leap.strip() == "Error: the date '2025-02-29' is not a day of the calendar"
+    path = tmp_path / "kpis.csv"
+    path.write_text(f"objective,date,value\nreply-within-1,{day(2)},52\n")
+    output = run("objectives", "import", str(path), code=1).output
+    assert "unknown objective 'reply-within-1' (did you mean reply-within-1h? known: " in output
 
 
 def test_recording_a_reading_says_added_updated_or_unchanged_and_the_change(
@@ -228,6 +265,84 @@ def test_a_csv_import_keeps_good_rows_and_rejects_bad_ones_by_line(
     assert again["rejected"][0] == {
         "line": 3, "error": "unknown objective 'refunds' (known: nps, reply)"
     }  # fmt: skip
+
+
+def test_negative_values_and_decimal_commas_are_read_and_an_ambiguous_comma_is_refused(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """An NPS of -12 is a value, not an option; Excel in much of Europe writes 52,5 in a file
+    separated by semicolons; 1,000 (a thousand, or one?) is not guessed at."""
+    run("objectives", "add", "nps", "Loved")
+    added = run("objectives", "record", "nps", "-12", "--date", day(9)).output
+    assert added.strip() == f"Added nps on {day(9)}: -12."
+    run("objectives", "record", "nps", "--date", day(8), "-3,5")
+    path = tmp_path / "excel.csv"
+    path.write_text(
+        "objective;date;value\r\n"
+        f"nps;{day(7)};52,5\r\n"
+        f"nps;{day(6)};1.234,5\r\n"
+        f"nps;{day(5)};1,000\r\n"
+    )
+    result = run("objectives", "import", str(path), code=2)
+    assert result.output.splitlines()[-1] == "2 added, 0 updated, 0 unchanged, 1 rejected."
+    assert "excel.csv:4: rejected: the value '1,000' could be 1000 or 1.000" in result.output
+    readings = json.loads(run("objectives", "readings", "nps", "--json").output)["readings"]
+    assert [(r["date"], r["value"]) for r in readings] == [
+        (day(6), 1234.5), (day(7), 52.5), (day(8), -3.5), (day(9), -12)
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "read"),
+    [("under 1,000 tickets", (1000, "tickets", "lower")),
+     ("above 4,5 stars", (4.5, "stars", "higher")),
+     ("€1.5m revenue", (1_500_000, "€", None)), ("over $200k", (200_000, "$", "higher"))],
+)  # fmt: skip
+def test_a_written_target_reads_thousands_and_money(text: str, read: tuple) -> None:
+    """1,000 is a thousand, not one; after a currency sign m is a million, not minutes."""
+    written = read_written_target(text)
+    assert (written.value, written.unit, written.direction) == read
+    assert migration_reader()(text) == read
+
+
+async def test_a_large_file_is_stored_a_batch_at_a_time_and_its_progress_follows_the_storing(
+    app: Application,
+) -> None:
+    """3,000 rows (a small file, read whole at once): the progress bar moves as rows are stored,
+    not jumps to the end on the first read, and the days already read are looked up a batch at
+    a time, not a row at a time (a 5,000-row file took 20 s)."""
+    async with app.db.transaction() as session:
+        await add_objective(session, OPERATOR, "reply", "Answer fast", unit="minutes")
+    start = TODAY - timedelta(days=3000)
+    lines = ["objective,date,value"] + [
+        f"reply,{start + timedelta(days=n)},{50 + n % 7}" for n in range(3000)
+    ]
+    body = ("\n".join(lines) + "\n").encode()
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    engine = app.db.engine.sync_engine
+    sqlalchemy.event.listen(engine, "before_cursor_execute", count)
+    progress: list[int] = []
+    try:
+        report = await import_kpi_file(app.db, OPERATOR, io.BytesIO(body), on_read=progress.append)
+    finally:
+        sqlalchemy.event.remove(engine, "before_cursor_execute", count)
+    assert (report.added, report.rejected_count) == (3000, 0)
+    assert progress == sorted(progress) and len(progress) >= 3 and progress[-1] == len(body)
+    assert progress[0] < len(body) / 2
+    looked_up = [q for q in statements if q.startswith("SELECT") and "FROM kpi_readings" in q]
+    assert len(looked_up) <= 3000 // 500  # a query a batch, not one a row
+    again = await import_kpi_file(app.db, OPERATOR, io.BytesIO(body))
+    assert (again.added, again.updated, again.unchanged) == (0, 0, 3000)
+    changed = body.replace(b",50\n", b",49\n")
+    fixed = await import_kpi_file(app.db, OPERATOR, io.BytesIO(changed))
+    assert (fixed.added, fixed.updated, fixed.unchanged) == (0, 429, 2571)
+    async with app.db.transaction() as session:
+        values = list(await session.scalars(select(KpiReading.value)))
+    assert len(values) == 3000 and values.count(49) == 429 and values.count(50) == 0
 
 
 def test_a_file_that_is_not_a_readings_csv_is_refused_in_one_line(
@@ -398,7 +513,7 @@ async def test_a_reading_is_recorded_on_the_objectives_page_and_a_bad_one_comes_
     assert "'about fifty' is not a number" in reason and control.attrs["value"] == "about fifty"
     page = parsed(html)
     assert page.by_id("kpi-date").attrs["value"] == day(3)
-    assert '<option value="reply" selected>' in html
+    assert '<option value="reply" selected>Answer fast (in minutes)</option>' in html
     status, _, html = await browsers[0].post(
         "/console/objectives/readings",
         {"csrf": csrf, "form": "record-kpi", **typed, "date": day(-30), "value": "50"},

@@ -5,7 +5,9 @@ chart."""
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -15,7 +17,7 @@ from aiohttp.test_utils import TestServer
 from click.testing import CliRunner
 
 from bot.app import Application
-from bot.charts import kpi_figure
+from bot.charts import KPI_TITLE_WIDTH, kpi_figure, kpi_headline
 from bot.cli.main import cli
 from bot.compose.report_card import objectives_report_message
 from bot.domain import Role
@@ -24,7 +26,8 @@ from bot.messages import Fact
 from bot.services.content import add_content
 from bot.services.digest_runs import start_run
 from bot.services.digests import add_digest
-from bot.services.kpi_readings import record_reading
+from bot.services.kpi_readings import day_start, record_reading
+from bot.services.objective_timeline import IdeaDone
 from bot.services.objectives import add_objective, get_objective
 from bot.services.objectives_report import KpiFigures, build_objectives_report
 from bot.services.permissions import OPERATOR
@@ -279,3 +282,81 @@ async def test_report_in_chat_leads_with_the_kpi_chart_a_signed_link_serves(
             assert (await chart.read()).startswith(b"\x89PNG")
     finally:
         await server.close()
+
+
+OLD = NOW.replace(year=NOW.year - 2) - timedelta(days=3)
+
+
+async def test_a_latest_reading_from_before_the_period_says_its_year_everywhere(
+    app: Application,
+) -> None:
+    """A KPI last read two years ago is not "37% (26 Sep)" beside this month's figures: the
+    chat card and the chart's headline say the reading's year and that it is old."""
+    old = OLD
+    async with app.db.transaction() as session:
+        churn = await add_objective(session, OPERATOR, "churn", "Customers stay", unit="%")
+        await record_reading(session, OPERATOR, churn, 37, old)
+        report = await build_objectives_report(session, OPERATOR, app.sealer, timedelta(days=30))
+    said = f"{old:%d %b %Y}, before the period"
+    [row] = report.rows
+    assert kpi_headline(row, report.since) == f"37% ({said}) · not enough readings · no target set"
+    [card] = [c for c in objectives_report_message(report, None).cards if c.title == row.title]
+    assert Fact("KPI", f"37% on {said}") in card.facts
+
+
+def test_the_reports_table_says_the_year_of_a_reading_from_before_the_period(
+    cli_env: dict[str, str],
+) -> None:
+    for args in (
+        ("objectives", "add", "churn", "Customers stay", "--unit", "%"),
+        ("objectives", "record", "churn", "37", "--date", OLD.date().isoformat()),
+        ("report", "objectives"),
+    ):
+        result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+    assert f"37% ({OLD:%d %b %Y}," in result.output
+
+
+@pytest.mark.parametrize("narrow", [False, True])
+async def test_ideas_done_days_apart_get_labels_that_do_not_run_into_each_other(
+    app: Application, narrow: bool
+) -> None:
+    """Five ideas done within a week, at a phone's width too: every star is drawn, the labels
+    name every idea (or say how many more) and no label covers another."""
+    await objectives_with_readings(app)
+    async with app.db.transaction() as session:
+        report = await build_objectives_report(session, OPERATOR, app.sealer, timedelta(days=30))
+    row = {row.key: row for row in report.rows}["reply"]
+    row.timeline.ideas_done = [
+        IdeaDone(day_start(ago(back)), idea)
+        for back, idea in ((16, 11), (14, 14), (13, 13), (12, 15), (8, 12))
+    ]
+    figure = kpi_figure(report, narrow=narrow)
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    [axes] = [a for a in figure.axes if "Answer fast" in a.get_title(loc="left")]
+    labels = [text for text in axes.texts if "#" in text.get_text()]
+    boxes = [text.get_window_extent(renderer) for text in labels]
+    assert not any(a.overlaps(b) for a, b in itertools.combinations(boxes, 2))
+    named = " ".join(text.get_text() for text in labels)
+    shown = named.count("#") + sum(int(n) for n in re.findall(r"\+(\d+)", named))
+    assert shown == 5
+    stars = sum(len(line.get_xdata()) for line in axes.lines if line.get_marker() == "*")
+    assert stars == 5
+
+
+async def test_a_long_headline_is_wrapped_to_a_phones_width_not_cut_off(app: Application) -> None:
+    """ "1.39 per 1,000 customers to go (target 2 per 1,000 customers)" is longer than a phone's
+    line: it wraps instead of running off the chart's right edge."""
+    await objectives_with_readings(app)
+    async with app.db.transaction() as session:
+        report = await build_objectives_report(session, OPERATOR, app.sealer, timedelta(days=30))
+    row = {row.key: row for row in report.rows}["churn"]
+    row.kpi_figures.unit = "per 1,000 customers"
+    headline = kpi_headline(row, report.since, KPI_TITLE_WIDTH[True])
+    lines = headline.splitlines()
+    assert all(len(line) <= KPI_TITLE_WIDTH[True] for line in lines), lines
+    assert " ".join(lines).replace(" · ", " ") == (
+        "2.5 per 1,000 customers worse (+0.5 per 1,000 customers) "
+        "1 per 1,000 customers to go (target 1.5 per 1,000 customers)"
+    )

@@ -32,7 +32,8 @@ from bot.storage.types import utcnow
 from bot.text_safety import csv_row
 
 
-@click.command("record")
+# A VALUE of -12 (an NPS, a margin) is the value, not an option.
+@click.command("record", context_settings={"ignore_unknown_options": True})
 @click.argument("key")
 @click.argument("value")
 @click.option("--date", "day", help="The day the value describes, YYYY-MM-DD (default: today).")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import click
+from sqlalchemy import func, select
 
 from bot.app import Application
 from bot.cli.kpi_readings import import_command, readings_command, record
@@ -16,6 +17,7 @@ from bot.cli.runtime import (
     run_with_app,
 )
 from bot.compose.kpi_text import describe_kpi, kpi_value
+from bot.compose.text import plural
 from bot.domain import KpiDirection
 from bot.services.kpi_targets import parse_number
 from bot.services.objectives import (
@@ -23,11 +25,12 @@ from bot.services.objectives import (
     Edited,
     add_objective,
     edit_objective,
+    get_objective,
     latest_readings,
     list_objectives,
 )
 from bot.services.permissions import OPERATOR
-from bot.storage.models import Objective
+from bot.storage.models import KpiReading, Objective
 
 DIRECTIONS = click.Choice([d.value for d in KpiDirection], case_sensitive=False)
 
@@ -114,9 +117,10 @@ def edit(
     if target_value is not None:
         number = None if target_value.strip().lower() in ("", "none") else _number(target_value)
 
-    async def work(app: Application) -> Edited:
+    async def work(app: Application) -> tuple[Edited, int]:
         async with app.db.transaction() as session:
-            return await edit_objective(
+            was = (await get_objective(session, key)).kpi_unit
+            edited = await edit_objective(
                 session,
                 OPERATOR,
                 key,
@@ -127,8 +131,16 @@ def edit(
                 direction=given(direction),
                 target_value=number,
             )
+            if not was or "kpi_unit" not in edited.changed:
+                return edited, 0
+            read = await session.scalar(
+                select(func.count())
+                .select_from(KpiReading)
+                .where(KpiReading.objective_id == edited.objective.id)
+            )
+            return edited, read or 0
 
-    edited = run_with_app(work)
+    edited, read = run_with_app(work)
     objective = edited.objective
     if not edited.changed:
         click.echo(f"'{objective.key}' already says that: nothing changed.")
@@ -136,6 +148,12 @@ def edit(
         names = ", ".join(n.removeprefix("kpi_").replace("_", " ") for n in edited.changed)
         click.echo(f"Changed {names} of '{objective.key}'.")
     click.echo(f"KPI: {describe_kpi(objective)}")
+    if read:  # readings measured in the unit it had
+        unit = objective.kpi_unit or "no unit"
+        click.echo(
+            f"The numbers of its {plural(read, 'reading')} stay as they were, now read in "
+            f"{unit}: import them again if they were measured in the old unit."
+        )
 
 
 @objectives_group.command("list")
@@ -170,8 +188,8 @@ def list_command(as_json: bool) -> None:
 
     def target(r: dict[str, Any]) -> str:
         number = kpi_value(r["target_value"], r["unit"]) if r["target_value"] is not None else ""
-        if r["target"] and number:
-            return f"{number} ({r['target']})"
+        if r["target"] and number and r["target"].lower() != number.lower():
+            return f"{number} ({r['target']})"  # not "7 days (7 days)"
         return number or r["target"] or ""
 
     print_table(

@@ -11,7 +11,7 @@ import click
 from bot.app import Application
 from bot.charts import kpi_chart, objectives_chart
 from bot.cli.runtime import fail_on_domain_error, print_json, print_table, run_with_app
-from bot.compose.kpi_text import kpi_distance, kpi_trend, kpi_value
+from bot.compose.kpi_text import kpi_distance, kpi_trend, kpi_value, reading_day
 from bot.compose.report_card import promise_summary
 from bot.compose.text import plural
 from bot.compose.theme_watch import TITLE as WATCH_TITLE
@@ -134,7 +134,9 @@ def _kpi_table(report: ObjectivesReport) -> None:
         rows.append(
             [
                 row.title,
-                f"{kpi_value(k.latest, k.unit)} ({k.latest_on:%d %b})" if k.latest_on else "–",
+                f"{kpi_value(k.latest, k.unit)} ({reading_day(k.latest_on, report.since)})"
+                if k.latest_on
+                else "–",
                 kpi_trend(k.trend, k.change, k.unit),
                 kpi_distance(k.met, k.to_go, k.target_value, k.unit),
                 ideas,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -23,10 +24,19 @@ def kpi_value(value: float | None, unit: str | None) -> str:
         return number
     if unit == "%":
         return f"{number}{unit}"
-    # "1 hour", not "1 hours" (units are stored plural: hours, minutes, days, points).
-    if abs(value) == 1 and unit.endswith("s") and not unit.endswith("ss"):
+    # "1 hour", not "1 hours" (units are stored plural: hours, minutes, days, points); a rate
+    # stays as it is: "1 per 1,000 customers".
+    if abs(value) == 1 and unit.endswith("s") and not unit.endswith("ss") and "per " not in unit:
         unit = unit[:-1]
     return f"{number} {unit}"
+
+
+def reading_day(day: datetime, since: datetime) -> str:
+    """The day of a report's latest reading: "06 Dec" within the period; one from before it
+    (no reading since) says its year and so, so a value from 2014 never passes for today's."""
+    if day >= since.replace(hour=0, minute=0, second=0, microsecond=0):
+        return f"{day:%d %b}"
+    return f"{day:%d %b %Y}, before the period"
 
 
 def kpi_change(change: float | None, unit: str | None) -> str:

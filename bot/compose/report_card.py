@@ -3,7 +3,9 @@ first), and the chart of content, ideas and sentiment last."""
 
 from __future__ import annotations
 
-from bot.compose.kpi_text import kpi_distance, kpi_trend, kpi_value
+from datetime import datetime
+
+from bot.compose.kpi_text import kpi_distance, kpi_trend, kpi_value, reading_day
 from bot.compose.text import plural
 from bot.compose.theme_watch import theme_watch_card
 from bot.messages import Card, Fact, Message
@@ -54,11 +56,11 @@ def promise_summary(p: PromiseFigures) -> str:
     return "; ".join(parts)
 
 
-def _latest(row: ObjectiveFigures) -> str:
+def _latest(row: ObjectiveFigures, since: datetime) -> str:
     k = row.kpi_figures
     if k.latest_on is None:
         return "no readings yet"
-    return f"{kpi_value(k.latest, k.unit)} on {k.latest_on:%d %b}"
+    return f"{kpi_value(k.latest, k.unit)} on {reading_day(k.latest_on, since)}"
 
 
 def _meanwhile(row: ObjectiveFigures) -> str:
@@ -80,12 +82,12 @@ def _meanwhile(row: ObjectiveFigures) -> str:
     return "; ".join(parts) or "no ideas done, content or customer voice"
 
 
-def _kpi_facts(row: ObjectiveFigures) -> tuple[Fact, ...]:
+def _kpi_facts(row: ObjectiveFigures, since: datetime) -> tuple[Fact, ...]:
     k = row.kpi_figures
     if k.latest_on is None and k.target_value is None:
         return ()
     return (
-        Fact("KPI", _latest(row)),
+        Fact("KPI", _latest(row, since)),
         Fact("Trend", kpi_trend(k.trend, k.change, k.unit)),
         Fact("Target", kpi_distance(k.met, k.to_go, k.target_value, k.unit)),
         Fact("Meanwhile", _meanwhile(row)),
@@ -112,7 +114,7 @@ def objectives_report_message(
         Card(
             title=row.title,
             facts=(
-                *_kpi_facts(row),
+                *_kpi_facts(row, report.since),
                 Fact("Owner", row.owner or "nobody yet"),
                 Fact(
                     "Content",
@@ -142,7 +144,8 @@ def objectives_report_message(
     if watch is not None:
         cards.append(watch)
     fallback = f"{title}: " + "; ".join(
-        f"{row.title}: {_latest(row)}, {_percent(row.useful_share)} found the content useful"
+        f"{row.title}: {_latest(row, report.since)}, "
+        f"{_percent(row.useful_share)} found the content useful"
         for row in report.rows
     )
     return Message(fallback=fallback, cards=(header, *cards), kind="report")

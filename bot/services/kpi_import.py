@@ -8,23 +8,26 @@ UTF-16, Windows-1252, binary refused, over-long lines) and stored BATCH_ROWS row
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, BinaryIO
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.compose.text import plural
 from bot.domain import KpiSource
 from bot.errors import DomainError, InvalidInput
 from bot.import_files import CsvRecords, LineReader, file_encoding
-from bot.services.kpi_readings import RECORDERS, check_day, check_value, record_reading
+from bot.services.kpi_readings import RECORDERS, check_day, check_value, day_start
 from bot.services.kpi_targets import parse_number
-from bot.services.objectives import list_objectives
-from bot.services.permissions import Acting, require_role
+from bot.services.objectives import closest_key, list_objectives
+from bot.services.permissions import Acting, actor_id, require_role
 from bot.storage.database import Database
-from bot.storage.models import Objective
+from bot.storage.models import KpiReading, Objective
+from bot.storage.types import utcnow
 from bot.text_safety import unstorable
 
 BATCH_ROWS = 500
@@ -96,6 +99,8 @@ def parse_day(value: Any) -> date:
     try:
         return date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text).date()
     except ValueError:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):  # 2026-02-30, 2026-13-01
+            raise InvalidInput(f"the date '{text}' is not a day of the calendar") from None
         raise InvalidInput(f"the date '{text}' is not a date written YYYY-MM-DD") from None
 
 
@@ -119,8 +124,10 @@ def check_reading(
         raise InvalidInput("no objective")
     objective = objectives.get(key)
     if objective is None:
+        close = closest_key(key[:64], objectives)
         raise InvalidInput(
-            f"unknown objective '{key[:64]}' (known: {', '.join(sorted(objectives)) or 'none'})"
+            f"unknown objective '{key[:64]}' ({f'did you mean {close}? ' if close else ''}known: "
+            f"{', '.join(sorted(objectives)) or 'none'})"
         )
     if fields.get("date") in (None, ""):
         raise InvalidInput("no date")
@@ -207,11 +214,44 @@ async def store_readings(
     report: ImportReport,
     source: KpiSource,
 ) -> None:
-    for reading in readings:
-        recorded = await record_reading(
-            session, actor, reading.objective, reading.value, reading.day, source=source
+    """Store checked readings (one a day per objective) as ``record_reading`` would, a batch at
+    a time: one query finds the days already read and one flush writes them, rather than two
+    round trips a row (a 5,000-row file took 20 s)."""
+    require_role(actor, RECORDERS, "record KPI readings")
+    batch = list(readings)
+    if not batch:
+        return
+    days = {day_start(r.day) for r in batch}
+    existing = {
+        (found.objective_id, found.measured_on.date()): found
+        for found in await session.scalars(
+            select(KpiReading).where(
+                KpiReading.objective_id.in_({r.objective.id for r in batch}),
+                KpiReading.measured_on.in_(days),
+            )
         )
-        report.count(recorded.outcome)
+    }
+    recorder = actor_id(actor)
+    for reading in batch:
+        found = existing.get((reading.objective.id, reading.day))
+        if found is None:
+            session.add(
+                KpiReading(
+                    objective_id=reading.objective.id,
+                    measured_on=day_start(reading.day),
+                    value=reading.value,
+                    source=source,
+                    recorded_by_id=recorder,
+                )
+            )
+            report.count("added")
+        elif found.value == reading.value:
+            report.count("unchanged")
+        else:
+            found.value, found.source, found.recorded_by_id = reading.value, source, recorder
+            found.updated_at = utcnow()
+            report.count("updated")
+    await session.flush()
 
 
 async def import_kpi_file(
@@ -222,24 +262,30 @@ async def import_kpi_file(
     on_read: Callable[[int], None] | None = None,
 ) -> ImportReport:
     """Import a readings CSV as a stream, BATCH_ROWS rows a transaction: bad rows reported with
-    their line number, good rows kept. A bad header is refused before anything is stored."""
+    their line number, good rows kept. A bad header is refused before anything is stored.
+    ``on_read`` is told how far into the file the rows are stored (not how far it was read
+    ahead: a small file is read whole at once)."""
     require_role(actor, RECORDERS, "import KPI readings")
     async with db.transaction() as session:
         objectives = await list_objectives(session)
-    rows = KpiCsv(stream, objectives, on_read=on_read)
+    rows = KpiCsv(stream, objectives)
     report = ImportReport()
     batch: list[Reading] = []
+
+    async def store() -> None:
+        async with db.transaction() as session:
+            await store_readings(session, actor, batch, report, KpiSource.IMPORT)
+        batch.clear()
+        if on_read:
+            on_read(rows.lines.file_position(rows.lines.offset))
+
     for item in rows:
         if isinstance(item, Problem):
             report.reject(item)
             continue
         batch.append(item)
         if len(batch) >= BATCH_ROWS:
-            async with db.transaction() as session:
-                await store_readings(session, actor, batch, report, KpiSource.IMPORT)
-            batch = []
-    if batch:
-        async with db.transaction() as session:
-            await store_readings(session, actor, batch, report, KpiSource.IMPORT)
+            await store()
+    await store()
     report.encoding = rows.encoding
     return report

@@ -17,7 +17,14 @@ from bot.errors import InvalidInput
 
 _LOWER = re.compile(r"\b(under|below|less than|at most|within|no more than|max(imum)?)\b|<")
 _HIGHER = re.compile(r"\b(over|above|more than|at least|min(imum)?)\b|>")
-_NUMBER = re.compile(r"(-?\d+(?:[.,]\d+)?)\s*(%|percent\b|[a-z]+)?")
+# An optional currency sign, the number (1,000 and 1,000.5 with thousands; 4,5 a decimal
+# comma), then its unit.
+_NUMBER = re.compile(
+    r"([€$£¥])?\s*(-?(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:[.,]\d+)?))\s*(%|percent\b|[a-z]+)?"
+)
+_THOUSANDS = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+# After a currency sign, "m" is a million, not minutes: "€1.5m", "$200k".
+_SCALES = {"k": 1e3, "m": 1e6, "mn": 1e6, "million": 1e6, "bn": 1e9, "billion": 1e9}
 UNITS = {
     "%": "%",
     "percent": "%",
@@ -59,9 +66,13 @@ def read_written_target(text: str) -> WrittenTarget:
     numbers = _NUMBER.findall(lowered)
     if len(numbers) != 1:
         return WrittenTarget(None, None, None)
-    number, unit = numbers[0]
-    value = float(number.replace(",", "."))
+    currency, number, unit = numbers[0]
+    value = float(
+        number.replace(",", "") if _THOUSANDS.fullmatch(number) else number.replace(",", ".")
+    )
     direction = "lower" if _LOWER.search(lowered) else "higher" if _HIGHER.search(lowered) else None
+    if currency:
+        return WrittenTarget(value * _SCALES.get(unit, 1), currency, direction)
     return WrittenTarget(value, UNITS.get(unit, unit[:MAX_UNIT] or None), direction)
 
 
@@ -79,9 +90,32 @@ def parse_direction(text: str | None) -> str | None:
     return parse_enum(KpiDirection, text, "direction (which way is better)").value
 
 
+def _decimal_point(text: str, what: str) -> str:
+    """The number with a decimal point and no thousands separators, as spreadsheets in many
+    countries write it: 52,5 is 52.5, 1,234.5 and 1.234,5 are 1234.5. A lone comma before
+    three digits (1,000: a thousand, or one?) is refused rather than guessed."""
+    if "," not in text:
+        return text
+    if re.fullmatch(r"[-+]?\d{1,3}(\.\d{3})+,\d+", text):  # 1.234,5
+        return text.replace(".", "").replace(",", ".")
+    if re.fullmatch(r"[-+]?\d{1,3}(,\d{3})+\.\d+", text):  # 1,234.5
+        return text.replace(",", "")
+    if re.fullmatch(r"[-+]?\d{1,3}(,\d{3}){2,}", text):  # 1,000,000
+        return text.replace(",", "")
+    if re.fullmatch(r"[-+]?\d{1,3},\d{3}", text):
+        whole, part = text.split(",")
+        raise InvalidInput(
+            f"the {what} '{text}' could be {whole}{part} or {whole}.{part}: write it without "
+            "the comma, or with a decimal point"
+        )
+    return text.replace(",", ".") if re.fullmatch(r"[-+]?\d*,\d+", text) else text
+
+
 def parse_number(text: str, what: str = "value") -> float:
-    """A number as people type it: 74, 74.5, -3, 1e3, 91.5% (the % is the unit's, dropped)."""
+    """A number as people type it: 74, 74.5, 52,5 (a decimal comma), -3, 1e3, 91.5% (the % is
+    the unit's, dropped)."""
     cleaned = text.strip().removesuffix("%").strip().replace("_", "")
+    cleaned = _decimal_point(cleaned, what)
     try:
         number = float(cleaned)
     except ValueError:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain import Role
 from bot.errors import Conflict, InvalidInput, NotFound
 from bot.services.kpi_readings import check_value
-from bot.services.kpi_targets import filled_from_text, normalise_unit, parse_direction
+from bot.services.kpi_targets import filled_from_text, in_unit, normalise_unit, parse_direction
 from bot.services.permissions import Acting, actor_id, require_role
 from bot.storage.models import KpiReading, Member, Objective
 
@@ -92,7 +94,8 @@ async def edit_objective(
     target_value: Any = KEEP,
 ) -> Edited:
     """Change what is given (None clears it). A new written target fills the unit, direction
-    and number it plainly says, unless they are given too; the readings stay as they are."""
+    and number it plainly says, unless they are given too; a new unit of time converts the
+    numeric target (60 minutes is 1 hour). The readings stay as they are."""
     require_role(actor, DEFINERS, "define objectives")
     objective = await get_objective(session, key)
     given: dict[str, Any] = {}
@@ -116,6 +119,12 @@ async def edit_objective(
         for name, value in zip(("kpi_unit", "kpi_direction", "target_value"), read, strict=True):
             if value is not None:
                 given.setdefault(name, value)
+    new_unit = given.get("kpi_unit", objective.kpi_unit)
+    if "target_value" not in given and objective.target_value is not None and objective.kpi_unit:
+        # The same target in the new unit of time: 60 minutes is 1 hour, not 60 hours.
+        converted = in_unit(objective.target_value, objective.kpi_unit, new_unit)
+        if new_unit and converted is not None and converted != objective.target_value:
+            given["target_value"] = converted
     if not given:
         raise InvalidInput(
             "Nothing to change: give --title, --kpi, --target, --unit, --direction or "
@@ -201,12 +210,22 @@ async def find_objective(session: AsyncSession, key: str) -> Objective | None:
 async def get_objective(session: AsyncSession, key: str) -> Objective:
     objective = await find_objective(session, key)
     if objective is None:
-        known = ", ".join(o.key for o in await list_objectives(session)) or "none yet"
+        keys = [o.key for o in await list_objectives(session)]
         raise NotFound(
-            f"Unknown objective '{key}'. Known objectives: {known}. "
-            "Add one with: advocacy objectives add KEY TITLE"
+            f"Unknown objective '{key}'.{_did_you_mean(closest_key(key, keys))} Known objectives: "
+            f"{', '.join(keys) or 'none yet'}. Add one with: advocacy objectives add KEY TITLE"
         )
     return objective
+
+
+def _did_you_mean(close: str | None) -> str:
+    return f" Did you mean '{close}'?" if close else ""
+
+
+def closest_key(key: str, keys: Iterable[str]) -> str | None:
+    """The objective key a typo ('nsp') was most likely of ('nps'), or None."""
+    close = difflib.get_close_matches(key.strip().lower(), list(keys), n=1, cutoff=0.6)
+    return close[0] if close else None
 
 
 async def list_objectives(session: AsyncSession) -> list[Objective]:

@@ -194,7 +194,11 @@ def upgrade() -> None:
 
 _LOWER = re.compile(r"\b(under|below|less than|at most|within|no more than|max(imum)?)\b|<")
 _HIGHER = re.compile(r"\b(over|above|more than|at least|min(imum)?)\b|>")
-_NUMBER = re.compile(r"(-?\d+(?:[.,]\d+)?)\s*(%|percent\b|[a-z]+)?")
+_NUMBER = re.compile(
+    r"([€$£¥])?\s*(-?(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:[.,]\d+)?))\s*(%|percent\b|[a-z]+)?"
+)
+_THOUSANDS = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+_SCALES = {"k": 1e3, "m": 1e6, "mn": 1e6, "million": 1e6, "bn": 1e9, "billion": 1e9}
 _UNITS = {
     "%": "%",
     "percent": "%",
@@ -226,9 +230,13 @@ def read_written_target(text: str) -> tuple[float | None, str | None, str | None
     numbers = _NUMBER.findall(lowered)
     if len(numbers) != 1:
         return None, None, None
-    number, unit = numbers[0]
-    value = float(number.replace(",", "."))
+    currency, number, unit = numbers[0]
+    value = float(
+        number.replace(",", "") if _THOUSANDS.fullmatch(number) else number.replace(",", ".")
+    )
     direction = "lower" if _LOWER.search(lowered) else "higher" if _HIGHER.search(lowered) else None
+    if currency:
+        return value * _SCALES.get(unit, 1), currency, direction
     return value, _UNITS.get(unit, unit[:30] or None), direction
 
 
