@@ -735,11 +735,15 @@ async def test_in_the_shell_the_review_card_is_answered_by_its_number(
     assert await ask(app) == 1
     assert app.worker is not None
     await app.worker.drain()
-    pressed = await shell("boss", "1\n")
+    pressed = await shell("boss", "1\n2\n")
     card, after = pressed.split("boss> 1", 1)
     assert f"Did #{idea.id} help?" in card and "[1] Yes, it helped" in card
     assert "went from 74 to 52 minutes" in card
     assert f"Recorded for #{idea.id}: it helped" in after
+    # A second press says the review was answered, not that feedback was "counted".
+    second = after.split("boss> 2", 1)[1]
+    assert f"The review of #{idea.id} was already answered" in second
+    assert "counted" not in second
     told = await shell("ann", "")
     assert f"Your suggestion #{idea.id} was checked against its KPI: it helped" in told
 
