@@ -306,8 +306,10 @@ def _postpone(
     review.asked_at = None
     review.escalation_level = 0
     review.escalated_at = None
+    # A manager above (or an admin) puts it off for the one who decided: they are asked again.
+    who = "you will be" if actor_id(actor) == review.decided_by_id else "the deciding manager is"
     note = (
-        f"Too early for #{review.suggestion_id}: you will be asked again on "
+        f"Too early for #{review.suggestion_id}: {who} asked again on "
         f"{review_day(review.review_on)} (in {plural(days, 'day')})."
     )
     log.info("review #%d put off by %d days", review.id, days)
