@@ -343,6 +343,9 @@ async def test_chat_options_make_a_promise_and_bad_combinations_are_refused_clea
     [card] = listing.messages[0].cards
     [fact] = card.facts
     assert fact.label == f"Review {review.id} (idea #{idea.id})" and "due on" in fact.value
+    # A wrong number in chat is answered with the chat's way to list them.
+    wrong = await app.router.handle(CommandInvoked(actor("boss"), command="review", text="99 yes"))
+    assert wrong.error is not None and "/review in chat lists" in wrong.error
 
 
 async def test_a_later_decision_supersedes_and_a_planned_promise_carries_over_to_done(

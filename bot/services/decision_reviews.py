@@ -61,7 +61,10 @@ async def get_review(session: AsyncSession, review_id: int) -> DecisionReview:
     )
     review = await session.get(DecisionReview, review_id, populate_existing=True)
     if review is None:
-        raise NotFound(f"There is no review #{review_id}; list them with advocacy reviews list.")
+        raise NotFound(
+            f"There is no review #{review_id}; /review in chat lists those waiting for you "
+            "(advocacy reviews list: all of them)."
+        )
     return review
 
 
