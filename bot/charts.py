@@ -200,7 +200,9 @@ def kpi_headline(row: ObjectiveFigures, width: int = 200) -> str:
             lines[-1] = joined
         else:
             lines.append(part)
-    return "\n".join(lines)
+    # A part longer than a line on its own ("1.39 per 1,000 customers to go (target 2 per 1,000
+    # customers)" on a phone) wraps too, rather than running off the chart's edge.
+    return "\n".join(wrapped for line in lines for wrapped in textwrap.wrap(line, width))
 
 
 def kpi_figure(report: ObjectivesReport, *, narrow: bool = False) -> Any:

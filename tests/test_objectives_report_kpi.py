@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestServer
 from click.testing import CliRunner
 
 from bot.app import Application
-from bot.charts import kpi_figure
+from bot.charts import KPI_TITLE_WIDTH, kpi_figure, kpi_headline
 from bot.cli.main import cli
 from bot.compose.report_card import objectives_report_message
 from bot.domain import Role
@@ -26,7 +26,7 @@ from bot.services.digest_runs import start_run
 from bot.services.digests import add_digest
 from bot.services.kpi_readings import record_reading
 from bot.services.objectives import add_objective, get_objective
-from bot.services.objectives_report import KpiFigures, build_objectives_report
+from bot.services.objectives_report import KpiFigures, ObjectiveFigures, build_objectives_report
 from bot.services.permissions import OPERATOR
 from bot.services.suggestions import answer_suggestion, file_suggestion
 from bot.storage.models import VoiceItem
@@ -279,3 +279,13 @@ async def test_report_in_chat_leads_with_the_kpi_chart_a_signed_link_serves(
             assert (await chart.read()).startswith(b"\x89PNG")
     finally:
         await server.close()
+
+
+def test_a_kpi_headline_part_longer_than_a_phone_line_wraps_instead_of_running_off() -> None:
+    row = ObjectiveFigures("billing", "No surprises", None, None, None)
+    row.kpi_figures = KpiFigures(
+        "per 1,000 customers", "lower", 2, latest=3.39, latest_on=ago(1), start=2.7, start_on=ago(9)
+    )
+    headline = kpi_headline(row, KPI_TITLE_WIDTH[True])
+    assert all(len(line) <= KPI_TITLE_WIDTH[True] for line in headline.splitlines()), headline
+    assert "target 2 per 1,000 customers" in " ".join(headline.splitlines())
