@@ -541,12 +541,14 @@ async def test_an_overdue_review_climbs_the_hierarchy_and_counts_as_overdue(
 ) -> None:
     await team(app)
     await first_reply_objective(app)
+    await reading(app, 74, clock.now)
     idea = await file(app, "ann", "Route VIP tickets first")
     review = await decide(
         app, "boss", idea.id, "done", Promise("first-reply", review_in=timedelta(days=1))
     )
     assert review is not None
     clock.advance(days=2)
+    await reading(app, 52, clock.now)
     await ask(app)
 
     async def escalate() -> int:
@@ -568,6 +570,8 @@ async def test_an_overdue_review_climbs_the_hierarchy_and_counts_as_overdue(
     assert await escalate() == 0  # past the top: nobody above bigboss
     # The manager above answers from the flag itself.
     flag = next(s.message for s in remote.sent if s.target.recipient == "bigboss")
+    # What the KPI did is weighed against what Boss expected, not the reader.
+    assert "That is the way Boss expected (lower)" in flag.cards[0].text
     helped = next(b for b in flag.cards[0].buttons if b.label == "Yes, it helped")
     reply = await app.router.handle(
         ActionInvoked(actor("bigboss"), action_id=helped.action_id, value=helped.value)
