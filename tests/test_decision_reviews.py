@@ -565,6 +565,10 @@ async def test_an_overdue_review_climbs_the_hierarchy_and_counts_as_overdue(
     assert await escalate() == 0  # one flag per step
     flags = [(r, t) for r, t in await sent(app, remote) if "has waited" in t]
     assert flags == [("bigboss", f"The review of #{idea.id} has waited 7 days for Boss")]
+    # The review flagged to bigboss is among those /review lists for him.
+    listing = await app.router.handle(CommandInvoked(actor("bigboss"), command="review", text=""))
+    [fact] = listing.messages[0].cards[0].facts
+    assert fact.label == f"Review {review.id} (idea #{idea.id})"
     assert (await report_promises(app)).overdue == 1
     clock.advance(days=7)
     assert await escalate() == 0  # past the top: nobody above bigboss

@@ -337,7 +337,7 @@ async def list_reviews(
 ) -> list[DecisionReview]:
     """Open and answered reviews, soonest first. ``due``: asked and not answered; with
     ``overdue_after``: asked and unanswered for that long. ``reviewer``: only those asked of
-    this manager."""
+    this manager, or flagged to them as overdue (a manager above)."""
     statement = select(DecisionReview).where(DecisionReview.state != ReviewState.SUPERSEDED)
     if due or overdue_after is not None:
         statement = statement.where(DecisionReview.state == ReviewState.ASKED)
@@ -346,7 +346,22 @@ async def list_reviews(
     found = list(await session.scalars(statement.order_by(DecisionReview.review_on)))
     if reviewer is None:
         return found
-    return [r for r in found if any(m.id == reviewer.id for m in await reviewers(session, r))]
+    return [r for r in found if await _waits_for(session, r, reviewer)]
+
+
+async def _waits_for(session: AsyncSession, review: DecisionReview, member: Member) -> bool:
+    """Asked of ``member``, or flagged to them: overdue, and they are one of the levels above
+    the reviewer that its flags have reached (they got the card and may answer it)."""
+    current = await reviewers(session, review)
+    if any(m.id == member.id for m in current):
+        return True
+    if review.state != ReviewState.ASKED:
+        return False
+    for _ in range(review.escalation_level):
+        current = await climb(session, current, 1)
+        if any(m.id == member.id for m in current):
+            return True
+    return False
 
 
 async def review_lines(
