@@ -343,6 +343,9 @@ async def test_chat_options_make_a_promise_and_bad_combinations_are_refused_clea
     [card] = listing.messages[0].cards
     [fact] = card.facts
     assert fact.label == f"Review {review.id} (idea #{idea.id})" and "due on" in fact.value
+    # A wrong number in chat is answered with the chat's way to list them.
+    wrong = await app.router.handle(CommandInvoked(actor("boss"), command="review", text="99 yes"))
+    assert wrong.error is not None and "/review in chat lists" in wrong.error
 
 
 async def test_a_later_decision_supersedes_and_a_planned_promise_carries_over_to_done(
@@ -454,7 +457,9 @@ async def test_only_the_reviewing_manager_one_above_or_an_admin_may_answer(
         outcome = await answer_review(
             session, app.sealer, bigboss, review.id, "later", storage_types.utcnow(), days=7
         )
-    assert "asked again on" in outcome.note
+    # The manager above put it off for boss, who is the one asked again.
+    assert "the deciding manager is asked again on" in outcome.note
+    assert "you will be" not in outcome.note
     async with app.db.transaction() as session:
         root = await get_member(session, "remote", "root")
         done = await answer_review(
@@ -536,12 +541,14 @@ async def test_an_overdue_review_climbs_the_hierarchy_and_counts_as_overdue(
 ) -> None:
     await team(app)
     await first_reply_objective(app)
+    await reading(app, 74, clock.now)
     idea = await file(app, "ann", "Route VIP tickets first")
     review = await decide(
         app, "boss", idea.id, "done", Promise("first-reply", review_in=timedelta(days=1))
     )
     assert review is not None
     clock.advance(days=2)
+    await reading(app, 52, clock.now)
     await ask(app)
 
     async def escalate() -> int:
@@ -558,11 +565,17 @@ async def test_an_overdue_review_climbs_the_hierarchy_and_counts_as_overdue(
     assert await escalate() == 0  # one flag per step
     flags = [(r, t) for r, t in await sent(app, remote) if "has waited" in t]
     assert flags == [("bigboss", f"The review of #{idea.id} has waited 7 days for Boss")]
+    # The review flagged to bigboss is among those /review lists for him.
+    listing = await app.router.handle(CommandInvoked(actor("bigboss"), command="review", text=""))
+    [fact] = listing.messages[0].cards[0].facts
+    assert fact.label == f"Review {review.id} (idea #{idea.id})"
     assert (await report_promises(app)).overdue == 1
     clock.advance(days=7)
     assert await escalate() == 0  # past the top: nobody above bigboss
     # The manager above answers from the flag itself.
     flag = next(s.message for s in remote.sent if s.target.recipient == "bigboss")
+    # What the KPI did is weighed against what Boss expected, not the reader.
+    assert "That is the way Boss expected (lower)" in flag.cards[0].text
     helped = next(b for b in flag.cards[0].buttons if b.label == "Yes, it helped")
     reply = await app.router.handle(
         ActionInvoked(actor("bigboss"), action_id=helped.action_id, value=helped.value)
@@ -735,11 +748,15 @@ async def test_in_the_shell_the_review_card_is_answered_by_its_number(
     assert await ask(app) == 1
     assert app.worker is not None
     await app.worker.drain()
-    pressed = await shell("boss", "1\n")
+    pressed = await shell("boss", "1\n2\n")
     card, after = pressed.split("boss> 1", 1)
     assert f"Did #{idea.id} help?" in card and "[1] Yes, it helped" in card
     assert "went from 74 to 52 minutes" in card
     assert f"Recorded for #{idea.id}: it helped" in after
+    # A second press says the review was answered, not that feedback was "counted".
+    second = after.split("boss> 2", 1)[1]
+    assert f"The review of #{idea.id} was already answered" in second
+    assert "counted" not in second
     told = await shell("ann", "")
     assert f"Your suggestion #{idea.id} was checked against its KPI: it helped" in told
 

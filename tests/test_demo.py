@@ -17,10 +17,18 @@ from sqlalchemy import func, select
 
 from bot.app import Application
 from bot.cli.main import cli
+from bot.domain import ReviewState
 from bot.events import CommandInvoked
 from bot.services.members import get_member
 from bot.services.rollups import MIN_CONTRIBUTORS, OTHER, build_rollup
-from bot.storage.models import ContentItem, Member, Suggestion
+from bot.storage.models import (
+    ContentItem,
+    DecisionReview,
+    Delivery,
+    Member,
+    OutboundMessage,
+    Suggestion,
+)
 from content.demo.loader import PLATFORM, demo_file, load_demo
 from content.demo.reset import not_the_demos, remove_everything
 from tests.conftest import actor
@@ -201,3 +209,29 @@ async def test_removing_the_demo_empties_every_table_and_numbers_start_again(
             await session.execute(select(func.min(Suggestion.id), func.max(Suggestion.id)))
         ).one()
     assert tuple(ids) == (1, len(demo_file("suggestions.json")))
+
+
+async def test_the_demo_s_answered_reviews_reach_the_manager_as_answered_cards(
+    app: Application,
+) -> None:
+    """A review the demo's manager answered weeks ago reads as a pressed card would (its answer,
+    no buttons); only the reviews still waiting on a manager ask "did it help?"."""
+    await load_demo(app.db, app.sealer, you=None)
+    async with app.db.transaction() as session:
+        states = dict(
+            (await session.execute(select(DecisionReview.id, DecisionReview.state))).all()
+        )
+        cards = (
+            await session.execute(
+                select(Delivery.dedupe_key, OutboundMessage.payload)
+                .join(OutboundMessage, OutboundMessage.id == Delivery.message_id)
+                .where(Delivery.dedupe_key.like("review:%"))
+            )
+        ).all()
+    asking = {int(key.split(":")[1]) for key, payload in cards if payload["cards"][0]["buttons"]}
+    answered = {
+        int(key.split(":")[1]) for key, payload in cards if not payload["cards"][0]["buttons"]
+    }
+    assert asking == {i for i, state in states.items() if state == ReviewState.ASKED}
+    assert answered == {i for i, state in states.items() if state == ReviewState.ANSWERED}
+    assert asking and answered

@@ -18,7 +18,9 @@ from adapters.shell.session import ShellSession
 from bot.app import Application
 from bot.domain import Role
 from bot.services.digests import find_digest
-from bot.storage.models import Member, Suggestion
+from bot.services.objectives import add_objective
+from bot.services.permissions import OPERATOR
+from bot.storage.models import DecisionReview, Member, Suggestion
 from tests.conftest import make_member
 
 KEY = "shell-forms-key-3e9f1c07b2d54a6e8f90a1b2"
@@ -206,3 +208,47 @@ async def test_answer_with_a_status_and_no_text_asks_only_for_the_text(
     async with app.db.transaction() as session:
         idea = await session.get(Suggestion, 1)
         assert idea is not None and idea.status == "under_review"
+
+
+async def test_answer_form_asks_a_wrong_kpi_check_again_instead_of_losing_the_answer(
+    app: Application, tmp_path: Path
+) -> None:
+    """The KPI check's fields are checked as they are given: a past review date or an objective
+    on a declined idea is asked again, and the answer typed before it is kept."""
+    await make_member(app, "mike", role=Role.MANAGER, platform="shell")
+    await make_member(app, "ann", manager="mike", platform="shell")
+    async with app.db.transaction() as session:
+        objective = await add_objective(
+            session, OPERATOR, "first-reply", "Answer within one hour", kpi="first reply time"
+        )
+        objective.kpi_direction = "lower"
+    await piped(app, tmp_path, "ann", "/suggest A weekend rota\n")
+    script = "\n".join(
+        [
+            "/answer 1 declined",
+            "",  # keep declined
+            "Not this year",
+            "first-reply",  # a KPI check on a declined idea...
+            "1",  # ...no KPI check
+            "",  # the way that is better
+            "",  # no date
+            "/answer 1 done",
+            "",
+            "The rota started",
+            "first-reply",
+            "",
+            "2020-01-01",  # in the past...
+            "2d",
+            "",
+        ]
+    )
+    status, out = await piped(app, tmp_path, "mike", script)
+    assert "A KPI check goes with planned or done, not declined" in out
+    assert "2020-01-01 is in the past" in out
+    assert "Form abandoned" not in out
+    assert "Answer recorded: #1 is declined." in out
+    assert "Answer recorded: #1 is done." in out and "You will be asked on" in out
+    assert status == 1  # two wrong answers, each asked again
+    async with app.db.transaction() as session:
+        [review] = list(await session.scalars(select(DecisionReview)))
+        assert review.decided_status == "done"

@@ -253,7 +253,8 @@ class ShellSession:
         if reply.error:
             self.fail(reply.error)
         if reply.duplicate and reply.update is not None:
-            self.write("Already counted; it counts once.")
+            if not reply.messages:  # else they say what was already done (a review answered)
+                self.write("Already counted; it counts once.")
         elif reply.update is not None:
             self.write(
                 render_message(reply.update, self.numbers, message_ref, "── card updated ──")

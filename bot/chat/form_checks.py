@@ -14,13 +14,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.chat.digest_commands import cron_from_day_and_time
 from bot.compose import actions
 from bot.config import ChannelRef
-from bot.domain import DigestKind, parse_enum
+from bot.domain import DECIDED_STATUSES, DigestKind, SuggestionStatus, parse_enum
 from bot.errors import Conflict, DomainError, InvalidInput
 from bot.events import Actor
 from bot.services import digests
 from bot.services.content import validate_url
-from bot.services.members import get_team, validate_timezone
+from bot.services.members import find_member, get_team, validate_timezone
+from bot.services.permissions import OPERATOR
+from bot.services.promises import Promise, check_promise, parse_direction, promised_objective
 from bot.storage.database import Database
+from bot.storage.types import utcnow
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,7 @@ class Answer:
     platform: str
     value: str
     earlier: Mapping[str, Any]
+    actor: Actor | None = None
 
     def before(self, name: str) -> str:
         return str(self.earlier.get(name) or "").strip()
@@ -65,7 +69,7 @@ async def check_form_answer(
         return None
     try:
         async with db.transaction() as session:
-            await check(Answer(session, actor.platform, text, earlier))
+            await check(Answer(session, actor.platform, text, earlier, actor))
     except DomainError as error:
         return error.message
     return None
@@ -137,6 +141,53 @@ async def content_expires(answer: Answer) -> None:
         raise InvalidInput(
             "Write the number of days after which to stop sending it (e.g. 30), or nothing."
         )
+
+
+# ----- /answer: the KPI check a planned or done decision promises -------------------------------
+
+
+def _answer_status(answer: Answer) -> SuggestionStatus | None:
+    try:
+        return SuggestionStatus(answer.before("status"))
+    except ValueError:
+        return None
+
+
+@field_check(actions.FORM_ANSWER, "objective")
+async def answer_objective(answer: Answer) -> None:
+    status = _answer_status(answer)
+    if status is not None and status not in DECIDED_STATUSES:
+        raise InvalidInput(
+            f"A KPI check goes with planned or done, not {status.label}: choose 1 (no KPI "
+            "check), or /cancel and answer again with planned or done."
+        )
+    await promised_objective(answer.session, answer.value)
+
+
+@field_check(actions.FORM_ANSWER, "expect")
+async def answer_expect(answer: Answer) -> None:
+    Promise.from_fields(answer.before("objective"), answer.value)
+    parse_direction(answer.value)
+
+
+@field_check(actions.FORM_ANSWER, "review")
+async def answer_review_date(answer: Answer) -> None:
+    """The date as the answer will check it: a wait or a date, after today on the manager's
+    own clock, within three years."""
+    promise = Promise.from_fields(answer.before("objective"), answer.before("expect"), answer.value)
+    status = _answer_status(answer)
+    if promise is None or status not in DECIDED_STATUSES:
+        return
+    member = None
+    if answer.actor is not None:
+        member = await find_member(
+            answer.session, answer.actor.platform, answer.actor.user_id, answer.actor.workspace
+        )
+    try:
+        await check_promise(answer.session, promise, status, member or OPERATOR, utcnow())
+    except DomainError as error:
+        if error.field == "review":  # the others are asked of their own fields
+            raise
 
 
 def _channel_fits_kind(kind: str) -> None:

@@ -68,15 +68,16 @@ def change_sentence(review: DecisionReview, change: KpiChange) -> str:
     return f"{kpi} went from {before} to {kpi_value(change.after, unit)} {since}"
 
 
-def verdict_line(change: KpiChange) -> str:
+def verdict_line(change: KpiChange, who: str = "you") -> str:
+    """Against what ``who`` (the deciding manager; "you" on their own card) expected."""
     expected = change.as_expected
     if expected is None:
         return "Not enough readings to say which way it moved."
     if change.moved == "unchanged":
-        return f"It did not move; you expected it to go {change.expected}."
+        return f"It did not move; {who} expected it to go {change.expected}."
     if expected:
-        return f"That is the way you expected ({change.expected})."
-    return f"That is not the way you expected: you expected it to go {change.expected}."
+        return f"That is the way {who} expected ({change.expected})."
+    return f"That is not the way {who} expected: {who} expected it to go {change.expected}."
 
 
 def review_buttons(review: DecisionReview) -> tuple[Button, ...]:
@@ -117,12 +118,18 @@ def _facts(review: DecisionReview, suggestion: Suggestion, change: KpiChange) ->
 
 
 def review_card(
-    review: DecisionReview, suggestion: Suggestion, change: KpiChange, *, title: str = ""
+    review: DecisionReview,
+    suggestion: Suggestion,
+    change: KpiChange,
+    *,
+    title: str = "",
+    who: str = "you",
 ) -> Message:
-    """The manager's card on the review date: the KPI before and after, and did it help?"""
+    """The manager's card on the review date: the KPI before and after, and did it help?
+    ``who`` made the decision ("you" on the deciding manager's own card)."""
     sentence = change_sentence(review, change)
     title = title or f"Did #{suggestion.id} help? Time to check"
-    text = f"{sentence[:1].upper()}{sentence[1:]}. {verdict_line(change)} Did it help?"
+    text = f"{sentence[:1].upper()}{sentence[1:]}. {verdict_line(change, who)} Did it help?"
     return Message(
         fallback=f"{title}: {sentence}.",
         kind="decision_review",
@@ -148,7 +155,7 @@ def overdue_flag(
 ) -> Message:
     """For the managers above: a review nobody answered. They may answer it themselves."""
     title = f"The review of #{suggestion.id} has waited {humanise_duration(waited)} for {reviewer}"
-    return review_card(review, suggestion, change, title=title)
+    return review_card(review, suggestion, change, title=title, who=reviewer)
 
 
 def answered_card(

@@ -61,7 +61,10 @@ async def get_review(session: AsyncSession, review_id: int) -> DecisionReview:
     )
     review = await session.get(DecisionReview, review_id, populate_existing=True)
     if review is None:
-        raise NotFound(f"There is no review #{review_id}; list them with advocacy reviews list.")
+        raise NotFound(
+            f"There is no review #{review_id}; /review in chat lists those waiting for you "
+            "(advocacy reviews list: all of them)."
+        )
     return review
 
 
@@ -306,8 +309,10 @@ def _postpone(
     review.asked_at = None
     review.escalation_level = 0
     review.escalated_at = None
+    # A manager above (or an admin) puts it off for the one who decided: they are asked again.
+    who = "you will be" if actor_id(actor) == review.decided_by_id else "the deciding manager is"
     note = (
-        f"Too early for #{review.suggestion_id}: you will be asked again on "
+        f"Too early for #{review.suggestion_id}: {who} asked again on "
         f"{review_day(review.review_on)} (in {plural(days, 'day')})."
     )
     log.info("review #%d put off by %d days", review.id, days)
@@ -332,7 +337,7 @@ async def list_reviews(
 ) -> list[DecisionReview]:
     """Open and answered reviews, soonest first. ``due``: asked and not answered; with
     ``overdue_after``: asked and unanswered for that long. ``reviewer``: only those asked of
-    this manager."""
+    this manager, or flagged to them as overdue (a manager above)."""
     statement = select(DecisionReview).where(DecisionReview.state != ReviewState.SUPERSEDED)
     if due or overdue_after is not None:
         statement = statement.where(DecisionReview.state == ReviewState.ASKED)
@@ -341,7 +346,22 @@ async def list_reviews(
     found = list(await session.scalars(statement.order_by(DecisionReview.review_on)))
     if reviewer is None:
         return found
-    return [r for r in found if any(m.id == reviewer.id for m in await reviewers(session, r))]
+    return [r for r in found if await _waits_for(session, r, reviewer)]
+
+
+async def _waits_for(session: AsyncSession, review: DecisionReview, member: Member) -> bool:
+    """Asked of ``member``, or flagged to them: overdue, and they are one of the levels above
+    the reviewer that its flags have reached (they got the card and may answer it)."""
+    current = await reviewers(session, review)
+    if any(m.id == member.id for m in current):
+        return True
+    if review.state != ReviewState.ASKED:
+        return False
+    for _ in range(review.escalation_level):
+        current = await climb(session, current, 1)
+        if any(m.id == member.id for m in current):
+            return True
+    return False
 
 
 async def review_lines(

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import ReviewState
@@ -16,7 +17,7 @@ from bot.services.decision_reviews import answer_review, ask_due_reviews
 from bot.services.kpi_readings import reading_on
 from bot.services.members import get_member
 from bot.services.promises import Promise, open_review
-from bot.storage.models import DecisionReview, Suggestion
+from bot.storage.models import DecisionReview, Delivery, OutboundMessage, Suggestion
 
 PLATFORM = "shell"
 
@@ -52,7 +53,9 @@ async def settle_reviews(
     now: datetime,
 ) -> None:
     """Each review whose date has passed is asked on its date, and answered the day after
-    where the demo's manager answered it: both compare the KPI as it stood then."""
+    where the demo's manager answered it: both compare the KPI as it stood then. An answered
+    review's card reads as it did once pressed (its answer, no buttons), as Slack or Teams
+    would show it: not a "did it help?" that only says "already answered" when pressed."""
     await session.flush()
     for review, answer in sorted(reviews, key=lambda pair: pair[0].review_on):
         if review.review_on > now:
@@ -65,4 +68,10 @@ async def settle_reviews(
             continue
         manager = await get_member(session, PLATFORM, answer["by"])
         answered_on = review.review_on + timedelta(days=1)
-        await answer_review(session, sealer, manager, review.id, verdict, answered_on)
+        outcome = await answer_review(session, sealer, manager, review.id, verdict, answered_on)
+        cards = select(Delivery.message_id).where(Delivery.dedupe_key.like(f"review:{review.id}:%"))
+        await session.execute(
+            update(OutboundMessage)
+            .where(OutboundMessage.id.in_(cards))
+            .values(payload=outcome.card.to_dict())
+        )
