@@ -78,12 +78,33 @@ def migration_reader():  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize(
     "text",
     ["under 1 hour", "at least 90%", "< 4.5", "NPS over 40", "within 2 days", "between 2 and 4 h",
-     "fast", "max 30 mins", "above 4,5 stars"],
+     "fast", "max 30 mins", "above 4,5 stars", "at least 1,000 active users", "1.5k signups",
+     "no more than 2 per week"],
 )  # fmt: skip
 def test_the_services_reading_of_a_written_target_is_the_migrations(text: str) -> None:
     """Targets written before the migration and after it are read the same way."""
     read = read_written_target(text)
     assert (read.value, read.unit, read.direction) == migration_reader()(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "read"),
+    [("at least 1,000 active users", (1000, None, "higher")),
+     ("1,000,000 EUR", (1_000_000, "eur", None)),
+     ("above 4,5 stars", (4.5, "stars", "higher")),
+     ("under 2 business days", (2, None, "lower")),
+     ("no more than 2 per week", (2, None, "lower")),
+     ("under 1 hour per ticket", (1, "hours", "lower")),
+     ("1.5k signups", (None, None, None)),
+     ("95 percent", (95, "%", None))],
+)  # fmt: skip
+def test_a_written_targets_thousands_are_thousands_and_only_a_unit_is_taken_for_one(
+    text: str, read: tuple[float | None, str | None, str | None]
+) -> None:
+    """ "1,000" is a thousand, not 1.0; the word after the number is the unit only when it is one
+    (hours, %) or ends the target ("4.5 stars"): "active" in "1,000 active users" is not."""
+    written = read_written_target(text)
+    assert (written.value, written.unit, written.direction) == read
 
 
 async def test_a_written_target_fills_unit_direction_and_number_in_the_kpis_unit(

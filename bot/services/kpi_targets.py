@@ -17,7 +17,12 @@ from bot.errors import InvalidInput
 
 _LOWER = re.compile(r"\b(under|below|less than|at most|within|no more than|max(imum)?)\b|<")
 _HIGHER = re.compile(r"\b(over|above|more than|at least|min(imum)?)\b|>")
-_NUMBER = re.compile(r"(-?\d+(?:[.,]\d+)?)\s*(%|percent\b|[a-z]+)?")
+# A number ("1,000" and "1,000,000" are thousands, "4,5" and "4.5" decimals), then the word
+# after it: its unit when that word is one ("hours", "%"), or ends the text ("4.5 stars").
+_NUMBER = re.compile(
+    r"(-?\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!\d)|-?\d+(?:[.,]\d+)?)(\s*)(%|percent\b|[a-z]+)?"
+)
+_THOUSANDS = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 UNITS = {
     "%": "%",
     "percent": "%",
@@ -56,13 +61,21 @@ def read_written_target(text: str) -> WrittenTarget:
     """Number, unit and direction from a target as people wrote it; None where it is not plain
     (no number, or several: "between 2 and 4 hours" is not guessed at)."""
     lowered = text.strip().lower()
-    numbers = _NUMBER.findall(lowered)
+    numbers = list(_NUMBER.finditer(lowered))
     if len(numbers) != 1:
         return WrittenTarget(None, None, None)
-    number, unit = numbers[0]
-    value = float(number.replace(",", "."))
+    number, space, word = numbers[0].groups()
+    unit = UNITS.get(word or "")
+    if word and unit is None:
+        if not space:  # "1.5k", "3x": a suffix that is no unit is not plain
+            return WrittenTarget(None, None, None)
+        if not lowered[numbers[0].end() :].strip():
+            unit = word[:MAX_UNIT]  # "4.5 stars"; not "1,000 active users" nor "2 per week"
+    value = float(
+        number.replace(",", "") if _THOUSANDS.fullmatch(number) else number.replace(",", ".")
+    )
     direction = "lower" if _LOWER.search(lowered) else "higher" if _HIGHER.search(lowered) else None
-    return WrittenTarget(value, UNITS.get(unit, unit[:MAX_UNIT] or None), direction)
+    return WrittenTarget(value, unit, direction)
 
 
 def normalise_unit(unit: str | None) -> str | None:

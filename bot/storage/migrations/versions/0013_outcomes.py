@@ -194,7 +194,12 @@ def upgrade() -> None:
 
 _LOWER = re.compile(r"\b(under|below|less than|at most|within|no more than|max(imum)?)\b|<")
 _HIGHER = re.compile(r"\b(over|above|more than|at least|min(imum)?)\b|>")
-_NUMBER = re.compile(r"(-?\d+(?:[.,]\d+)?)\s*(%|percent\b|[a-z]+)?")
+# A number ("1,000" and "1,000,000" are thousands, "4,5" and "4.5" decimals), then the word
+# after it: its unit when that word is one ("hours", "%"), or ends the text ("4.5 stars").
+_NUMBER = re.compile(
+    r"(-?\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!\d)|-?\d+(?:[.,]\d+)?)(\s*)(%|percent\b|[a-z]+)?"
+)
+_THOUSANDS = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _UNITS = {
     "%": "%",
     "percent": "%",
@@ -223,13 +228,21 @@ def read_written_target(text: str) -> tuple[float | None, str | None, str | None
     """(number, unit, direction) from a target as people wrote it; None where it is not plain.
     A copy frozen in this migration, so later changes to the services cannot change it."""
     lowered = text.strip().lower()
-    numbers = _NUMBER.findall(lowered)
+    numbers = list(_NUMBER.finditer(lowered))
     if len(numbers) != 1:
         return None, None, None
-    number, unit = numbers[0]
-    value = float(number.replace(",", "."))
+    number, space, word = numbers[0].groups()
+    unit = _UNITS.get(word or "")
+    if word and unit is None:
+        if not space:  # "1.5k", "3x": a suffix that is no unit is not plain
+            return None, None, None
+        if not lowered[numbers[0].end() :].strip():
+            unit = word[:30]  # "4.5 stars"; not "1,000 active users" nor "2 per week"
+    value = float(
+        number.replace(",", "") if _THOUSANDS.fullmatch(number) else number.replace(",", ".")
+    )
     direction = "lower" if _LOWER.search(lowered) else "higher" if _HIGHER.search(lowered) else None
-    return value, _UNITS.get(unit, unit[:30] or None), direction
+    return value, unit, direction
 
 
 def _measure_written_targets() -> None:
