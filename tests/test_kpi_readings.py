@@ -182,6 +182,30 @@ def test_objectives_take_a_measured_kpi_and_list_it_with_the_latest_reading(
     assert "74 minutes on " + day(10) in table and "none yet" in table
 
 
+def test_a_target_written_as_its_number_reads_once_and_another_beside_its_number(
+    cli_env: dict[str, str],
+) -> None:
+    run("objectives", "add", "stars", "Loved app", "--target", "4.5 stars")
+    run("objectives", "add", "reply", "Answer fast", "--target", "under 1 hour")
+    table = run("objectives", "list").output
+    assert "4.5 stars" in table and "4.5 stars (4.5 stars)" not in table
+    assert "1 hour (under 1 hour)" in table
+
+
+async def test_the_objectives_page_says_a_target_written_as_its_number_once(
+    app: Application, browsers: list[Browser]
+) -> None:
+    await make_member(app, "boss", role=Role.MANAGER)
+    async with app.db.transaction() as session:
+        await add_objective(session, OPERATOR, "stars", "Loved app", target="4.5 stars")
+        await add_objective(session, OPERATOR, "reply", "Answer fast", target="under 1 hour")
+    await signed_in(app, browsers[0], "boss")
+    status, html = await browsers[0].get("/console/objectives")
+    assert status == 200
+    assert "target 4.5 stars</small>" in html and "(<bdi>4.5 stars</bdi>)" not in html
+    assert "target 1 hour (<bdi>under 1 hour</bdi>)" in html
+
+
 def test_recording_a_reading_says_added_updated_or_unchanged_and_the_change(
     cli_env: dict[str, str],
 ) -> None:

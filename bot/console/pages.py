@@ -14,7 +14,13 @@ from sqlalchemy import func, select
 from bot.charts import kpi_chart, objectives_chart, theme_trend_chart
 from bot.chat.parsing import parse_id
 from bot.compose.board_cards import SORT_LABELS, SORT_TITLES, shown_label
-from bot.compose.kpi_text import kpi_change, kpi_distance, kpi_trend, kpi_value
+from bot.compose.kpi_text import (
+    kpi_change,
+    kpi_distance,
+    kpi_trend,
+    kpi_value,
+    written_repeats,
+)
 from bot.compose.notices import who_is_told
 from bot.compose.report_card import promise_summary
 from bot.compose.text import plural
@@ -138,6 +144,7 @@ async def objectives(visit: Visit) -> web.StreamResponse:
         objective_options=[(o.key, o.title) for o in known],
         today=utcnow().date().isoformat(),
         kpi_value=kpi_value,
+        written_repeats=written_repeats,
         kpi_change=kpi_change,
         kpi_trend=kpi_trend,
         kpi_distance=kpi_distance,
