@@ -238,6 +238,27 @@ def test_recording_a_reading_says_added_updated_or_unchanged_and_the_change(
     )
 
 
+def test_a_percentage_is_refused_for_a_kpi_in_another_unit_and_taken_for_one_in_percent(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """ "50%" typed for a KPI in hours is a slip, not 50 hours; for a KPI in % (or with no unit)
+    the % is the unit's."""
+    run("objectives", "add", "reply", "Answer fast", "--unit", "hours")
+    run("objectives", "add", "csat", "Happy", "--unit", "%")
+    refused = run("objectives", "record", "reply", "50%", code=1).output
+    assert refused.strip() == (
+        "Error: the value '50%' is a percentage, but this KPI is measured in hours"
+    )
+    assert "Added csat" in run("objectives", "record", "csat", "91.5%").output
+    path = tmp_path / "kpis.csv"
+    path.write_text(f"objective,date,value\nreply,{day(3)},50%\ncsat,{day(3)},90%\n")
+    result = run("objectives", "import", str(path), code=2)
+    assert ":2: rejected: the value '50%' is a percentage, but this KPI" in result.output
+    assert result.output.splitlines()[-1] == "1 added, 0 updated, 0 unchanged, 1 rejected."
+    readings = json.loads(run("objectives", "readings", "reply", "--json").output)
+    assert readings["readings"] == []
+
+
 def test_a_csv_import_keeps_good_rows_and_rejects_bad_ones_by_line(
     cli_env: dict[str, str], tmp_path: Path
 ) -> None:

@@ -168,7 +168,7 @@ async def record_kpi(visit: Visit) -> web.StreamResponse:
         typed = str(form.get("value") or "").strip()
         if not typed:
             raise InvalidInput("Give the KPI's value: a number, such as 52.")
-        value = parse_value(typed)
+        value = parse_value(typed, objective.kpi_unit)
     with concerning("date"):
         day = parse_day(form.get("date")) if form.get("date") else utcnow().date()
         check_day(day)

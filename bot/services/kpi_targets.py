@@ -104,6 +104,15 @@ def parse_number(text: str, what: str = "value") -> float:
     return number
 
 
+def check_percent(text: str, unit: str | None) -> None:
+    """A value typed with % ("50%") for a KPI measured in another unit (hours) is refused: the %
+    is dropped as the unit's only when the KPI is in % or has no unit."""
+    if text.strip().endswith("%") and unit and unit != "%":
+        raise InvalidInput(
+            f"the value '{text.strip()}' is a percentage, but this KPI is measured in {unit}"
+        )
+
+
 def in_unit(value: float, written: str | None, unit: str | None) -> float | None:
     """``value`` written in unit ``written`` expressed in ``unit``; None when they cannot be
     compared (hours against %, say). The same unit, or no unit on either side, is as it is."""
