@@ -192,18 +192,21 @@ def test_a_target_written_as_its_number_reads_once_and_another_beside_its_number
     assert "1 hour (under 1 hour)" in table
 
 
-async def test_the_objectives_page_says_a_target_written_as_its_number_once(
+async def test_the_objectives_page_says_a_target_once_and_one_without_a_number_as_such(
     app: Application, browsers: list[Browser]
 ) -> None:
     await make_member(app, "boss", role=Role.MANAGER)
     async with app.db.transaction() as session:
         await add_objective(session, OPERATOR, "stars", "Loved app", target="4.5 stars")
         await add_objective(session, OPERATOR, "reply", "Answer fast", target="under 1 hour")
+        await add_objective(session, OPERATOR, "fast", "Be fast", kpi="speed", target="fast")
     await signed_in(app, browsers[0], "boss")
     status, html = await browsers[0].get("/console/objectives")
     assert status == 200
     assert "target 4.5 stars</small>" in html and "(<bdi>4.5 stars</bdi>)" not in html
     assert "target 1 hour (<bdi>under 1 hour</bdi>)" in html
+    # A target with no number says it is one, as the CLI does, not "speed (fast)".
+    assert "<bdi>speed</bdi>, target '<bdi>fast</bdi>' (no number)</small>" in html
 
 
 def test_recording_a_reading_says_added_updated_or_unchanged_and_the_change(
