@@ -87,8 +87,13 @@ def summary(configured: ContentSettings) -> str:
     )
     rule = configured.spikes
     spikes = (
-        f"spikes on a theme's voices {rule.per()} (at least {rule.minimum}, "
-        f"{rule.sigmas:g} spreads over its usual)"
+        f"spikes: a theme with at least {rule.minimum} voices {rule.per()} and over its usual "
+        f"level by {rule.sigmas:g} spreads (VOICE_SPIKE_*), "
+        + (
+            f"alerted to {channels}"
+            if channels
+            else "marked in voice digests but not alerted (set VOICE_ALERT_CHANNELS)"
+        )
     )
     return (
         f"content and customer-voice digests; feeds polled every "

@@ -81,12 +81,33 @@ def migration_reader():  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize(
     "text",
     ["under 1 hour", "at least 90%", "< 4.5", "NPS over 40", "within 2 days", "between 2 and 4 h",
-     "fast", "max 30 mins", "above 4,5 stars"],
+     "fast", "max 30 mins", "above 4,5 stars", "at least 1,000 active users", "1.5k signups",
+     "no more than 2 per week"],
 )  # fmt: skip
 def test_the_services_reading_of_a_written_target_is_the_migrations(text: str) -> None:
     """Targets written before the migration and after it are read the same way."""
     read = read_written_target(text)
     assert (read.value, read.unit, read.direction) == migration_reader()(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "read"),
+    [("at least 1,000 active users", (1000, None, "higher")),
+     ("1,000,000 EUR", (1_000_000, "eur", None)),
+     ("above 4,5 stars", (4.5, "stars", "higher")),
+     ("under 2 business days", (2, None, "lower")),
+     ("no more than 2 per week", (2, None, "lower")),
+     ("under 1 hour per ticket", (1, "hours", "lower")),
+     ("1.5k signups", (None, None, None)),
+     ("95 percent", (95, "%", None))],
+)  # fmt: skip
+def test_a_written_targets_thousands_are_thousands_and_only_a_unit_is_taken_for_one(
+    text: str, read: tuple[float | None, str | None, str | None]
+) -> None:
+    """ "1,000" is a thousand, not 1.0; the word after the number is the unit only when it is one
+    (hours, %) or ends the target ("4.5 stars"): "active" in "1,000 active users" is not."""
+    written = read_written_target(text)
+    assert (written.value, written.unit, written.direction) == read
 
 
 async def test_a_written_target_fills_unit_direction_and_number_in_the_kpis_unit(
@@ -198,6 +219,33 @@ def test_a_misspelt_objective_is_offered_the_closest_and_a_date_off_the_calendar
     assert "unknown objective 'reply-within-1' (did you mean reply-within-1h? known: " in output
 
 
+def test_a_target_written_as_its_number_reads_once_and_another_beside_its_number(
+    cli_env: dict[str, str],
+) -> None:
+    run("objectives", "add", "stars", "Loved app", "--target", "4.5 stars")
+    run("objectives", "add", "reply", "Answer fast", "--target", "under 1 hour")
+    table = run("objectives", "list").output
+    assert "4.5 stars" in table and "4.5 stars (4.5 stars)" not in table
+    assert "1 hour (under 1 hour)" in table
+
+
+async def test_the_objectives_page_says_a_target_once_and_one_without_a_number_as_such(
+    app: Application, browsers: list[Browser]
+) -> None:
+    await make_member(app, "boss", role=Role.MANAGER)
+    async with app.db.transaction() as session:
+        await add_objective(session, OPERATOR, "stars", "Loved app", target="4.5 stars")
+        await add_objective(session, OPERATOR, "reply", "Answer fast", target="under 1 hour")
+        await add_objective(session, OPERATOR, "fast", "Be fast", kpi="speed", target="fast")
+    await signed_in(app, browsers[0], "boss")
+    status, html = await browsers[0].get("/console/objectives")
+    assert status == 200
+    assert "target 4.5 stars</small>" in html and "(<bdi>4.5 stars</bdi>)" not in html
+    assert "target 1 hour (<bdi>under 1 hour</bdi>)" in html
+    # A target with no number says it is one, as the CLI does, not "speed (fast)".
+    assert "<bdi>speed</bdi>, target '<bdi>fast</bdi>' (no number)</small>" in html
+
+
 def test_recording_a_reading_says_added_updated_or_unchanged_and_the_change(
     cli_env: dict[str, str],
 ) -> None:
@@ -228,6 +276,27 @@ def test_recording_a_reading_says_added_updated_or_unchanged_and_the_change(
     assert run("objectives", "readings", "reply", "--csv").output == (
         f"objective,date,value\nreply,{day(0)},50.5\nreply,{day(7)},74\n"
     )
+
+
+def test_a_percentage_is_refused_for_a_kpi_in_another_unit_and_taken_for_one_in_percent(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """ "50%" typed for a KPI in hours is a slip, not 50 hours; for a KPI in % (or with no unit)
+    the % is the unit's."""
+    run("objectives", "add", "reply", "Answer fast", "--unit", "hours")
+    run("objectives", "add", "csat", "Happy", "--unit", "%")
+    refused = run("objectives", "record", "reply", "50%", code=1).output
+    assert refused.strip() == (
+        "Error: the value '50%' is a percentage, but this KPI is measured in hours"
+    )
+    assert "Added csat" in run("objectives", "record", "csat", "91.5%").output
+    path = tmp_path / "kpis.csv"
+    path.write_text(f"objective,date,value\nreply,{day(3)},50%\ncsat,{day(3)},90%\n")
+    result = run("objectives", "import", str(path), code=2)
+    assert ":2: rejected: the value '50%' is a percentage, but this KPI" in result.output
+    assert result.output.splitlines()[-1] == "1 added, 0 updated, 0 unchanged, 1 rejected."
+    readings = json.loads(run("objectives", "readings", "reply", "--json").output)
+    assert readings["readings"] == []
 
 
 def test_a_csv_import_keeps_good_rows_and_rejects_bad_ones_by_line(

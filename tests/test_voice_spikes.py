@@ -9,6 +9,7 @@ import csv
 import itertools
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from bot.platform import AdapterRegistry
 from bot.services.voice import store_voice_item
 from bot.storage.models import Digest, OutboundMessage, VoiceSpike
 from bot.storage.types import utcnow
+from content.plugin import summary
 from content.settings import content_settings
 from content.voice_digest import voice_composer
 from content.voice_spikes import SpikeRule, detect_spikes
@@ -182,6 +184,18 @@ async def test_the_minimum_and_the_period_are_configurable(
         assert await detect(app) == ["documentation"]
     with pytest.raises(ValueError, match="VOICE_SPIKE_PERIOD"):
         content_settings(with_env(settings, VOICE_SPIKE_PERIOD="often"))
+
+
+def test_the_start_up_log_says_how_spikes_are_found_and_whether_they_are_alerted(
+    settings: Settings,
+) -> None:
+    alerted = summary(content_settings(with_env(settings, VOICE_SPIKE_MIN_COUNT="3")))
+    assert "spikes: a theme with at least 3 voices a day and over its usual level by 3" in alerted
+    assert "alerted to remote:CALERTS" in alerted
+    quiet = replace(settings, env={})
+    told = summary(content_settings(quiet))
+    assert "spikes: a theme with at least 5 voices a day" in told
+    assert "marked in voice digests but not alerted (set VOICE_ALERT_CHANNELS)" in told
 
 
 async def test_the_voice_digest_marks_a_spiking_theme_and_counts_voice_logged_by_colleagues(

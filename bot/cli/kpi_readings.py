@@ -24,7 +24,7 @@ from bot.domain import KpiSource
 from bot.import_files import encoding_note, open_import_file
 from bot.services.kpi_import import ImportReport, import_kpi_file, parse_day
 from bot.services.kpi_readings import Recorded, reading_on, record_reading
-from bot.services.kpi_targets import parse_number
+from bot.services.kpi_targets import check_percent, parse_number
 from bot.services.objectives import get_objective, list_readings
 from bot.services.permissions import OPERATOR
 from bot.storage.models import KpiReading, Objective
@@ -46,6 +46,7 @@ def record(key: str, value: str, day: str | None) -> None:
     async def work(app: Application) -> tuple[Objective, Recorded, KpiReading | None]:
         async with app.db.transaction() as session:
             objective = await get_objective(session, key)
+            check_percent(value, objective.kpi_unit)
             recorded = await record_reading(
                 session, OPERATOR, objective, number, when, source=KpiSource.CLI
             )

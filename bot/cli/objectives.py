@@ -16,7 +16,7 @@ from bot.cli.runtime import (
     print_table,
     run_with_app,
 )
-from bot.compose.kpi_text import describe_kpi, kpi_value
+from bot.compose.kpi_text import describe_kpi, kpi_value, target_text
 from bot.compose.text import plural
 from bot.domain import KpiDirection
 from bot.services.kpi_targets import parse_number
@@ -186,12 +186,6 @@ def list_command(as_json: bool) -> None:
         print_json(records)
         return
 
-    def target(r: dict[str, Any]) -> str:
-        number = kpi_value(r["target_value"], r["unit"]) if r["target_value"] is not None else ""
-        if r["target"] and number and r["target"].lower() != number.lower():
-            return f"{number} ({r['target']})"  # not "7 days (7 days)"
-        return number or r["target"] or ""
-
     print_table(
         "Objectives",
         ["Key", "Title", "KPI", "Unit", "Better", "Target", "Latest reading"],
@@ -202,7 +196,7 @@ def list_command(as_json: bool) -> None:
                 r["kpi"] or "",
                 r["unit"] or "",
                 r["direction"] or "",
-                target(r),
+                target_text(r["target_value"], r["unit"], r["target"]),
                 f"{kpi_value(r['latest_value'], r['unit'])} on {r['latest_date']}"
                 if r["latest_date"]
                 else "none yet",

@@ -69,6 +69,22 @@ def kpi_distance(
     return f"met ({goal})" if met else f"{kpi_value(to_go, unit)} to go ({goal})"
 
 
+def target_text(value: float | None, unit: str | None, written: str | None) -> str:
+    """The target as a number and as people wrote it, "60 minutes (under 1 hour)"; once where
+    the two read the same ("7 days", not "7 days (7 days)")."""
+    number = kpi_value(value, unit) if value is not None else ""
+    said = " ".join((written or "").split())
+    if number and said and not written_repeats(value, unit, written):
+        return f"{number} ({said})"
+    return number or said
+
+
+def written_repeats(value: float | None, unit: str | None, written: str | None) -> bool:
+    """Whether the target as written says no more than its number does ("7 days")."""
+    said = " ".join((written or "").split()).lower()
+    return value is not None and said == kpi_value(value, unit).lower()
+
+
 def describe_kpi(objective: Objective) -> str:
     """'median first reply time in minutes, lower is better, target 60 minutes'."""
     parts = [objective.kpi or "no KPI named"]

@@ -14,7 +14,14 @@ from sqlalchemy import func, select
 from bot.charts import kpi_chart, objectives_chart, theme_trend_chart
 from bot.chat.parsing import parse_id
 from bot.compose.board_cards import SORT_LABELS, SORT_TITLES, shown_label
-from bot.compose.kpi_text import kpi_change, kpi_distance, kpi_trend, kpi_value, reading_day
+from bot.compose.kpi_text import (
+    kpi_change,
+    kpi_distance,
+    kpi_trend,
+    kpi_value,
+    reading_day,
+    written_repeats,
+)
 from bot.compose.notices import who_is_told
 from bot.compose.report_card import promise_summary
 from bot.compose.text import plural
@@ -142,6 +149,7 @@ async def objectives(visit: Visit) -> web.StreamResponse:
         today=utcnow().date().isoformat(),
         kpi_value=kpi_value,
         reading_day=reading_day,
+        written_repeats=written_repeats,
         kpi_change=kpi_change,
         kpi_trend=kpi_trend,
         kpi_distance=kpi_distance,
@@ -165,7 +173,7 @@ async def record_kpi(visit: Visit) -> web.StreamResponse:
         typed = str(form.get("value") or "").strip()
         if not typed:
             raise InvalidInput("Give the KPI's value: a number, such as 52.")
-        value = parse_value(typed)
+        value = parse_value(typed, objective.kpi_unit)
     with concerning("date"):
         day = parse_day(form.get("date")) if form.get("date") else utcnow().date()
         check_day(day)

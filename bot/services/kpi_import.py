@@ -22,7 +22,7 @@ from bot.domain import KpiSource
 from bot.errors import DomainError, InvalidInput
 from bot.import_files import CsvRecords, LineReader, file_encoding
 from bot.services.kpi_readings import RECORDERS, check_day, check_value, day_start
-from bot.services.kpi_targets import parse_number
+from bot.services.kpi_targets import check_percent, parse_number
 from bot.services.objectives import closest_key, list_objectives
 from bot.services.permissions import Acting, actor_id, require_role
 from bot.storage.database import Database
@@ -104,12 +104,15 @@ def parse_day(value: Any) -> date:
         raise InvalidInput(f"the date '{text}' is not a date written YYYY-MM-DD") from None
 
 
-def parse_value(value: Any) -> float:
+def parse_value(value: Any, unit: str | None = None) -> float:
+    """A reading's value for a KPI measured in ``unit``: a number, or text that is one."""
     if isinstance(value, bool) or value is None:
         raise InvalidInput(f"the value {value!r} is not a number")
     if isinstance(value, int | float):
         return check_value(value)
-    return check_value(parse_number(str(value)))
+    number = parse_number(str(value))
+    check_percent(str(value), unit)
+    return check_value(number)
 
 
 def check_reading(
@@ -135,7 +138,7 @@ def check_reading(
     check_day(day)  # not in the future, not before 2000
     if fields.get("value") in (None, ""):
         raise InvalidInput("no value")
-    return Reading(number, objective, day, parse_value(fields["value"]))
+    return Reading(number, objective, day, parse_value(fields["value"], objective.kpi_unit))
 
 
 class KpiCsv:

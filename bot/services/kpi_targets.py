@@ -17,10 +17,11 @@ from bot.errors import InvalidInput
 
 _LOWER = re.compile(r"\b(under|below|less than|at most|within|no more than|max(imum)?)\b|<")
 _HIGHER = re.compile(r"\b(over|above|more than|at least|min(imum)?)\b|>")
-# An optional currency sign, the number (1,000 and 1,000.5 with thousands; 4,5 a decimal
-# comma), then its unit.
+# An optional currency sign, then a number ("1,000" and "1,000,000" are thousands, "4,5" and
+# "4.5" decimals), then the word after it: its unit when that word is one ("hours", "%"), or ends
+# the text ("4.5 stars").
 _NUMBER = re.compile(
-    r"([€$£¥])?\s*(-?(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:[.,]\d+)?))\s*(%|percent\b|[a-z]+)?"
+    r"([€$£¥])?\s*(-?\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!\d)|-?\d+(?:[.,]\d+)?)(\s*)(%|percent\b|[a-z]+)?"
 )
 _THOUSANDS = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 # After a currency sign, "m" is a million, not minutes: "€1.5m", "$200k".
@@ -63,17 +64,23 @@ def read_written_target(text: str) -> WrittenTarget:
     """Number, unit and direction from a target as people wrote it; None where it is not plain
     (no number, or several: "between 2 and 4 hours" is not guessed at)."""
     lowered = text.strip().lower()
-    numbers = _NUMBER.findall(lowered)
+    numbers = list(_NUMBER.finditer(lowered))
     if len(numbers) != 1:
         return WrittenTarget(None, None, None)
-    currency, number, unit = numbers[0]
+    currency, number, space, word = numbers[0].groups()
     value = float(
         number.replace(",", "") if _THOUSANDS.fullmatch(number) else number.replace(",", ".")
     )
     direction = "lower" if _LOWER.search(lowered) else "higher" if _HIGHER.search(lowered) else None
     if currency:
-        return WrittenTarget(value * _SCALES.get(unit, 1), currency, direction)
-    return WrittenTarget(value, UNITS.get(unit, unit[:MAX_UNIT] or None), direction)
+        return WrittenTarget(value * _SCALES.get(word or "", 1), currency, direction)
+    unit = UNITS.get(word or "")
+    if word and unit is None:
+        if not space:  # "1.5k", "3x": a suffix that is no unit is not plain
+            return WrittenTarget(None, None, None)
+        if not lowered[numbers[0].end() :].strip():
+            unit = word[:MAX_UNIT]  # "4.5 stars"; not "1,000 active users" nor "2 per week"
+    return WrittenTarget(value, unit, direction)
 
 
 def normalise_unit(unit: str | None) -> str | None:
@@ -123,6 +130,15 @@ def parse_number(text: str, what: str = "value") -> float:
     if not math.isfinite(number):
         raise InvalidInput(f"the {what} must be a finite number, not '{text.strip()}'")
     return number
+
+
+def check_percent(text: str, unit: str | None) -> None:
+    """A value typed with % ("50%") for a KPI measured in another unit (hours) is refused: the %
+    is dropped as the unit's only when the KPI is in % or has no unit."""
+    if text.strip().endswith("%") and unit and unit != "%":
+        raise InvalidInput(
+            f"the value '{text.strip()}' is a percentage, but this KPI is measured in {unit}"
+        )
 
 
 def in_unit(value: float, written: str | None, unit: str | None) -> float | None:

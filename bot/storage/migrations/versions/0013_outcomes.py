@@ -194,8 +194,11 @@ def upgrade() -> None:
 
 _LOWER = re.compile(r"\b(under|below|less than|at most|within|no more than|max(imum)?)\b|<")
 _HIGHER = re.compile(r"\b(over|above|more than|at least|min(imum)?)\b|>")
+# An optional currency sign, then a number ("1,000" and "1,000,000" are thousands, "4,5" and
+# "4.5" decimals), then the word after it: its unit when that word is one ("hours", "%"), or ends
+# the text ("4.5 stars").
 _NUMBER = re.compile(
-    r"([€$£¥])?\s*(-?(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:[.,]\d+)?))\s*(%|percent\b|[a-z]+)?"
+    r"([€$£¥])?\s*(-?\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!\d)|-?\d+(?:[.,]\d+)?)(\s*)(%|percent\b|[a-z]+)?"
 )
 _THOUSANDS = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _SCALES = {"k": 1e3, "m": 1e6, "mn": 1e6, "million": 1e6, "bn": 1e9, "billion": 1e9}
@@ -227,17 +230,23 @@ def read_written_target(text: str) -> tuple[float | None, str | None, str | None
     """(number, unit, direction) from a target as people wrote it; None where it is not plain.
     A copy frozen in this migration, so later changes to the services cannot change it."""
     lowered = text.strip().lower()
-    numbers = _NUMBER.findall(lowered)
+    numbers = list(_NUMBER.finditer(lowered))
     if len(numbers) != 1:
         return None, None, None
-    currency, number, unit = numbers[0]
+    currency, number, space, word = numbers[0].groups()
     value = float(
         number.replace(",", "") if _THOUSANDS.fullmatch(number) else number.replace(",", ".")
     )
     direction = "lower" if _LOWER.search(lowered) else "higher" if _HIGHER.search(lowered) else None
     if currency:
-        return value * _SCALES.get(unit, 1), currency, direction
-    return value, _UNITS.get(unit, unit[:30] or None), direction
+        return value * _SCALES.get(word or "", 1), currency, direction
+    unit = _UNITS.get(word or "")
+    if word and unit is None:
+        if not space:  # "1.5k", "3x": a suffix that is no unit is not plain
+            return None, None, None
+        if not lowered[numbers[0].end() :].strip():
+            unit = word[:30]  # "4.5 stars"; not "1,000 active users" nor "2 per week"
+    return value, unit, direction
 
 
 def _measure_written_targets() -> None:
