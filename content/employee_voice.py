@@ -20,7 +20,7 @@ from bot.errors import InvalidInput
 from bot.plugins import EmployeeVoice, VoiceLogged, VoiceLogger
 from bot.sealing import Sealer
 from bot.services.idea_evidence import EvidenceMatcher, weigh_new_voice
-from bot.storage.models import Member, Objective, VoiceItem
+from bot.storage.models import IdeaEvidence, Member, Objective, VoiceItem
 from bot.storage.types import utcnow
 from content.scrub import scrub
 from content.sentiment import label
@@ -68,9 +68,21 @@ async def log_employee_voice(
             VoiceItem.source == row["source"], VoiceItem.external_id == row["external_id"]
         )
     )
-    if evidence is not None and item_id:
-        # One item: the open ideas it says the same as are weighed in the same transaction.
-        await weigh_new_voice(session, evidence, [int(item_id)])
+    ideas: tuple[int, ...] = ()
+    # One item: the open ideas it says the same as are weighed in the same transaction, and the
+    # colleague is told which.
+    if (
+        evidence is not None
+        and item_id
+        and await weigh_new_voice(session, evidence, [int(item_id)])
+    ):
+        ideas = tuple(
+            await session.scalars(
+                select(IdeaEvidence.suggestion_id)
+                .where(IdeaEvidence.voice_item_id == int(item_id))
+                .order_by(IdeaEvidence.score.desc(), IdeaEvidence.suggestion_id)
+            )
+        )
     spikes = await detect_spikes(
         session,
         rule=configured.spikes,
@@ -86,6 +98,7 @@ async def log_employee_voice(
         alerted=bool(report.alerts),
         spikes=tuple(spike.theme for spike in spikes if spike.theme in row["themes"]),
         spikes_alerted=bool(spikes and configured.alerts.channels),
+        ideas=ideas,
     )
 
 

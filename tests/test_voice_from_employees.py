@@ -321,6 +321,26 @@ async def test_voice_in_the_shell_asks_the_form_and_logs_it(
     assert f"Customer voice #{item.id} logged" in out.getvalue()
 
 
+async def test_the_colleague_is_told_which_open_ideas_their_voice_weighs(
+    app: Application, tmp_path: Path
+) -> None:
+    await make_member(app, "sam", platform="shell")
+    out = io.StringIO()
+    script = (
+        "/suggest Add a callback option for enterprise customers when the chat queue is long\n"
+        "/suggest Publish the API changelog every Friday\n"
+        "/voice The chat queue was so long; as an enterprise customer I expect a callback option\n"
+        "\n\n\n"
+    )
+    session = ShellSession(
+        app, Mailbox(tmp_path), "sam", stdin=io.StringIO(script), stdout=out, interactive=False
+    )
+    assert await session.run() == 0, out.getvalue()
+    receipt = out.getvalue().split("Customer voice #1 logged")[1]
+    assert "It weighs 1 open idea as customer evidence: #1." in " ".join(receipt.split())
+    assert "#2" not in receipt
+
+
 # ----- what admins install -------------------------------------------------------------------
 
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from bot.chat.context import ChatContext
 from bot.compose import actions
-from bot.compose.text import truncate
+from bot.compose.text import plural, truncate
 from bot.errors import InvalidInput
 from bot.events import ActionInvoked, FormSubmitted, Reply
 from bot.messages import Card, Fact, FieldKind, Form, FormField, Link, Message, Option
@@ -147,6 +147,11 @@ def voice_receipt(logged: VoiceLogged, link: str | None = None) -> Message:
         lines.append(
             f"It reads as urgent ({logged.urgent}), but no alert channel is set up: tell the "
             "account's owner yourself."
+        )
+    if logged.ideas:
+        numbers = ", ".join(f"#{n}" for n in logged.ideas)
+        lines.append(
+            f"It weighs {plural(len(logged.ideas), 'open idea')} as customer evidence: {numbers}."
         )
     if logged.spikes:
         told = "the alert channel was told" if logged.spikes_alerted else "the digest will say"
