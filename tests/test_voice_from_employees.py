@@ -341,6 +341,43 @@ async def test_the_colleague_is_told_which_open_ideas_their_voice_weighs(
     assert "#2" not in receipt
 
 
+async def test_the_same_words_logged_again_count_once(app: Application, tmp_path: Path) -> None:
+    """A second press, or a second colleague who heard the same call, is not a second customer:
+    counted twice, it would weigh an idea as two customers."""
+    await make_member(app, "sam", platform="shell")
+    await make_member(app, "kim", platform="shell")
+    said = "We waited two days for an answer, email me at sam@example.org"
+    for colleague, customer in (("sam", ""), ("sam", ""), ("kim", ""), ("kim", "Initech")):
+        out = io.StringIO()
+        script = f"/voice {said}\n\n{customer}\n\n"
+        session = ShellSession(
+            app,
+            Mailbox(tmp_path),
+            colleague,
+            stdin=io.StringIO(script),
+            stdout=out,
+            interactive=False,
+        )
+        await session.run()
+    items = await voices(app)
+    assert [item.customer for item in items] == [None, "Initech"]
+    assert "Customer voice #2 logged" in out.getvalue()  # another customer said the same
+    out = io.StringIO()
+    session = ShellSession(
+        app,
+        Mailbox(tmp_path),
+        "sam",
+        stdin=io.StringIO(f"/voice {said.upper()}\n\ninitech\n\n"),
+        stdout=out,
+        interactive=False,
+    )
+    assert await session.run() == 1
+    assert len(await voices(app)) == 2
+    shown = " ".join(out.getvalue().split())
+    assert "from initech were already logged as customer voice #2 on" in shown
+    assert "they count once" in shown
+
+
 # ----- what admins install -------------------------------------------------------------------
 
 
