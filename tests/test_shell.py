@@ -122,15 +122,15 @@ def assert_tour_steps(out: str) -> None:
         "✓ You found this useful. Thanks!",
         "alice> 1",  # ...twice, and it counts once
         "Already counted; it counts once.",
-        "Your suggestion #31 is filed.",  # sends a suggestion
+        "Your suggestion #36 is filed.",  # sends a suggestion
         "You are Mike Chen (manager, Support)",  # the manager
         "mike> /rollup",  # reads the rollup of his teams' ideas
         "Suggestion rollup",
         "Answer every customer within one hour: 11 ideas",  # a real group, by its title
         "mike> /suggestions",  # the board of open ideas
-        "Answer recorded: #31 is planned. The author will be told.",
+        "Answer recorded: #36 is planned. The author will be told.",
         "You are Alice Martin (employee, Support)",
-        "┌─ Your suggestion #31 is now planned",  # and the employee is told
+        "┌─ Your suggestion #36 is now planned",  # and the employee is told
         "Good idea: the status page ships in December.",
         "Answered by: Mike Chen",
     ]
