@@ -103,6 +103,8 @@ class VoiceLogged:
     spikes_alerted: bool = False
     # The open ideas it now weighs as customer evidence, closest first.
     ideas: tuple[int, ...] = ()
+    # The words as stored and shown to colleagues (personal data masked).
+    text: str = ""
 
 
 # log(session, sealer, member, voice): store it through the customer-voice pipeline.

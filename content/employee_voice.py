@@ -102,6 +102,7 @@ async def log_employee_voice(
         spikes=tuple(spike.theme for spike in spikes if spike.theme in row["themes"]),
         spikes_alerted=bool(spikes and configured.alerts.channels),
         ideas=ideas,
+        text=str(row["text"]),
     )
 
 

@@ -319,6 +319,10 @@ async def test_voice_in_the_shell_asks_the_form_and_logs_it(
         [objective_id] = list(await session.scalars(select(VoiceItem.objective_id)))
     assert objective_id is not None
     assert f"Customer voice #{item.id} logged" in out.getvalue()
+    # The receipt shows the words as colleagues will read them: the address masked.
+    shown = " ".join(out.getvalue().replace("│", " ").split())
+    assert "“We waited two days for an answer, email me at [email]”" in shown
+    assert shown.count("sam@example.org") == 1  # only where it was typed
 
 
 async def test_the_colleague_is_told_which_open_ideas_their_voice_weighs(

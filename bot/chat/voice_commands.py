@@ -141,6 +141,9 @@ def voice_receipt(logged: VoiceLogged, link: str | None = None) -> Message:
         "Thanks: it joins what customers told us, and the next customer-voice digest counts "
         "it among the voices logged by colleagues."
     ]
+    if logged.text:
+        # What colleagues will read: the colleague sees that an address or number was masked.
+        lines.insert(0, f"“{truncate(logged.text, 500)}”")
     if logged.urgent and logged.alerted:
         lines.append(f"It was sent to the alert channel as an urgent alert ({logged.urgent}).")
     elif logged.urgent:
