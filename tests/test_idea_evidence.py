@@ -151,6 +151,19 @@ async def test_the_receipt_and_the_channel_card_show_the_evidence(app: Applicati
     assert "Another said" in facts
 
 
+async def test_the_same_words_from_two_customers_are_quoted_once(app: Application) -> None:
+    """Two customers (or a ticket and a colleague's note of it) in the same words: the card's
+    two quotes are two different things said, not one twice."""
+    await make_member(app, "ann")
+    same = "Still waiting for my refund after three weeks, this is slow and weeks late."
+    await store_voice(app, [("acme", same), ("globex", same.upper()), *REFUNDS[2:]])
+    idea = await suggest(app, "ann", IDEA)
+    async with app.db.transaction() as session:
+        summary = (await evidence_summaries(session, [idea], scrub))[idea.id]
+    first, second = summary.quotes
+    assert first.casefold() != second.casefold()
+
+
 async def test_new_voice_weighs_the_open_ideas_it_says_the_same_as(app: Application) -> None:
     await make_member(app, "ann")
     await make_member(app, "boss", role=Role.MANAGER)
