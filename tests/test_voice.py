@@ -97,6 +97,13 @@ def test_the_taxonomy_matches_whole_words_and_names_objectives(tmp_path: Path) -
     assert "theme 1 needs a 'theme' name" in raised.value.message
 
 
+def test_alert_phrases_are_found_in_their_plurals_too() -> None:
+    rules = AlertRules()
+    assert rules.reason("Where are my refunds?", 0.0) == "mentions “refund”"
+    assert rules.reason("Three outages this month", 0.0) == "mentions “outage”"
+    assert rules.reason("Refunding is slow", 0.0) is None  # still whole words
+
+
 def test_emerging_themes_surface_what_no_theme_covers() -> None:
     uncovered = ["The mobile app logs me out every morning"] * 4 + [
         "Mobile logout again, third time today",
