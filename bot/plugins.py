@@ -101,6 +101,10 @@ class VoiceLogged:
     # Themes this voice tipped into a spike, and whether the alert channels were told.
     spikes: tuple[str, ...] = ()
     spikes_alerted: bool = False
+    # The open ideas it now weighs as customer evidence, closest first.
+    ideas: tuple[int, ...] = ()
+    # The words as stored and shown to colleagues (personal data masked).
+    text: str = ""
 
 
 # log(session, sealer, member, voice): store it through the customer-voice pipeline.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.chat.voice_commands import MAX_CUSTOMER_CHARS, MAX_VOICE_CHARS, too_long
@@ -20,7 +20,7 @@ from bot.errors import InvalidInput
 from bot.plugins import EmployeeVoice, VoiceLogged, VoiceLogger
 from bot.sealing import Sealer
 from bot.services.idea_evidence import EvidenceMatcher, weigh_new_voice
-from bot.storage.models import Member, Objective, VoiceItem
+from bot.storage.models import IdeaEvidence, Member, Objective, VoiceItem
 from bot.storage.types import utcnow
 from content.scrub import scrub
 from content.sentiment import label
@@ -48,13 +48,16 @@ async def log_employee_voice(
         raise InvalidInput(
             f"There is no objective '{entry.objective_key}'; /objectives lists them."
         )
+    said = scrub(text)
+    customer = entry.customer.strip()[:MAX_CUSTOMER_CHARS] or None
+    await refuse_repeat(session, said, customer)
     now = utcnow()
     record = VoiceRecord(
         line=0,
         source=EMPLOYEE_VOICE_SOURCE,
         external_id=f"{entry.platform or 'chat'}:{uuid.uuid4().hex}",
-        text=scrub(text),
-        customer=entry.customer.strip()[:MAX_CUSTOMER_CHARS] or None,
+        text=said,
+        customer=customer,
         link=entry.link,
         received_at=now,
         logged_by_id=member.id,
@@ -68,9 +71,21 @@ async def log_employee_voice(
             VoiceItem.source == row["source"], VoiceItem.external_id == row["external_id"]
         )
     )
-    if evidence is not None and item_id:
-        # One item: the open ideas it says the same as are weighed in the same transaction.
-        await weigh_new_voice(session, evidence, [int(item_id)])
+    ideas: tuple[int, ...] = ()
+    # One item: the open ideas it says the same as are weighed in the same transaction, and the
+    # colleague is told which.
+    if (
+        evidence is not None
+        and item_id
+        and await weigh_new_voice(session, evidence, [int(item_id)])
+    ):
+        ideas = tuple(
+            await session.scalars(
+                select(IdeaEvidence.suggestion_id)
+                .where(IdeaEvidence.voice_item_id == int(item_id))
+                .order_by(IdeaEvidence.score.desc(), IdeaEvidence.suggestion_id)
+            )
+        )
     spikes = await detect_spikes(
         session,
         rule=configured.spikes,
@@ -86,7 +101,39 @@ async def log_employee_voice(
         alerted=bool(report.alerts),
         spikes=tuple(spike.theme for spike in spikes if spike.theme in row["themes"]),
         spikes_alerted=bool(spikes and configured.alerts.channels),
+        ideas=ideas,
+        text=str(row["text"]),
     )
+
+
+async def refuse_repeat(session: AsyncSession, said: str, customer: str | None) -> None:
+    """The same words (whatever their case) from the same customer, or from nobody named, logged
+    again, by a second press or a second colleague who was on the call, are the same customer:
+    counted twice, they would weigh an idea as two customers. The second is refused, saying
+    where the first is."""
+    same_customer = (
+        func.lower(VoiceItem.customer) == customer.lower()
+        if customer
+        else VoiceItem.customer.is_(None)
+    )
+    earlier = (
+        await session.execute(
+            select(VoiceItem.id, VoiceItem.received_at)
+            .where(
+                VoiceItem.source == EMPLOYEE_VOICE_SOURCE,
+                func.lower(VoiceItem.text) == said.lower(),
+                same_customer,
+            )
+            .order_by(VoiceItem.id)
+            .limit(1)
+        )
+    ).first()
+    if earlier is not None:
+        item_id, received = earlier
+        raise InvalidInput(
+            f"These words{f' from {customer}' if customer else ''} were already logged as "
+            f"customer voice #{item_id} on {received:%d %b %Y}; they count once."
+        )
 
 
 def employee_voice_logger(

@@ -39,8 +39,11 @@ class Taxonomy:
         self._patterns = [
             (
                 theme,
+                # Whole words, and their plurals ("invoice" finds "invoices", "crash" "crashes").
                 re.compile(
-                    r"\b(?:" + "|".join(re.escape(p.lower()) for p in theme.phrases) + r")\b"
+                    r"\b(?:"
+                    + "|".join(re.escape(p.lower()) for p in theme.phrases)
+                    + r")(?:e?s)?\b"
                 ),
             )
             for theme in self.themes

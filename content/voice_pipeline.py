@@ -95,7 +95,7 @@ class AlertRules:
         """Why an item is urgent, or None."""
         lowered = text.lower()
         for phrase in self.phrases:
-            if re.search(r"\b" + re.escape(phrase) + r"\b", lowered):
+            if re.search(r"\b" + re.escape(phrase) + r"(?:e?s)?\b", lowered):  # or plural
                 return f"mentions “{phrase}”"
         if score <= self.threshold:
             return "very negative"

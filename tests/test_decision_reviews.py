@@ -605,7 +605,8 @@ async def test_in_slack_the_modal_makes_the_promise_and_the_review_card_is_answe
             )
         await first_reply_objective(slack.app)
         await reading(slack.app, 74, clock.now)
-        await slack.command("/suggest", "Reply <!channel> templates & macros", "UANN")
+        # "<!channel>" typed as text (Slack sends it as entities): it must stay text in the card.
+        await slack.command("/suggest", "Reply &lt;!channel&gt; templates &amp; macros", "UANN")
         await slack.settle()
         await slack.command("/advocacy", "vote 1", "UVIC")
         await slack.command("/advocacy", "answer 1 done", "UBOSS")

@@ -135,9 +135,13 @@ def test_a_second_demo_run_says_it_is_already_loaded_and_adds_nothing(
 def test_reset_starts_the_demo_again_and_remove_takes_it_away(cli_env: dict[str, str]) -> None:
     demo("--you", "tester", "--no-send")
     play = CliRunner().invoke(
-        cli, ["shell", "--user", "alice"], input="/suggest A shell idea\n/quit\n"
+        cli,
+        ["shell", "--user", "alice"],
+        # Customer voice logged in the shell is play with the demo too.
+        input="/suggest A shell idea\n/voice The invoice was late again\n\nAcme\n\n/quit\n",
     )
     assert "Your suggestion #36 is filed" in play.output
+    assert "Customer voice #32 logged" in play.output
     mailbox = Path(cli_env["ADVOCACY_DATA_DIR"]) / "shell" / "alice.jsonl"
     assert mailbox.exists()
     refused = demo("--reset")  # asks first; no answer is a no

@@ -22,11 +22,13 @@ from adapters.shell.render import ActionNumbers, render_message
 from adapters.slack.blocks import fallback_text, render_blocks
 from adapters.teams.cards import render_parts
 from bot.app import Application
+from bot.chat.voice_commands import voice_receipt
 from bot.compose.suggestion_cards import announcement, receipt, rollup_message, voting_card
 from bot.config import Settings
 from bot.console.web import HERE as CONSOLE
 from bot.events import CommandInvoked
 from bot.messages import Message
+from bot.plugins import VoiceLogged
 from bot.services.members import add_member, find_member
 from bot.services.permissions import OPERATOR
 from bot.services.rollups import Rollup, RollupRow
@@ -91,6 +93,8 @@ def messages(text: str) -> list[Message]:
         announcement(named),
         Message(fallback=text, cards=(voting_card(anonymous),)),
         rollup_message(rollup, "all time"),
+        # A colleague's logged voice, quoted back to them.
+        voice_receipt(VoiceLogged(item_id=3, themes=(), sentiment="mixed", text=text)),
     ]
 
 

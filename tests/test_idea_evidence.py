@@ -151,6 +151,19 @@ async def test_the_receipt_and_the_channel_card_show_the_evidence(app: Applicati
     assert "Another said" in facts
 
 
+async def test_the_same_words_from_two_customers_are_quoted_once(app: Application) -> None:
+    """Two customers (or a ticket and a colleague's note of it) in the same words: the card's
+    two quotes are two different things said, not one twice."""
+    await make_member(app, "ann")
+    same = "Still waiting for my refund after three weeks, this is slow and weeks late."
+    await store_voice(app, [("acme", same), ("globex", same.upper()), *REFUNDS[2:]])
+    idea = await suggest(app, "ann", IDEA)
+    async with app.db.transaction() as session:
+        summary = (await evidence_summaries(session, [idea], scrub))[idea.id]
+    first, second = summary.quotes
+    assert first.casefold() != second.casefold()
+
+
 async def test_new_voice_weighs_the_open_ideas_it_says_the_same_as(app: Application) -> None:
     await make_member(app, "ann")
     await make_member(app, "boss", role=Role.MANAGER)
@@ -407,7 +420,7 @@ async def test_a_done_ideas_theme_is_watched_before_and_after(app: Application) 
             .where(SuggestionResponse.suggestion_id == idea.id)
             .values(created_at=done)
         )
-    # Billing voice: 3 items in the 10 days before (one more 15 days before it), 5 after.
+    # Billing voice: 3 items in the 10 days before (one more 15 days before it), 6 after.
     await store_voice(
         app,
         [("a", "Refund missing, awful."), ("b", "Charged twice, terrible."), ("c", "Bad invoice.")],
@@ -420,7 +433,8 @@ async def test_a_done_ideas_theme_is_watched_before_and_after(app: Application) 
         report = await build_objectives_report(session, OPERATOR, app.sealer, timedelta(days=30))
     assert watch.suggestion_id == idea.id and watch.theme == "billing"
     assert round(watch.window.total_seconds() / 86_400) == 10
-    assert (watch.before.count, watch.after.count) == (3, 5)  # 4 refunds and an invoice
+    # 4 refunds, an invoice and prices that went up.
+    assert (watch.before.count, watch.after.count) == (3, 6)
     assert watch.before.sentiment is not None and watch.before.sentiment < 0
     [shown] = report.watched_themes
     assert (shown.suggestion_id, shown.before, shown.after) == (idea.id, watch.before, watch.after)
@@ -428,7 +442,7 @@ async def test_a_done_ideas_theme_is_watched_before_and_after(app: Application) 
     reply = await app.router.handle(CommandInvoked(actor("boss"), command="report", text=""))
     [card] = [c for c in reply.messages[0].cards if c.title.startswith("Customer themes")]
     assert f"#{idea.id}" in card.text and "billing went from 3 items" in card.text
-    assert "to 5 items" in card.text and "10 days" in card.text
+    assert "to 6 items" in card.text and "10 days" in card.text
 
 
 async def test_an_idea_done_just_now_is_too_early_to_compare(app: Application) -> None:

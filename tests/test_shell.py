@@ -251,6 +251,18 @@ def test_a_button_is_never_split_across_two_lines() -> None:
     assert "\u00a0" not in out
 
 
+def test_a_long_title_goes_on_in_the_card_instead_of_being_cut() -> None:
+    """Before: "...was checked against its KPI: it did not he…", the verdict cut off."""
+    title = "Your anonymous suggestion #37 was checked against its KPI: it did not help"
+    out = render_message(Message("f", (Card(title=title, text="Body"),)), ActionNumbers())
+    lines = out.splitlines()
+    assert "…" not in out
+    header = lines[0].removeprefix("┌─ ").rstrip("─ ")
+    assert f"{header} {lines[1].removeprefix('│ ')}" == title  # all of it, in order
+    assert len(lines[0]) == len(lines[-1])  # the frame stays square
+    assert lines[2] == "│ Body"
+
+
 def test_direction_overrides_are_not_shown_in_the_terminal() -> None:
     """U+202E in an idea reversed the rest of its line in terminals that reorder text."""
     card = Card(title="Idea \u202etxet", text="Fix it \u202eevil\u202c now")

@@ -106,8 +106,9 @@ async def test_forged_or_stale_requests_get_401_and_change_nothing(
 
 async def test_suggest_files_an_idea_posts_it_for_votes_and_escapes_it(slack: SlackStack) -> None:
     slack.fake.add_user("UALICE", real_name="Alice Martin", tz="Europe/Paris")
+    # Slack's wire format: "&", "<" and ">" as entities, a typed @channel as <!channel>.
     status, body = await slack.command(
-        "/suggest", "Ping <!channel> & <@U999> for <b>reviews</b>", "UALICE"
+        "/suggest", "Ping <!channel> &amp; <@U999> for Q&amp;A &lt;b&gt;reviews&lt;/b&gt;", "UALICE"
     )
     assert status == 200 and body == ""
     await slack.settle()
@@ -118,9 +119,13 @@ async def test_suggest_files_an_idea_posts_it_for_votes_and_escapes_it(slack: Sl
     assert alice.timezone == "Europe/Paris"
     [receipt] = slack.fake.calls_to("response_url")
     assert receipt.args["response_type"] == "ephemeral"
+    async with slack.app.db.transaction() as session:
+        idea = (await session.scalars(select(Suggestion))).one()
+    assert idea.text == "Ping @channel & @U999 for Q&A <b>reviews</b>"  # as typed
     [posted] = slack.fake.messages[IDEAS_CHANNEL]
     sent = json.dumps(posted["blocks"])
-    assert "&lt;!channel&gt; &amp; &lt;@U999&gt;" in sent
+    assert "Ping @channel &amp; @U999 for Q&amp;A &lt;b&gt;reviews&lt;/b&gt;" in sent
+    assert "&amp;amp;" not in sent and "&amp;lt;" not in sent  # escaped once, not twice
     raw = payload_texts(slack)
     assert "<!channel>" not in raw and "<@U999>" not in raw
 
@@ -453,7 +458,8 @@ async def test_turn_into_suggestion_files_a_message_with_a_link_back(slack: Slac
     await slack.settle()
     [opened] = slack.fake.opened_views
     text_block = opened["blocks"][0]["element"]
-    assert text_block["initial_value"].startswith("Customer:")
+    # The message as people read it, not Slack's markup.
+    assert text_block["initial_value"] == "Customer: @U1 your export is broken @here"
     link = json.loads(opened["private_metadata"])["source_url"]
     assert link.endswith("/archives/CSUPPORT/p1700000123000200")
     await slack.interaction(
@@ -464,7 +470,7 @@ async def test_turn_into_suggestion_files_a_message_with_a_link_back(slack: Slac
         idea = (await session.scalars(select(Suggestion))).one()
     assert idea.anonymous and idea.source_url == link
     posted = json.dumps(slack.fake.messages[IDEAS_CHANNEL][0]["blocks"])
-    assert "Original message" in posted and "&lt;!here&gt;" in posted
+    assert "Original message" in posted and "broken @here" in posted and "<!here>" not in posted
 
 
 async def test_a_manager_answers_from_the_home_tab_and_the_anonymous_author_is_told(
@@ -729,7 +735,7 @@ async def test_a_direct_message_to_the_bot_is_answered_in_the_dm(slack: SlackSta
             "channel_type": "im",
             "channel": "DUALICE",
             "user": "UALICE",
-            "text": "suggest Quieter open space",
+            "text": "suggest Quieter open space for Q&amp;A calls",  # "&" as Slack sends it
             "ts": "1.1",
         }
     )
@@ -744,7 +750,9 @@ async def test_a_direct_message_to_the_bot_is_answered_in_the_dm(slack: SlackSta
         }
     )
     await slack.settle()
-    assert await count(slack, Suggestion) == 1
+    async with slack.app.db.transaction() as session:
+        [idea] = list(await session.scalars(select(Suggestion)))
+    assert idea.text == "Quieter open space for Q&A calls"
     [reply] = [c for c in slack.fake.calls_to("chat.postMessage") if c.args["channel"] == "UALICE"]
     assert "Your suggestion #1 is filed" in reply.args["text"]
 
@@ -847,5 +855,5 @@ async def test_the_board_turns_pages_in_place_in_its_ephemeral_message(slack: Sl
     [turned] = [c.args for c in slack.fake.calls_to("response_url") if c.hook == "board"]
     assert turned["replace_original"] is True
     second = json.dumps(turned["blocks"])
-    assert "Page 2 of 2, 6 ideas" in second and "Rotate on-call &lt;!here&gt;" in second
+    assert "Page 2 of 2, 6 ideas" in second and "Rotate on-call @here" in second
     assert "Ualice" in first and "Ualice" not in second  # the anonymous idea shows no author

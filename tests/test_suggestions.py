@@ -208,6 +208,8 @@ async def test_the_board_shows_new_ideas_first_page_by_page_and_by_status(
     [done_card] = [c for c in done.cards if c.subject == f"suggestion:{ideas[1].id}"]
     assert {f.label: f.value for f in done_card.facts}["Answer"] == "Shipped"
     assert done_card.buttons == ()  # votes are closed on a done idea: no button that refuses
+    assert "Votes on them are closed" in done.cards[0].text  # and no invitation to vote
+    assert "Vote for the ones" not in done.cards[0].text
     planned = await board_of(app, "bob", "planned")
     [planned_card] = [c for c in planned.cards if c.subject == f"suggestion:{ideas[0].id}"]
     assert [b.label for b in planned_card.buttons] == ["Voted"]  # planned: still open

@@ -79,11 +79,29 @@ def test_the_taxonomy_matches_whole_words_and_names_objectives(tmp_path: Path) -
     assert names == ["response time", "billing"]
     assert taxonomy.objective_for(names) == "reply-within-1h"
     assert taxonomy.match("the invoicing module") == []  # whole words only
+    # ...and their plurals: "Your invoices are wrong" is about billing too.
+    for said, theme in [
+        ("Your invoices are wrong", "billing"),
+        ("Refunds take weeks", "billing"),
+        ("The app crashes daily", "reliability"),
+        ("The app keeps crashing on login", "reliability"),
+        ("Two outages this week", "reliability"),
+        ("I keep getting errors", "reliability"),
+        ("The dashboards are empty", "reporting"),
+    ]:
+        assert [t.name for t in taxonomy.match(said)] == [theme], said
     broken = tmp_path / "themes.yaml"
     broken.write_text("themes:\n  - phrases: [x]\n")
     with pytest.raises(InvalidInput) as raised:
         Taxonomy.load(broken)
     assert "theme 1 needs a 'theme' name" in raised.value.message
+
+
+def test_alert_phrases_are_found_in_their_plurals_too() -> None:
+    rules = AlertRules()
+    assert rules.reason("Where are my refunds?", 0.0) == "mentions “refund”"
+    assert rules.reason("Three outages this month", 0.0) == "mentions “outage”"
+    assert rules.reason("Refunding is slow", 0.0) is None  # still whole words
 
 
 def test_emerging_themes_surface_what_no_theme_covers() -> None:
@@ -308,7 +326,7 @@ async def test_the_voice_digest_shows_themes_trend_objectives_and_scrubbed_quote
                     ("My invoice doubled without warning", 2),
                     ("The mobile app logs me out every morning", 2),
                     ("Mobile logout again on my phone", 2),
-                    ("Mobile app crashes at login", 2),
+                    ("Mobile app forgets my settings at login", 2),
                 ]
             )
         ] + [

@@ -320,6 +320,67 @@ async def test_voice_in_the_shell_asks_the_form_and_logs_it(
         [objective_id] = list(await session.scalars(select(VoiceItem.objective_id)))
     assert objective_id is not None
     assert f"Customer voice #{item.id} logged" in out.getvalue()
+    # The receipt shows the words as colleagues will read them: the address masked.
+    shown = " ".join(out.getvalue().replace("│", " ").split())
+    assert "“We waited two days for an answer, email me at [email]”" in shown
+    assert shown.count("sam@example.org") == 1  # only where it was typed
+
+
+async def test_the_colleague_is_told_which_open_ideas_their_voice_weighs(
+    app: Application, tmp_path: Path
+) -> None:
+    await make_member(app, "sam", platform="shell")
+    out = io.StringIO()
+    script = (
+        "/suggest Add a callback option for enterprise customers when the chat queue is long\n"
+        "/suggest Publish the API changelog every Friday\n"
+        "/voice The chat queue was so long; as an enterprise customer I expect a callback option\n"
+        "\n\n\n"
+    )
+    session = ShellSession(
+        app, Mailbox(tmp_path), "sam", stdin=io.StringIO(script), stdout=out, interactive=False
+    )
+    assert await session.run() == 0, out.getvalue()
+    receipt = out.getvalue().split("Customer voice #1 logged")[1]
+    assert "It weighs 1 open idea as customer evidence: #1." in " ".join(receipt.split())
+    assert "#2" not in receipt
+
+
+async def test_the_same_words_logged_again_count_once(app: Application, tmp_path: Path) -> None:
+    """A second press, or a second colleague who heard the same call, is not a second customer:
+    counted twice, it would weigh an idea as two customers."""
+    await make_member(app, "sam", platform="shell")
+    await make_member(app, "kim", platform="shell")
+    said = "We waited two days for an answer, email me at sam@example.org"
+    for colleague, customer in (("sam", ""), ("sam", ""), ("kim", ""), ("kim", "Initech")):
+        out = io.StringIO()
+        script = f"/voice {said}\n\n{customer}\n\n"
+        session = ShellSession(
+            app,
+            Mailbox(tmp_path),
+            colleague,
+            stdin=io.StringIO(script),
+            stdout=out,
+            interactive=False,
+        )
+        await session.run()
+    items = await voices(app)
+    assert [item.customer for item in items] == [None, "Initech"]
+    assert "Customer voice #2 logged" in out.getvalue()  # another customer said the same
+    out = io.StringIO()
+    session = ShellSession(
+        app,
+        Mailbox(tmp_path),
+        "sam",
+        stdin=io.StringIO(f"/voice {said.upper()}\n\ninitech\n\n"),
+        stdout=out,
+        interactive=False,
+    )
+    assert await session.run() == 1
+    assert len(await voices(app)) == 2
+    shown = " ".join(out.getvalue().split())
+    assert "from initech were already logged as customer voice #2 on" in shown
+    assert "they count once" in shown
 
 
 async def test_voice_a_colleague_logs_weighs_the_open_idea_that_says_the_same(

@@ -63,10 +63,12 @@ def _wrap_labels(labels: list[str], indent: str = "│ ") -> list[str]:
 
 
 def render_card(card: Card, numbers: ActionNumbers, message_ref: str | None) -> list[str]:
-    title = clean(card.title)
-    if len(title) > WIDTH - 5:
-        title = title[: WIDTH - 6] + "…"
+    # A long title goes on in the card rather than being cut: its end is often the news
+    # ("...was checked against its KPI: it did not help").
+    title, *rest = textwrap.wrap(clean(card.title), WIDTH - 5) or [""]
     lines = ["┌─ " + title + " " + "─" * max(0, WIDTH - len(title) - 4)]
+    if rest:
+        lines += _wrap(" ".join(rest))
     if card.text:
         lines += _wrap(card.text)
     for fact in card.facts:

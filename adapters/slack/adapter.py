@@ -446,10 +446,10 @@ class SlackAdapter:
             except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
                 log.warning("slack: chat.getPermalink failed: %s", _reason(error))
         action_id = SHORTCUT_ACTIONS.get(str(body.get("callback_id")), actions.SUGGEST_OPEN)
-        text = str(message.get("text") or "")
-        # Customer voice keeps the words, not Slack's markup, and its form says when it cuts.
+        # The message's words, not Slack's markup; the voice form says when it cuts.
+        text = plain_message_text(str(message.get("text") or ""))
         voice = action_id == actions.VOICE_OPEN
-        value: dict[str, Any] = {"text": plain_message_text(text) if voice else text[:3000]}
+        value: dict[str, Any] = {"text": text if voice else text[:3000]}
         if permalink:
             value["source_url"] = permalink
         event = ActionInvoked(

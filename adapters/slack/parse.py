@@ -75,14 +75,12 @@ def plain_message_text(text: str) -> str:
 
 
 def command_event(body: dict[str, Any], actor: Actor) -> CommandInvoked:
-    command = COMMANDS.get(str(body.get("command", "")), str(body.get("command", "")))
-    text = str(body.get("text") or "")
-    if command == "voice":  # a customer's words, which the form shows: not Slack's markup
-        text = plain_message_text(text)
+    # The words as typed, not Slack's wire format: Slack sends "&" as "&amp;" and a typed
+    # @channel as "<!channel>", which an idea, an answer or a customer's words would keep.
     return CommandInvoked(
         actor,
-        command=command,
-        text=text,
+        command=COMMANDS.get(str(body.get("command", "")), str(body.get("command", ""))),
+        text=plain_message_text(str(body.get("text") or "")),
         conversation_id=body.get("channel_id"),
         # Slack does not retry slash commands, but the trigger is unique per invocation.
         event_id=f"command:{body['trigger_id']}" if body.get("trigger_id") else None,
@@ -177,7 +175,7 @@ def event_to_core(body: dict[str, Any], actor: Actor) -> Event | None:
             return None  # our own messages, edits, joins...
         return MessageReceived(
             actor,
-            text=str(event.get("text") or ""),
+            text=plain_message_text(str(event.get("text") or "")),
             conversation_id=event.get("channel"),
             event_id=event_id,
         )

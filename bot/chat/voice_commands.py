@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from bot.chat.context import ChatContext
 from bot.compose import actions
-from bot.compose.text import truncate
+from bot.compose.text import plural, truncate
 from bot.errors import InvalidInput
 from bot.events import ActionInvoked, FormSubmitted, Reply
 from bot.messages import Card, Fact, FieldKind, Form, FormField, Link, Message, Option
@@ -141,12 +141,20 @@ def voice_receipt(logged: VoiceLogged, link: str | None = None) -> Message:
         "Thanks: it joins what customers told us, and the next customer-voice digest counts "
         "it among the voices logged by colleagues."
     ]
+    if logged.text:
+        # What colleagues will read: the colleague sees that an address or number was masked.
+        lines.insert(0, f"“{truncate(logged.text, 500)}”")
     if logged.urgent and logged.alerted:
         lines.append(f"It was sent to the alert channel as an urgent alert ({logged.urgent}).")
     elif logged.urgent:
         lines.append(
             f"It reads as urgent ({logged.urgent}), but no alert channel is set up: tell the "
             "account's owner yourself."
+        )
+    if logged.ideas:
+        numbers = ", ".join(f"#{n}" for n in logged.ideas)
+        lines.append(
+            f"It weighs {plural(len(logged.ideas), 'open idea')} as customer evidence: {numbers}."
         )
     if logged.spikes:
         told = "the alert channel was told" if logged.spikes_alerted else "the digest will say"

@@ -51,10 +51,13 @@ def board_message(page: BoardPage, voted: Iterable[int] = ()) -> Message:
     voted_ids = set(voted)
     title = f"{shown_label(query.status)} ideas, {SORT_TITLES[query.sort]}"
     if page.total:
-        text = (
-            f"Page {query.page} of {page.pages}, {plural(page.total, 'idea')}. Vote for the ones "
-            "you back: each person votes once."
+        closed = query.status in (SuggestionStatus.DONE, SuggestionStatus.DECLINED)
+        invitation = (
+            "Votes on them are closed."
+            if closed
+            else "Vote for the ones you back: each person votes once."
         )
+        text = f"Page {query.page} of {page.pages}, {plural(page.total, 'idea')}. {invitation}"
     elif query.status == OPEN:
         text = "No open ideas yet. Send the first with /suggest YOUR IDEA."
     else:

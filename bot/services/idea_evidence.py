@@ -362,11 +362,18 @@ async def evidence_summaries(
             .where(IdeaEvidence.suggestion_id.in_([idea.id for idea in weighed]))
             .subquery()
         )
+        # A few more than shown: the same words twice (a ticket and a colleague's note of it,
+        # say) are quoted once.
         rows = await session.execute(
-            select(best.c.suggestion_id, best.c.text).where(best.c.rank <= QUOTES)
+            select(best.c.suggestion_id, best.c.text)
+            .where(best.c.rank <= QUOTES * 3)
+            .order_by(best.c.suggestion_id, best.c.rank)
         )
         for idea_id, text in rows:
-            quotes.setdefault(idea_id, []).append(quote(text, scrub))
+            shown = quotes.setdefault(idea_id, [])
+            said = quote(text, scrub)
+            if len(shown) < QUOTES and said.casefold() not in {q.casefold() for q in shown}:
+                shown.append(said)
     return {
         idea.id: EvidenceSummary(
             idea.evidence_count, idea.evidence_theme, tuple(quotes.get(idea.id, ()))

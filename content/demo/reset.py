@@ -1,9 +1,10 @@
 """Removing the demo: only from a database that holds nothing but the demo and play with it.
 
 What the demo loads is known (its files), and what people do with it happens in the shell, whose
-members are not real people. Anything else (a Slack or Teams member, an article or a customer
-voice that is not the demo's, a content feed, an import, an installation) is someone's real
-data: then nothing is removed, and the reason is given, so nothing is ever deleted silently.
+members are not real people (the customer voice they log with /voice too). Anything else (a Slack
+or Teams member, an article or a customer voice that is not the demo's, a content feed, an
+import, an installation) is someone's real data: then nothing is removed, and the reason is
+given, so nothing is ever deleted silently.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from sqlalchemy import delete, exists, func, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.compose.text import plural
-from bot.domain import KpiSource
+from bot.domain import EMPLOYEE_VOICE_SOURCE, KpiSource
 from bot.services.content import normalise_url
 from bot.storage.models import (
     AdapterRecord,
@@ -76,7 +77,12 @@ async def not_the_demos(session: AsyncSession) -> list[str]:
         "customer voice": await _count(
             session,
             select(func.count(VoiceItem.id)).where(
-                tuple_(VoiceItem.source, VoiceItem.external_id).not_in(list(keys["voice"]))
+                tuple_(VoiceItem.source, VoiceItem.external_id).not_in(list(keys["voice"])),
+                # What people logged with /voice in the shell is play with the demo.
+                ~(
+                    (VoiceItem.source == EMPLOYEE_VOICE_SOURCE)
+                    & VoiceItem.external_id.startswith(f"{PLATFORM}:")
+                ),
             ),
         ),
         "digest": await _count(
