@@ -342,10 +342,10 @@ async def test_chat_options_make_a_promise_and_bad_combinations_are_refused_clea
     listing = await app.router.handle(CommandInvoked(actor("boss"), command="review", text=""))
     [card] = listing.messages[0].cards
     [fact] = card.facts
-    assert fact.label == f"Review {review.id} (idea #{idea.id})" and "due on" in fact.value
+    assert fact.label == f"Idea #{idea.id}" and "due on" in fact.value
     # A wrong number in chat is answered with the chat's way to list them.
     wrong = await app.router.handle(CommandInvoked(actor("boss"), command="review", text="99 yes"))
-    assert wrong.error is not None and "/review in chat lists" in wrong.error
+    assert wrong.error is not None and "/review alone lists" in wrong.error
 
 
 async def test_a_later_decision_supersedes_and_a_planned_promise_carries_over_to_done(
@@ -423,7 +423,10 @@ async def test_the_cli_answers_with_a_kpi_check_and_lists_and_answers_reviews(
     code, out = await run("reviews", "answer", "1", "later")
     assert code == 0 and "already answered" in out
     code, out = await run("report", "objectives", "--since", "90d")
-    assert "Promises, all objectives: 1 decision with a KPI; 1 reviewed: 100% moved" in out
+    assert (
+        "Promises, all objectives: 1 decision with a KPI made in the period; "
+        "1 review answered in it: 100% moved" in out
+    )
     code, out = await run("report", "objectives", "--since", "90d", "--format", "json")
     [row] = json.loads(out)["objectives"]
     assert row["promises_reviewed"] == 1 and row["promises_helped_share"] == 1.0
@@ -520,7 +523,7 @@ async def test_too_early_asks_again_later_and_a_press_on_the_old_card_changes_no
     clock.advance(days=1, hours=3)
     assert await ask(app) == 1  # the new date
     typed = await app.router.handle(
-        CommandInvoked(actor("boss"), command="review", text=f"{review.id} revisit")
+        CommandInvoked(actor("boss"), command="review", text=f"{idea.id} revisit")
     )
     assert typed.error is None and "it did not help; revisit" in typed.messages[0].fallback
     told = [t for r, t in await sent(app, remote) if r == "ann"]
@@ -528,7 +531,7 @@ async def test_too_early_asks_again_later_and_a_press_on_the_old_card_changes_no
     listing = await app.router.handle(CommandInvoked(actor("boss"), command="review", text=""))
     assert "No decision reviews wait for you" in listing.messages[0].fallback
     bad = await app.router.handle(
-        CommandInvoked(actor("boss"), command="review", text=f"{review.id} maybe")
+        CommandInvoked(actor("boss"), command="review", text=f"{idea.id} maybe")
     )
     assert bad.error and "helped, revisit or later" in bad.error
 
@@ -568,7 +571,7 @@ async def test_an_overdue_review_climbs_the_hierarchy_and_counts_as_overdue(
     # The review flagged to bigboss is among those /review lists for him.
     listing = await app.router.handle(CommandInvoked(actor("bigboss"), command="review", text=""))
     [fact] = listing.messages[0].cards[0].facts
-    assert fact.label == f"Review {review.id} (idea #{idea.id})"
+    assert fact.label == f"Idea #{idea.id}"
     assert (await report_promises(app)).overdue == 1
     clock.advance(days=7)
     assert await escalate() == 0  # past the top: nobody above bigboss
@@ -799,7 +802,7 @@ async def test_the_console_answer_form_makes_the_promise_and_the_board_shows_its
     assert "KPI check: first reply time should go lower; due on" in html
     status, html = await browser.get("/console/objectives?since=30d")
     assert status == 200 and "Promises" in html
-    assert "1 decision with a KPI; none reviewed yet" in html
+    assert "1 decision with a KPI made in the period; no review answered in it" in html
 
 
 async def test_the_leader_s_job_asks_due_reviews_and_flags_overdue_ones(
@@ -820,3 +823,31 @@ async def test_the_leader_s_job_asks_due_reviews_and_flags_overdue_ones(
     await job.run()
     assert [r for r, t in await sent(app, remote) if "has waited" in t] == ["bigboss"]
     assert job.name in [j.name for j in LeaderWork(app, run_jobs=True).periodic_jobs()]
+
+
+async def test_review_in_chat_takes_the_ideas_number_never_another_ideas_review(
+    app: Application, clock: Clock
+) -> None:
+    """The card says "since #2 was done", so /review 2 is idea #2's review, even when review #2
+    belongs to another idea; an idea with no KPI check says so instead of answering another."""
+    await team(app)
+    await first_reply_objective(app)
+    await reading(app, 70, clock.now)
+    first, second, third = [await file(app, "ann", f"Idea {n} about replies") for n in (1, 2, 3)]
+    # Reviews numbered 1 and 2 belong to ideas #3 and #2: no number is shared by chance.
+    review_of_third = await decide(app, "boss", third.id, "done", Promise("first-reply"))
+    review_of_second = await decide(app, "boss", second.id, "done", Promise("first-reply"))
+    assert review_of_third is not None and review_of_second is not None
+    assert (review_of_third.id, review_of_second.id) == (1, 2)
+    clock.advance(days=31)
+    assert await ask(app) == 2
+    answered = await app.router.handle(
+        CommandInvoked(actor("boss"), command="review", text=f"{third.id} helped")
+    )
+    assert answered.error is None, answered.error
+    assert (await review_row(app, review_of_third.id)).verdict == "helped"
+    assert (await review_row(app, review_of_second.id)).state == "asked"
+    none = await app.router.handle(
+        CommandInvoked(actor("boss"), command="review", text=f"{first.id} helped")
+    )
+    assert none.error is not None and f"Idea #{first.id} has no KPI check" in none.error

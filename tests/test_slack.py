@@ -463,14 +463,47 @@ async def test_turn_into_suggestion_files_a_message_with_a_link_back(slack: Slac
     link = json.loads(opened["private_metadata"])["source_url"]
     assert link.endswith("/archives/CSUPPORT/p1700000123000200")
     await slack.interaction(
-        view_submission("UALICE", opened, {"text": text_block["initial_value"], "anonymous": True})
+        view_submission("UALICE", opened, {"text": text_block["initial_value"], "anonymous": False})
     )
     await slack.settle()
     async with slack.app.db.transaction() as session:
         idea = (await session.scalars(select(Suggestion))).one()
-    assert idea.anonymous and idea.source_url == link
+    assert not idea.anonymous and idea.source_url == link
     posted = json.dumps(slack.fake.messages[IDEAS_CHANNEL][0]["blocks"])
     assert "Original message" in posted and "broken @here" in posted and "<!here>" not in posted
+
+
+async def test_an_anonymous_idea_from_ones_own_message_keeps_no_link_to_it(
+    slack: SlackStack,
+) -> None:
+    """The link would open the message under its author's name: an anonymous idea drops it."""
+    shortcut = {
+        "type": "message_action",
+        "callback_id": "turn_into_suggestion",
+        "trigger_id": "trig.2",
+        "team": {"id": "T0001"},
+        "user": {"id": "UALICE"},
+        "channel": {"id": "CSUPPORT", "name": "support"},
+        "message": {
+            "type": "message",
+            "user": "UALICE",
+            "ts": "1700000999.000100",
+            "text": "We should staff the weekend queue",
+        },
+        "response_url": slack.fake.response_url("shortcut"),
+    }
+    await slack.interaction(shortcut)
+    await slack.settle()
+    [opened] = slack.fake.opened_views
+    text = opened["blocks"][0]["element"]["initial_value"]
+    await slack.interaction(view_submission("UALICE", opened, {"text": text, "anonymous": True}))
+    await slack.settle()
+    async with slack.app.db.transaction() as session:
+        idea = (await session.scalars(select(Suggestion))).one()
+    assert idea.anonymous and idea.source_url is None
+    posted = json.dumps(slack.fake.messages[IDEAS_CHANNEL][0]["blocks"])
+    assert "weekend queue" in posted
+    assert "Original message" not in posted and "1700000999" not in posted
 
 
 async def test_a_manager_answers_from_the_home_tab_and_the_anonymous_author_is_told(

@@ -627,7 +627,7 @@ register(
     ChatCommand(
         "review",
         review,
-        REVIEW_USAGE.replace("ID", "[ID") + "]",
+        REVIEW_USAGE.replace("IDEA", "[IDEA") + "]",
         "did a decision help its KPI? answer the review (later N: ask again in N days); "
         "/review alone lists those waiting for you",
         LEADERS,

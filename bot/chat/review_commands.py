@@ -15,6 +15,7 @@ from bot.services.decision_reviews import (
     answer_review,
     describe_state,
     list_reviews,
+    review_of_idea,
 )
 from bot.services.permissions import require_role
 from bot.services.promises import Promise, promise_from_options, promise_note, zone_of
@@ -22,7 +23,7 @@ from bot.services.suggestions import AnswerOutcome
 from bot.storage.types import utcnow
 
 PROMISE_FLAGS = {"objective": True, "expect": True, "review-in": True, "review-on": True}
-REVIEW_USAGE = "/review ID helped|revisit|later N"
+REVIEW_USAGE = "/review IDEA helped|revisit|later N"
 
 
 def take_promise_flags(text: str, found: dict[str, str | bool]) -> str:
@@ -67,8 +68,9 @@ async def review(ctx: ChatContext, text: str) -> Reply:
     if not words:
         return await _reviews_waiting(ctx)
     if len(words) < 2:
-        raise InvalidInput(f"Write {REVIEW_USAGE}, for example /review 4 helped.")
-    review_id = parse_id(words[0], "review")
+        raise InvalidInput(f"Write {REVIEW_USAGE}, for example /review 12 helped.")
+    # People know ideas by their number (the card says "since #12 was done"), not reviews.
+    review_id = (await review_of_idea(ctx.session, parse_id(words[0], "idea"))).id
     days = None
     if len(words) > 2:
         if not (words[2].isascii() and words[2].isdigit()):
@@ -92,7 +94,7 @@ async def _reviews_waiting(ctx: ChatContext) -> Reply:
         return Reply.say("No decision reviews wait for you, asked or coming up.")
     facts = tuple(
         Fact(
-            f"Review {r.id} (idea #{r.suggestion_id})",
+            f"Idea #{r.suggestion_id}",
             f"{r.objective.title}: {describe_state(r, now)}",
         )
         for r in asked[:20]

@@ -223,7 +223,14 @@ def _promises(report: ObjectivesReport) -> None:
         return
     print_table(
         "Promises: decisions that named a KPI",
-        ["Objective", "Decisions", "Reviewed", "Moved as expected", "Helped", "Overdue"],
+        [
+            "Objective",
+            "Decisions made",
+            "Reviews answered",
+            "Moved as expected",
+            "Helped",
+            "Overdue now",
+        ],
         [
             [
                 row.title,

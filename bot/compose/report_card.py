@@ -38,9 +38,10 @@ def _ideas(row: ObjectiveFigures) -> str:
 
 
 def promise_summary(p: PromiseFigures) -> str:
-    """'4 decisions with a KPI; 2 reviewed: 50% moved it the expected way, 100% helped; 1
-    review overdue'."""
-    parts = [plural(p.decisions, "decision") + " with a KPI"]
+    """'4 decisions with a KPI made in the period; 2 reviews answered in it: 50% moved it the
+    expected way, 100% helped; 1 review overdue now'. Each count has its own date (a decision
+    made last quarter can be reviewed this month), so each says which it is."""
+    parts = [plural(p.decisions, "decision") + " with a KPI made in the period"]
     if p.answered:
         helped = f"{p.helped_share:.0%}" if p.helped_share is not None else "–"
         moved = (
@@ -48,11 +49,11 @@ def promise_summary(p: PromiseFigures) -> str:
             if p.moved_share is not None
             else "too few readings to say which way it moved"
         )
-        parts.append(f"{p.answered} reviewed: {moved}, {helped} helped")
+        parts.append(f"{plural(p.answered, 'review')} answered in it: {moved}, {helped} helped")
     else:
-        parts.append("none reviewed yet")
+        parts.append("no review answered in it")
     if p.overdue:
-        parts.append(plural(p.overdue, "review") + " overdue")
+        parts.append(plural(p.overdue, "review") + " overdue now")
     return "; ".join(parts)
 
 

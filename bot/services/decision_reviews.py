@@ -68,6 +68,29 @@ async def get_review(session: AsyncSession, review_id: int) -> DecisionReview:
     return review
 
 
+async def review_of_idea(session: AsyncSession, suggestion_id: int) -> DecisionReview:
+    """The review people mean by an idea's number: its open one, else its latest answered one
+    (so a second answer says it was answered). An idea has at most one open review."""
+    reviews = list(
+        await session.scalars(
+            select(DecisionReview)
+            .where(
+                DecisionReview.suggestion_id == suggestion_id,
+                DecisionReview.state != ReviewState.SUPERSEDED,
+            )
+            .order_by(DecisionReview.id.desc())
+        )
+    )
+    chosen = next((r for r in reviews if r.state != ReviewState.ANSWERED), None)
+    chosen = chosen or (reviews[0] if reviews else None)
+    if chosen is None:
+        raise NotFound(
+            f"Idea #{suggestion_id} has no KPI check to review: a manager makes one by answering "
+            "it planned or done with --objective KEY. /review alone lists those waiting for you."
+        )
+    return chosen
+
+
 async def kpi_change(session: AsyncSession, review: DecisionReview, now: datetime) -> KpiChange:
     """The KPI at the decision and its latest reading since the decision's day (none: None)."""
     latest = await reading_on(session, review.objective_id, now)

@@ -81,6 +81,9 @@ async def file_suggestion(
         # neither the team nor the moment points at her.
         team_id = (await load_team_scopes(session)).place(author.team_id)
         filed_at = coarse_time(filed_at)
+        # Nor the message it was made from: "Turn into suggestion" on her own message would
+        # link to her name.
+        source_url = None
     matches = await evidence.for_idea(session, text, utcnow()) if evidence is not None else []
     suggestion = Suggestion(
         text=text,
