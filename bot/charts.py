@@ -220,15 +220,31 @@ def kpi_figure(report: ObjectivesReport, *, narrow: bool = False) -> Any:
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    rows = report.rows or []
+    # An objective with no reading in the period gets no panel, only its name in the title: a
+    # database upgraded with a dozen unmeasured objectives would otherwise draw a page of blanks.
+    every = report.rows or []
+    rows = [row for row in every if row.timeline.readings]
+    unmeasured = [row.title for row in every if not row.timeline.readings]
     count = max(1, len(rows))
-    panels = [KPI_PANEL[narrow] if row.timeline.readings else EMPTY_PANEL for row in rows]
+    panels = [KPI_PANEL[narrow] for _ in rows] or [EMPTY_PANEL]
     size = (4.4 if narrow else 10, sum(panels) + count * (SENTIMENT_STRIP + 0.8) + 1.3)
     figure = plt.figure(figsize=size, layout="constrained")
     days = max(1, round((report.until - report.since).total_seconds() / 86_400))
-    figure.suptitle(f"KPIs, last {plural(days, 'day')} (to {report.until:%d %b %Y})")
+    title = f"KPIs, last {plural(days, 'day')} (to {report.until:%d %b %Y})"
+    if unmeasured and rows:
+        note = "No reading in the period: " + ", ".join(in_written_order(t) for t in unmeasured)
+        title += "\n" + "\n".join(textwrap.wrap(note, KPI_TITLE_WIDTH[narrow]))
+    figure.suptitle(title)
     if not rows:
-        figure.text(0.5, 0.5, "No objectives yet", ha="center")
+        figure.text(
+            0.5,
+            0.5,
+            "No KPI readings in this period yet:\nadvocacy objectives record KEY VALUE"
+            if every
+            else "No objectives yet",
+            ha="center",
+            va="center",
+        )
         return figure
     grid = figure.add_gridspec(
         2 * count,

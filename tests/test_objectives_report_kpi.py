@@ -360,3 +360,23 @@ async def test_a_long_headline_is_wrapped_to_a_phones_width_not_cut_off(app: App
         "2.5 per 1,000 customers worse (+0.5 per 1,000 customers) "
         "1 per 1,000 customers to go (target 1.5 per 1,000 customers)"
     )
+
+
+async def test_an_objective_without_readings_is_named_in_the_kpi_charts_title_not_drawn(
+    app: Application,
+) -> None:
+    """A database with objectives nobody measures yet: the chart draws the measured ones and
+    names the others in one line, instead of a blank panel each."""
+    await objectives_with_readings(app)
+    async with app.db.transaction() as session:
+        report = await build_objectives_report(session, OPERATOR, app.sealer, timedelta(days=30))
+    measured = [row.title for row in report.rows if row.timeline.readings]
+    quiet = [row.title for row in report.rows if not row.timeline.readings]
+    assert measured and quiet
+    figure = kpi_figure(report)
+    drawn = {axes.get_title(loc="left") for axes in figure.axes}
+    assert all(any(title in line for line in drawn) for title in measured)
+    assert not any(title in line for title in quiet for line in drawn)
+    heading = figure.get_suptitle()
+    assert all(title in heading for title in quiet)
+    assert "No reading in the period" in heading
