@@ -263,7 +263,7 @@ def test_recording_a_reading_says_added_updated_or_unchanged_and_the_change(
     assert fixed.startswith(f"Updated reply on {day(0)}: 50.5 minutes (was 52 minutes)")
     for args, says in (
         (("reply", "fast"), "the value 'fast' is not a number"),
-        (("reply", "3", "--date", "06/12/2026"), "not a date written YYYY-MM-DD"),
+        (("reply", "3", "--date", "06/12/2026"), "or month/day; write it YYYY-MM-DD"),
         (("reply", "3", "--date", day(-30)), "in the future"),
         (("nope", "3"), "Unknown objective 'nope'"),
     ):
@@ -325,7 +325,7 @@ def test_a_csv_import_keeps_good_rows_and_rejects_bad_ones_by_line(
     rejects = [line for line in result.output.splitlines() if ": rejected: " in line]
     assert [line.split(":")[1] for line in rejects] == ["3", "4", "5", "6", "10"]
     assert "unknown objective 'refunds' (known: nps, reply)" in rejects[0]
-    assert "not a date written YYYY-MM-DD" in rejects[1]
+    assert "'20/11/2026' reads as day/month or month/day; write it YYYY-MM-DD" in rejects[1]
     assert "'fast' is not a number" in rejects[2]
     assert "in the future" in rejects[3]
     assert f"reply on {day(5)} is already on line 9" in rejects[4]
@@ -334,6 +334,27 @@ def test_a_csv_import_keeps_good_rows_and_rejects_bad_ones_by_line(
     assert again["rejected"][0] == {
         "line": 3, "error": "unknown objective 'refunds' (known: nps, reply)"
     }  # fmt: skip
+
+
+def test_dotted_dates_of_european_spreadsheets_are_read_day_first(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Excel in Germany writes 06.12.2026: dotted dates are always day first, so they are read;
+    01/02/2026 (January or February?) is still refused, naming a way to write it."""
+    run("objectives", "add", "nps", "Loved")
+    first, second = date.fromisoformat(day(9)), date.fromisoformat(day(3))
+    path = tmp_path / "excel.csv"
+    path.write_text(
+        "objective;date;value\r\n"
+        f"nps;{first:%d.%m.%Y};40\r\n"
+        f"nps;{second:%Y/%m/%d};41\r\n"
+        "nps;01/02/2026;42\r\n"
+    )
+    result = run("objectives", "import", str(path), code=2)
+    assert result.output.splitlines()[-1] == "2 added, 0 updated, 0 unchanged, 1 rejected."
+    assert "excel.csv:4: rejected: the date '01/02/2026' reads as day/month" in result.output
+    readings = json.loads(run("objectives", "readings", "nps", "--json").output)["readings"]
+    assert [(r["date"], r["value"]) for r in readings] == [(day(3), 41), (day(9), 40)]
 
 
 def test_negative_values_and_decimal_commas_are_read_and_an_ambiguous_comma_is_refused(

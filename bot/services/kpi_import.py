@@ -92,15 +92,29 @@ class ImportReport:
         )
 
 
+_DOTTED = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})")  # 06.12.2026: day first, always
+_SLASHED_YEAR_FIRST = re.compile(r"(\d{4})/(\d{1,2})/(\d{1,2})")  # 2026/12/06
+
+
 def parse_day(value: Any) -> date:
-    """A reading's day: YYYY-MM-DD (a full ISO time is read as its day). Not 01/02/2026: is
-    that January or February?"""
+    """A reading's day: YYYY-MM-DD (a full ISO time is read as its day), YYYY/MM/DD, or
+    DD.MM.YYYY as German and Nordic spreadsheets write it (dotted dates are never month first).
+    Not 01/02/2026: is that January or February?"""
     text = str(value).strip() if value is not None else ""
     try:
+        if found := _DOTTED.fullmatch(text):
+            return date(int(found[3]), int(found[2]), int(found[1]))
+        if found := _SLASHED_YEAR_FIRST.fullmatch(text):
+            return date(int(found[1]), int(found[2]), int(found[3]))
         return date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text).date()
     except ValueError:
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):  # 2026-02-30, 2026-13-01
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text) or _DOTTED.fullmatch(text):
             raise InvalidInput(f"the date '{text}' is not a day of the calendar") from None
+        if re.fullmatch(r"\d{1,2}/\d{1,2}/\d{2,4}", text):
+            raise InvalidInput(
+                f"the date '{text}' reads as day/month or month/day; write it YYYY-MM-DD "
+                "(or DD.MM.YYYY)"
+            ) from None
         raise InvalidInput(f"the date '{text}' is not a date written YYYY-MM-DD") from None
 
 
