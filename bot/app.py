@@ -16,7 +16,9 @@ from bot.delivery import OutboxWorker
 from bot.inbox import Inbox
 from bot.links import TrackedLinks
 from bot.metrics import Metrics
-from bot.platform import AdapterContext, AdapterRegistry, AdapterStatus, ChatAdapter
+from bot.platform.context import AdapterContext
+from bot.platform.contract import AdapterStatus, ChatAdapter
+from bot.platform.registry import AdapterRegistry
 from bot.plugins import Extensions, load_extensions
 from bot.sealing import Sealer, load_or_create_secret
 from bot.storage import migrate

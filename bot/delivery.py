@@ -32,7 +32,7 @@ from bot.domain import DeliveryStatus
 from bot.links import TrackedLinks
 from bot.messages import Message
 from bot.metrics import Metrics
-from bot.platform import ChatAdapter, DeliveryError, DeliveryTarget
+from bot.platform.contract import ChatAdapter, DeliveryError, DeliveryTarget
 from bot.sealing import Sealer, SealError
 from bot.services.deliveries import describe_held, held_deliveries
 from bot.services.digest_runs import finish_completed_runs

@@ -90,6 +90,8 @@ class Reply:
     ``messages`` go to the actor (ephemeral where the platform allows), ``update`` replaces the
     card the action came from, ``form`` opens a modal or card form, ``error`` is one line.
     ``duplicate`` means the event changed nothing: a repeat, or a platform's retry.
+    ``refresh_home`` says the event changed what the person's home shows (an answered idea
+    leaves their queue): adapters with a home surface show it again.
     ``complete`` finishes the reply after the transaction has committed, for work that waits on
     the network (reading a page to fill a form in): no network call is made inside a transaction.
     """
@@ -99,6 +101,7 @@ class Reply:
     form: Form | None = None
     error: str | None = None
     duplicate: bool = False
+    refresh_home: bool = False
     complete: Callable[[], Awaitable[Reply]] | None = None
 
     @classmethod

@@ -300,7 +300,9 @@ async def answer_submitted(ctx: ChatContext, event: FormSubmitted) -> Reply:
     promise = Promise.from_fields(
         values.get("objective", ""), values.get("expect", ""), values.get("review", "")
     )
-    return await record_answer(ctx, suggestion_id, values.get("text", ""), status, promise)
+    reply = await record_answer(ctx, suggestion_id, values.get("text", ""), status, promise)
+    # The answered idea leaves the manager's queue on their home.
+    return replace(reply, refresh_home=not reply.error)
 
 
 @on_form(actions.FORM_COMMENT)

@@ -19,8 +19,6 @@ CONTENT_EDIT = "content.edit"
 # A decision review's answer: value {"review", "answer": helped|revisit|later, "days", "round"}.
 REVIEW_ANSWER = "review.answer"
 FORM_CONTENT_EDIT = "content.edit"
-# A decision review's answer: value {"review", "answer": helped|revisit|later, "days", "round"}.
-REVIEW_ANSWER = "review.answer"
 # Opens the form carried by card number ``card`` of the message the button is on.
 FORM_OPEN = "form.open"
 

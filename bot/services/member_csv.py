@@ -14,7 +14,7 @@ from bot.compose.text import plural
 from bot.domain import Role, parse_enum
 from bot.errors import DomainError, InvalidInput
 from bot.import_files import CsvRecords, LineReader, file_encoding
-from bot.platform import installed_platforms
+from bot.platform.entry_points import installed_platforms
 from bot.services.members import (
     validate_known_platform,
     validate_platform,

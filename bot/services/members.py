@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain import Role, closest_choice, parse_enum
 from bot.errors import Conflict, InvalidInput, NotFound
 from bot.events import Actor
-from bot.platform import installed_platforms
+from bot.platform.entry_points import installed_platforms
 from bot.services.permissions import Acting, require_role
 from bot.storage.models import Member, MemberIdentity, Team
 from bot.storage.types import utcnow

@@ -1,0 +1,58 @@
+"""Optional capabilities an adapter declares by having them: each is a small protocol, checked
+with ``isinstance``, so the core and the contract suite ask an adapter what it can do instead
+of knowing which platform it is."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from bot.events import Actor
+
+if TYPE_CHECKING:
+    from bot.platform.members import ImportReport
+
+
+@runtime_checkable
+class DirectorySync(Protocol):
+    """Reads the platform's people (Slack's users.list, a Teams roster, a Chat space's members)
+    and imports them as members, with their managers where the platform knows them."""
+
+    async def sync_directory(self, scope: str = "") -> ImportReport: ...
+
+
+@runtime_checkable
+class HomeSurface(Protocol):
+    """A per-person home the bot draws (Slack's Home tab, a Teams personal-tab card)."""
+
+    async def publish_home(self, actor: Actor) -> None: ...
+
+
+@runtime_checkable
+class MessageActions(Protocol):
+    """Actions on any message ("Turn into suggestion", "Log as customer voice"): the core
+    action ids the adapter offers there (``bot.platform.actions``)."""
+
+    message_actions: tuple[str, ...]
+
+
+@runtime_checkable
+class SocketConnection(Protocol):
+    """Receives events over a connection the bot opens (Slack's Socket Mode): no public URL.
+    ``connected`` says whether it is up, for the health check."""
+
+    @property
+    def connected(self) -> bool: ...
+
+
+def capabilities_of(adapter: object) -> list[str]:
+    """The optional capabilities an adapter declares, by name (for the start-up log and tests)."""
+    found = []
+    for name, protocol in (
+        ("directory sync", DirectorySync),
+        ("home", HomeSurface),
+        ("message actions", MessageActions),
+        ("socket connection", SocketConnection),
+    ):
+        if isinstance(adapter, protocol):
+            found.append(name)
+    return found

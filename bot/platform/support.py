@@ -1,0 +1,28 @@
+"""Small things adapters share with the core: errors a person reads, words, the clock, the
+configuration helpers, the project's version and the public pages an app listing links to."""
+
+from bot import __version__
+from bot.chat.parsing import split_command
+from bot.compose.text import plural
+from bot.config import Settings, env_number
+from bot.errors import DomainError, InvalidInput, NotFound
+from bot.policy_pages import PRIVACY_PATH, TERMS_PATH
+from bot.storage.types import utcnow
+from bot.text_safety import in_written_order
+
+VERSION = __version__
+
+__all__ = [
+    "PRIVACY_PATH",
+    "TERMS_PATH",
+    "VERSION",
+    "DomainError",
+    "InvalidInput",
+    "NotFound",
+    "Settings",
+    "env_number",
+    "in_written_order",
+    "plural",
+    "split_command",
+    "utcnow",
+]
