@@ -1,0 +1,111 @@
+"""The Google Chat adapter's configuration, read from the environment.
+
+Google Chat signs each request with a bearer token whose audience is what the app's
+configuration page calls the "Authentication Audience": the HTTP endpoint URL (an OIDC ID token
+from accounts.google.com, for chat@system.gserviceaccount.com) or the project number (a JWT that
+chat@system.gserviceaccount.com signs itself). Sends go through the Chat API as the app's
+service account, whose key file the operator names here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.platform import AdapterStatus
+
+EVENTS_PATH = "/google-chat/events"
+CHAT_API = "https://chat.googleapis.com"
+CHAT_ISSUER = "chat@system.gserviceaccount.com"
+# Where Google publishes the keys of each kind of token (google-auth's own defaults).
+OIDC_CERTS = "https://www.googleapis.com/oauth2/v1/certs"
+CHAT_CERTS = f"https://www.googleapis.com/service_accounts/v1/metadata/x509/{CHAT_ISSUER}"
+ENDPOINT_URL, PROJECT_NUMBER = "endpoint_url", "project_number"
+AUDIENCE_TYPES = (ENDPOINT_URL, PROJECT_NUMBER)
+DEFAULT_TIMEOUT_SECONDS = 15.0
+
+
+@dataclass(frozen=True)
+class GoogleChatConfig:
+    service_account_file: str | None = None
+    audience_type: str = ENDPOINT_URL
+    audience: str = ""
+    api_url: str = CHAT_API
+    # Where the request tokens' keys are read; tests point it at a local token issuer.
+    certs_url: str | None = None
+    timeout: float = DEFAULT_TIMEOUT_SECONDS
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], public_url: str) -> GoogleChatConfig:
+        def value(key: str) -> str | None:
+            return (env.get(key) or "").strip() or None
+
+        given = (value("GOOGLE_CHAT_AUDIENCE_TYPE") or ENDPOINT_URL).lower().replace("-", "_")
+        if given not in AUDIENCE_TYPES:
+            raise ValueError(
+                f"GOOGLE_CHAT_AUDIENCE_TYPE must be {' or '.join(AUDIENCE_TYPES)}, not '{given}'."
+            )
+        audience = value("GOOGLE_CHAT_AUDIENCE")
+        if audience is None and given == ENDPOINT_URL:
+            audience = public_url.rstrip("/") + EVENTS_PATH
+        if audience is None:
+            raise ValueError(
+                "GOOGLE_CHAT_AUDIENCE_TYPE=project_number needs GOOGLE_CHAT_AUDIENCE (the "
+                "Google Cloud project number shown on the app's configuration page)."
+            )
+        return cls(
+            service_account_file=value("GOOGLE_CHAT_SERVICE_ACCOUNT_FILE"),
+            audience_type=given,
+            audience=audience,
+            api_url=(value("GOOGLE_CHAT_API_URL") or CHAT_API).rstrip("/"),
+            certs_url=value("GOOGLE_CHAT_CERTS_URL"),
+        )
+
+    @property
+    def issuer(self) -> tuple[str, ...]:
+        if self.audience_type == ENDPOINT_URL:
+            return ("https://accounts.google.com", "accounts.google.com")
+        return (CHAT_ISSUER,)
+
+    @property
+    def keys_url(self) -> str:
+        if self.certs_url:
+            return self.certs_url
+        return OIDC_CERTS if self.audience_type == ENDPOINT_URL else CHAT_CERTS
+
+    def service_account(self) -> dict[str, Any]:
+        """The service account's key, read from its JSON file (ValueError when unusable)."""
+        if not self.service_account_file:
+            raise ValueError("GOOGLE_CHAT_SERVICE_ACCOUNT_FILE is not set")
+        try:
+            info = json.loads(Path(self.service_account_file).read_text())
+        except (OSError, ValueError) as error:
+            raise ValueError(
+                f"GOOGLE_CHAT_SERVICE_ACCOUNT_FILE cannot be read as a key file: {error}"
+            ) from None
+        missing = {"client_email", "private_key", "token_uri"} - set(info)
+        if info.get("type") != "service_account" or missing:
+            raise ValueError(
+                "GOOGLE_CHAT_SERVICE_ACCOUNT_FILE is not a service account key (JSON with "
+                "type service_account, client_email, private_key and token_uri)"
+            )
+        return dict(info)
+
+    def status(self) -> AdapterStatus:
+        if not self.service_account_file:
+            return AdapterStatus(
+                False, "GOOGLE_CHAT_SERVICE_ACCOUNT_FILE is not set (the Chat app's key)"
+            )
+        try:
+            account = self.service_account()
+        except ValueError as error:
+            return AdapterStatus(False, str(error), warning=True)
+        return AdapterStatus(
+            True,
+            f"service account {account['client_email']}; every request's token is checked "
+            f"for audience {self.audience} ({self.audience_type.replace('_', ' ')}); "
+            f"endpoint {EVENTS_PATH}",
+        )
