@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import Counter
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -46,13 +47,22 @@ PEOPLE = {
 }
 # Arguments worth giving a command besides none (its usage, or its form).
 ARGUMENTS = {
-    "suggest": [LONG_IDEA[:2900], HOSTILE],
-    "suggestions": ["", "all", "2"],
-    "rollup": ["", "team", "status", "objective"],
-    "voice": [HOSTILE],
-    "board": ["", "2"],
+    "suggest": ["", LONG_IDEA[:2900], HOSTILE],
+    "suggestions": ["", "top", "evidence", "planned", "page 2"],
+    "voice": ["", HOSTILE],
+    "vote": ["1"],
+    "unvote": ["1"],
+    "content add": ["", "http://localhost:9/not-there"],
+    "digest run": ["Monday picks", "Customer voice weekly --include-sent", "Manager rollup"],
+    "rollup": ["", "--by team", "--by status", "--since 7d"],
+    "answer": ["36 planned " + HOSTILE, "37 declined " + LONG_IDEA[:1000], "38"],
+    "review": ["", "1 helped"],
+    "merge": ["2 into 3"],
+    "hide": ["4 " + HOSTILE],
+    "report": ["", "--since 7d"],
 }
-PRESSES_PER_PERSON = 60
+# Each kind of button is pressed a few times per person (on different cards).
+PRESSES_PER_ACTION = 3
 
 
 @dataclass
@@ -123,7 +133,7 @@ async def _build(directory: Path) -> Catalogue:
             await _ask(app, catalogue, f"home of {role}", HomeOpened(actor))
             for command in commands_for(role.value):
                 name, _, sub = command.name.partition(" ")
-                for argument in ARGUMENTS.get(name, [""]):
+                for argument in ARGUMENTS.get(command.name, [""]):
                     text = f"{sub} {argument}".strip()
                     origin = f"/{command.name} {argument[:20]} as {role}"
                     await _ask(app, catalogue, origin, CommandInvoked(actor, name, text=text))
@@ -143,13 +153,15 @@ async def _press_what_was_shown(
     app: Application, catalogue: Catalogue, actor: Actor, role: str
 ) -> None:
     """Press the buttons on the cards collected so far (one level deep), as ``actor``."""
-    pressed = 0
+    pressed: Counter[str] = Counter()
     for origin, message in list(catalogue.messages):
         for card in message.cards:
             for button in card.buttons:
-                if not isinstance(button, Button) or pressed >= PRESSES_PER_PERSON:
+                if not isinstance(button, Button):
                     continue
-                pressed += 1
+                if pressed[button.action_id] >= PRESSES_PER_ACTION:
+                    continue
+                pressed[button.action_id] += 1
                 event = ActionInvoked(
                     actor, action_id=button.action_id, value=dict(button.value), message_ref=None
                 )
