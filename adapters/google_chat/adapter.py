@@ -130,7 +130,9 @@ class GoogleChatAdapter:
         if not answered:
             return web.json_response(cards.close_dialog(LATE) if dialog_type(body) else {})
         surface = EventSurface(self, body, sync=True)
-        await show_reply(self._shaped(body, reply, surface), surface, platform=PLATFORM)
+        shaped = self._shaped(body, reply, surface)
+        surface.single = _parts(shaped) <= 1
+        await show_reply(shaped, surface, platform=PLATFORM)
         return web.json_response(surface.answer or surface.default_answer())
 
     # ----- the inbox's worker -------------------------------------------------------------
@@ -214,8 +216,7 @@ class GoogleChatAdapter:
             name = await self.post(space, cards.render_message(message))
         except DeliveryError as error:
             if getattr(error, "status", None) == 404 and not target.channel:
-                await self.spaces.forget(target.recipient)  # found again on the next attempt
-                raise DeliveryError("the direct message space is gone") from None
+                await self.spaces.forget(target.recipient)  # looked up again next time
             raise
         return SendResult(platform_ref=name or None)
 
@@ -230,12 +231,19 @@ class EventSurface:
         self.body = body
         self.sync = sync
         self.answer: dict[str, Any] | None = None
+        # Only a reply of one part is answered in the response (a dialog always is: it can open
+        # no other way): the parts of a longer one all go through the API, in their order.
+        self.single = False
         self.space = str(space_of(body).get("name") or "")
         self.dialog = dialog_type(body)
 
     @property
     def can_answer(self) -> bool:
         return self.sync and self.answer is None
+
+    @property
+    def can_answer_alone(self) -> bool:
+        return self.can_answer and self.single
 
     def _private(self) -> dict[str, Any]:
         if is_direct(space_of(self.body)):
@@ -250,7 +258,7 @@ class EventSurface:
             self.answer = cards.dialog_response(form)
             return True
         body = {**cards.form_message(form), **self._private()}
-        if self.can_answer and self.dialog is None:
+        if self.can_answer_alone and self.dialog is None:
             self.answer = {"actionResponse": {"type": "NEW_MESSAGE"}, **body}
             return True
         await self.adapter.post(self.space, body)
@@ -258,7 +266,11 @@ class EventSurface:
 
     async def update_card(self, message: Message) -> None:
         name = message_name(self.body)
-        if self.can_answer and self.dialog is None and self.body.get("type") == "CARD_CLICKED":
+        if (
+            self.can_answer_alone
+            and self.dialog is None
+            and self.body.get("type") == "CARD_CLICKED"
+        ):
             self.answer = {
                 "actionResponse": {"type": "UPDATE_MESSAGE"},
                 **cards.render_message(message),
@@ -269,7 +281,7 @@ class EventSurface:
 
     async def tell(self, message: Message) -> None:
         body = {**cards.render_message(message), **self._private()}
-        if self.can_answer and self.dialog is None:
+        if self.can_answer_alone and self.dialog is None:
             self.answer = {"actionResponse": {"type": "NEW_MESSAGE"}, **body}
             return
         if self.space:
@@ -277,6 +289,16 @@ class EventSurface:
 
     async def refresh_home(self) -> None:
         return None  # no home surface on Google Chat here
+
+
+def _parts(reply: Reply) -> int:
+    """How many things the reply shows (its form, update, messages and error)."""
+    return (
+        (reply.form is not None)
+        + (reply.update is not None)
+        + len(reply.messages)
+        + bool(reply.error)
+    )
 
 
 def _order_key(payload: dict[str, Any]) -> str | None:

@@ -44,6 +44,12 @@ def escape(text: str) -> str:
     return html.escape(text, quote=False)
 
 
+def inert(text: str) -> str:
+    """Plain text (a notification's fallback) that cannot read as ``<users/all>`` or
+    ``<https://link|label>``: a zero-width space follows every '<'."""
+    return text.replace("<", "<\u200b")
+
+
 def truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
@@ -143,7 +149,10 @@ def render_message(message: Message) -> dict[str, Any]:
         if widgets:
             body["sections"] = [{"widgets": widgets}]
         cards.append({"cardId": f"card-{index}", "card": body})
-    return {"fallbackText": truncate(message.fallback, TEXT_LIMIT), "cardsV2": _within_size(cards)}
+    return {
+        "fallbackText": inert(truncate(message.fallback, TEXT_LIMIT - 100)),
+        "cardsV2": _within_size(cards),
+    }
 
 
 def _within_size(cards: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -250,7 +259,7 @@ def form_message(form: Form) -> dict[str, Any]:
     card = form_card(form, dialog=False)
     card_id = card.pop("cardId")
     return {
-        "fallbackText": truncate(form.title, TEXT_LIMIT),
+        "fallbackText": inert(truncate(form.title, TEXT_LIMIT - 100)),
         "cardsV2": [{"cardId": card_id, "card": card}],
     }
 

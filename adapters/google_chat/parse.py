@@ -168,7 +168,7 @@ def to_event(body: dict[str, Any]) -> Event | None:
         command = command_of(body)
         if command:
             return CommandInvoked(
-                actor, command=command, text=text, event_id=ident, conversation_id=space
+                actor, command=command.lstrip("/"), text=text, event_id=ident, conversation_id=space
             )
         return MessageReceived(actor, text=text, event_id=ident, conversation_id=space)
     return None
