@@ -102,6 +102,9 @@ class FakeGoogleChat:
         self.certs_requests = 0
         self.calls: list[Call] = []
         self.messages: dict[str, Posted] = {}
+        # What people were shown, in order: ("create"|"patch", name, body) from the API, and
+        # ("answer", user, answer, event) for a response Chat showed (appended by the client).
+        self.timeline: list[tuple[Any, ...]] = []
         self.spaces: dict[str, dict[str, Any]] = {}
         self.direct: dict[str, str] = {}  # user -> DM space
         self._ids = itertools.count(1)
@@ -181,6 +184,9 @@ class FakeGoogleChat:
     def add_space(self, name: str, display_name: str = "Ideas") -> dict[str, Any]:
         self.spaces[name] = {"name": name, "spaceType": "SPACE", "displayName": display_name}
         return self.spaces[name]
+
+    def user_of_space(self, space: str) -> str | None:
+        return self.spaces.get(space, {}).get("user")
 
     def in_space(self, space: str) -> list[Posted]:
         return [m for m in self.messages.values() if m.space == space]
@@ -314,6 +320,7 @@ class FakeGoogleChat:
         name = f"{space}/messages/{next(self._ids)}.{secrets.token_hex(4)}"
         viewer = (body.get("privateMessageViewer") or {}).get("name")
         self.messages[name] = Posted(name, space, body, viewer)
+        self.timeline.append(("create", name, body))
         self.calls.append(Call("POST", request.path, body, 200))
         return web.json_response({**body, "name": name, "space": self._space_resource(space)})
 
@@ -339,6 +346,7 @@ class FakeGoogleChat:
             if key in body:
                 posted.body[key] = body[key]
         posted.updates += 1
+        self.timeline.append(("patch", name, body))
         self.calls.append(Call("PATCH", request.path, body, 200, dict(request.query)))
         return web.json_response({**posted.body, "name": name})
 

@@ -297,7 +297,9 @@ class ChatClient:
             text = await response.text()
             answer = json.loads(text) if text.strip() else {}
         if response.status == 200 and isinstance(answer, dict) and answer:
-            self.answers.append((str((body.get("user") or {}).get("name")), answer))
+            user = str((body.get("user") or {}).get("name"))
+            self.answers.append((user, answer))
+            self.fake.timeline.append(("answer", user, answer, body))
         return response.status, answer
 
 
