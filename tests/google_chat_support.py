@@ -26,6 +26,7 @@ import aiohttp
 from aiohttp.test_utils import TestServer
 
 from adapters.google_chat import GoogleChatAdapterFactory
+from adapters.google_chat.cards import FOOTER_COLOR
 from adapters.google_chat.config import EVENTS_PATH
 from bot.app import Application, open_application
 from bot.config import Settings
@@ -248,7 +249,7 @@ def readable_text(native: Any) -> str:
                 walk(value)
 
     walk(native)
-    return "\n".join(p for p in parts if p)
+    return "\n".join(p for p in parts if p).replace("\u200b", "")
 
 
 MENTION = re.compile(r"<users/[^>]*>")
@@ -256,25 +257,38 @@ LINK = re.compile(r"<a\s|<https?:")
 
 
 def pings(native: Any) -> list[str]:
-    """Live mentions or links in card HTML (escaped text never holds a raw '<'). Markdown is
-    not read in card HTML, so ``[label](url)`` there is just words."""
+    """Live mentions or links where Chat reads markup: card HTML (``textParagraph``,
+    ``decoratedText``) and the message's text; escaped text never holds a raw '<' there.
+    Titles, labels, button and option texts are plain text in cards v2. Markdown is not read
+    in card HTML, so ``[label](url)`` there is just words."""
     found: list[str] = []
 
-    def walk(node: Any, key: str = "") -> None:
-        if isinstance(node, dict):
-            for k, v in node.items():
-                walk(v, k)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v, key)
-        elif isinstance(node, str) and key in ("text", "topLabel", "fallbackText"):
-            found.extend(MENTION.findall(node))
-            found.extend(LINK.findall(node))
-            if key == "text" and "<font" not in node and "<b>" not in node:
-                found.extend(re.findall(r"<(?!/)[a-z][^>]*>", node))
+    def check(text: str, html_text: bool) -> None:
+        found.extend(MENTION.findall(text))
+        found.extend(LINK.findall(text))
+        if html_text:
+            found.extend(t for t in re.findall(r"<(?!/)[a-z][^>]*>", text) if t not in SAFE_TAGS)
 
-    walk(native)
+    def walk(node: Any, formatted: bool) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in ("textParagraph", "decoratedText"):
+                    walk(value, True)
+                elif key in ("text", "fallbackText") and isinstance(value, str):
+                    check(value, formatted and key == "text")
+                elif key in ("topLabel", "bottomLabel") and isinstance(value, str) and formatted:
+                    check(value, True)
+                else:
+                    walk(value, False)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value, formatted)
+
+    walk(native, False)
     return found
+
+
+SAFE_TAGS = {"<b>", f'<font color="{FOOTER_COLOR}">'}
 
 
 @dataclass

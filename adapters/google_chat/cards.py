@@ -54,6 +54,11 @@ def truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+def plain(text: str, limit: int) -> str:
+    """A title, label or option: plain text in cards v2, and inert besides (belt and braces)."""
+    return truncate(inert(text), limit)
+
+
 def paragraph(text: str) -> dict[str, Any]:
     return {"textParagraph": {"text": escape(truncate(text, PARAGRAPH))}}
 
@@ -71,11 +76,11 @@ def _action(function: str, parameters: dict[str, str], *, dialog: bool) -> dict[
 def button(item: Button | LinkButton) -> dict[str, Any]:
     if isinstance(item, LinkButton):  # the URL is the core's (tracked) link, not people's text
         return {
-            "text": truncate(item.label + " ↗", LABEL),
+            "text": plain(item.label + " ↗", LABEL),
             "onClick": {"openLink": {"url": item.url}},
         }
     rendered: dict[str, Any] = {
-        "text": truncate(("✓ " if item.selected else "") + item.label, LABEL),
+        "text": plain(("✓ " if item.selected else "") + item.label, LABEL),
         "onClick": _action(
             item.action_id,
             {"value": json.dumps(item.value, separators=(",", ":"))},
@@ -100,7 +105,7 @@ def card_widgets(card: Card, index: int, *, with_title: bool) -> list[dict[str, 
             {
                 "image": {
                     "imageUrl": card.image_url,
-                    "altText": truncate(card.image_alt or card.title, 200),
+                    "altText": plain(card.image_alt or card.title, 200),
                 }
             }
         )
@@ -124,7 +129,7 @@ def card_widgets(card: Card, index: int, *, with_title: bool) -> list[dict[str, 
     if card.form is not None:
         buttons.append(
             {
-                "text": truncate(card.form.title, LABEL),
+                "text": plain(card.form.title, LABEL),
                 "onClick": _action(FORM_OPEN, {"value": json.dumps({"card": index})}, dialog=True),
             }
         )
@@ -145,12 +150,12 @@ def render_message(message: Message) -> dict[str, Any]:
         )
     for index, card in enumerate(message.cards):
         widgets = card_widgets(card, index, with_title=False)[:WIDGETS_PER_CARD]
-        body: dict[str, Any] = {"header": {"title": truncate(card.title, TITLE) or " "}}
+        body: dict[str, Any] = {"header": {"title": plain(card.title, TITLE) or " "}}
         if widgets:
             body["sections"] = [{"widgets": widgets}]
         cards.append({"cardId": f"card-{index}", "card": body})
     return {
-        "fallbackText": inert(truncate(message.fallback, TEXT_LIMIT - 100)),
+        "fallbackText": truncate(inert(message.fallback), TEXT_LIMIT),
         "cardsV2": _within_size(cards),
     }
 
@@ -168,14 +173,15 @@ def _within_size(cards: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _size(value: Any) -> int:
-    return len(json.dumps(value, ensure_ascii=False).encode())
+    """Bytes as JSON with non-ASCII escaped: never less than what Google counts."""
+    return len(json.dumps(value).encode())
 
 
 # ----- forms ---------------------------------------------------------------------------------
 
 
 def _input(field: FormField, value: Any) -> dict[str, Any]:
-    label = truncate(field.label + ("" if field.required else " (optional)"), LABEL)
+    label = plain(field.label + ("" if field.required else " (optional)"), LABEL)
     if field.kind == FieldKind.SELECT:
         chosen = str(value if value is not None else field.initial)
         return {
@@ -185,7 +191,7 @@ def _input(field: FormField, value: Any) -> dict[str, Any]:
                 "type": "DROPDOWN",
                 "items": [
                     {
-                        "text": truncate(o.label, LABEL),
+                        "text": plain(o.label, LABEL),
                         "value": o.value,
                         "selected": o.value == chosen,
                     }
@@ -201,7 +207,7 @@ def _input(field: FormField, value: Any) -> dict[str, Any]:
                 "label": label,
                 "type": "CHECK_BOX",
                 "items": [
-                    {"text": truncate(field.label, LABEL), "value": CHECKED, "selected": ticked}
+                    {"text": plain(field.label, LABEL), "value": CHECKED, "selected": ticked}
                 ],
             }
         }
@@ -214,7 +220,7 @@ def _input(field: FormField, value: Any) -> dict[str, Any]:
     if initial:
         text["value"] = truncate(initial, field.max_length or PARAGRAPH)
     if field.placeholder:
-        text["hintText"] = truncate(field.placeholder, LABEL)
+        text["hintText"] = plain(field.placeholder, LABEL)
     return {"textInput": text}
 
 
@@ -229,7 +235,7 @@ def form_card(
     widgets.extend(_input(field, (values or {}).get(field.name)) for field in form.fields)
     checkboxes = ",".join(f.name for f in form.fields if f.kind == FieldKind.CHECKBOX)
     submit = {
-        "text": truncate(form.submit_label, LABEL),
+        "text": plain(form.submit_label, LABEL),
         "type": "FILLED",
         "onClick": _action(
             FORM_SUBMIT,
@@ -239,7 +245,7 @@ def form_card(
     }
     widgets.append({"buttonList": {"buttons": [submit]}})
     card: dict[str, Any] = {
-        "header": {"title": truncate(form.title, TITLE)},
+        "header": {"title": plain(form.title, TITLE)},
         "sections": [{"widgets": widgets[:WIDGETS_PER_CARD]}],
     }
     if not dialog:
@@ -259,7 +265,7 @@ def form_message(form: Form) -> dict[str, Any]:
     card = form_card(form, dialog=False)
     card_id = card.pop("cardId")
     return {
-        "fallbackText": inert(truncate(form.title, TEXT_LIMIT - 100)),
+        "fallbackText": truncate(inert(form.title), TEXT_LIMIT),
         "cardsV2": [{"cardId": card_id, "card": card}],
     }
 
