@@ -205,6 +205,7 @@ class FakeGoogleChat:
         issued: float | None = None,
         signer: crypt.Signer | None = None,
         issuer: str | None = None,
+        email: str = CHAT_ISSUER,
     ) -> str:
         """A bearer token as Google Chat sends it: an OIDC ID token for an endpoint-URL audience,
         or Chat's own JWT for a project-number audience."""
@@ -215,11 +216,15 @@ class FakeGoogleChat:
         else:
             payload.update(
                 iss=issuer or "https://accounts.google.com",
-                email=CHAT_ISSUER,
+                email=email,
                 email_verified=True,
                 sub="113344556677889900",
             )
         return jwt.encode(signer or self._signer, payload, header={"kid": self._kid}).decode()
+
+    def push_token(self, audience: str, account: str) -> str:
+        """The OIDC token a Pub/Sub push subscription sends, for its service account."""
+        return self.request_token(audience, email=account)
 
     def forged_token(self, audience: str) -> str:
         """Signed with a key Google never published, under Google's key id."""

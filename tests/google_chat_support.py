@@ -10,6 +10,7 @@ Payload shapes follow the Chat API's interaction event reference (``type``, ``ev
 from __future__ import annotations
 
 import asyncio
+import base64
 import html
 import itertools
 import json
@@ -27,7 +28,7 @@ from aiohttp.test_utils import TestServer
 
 from adapters.google_chat import GoogleChatAdapterFactory
 from adapters.google_chat.cards import FOOTER_COLOR
-from adapters.google_chat.config import EVENTS_PATH
+from adapters.google_chat.config import EVENTS_PATH, PUBSUB_PATH
 from bot.app import Application, open_application
 from bot.config import Settings
 from bot.platform import AdapterRegistry
@@ -37,6 +38,8 @@ from tests.inbox_support import inbox_settled
 
 PUBLIC_URL = "https://advocacy.example.com"
 AUDIENCE = PUBLIC_URL + EVENTS_PATH
+PUBSUB_AUDIENCE = PUBLIC_URL + PUBSUB_PATH
+PUBSUB_ACCOUNT = "chat-events-push@fake-project.iam.gserviceaccount.com"
 COMMAND_IDS = {"suggest": "1", "advocacy": "2", "voice": "3"}
 _ids = itertools.count(1)
 
@@ -51,6 +54,7 @@ def google_chat_env(fake: FakeGoogleChat, directory: Path) -> dict[str, str]:
         "GOOGLE_CHAT_SERVICE_ACCOUNT_FILE": str(fake.service_account_file(directory)),
         "GOOGLE_CHAT_API_URL": fake.api_url,
         "GOOGLE_CHAT_CERTS_URL": fake.certs_url,
+        "GOOGLE_CHAT_PUBSUB_SERVICE_ACCOUNT": PUBSUB_ACCOUNT,
     }
 
 
@@ -126,6 +130,38 @@ def added_event(user: str, name: str, *, at: float | None = None) -> dict[str, A
         "space": direct_space(user),
         "user": person(user, name),
         "common": {"hostApp": "CHAT"},
+    }
+
+
+def reaction_push(
+    user: str, message: str, emoji: str, *, added: bool = True, message_id: str | None = None
+) -> dict[str, Any]:
+    """A Pub/Sub push of a Workspace Event for one reaction on ``message`` (its resource name),
+    CloudEvents attributes and all, as a push subscription delivers it."""
+    kind = "created" if added else "deleted"
+    reaction = {
+        "name": f"{message}/reactions/r{next(_ids)}",
+        "user": {"name": user, "type": "HUMAN"},
+        "emoji": {"unicode": emoji},
+    }
+    data = base64.b64encode(json.dumps({"reaction": reaction}).encode()).decode()
+    pushed_id = message_id or f"{next(_ids)}{int(time.time())}"
+    return {
+        "message": {
+            "attributes": {
+                "ce-type": f"google.workspace.chat.reaction.v1.{kind}",
+                "ce-id": f"ce-{pushed_id}",
+                "ce-source": "//workspaceevents.googleapis.com/subscriptions/chat-reactions",
+                "ce-subject": f"//chat.googleapis.com/{message.split('/messages/')[0]}",
+                "ce-time": stamp(),
+                "ce-specversion": "1.0",
+                "ce-datacontenttype": "application/json",
+            },
+            "data": data,
+            "messageId": pushed_id,
+            "publishTime": stamp(),
+        },
+        "subscription": "projects/fake-project/subscriptions/chat-reactions-push",
     }
 
 
@@ -315,6 +351,14 @@ class ChatClient:
             self.answers.append((user, answer))
             self.fake.timeline.append(("answer", user, answer, body))
         return response.status, answer
+
+    async def push(self, body: dict[str, Any], *, token: str | None = None) -> int:
+        """A Pub/Sub push to the app's reactions endpoint."""
+        url = self.url.replace(EVENTS_PATH, PUBSUB_PATH)
+        token = token or self.fake.push_token(PUBSUB_AUDIENCE, PUBSUB_ACCOUNT)
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        async with self.session.post(url, data=json.dumps(body), headers=headers) as response:
+            return response.status
 
 
 @dataclass

@@ -22,7 +22,7 @@ from aiohttp import web
 from adapters.google_chat import cards
 from adapters.google_chat.api import ChatApi
 from adapters.google_chat.auth import RequestVerifier
-from adapters.google_chat.config import EVENTS_PATH, GoogleChatConfig
+from adapters.google_chat.config import EVENTS_PATH, PUBSUB_PATH, GoogleChatConfig
 from adapters.google_chat.parse import (
     PLATFORM,
     REQUEST_DIALOG,
@@ -39,6 +39,7 @@ from adapters.google_chat.parse import (
     user_of,
     wanted,
 )
+from adapters.google_chat.reactions import REACTION_TYPES, pushed, reaction_events
 from adapters.google_chat.spaces import SpaceBook
 from bot.events import Reply
 from bot.messages import Form, Message
@@ -75,7 +76,8 @@ class GoogleChatAdapter:
         self.router = context.router
         self.spaces = SpaceBook(context.store)
         self.api = ChatApi(config.api_url, config.service_account(), timeout=config.timeout)
-        self.verifier = RequestVerifier(config, None)
+        self.verifier = RequestVerifier.for_chat(config)
+        self.pubsub_verifier = RequestVerifier.for_pubsub(config)
         self._session: aiohttp.ClientSession | None = None
         self._per_space = Pacer(PER_SPACE)
         self._per_project = Pacer(PER_PROJECT, burst=PROJECT_BURST)
@@ -88,12 +90,15 @@ class GoogleChatAdapter:
 
     def mount(self, app: web.Application) -> None:
         app.router.add_post(EVENTS_PATH, self._handle)
+        if self.config.pubsub_account:
+            app.router.add_post(PUBSUB_PATH, self._handle_pubsub)
 
     def _ensure_session(self) -> None:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession()
             self.api.use(self._session)
             self.verifier.use(self._session)
+            self.pubsub_verifier.use(self._session)
 
     async def start(self) -> None:
         self._ensure_session()
@@ -135,9 +140,30 @@ class GoogleChatAdapter:
         await show_reply(shaped, surface, platform=PLATFORM)
         return web.json_response(surface.answer or surface.default_answer())
 
+    async def _handle_pubsub(self, request: web.Request) -> web.Response:
+        """A Pub/Sub push of a Workspace Event: written to the inbox, then acknowledged (2xx);
+        Pub/Sub redelivers with the same message id, which counts once."""
+        self._ensure_session()
+        if await self.pubsub_verifier.claims(request.headers.get("Authorization", "")) is None:
+            return web.json_response({"error": "Unauthorized"}, status=401)
+        try:
+            found = pushed(json.loads(await request.read()))
+        except (ValueError, RecursionError, AttributeError):
+            found = None
+        if found is None:
+            return web.json_response({"error": "the body is not a Pub/Sub push"}, status=400)
+        kind, message_id, data = found
+        if kind in REACTION_TYPES:
+            payload = {"pubsub": {"type": kind, "id": message_id, "data": data}}
+            await self.inbox.accept(PLATFORM, INBOX_KIND, f"pubsub:{message_id}", payload)
+        return web.Response(status=204)
+
     # ----- the inbox's worker -------------------------------------------------------------
 
     async def handle_inbox_item(self, item: InboxItem, receipt: Receipt) -> None:
+        if "pubsub" in item.payload:
+            await self._handle_reactions(item.payload["pubsub"], receipt)
+            return
         body = item.payload["body"]
         await self._remember_space(body)
         event = to_event(body)
@@ -148,6 +174,13 @@ class GoogleChatAdapter:
             return  # the request still open shows it, in its answer
         surface = EventSurface(self, body, sync=False)
         await show_reply(self._shaped(body, reply, surface), surface, platform=PLATFORM)
+
+    async def _handle_reactions(self, push: dict[str, Any], receipt: Receipt) -> None:
+        """Each reaction counts once by its own id; the last closes the inbox event, so a retry
+        after a crash does only the rest."""
+        events = reaction_events(**_push_arguments(push))
+        for number, event in enumerate(events, start=1):
+            await self.router.handle(event, receipt if number == len(events) else None)
 
     async def _remember_space(self, body: dict[str, Any]) -> None:
         space = space_of(body)
@@ -303,8 +336,15 @@ def _parts(reply: Reply) -> int:
 
 def _order_key(payload: dict[str, Any]) -> str | None:
     """One person's events are handled in the order they arrived."""
+    if "pubsub" in payload:
+        reactions = reaction_events(**_push_arguments(payload["pubsub"]))
+        return reactions[0].actor.user_id if reactions else None
     user = user_of(payload.get("body") or {}).get("name")
     return str(user) if user else None
+
+
+def _push_arguments(push: dict[str, Any]) -> dict[str, Any]:
+    return {"kind": push["type"], "message_id": push["id"], "data": push["data"]}
 
 
 __all__ = ["EventSurface", "GoogleChatAdapter"]

@@ -14,7 +14,13 @@ from typing import Any
 import aiohttp
 from google.auth import exceptions, jwt
 
-from adapters.google_chat.config import CHAT_ISSUER, ENDPOINT_URL, GoogleChatConfig
+from adapters.google_chat.config import (
+    CHAT_ISSUER,
+    ENDPOINT_URL,
+    OIDC_CERTS,
+    OIDC_ISSUERS,
+    GoogleChatConfig,
+)
 
 log = logging.getLogger(__name__)
 
@@ -26,13 +32,50 @@ CLOCK_SKEW_SECONDS = 30
 
 
 class RequestVerifier:
-    def __init__(self, config: GoogleChatConfig, session: aiohttp.ClientSession | None) -> None:
-        self.config = config
-        self._session = session
+    """Checks one kind of Google-signed token: its keys' URL, audience, issuers, and the
+    account (``email``) it must be issued for, when it is an OIDC ID token."""
+
+    def __init__(
+        self,
+        *,
+        keys_url: str,
+        audience: str,
+        issuers: tuple[str, ...],
+        email: str | None,
+        timeout: float,
+    ) -> None:
+        self.keys_url = keys_url
+        self.audience = audience
+        self.issuers = issuers
+        self.email = email
+        self.timeout = timeout
+        self._session: aiohttp.ClientSession | None = None
         self._keys: dict[str, str] = {}
         self._expires = 0.0
         self._read_at = 0.0
         self._lock = asyncio.Lock()
+
+    @classmethod
+    def for_chat(cls, config: GoogleChatConfig) -> RequestVerifier:
+        """Google Chat's own requests, per the app's authentication audience."""
+        return cls(
+            keys_url=config.keys_url,
+            audience=config.audience,
+            issuers=config.issuer,
+            email=CHAT_ISSUER if config.audience_type == ENDPOINT_URL else None,
+            timeout=config.timeout,
+        )
+
+    @classmethod
+    def for_pubsub(cls, config: GoogleChatConfig) -> RequestVerifier:
+        """Pub/Sub's pushes: an OIDC ID token for the subscription's service account."""
+        return cls(
+            keys_url=config.certs_url or OIDC_CERTS,
+            audience=config.pubsub_audience,
+            issuers=OIDC_ISSUERS,
+            email=config.pubsub_account,
+            timeout=config.timeout,
+        )
 
     def use(self, session: aiohttp.ClientSession) -> None:
         self._session = session
@@ -50,19 +93,19 @@ class RequestVerifier:
             claims = jwt.decode(
                 token,
                 certs=keys,
-                audience=self.config.audience,
+                audience=self.audience,
                 clock_skew_in_seconds=CLOCK_SKEW_SECONDS,
             )
         except (ValueError, exceptions.GoogleAuthError, aiohttp.ClientError, TimeoutError) as e:
             log.info("google_chat: a request's token was refused: %s", _short(e))
             return None
-        if claims.get("iss") not in self.config.issuer:
+        if claims.get("iss") not in self.issuers:
             log.info("google_chat: a request's token has the wrong issuer")
             return None
-        if self.config.audience_type == ENDPOINT_URL and (
-            claims.get("email") != CHAT_ISSUER or claims.get("email_verified") is False
+        if self.email is not None and (
+            claims.get("email") != self.email or claims.get("email_verified") is False
         ):
-            log.info("google_chat: a request's ID token is not Google Chat's")
+            log.info("google_chat: a request's ID token is for another account")
             return None
         return dict(claims)
 
@@ -82,8 +125,8 @@ class RequestVerifier:
 
     async def _read_keys(self) -> None:
         assert self._session is not None, "the verifier needs a session (start the adapter)"
-        timeout = aiohttp.ClientTimeout(total=self.config.timeout)
-        async with self._session.get(self.config.keys_url, timeout=timeout) as response:
+        timeout = aiohttp.ClientTimeout(total=self.timeout)
+        async with self._session.get(self.keys_url, timeout=timeout) as response:
             response.raise_for_status()
             keys = json.loads(await response.text())
             max_age = _max_age(response.headers.get("Cache-Control", ""))

@@ -18,11 +18,14 @@ from typing import Any
 from bot.platform import AdapterStatus
 
 EVENTS_PATH = "/google-chat/events"
+# Reactions: Workspace Events pushed by a Pub/Sub push subscription.
+PUBSUB_PATH = "/google-chat/pubsub"
 CHAT_API = "https://chat.googleapis.com"
 CHAT_ISSUER = "chat@system.gserviceaccount.com"
 # Where Google publishes the keys of each kind of token (google-auth's own defaults).
 OIDC_CERTS = "https://www.googleapis.com/oauth2/v1/certs"
 CHAT_CERTS = f"https://www.googleapis.com/service_accounts/v1/metadata/x509/{CHAT_ISSUER}"
+OIDC_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
 ENDPOINT_URL, PROJECT_NUMBER = "endpoint_url", "project_number"
 AUDIENCE_TYPES = (ENDPOINT_URL, PROJECT_NUMBER)
 DEFAULT_TIMEOUT_SECONDS = 15.0
@@ -37,6 +40,10 @@ class GoogleChatConfig:
     # Where the request tokens' keys are read; tests point it at a local token issuer.
     certs_url: str | None = None
     timeout: float = DEFAULT_TIMEOUT_SECONDS
+    # The service account a Pub/Sub push subscription signs its pushes as: with it, reactions
+    # (Workspace Events) are taken at PUBSUB_PATH; the audience is that subscription's.
+    pubsub_account: str | None = None
+    pubsub_audience: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], public_url: str) -> GoogleChatConfig:
@@ -62,13 +69,14 @@ class GoogleChatConfig:
             audience=audience,
             api_url=(value("GOOGLE_CHAT_API_URL") or CHAT_API).rstrip("/"),
             certs_url=value("GOOGLE_CHAT_CERTS_URL"),
+            pubsub_account=value("GOOGLE_CHAT_PUBSUB_SERVICE_ACCOUNT"),
+            pubsub_audience=value("GOOGLE_CHAT_PUBSUB_AUDIENCE")
+            or public_url.rstrip("/") + PUBSUB_PATH,
         )
 
     @property
     def issuer(self) -> tuple[str, ...]:
-        if self.audience_type == ENDPOINT_URL:
-            return ("https://accounts.google.com", "accounts.google.com")
-        return (CHAT_ISSUER,)
+        return OIDC_ISSUERS if self.audience_type == ENDPOINT_URL else (CHAT_ISSUER,)
 
     @property
     def keys_url(self) -> str:
@@ -107,5 +115,10 @@ class GoogleChatConfig:
             True,
             f"service account {account['client_email']}; every request's token is checked "
             f"for audience {self.audience} ({self.audience_type.replace('_', ' ')}); "
-            f"endpoint {EVENTS_PATH}",
+            f"endpoint {EVENTS_PATH}; "
+            + (
+                f"reactions pushed by Pub/Sub as {self.pubsub_account} at {PUBSUB_PATH}"
+                if self.pubsub_account
+                else "no reactions (GOOGLE_CHAT_PUBSUB_SERVICE_ACCOUNT is not set)"
+            ),
         )

@@ -20,6 +20,7 @@ from tests.contract.harness import (
     MESSAGE,
     PRESS,
     RATE_LIMITS,
+    REACTION,
     RETRIES,
     SIGNED,
     UPDATE,
@@ -38,6 +39,7 @@ from tests.google_chat_support import (
     google_chat_stack,
     message_event,
     pings,
+    reaction_push,
     readable_text,
     submit_button,
 )
@@ -120,7 +122,8 @@ class GoogleChatSession(PlatformSession):
         added: bool = True,
         delivery_id: str | None = None,
     ) -> int:
-        raise NotImplementedError("reactions reach Chat apps only through Workspace Events")
+        push = reaction_push(PEOPLE[person], ref, emoji, added=added, message_id=delivery_id)
+        return await self.stack.push(push)
 
     async def install(self, person: str, *, delivery_id: str | None = None) -> int:
         body = added_event(PEOPLE[person], self._name(person), at=_moment(delivery_id))
@@ -215,7 +218,7 @@ def _kind(body: dict[str, Any]) -> str:
 class GoogleChatHarness(PlatformHarness):
     platform: ClassVar[str] = "google_chat"
     supports: ClassVar[frozenset[str]] = frozenset(
-        {COMMAND, FORM, INSTALL, MESSAGE, PRESS, RATE_LIMITS, RETRIES, SIGNED, UPDATE}
+        {COMMAND, FORM, INSTALL, MESSAGE, PRESS, RATE_LIMITS, REACTION, RETRIES, SIGNED, UPDATE}
     )
 
     @asynccontextmanager
