@@ -309,3 +309,23 @@ def test_a_long_message_stays_within_the_card_limits() -> None:
         )
         == []
     )
+
+
+async def test_a_reaction_pushed_by_pub_sub_reaches_the_core_once(chat: GoogleChatStack) -> None:
+    from bot.events import ReactionAdded
+    from tests.google_chat_support import PUBSUB_AUDIENCE, reaction_push
+
+    sent = await chat.app.adapters["google_chat"].send(target(), vote_card())
+    recorder = Recorder(script=lambda event: Reply()).install(chat.app)
+    push = reaction_push(ALICE, sent.platform_ref or "", "👍", message_id="pubsub-1")
+    for _ in range(2):  # Pub/Sub redelivers with the same message id
+        assert await chat.push(push) == 204
+    await chat.settle()
+    [event] = recorder.of_type(ReactionAdded)
+    assert (event.emoji, event.message_ref, event.actor.user_id) == ("👍", sent.platform_ref, ALICE)
+    # A push token for another account, or Chat's own token, is refused.
+    other = chat.fake.push_token(PUBSUB_AUDIENCE, "someone@else.iam.gserviceaccount.com")
+    assert await chat.push(push, token=other) == 401
+    assert await chat.push(push, token=chat.fake.request_token(AUDIENCE)) == 401
+    await chat.settle()
+    assert len(recorder.events) == 1
