@@ -55,7 +55,7 @@ def test_members_add_refuses_an_unknown_platform_and_names_the_known_ones(
     result = run("members", "add", "myspace", "foo")
     assert result.exit_code == 1
     assert result.output.strip() == (
-        "Error: 'myspace' is not a platform this bot knows; use shell, slack or teams."
+        "Error: 'myspace' is not a platform this bot knows; use google_chat, shell, slack or teams."
     )
     assert "No members yet" in run("members", "list").output  # nothing written
     assert run("members", "add", "teams", "aad-1").exit_code == 0  # known, even if not enabled
@@ -69,8 +69,8 @@ def test_an_hr_row_on_an_unknown_platform_is_rejected_with_its_line(
     result = run("members", "import", str(hr))
     assert result.exit_code == 2  # some rows rejected, the others kept
     assert (
-        f"{hr}:3: rejected: 'myspace' is not a platform this bot knows; use shell, slack or teams."
-        in result.output
+        f"{hr}:3: rejected: 'myspace' is not a platform this bot knows; "
+        "use google_chat, shell, slack or teams." in result.output
     )
     assert "2 created, 0 updated, 0 unchanged, 1 rejected." in result.output
     listed = json.loads(run("members", "list", "--json").output)
@@ -206,7 +206,9 @@ async def test_the_console_deliveries_page_shows_what_is_held_and_why(
 
 
 def test_a_misspelt_platform_or_zone_gets_the_closest_and_a_zone_in_any_case_is_read() -> None:
-    with pytest.raises(InvalidInput, match=r"use shell, slack or teams\. Did you mean slack\?"):
+    with pytest.raises(
+        InvalidInput, match=r"use google_chat, shell, slack or teams\. Did you mean slack\?"
+    ):
         validate_known_platform("slak")
     assert validate_timezone("europe/paris") == "Europe/Paris"
     assert validate_timezone("AMERICA/NEW_YORK") == "America/New_York"
