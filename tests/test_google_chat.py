@@ -329,3 +329,42 @@ async def test_a_reaction_pushed_by_pub_sub_reaches_the_core_once(chat: GoogleCh
     assert await chat.push(push, token=chat.fake.request_token(AUDIENCE)) == 401
     await chat.settle()
     assert len(recorder.events) == 1
+
+
+async def test_with_a_project_number_audience_chat_s_own_jwt_is_taken_and_an_id_token_is_not(
+    sqlite_settings: Settings,
+) -> None:
+    extra = {"GOOGLE_CHAT_AUDIENCE_TYPE": "project_number", "GOOGLE_CHAT_AUDIENCE": "4815162342"}
+    async with google_chat_stack(sqlite_settings, **extra) as chat:
+        recorder = Recorder(script=lambda event: Reply()).install(chat.app)
+        body = message_event(ALICE, ALICE_NAME, "by project number")
+        own = chat.fake.request_token("4815162342", project_number=True)
+        assert (await chat.post(body, token=own))[0] == 200
+        id_token = chat.fake.request_token("4815162342")  # issued by accounts.google.com
+        assert (await chat.post(body, token=id_token))[0] == 401
+        assert [e.text for e in recorder.of_type(MessageReceived)] == ["by project number"]
+
+
+async def test_the_service_account_s_token_is_fetched_once_and_kept(chat: GoogleChatStack) -> None:
+    adapter = chat.app.adapters["google_chat"]
+    for number in range(3):
+        await adapter.send(target(), Message.text(f"message {number}"))
+    assert chat.fake.token_requests == 1
+
+
+def test_the_status_says_why_google_chat_is_on_or_off(tmp_path: Path) -> None:
+    def status(env: dict[str, str]) -> tuple[bool, str]:
+        settings = Settings(public_url="https://advocacy.example.com", env=env)
+        found = GoogleChatAdapterFactory().status(settings)
+        return found.enabled, found.reason
+
+    assert status({}) == (
+        False,
+        "GOOGLE_CHAT_SERVICE_ACCOUNT_FILE is not set (the Chat app's key)",
+    )
+    broken = tmp_path / "key.json"
+    broken.write_text('{"type": "authorized_user"}')
+    enabled, reason = status({"GOOGLE_CHAT_SERVICE_ACCOUNT_FILE": str(broken)})
+    assert not enabled and "is not a service account key" in reason
+    enabled, reason = status({"GOOGLE_CHAT_AUDIENCE_TYPE": "audience"})
+    assert not enabled and "endpoint_url or project_number" in reason

@@ -94,10 +94,9 @@ def button(item: Button | LinkButton) -> dict[str, Any]:
     return rendered
 
 
-def card_widgets(card: Card, index: int, *, with_title: bool) -> list[dict[str, Any]]:
+def card_widgets(card: Card, index: int) -> list[dict[str, Any]]:
+    """A card's body (its title goes in the header): text, image, facts, links, buttons."""
     widgets: list[dict[str, Any]] = []
-    if with_title:
-        widgets.append({"textParagraph": {"text": f"<b>{escape(truncate(card.title, TITLE))}</b>"}})
     if card.text:
         widgets.append(paragraph(card.text))
     if card.image_url:
@@ -149,7 +148,7 @@ def render_message(message: Message) -> dict[str, Any]:
             {"cardId": "card-0", "card": {"sections": [{"widgets": [paragraph(message.fallback)]}]}}
         )
     for index, card in enumerate(message.cards):
-        widgets = card_widgets(card, index, with_title=False)[:WIDGETS_PER_CARD]
+        widgets = card_widgets(card, index)[:WIDGETS_PER_CARD]
         body: dict[str, Any] = {"header": {"title": plain(card.title, TITLE) or " "}}
         if widgets:
             body["sections"] = [{"widgets": widgets}]
