@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections import Counter
 import tempfile
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
