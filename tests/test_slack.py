@@ -575,9 +575,7 @@ async def test_a_manager_answers_from_the_home_tab_and_the_anonymous_author_is_t
 
 
 async def test_members_sync_imports_every_human_across_pages(slack: SlackStack) -> None:
-    from slack_sdk.web.async_client import AsyncWebClient
-
-    from adapters.slack.directory import sync_members
+    from bot.platform import DirectorySync
 
     for n in range(450):
         slack.fake.add_user(f"U{n:04d}", real_name=f"Person {n}", tz="Asia/Tokyo")
@@ -586,17 +584,20 @@ async def test_members_sync_imports_every_human_across_pages(slack: SlackStack) 
     slack.fake.add_user("UGUEST", is_restricted=True)
     slack.fake.add_user("UGUEST2", is_ultra_restricted=True)
     slack.fake.fail_next("users.list", status=429, retry_after=1)
-    client = AsyncWebClient(token=slack.fake.bot_token, base_url=slack.fake.api_url)
-    report = await sync_members(slack.app.db, client)
-    assert report.pages == 3 and report.seen == 454
+    adapter = slack.app.adapters["slack"]
+    assert isinstance(adapter, DirectorySync)
+    [(team, report)] = await adapter.sync_workspaces()  # type: ignore[attr-defined]
+    assert team == "" and report.pages == 3 and report.seen == 454
     assert dict(report.skipped) == {"bots": 1, "deleted": 1, "guests": 2}
     assert report.imported is not None and report.imported.created == 450
+    # Read with the adapter's own token (its client), not one of the command's.
+    assert {c.token for c in slack.fake.calls_to("users.list")} == {slack.fake.bot_token}
     async with slack.app.db.transaction() as session:
         person = await find_member(session, "slack", "U0449")
     assert person is not None and person.display_name == "Person 449"
     assert person.timezone == "Asia/Tokyo"
-    again = await sync_members(slack.app.db, client)
-    assert again.imported is not None and again.imported.unchanged == 450
+    again = await adapter.sync_directory()
+    assert again.unchanged == 450
 
 
 async def test_sending_honours_retry_after_retries_5xx_and_dead_letters_refusals(
