@@ -58,7 +58,7 @@ from adapters.slack.parse import (
     without_card,
 )
 from adapters.slack.surface import SlackReplySurface
-from bot.events import ActionInvoked, Actor, Event, HomeOpened, MessageReceived, Reply
+from bot.events import ActionInvoked, Actor, AppInstalled, Event, HomeOpened, MessageReceived, Reply
 from bot.messages import Message
 from bot.platform import (
     AdapterContext,
@@ -86,6 +86,11 @@ class _TokenFromEnvironment(logging.Filter):
 
 
 logging.getLogger("slack_bolt.AsyncApp").addFilter(_TokenFromEnvironment())
+
+# slack_sdk's logger for an anonymous author's notice: its debug lines name the recipient, so
+# only warnings and errors (which name no request argument) pass.
+SEALED_LOG = logging.getLogger("adapters.slack.sealed")
+SEALED_LOG.setLevel(logging.WARNING)
 
 VIEW_ACK_BUDGET = 2.5
 SHORTCUT_CALLBACK = "turn_into_suggestion"
@@ -120,7 +125,8 @@ class SlackAdapter:
         self._clients: dict[str, AsyncWebClient] = {}
         # Updates of one card leave in the order its presses were recorded (see KeyedLocks).
         self._card_turns = KeyedLocks()
-        self._known_users: OrderedDict[str, None] = OrderedDict()
+        # Each person's name and time zone as Slack gave them, so their events name them alike.
+        self._known_users: OrderedDict[str, tuple[str | None, str | None]] = OrderedDict()
         self._per_channel = Pacer(MESSAGES_PER_SECOND_PER_CHANNEL)
         # A short burst makes up for time lost between outbox batches, staying under Slack's cap.
         self._per_workspace = Pacer(config.workspace_rate, burst=WORKSPACE_BURST)
@@ -132,7 +138,7 @@ class SlackAdapter:
 
     # ----- set-up -------------------------------------------------------------------------
 
-    def _client(self, token: str | None) -> AsyncWebClient:
+    def _client(self, token: str | None, *, sealed: bool = False) -> AsyncWebClient:
         # No hidden retries inside slack_sdk: the outbox retries, counts and bounds every attempt
         # (a silent second POST after a dropped connection could post the message twice).
         kwargs: dict[str, Any] = {
@@ -140,6 +146,8 @@ class SlackAdapter:
             "timeout": self.config.timeout,
             "retry_handlers": [],
         }
+        if sealed:  # slack_sdk logs each request's arguments, the recipient among them
+            kwargs["logger"] = SEALED_LOG
         if self.config.api_url:
             kwargs["base_url"] = self.config.api_url
         return AsyncWebClient(**kwargs)
@@ -264,7 +272,10 @@ class SlackAdapter:
         key = f"{workspace}/{user_id}"
         if key in self._known_users:
             self._known_users.move_to_end(key)
-            return Actor(PLATFORM, user_id, workspace)
+            known_name, known_timezone = self._known_users[key]
+            return Actor(
+                PLATFORM, user_id, workspace, display_name=known_name, timezone=known_timezone
+            )
         name = timezone = None
         try:
             info = (await client.users_info(user=user_id))["user"]
@@ -273,7 +284,7 @@ class SlackAdapter:
             timezone = info.get("tz")
         except (SlackApiError, aiohttp.ClientError, TimeoutError, KeyError) as error:
             log.warning("slack: users.info failed (%s); continuing without a name", _reason(error))
-        self._known_users[key] = None
+        self._known_users[key] = (name, timezone)
         if len(self._known_users) > KNOWN_USERS:
             self._known_users.popitem(last=False)
         return Actor(PLATFORM, user_id, workspace, display_name=name, timezone=timezone)
@@ -400,7 +411,11 @@ class SlackAdapter:
         )
         if container.get("type") != "message":
             surface.response_url = None
+        opens_form = reply.form is not None
         if reply.update is not None and event.message_ref:
+            if reply.form is not None:  # first, while Slack's 3-second trigger is fresh
+                await show_reply(Reply(form=reply.form), surface, platform=PLATFORM)
+                reply = dataclasses.replace(reply, form=None)
             # Presses on one card update it in the order they were recorded (taking a place in
             # the queue now, just after the commit); a press with another queued behind it
             # leaves the card to that one, sparing Slack's chat.update limit on busy cards.
@@ -414,7 +429,7 @@ class SlackAdapter:
             surface,
             platform=PLATFORM,
             quiet=in_home,
-            refresh_home=in_home and reply.form is None,
+            refresh_home=in_home and not opens_form,
         )
 
     async def _handle_view(
@@ -468,13 +483,17 @@ class SlackAdapter:
         event: Event | None = event_to_core(body, actor)
         if event is None:
             return
+        if isinstance(event, AppInstalled) and await self.context.members.exists(
+            PLATFORM, actor.user_id, actor.workspace
+        ):
+            return  # a later visit to the Messages tab: the bot already said hello
         reply = await self.router.handle(event, receipt)
         surface = SlackReplySurface(
             client=client, actor=actor, home=self._home_of, timeout=self.config.timeout
         )
         if isinstance(event, HomeOpened) and reply.messages:
             await self._attempt_publish(surface, reply.messages[0])
-        elif isinstance(event, MessageReceived):
+        elif isinstance(event, MessageReceived | AppInstalled):
             await show_reply(reply, surface, platform=PLATFORM)
 
     # ----- the Home tab -------------------------------------------------------------------
@@ -549,16 +568,21 @@ class SlackAdapter:
 
     # ----- outbound -----------------------------------------------------------------------
 
-    async def _client_for(self, workspace: str) -> AsyncWebClient:
+    async def _client_for(self, workspace: str, *, sealed: bool = False) -> AsyncWebClient:
+        """The workspace's client; ``sealed``: one that logs nothing of its requests."""
+        key = f"{workspace}|sealed" if sealed else workspace
+        if key not in self._clients:
+            self._clients[key] = self._client(await self._token(workspace), sealed=sealed)
+        return self._clients[key]
+
+    async def _token(self, workspace: str) -> str | None:
         if not self.config.oauth:
-            return self._clients.setdefault("", self._client(self.config.bot_token))
-        if workspace not in self._clients:
-            team = workspace or await self._only_workspace()
-            bot = await self.installations.async_find_bot(enterprise_id=None, team_id=team)
-            if bot is None:
-                raise DeliveryError(f"the app is not installed in workspace {team}", permanent=True)
-            self._clients[workspace] = self._client(bot.bot_token)
-        return self._clients[workspace]
+            return self.config.bot_token
+        team = workspace or await self._only_workspace()
+        bot = await self.installations.async_find_bot(enterprise_id=None, team_id=team)
+        if bot is None:
+            raise DeliveryError(f"the app is not installed in workspace {team}", permanent=True)
+        return bot.bot_token
 
     async def _only_workspace(self) -> str:
         """A channel named without its workspace (slack:C0123) is fine while only one workspace
@@ -574,7 +598,7 @@ class SlackAdapter:
         return str(teams[0])
 
     async def send(self, target: DeliveryTarget, message: Message) -> SendResult:
-        client = await self._client_for(target.workspace)
+        client = await self._client_for(target.workspace, sealed=target.sealed)
         await self._per_channel.wait(target.recipient)
         await self._per_workspace.wait(target.workspace)
         try:
