@@ -891,3 +891,77 @@ async def test_the_board_turns_pages_in_place_in_its_ephemeral_message(slack: Sl
     second = json.dumps(turned["blocks"])
     assert "Page 2 of 2, 6 ideas" in second and "Rotate on-call @here" in second
     assert "Ualice" in first and "Ualice" not in second  # the anonymous idea shows no author
+
+
+async def _advocacy(settings: Settings, env: dict[str, str], *args: str) -> tuple[int, str, str]:
+    """The real CLI in a child process, while the fake Slack answers in this one."""
+    import asyncio
+    import os
+    import sys
+
+    from tests.conftest import SECRET
+
+    child_env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("SLACK_", "MICROSOFT_", "GOOGLE_"))
+    }
+    child_env.update(
+        DATABASE_URL=settings.database_url,
+        DATABASE_SCHEMA=settings.database_schema or "",
+        ADVOCACY_SECRET_KEY=SECRET,
+        ADVOCACY_DATA_DIR=str(settings.data_dir),
+        **env,
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        env=child_env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
+    return process.returncode or 0, out.decode(), err.decode()
+
+
+async def test_members_sync_slack_runs_through_the_enabled_adapter(settings: Settings) -> None:
+    from tests.slack_fake import FakeSlack
+    from tests.slack_support import SIGNING_SECRET
+
+    async with FakeSlack() as fake:
+        fake.add_user("UANNA1", real_name="Anna")
+        fake.add_user("UBOT9", is_bot=True)
+        # Not enabled: no signing secret means no Slack adapter, and the command says so.
+        code, _, err = await _advocacy(
+            settings,
+            {"SLACK_BOT_TOKEN": fake.bot_token, "SLACK_API_URL": fake.api_url},
+            "members",
+            "sync",
+            "slack",
+        )
+        assert code != 0 and "SLACK_SIGNING_SECRET is not set" in err
+        assert not fake.calls_to("users.list")
+        fake.fail_next("users.list", status=429, retry_after=1)
+        code, out, err = await _advocacy(
+            settings,
+            {
+                "SLACK_BOT_TOKEN": fake.bot_token,
+                "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+                "SLACK_API_URL": fake.api_url,
+            },
+            "members",
+            "sync",
+            "slack",
+            "--json",
+        )
+    assert code == 0, err
+    [record] = json.loads(out)
+    assert record["accounts"] == 2 and record["created"] == 1
+    assert record["skipped"] == {"bots": 1}
+    # The adapter started (auth.test), then read the directory with its token, waiting out
+    # the 429 it was given.
+    methods = [c.method for c in fake.calls]
+    assert methods.index("auth.test") < methods.index("users.list")
+    assert len(fake.calls_to("users.list")) == 2

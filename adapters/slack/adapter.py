@@ -492,7 +492,13 @@ class SlackAdapter:
             client=client, actor=actor, home=self._home_of, timeout=self.config.timeout
         )
         if isinstance(event, HomeOpened) and reply.messages:
-            await self._attempt_publish(surface, reply.messages[0])
+            home = reply.messages[0]
+
+            async def drawn(_: Actor) -> Message:
+                return home  # the core's answer to this very event
+
+            surface.home = drawn
+            await show_reply(Reply(refresh_home=True), surface, platform=PLATFORM)
         elif isinstance(event, MessageReceived | AppInstalled):
             await show_reply(reply, surface, platform=PLATFORM)
 
@@ -510,12 +516,6 @@ class SlackAdapter:
             client=client, actor=actor, home=self._home_of, timeout=self.config.timeout
         )
         await show_reply(Reply(refresh_home=True), surface, platform=PLATFORM)
-
-    async def _attempt_publish(self, surface: SlackReplySurface, home: Message) -> None:
-        try:
-            await surface.publish(home)
-        except DeliveryError as error:
-            log.warning("slack: views.publish failed: %s", error)
 
     # ----- the directory ------------------------------------------------------------------
 
