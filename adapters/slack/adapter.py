@@ -413,16 +413,15 @@ class SlackAdapter:
             surface.response_url = None
         opens_form = reply.form is not None
         if reply.update is not None and event.message_ref:
-            if reply.form is not None:  # first, while Slack's 3-second trigger is fresh
-                await show_reply(Reply(form=reply.form), surface, platform=PLATFORM)
-                reply = dataclasses.replace(reply, form=None)
             # Presses on one card update it in the order they were recorded (taking a place in
             # the queue now, just after the commit); a press with another queued behind it
             # leaves the card to that one, sparing Slack's chat.update limit on busy cards.
             async with self._card_turns.hold(event.message_ref):
+                if reply.form is not None:  # first, as show_reply does: the trigger is fresh
+                    await show_reply(Reply(form=reply.form), surface, platform=PLATFORM)
                 if not self._card_turns.waiting(event.message_ref):
                     await show_reply(Reply(update=reply.update), surface, platform=PLATFORM)
-            reply = without_update(reply)
+            reply = dataclasses.replace(without_update(reply), form=None)
         # A press in the Home tab (a vote, say) is answered by showing the tab as it now is.
         await show_reply(
             reply,
