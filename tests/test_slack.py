@@ -965,3 +965,21 @@ async def test_members_sync_slack_runs_through_the_enabled_adapter(settings: Set
     methods = [c.method for c in fake.calls]
     assert methods.index("auth.test") < methods.index("users.list")
     assert len(fake.calls_to("users.list")) == 2
+
+
+async def test_a_reply_waits_out_a_short_429_and_a_long_one_drops_only_that_part(
+    slack: SlackStack,
+) -> None:
+    """Slack's failures reach show_reply as DeliveryError: a 429 asking for a second is waited
+    out and the answer arrives once; one asking for a minute is not (the next click would
+    wait behind it), and the suggestion is filed all the same."""
+    slack.fake.fail_next("response_url", status=429, retry_after=1)
+    assert (await slack.command("/suggest", "Idea one", "UALICE"))[0] == 200
+    await slack.settle()
+    attempts = slack.fake.calls_to("response_url")
+    assert len(attempts) == 2 and attempts[0].args == attempts[1].args
+    slack.fake.fail_next("response_url", status=429, retry_after=60)
+    assert (await slack.command("/suggest", "Idea two", "UALICE"))[0] == 200
+    await slack.settle()
+    assert len(slack.fake.calls_to("response_url")) == 3
+    assert await count(slack, Suggestion) == 2
