@@ -77,6 +77,11 @@ async def digest_run(ctx: ChatContext, text: str) -> Reply:
 
 
 async def digest_add(ctx: ChatContext, text: str) -> Reply:
+    return await offer_digest_form(ctx)
+
+
+async def offer_digest_form(ctx: ChatContext) -> Reply:
+    """The scheduling form, in the member's own time zone (from /digest add or a button)."""
     require_role(ctx.member, (Role.STRATEGIST,), "schedule digests")
     return Reply(form=digest_form(ctx.member.timezone))
 
