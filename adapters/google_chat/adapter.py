@@ -101,7 +101,16 @@ class GoogleChatAdapter:
             self.pubsub_verifier.use(self._session)
 
     async def start(self) -> None:
+        """Check the service account's key once, so a wrong one is in the start-up log rather
+        than in the first failed delivery."""
         self._ensure_session()
+        try:
+            await self.api.token()
+        except DeliveryError as error:
+            level = logging.ERROR if error.platform_down else logging.WARNING
+            log.log(level, "google_chat: %s; messages wait in the outbox", error)
+        else:
+            log.info("google_chat: the service account's key is accepted")
 
     async def stop(self) -> None:
         if self._session is not None:
