@@ -21,8 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.compose.text import truncate
 from bot.config import ChannelRef, Settings, env_number, parse_channel_list
 from bot.messages import Card, Fact, Link, Message
+from bot.outbox.queue import Recipient, enqueue
 from bot.sealing import Sealer
-from bot.services.outbox import Recipient, enqueue
 from bot.storage.models import Member, Objective, VoiceItem
 from bot.storage.types import utcnow
 from content.scrub import scrub

@@ -31,8 +31,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.compose.text import humanise_duration, plural, truncate
 from bot.config import ChannelRef, Settings, env_number
 from bot.messages import Card, Fact, Message
+from bot.outbox.queue import Recipient, enqueue
 from bot.sealing import Sealer
-from bot.services.outbox import Recipient, enqueue
 from bot.services.rollups import parse_period
 from bot.storage.models import Objective, VoiceItem, VoiceSpike
 from bot.storage.types import utcnow

@@ -29,6 +29,7 @@ from bot.domain import FeedbackKind, Role
 from bot.errors import InvalidInput
 from bot.events import ActionInvoked, FormSubmitted, Reply
 from bot.messages import FieldKind, Form, FormField, Message, parse_subject
+from bot.outbox.queue import deliveries_in_flight, find_delivery_by_ref, hold_delivery
 from bot.services import content as content_service
 from bot.services import digests
 from bot.services import suggestions as suggestion_service
@@ -39,7 +40,6 @@ from bot.services.feedback import (
     retract_reaction,
 )
 from bot.services.objectives import list_objectives
-from bot.services.outbox import deliveries_in_flight, find_delivery_by_ref, hold_delivery
 from bot.services.permissions import require_role
 from bot.services.promises import Promise
 from bot.services.suggestion_board import BoardQuery
