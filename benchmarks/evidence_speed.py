@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import insert, select  # noqa: E402
 
-from bot.services.idea_evidence import (  # noqa: E402
+from bot.services.suggestion_evidence import (  # noqa: E402
     LexicalMatcher,
     uncached_terms,
     weigh_new_voice,

@@ -19,7 +19,7 @@ from bot.domain import EMPLOYEE_VOICE_SOURCE
 from bot.errors import InvalidInput
 from bot.plugins import EmployeeVoice, VoiceLogged, VoiceLogger
 from bot.sealing import Sealer
-from bot.services.idea_evidence import EvidenceMatcher, weigh_new_voice
+from bot.services.suggestion_evidence import EvidenceMatcher, weigh_new_voice
 from bot.storage.models import IdeaEvidence, Member, Objective, VoiceItem
 from bot.storage.types import utcnow
 from content.scrub import scrub

@@ -64,7 +64,6 @@ from bot.messages import Card, Fact, FieldKind, Form, FormField, Message, Option
 from bot.plugins import PageInfo
 from bot.services import content as content_service
 from bot.services import suggestions as suggestion_service
-from bot.services.idea_evidence import evidence_summaries
 from bot.services.objectives import list_objectives
 from bot.services.objectives_report import build_objectives_report
 from bot.services.permissions import require_role
@@ -77,6 +76,7 @@ from bot.services.preferences import (
 from bot.services.promises import Promise
 from bot.services.rollups import build_rollup, parse_period
 from bot.services.similar import similar_ideas
+from bot.services.suggestion_evidence import evidence_summaries
 from bot.services.suggestion_moderation import hide_suggestion, merge_suggestions
 from bot.storage.models import ContentFeed, Delivery
 

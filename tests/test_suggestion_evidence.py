@@ -29,16 +29,16 @@ from bot.domain import Role
 from bot.events import CommandInvoked
 from bot.messages import Message
 from bot.plugins import load_extensions
-from bot.services.idea_evidence import (
+from bot.services.members import get_member
+from bot.services.objectives_report import build_objectives_report
+from bot.services.permissions import OPERATOR
+from bot.services.rollups import build_rollup
+from bot.services.suggestion_evidence import (
     LexicalMatcher,
     evidence_summaries,
     find_evidence,
     uncached_terms,
 )
-from bot.services.members import get_member
-from bot.services.objectives_report import build_objectives_report
-from bot.services.permissions import OPERATOR
-from bot.services.rollups import build_rollup
 from bot.services.suggestion_moderation import merge_suggestions
 from bot.services.suggestions import answer_suggestion
 from bot.services.theme_watch import watch_themes
