@@ -42,8 +42,8 @@ from bot.storage import migrate  # noqa: E402
 from bot.storage.database import Database  # noqa: E402
 from bot.storage.models import Suggestion, VoiceItem  # noqa: E402
 from bot.storage.types import utcnow  # noqa: E402
-from content.evidence import themes_of  # noqa: E402
-from content.themes import Taxonomy  # noqa: E402
+from content.voice.evidence import themes_of  # noqa: E402
+from content.voice.themes import Taxonomy  # noqa: E402
 
 SUBJECTS = [
     "refund", "invoice", "export", "dashboard", "checkout", "password reset", "mobile app",

@@ -28,10 +28,10 @@ from bot.services.objectives import add_objective
 from bot.services.permissions import OPERATOR
 from bot.storage.models import ContentFeed, ContentItem, Objective
 from bot.storage.types import utcnow
-from content import fetch as fetch_module
-from content.feeds import add_feed, poll_feed
-from content.fetch import MAX_BYTES, fetch_page
-from content.metadata import page_info
+from content.curated import fetch as fetch_module
+from content.curated.feeds import add_feed, poll_feed
+from content.curated.fetch import MAX_BYTES, fetch_page
+from content.curated.metadata import page_info
 from tests.botframework_identity import LoopbackServer, bound_socket
 from tests.conftest import actor, make_member
 from tests.fakes import RemotePlatform

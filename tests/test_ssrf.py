@@ -31,10 +31,10 @@ from bot.events import CommandInvoked
 from bot.services.objectives import add_objective
 from bot.services.permissions import OPERATOR
 from bot.storage.models import ContentFeed, ContentItem
-from content import fetch as fetch_module
-from content.addresses import legacy_ipv4, why_not_public
-from content.feeds import add_feed, poll_feed
-from content.fetch import PublicOnlyConnector, fetch_page
+from content.curated import fetch as fetch_module
+from content.curated.addresses import legacy_ipv4, why_not_public
+from content.curated.feeds import add_feed, poll_feed
+from content.curated.fetch import PublicOnlyConnector, fetch_page
 from tests.conftest import actor, make_member
 
 SECRET_PAGE = "<html><head><title>Internal admin</title></head></html>"

@@ -45,11 +45,11 @@ from bot.services.theme_watch import watch_themes
 from bot.services.voice_index import voice_index_for
 from bot.storage.models import IdeaEvidence, Suggestion, SuggestionResponse, VoiceItem
 from bot.storage.types import utcnow
-from content.evidence import EmbeddingMatcher, embeddings_installed, themes_of, weigh_stored
-from content.scrub import scrub
 from content.settings import content_settings
-from content.themes import Taxonomy
-from content.voice_pipeline import AlertRules, VoicePipeline, VoiceRecord
+from content.voice.evidence import EmbeddingMatcher, embeddings_installed, themes_of, weigh_stored
+from content.voice.pipeline import AlertRules, VoicePipeline, VoiceRecord
+from content.voice.scrub import scrub
+from content.voice.themes import Taxonomy
 from tests.conftest import SECRET, actor, make_member
 from tests.slack_support import MENTION_MARKUP
 from tests.teams_fake import adaptive_card_error

@@ -610,7 +610,7 @@ async def voice(visit: Visit) -> web.StreamResponse:
         )
     )
     ranked = sorted(themes.items(), key=lambda pair: -len(pair[1]))
-    # The latest spike of each theme in the period (content/voice_spikes.py records them).
+    # The latest spike of each theme in the period (content/voice/spikes.py records them).
     spikes = {
         spike.theme: spike
         for spike in await visit.session.scalars(

@@ -41,7 +41,7 @@ from bot.storage.models import (
     VoiceItem,
 )
 from bot.storage.types import utcnow
-from content.content_digest import content_composer
+from content.curated.digest import content_composer
 from content.demo.kpi_history import add_kpi_history
 from content.demo.promises import date_the_promise, promise_of, settle_reviews
 

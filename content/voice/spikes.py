@@ -37,8 +37,8 @@ from bot.services.rollups import parse_period
 from bot.storage.models import Objective, VoiceItem, VoiceSpike
 from bot.storage.types import utcnow
 from bot.storage.upsert import insert_ignore
-from content.scrub import scrub
-from content.sentiment import label
+from content.voice.scrub import scrub
+from content.voice.sentiment import label
 
 log = logging.getLogger(__name__)
 

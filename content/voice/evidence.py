@@ -39,7 +39,7 @@ from bot.services.suggestion_evidence import (
 from bot.services.voice_index import WINDOW, voice_index_for
 from bot.storage.database import Database
 from bot.storage.models import VoiceItem
-from content.themes import Taxonomy
+from content.voice.themes import Taxonomy
 
 log = logging.getLogger(__name__)
 
