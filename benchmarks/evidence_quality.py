@@ -27,21 +27,21 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.services.idea_evidence import (  # noqa: E402
+from bot.services.similar import term_counts  # noqa: E402
+from bot.services.suggestion_evidence import (  # noqa: E402
     NO_THEME_THRESHOLD,
     SHARED_THEME_THRESHOLD,
     uncached_terms,
 )
-from bot.services.similar import term_counts  # noqa: E402
 from bot.services.voice_index import VoiceIndex  # noqa: E402
 from bot.storage.types import utcnow  # noqa: E402
-from content.evidence import (  # noqa: E402
+from content.voice.evidence import (  # noqa: E402
     EMBEDDING_THRESHOLD,
     EmbeddingMatcher,
     embeddings_installed,
     themes_of,
 )
-from content.themes import Taxonomy  # noqa: E402
+from content.voice.themes import Taxonomy  # noqa: E402
 
 PAIRS = ROOT / "benchmarks" / "data" / "evidence_pairs.csv"
 DEMO_VOICE = ROOT / "content" / "demo" / "voice.jsonl"

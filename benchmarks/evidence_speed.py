@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import insert, select  # noqa: E402
 
-from bot.services.idea_evidence import (  # noqa: E402
+from bot.services.suggestion_evidence import (  # noqa: E402
     LexicalMatcher,
     uncached_terms,
     weigh_new_voice,
@@ -42,8 +42,8 @@ from bot.storage import migrate  # noqa: E402
 from bot.storage.database import Database  # noqa: E402
 from bot.storage.models import Suggestion, VoiceItem  # noqa: E402
 from bot.storage.types import utcnow  # noqa: E402
-from content.evidence import themes_of  # noqa: E402
-from content.themes import Taxonomy  # noqa: E402
+from content.voice.evidence import themes_of  # noqa: E402
+from content.voice.themes import Taxonomy  # noqa: E402
 
 SUBJECTS = [
     "refund", "invoice", "export", "dashboard", "checkout", "password reset", "mobile app",

@@ -32,9 +32,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.results import Figure, Section  # noqa: E402
-from content.sentiment import sentiment  # noqa: E402
-from content.themes import DEFAULT_TAXONOMY, Taxonomy  # noqa: E402
-from content.voice_import import parse_file  # noqa: E402
+from content.voice.file_import import parse_file  # noqa: E402
+from content.voice.sentiment import sentiment  # noqa: E402
+from content.voice.themes import DEFAULT_TAXONOMY, Taxonomy  # noqa: E402
 
 OPENINGS = [
     "I waited three hours for a reply to my ticket",

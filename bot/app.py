@@ -12,10 +12,10 @@ from datetime import timedelta
 from bot.chart_links import ChartLinks
 from bot.chat.router import EventRouter
 from bot.config import Settings
-from bot.delivery import OutboxWorker
 from bot.inbox import Inbox
 from bot.links import TrackedLinks
 from bot.metrics import Metrics
+from bot.outbox.worker import OutboxWorker
 from bot.platform.context import AdapterContext
 from bot.platform.contract import AdapterStatus, ChatAdapter
 from bot.platform.registry import AdapterRegistry

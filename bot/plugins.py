@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from bot.app import Application
     from bot.sealing import Sealer
-    from bot.services.idea_evidence import EvidenceMatcher
+    from bot.services.suggestion_evidence import EvidenceMatcher
     from bot.storage.models import Digest, Member
 
 log = logging.getLogger(__name__)

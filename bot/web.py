@@ -26,10 +26,10 @@ from bot.kpi_webhook import mount as mount_kpi_webhook
 from bot.leader import DEFAULT_RETRY_SECONDS
 from bot.links import is_link_preview
 from bot.metrics import CONTENT_TYPE_LATEST
+from bot.outbox.queue import queue_depth
 from bot.policy_pages import mount_policy_pages
 from bot.services.feedback import record_share_click
 from bot.services.objectives_report import build_objectives_report
-from bot.services.outbox import queue_depth
 from bot.services.permissions import OPERATOR
 from bot.storage.migrate import current_revision, head_revision
 from bot.storage.types import utcnow

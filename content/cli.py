@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from content.content_cli import register_content_commands
+from content.curated.cli import register_content_commands
 from content.demo.command import demo_command
-from content.voice_cli import voice_group
+from content.voice.cli import voice_group
 
 
 def register(root: click.Group) -> None:

@@ -6,17 +6,17 @@ from __future__ import annotations
 from bot.app import Application
 from bot.config import Settings
 from bot.plugins import Extensions, Job, PageInfo
-from content import webhook
-from content.content_digest import content_composer
-from content.employee_voice import employee_voice_logger
-from content.evidence import embeddings_installed, evidence_index_job, evidence_matcher
-from content.feeds import poll_all
-from content.fetch import fetch_page
-from content.metadata import page_info
-from content.scrub import scrub
+from content.curated.digest import content_composer
+from content.curated.feeds import poll_all
+from content.curated.fetch import fetch_page
+from content.curated.metadata import page_info
 from content.settings import ContentSettings, content_settings
-from content.voice_digest import voice_composer
-from content.voice_spikes import detect_spikes
+from content.voice import webhook
+from content.voice.digest import voice_composer
+from content.voice.employee_voice import employee_voice_logger
+from content.voice.evidence import embeddings_installed, evidence_index_job, evidence_matcher
+from content.voice.scrub import scrub
+from content.voice.spikes import detect_spikes
 
 # How often the leader looks for spikes between imports (imports and logged voice check at once).
 SPIKE_CHECK_SECONDS = 600

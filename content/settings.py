@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.config import Settings, env_number
-from content.themes import DEFAULT_TAXONOMY, Taxonomy
-from content.voice_pipeline import AlertRules
-from content.voice_spikes import SpikeRule
+from content.voice.pipeline import AlertRules
+from content.voice.spikes import SpikeRule
+from content.voice.themes import DEFAULT_TAXONOMY, Taxonomy
 
 DEFAULT_FEED_MINUTES = 30
 

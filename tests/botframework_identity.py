@@ -53,7 +53,6 @@ tests/test_botframework_identity.py):
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import base64
 import contextlib
@@ -62,14 +61,12 @@ import functools
 import ipaddress
 import os
 import secrets
-import socket
 import ssl
 import tempfile
-import threading
 import time
 from collections.abc import Sequence
-from types import SimpleNamespace, TracebackType
-from typing import Any, Self
+from types import SimpleNamespace
+from typing import Any
 from urllib.parse import urlsplit
 
 import jwt
@@ -78,6 +75,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
+
+from tests.fake_server import LoopbackServer
 
 CHANNEL_ISSUER = "https://api.botframework.com"  # iss of tokens the channel sends to the bot
 BOT_FRAMEWORK_SCOPE = "https://api.botframework.com"  # audience of the bot's outbound tokens
@@ -153,74 +152,10 @@ def _b64url_uint(value: int) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
-# -- an aiohttp server on its own event loop and thread --------------------------------------
-
-
-class LoopbackServer:
-    """Runs an aiohttp app in a thread with its own loop, on pre-bound loopback sockets.
-
-    botframework and MSAL call their servers with blocking ``requests`` from inside the bot's
-    event loop (and botbuilder's ``TeamsConnectorClient`` is synchronous); a server sharing that
-    loop could never answer. Also used by tests/teams_fake.py."""
-
-    def __init__(self, app: web.Application, sockets: list[tuple[socket.socket, Any]]) -> None:
-        self._app = app
-        self._sockets = sockets  # (bound socket, ssl context or None)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
-
-    async def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="fake-server", daemon=True)
-        self._thread.start()
-        await asyncio.to_thread(self._ready.wait)
-        if self._error is not None:
-            raise self._error
-
-    async def close(self) -> None:
-        if self._thread is None or self._loop is None:
-            return
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        await asyncio.to_thread(self._thread.join)
-        self._thread = None
-
-    def _run(self) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        runner = web.AppRunner(self._app, access_log=None)
-        try:
-            loop.run_until_complete(runner.setup())
-            for sock, ssl_context in self._sockets:
-                site = web.SockSite(runner, sock, ssl_context=ssl_context)
-                loop.run_until_complete(site.start())
-        except BaseException as error:  # reported to start()
-            self._error = error
-            for sock, _ in self._sockets:
-                sock.close()
-            loop.close()
-            self._ready.set()
-            return
-        self._ready.set()
-        try:
-            loop.run_forever()
-        finally:
-            loop.run_until_complete(runner.cleanup())
-            loop.close()
-
-
-def bound_socket() -> socket.socket:
-    """A TCP socket bound to a free port on 127.0.0.1 (the port is known before serving)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
 # -- the identity provider ------------------------------------------------------------------
 
 
-class FakeBotFrameworkIdentity:
+class FakeBotFrameworkIdentity(LoopbackServer):
     """Bot Framework's OpenID metadata + keys (HTTP) and an Azure AD token endpoint (HTTPS) on
     127.0.0.1. Use as ``async with FakeBotFrameworkIdentity() as identity:``."""
 
@@ -238,23 +173,24 @@ class FakeBotFrameworkIdentity:
         self.token_lifetime = token_lifetime
         self.instance = secrets.token_hex(6)
         self.kid = f"fake-bf-{self.instance}"
-        self.url = ""  # http://127.0.0.1:PORT (metadata, keys)
-        self.https_url = ""  # https://127.0.0.1:PORT (everything, over TLS, for MSAL)
         self.openid_metadata_url = ""
         self.jwks_url = ""
         self.login_url = ""  # the MSAL authority: TO_CHANNEL_FROM_BOT_LOGIN_URL
         self.instance_discovery_url = ""
         self.ca_bundle, self._tls_key = _tls_files()  # trust ca_bundle: REQUESTS_CA_BUNDLE
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(self.ca_bundle, self._tls_key)
+        # url: metadata and keys over HTTP; https_url: everything, over TLS, for MSAL.
+        super().__init__(own_thread=True, tls=tls)
         self.issued_tokens: list[str] = []
         self.token_requests: list[dict[str, str]] = []  # form bodies posted to the token endpoint
         self.requests: list[str] = []  # "METHOD /path" of every request served, in order
         self._key = _rsa_key("signing")
         self._rogue_key = _rsa_key("rogue")
-        self._server: LoopbackServer | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    def make_app(self) -> web.Application:
         app = web.Application(middlewares=[self._record])
         app.router.add_get(METADATA_PATH, self._metadata)
         app.router.add_get(KEYS_PATH, self._keys)
@@ -265,35 +201,15 @@ class FakeBotFrameworkIdentity:
         )
         app.router.add_post("/{tenant}/oauth2/v2.0/token", self._token)
         app.router.add_post("/{tenant}/oauth2/token", self._token)  # ADFS/v1 form
-        http_sock, https_sock = bound_socket(), bound_socket()
-        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        tls.load_cert_chain(self.ca_bundle, self._tls_key)
-        self.url = f"http://127.0.0.1:{http_sock.getsockname()[1]}"
-        self.https_url = f"https://127.0.0.1:{https_sock.getsockname()[1]}"
+        return app
+
+    async def start(self) -> None:
+        await super().start()
         # Unique per instance: botframework caches metadata by URL for the whole process.
         self.openid_metadata_url = f"{self.url}{METADATA_PATH}?instance={self.instance}"
         self.jwks_url = f"{self.url}{KEYS_PATH}?instance={self.instance}"
         self.login_url = f"{self.https_url}/adfs"
         self.instance_discovery_url = f"{self.https_url}/common/discovery/instance"
-        self._server = LoopbackServer(app, [(http_sock, None), (https_sock, tls)])
-        await self._server.start()
-
-    async def close(self) -> None:
-        if self._server is not None:
-            await self._server.close()
-            self._server = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # -- helpers for tests -------------------------------------------------------------------
 

@@ -3,10 +3,10 @@
 Why: a benchmark, or a test that starts real ``advocacy serve`` child processes, blocks its main
 thread (``subprocess.wait``, ``time.sleep``, a synchronous HTTP client) while the bot talks to
 the fake. A fake served from the blocked thread's loop could never answer, so it gets a loop of
-its own in a daemon thread. Same approach as ``LoopbackServer`` in tests/botframework_identity.py
-(own loop, daemon thread, a ready event, stop through ``call_soon_threadsafe``), generalised from
-a bare aiohttp app to any object with ``async start()``/``async close()``, and used from
-synchronous code::
+its own in a daemon thread. Same approach as ``LoopbackServer(own_thread=True)`` in
+tests/fake_server.py (own loop, daemon thread, a ready event, stop through
+``call_soon_threadsafe``), generalised from a bare aiohttp app to any object with
+``async start()``/``async close()``, and used from synchronous code::
 
     with FakeThread(FakeSlack()) as running:
         run_the_bot(slack_api_url=running.fake.api_url)  # blocks this thread

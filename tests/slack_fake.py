@@ -68,13 +68,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
+
+from tests.fake_server import LoopbackServer
 
 MESSAGE_BLOCKS_MAX = 50  # Slack's limit for a message; slack_sdk checks nothing per message
 USERS_LIST_DEFAULT_LIMIT = 100
@@ -172,13 +173,14 @@ class InvalidPayload(Exception):
         self.messages = messages
 
 
-class FakeSlack:
+class FakeSlack(LoopbackServer):
     """Slack's Web API on 127.0.0.1, following Slack's published contract for the methods the bot
     uses. Use as ``async with FakeSlack() as fake:`` or call ``start()``/``close()``."""
 
     def __init__(
         self, *, team_id: str = "T0001", bot_user_id: str = "UBOT", bot_token: str = "xoxb-test"
     ) -> None:
+        super().__init__()
         self.team_id = team_id
         self.bot_user_id = bot_user_id
         self.bot_id = "B0001"
@@ -215,7 +217,6 @@ class FakeSlack:
         self._views: dict[str, dict[str, Any]] = {}  # view id -> the view as sent (shared dict)
         self._view_hashes: dict[str, str] = {}
         self._home_view_ids: dict[str, str] = {}  # user id -> id of the published home view
-        self._runner: web.AppRunner | None = None
         self._handlers: dict[str, Handler] = {
             "auth.test": self._auth_test,
             "chat.postMessage": self._chat_post_message,
@@ -234,36 +235,22 @@ class FakeSlack:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        self._closing = asyncio.Event()
+    def make_app(self) -> web.Application:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/hooks/{name}", self._hook)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        host, port = self._runner.addresses[0][:2]
-        self.base_url = f"http://{host}:{port}"
+        return app
+
+    async def start(self) -> None:
+        self._closing = asyncio.Event()
+        await super().start()
+        self.base_url = self.url
         self.api_url = f"{self.base_url}/api/"
 
     async def close(self) -> None:
         # aiohttp's cleanup waits for requests in flight: let held ones answer now.
         self._closing.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.close()
+        await super().close()
 
     # -- test helpers --------------------------------------------------------------------------
 

@@ -23,9 +23,9 @@ Throttling and failures, for delivery tests and benchmarks of the bot's outbox:
   longer than the client waits, then 503); ``fault_counts``, ``rate_limited_count`` and
   ``posted_counts``/``duplicates`` tell what happened.
 
-The server runs on its own event loop in a thread (see ``LoopbackServer``): botbuilder's
-``TeamsConnectorClient`` (``TeamsInfo.get_team_details``/``get_team_channels``) is synchronous
-and blocks the caller's loop while it waits for the answer.
+The server runs on its own event loop in a thread (``LoopbackServer(own_thread=True)``):
+botbuilder's ``TeamsConnectorClient`` (``TeamsInfo.get_team_details``/``get_team_channels``) is
+synchronous and blocks the caller's loop while it waits for the answer.
 
 What botbuilder's client does with the answers (found by experiment, msrest 0.7.1 with
 urllib3 2.x):
@@ -88,8 +88,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import unquote
 
 import jsonschema
@@ -97,7 +96,7 @@ from aiohttp import web
 from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry
 
-from tests.botframework_identity import LoopbackServer, bound_socket
+from tests.fake_server import LoopbackServer
 from tests.slack_fake import FAULT_KINDS, FaultPlan
 
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
@@ -242,13 +241,14 @@ class _Refused(Exception):
         return web.json_response(body, status=self.status, headers=headers)
 
 
-class FakeConnector:
+class FakeConnector(LoopbackServer):
     """The Bot Connector REST API v3 on 127.0.0.1, as Teams serves it to bots.
     Use as ``async with FakeConnector() as fake:`` or call ``start()``/``close()``."""
 
     def __init__(self, *, require_token: TokenCheck | None = None) -> None:
         """``require_token``: every call must carry ``Authorization: Bearer <token>`` (else 401);
         a callable decides per token, e.g. ``lambda token: token in identity.issued_tokens``."""
+        super().__init__(own_thread=True)
         self.require_token = require_token
         self.service_url = ""  # "http://127.0.0.1:PORT/", the activities' serviceUrl
         self.calls: list[ConnectorCall] = []
@@ -277,38 +277,24 @@ class FakeConnector:
         self._activity_ids = itertools.count(ACTIVITY_ID_BASE + 1)
         self._conversation_ids = itertools.count(1)
         self._lock = threading.Lock()  # handlers run on the server thread
-        self._server: LoopbackServer | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
+
+    def make_app(self) -> web.Application:
+        app = web.Application(client_max_size=16 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        return app
 
     async def start(self) -> None:
         card_validator()  # build the validator before the first request, not during it
         self._closing.clear()
-        app = web.Application(client_max_size=16 * 1024 * 1024)
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        sock = bound_socket()
-        self.service_url = f"http://127.0.0.1:{sock.getsockname()[1]}/"
-        self._server = LoopbackServer(app, [(sock, None)])
-        await self._server.start()
+        await super().start()
+        self.service_url = f"{self.url}/"
 
     async def close(self) -> None:
         # aiohttp's cleanup waits for requests in flight: let held ones answer now.
         self._closing.set()
-        if self._server is not None:
-            await self._server.close()
-            self._server = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.close()
+        await super().close()
 
     # -- test helpers ------------------------------------------------------------------------
 

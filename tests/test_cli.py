@@ -313,8 +313,8 @@ async def _dead_letter(user_id: str, error: str) -> int:
     from bot.app import open_application
     from bot.config import Settings
     from bot.messages import Message
+    from bot.outbox.queue import enqueue, member_recipient
     from bot.services.members import get_member
-    from bot.services.outbox import enqueue, member_recipient
     from bot.storage.models import Delivery
 
     async with (

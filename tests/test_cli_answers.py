@@ -15,7 +15,7 @@ from click.testing import CliRunner, Result
 
 from bot.app import Application
 from bot.cli.main import cli
-from bot.delivery import DrainStats, OutboxWorker
+from bot.outbox.worker import DrainStats, OutboxWorker
 from bot.web import build_web_app
 
 APP_ID = "12345678-1234-1234-1234-123456789abc"

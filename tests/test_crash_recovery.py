@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.delivery import OutboxWorker
+from bot.outbox.worker import OutboxWorker
 from tests.outbox_support import employees_and_a_digest, slack_env, user_ids
 from tests.serve_process import run_cli, running_serve, wait_for
 from tests.slack_fake import FakeSlack

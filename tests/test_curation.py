@@ -28,12 +28,12 @@ from bot.services.objectives import add_objective
 from bot.services.permissions import OPERATOR
 from bot.storage.models import ContentFeed, ContentItem, Objective
 from bot.storage.types import utcnow
-from content import fetch as fetch_module
-from content.feeds import add_feed, poll_feed
-from content.fetch import MAX_BYTES, fetch_page
-from content.metadata import page_info
-from tests.botframework_identity import LoopbackServer, bound_socket
+from content.curated import fetch as fetch_module
+from content.curated.feeds import add_feed, poll_feed
+from content.curated.fetch import MAX_BYTES, fetch_page
+from content.curated.metadata import page_info
 from tests.conftest import actor, make_member
+from tests.fake_server import LoopbackServer
 from tests.fakes import RemotePlatform
 
 ARTICLE = """<!doctype html><html><head><title>Fallback title</title>
@@ -83,14 +83,9 @@ async def site() -> AsyncIterator[tuple[str, dict[str, int]]]:
     app.router.add_get("/big", big)
     app.router.add_get("/to-private", to_private)
     app.router.add_get("/redirect", to_article)
-    sock = bound_socket()
-    port = sock.getsockname()[1]
-    server = LoopbackServer(app, [(sock, None)])  # own thread: CLI tests block the test's loop
-    await server.start()
-    try:
-        yield f"http://127.0.0.1:{port}", hits
-    finally:
-        await server.close()
+    # Its own thread: CLI tests block the test's loop.
+    async with LoopbackServer(app, own_thread=True) as server:
+        yield server.url, hits
 
 
 # ----- reading pages ---------------------------------------------------------------------------

@@ -9,15 +9,15 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.app import Application
-from bot.delivery import backoff_seconds
 from bot.domain import DeliveryStatus, RunStatus
 from bot.messages import Message
+from bot.outbox.queue import Recipient, enqueue
+from bot.outbox.worker import backoff_seconds
 from bot.platform import DeliveryError
 from bot.services.content import add_content
 from bot.services.digest_runs import start_run
 from bot.services.digests import add_digest
 from bot.services.members import get_member
-from bot.services.outbox import Recipient, enqueue
 from bot.services.permissions import OPERATOR
 from bot.services.suggestions import answer_suggestion, file_suggestion
 from bot.storage.models import Delivery, DigestRun
@@ -104,7 +104,7 @@ async def test_a_refused_token_holds_the_platform_instead_of_failing_every_deliv
     await queue(app, *(f"m{i}" for i in range(6)))
     remote.fail_next(*(DeliveryError("bad token", platform_down=True) for _ in range(3)))
     assert app.worker is not None
-    with caplog.at_level(logging.ERROR, logger="bot.delivery"):
+    with caplog.at_level(logging.ERROR, logger="bot.outbox.worker"):
         stats = await app.worker.drain(wait_for_retries=False)
     assert stats.dead["remote"] == 0 and remote.sent == []
     assert [r.getMessage() for r in caplog.records if "holding its deliveries" in r.message] == [

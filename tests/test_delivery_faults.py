@@ -12,10 +12,10 @@ from sqlalchemy import func, select
 
 from bot.app import Application
 from bot.config import Settings
-from bot.delivery import OutboxWorker
 from bot.domain import DeliveryStatus
+from bot.outbox.admin import failed_deliveries, retry_deliveries
+from bot.outbox.worker import OutboxWorker
 from bot.services.content import add_content
-from bot.services.deliveries import failed_deliveries, retry_deliveries
 from bot.services.digest_runs import start_run
 from bot.services.digests import add_digest
 from bot.services.members import add_member

@@ -26,7 +26,7 @@ import aiohttp
 import pytest
 from sqlalchemy.engine import make_url
 
-from bot.delivery import OutboxWorker
+from bot.outbox.worker import OutboxWorker
 from tests.conftest import POSTGRES_URL, _postgres
 from tests.outbox_support import employees_and_a_digest, slack_env, user_ids
 from tests.postgres_lock import postgres_turn

@@ -29,7 +29,7 @@ from bot.app import open_application
 from bot.config import Settings
 from bot.import_files import CsvRecords, LineReader, open_import_file
 from bot.storage.models import Member, MemberIdentity, VoiceItem
-from content.voice_import import parse_file
+from content.voice.file_import import parse_file
 
 NEVER_CLOSED = (
     "an opening quote is never closed; the row is skipped and reading goes on at the next line"

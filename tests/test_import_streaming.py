@@ -328,7 +328,7 @@ def test_memory_stays_flat_whatever_the_file_size(
 def test_make_record_refuses_what_the_database_cannot_store() -> None:
     """The webhook builds its records with make_record: a NUL byte or a lone surrogate in any
     field, or in the source, is a ValueError for that item alone."""
-    from content.voice_import import make_record
+    from content.voice.file_import import make_record
 
     columns = {"id": "id", "text": "comment", "customer": "customer", "segment": "plan"}
     good = {"id": "1", "comment": GOOD, "customer": "Acme", "plan": "pro"}
@@ -369,7 +369,7 @@ json_values = st.recursive(
 def test_json_items_are_cut_out_exactly_whatever_the_chunk_boundaries(
     items: list, chunk: int, wrapped: str, indent: int | None
 ) -> None:
-    from content.json_items import JsonItems
+    from content.voice.json_items import JsonItems
 
     document: object = items
     if wrapped == "items":
@@ -383,7 +383,7 @@ def test_json_items_are_cut_out_exactly_whatever_the_chunk_boundaries(
 
 
 def test_json_items_over_the_limit_are_skipped_without_losing_their_neighbours() -> None:
-    from content.json_items import JsonItems
+    from content.voice.json_items import JsonItems
 
     long_text = "x" * 5_000
     items = [

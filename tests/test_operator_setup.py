@@ -23,9 +23,9 @@ from bot.app import Application
 from bot.cli.main import cli
 from bot.config import Settings
 from bot.messages import Message
+from bot.outbox.queue import Recipient, enqueue
 from bot.platform import DeliveryError
 from bot.sealing import GENERATED_KEY_FILE, load_or_create_secret, new_secret
-from bot.services.outbox import Recipient, enqueue
 from bot.storage.database import Database, normalise_database_url
 from tests.conftest import POSTGRES_URL
 from tests.fakes import RemotePlatform
@@ -294,7 +294,7 @@ async def test_a_dead_letter_log_line_counts_one_attempt_in_the_singular(
         await enqueue(session, Message.text("hi"), [Recipient("remote", "ann")], sealer=app.sealer)
     remote.fail_next(DeliveryError("invalid_auth", permanent=True))
     assert app.worker is not None
-    with caplog.at_level(logging.WARNING, logger="bot.delivery"):
+    with caplog.at_level(logging.WARNING, logger="bot.outbox.worker"):
         await app.worker.drain()
     lines = [r.getMessage() for r in caplog.records if "dead-lettered" in r.getMessage()]
     assert len(lines) == 1 and "dead-lettered after 1 attempt: invalid_auth" in lines[0]

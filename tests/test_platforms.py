@@ -21,9 +21,9 @@ from bot.config import Settings
 from bot.domain import Role
 from bot.errors import InvalidInput
 from bot.messages import Message
+from bot.outbox.queue import Recipient, enqueue
 from bot.platform import AdapterContext, AdapterRegistry, AdapterStatus
 from bot.services.members import add_member, validate_known_platform, validate_timezone
-from bot.services.outbox import Recipient, enqueue
 from bot.services.permissions import OPERATOR
 from bot.web import build_web_app
 from tests.conftest import make_member
@@ -126,7 +126,7 @@ async def test_the_start_up_log_says_what_is_held_and_why_per_platform(
     assert held_app.worker is not None
     stop = asyncio.Event()
     stop.set()  # say what waits, then stop
-    with caplog.at_level(logging.INFO, logger="bot.delivery"):
+    with caplog.at_level(logging.INFO, logger="bot.outbox.worker"):
         await held_app.worker.run_forever(stop)
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("outbox:")]
     assert lines == [

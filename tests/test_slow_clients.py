@@ -19,8 +19,8 @@ from adapters.teams.config import MESSAGES_PATH
 from bot.config import Settings
 from bot.connection_guard import ConnectionGuard, ConnectionLimits, GuardedSite
 from bot.http_limits import SIGNED_ENDPOINTS
-from content.webhook import PATH as WEBHOOK_PATH
-from content.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from content.voice.webhook import PATH as WEBHOOK_PATH
+from content.voice.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from tests.serve_process import RunningServer, running_serve, wait_for
 
 Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]

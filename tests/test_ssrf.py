@@ -23,6 +23,7 @@ import pytest
 from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 from sqlalchemy import select
+from yarl import URL
 
 from bot.app import Application
 from bot.domain import Role
@@ -31,11 +32,12 @@ from bot.events import CommandInvoked
 from bot.services.objectives import add_objective
 from bot.services.permissions import OPERATOR
 from bot.storage.models import ContentFeed, ContentItem
-from content import fetch as fetch_module
-from content.addresses import legacy_ipv4, why_not_public
-from content.feeds import add_feed, poll_feed
-from content.fetch import PublicOnlyConnector, fetch_page
+from content.curated import fetch as fetch_module
+from content.curated.addresses import legacy_ipv4, why_not_public
+from content.curated.feeds import add_feed, poll_feed
+from content.curated.fetch import PublicOnlyConnector, fetch_page
 from tests.conftest import actor, make_member
+from tests.fake_server import LoopbackServer
 
 SECRET_PAGE = "<html><head><title>Internal admin</title></head></html>"
 ARTICLE = (
@@ -482,15 +484,11 @@ async def slow_page(body: Callable[[web.Request], web.Response]) -> AsyncIterato
 
     app = web.Application()
     app.router.add_get("/{tail:.*}", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield SlowPage(runner.addresses[0][1], asked, release)
-    finally:
-        release.set()
-        await runner.cleanup()
+    async with LoopbackServer(app) as server:
+        try:
+            yield SlowPage(URL(server.url).port or 0, asked, release)
+        finally:
+            release.set()  # before the server closes: closing waits for requests in flight
 
 
 async def first_of(event: asyncio.Event, other: asyncio.Future[Any] | asyncio.Task[Any]) -> None:

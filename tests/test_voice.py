@@ -29,12 +29,12 @@ from bot.services.permissions import OPERATOR
 from bot.storage.models import VoiceItem
 from bot.storage.types import utcnow
 from bot.web import build_web_app
-from content.scrub import scrub
-from content.sentiment import sentiment
-from content.themes import Taxonomy, emerging_themes
-from content.voice_import import parse_file
-from content.voice_pipeline import AlertRules, VoicePipeline, VoiceRecord
-from content.webhook import PATH, sign
+from content.voice.file_import import parse_file
+from content.voice.pipeline import AlertRules, VoicePipeline, VoiceRecord
+from content.voice.scrub import scrub
+from content.voice.sentiment import sentiment
+from content.voice.themes import Taxonomy, emerging_themes
+from content.voice.webhook import PATH, sign
 from tests.conftest import make_member
 from tests.fakes import RemoteAdapterFactory, RemotePlatform
 from tests.voice_files import messy_csv, messy_jsonl

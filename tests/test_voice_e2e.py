@@ -12,7 +12,7 @@ from pathlib import Path
 
 import aiohttp
 
-from content.webhook import PATH, sign
+from content.voice.webhook import PATH, sign
 from tests.serve_process import running_serve, wait_for
 
 SECRET = "webhook-secret-for-tests"

@@ -28,8 +28,8 @@ from bot.storage.models import Digest, OutboundMessage, VoiceSpike
 from bot.storage.types import utcnow
 from content.plugin import summary
 from content.settings import content_settings
-from content.voice_digest import voice_composer
-from content.voice_spikes import SpikeRule, detect_spikes
+from content.voice.digest import voice_composer
+from content.voice.spikes import SpikeRule, detect_spikes
 from tests.fakes import RemoteAdapterFactory, RemotePlatform
 
 NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)  # a Tuesday afternoon

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from bot.app import Application
 from bot.storage.models import VoiceItem
 from bot.web import build_web_app
-from content.webhook import PATH
+from content.voice.webhook import PATH
 from tests import test_voice
 from tests.fakes import RemotePlatform
 from tests.test_voice import signed
@@ -109,11 +109,11 @@ async def test_a_flood_of_forged_calls_is_one_log_line_not_one_each(
 ) -> None:
     _, server = voice_server
     forged = {"X-Advocacy-Timestamp": str(int(time.time())), "X-Advocacy-Signature": "sha256=00"}
-    with caplog.at_level(logging.WARNING, logger="content.webhook"):
+    with caplog.at_level(logging.WARNING, logger="content.voice.webhook"):
         for _ in range(200):
             status, _ = await post(server, "", forged)
             assert status == 401
-    lines = [r for r in caplog.records if r.name == "content.webhook"]
+    lines = [r for r in caplog.records if r.name == "content.voice.webhook"]
     assert 1 <= len(lines) <= 2, [r.getMessage() for r in lines]
     assert "signature does not match" in lines[0].getMessage()
 

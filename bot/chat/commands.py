@@ -23,11 +23,11 @@ from bot.chat.digest_commands import (
     digest_run,
 )
 from bot.chat.help import help_message
-from bot.chat.idea_commands import hide, merge, suggest, unvote, vote
 from bot.chat.member_commands import console, prefs, whoami
 from bot.chat.parsing import split_command
 from bot.chat.report_commands import objectives, report, rollup
 from bot.chat.review_commands import REVIEW_USAGE, review
+from bot.chat.suggestion_commands import hide, merge, suggest, unvote, vote
 from bot.chat.voice_commands import voice
 from bot.console.sections import CONSOLE_ROLES
 from bot.domain import Role

@@ -12,10 +12,10 @@ from bot.chat.board import board
 from bot.chat.content_commands import offer_content_form
 from bot.chat.context import ChatContext
 from bot.chat.digest_commands import cron_from_day_and_time, offer_digest_form
-from bot.chat.idea_commands import cast_vote, file_idea
 from bot.chat.parsing import parse_id, take_anonymous_flag, truthy
 from bot.chat.report_commands import show_rollup
 from bot.chat.review_commands import review_button
+from bot.chat.suggestion_commands import cast_vote, file_idea
 from bot.chat.voice_commands import open_voice_form, voice_submitted
 from bot.compose import actions
 from bot.compose.curation import curation_card, edit_form
@@ -31,6 +31,7 @@ from bot.domain import FeedbackKind, Role
 from bot.errors import InvalidInput
 from bot.events import ActionInvoked, FormSubmitted, Reply
 from bot.messages import Message, parse_subject
+from bot.outbox.queue import deliveries_in_flight, find_delivery_by_ref, hold_delivery
 from bot.services import content as content_service
 from bot.services import digests
 from bot.services import suggestions as suggestion_service
@@ -41,7 +42,6 @@ from bot.services.feedback import (
     retract_reaction,
 )
 from bot.services.objectives import list_objectives
-from bot.services.outbox import deliveries_in_flight, find_delivery_by_ref, hold_delivery
 from bot.services.permissions import require_role
 from bot.services.promises import Promise
 from bot.services.suggestion_board import BoardQuery

@@ -9,7 +9,7 @@ import click
 
 from bot.app import Application
 from bot.cli.runtime import RecordId, print_json, print_table, run_with_app
-from bot.services.deliveries import (
+from bot.outbox.admin import (
     FailedDelivery,
     HeldDeliveries,
     describe_held,
@@ -17,7 +17,7 @@ from bot.services.deliveries import (
     held_deliveries,
     retry_deliveries,
 )
-from bot.services.outbox import queue_depth
+from bot.outbox.queue import queue_depth
 
 STATUSES = ("pending", "sending", "sent", "dead")
 

@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 from bot.app import Application
 from bot.cli.runtime import print_json, print_table, run_with_app
 from bot.compose.text import plural
-from bot.delivery import DrainStats
 from bot.domain import DeliveryStatus, DigestKind
+from bot.outbox.worker import DrainStats
 from bot.services.digest_runs import list_runs, start_run
 from bot.services.digests import (
     add_digest,

@@ -12,7 +12,7 @@ from bot.app import Application
 from bot.cli.runtime import RecordId, print_json, print_table, run_with_app
 from bot.compose.text import plural, truncate
 from bot.errors import InvalidInput
-from bot.services.idea_evidence import (
+from bot.services.suggestion_evidence import (
     EvidenceMatcher,
     evidence_items,
     evidence_summaries,

@@ -23,8 +23,8 @@ from bot.messages import (
     Option,
     subject_key,
 )
-from bot.services.idea_evidence import EvidenceSummary
 from bot.services.rollups import Rollup, RollupRow
+from bot.services.suggestion_evidence import EvidenceSummary
 from bot.storage.models import Objective, Suggestion
 from bot.storage.types import utcnow
 

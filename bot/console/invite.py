@@ -10,8 +10,8 @@ from bot.console.auth import LINK_TTL, create_link
 from bot.console.sections import CONSOLE_ROLES
 from bot.errors import InvalidInput
 from bot.messages import Card, LinkButton, Message
+from bot.outbox.queue import enqueue, member_recipient
 from bot.sealing import Sealer
-from bot.services.outbox import enqueue, member_recipient
 from bot.services.permissions import require_role
 from bot.storage.models import Member
 

@@ -38,12 +38,12 @@ from bot.domain import (
     SuggestionStatus,
 )
 from bot.errors import DomainError, InvalidInput, concerning
+from bot.outbox.admin import failed_deliveries, held_deliveries, retry_deliveries
 from bot.plugins import PageInfo, UrlEnricher
 from bot.services import content as content_service
 from bot.services import digests as digest_service
 from bot.services.anonymous_scope import load_team_scopes
 from bot.services.decision_reviews import review_lines
-from bot.services.deliveries import failed_deliveries, held_deliveries, retry_deliveries
 from bot.services.digest_runs import list_runs, start_run
 from bot.services.feedback import feedback_counts
 from bot.services.kpi_import import parse_day, parse_value
@@ -610,7 +610,7 @@ async def voice(visit: Visit) -> web.StreamResponse:
         )
     )
     ranked = sorted(themes.items(), key=lambda pair: -len(pair[1]))
-    # The latest spike of each theme in the period (content/voice_spikes.py records them).
+    # The latest spike of each theme in the period (content/voice/spikes.py records them).
     spikes = {
         spike.theme: spike
         for spike in await visit.session.scalars(

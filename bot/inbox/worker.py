@@ -18,7 +18,6 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from bot.compose.text import plural
-from bot.delivery import worker_identity
 from bot.inbox import rows
 from bot.inbox.items import (
     DONE,
@@ -34,6 +33,7 @@ from bot.inbox.items import (
 from bot.inbox.store import InboxStore
 from bot.keyed_locks import KeyedLocks
 from bot.metrics import Metrics
+from bot.outbox.worker import worker_identity
 from bot.sealing import Sealer, SealError
 from bot.storage.database import Database
 from bot.storage.models import InboxEvent

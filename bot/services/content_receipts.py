@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import ContentStatus, DeliveryStatus
 from bot.messages import Message, parse_subject
-from bot.services.outbox import Recipient
+from bot.outbox.queue import Recipient
 from bot.storage.models import ContentItem, ContentReceipt, Delivery
 
 # pg_advisory_xact_lock key ("content" in ASCII): content runs choose items one at a time.

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.compose.content_digest import compose_content_digest
 from bot.compose.text import plural
 from bot.messages import Message
+from bot.outbox.queue import Recipient
 from bot.plugins import Composer, ContentComposer
 from bot.services.content import deliverable_content
 from bot.services.content_receipts import (
@@ -25,7 +26,6 @@ from bot.services.content_receipts import (
     items_received,
     receipt_target,
 )
-from bot.services.outbox import Recipient
 from bot.storage.models import Digest
 
 

@@ -30,6 +30,7 @@ from bot.compose.text import humanise_duration, plural
 from bot.domain import KpiDirection, ReviewState, ReviewVerdict, Role, normalise_choice
 from bot.errors import InvalidInput, NotFound, PermissionDenied
 from bot.messages import Message
+from bot.outbox.queue import enqueue, member_recipient
 from bot.sealing import Sealer
 from bot.services.anonymous_scope import load_team_scopes
 from bot.services.escalation import (
@@ -41,7 +42,6 @@ from bot.services.escalation import (
     team_managers,
 )
 from bot.services.kpi_readings import day_start, reading_on
-from bot.services.outbox import enqueue, member_recipient
 from bot.services.permissions import Acting, Operator, actor_id, require_role
 from bot.services.promises import review_moment, zone_of
 from bot.services.suggestion_audience import author_recipient, tell_backers

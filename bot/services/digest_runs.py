@@ -18,12 +18,12 @@ from bot.compose.text import humanise_duration
 from bot.domain import DeliveryStatus, DigestKind, Role, RunStatus
 from bot.errors import InvalidInput
 from bot.messages import Message
+from bot.outbox.queue import Recipient, enqueue_message, member_recipient
 from bot.plugins import Composer
 from bot.sealing import Sealer
 from bot.services.content_receipts import content_ids_of, record_receipts
 from bot.services.content_runs import select_content
 from bot.services.digests import audience_members, cron_trigger, parse_audience
-from bot.services.outbox import Recipient, enqueue_message, member_recipient
 from bot.services.permissions import Acting, require_role
 from bot.services.preferences import WEEKLY, WEEKLY_GAP, WEEKLY_PERIOD, wants_kind
 from bot.services.rollups import build_rollup

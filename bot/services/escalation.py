@@ -17,9 +17,9 @@ from bot.compose.suggestion_cards import answer_button, status_label
 from bot.compose.text import humanise_duration, plural, truncate
 from bot.domain import Role
 from bot.messages import Card, Fact, Message, subject_key
+from bot.outbox.queue import enqueue, member_recipient
 from bot.sealing import Sealer
 from bot.services.anonymous_scope import load_team_scopes
-from bot.services.outbox import enqueue, member_recipient
 from bot.services.suggestions import OPEN_STATUSES
 from bot.storage.models import Member, Suggestion, Team
 

@@ -20,9 +20,9 @@ from bot.domain import Role, SuggestionStatus
 from bot.errors import InvalidInput
 from bot.sealing import Sealer
 from bot.services.anonymous_scope import load_team_scopes
-from bot.services.idea_evidence import EvidenceSummary, Scrub, evidence_summaries
 from bot.services.members import managed_team_ids
 from bot.services.permissions import Acting, Operator, require_role
+from bot.services.suggestion_evidence import EvidenceSummary, Scrub, evidence_summaries
 from bot.storage.models import Objective, Suggestion, Team
 from bot.storage.types import UTCDateTime, seconds_between, utcnow
 

@@ -2,7 +2,7 @@
 author can back the existing idea instead of splitting the votes.
 
 TF-IDF over the open ideas' words (lower-cased, common words dropped, a light stemming), compared
-by cosine similarity, against the open ideas in an in-memory word index (idea_index.py); quick
+by cosine similarity, against the open ideas in an in-memory word index (suggestion_index.py); quick
 enough in Python, no model.
 """
 
@@ -17,7 +17,7 @@ from functools import lru_cache
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services.idea_index import OPEN, index_for
+from bot.services.suggestion_index import OPEN, index_for
 from bot.storage.models import Suggestion
 
 THRESHOLD = 0.35

@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.compose.notices import merged_author_notice, voter_notice
 from bot.messages import Message
+from bot.outbox.queue import Recipient, enqueue, member_recipient
 from bot.sealing import Sealer, SealError
-from bot.services.outbox import Recipient, enqueue, member_recipient
 from bot.services.permissions import Acting, Operator
 from bot.storage.models import Member, Suggestion, SuggestionResponse, SuggestionVote
 

@@ -16,13 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import SuggestionStatus, closest_choice, normalise_choice
 from bot.errors import InvalidInput
-from bot.services.idea_evidence import EvidenceSummary, Scrub, evidence_summaries
+from bot.services.suggestion_evidence import EvidenceSummary, Scrub, evidence_summaries
 from bot.services.suggestions import OPEN_STATUSES
 from bot.storage.models import Suggestion, SuggestionResponse
 
 NEWEST = "newest"
 TOP = "top"
-# Most customers first: the ideas customer voice says the same as (bot/services/idea_evidence.py).
+# Most customers first: the ideas customer voice says the same as
+# (bot/services/suggestion_evidence.py).
 EVIDENCE = "evidence"
 SORTS = (NEWEST, TOP, EVIDENCE)
 OPEN = "open"

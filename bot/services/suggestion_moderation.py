@@ -9,12 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.compose.notices import hidden_notice, merged_notice
 from bot.domain import Role
 from bot.errors import InvalidInput, concerning
+from bot.outbox.queue import enqueue
 from bot.sealing import Sealer
 from bot.services.anonymous_scope import coarse_time
-from bot.services.idea_evidence import adopt_evidence
-from bot.services.outbox import enqueue
 from bot.services.permissions import Acting, require_role
 from bot.services.suggestion_audience import author_id_of, author_recipient
+from bot.services.suggestion_evidence import adopt_evidence
 from bot.services.suggestions import (
     OPEN_STATUSES,
     get_suggestion,

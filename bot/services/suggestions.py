@@ -21,16 +21,16 @@ from bot.compose.suggestion_cards import announcement
 from bot.config import ChannelRef
 from bot.domain import OPEN_SUGGESTION_STATUSES, Role, SuggestionStatus, parse_enum
 from bot.errors import InvalidInput, NotFound, PermissionDenied, concerning
+from bot.outbox.queue import Recipient, enqueue
 from bot.sealing import Sealer, SealError
 from bot.services.anonymous_scope import coarse_time, load_team_scopes
 from bot.services.content import validate_url
-from bot.services.idea_evidence import EvidenceMatcher, EvidenceSummary, record_evidence
 from bot.services.members import managed_team_ids
 from bot.services.objectives import get_objective
-from bot.services.outbox import Recipient, enqueue
 from bot.services.permissions import Acting, Operator, actor_id, require_role
 from bot.services.promises import Promise, carried_over, check_promise, record_promise
 from bot.services.suggestion_audience import author_recipient, tell_everyone_concerned
+from bot.services.suggestion_evidence import EvidenceMatcher, EvidenceSummary, record_evidence
 from bot.storage.models import (
     DecisionReview,
     Member,

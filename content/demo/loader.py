@@ -20,11 +20,11 @@ from bot.services.content import add_content
 from bot.services.digest_runs import start_run
 from bot.services.digests import add_digest, find_digest
 from bot.services.feedback import record_feedback
-from bot.services.idea_evidence import EvidenceMatcher, find_evidence
 from bot.services.member_import import import_members
 from bot.services.members import add_member, find_member, get_member
 from bot.services.objectives import add_objective, find_objective, get_objective
 from bot.services.permissions import OPERATOR
+from bot.services.suggestion_evidence import EvidenceMatcher, find_evidence
 from bot.services.suggestions import answer_suggestion, file_suggestion, vote
 from bot.services.voice import store_voice_item
 from bot.storage.database import Database
@@ -41,7 +41,7 @@ from bot.storage.models import (
     VoiceItem,
 )
 from bot.storage.types import utcnow
-from content.content_digest import content_composer
+from content.curated.digest import content_composer
 from content.demo.kpi_history import add_kpi_history
 from content.demo.promises import date_the_promise, promise_of, settle_reviews
 

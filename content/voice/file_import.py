@@ -34,9 +34,9 @@ from bot.import_files import (
     source_position,
 )
 from bot.text_safety import unstorable
-from content.json_items import JsonBroken, JsonItems
-from content.voice_dates import DateOrder, Told, told_order, truncate_value
-from content.voice_pipeline import MAX_TEXT, VoiceRecord
+from content.voice.dates import DateOrder, Told, told_order, truncate_value
+from content.voice.json_items import JsonBroken, JsonItems
+from content.voice.pipeline import MAX_TEXT, VoiceRecord
 
 KEPT_PROBLEMS = 1000  # rejected rows remembered with their reason; the rest are counted
 # JSON items read before choosing which key feeds which field (more keys refine the choice).

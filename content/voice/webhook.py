@@ -29,11 +29,11 @@ from bot.signed_webhook import (
     signed_text,
     verify,
 )
-from content.evidence import weigh_stored
 from content.settings import content_settings
-from content.voice_import import make_record, resolve_columns
-from content.voice_pipeline import VoicePipeline, VoiceRecord
-from content.voice_spikes import detect_spikes
+from content.voice.evidence import weigh_stored
+from content.voice.file_import import make_record, resolve_columns
+from content.voice.pipeline import VoicePipeline, VoiceRecord
+from content.voice.spikes import detect_spikes
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from bot.cli.runtime import RecordId, print_json, print_table, run_with_app
 from bot.services.content import list_drafts, review_content
 from bot.services.permissions import OPERATOR
 from bot.storage.models import ContentFeed
-from content.feeds import add_feed, poll_all
+from content.curated.feeds import add_feed, poll_all
 from content.settings import content_settings
 
 

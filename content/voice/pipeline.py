@@ -21,13 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.compose.text import truncate
 from bot.config import ChannelRef, Settings, env_number, parse_channel_list
 from bot.messages import Card, Fact, Link, Message
+from bot.outbox.queue import Recipient, enqueue
 from bot.sealing import Sealer
-from bot.services.outbox import Recipient, enqueue
 from bot.storage.models import Member, Objective, VoiceItem
 from bot.storage.types import utcnow
-from content.scrub import scrub
-from content.sentiment import label, sentiment
-from content.themes import Taxonomy
+from content.voice.scrub import scrub
+from content.voice.sentiment import label, sentiment
+from content.voice.themes import Taxonomy
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ class StoreReport:
     imported: int = 0
     duplicates: int = 0
     alerts: int = 0
-    # Themes found spiking after the import (content/voice_spikes.py).
+    # Themes found spiking after the import (content/voice/spikes.py).
     spikes: list[str] = field(default_factory=list)
     stored: list[dict[str, Any]] = field(default_factory=list, repr=False)
 

@@ -29,27 +29,27 @@ from bot.domain import Role
 from bot.events import CommandInvoked
 from bot.messages import Message
 from bot.plugins import load_extensions
-from bot.services.idea_evidence import (
+from bot.services.members import get_member
+from bot.services.objectives_report import build_objectives_report
+from bot.services.permissions import OPERATOR
+from bot.services.rollups import build_rollup
+from bot.services.suggestion_evidence import (
     LexicalMatcher,
     evidence_summaries,
     find_evidence,
     uncached_terms,
 )
-from bot.services.members import get_member
-from bot.services.objectives_report import build_objectives_report
-from bot.services.permissions import OPERATOR
-from bot.services.rollups import build_rollup
 from bot.services.suggestion_moderation import merge_suggestions
 from bot.services.suggestions import answer_suggestion
 from bot.services.theme_watch import watch_themes
 from bot.services.voice_index import voice_index_for
 from bot.storage.models import IdeaEvidence, Suggestion, SuggestionResponse, VoiceItem
 from bot.storage.types import utcnow
-from content.evidence import EmbeddingMatcher, embeddings_installed, themes_of, weigh_stored
-from content.scrub import scrub
 from content.settings import content_settings
-from content.themes import Taxonomy
-from content.voice_pipeline import AlertRules, VoicePipeline, VoiceRecord
+from content.voice.evidence import EmbeddingMatcher, embeddings_installed, themes_of, weigh_stored
+from content.voice.pipeline import AlertRules, VoicePipeline, VoiceRecord
+from content.voice.scrub import scrub
+from content.voice.themes import Taxonomy
 from tests.conftest import SECRET, actor, make_member
 from tests.slack_support import MENTION_MARKUP
 from tests.teams_fake import adaptive_card_error

@@ -20,9 +20,9 @@ from bot.errors import InvalidInput
 from bot.events import Reply
 from bot.messages import Message
 from bot.services import suggestions as suggestion_service
-from bot.services.idea_evidence import evidence_summaries
 from bot.services.objectives import list_objectives
 from bot.services.similar import similar_ideas
+from bot.services.suggestion_evidence import evidence_summaries
 from bot.services.suggestion_moderation import hide_suggestion, merge_suggestions
 from bot.storage.models import Delivery
 

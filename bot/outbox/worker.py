@@ -32,9 +32,9 @@ from bot.domain import DeliveryStatus
 from bot.links import TrackedLinks
 from bot.messages import Message
 from bot.metrics import Metrics
+from bot.outbox.admin import describe_held, held_deliveries
 from bot.platform.contract import ChatAdapter, DeliveryError, DeliveryTarget
 from bot.sealing import Sealer, SealError
-from bot.services.deliveries import describe_held, held_deliveries
 from bot.services.digest_runs import finish_completed_runs
 from bot.storage.database import Database
 from bot.storage.models import Delivery, OutboundMessage

@@ -20,7 +20,7 @@ from bot.services.permissions import OPERATOR, Acting, require_role
 from bot.storage.database import Database
 from bot.storage.models import ContentFeed, ContentItem, Objective
 from bot.storage.types import utcnow
-from content.fetch import fetch_page
+from content.curated.fetch import fetch_page
 
 log = logging.getLogger(__name__)
 

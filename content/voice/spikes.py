@@ -31,14 +31,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.compose.text import humanise_duration, plural, truncate
 from bot.config import ChannelRef, Settings, env_number
 from bot.messages import Card, Fact, Message
+from bot.outbox.queue import Recipient, enqueue
 from bot.sealing import Sealer
-from bot.services.outbox import Recipient, enqueue
 from bot.services.rollups import parse_period
 from bot.storage.models import Objective, VoiceItem, VoiceSpike
 from bot.storage.types import utcnow
 from bot.storage.upsert import insert_ignore
-from content.scrub import scrub
-from content.sentiment import label
+from content.voice.scrub import scrub
+from content.voice.sentiment import label
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from bot.errors import InvalidInput
-from content.addresses import legacy_ipv4, parse_address, why_not_public
+from content.curated.addresses import legacy_ipv4, parse_address, why_not_public
 
 MAX_BYTES = 1024 * 1024
 TIMEOUT_SECONDS = 10

@@ -16,11 +16,11 @@ from bot.import_files import encoding_note
 from bot.services.rollups import parse_period
 from bot.storage.models import VoiceImport
 from bot.storage.types import utcnow
-from content.evidence import weigh_stored
 from content.settings import content_settings
-from content.voice_import import PRESETS, ParsedFile, VoiceFile, parse_mapping
-from content.voice_pipeline import StoreReport, VoicePipeline
-from content.voice_spikes import detect_spikes, recent_spikes
+from content.voice.evidence import weigh_stored
+from content.voice.file_import import PRESETS, ParsedFile, VoiceFile, parse_mapping
+from content.voice.pipeline import StoreReport, VoicePipeline
+from content.voice.spikes import detect_spikes, recent_spikes
 
 SHOWN_PROBLEMS = 50
 # Rows stored per transaction: short ones, so the server's own writes wait little meanwhile.

@@ -19,14 +19,14 @@ from bot.domain import EMPLOYEE_VOICE_SOURCE
 from bot.errors import InvalidInput
 from bot.plugins import EmployeeVoice, VoiceLogged, VoiceLogger
 from bot.sealing import Sealer
-from bot.services.idea_evidence import EvidenceMatcher, weigh_new_voice
+from bot.services.suggestion_evidence import EvidenceMatcher, weigh_new_voice
 from bot.storage.models import IdeaEvidence, Member, Objective, VoiceItem
 from bot.storage.types import utcnow
-from content.scrub import scrub
-from content.sentiment import label
 from content.settings import ContentSettings
-from content.voice_pipeline import VoicePipeline, VoiceRecord
-from content.voice_spikes import detect_spikes
+from content.voice.pipeline import VoicePipeline, VoiceRecord
+from content.voice.scrub import scrub
+from content.voice.sentiment import label
+from content.voice.spikes import detect_spikes
 
 
 async def log_employee_voice(

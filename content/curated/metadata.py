@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 from urllib.parse import urljoin
 
 from bot.plugins import PageInfo
-from content.fetch import Fetched
+from content.curated.fetch import Fetched
 
 TITLE_LIMIT = 300
 SUMMARY_LIMIT = 600

@@ -26,7 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import Application
 from bot.plugins import Job
-from bot.services.idea_evidence import (
+from bot.services.similar import term_counts
+from bot.services.suggestion_evidence import (
     EvidenceMatcher,
     LexicalMatcher,
     Match,
@@ -35,11 +36,10 @@ from bot.services.idea_evidence import (
     uncached_terms,
     weigh_new_voice,
 )
-from bot.services.similar import term_counts
 from bot.services.voice_index import WINDOW, voice_index_for
 from bot.storage.database import Database
 from bot.storage.models import VoiceItem
-from content.themes import Taxonomy
+from content.voice.themes import Taxonomy
 
 log = logging.getLogger(__name__)
 

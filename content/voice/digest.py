@@ -23,10 +23,10 @@ from bot.domain import EMPLOYEE_VOICE_SOURCE
 from bot.messages import Button, ButtonStyle, Card, Fact, Message, subject_key
 from bot.plugins import Composer
 from bot.storage.models import Digest, Objective, VoiceItem, VoiceSpike
-from content.scrub import scrub
-from content.sentiment import label
-from content.themes import Taxonomy, emerging_themes
-from content.voice_spikes import recent_spikes
+from content.voice.scrub import scrub
+from content.voice.sentiment import label
+from content.voice.spikes import recent_spikes
+from content.voice.themes import Taxonomy, emerging_themes
 
 DEFAULT_PERIOD = timedelta(days=7)
 TOP_THEMES = 5

@@ -21,8 +21,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.compose.text import plural, truncate
 from bot.domain import OPEN_SUGGESTION_STATUSES
-from bot.services.idea_index import index_for
 from bot.services.similar import term_counts, terms
+from bot.services.suggestion_index import index_for
 from bot.services.voice_index import WINDOW, voice_index_for
 from bot.storage.models import IdeaEvidence, Suggestion, VoiceItem
 from bot.storage.types import utcnow
