@@ -20,7 +20,7 @@ import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 from aiohttp import web
 from cryptography import x509
@@ -28,6 +28,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from google.auth import crypt, jwt
+
+from tests.fake_server import LoopbackServer
 
 CHAT_ISSUER = "chat@system.gserviceaccount.com"
 WIDGETS = {
@@ -88,10 +90,11 @@ class Posted:
     updates: int = 0
 
 
-class FakeGoogleChat:
+class FakeGoogleChat(LoopbackServer):
     """The Chat API and Google's token issuer on one loopback server."""
 
     def __init__(self) -> None:
+        super().__init__()
         self._kid = secrets.token_hex(8)
         _, self._signing_pem, self._cert_pem = _key_pair("fake-google")
         self._signer = crypt.RSASigner.from_string(self._signing_pem, key_id=self._kid)
@@ -110,12 +113,10 @@ class FakeGoogleChat:
         self._ids = itertools.count(1)
         self._failures: deque[tuple[int, float | None]] = deque()
         self._writes: dict[str, deque[float]] = defaultdict(deque)
-        self._runner: web.AppRunner | None = None
-        self.port = 0
 
     # ----- life ---------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    def make_app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/oauth2/v1/certs", self._certs)
         app.router.add_post("/token", self._token)
@@ -123,26 +124,11 @@ class FakeGoogleChat:
         app.router.add_post("/v1/spaces:setup", self._setup)
         app.router.add_post("/v1/spaces/{space}/messages", self._create)
         app.router.add_patch("/v1/spaces/{space}/messages/{message}", self._patch)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+        return app
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self.url
 
     @property
     def api_url(self) -> str:
