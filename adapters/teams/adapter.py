@@ -47,34 +47,39 @@ from adapters.teams.activities import (
     welcome_card,
 )
 from adapters.teams.auth import KeptCredentials, PromptConnectors, StrictAuthentication
-from adapters.teams.cards import CONTENT_TYPE, form_card, part_of_card, render_parts
+from adapters.teams.cards import CONTENT_TYPE, render_parts
 from adapters.teams.config import MESSAGES_PATH, TeamsConfig
 from adapters.teams.emulator import WITHOUT_APP_ID, local_service_url, refusal_without_app_id
 from adapters.teams.errors import cause, delivery_error
 from adapters.teams.parse import (
     PLATFORM,
     actor_of,
-    card_index,
     event_id,
     invoke_event,
     message_action_event,
     message_event,
     message_ref,
     reaction_events,
-    split_ref,
     task_submit_event,
     tenant_of,
     user_key,
 )
 from adapters.teams.references import ConversationStore
-from bot.compose import actions
+from adapters.teams.surface import TeamsSurface
 from bot.events import ActionInvoked, AppInstalled, Event, FormSubmitted, Reply
-from bot.inbox import InboxItem, Receipt, RetryLater
-from bot.messages import Card, Message
-from bot.platform import AdapterContext, DeliveryError, DeliveryTarget, SendResult
-from bot.ratelimit import Pacer
-from bot.services.member_import import MemberRow, import_member_rows
-from bot.services.permissions import OPERATOR
+from bot.messages import Message
+from bot.platform import (
+    AdapterContext,
+    DeliveryError,
+    DeliveryTarget,
+    SendResult,
+    actions,
+    show_reply,
+)
+from bot.platform.inbox import InboxItem, Receipt, RetryLater
+from bot.platform.members import ImportReport, MemberRow
+from bot.platform.pacing import Pacer
+from bot.platform.support import InvalidInput
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +98,11 @@ SUBMIT_ACTION = "composeExtension/submitAction"
 
 
 class TeamsAdapter:
+    """Declares ``DirectorySync`` (team rosters) and ``MessageActions`` ("Log as customer
+    voice" in a message's menu); no ``HomeSurface``: the app package has no personal tab."""
+
     platform = PLATFORM
+    message_actions: tuple[str, ...] = (actions.VOICE_OPEN,)
 
     def __init__(self, context: AdapterContext, config: TeamsConfig) -> None:
         assert context.store is not None
@@ -258,7 +267,9 @@ class TeamsAdapter:
             # The form becomes its confirmation, so it cannot be sent twice.
             confirmation, *others = reply.messages
             reply = replace(reply, messages=others, update=confirmation)
-        card = await self._show(turn_context, reply, origin=origin, invoke=True)
+        # The error is the invoke's answer (Teams shows it on the card), not a message.
+        shown = replace(reply, error=None)
+        card = await self._show(turn_context, shown, origin=origin, invoke=True)
         if card is not None:
             return InvokeResponse(
                 status=200,
@@ -346,34 +357,11 @@ class TeamsAdapter:
     async def _show(
         self, turn_context: TurnContext, reply: Reply, *, origin: str | None, invoke: bool = False
     ) -> dict[str, Any] | None:
-        """Show a core reply in the conversation. For an invoke, returns the card to answer
-        with (the updated card), so Teams replaces the clicked card in place."""
-        answer: dict[str, Any] | None = None
-        if reply.update is not None and (origin or invoke):
-            index = card_index(turn_context.activity)
-            if index is not None:  # the part that now holds the pressed card
-                part = part_of_card(reply.update, index)
-            else:
-                _, part = await self.conversations.part(origin) if origin else ("", 0)
-            parts = render_parts(reply.update)
-            card = parts[min(part, len(parts) - 1)]
-            if invoke:
-                answer = card
-            else:
-                _, activity_id = split_ref(origin)
-                updated = card_activity(card)
-                updated.id = activity_id
-                updated.conversation = turn_context.activity.conversation
-                await turn_context.update_activity(updated)
-        for message in reply.messages:
-            for card in render_parts(message):
-                await turn_context.send_activity(card_activity(card, message.fallback))
-        if reply.form is not None:
-            await turn_context.send_activity(card_activity(form_card(reply.form), reply.form.title))
-        if reply.error and not invoke:
-            error = Message(f"⚠️ {reply.error}", (Card(title="⚠️ " + reply.error),))
-            await turn_context.send_activity(card_activity(render_parts(error)[0], reply.error))
-        return answer
+        """Show a core reply in the turn's conversation (``bot.platform.show_reply``). For an
+        invoke, returns the updated card to answer with, so Teams replaces the pressed card."""
+        surface = TeamsSurface(turn_context, self.conversations, origin=origin, invoke=invoke)
+        await show_reply(reply, surface, platform=PLATFORM)
+        return surface.answer
 
     # ----- proactive sending --------------------------------------------------------------
 
@@ -487,9 +475,27 @@ class TeamsAdapter:
 
     # ----- rosters ------------------------------------------------------------------------
 
+    async def sync_directory(self, scope: str = "") -> ImportReport:
+        """``DirectorySync``: read the roster of the team ``scope`` (its id), or of every team
+        the app is installed in, and import the members (see ``sync_team``)."""
+        teams = [key for key, _ in await self.conversations.teams()]
+        if scope:
+            if scope not in teams:
+                raise InvalidInput(f"The app is not installed in team {scope}.")
+            teams = [scope]
+        total = ImportReport()
+        for team in teams:
+            _, report = await self._sync_team(team)
+            total = _merged(total, report)
+        return total
+
     async def sync_team(self, team_id: str) -> int:
         """Read a team's roster (paged), import its members, and open a 1:1 conversation with
         each member the bot cannot reach yet. Returns how many members were read."""
+        count, _ = await self._sync_team(team_id)
+        return count
+
+    async def _sync_team(self, team_id: str) -> tuple[int, ImportReport]:
         team = dict(await self.conversations.teams()).get(team_id)
         if team is None:
             raise ValueError(f"the app is not installed in team {team_id}")
@@ -552,8 +558,7 @@ class TeamsAdapter:
             )
             for member in members
         ]
-        async with self.context.db.transaction() as session:
-            await import_member_rows(session, OPERATOR, rows)
+        report = await self.context.members.import_rows(rows)
         await self.conversations.remember_members(
             tenant,
             {
@@ -570,7 +575,22 @@ class TeamsAdapter:
         log.info(
             "teams: roster of team %s read: %d members", team.get("name") or team_id, len(members)
         )
-        return len(members)
+        return len(members), report
+
+
+def _merged(total: ImportReport, report: ImportReport) -> ImportReport:
+    """Two teams' import reports as one: counts added, the problems kept in order."""
+    counts = {
+        name: getattr(total, name) + getattr(report, name)
+        for name, value in vars(report).items()
+        if isinstance(value, int) and not isinstance(value, bool)
+    }
+    return replace(
+        total,
+        **counts,
+        rejected=[*total.rejected, *report.rejected],
+        warnings=[*total.warnings, *report.warnings],
+    )
 
 
 class _Bot(ActivityHandler):

@@ -15,9 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from adapters.teams.parse import VOICE_COMMAND
-from bot import __version__
-from bot.errors import InvalidInput
-from bot.policy_pages import PRIVACY_PATH, TERMS_PATH
+from bot.platform.support import PRIVACY_PATH, TERMS_PATH, VERSION, InvalidInput
 
 MANIFEST_VERSION = "1.17"
 MANIFEST_SCHEMA = (
@@ -63,7 +61,7 @@ def manifest(
     return {
         "$schema": MANIFEST_SCHEMA,
         "manifestVersion": MANIFEST_VERSION,
-        "version": __version__,
+        "version": VERSION,
         "id": app_id,
         "developer": {
             "name": name,

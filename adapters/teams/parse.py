@@ -21,7 +21,6 @@ from adapters.teams.cards import (
     OUR_KEYS,
     form_values,
 )
-from bot.compose.actions import VOICE_OPEN
 from bot.events import (
     ActionInvoked,
     Actor,
@@ -31,6 +30,7 @@ from bot.events import (
     ReactionAdded,
     ReactionRemoved,
 )
+from bot.platform.actions import VOICE_OPEN
 
 PLATFORM = "teams"
 # The message action "Log as customer voice" (the app package's composeExtensions command).

@@ -14,8 +14,8 @@ from typing import Any
 from botbuilder.core import TurnContext
 from botbuilder.schema import Activity, ConversationReference
 
-from bot.services.adapter_store import AdapterStore
-from bot.storage.types import utcnow
+from bot.platform.store import AdapterStore
+from bot.platform.support import utcnow
 
 CONVERSATION = "conversation"  # key: conversation id -> the reference and what it is
 PERSONAL = "personal"  # key: tenant/user -> the 1:1 conversation id with that person
