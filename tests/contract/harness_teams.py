@@ -396,11 +396,14 @@ def _cards(activity: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _walk(node: Any) -> list[dict[str, Any]]:
+    """Every element in card order; an action's ``fallback`` (what a client without Universal
+    Actions shows instead) is left out: a person sees one or the other, never both."""
     found: list[dict[str, Any]] = []
     if isinstance(node, dict):
         found.append(node)
-        for value in node.values():
-            found.extend(_walk(value))
+        for key, value in node.items():
+            if key != "fallback":
+                found.extend(_walk(value))
     elif isinstance(node, list):
         for value in node:
             found.extend(_walk(value))
