@@ -60,7 +60,9 @@ class Shown:
     to: str  # the person's or the conversation's id on the platform
     text: str  # everything a person reads in it, in order (labels and buttons included)
     native: Any  # the platform's own payload: blocks, an Adaptive Card, a cards v2 card, text
-    ref: str | None = None  # the message reference of a post, for a later press or reaction
+    # The message reference of a post, for a later press or reaction; of an "update", the
+    # reference of the card it replaced (the one pressed).
+    ref: str | None = None
 
 
 @dataclass
@@ -116,7 +118,8 @@ class PlatformSession(ABC):
         self, person: str, values: dict[str, Any], *, delivery_id: str | None = None
     ) -> int:
         """Fill in the last form shown to ``person`` with ``values`` (by field name) and send
-        it, as the platform would."""
+        it, as the platform would. A field not in ``values`` is left as the form showed it
+        (its initial value); a select is given its option's value, a checkbox True or False."""
 
     @abstractmethod
     async def react(
@@ -161,10 +164,15 @@ class PlatformSession(ABC):
     async def send(self, person: str, message: Message, *, sealed: bool = False) -> SendResult:
         """The adapter's own ``send`` to the person's direct conversation."""
 
+    def user_id(self, person: str) -> str:
+        """The person's user id on the platform (what a ``DeliveryTarget`` names), for the
+        checks that a sealed delivery never shows it; harnesses should say it."""
+        raise NotImplementedError
+
     @abstractmethod
     def fail_next(self, status: int, *, retry_after: float | None = None) -> None:
         """The fake platform answers the next API call with ``status`` (a 429 with
-        ``Retry-After``, a 403 for a permanent refusal, a 500)."""
+        ``Retry-After``, a 403 for a permanent refusal, a 500). Only that one call fails."""
 
     # ----- rendering, checked without a network --------------------------------------------------
 

@@ -1,14 +1,18 @@
-"""Outbound rendering: people's text is shown as written and never pings or links."""
+"""Outbound rendering: every card the core makes is drawn within the platform's limits, and
+people's text is shown as written and never pings or links."""
 
 from __future__ import annotations
 
-from bot.messages import Card, Fact, Message
+import pytest
+
+from bot.messages import Button, Card, Fact, FieldKind, Form, FormField, LinkButton, Message, Option
+from tests.contract.catalogue import HOSTILE, LONG_IDEA, Catalogue, catalogue
 from tests.contract.harness import PlatformSession
 
-HOSTILE = (
-    "@channel @here <!channel> <!everyone> <at>Everyone</at> <users/all> "
-    "[click](http://evil.example) <b>bold</b> *star* _under_ `tick` & done"
-)
+
+@pytest.fixture(scope="session")
+def cards() -> Catalogue:
+    return catalogue()
 
 
 def test_peoples_text_never_pings_or_links(platform: PlatformSession) -> None:
@@ -21,3 +25,79 @@ def test_peoples_text_never_pings_or_links(platform: PlatformSession) -> None:
     assert platform.limit_problems(native) == []
     # Shown as written: the words survive escaping (entities are decoded by readable_text).
     assert "<at>Everyone</at>" in platform.readable_text(native)
+
+
+def test_a_text_only_message_with_hostile_text_never_pings(platform: PlatformSession) -> None:
+    native = platform.render(Message.text(HOSTILE))
+    assert platform.pings(native) == []
+    assert "<!channel>" in platform.readable_text(native)
+
+
+def test_a_very_long_card_is_kept_within_the_limits(platform: PlatformSession) -> None:
+    card = Card(
+        title=LONG_IDEA[:500],
+        text=LONG_IDEA * 4,
+        facts=tuple(Fact(f"Theme {n} {HOSTILE}", LONG_IDEA[:300]) for n in range(40)),
+        buttons=tuple(Button(f"Vote {n} {HOSTILE}"[:75], "vote", {"n": str(n)}) for n in range(12)),
+        footer=LONG_IDEA,
+    )
+    native = platform.render(Message(fallback=LONG_IDEA * 2, cards=(card,) * 30))
+    assert platform.limit_problems(native) == []
+    assert platform.pings(native) == []
+
+
+def test_the_catalogue_holds_every_kind_of_card(cards: Catalogue) -> None:
+    """The catalogue is what the core really sends: if it shrinks, the next test proves little."""
+    kinds = {message.kind for _, message in cards.messages}
+    assert len(cards.messages) > 100, len(cards.messages)
+    assert len(kinds) > 5, kinds
+    assert cards.forms
+    buttons = [b for _, m in cards.messages for c in m.cards for b in c.buttons]
+    assert any(isinstance(b, Button) for b in buttons)
+    assert any(isinstance(b, LinkButton) for b in buttons)
+    assert any(HOSTILE[:40] in str(m.to_dict()) for _, m in cards.messages)
+
+
+def test_every_card_the_core_makes_is_within_the_limits_and_pings_no_one(
+    platform: PlatformSession, cards: Catalogue
+) -> None:
+    problems: list[str] = []
+    for origin, message in cards.messages:
+        native = platform.render(message)
+        problems += [f"{origin}: {p}" for p in platform.limit_problems(native)]
+        problems += [f"{origin}: pings {p}" for p in platform.pings(native)]
+        if message.fallback and not platform.readable_text(native).strip():
+            problems.append(f"{origin}: nothing readable")
+    assert problems == []
+
+
+def test_every_form_the_core_opens_is_within_the_limits(
+    platform: PlatformSession, cards: Catalogue
+) -> None:
+    problems: list[str] = []
+    for origin, form in cards.forms:
+        native = platform.render_form(form)
+        problems += [f"{origin}: {p}" for p in platform.limit_problems(native)]
+        problems += [f"{origin}: pings {p}" for p in platform.pings(native)]
+        readable = platform.readable_text(native)
+        problems += [
+            f"{origin}: field {field.name} not shown"
+            for field in form.fields
+            if field.label.split()[0] not in readable
+        ]
+    assert problems == []
+
+
+def test_a_form_with_hostile_labels_and_values_never_pings(platform: PlatformSession) -> None:
+    form = Form(
+        form_id="hostile",
+        title=HOSTILE[:24],
+        fields=(
+            FormField("a", HOSTILE[:48], FieldKind.TEXT, initial=HOSTILE),
+            FormField("b", "Pick", FieldKind.SELECT, options=(Option(HOSTILE[:70], "x"),)),
+        ),
+        context={"text": HOSTILE},
+    )
+    native = platform.render_form(form)
+    assert platform.pings(native) == []
+    assert platform.limit_problems(native) == []
