@@ -95,6 +95,9 @@ ROSTER_PAGE = 500
 CARD_ACTION = "adaptiveCard/action"
 FETCH_TASK = "composeExtension/fetchTask"
 SUBMIT_ACTION = "composeExtension/submitAction"
+# How long a press's request waits for the inbox's worker (Teams gives up on an invoke's
+# answer after about 15 seconds); the card is updated through the Connector after that.
+INVOKE_BUDGET_SECONDS = 10.0
 
 
 class TeamsAdapter:
@@ -170,25 +173,31 @@ class TeamsAdapter:
             return _unauthorized()
         if authenticated.connector_factory is not None:
             authenticated.connector_factory = PromptConnectors(authenticated.connector_factory)
-        if activity.type == ActivityTypes.invoke:
+        if activity.type == ActivityTypes.invoke and activity.name in (FETCH_TASK, SUBMIT_ACTION):
+            # A message action's dialog: answered in the request (see on_message_action).
             answer = await self.cloud.process_activity(authenticated, activity, self.bot.on_turn)
-            if answer is None:
-                return web.Response(status=201)
-            return web.json_response(serializer_helper(answer.body), status=answer.status)
-        await self.inbox.accept(
-            PLATFORM,
-            INBOX_KIND,
-            event_id(activity),
-            {
-                "activity": activity.serialize(),
-                "claims": authenticated.claims_identity.claims,
-                "authenticated": authenticated.claims_identity.is_authenticated,
-                "authentication_type": authenticated.claims_identity.authentication_type,
-                "audience": authenticated.audience,
-                "caller_id": authenticated.caller_id,
-            },
-        )
+            return _invoke_response(answer)
+        if activity.type == ActivityTypes.invoke:
+            return await self._answer_invoke(activity, authenticated)
+        payload = _payload(activity, authenticated)
+        await self.inbox.accept(PLATFORM, INBOX_KIND, event_id(activity), payload)
         return web.Response(status=201)
+
+    async def _answer_invoke(
+        self, activity: Activity, authenticated: AuthenticateRequestResult
+    ) -> web.Response:
+        """A card's button (``adaptiveCard/action``): written to the inbox like any activity (a
+        redelivery counts once), and answered with what the inbox's worker made of it (the
+        updated card) when it is done within Teams' wait; else the card is updated later."""
+        accepted = await self.inbox.accept(
+            PLATFORM, INBOX_KIND, event_id(activity), _payload(activity, authenticated), wait=True
+        )
+        if accepted.waiter is None:  # a redelivery of a press already taken
+            return _invoke_response(invoke_message("Already counted."))
+        answered, answer = await accepted.waiter.wait(INVOKE_BUDGET_SECONDS)
+        if not answered:
+            return _invoke_response(invoke_message("Working on it: the card will update."))
+        return _invoke_response(answer)
 
     async def _authenticate(
         self, activity: Activity, auth_header: str
@@ -222,7 +231,42 @@ class TeamsAdapter:
             turn_context.turn_state[RECEIPT_KEY] = receipt
             await self.bot.on_turn(turn_context)
 
-        await self.cloud.process_activity(authenticated, activity, turn)
+        answer = await self.cloud.process_activity(authenticated, activity, turn)
+        if activity.type == ActivityTypes.invoke:
+            waiting = receipt.waiter is not None and receipt.waiter.offer(answer)
+            if not waiting:
+                await self._answer_late(activity, answer)
+
+    async def _answer_late(self, activity: Activity, answer: InvokeResponse | None) -> None:
+        """A press whose request stopped waiting (or was retried after a failure): the updated
+        card replaces the pressed one through the Connector; a notice other than "Done." is
+        sent to the conversation."""
+        body = answer.body if answer is not None else None
+        value = getattr(body, "value", None)
+        if isinstance(value, dict) and activity.reply_to_id:
+            updated = card_activity(value)
+            call = self._connector_call(
+                activity.service_url,
+                "update_activity",
+                activity.conversation.id,
+                activity.reply_to_id,
+                updated,
+            )
+        elif isinstance(value, str) and value not in ("Done.", "Already counted."):
+            message = card_activity(render_parts(Message.text(value))[0], value)
+            call = self._connector_call(
+                activity.service_url, "send_to_conversation", activity.conversation.id, message
+            )
+        else:
+            return
+        try:
+            await call
+        except Exception as error:
+            log.warning("teams: could not show a late answer to a press: %s", delivery_error(error))
+
+    async def _connector_call(self, service_url: str, operation: str, *args: Any) -> Any:
+        connector = await self._connector(service_url)
+        return await getattr(connector.conversations, operation)(*args)
 
     async def _on_turn_error(self, turn_context: TurnContext, error: Exception) -> None:
         if isinstance(error, RetryLater) or _receipt(turn_context) is not None:
@@ -262,13 +306,14 @@ class TeamsAdapter:
         if event is None:
             return invoke_message("This button is no longer supported; ask for a fresh card.")
         origin = getattr(event, "message_ref", None)
-        reply = await self.router.handle(await self._whole_message(event))
+        reply = await self.router.handle(await self._whole_message(event), _receipt(turn_context))
         if isinstance(event, FormSubmitted) and reply.messages and not reply.error:
             # The form becomes its confirmation, so it cannot be sent twice.
             confirmation, *others = reply.messages
             reply = replace(reply, messages=others, update=confirmation)
-        # The error is the invoke's answer (Teams shows it on the card), not a message.
-        shown = replace(reply, error=None)
+        # Without an updated card, the error is the invoke's answer (Teams shows it on the
+        # card); with one, it is told as a message after it.
+        shown = replace(reply, error=None) if reply.update is None else reply
         card = await self._show(turn_context, shown, origin=origin, invoke=True)
         if card is not None:
             return InvokeResponse(
@@ -328,7 +373,7 @@ class TeamsAdapter:
         team = data.get("team") or {}
         tenant = tenant_of(activity)
         # Teams announces one installation twice (installationUpdate and conversationUpdate).
-        if not await self.conversations.first_install(activity.conversation.id):
+        if not await self.conversations.first_install(activity.conversation.id, activity.type):
             return
         if team.get("id"):
             await self.conversations.remember_team(
@@ -620,6 +665,24 @@ class _Bot(ActivityHandler):
 
     async def on_installation_update_add(self, turn_context: TurnContext) -> None:
         await self.adapter.on_installed(turn_context)
+
+
+def _payload(activity: Activity, authenticated: AuthenticateRequestResult) -> dict[str, Any]:
+    """An activity as the inbox keeps it: with the identity its request proved."""
+    return {
+        "activity": activity.serialize(),
+        "claims": authenticated.claims_identity.claims,
+        "authenticated": authenticated.claims_identity.is_authenticated,
+        "authentication_type": authenticated.claims_identity.authentication_type,
+        "audience": authenticated.audience,
+        "caller_id": authenticated.caller_id,
+    }
+
+
+def _invoke_response(answer: InvokeResponse | None) -> web.Response:
+    if answer is None:
+        return web.Response(status=201)
+    return web.json_response(serializer_helper(answer.body), status=answer.status)
 
 
 def _receipt(turn_context: TurnContext) -> Receipt | None:

@@ -64,6 +64,13 @@ REACTIONS = {
     "cry": "sad",
     "sad": "sad",
     "angry": "angry",
+    "👍": "like",
+    "❤️": "heart",
+    "😆": "laugh",
+    "😂": "laugh",
+    "😮": "surprised",
+    "😢": "sad",
+    "😠": "angry",
 }
 PINGS = ("<at", "@channel", "@here", "@everyone", "<!channel>", "<!everyone>", "<!here>")
 
@@ -316,6 +323,9 @@ class TeamsSession(PlatformSession):
         adapter = self.app.adapters["teams"]
         target = DeliveryTarget(0, "teams", someone.aad, workspace=TENANT, sealed=sealed)
         return await adapter.send(target, message)
+
+    def user_id(self, person: str) -> str:
+        return self.person(person).aad  # the bot keys people by their Azure AD object id
 
     async def _known(self, person: str) -> None:
         """The bot keeps a person's chat reference from the first activity they send; here it
