@@ -131,6 +131,7 @@ class TeamsAdapter:
         assert context.inbox is not None
         self.inbox = context.inbox
         self.inbox.register(INBOX_KIND, self.handle_inbox_item, order_key=_order_key)
+        _quiet_transport_logs()
 
     # ----- HTTP ---------------------------------------------------------------------------
 
@@ -665,6 +666,18 @@ class _Bot(ActivityHandler):
 
     async def on_installation_update_add(self, turn_context: TurnContext) -> None:
         await self.adapter.on_installed(turn_context)
+
+
+# The HTTP libraries under botbuilder log each request's URL at DEBUG, and a Connector URL
+# names the conversation: a sealed notice's would say whose chat it went to.
+TRANSPORT_LOGGERS = ("urllib3.connectionpool", "msrest.http_logger")
+
+
+def _quiet_transport_logs() -> None:
+    for name in TRANSPORT_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level < logging.INFO:
+            logger.setLevel(logging.INFO)
 
 
 def _payload(activity: Activity, authenticated: AuthenticateRequestResult) -> dict[str, Any]:

@@ -10,6 +10,7 @@ recorded here as they come back.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections import deque
@@ -117,6 +118,16 @@ class _RecordingConnector(FakeConnector):
             self.log.append(logged)
 
 
+@dataclass
+class _Person(TeamsUser):
+    """A person whose personal chat has an opaque id, as Teams gives ("a:1" and a hash), not
+    one spelling out their Azure AD id."""
+
+    @property
+    def conversation(self) -> str:
+        return "a:1" + hashlib.sha256(self.aad.encode()).hexdigest()[:32]
+
+
 class TeamsSession(PlatformSession):
     def __init__(self, stack: TeamsStack, identity: Any) -> None:
         self.stack = stack
@@ -132,7 +143,8 @@ class TeamsSession(PlatformSession):
 
     def person(self, name: str) -> TeamsUser:
         if name not in self._people:
-            self._people[name] = user(name.capitalize())
+            someone = user(name.capitalize())
+            self._people[name] = _Person(someone.name, someone.aad, someone.teams_id)
         return self._people[name]
 
     def _by_conversation(self, conversation: str) -> str:
@@ -298,10 +310,9 @@ class TeamsSession(PlatformSession):
     def shown(self, person: str | None = None) -> list[Shown]:
         found = []
         for logged in self.connector.log[self._forgotten :]:
-            to = self._by_conversation(logged.conversation)
-            if person is not None and to != person:
+            if person is not None and self._by_conversation(logged.conversation) != person:
                 continue
-            found.extend(_shown(logged, to))
+            found.extend(_shown(logged, logged.conversation))
         return found
 
     def forget(self) -> None:
