@@ -5,10 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from adapters.shell.mailbox import Mailbox, MailboxEntry
-from bot.config import Settings
 from bot.messages import Message
 from bot.platform import AdapterContext, AdapterStatus, DeliveryTarget, SendResult
-from bot.storage.types import utcnow
+from bot.platform.support import Settings, utcnow
 
 PLATFORM = "shell"
 

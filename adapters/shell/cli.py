@@ -11,13 +11,9 @@ import click
 from adapters.shell.adapter import PLATFORM, ShellAdapterFactory, mailbox_for
 from adapters.shell.session import ShellSession
 from adapters.shell.users import require_shell_user
-from bot.app import open_application
-from bot.cli.runtime import cli_settings, fail_on_domain_error
-from bot.domain import Role
 from bot.events import Actor
-from bot.platform import AdapterRegistry
-from bot.services.members import grant_role, resolve_actor
-from bot.services.permissions import OPERATOR
+from bot.platform.cli import cli_settings, fail_on_domain_error, open_local
+from bot.platform.members import ROLES
 
 
 @click.command("shell")
@@ -34,7 +30,7 @@ from bot.services.permissions import OPERATOR
 )
 @click.option(
     "--role",
-    type=click.Choice([role.value for role in Role]),
+    type=click.Choice(ROLES),
     default=None,
     help="Act as this role (for example strategist or manager); saved for the user.",
 )
@@ -48,17 +44,14 @@ def shell_command(user_id: str | None, name: str | None, role: str | None, creat
 
     async def main() -> int:
         # The session delivers shell messages itself; other platforms stay queued for the server.
-        registry = AdapterRegistry([ShellAdapterFactory()])
-        async with open_application(settings, registry=registry) as app:
+        async with open_local(settings, ShellAdapterFactory()) as local:
+            members = local.context.members
             if not create:
-                async with app.db.transaction() as session:
-                    await require_shell_user(session, user, create_with="--new")
+                await require_shell_user(members, user, create_with="--new")
             if role:
-                async with app.db.transaction() as session:
-                    await resolve_actor(session, Actor(PLATFORM, user, display_name=name))
-                    await grant_role(session, OPERATOR, PLATFORM, user, role)
+                await members.grant_role(Actor(PLATFORM, user, display_name=name), role)
             session_ = ShellSession(
-                app,
+                local,
                 mailbox_for(settings),
                 user,
                 display_name=name,

@@ -10,8 +10,8 @@ import re
 import textwrap
 from dataclasses import dataclass, field
 
-from bot.messages import Button, Card, Form, LinkButton, Message
-from bot.text_safety import in_written_order
+from bot.messages import CHECKED, Button, Card, FieldKind, Form, LinkButton, Message
+from bot.platform.support import in_written_order
 
 WIDTH = 78
 _ANSI = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_])")
@@ -112,3 +112,22 @@ def render_form_intro(form: Form) -> str:
         f"── {clean(form.title)} ── (answer each field; an empty line keeps the default, "
         "/cancel abandons the form)"
     )
+
+
+def render_form(form: Form) -> str:
+    """The whole form as the session asks it: its title, then each field with its choices and
+    its default (the session asks them one at a time; this is the form at a glance)."""
+    lines = [render_form_intro(form)]
+    for asked in form.fields:
+        if asked.kind == FieldKind.CHECKBOX:
+            default = " (Y/n)" if asked.initial == CHECKED else " (y/N)"
+        else:
+            labels = {option.value: option.label for option in asked.options}
+            initial = labels.get(asked.initial, asked.initial)
+            default = f" [{clean(initial)}]" if initial else ""
+        required = " (required)" if asked.required else ""
+        lines.append(f"{clean(asked.label)}{default}{required}:")
+        lines += [
+            f"  {index}) {clean(option.label)}" for index, option in enumerate(asked.options, 1)
+        ]
+    return "\n".join(lines)

@@ -14,10 +14,6 @@ from adapters.shell.adapter import PLATFORM
 from adapters.shell.mailbox import Mailbox
 from adapters.shell.render import ActionNumbers, clean, render_form_intro, render_message
 from adapters.shell.users import require_shell_user
-from bot.app import Application
-from bot.chat.form_checks import check_form_answer
-from bot.chat.parsing import split_command
-from bot.errors import DomainError
 from bot.events import (
     ActionInvoked,
     Actor,
@@ -30,7 +26,10 @@ from bot.events import (
     Reply,
 )
 from bot.messages import CHECKED, Button, FieldKind, Form, FormField, LinkButton, Message
-from bot.services.members import resolve_actor
+from bot.platform import error_message, show_reply
+from bot.platform.cli import LocalCore, local_run
+from bot.platform.reply import without_update
+from bot.platform.support import DomainError, split_command
 
 SHELL_HELP = (
     "In this shell: type a number to press that button; /react N EMOJI or /unreact N EMOJI "
@@ -46,7 +45,7 @@ POLL_SECONDS = 2.0
 class ShellSession:
     def __init__(
         self,
-        app: Application,
+        core: LocalCore,
         mailbox: Mailbox,
         user_id: str,
         *,
@@ -55,7 +54,8 @@ class ShellSession:
         stdout: TextIO,
         interactive: bool,
     ) -> None:
-        self.app = app
+        self.local = local_run(core, PLATFORM)
+        self.context = self.local.context
         self.mailbox = mailbox
         self.user_id = user_id
         self.display_name = display_name
@@ -129,13 +129,11 @@ class ShellSession:
         return 0
 
     async def greet(self) -> None:
-        async with self.app.db.transaction() as session:
-            member = await resolve_actor(session, self.actor)
-            team = member.team.name if member.team else "no team"
-            self.write(
-                f"You are {clean(member.display_name)} ({member.role}, {team}) on the advocacy "
-                "shell. Type /help for commands."
-            )
+        member = await self.context.members.meet(self.actor)
+        self.write(
+            f"You are {clean(member.display_name)} ({member.role}, {member.team or 'no team'}) "
+            "on the advocacy shell. Type /help for commands."
+        )
         await self.show_mail()
 
     async def _poll(self) -> None:
@@ -146,14 +144,16 @@ class ShellSession:
 
     async def show_mail(self) -> None:
         """Deliver what is due to shell members, then show this user's new messages."""
-        assert self.app.worker is not None
-        await self.app.worker.drain(wait_for_retries=False)
+        await self.local.deliver_due()
         for entry in self.mailbox.unread(self.user_id):
             self.message_count += 1
             self.message_refs[self.message_count] = entry.ref
-            message = Message.from_dict(entry.message)
-            heading = f"── message {self.message_count} from the bot ──"
-            self.write(render_message(message, self.numbers, entry.ref, heading))
+            self.show_mail_message(Message.from_dict(entry.message), entry.ref)
+
+    def show_mail_message(self, message: Message, ref: str) -> None:
+        """One message the bot sent this user, numbered for /react."""
+        heading = f"── message {self.message_count} from the bot ──"
+        self.write(render_message(message, self.numbers, ref, heading))
 
     async def handle_line(self, line: str) -> None:
         if line.isdigit():
@@ -182,10 +182,9 @@ class ShellSession:
         [user_id] = users
         if not create:
             try:
-                async with self.app.db.transaction() as session:
-                    await require_shell_user(
-                        session, user_id, create_with=f"--new: /switch {user_id} --new"
-                    )
+                await require_shell_user(
+                    self.context.members, user_id, create_with=f"--new: /switch {user_id} --new"
+                )
             except DomainError as error:
                 self.fail(error.message)
                 return
@@ -213,7 +212,9 @@ class ShellSession:
             self.fail("One emoji at a time: /react N EMOJI, then again for the next one.")
             return
         event_class = ReactionAdded if added else ReactionRemoved
-        reply = await self.app.router.handle(event_class(self.actor, emoji=emoji, message_ref=ref))
+        reply = await self.context.router.handle(
+            event_class(self.actor, emoji=emoji, message_ref=ref)
+        )
         if reply.error:
             self.fail(reply.error)
         elif reply.duplicate:  # the core says why nothing changed
@@ -246,23 +247,33 @@ class ShellSession:
         )
 
     async def send(self, event: Event, message_ref: str | None = None) -> None:
-        reply = await self.app.router.handle(event)
+        reply = await self.context.router.handle(event)
         await self.show_reply(reply, message_ref)
 
     async def show_reply(self, reply: Reply, message_ref: str | None) -> None:
-        if reply.error:
-            self.fail(reply.error)
+        """Shown the one way (``bot.platform.show_reply``); a form opened by the reply is asked
+        once the rest is shown, since filling it in runs the next event."""
         if reply.duplicate and reply.update is not None:
             if not reply.messages:  # else they say what was already done (a review answered)
                 self.write("Already counted; it counts once.")
-        elif reply.update is not None:
-            self.write(
-                render_message(reply.update, self.numbers, message_ref, "── card updated ──")
-            )
-        for message in reply.messages:
+            reply = without_update(reply)
+        surface = _ShellSurface(self, message_ref, reply.error)
+        await show_reply(reply, surface, platform=PLATFORM)
+        if surface.form is not None:
+            await self.submit_form(surface.form)
+
+    def form_opened(self, form: Form) -> None:
+        """A reply opened ``form``: it is asked field by field after the rest of the reply."""
+
+    def show_update(self, message: Message, message_ref: str | None) -> None:
+        self.write(render_message(message, self.numbers, message_ref, "── card updated ──"))
+
+    def tell(self, message: Message, *, error: str | None = None) -> None:
+        """A reply's message; its error is shown with '!' and marks the command failed."""
+        if error is not None:
+            self.fail(error)
+        else:
             self.write(render_message(message, self.numbers))
-        if reply.form is not None:
-            await self.submit_form(reply.form)
 
     async def submit_form(self, form: Form) -> None:
         values = await self.fill_form(form)
@@ -303,8 +314,8 @@ class ShellSession:
                     return None
                 value, problem = self._field_value(field, answer.removeprefix("/"))
                 if problem is None:
-                    problem = await check_form_answer(
-                        self.app.db, self.actor, form.form_id, field.name, value, values
+                    problem = await self.context.forms.problem(
+                        self.actor, form.form_id, field.name, value, values
                     )
                 if problem is not None:
                     self.fail(f"{problem} Answer “{clean(field.label)}” again, or /cancel.")
@@ -341,6 +352,32 @@ class ShellSession:
                 f"{label} can have at most {field.max_length} characters; this has {len(value)}."
             )
         return value, None
+
+
+class _ShellSurface:
+    """Where one reply is shown: this terminal. Nothing here can fail, so nothing raises."""
+
+    def __init__(self, session: ShellSession, message_ref: str | None, error: str | None):
+        self._session = session
+        self._message_ref = message_ref
+        self._error = error_message(error) if error else None
+        self._error_text = error
+        self.form: Form | None = None
+
+    async def open_form(self, form: Form) -> bool:
+        self.form = form
+        self._session.form_opened(form)
+        return True
+
+    async def update_card(self, message: Message) -> None:
+        self._session.show_update(message, self._message_ref)
+
+    async def tell(self, message: Message) -> None:
+        is_error = self._error is not None and message == self._error
+        self._session.tell(message, error=self._error_text if is_error else None)
+
+    async def refresh_home(self) -> None:
+        """The shell has no home surface."""
 
 
 def _initial_label(field: FormField) -> str:

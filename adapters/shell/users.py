@@ -5,29 +5,19 @@ from __future__ import annotations
 
 import difflib
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from adapters.shell.adapter import PLATFORM
-from bot.errors import NotFound
-from bot.services.members import find_member
-from bot.storage.models import MemberIdentity
+from bot.platform.members import MemberDirectory
+from bot.platform.support import NotFound
 
 NAMES_SHOWN = 8
 
 
-async def require_shell_user(session: AsyncSession, user_id: str, *, create_with: str) -> None:
+async def require_shell_user(members: MemberDirectory, user_id: str, *, create_with: str) -> None:
     """Raise NotFound, offering the closest existing shell user, unless ``user_id`` is one.
     ``create_with`` says how to create them on purpose (``--new``)."""
-    if await find_member(session, PLATFORM, user_id) is not None:
+    if await members.exists(PLATFORM, user_id):
         return
-    users = list(
-        await session.scalars(
-            select(MemberIdentity.user_id)
-            .where(MemberIdentity.platform == PLATFORM, MemberIdentity.workspace == "")
-            .order_by(MemberIdentity.user_id)
-        )
-    )
+    users = await members.user_ids(PLATFORM)
     if not users:
         raise NotFound(
             f"There is no shell user '{user_id}' yet: add {create_with} to join as a new "

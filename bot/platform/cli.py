@@ -29,10 +29,12 @@ T = TypeVar("T")
 
 __all__ = [
     "AdapterRun",
+    "LocalCore",
     "LocalRun",
     "cli_settings",
     "fail_on_domain_error",
     "file_progress",
+    "local_run",
     "open_local",
     "print_json",
     "print_table",
@@ -92,6 +94,18 @@ class LocalRun:
         assert self._app.worker is not None
         stats = await self._app.worker.drain(wait_for_retries=False)
         return sum(stats.sent.values())
+
+
+# What a local session may be handed: the platform's run, or the application it runs in (the
+# tests' running application, with the platform's adapter enabled).
+LocalCore = LocalRun | Application
+
+
+def local_run(core: LocalCore, platform: str) -> LocalRun:
+    """The platform's run in ``core``: itself, or made from the running application."""
+    if isinstance(core, LocalRun):
+        return core
+    return LocalRun(_context(core, platform), core.adapters[platform], core)
 
 
 @asynccontextmanager

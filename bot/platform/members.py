@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from bot.domain import Role
 from bot.events import Actor
 from bot.services.member_csv import ACTIVE, LEFT
 from bot.services.member_import import (
@@ -24,6 +25,7 @@ from bot.storage.models import MemberIdentity
 __all__ = [
     "ACTIVE",
     "LEFT",
+    "ROLES",
     "ImportReport",
     "MemberDirectory",
     "MemberRow",
@@ -32,6 +34,9 @@ __all__ = [
     "describe_leaving",
     "validate_timezone",
 ]
+
+# The roles a member may have (what ``grant_role`` takes), in the order choices list them.
+ROLES = tuple(role.value for role in Role)
 
 
 @dataclass(frozen=True)

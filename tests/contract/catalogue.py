@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections import Counter
 import tempfile
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +34,9 @@ from content.demo.loader import PLATFORM, load_demo
 HOSTILE = (
     "@channel @here <!channel> <!here> <!everyone> <@U123> <users/all> <at>Everyone</at> "
     "[click me](http://evil.example) <a href='http://evil.example'>link</a> <b>bold</b> "
-    "<script>alert(1)</script> *star* _under_ ~strike~ `tick` ```fence``` & &amp; > quote"
+    "<script>alert(1)</script> *star* _under_ ~strike~ `tick` ```fence``` & &amp; > quote "
+    # What rewrites a terminal or reorders what is read: an escape sequence, a direction override.
+    "\x1b[2J\x1b[31mred\x1b[0m \u202eevil\u202c \x07"
 )
 LONG_IDEA = ("A very long idea, said at length. " + HOSTILE + " ") * 12  # well over 3,000 chars
 THEMES = 40

@@ -2,7 +2,7 @@
 server with the adapter enabled, and the platform's own way of doing each thing a person does.
 
 The contract tests (``test_*.py`` here) speak only this interface, so every adapter runs the
-same tests. A harness that does not support a kind of event (the shell has no reactions, and
+same tests. A harness that does not support a kind of event (the shell has no home, and
 no signed requests) says so in ``supports``, and those tests are skipped for it, naming why.
 """
 
