@@ -255,9 +255,13 @@ def view_submission(user: str, view: dict[str, Any], values: dict[str, Any]) -> 
 
 @asynccontextmanager
 async def slack_stack(
-    settings: Settings, *, ideas_channel: bool = True, **extra_env: str
+    settings: Settings,
+    *,
+    ideas_channel: bool = True,
+    fake_class: type[FakeSlack] = FakeSlack,
+    **extra_env: str,
 ) -> AsyncIterator[SlackStack]:
-    async with FakeSlack(team_id=TEAM) as fake:
+    async with fake_class(team_id=TEAM) as fake:
         registry = AdapterRegistry([ShellAdapterFactory(), SlackAdapterFactory()])
         async with open_application(
             slack_settings(settings, fake, ideas_channel=ideas_channel, **extra_env),

@@ -24,6 +24,7 @@ import bot.storage.types as storage_types
 from adapters.shell.mailbox import Mailbox
 from adapters.shell.session import ShellSession
 from bot.app import Application
+from bot.background import LeaderWork, review_job
 from bot.cli.main import cli
 from bot.compose import actions
 from bot.config import Settings
@@ -43,7 +44,6 @@ from bot.services.permissions import OPERATOR
 from bot.services.promises import Promise
 from bot.services.suggestions import answer_suggestion, file_suggestion, vote
 from bot.storage.models import DecisionReview, Delivery, Objective, Suggestion, SuggestionResponse
-from bot.web import LeaderWork, review_job
 from tests import test_console
 from tests.conftest import actor, make_member
 from tests.fakes import RemotePlatform

@@ -25,6 +25,7 @@ from bot.config import Settings
 from bot.console.auth import open_session, resume_session
 from bot.domain import DigestKind, FeedbackKind, Role, SubjectType
 from bot.events import CommandInvoked, HomeOpened
+from bot.platform.members import MemberDirectory
 from bot.services.content import add_content
 from bot.services.digest_runs import start_run
 from bot.services.digests import add_digest
@@ -356,7 +357,7 @@ async def test_slack_sync_marks_deactivated_accounts_as_left_and_back_when_react
         uid: fake.add_user(uid, real_name=uid.title()) for uid in ("UANNA1", "UBEN22", "UCAT33")
     }
     client = AsyncWebClient(token=fake.bot_token, base_url=fake.api_url)
-    first = await sync_members(app.db, client)
+    first = await sync_members(MemberDirectory(app.db), client)
     assert first.imported is not None and first.imported.created == 3
 
     users["UANNA1"]["deleted"] = True  # deactivated in Slack
@@ -365,7 +366,7 @@ async def test_slack_sync_marks_deactivated_accounts_as_left_and_back_when_react
         cat = await find_member(session, "slack", "UCAT33")
         assert cat is not None
         cat.left_at, cat.left_by = cat.created_at, "hr"
-    second = await sync_members(app.db, client)
+    second = await sync_members(MemberDirectory(app.db), client)
     assert second.imported is not None and second.imported.left == 2
     assert second.imported.kept_left == 1  # Slack does not undo what HR said
     for uid in ("UANNA1", "UBEN22", "UCAT33"):
@@ -374,7 +375,7 @@ async def test_slack_sync_marks_deactivated_accounts_as_left_and_back_when_react
     assert (await left_at(app, "UCAT33", "slack"))[1] == "hr"
 
     users["UANNA1"]["deleted"] = False  # reactivated
-    third = await sync_members(app.db, client)
+    third = await sync_members(MemberDirectory(app.db), client)
     assert third.imported is not None and third.imported.returned == 1
     assert await left_at(app, "UANNA1", "slack") == (None, None)
     async with app.db.transaction() as session:

@@ -575,9 +575,7 @@ async def test_a_manager_answers_from_the_home_tab_and_the_anonymous_author_is_t
 
 
 async def test_members_sync_imports_every_human_across_pages(slack: SlackStack) -> None:
-    from slack_sdk.web.async_client import AsyncWebClient
-
-    from adapters.slack.directory import sync_members
+    from bot.platform import DirectorySync
 
     for n in range(450):
         slack.fake.add_user(f"U{n:04d}", real_name=f"Person {n}", tz="Asia/Tokyo")
@@ -586,17 +584,20 @@ async def test_members_sync_imports_every_human_across_pages(slack: SlackStack) 
     slack.fake.add_user("UGUEST", is_restricted=True)
     slack.fake.add_user("UGUEST2", is_ultra_restricted=True)
     slack.fake.fail_next("users.list", status=429, retry_after=1)
-    client = AsyncWebClient(token=slack.fake.bot_token, base_url=slack.fake.api_url)
-    report = await sync_members(slack.app.db, client)
-    assert report.pages == 3 and report.seen == 454
+    adapter = slack.app.adapters["slack"]
+    assert isinstance(adapter, DirectorySync)
+    [(team, report)] = await adapter.sync_workspaces()  # type: ignore[attr-defined]
+    assert team == "" and report.pages == 3 and report.seen == 454
     assert dict(report.skipped) == {"bots": 1, "deleted": 1, "guests": 2}
     assert report.imported is not None and report.imported.created == 450
+    # Read with the adapter's own token (its client), not one of the command's.
+    assert {c.token for c in slack.fake.calls_to("users.list")} == {slack.fake.bot_token}
     async with slack.app.db.transaction() as session:
         person = await find_member(session, "slack", "U0449")
     assert person is not None and person.display_name == "Person 449"
     assert person.timezone == "Asia/Tokyo"
-    again = await sync_members(slack.app.db, client)
-    assert again.imported is not None and again.imported.unchanged == 450
+    again = await adapter.sync_directory()
+    assert again.unchanged == 450
 
 
 async def test_sending_honours_retry_after_retries_5xx_and_dead_letters_refusals(
@@ -890,3 +891,95 @@ async def test_the_board_turns_pages_in_place_in_its_ephemeral_message(slack: Sl
     second = json.dumps(turned["blocks"])
     assert "Page 2 of 2, 6 ideas" in second and "Rotate on-call @here" in second
     assert "Ualice" in first and "Ualice" not in second  # the anonymous idea shows no author
+
+
+async def _advocacy(settings: Settings, env: dict[str, str], *args: str) -> tuple[int, str, str]:
+    """The real CLI in a child process, while the fake Slack answers in this one."""
+    import asyncio
+    import os
+    import sys
+
+    from tests.conftest import SECRET
+
+    child_env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("SLACK_", "MICROSOFT_", "GOOGLE_"))
+    }
+    child_env.update(
+        DATABASE_URL=settings.database_url,
+        DATABASE_SCHEMA=settings.database_schema or "",
+        ADVOCACY_SECRET_KEY=SECRET,
+        ADVOCACY_DATA_DIR=str(settings.data_dir),
+        **env,
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        env=child_env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
+    return process.returncode or 0, out.decode(), err.decode()
+
+
+async def test_members_sync_slack_runs_through_the_enabled_adapter(settings: Settings) -> None:
+    from tests.slack_fake import FakeSlack
+    from tests.slack_support import SIGNING_SECRET
+
+    async with FakeSlack() as fake:
+        fake.add_user("UANNA1", real_name="Anna")
+        fake.add_user("UBOT9", is_bot=True)
+        # Not enabled: no signing secret means no Slack adapter, and the command says so.
+        code, _, err = await _advocacy(
+            settings,
+            {"SLACK_BOT_TOKEN": fake.bot_token, "SLACK_API_URL": fake.api_url},
+            "members",
+            "sync",
+            "slack",
+        )
+        assert code != 0 and "SLACK_SIGNING_SECRET is not set" in err
+        assert not fake.calls_to("users.list")
+        fake.fail_next("users.list", status=429, retry_after=1)
+        code, out, err = await _advocacy(
+            settings,
+            {
+                "SLACK_BOT_TOKEN": fake.bot_token,
+                "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+                "SLACK_API_URL": fake.api_url,
+            },
+            "members",
+            "sync",
+            "slack",
+            "--json",
+        )
+    assert code == 0, err
+    [record] = json.loads(out)
+    assert record["accounts"] == 2 and record["created"] == 1
+    assert record["skipped"] == {"bots": 1}
+    # The adapter started (auth.test), then read the directory with its token, waiting out
+    # the 429 it was given.
+    methods = [c.method for c in fake.calls]
+    assert methods.index("auth.test") < methods.index("users.list")
+    assert len(fake.calls_to("users.list")) == 2
+
+
+async def test_a_reply_waits_out_a_short_429_and_a_long_one_drops_only_that_part(
+    slack: SlackStack,
+) -> None:
+    """Slack's failures reach show_reply as DeliveryError: a 429 asking for a second is waited
+    out and the answer arrives once; one asking for a minute is not (the next click would
+    wait behind it), and the suggestion is filed all the same."""
+    slack.fake.fail_next("response_url", status=429, retry_after=1)
+    assert (await slack.command("/suggest", "Idea one", "UALICE"))[0] == 200
+    await slack.settle()
+    attempts = slack.fake.calls_to("response_url")
+    assert len(attempts) == 2 and attempts[0].args == attempts[1].args
+    slack.fake.fail_next("response_url", status=429, retry_after=60)
+    assert (await slack.command("/suggest", "Idea two", "UALICE"))[0] == 200
+    await slack.settle()
+    assert len(slack.fake.calls_to("response_url")) == 3
+    assert await count(slack, Suggestion) == 2

@@ -11,17 +11,17 @@ modal itself.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import re
 from collections import OrderedDict
-from dataclasses import replace
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.app.async_app import AsyncApp
-from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.errors import SlackApiError
@@ -31,8 +31,6 @@ from adapters.slack.blocks import (
     LINK_ACTION,
     core_action_id,
     fallback_text,
-    home_view,
-    modal_view,
     render_blocks,
 )
 from adapters.slack.config import (
@@ -42,6 +40,9 @@ from adapters.slack.config import (
     REDIRECT_PATH,
     SlackConfig,
 )
+from adapters.slack.directory import USERS_LIST_PER_SECOND, SyncReport, sync_members
+from adapters.slack.errors import PERMANENT_ERRORS, delivery_error, unreachable
+from adapters.slack.errors import reason as _reason
 from adapters.slack.oauth import DatabaseInstallationStore, DatabaseStateStore
 from adapters.slack.parse import (
     PLATFORM,
@@ -50,20 +51,28 @@ from adapters.slack.parse import (
     event_to_core,
     message_ref,
     plain_message_text,
-    split_ref,
     team_of,
     user_of,
     view_event_id,
     view_submission_event,
     without_card,
 )
-from bot.compose import actions
-from bot.events import ActionInvoked, Actor, Event, HomeOpened, MessageReceived, Reply
-from bot.inbox import Accepted, InboxItem, Receipt
-from bot.keyed_locks import KeyedLocks
+from adapters.slack.surface import SlackReplySurface
+from bot.events import ActionInvoked, Actor, AppInstalled, Event, HomeOpened, MessageReceived, Reply
 from bot.messages import Message
-from bot.platform import AdapterContext, DeliveryError, DeliveryTarget, SendResult
-from bot.ratelimit import Pacer
+from bot.platform import (
+    AdapterContext,
+    DeliveryError,
+    DeliveryTarget,
+    SendResult,
+    show_reply,
+)
+from bot.platform import actions as core_actions
+from bot.platform.inbox import Accepted, InboxItem, Receipt
+from bot.platform.members import ImportReport
+from bot.platform.pacing import KeyedLocks, Pacer
+from bot.platform.reply import without_update
+from bot.platform.support import InvalidInput
 
 log = logging.getLogger(__name__)
 
@@ -78,48 +87,34 @@ class _TokenFromEnvironment(logging.Filter):
 
 logging.getLogger("slack_bolt.AsyncApp").addFilter(_TokenFromEnvironment())
 
+# slack_sdk's logger for an anonymous author's notice: its debug lines name the recipient, so
+# only warnings and errors (which name no request argument) pass.
+SEALED_LOG = logging.getLogger("adapters.slack.sealed")
+SEALED_LOG.setLevel(logging.WARNING)
+
 VIEW_ACK_BUDGET = 2.5
 SHORTCUT_CALLBACK = "turn_into_suggestion"
 VOICE_SHORTCUT_CALLBACK = "log_customer_voice"
 # What each message shortcut opens: the form its core action shows, prefilled with the message.
 SHORTCUT_ACTIONS = {
-    SHORTCUT_CALLBACK: actions.SUGGEST_OPEN,
-    VOICE_SHORTCUT_CALLBACK: actions.VOICE_OPEN,
+    SHORTCUT_CALLBACK: core_actions.SUGGEST_OPEN,
+    VOICE_SHORTCUT_CALLBACK: core_actions.VOICE_OPEN,
 }
 # Slack allows about one message a second to one channel.
 MESSAGES_PER_SECOND_PER_CHANNEL = 1.0
 WORKSPACE_BURST = 3
 KNOWN_USERS = 10_000
 INBOX_KIND = "slack"
-PERMANENT_ERRORS = frozenset(
-    {
-        "account_inactive",
-        "cannot_dm_bot",
-        "channel_not_found",
-        "invalid_auth",
-        "invalid_blocks",
-        "is_archived",
-        "msg_too_long",
-        "no_text",
-        "not_authed",
-        "not_in_channel",
-        "restricted_action",
-        "team_access_not_granted",
-        "token_revoked",
-        "user_disabled",
-        "user_not_found",
-    }
-)
-
-
-# The token itself is refused: every message to that workspace would fail the same way.
-TOKEN_ERRORS = frozenset(
-    {"account_inactive", "invalid_auth", "not_authed", "token_expired", "token_revoked"}
-)
+# Kept under this name for callers that knew it here.
+_delivery_error = delivery_error
 
 
 class SlackAdapter:
+    """Slack on the contract, with a Home tab (``HomeSurface``), message shortcuts
+    (``MessageActions``) and the workspace directory (``DirectorySync``)."""
+
     platform = PLATFORM
+    message_actions = tuple(SHORTCUT_ACTIONS.values())
 
     def __init__(self, context: AdapterContext, config: SlackConfig) -> None:
         assert context.store is not None
@@ -130,10 +125,12 @@ class SlackAdapter:
         self._clients: dict[str, AsyncWebClient] = {}
         # Updates of one card leave in the order its presses were recorded (see KeyedLocks).
         self._card_turns = KeyedLocks()
-        self._known_users: OrderedDict[str, None] = OrderedDict()
+        # Each person's name and time zone as Slack gave them, so their events name them alike.
+        self._known_users: OrderedDict[str, tuple[str | None, str | None]] = OrderedDict()
         self._per_channel = Pacer(MESSAGES_PER_SECOND_PER_CHANNEL)
         # A short burst makes up for time lost between outbox batches, staying under Slack's cap.
         self._per_workspace = Pacer(config.workspace_rate, burst=WORKSPACE_BURST)
+        self._directory_pages = Pacer(USERS_LIST_PER_SECOND)
         assert context.inbox is not None
         self.inbox = context.inbox
         self.inbox.register(INBOX_KIND, self.handle_inbox_item, order_key=_order_key)
@@ -141,7 +138,7 @@ class SlackAdapter:
 
     # ----- set-up -------------------------------------------------------------------------
 
-    def _client(self, token: str | None) -> AsyncWebClient:
+    def _client(self, token: str | None, *, sealed: bool = False) -> AsyncWebClient:
         # No hidden retries inside slack_sdk: the outbox retries, counts and bounds every attempt
         # (a silent second POST after a dropped connection could post the message twice).
         kwargs: dict[str, Any] = {
@@ -149,6 +146,8 @@ class SlackAdapter:
             "timeout": self.config.timeout,
             "retry_handlers": [],
         }
+        if sealed:  # slack_sdk logs each request's arguments, the recipient among them
+            kwargs["logger"] = SEALED_LOG
         if self.config.api_url:
             kwargs["base_url"] = self.config.api_url
         return AsyncWebClient(**kwargs)
@@ -273,7 +272,10 @@ class SlackAdapter:
         key = f"{workspace}/{user_id}"
         if key in self._known_users:
             self._known_users.move_to_end(key)
-            return Actor(PLATFORM, user_id, workspace)
+            known_name, known_timezone = self._known_users[key]
+            return Actor(
+                PLATFORM, user_id, workspace, display_name=known_name, timezone=known_timezone
+            )
         name = timezone = None
         try:
             info = (await client.users_info(user=user_id))["user"]
@@ -282,7 +284,7 @@ class SlackAdapter:
             timezone = info.get("tz")
         except (SlackApiError, aiohttp.ClientError, TimeoutError, KeyError) as error:
             log.warning("slack: users.info failed (%s); continuing without a name", _reason(error))
-        self._known_users[key] = None
+        self._known_users[key] = (name, timezone)
         if len(self._known_users) > KNOWN_USERS:
             self._known_users.popitem(last=False)
         return Actor(PLATFORM, user_id, workspace, display_name=name, timezone=timezone)
@@ -368,17 +370,25 @@ class SlackAdapter:
         else:
             log.warning("slack: an inbox event of unknown type '%s' was skipped", kind)
 
+    def _surface(
+        self, body: dict[str, Any], actor: Actor, client: AsyncWebClient, **kwargs: Any
+    ) -> SlackReplySurface:
+        """The reply surface of one request: its trigger id and response_url, when it has them."""
+        return SlackReplySurface(
+            client=client,
+            actor=actor,
+            home=self._home_of,
+            trigger_id=body.get("trigger_id"),
+            response_url=body.get("response_url"),
+            timeout=self.config.timeout,
+            **kwargs,
+        )
+
     async def _handle_command(
         self, body: dict[str, Any], actor: Actor, client: AsyncWebClient, receipt: Receipt
     ) -> None:
         reply = await self.router.handle(command_event(body, actor), receipt)
-        await self._show(
-            reply,
-            client=client,
-            user_id=actor.user_id,
-            respond=_responder(body),
-            trigger_id=body.get("trigger_id"),
-        )
+        await show_reply(reply, self._surface(body, actor, client), platform=PLATFORM)
 
     async def _handle_action(
         self, body: dict[str, Any], actor: Actor, client: AsyncWebClient, receipt: Receipt
@@ -390,35 +400,36 @@ class SlackAdapter:
         in_home = container.get("type") == "view" and body.get("view", {}).get("type") == "home"
         in_modal = container.get("type") == "view" and not in_home
         reply = await self.router.handle(event, receipt)
-        respond_here = _responder(body) if container.get("type") == "message" else None
+        # Only a press on a message answers in its conversation (a view's press has no place).
+        surface = self._surface(
+            body,
+            actor,
+            client,
+            message_ref=event.message_ref,
+            ephemeral_card=bool(container.get("is_ephemeral")),
+            push=in_modal,
+        )
+        if container.get("type") != "message":
+            surface.response_url = None
+        opens_form = reply.form is not None
         if reply.update is not None and event.message_ref:
             # Presses on one card update it in the order they were recorded (taking a place in
             # the queue now, just after the commit); a press with another queued behind it
             # leaves the card to that one, sparing Slack's chat.update limit on busy cards.
             async with self._card_turns.hold(event.message_ref):
+                if reply.form is not None:  # first, as show_reply does: the trigger is fresh
+                    await show_reply(Reply(form=reply.form), surface, platform=PLATFORM)
                 if not self._card_turns.waiting(event.message_ref):
-                    await self._show(
-                        Reply(update=reply.update),
-                        client=client,
-                        user_id=actor.user_id,
-                        respond=respond_here,
-                        message_ref=event.message_ref,
-                        ephemeral_container=bool(container.get("is_ephemeral")),
-                    )
-            reply = replace(reply, update=None)
-        await self._show(
+                    await show_reply(Reply(update=reply.update), surface, platform=PLATFORM)
+            reply = dataclasses.replace(without_update(reply), form=None)
+        # A press in the Home tab (a vote, say) is answered by showing the tab as it now is.
+        await show_reply(
             reply,
-            client=client,
-            user_id=actor.user_id,
-            respond=respond_here,
-            trigger_id=body.get("trigger_id"),
-            message_ref=event.message_ref,
-            ephemeral_container=bool(container.get("is_ephemeral")),
+            surface,
+            platform=PLATFORM,
             quiet=in_home,
-            push=in_modal,
+            refresh_home=in_home and not opens_form,
         )
-        if in_home and reply.form is None:  # a vote, say: show the Home tab as it now is
-            await self._publish_home(actor, client)
 
     async def _handle_view(
         self, body: dict[str, Any], actor: Actor, client: AsyncWebClient, receipt: Receipt
@@ -426,10 +437,12 @@ class SlackAdapter:
         reply = await self.router.handle(view_submission_event(body, actor), receipt)
         taken = receipt.waiter.offer(reply) if receipt.waiter is not None else False
         if taken and reply.error and body["view"].get("blocks"):
-            reply = replace(reply, error=None)  # shown in the modal, under its first field
-        await self._show(reply, client=client, user_id=actor.user_id)
-        if body["view"].get("callback_id") == actions.FORM_ANSWER:
-            await self._publish_home(actor, client)
+            reply = dataclasses.replace(reply, error=None)  # shown in the modal, under a field
+        # The modal closes with the answer: what follows goes by DM, with no trigger to use.
+        surface = SlackReplySurface(
+            client=client, actor=actor, home=self._home_of, timeout=self.config.timeout
+        )
+        await show_reply(reply, surface, platform=PLATFORM)
 
     async def _handle_shortcut(
         self, body: dict[str, Any], actor: Actor, client: AsyncWebClient, receipt: Receipt
@@ -445,10 +458,10 @@ class SlackAdapter:
                 permalink = answer.get("permalink")
             except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
                 log.warning("slack: chat.getPermalink failed: %s", _reason(error))
-        action_id = SHORTCUT_ACTIONS.get(str(body.get("callback_id")), actions.SUGGEST_OPEN)
+        action_id = SHORTCUT_ACTIONS.get(str(body.get("callback_id")), core_actions.SUGGEST_OPEN)
         # The message's words, not Slack's markup; the voice form says when it cuts.
         text = plain_message_text(str(message.get("text") or ""))
-        voice = action_id == actions.VOICE_OPEN
+        voice = action_id == core_actions.VOICE_OPEN
         value: dict[str, Any] = {"text": text if voice else text[:3000]}
         if permalink:
             value["source_url"] = permalink
@@ -459,9 +472,9 @@ class SlackAdapter:
             event_id=f"shortcut:{body.get('trigger_id')}",
         )
         reply = await self.router.handle(event, receipt)
-        await self._show(
-            reply, client=client, user_id=actor.user_id, trigger_id=body.get("trigger_id")
-        )
+        surface = self._surface(body, actor, client)
+        surface.response_url = None  # a shortcut's answers go by DM, as before
+        await show_reply(reply, surface, platform=PLATFORM)
 
     async def _handle_event(
         self, body: dict[str, Any], actor: Actor, client: AsyncWebClient, receipt: Receipt
@@ -469,95 +482,106 @@ class SlackAdapter:
         event: Event | None = event_to_core(body, actor)
         if event is None:
             return
+        if isinstance(event, AppInstalled) and await self.context.members.exists(
+            PLATFORM, actor.user_id, actor.workspace
+        ):
+            return  # a later visit to the Messages tab: the bot already said hello
         reply = await self.router.handle(event, receipt)
+        surface = SlackReplySurface(
+            client=client, actor=actor, home=self._home_of, timeout=self.config.timeout
+        )
         if isinstance(event, HomeOpened) and reply.messages:
-            await self._publish(client, actor.user_id, reply.messages[0])
-        elif isinstance(event, MessageReceived):
-            await self._show(reply, client=client, user_id=actor.user_id)
+            home = reply.messages[0]
 
-    # ----- showing replies ----------------------------------------------------------------
+            async def drawn(_: Actor) -> Message:
+                return home  # the core's answer to this very event
 
-    async def _show(
-        self,
-        reply: Reply,
-        *,
-        client: AsyncWebClient,
-        user_id: str,
-        respond: Any = None,
-        trigger_id: str | None = None,
-        message_ref: str | None = None,
-        ephemeral_container: bool = False,
-        quiet: bool = False,
-        push: bool = False,
-    ) -> None:
-        """Show a core reply: open its form, update the card in place, then its messages
-        (ephemeral where Slack allows, else by DM) and its error."""
-        try:
-            if reply.form is not None and trigger_id:
-                reply = await self._open_form(client, reply, trigger_id, push=push)
-            if reply.update is not None:
-                blocks, text = render_blocks(reply.update), fallback_text(reply.update)
-                if message_ref:
-                    channel, ts = split_ref(message_ref)
-                    await client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
-                elif respond is not None and ephemeral_container:
-                    await respond(text=text, blocks=blocks, replace_original=True)
-            messages = [] if quiet else list(reply.messages)
-            if reply.error:
-                messages.append(Message.text(f"⚠️ {reply.error}"))
-            for message in messages:
-                blocks, text = render_blocks(message), fallback_text(message)
-                if respond is not None:
-                    await respond(
-                        text=text, blocks=blocks, response_type="ephemeral", replace_original=False
-                    )
-                else:
-                    await client.chat_postMessage(channel=user_id, text=text, blocks=blocks)
-        except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
-            log.warning("slack: could not show a reply: %s", _reason(error))
+            surface.home = drawn
+            await show_reply(Reply(refresh_home=True), surface, platform=PLATFORM)
+        elif isinstance(event, MessageReceived | AppInstalled):
+            await show_reply(reply, surface, platform=PLATFORM)
 
-    async def _open_form(
-        self, client: AsyncWebClient, reply: Reply, trigger_id: str, *, push: bool
-    ) -> Reply:
-        """Open the reply's form. Slack lets a trigger open a modal for 3 seconds only: when
-        the request waited longer (a burst, a restart), the person is asked to try again."""
-        assert reply.form is not None
-        view = modal_view(reply.form)
-        try:
-            if push:
-                await client.views_push(trigger_id=trigger_id, view=view)
-            else:
-                await client.views_open(trigger_id=trigger_id, view=view)
-        except SlackApiError as error:
-            if _reason(error) not in ("expired_trigger_id", "invalid_trigger_id"):
-                raise
-            note = f"The form '{reply.form.title}' could not open in time; please try again."
-            return replace(reply, messages=[*reply.messages, Message.text(note)])
-        return reply
+    # ----- the Home tab -------------------------------------------------------------------
 
-    async def _publish_home(self, actor: Actor, client: AsyncWebClient) -> None:
+    async def _home_of(self, actor: Actor) -> Message | None:
+        """The person's Home tab as the core draws it now."""
         reply = await self.router.handle(HomeOpened(actor))
-        if reply.messages:
-            await self._publish(client, actor.user_id, reply.messages[0])
+        return reply.messages[0] if reply.messages else None
 
-    async def _publish(self, client: AsyncWebClient, user_id: str, home: Message) -> None:
-        try:
-            await client.views_publish(user_id=user_id, view=home_view(home))
-        except (SlackApiError, aiohttp.ClientError, TimeoutError) as error:
-            log.warning("slack: views.publish failed: %s", _reason(error))
+    async def publish_home(self, actor: Actor) -> None:
+        """Show ``actor``'s Home tab as it now is (``HomeSurface``)."""
+        client = await self._client_for(actor.workspace)
+        surface = SlackReplySurface(
+            client=client, actor=actor, home=self._home_of, timeout=self.config.timeout
+        )
+        await show_reply(Reply(refresh_home=True), surface, platform=PLATFORM)
+
+    # ----- the directory ------------------------------------------------------------------
+
+    async def sync_directory(self, scope: str = "") -> ImportReport:
+        """Import the people of the workspace ``scope`` (a team id; every installed workspace
+        when empty) from users.list (``DirectorySync``); the imports, added together."""
+        reports = await self.sync_workspaces(scope or None)
+        return _combined([report.imported for _, report in reports if report.imported])
+
+    async def sync_workspaces(
+        self,
+        workspace: str | None = None,
+        *,
+        on_page: Callable[[str, SyncReport], None] | None = None,
+    ) -> list[tuple[str, SyncReport]]:
+        """Each workspace's sync, read through this adapter's client at users.list's pace
+        (Tier 2), with what was read and skipped; ``on_page`` follows the reading."""
+        reports = []
+        for team in await self._workspaces(workspace):
+            client = await self._client_for(team)
+
+            def page_read(report: SyncReport, team: str = team) -> None:
+                if on_page is not None:
+                    on_page(team, report)
+
+            report = await sync_members(
+                self.context.members,
+                client,
+                workspace=team,
+                pacer=self._directory_pages,
+                on_page=page_read,
+            )
+            reports.append((team, report))
+        return reports
+
+    async def _workspaces(self, workspace: str | None) -> list[str]:
+        """The workspaces to read: the one of the bot token, or those that installed the app."""
+        if not self.config.oauth:
+            return [""]
+        installs = await self.installations.store.find("installation")
+        teams = [str(i.value["team_id"]) for i in installs if i.value.get("team_id")]
+        if workspace:
+            teams = [team for team in teams if team == workspace]
+        if not teams:
+            raise InvalidInput(
+                "No Slack workspace has installed the app yet; install it at "
+                f"{self.config.public_url}{INSTALL_PATH}"
+            )
+        return teams
 
     # ----- outbound -----------------------------------------------------------------------
 
-    async def _client_for(self, workspace: str) -> AsyncWebClient:
+    async def _client_for(self, workspace: str, *, sealed: bool = False) -> AsyncWebClient:
+        """The workspace's client; ``sealed``: one that logs nothing of its requests."""
+        key = f"{workspace}|sealed" if sealed else workspace
+        if key not in self._clients:
+            self._clients[key] = self._client(await self._token(workspace), sealed=sealed)
+        return self._clients[key]
+
+    async def _token(self, workspace: str) -> str | None:
         if not self.config.oauth:
-            return self._clients.setdefault("", self._client(self.config.bot_token))
-        if workspace not in self._clients:
-            team = workspace or await self._only_workspace()
-            bot = await self.installations.async_find_bot(enterprise_id=None, team_id=team)
-            if bot is None:
-                raise DeliveryError(f"the app is not installed in workspace {team}", permanent=True)
-            self._clients[workspace] = self._client(bot.bot_token)
-        return self._clients[workspace]
+            return self.config.bot_token
+        team = workspace or await self._only_workspace()
+        bot = await self.installations.async_find_bot(enterprise_id=None, team_id=team)
+        if bot is None:
+            raise DeliveryError(f"the app is not installed in workspace {team}", permanent=True)
+        return bot.bot_token
 
     async def _only_workspace(self) -> str:
         """A channel named without its workspace (slack:C0123) is fine while only one workspace
@@ -573,7 +597,7 @@ class SlackAdapter:
         return str(teams[0])
 
     async def send(self, target: DeliveryTarget, message: Message) -> SendResult:
-        client = await self._client_for(target.workspace)
+        client = await self._client_for(target.workspace, sealed=target.sealed)
         await self._per_channel.wait(target.recipient)
         await self._per_workspace.wait(target.workspace)
         try:
@@ -585,16 +609,10 @@ class SlackAdapter:
                 unfurl_media=False,
             )
         except SlackApiError as error:
-            raise _delivery_error(error) from None
+            raise delivery_error(error) from None
         except (aiohttp.ClientError, TimeoutError) as error:
-            raise DeliveryError(f"Slack did not answer: {_reason(error)}") from None
+            raise unreachable(error) from None
         return SendResult(platform_ref=message_ref(answer["channel"], answer["ts"]))
-
-
-def _responder(body: dict[str, Any]) -> AsyncRespond | None:
-    """Bolt's ``respond`` for a request's response_url (valid 30 minutes, 5 uses)."""
-    url = body.get("response_url")
-    return AsyncRespond(response_url=url) if url else None
 
 
 def _user(body: dict[str, Any]) -> str:
@@ -609,31 +627,20 @@ def _order_key(payload: dict[str, Any]) -> str | None:
     return f"{team_of(body)}/{user}" if user else None
 
 
-def _delivery_error(error: SlackApiError) -> DeliveryError:
-    status = error.response.status_code
-    code = str(error.response.get("error") or "") if isinstance(error.response.data, dict) else ""
-    if status == 429 or code == "ratelimited":
-        retry_after = float(error.response.headers.get("Retry-After", 1) or 1)
-        return DeliveryError(
-            f"Slack rate limit (429), retry after {retry_after:.0f}s", retry_after=retry_after
-        )
-    if status >= 500:
-        return DeliveryError(f"Slack answered HTTP {status}")
-    if code in TOKEN_ERRORS:
-        return DeliveryError(
-            f"Slack refused the bot token ({code}): fix SLACK_BOT_TOKEN or reinstall the app",
-            platform_down=True,
-        )
-    return DeliveryError(
-        f"Slack refused the message: {code or status}", permanent=code in PERMANENT_ERRORS
-    )
-
-
-def _reason(error: BaseException) -> str:
-    if isinstance(error, SlackApiError):
-        data = error.response.data
-        return str(data.get("error") if isinstance(data, dict) else error.response.status_code)
-    return str(error) or type(error).__name__
+def _combined(reports: list[ImportReport]) -> ImportReport:
+    """Several workspaces' imports as one report: counts added, problems listed together."""
+    total = ImportReport()
+    for report in reports:
+        for item in dataclasses.fields(ImportReport):
+            mine, theirs = getattr(total, item.name), getattr(report, item.name)
+            if isinstance(mine, (bool, str)):
+                if theirs and not mine:
+                    setattr(total, item.name, theirs)
+            elif isinstance(mine, int):
+                setattr(total, item.name, mine + theirs)
+            elif isinstance(mine, list):
+                mine.extend(theirs)
+    return total
 
 
 __all__ = ["SlackAdapter"]

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from adapters.slack.escape import escape, link, truncate
-from bot.compose.actions import FORM_OPEN
 from bot.messages import (
     CHECKED,
     Button,
@@ -25,6 +24,7 @@ from bot.messages import (
     LinkButton,
     Message,
 )
+from bot.platform.actions import FORM_OPEN
 
 MESSAGE_BLOCKS = 50
 VIEW_BLOCKS = 100

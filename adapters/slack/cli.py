@@ -9,18 +9,13 @@ from urllib.parse import urlsplit
 
 import click
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn
-from slack_sdk.web.async_client import AsyncWebClient
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn
 
 from adapters.slack.config import SlackConfig
-from adapters.slack.directory import SyncReport, sync_members
-from adapters.slack.oauth import DatabaseInstallationStore
-from bot.app import Application
-from bot.cli.runtime import cli_settings, print_json, run_with_app
-from bot.compose.text import plural
-from bot.errors import InvalidInput
-from bot.services.adapter_store import AdapterStore
-from bot.services.member_import import describe_leaving
+from adapters.slack.directory import SyncReport
+from bot.platform.cli import AdapterRun, cli_settings, print_json, run_with_adapter
+from bot.platform.members import describe_leaving
+from bot.platform.support import InvalidInput, plural
 
 MANIFEST = Path(__file__).with_name("manifest.yaml")
 
@@ -33,35 +28,35 @@ def sync_slack(workspace: str | None, as_json: bool) -> None:
     left out). Names and time zones are refreshed; teams and managers from HR are kept. Members
     whose account was deactivated are marked as left (and back when it is reactivated)."""
 
-    async def work(app: Application) -> list[tuple[str, SyncReport]]:
-        config = SlackConfig.from_env(app.settings.env, app.settings.public_url)
-        targets = await _tokens(app, config, workspace)
-        reports = []
+    async def work(run: AdapterRun) -> list[tuple[str, SyncReport]]:
+        # Through the running adapter: its client, its installations, its pace for users.list.
+        from adapters.slack.adapter import SlackAdapter
+
+        adapter = run.adapter
+        if not isinstance(adapter, SlackAdapter):
+            settings = run.context.settings
+            reason = SlackConfig.from_env(settings.env, settings.public_url).status().reason
+            raise InvalidInput(f"Slack is not enabled, so its directory cannot be read: {reason}.")
         with Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),
             console=Console(stderr=True),
             transient=True,
         ) as progress:
-            for team, token in targets:
-                task = progress.add_task(f"Reading the directory of {team or 'the workspace'}")
-                client = AsyncWebClient(
-                    token=token, base_url=config.api_url or AsyncWebClient.BASE_URL
+            tasks: dict[str, TaskID] = {}
+
+            def on_page(team: str, report: SyncReport) -> None:
+                if team not in tasks:
+                    tasks[team] = progress.add_task(f"Reading the directory of {team or 'Slack'}")
+                progress.update(
+                    tasks[team],
+                    description=f"{plural(report.seen, 'account')} read "
+                    f"({plural(report.pages, 'page')})",
                 )
 
-                def on_page(report: SyncReport, task: int = task) -> None:
-                    progress.update(
-                        task,
-                        description=f"{plural(report.seen, 'account')} read "
-                        f"({plural(report.pages, 'page')})",
-                    )
+            return await adapter.sync_workspaces(workspace, on_page=on_page)
 
-                reports.append(
-                    (team, await sync_members(app.db, client, workspace=team, on_page=on_page))
-                )
-        return reports
-
-    reports = run_with_app(work)
+    reports = run_with_adapter("slack", work)
     records = []
     for team, report in reports:
         imported = report.imported
@@ -91,33 +86,6 @@ def sync_slack(workspace: str | None, as_json: bool) -> None:
             f"{record['unchanged']} unchanged; skipped: {skipped}."
             + (f" Left and back: {record['leaving']}." if record["leaving"] else "")
         )
-
-
-async def _tokens(
-    app: Application, config: SlackConfig, workspace: str | None
-) -> list[tuple[str, str]]:
-    if not config.oauth:
-        if not config.bot_token:
-            raise InvalidInput(
-                "Slack is not configured: set SLACK_BOT_TOKEN (and SLACK_SIGNING_SECRET) first."
-            )
-        return [("", config.bot_token)]
-    store = DatabaseInstallationStore(AdapterStore(app.db, app.sealer, "slack"))
-    installs = await store.store.find("installation")
-    teams = [i.value.get("team_id") for i in installs if i.value.get("team_id")]
-    if workspace:
-        teams = [team for team in teams if team == workspace]
-    tokens = []
-    for team in teams:
-        bot = await store.async_find_bot(enterprise_id=None, team_id=team)
-        if bot is not None and bot.bot_token:
-            tokens.append((team, bot.bot_token))
-    if not tokens:
-        raise InvalidInput(
-            "No Slack workspace has installed the app yet; install it at "
-            f"{config.public_url}/slack/install"
-        )
-    return tokens
 
 
 @click.group("slack")

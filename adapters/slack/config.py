@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bot.config import env_number
 from bot.platform import AdapterStatus
+from bot.platform.support import env_number
 
 # What the bot asks for at install; the manifest (manifest.yaml) declares the same.
 BOT_SCOPES = (

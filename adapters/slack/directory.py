@@ -12,23 +12,39 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.errors import DomainError, InvalidInput
-from bot.services.member_csv import ACTIVE, LEFT
-from bot.services.member_import import ImportReport, MemberRow, import_member_rows
-from bot.services.member_leaving import SLACK
-from bot.services.members import validate_timezone
-from bot.services.permissions import OPERATOR
-from bot.storage.database import Database
+from adapters.slack.errors import retry_after
+from bot.platform.members import (
+    ACTIVE,
+    LEFT,
+    ImportReport,
+    MemberRow,
+    RowProblem,
+    validate_timezone,
+)
+from bot.platform.pacing import Pacer
+from bot.platform.support import DomainError, InvalidInput
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 200  # Slack recommends no more than 200 a page
 MAX_RATE_LIMIT_WAITS = 20
+# users.list is a Tier 2 method: about 20 calls a minute per workspace.
+USERS_LIST_PER_SECOND = 20 / 60
+# Who marked a member as left (the core's ``left_by``): this sync.
+SOURCE = "slack"
+
+
+class MemberImport(Protocol):
+    """Where the people read are imported (``AdapterContext.members``)."""
+
+    async def import_rows(
+        self, rows: list[MemberRow], problems: list[RowProblem] | None = None, *, source: str
+    ) -> ImportReport: ...
 
 
 @dataclass
@@ -72,26 +88,30 @@ def member_row(user: dict[str, Any], workspace: str, status: str = ACTIVE) -> Me
 
 
 async def sync_members(
-    db: Database,
+    members: MemberImport,
     client: AsyncWebClient,
     *,
     workspace: str = "",
+    pacer: Pacer | None = None,
     on_page: Callable[[SyncReport], None] | None = None,
 ) -> SyncReport:
     """Read the whole directory, then upsert the people in one transaction (names and time
     zones refresh; teams, roles and managers from the HR import are kept). Deactivated
-    accounts are not imported, but the members they belong to are marked as left."""
+    accounts are not imported, but the members they belong to are marked as left. Pages are
+    read at ``pacer``'s pace (Tier 2), and a 429 is waited out as long as Slack asks."""
+    pacer = pacer or Pacer(USERS_LIST_PER_SECOND)
     report = SyncReport()
     rows: list[MemberRow] = []
     cursor: str | None = None
     waits = 0
     while True:
+        await pacer.wait(workspace)
         try:
             page = await client.users_list(limit=PAGE_SIZE, cursor=cursor)
         except SlackApiError as error:
             if error.response.status_code == 429 and waits < MAX_RATE_LIMIT_WAITS:
                 waits += 1
-                delay = float(error.response.headers.get("Retry-After", 1) or 1)
+                delay = retry_after(error.response.headers)
                 log.info("slack: users.list rate limited; waiting %.0fs", delay)
                 await asyncio.sleep(delay)
                 continue
@@ -115,6 +135,6 @@ async def sync_members(
         cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
         if not cursor:
             break
-    async with db.transaction() as session:
-        report.imported = await import_member_rows(session, OPERATOR, rows, source=SLACK)
+    # No network call inside the transaction: the whole directory was read first.
+    report.imported = await members.import_rows(rows, source=SOURCE)
     return report

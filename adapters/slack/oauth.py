@@ -16,8 +16,8 @@ from slack_sdk.oauth.installation_store.models.bot import Bot
 from slack_sdk.oauth.installation_store.models.installation import Installation
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 
-from bot.services.adapter_store import AdapterStore
-from bot.storage.types import utcnow
+from bot.platform.store import AdapterStore
+from bot.platform.support import utcnow
 
 log = logging.getLogger(__name__)
 

@@ -16,6 +16,7 @@ from adapters.slack.blocks import LINK_ACTION, core_action_id, form_values
 from bot.events import (
     ActionInvoked,
     Actor,
+    AppInstalled,
     CommandInvoked,
     Event,
     FormSubmitted,
@@ -170,6 +171,10 @@ def event_to_core(body: dict[str, Any], actor: Actor) -> Event | None:
         )
     if kind == "app_home_opened" and event.get("tab") == "home":
         return HomeOpened(actor, event_id=event_id)
+    if kind == "app_home_opened" and event.get("tab") == "messages":
+        # Slack's "installed" for one person: their visit to the app's Messages tab (the
+        # adapter hands the core only the first, before the bot has met them).
+        return AppInstalled(actor, event_id=event_id)
     if kind == "message" and event.get("channel_type") == "im":
         if event.get("bot_id") or event.get("subtype"):
             return None  # our own messages, edits, joins...

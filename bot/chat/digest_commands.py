@@ -7,12 +7,11 @@ import re
 
 from bot.chat.context import ChatContext
 from bot.chat.parsing import split_words
-from bot.compose import actions
+from bot.compose.digest_schedule import DAY_CHOICES, digest_form, schedules_message
 from bot.compose.text import plural
 from bot.domain import Role
 from bot.errors import InvalidInput
 from bot.events import Reply
-from bot.messages import Card, Fact, FieldKind, Form, FormField, Message, Option
 from bot.services import digest_runs, digests
 from bot.services.permissions import require_role
 
@@ -21,24 +20,7 @@ async def digest_list(ctx: ChatContext, text: str) -> Reply:
     found = await digests.list_digests(ctx.session)
     if not found:
         return Reply.say("No digests are scheduled. A strategist adds one with /digest add.")
-    facts = []
-    for d in found:
-        upcoming = digests.next_fire_times(d, 1)
-        when = upcoming[0].strftime("%a %d %b %H:%M %Z") if upcoming and d.enabled else "paused"
-        facts.append(
-            Fact(
-                d.name,
-                f"{d.kind} to {d.audience}, {digests.describe_schedule(d)}; next: {when}",
-            )
-        )
-    return Reply(
-        messages=[
-            Message(
-                fallback="Digests: " + ", ".join(d.name for d in found),
-                cards=(Card(title="Scheduled digests", facts=tuple(facts)),),
-            )
-        ]
-    )
+    return Reply(messages=[schedules_message(found)])
 
 
 async def digest_run(ctx: ChatContext, text: str) -> Reply:
@@ -77,6 +59,11 @@ async def digest_run(ctx: ChatContext, text: str) -> Reply:
 
 
 async def digest_add(ctx: ChatContext, text: str) -> Reply:
+    return await offer_digest_form(ctx)
+
+
+async def offer_digest_form(ctx: ChatContext) -> Reply:
+    """The scheduling form, in the member's own time zone (from /digest add or a button)."""
     require_role(ctx.member, (Role.STRATEGIST,), "schedule digests")
     return Reply(form=digest_form(ctx.member.timezone))
 
@@ -155,17 +142,6 @@ def _edit_options(words: list[str]) -> tuple[str, dict[str, str]]:
     return " ".join(name_words), options
 
 
-DAY_CHOICES = (
-    Option("Every day", "*"),
-    Option("Weekdays (Monday to Friday)", "mon-fri"),
-    Option("Monday", "mon"),
-    Option("Tuesday", "tue"),
-    Option("Wednesday", "wed"),
-    Option("Thursday", "thu"),
-    Option("Friday", "fri"),
-    Option("Saturday", "sat"),
-    Option("Sunday", "sun"),
-)
 TIME_PATTERN = re.compile(r"^([01]?\d|2[0-3])[:h.]([0-5]\d)$")
 
 
@@ -179,50 +155,3 @@ def cron_from_day_and_time(days: str, time: str) -> str:
     if day not in valid:
         raise InvalidInput(f"Unknown day '{days}'; choose every day, weekdays or one day.")
     return f"{int(match.group(2))} {int(match.group(1))} * * {day}"
-
-
-def digest_form(timezone: str) -> Form:
-    return Form(
-        form_id=actions.FORM_DIGEST_ADD,
-        title="Schedule a digest",
-        submit_label="Schedule",
-        fields=(
-            FormField("name", "Name", required=True, max_length=100, placeholder="Monday picks"),
-            FormField(
-                "kind",
-                "Kind",
-                FieldKind.SELECT,
-                required=True,
-                initial="content",
-                options=(
-                    Option("Curated content", "content"),
-                    Option("Customer voice", "voice"),
-                    Option("Suggestion rollup (managers)", "rollup"),
-                ),
-            ),
-            FormField(
-                "audience",
-                "Audience",
-                required=True,
-                initial="all",
-                placeholder="all, or team:NAME",
-            ),
-            FormField("channel", "Or post it in a channel", FieldKind.CONVERSATION),
-            FormField(
-                "days", "Day", FieldKind.SELECT, required=True, initial="mon", options=DAY_CHOICES
-            ),
-            FormField("time", "Time (24 h)", required=True, initial="09:00", max_length=5),
-            FormField("timezone", "Time zone", required=True, initial=timezone, max_length=64),
-            FormField(
-                "clock",
-                "Whose clock",
-                FieldKind.SELECT,
-                required=True,
-                initial="zone",
-                options=(
-                    Option("The time zone above", "zone"),
-                    Option("Each reader's own (09:00 wherever they are)", "local"),
-                ),
-            ),
-        ),
-    )

@@ -7,28 +7,30 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+from bot.chat.answer_commands import record_answer
 from bot.chat.board import board
-from bot.chat.commands import (
-    cast_vote,
-    content_add,
-    file_idea,
-    record_answer,
-    show_rollup,
-)
+from bot.chat.content_commands import offer_content_form
 from bot.chat.context import ChatContext
-from bot.chat.digest_commands import cron_from_day_and_time, digest_add
+from bot.chat.digest_commands import cron_from_day_and_time, offer_digest_form
+from bot.chat.idea_commands import cast_vote, file_idea
 from bot.chat.parsing import parse_id, take_anonymous_flag, truthy
+from bot.chat.report_commands import show_rollup
 from bot.chat.review_commands import review_button
 from bot.chat.voice_commands import open_voice_form, voice_submitted
 from bot.compose import actions
 from bot.compose.curation import curation_card, edit_form
-from bot.compose.feedback import card_subjects, with_feedback, with_feedback_counts
+from bot.compose.feedback import (
+    card_subjects,
+    comment_form,
+    with_feedback,
+    with_feedback_counts,
+)
 from bot.compose.suggestion_cards import answer_form, suggest_form
 from bot.compose.text import plural
 from bot.domain import FeedbackKind, Role
 from bot.errors import InvalidInput
 from bot.events import ActionInvoked, FormSubmitted, Reply
-from bot.messages import FieldKind, Form, FormField, Message, parse_subject
+from bot.messages import Message, parse_subject
 from bot.services import content as content_service
 from bot.services import digests
 from bot.services import suggestions as suggestion_service
@@ -230,12 +232,12 @@ async def open_card_form(ctx: ChatContext, event: ActionInvoked) -> Reply:
 
 @on_action(actions.DIGEST_ADD_OPEN)
 async def open_digest_form(ctx: ChatContext, event: ActionInvoked) -> Reply:
-    return await digest_add(ctx, "")
+    return await offer_digest_form(ctx)
 
 
 @on_action(actions.CONTENT_ADD_OPEN)
 async def open_content_form(ctx: ChatContext, event: ActionInvoked) -> Reply:
-    return await content_add(ctx, "")
+    return await offer_content_form(ctx)
 
 
 @on_action(actions.SUGGESTION_ANSWER)
@@ -263,19 +265,7 @@ async def rollup_button(ctx: ChatContext, event: ActionInvoked) -> Reply:
 @on_action(actions.COMMENT_OPEN)
 async def open_comment_form(ctx: ChatContext, event: ActionInvoked) -> Reply:
     _subject(event.value)
-    return Reply(
-        form=Form(
-            form_id=actions.FORM_COMMENT,
-            title="Comment",
-            submit_label="Send",
-            context={"subject": event.value["subject"], "message_ref": event.message_ref or ""},
-            fields=(
-                FormField(
-                    "text", "Your comment", FieldKind.MULTILINE, required=True, max_length=3000
-                ),
-            ),
-        )
-    )
+    return Reply(form=comment_form(event.value["subject"], event.message_ref))
 
 
 @on_form(actions.FORM_SUGGEST)

@@ -15,8 +15,8 @@ import click
 from bot.app import Application
 from bot.cli.evidence import evidence_command
 from bot.cli.runtime import RecordId, print_json, print_table, run_with_app
+from bot.compose.authorship import shown_author
 from bot.compose.notices import who_is_told
-from bot.compose.suggestion_cards import author_label
 from bot.compose.text import humanise_duration, percent, plural, truncate
 from bot.domain import SuggestionStatus
 from bot.services.permissions import OPERATOR
@@ -56,24 +56,7 @@ def list_command(status: str | None, sort: str, as_json: bool) -> None:
 
     async def work(app: Application) -> list[dict[str, Any]]:
         async with app.db.transaction() as session:
-            return [
-                {
-                    "id": s.id,
-                    "status": s.status,
-                    "votes": s.vote_count,
-                    "anonymous": s.anonymous,
-                    "author": None if s.anonymous else author_label(s),
-                    # An anonymous idea's team would narrow its author down: not shown.
-                    "team": s.team.name if s.team and not s.anonymous else None,
-                    "objective": s.objective.key if s.objective else None,
-                    "created_at": s.created_at.isoformat(),
-                    "answered": s.first_response_at is not None,
-                    "customers": s.evidence_count,
-                    "customer_theme": s.evidence_theme,
-                    "text": s.text,
-                }
-                for s in await list_suggestions(session, status=status, order=sort)
-            ]
+            return [_listed(s) for s in await list_suggestions(session, status=status, order=sort)]
 
     records = run_with_app(work)
     if as_json:
@@ -100,6 +83,25 @@ def list_command(status: str | None, sort: str, as_json: bool) -> None:
         ],
         empty="No suggestions yet. Employees send them with /suggest in chat.",
     )
+
+
+def _listed(s: Suggestion) -> dict[str, Any]:
+    """One idea as `suggestions list` shows it (an anonymous one with no author and no team)."""
+    shown = shown_author(s)
+    return {
+        "id": s.id,
+        "status": s.status,
+        "votes": s.vote_count,
+        "anonymous": s.anonymous,
+        "author": None if shown.anonymous else shown.label,
+        "team": shown.team,
+        "objective": s.objective.key if s.objective else None,
+        "created_at": s.created_at.isoformat(),
+        "answered": s.first_response_at is not None,
+        "customers": s.evidence_count,
+        "customer_theme": s.evidence_theme,
+        "text": s.text,
+    }
 
 
 @click.command("rollup")
@@ -139,8 +141,7 @@ def rollup(since: str, by: str, output: str) -> None:
             "id": s.id,
             "age_days": round((now - s.created_at).total_seconds() / 86_400, 2),
             "status": s.status,
-            # An anonymous idea's team would narrow its author down: not shown.
-            "team": s.team.name if s.team and not s.anonymous else None,
+            "team": shown_author(s).team,
             "objective": s.objective.key if s.objective else None,
             "votes": s.vote_count,
             "customers": s.evidence_count,

@@ -20,6 +20,7 @@ from bot.messages import (
     Option,
     subject_key,
 )
+from bot.plugins import PageInfo
 from bot.storage.models import ContentItem, Objective
 
 STATE_NOTES = {
@@ -119,6 +120,57 @@ def edit_form(item: ContentItem, objectives: Sequence[Objective]) -> Form:
             FormField("topics", "Topics (comma-separated)", initial=", ".join(item.topics)),
             FormField(
                 "expires", "Stop sending it after (days from now; empty: never)", max_length=4
+            ),
+        ),
+    )
+
+
+def content_form(
+    objectives: Sequence[Objective], url: str = "", info: PageInfo | None = None
+) -> Form:
+    """The form that adds an article, filled in from what the page says about itself."""
+    return Form(
+        form_id=actions.FORM_CONTENT_ADD,
+        title="Curate content",
+        submit_label="Add",
+        context={"image_url": info.image_url} if info and info.image_url else {},
+        fields=(
+            FormField("url", "URL", required=True, max_length=2000, initial=url),
+            FormField(
+                "title", "Title", required=True, max_length=300, initial=info.title if info else ""
+            ),
+            FormField(
+                "summary",
+                "Why it matters",
+                FieldKind.MULTILINE,
+                max_length=3000,
+                initial=info.summary if info else "",
+            ),
+            FormField("share_text", "Suggested post text", FieldKind.MULTILINE, max_length=3000),
+            FormField(
+                "objective",
+                "Objective",
+                FieldKind.SELECT,
+                options=(
+                    Option("No particular objective", ""),
+                    *(Option(o.title[:75], o.key) for o in objectives),
+                ),
+            ),
+        ),
+    )
+
+
+def library_message(items: Sequence[ContentItem]) -> Message:
+    """The approved articles, the first 20 of them."""
+    return Message(
+        fallback=f"{plural(len(items), 'item')} in the library",
+        cards=(
+            Card(
+                title="Content library",
+                facts=tuple(
+                    Fact(f"#{i.id}", f"{i.title} ({i.objective.key if i.objective else '-'})")
+                    for i in items[:20]
+                ),
             ),
         ),
     )

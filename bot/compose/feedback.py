@@ -1,4 +1,5 @@
-"""Show a member what they already answered on a card, so a pressed button visibly counted."""
+"""Show a member what they already answered on a card, so a pressed button visibly counted;
+and the form a comment on a card is written in."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from dataclasses import replace
 
 from bot.compose import actions
 from bot.domain import FeedbackKind
-from bot.messages import Button, Card, Message
+from bot.messages import Button, Card, FieldKind, Form, FormField, Message
 
 BUTTON_KINDS = {
     actions.FEEDBACK_USEFUL: FeedbackKind.USEFUL,
@@ -69,3 +70,16 @@ def _count(card: Card, kinds: dict[str, int]) -> Card:
     if not_relevant:
         parts.append(f"{not_relevant} not relevant")
     return replace(card, footer=" · ".join(parts))
+
+
+def comment_form(subject: str, message_ref: str | None) -> Form:
+    """``subject`` is what the comment is about; ``message_ref`` the card it was written on."""
+    return Form(
+        form_id=actions.FORM_COMMENT,
+        title="Comment",
+        submit_label="Send",
+        context={"subject": subject, "message_ref": message_ref or ""},
+        fields=(
+            FormField("text", "Your comment", FieldKind.MULTILINE, required=True, max_length=3000),
+        ),
+    )

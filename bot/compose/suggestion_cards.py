@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from bot.compose import actions
+from bot.compose.authorship import shown_author
 from bot.compose.text import humanise_duration, percent, plural, truncate
 from bot.domain import OPEN_SUGGESTION_STATUSES, SuggestionStatus
 from bot.messages import (
@@ -27,17 +28,9 @@ from bot.services.rollups import Rollup, RollupRow
 from bot.storage.models import Objective, Suggestion
 from bot.storage.types import utcnow
 
-ANONYMOUS = "Anonymous"
-
 
 def status_label(status: str) -> str:
     return SuggestionStatus(status).label.capitalize()
-
-
-def author_label(suggestion: Suggestion) -> str:
-    if suggestion.anonymous or suggestion.author is None:
-        return ANONYMOUS
-    return suggestion.author.display_name
 
 
 def receipt(
@@ -106,13 +99,10 @@ def evidence_facts(evidence: EvidenceSummary | None) -> tuple[Fact, ...]:
 
 
 def _facts(suggestion: Suggestion, evidence: EvidenceSummary | None = None) -> tuple[Fact, ...]:
-    facts = [
-        Fact("Status", status_label(suggestion.status)),
-        Fact("From", author_label(suggestion)),
-    ]
-    # An anonymous idea's team would narrow its author down to a few people: it is not shown.
-    if suggestion.team is not None and not suggestion.anonymous:
-        facts.append(Fact("Team", suggestion.team.name))
+    shown = shown_author(suggestion)
+    facts = [Fact("Status", status_label(suggestion.status)), Fact("From", shown.label)]
+    if shown.team is not None:
+        facts.append(Fact("Team", shown.team))
     if suggestion.objective is not None:
         facts.append(Fact("Objective", suggestion.objective.title))
     facts.append(Fact("Votes", str(suggestion.vote_count)))

@@ -11,6 +11,7 @@ from aiohttp import web
 from markupsafe import Markup
 
 from bot.app import Application
+from bot.compose.authorship import shown_author
 from bot.compose.text import plural
 from bot.console import pages
 from bot.console.access import APPLICATION
@@ -42,6 +43,7 @@ def mount_console(app: web.Application, application: Application) -> None:
         finalize=_in_written_order,
     )
     templates.globals["plural"] = plural  # "1 vote", "2 votes"
+    templates.globals["shown_author"] = shown_author  # an anonymous idea: no author, no team
     app.router.add_static("/console/static", HERE / "static", name="console_static")
     routes = [
         web.get("/console/login/{token}", sign_in_page),

@@ -71,15 +71,17 @@ class Recorder:
     answers with ``script``'s reply instead of the core's when a test sets one."""
 
     events: list[Event] = field(default_factory=list)
-    script: Callable[[Event], Reply] | None = None
+    # None from the script lets the core answer that event itself.
+    script: Callable[[Event], Reply | None] | None = None
 
     def install(self, app: Application) -> Recorder:
         real = app.router.handle
 
         async def handle(event: Event, receipt: Any = None) -> Reply:
             self.events.append(event)
-            if self.script is not None:
-                return self.script(event)
+            scripted = self.script(event) if self.script is not None else None
+            if scripted is not None:
+                return scripted
             return await real(event, receipt)
 
         app.router.handle = handle  # type: ignore[method-assign]

@@ -1,0 +1,83 @@
+"""Managers answering an idea from chat: '/answer 12 planned We ship it in May', with an
+optional KPI check (the promise). The answer form reaches ``record_answer`` with its fields."""
+
+from __future__ import annotations
+
+from bot.chat.context import ChatContext
+from bot.chat.parsing import parse_id
+from bot.chat.review_commands import promise_of, promise_told, take_promise_flags
+from bot.compose.notices import who_is_told
+from bot.compose.suggestion_cards import answer_form
+from bot.domain import Role, SuggestionStatus, closest_choice, normalise_choice
+from bot.errors import InvalidInput
+from bot.events import Reply
+from bot.services import suggestions as suggestion_service
+from bot.services.objectives import list_objectives
+from bot.services.permissions import require_role
+from bot.services.promises import Promise
+
+# Words that start an answer as often as they misspell a status ("News: ..." is not "new").
+_NOT_TYPOS = {SuggestionStatus.NEW.value}
+STATUS_CHOICES = ", ".join(status.label for status in SuggestionStatus)
+
+
+async def answer(ctx: ChatContext, text: str) -> Reply:
+    raw_id, _, rest = text.strip().partition(" ")
+    if not raw_id:
+        raise InvalidInput(
+            "Write /answer ID [STATUS] TEXT, for example: /answer 12 planned We ship it in May."
+        )
+    require_role(ctx.member, (Role.MANAGER,), "answer suggestions")
+    suggestion_id = parse_id(raw_id, "suggestion")
+    flags: dict[str, str | bool] = {}  # the KPI check: before or after the status
+    status, rest = leading_status(take_promise_flags(rest, flags))
+    rest = take_promise_flags(rest, flags)
+    promise = promise_of(flags)
+    if not rest.strip():
+        suggestion = await suggestion_service.get_suggestion(ctx.session, suggestion_id)
+        await suggestion_service.require_answerable(ctx.session, ctx.member, suggestion)
+        return Reply(form=answer_form(suggestion, status, await list_objectives(ctx.session)))
+    return await record_answer(ctx, suggestion_id, rest, status, promise)
+
+
+def leading_status(text: str) -> tuple[str | None, str]:
+    """Split '/answer 12 under review Looking into it' into the status and the answer. A first
+    word that misspells a status ('planed') is refused rather than sent as the answer, which
+    would tell the author and every voter that nothing changed."""
+    stripped = text.strip()
+    heads = []
+    for count in (2, 1):  # "under review" before "under"
+        parts = stripped.split(None, count)
+        if len(parts) >= count:
+            heads.append((" ".join(parts[:count]), parts[count] if len(parts) > count else ""))
+    values = [status.value for status in SuggestionStatus]
+    for head, rest in heads:
+        if normalise_choice(head.rstrip(":,;.")) in values:
+            return normalise_choice(head.rstrip(":,;.")), rest.strip()
+    for head, _ in heads:
+        typo = closest_choice(head.rstrip(":,;."), set(values) - _NOT_TYPOS, cutoff=0.8)
+        if typo is not None:
+            label = SuggestionStatus(typo).label
+            raise InvalidInput(
+                f"'{head}' is not a status. Did you mean {label}? A status is one of: "
+                f"{STATUS_CHOICES}. Write /answer ID {label} YOUR ANSWER, or /answer ID alone "
+                "for a form."
+            )
+    return None, stripped
+
+
+async def record_answer(
+    ctx: ChatContext,
+    suggestion_id: int,
+    text: str,
+    status: str | None,
+    promise: Promise | None = None,
+) -> Reply:
+    outcome = await suggestion_service.answer_suggestion(
+        ctx.session, ctx.sealer, ctx.member, suggestion_id, text, status=status, promise=promise
+    )
+    ctx.queued_messages = outcome.author_notified
+    told = who_is_told(outcome.author_notified, outcome.others_notified)
+    state = SuggestionStatus(outcome.suggestion.status).label
+    kpi = promise_told(ctx, outcome)
+    return Reply.say(f"Answer recorded: #{outcome.suggestion.id} is {state}. {told}{kpi}")

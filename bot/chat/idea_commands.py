@@ -1,0 +1,153 @@
+"""Ideas from chat: filing one (/suggest), voting and taking a vote back, and the managers'
+moderation of the board (/merge, /hide). Buttons and forms reach the same use cases
+(``file_idea``, ``cast_vote``) with their values, not with command text."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from bot.chat.context import ChatContext
+from bot.chat.parsing import parse_id, split_words, take_anonymous_flag, take_flags
+from bot.compose.suggestion_cards import (
+    announcement,
+    receipt,
+    similar_ideas_card,
+    suggest_form,
+    voting_card,
+)
+from bot.compose.text import plural
+from bot.errors import InvalidInput
+from bot.events import Reply
+from bot.messages import Message
+from bot.services import suggestions as suggestion_service
+from bot.services.idea_evidence import evidence_summaries
+from bot.services.objectives import list_objectives
+from bot.services.similar import similar_ideas
+from bot.services.suggestion_moderation import hide_suggestion, merge_suggestions
+from bot.storage.models import Delivery
+
+
+async def suggest(ctx: ChatContext, text: str) -> Reply:
+    anonymous, text = take_anonymous_flag(text)
+    flags, idea = take_flags(text, {"objective": True})
+    if not idea.strip():
+        return Reply(form=suggest_form(await list_objectives(ctx.session), anonymous=anonymous))
+    return await file_idea(
+        ctx,
+        idea,
+        objective_key=str(flags["objective"]) if "objective" in flags else None,
+        anonymous=anonymous,
+    )
+
+
+async def file_idea(
+    ctx: ChatContext,
+    text: str,
+    *,
+    objective_key: str | None,
+    anonymous: bool,
+    source_url: str | None = None,
+) -> Reply:
+    """File a suggestion, post it where colleagues vote, and thank the author."""
+    suggestion = await suggestion_service.file_suggestion(
+        ctx.session,
+        ctx.sealer,
+        ctx.member,
+        text,
+        platform=ctx.platform,
+        objective_key=objective_key,
+        anonymous=anonymous,
+        source_url=source_url,
+        evidence=ctx.extensions.evidence,
+    )
+    weight = await evidence_summaries(ctx.session, [suggestion], ctx.extensions.scrubber)
+    if await suggestion_service.announce_suggestion(
+        ctx.session, ctx.sealer, suggestion, ctx.suggestion_channels, weight.get(suggestion.id)
+    ):
+        ctx.queued_messages = True
+    ctx.count(lambda: ctx.metrics.suggestions.labels(platform=ctx.platform).inc())
+    own_team = ctx.member.team.name if ctx.member.team is not None else None
+    message = receipt(suggestion, author_team=own_team, evidence=weight.get(suggestion.id))
+    similar = await similar_ideas(ctx.session, suggestion)
+    if similar:
+        message = replace(message, cards=(*message.cards, similar_ideas_card(suggestion, similar)))
+    return Reply(messages=[message])
+
+
+async def vote(ctx: ChatContext, text: str) -> Reply:
+    if not text.strip():
+        raise InvalidInput("Which suggestion? Write /vote ID, for example /vote 12.")
+    return await cast_vote(ctx, parse_id(text, "suggestion"))
+
+
+async def unvote(ctx: ChatContext, text: str) -> Reply:
+    """Take back a vote given by mistake (a button press cannot: a double click would undo)."""
+    if not text.strip():
+        raise InvalidInput("Which suggestion? Write /unvote ID, for example /unvote 12.")
+    suggestion, withdrawn = await suggestion_service.withdraw_vote(
+        ctx.session, ctx.member, parse_id(text, "suggestion")
+    )
+    votes = plural(suggestion.vote_count, "vote")
+    if not withdrawn:
+        reply = Reply.say(
+            f"You had not voted for #{suggestion.id} ({votes}); nothing to take back."
+        )
+        reply.duplicate = True
+        return reply
+    return Reply.say(f"Your vote for #{suggestion.id} is taken back; it now has {votes}.")
+
+
+async def cast_vote(
+    ctx: ChatContext, suggestion_id: int, delivery: Delivery | None = None
+) -> Reply:
+    """Vote once; a card the vote came from shows the new count (and, in a DM, "Voted")."""
+    suggestion, counted = await suggestion_service.vote(ctx.session, ctx.member, suggestion_id)
+    votes = plural(suggestion.vote_count, "vote")
+    if counted:
+        reply = Reply.say(f"Your vote for #{suggestion.id} is counted; it now has {votes}.")
+    else:
+        reply = Reply.say(
+            f"You already voted for #{suggestion.id} ({votes}); each person votes once "
+            f"(/unvote {suggestion.id} takes it back)."
+        )
+        reply.duplicate = True
+    if delivery is not None:
+        weight = await evidence_summaries(ctx.session, [suggestion], ctx.extensions.scrubber)
+        evidence = weight.get(suggestion.id)
+        reply.update = (
+            announcement(suggestion, evidence)
+            if delivery.channel
+            else Message(
+                fallback=reply.messages[0].fallback,
+                cards=(voting_card(suggestion, voted=True, evidence=evidence),),
+            )
+        )
+    return reply
+
+
+async def merge(ctx: ChatContext, text: str) -> Reply:
+    """Managers fold a duplicate into the idea it repeats: '/merge 12 into 7'."""
+    numbers = [w for w in split_words(text) if w.lower() != "into"]
+    if len(numbers) != 2:
+        raise InvalidInput("Write /merge DUPLICATE_ID into ID, for example /merge 12 into 7.")
+    duplicate = parse_id(numbers[0], "suggestion")
+    target_id = parse_id(numbers[1], "suggestion")
+    target = await merge_suggestions(ctx.session, ctx.sealer, ctx.member, duplicate, target_id)
+    ctx.queued_messages = True
+    return Reply.say(
+        f"#{duplicate} joined #{target.id}, which now has {plural(target.vote_count, 'vote')}. "
+        "Its author was told; its voters will hear when #"
+        f"{target.id} moves."
+    )
+
+
+async def hide(ctx: ChatContext, text: str) -> Reply:
+    """Managers take an abusive idea off the board: '/hide 12 REASON'."""
+    number, _, reason = text.strip().partition(" ")
+    if not number or not reason.strip():
+        raise InvalidInput("Write /hide ID REASON; the author is told the reason.")
+    hidden = await hide_suggestion(
+        ctx.session, ctx.sealer, ctx.member, parse_id(number, "suggestion"), reason
+    )
+    ctx.queued_messages = True
+    return Reply.say(f"#{hidden.id} is hidden; its author was told why.")

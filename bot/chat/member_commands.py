@@ -1,0 +1,38 @@
+"""A member's own commands: who they are to the bot, what they receive, and the way into the
+web console."""
+
+from __future__ import annotations
+
+from bot.chat.context import ChatContext
+from bot.chat.parsing import split_words
+from bot.compose.member_cards import preferences_message, whoami_message
+from bot.console.invite import send_link_by_dm
+from bot.events import Reply
+from bot.services.preferences import (
+    PreferenceChange,
+    apply_preferences,
+    describe_preferences,
+    parse_preference_words,
+)
+
+
+async def whoami(ctx: ChatContext, text: str) -> Reply:
+    return Reply(messages=[whoami_message(ctx.member)])
+
+
+async def prefs(ctx: ChatContext, text: str) -> Reply:
+    """Each member's own choices: what to mute, daily or weekly, quiet hours."""
+    change = parse_preference_words(split_words(text))
+    if change != PreferenceChange():
+        await apply_preferences(ctx.session, ctx.member, change)
+    return Reply(messages=[preferences_message(describe_preferences(ctx.member))])
+
+
+async def console(ctx: ChatContext, text: str) -> Reply:
+    """A one-time link to the web console, sent by direct message (never in a channel)."""
+    await send_link_by_dm(ctx.session, ctx.sealer, ctx.member, ctx.public_url)
+    ctx.queued_messages = True
+    return Reply.say(
+        "I sent you a sign-in link by direct message. It works once, for 10 minutes. What you "
+        f"see there depends on your role ({ctx.member.role})."
+    )
