@@ -21,6 +21,7 @@ from bot.services.digests import add_digest
 from bot.services.members import add_member, find_member
 from bot.services.permissions import OPERATOR
 from bot.storage.models import Delivery, Feedback, Suggestion
+from tests.inbox_support import inbox_settled
 from tests.teams_fake import FakeConnector, adaptive_card_error
 from tests.teams_support import (
     APP_ID,
@@ -199,6 +200,24 @@ async def test_useful_by_action_execute_answers_with_the_updated_card_and_counts
     )
     await teams.post(invoke)
     await teams.post(invoke)  # a redelivered activity
+    assert await count(teams, Feedback) == 1
+
+
+async def test_a_press_answered_after_teams_stopped_waiting_updates_the_card_through_the_connector(
+    teams: TeamsStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await teams.say(ALICE, "hello")
+    await run_digest(teams)
+    digest = sent_to(teams, ALICE)[-1]
+    useful = action(cards_in(digest)[0], "Useful")
+    monkeypatch.setattr("adapters.teams.adapter.INVOKE_BUDGET_SECONDS", 0.0)
+    status, answer = await teams.execute(ALICE, useful, digest["id"])
+    assert status == 200 and answer["type"] == "application/vnd.microsoft.activity.message"
+    await inbox_settled(teams.app)
+    [update] = teams.connector.calls_to("update")
+    assert update.activity_id == digest["id"]
+    [stored] = [a for a in sent_to(teams, ALICE) if a["id"] == digest["id"]]
+    assert "✓ Useful" in json.dumps(cards_in(stored), ensure_ascii=False)
     assert await count(teams, Feedback) == 1
 
 

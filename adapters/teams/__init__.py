@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from adapters.teams.config import TeamsConfig
-from bot.config import Settings
 from bot.platform import AdapterContext, AdapterStatus
+from bot.platform.support import Settings
 
 
 class TeamsAdapterFactory:

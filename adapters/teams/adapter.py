@@ -47,34 +47,39 @@ from adapters.teams.activities import (
     welcome_card,
 )
 from adapters.teams.auth import KeptCredentials, PromptConnectors, StrictAuthentication
-from adapters.teams.cards import CONTENT_TYPE, form_card, part_of_card, render_parts
+from adapters.teams.cards import CONTENT_TYPE, render_parts
 from adapters.teams.config import MESSAGES_PATH, TeamsConfig
 from adapters.teams.emulator import WITHOUT_APP_ID, local_service_url, refusal_without_app_id
 from adapters.teams.errors import cause, delivery_error
 from adapters.teams.parse import (
     PLATFORM,
     actor_of,
-    card_index,
     event_id,
     invoke_event,
     message_action_event,
     message_event,
     message_ref,
     reaction_events,
-    split_ref,
     task_submit_event,
     tenant_of,
     user_key,
 )
 from adapters.teams.references import ConversationStore
-from bot.compose import actions
+from adapters.teams.surface import TeamsSurface
 from bot.events import ActionInvoked, AppInstalled, Event, FormSubmitted, Reply
-from bot.inbox import InboxItem, Receipt, RetryLater
-from bot.messages import Card, Message
-from bot.platform import AdapterContext, DeliveryError, DeliveryTarget, SendResult
-from bot.ratelimit import Pacer
-from bot.services.member_import import MemberRow, import_member_rows
-from bot.services.permissions import OPERATOR
+from bot.messages import Message
+from bot.platform import (
+    AdapterContext,
+    DeliveryError,
+    DeliveryTarget,
+    SendResult,
+    actions,
+    show_reply,
+)
+from bot.platform.inbox import InboxItem, Receipt, RetryLater
+from bot.platform.members import ImportReport, MemberRow
+from bot.platform.pacing import Pacer
+from bot.platform.support import InvalidInput
 
 log = logging.getLogger(__name__)
 
@@ -90,10 +95,17 @@ ROSTER_PAGE = 500
 CARD_ACTION = "adaptiveCard/action"
 FETCH_TASK = "composeExtension/fetchTask"
 SUBMIT_ACTION = "composeExtension/submitAction"
+# How long a press's request waits for the inbox's worker (Teams gives up on an invoke's
+# answer after about 15 seconds); the card is updated through the Connector after that.
+INVOKE_BUDGET_SECONDS = 10.0
 
 
 class TeamsAdapter:
+    """Declares ``DirectorySync`` (team rosters) and ``MessageActions`` ("Log as customer
+    voice" in a message's menu); no ``HomeSurface``: the app package has no personal tab."""
+
     platform = PLATFORM
+    message_actions: tuple[str, ...] = (actions.VOICE_OPEN,)
 
     def __init__(self, context: AdapterContext, config: TeamsConfig) -> None:
         assert context.store is not None
@@ -119,6 +131,7 @@ class TeamsAdapter:
         assert context.inbox is not None
         self.inbox = context.inbox
         self.inbox.register(INBOX_KIND, self.handle_inbox_item, order_key=_order_key)
+        _quiet_transport_logs()
 
     # ----- HTTP ---------------------------------------------------------------------------
 
@@ -161,25 +174,31 @@ class TeamsAdapter:
             return _unauthorized()
         if authenticated.connector_factory is not None:
             authenticated.connector_factory = PromptConnectors(authenticated.connector_factory)
-        if activity.type == ActivityTypes.invoke:
+        if activity.type == ActivityTypes.invoke and activity.name in (FETCH_TASK, SUBMIT_ACTION):
+            # A message action's dialog: answered in the request (see on_message_action).
             answer = await self.cloud.process_activity(authenticated, activity, self.bot.on_turn)
-            if answer is None:
-                return web.Response(status=201)
-            return web.json_response(serializer_helper(answer.body), status=answer.status)
-        await self.inbox.accept(
-            PLATFORM,
-            INBOX_KIND,
-            event_id(activity),
-            {
-                "activity": activity.serialize(),
-                "claims": authenticated.claims_identity.claims,
-                "authenticated": authenticated.claims_identity.is_authenticated,
-                "authentication_type": authenticated.claims_identity.authentication_type,
-                "audience": authenticated.audience,
-                "caller_id": authenticated.caller_id,
-            },
-        )
+            return _invoke_response(answer)
+        if activity.type == ActivityTypes.invoke:
+            return await self._answer_invoke(activity, authenticated)
+        payload = _payload(activity, authenticated)
+        await self.inbox.accept(PLATFORM, INBOX_KIND, event_id(activity), payload)
         return web.Response(status=201)
+
+    async def _answer_invoke(
+        self, activity: Activity, authenticated: AuthenticateRequestResult
+    ) -> web.Response:
+        """A card's button (``adaptiveCard/action``): written to the inbox like any activity (a
+        redelivery counts once), and answered with what the inbox's worker made of it (the
+        updated card) when it is done within Teams' wait; else the card is updated later."""
+        accepted = await self.inbox.accept(
+            PLATFORM, INBOX_KIND, event_id(activity), _payload(activity, authenticated), wait=True
+        )
+        if accepted.waiter is None:  # a redelivery of a press already taken
+            return _invoke_response(invoke_message("Already counted."))
+        answered, answer = await accepted.waiter.wait(INVOKE_BUDGET_SECONDS)
+        if not answered:
+            return _invoke_response(invoke_message("Working on it: the card will update."))
+        return _invoke_response(answer)
 
     async def _authenticate(
         self, activity: Activity, auth_header: str
@@ -213,7 +232,42 @@ class TeamsAdapter:
             turn_context.turn_state[RECEIPT_KEY] = receipt
             await self.bot.on_turn(turn_context)
 
-        await self.cloud.process_activity(authenticated, activity, turn)
+        answer = await self.cloud.process_activity(authenticated, activity, turn)
+        if activity.type == ActivityTypes.invoke:
+            waiting = receipt.waiter is not None and receipt.waiter.offer(answer)
+            if not waiting:
+                await self._answer_late(activity, answer)
+
+    async def _answer_late(self, activity: Activity, answer: InvokeResponse | None) -> None:
+        """A press whose request stopped waiting (or was retried after a failure): the updated
+        card replaces the pressed one through the Connector; a notice other than "Done." is
+        sent to the conversation."""
+        body = answer.body if answer is not None else None
+        value = getattr(body, "value", None)
+        if isinstance(value, dict) and activity.reply_to_id:
+            updated = card_activity(value)
+            call = self._connector_call(
+                activity.service_url,
+                "update_activity",
+                activity.conversation.id,
+                activity.reply_to_id,
+                updated,
+            )
+        elif isinstance(value, str) and value not in ("Done.", "Already counted."):
+            message = card_activity(render_parts(Message.text(value))[0], value)
+            call = self._connector_call(
+                activity.service_url, "send_to_conversation", activity.conversation.id, message
+            )
+        else:
+            return
+        try:
+            await call
+        except Exception as error:
+            log.warning("teams: could not show a late answer to a press: %s", delivery_error(error))
+
+    async def _connector_call(self, service_url: str, operation: str, *args: Any) -> Any:
+        connector = await self._connector(service_url)
+        return await getattr(connector.conversations, operation)(*args)
 
     async def _on_turn_error(self, turn_context: TurnContext, error: Exception) -> None:
         if isinstance(error, RetryLater) or _receipt(turn_context) is not None:
@@ -253,12 +307,15 @@ class TeamsAdapter:
         if event is None:
             return invoke_message("This button is no longer supported; ask for a fresh card.")
         origin = getattr(event, "message_ref", None)
-        reply = await self.router.handle(await self._whole_message(event))
+        reply = await self.router.handle(await self._whole_message(event), _receipt(turn_context))
         if isinstance(event, FormSubmitted) and reply.messages and not reply.error:
             # The form becomes its confirmation, so it cannot be sent twice.
             confirmation, *others = reply.messages
             reply = replace(reply, messages=others, update=confirmation)
-        card = await self._show(turn_context, reply, origin=origin, invoke=True)
+        # Without an updated card, the error is the invoke's answer (Teams shows it on the
+        # card); with one, it is told as a message after it.
+        shown = replace(reply, error=None) if reply.update is None else reply
+        card = await self._show(turn_context, shown, origin=origin, invoke=True)
         if card is not None:
             return InvokeResponse(
                 status=200,
@@ -317,7 +374,7 @@ class TeamsAdapter:
         team = data.get("team") or {}
         tenant = tenant_of(activity)
         # Teams announces one installation twice (installationUpdate and conversationUpdate).
-        if not await self.conversations.first_install(activity.conversation.id):
+        if not await self.conversations.first_install(activity.conversation.id, activity.type):
             return
         if team.get("id"):
             await self.conversations.remember_team(
@@ -346,34 +403,11 @@ class TeamsAdapter:
     async def _show(
         self, turn_context: TurnContext, reply: Reply, *, origin: str | None, invoke: bool = False
     ) -> dict[str, Any] | None:
-        """Show a core reply in the conversation. For an invoke, returns the card to answer
-        with (the updated card), so Teams replaces the clicked card in place."""
-        answer: dict[str, Any] | None = None
-        if reply.update is not None and (origin or invoke):
-            index = card_index(turn_context.activity)
-            if index is not None:  # the part that now holds the pressed card
-                part = part_of_card(reply.update, index)
-            else:
-                _, part = await self.conversations.part(origin) if origin else ("", 0)
-            parts = render_parts(reply.update)
-            card = parts[min(part, len(parts) - 1)]
-            if invoke:
-                answer = card
-            else:
-                _, activity_id = split_ref(origin)
-                updated = card_activity(card)
-                updated.id = activity_id
-                updated.conversation = turn_context.activity.conversation
-                await turn_context.update_activity(updated)
-        for message in reply.messages:
-            for card in render_parts(message):
-                await turn_context.send_activity(card_activity(card, message.fallback))
-        if reply.form is not None:
-            await turn_context.send_activity(card_activity(form_card(reply.form), reply.form.title))
-        if reply.error and not invoke:
-            error = Message(f"⚠️ {reply.error}", (Card(title="⚠️ " + reply.error),))
-            await turn_context.send_activity(card_activity(render_parts(error)[0], reply.error))
-        return answer
+        """Show a core reply in the turn's conversation (``bot.platform.show_reply``). For an
+        invoke, returns the updated card to answer with, so Teams replaces the pressed card."""
+        surface = TeamsSurface(turn_context, self.conversations, origin=origin, invoke=invoke)
+        await show_reply(reply, surface, platform=PLATFORM)
+        return surface.answer
 
     # ----- proactive sending --------------------------------------------------------------
 
@@ -487,9 +521,27 @@ class TeamsAdapter:
 
     # ----- rosters ------------------------------------------------------------------------
 
+    async def sync_directory(self, scope: str = "") -> ImportReport:
+        """``DirectorySync``: read the roster of the team ``scope`` (its id), or of every team
+        the app is installed in, and import the members (see ``sync_team``)."""
+        teams = [key for key, _ in await self.conversations.teams()]
+        if scope:
+            if scope not in teams:
+                raise InvalidInput(f"The app is not installed in team {scope}.")
+            teams = [scope]
+        total = ImportReport()
+        for team in teams:
+            _, report = await self._sync_team(team)
+            total = _merged(total, report)
+        return total
+
     async def sync_team(self, team_id: str) -> int:
         """Read a team's roster (paged), import its members, and open a 1:1 conversation with
         each member the bot cannot reach yet. Returns how many members were read."""
+        count, _ = await self._sync_team(team_id)
+        return count
+
+    async def _sync_team(self, team_id: str) -> tuple[int, ImportReport]:
         team = dict(await self.conversations.teams()).get(team_id)
         if team is None:
             raise ValueError(f"the app is not installed in team {team_id}")
@@ -552,8 +604,7 @@ class TeamsAdapter:
             )
             for member in members
         ]
-        async with self.context.db.transaction() as session:
-            await import_member_rows(session, OPERATOR, rows)
+        report = await self.context.members.import_rows(rows)
         await self.conversations.remember_members(
             tenant,
             {
@@ -570,7 +621,22 @@ class TeamsAdapter:
         log.info(
             "teams: roster of team %s read: %d members", team.get("name") or team_id, len(members)
         )
-        return len(members)
+        return len(members), report
+
+
+def _merged(total: ImportReport, report: ImportReport) -> ImportReport:
+    """Two teams' import reports as one: counts added, the problems kept in order."""
+    counts = {
+        name: getattr(total, name) + getattr(report, name)
+        for name, value in vars(report).items()
+        if isinstance(value, int) and not isinstance(value, bool)
+    }
+    return replace(
+        total,
+        **counts,
+        rejected=[*total.rejected, *report.rejected],
+        warnings=[*total.warnings, *report.warnings],
+    )
 
 
 class _Bot(ActivityHandler):
@@ -600,6 +666,36 @@ class _Bot(ActivityHandler):
 
     async def on_installation_update_add(self, turn_context: TurnContext) -> None:
         await self.adapter.on_installed(turn_context)
+
+
+# The HTTP libraries under botbuilder log each request's URL at DEBUG, and a Connector URL
+# names the conversation: a sealed notice's would say whose chat it went to.
+TRANSPORT_LOGGERS = ("urllib3.connectionpool", "msrest.http_logger")
+
+
+def _quiet_transport_logs() -> None:
+    for name in TRANSPORT_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level < logging.INFO:
+            logger.setLevel(logging.INFO)
+
+
+def _payload(activity: Activity, authenticated: AuthenticateRequestResult) -> dict[str, Any]:
+    """An activity as the inbox keeps it: with the identity its request proved."""
+    return {
+        "activity": activity.serialize(),
+        "claims": authenticated.claims_identity.claims,
+        "authenticated": authenticated.claims_identity.is_authenticated,
+        "authentication_type": authenticated.claims_identity.authentication_type,
+        "audience": authenticated.audience,
+        "caller_id": authenticated.caller_id,
+    }
+
+
+def _invoke_response(answer: InvokeResponse | None) -> web.Response:
+    if answer is None:
+        return web.Response(status=201)
+    return web.json_response(serializer_helper(answer.body), status=answer.status)
 
 
 def _receipt(turn_context: TurnContext) -> Receipt | None:

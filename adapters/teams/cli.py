@@ -9,10 +9,14 @@ import click
 from adapters.teams.adapter import TeamsAdapter
 from adapters.teams.config import TeamsConfig
 from adapters.teams.package import build_package
-from bot.app import Application
-from bot.cli.runtime import cli_settings, fail_on_domain_error, print_json, run_with_app
-from bot.compose.text import plural
-from bot.errors import InvalidInput
+from bot.platform.cli import (
+    AdapterRun,
+    cli_settings,
+    fail_on_domain_error,
+    print_json,
+    run_with_adapter,
+)
+from bot.platform.support import InvalidInput, plural
 
 
 @click.command("teams")
@@ -22,8 +26,8 @@ def sync_teams(team_id: str | None, as_json: bool) -> None:
     """Read the roster of each team the app is installed in, import the members, and open a
     1:1 chat with each, so digests reach people who never wrote to the bot."""
 
-    async def work(app: Application) -> list[tuple[str, int]]:
-        adapter = app.adapters.get("teams")
+    async def work(run: AdapterRun) -> list[tuple[str, int]]:
+        adapter = run.adapter
         if not isinstance(adapter, TeamsAdapter):
             raise InvalidInput("The Teams adapter is not enabled here.")
         teams = [key for key, _ in await adapter.conversations.teams()]
@@ -36,7 +40,7 @@ def sync_teams(team_id: str | None, as_json: bool) -> None:
             )
         return [(team, await adapter.sync_team(team)) for team in teams]
 
-    results = run_with_app(work, adapters=True)
+    results = run_with_adapter("teams", work)
     if as_json:
         print_json([{"team": team, "members": count} for team, count in results])
         return

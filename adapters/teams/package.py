@@ -14,10 +14,9 @@ import zlib
 from typing import Any
 from urllib.parse import urlsplit
 
+from adapters.teams.commands import COMMANDS
 from adapters.teams.parse import VOICE_COMMAND
-from bot import __version__
-from bot.errors import InvalidInput
-from bot.policy_pages import PRIVACY_PATH, TERMS_PATH
+from bot.platform.support import PRIVACY_PATH, TERMS_PATH, VERSION, InvalidInput
 
 MANIFEST_VERSION = "1.17"
 MANIFEST_SCHEMA = (
@@ -25,19 +24,6 @@ MANIFEST_SCHEMA = (
 )
 ACCENT = (0x2C, 0x5C, 0x8A)
 GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
-# Teams shows at most 10 (whoami, help's last line, gave way to voice).
-COMMANDS = (
-    ("help", "What I can do for you"),
-    ("suggest", "Send an idea to leadership (add --anonymous to hide your name)"),
-    ("suggestions", "Ideas from colleagues, to vote on"),
-    ("voice", "Log what a customer told you"),
-    ("rollup", "Managers: ideas from your teams, oldest waiting first"),
-    ("digest list", "Strategists: scheduled digests"),
-    ("digest add", "Strategists: schedule a digest"),
-    ("digest run", "Strategists: send a digest now"),
-    ("content add", "Strategists: curate an article"),
-    ("objectives", "The objectives everything here serves"),
-)
 
 
 def manifest(
@@ -63,7 +49,7 @@ def manifest(
     return {
         "$schema": MANIFEST_SCHEMA,
         "manifestVersion": MANIFEST_VERSION,
-        "version": __version__,
+        "version": VERSION,
         "id": app_id,
         "developer": {
             "name": name,

@@ -21,16 +21,19 @@ from adapters.teams.cards import (
     OUR_KEYS,
     form_values,
 )
-from bot.compose.actions import VOICE_OPEN
+from adapters.teams.commands import COMMAND_WORDS
 from bot.events import (
     ActionInvoked,
     Actor,
+    CommandInvoked,
     Event,
     FormSubmitted,
     MessageReceived,
     ReactionAdded,
     ReactionRemoved,
 )
+from bot.platform.actions import VOICE_OPEN
+from bot.platform.support import split_command
 
 PLATFORM = "teams"
 # The message action "Log as customer voice" (the app package's composeExtensions command).
@@ -109,6 +112,15 @@ def message_event(activity: Activity) -> Event | None:
     text = clean_text(activity)
     if not text:
         return None
+    name, rest = split_command(text)
+    if name in COMMAND_WORDS:  # chosen from the app's command menu, or typed as it shows them
+        return CommandInvoked(
+            actor,
+            command=name,
+            text=rest,
+            conversation_id=activity.conversation.id,
+            event_id=event_id(activity),
+        )
     return MessageReceived(
         actor, text=text, conversation_id=activity.conversation.id, event_id=event_id(activity)
     )

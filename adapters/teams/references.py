@@ -14,8 +14,8 @@ from typing import Any
 from botbuilder.core import TurnContext
 from botbuilder.schema import Activity, ConversationReference
 
-from bot.services.adapter_store import AdapterStore
-from bot.storage.types import utcnow
+from bot.platform.store import AdapterStore
+from bot.platform.support import utcnow
 
 CONVERSATION = "conversation"  # key: conversation id -> the reference and what it is
 PERSONAL = "personal"  # key: tenant/user -> the 1:1 conversation id with that person
@@ -150,15 +150,23 @@ class ConversationStore:
         value = await self._get(PART, ref)
         return (value["first"], int(value["part"])) if value else (ref, 0)
 
-    async def first_install(self, conversation_id: str) -> bool:
+    async def first_install(self, conversation_id: str, announcement: str) -> bool:
         """True for the first announcement of an installation; False for its echo (Teams sends
-        both installationUpdate and conversationUpdate) within a few minutes. Kept under a keyed
-        hash of the conversation: its exact time must not date someone's personal chat."""
+        both installationUpdate and conversationUpdate, ``announcement`` is which) within a few
+        minutes. The same announcement again is a new installation (removed and added back).
+        Kept under a keyed hash of the conversation: its exact time must not date someone's
+        personal chat."""
         key = self.store.sealer.event_key("teams-installed", conversation_id)
-        if await self.store.get(INSTALLED, key) is not None:
-            return False
-        await self.store.put(INSTALLED, key, {}, expires_at=utcnow() + INSTALL_WINDOW)
-        return True
+        record = await self.store.get(INSTALLED, key)
+        seen = list(record.value.get("by") or []) if record is not None else []
+        echo = bool(seen) and announcement not in seen
+        await self.store.put(
+            INSTALLED,
+            key,
+            {"by": [*seen, announcement] if echo else [announcement]},
+            expires_at=utcnow() + INSTALL_WINDOW,
+        )
+        return not echo
 
 
 def stable_reference(reference: ConversationReference, kind: str) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from tests.conftest import make_settings
 from tests.contract.harness import ALL_KINDS, PlatformHarness, PlatformSession
 
 # Each platform's harness lives in ``harness_<platform>.py`` here, as ``HARNESS``.
-PLATFORMS: list[str] = ["google_chat", "shell", "slack"]
+PLATFORMS: list[str] = ["google_chat", "shell", "slack", "teams"]
 
 
 def pytest_configure(config: pytest.Config) -> None:
