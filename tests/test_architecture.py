@@ -63,8 +63,6 @@ def test_the_forbidden_import_check_catches_an_adapter_import(tmp_path: Path) ->
 # The core modules an adapter may import: the contract package and the neutral shapes.
 ADAPTER_MAY_IMPORT = ("bot.platform", "bot.messages", "bot.events")
 ADAPTERS = sorted(p.name for p in (ROOT / "adapters").iterdir() if (p / "__init__.py").exists())
-# Adapters still reaching inside the core; each is moved onto bot.platform, then removed here.
-NOT_YET_ON_THE_CONTRACT: set[str] = set()
 
 
 def core_imports_outside_the_contract(package: Path) -> list[str]:
@@ -81,11 +79,7 @@ def core_imports_outside_the_contract(package: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("adapter", ADAPTERS)
-def test_an_adapter_imports_the_core_only_through_the_platform_contract(
-    adapter: str, request: pytest.FixtureRequest
-) -> None:
-    if adapter in NOT_YET_ON_THE_CONTRACT:
-        request.applymarker(pytest.mark.xfail(strict=True, reason="not yet on bot.platform"))
+def test_an_adapter_imports_the_core_only_through_the_platform_contract(adapter: str) -> None:
     assert core_imports_outside_the_contract(ROOT / "adapters" / adapter) == []
 
 
@@ -99,4 +93,4 @@ def test_the_contract_check_catches_a_reach_into_the_core(tmp_path: Path) -> Non
     offenders = core_imports_outside_the_contract(package)
     assert len(offenders) == 2
     assert any("bot.services.members" in o for o in offenders)
-    assert ADAPTERS and "slack" in ADAPTERS
+    assert {"google_chat", "shell", "slack", "teams"} <= set(ADAPTERS)

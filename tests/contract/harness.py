@@ -33,6 +33,9 @@ SIGNED = "signed"  # requests carry a signature or token: forged and expired one
 RATE_LIMITS = "rate_limits"  # the platform's API answers 429 with Retry-After, and errors
 EPHEMERAL = "ephemeral"  # replies only the person sees, in the conversation
 UPDATE = "update"  # a pressed card is replaced in place
+# The update is an API call of its own (Slack's chat.update), shown in the reply's order and
+# refusable; on Teams it is the press's HTTP answer, seen after what the turn sent.
+UPDATE_BY_API = "update_by_api"
 
 ALL_KINDS = frozenset(
     {
@@ -48,6 +51,7 @@ ALL_KINDS = frozenset(
         RATE_LIMITS,
         EPHEMERAL,
         UPDATE,
+        UPDATE_BY_API,
     }
 )
 

@@ -24,6 +24,7 @@ from tests.contract.harness import (
     RETRIES,
     SIGNED,
     UPDATE,
+    UPDATE_BY_API,
     PlatformHarness,
     PlatformSession,
     Recorder,
@@ -218,7 +219,19 @@ def _kind(body: dict[str, Any]) -> str:
 class GoogleChatHarness(PlatformHarness):
     platform: ClassVar[str] = "google_chat"
     supports: ClassVar[frozenset[str]] = frozenset(
-        {COMMAND, FORM, INSTALL, MESSAGE, PRESS, RATE_LIMITS, REACTION, RETRIES, SIGNED, UPDATE}
+        {
+            COMMAND,
+            FORM,
+            INSTALL,
+            MESSAGE,
+            PRESS,
+            RATE_LIMITS,
+            REACTION,
+            RETRIES,
+            SIGNED,
+            UPDATE,
+            UPDATE_BY_API,
+        }
     )
 
     @asynccontextmanager

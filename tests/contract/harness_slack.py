@@ -42,6 +42,7 @@ from tests.contract.harness import (
     RETRIES,
     SIGNED,
     UPDATE,
+    UPDATE_BY_API,
     PlatformHarness,
     PlatformSession,
     Recorder,
@@ -508,6 +509,7 @@ class SlackHarness(PlatformHarness):
             RATE_LIMITS,
             EPHEMERAL,
             UPDATE,
+            UPDATE_BY_API,
         }
     )
 

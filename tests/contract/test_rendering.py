@@ -59,7 +59,7 @@ def test_the_catalogue_holds_every_kind_of_card(cards: Catalogue) -> None:
 
 
 def test_every_card_the_core_makes_is_within_the_limits_and_pings_no_one(
-    platform: PlatformSession, cards: Catalogue
+    cards: Catalogue, platform: PlatformSession
 ) -> None:
     problems: list[str] = []
     for origin, message in cards.messages:
@@ -72,7 +72,7 @@ def test_every_card_the_core_makes_is_within_the_limits_and_pings_no_one(
 
 
 def test_every_form_the_core_opens_is_within_the_limits(
-    platform: PlatformSession, cards: Catalogue
+    cards: Catalogue, platform: PlatformSession
 ) -> None:
     problems: list[str] = []
     for origin, form in cards.forms:

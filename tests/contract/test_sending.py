@@ -12,7 +12,14 @@ import pytest
 from bot.events import ActionInvoked, MessageReceived, Reply
 from bot.messages import Message
 from bot.platform import DeliveryError
-from tests.contract.harness import MESSAGE, PRESS, RATE_LIMITS, UPDATE, PlatformSession
+from tests.contract.harness import (
+    MESSAGE,
+    PRESS,
+    RATE_LIMITS,
+    UPDATE,
+    UPDATE_BY_API,
+    PlatformSession,
+)
 from tests.contract.helpers import accepted, answer_with, sent_card
 
 
@@ -89,7 +96,7 @@ async def test_an_update_that_meets_a_short_429_is_retried_once_and_shown(
     assert [u.text for u in updates if "voted, after a wait" in u.text]
 
 
-@pytest.mark.needs(MESSAGE, PRESS, UPDATE, RATE_LIMITS)
+@pytest.mark.needs(MESSAGE, PRESS, UPDATE_BY_API, RATE_LIMITS)
 async def test_a_refused_part_of_a_reply_does_not_stop_the_rest(
     platform: PlatformSession,
 ) -> None:
