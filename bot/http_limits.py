@@ -42,7 +42,8 @@ class SignedEndpoint:
     unless_unset: str = ""
 
 
-# Kept in step with the adapters' own paths and header names by tests/test_slow_clients.py.
+# Kept in step with the adapters' own paths and header names by
+# tests/reliability/test_slow_clients.py.
 SIGNED_ENDPOINTS = (
     SignedEndpoint("/slack/events", ("X-Slack-Signature", "X-Slack-Request-Timestamp")),
     # While VOICE_WEBHOOK_SECRET is unset the webhook itself answers 503 "the webhook is off".

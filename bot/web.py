@@ -136,8 +136,9 @@ TEXT_BODIES = ("application/json", "application/x-www-form-urlencoded")
 @web.middleware
 async def utf8_bodies(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Refuse JSON and form bodies that are not UTF-8 with a 400 saying so. Slack's and Teams'
-    libraries decode them without asking and answer 500 (found by tests/test_hostile_text.py);
-    the platforms never send such bodies, so this is a sender's bug or a probe."""
+    libraries decode them without asking and answer 500 (found by
+    tests/platforms/test_hostile_text.py); the platforms never send such bodies, so this is a
+    sender's bug or a probe."""
     if request.body_exists and request.content_type in TEXT_BODIES:
         body = await request.read()  # read by bot/http_limits.py already; kept for the handler
         try:

@@ -19,7 +19,7 @@ server plays both parts on 127.0.0.1:
   point MSAL at it.
 
 Found by reading botframework-connector 4.17.1 and msal 1.39, and by experiment (see
-tests/test_botframework_identity.py):
+tests/platforms/test_botframework_identity.py):
 
 * botframework fetches metadata and keys with synchronous ``requests.get`` inside the async
   ``authenticate_request``, and MSAL is synchronous too (called from ``signed_session`` in the

@@ -1,6 +1,6 @@
 """A burst of signed Slack clicks and /suggest commands against the real ``advocacy serve``,
 stopped in the middle (``kill -9`` or SIGTERM), then a restart: what was acknowledged, what was
-recorded. Shared by tests/test_acknowledged_durable.py (which asserts) and
+recorded. Shared by tests/reliability/test_acknowledged_durable.py (which asserts) and
 benchmarks/durability.py (which prints figures)."""
 
 from __future__ import annotations

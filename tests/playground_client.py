@@ -5,7 +5,7 @@ package-lock.json) is installed with ``npm ci`` into tests/playground/node_modul
 ``Playground`` starts it against a bot endpoint, talks to it over its HTTP API as the person at
 the keyboard would through its web page, and records what its two websockets report. What the
 API looks like, and what the playground sends the bot, is written down in
-tests/test_teams_playground.py's docstring.
+tests/platforms/test_teams_playground.py's docstring.
 """
 
 from __future__ import annotations

@@ -48,7 +48,7 @@ urllib3 2.x):
   POST (send/reply/create_conversation) errors surface at once, status and headers included.
 
 The Adaptive Card schema (tests/schemas/adaptive-card-1.5.json, draft-06) with
-``jsonschema.Draft6Validator``, found by experiment (see tests/test_teams_fake.py):
+``jsonschema.Draft6Validator``, found by experiment (see tests/platforms/test_teams_fake.py):
 
 * Works offline as is: every ``$ref`` is local (``#/definitions/...``); the root's ``id`` is the
   draft-04 keyword, ignored by draft 6, so no base URI and nothing to fetch. The validator is

@@ -1,6 +1,6 @@
 """The adapter contract, whole and in one place: what the core gives an adapter and what an
 adapter must give back. Adapters import the core only from here (and ``bot.messages`` and
-``bot.events``, the neutral shapes); ``tests/test_architecture.py`` keeps them so.
+``bot.events``, the neutral shapes); ``tests/operations/test_architecture.py`` keeps them so.
 
 - ``contract``: the factory, ``ChatAdapter`` (mount, start, stop, send), ``DeliveryTarget``,
   ``SendResult`` and ``DeliveryError`` (a 429's ``retry_after``, ``permanent``, ``platform_down``).

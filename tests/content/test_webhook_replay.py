@@ -18,9 +18,9 @@ from bot.app import Application
 from bot.storage.models import VoiceItem
 from bot.web import build_web_app
 from content.voice.webhook import PATH
-from tests import test_voice
+from tests.content import test_voice
+from tests.content.test_voice import signed
 from tests.fakes import RemotePlatform
-from tests.test_voice import signed
 
 voice_server = test_voice.voice_server  # the signed webhook on a real server
 

@@ -44,15 +44,15 @@ from bot.services.permissions import OPERATOR
 from bot.services.promises import Promise
 from bot.services.suggestions import answer_suggestion, file_suggestion, vote
 from bot.storage.models import DecisionReview, Delivery, Objective, Suggestion, SuggestionResponse
-from tests import test_console
 from tests.conftest import actor, make_member
 from tests.fakes import RemotePlatform
+from tests.operations import test_console
+from tests.operations.test_console import Browser, signed_in
 from tests.slack_support import slack_stack, unescaped_markup, view_submission
 from tests.teams_fake import adaptive_card_error
 from tests.teams_support import TENANT as TEAMS_TENANT
 from tests.teams_support import action, cards_in, teams_stack
 from tests.teams_support import user as teams_user
-from tests.test_console import Browser, signed_in
 
 server, browsers = test_console.server, test_console.browsers  # the same fixtures
 

@@ -21,7 +21,7 @@ from bot.services.suggestions import file_suggestion
 from bot.storage.models import Feedback
 from tests.conftest import make_member
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TOUR = ROOT / "content" / "demo" / "tour.txt"
 
 

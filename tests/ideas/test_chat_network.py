@@ -15,7 +15,7 @@ from bot.plugins import PageInfo
 from bot.services.objectives import add_objective
 from bot.services.permissions import OPERATOR
 from tests.conftest import actor, make_member
-from tests.test_ssrf import first_of, slow_page
+from tests.content.test_ssrf import first_of, slow_page
 
 WRITE_PATIENCE_SECONDS = 30  # a deadlock guard, not a speed goal: the write needs milliseconds
 

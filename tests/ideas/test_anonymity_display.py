@@ -19,9 +19,9 @@ from bot.services.members import get_member
 from bot.services.suggestions import file_suggestion
 from bot.storage.models import Suggestion
 from tests.conftest import make_member
-from tests.test_console import Browser, signed_in
+from tests.operations.test_console import Browser, signed_in
 
-pytest_plugins = ["tests.test_console"]  # its server and browsers fixtures
+pytest_plugins = ["tests.operations.test_console"]  # its server and browsers fixtures
 
 
 async def file(app: Application, user: str, text: str, *, anonymous: bool) -> Suggestion:

@@ -1,6 +1,6 @@
 """The web console over real HTTP: one-time sign-in links (expiry, reuse), sessions (cookie
 flags, idle time-out), CSRF, role checks on every page, and the pages' work reaching chat.
-(Attacks on the console: tests/test_console_security.py.)"""
+(Attacks on the console: tests/operations/test_console_security.py.)"""
 
 from __future__ import annotations
 

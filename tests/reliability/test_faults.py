@@ -7,7 +7,8 @@ faults is all there.
 
 Runs where TEST_DATABASE_URL names this machine's PostgreSQL and this user may restart it (as CI
 does); skipped elsewhere. The other fault suites (platform faults alone, kill -9 alone, on SQLite
-and for Teams) are tests/test_delivery_faults.py and tests/test_crash_recovery.py."""
+and for Teams) are tests/reliability/test_delivery_faults.py and
+tests/reliability/test_crash_recovery.py."""
 
 from __future__ import annotations
 

@@ -25,7 +25,7 @@ from bot.storage.database import Database
 from bot.storage.models import Delivery, OutboundMessage, Suggestion
 from tests.conftest import actor, make_member
 from tests.fakes import RemotePlatform
-from tests.test_loop import delivered
+from tests.ideas.test_loop import delivered
 
 
 async def test_an_anonymous_author_who_voted_is_told_like_every_other_voter(

@@ -51,9 +51,9 @@ from content.voice.pipeline import AlertRules, VoicePipeline, VoiceRecord
 from content.voice.scrub import scrub
 from content.voice.themes import Taxonomy
 from tests.conftest import SECRET, actor, make_member
+from tests.operations.test_console import Browser, browsers, server, signed_in  # noqa: F401 (fixtures)
 from tests.slack_support import MENTION_MARKUP
 from tests.teams_fake import adaptive_card_error
-from tests.test_console import Browser, browsers, server, signed_in  # noqa: F401 (fixtures)
 
 REFUNDS = [
     ("acme", "Still waiting for my refund after three weeks, this is slow."),

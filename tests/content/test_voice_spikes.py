@@ -269,7 +269,7 @@ async def test_the_console_marks_spiking_themes_and_counts_voice_logged_by_colle
     from bot.domain import Role
     from bot.web import build_web_app
     from tests.conftest import make_member
-    from tests.test_console import Browser, signed_in
+    from tests.operations.test_console import Browser, signed_in
 
     now = utcnow()
     await add_voice(app, "billing", now - timedelta(hours=1), "Refund, please", count=2)
@@ -330,7 +330,7 @@ async def test_a_webhook_batch_that_makes_a_spike_alerts_it_at_once(
     from aiohttp.test_utils import TestServer
 
     from bot.web import build_web_app
-    from tests.test_voice import SECRET, post_webhook, signed
+    from tests.content.test_voice import SECRET, post_webhook, signed
 
     registry = AdapterRegistry([ShellAdapterFactory(), RemoteAdapterFactory(remote)])
     configured = with_env(settings, VOICE_WEBHOOK_SECRET=SECRET)

@@ -20,7 +20,7 @@ import pytest
 
 from bot.config import DEFAULT_PORT
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def instructions(dockerfile: Path) -> list[tuple[str, str]]:

@@ -1,7 +1,7 @@
 """Refused console forms, over real HTTP: every form comes back with what was typed and the reason
 in a red alert beside the field it is about (the field marked invalid and focused), nothing kept;
 a cron that never fires is refused; people's text is isolated and shown in written order. (In a
-real browser, at desktop and phone width: tests/test_console_browser.py.)"""
+real browser, at desktop and phone width: tests/operations/test_console_browser.py.)"""
 
 from __future__ import annotations
 
@@ -22,9 +22,9 @@ from bot.services.objectives_report import build_objectives_report
 from bot.services.permissions import OPERATOR
 from bot.services.suggestions import answer_suggestion, file_suggestion
 from bot.storage.models import ContentItem, Digest, Suggestion
-from tests import test_console
 from tests.conftest import make_member
-from tests.test_console import Browser, signed_in
+from tests.operations import test_console
+from tests.operations.test_console import Browser, signed_in
 
 server, browsers = test_console.server, test_console.browsers  # the same fixtures
 

@@ -721,7 +721,7 @@ def test_the_manifest_declares_what_the_adapter_uses() -> None:
     from adapters.slack.parse import COMMANDS
 
     manifest = yaml.safe_load(
-        (Path(__file__).parent.parent / "adapters/slack/manifest.yaml").read_text()
+        (Path(__file__).parents[2] / "adapters/slack/manifest.yaml").read_text()
     )
     assert sorted(manifest["oauth_config"]["scopes"]["bot"]) == sorted(BOT_SCOPES)
     assert {c["command"] for c in manifest["features"]["slash_commands"]} == set(COMMANDS)

@@ -425,9 +425,7 @@ def test_the_slack_manifest_and_the_teams_package_declare_the_message_actions() 
     from adapters.slack.adapter import VOICE_SHORTCUT_CALLBACK
     from adapters.teams.package import manifest
 
-    slack = yaml.safe_load(
-        (Path(__file__).parent.parent / "adapters/slack/manifest.yaml").read_text()
-    )
+    slack = yaml.safe_load((Path(__file__).parents[2] / "adapters/slack/manifest.yaml").read_text())
     shortcuts = {s["callback_id"]: s for s in slack["features"]["shortcuts"]}
     assert shortcuts[VOICE_SHORTCUT_CALLBACK]["type"] == "message"
     assert shortcuts[VOICE_SHORTCUT_CALLBACK]["name"] == "Log as customer voice"

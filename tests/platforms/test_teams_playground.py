@@ -138,8 +138,8 @@ def playground_installed() -> Path:
 
 
 class Bot:
-    """``advocacy serve`` as a subprocess, started as tests/test_teams_e2e.py does; its log is
-    kept for failure reports."""
+    """``advocacy serve`` as a subprocess, started as tests/platforms/test_teams_e2e.py does;
+    its log is kept for failure reports."""
 
     def __init__(self, env: dict[str, str], cwd: Path) -> None:
         self.env = env

@@ -2,7 +2,7 @@
 phone width: whole counts up the side, a tick and a date at every weekly point, date labels
 that never overlap, the legend outside the plot, and themes with equal counts both visible;
 and whole counts on the objectives chart's Suggestions panel. (The page's <picture> picks the
-narrow layout on a phone: tests/test_console_browser.py.)"""
+narrow layout on a phone: tests/operations/test_console_browser.py.)"""
 
 from __future__ import annotations
 

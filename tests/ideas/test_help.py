@@ -20,7 +20,7 @@ from bot.services.permissions import require_role
 from bot.storage.models import Delivery, Member
 from tests.conftest import actor, make_member
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 async def help_usages(app: Application, user: str, umbrella: bool = False) -> list[str]:

@@ -30,7 +30,7 @@ from bot.storage.database import Database, normalise_database_url
 from tests.conftest import POSTGRES_URL
 from tests.fakes import RemotePlatform
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TOO_LONG = "9" * 23  # no 64-bit id: SQLite's driver raised OverflowError with a traceback
 
 

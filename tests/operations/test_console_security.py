@@ -1,7 +1,7 @@
 """Attacks on the web console, each over real HTTP against the real server (issue 13): link
 scanners spending sign-in links, login CSRF, guessing sign-in tokens, attacker text in
 ``?notice=``, a period that overflowed into a 500, missing security headers, and a page read
-while holding the database. (The console's own behaviour: tests/test_console.py.)"""
+while holding the database. (The console's own behaviour: tests/operations/test_console.py.)"""
 
 from __future__ import annotations
 
@@ -30,9 +30,9 @@ from bot.storage.types import utcnow
 from bot.web import build_web_app
 from tests.browser_support import chromium_page, requires_chromium, screenshot
 from tests.conftest import make_member
-from tests.test_console import Browser, link
+from tests.operations.test_console import Browser, link
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NOTICE = re.compile(r'<p class="(notice|refused)" role="(?:status|alert)">(.*?)</p>', re.S)
 
 

@@ -28,7 +28,7 @@ from bot.services.permissions import OPERATOR
 from bot.web import build_web_app
 from tests.conftest import make_member
 from tests.fakes import RemoteAdapterFactory, RemotePlatform
-from tests.test_console import Browser, link
+from tests.operations.test_console import Browser, link
 
 OFFLINE_REASON = "set OFFLINE_TOKEN to enable it"
 SLACK_VARIABLES = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_CLIENT_ID")

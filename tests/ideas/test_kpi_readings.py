@@ -46,18 +46,18 @@ from bot.storage.models import KpiReading
 from bot.storage.types import utcnow
 from bot.web import build_web_app
 from content.demo.loader import load_demo
-from tests import test_console
 from tests.browser_support import chromium_page, requires_chromium, screenshot, screenshot_dir
 from tests.conftest import make_member
 from tests.fakes import RemoteAdapterFactory, RemotePlatform
-from tests.test_console import Browser, signed_in
-from tests.test_console_browser import loaded_width
-from tests.test_console_browser import sign_in_path as browser_sign_in_path
-from tests.test_console_forms import parsed, refused_beside
+from tests.operations import test_console
+from tests.operations.test_console import Browser, signed_in
+from tests.operations.test_console_browser import loaded_width
+from tests.operations.test_console_browser import sign_in_path as browser_sign_in_path
+from tests.operations.test_console_forms import parsed, refused_beside
 
 server, browsers = test_console.server, test_console.browsers  # the console's fixtures
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SECRET = "kpi-webhook-secret-for-tests"
 TODAY = utcnow().date()
 

@@ -21,9 +21,9 @@ from bot.domain import Role
 from bot.events import CommandInvoked
 from bot.web import build_web_app
 from tests.conftest import actor, make_member
-from tests.test_chat import send_digest, useful_press
+from tests.ideas.test_chat import send_digest, useful_press
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
