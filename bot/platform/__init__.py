@@ -8,8 +8,10 @@ adapter must give back. Adapters import the core only from here (and ``bot.messa
 - ``reply``: ``ReplySurface`` and ``show_reply``, the one way a ``Reply`` is shown.
 - ``capabilities``: optional protocols an adapter declares by having them (directory sync, a
   home surface, message actions, a socket connection).
-- ``inbox``, ``pacing``, ``actions``, ``members``, ``forms``, ``support``, ``cli``: what an
-  adapter's inbound path, sends, cards, directory sync and commands need.
+- ``inbox``, ``pacing``, ``actions``, ``dialogs``, ``members``, ``forms``, ``store``, ``support``,
+  ``cli``: what an adapter's inbound path, sends, cards, directory sync and commands need.
+- ``registry``, ``entry_points``: how the core finds adapters (an ``advocacy.adapters`` entry
+  point naming the factory class). ``docs/ADAPTERS.md`` is the contract in prose.
 """
 
 from bot.platform.capabilities import (

@@ -14,15 +14,15 @@ if TYPE_CHECKING:
 
 @runtime_checkable
 class DirectorySync(Protocol):
-    """Reads the platform's people (Slack's users.list, a Teams roster, a Chat space's members)
-    and imports them as members, with their managers where the platform knows them."""
+    """Reads the platform's people (Slack's users.list) and imports them as members, with their
+    managers where the platform knows them."""
 
     async def sync_directory(self, scope: str = "") -> ImportReport: ...
 
 
 @runtime_checkable
 class HomeSurface(Protocol):
-    """A per-person home the bot draws (Slack's Home tab, a Teams personal-tab card)."""
+    """A per-person home the bot draws (Slack's Home tab)."""
 
     async def publish_home(self, actor: Actor) -> None: ...
 
@@ -37,15 +37,16 @@ class MessageActions(Protocol):
 
 @runtime_checkable
 class SocketConnection(Protocol):
-    """Receives events over a connection the bot opens (Slack's Socket Mode): no public URL.
-    ``connected`` says whether it is up, for the health check."""
+    """Receives events over a connection the bot opens (as Slack's Socket Mode would): no
+    public URL. ``connected`` says whether it is up. No adapter has one yet, and nothing in the
+    core reads it (the health check does not)."""
 
     @property
     def connected(self) -> bool: ...
 
 
 def capabilities_of(adapter: object) -> list[str]:
-    """The optional capabilities an adapter declares, by name (for the start-up log and tests)."""
+    """The optional capabilities an adapter declares, by name (for tests and diagnostics)."""
     found = []
     for name, protocol in (
         ("directory sync", DirectorySync),

@@ -32,7 +32,8 @@ class AdapterContext:
     router: EventRouter
     metrics: Metrics
     sealer: Sealer
-    # Where inbound events are written before the platform is told they arrived.
+    # Where inbound events are written before the platform is told they arrived. Always set by
+    # the application; None only in a context built by hand (a unit test of a parser, say).
     inbox: Inbox | None = None
     # The adapter's own records in our database; set per adapter by the registry.
     store: AdapterStore | None = None

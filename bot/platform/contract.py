@@ -92,10 +92,14 @@ class ChatAdapter(Protocol):
 
 
 class AdapterFactory(Protocol):
+    """Named by the platform's ``advocacy.adapters`` entry point (the class; called with no
+    arguments). ``platform`` is also the actors', the delivery targets' and the inbox kind's."""
+
     platform: str
 
     def status(self, settings: Settings) -> AdapterStatus:
-        """Whether the configuration enables this adapter, and why (for the start-up log)."""
+        """Whether the configuration enables this adapter, and why (for the start-up log). The
+        adapter's keys are in ``settings.env``; a missing one is a reason, not an exception."""
         ...
 
     def create(self, context: AdapterContext) -> ChatAdapter: ...

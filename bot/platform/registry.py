@@ -1,6 +1,7 @@
 """The registry that finds adapters: each platform is one package under ``adapters/`` that
-declares an ``advocacy.adapters`` entry point naming its factory; the core discovers it at run
-time and never imports it by name."""
+declares an ``advocacy.adapters`` entry point naming its factory class (in ``pyproject.toml``,
+``name = "adapters.name:NameAdapterFactory"``; loaded and called with no arguments); the core
+discovers it at run time and never imports it by name."""
 
 from __future__ import annotations
 

@@ -32,7 +32,8 @@ class ReplySurface(Protocol):
         ...
 
     async def update_card(self, message: Message) -> None:
-        """Replace the card the event came from."""
+        """Replace the card the event came from (the one its ``message_ref`` names; the core
+        sends an update only for an event that has one)."""
         ...
 
     async def tell(self, message: Message) -> None:

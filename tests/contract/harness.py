@@ -4,21 +4,39 @@ server with the adapter enabled, and the platform's own way of doing each thing 
 The contract tests (``test_*.py`` here) speak only this interface, so every adapter runs the
 same tests. A harness that does not support a kind of event (the shell has no home, and
 no signed requests) says so in ``supports``, and those tests are skipped for it, naming why.
+
+A platform joins with ``tests/contract/harness_<platform>.py``, which must define a module-level
+``HARNESS`` (an instance of its ``PlatformHarness``), and its name in ``PLATFORMS`` in
+``conftest.py``. ``running`` is usually: start the fake platform API, then
+``serving(settings, factory, env)`` below (the real application with only this adapter, and
+the real aiohttp server on loopback), and a ``PlatformSession`` whose ``settle`` is
+``settle_application(app)``. The adapter's keys (secrets, the fake's URL) go in ``env``: an
+adapter reads its configuration from ``Settings.env``.
+
+The fake and the rendering checks (``limit_problems``, ``pings``, ``readable_text``) stand for
+the platform, not for the adapter: write them from the platform's published limits and markup,
+and never import them from the adapter (a check built on the adapter's own constants or its
+own escaping can only agree with it).
 """
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
-from bot.app import Application
+from aiohttp.test_utils import TestServer
+
+from bot.app import Application, open_application
 from bot.config import Settings
 from bot.events import Event, Reply
 from bot.messages import Form, Message
-from bot.platform import SendResult
+from bot.platform import AdapterFactory, AdapterRegistry, SendResult
+from bot.web import build_web_app
+from tests.inbox_support import inbox_settled
 
 # What a harness may support; a contract test names the ones it needs.
 MESSAGE = "message"  # a person writes to the bot
@@ -72,7 +90,10 @@ class Shown:
 @dataclass
 class Recorder:
     """Wraps the application's router: records each event the adapter hands the core, and
-    answers with ``script``'s reply instead of the core's when a test sets one."""
+    answers with ``script``'s reply instead of the core's when a test sets one.
+
+    It replaces ``app.router.handle`` after the adapter was created, so the adapter must look
+    ``context.router.handle`` up when it hands an event over (not keep the bound method)."""
 
     events: list[Event] = field(default_factory=list)
     # None from the script lets the core answer that event itself.
@@ -97,7 +118,14 @@ class Recorder:
 
 class PlatformSession(ABC):
     """A running platform: its fake, the application with the adapter enabled, a real aiohttp
-    server on loopback. People are named ("alice", "bob"); the harness maps them to ids."""
+    server on loopback. People are named ("alice", "bob", "carol"); the harness maps them to
+    ids. ``recorder`` is ``Recorder().install(app)``, made when the session starts.
+
+    Each thing a person does is sent as the platform sends it, signed, over HTTP. Its
+    ``delivery_id`` is the platform's id for the request: the same id again is a redelivery
+    (counted once); None is a fresh delivery, for which a harness that supports ``RETRIES``
+    makes up a new id (the tests check the event carries one). A harness raises
+    ``NotImplementedError`` for what its platform cannot do (``open_home`` without ``HOME``)."""
 
     app: Application
     recorder: Recorder
@@ -178,7 +206,9 @@ class PlatformSession(ABC):
     @abstractmethod
     def fail_next(self, status: int, *, retry_after: float | None = None) -> None:
         """The fake platform answers the next API call with ``status`` (a 429 with
-        ``Retry-After``, a 403 for a permanent refusal, a 500). Only that one call fails."""
+        ``Retry-After``, a 401 for a wrong or revoked credential, a 403 for a permanent
+        refusal, a 500), as the platform reports each (Slack says it in an HTTP 200's body).
+        Only that one call fails."""
 
     # ----- rendering, checked without a network --------------------------------------------------
 
@@ -214,3 +244,34 @@ class PlatformHarness(ABC):
 
 
 HarnessFactory = Callable[[], PlatformHarness]
+
+
+# ----- building blocks for a harness's ``running`` ------------------------------------------------
+
+
+@asynccontextmanager
+async def serving(
+    settings: Settings, factory: AdapterFactory, env: Mapping[str, str]
+) -> AsyncIterator[tuple[Application, str]]:
+    """The real application with only ``factory``'s adapter (``env`` is its configuration, as
+    ``Settings.env``) and the real web app on a loopback port: the application and the server's
+    base URL (``http://127.0.0.1:PORT``, the adapter's routes under it)."""
+    configured = replace(settings, env={**settings.env, **env})
+    registry = AdapterRegistry([factory])
+    async with open_application(configured, registry=registry) as app:
+        server = TestServer(build_web_app(app, run_scheduler=False), host="127.0.0.1")
+        await server.start_server()
+        try:
+            yield app, f"http://127.0.0.1:{server.port}"
+        finally:
+            await server.close()
+
+
+async def settle_application(app: Application) -> None:
+    """Wait until the inbox has handled what was acknowledged and the outbox has sent what is
+    due (a handled event may queue a send, a send may follow a reply): a session's ``settle``."""
+    assert app.worker is not None
+    for _ in range(3):
+        await inbox_settled(app)
+        await app.worker.drain(wait_for_retries=False)
+        await asyncio.sleep(0.01)

@@ -5,7 +5,18 @@ from __future__ import annotations
 
 import pytest
 
-from bot.messages import Button, Card, Fact, FieldKind, Form, FormField, LinkButton, Message, Option
+from bot.messages import (
+    Button,
+    Card,
+    Fact,
+    FieldKind,
+    Form,
+    FormField,
+    Link,
+    LinkButton,
+    Message,
+    Option,
+)
 from tests.contract.catalogue import HOSTILE, LONG_IDEA, Catalogue, catalogue
 from tests.contract.harness import PlatformSession
 
@@ -31,6 +42,36 @@ def test_a_text_only_message_with_hostile_text_never_pings(platform: PlatformSes
     native = platform.render(Message.text(HOSTILE))
     assert platform.pings(native) == []
     assert "<!channel>" in platform.readable_text(native)
+
+
+def test_nothing_the_core_puts_on_a_card_is_dropped(platform: PlatformSession) -> None:
+    """Every part of a card reaches the person: its facts, its links, its link buttons, and a
+    form inside it (inline, or behind a button that opens it: ``bot.platform.actions``)."""
+    card = Card(
+        title="Quarterly launch",
+        text="Read the launch notes.",
+        facts=(Fact("Owner", "Marketing"),),
+        buttons=(
+            Button("Share it", "share", {"n": "1"}),
+            LinkButton("Open article", "https://example.com/a"),
+        ),
+        links=(Link("Launch notes", "https://example.com/notes"),),
+        footer="Sent by the advocacy bot",
+        form=Form("card_form", "Rate it", (FormField("stars", "Stars"),)),
+    )
+    readable = platform.readable_text(platform.render(Message(fallback="launch", cards=(card,))))
+    for part in (
+        "Quarterly launch",
+        "Read the launch notes.",
+        "Owner",
+        "Marketing",
+        "Share it",
+        "Open article",
+        "Launch notes",
+        "Sent by the advocacy bot",
+    ):
+        assert part in readable, part
+    assert "Rate it" in readable or "Stars" in readable
 
 
 def test_a_very_long_card_is_kept_within_the_limits(platform: PlatformSession) -> None:

@@ -68,6 +68,19 @@ async def test_a_server_error_is_retried_later_not_dead_lettered(
     assert (await platform.send("alice", Message.text("try me later"))).platform_ref
 
 
+@pytest.mark.needs(RATE_LIMITS)
+async def test_a_refused_credential_holds_the_platform_instead_of_failing_each_send(
+    platform: PlatformSession,
+) -> None:
+    """A wrong or revoked token (401): ``platform_down``, so the outbox holds the workspace's
+    deliveries until an operator acts, rather than dead-lettering or retrying each one."""
+    platform.fail_next(401)
+    with pytest.raises(DeliveryError) as refused:
+        await platform.send("alice", Message.text("with a revoked token"))
+    assert refused.value.platform_down
+    assert (await platform.send("alice", Message.text("with the token mended"))).platform_ref
+
+
 async def _warm_up(platform: PlatformSession) -> str:
     """Alice has written once (so nothing about her first contact calls the platform's API
     later), and a card was sent to her: its reference."""
