@@ -16,6 +16,7 @@ from bot.inbox import Inbox
 from bot.links import TrackedLinks
 from bot.metrics import Metrics
 from bot.outbox.worker import OutboxWorker
+from bot.platform.capabilities import capabilities_of
 from bot.platform.context import AdapterContext
 from bot.platform.contract import AdapterStatus, ChatAdapter
 from bot.platform.registry import AdapterRegistry
@@ -60,6 +61,10 @@ class Application:
             if status.enabled:
                 level = logging.WARNING if status.warning else logging.INFO
                 log.log(level, "adapter %s: enabled (%s)", name, status.reason)
+                adapter = self.adapters.get(name)
+                extras = capabilities_of(adapter) if adapter is not None else []
+                if extras:
+                    log.info("adapter %s: also offers %s", name, ", ".join(extras))
             else:
                 level = logging.WARNING if status.warning else logging.INFO
                 log.log(level, "adapter %s: disabled (%s)", name, status.reason)

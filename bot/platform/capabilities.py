@@ -14,8 +14,8 @@ if TYPE_CHECKING:
 
 @runtime_checkable
 class DirectorySync(Protocol):
-    """Reads the platform's people (Slack's users.list) and imports them as members, with their
-    managers where the platform knows them."""
+    """Reads the platform's people (Slack's users.list, the rosters of the Teams teams the app
+    is in) and imports them as members, with their managers where the platform knows them."""
 
     async def sync_directory(self, scope: str = "") -> ImportReport: ...
 
@@ -46,7 +46,7 @@ class SocketConnection(Protocol):
 
 
 def capabilities_of(adapter: object) -> list[str]:
-    """The optional capabilities an adapter declares, by name (for tests and diagnostics)."""
+    """The optional capabilities an adapter declares, by name (the start-up log says them)."""
     found = []
     for name, protocol in (
         ("directory sync", DirectorySync),

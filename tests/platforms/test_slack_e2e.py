@@ -91,6 +91,11 @@ async def test_the_full_loop_in_slack_against_advocacy_serve(tmp_path: Path) -> 
         async with running_serve(env, tmp_path) as server:
             port = int(server.base_url.rsplit(":", 1)[1])
             assert any("adapter slack: enabled" in line for line in server.log)
+            # The start-up log says what the adapter can do beyond the contract.
+            assert any(
+                "adapter slack: also offers directory sync, home, message actions" in line
+                for line in server.log
+            )
             async with aiohttp.ClientSession() as session:
                 slack = SlackClient(f"http://127.0.0.1:{port}/slack/events", fake, session)
 
