@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ from aiohttp.typedefs import Handler, Middleware
 
 from bot.config import Settings
 from bot.connection_guard import ConnectionLimits, Refusal, guarded_connection, track_requests
+from bot.platform.contract import SignedEndpoint
 
 log = logging.getLogger(__name__)
 
@@ -30,22 +32,8 @@ READ_BUFFER = 16 * 1024
 SHUTDOWN_SECONDS = 3.0
 
 
-@dataclass(frozen=True)
-class SignedEndpoint:
-    """A POST endpoint whose requests carry a signature or token in these headers; one without
-    them can only be refused, so its body is never read. ``unless_unset`` names a setting that
-    turns the check off while it is empty (Teams without ``MICROSOFT_APP_ID`` serves a local
-    emulator, which sends no token)."""
-
-    path: str
-    headers: tuple[str, ...]
-    unless_unset: str = ""
-
-
-# Kept in step with the adapters' own paths and header names by
-# tests/reliability/test_slow_clients.py.
+# The core's own signed webhooks; adapters declare theirs (bot.platform.SignedRequests).
 SIGNED_ENDPOINTS = (
-    SignedEndpoint("/slack/events", ("X-Slack-Signature", "X-Slack-Request-Timestamp")),
     # While VOICE_WEBHOOK_SECRET is unset the webhook itself answers 503 "the webhook is off".
     SignedEndpoint(
         "/voice/webhook",
@@ -57,7 +45,6 @@ SIGNED_ENDPOINTS = (
         ("X-Advocacy-Signature", "X-Advocacy-Timestamp"),
         unless_unset="KPI_WEBHOOK_SECRET",
     ),
-    SignedEndpoint("/api/messages", ("Authorization",), unless_unset="MICROSOFT_APP_ID"),
 )
 
 
@@ -99,11 +86,14 @@ class BodyBudget:
         self.in_use -= size
 
 
-def refuse_unsigned(settings: Settings) -> Middleware:
-    """401 for a POST to a signed endpoint without the signature's headers, before the body."""
+def refuse_unsigned(
+    settings: Settings, adapters_endpoints: Iterable[SignedEndpoint] = ()
+) -> Middleware:
+    """401 for a POST to a signed endpoint without the signature's headers, before the body:
+    the core's webhooks and the endpoints the enabled adapters declare."""
     endpoints = {
         endpoint.path: endpoint.headers
-        for endpoint in SIGNED_ENDPOINTS
+        for endpoint in (*SIGNED_ENDPOINTS, *adapters_endpoints)
         if not endpoint.unless_unset or (settings.env.get(endpoint.unless_unset) or "").strip()
     }
 
@@ -159,11 +149,13 @@ def read_bodies_within_limits(limits: BodyLimits) -> Middleware:
     return read_body
 
 
-def request_limits(settings: Settings) -> list[Middleware]:
+def request_limits(
+    settings: Settings, adapters_endpoints: Iterable[SignedEndpoint] = ()
+) -> list[Middleware]:
     """The middlewares that protect the server, outermost first."""
     return [
         track_requests,
-        refuse_unsigned(settings),
+        refuse_unsigned(settings, adapters_endpoints),
         read_bodies_within_limits(BodyLimits.from_settings(settings)),
     ]
 

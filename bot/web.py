@@ -27,6 +27,8 @@ from bot.leader import DEFAULT_RETRY_SECONDS
 from bot.links import is_link_preview
 from bot.metrics import CONTENT_TYPE_LATEST
 from bot.outbox.queue import queue_depth
+from bot.platform.capabilities import SignedRequests
+from bot.platform.contract import SignedEndpoint
 from bot.policy_pages import mount_policy_pages
 from bot.services.feedback import record_share_click
 from bot.services.objectives_report import build_objectives_report
@@ -150,6 +152,16 @@ async def utf8_bodies(request: web.Request, handler: Handler) -> web.StreamRespo
     return await handler(request)
 
 
+def adapters_signed_endpoints(application: Application) -> list[SignedEndpoint]:
+    """The signed endpoints the enabled adapters declare (``bot.platform.SignedRequests``)."""
+    return [
+        endpoint
+        for adapter in application.adapters.values()
+        if isinstance(adapter, SignedRequests)
+        for endpoint in adapter.signed_endpoints
+    ]
+
+
 def build_web_app(
     application: Application,
     *,
@@ -160,7 +172,11 @@ def build_web_app(
     app = web.Application(
         client_max_size=1024**2,
         # Security headers first, so that every answer carries them, refusals included.
-        middlewares=[security_headers, *request_limits(application.settings), utf8_bodies],
+        middlewares=[
+            security_headers,
+            *request_limits(application.settings, adapters_signed_endpoints(application)),
+            utf8_bodies,
+        ],
     )
     app[APPLICATION] = application
     app.router.add_get("/healthz", healthz)

@@ -48,6 +48,7 @@ from bot.platform import (
     DeliveryError,
     DeliveryTarget,
     SendResult,
+    SignedEndpoint,
     show_reply,
 )
 from bot.platform.inbox import InboxItem, Receipt
@@ -87,6 +88,14 @@ class GoogleChatAdapter:
         self.inbox.register(INBOX_KIND, self.handle_inbox_item, order_key=_order_key)
 
     # ----- set-up -------------------------------------------------------------------------
+
+    @property
+    def signed_endpoints(self) -> tuple[SignedEndpoint, ...]:
+        """Chat's events and Pub/Sub's pushes each carry a Google-signed bearer token."""
+        endpoints = [SignedEndpoint(EVENTS_PATH, ("Authorization",))]
+        if self.config.pubsub_account:
+            endpoints.append(SignedEndpoint(PUBSUB_PATH, ("Authorization",)))
+        return tuple(endpoints)
 
     def mount(self, app: web.Application) -> None:
         app.router.add_post(EVENTS_PATH, self._handle)

@@ -65,6 +65,7 @@ from bot.platform import (
     DeliveryError,
     DeliveryTarget,
     SendResult,
+    SignedEndpoint,
     show_reply,
 )
 from bot.platform import actions as core_actions
@@ -191,6 +192,11 @@ class SlackAdapter:
         for kind in ("reaction_added", "reaction_removed", "app_home_opened", "message"):
             app.event(kind)(self._on_event)
         return app
+
+    # Bolt checks the signature; the server refuses a request without one before its body.
+    signed_endpoints = (
+        SignedEndpoint(EVENTS_PATH, ("X-Slack-Signature", "X-Slack-Request-Timestamp")),
+    )
 
     def mount(self, app: web.Application) -> None:
         app.router.add_post(EVENTS_PATH, self._handle_events)

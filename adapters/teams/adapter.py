@@ -73,6 +73,7 @@ from bot.platform import (
     DeliveryError,
     DeliveryTarget,
     SendResult,
+    SignedEndpoint,
     actions,
     show_reply,
 )
@@ -134,6 +135,14 @@ class TeamsAdapter:
         _quiet_transport_logs()
 
     # ----- HTTP ---------------------------------------------------------------------------
+
+    @property
+    def signed_endpoints(self) -> tuple[SignedEndpoint, ...]:
+        """Every request carries a Bot Framework token, unless the adapter serves a local
+        emulator (no MICROSOFT_APP_ID), which sends none."""
+        if not self.config.authenticated:
+            return ()
+        return (SignedEndpoint(MESSAGES_PATH, ("Authorization",)),)
 
     def mount(self, app: web.Application) -> None:
         app.router.add_post(MESSAGES_PATH, self._handle)

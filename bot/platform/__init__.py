@@ -18,6 +18,7 @@ from bot.platform.capabilities import (
     DirectorySync,
     HomeSurface,
     MessageActions,
+    SignedRequests,
     SocketConnection,
     capabilities_of,
 )
@@ -29,6 +30,7 @@ from bot.platform.contract import (
     DeliveryError,
     DeliveryTarget,
     SendResult,
+    SignedEndpoint,
 )
 from bot.platform.entry_points import ENTRY_POINT_GROUP, installed_platforms
 from bot.platform.registry import AdapterRegistry
@@ -48,6 +50,8 @@ __all__ = [
     "MessageActions",
     "ReplySurface",
     "SendResult",
+    "SignedEndpoint",
+    "SignedRequests",
     "SocketConnection",
     "capabilities_of",
     "error_message",

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from bot.events import Actor
+from bot.platform.contract import SignedEndpoint
 
 if TYPE_CHECKING:
     from bot.platform.members import ImportReport
@@ -18,6 +19,15 @@ class DirectorySync(Protocol):
     is in) and imports them as members, with their managers where the platform knows them."""
 
     async def sync_directory(self, scope: str = "") -> ImportReport: ...
+
+
+@runtime_checkable
+class SignedRequests(Protocol):
+    """The adapter's endpoints whose requests are signed (as configured now: Teams without an
+    app id serves an emulator, unsigned). Every adapter with an HTTP endpoint declares them:
+    the server refuses an unsigned request to them before reading its body."""
+
+    signed_endpoints: tuple[SignedEndpoint, ...]
 
 
 @runtime_checkable
@@ -53,6 +63,7 @@ def capabilities_of(adapter: object) -> list[str]:
         ("home", HomeSurface),
         ("message actions", MessageActions),
         ("socket connection", SocketConnection),
+        ("signed requests", SignedRequests),
     ):
         if isinstance(adapter, protocol):
             found.append(name)

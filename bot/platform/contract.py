@@ -34,6 +34,18 @@ class DeliveryTarget:
 
 
 @dataclass(frozen=True)
+class SignedEndpoint:
+    """A POST endpoint whose requests carry a signature or token in these headers. The server
+    refuses a request without them (401) before reading its body, so an unsigned flood costs
+    nothing. ``unless_unset`` names a setting that turns the check off while it is empty (the
+    core's own webhooks, off until their secret is set)."""
+
+    path: str
+    headers: tuple[str, ...]
+    unless_unset: str = ""
+
+
+@dataclass(frozen=True)
 class SendResult:
     """The platform's reference to the sent message, so the card can be updated later."""
 

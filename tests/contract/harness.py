@@ -198,6 +198,11 @@ class PlatformSession(ABC):
     async def send(self, person: str, message: Message, *, sealed: bool = False) -> SendResult:
         """The adapter's own ``send`` to the person's direct conversation."""
 
+    def server_url(self) -> str:
+        """The real server's base URL (http://127.0.0.1:PORT), for requests the platform would
+        never send (unsigned ones); harnesses of platforms with signed requests must say it."""
+        raise NotImplementedError
+
     def user_id(self, person: str) -> str:
         """The person's user id on the platform (what a ``DeliveryTarget`` names), for the
         checks that a sealed delivery never shows it; harnesses should say it."""

@@ -8,6 +8,7 @@ import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from adapters.google_chat import cards
 from bot.config import Settings
@@ -63,6 +64,10 @@ class GoogleChatSession(PlatformSession):
         self.app = stack.app
         self.recorder = Recorder().install(stack.app)
         self._from = 0
+
+    def server_url(self) -> str:
+        parts = urlsplit(self.stack.url)
+        return f"{parts.scheme}://{parts.netloc}"
 
     def _name(self, person: str) -> str:
         return person.capitalize()

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -129,6 +130,10 @@ class SlackSession(PlatformSession):
         self._deliveries: dict[str, int] = {}  # delivery id -> times sent (X-Slack-Retry-Num)
 
     # ----- people -----------------------------------------------------------------------------
+
+    def server_url(self) -> str:
+        parts = urlsplit(self.stack.url)
+        return f"{parts.scheme}://{parts.netloc}"
 
     def user_id(self, person: str) -> str:
         uid = "U" + person.upper()

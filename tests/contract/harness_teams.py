@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 import pytest
 from botbuilder.schema import Activity
@@ -140,6 +141,10 @@ class TeamsSession(PlatformSession):
         self.stack.authorization = self._token()
 
     # ----- people and tokens ---------------------------------------------------------------
+
+    def server_url(self) -> str:
+        parts = urlsplit(self.stack.url)
+        return f"{parts.scheme}://{parts.netloc}"
 
     def person(self, name: str) -> TeamsUser:
         if name not in self._people:
