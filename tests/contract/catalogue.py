@@ -73,6 +73,8 @@ class Catalogue:
 
     messages: list[tuple[str, Message]] = field(default_factory=list)
     forms: list[tuple[str, Form]] = field(default_factory=list)
+    # The action ids whose press the core answered with a form.
+    form_actions: set[str] = field(default_factory=set)
     _seen: set[str] = field(default_factory=set)
 
     def add_message(self, origin: str, message: Message) -> None:
@@ -167,7 +169,11 @@ async def _press_what_was_shown(
                 event = ActionInvoked(
                     actor, action_id=button.action_id, value=dict(button.value), message_ref=None
                 )
-                await _ask(app, catalogue, f"{button.action_id} on {origin} as {role}", event)
+                reply = await _ask(
+                    app, catalogue, f"{button.action_id} on {origin} as {role}", event
+                )
+                if reply is not None and reply.form is not None:
+                    catalogue.form_actions.add(button.action_id)
 
 
 _BUILT: Catalogue | None = None

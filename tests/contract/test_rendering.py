@@ -17,6 +17,7 @@ from bot.messages import (
     Message,
     Option,
 )
+from bot.platform.dialogs import FORM_OPENING_ACTIONS
 from tests.contract.catalogue import HOSTILE, LONG_IDEA, Catalogue, catalogue
 from tests.contract.harness import PlatformSession
 
@@ -142,3 +143,10 @@ def test_a_form_with_hostile_labels_and_values_never_pings(platform: PlatformSes
     native = platform.render_form(form)
     assert platform.pings(native) == []
     assert platform.limit_problems(native) == []
+
+
+def test_every_button_that_opens_a_form_is_known_as_one(cards: Catalogue) -> None:
+    """Google Chat must mark a button that opens a dialog before it is pressed: the core's list
+    of such actions (bot.platform.dialogs) holds every one whose press answered with a form."""
+    assert cards.form_actions, "no press in the catalogue opened a form"
+    assert cards.form_actions <= FORM_OPENING_ACTIONS
