@@ -1,0 +1,98 @@
+"""Defects found trying Google Chat as its admin, employees and managers would (issue 16's
+trial): settings an operator gets wrong are named in the start-up status, never a traceback
+or a server that will not start."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from adapters.google_chat import GoogleChatAdapterFactory
+from bot.config import Settings
+
+PUBLIC = "https://advocacy.example.com"
+
+
+def status(env: dict[str, str]) -> tuple[bool, str, bool]:
+    found = GoogleChatAdapterFactory().status(Settings(public_url=PUBLIC, env=env))
+    return found.enabled, found.reason, found.warning
+
+
+def key_file(directory: Path, **changes: object) -> str:
+    from tests.google_chat_fake import _key_pair
+
+    _, pem, _ = _key_pair("trial")
+    info = {
+        "type": "service_account",
+        "project_id": "p",
+        "private_key_id": "k1",
+        "private_key": pem,
+        "client_email": "bot@p.iam.gserviceaccount.com",
+        "client_id": "1",
+        "token_uri": "https://oauth2.googleapis.com/token",
+        **changes,
+    }
+    path = directory / "key.json"
+    path.write_text(json.dumps(info))
+    return str(path)
+
+
+@pytest.mark.parametrize("content", ["[1, 2]", '"a string"', "null", "42"])
+def test_a_key_file_that_is_json_but_not_an_object_is_named_not_a_traceback(
+    tmp_path: Path, content: str
+) -> None:
+    path = tmp_path / "key.json"
+    path.write_text(content)
+    enabled, reason, warning = status({"GOOGLE_CHAT_SERVICE_ACCOUNT_FILE": str(path)})
+    assert not enabled and warning
+    assert "is not a service account key" in reason
+
+
+def test_a_key_whose_private_key_is_broken_disables_google_chat_by_name(tmp_path: Path) -> None:
+    broken = "-----BEGIN PRIVATE KEY-----\nnotakey\n-----END PRIVATE KEY-----\n"
+    path = key_file(tmp_path, private_key=broken)
+    enabled, reason, warning = status({"GOOGLE_CHAT_SERVICE_ACCOUNT_FILE": path})
+    assert not enabled and warning
+    assert "GOOGLE_CHAT_SERVICE_ACCOUNT_FILE" in reason and "private_key" in reason
+
+
+def test_a_project_number_audience_that_is_not_a_number_is_refused(tmp_path: Path) -> None:
+    enabled, reason, warning = status(
+        {
+            "GOOGLE_CHAT_SERVICE_ACCOUNT_FILE": key_file(tmp_path),
+            "GOOGLE_CHAT_AUDIENCE_TYPE": "project_number",
+            "GOOGLE_CHAT_AUDIENCE": f"{PUBLIC}/google-chat/events",
+        }
+    )
+    assert not enabled and warning and "project number" in reason
+
+
+def test_an_endpoint_url_audience_that_is_not_a_url_is_refused(tmp_path: Path) -> None:
+    enabled, reason, warning = status(
+        {
+            "GOOGLE_CHAT_SERVICE_ACCOUNT_FILE": key_file(tmp_path),
+            "GOOGLE_CHAT_AUDIENCE": "123456789012",
+        }
+    )
+    assert not enabled and warning
+    assert "GOOGLE_CHAT_AUDIENCE_TYPE=project_number" in reason
+
+
+def test_a_misspelt_setting_is_named_with_the_one_meant() -> None:
+    enabled, reason, warning = status({"GOOGLE_CHAT_SERVICE_ACOUNT_FILE": "/etc/key.json"})
+    assert not enabled and warning
+    assert "GOOGLE_CHAT_SERVICE_ACOUNT_FILE" in reason
+    assert "GOOGLE_CHAT_SERVICE_ACCOUNT_FILE" in reason
+
+
+def test_a_misspelt_setting_beside_a_good_key_is_still_named(tmp_path: Path) -> None:
+    enabled, reason, warning = status(
+        {
+            "GOOGLE_CHAT_SERVICE_ACCOUNT_FILE": key_file(tmp_path),
+            "GOOGLE_CHAT_AUDIENCE_TYP": "project_number",
+        }
+    )
+    assert enabled and warning
+    assert "GOOGLE_CHAT_AUDIENCE_TYP " in reason and "GOOGLE_CHAT_AUDIENCE_TYPE" in reason
