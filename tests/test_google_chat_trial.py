@@ -5,12 +5,16 @@ or a server that will not start."""
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from adapters.google_chat import GoogleChatAdapterFactory
-from bot.config import Settings
+from bot.config import ChannelRef, Settings
+from bot.messages import Message
+from bot.platform import DeliveryTarget
+from tests.google_chat_support import GoogleChatStack, google_chat_stack, readable_text
 
 PUBLIC = "https://advocacy.example.com"
 
@@ -96,3 +100,24 @@ def test_a_misspelt_setting_beside_a_good_key_is_still_named(tmp_path: Path) -> 
     )
     assert enabled and warning
     assert "GOOGLE_CHAT_AUDIENCE_TYP " in reason and "GOOGLE_CHAT_AUDIENCE_TYPE" in reason
+
+
+@pytest.fixture
+async def chat(sqlite_settings: Settings) -> AsyncIterator[GoogleChatStack]:
+    async with google_chat_stack(sqlite_settings) as stack:
+        yield stack
+
+
+@pytest.mark.parametrize("written", ["google_chat:spaces/AAAAideas", "google_chat:AAAAideas"])
+async def test_a_space_in_suggestions_channels_is_reached_as_the_readme_names_it(
+    chat: GoogleChatStack, written: str
+) -> None:
+    """``SUGGESTIONS_CHANNELS=google_chat:spaces/AAAA…`` (a space's resource name, as the Chat
+    API and its URLs give it) was split as workspace "spaces" and channel "AAAA…", and every
+    post to it was refused with a 404 and dead-lettered."""
+    chat.fake.add_space("spaces/AAAAideas")
+    channel = ChannelRef.parse(written)
+    to = DeliveryTarget(7, "google_chat", channel.channel_id, channel.workspace, channel=True)
+    await chat.app.adapters["google_chat"].send(to, Message.text("New idea #1"))
+    [posted] = chat.fake.in_space("spaces/AAAAideas")
+    assert "New idea #1" in readable_text(posted.body) or posted.body.get("text")
