@@ -121,3 +121,16 @@ async def test_a_space_in_suggestions_channels_is_reached_as_the_readme_names_it
     await chat.app.adapters["google_chat"].send(to, Message.text("New idea #1"))
     [posted] = chat.fake.in_space("spaces/AAAAideas")
     assert "New idea #1" in readable_text(posted.body) or posted.body.get("text")
+
+
+def test_a_direction_override_in_people_s_text_does_not_reorder_what_a_manager_reads() -> None:
+    """U+202E before "evil" shows "live": the console and charts drop such overrides, and so
+    do Google Chat's cards and notifications (the words stay, in the order they were written)."""
+    from adapters.google_chat.cards import render_message
+    from bot.messages import Card
+
+    idea = "Refund \u202eevil\u202c now, \u2067שלום\u2069 مرحبا"
+    body = render_message(Message(f"New idea #3: {idea}", cards=(Card("New idea #3", idea),)))
+    shown = json.dumps(body, ensure_ascii=False)
+    assert not any(chr(c) in shown for c in range(0x202A, 0x202F))
+    assert "evil" in shown and "שלום" in shown and "مرحبا" in shown
