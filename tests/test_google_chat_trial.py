@@ -134,3 +134,30 @@ def test_a_direction_override_in_people_s_text_does_not_reorder_what_a_manager_r
     shown = json.dumps(body, ensure_ascii=False)
     assert not any(chr(c) in shown for c in range(0x202A, 0x202F))
     assert "evil" in shown and "שלום" in shown and "مرحبا" in shown
+
+
+def test_an_optional_field_whose_label_says_so_is_not_marked_optional_twice() -> None:
+    """/voice's form labels read "Which customer or segment (optional) (optional)"."""
+    from adapters.google_chat.cards import form_message
+    from bot.messages import FieldKind, Form, FormField
+
+    form = Form(
+        "voice",
+        "Log customer voice",
+        (
+            FormField("text", "What the customer said", FieldKind.MULTILINE, required=True),
+            FormField("customer", "Which customer or segment (optional)", FieldKind.TEXT),
+            FormField("note", "A note", FieldKind.TEXT),
+        ),
+    )
+    labels = [
+        widget["textInput"]["label"]
+        for section in form_message(form)["cardsV2"][0]["card"]["sections"]
+        for widget in section["widgets"]
+        if "textInput" in widget
+    ]
+    assert labels == [
+        "What the customer said",
+        "Which customer or segment (optional)",
+        "A note (optional)",
+    ]

@@ -182,7 +182,8 @@ def _size(value: Any) -> int:
 
 
 def _input(field: FormField, value: Any) -> dict[str, Any]:
-    label = plain(field.label + ("" if field.required else " (optional)"), LABEL)
+    says_optional = field.required or field.label.rstrip().endswith("(optional)")
+    label = plain(field.label + ("" if says_optional else " (optional)"), LABEL)
     if field.kind == FieldKind.SELECT:
         chosen = str(value if value is not None else field.initial)
         return {
