@@ -241,7 +241,7 @@ class GoogleChatAdapter:
 
     async def _space_for(self, target: DeliveryTarget) -> str:
         if target.channel:
-            return target.recipient
+            return channel_space(target.recipient)
         space = await self.spaces.direct(target.recipient)
         if space:
             return space
@@ -270,6 +270,13 @@ class GoogleChatAdapter:
                 await self.spaces.forget(target.recipient)  # looked up again next time
             raise
         return SendResult(platform_ref=name or None)
+
+
+def channel_space(channel_id: str) -> str:
+    """A configured channel's space name: ``google_chat:spaces/AAAA`` is parsed as workspace
+    "spaces" and channel "AAAA" (the Slack form ``T0123/C0123``), and ``google_chat:AAAA`` is
+    the space's id alone; both are ``spaces/AAAA`` to the Chat API."""
+    return channel_id if channel_id.startswith("spaces/") else f"spaces/{channel_id}"
 
 
 class EventSurface:

@@ -27,6 +27,7 @@ from bot.messages import (
 )
 from bot.platform.actions import FORM_OPEN
 from bot.platform.dialogs import FORM_OPENING_ACTIONS
+from bot.platform.support import in_written_order
 
 WIDGETS_PER_CARD = 100
 CARD_BYTES = 32_000
@@ -40,14 +41,15 @@ FOOTER_COLOR = "#5f6368"
 
 
 def escape(text: str) -> str:
-    """People's text inside card HTML: shown as typed, never markup, a mention or a link."""
-    return html.escape(text, quote=False)
+    """People's text inside card HTML: shown as typed, never markup, a mention or a link, and
+    in the order it was written (no direction override to show "evil" as "live")."""
+    return html.escape(in_written_order(text), quote=False)
 
 
 def inert(text: str) -> str:
     """Plain text (a notification's fallback) that cannot read as ``<users/all>`` or
     ``<https://link|label>``: a zero-width space follows every '<'."""
-    return text.replace("<", "<\u200b")
+    return in_written_order(text).replace("<", "<\u200b")
 
 
 def truncate(text: str, limit: int) -> str:
@@ -180,7 +182,8 @@ def _size(value: Any) -> int:
 
 
 def _input(field: FormField, value: Any) -> dict[str, Any]:
-    label = plain(field.label + ("" if field.required else " (optional)"), LABEL)
+    says_optional = field.required or field.label.rstrip().endswith("(optional)")
+    label = plain(field.label + ("" if says_optional else " (optional)"), LABEL)
     if field.kind == FieldKind.SELECT:
         chosen = str(value if value is not None else field.initial)
         return {

@@ -9,6 +9,7 @@ service account, whose key file the operator names here.
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,6 +30,16 @@ OIDC_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
 ENDPOINT_URL, PROJECT_NUMBER = "endpoint_url", "project_number"
 AUDIENCE_TYPES = (ENDPOINT_URL, PROJECT_NUMBER)
 DEFAULT_TIMEOUT_SECONDS = 15.0
+# Every setting this adapter reads: any other GOOGLE_CHAT_* variable is a typo worth naming.
+SETTINGS = (
+    "GOOGLE_CHAT_SERVICE_ACCOUNT_FILE",
+    "GOOGLE_CHAT_AUDIENCE_TYPE",
+    "GOOGLE_CHAT_AUDIENCE",
+    "GOOGLE_CHAT_API_URL",
+    "GOOGLE_CHAT_CERTS_URL",
+    "GOOGLE_CHAT_PUBSUB_SERVICE_ACCOUNT",
+    "GOOGLE_CHAT_PUBSUB_AUDIENCE",
+)
 
 
 @dataclass(frozen=True)
@@ -44,6 +55,8 @@ class GoogleChatConfig:
     # (Workspace Events) are taken at PUBSUB_PATH; the audience is that subscription's.
     pubsub_account: str | None = None
     pubsub_audience: str = ""
+    # GOOGLE_CHAT_* variables set but not read (misspelt), said in the start-up status.
+    unknown_settings: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], public_url: str) -> GoogleChatConfig:
@@ -63,6 +76,7 @@ class GoogleChatConfig:
                 "GOOGLE_CHAT_AUDIENCE_TYPE=project_number needs GOOGLE_CHAT_AUDIENCE (the "
                 "Google Cloud project number shown on the app's configuration page)."
             )
+        _check_audience(given, audience)
         return cls(
             service_account_file=value("GOOGLE_CHAT_SERVICE_ACCOUNT_FILE"),
             audience_type=given,
@@ -72,6 +86,9 @@ class GoogleChatConfig:
             pubsub_account=value("GOOGLE_CHAT_PUBSUB_SERVICE_ACCOUNT"),
             pubsub_audience=value("GOOGLE_CHAT_PUBSUB_AUDIENCE")
             or public_url.rstrip("/") + PUBSUB_PATH,
+            unknown_settings=tuple(
+                sorted(k for k in env if k.startswith("GOOGLE_CHAT_") and k not in SETTINGS)
+            ),
         )
 
     @property
@@ -94,26 +111,34 @@ class GoogleChatConfig:
             raise ValueError(
                 f"GOOGLE_CHAT_SERVICE_ACCOUNT_FILE cannot be read as a key file: {error}"
             ) from None
-        missing = {"client_email", "private_key", "token_uri"} - set(info)
-        if info.get("type") != "service_account" or missing:
+        missing = {"client_email", "private_key", "token_uri"} - set(
+            info if isinstance(info, dict) else ()
+        )
+        if not isinstance(info, dict) or info.get("type") != "service_account" or missing:
             raise ValueError(
                 "GOOGLE_CHAT_SERVICE_ACCOUNT_FILE is not a service account key (JSON with "
                 "type service_account, client_email, private_key and token_uri)"
             )
+        _check_private_key(info["private_key"])
         return dict(info)
 
     def status(self) -> AdapterStatus:
+        typos = _typos(self.unknown_settings)
         if not self.service_account_file:
             return AdapterStatus(
-                False, "GOOGLE_CHAT_SERVICE_ACCOUNT_FILE is not set (the Chat app's key)"
+                False,
+                "GOOGLE_CHAT_SERVICE_ACCOUNT_FILE is not set (the Chat app's key)" + typos,
+                warning=bool(typos),
             )
         try:
             account = self.service_account()
         except ValueError as error:
-            return AdapterStatus(False, str(error), warning=True)
+            return AdapterStatus(False, str(error) + typos, warning=True)
         return AdapterStatus(
             True,
-            f"service account {account['client_email']}; every request's token is checked "
+            typos.removeprefix("; ")
+            + ("; " if typos else "")
+            + f"service account {account['client_email']}; every request's token is checked "
             f"for audience {self.audience} ({self.audience_type.replace('_', ' ')}); "
             f"endpoint {EVENTS_PATH}; "
             + (
@@ -121,4 +146,41 @@ class GoogleChatConfig:
                 if self.pubsub_account
                 else "no reactions (GOOGLE_CHAT_PUBSUB_SERVICE_ACCOUNT is not set)"
             ),
+            warning=bool(typos),
         )
+
+
+def _check_audience(audience_type: str, audience: str) -> None:
+    """A project number is digits and an endpoint is a URL: the other way round, every
+    request's token would be refused, so say which setting is wrong."""
+    if audience_type == PROJECT_NUMBER and not audience.isdigit():
+        raise ValueError(
+            f"GOOGLE_CHAT_AUDIENCE must be the project number (digits) with "
+            f"GOOGLE_CHAT_AUDIENCE_TYPE=project_number, not '{audience}'"
+        )
+    if audience_type == ENDPOINT_URL and not audience.startswith(("https://", "http://")):
+        raise ValueError(
+            f"GOOGLE_CHAT_AUDIENCE '{audience}' is not the endpoint URL; for a project number "
+            "set GOOGLE_CHAT_AUDIENCE_TYPE=project_number"
+        )
+
+
+def _check_private_key(pem: object) -> None:
+    """The key's private_key loads (else the server would stop at the adapter's creation)."""
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    try:
+        load_pem_private_key(str(pem).encode(), password=None)
+    except (ValueError, TypeError) as error:
+        raise ValueError(
+            "GOOGLE_CHAT_SERVICE_ACCOUNT_FILE's private_key is not a usable private key "
+            f"({str(error).split('. ')[0]})"
+        ) from None
+
+
+def _typos(unknown: tuple[str, ...]) -> str:
+    said = []
+    for name in unknown:
+        meant = difflib.get_close_matches(name, SETTINGS, n=1)
+        said.append(f"{name} is not a setting" + (f" (did you mean {meant[0]}?)" if meant else ""))
+    return "; " + "; ".join(said) if said else ""
