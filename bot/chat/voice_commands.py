@@ -50,14 +50,14 @@ def voice_form(
             ),
             FormField(
                 "customer",
-                "Which customer or segment (optional)",
+                "Which customer or segment",
                 max_length=MAX_CUSTOMER_CHARS,
                 placeholder="Acme Corp, or: small businesses",
                 initial=customer[:MAX_CUSTOMER_CHARS],
             ),
             FormField(
                 "objective",
-                "Objective it bears on (optional)",
+                "Objective it bears on",
                 FieldKind.SELECT,
                 initial=objective if objective in {o.key for o in objectives} else "",
                 options=(

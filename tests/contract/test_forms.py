@@ -7,6 +7,7 @@ import pytest
 
 from bot.chat.parsing import truthy
 from bot.events import CommandInvoked, FormSubmitted, Reply
+from tests.contract.catalogue import Catalogue, catalogue
 from tests.contract.harness import COMMAND, FORM, RETRIES, PlatformSession
 from tests.contract.helpers import accepted, every_field_form
 
@@ -76,3 +77,12 @@ async def test_a_resubmitted_form_counts_once(platform: PlatformSession) -> None
         assert accepted(await platform.submit("alice", {"title": "Once"}, delivery_id="form-1"))
     await platform.settle()
     assert len(platform.recorder.of_type(FormSubmitted)) == 1
+
+
+def test_no_form_the_core_makes_says_optional_itself() -> None:
+    """Slack and Google Chat mark optional fields themselves, the shell and Teams mark the
+    required ones: a label that says "(optional)" reads it twice on two platforms."""
+    cards: Catalogue = catalogue()
+    labels = [f.label for _, form in cards.forms for f in form.fields]
+    assert labels
+    assert [label for label in labels if "optional" in label.lower()] == []
