@@ -105,6 +105,7 @@ class FakeGoogleChat(LoopbackServer):
         self.certs_requests = 0
         self.calls: list[Call] = []
         self.messages: dict[str, Posted] = {}
+        self.requests: dict[tuple[str, str], str] = {}  # (space, requestId) -> message name
         # What people were shown, in order: ("create"|"patch", name, body) from the API, and
         # ("answer", user, answer, event) for a response Chat showed (appended by the client).
         self.timeline: list[tuple[Any, ...]] = []
@@ -304,11 +305,19 @@ class FakeGoogleChat(LoopbackServer):
         if refused := self._refusal(request, body):
             return refused
         space = f"spaces/{request.match_info['space']}"
+        request_id = request.query.get("requestId")
+        if request_id and (space, request_id) in self.requests:
+            # The published contract: an existing request id returns the message it created.
+            known = self.messages[self.requests[space, request_id]]
+            self.calls.append(Call("POST", request.path, body, 200))
+            return web.json_response({**known.body, "name": known.name})
         problem = self._check(space, body)
         if problem:
             self.calls.append(Call("POST", request.path, body, problem[0]))
             return _error(*problem)
         name = f"{space}/messages/{next(self._ids)}.{secrets.token_hex(4)}"
+        if request_id:
+            self.requests[space, request_id] = name
         viewer = (body.get("privateMessageViewer") or {}).get("name")
         self.messages[name] = Posted(name, space, body, viewer)
         self.timeline.append(("create", name, body))

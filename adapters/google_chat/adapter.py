@@ -11,6 +11,7 @@ it found; when the worker is slower, the reply follows through the Chat API.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 from dataclasses import replace
@@ -225,11 +226,11 @@ class GoogleChatAdapter:
 
     # ----- outbound -----------------------------------------------------------------------
 
-    async def post(self, space: str, body: dict[str, Any]) -> str:
+    async def post(self, space: str, body: dict[str, Any], request_id: str | None = None) -> str:
         self._ensure_session()
         await self._per_space.wait(space)
         await self._per_project.wait("")
-        return await self.api.create_message(space, body)
+        return await self.api.create_message(space, body, request_id)
 
     async def update(self, name: str, message: Message) -> None:
         self._ensure_session()
@@ -263,13 +264,22 @@ class GoogleChatAdapter:
 
     async def send(self, target: DeliveryTarget, message: Message) -> SendResult:
         space = await self._space_for(target)
+        body = cards.render_message(message)
         try:
-            name = await self.post(space, cards.render_message(message))
+            name = await self.post(space, body, delivery_request_id(target, body))
         except DeliveryError as error:
             if getattr(error, "status", None) == 404 and not target.channel:
                 await self.spaces.forget(target.recipient)  # looked up again next time
             raise
         return SendResult(platform_ref=name or None)
+
+
+def delivery_request_id(target: DeliveryTarget, body: dict[str, Any]) -> str:
+    """The same for every attempt at one delivery, so Chat creates its message once even when
+    the outbox sends it again after a crash lost the answer (the database being reset starts
+    delivery ids again: the content's digest keeps a new message from matching an old one)."""
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
+    return f"advocacy-{target.delivery_id}-{digest}"
 
 
 def channel_space(channel_id: str) -> str:

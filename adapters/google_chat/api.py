@@ -89,8 +89,14 @@ class ChatApi:
             ) from None
         return answer if isinstance(answer, dict) else {}
 
-    async def create_message(self, space: str, body: dict[str, Any]) -> str:
-        answer = await self.call("POST", f"{space}/messages", json=body)
+    async def create_message(
+        self, space: str, body: dict[str, Any], request_id: str | None = None
+    ) -> str:
+        """The new message's name. With ``request_id``, a repeat of the request (the outbox
+        sending again a delivery whose answer was lost in a crash) returns the message already
+        created instead of creating a second one."""
+        params = {"requestId": request_id} if request_id else None
+        answer = await self.call("POST", f"{space}/messages", json=body, params=params)
         return str(answer.get("name") or "")
 
     async def update_message(self, name: str, body: dict[str, Any]) -> None:

@@ -5,6 +5,7 @@ the fake Chat API and token issuer, and each thing a person does sent as Google 
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, ClassVar
@@ -64,6 +65,7 @@ class GoogleChatSession(PlatformSession):
         self.app = stack.app
         self.recorder = Recorder().install(stack.app)
         self._from = 0
+        self._delivery_ids = itertools.count(1)
 
     def server_url(self) -> str:
         parts = urlsplit(self.stack.url)
@@ -185,7 +187,9 @@ class GoogleChatSession(PlatformSession):
         self._from = len(self.fake.timeline)
 
     async def send(self, person: str, message: Message, *, sealed: bool = False) -> SendResult:
-        target = DeliveryTarget(1, "google_chat", PEOPLE[person], sealed=sealed)
+        target = DeliveryTarget(
+            next(self._delivery_ids), "google_chat", PEOPLE[person], sealed=sealed
+        )
         return await self.app.adapters["google_chat"].send(target, message)
 
     def user_id(self, person: str) -> str:

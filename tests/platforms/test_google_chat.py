@@ -4,6 +4,7 @@ outbox's errors, and people's text escaped in every card."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -45,8 +46,12 @@ async def chat(sqlite_settings: Settings) -> AsyncIterator[GoogleChatStack]:
         yield stack
 
 
+DELIVERY_IDS = itertools.count(1)
+
+
 def target(user: str = ALICE, *, sealed: bool = False) -> DeliveryTarget:
-    return DeliveryTarget(1, "google_chat", user, sealed=sealed)
+    """A new delivery's target (each delivery has its own id, as the outbox gives them)."""
+    return DeliveryTarget(next(DELIVERY_IDS), "google_chat", user, sealed=sealed)
 
 
 async def test_a_message_reaches_the_core_and_the_answer_comes_in_the_response(
@@ -368,3 +373,18 @@ def test_the_status_says_why_google_chat_is_on_or_off(tmp_path: Path) -> None:
     assert not enabled and "is not a service account key" in reason
     enabled, reason = status({"GOOGLE_CHAT_AUDIENCE_TYPE": "audience"})
     assert not enabled and "endpoint_url or project_number" in reason
+
+
+async def test_a_delivery_sent_again_after_a_crash_is_shown_once(chat: GoogleChatStack) -> None:
+    """The outbox sends a delivery again when a crash lost Chat's answer: the same request id
+    makes Chat return the message it created, so the person sees it once."""
+    adapter = chat.app.adapters["google_chat"]
+    again = target()
+    first = await adapter.send(again, Message.text("your weekly digest"))
+    second = await adapter.send(again, Message.text("your weekly digest"))
+    assert first.platform_ref and first.platform_ref == second.platform_ref
+    assert [p.name for p in chat.fake.messages.values()] == [first.platform_ref]
+    # Another delivery of the same words is another message.
+    third = await adapter.send(target(), Message.text("your weekly digest"))
+    assert third.platform_ref != first.platform_ref
+    assert len(chat.fake.messages) == 2
