@@ -12,6 +12,7 @@ from datetime import timedelta
 from bot.chart_links import ChartLinks
 from bot.chat.router import EventRouter
 from bot.config import Settings
+from bot.i18n import set_default_locale
 from bot.inbox import Inbox
 from bot.links import TrackedLinks
 from bot.metrics import Metrics
@@ -83,6 +84,7 @@ async def open_application(
     with_adapters: bool = True,
 ) -> AsyncIterator[Application]:
     """Build the application; migrations are applied on start unless ``upgrade`` is False."""
+    set_default_locale(settings.locale)
     db = Database(settings.database_url, search_path=settings.database_schema)
     try:
         if upgrade:

@@ -36,6 +36,8 @@ class Settings:
     # Channels where new suggestions are posted for colleagues to vote on: "slack:C0123,...".
     suggestion_channels: tuple[ChannelRef, ...] = ()
     log_level: str = "INFO"
+    # The language for channels and for people whose platform says none (ADVOCACY_LOCALE).
+    locale: str = "en"
     delivery_max_attempts: int = 5
     # How long a delivery in flight stays claimed without its worker renewing it (a worker that
     # died is taken over after this).
@@ -86,6 +88,7 @@ class Settings:
             public_url=(merged.get("PUBLIC_URL") or f"http://localhost:{port}").rstrip("/"),
             suggestion_channels=parse_channel_list(merged.get("SUGGESTIONS_CHANNELS") or ""),
             log_level=(merged.get("LOG_LEVEL") or "INFO").upper(),
+            locale=_locale(merged),
             delivery_max_attempts=_positive_int(merged, "DELIVERY_MAX_ATTEMPTS", 5),
             delivery_lease_seconds=env_number(
                 merged, "DELIVERY_LEASE_SECONDS", 30.0, low=1, high=3600
@@ -134,6 +137,22 @@ class ChannelRef:
 
 def parse_channel_list(text: str) -> tuple[ChannelRef, ...]:
     return tuple(ChannelRef.parse(item) for item in text.split(",") if item.strip())
+
+
+def _locale(values: Mapping[str, str]) -> str:
+    """ADVOCACY_LOCALE, one of the shipped languages, or a ValueError listing them."""
+    from bot.i18n import SUPPORTED, normalize_locale
+
+    raw = (values.get("ADVOCACY_LOCALE") or "").strip()
+    if not raw:
+        return "en"
+    locale = normalize_locale(raw)
+    if locale is None:
+        raise ValueError(
+            f"ADVOCACY_LOCALE={raw} is not a language the bot speaks; use one of "
+            f"{', '.join(SUPPORTED)} (e.g. ADVOCACY_LOCALE=de)."
+        )
+    return locale
 
 
 def _port(values: Mapping[str, str]) -> int:

@@ -22,6 +22,8 @@ class Actor:
     workspace: str = ""
     display_name: str | None = None
     timezone: str | None = None
+    # The platform's locale tag for this person (``de-DE``, ``ja-JP``): a hint, see bot/i18n.
+    locale: str | None = None
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ from bot.events import (
     ReactionRemoved,
     Reply,
 )
+from bot.i18n import speaking, use_locale
 from bot.inbox import Receipt, RetryLater
 from bot.links import TrackedLinks
 from bot.metrics import Metrics
@@ -91,7 +92,13 @@ class EventRouter:
     async def handle(self, event: Event, receipt: Receipt | None = None) -> Reply:
         """Handle one event in one transaction. With an inbox ``receipt``, the inbox item is
         marked done in that same transaction (de-duplication happened when it was accepted);
-        without one, the event's id is recorded there so a platform's retry counts once."""
+        without one, the event's id is recorded there so a platform's retry counts once.
+
+        The reply is in the member's language; the next event starts from the default again."""
+        with speaking(None):
+            return await self._handle(event, receipt)
+
+    async def _handle(self, event: Event, receipt: Receipt | None) -> Reply:
         kind = type(event).__name__
         platform = event.actor.platform
         try:
@@ -109,6 +116,8 @@ class EventRouter:
                     log.debug("%s from %s ignored: already processed", kind, platform)
                     return Reply(duplicate=True)
                 member = await resolve_actor(session, event.actor)
+                # Everything said from here on (and by ``reply.complete``) is in their language.
+                use_locale(member.locale)
                 ctx = ChatContext(
                     session,
                     member,

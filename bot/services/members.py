@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain import Role, closest_choice, parse_enum
 from bot.errors import Conflict, InvalidInput, NotFound
 from bot.events import Actor
+from bot.i18n import normalize_locale
 from bot.platform.entry_points import installed_platforms
 from bot.services.permissions import Acting, require_role
 from bot.storage.models import Member, MemberIdentity, Team
@@ -132,6 +133,17 @@ def first_contact_day() -> datetime:
     return utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+def note_platform_locale(member: Member, tag: str | None) -> bool:
+    """Follow the platform's language for a member who has not chosen one; True if it changed.
+
+    Written only on a change, so a known member's row is not touched on every event."""
+    locale = normalize_locale(tag)
+    if locale is None or member.locale_chosen or member.locale == locale:
+        return False
+    member.locale = locale
+    return True
+
+
 async def resolve_actor(session: AsyncSession, actor: Actor) -> Member:
     """The member behind a platform user, created as an employee on first contact (and nothing
     is written for a known one: a row touched on every event would time-stamp each of them).
@@ -140,9 +152,12 @@ async def resolve_actor(session: AsyncSession, actor: Actor) -> Member:
     marked them (no time is written, only the mark cleared)."""
     member = await find_member(session, actor.platform, actor.user_id, actor.workspace)
     if member is not None:
+        changed = note_platform_locale(member, actor.locale)
         if member.left_at is not None:
             member.left_at = None
             member.left_by = None
+            changed = True
+        if changed:
             await session.flush()
         return member
     timezone = "UTC"
@@ -157,6 +172,7 @@ async def resolve_actor(session: AsyncSession, actor: Actor) -> Member:
         role=Role.EMPLOYEE,
         timezone=timezone,
         created_at=day,
+        locale=normalize_locale(actor.locale),
     )
     member.identities.append(
         MemberIdentity(

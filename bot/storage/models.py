@@ -63,6 +63,10 @@ class Member(Base):
     muted_kinds: Mapped[list[str]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
     cadence: Mapped[str] = mapped_column(String(10), default="daily", server_default="daily")
     quiet_hours: Mapped[str | None] = mapped_column(String(11))  # "22:00-07:00", local time
+    # The language the bot speaks to them (bot/i18n): the platform's hint until they choose one
+    # in /prefs (``locale_chosen``); None = the workspace's default (ADVOCACY_LOCALE).
+    locale: Mapped[str | None] = mapped_column(String(16))
+    locale_chosen: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sql_false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # Left the company (the day, like first contact): kept for the history of their ideas, votes
     # and feedback, but no longer counted, sent to or listed. ``left_by`` is who said so (admin,

@@ -61,7 +61,7 @@ def test_the_forbidden_import_check_catches_an_adapter_import(tmp_path: Path) ->
 
 
 # The core modules an adapter may import: the contract package and the neutral shapes.
-ADAPTER_MAY_IMPORT = ("bot.platform", "bot.messages", "bot.events")
+ADAPTER_MAY_IMPORT = ("bot.platform", "bot.messages", "bot.events", "bot.i18n")
 ADAPTERS = sorted(p.name for p in (ROOT / "adapters").iterdir() if (p / "__init__.py").exists())
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, select, text
@@ -16,7 +18,6 @@ from bot.storage.models import (
     Delivery,
     Digest,
     DigestRun,
-    Member,
     OutboundMessage,
 )
 from bot.storage.upkeep import refresh_planner_statistics
@@ -158,10 +159,21 @@ async def test_upgrading_carries_over_what_earlier_content_runs_sent(settings: S
     try:
         await migrate.upgrade(db, "0011")
         async with db.transaction() as session:
-            alice, bob = Member(display_name="Alice"), Member(display_name="Bob")
+            # Members as the schema had them at 0011 (the model has columns added since).
+            for name in ("Alice", "Bob"):
+                await session.execute(
+                    text(
+                        "INSERT INTO members (display_name, role, timezone, created_at) "
+                        "VALUES (:name, 'employee', 'UTC', CURRENT_TIMESTAMP)"
+                    ),
+                    {"name": name},
+                )
+            ids = dict((await session.execute(text("SELECT display_name, id FROM members"))).all())
+            alice = SimpleNamespace(id=ids["Alice"], display_name="Alice")
+            bob = SimpleNamespace(id=ids["Bob"], display_name="Bob")
             item = ContentItem(url="https://a.example", url_key="a", title="A")
             digest = Digest(name="d", kind="content", cron="0 9 * * *")
-            session.add_all([alice, bob, item, digest])
+            session.add_all([item, digest])
             await session.flush()
             run = DigestRun(digest_id=digest.id, content_ids=[item.id, 999])
             session.add(run)

@@ -1,0 +1,87 @@
+"""Every message the bot says to people is translated, unmangled, in every shipped language."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.i18n import ENGLISH, SUPPORTED, _, ngettext, normalize_locale, speaking
+from bot.i18n.areas import AREAS
+from bot.i18n.catalogues import load
+from bot.i18n.checks import problems
+from bot.i18n.extract import extract_area, missing
+
+LOCALES = [locale for locale in SUPPORTED if locale != ENGLISH]
+
+
+@pytest.fixture(scope="module")
+def messages() -> dict[str, dict]:
+    return {area.name: extract_area(area) for area in AREAS}
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("area", [area.name for area in AREAS])
+def test_catalogue_is_complete_and_unmangled(area: str, locale: str, messages) -> None:
+    found = next(a for a in AREAS if a.name == area)
+    lines = list(missing(found, locale, messages[area]))
+    assert not lines, f"{len(lines)} problems, first ones:\n" + "\n".join(lines[:30])
+
+
+def test_checks_catch_a_mangled_translation() -> None:
+    original = "Type /help to see what I can do, {name}.\nThanks :tada:"
+    assert problems(original, "Tippe /help, um zu sehen, was ich kann, {name}.\nDanke :tada:") == []
+    assert problems(original, "Tippe /hilfe, {name}.\nDanke :tada:")  # a command translated
+    assert problems(original, "Tippe /help, {Name}.\nDanke :tada:")  # a placeholder renamed
+    assert problems(original, "Tippe /help, {name}. Danke :tada:")  # a line lost
+    assert problems(original, "Tippe /help, {name}.\nDanke")  # the emoji lost
+    assert problems("{count:,} votes", "{count} Stimmen") == []
+
+
+def test_a_mangled_entry_shows_english_instead_of_failing(tmp_path: Path) -> None:
+    folder = tmp_path / "de"
+    folder.mkdir()
+    (folder / "chat.po").write_text(
+        'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
+        'msgid "Hello {name}"\nmsgstr "Hallo {nom}"\n\n'
+        'msgid "Good morning"\nmsgstr "Guten Morgen"\n\n'
+        'msgid "{count} idea"\nmsgid_plural "{count} ideas"\n'
+        'msgstr[0] "{count} Idee"\nmsgstr[1] "{count} Ideen"\n',
+        encoding="utf-8",
+    )
+    german = load("de", tmp_path)
+    assert german.gettext("Hello {name}") == "Hello {name}"
+    assert german.gettext("Good morning") == "Guten Morgen"
+    assert german.ngettext("{count} idea", "{count} ideas", 1) == "{count} Idee"
+    assert german.ngettext("{count} idea", "{count} ideas", 3) == "{count} Ideen"
+    assert german.gettext("Not in the catalogue") == "Not in the catalogue"
+
+
+def test_english_needs_no_catalogue_and_plural_rules_follow_the_language() -> None:
+    with speaking("en"):
+        assert _("Anything at all") == "Anything at all"
+        assert ngettext("{n} idea", "{n} ideas", 2) == "{n} ideas"
+    with speaking("ja"):  # one form in Japanese: an unknown message still reads English
+        assert ngettext("{n} idea", "{n} ideas", 2) == "{n} ideas"
+
+
+@pytest.mark.parametrize(
+    ("tag", "expected"),
+    [
+        ("de-DE", "de"),
+        ("de_de", "de"),
+        ("ja-JP", "ja"),
+        ("pt-BR", "pt_BR"),
+        ("pt-PT", "pt_BR"),
+        ("fr-CA", "fr"),
+        ("es-419", "es"),
+        ("en-GB", "en"),
+        ("Deutsch", "de"),
+        ("ko-KR", None),
+        ("", None),
+        (None, None),
+        ("de-DE,de;q=0.9,en;q=0.8", "de"),
+    ],
+)
+def test_platform_tags_map_onto_the_shipped_languages(tag, expected) -> None:
+    assert normalize_locale(tag) == expected
