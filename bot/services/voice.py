@@ -31,6 +31,7 @@ async def store_voice_item(
     received_at: datetime | None = None,
     sentiment: float | None = None,
     themes: Sequence[str] = (),
+    language: str | None = None,
     objective_id: int | None = None,
 ) -> bool:
     """Store one item; False when (source, external id) was already there."""
@@ -55,6 +56,7 @@ async def store_voice_item(
             "link": link,
             "received_at": received_at or utcnow(),
             "sentiment": sentiment,
+            "language": (language or "").strip().lower()[:8] or None,
             "themes": [theme.strip().lower() for theme in themes if theme.strip()],
             "objective_id": objective_id,
             "created_at": utcnow(),
