@@ -57,7 +57,7 @@ def _refusal(host: str, address: str) -> str | None:
         _("a private address")
         if kind in (None, "private")
         else _("a private address ({kind})").format(
-            kind=_("not a plain address") if ip is None else _(kind or "")
+            kind=_("not a plain address") if ip is None else _(str(kind))
         )
     )
     shown = str(ip) if ip is not None else address

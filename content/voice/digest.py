@@ -91,11 +91,9 @@ def sentiment_line(items: Sequence[VoiceItem], mean_score: float | None) -> str:
     """``negative: 60% negative, 40% positive (2 not scored)``: the average and mix over the
     scored voices, and how many were not scored."""
     scored_mix = mix(items)
-    line = (
-        _("{label}: {mix}").format(label=label(mean_score), mix=scored_mix)
-        if scored_mix
-        else label(mean_score)
-    )
+    if mean_score is None or not scored_mix:
+        return label(mean_score)  # "not scored": none of them could be
+    line = _("{label}: {mix}").format(label=label(mean_score), mix=scored_mix)
     note = not_scored_note(item.sentiment for item in items)
     return _("{sentiment} ({not_scored})").format(sentiment=line, not_scored=note) if note else line
 

@@ -4,7 +4,9 @@ averages; urgent-alert phrases and themes work in every shipped language."""
 
 from __future__ import annotations
 
+import io
 import json
+import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -14,15 +16,18 @@ import yaml
 from sqlalchemy import select, text
 
 from adapters.shell import ShellAdapterFactory
+from adapters.shell.mailbox import Mailbox
+from adapters.shell.session import ShellSession
 from bot.app import Application, open_application
 from bot.config import Settings
+from bot.i18n import speaking
 from bot.platform import AdapterRegistry
 from bot.services.digest_runs import start_run
 from bot.services.digests import add_digest
 from bot.services.permissions import OPERATOR
 from bot.storage import migrate
 from bot.storage.database import Database
-from bot.storage.models import VoiceItem
+from bot.storage.models import Member, VoiceItem
 from bot.storage.types import utcnow
 from content.settings import content_settings
 from content.voice.language import detect
@@ -286,3 +291,106 @@ def test_the_shipped_alert_phrases_cover_every_shipped_language() -> None:
     assert set(phrases) == {"en", "de", "fr", "es", "pt", "ja"}
     assert all(len(listed) >= 10 for listed in phrases.values())
     assert json.dumps(phrases, ensure_ascii=False).count("返金") == 1
+
+
+# ----- spoken to in their own language ---------------------------------------------------------
+
+
+async def speaker(app: Application, user_id: str, locale: str) -> None:
+    member = await make_member(app, user_id, platform="shell")
+    async with app.db.transaction() as session:
+        stored_member = await session.get(Member, member.id)
+        assert stored_member is not None
+        stored_member.locale, stored_member.locale_chosen = locale, True
+
+
+async def shell(app: Application, user_id: str, script: str, mailbox: Path) -> tuple[int, str]:
+    out = io.StringIO()
+    session = ShellSession(
+        app, Mailbox(mailbox), user_id, stdin=io.StringIO(script), stdout=out, interactive=False
+    )
+    status = await session.run()
+    return status, " ".join(out.getvalue().replace("│", " ").split())
+
+
+async def test_a_german_and_a_japanese_colleague_hear_about_their_voice_in_their_language(
+    alerting: Application, remote: RemotePlatform, tmp_path: Path
+) -> None:
+    await speaker(alerting, "jonas", "de")
+    await speaker(alerting, "yui", "ja")
+    said = "Der Kunde will sofort eine Rückerstattung, die Rechnung ist seit Monaten falsch."
+    status, shown = await shell(alerting, "jonas", f"/voice {said}\n\nAcme\n\n", tmp_path)
+    assert status == 0, shown
+    assert "nicht bewertet" in shown  # German is not scored, and says so in German
+    # The alert channel hears the workspace's language, not the German colleague's.
+    assert alerting.worker is not None
+    await alerting.worker.drain()
+    [alert] = [s.message for s in remote.sent if s.message.kind == "voice_alert"]
+    facts = {fact.label: fact.value for fact in alert.cards[0].facts}
+    assert facts["Why now"] == "mentions “Rückerstattung”" and facts["Language"] == "German"
+    # The same words again: refused, in German, with a German date.
+    status, shown = await shell(alerting, "jonas", f"/voice {said}\n\nacme\n\n", tmp_path)
+    assert status == 1
+    assert "wurden bereits am" in shown and "als Kundenstimme #1 erfasst" in shown
+    assert re.search(r"\d{2}\.\d{2}\.\d{4}", shown)  # 06.12.2026, not 06 Dec 2026
+
+    japanese = "お客様から、毎朝アプリがクラッシュするので至急返金してほしいと連絡がありました。"
+    status, shown = await shell(alerting, "yui", f"/voice {japanese}\n\n\n\n", tmp_path)
+    assert status == 0, shown
+    assert "未評価" in shown
+    status, shown = await shell(alerting, "yui", f"/voice {japanese}\n\n\n\n", tmp_path)
+    assert status == 1 and "として記録済みです" in shown
+
+
+async def test_the_voice_digest_speaks_its_readers_language_and_keeps_customers_words(
+    alerting: Application,
+) -> None:
+    now = utcnow()
+    await store(
+        alerting,
+        VoiceRecord(
+            1,
+            "helpdesk",
+            "en-1",
+            "Awful billing: the invoice doubled and nobody explains why, terrible",
+            received_at=now - timedelta(days=1),
+        ),
+        VoiceRecord(
+            2,
+            "helpdesk",
+            "fr-1",
+            "La facture est fausse depuis trois mois et personne ne répond",
+            received_at=now - timedelta(days=1),
+        ),
+    )
+    async with alerting.db.transaction() as session:
+        digest = await add_digest(
+            session,
+            OPERATOR,
+            "Voices",
+            kind="voice",
+            audience="all",
+            cron="0 9 * * mon",
+            timezone="UTC",
+        )
+        composer = alerting.extensions.composers["voice"]
+        messages = {}
+        for locale in ("de", "ja"):
+            # What a digest run does for each language among its readers.
+            with speaking(locale):
+                composed = await composer(session, digest, 1, None, now)
+            assert not isinstance(composed, str)
+            messages[locale] = composed[0]
+    german, japanese = messages["de"], messages["ja"]
+    header = {fact.label: fact.value.replace("\xa0", " ") for fact in german.cards[0].facts}
+    assert german.cards[0].text == "Was Kunden uns im Lauf der letzten 7 Tage gesagt haben."
+    assert header["Stimmung"] == "negativ: 100 % negativ (1 nicht bewertet)"
+    assert header["Sprachen"] == "Englisch 1, Französisch 1"
+    billing = german.cards[1]
+    assert billing.title == "Billing: 2 Stimmen"  # the strategists' theme name stays as written
+    assert "„La facture est fausse depuis trois mois et personne ne répond“" in billing.text
+    assert japanese.cards[0].text == "過去7日間にお客様から寄せられた声です。"
+    header = {fact.label: fact.value.replace("\xa0", " ") for fact in japanese.cards[0].facts}
+    assert header["感情"] == "ネガティブ: ネガティブ 100%（1 件は未評価）"
+    assert header["言語"] == "英語 1, フランス語 1"
+    assert japanese.cards[0].buttons[0].label == "役に立った"
