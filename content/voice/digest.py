@@ -202,7 +202,7 @@ def compose(
     cards = [header]
     for view in theme_views(current, previous, objective_titles, frozenset(spikes)):
         mood = label(view.sentiment)
-        if view.not_scored:
+        if view.not_scored and view.sentiment is not None:
             note = ngettext("{count} not scored", "{count} not scored", view.not_scored).format(
                 count=format_number(view.not_scored)
             )

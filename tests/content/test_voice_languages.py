@@ -247,6 +247,8 @@ async def test_the_digest_averages_over_scored_voices_and_says_how_many_were_not
     assert header["Languages"] == "French 3, English 2"
     billing = next(c for c in digest_message.cards if c.title.startswith("Billing"))
     assert ("Sentiment", "negative (1 not scored)") in [(f.label, f.value) for f in billing.facts]
+    outage = next(c for c in digest_message.cards if c.title.startswith("Reliability"))
+    assert ("Sentiment", "not scored") in [(f.label, f.value) for f in outage.facts]
 
 
 async def test_upgrading_detects_the_language_of_stored_voice(settings: Settings) -> None:
