@@ -1,4 +1,4 @@
-"""A digest run writes to each reader in their language: one message per language, not per person."""
+"""A digest run writes to each reader in their language: a message per language, not per person."""
 
 from __future__ import annotations
 
