@@ -1,0 +1,195 @@
+"""Slack over Socket Mode (issue 17), in process against the fake of Slack's Socket Mode: an
+envelope is in the durable inbox before Slack sees its ack, a redelivered envelope counts once,
+a modal's mistake comes back in the ack's payload, reactions and the Home tab arrive as events,
+and the app token is checked (refused when it is not an app-level token)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+
+import pytest
+from sqlalchemy import select
+
+from adapters.slack import SlackAdapterFactory
+from adapters.slack.config import SlackConfig
+from adapters.slack.socket_mode import SlackSocketAdapter
+from bot.config import Settings
+from bot.inbox.store import inbox_file
+from bot.platform import SocketConnection, capabilities_of
+from bot.storage.models import Feedback, Suggestion
+from tests.platforms.test_slack import deliver_digest
+from tests.platforms.test_slack_e2e import button
+from tests.serve_process import wait_for
+from tests.slack_fake import new_trigger_id
+from tests.slack_socket_fake import APP_TOKEN, FakeSlackSocketMode
+from tests.slack_socket_support import SocketSlackClient, command_payload
+from tests.slack_support import TEAM, SlackStack, slack_stack, view_submission
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def socket_stack(settings: Settings, **env: str):  # type: ignore[no-untyped-def]
+    return slack_stack(
+        settings, fake_class=FakeSlackSocketMode, **{"SLACK_APP_TOKEN": APP_TOKEN, **env}
+    )
+
+
+async def connected(stack: SlackStack) -> tuple[FakeSlackSocketMode, SocketSlackClient]:
+    fake = stack.fake
+    assert isinstance(fake, FakeSlackSocketMode)
+    await fake.connected()
+    return fake, SocketSlackClient(fake)
+
+
+async def test_an_envelope_is_in_the_inbox_before_slack_sees_its_ack(
+    sqlite_settings: Settings,
+) -> None:
+    async with socket_stack(sqlite_settings) as stack:
+        fake, slack = await connected(stack)
+        adapter = stack.app.adapters["slack"]
+        assert isinstance(adapter, SlackSocketAdapter) and adapter.connected
+        assert isinstance(adapter, SocketConnection)
+        assert "socket connection" in capabilities_of(adapter)
+        assert "signed requests" not in capabilities_of(adapter)
+        db = inbox_file(stack.app.db)  # on a SQLite file, the inbox has a file of its own
+        assert db is not None
+        payload = command_payload(fake, "/suggest", "Open the office on Saturdays", "UALICE")
+        key = stack.app.sealer.event_key("slack", f"command:{payload['trigger_id']}")
+        stored_at_ack: list[int] = []
+
+        def on_ack(envelope_id: str) -> None:
+            # Runs as the ack arrives, before anything else on the loop: the row is there.
+            with sqlite3.connect(db) as connection:
+                [(count,)] = connection.execute(
+                    "SELECT count(*) FROM inbox_events WHERE event_key = ?", (key,)
+                ).fetchall()
+            stored_at_ack.append(count)
+
+        fake.on_ack = on_ack
+        envelope = await fake.send_envelope(
+            "slash_commands", payload, accepts_response_payload=True
+        )
+        assert await fake.acknowledged(envelope) is None
+        assert stored_at_ack == [1]
+        await stack.settle()
+        async with stack.app.db.transaction() as session:
+            texts = (await session.scalars(select(Suggestion.text))).all()
+        assert texts == ["Open the office on Saturdays"]
+        assert slack.sent == []  # sent by hand above, to know its trigger
+
+
+async def test_a_redelivered_envelope_counts_once(sqlite_settings: Settings) -> None:
+    async with socket_stack(sqlite_settings) as stack:
+        fake, slack = await connected(stack)
+        message = (await deliver_digest(stack, "UALICE"))["DUALICE"]
+        useful = button(message["blocks"], "Useful")
+        click = {"channel": "DUALICE", "ts": message["ts"], "action_ts": "1700000300.1"}
+        await slack.press("UALICE", useful["action_id"], json.loads(useful["value"]), **click)
+        press = slack.sent[-1]
+        await fake.redeliver(press)  # Slack did not see the ack in time: the same envelope again
+        assert await fake.acknowledged(press) is None
+        reaction = {
+            "type": "reaction_added",
+            "user": "UALICE",
+            "reaction": "tada",
+            "item": {"type": "message", "channel": "DUALICE", "ts": message["ts"]},
+            "item_user": fake.bot_user_id,
+            "event_ts": "1700000400.000100",
+        }
+        await slack.event(reaction, event_id="EvREACT1")
+        await fake.redeliver(slack.sent[-1])
+        await fake.acknowledged(slack.sent[-1])
+        await stack.settle()
+        for envelope in (press, slack.sent[-1]):
+            assert fake.envelopes[envelope].body["retry_attempt"] == 1
+            assert len(fake.envelopes[envelope].acks) == 2  # both deliveries acknowledged
+        async with stack.app.db.transaction() as session:
+            kinds = sorted(await session.scalars(select(Feedback.kind)))
+        assert kinds == ["reaction", "useful"]
+
+
+async def test_a_form_mistake_comes_back_in_the_ack_s_payload(sqlite_settings: Settings) -> None:
+    async with socket_stack(sqlite_settings) as stack:
+        fake, slack = await connected(stack)
+        await slack.command("/suggest", "", "UBOB")
+        [opened] = await wait_for(lambda: fake.opened_views, "the suggestion modal")
+        status, body = await slack.interaction(view_submission("UBOB", opened, {"text": " "}))
+        assert status == 200
+        answer = json.loads(body)  # the ack's payload
+        assert answer["response_action"] == "errors" and "empty" in answer["errors"]["text"]
+        assert fake.envelopes[slack.sent[-1]].body["accepts_response_payload"] is True
+        await stack.settle()
+        async with stack.app.db.transaction() as session:
+            assert (await session.scalars(select(Suggestion))).all() == []
+
+
+async def test_the_home_tab_and_a_message_shortcut_arrive_over_the_socket(
+    sqlite_settings: Settings,
+) -> None:
+    async with socket_stack(sqlite_settings) as stack:
+        fake, slack = await connected(stack)
+        await slack.event(
+            {"type": "app_home_opened", "user": "UBOSS", "tab": "home", "channel": "DUBOSS"}
+        )
+        await wait_for(lambda: fake.published_views.get("UBOSS"), "the Home tab")
+        await slack.interaction(
+            {
+                "type": "message_action",
+                "callback_id": "log_customer_voice",
+                "trigger_id": new_trigger_id(),
+                "team": {"id": TEAM},
+                "user": {"id": "UZED"},
+                "channel": {"id": "CSUPPORT"},
+                "message": {
+                    "type": "message",
+                    "user": "UCUST",
+                    "ts": "1700000200.000300",
+                    "text": "The invoice export times out",
+                },
+                "response_url": fake.response_url("shortcut"),
+            }
+        )
+        voice = await wait_for(
+            lambda: [v for v in fake.opened_views if "invoice export" in json.dumps(v)],
+            "the customer-voice form",
+        )
+        assert voice
+
+
+def test_a_token_that_is_not_an_app_level_token_is_refused_saying_which() -> None:
+    status = SlackConfig.from_env(
+        {"SLACK_APP_TOKEN": "xoxb-123-456", "SLACK_BOT_TOKEN": "xoxb-123-456"}, "http://x"
+    ).status()
+    assert not status.enabled
+    assert "xapp-" in status.reason and "bot token" in status.reason
+    assert "connections:write" in status.reason
+    assert "123-456" not in status.reason
+
+
+def test_socket_mode_needs_a_bot_token_but_no_signing_secret() -> None:
+    without_bot = SlackConfig.from_env({"SLACK_APP_TOKEN": APP_TOKEN}, "http://x").status()
+    assert not without_bot.enabled and "SLACK_BOT_TOKEN" in without_bot.reason
+    assert "SLACK_SIGNING_SECRET is not needed" in without_bot.reason
+    ready = SlackConfig.from_env(
+        {"SLACK_APP_TOKEN": APP_TOKEN, "SLACK_BOT_TOKEN": "xoxb-1"}, "http://x"
+    ).status()
+    assert ready.enabled
+    assert "Socket Mode (SLACK_APP_TOKEN set), no public URL needed" in ready.reason
+    assert SlackAdapterFactory().platform == "slack"
+
+
+async def test_an_app_token_slack_refuses_is_said_in_the_log(
+    sqlite_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="adapters.slack")
+    async with socket_stack(sqlite_settings, SLACK_APP_TOKEN="xapp-1-A0001-1-revoked") as stack:
+        fake = stack.fake
+        await wait_for(lambda: fake.calls_to("apps.connections.open"), "the connection attempt")
+        await wait_for(
+            lambda: "Slack refused SLACK_APP_TOKEN (invalid_auth)" in caplog.text, "the log line"
+        )
+        assert isinstance(fake, FakeSlackSocketMode) and fake.hellos == 0
+        adapter = stack.app.adapters["slack"]
+        assert isinstance(adapter, SlackSocketAdapter) and not adapter.connected
