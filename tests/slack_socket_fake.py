@@ -26,6 +26,7 @@ id as each ack arrives, before it is recorded).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import itertools
 import json
@@ -59,12 +60,14 @@ class FakeSlackSocketMode(FakeSlack):
         self.app_token = app_token
         self.app_id = app_id
         self.hellos = 0  # connections that got their hello
-        self.closed_by_slack = 0  # connections this fake closed (disconnect, drop)
+        self.closed_by_slack = 0  # connections this fake closed (drop, or left after disconnect)
+        self.disconnects_sent = 0
         self.envelopes: dict[str, Envelope] = {}
         self.on_ack: Callable[[str], None] | None = None
         self._tickets: set[str] = set()
         self._sockets: list[web.WebSocketResponse] = []
-        self._handlers_done: list[asyncio.Event] = []
+        # Each connection's handler: set once the connection is gone.
+        self._handled: dict[web.WebSocketResponse, asyncio.Event] = {}
         self._envelope_counter = itertools.count(1)
         self._turn = itertools.count()
         self._connected = asyncio.Condition()
@@ -117,8 +120,7 @@ class FakeSlackSocketMode(FakeSlack):
         self._tickets.discard(ticket)
         socket = web.WebSocketResponse(autoping=True)
         await socket.prepare(request)
-        done = asyncio.Event()
-        self._handlers_done.append(done)
+        done = self._handled[socket] = asyncio.Event()
         try:
             self._sockets.append(socket)
             await socket.send_json(
@@ -235,18 +237,23 @@ class FakeSlackSocketMode(FakeSlack):
         else:
             envelope.socket = None
 
-    async def disconnect(self, reason: str = "refresh_requested") -> None:
-        """Slack's announced close: a ``disconnect`` message on each connection, then the close."""
-        for socket in list(self._sockets):
-            if not socket.closed:
-                await socket.send_json(
-                    {"type": "disconnect", "reason": reason, "debug_info": {"host": "applink-fake"}}
-                )
+    async def disconnect(self, reason: str = "refresh_requested", grace: float = 10.0) -> None:
+        """Slack's announced close: a ``disconnect`` message on each connection; Slack closes
+        a connection the app has not left within ``grace`` seconds (about 10 s for a refresh)."""
+        sockets = [socket for socket in self._sockets if not socket.closed]
+        for socket in sockets:
+            self.disconnects_sent += 1
+            await socket.send_json(
+                {"type": "disconnect", "reason": reason, "debug_info": {"host": "applink-fake"}}
+            )
+        for socket in sockets:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._handled[socket].wait(), grace)
         await self.drop()
 
     async def drop(self, *, count: bool = True) -> None:
-        """Close every connection, with no notice."""
-        sockets, self._sockets = self._sockets, []
+        """Close every open connection, with no notice."""
+        sockets, self._sockets = [s for s in self._sockets if not s.closed], []
         for socket in sockets:
             if count:
                 self.closed_by_slack += 1
