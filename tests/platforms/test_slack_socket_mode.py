@@ -1,13 +1,15 @@
 """Slack over Socket Mode (issue 17), in process against the fake of Slack's Socket Mode: an
 envelope is in the durable inbox before Slack sees its ack, a redelivered envelope counts once,
 a modal's mistake comes back in the ack's payload, reactions and the Home tab arrive as events,
-and the app token is checked (refused when it is not an app-level token)."""
+the app token is checked (refused when it is not an app-level token), a dropped connection is
+opened again, and an envelope acknowledged just before a ``kill -9`` is handled after it."""
 
 from __future__ import annotations
 
 import json
 import logging
 import sqlite3
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -20,8 +22,8 @@ from bot.inbox.store import inbox_file
 from bot.platform import SocketConnection, capabilities_of
 from bot.storage.models import Feedback, Suggestion
 from tests.platforms.test_slack import deliver_digest
-from tests.platforms.test_slack_e2e import button
-from tests.serve_process import wait_for
+from tests.platforms.test_slack_e2e import button, query, serve_env
+from tests.serve_process import running_serve, wait_for
 from tests.slack_fake import new_trigger_id
 from tests.slack_socket_fake import APP_TOKEN, FakeSlackSocketMode
 from tests.slack_socket_support import SocketSlackClient, command_payload
@@ -193,3 +195,49 @@ async def test_an_app_token_slack_refuses_is_said_in_the_log(
         assert isinstance(fake, FakeSlackSocketMode) and fake.hellos == 0
         adapter = stack.app.adapters["slack"]
         assert isinstance(adapter, SlackSocketAdapter) and not adapter.connected
+
+
+async def test_a_dropped_connection_is_opened_again_and_said_in_the_log(
+    sqlite_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="adapters.slack")
+    async with socket_stack(sqlite_settings) as stack:
+        fake, slack = await connected(stack)
+        await fake.drop()  # no disconnect message: the socket just closes
+        status, _ = await slack.command("/suggest", "Said after the drop", "UALICE")
+        assert status == 200 and fake.hellos == 2
+        await wait_for(
+            lambda: "Slack closed the Socket Mode connection unannounced" in caplog.text,
+            "the drop in the log",
+        )
+        assert "slack: Socket Mode reconnected (the connection was lost)" in caplog.text
+        await stack.settle()
+        async with stack.app.db.transaction() as session:
+            assert (await session.scalars(select(Suggestion.text))).all() == ["Said after the drop"]
+
+
+async def test_an_acknowledged_envelope_is_handled_after_a_kill_9(tmp_path: Path) -> None:
+    """Slack never sends an acknowledged envelope again: the bot killed right after the ack,
+    before the work was done, does it after the restart, from the inbox."""
+    async with FakeSlackSocketMode(team_id=TEAM) as fake:
+        env = serve_env(fake, SLACK_APP_TOKEN=fake.app_token, SLACK_SIGNING_SECRET="")
+        fake.add_user("UALICE", real_name="Alice Martin")
+        fake.delays["users.info"] = 5.0  # the work behind the ack is still in hand at the kill
+        slack = SocketSlackClient(fake)
+        db = tmp_path / "advocacy.db"
+        async with running_serve(env, tmp_path) as first:
+            await fake.connected()
+            status, _ = await slack.command("/suggest", "Kept through a crash", "UALICE")
+            assert status == 200
+            await wait_for(lambda: fake.calls_to("users.info"), "the work to begin")
+            first.kill()
+        assert query(db, "SELECT count(*) FROM suggestions") == [(0,)]
+        fake.delays.clear()
+        async with running_serve(env, tmp_path):
+            await fake.connected(hellos=2)
+            ideas = await wait_for(
+                lambda: query(db, "SELECT text FROM suggestions"), "the idea", timeout=60
+            )
+        assert ideas == [("Kept through a crash",)]
+        [envelope] = fake.envelopes.values()
+        assert envelope.body["retry_attempt"] == 0 and len(envelope.acks) == 1  # sent once
