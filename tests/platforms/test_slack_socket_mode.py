@@ -12,11 +12,15 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+import yaml
+from click.testing import CliRunner
 from sqlalchemy import select
 
 from adapters.slack import SlackAdapterFactory
+from adapters.slack.cli import MANIFEST
 from adapters.slack.config import SlackConfig
 from adapters.slack.socket_mode import SlackSocketAdapter
+from bot.cli.main import cli
 from bot.config import Settings
 from bot.inbox.store import inbox_file
 from bot.platform import SocketConnection, capabilities_of
@@ -241,3 +245,31 @@ async def test_an_acknowledged_envelope_is_handled_after_a_kill_9(tmp_path: Path
         assert ideas == [("Kept through a crash",)]
         [envelope] = fake.envelopes.values()
         assert envelope.body["retry_attempt"] == 0 and len(envelope.acks) == 1  # sent once
+
+
+def test_the_socket_mode_manifest_turns_it_on_and_names_no_url() -> None:
+    printed = CliRunner().invoke(
+        cli, ["slack", "manifest", "--socket-mode"], env={"PUBLIC_URL": ""}
+    )
+    assert printed.exit_code == 0, printed.output
+    assert "YOUR-BOT-HOST" not in printed.output and "https://advocacy" not in printed.output
+    assert "connections:write" in printed.output and "SLACK_APP_TOKEN" in printed.output
+    manifest = yaml.safe_load(printed.output)
+    http = yaml.safe_load(MANIFEST.read_text())
+    assert manifest["settings"]["socket_mode_enabled"] is True
+    assert "request_url" not in manifest["settings"]["event_subscriptions"]
+    assert manifest["settings"]["interactivity"] == {"is_enabled": True}
+    assert all("url" not in command for command in manifest["features"]["slash_commands"])
+    assert "redirect_urls" not in manifest["oauth_config"]
+    # Everything else is the HTTP manifest's: the same commands, shortcuts, events and scopes.
+    assert [c["command"] for c in manifest["features"]["slash_commands"]] == [
+        c["command"] for c in http["features"]["slash_commands"]
+    ]
+    assert manifest["features"]["shortcuts"] == http["features"]["shortcuts"]
+    assert manifest["oauth_config"]["scopes"] == http["oauth_config"]["scopes"]
+    assert (
+        manifest["settings"]["event_subscriptions"]["bot_events"]
+        == http["settings"]["event_subscriptions"]["bot_events"]
+    )
+    both = CliRunner().invoke(cli, ["slack", "manifest", "--socket-mode", "--url", "https://a.b"])
+    assert both.exit_code != 0 and "do not go together" in both.output
