@@ -6,6 +6,7 @@ opened again, and an envelope acknowledged just before a ``kill -9`` is handled 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sqlite3
@@ -24,6 +25,7 @@ from bot.cli.main import cli
 from bot.config import Settings
 from bot.inbox.store import inbox_file
 from bot.platform import SocketConnection, capabilities_of
+from bot.platform.inbox import InboxClosed
 from bot.storage.models import Feedback, Suggestion
 from tests.platforms.test_slack import deliver_digest
 from tests.platforms.test_slack_e2e import button, query, serve_env
@@ -273,3 +275,37 @@ def test_the_socket_mode_manifest_turns_it_on_and_names_no_url() -> None:
     )
     both = CliRunner().invoke(cli, ["slack", "manifest", "--socket-mode", "--url", "https://a.b"])
     assert both.exit_code != 0 and "do not go together" in both.output
+
+
+async def test_an_envelope_that_could_not_be_stored_is_not_acknowledged(
+    sqlite_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The inbox refuses (the server is stopping): no ack, so Slack sends the envelope again,
+    and that delivery is stored, acknowledged and handled."""
+    async with socket_stack(sqlite_settings) as stack:
+        fake, slack = await connected(stack)
+        inbox = stack.app.inbox
+        accept = inbox.accept
+
+        tried = asyncio.Event()
+
+        async def closed(*args: object, **kwargs: object) -> object:
+            tried.set()
+            raise InboxClosed("the server is stopping")
+
+        monkeypatch.setattr(inbox, "accept", closed)
+        refused = await fake.send_envelope(
+            "slash_commands",
+            command_payload(fake, "/suggest", "Stored the second time", "UALICE"),
+            accepts_response_payload=True,
+        )
+        await asyncio.wait_for(tried.wait(), 20)
+        monkeypatch.setattr(inbox, "accept", accept)
+        await slack.command("/suggest", "Sent after it", "UBOB")  # acknowledged: the bot is up
+        assert not fake.envelopes[refused].acked.is_set()
+        await fake.redeliver(refused)
+        assert await fake.acknowledged(refused) is None
+        await stack.settle()
+        async with stack.app.db.transaction() as session:
+            texts = sorted(await session.scalars(select(Suggestion.text)))
+        assert texts == ["Sent after it", "Stored the second time"]
