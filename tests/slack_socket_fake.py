@@ -182,8 +182,13 @@ class FakeSlackSocketMode(FakeSlack):
         except (ConnectionError, RuntimeError):
             envelope.socket = None  # sent again on the next connection
 
-    def _live_socket(self) -> web.WebSocketResponse | None:
+    def _live_socket(
+        self, besides: web.WebSocketResponse | None = None
+    ) -> web.WebSocketResponse | None:
+        """An open connection, each in turn; another than ``besides`` where there is one."""
         live = [s for s in self._sockets if not s.closed]
+        others = [s for s in live if s is not besides]
+        live = others or live
         return live[next(self._turn) % len(live)] if live else None
 
     # -- test helpers --------------------------------------------------------------------------
@@ -226,12 +231,12 @@ class FakeSlackSocketMode(FakeSlack):
 
     async def redeliver(self, envelope_id: str, reason: str = "timeout") -> None:
         """Slack's retry of an envelope (an ack it did not see in time): the same envelope again,
-        ``retry_attempt`` counted up."""
+        ``retry_attempt`` counted up, on another connection where there is one."""
         envelope = self.envelopes[envelope_id]
         envelope.body["retry_attempt"] += 1
         envelope.body["retry_reason"] = reason
         envelope.acked.clear()
-        socket = self._live_socket()
+        socket = self._live_socket(besides=envelope.socket)
         if socket is not None:
             await self._send(envelope, socket)
         else:

@@ -29,7 +29,7 @@ from bot.platform.inbox import InboxClosed
 from bot.storage.models import Feedback, Suggestion
 from tests.platforms.test_slack import deliver_digest
 from tests.platforms.test_slack_e2e import button, query, serve_env
-from tests.serve_process import running_serve, wait_for
+from tests.serve_process import run_cli, running_serve, wait_for
 from tests.slack_fake import new_trigger_id
 from tests.slack_socket_fake import APP_TOKEN, FakeSlackSocketMode
 from tests.slack_socket_support import SocketSlackClient, command_payload
@@ -309,3 +309,41 @@ async def test_an_envelope_that_could_not_be_stored_is_not_acknowledged(
         async with stack.app.db.transaction() as session:
             texts = sorted(await session.scalars(select(Suggestion.text)))
         assert texts == ["Sent after it", "Stored the second time"]
+
+
+async def test_two_instances_share_one_app_token_and_each_envelope_counts_once(
+    tmp_path: Path,
+) -> None:
+    """Two ``advocacy serve`` on one database and one app token: Slack sends each envelope to
+    one of the two connections; one it sends again, to the other instance, counts once."""
+    async with FakeSlackSocketMode(team_id=TEAM) as fake:
+        env = serve_env(fake, SLACK_APP_TOKEN=fake.app_token, SLACK_SIGNING_SECRET="")
+        fake.add_user("UALICE", real_name="Alice Martin")
+        db = tmp_path / "advocacy.db"
+        await run_cli(env, tmp_path, "db", "upgrade")
+        async with running_serve(env, tmp_path) as first:
+            await fake.connected()
+            async with running_serve(env, tmp_path) as second:
+                await fake.connected(hellos=2)
+                slack = SocketSlackClient(fake)
+                texts = [f"Shared idea {n}" for n in range(6)]
+                for text in texts:
+                    await slack.command("/suggest", text, "UALICE")
+                again = fake.envelopes[slack.sent[0]]
+                took_it = again.socket
+                await fake.redeliver(slack.sent[0])  # to the other instance's connection
+                await fake.acknowledged(slack.sent[0])
+                assert again.socket is not took_it and len(again.acks) == 2
+                await wait_for(
+                    lambda: len(query(db, "SELECT text FROM suggestions")) >= len(texts),
+                    "the ideas",
+                    timeout=60,
+                )
+                await wait_for(
+                    lambda: second.said("slack: Socket Mode connected; 1 other connection(s)"),
+                    "the second instance's log",
+                )
+            assert first.said("slack: Socket Mode connected")
+        sockets = {id(envelope.socket) for envelope in fake.envelopes.values()}
+        assert len(sockets) == 2  # both instances took envelopes
+        assert sorted(text for (text,) in query(db, "SELECT text FROM suggestions")) == texts
