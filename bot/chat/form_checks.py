@@ -18,7 +18,7 @@ from bot.config import ChannelRef
 from bot.domain import DECIDED_STATUSES, DigestKind, SuggestionStatus, parse_enum
 from bot.errors import Conflict, DomainError, InvalidInput
 from bot.events import Actor
-from bot.i18n import _
+from bot.i18n import _, speaking
 from bot.services import digests
 from bot.services.content import validate_url
 from bot.services.members import find_member, get_team, validate_timezone
@@ -71,7 +71,11 @@ async def check_form_answer(
         return None
     try:
         async with db.transaction() as session:
-            await check(Answer(session, actor.platform, text, earlier, actor))
+            # Asked outside the router, so in the member's language here (the platform's hint
+            # for someone not yet known).
+            member = await find_member(session, actor.platform, actor.user_id, actor.workspace)
+            with speaking(member.locale if member is not None else actor.locale):
+                await check(Answer(session, actor.platform, text, earlier, actor))
     except DomainError as error:
         return error.message
     return None

@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.app import Application
+from bot.chat.form_checks import check_form_answer
 from bot.compose import actions
 from bot.domain import Role
 from bot.events import Actor, CommandInvoked, FormSubmitted, MessageReceived, Reply
@@ -197,3 +198,19 @@ async def test_the_platforms_language_is_followed_until_the_member_chooses_and_n
     assert "プラットフォームの言語に戻しました。現在は 日本語 です。" in said(followed)
     assert "この一覧" in said(await say(app, in_japanese, "help"))
     assert await stored(app, "kenji") == ("ja", False)
+
+
+async def test_a_form_answer_checked_on_its_own_is_refused_in_the_members_language(
+    app: Application,
+) -> None:
+    """The shell asks a form field by field, outside the router: the check still speaks German."""
+    await make_member(app, "hans", role=Role.STRATEGIST)
+    await say(app, person("hans"), "prefs", "language de")
+    problem = await check_form_answer(
+        app.db, person("hans"), actions.FORM_DIGEST_ADD, "time", "25:99", {"days": "fri"}
+    )
+    assert problem == "„25:99“ ist keine Uhrzeit; schreiben Sie sie wie 09:00 oder 17:30."
+    newcomer = await check_form_answer(
+        app.db, person("mei", "ja-JP"), actions.FORM_DIGEST_ADD, "time", "25:99", {}
+    )
+    assert newcomer == "「25:99」は時刻ではありません。09:00 や 17:30 のように入力してください。"
