@@ -28,6 +28,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 import bot.chat.commands as chat_commands
 from adapters.shell.mailbox import Mailbox
 from adapters.shell.session import ShellSession
+from adapters.teams.package import build_package
 from bot.app import Application
 from bot.chat.help import help_message
 from bot.config import Settings
@@ -278,6 +279,46 @@ async def test_a_teams_strategist_sees_the_next_digest_date_in_their_language(
     await teams.settle()
     assert await member_locale(teams.app, "teams", person.aad, TENANT) == locale
     assert_date_in(locale, upcoming, teams_replies(teams, person))
+
+
+def test_the_teams_package_carries_the_command_menu_in_every_language() -> None:
+    """Teams shows a client in German the German command menu, from de.json beside the manifest;
+    the manifest itself stays English."""
+    import re
+    import zipfile
+
+    archive = zipfile.ZipFile(
+        io.BytesIO(build_package("12345678-1234-1234-1234-123456789abc", "https://bot.example.com"))
+    )
+    manifest = json.loads(archive.read("manifest.json"))
+    info = manifest["localizationInfo"]
+    assert info["defaultLanguageTag"] == "en"
+    assert {entry["languageTag"] for entry in info["additionalLanguages"]} == {
+        "de",
+        "fr",
+        "es",
+        "pt-br",
+        "ja",
+    }
+    commands = manifest["bots"][0]["commandLists"][0]["commands"]
+    assert commands[0] == {"title": "help", "description": "What I can do for you"}
+    german = json.loads(archive.read("de.json"))
+    japanese = json.loads(archive.read("ja.json"))
+    assert german["bots[0].commandLists[0].commands[0].description"] == "Was ich für Sie tun kann"
+    assert japanese["bots[0].commandLists[0].commands[0].description"] == "できること"
+    assert german["composeExtensions[0].commands[0].title"] == "Als Kundenstimme erfassen"
+    for entry in info["additionalLanguages"]:
+        strings = json.loads(archive.read(entry["file"]))
+        assert strings["name.short"] == manifest["name"]["short"]  # the organisation's name
+        assert len(strings["description.short"]) <= 80
+        for key, text in strings.items():
+            if key.startswith(("$", "name.", "description.")):
+                continue
+            node: Any = manifest  # every key names a text the manifest has
+            for name, index in re.findall(r"(\w+)(?:\[(\d+)\])?", key):
+                node = node[name] if index == "" else node[name][int(index)]
+            assert isinstance(node, str) and node != text
+            assert len(text) <= (32 if key.endswith(".title") else 128)
 
 
 # ----- the shell ----------------------------------------------------------------------------
