@@ -42,6 +42,7 @@ from bot.services.members import add_member, find_member
 from bot.services.permissions import OPERATOR
 from bot.storage.models import Member
 from tests.conftest import make_member
+from tests.google_chat_support import google_chat_stack, message_event
 from tests.slack_support import SlackStack, slack_stack
 from tests.teams_support import TENANT, TeamsStack, TeamsUser, cards_in, teams_stack, user
 
@@ -319,6 +320,35 @@ def test_the_teams_package_carries_the_command_menu_in_every_language() -> None:
                 node = node[name] if index == "" else node[name][int(index)]
             assert isinstance(node, str) and node != text
             assert len(text) <= (32 if key.endswith(".title") else 128)
+
+
+# ----- Google Chat ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("locale", ["de", "ja"])
+async def test_google_chat_members_get_help_and_forms_in_their_chat_language(
+    settings: Settings, help_locales: list[str], locale: str
+) -> None:
+    """Chat sends the client's language with interaction events (``common.userLocale``)."""
+    person = f"users/{locale}-1"
+    async with google_chat_stack(settings) as chat:
+        event = message_event(person, "Hana", "help")
+        event["common"]["userLocale"] = PLATFORM_TAGS[locale]
+        status, answer = await chat.post(event)
+        assert status == 200
+        await chat.settle()
+        assert await member_locale(chat.app, "google_chat", person) == locale
+        assert help_locales == [locale]
+        assert_help_in(locale, json.dumps(answer, ensure_ascii=False))
+
+        # The adapter's own words: optional fields marked so on the form.
+        form = message_event(person, "Hana", "", command="suggest")
+        form["common"]["userLocale"] = PLATFORM_TAGS[locale]
+        status, answer = await chat.post(form)
+        assert status == 200
+        assert {"de": "(optional)", "ja": "(任意)"}[locale] in json.dumps(
+            answer, ensure_ascii=False
+        )
 
 
 # ----- the shell ----------------------------------------------------------------------------
