@@ -38,8 +38,10 @@ from botframework.connector.auth import (
 from msrest.exceptions import ClientRequestError, DeserializationError
 
 from adapters.teams.activities import (
+    already_counted,
     card_activity,
     chat_reference,
+    done,
     invoke_message,
     personal_chat,
     task_answer,
@@ -67,6 +69,7 @@ from adapters.teams.parse import (
 from adapters.teams.references import ConversationStore
 from adapters.teams.surface import TeamsSurface
 from bot.events import ActionInvoked, AppInstalled, Event, FormSubmitted, Reply
+from bot.i18n import _, speaking
 from bot.messages import Message
 from bot.platform import (
     AdapterContext,
@@ -202,11 +205,12 @@ class TeamsAdapter:
         accepted = await self.inbox.accept(
             PLATFORM, INBOX_KIND, event_id(activity), _payload(activity, authenticated), wait=True
         )
-        if accepted.waiter is None:  # a redelivery of a press already taken
-            return _invoke_response(invoke_message("Already counted."))
-        answered, answer = await accepted.waiter.wait(INVOKE_BUDGET_SECONDS)
-        if not answered:
-            return _invoke_response(invoke_message("Working on it: the card will update."))
+        with speaking(activity.locale):
+            if accepted.waiter is None:  # a redelivery of a press already taken
+                return _invoke_response(invoke_message(already_counted()))
+            answered, answer = await accepted.waiter.wait(INVOKE_BUDGET_SECONDS)
+            if not answered:
+                return _invoke_response(invoke_message(_("Working on it: the card will update.")))
         return _invoke_response(answer)
 
     async def _authenticate(
@@ -262,8 +266,9 @@ class TeamsAdapter:
                 activity.reply_to_id,
                 updated,
             )
-        elif isinstance(value, str) and value not in ("Done.", "Already counted."):
-            message = card_activity(render_parts(Message.text(value))[0], value)
+        elif isinstance(value, str) and value not in _quiet_answers(activity.locale):
+            with speaking(activity.locale):
+                message = card_activity(render_parts(Message.text(value))[0], value)
             call = self._connector_call(
                 activity.service_url, "send_to_conversation", activity.conversation.id, message
             )
@@ -314,7 +319,7 @@ class TeamsAdapter:
             return InvokeResponse(status=501)
         event = invoke_event(activity)
         if event is None:
-            return invoke_message("This button is no longer supported; ask for a fresh card.")
+            return invoke_message(_("This button is no longer supported; ask for a fresh card."))
         origin = getattr(event, "message_ref", None)
         reply = await self.router.handle(await self._whole_message(event), _receipt(turn_context))
         if isinstance(event, FormSubmitted) and reply.messages and not reply.error:
@@ -330,7 +335,7 @@ class TeamsAdapter:
                 status=200,
                 body=AdaptiveCardInvokeResponse(status_code=200, type=CONTENT_TYPE, value=card),
             )
-        text = reply.error or ("Already counted." if reply.duplicate else "Done.")
+        text = reply.error or (already_counted() if reply.duplicate else done())
         return invoke_message(text)
 
     async def on_message_action(self, turn_context: TurnContext) -> InvokeResponse:
@@ -342,11 +347,11 @@ class TeamsAdapter:
         if activity.name == FETCH_TASK:
             event = message_action_event(activity)
             if event is None:
-                return task_message("This action is no longer supported; update the app.")
+                return task_message(_("This action is no longer supported; update the app."))
             return task_answer(await self.router.handle(event))
         submitted = task_submit_event(activity)
         if not isinstance(submitted, FormSubmitted):
-            return task_message("This form is no longer supported; open it again.")
+            return task_message(_("This form is no longer supported; open it again."))
         reply = await self.router.handle(submitted)
         if reply.error and submitted.form_id == actions.FORM_VOICE:
             again = ActionInvoked(
@@ -356,8 +361,8 @@ class TeamsAdapter:
             )
             return task_answer(await self.router.handle(again), reply.error)
         if reply.error or reply.duplicate:
-            return task_message(reply.error or "Already received.")
-        return task_message(reply.messages[0].fallback if reply.messages else "Done.")
+            return task_message(reply.error or _("Already received."))
+        return task_message(reply.messages[0].fallback if reply.messages else done())
 
     async def on_reaction(self, turn_context: TurnContext) -> None:
         """One activity may add and remove several reactions: each counts once by its own id,
@@ -656,7 +661,10 @@ class _Bot(ActivityHandler):
 
     async def on_turn(self, turn_context: TurnContext) -> None:
         await self.adapter.remember(turn_context)
-        await super().on_turn(turn_context)
+        # What the adapter says itself in the language of the person's Teams (the core speaks
+        # the member's own inside each event it handles).
+        with speaking(turn_context.activity.locale):
+            await super().on_turn(turn_context)
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         await self.adapter.on_message(turn_context)
@@ -687,6 +695,12 @@ def _quiet_transport_logs() -> None:
         logger = logging.getLogger(name)
         if logger.level < logging.INFO:
             logger.setLevel(logging.INFO)
+
+
+def _quiet_answers(locale: str | None) -> tuple[str, str]:
+    """The answers to a press that need no message when they come late ("Done.")."""
+    with speaking(locale):
+        return done(), already_counted()
 
 
 def _payload(activity: Activity, authenticated: AuthenticateRequestResult) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from bot.i18n import _
 from bot.messages import (
     CHECKED,
     Button,
@@ -195,7 +196,7 @@ def part_of_card(message: Message, card_index: int, limit: int = MAX_CARD_BYTES)
 def _input(field: FormField) -> dict[str, Any]:
     base: dict[str, Any] = {"id": field.name, "label": field.label, "isRequired": field.required}
     if field.required:
-        base["errorMessage"] = f"{field.label} is required."
+        base["errorMessage"] = _("{label} is required.").format(label=field.label)
     if field.kind == FieldKind.SELECT:
         choices = [{"title": o.label, "value": o.value or EMPTY_CHOICE} for o in field.options]
         return {
@@ -224,7 +225,7 @@ def _input(field: FormField) -> dict[str, Any]:
     if field.initial:
         element["value"] = field.initial
     placeholder = field.placeholder or (
-        "A channel id (19:…@thread.tacv2)" if field.kind == FieldKind.CONVERSATION else ""
+        _("A channel id (19:…@thread.tacv2)") if field.kind == FieldKind.CONVERSATION else ""
     )
     if placeholder:
         element["placeholder"] = placeholder

@@ -15,7 +15,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from adapters.teams.commands import COMMANDS
+from adapters.teams.localization import language_files, localization_info
 from adapters.teams.parse import VOICE_COMMAND
+from bot.i18n import N_
 from bot.platform.support import PRIVACY_PATH, TERMS_PATH, VERSION, InvalidInput
 
 MANIFEST_VERSION = "1.17"
@@ -59,8 +61,8 @@ def manifest(
         },
         "name": {"short": name[:30], "full": f"{name} bot"[:100]},
         "description": {
-            "short": "Content, customer voice and your ideas, tied to our promises."[:80],
-            "full": (
+            "short": N_("Content, customer voice and your ideas, tied to our promises.")[:80],
+            "full": N_(
                 "Curated content worth sharing, what customers are telling us, and a place to "
                 "send ideas upward (anonymously if you wish) and hear what became of them. "
                 "Everything is tied to the promises we made to our customers."
@@ -91,8 +93,8 @@ def manifest(
                     {
                         "id": VOICE_COMMAND,
                         "type": "action",
-                        "title": "Log as customer voice",
-                        "description": "Log what a customer said in this message, with a link",
+                        "title": N_("Log as customer voice"),
+                        "description": N_("Log what a customer said in this message, with a link"),
                         "context": ["message"],
                         "fetchTask": True,
                     }
@@ -172,9 +174,14 @@ def build_package(
     terms_url: str | None = None,
 ) -> bytes:
     document = manifest(app_id, public_url, name=name, privacy_url=privacy_url, terms_url=terms_url)
+    # The manifest is English; Teams reads each client language's texts from its own file.
+    languages = language_files(document)
+    document["localizationInfo"] = localization_info(languages)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("manifest.json", json.dumps(document, indent=2))
+        for file_name, strings in languages.items():
+            archive.writestr(file_name, json.dumps(strings, indent=2, ensure_ascii=False))
         archive.writestr("color.png", color_icon())
         archive.writestr("outline.png", outline_icon())
     return buffer.getvalue()

@@ -55,8 +55,16 @@ def user_key(account: Any) -> str:
 
 
 def actor_of(activity: Activity) -> Actor:
+    """The person behind an activity, with the language their Teams client uses (``locale``,
+    "de-DE", sent on every activity): a hint the core follows unless they chose one."""
     user = activity.from_property
-    return Actor(PLATFORM, user_key(user), tenant_of(activity), display_name=user.name or None)
+    return Actor(
+        PLATFORM,
+        user_key(user),
+        tenant_of(activity),
+        display_name=user.name or None,
+        locale=activity.locale or None,
+    )
 
 
 def message_ref(conversation_id: str, activity_id: str) -> str:

@@ -475,7 +475,10 @@ def test_the_teams_package_holds_a_manifest_and_both_icons(tmp_path, monkeypatch
     result = CliRunner().invoke(cli, ["teams", "package", "--output", "app.zip"])
     assert result.exit_code == 0, result.output
     with zipfile.ZipFile(tmp_path / "app.zip") as archive:
-        assert sorted(archive.namelist()) == ["color.png", "manifest.json", "outline.png"]
+        languages = ["de.json", "es.json", "fr.json", "ja.json", "pt-br.json"]
+        assert sorted(archive.namelist()) == sorted(
+            ["color.png", "manifest.json", "outline.png", *languages]
+        )
         manifest = json.loads(archive.read("manifest.json"))
         color, outline = archive.read("color.png"), archive.read("outline.png")
     assert manifest["id"] == manifest["bots"][0]["botId"] == "12345678-1234-1234-1234-123456789abc"
