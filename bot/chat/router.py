@@ -39,7 +39,7 @@ from bot.events import (
     ReactionRemoved,
     Reply,
 )
-from bot.i18n import L_, _, speaking, use_locale
+from bot.i18n import L_, _, current_locale, speaking, use_locale
 from bot.inbox import Receipt, RetryLater
 from bot.links import TrackedLinks
 from bot.metrics import Metrics
@@ -98,7 +98,9 @@ class EventRouter:
 
         The reply is in the member's language; the next event starts from the default again."""
         with speaking(None):
-            return await self._handle(event, receipt)
+            reply = await self._handle(event, receipt)
+            # Still the member's language here: the adapter says its own words in it too.
+            return reply if reply.locale else replace(reply, locale=current_locale())
 
     async def _handle(self, event: Event, receipt: Receipt | None) -> Reply:
         kind = type(event).__name__
