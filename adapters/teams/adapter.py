@@ -43,11 +43,12 @@ from adapters.teams.activities import (
     invoke_message,
     personal_chat,
     task_answer,
+    task_closed,
     task_message,
     welcome_card,
 )
 from adapters.teams.auth import KeptCredentials, PromptConnectors, StrictAuthentication
-from adapters.teams.cards import CONTENT_TYPE, render_parts
+from adapters.teams.cards import CONTENT_TYPE, HOME_KEY, HOME_REFRESH, home_card, render_parts
 from adapters.teams.config import MESSAGES_PATH, TeamsConfig
 from adapters.teams.emulator import WITHOUT_APP_ID, local_service_url, refusal_without_app_id
 from adapters.teams.errors import cause, delivery_error
@@ -55,6 +56,7 @@ from adapters.teams.parse import (
     PLATFORM,
     actor_of,
     event_id,
+    filled_in,
     invoke_event,
     message_action_event,
     message_event,
@@ -66,7 +68,8 @@ from adapters.teams.parse import (
 )
 from adapters.teams.references import ConversationStore
 from adapters.teams.surface import TeamsSurface
-from bot.events import ActionInvoked, AppInstalled, Event, FormSubmitted, Reply
+from adapters.teams.tab import mount_tab
+from bot.events import ActionInvoked, Actor, AppInstalled, Event, FormSubmitted, HomeOpened, Reply
 from bot.messages import Message
 from bot.platform import (
     AdapterContext,
@@ -80,7 +83,8 @@ from bot.platform import (
 from bot.platform.inbox import InboxItem, Receipt, RetryLater
 from bot.platform.members import ImportReport, MemberRow
 from bot.platform.pacing import Pacer
-from bot.platform.support import InvalidInput
+from bot.platform.reply import without_update
+from bot.platform.support import CONSOLE_PATH, InvalidInput
 
 log = logging.getLogger(__name__)
 
@@ -99,14 +103,20 @@ SUBMIT_ACTION = "composeExtension/submitAction"
 # How long a press's request waits for the inbox's worker (Teams gives up on an invoke's
 # answer after about 15 seconds); the card is updated through the Connector after that.
 INVOKE_BUDGET_SECONDS = 10.0
+# A message action's forms, and the action that opens each again (with what was typed) when
+# the core refuses an answer: the refusal is shown in the dialog, above the fields.
+DIALOG_FORMS = {actions.FORM_SUGGEST: actions.SUGGEST_OPEN, actions.FORM_VOICE: actions.VOICE_OPEN}
+# Typed "home" outside the personal chat: the home (a manager's rollup) is never shown there.
+HOME_ELSEWHERE = "Your home is in your personal chat with me: type home there."
 
 
 class TeamsAdapter:
-    """Declares ``DirectorySync`` (team rosters) and ``MessageActions`` ("Log as customer
-    voice" in a message's menu); no ``HomeSurface``: the app package has no personal tab."""
+    """Declares ``DirectorySync`` (team rosters), ``MessageActions`` ("Turn into suggestion"
+    and "Log as customer voice" in a message's menu) and ``HomeSurface`` (a home card in the
+    member's personal chat that refreshes itself when viewed and after every answer)."""
 
     platform = PLATFORM
-    message_actions: tuple[str, ...] = (actions.VOICE_OPEN,)
+    message_actions: tuple[str, ...] = (actions.SUGGEST_OPEN, actions.VOICE_OPEN)
 
     def __init__(self, context: AdapterContext, config: TeamsConfig) -> None:
         assert context.store is not None
@@ -146,6 +156,7 @@ class TeamsAdapter:
 
     def mount(self, app: web.Application) -> None:
         app.router.add_post(MESSAGES_PATH, self._handle)
+        mount_tab(app, self.config.public_url.rstrip("/") + CONSOLE_PATH)
 
     async def start(self) -> None:
         return None  # the start-up log already says how requests are authenticated
@@ -183,8 +194,12 @@ class TeamsAdapter:
             return _unauthorized()
         if authenticated.connector_factory is not None:
             authenticated.connector_factory = PromptConnectors(authenticated.connector_factory)
-        if activity.type == ActivityTypes.invoke and activity.name in (FETCH_TASK, SUBMIT_ACTION):
-            # A message action's dialog: answered in the request (see on_message_action).
+        if activity.type == ActivityTypes.invoke and (
+            activity.name in (FETCH_TASK, SUBMIT_ACTION) or _home_refresh(activity)
+        ):
+            # A message action's dialog (see on_message_action), or a view of the home card
+            # (see on_home_refresh): answered in the request, changing nothing but the idea
+            # submitted, which counts once by its activity id.
             answer = await self.cloud.process_activity(authenticated, activity, self.bot.on_turn)
             return _invoke_response(answer)
         if activity.type == ActivityTypes.invoke:
@@ -299,6 +314,12 @@ class TeamsAdapter:
         event = message_event(turn_context.activity)
         if event is None:
             return
+        if isinstance(event, HomeOpened):
+            await self.on_home_opened(turn_context, event)
+            return
+        if _on_home(turn_context.activity.value):  # Action.Submit: a client without refresh
+            await self.on_home_press(turn_context, event)
+            return
         origin = getattr(event, "message_ref", None)
         reply = await self.router.handle(await self._whole_message(event), _receipt(turn_context))
         if isinstance(event, FormSubmitted) and origin and reply.messages and not reply.error:
@@ -312,9 +333,13 @@ class TeamsAdapter:
             return await self.on_message_action(turn_context)
         if activity.name != CARD_ACTION:
             return InvokeResponse(status=501)
+        if _home_refresh(activity):
+            return await self.on_home_refresh(turn_context)
         event = invoke_event(activity)
         if event is None:
             return invoke_message("This button is no longer supported; ask for a fresh card.")
+        if _on_home(((activity.value or {}).get("action") or {}).get("data")):
+            return await self.on_home_press(turn_context, event)
         origin = getattr(event, "message_ref", None)
         reply = await self.router.handle(await self._whole_message(event), _receipt(turn_context))
         if isinstance(event, FormSubmitted) and reply.messages and not reply.error:
@@ -326,18 +351,18 @@ class TeamsAdapter:
         shown = replace(reply, error=None) if reply.update is None else reply
         card = await self._show(turn_context, shown, origin=origin, invoke=True)
         if card is not None:
-            return InvokeResponse(
-                status=200,
-                body=AdaptiveCardInvokeResponse(status_code=200, type=CONTENT_TYPE, value=card),
-            )
+            return _card_answer(card)
         text = reply.error or ("Already counted." if reply.duplicate else "Done.")
         return invoke_message(text)
 
     async def on_message_action(self, turn_context: TurnContext) -> InvokeResponse:
-        """ "Log as customer voice" on a message: ``fetchTask`` answers with the voice form in a
-        dialog, prefilled with the message; ``submitAction`` stores it and answers with the
-        confirmation. A refused answer (empty, too long) shows the form again, as filled in,
-        with the reason on top: nothing typed is lost."""
+        """ "Turn into suggestion" or "Log as customer voice" on a message: ``fetchTask``
+        answers with the core's form in a dialog, prefilled with the message; ``submitAction``
+        records it (once: a redelivery carries the same activity id). A refused answer (empty,
+        too long) shows the form again, as filled in, with the reason above the fields: nothing
+        typed is lost. A new idea closes the dialog, and its confirmation reaches the member
+        in their personal chat (never the conversation the message was in: the idea may be
+        anonymous); the customer voice's is shown in the dialog."""
         activity = turn_context.activity
         if activity.name == FETCH_TASK:
             event = message_action_event(activity)
@@ -348,16 +373,172 @@ class TeamsAdapter:
         if not isinstance(submitted, FormSubmitted):
             return task_message("This form is no longer supported; open it again.")
         reply = await self.router.handle(submitted)
-        if reply.error and submitted.form_id == actions.FORM_VOICE:
+        opens = DIALOG_FORMS.get(submitted.form_id)
+        if reply.error and opens is not None:
             again = ActionInvoked(
                 submitted.actor,
-                action_id=actions.VOICE_OPEN,
+                action_id=opens,
                 value={**submitted.context, **submitted.values},
             )
-            return task_answer(await self.router.handle(again), reply.error)
+            shown = await self.router.handle(again)
+            if shown.form is not None:  # as the member left it (objective, anonymous too)
+                shown = replace(shown, form=filled_in(shown.form, submitted.values))
+            return task_answer(shown, reply.error)
+        if submitted.form_id == actions.FORM_SUGGEST and not reply.error:
+            if reply.duplicate:
+                return task_closed()  # the first delivery was answered, its answer lost
+            if reply.messages and await self._reachable(submitted.actor):
+                self._spawn(self._tell_member(submitted.actor, reply.messages))
+                return task_closed()
         if reply.error or reply.duplicate:
             return task_message(reply.error or "Already received.")
         return task_message(reply.messages[0].fallback if reply.messages else "Done.")
+
+    async def _reachable(self, actor: Actor) -> bool:
+        """Whether the bot has, or can open, a personal chat with ``actor``."""
+        return (
+            await self.conversations.personal(actor.workspace, actor.user_id) is not None
+            or await self.conversations.member(actor.workspace, actor.user_id) is not None
+        )
+
+    async def _tell_member(self, actor: Actor, messages: list[Message]) -> None:
+        """Messages to the member's personal chat (after the invoke is answered: Teams gives a
+        dialog's submission five seconds); a failure is logged."""
+        target = DeliveryTarget(0, PLATFORM, actor.user_id, actor.workspace)
+        for message in messages:
+            try:
+                await self.send(target, message)
+            except DeliveryError as error:
+                log.warning("teams: could not send a dialog's confirmation: %s", error)
+                return
+
+    # ----- the home card ------------------------------------------------------------------
+
+    async def _home_message(self, actor: Actor) -> Message | None:
+        """The member's home as the core draws it now (what Slack's Home tab shows)."""
+        reply = await self.router.handle(HomeOpened(actor))
+        return reply.messages[0] if reply.messages else None
+
+    async def on_home_opened(self, turn_context: TurnContext, event: HomeOpened) -> None:
+        """``home`` typed in the personal chat: a fresh home card there, kept as the one that
+        answers update. Elsewhere the member is pointed to their personal chat."""
+        activity = turn_context.activity
+        reply = await self.router.handle(event, _receipt(turn_context))
+        if reply.duplicate or not reply.messages:
+            return
+        if (activity.conversation.conversation_type or "personal") != "personal":
+            await TeamsSurface(turn_context, self.conversations, origin=None).tell(
+                Message.text(HOME_ELSEWHERE)
+            )
+            return
+        await self._post_home(turn_context, reply.messages[0])
+
+    async def _post_home(self, turn_context: TurnContext, home: Message | None = None) -> None:
+        """Send the member's home card in this (personal) turn's conversation and keep it."""
+        activity = turn_context.activity
+        actor = actor_of(activity)
+        home = home or await self._home_message(actor)
+        if home is None:
+            return
+        owner = activity.from_property.id
+        card = home_card(home, owner)
+        sent = await turn_context.send_activity(card_activity(card, home.fallback))
+        if sent is not None and sent.id:
+            await self.conversations.remember_home(
+                actor.workspace, actor.user_id, activity.conversation.id, str(sent.id), owner
+            )
+
+    async def on_home_refresh(self, turn_context: TurnContext) -> InvokeResponse:
+        """Universal Actions' ``refresh``: the owner is viewing the home card; answer with the
+        home as it now is, which Teams shows in its place."""
+        activity = turn_context.activity
+        home = await self._home_message(actor_of(activity))
+        if home is None:
+            return invoke_message("Nothing to show yet.")
+        return _card_answer(home_card(home, activity.from_property.id))
+
+    async def on_home_press(self, turn_context: TurnContext, event: Event) -> InvokeResponse:
+        """A button on the home card (a vote, "Suggest an idea"), as a press in Slack's Home
+        tab: the home is not a delivered message, so the event names none; its form opens in
+        the chat; its error is told; and the answer is the home as it now is."""
+        activity = turn_context.activity
+        if isinstance(event, ActionInvoked):
+            event = replace(event, message_ref=None)
+        reply = await self.router.handle(event, _receipt(turn_context))
+        invoke = activity.type == ActivityTypes.invoke
+        await self._show(
+            turn_context,
+            without_update(reply),
+            origin=None,
+            quiet=True,
+            refresh_home=not invoke and reply.form is None,
+        )
+        if not invoke:
+            return InvokeResponse(status=200)
+        if reply.duplicate:
+            return invoke_message("Already counted.")
+        home = await self._home_message(actor_of(activity))
+        if home is None:
+            return invoke_message("Done.")
+        return _card_answer(home_card(home, activity.from_property.id))
+
+    async def refresh_home(self, actor: Actor) -> None:
+        """Show ``actor``'s home card as it now is, in place (the Connector's update), when
+        they have one; raises ``DeliveryError`` as ``send`` does."""
+        kept = await self.conversations.home(actor.workspace, actor.user_id)
+        if kept is None:
+            return
+        reference = await self.conversations.reference(kept["conversation_id"])
+        home = await self._home_message(actor)
+        if reference is None or home is None:
+            return
+        updated = card_activity(home_card(home, kept["teams_id"]), home.fallback)
+        TurnContext.apply_conversation_reference(updated, reference)
+        updated.id = kept["activity_id"]
+        updated.reply_to_id = None
+        await self._per_conversation.wait(kept["conversation_id"])
+        await self._per_tenant.wait(actor.workspace)
+        try:
+            await self._connector_call(
+                reference.service_url,
+                "update_activity",
+                kept["conversation_id"],
+                kept["activity_id"],
+                updated,
+            )
+        except Exception as error:
+            raise delivery_error(error) from None
+
+    async def publish_home(self, actor: Actor) -> None:
+        """``HomeSurface``: the member's home card as it now is: updated in place, or sent to
+        their personal chat when they have none yet."""
+        if await self.conversations.home(actor.workspace, actor.user_id) is not None:
+            await self.refresh_home(actor)
+            return
+        reference = await self.conversations.personal(actor.workspace, actor.user_id)
+        home = await self._home_message(actor)
+        if reference is None or reference.user is None or home is None:
+            return
+        card = home_card(home, reference.user.id)
+        connector = await self._connector(reference.service_url)
+        activity = card_activity(card, home.fallback)
+        TurnContext.apply_conversation_reference(activity, reference)
+        activity.reply_to_id = None
+        await self._per_conversation.wait(reference.conversation.id)
+        await self._per_tenant.wait(actor.workspace)
+        try:
+            sent = await connector.conversations.send_to_conversation(
+                reference.conversation.id, activity
+            )
+        except Exception as error:
+            raise delivery_error(error) from None
+        await self.conversations.remember_home(
+            actor.workspace,
+            actor.user_id,
+            reference.conversation.id,
+            str(sent.id),
+            reference.user.id,
+        )
 
     async def on_reaction(self, turn_context: TurnContext) -> None:
         """One activity may add and remove several reactions: each counts once by its own id,
@@ -401,6 +582,11 @@ class TeamsAdapter:
             AppInstalled(actor_of(activity), event_id=event_id(activity)), _receipt(turn_context)
         )
         await self._show(turn_context, reply, origin=None)
+        if not reply.duplicate and not reply.error:
+            try:  # the member's home, from the start
+                await self._post_home(turn_context)
+            except Exception as error:
+                log.warning("teams: could not send a new member's home card: %s", cause(error))
 
     def _spawn(self, work: Any) -> None:
         task = asyncio.ensure_future(work)
@@ -410,12 +596,26 @@ class TeamsAdapter:
     # ----- showing replies ----------------------------------------------------------------
 
     async def _show(
-        self, turn_context: TurnContext, reply: Reply, *, origin: str | None, invoke: bool = False
+        self,
+        turn_context: TurnContext,
+        reply: Reply,
+        *,
+        origin: str | None,
+        invoke: bool = False,
+        quiet: bool = False,
+        refresh_home: bool = False,
     ) -> dict[str, Any] | None:
         """Show a core reply in the turn's conversation (``bot.platform.show_reply``). For an
         invoke, returns the updated card to answer with, so Teams replaces the pressed card."""
-        surface = TeamsSurface(turn_context, self.conversations, origin=origin, invoke=invoke)
-        await show_reply(reply, surface, platform=PLATFORM)
+        actor = actor_of(turn_context.activity)
+        surface = TeamsSurface(
+            turn_context,
+            self.conversations,
+            origin=origin,
+            invoke=invoke,
+            home=lambda: self.refresh_home(actor),
+        )
+        await show_reply(reply, surface, platform=PLATFORM, quiet=quiet, refresh_home=refresh_home)
         return surface.answer
 
     # ----- proactive sending --------------------------------------------------------------
@@ -704,7 +904,30 @@ def _payload(activity: Activity, authenticated: AuthenticateRequestResult) -> di
 def _invoke_response(answer: InvokeResponse | None) -> web.Response:
     if answer is None:
         return web.Response(status=201)
+    if answer.body is None:  # "no response": a dialog's submission closes it
+        return web.Response(status=answer.status)
     return web.json_response(serializer_helper(answer.body), status=answer.status)
+
+
+def _card_answer(card: dict[str, Any]) -> InvokeResponse:
+    """An ``adaptiveCard/action`` answer: the card Teams shows in the pressed one's place."""
+    return InvokeResponse(
+        status=200,
+        body=AdaptiveCardInvokeResponse(status_code=200, type=CONTENT_TYPE, value=card),
+    )
+
+
+def _home_refresh(activity: Activity) -> bool:
+    """A view of the home card (Universal Actions' refresh of its owner)."""
+    if activity.type != ActivityTypes.invoke or activity.name != CARD_ACTION:
+        return False
+    value = activity.value if isinstance(activity.value, dict) else {}
+    return (value.get("action") or {}).get("verb") == HOME_REFRESH
+
+
+def _on_home(data: Any) -> bool:
+    """Whether a button's data says it sits on the home card."""
+    return isinstance(data, dict) and bool(data.get(HOME_KEY))
 
 
 def _receipt(turn_context: TurnContext) -> Receipt | None:
