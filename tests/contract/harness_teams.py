@@ -48,7 +48,15 @@ from tests.contract.harness import (
 )
 from tests.inbox_support import inbox_settled
 from tests.teams_fake import FakeConnector, _Refused, card_validator
-from tests.teams_support import APP_ID, TENANT, TeamsStack, TeamsUser, teams_stack, user
+from tests.teams_support import (
+    APP_ID,
+    TENANT,
+    TeamsStack,
+    TeamsUser,
+    registration,
+    teams_stack,
+    user,
+)
 
 # Teams refuses an activity over 28 KB (the Connector's 413 MessageSizeTooBig).
 MAX_ACTIVITY_BYTES = 28 * 1024
@@ -547,8 +555,7 @@ class TeamsHarness(PlatformHarness):
                     teams_stack(
                         settings,
                         connector,
-                        MICROSOFT_APP_ID=APP_ID,
-                        MICROSOFT_APP_PASSWORD="pw",
+                        **registration(),
                         BOT_OPENID_METADATA_URL=identity.openid_metadata_url,
                         BOT_LOGIN_URL=identity.login_url,
                     ) as stack,

@@ -493,10 +493,16 @@ def test_the_teams_package_holds_a_manifest_and_both_icons(tmp_path, monkeypatch
 # ----- authentication --------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    "app_type",
+    [pytest.param(None, id="single-tenant (the default)"), pytest.param("MultiTenant", id="multi")],
+)
 async def test_with_an_app_id_every_request_needs_a_valid_bot_framework_token(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, app_type: str | None
 ) -> None:
-    async with authenticated_teams_stack(settings, monkeypatch) as (teams, identity):
+    async with authenticated_teams_stack(settings, monkeypatch, app_type) as (teams, identity):
+        adapter = teams.app.adapters["teams"]
+        assert adapter.config.app_type == (app_type or "SingleTenant")  # type: ignore[attr-defined]
         connector = teams.connector
         hello = teams.activity("message", ALICE, text="help")
         refusals = {
