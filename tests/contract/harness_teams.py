@@ -33,6 +33,7 @@ from bot.platform import DeliveryTarget, SendResult
 from tests.contract.harness import (
     COMMAND,
     FORM,
+    HOME,
     INSTALL,
     MESSAGE,
     PRESS,
@@ -297,7 +298,8 @@ class TeamsSession(PlatformSession):
         )
 
     async def open_home(self, person: str, *, delivery_id: str | None = None) -> int:
-        raise NotImplementedError("the Teams app has no personal tab (no home surface)")
+        """The person asks for their home card in their personal chat (typing ``home``)."""
+        return await self._post(self._activity("message", person, delivery_id, text="home"))
 
     async def forged(self) -> int:
         return await self._refused(self._token(valid=False))
@@ -523,6 +525,9 @@ def _shown(logged: _Logged, to: str) -> list[Shown]:
         str(n.get("type", "")).startswith("Input.") for card in cards for n in _walk(card)
     ):
         kind = "form"
+    if kind in ("message", "update") and any(card.get("refresh") for card in cards):
+        # A card that refreshes itself for its owner (Universal Actions): their home.
+        kind = "home"
     native = cards[0] if len(cards) == 1 else cards
     return [Shown(kind, to, text, native, ref)]
 
@@ -533,10 +538,22 @@ def _where(error: ValidationError) -> str:
 
 class TeamsHarness(PlatformHarness):
     platform: ClassVar[str] = "teams"
-    # No HOME (the app has no personal tab) and no EPHEMERAL (a bot's messages in Teams are
+    # HOME is the home card in the personal chat; no EPHEMERAL (a bot's messages in Teams are
     # seen by the whole conversation; an invoke's short notice is recorded as "ephemeral").
     supports: ClassVar[frozenset[str]] = frozenset(
-        {MESSAGE, COMMAND, PRESS, FORM, REACTION, INSTALL, RETRIES, SIGNED, RATE_LIMITS, UPDATE}
+        {
+            MESSAGE,
+            COMMAND,
+            PRESS,
+            FORM,
+            REACTION,
+            INSTALL,
+            RETRIES,
+            SIGNED,
+            RATE_LIMITS,
+            UPDATE,
+            HOME,
+        }
     )
 
     @asynccontextmanager
