@@ -264,7 +264,15 @@ async def teams_stack(
 def registration(app_type: str | None = None) -> dict[str, str]:
     """The bot's registration as its settings give it: by default as Azure registers a new
     bot today (single-tenant: app id, tenant and client secret, MICROSOFT_APP_TYPE left to
-    its default); ``"MultiTenant"`` as a bot registered before 31 July 2025 (no tenant)."""
+    its default); ``"MultiTenant"`` as a bot registered before 31 July 2025 (no tenant);
+    ``"UserAssignedMSI"`` as a user-assigned managed identity (its client id, the tenant, no
+    password)."""
+    if app_type == "UserAssignedMSI":
+        return {
+            "MICROSOFT_APP_TYPE": "UserAssignedMSI",
+            "MICROSOFT_APP_ID": APP_ID,
+            "MICROSOFT_APP_TENANT_ID": APP_TENANT,
+        }
     if app_type == "MultiTenant":
         return {
             "MICROSOFT_APP_TYPE": "MultiTenant",
@@ -291,6 +299,9 @@ async def authenticated_teams_stack(
 
     async with FakeBotFrameworkIdentity() as identity:
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", identity.ca_bundle)  # its token endpoint's TLS
+        if app_type == "UserAssignedMSI":  # the process runs where Azure gives it an identity
+            for name, value in identity.managed_identity_environment().items():
+                monkeypatch.setenv(name, value)
         connector = FakeConnector(require_token=lambda t: t in identity.issued_tokens)
         async with (
             connector,
