@@ -475,8 +475,7 @@ class TeamsAdapter:
         )
         if not invoke:
             return InvokeResponse(status=200)
-        if reply.duplicate:
-            return invoke_message("Already counted.")
+        # Also for a press that changed nothing (a second vote): the home says how things are.
         home = await self._home_message(actor_of(activity))
         if home is None:
             return invoke_message("Done.")

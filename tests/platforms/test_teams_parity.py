@@ -403,3 +403,47 @@ async def test_home_typed_in_the_personal_chat_sends_a_fresh_home_card(
         [told] = teams.connector.activities[CHANNEL["id"]]
         assert "personal chat" in json.dumps(cards_in(told))
         assert HOME_REFRESH not in json.dumps(told)
+
+
+async def test_a_vote_on_the_home_card_counts_once_and_answers_with_the_home_as_it_now_is(
+    settings: Settings,
+) -> None:
+    async with teams_stack(settings) as teams:
+        await add(teams, BOSS, Role.MANAGER)
+        await add(teams, ALICE)
+        await teams.say(BOSS, "suggest Publish the on-call rota")
+        await teams.say(ALICE, "home")
+        home = home_of(teams, ALICE)
+        card_id = sent_to(teams, ALICE)[-1]["id"]
+        sent_before = len(sent_to(teams, ALICE))
+        vote = action(home, "Vote")
+        press = teams.activity(
+            "invoke",
+            ALICE,
+            name="adaptiveCard/action",
+            value={
+                "action": {"type": "Action.Execute", "verb": vote["verb"], "data": vote["data"]}
+            },
+            replyToId=card_id,
+        )
+        status, answer = await teams.post(press)
+        assert status == 200 and answer["type"] == "application/vnd.microsoft.card.adaptive"
+        fresh = answer["value"]
+        assert adaptive_card_error(fresh) is None
+        assert fresh["refresh"]["userIds"] == [ALICE.teams_id]  # still her home
+        assert "✓ Voted" in strings(fresh, "title")
+        status, _ = await teams.post(press)  # Teams delivering the same press again
+        assert status == 200
+        status, other = await teams.post(dict(press, id="another-press"))  # pressed again
+        assert "✓ Voted" in strings(other["value"], "title")
+        await teams.settle()
+        [idea] = await ideas(teams)
+        assert idea.vote_count == 1
+        assert len(sent_to(teams, ALICE)) == sent_before  # answered on the card, not in the chat
+        # A client without Universal Actions sends the button's Action.Submit: the home card
+        # is updated in place through the Connector.
+        updates = len(teams.connector.calls_to("update"))
+        await teams.submit(ALICE, vote, card_id)
+        await teams.settle()
+        assert len(teams.connector.calls_to("update")) == updates + 1
+        assert "✓ Voted" in strings(home_of(teams, ALICE), "title")
