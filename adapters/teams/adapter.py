@@ -48,10 +48,11 @@ from adapters.teams.activities import (
     welcome_card,
 )
 from adapters.teams.auth import KeptCredentials, PromptConnectors, StrictAuthentication
-from adapters.teams.cards import CONTENT_TYPE, HOME_KEY, HOME_REFRESH, home_card, render_parts
+from adapters.teams.cards import CONTENT_TYPE, HOME_KEY, HOME_REFRESH, render_parts
 from adapters.teams.config import MESSAGES_PATH, TeamsConfig
 from adapters.teams.emulator import WITHOUT_APP_ID, local_service_url, refusal_without_app_id
 from adapters.teams.errors import cause, delivery_error
+from adapters.teams.home import TeamsHome
 from adapters.teams.parse import (
     PLATFORM,
     actor_of,
@@ -142,6 +143,13 @@ class TeamsAdapter:
         assert context.inbox is not None
         self.inbox = context.inbox
         self.inbox.register(INBOX_KIND, self.handle_inbox_item, order_key=_order_key)
+        self.home = TeamsHome(
+            self,
+            self.conversations,
+            self._connector,
+            per_conversation=self._per_conversation,
+            per_tenant=self._per_tenant,
+        )
         _quiet_transport_logs()
 
     # ----- HTTP ---------------------------------------------------------------------------
@@ -414,11 +422,6 @@ class TeamsAdapter:
 
     # ----- the home card ------------------------------------------------------------------
 
-    async def _home_message(self, actor: Actor) -> Message | None:
-        """The member's home as the core draws it now (what Slack's Home tab shows)."""
-        reply = await self.router.handle(HomeOpened(actor))
-        return reply.messages[0] if reply.messages else None
-
     async def on_home_opened(self, turn_context: TurnContext, event: HomeOpened) -> None:
         """``home`` typed in the personal chat: a fresh home card there, kept as the one that
         answers update. Elsewhere the member is pointed to their personal chat."""
@@ -431,31 +434,14 @@ class TeamsAdapter:
                 Message.text(HOME_ELSEWHERE)
             )
             return
-        await self._post_home(turn_context, reply.messages[0])
-
-    async def _post_home(self, turn_context: TurnContext, home: Message | None = None) -> None:
-        """Send the member's home card in this (personal) turn's conversation and keep it."""
-        activity = turn_context.activity
-        actor = actor_of(activity)
-        home = home or await self._home_message(actor)
-        if home is None:
-            return
-        owner = activity.from_property.id
-        card = home_card(home, owner)
-        sent = await turn_context.send_activity(card_activity(card, home.fallback))
-        if sent is not None and sent.id:
-            await self.conversations.remember_home(
-                actor.workspace, actor.user_id, activity.conversation.id, str(sent.id), owner
-            )
+        await self.home.post(turn_context, reply.messages[0])
 
     async def on_home_refresh(self, turn_context: TurnContext) -> InvokeResponse:
         """Universal Actions' ``refresh``: the owner is viewing the home card; answer with the
         home as it now is, which Teams shows in its place."""
         activity = turn_context.activity
-        home = await self._home_message(actor_of(activity))
-        if home is None:
-            return invoke_message("Nothing to show yet.")
-        return _card_answer(home_card(home, activity.from_property.id))
+        card = await self.home.card(actor_of(activity), activity.from_property.id)
+        return _card_answer(card) if card else invoke_message("Nothing to show yet.")
 
     async def on_home_press(self, turn_context: TurnContext, event: Event) -> InvokeResponse:
         """A button on the home card (a vote, "Suggest an idea"), as a press in Slack's Home
@@ -476,68 +462,12 @@ class TeamsAdapter:
         if not invoke:
             return InvokeResponse(status=200)
         # Also for a press that changed nothing (a second vote): the home says how things are.
-        home = await self._home_message(actor_of(activity))
-        if home is None:
-            return invoke_message("Done.")
-        return _card_answer(home_card(home, activity.from_property.id))
-
-    async def refresh_home(self, actor: Actor) -> None:
-        """Show ``actor``'s home card as it now is, in place (the Connector's update), when
-        they have one; raises ``DeliveryError`` as ``send`` does."""
-        kept = await self.conversations.home(actor.workspace, actor.user_id)
-        if kept is None:
-            return
-        reference = await self.conversations.reference(kept["conversation_id"])
-        home = await self._home_message(actor)
-        if reference is None or home is None:
-            return
-        updated = card_activity(home_card(home, kept["teams_id"]), home.fallback)
-        TurnContext.apply_conversation_reference(updated, reference)
-        updated.id = kept["activity_id"]
-        updated.reply_to_id = None
-        await self._per_conversation.wait(kept["conversation_id"])
-        await self._per_tenant.wait(actor.workspace)
-        try:
-            await self._connector_call(
-                reference.service_url,
-                "update_activity",
-                kept["conversation_id"],
-                kept["activity_id"],
-                updated,
-            )
-        except Exception as error:
-            raise delivery_error(error) from None
+        card = await self.home.card(actor_of(activity), activity.from_property.id)
+        return _card_answer(card) if card else invoke_message("Done.")
 
     async def publish_home(self, actor: Actor) -> None:
-        """``HomeSurface``: the member's home card as it now is: updated in place, or sent to
-        their personal chat when they have none yet."""
-        if await self.conversations.home(actor.workspace, actor.user_id) is not None:
-            await self.refresh_home(actor)
-            return
-        reference = await self.conversations.personal(actor.workspace, actor.user_id)
-        home = await self._home_message(actor)
-        if reference is None or reference.user is None or home is None:
-            return
-        card = home_card(home, reference.user.id)
-        connector = await self._connector(reference.service_url)
-        activity = card_activity(card, home.fallback)
-        TurnContext.apply_conversation_reference(activity, reference)
-        activity.reply_to_id = None
-        await self._per_conversation.wait(reference.conversation.id)
-        await self._per_tenant.wait(actor.workspace)
-        try:
-            sent = await connector.conversations.send_to_conversation(
-                reference.conversation.id, activity
-            )
-        except Exception as error:
-            raise delivery_error(error) from None
-        await self.conversations.remember_home(
-            actor.workspace,
-            actor.user_id,
-            reference.conversation.id,
-            str(sent.id),
-            reference.user.id,
-        )
+        """``HomeSurface``: the member's home card as it now is (see ``TeamsHome.publish``)."""
+        await self.home.publish(actor)
 
     async def on_reaction(self, turn_context: TurnContext) -> None:
         """One activity may add and remove several reactions: each counts once by its own id,
@@ -582,8 +512,8 @@ class TeamsAdapter:
         )
         await self._show(turn_context, reply, origin=None)
         if not reply.duplicate and not reply.error:
-            try:  # the member's home, from the start
-                await self._post_home(turn_context)
+            try:  # the member's home, from the start (in a personal chat only)
+                await self.home.post(turn_context)
             except Exception as error:
                 log.warning("teams: could not send a new member's home card: %s", cause(error))
 
@@ -612,7 +542,7 @@ class TeamsAdapter:
             self.conversations,
             origin=origin,
             invoke=invoke,
-            home=lambda: self.refresh_home(actor),
+            home=lambda: self.home.refresh(actor),
         )
         await show_reply(reply, surface, platform=PLATFORM, quiet=quiet, refresh_home=refresh_home)
         return surface.answer
