@@ -25,6 +25,7 @@ from bot.storage.models import Suggestion
 from tests.teams_fake import FakeConnector, adaptive_card_error
 from tests.teams_support import (
     APP_ID,
+    BOT,
     TENANT,
     TeamsStack,
     TeamsUser,
@@ -45,6 +46,7 @@ CHANNEL = {
     "isGroup": True,
     "tenantId": TENANT,
 }
+BOT_ID = BOT["id"]
 LINK = "https://teams.microsoft.com/l/message/19:support@thread.tacv2/1700000000000"
 
 
@@ -447,3 +449,18 @@ async def test_a_vote_on_the_home_card_counts_once_and_answers_with_the_home_as_
         await teams.settle()
         assert len(teams.connector.calls_to("update")) == updates + 1
         assert "✓ Voted" in strings(home_of(teams, ALICE), "title")
+
+
+async def test_installing_in_a_group_chat_sends_no_one_s_home_there(settings: Settings) -> None:
+    group = {"conversationType": "groupChat", "id": "19:group@thread.v2", "tenantId": TENANT}
+    async with teams_stack(settings) as teams:
+        await add(teams, BOSS, Role.MANAGER)
+        await teams.post(
+            teams.activity(
+                "conversationUpdate", BOSS, conversation=group, membersAdded=[{"id": BOT_ID}]
+            )
+        )
+        await teams.settle()
+        shown = teams.connector.activities.get(group["id"], [])
+        assert shown  # the app said hello
+        assert HOME_REFRESH not in json.dumps(shown)  # but the manager's rollup stays private
