@@ -42,14 +42,12 @@ from adapters.teams.activities import (
     chat_reference,
     invoke_message,
     personal_chat,
-    task_answer,
-    task_closed,
-    task_message,
     welcome_card,
 )
 from adapters.teams.auth import KeptCredentials, PromptConnectors, StrictAuthentication
 from adapters.teams.cards import CONTENT_TYPE, HOME_KEY, HOME_REFRESH, render_parts
 from adapters.teams.config import MESSAGES_PATH, TeamsConfig
+from adapters.teams.dialogs import FETCH_TASK, SUBMIT_ACTION, MessageActionDialogs
 from adapters.teams.emulator import WITHOUT_APP_ID, local_service_url, refusal_without_app_id
 from adapters.teams.errors import cause, delivery_error
 from adapters.teams.home import TeamsHome
@@ -57,13 +55,10 @@ from adapters.teams.parse import (
     PLATFORM,
     actor_of,
     event_id,
-    filled_in,
     invoke_event,
-    message_action_event,
     message_event,
     message_ref,
     reaction_events,
-    task_submit_event,
     tenant_of,
     user_key,
 )
@@ -99,14 +94,9 @@ INBOX_KIND = "teams"
 RECEIPT_KEY = "advocacy.inbox_receipt"
 ROSTER_PAGE = 500
 CARD_ACTION = "adaptiveCard/action"
-FETCH_TASK = "composeExtension/fetchTask"
-SUBMIT_ACTION = "composeExtension/submitAction"
 # How long a press's request waits for the inbox's worker (Teams gives up on an invoke's
 # answer after about 15 seconds); the card is updated through the Connector after that.
 INVOKE_BUDGET_SECONDS = 10.0
-# A message action's forms, and the action that opens each again (with what was typed) when
-# the core refuses an answer: the refusal is shown in the dialog, above the fields.
-DIALOG_FORMS = {actions.FORM_SUGGEST: actions.SUGGEST_OPEN, actions.FORM_VOICE: actions.VOICE_OPEN}
 # Typed "home" outside the personal chat: the home (a manager's rollup) is never shown there.
 HOME_ELSEWHERE = "Your home is in your personal chat with me: type home there."
 
@@ -143,6 +133,7 @@ class TeamsAdapter:
         assert context.inbox is not None
         self.inbox = context.inbox
         self.inbox.register(INBOX_KIND, self.handle_inbox_item, order_key=_order_key)
+        self.dialogs = MessageActionDialogs(self)
         self.home = TeamsHome(
             self,
             self.conversations,
@@ -364,61 +355,8 @@ class TeamsAdapter:
         return invoke_message(text)
 
     async def on_message_action(self, turn_context: TurnContext) -> InvokeResponse:
-        """ "Turn into suggestion" or "Log as customer voice" on a message: ``fetchTask``
-        answers with the core's form in a dialog, prefilled with the message; ``submitAction``
-        records it (once: a redelivery carries the same activity id). A refused answer (empty,
-        too long) shows the form again, as filled in, with the reason above the fields: nothing
-        typed is lost. A new idea closes the dialog, and its confirmation reaches the member
-        in their personal chat (never the conversation the message was in: the idea may be
-        anonymous); the customer voice's is shown in the dialog."""
-        activity = turn_context.activity
-        if activity.name == FETCH_TASK:
-            event = message_action_event(activity)
-            if event is None:
-                return task_message("This action is no longer supported; update the app.")
-            return task_answer(await self.router.handle(event))
-        submitted = task_submit_event(activity)
-        if not isinstance(submitted, FormSubmitted):
-            return task_message("This form is no longer supported; open it again.")
-        reply = await self.router.handle(submitted)
-        opens = DIALOG_FORMS.get(submitted.form_id)
-        if reply.error and opens is not None:
-            again = ActionInvoked(
-                submitted.actor,
-                action_id=opens,
-                value={**submitted.context, **submitted.values},
-            )
-            shown = await self.router.handle(again)
-            if shown.form is not None:  # as the member left it (objective, anonymous too)
-                shown = replace(shown, form=filled_in(shown.form, submitted.values))
-            return task_answer(shown, reply.error)
-        if submitted.form_id == actions.FORM_SUGGEST and not reply.error:
-            if reply.duplicate:
-                return task_closed()  # the first delivery was answered, its answer lost
-            if reply.messages and await self._reachable(submitted.actor):
-                self._spawn(self._tell_member(submitted.actor, reply.messages))
-                return task_closed()
-        if reply.error or reply.duplicate:
-            return task_message(reply.error or "Already received.")
-        return task_message(reply.messages[0].fallback if reply.messages else "Done.")
-
-    async def _reachable(self, actor: Actor) -> bool:
-        """Whether the bot has, or can open, a personal chat with ``actor``."""
-        return (
-            await self.conversations.personal(actor.workspace, actor.user_id) is not None
-            or await self.conversations.member(actor.workspace, actor.user_id) is not None
-        )
-
-    async def _tell_member(self, actor: Actor, messages: list[Message]) -> None:
-        """Messages to the member's personal chat (after the invoke is answered: Teams gives a
-        dialog's submission five seconds); a failure is logged."""
-        target = DeliveryTarget(0, PLATFORM, actor.user_id, actor.workspace)
-        for message in messages:
-            try:
-                await self.send(target, message)
-            except DeliveryError as error:
-                log.warning("teams: could not send a dialog's confirmation: %s", error)
-                return
+        """A message action's dialog (``MessageActionDialogs.answer``)."""
+        return await self.dialogs.answer(turn_context)
 
     # ----- the home card ------------------------------------------------------------------
 
