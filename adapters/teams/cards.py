@@ -300,11 +300,6 @@ def home_card(message: Message, owner: str, limit: int = MAX_CARD_BYTES) -> dict
     return rendered
 
 
-def is_home_card(card: dict[str, Any]) -> bool:
-    refresh = card.get("refresh") or {}
-    return (refresh.get("action") or {}).get("verb") == HOME_REFRESH
-
-
 OUR_KEYS = (ACTION_KEY, FORM_KEY, CONTEXT_KEY, CARD_KEY, HOME_KEY)
 
 
