@@ -134,6 +134,11 @@ def task_message(text: str) -> InvokeResponse:
     )
 
 
+def task_closed() -> InvokeResponse:
+    """A dialog's submission answered with no response: Teams closes the dialog."""
+    return InvokeResponse(status=200)
+
+
 def task_answer(reply: Reply, problem: str | None = None) -> InvokeResponse:
     """A reply as a task module: its form in a dialog (with the problem and notes on top), or
     its error or first message as a short message."""

@@ -16,9 +16,10 @@ from urllib.parse import urlsplit
 
 from adapters.teams.commands import COMMANDS
 from adapters.teams.localization import language_files, localization_info
-from adapters.teams.parse import VOICE_COMMAND
+from adapters.teams.parse import SUGGEST_COMMAND, VOICE_COMMAND
+from adapters.teams.tab import TAB_PATH
 from bot.i18n import N_
-from bot.platform.support import PRIVACY_PATH, TERMS_PATH, VERSION, InvalidInput
+from bot.platform.support import CONSOLE_PATH, PRIVACY_PATH, TERMS_PATH, VERSION, InvalidInput
 
 MANIFEST_VERSION = "1.17"
 MANIFEST_SCHEMA = (
@@ -42,7 +43,8 @@ def manifest(
         raise InvalidInput(
             "MICROSOFT_APP_ID must be the bot's Azure app id (a GUID) to build the Teams package."
         )
-    host = urlsplit(public_url).hostname
+    public_url = public_url.rstrip("/")
+    host = urlsplit(public_url).hostname  # the tab's and the console's host too
     if not host or not public_url.startswith("https://"):
         raise InvalidInput(
             "PUBLIC_URL must be this server's https:// address for the Teams "
@@ -84,12 +86,23 @@ def manifest(
                 ],
             }
         ],
-        # "Log as customer voice" in a message's "More actions" menu (an action-based
-        # message extension, answered by the bot: composeExtension/fetchTask, then submitAction).
+        # "Turn into suggestion" and "Log as customer voice" in a message's "More actions"
+        # menu (an action-based message extension, answered by the bot:
+        # composeExtension/fetchTask, then submitAction).
         "composeExtensions": [
             {
                 "botId": app_id,
                 "commands": [
+                    {
+                        "id": SUGGEST_COMMAND,
+                        "type": "action",
+                        "title": N_("Turn into suggestion"),
+                        "description": N_(
+                            "Send this message upward as an idea, anonymously if you wish"
+                        ),
+                        "context": ["message"],
+                        "fetchTask": True,
+                    },
                     {
                         "id": VOICE_COMMAND,
                         "type": "action",
@@ -97,8 +110,19 @@ def manifest(
                         "description": N_("Log what a customer said in this message, with a link"),
                         "context": ["message"],
                         "fetchTask": True,
-                    }
+                    },
                 ],
+            }
+        ],
+        # The console, from the app's personal tabs (next to the chat with the bot): a page of
+        # this server that opens it (adapters/teams/tab.py); "open in browser" goes straight there.
+        "staticTabs": [
+            {
+                "entityId": "console",
+                "name": "Console",
+                "contentUrl": public_url + TAB_PATH,
+                "websiteUrl": public_url + CONSOLE_PATH,
+                "scopes": ["personal"],
             }
         ],
         "permissions": ["identity", "messageTeamMembers"],
