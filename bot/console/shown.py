@@ -13,8 +13,10 @@ from typing import Any
 from babel import dates
 from markupsafe import Markup
 
+from bot.errors import DomainError
 from bot.i18n import current_locale
 from bot.i18n.formats import format_date, format_number, format_percent, format_signed
+from bot.services.rollups import parse_period
 
 
 def _aware(value: datetime) -> datetime:
@@ -45,6 +47,20 @@ def full_time(value: datetime) -> str:
     value = _aware(value)
     day = dates.format_skeleton("yMMMEd", value, locale=current_locale())
     return f"{_with_time(day, value)} {value.tzname() or ''}".rstrip()
+
+
+def period(text: str) -> str:
+    """A page's period (``?since=30d``) as words: ``30 days`` / ``30 Tage`` / ``30 日間``; days
+    throughout, so that the menu's choices read alike (not "3 months" beside "30 days")."""
+    try:
+        delta = parse_period(text)
+    except DomainError:
+        return text
+    if delta is None:
+        return text
+    return dates.format_timedelta(
+        delta, granularity="day", threshold=100_000, locale=current_locale()
+    )
 
 
 def day(value: date | datetime) -> str:
@@ -94,6 +110,7 @@ FILTERS: dict[str, Any] = {
     "day_month_time": day_month_time,
     "full_time": full_time,
     "number": number,
+    "period": period,
     "percent": percent,
     "signed": signed,
 }

@@ -16,9 +16,11 @@ from bot.domain import Role
 from bot.events import CommandInvoked
 from bot.services.members import get_member, note_platform_locale
 from bot.services.suggestions import file_suggestion
+from tests.browser_support import chromium_page, requires_chromium, screenshot
 from tests.conftest import actor, make_member
 from tests.fakes import RemotePlatform
 from tests.operations.test_console import Browser, link, server  # noqa: F401 (a fixture)
+from tests.operations.test_console_browser import console, sign_in_path  # noqa: F401
 
 IDEA = "Faster refunds, please"
 
@@ -109,7 +111,7 @@ async def test_accept_language_chooses_for_a_member_without_a_language(
     assert status == 200 and html_lang(html) == "ja"
     assert "<h1>目標</h1>" in html and ">サインアウト</button>" in html
     assert "KPI の測定値を記録" in html and "目標はまだありません。" in html
-    assert ">表示</button>" in html and "過去 30d" in html  # the period form
+    assert ">表示</button>" in html and "過去 30 日" in html  # the period form, in words
     status, html = await browser.get("/console/digests")
     assert "ダイジェストをスケジュール" in html and "ストラテジスト" in html
     # Another browser asking for nothing gets the workspace's language, English.
@@ -164,3 +166,26 @@ async def test_choosing_a_language_in_the_settings_persists(
     [dm] = [s for s in remote.sent if s.target.recipient == "dana"]
     assert dm.message.cards[0].title == "Ouvrir la console advocacy"
     assert "pendant 10 minutes" in dm.message.cards[0].text
+
+
+@requires_chromium
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+async def test_a_japanese_manager_in_a_real_browser(app: Application, console: str) -> None:  # noqa: F811
+    """The demo organisation's pages in Japanese, in Chromium, with screenshots to look at."""
+    async with app.db.transaction() as session:
+        assert note_platform_locale(await get_member(session, "shell", "sam"), "ja-JP")
+    async with chromium_page(base_url=console) as page:
+        await page.goto(await sign_in_path(app, "sam"))
+        # Before signing in the page speaks the browser's language (headless Chromium: en-US).
+        await page.get_by_role("button", name="Sign in").click()
+        await page.wait_for_url("**/console/objectives")
+        await page.get_by_role("heading", name="目標", exact=True).wait_for()
+        assert await page.locator("html").get_attribute("lang") == "ja"
+        assert await page.get_by_role("region", name="目標ごとの KPI").count() == 1
+        await screenshot(page, "console-objectives-ja")
+        await page.get_by_role("link", name="提案", exact=True).click()
+        await page.get_by_role("heading", name="提案", exact=True).wait_for()
+        card = page.locator("article.card").first
+        await card.get_by_text("回答またはステータス変更").click()
+        assert await card.get_by_role("button", name="回答を送信").count() == 1
+        await screenshot(page, "console-suggestions-ja")
