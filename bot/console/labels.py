@@ -1,5 +1,6 @@
 """What the console calls a role, a status or a kind: the stored value stays English (it is
-what the CLI and the database say), the page shows a word in the reader's language."""
+what the CLI and the database say), the page shows a word in the reader's language. In English
+the word is the value itself, as the console always showed it."""
 
 from __future__ import annotations
 
@@ -13,29 +14,29 @@ ROLES = {
     "manager": N_("manager"),
     "admin": N_("admin"),
 }
-# Translators: the state of an item in the content library.
+# The state of an item in the content library.
 CONTENT_STATUSES = {
     "draft": N_("draft"),
     "approved": N_("approved"),
     "rejected": N_("rejected"),
     "archived": N_("archived"),
 }
-# Translators: the state of one run of a digest.
+# The state of one run of a digest.
 RUN_STATUSES = {
     "enqueued": N_("enqueued"),
-    "done": N_("finished"),
+    "done": N_("done"),
     "skipped": N_("skipped"),
     "failed": N_("failed"),
 }
-# Translators: a digest's kind (what it sends).
+# A digest's kind (what it sends).
 DIGEST_KINDS = {
     "content": N_("content"),
-    "voice": N_("customer voice"),
-    "rollup": N_("roll-up"),
+    "voice": N_("voice"),
+    "rollup": N_("rollup"),
 }
-# Translators: where a KPI reading came from.
+# Where a KPI reading came from.
 READING_SOURCES = {
-    "cli": N_("CLI"),
+    "cli": N_("cli"),
     "import": N_("import"),
     "webhook": N_("webhook"),
     "console": N_("console"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from babel import dates
+from babel import dates, numbers
 from markupsafe import Markup
 
 from bot.errors import DomainError
@@ -79,6 +79,11 @@ def number(value: int | float) -> str:
     return format_number(value)
 
 
+def one_decimal(value: float) -> str:
+    """``2.0`` / ``2,0``: a usual rate, with its one decimal kept."""
+    return numbers.format_decimal(value, format="#,##0.0", locale=current_locale())
+
+
 def bdi(text: object) -> Markup:
     """People's words inside a translated sentence, isolated so that a right-to-left name does
     not reorder the words around it (``<bdi>``), escaped."""
@@ -110,6 +115,7 @@ FILTERS: dict[str, Any] = {
     "day_month_time": day_month_time,
     "full_time": full_time,
     "number": number,
+    "one_decimal": one_decimal,
     "period": period,
     "percent": percent,
     "signed": signed,

@@ -33,6 +33,17 @@ def _in_written_order(value: Any) -> Any:
     return in_written_order(value) if isinstance(value, str) else value
 
 
+# The templates fill placeholders with .format(name=...) like the rest of the code, and Jinja's
+# new-style gettext then applies "%" to every message: a translation saying "15 %" must not
+# break the page, so a "%" comes back from it as itself.
+def _template_gettext(message: str) -> str:
+    return _(message).replace("%", "%%")
+
+
+def _template_ngettext(singular: str, plural: str, count: int) -> str:
+    return ngettext(singular, plural, count).replace("%", "%%")
+
+
 def mount_console(app: web.Application, application: Application) -> None:
     app[APPLICATION] = application
     app[ATTEMPTS] = SignInAttempts()
@@ -48,7 +59,9 @@ def mount_console(app: web.Application, application: Application) -> None:
     )
     # {{ _("...") }} and ngettext in the templates speak the request's language (a context
     # variable set by console_language and the session), looked up when the page renders.
-    templates.install_gettext_callables(gettext=_, ngettext=ngettext, newstyle=True)  # type: ignore[attr-defined]
+    templates.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=_template_gettext, ngettext=_template_ngettext, newstyle=True
+    )
     templates.globals["html_lang"] = html_lang  # <html lang="pt-BR">
     templates.globals["current_language"] = current_language  # "Deutsch", in the header
     templates.globals["status_label"] = lambda status: SuggestionStatus(status).label
