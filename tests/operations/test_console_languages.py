@@ -12,10 +12,14 @@ import pytest
 from babel import dates
 
 from bot.app import Application
+from bot.console.language import accepted_locale
+from bot.console.sections import PAGES
 from bot.domain import Role
 from bot.events import CommandInvoked
+from bot.i18n import SUPPORTED
 from bot.services.members import get_member, note_platform_locale
 from bot.services.suggestions import file_suggestion
+from content.demo.loader import load_demo
 from tests.browser_support import chromium_page, requires_chromium, screenshot
 from tests.conftest import actor, make_member
 from tests.fakes import RemotePlatform
@@ -23,6 +27,7 @@ from tests.operations.test_console import Browser, link, server  # noqa: F401 (a
 from tests.operations.test_console_browser import console, sign_in_path  # noqa: F401
 
 IDEA = "Faster refunds, please"
+PAGES_SHOWN = ["", "settings", *(slug for slug, _title, _roles in PAGES)]
 
 
 @pytest.fixture
@@ -189,3 +194,33 @@ async def test_a_japanese_manager_in_a_real_browser(app: Application, console: s
         await card.get_by_text("回答またはステータス変更").click()
         assert await card.get_by_role("button", name="回答を送信").count() == 1
         await screenshot(page, "console-suggestions-ja")
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("de-DE,de;q=0.9,en;q=0.8", "de"),
+        ("en;q=0.5, fr", "fr"),  # the weights decide, not the order
+        ("ko-KR, pt-PT;q=0.7", "pt_BR"),
+        ("ko-KR, *;q=0.1", None),  # nothing we speak: the workspace's default
+        ("ja;q=0, es", "es"),  # q=0 means "not this one"
+        ("", None),
+        (None, None),
+    ],
+)
+def test_the_browsers_wish_list_is_read_by_weight(header, expected) -> None:
+    assert accepted_locale(header) == expected
+
+
+async def test_every_page_renders_in_every_language(app: Application, browser_for) -> None:
+    """The demo organisation's pages, as an admin who sees them all, in each shipped language:
+    a translation that broke a page (a placeholder it lacks) would fail here."""
+    await load_demo(app.db, app.sealer, you=None)
+    await make_member(app, "root", role=Role.ADMIN)
+    for locale in SUPPORTED:
+        browser = browser_for(locale.replace("_", "-"))
+        await sign_in(app, browser, "root")
+        for page in PAGES_SHOWN:
+            status, html = await browser.get(f"/console/{page}")
+            assert status == 200, (locale, page)
+            assert html_lang(html) == locale.replace("_", "-"), (locale, page)
