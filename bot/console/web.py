@@ -44,19 +44,18 @@ def _template_ngettext(singular: str, plural: str, count: int) -> str:
     return ngettext(singular, plural, count).replace("%", "%%")
 
 
-def mount_console(app: web.Application, application: Application) -> None:
-    app[APPLICATION] = application
-    app[ATTEMPTS] = SignInAttempts()
-    app.on_response_prepare.append(console_headers)
-    app.middlewares.append(console_language)
-    templates = aiohttp_jinja2.setup(
-        app,
-        loader=jinja2.FileSystemLoader(HERE / "templates"),
-        autoescape=jinja2.select_autoescape(default=True),
-        undefined=jinja2.StrictUndefined,
-        finalize=_in_written_order,
-        extensions=["jinja2.ext.i18n"],
-    )
+# How the console's Jinja environment is made (also by tests that render its templates alone).
+TEMPLATE_OPTIONS: dict[str, Any] = {
+    "loader": jinja2.FileSystemLoader(HERE / "templates"),
+    "autoescape": jinja2.select_autoescape(default=True),
+    "undefined": jinja2.StrictUndefined,
+    "finalize": _in_written_order,
+    "extensions": ["jinja2.ext.i18n"],
+}
+
+
+def prepare_templates(templates: jinja2.Environment) -> None:
+    """What the templates call besides their context: gettext, dates and numbers, labels."""
     # {{ _("...") }} and ngettext in the templates speak the request's language (a context
     # variable set by console_language and the session), looked up when the page renders.
     templates.install_gettext_callables(  # type: ignore[attr-defined]
@@ -68,6 +67,15 @@ def mount_console(app: web.Application, application: Application) -> None:
     templates.globals["shown_author"] = shown_author  # an anonymous idea: no author, no team
     templates.filters.update(shown.FILTERS)  # dates and numbers in the reader's language
     templates.filters.update(labels.FILTERS)  # roles, statuses and kinds by name
+
+
+def mount_console(app: web.Application, application: Application) -> None:
+    app[APPLICATION] = application
+    app[ATTEMPTS] = SignInAttempts()
+    app.on_response_prepare.append(console_headers)
+    app.middlewares.append(console_language)
+    templates = aiohttp_jinja2.setup(app, **TEMPLATE_OPTIONS)
+    prepare_templates(templates)
     app.router.add_static("/console/static", HERE / "static", name="console_static")
     routes = [
         web.get("/console/login/{token}", sign_in_page),
