@@ -63,6 +63,9 @@ def _pyplot() -> Any:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    font = cjk_font()
+    if font is not None:  # once, for every chart: threads drawing at once share rcParams
+        plt.rcParams["font.family"] = ["DejaVu Sans", font]
     return plt
 
 
@@ -77,15 +80,12 @@ def cjk_font() -> str | None:
 
 @contextmanager
 def chart_language() -> Iterator[str]:
-    """Draw in the language being spoken where its glyphs can be drawn, else in English; with a
-    CJK font installed it also draws people's own Japanese or Chinese names."""
-    plt = _pyplot()
-    font = cjk_font()
+    """Draw in the language being spoken where its glyphs can be drawn, else in English (with a
+    CJK font installed, ``_pyplot`` adds it after DejaVu Sans for the glyphs that one lacks)."""
     locale = current_locale()
-    if locale in NEEDS_CJK and font is None:
+    if locale in NEEDS_CJK and cjk_font() is None:
         locale = "en"
-    families = ["DejaVu Sans", font] if font else ["DejaVu Sans"]
-    with speaking(locale), plt.rc_context({"font.family": families}):
+    with speaking(locale):
         yield locale
 
 

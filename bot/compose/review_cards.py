@@ -206,7 +206,9 @@ def review_card(
     title = title or _("Did #{number} help? Time to check").format(number=suggestion.id)
     text = " ".join((_sentence(sentence), verdict_line(change, who), _("Did it help?")))
     return Message(
-        fallback=_("{title}: {text}").format(title=title, text=_sentence(sentence)),
+        fallback=_("{title}: {text}").format(
+            title=title, text=_("{sentence}.").format(sentence=sentence)
+        ),
         kind="decision_review",
         cards=(
             Card(
@@ -242,7 +244,7 @@ def answered_card(
     sentence = change_sentence(review, change)
     title = _("Review of #{number}: {note}").format(number=suggestion.id, note=note)
     return Message(
-        fallback=f"{title}. {_sentence(sentence)}",
+        fallback=f"{title}. " + _("{sentence}.").format(sentence=sentence),
         kind="decision_review",
         cards=(
             Card(

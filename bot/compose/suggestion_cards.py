@@ -317,6 +317,13 @@ def answer_button(suggestion_id: int) -> Button:
 
 # Whose ideas a rollup counts (bot/services/rollups.py says it in English).
 SCOPES = {"all teams": N_("all teams"), "your teams": N_("your teams")}
+# Rows that are no objective, team or status of their own (bot/services/rollups.py).
+ROW_NAMES = {
+    "(no objective)": N_("(no objective)"),
+    "(no team)": N_("(no team)"),
+    "(none)": N_("(none)"),
+    "other (groups of fewer than 5 people)": N_("other (groups of fewer than 5 people)"),
+}
 # A rollup's breakdowns: the switch's buttons and each breakdown's title.
 DIMENSIONS = {
     "objective": N_("By objective"),
@@ -332,7 +339,7 @@ def _row_labels(rollup: Rollup) -> dict[str, str]:
     statuses = {status.value for status in SuggestionStatus}
     labels = {}
     for row in rollup.rows:
-        label = row.key
+        label = _(ROW_NAMES[row.key]) if row.key in ROW_NAMES else row.key
         if row.title:
             label = truncate(row.title, 80)
             if titles[row.title] > 1:
