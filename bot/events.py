@@ -96,6 +96,7 @@ class Reply:
     leaves their queue): adapters with a home surface show it again.
     ``complete`` finishes the reply after the transaction has committed, for work that waits on
     the network (reading a page to fill a form in): no network call is made inside a transaction.
+    ``locale`` is the language it is in (wrap the adapter's own words in ``speaking(locale)``).
     """
 
     messages: list[Message] = field(default_factory=list)
@@ -105,6 +106,9 @@ class Reply:
     duplicate: bool = False
     refresh_home: bool = False
     complete: Callable[[], Awaitable[Reply]] | None = None
+    # The language the reply was written in (the member's): what the adapter adds itself, and
+    # the core's notes shown with it, are said in it too (set by the router).
+    locale: str | None = None
 
     @classmethod
     def say(cls, text: str) -> Reply:

@@ -34,6 +34,8 @@ class Recipient:
     channel: bool = False
     # Not before this time (the end of the member's quiet hours); None means now.
     not_before: datetime | None = None
+    # The language to compose in (the member's; None: the workspace's default). Not stored.
+    locale: str | None = None
 
     @classmethod
     def for_channel(cls, channel: ChannelRef) -> Recipient:
@@ -52,6 +54,7 @@ def member_recipient(member: Member, now: datetime | None = None) -> Recipient |
         user_id=identity.user_id,
         member_id=member.id,
         not_before=quiet_until(member, now or utcnow()),
+        locale=member.locale,
     )
 
 
