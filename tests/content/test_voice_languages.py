@@ -20,7 +20,6 @@ from adapters.shell.mailbox import Mailbox
 from adapters.shell.session import ShellSession
 from bot.app import Application, open_application
 from bot.config import Settings
-from bot.i18n import speaking
 from bot.platform import AdapterRegistry
 from bot.services.digest_runs import start_run
 from bot.services.digests import add_digest
@@ -344,9 +343,15 @@ async def test_a_german_and_a_japanese_colleague_hear_about_their_voice_in_their
     assert status == 1 and "として記録済みです" in shown
 
 
-async def test_the_voice_digest_speaks_its_readers_language_and_keeps_customers_words(
-    alerting: Application,
+async def test_a_voice_digest_run_speaks_each_readers_language_and_keeps_customers_words(
+    alerting: Application, remote: RemotePlatform
 ) -> None:
+    for user_id, locale in (("anna", "de"), ("chie", "ja")):
+        member = await make_member(alerting, user_id)
+        async with alerting.db.transaction() as session:
+            reader = await session.get(Member, member.id)
+            assert reader is not None
+            reader.locale = locale
     now = utcnow()
     await store(
         alerting,
@@ -375,15 +380,20 @@ async def test_the_voice_digest_speaks_its_readers_language_and_keeps_customers_
             cron="0 9 * * mon",
             timezone="UTC",
         )
-        composer = alerting.extensions.composers["voice"]
-        messages = {}
-        for locale in ("de", "ja"):
-            # What a digest run does for each language among its readers.
-            with speaking(locale):
-                composed = await composer(session, digest, 1, None, now)
-            assert not isinstance(composed, str)
-            messages[locale] = composed[0]
-    german, japanese = messages["de"], messages["ja"]
+        outcome = await start_run(
+            session,
+            alerting.sealer,
+            digest,
+            actor=OPERATOR,
+            composers=alerting.extensions.composers,
+        )
+    assert outcome is not None and outcome.queued == 2
+    assert alerting.worker is not None
+    await alerting.worker.drain()
+    # One message per language among the readers (bot/services/digest_runs.py).
+    sent = [s.message for s in remote.sent if s.message.kind == "voice_digest"]
+    [german] = [m for m in sent if "Stimmung" in json.dumps(m.to_dict(), ensure_ascii=False)]
+    [japanese] = [m for m in sent if "感情" in json.dumps(m.to_dict(), ensure_ascii=False)]
     header = {fact.label: fact.value.replace("\xa0", " ") for fact in german.cards[0].facts}
     assert german.cards[0].text == "Was Kunden uns im Lauf der letzten 7 Tage gesagt haben."
     assert header["Stimmung"] == "negativ: 100 % negativ (1 nicht bewertet)"
