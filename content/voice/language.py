@@ -29,7 +29,7 @@ MIN_CJK_CHARACTERS = 4
 # The winner's probability among LANGUAGES must reach this, or the text reads as unknown.
 MIN_CONFIDENCE = 0.6
 # Longer texts add nothing to the answer, only time.
-READ_CHARACTERS = 2_000
+READ_CHARACTERS = 500
 
 _WORDS = re.compile(r"[^\W\d_]{2,}")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
@@ -44,6 +44,8 @@ def _identifier() -> LanguageIdentifier:
 
 
 def too_short(text: str) -> bool:
+    if len(text) >= 40:  # three words or four CJK characters at least, without counting them
+        return False
     return len(_WORDS.findall(text)) < MIN_WORDS and len(_CJK.findall(text)) < MIN_CJK_CHARACTERS
 
 
