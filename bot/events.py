@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.i18n import current_locale
 from bot.messages import Form, Message
 
 
@@ -96,6 +97,8 @@ class Reply:
     leaves their queue): adapters with a home surface show it again.
     ``complete`` finishes the reply after the transaction has committed, for work that waits on
     the network (reading a page to fill a form in): no network call is made inside a transaction.
+    ``locale`` is the language spoken when the reply was made (the member's, in the router):
+    what the adapter adds while showing it (a form that could not open) is said in it too.
     """
 
     messages: list[Message] = field(default_factory=list)
@@ -105,6 +108,7 @@ class Reply:
     duplicate: bool = False
     refresh_home: bool = False
     complete: Callable[[], Awaitable[Reply]] | None = None
+    locale: str = field(default_factory=current_locale, compare=False, repr=False)
 
     @classmethod
     def say(cls, text: str) -> Reply:

@@ -11,6 +11,7 @@ from dataclasses import replace
 from typing import Protocol, TypeVar
 
 from bot.events import Reply
+from bot.i18n import _, speaking
 from bot.messages import Form, Message
 from bot.platform.contract import DeliveryError
 
@@ -51,7 +52,9 @@ def error_message(error: str) -> Message:
 
 
 def form_not_opened(form: Form) -> Message:
-    return Message.text(f"The form '{form.title}' could not open in time; please try again.")
+    return Message.text(
+        _("The form '{title}' could not open in time; please try again.").format(title=form.title)
+    )
 
 
 async def show_reply(
@@ -70,7 +73,8 @@ async def show_reply(
     if reply.form is not None:
         opened = await _attempt(platform, "open a form", surface.open_form, reply.form)
         if opened is False:
-            messages.append(form_not_opened(reply.form))
+            with speaking(reply.locale):
+                messages.append(form_not_opened(reply.form))
     if reply.update is not None:
         await _attempt(platform, "update a card", surface.update_card, reply.update)
     if reply.error:
