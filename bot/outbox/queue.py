@@ -4,7 +4,7 @@ change that caused it, and then drained by the delivery worker."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -35,9 +35,8 @@ class Recipient:
     channel: bool = False
     # Not before this time (the end of the member's quiet hours); None means now.
     not_before: datetime | None = None
-    # The member's language (None: the workspace's): what is composed for them is said in it.
-    # Never stored: the delivery row holds the message, composed in it.
-    locale: str | None = field(default=None, compare=False)
+    # The language to compose in (the member's; None: the workspace's default). Not stored.
+    locale: str | None = None
 
     @classmethod
     def for_channel(cls, channel: ChannelRef) -> Recipient:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.compose.content_digest import compose_content_digest
 from bot.compose.text import plural
+from bot.i18n import normalize_locale, speaking
 from bot.messages import Message
 from bot.outbox.queue import Recipient
 from bot.plugins import Composer, ContentComposer
@@ -60,14 +61,16 @@ async def select_content(
         if include_sent
         else await items_received(session, (receipt_target(t) for t in targets), deliverable_at=now)
     )
-    by_history: dict[frozenset[int], list[Recipient]] = {}
+    # One message per history and language: what each had already, in the words they read.
+    by_history: dict[tuple[frozenset[int], str], list[Recipient]] = {}
     for target in targets:
         key = frozenset(had.get(receipt_target(target), ()))
-        by_history.setdefault(key, []).append(target)
+        by_history.setdefault((key, normalize_locale(target.locale) or ""), []).append(target)
     batches: list[tuple[Message, list[Recipient]]] = []
     reason, had_all = "", 0
-    for exclude, group in by_history.items():
-        composed = await compose(session, digest, run_id, None, now, exclude=exclude)
+    for (exclude, locale), group in by_history.items():
+        with speaking(locale or None):
+            composed = await compose(session, digest, run_id, None, now, exclude=exclude)
         if isinstance(composed, str):
             reason, had_all = composed, had_all + len(group)
             continue
@@ -76,8 +79,9 @@ async def select_content(
         return reason
     selection = ContentSelection(batches, "")
     note = plural(len(selection.content_ids), "item")
-    if len(batches) > 1:
-        note += f" in {len(batches)} selections (by what each recipient had already)"
+    selections = len({exclude for exclude, _ in by_history})
+    if selections > 1:
+        note += f" in {selections} selections (by what each recipient had already)"
     if include_sent:
         note += ", items already sent included"
     if had_all:

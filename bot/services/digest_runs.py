@@ -17,6 +17,7 @@ from bot.compose.suggestion_cards import rollup_message
 from bot.compose.text import humanise_duration
 from bot.domain import DeliveryStatus, DigestKind, Role, RunStatus
 from bot.errors import InvalidInput
+from bot.i18n import ENGLISH, _, normalize_locale, speaking
 from bot.messages import Message
 from bot.outbox.queue import Recipient, enqueue_message, member_recipient
 from bot.plugins import Composer
@@ -134,17 +135,20 @@ async def start_run(
         labels = []
         for group, group_since in groups:
             period = (now - group_since) if group_since else DEFAULT_PERIOD
-            label = f"last {humanise_duration(period)}"
             for m in group:
                 if m.id in recipients:
-                    # By objective and by team, each shown in full (a digest has no switch).
-                    breakdowns = [
-                        await build_rollup(session, m, sealer, by=by, period=period)
-                        for by in ("objective", "team")
-                    ]
-                    message = rollup_message(breakdowns[0], label, breakdowns=breakdowns)
+                    # By objective and by team, each shown in full (a digest has no switch),
+                    # in the manager's language.
+                    with speaking(m.locale):
+                        breakdowns = [
+                            await build_rollup(session, m, sealer, by=by, period=period)
+                            for by in ("objective", "team")
+                        ]
+                        label = _("last {period}").format(period=humanise_duration(period))
+                        message = rollup_message(breakdowns[0], label, breakdowns=breakdowns)
                     batches.append((message, [recipients[m.id]]))
-                    labels.append(label)
+                    with speaking(ENGLISH):  # the run's note is for the log and the CLI
+                        labels.append(f"last {humanise_duration(period)}")
         run.note = f"rollup of the {labels[0]}" if labels else "rollup"
     elif digest.kind == DigestKind.CONTENT:
         # Each person gets what they have not had yet, from this digest or any other.
@@ -176,7 +180,8 @@ async def start_run(
             selection.content_ids,
         )
     elif channel:
-        composed = await _compose(session, digest, run.id, since, now, composers)
+        with speaking(None):  # a channel reads the workspace's language
+            composed = await _compose(session, digest, run.id, since, now, composers)
         if isinstance(composed, str):
             return await _skip(session, run, composed)
         message, run.note = composed
@@ -187,13 +192,20 @@ async def start_run(
             targets = [recipients[m.id] for m in group if m.id in recipients]
             if not targets:
                 continue
-            composed = await _compose(session, digest, run.id, group_since, now, composers)
-            if isinstance(composed, str):
-                notes.append(composed)
-                continue
-            message, note = composed
-            batches.append((message, targets))
-            notes.append(note if index == 0 else f"weekly readers: {note}")
+            group_notes: list[str] = []
+            # One message per language among the readers, each composed in it.
+            for locale, readers in _by_language(targets).items():
+                with speaking(locale):
+                    composed = await _compose(session, digest, run.id, group_since, now, composers)
+                if isinstance(composed, str):
+                    group_notes.append(composed)
+                    continue
+                message, note = composed
+                batches.append((message, readers))
+                group_notes.append(note)
+            if group_notes:
+                note = group_notes[0]
+                notes.append(note if index == 0 else f"weekly readers: {note}")
         if not batches:
             return await _skip(session, run, notes[0] if notes else _NOBODY + audience.why_nobody())
         run.note = "; ".join(notes)
@@ -225,6 +237,14 @@ async def _compose(
 ) -> tuple[Message, str] | str:
     compose = (composers or {}).get(digest.kind, _compose_for_audience)
     return await compose(session, digest, run_id, since, now)
+
+
+def _by_language(targets: list[Recipient]) -> dict[str | None, list[Recipient]]:
+    """Readers grouped by the language to write to them in (None: the default)."""
+    groups: dict[str | None, list[Recipient]] = {}
+    for target in targets:
+        groups.setdefault(normalize_locale(target.locale), []).append(target)
+    return groups
 
 
 @dataclass

@@ -47,6 +47,14 @@ PEOPLE = {
     Role.STRATEGIST: "dana",
     Role.ADMIN: "you",
 }
+# The language each of them reads (their platform's tag): translations are longer or wider than
+# English (German), or written without spaces (Japanese), and must fit every platform's limits too.
+LANGUAGES = {
+    Role.EMPLOYEE: "de-DE",
+    Role.MANAGER: "ja-JP",
+    Role.STRATEGIST: "pt-BR",
+    Role.ADMIN: None,
+}
 # Arguments worth giving a command besides none (its usage, or its form).
 ARGUMENTS = {
     "suggest": ["", LONG_IDEA[:2900], HOSTILE],
@@ -133,7 +141,7 @@ async def _build(directory: Path) -> Catalogue:
             await _ask(app, catalogue, "suggest", CommandInvoked(employee, "suggest", text=text))
         await _ask(app, catalogue, "suggest long", CommandInvoked(employee, "suggest", LONG_IDEA))
         for role, user in PEOPLE.items():
-            actor = Actor(PLATFORM, user, display_name=f"{HOSTILE[:60]}")
+            actor = Actor(PLATFORM, user, display_name=f"{HOSTILE[:60]}", locale=LANGUAGES[role])
             await _ask(app, catalogue, f"home of {role}", HomeOpened(actor))
             for command in commands_for(role.value):
                 name, _, sub = command.name.partition(" ")
