@@ -255,8 +255,8 @@ def teams_floor_app() -> Any:
     class Configuration:
         APP_ID = os.environ.get("MICROSOFT_APP_ID", "")
         APP_PASSWORD = os.environ.get("MICROSOFT_APP_PASSWORD", "")
-        APP_TYPE = "MultiTenant"
-        APP_TENANTID = ""
+        APP_TYPE = os.environ.get("MICROSOFT_APP_TYPE") or "SingleTenant"  # ours by default
+        APP_TENANTID = os.environ.get("MICROSOFT_APP_TENANT_ID", "")
 
     settings = Configuration()
     if metadata := os.environ.get("BOT_OPENID_METADATA_URL"):
@@ -646,6 +646,8 @@ def environment(console: Any, ideas: int) -> Iterator[tuple[dict[str, Any], Call
         auth = {
             "MICROSOFT_APP_ID": APP_ID,
             "MICROSOFT_APP_PASSWORD": "ingest-password",
+            # A single-tenant registration, as Azure creates them now (the default type).
+            "MICROSOFT_APP_TENANT_ID": "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0",
             "BOT_OPENID_METADATA_URL": identity.fake.openid_metadata_url,
             "BOT_LOGIN_URL": identity.fake.login_url,
             "REQUESTS_CA_BUNDLE": identity.fake.ca_bundle,

@@ -10,7 +10,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.i18n import current_locale
 from bot.messages import Form, Message
 
 
@@ -97,8 +96,7 @@ class Reply:
     leaves their queue): adapters with a home surface show it again.
     ``complete`` finishes the reply after the transaction has committed, for work that waits on
     the network (reading a page to fill a form in): no network call is made inside a transaction.
-    ``locale`` is the language spoken when the reply was made (the member's, in the router):
-    what the adapter adds while showing it (a form that could not open) is said in it too.
+    ``locale`` is the language it is in (wrap the adapter's own words in ``speaking(locale)``).
     """
 
     messages: list[Message] = field(default_factory=list)
@@ -108,7 +106,9 @@ class Reply:
     duplicate: bool = False
     refresh_home: bool = False
     complete: Callable[[], Awaitable[Reply]] | None = None
-    locale: str = field(default_factory=current_locale, compare=False, repr=False)
+    # The language the reply was written in (the member's): what the adapter adds itself, and
+    # the core's notes shown with it, are said in it too (set by the router).
+    locale: str | None = None
 
     @classmethod
     def say(cls, text: str) -> Reply:

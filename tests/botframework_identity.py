@@ -11,6 +11,14 @@ server plays both parts on 127.0.0.1:
   ``/v1/.well-known/keys``, the JWKS with this instance's RSA public key and the ``endorsements``
   (channel ids) Bot Framework keys carry. ``issue_channel_token`` signs tokens as the channel
   would; ``valid=False`` signs with a rogue key under the same ``kid``.
+* ``managed_identity_endpoint`` (HTTP): Azure App Service's managed identity endpoint, for a
+  bot registered as a user-assigned managed identity (``MICROSOFT_APP_TYPE=UserAssignedMSI``):
+  MSAL's ``ManagedIdentityClient`` uses it when ``IDENTITY_ENDPOINT`` and ``IDENTITY_HEADER``
+  are set (``managed_identity_environment``), asking ``GET ?api-version=2019-08-01&resource=
+  &client_id=`` with the header ``X-IDENTITY-HEADER``, and reading ``access_token`` and
+  ``expires_on`` (epoch seconds) from the answer; a wrong header is refused with 401 as App
+  Service does. Each token is appended to ``issued_tokens`` and each request's query to
+  ``managed_identity_requests``.
 * ``login_url`` (HTTPS): an authority MSAL accepts, with tenant discovery
   (``{authority}/.well-known/openid-configuration`` and the Entra form
   ``{authority}/v2.0/.well-known/openid-configuration``), the token endpoint
@@ -84,6 +92,7 @@ BOTFRAMEWORK_TENANT = "d6d49420-f39b-4df7-a1dc-d59a935871db"  # botframework.com
 DEFAULT_ENDORSEMENTS = ("msteams", "emulator", "webchat", "directline", "slack", "skype")
 METADATA_PATH = "/v1/.well-known/openidconfiguration"
 KEYS_PATH = "/v1/.well-known/keys"
+MANAGED_IDENTITY_PATH = "/msi/token"
 
 
 # -- keys and certificates, made once per test process (RSA generation costs ~80 ms) -------
@@ -184,6 +193,9 @@ class FakeBotFrameworkIdentity(LoopbackServer):
         super().__init__(own_thread=True, tls=tls)
         self.issued_tokens: list[str] = []
         self.token_requests: list[dict[str, str]] = []  # form bodies posted to the token endpoint
+        self.managed_identity_requests: list[dict[str, str]] = []  # queries of /msi/token
+        self.identity_header = secrets.token_hex(8)  # App Service's X-IDENTITY-HEADER secret
+        self.managed_identity_endpoint = ""
         self.requests: list[str] = []  # "METHOD /path" of every request served, in order
         self._key = _rsa_key("signing")
         self._rogue_key = _rsa_key("rogue")
@@ -194,6 +206,7 @@ class FakeBotFrameworkIdentity(LoopbackServer):
         app = web.Application(middlewares=[self._record])
         app.router.add_get(METADATA_PATH, self._metadata)
         app.router.add_get(KEYS_PATH, self._keys)
+        app.router.add_get(MANAGED_IDENTITY_PATH, self._managed_identity_token)
         app.router.add_get("/common/discovery/instance", self._instance_discovery)
         app.router.add_get("/{tenant}/.well-known/openid-configuration", self._tenant_discovery)
         app.router.add_get(
@@ -210,6 +223,14 @@ class FakeBotFrameworkIdentity(LoopbackServer):
         self.jwks_url = f"{self.url}{KEYS_PATH}?instance={self.instance}"
         self.login_url = f"{self.https_url}/adfs"
         self.instance_discovery_url = f"{self.https_url}/common/discovery/instance"
+        self.managed_identity_endpoint = f"{self.url}{MANAGED_IDENTITY_PATH}"
+
+    def managed_identity_environment(self) -> dict[str, str]:
+        """The variables Azure App Service sets for a process with a managed identity."""
+        return {
+            "IDENTITY_ENDPOINT": self.managed_identity_endpoint,
+            "IDENTITY_HEADER": self.identity_header,
+        }
 
     # -- helpers for tests -------------------------------------------------------------------
 
@@ -326,20 +347,30 @@ class FakeBotFrameworkIdentity(LoopbackServer):
             }
         )
 
-    async def _token(self, request: web.Request) -> web.Response:
-        form = {key: str(value) for key, value in (await request.post()).items()}
-        self.token_requests.append(form)
-        if form.get("grant_type") != "client_credentials":
-            return _aad_error(400, "unsupported_grant_type", "AADSTS70003: grant type")
-        client_id = form.get("client_id", "")
-        if self.app_credentials is not None and (
-            self.app_credentials.get(client_id) != form.get("client_secret")
-        ):
-            return _aad_error(401, "invalid_client", "AADSTS7000215: Invalid client secret.")
-        scope = form.get("scope", "").split(" ")[0]
+    async def _managed_identity_token(self, request: web.Request) -> web.Response:
+        query = dict(request.query)
+        self.managed_identity_requests.append(query)
+        if request.headers.get("X-IDENTITY-HEADER") != self.identity_header:
+            return web.json_response(
+                {"statusCode": 401, "message": "Unauthorized request"}, status=401
+            )
+        resource = query.get("resource", "")
+        token = self._access_token(resource, query.get("client_id", ""))
+        return web.json_response(
+            {
+                "access_token": token,
+                "expires_on": str(int(time.time()) + self.token_lifetime),
+                "resource": resource,
+                "token_type": "Bearer",
+                "client_id": query.get("client_id", ""),
+            }
+        )
+
+    def _access_token(self, audience: str, client_id: str) -> str:
+        """An access token for the bot, as Azure AD issues it (kept in ``issued_tokens``)."""
         now = int(time.time())
         payload = {
-            "aud": scope.removesuffix("/.default"),
+            "aud": audience,
             "iss": f"https://sts.windows.net/{BOTFRAMEWORK_TENANT}/",
             "iat": now,
             "nbf": now,
@@ -351,6 +382,20 @@ class FakeBotFrameworkIdentity(LoopbackServer):
         }
         token = jwt.encode(payload, self._key, algorithm="RS256", headers={"kid": self.kid})
         self.issued_tokens.append(token)
+        return token
+
+    async def _token(self, request: web.Request) -> web.Response:
+        form = {key: str(value) for key, value in (await request.post()).items()}
+        self.token_requests.append(form)
+        if form.get("grant_type") != "client_credentials":
+            return _aad_error(400, "unsupported_grant_type", "AADSTS70003: grant type")
+        client_id = form.get("client_id", "")
+        if self.app_credentials is not None and (
+            self.app_credentials.get(client_id) != form.get("client_secret")
+        ):
+            return _aad_error(401, "invalid_client", "AADSTS7000215: Invalid client secret.")
+        scope = form.get("scope", "").split(" ")[0]
+        token = self._access_token(scope.removesuffix("/.default"), client_id)
         return web.json_response(
             {
                 "token_type": "Bearer",

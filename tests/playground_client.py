@@ -361,6 +361,24 @@ class Playground:
             },
         )
 
+    async def message_action(
+        self, name: str, value: dict[str, Any], conversation_id: str | None = None
+    ) -> dict[str, Any]:
+        """A message extension's invoke (``composeExtension/fetchTask`` or ``submitAction``),
+        sent through the playground's invoke API as its compose box does (``value`` as given:
+        the playground has no message menu, so the message's payload is the caller's).
+        Returns the bot's answer as the playground reduces it: ``{"task", "composeExtension"}``
+        (both missing when the bot answered with no response)."""
+        return await self._post(
+            "/_conversation/v1/invoke",
+            {
+                "name": name,
+                "value": value,
+                "from": {"id": self.user["id"]},
+                "conversation": {"id": conversation_id or self.conversation_id},
+            },
+        )
+
     async def submit(
         self,
         message: Message,

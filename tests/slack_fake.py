@@ -190,6 +190,9 @@ class FakeSlack(LoopbackServer):
         self.base_url = ""
         self.calls: list[Call] = []
         self.users: dict[str, dict[str, Any]] = {}
+        # Each user's language (``locale``, "en-US"): Slack adds it to a user object only when
+        # the call asks with include_locale.
+        self.locales: dict[str, str] = {}
         self.channel_rate_limit: float | None = None  # chat.postMessage per second per channel
         # chat.postMessage for the whole workspace: a token bucket of workspace_burst tokens,
         # refilled at workspace_rate_limit tokens a second.
@@ -264,6 +267,7 @@ class FakeSlack(LoopbackServer):
         name: str | None = None,
         real_name: str | None = None,
         tz: str = "Europe/Paris",
+        locale: str = "en-US",
         is_bot: bool = False,
         deleted: bool = False,
         is_restricted: bool = False,
@@ -300,6 +304,7 @@ class FakeSlack(LoopbackServer):
             "profile": profile,
         }
         self.users[user_id] = user
+        self.locales[user_id] = locale
         return user
 
     def fail_next(
@@ -625,7 +630,13 @@ class FakeSlack(LoopbackServer):
         user = self.users.get(str(args.get("user", "")))
         if user is None:
             raise InvalidPayload("user_not_found", [])
-        return {"ok": True, "user": user}
+        return {"ok": True, "user": self._with_locale(user, args)}
+
+    def _with_locale(self, user: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
+        """The user object, with ``locale`` when the call set include_locale (as Slack does)."""
+        if not _truthy(args.get("include_locale")) or user["id"] not in self.locales:
+            return user
+        return {**user, "locale": self.locales[user["id"]]}
 
     def _users_list(self, args: dict[str, Any]) -> Answer:
         try:
@@ -637,7 +648,7 @@ class FakeSlack(LoopbackServer):
         members = list(self.users.values())
         if start > len(members):
             raise InvalidPayload("invalid_cursor", [])
-        page = members[start : start + limit]
+        page = [self._with_locale(user, args) for user in members[start : start + limit]]
         end = start + len(page)
         next_cursor = _encode_cursor(end) if end < len(members) else ""
         return {
@@ -957,3 +968,8 @@ def _decode_cursor(cursor: Any) -> int:
         return int(offset)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise InvalidPayload("invalid_cursor", []) from None
+
+
+def _truthy(value: Any) -> bool:
+    """A boolean argument as Slack reads it: true, "true" or "1" (slack_sdk sends "1")."""
+    return value is True or str(value).lower() in ("1", "true")

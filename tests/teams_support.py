@@ -28,6 +28,7 @@ from tests.inbox_support import inbox_settled
 from tests.teams_fake import FakeConnector
 
 APP_ID = "11111111-2222-3333-4444-555555555555"  # the bot's Microsoft app id, when one is set
+APP_TENANT = "99999999-8888-7777-6666-555555555555"  # the tenant a single-tenant bot is in
 
 TENANT = "tenant-1"
 BOT = {"id": "28:bot-app-id", "name": "Advocacy"}
@@ -260,25 +261,54 @@ async def teams_stack(
         yield TeamsStack(url, connector, session, app=app, server=server)
 
 
+def registration(app_type: str | None = None) -> dict[str, str]:
+    """The bot's registration as its settings give it: by default as Azure registers a new
+    bot today (single-tenant: app id, tenant and client secret, MICROSOFT_APP_TYPE left to
+    its default); ``"MultiTenant"`` as a bot registered before 31 July 2025 (no tenant);
+    ``"UserAssignedMSI"`` as a user-assigned managed identity (its client id, the tenant, no
+    password)."""
+    if app_type == "UserAssignedMSI":
+        return {
+            "MICROSOFT_APP_TYPE": "UserAssignedMSI",
+            "MICROSOFT_APP_ID": APP_ID,
+            "MICROSOFT_APP_TENANT_ID": APP_TENANT,
+        }
+    if app_type == "MultiTenant":
+        return {
+            "MICROSOFT_APP_TYPE": "MultiTenant",
+            "MICROSOFT_APP_ID": APP_ID,
+            "MICROSOFT_APP_PASSWORD": "pw",
+        }
+    assert app_type is None, app_type
+    return {
+        "MICROSOFT_APP_ID": APP_ID,
+        "MICROSOFT_APP_PASSWORD": "pw",
+        "MICROSOFT_APP_TENANT_ID": APP_TENANT,
+    }
+
+
 @asynccontextmanager
 async def authenticated_teams_stack(
-    settings: Settings, monkeypatch: Any
+    settings: Settings, monkeypatch: Any, app_type: str | None = None
 ) -> AsyncIterator[tuple[TeamsStack, Any]]:
-    """The bot with MICROSOFT_APP_ID set, checking every request's JWT against a fake Bot
-    Framework identity (its OpenID metadata, signing keys and token endpoint, over TLS); the
-    connector only accepts the tokens that identity issued. Yields (stack, identity)."""
+    """The bot with MICROSOFT_APP_ID set (see ``registration``), checking every request's JWT
+    against a fake Bot Framework identity (its OpenID metadata, signing keys and token
+    endpoint, over TLS); the connector only accepts the tokens that identity issued. Yields
+    (stack, identity)."""
     from tests.botframework_identity import FakeBotFrameworkIdentity
 
     async with FakeBotFrameworkIdentity() as identity:
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", identity.ca_bundle)  # its token endpoint's TLS
+        if app_type == "UserAssignedMSI":  # the process runs where Azure gives it an identity
+            for name, value in identity.managed_identity_environment().items():
+                monkeypatch.setenv(name, value)
         connector = FakeConnector(require_token=lambda t: t in identity.issued_tokens)
         async with (
             connector,
             teams_stack(
                 settings,
                 connector,
-                MICROSOFT_APP_ID=APP_ID,
-                MICROSOFT_APP_PASSWORD="pw",
+                **registration(app_type),
                 BOT_OPENID_METADATA_URL=identity.openid_metadata_url,
                 BOT_LOGIN_URL=identity.login_url,
             ) as teams,

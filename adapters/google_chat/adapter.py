@@ -33,6 +33,7 @@ from adapters.google_chat.parse import (
     form_values,
     function_of,
     is_direct,
+    locale_of,
     message_name,
     space_of,
     submitted_form,
@@ -43,6 +44,7 @@ from adapters.google_chat.parse import (
 from adapters.google_chat.reactions import REACTION_TYPES, pushed, reaction_events
 from adapters.google_chat.spaces import SpaceBook
 from bot.events import Reply
+from bot.i18n import N_, _, speaking
 from bot.messages import Form, Message
 from bot.platform import (
     AdapterContext,
@@ -65,7 +67,7 @@ SYNC_BUDGET = 8.0
 PER_SPACE = 1.0
 PER_PROJECT = 50.0
 PROJECT_BURST = 5
-LATE = "Still working on it: the answer follows in a moment."
+LATE = N_("Still working on it: the answer follows in a moment.")
 
 
 class GoogleChatAdapter:
@@ -151,12 +153,14 @@ class GoogleChatAdapter:
             return web.json_response(cards.close_dialog() if dialog_type(body) else {})
         budget = SYNC_BUDGET - (loop.time() - started)
         answered, reply = await accepted.waiter.wait(max(0.0, budget))
-        if not answered:
-            return web.json_response(cards.close_dialog(LATE) if dialog_type(body) else {})
-        surface = EventSurface(self, body, sync=True)
-        shaped = self._shaped(body, reply, surface)
-        surface.single = _parts(shaped) <= 1
-        await show_reply(shaped, surface, platform=PLATFORM)
+        # What the adapter says itself, in the language of the person's Chat client.
+        with speaking(locale_of(body)):
+            if not answered:
+                return web.json_response(cards.close_dialog(_(LATE)) if dialog_type(body) else {})
+            surface = EventSurface(self, body, sync=True)
+            shaped = self._shaped(body, reply, surface)
+            surface.single = _parts(shaped) <= 1
+            await show_reply(shaped, surface, platform=PLATFORM)
         return web.json_response(surface.answer or surface.default_answer())
 
     async def _handle_pubsub(self, request: web.Request) -> web.Response:
@@ -192,7 +196,8 @@ class GoogleChatAdapter:
         if receipt.waiter is not None and receipt.waiter.offer(reply):
             return  # the request still open shows it, in its answer
         surface = EventSurface(self, body, sync=False)
-        await show_reply(self._shaped(body, reply, surface), surface, platform=PLATFORM)
+        with speaking(event.actor.locale):
+            await show_reply(self._shaped(body, reply, surface), surface, platform=PLATFORM)
 
     async def _handle_reactions(self, push: dict[str, Any], receipt: Receipt) -> None:
         """Each reaction counts once by its own id; the last closes the inbox event, so a retry

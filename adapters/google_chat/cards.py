@@ -14,6 +14,7 @@ import json
 from dataclasses import asdict
 from typing import Any
 
+from bot.i18n import _
 from bot.messages import (
     CHECKED,
     Button,
@@ -181,9 +182,19 @@ def _size(value: Any) -> int:
 # ----- forms ---------------------------------------------------------------------------------
 
 
+def _label(field: FormField) -> str:
+    """A field's label, marked optional unless it is required or says so already (Chat does
+    not mark optional fields itself)."""
+    # Translators: the mark a form label that already ends with it is not given twice.
+    marks = ("(optional)", _("(optional)"))
+    if field.required or field.label.rstrip().endswith(marks):
+        return field.label
+    # Translators: a form field that may be left empty.
+    return _("{label} (optional)").format(label=field.label)
+
+
 def _input(field: FormField, value: Any) -> dict[str, Any]:
-    says_optional = field.required or field.label.rstrip().endswith("(optional)")
-    label = plain(field.label + ("" if says_optional else " (optional)"), LABEL)
+    label = plain(_label(field), LABEL)
     if field.kind == FieldKind.SELECT:
         chosen = str(value if value is not None else field.initial)
         return {

@@ -33,9 +33,23 @@ def user_of(body: dict[str, Any]) -> dict[str, Any]:
     return body.get("user") or {}
 
 
+def locale_of(body: dict[str, Any]) -> str | None:
+    """The language of the person's Chat client: the event's ``common.userLocale`` ("en-US"),
+    which Chat sends with interaction events (not with every one, so None may mean unknown)."""
+    common = body.get("common")
+    locale = common.get("userLocale") if isinstance(common, dict) else None
+    return str(locale) if isinstance(locale, str) and locale else None
+
+
 def actor_of(body: dict[str, Any]) -> Actor:
     user = user_of(body)
-    return Actor(PLATFORM, str(user.get("name") or ""), "", display_name=user.get("displayName"))
+    return Actor(
+        PLATFORM,
+        str(user.get("name") or ""),
+        "",
+        display_name=user.get("displayName"),
+        locale=locale_of(body),
+    )
 
 
 def space_of(body: dict[str, Any]) -> dict[str, Any]:

@@ -12,8 +12,26 @@ from adapters.shell.adapter import PLATFORM, ShellAdapterFactory, mailbox_for
 from adapters.shell.session import ShellSession
 from adapters.shell.users import require_shell_user
 from bot.events import Actor
+from bot.i18n import SUPPORTED, normalize_locale, speaking
 from bot.platform.cli import cli_settings, fail_on_domain_error, open_local
 from bot.platform.members import ROLES
+
+# The shell's counterpart of a platform's user locale (``--locale``), for a terminal set up once.
+LOCALE_VARIABLE = "ADVOCACY_SHELL_LOCALE"
+
+
+def _supported_locale(
+    _ctx: click.Context, _param: click.Parameter, value: str | None
+) -> str | None:
+    """``de-DE``, ``ja`` or ``Deutsch`` as the language the bot speaks; refused otherwise."""
+    if not value:
+        return None
+    locale = normalize_locale(value)
+    if locale is None:
+        raise click.BadParameter(
+            f"'{value}' is not a language the bot speaks; use one of {', '.join(SUPPORTED)}."
+        )
+    return locale
 
 
 @click.command("shell")
@@ -34,7 +52,19 @@ from bot.platform.members import ROLES
     default=None,
     help="Act as this role (for example strategist or manager); saved for the user.",
 )
-def shell_command(user_id: str | None, name: str | None, role: str | None, create: bool) -> None:
+@click.option(
+    "--locale",
+    envvar=LOCALE_VARIABLE,
+    show_envvar=True,
+    callback=_supported_locale,
+    default=None,
+    help="Your language, as Slack or Teams would say it: "
+    + ", ".join(SUPPORTED)
+    + " (or de-DE, ja-JP...). A language chosen with /prefs language wins over it.",
+)
+def shell_command(
+    user_id: str | None, name: str | None, role: str | None, create: bool, locale: str | None
+) -> None:
     """Chat with the bot in this terminal (works with piped input, for scripts).
 
     Piped input exits with status 1 when any command in it failed (each failure is shown with
@@ -47,14 +77,18 @@ def shell_command(user_id: str | None, name: str | None, role: str | None, creat
         async with open_local(settings, ShellAdapterFactory()) as local:
             members = local.context.members
             if not create:
-                await require_shell_user(members, user, create_with="--new")
+                with speaking(locale):
+                    await require_shell_user(members, user, create_with="--new")
             if role:
-                await members.grant_role(Actor(PLATFORM, user, display_name=name), role)
+                await members.grant_role(
+                    Actor(PLATFORM, user, display_name=name, locale=locale), role
+                )
             session_ = ShellSession(
                 local,
                 mailbox_for(settings),
                 user,
                 display_name=name,
+                locale=locale,
                 stdin=sys.stdin,
                 stdout=sys.stdout,
                 interactive=sys.stdin.isatty(),

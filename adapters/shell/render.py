@@ -10,6 +10,7 @@ import re
 import textwrap
 from dataclasses import dataclass, field
 
+from bot.i18n import _
 from bot.messages import CHECKED, Button, Card, FieldKind, Form, LinkButton, Message
 from bot.platform.support import in_written_order
 
@@ -74,7 +75,9 @@ def render_card(card: Card, numbers: ActionNumbers, message_ref: str | None) -> 
     for fact in card.facts:
         lines += _wrap(f"{clean(fact.label)}: {clean(fact.value)}")
     if card.image_url:
-        lines += _wrap(f"[image: {clean(card.image_alt) or 'picture'}] {clean(card.image_url)}")
+        alt = clean(card.image_alt) or _("picture")
+        # Translators: an image in a terminal, shown as its description and its address.
+        lines += _wrap(_("[image: {alt}] {url}").format(alt=alt, url=clean(card.image_url)))
     for link in card.links:
         lines += _wrap(f"{clean(link.label)}: {clean(link.url)}")
     if card.buttons:
@@ -89,7 +92,9 @@ def render_card(card: Card, numbers: ActionNumbers, message_ref: str | None) -> 
         lines += _wrap_labels(labels)
     if card.form is not None:
         number = numbers.add(card.form, message_ref)
-        lines += _wrap(f"[{number}] Fill in: {clean(card.form.title)}")
+        # Translators: a numbered action that opens a form; {title} is the form's title.
+        fill_in = _("Fill in: {title}").format(title=clean(card.form.title))
+        lines += _wrap(f"[{number}] {fill_in}")
     if card.footer:
         lines += _wrap(card.footer)
     lines.append("└" + "─" * (WIDTH - 1))
@@ -108,10 +113,20 @@ def render_message(
 
 
 def render_form_intro(form: Form) -> str:
-    return (
-        f"── {clean(form.title)} ── (answer each field; an empty line keeps the default, "
+    return _(
+        "── {title} ── (answer each field; an empty line keeps the default, "
         "/cancel abandons the form)"
-    )
+    ).format(title=clean(form.title))
+
+
+def checkbox_default(checked: bool) -> str:
+    """How a yes/no question shows its default (the answers typed stay y and n)."""
+    # Translators: the capital letter is the default answer; keep the letters y and n.
+    return " " + (_("(Y/n)") if checked else _("(y/N)"))
+
+
+def required_mark() -> str:
+    return " " + _("(required)")
 
 
 def render_form(form: Form) -> str:
@@ -120,12 +135,12 @@ def render_form(form: Form) -> str:
     lines = [render_form_intro(form)]
     for asked in form.fields:
         if asked.kind == FieldKind.CHECKBOX:
-            default = " (Y/n)" if asked.initial == CHECKED else " (y/N)"
+            default = checkbox_default(asked.initial == CHECKED)
         else:
             labels = {option.value: option.label for option in asked.options}
             initial = labels.get(asked.initial, asked.initial)
             default = f" [{clean(initial)}]" if initial else ""
-        required = " (required)" if asked.required else ""
+        required = required_mark() if asked.required else ""
         lines.append(f"{clean(asked.label)}{default}{required}:")
         lines += [
             f"  {index}) {clean(option.label)}" for index, option in enumerate(asked.options, 1)

@@ -12,7 +12,13 @@ from typing import Any, TextIO
 
 from adapters.shell.adapter import PLATFORM
 from adapters.shell.mailbox import Mailbox
-from adapters.shell.render import ActionNumbers, clean, render_form_intro, render_message
+from adapters.shell.render import (
+    ActionNumbers,
+    checkbox_default,
+    clean,
+    render_form_intro,
+    render_message,
+)
 from adapters.shell.users import require_shell_user
 from bot.events import (
     ActionInvoked,
@@ -25,13 +31,14 @@ from bot.events import (
     ReactionRemoved,
     Reply,
 )
+from bot.i18n import N_, _, ngettext, speaking
 from bot.messages import CHECKED, Button, FieldKind, Form, FormField, LinkButton, Message
 from bot.platform import error_message, show_reply
 from bot.platform.cli import LocalCore, local_run
 from bot.platform.reply import without_update
 from bot.platform.support import DomainError, split_command
 
-SHELL_HELP = (
+SHELL_HELP = N_(
     "In this shell: type a number to press that button; /react N EMOJI or /unreact N EMOJI "
     "on message N (a digest, an article or an idea the bot sent you); /switch USER to act as "
     "someone else (/switch USER --new to create them); /quit to leave. In a form, a line "
@@ -50,6 +57,7 @@ class ShellSession:
         user_id: str,
         *,
         display_name: str | None = None,
+        locale: str | None = None,
         stdin: TextIO,
         stdout: TextIO,
         interactive: bool,
@@ -59,6 +67,11 @@ class ShellSession:
         self.mailbox = mailbox
         self.user_id = user_id
         self.display_name = display_name
+        # The language asked for with --locale: told to the core as the platform's language
+        # (Slack's user locale, Teams' activity locale), which /prefs language overrides.
+        self.locale_hint = locale
+        # The member's language as the core keeps it: what this session speaks itself.
+        self.locale: str | None = locale
         self.stdin = stdin
         self.stdout = stdout
         self.interactive = interactive
@@ -74,7 +87,20 @@ class ShellSession:
 
     @property
     def actor(self) -> Actor:
-        return Actor(platform=PLATFORM, user_id=self.user_id, display_name=self.display_name)
+        return Actor(
+            platform=PLATFORM,
+            user_id=self.user_id,
+            display_name=self.display_name,
+            locale=self.locale_hint,
+        )
+
+    def speaking(self) -> contextlib.AbstractContextManager[str]:
+        """The session's own words (prompts, errors, headings) in the member's language."""
+        return speaking(self.locale)
+
+    async def follow_language(self) -> None:
+        """The member's language as it now is (``/prefs language`` may have changed it)."""
+        self.locale = (await self.context.members.meet(self.actor)).locale
 
     def write(self, text: str = "") -> None:
         self.stdout.write(text + "\n")
@@ -112,35 +138,59 @@ class ShellSession:
                 if line.strip():
                     self._this_line_failed = False
                     async with self._lock:
-                        await self.handle_line(line.strip())
-                        await self.show_mail()
+                        with self.speaking():
+                            await self.handle_line(line.strip())
+                        await self.follow_language()
+                        with self.speaking():
+                            await self.show_mail()
                     self.failed_commands += self._this_line_failed
         finally:
             if poller is not None:
                 poller.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await poller
-        if self.failed_commands and not self.interactive:
-            count = self.failed_commands
-            self.write(f"{count} command{'s' if count > 1 else ''} failed (marked with !).")
-            self.write("Bye.")
-            return 1
-        self.write("Bye.")
+        with self.speaking():
+            if self.failed_commands and not self.interactive:
+                count = self.failed_commands
+                self.write(
+                    ngettext(
+                        "{count} command failed (marked with !).",
+                        "{count} commands failed (marked with !).",
+                        count,
+                    ).format(count=count)
+                )
+                self.write(_("Bye."))
+                return 1
+            self.write(_("Bye."))
         return 0
 
     async def greet(self) -> None:
         member = await self.context.members.meet(self.actor)
-        self.write(
-            f"You are {clean(member.display_name)} ({member.role}, {member.team or 'no team'}) "
-            "on the advocacy shell. Type /help for commands."
-        )
-        await self.show_mail()
+        self.locale = member.locale
+        with self.speaking():
+            name = clean(member.display_name)
+            if member.team:
+                self.write(
+                    _(
+                        "You are {name} ({role}, {team}) on the advocacy shell. "
+                        "Type /help for commands."
+                    ).format(name=name, role=member.role, team=member.team)
+                )
+            else:
+                self.write(
+                    _(
+                        "You are {name} ({role}, no team) on the advocacy shell. "
+                        "Type /help for commands."
+                    ).format(name=name, role=member.role)
+                )
+            await self.show_mail()
 
     async def _poll(self) -> None:
         while True:
             await asyncio.sleep(POLL_SECONDS)
             async with self._lock:
-                await self.show_mail()
+                with self.speaking():
+                    await self.show_mail()
 
     async def show_mail(self) -> None:
         """Deliver what is due to shell members, then show this user's new messages."""
@@ -152,7 +202,7 @@ class ShellSession:
 
     def show_mail_message(self, message: Message, ref: str) -> None:
         """One message the bot sent this user, numbered for /react."""
-        heading = f"── message {self.message_count} from the bot ──"
+        heading = message_heading(self.message_count)
         self.write(render_message(message, self.numbers, ref, heading))
 
     async def handle_line(self, line: str) -> None:
@@ -170,14 +220,14 @@ class ShellSession:
         else:
             await self.send(CommandInvoked(self.actor, command=name, text=rest))
             if name == "help":
-                self.write(SHELL_HELP)
+                self.write(_(SHELL_HELP))
 
     async def switch(self, text: str) -> None:
         words = text.split()
         create = "--new" in words
         users = [word for word in words if word != "--new"]
         if len(users) != 1:
-            self.fail("Write /switch USER_ID, for example /switch alice (--new to create them).")
+            self.fail(_("Write /switch USER_ID, for example /switch alice (--new to create them)."))
             return
         [user_id] = users
         if not create:
@@ -193,23 +243,36 @@ class ShellSession:
         await self.greet()
 
     async def react(self, rest: str, *, added: bool) -> None:
-        number, _, emoji = rest.strip().partition(" ")
+        number, _space, emoji = rest.strip().partition(" ")
         emoji = emoji.strip()
         ref = self.message_refs.get(int(number)) if number.isascii() and number.isdigit() else None
         if number.isascii() and number.isdigit() and ref is None:
-            shown = f"1 to {self.message_count}" if self.message_count else "none yet"
-            self.fail(
-                f"There is no message {number} here: messages are numbered in their "
-                f"'── message N from the bot ──' heading ({shown})."
-            )
+            heading = message_heading("N")
+            if self.message_count:
+                self.fail(
+                    _(
+                        "There is no message {number} here: messages are numbered in their "
+                        "'{heading}' heading (1 to {last})."
+                    ).format(number=number, heading=heading, last=self.message_count)
+                )
+            else:
+                self.fail(
+                    _(
+                        "There is no message {number} here: messages are numbered in their "
+                        "'{heading}' heading (none yet)."
+                    ).format(number=number, heading=heading)
+                )
             return
         if ref is None or not emoji:
             self.fail(
-                "Write /react N EMOJI, where N is a message number shown above (e.g. /react 1 👍)."
+                _(
+                    "Write /react N EMOJI, where N is a message number shown above "
+                    "(e.g. /react 1 👍)."
+                )
             )
             return
         if len(emoji.split()) > 1:
-            self.fail("One emoji at a time: /react N EMOJI, then again for the next one.")
+            self.fail(_("One emoji at a time: /react N EMOJI, then again for the next one."))
             return
         event_class = ReactionAdded if added else ReactionRemoved
         reply = await self.context.router.handle(
@@ -218,22 +281,28 @@ class ShellSession:
         if reply.error:
             self.fail(reply.error)
         elif reply.duplicate:  # the core says why nothing changed
-            for message in reply.messages or [Message.text("(nothing changed)")]:
+            for message in reply.messages or [Message.text(_("(nothing changed)"))]:
                 self.write(render_message(message, self.numbers))
+        elif added:
+            self.write(_("Reaction recorded: {emoji}").format(emoji=clean(emoji)))
         else:
-            self.write(f"Reaction {'recorded' if added else 'removed'}: {clean(emoji)}")
+            self.write(_("Reaction removed: {emoji}").format(emoji=clean(emoji)))
 
     async def press(self, number: int) -> None:
         numbered = self.numbers.actions.get(number)
         if numbered is None:
-            self.fail(f"There is no button {number} above; type the number shown in [ ] on a card.")
+            self.fail(
+                _(
+                    "There is no button {number} above; type the number shown in [ ] on a card."
+                ).format(number=number)
+            )
             return
         button = numbered.button
         if isinstance(button, Form):
             await self.submit_form(button)
             return
         if isinstance(button, LinkButton):
-            self.write(f"Open in your browser: {clean(button.url)}")
+            self.write(_("Open in your browser: {url}").format(url=clean(button.url)))
             return
         assert isinstance(button, Button)
         await self.send(
@@ -255,7 +324,7 @@ class ShellSession:
         once the rest is shown, since filling it in runs the next event."""
         if reply.duplicate and reply.update is not None:
             if not reply.messages:  # else they say what was already done (a review answered)
-                self.write("Already counted; it counts once.")
+                self.write(_("Already counted; it counts once."))
             reply = without_update(reply)
         surface = _ShellSurface(self, message_ref, reply.error)
         await show_reply(reply, surface, platform=PLATFORM)
@@ -266,7 +335,8 @@ class ShellSession:
         """A reply opened ``form``: it is asked field by field after the rest of the reply."""
 
     def show_update(self, message: Message, message_ref: str | None) -> None:
-        self.write(render_message(message, self.numbers, message_ref, "── card updated ──"))
+        heading = _("── card updated ──")
+        self.write(render_message(message, self.numbers, message_ref, heading))
 
     def tell(self, message: Message, *, error: str | None = None) -> None:
         """A reply's message; its error is shown with '!' and marks the command failed."""
@@ -295,20 +365,22 @@ class ShellSession:
                     self.write(f"  {index}) {clean(option.label)}")
             default = f" [{clean(_initial_label(field))}]" if field.initial else ""
             if field.kind == FieldKind.CHECKBOX:
-                default = " (Y/n)" if field.initial == CHECKED else " (y/N)"
+                default = checkbox_default(field.initial == CHECKED)
             while True:
                 answer = await self.read_line(f"{clean(field.label)}{default}: ")
                 if answer is None:
-                    self.fail("Form abandoned: the input ended before it was filled in.")
+                    self.fail(_("Form abandoned: the input ended before it was filled in."))
                     return None
                 answer = answer.strip()
                 if answer == "/cancel":
-                    self.write("Form abandoned.")
+                    self.write(_("Form abandoned."))
                     return None
                 if answer.startswith("/") and not answer.startswith("//"):
                     self.write(
-                        f"Form abandoned: {clean(answer.split()[0])} is a command, so it runs "
-                        "instead (to answer with text that starts with /, type // for /)."
+                        _(
+                            "Form abandoned: {command} is a command, so it runs instead (to "
+                            "answer with text that starts with /, type // for /)."
+                        ).format(command=clean(answer.split()[0]))
                     )
                     self._typed_in_form = answer
                     return None
@@ -318,7 +390,11 @@ class ShellSession:
                         self.actor, form.form_id, field.name, value, values
                     )
                 if problem is not None:
-                    self.fail(f"{problem} Answer “{clean(field.label)}” again, or /cancel.")
+                    self.fail(
+                        _("{problem} Answer “{label}” again, or /cancel.").format(
+                            problem=problem, label=clean(field.label)
+                        )
+                    )
                     continue
                 values[field.name] = value
                 break
@@ -333,23 +409,33 @@ class ShellSession:
                 return field.initial == CHECKED, None
             if answer.lower() in YES + NO:
                 return answer.lower() in YES, None
-            return None, f"'{clean(answer)}' is not an answer to {label}: type y or n."
+            return None, _("'{answer}' is not an answer to {label}: type y or n.").format(
+                answer=clean(answer), label=label
+            )
         value = answer or field.initial
         if field.kind == FieldKind.SELECT and value:
             chosen = _option(field, value)
             if chosen is None:
                 first = field.options[0]
-                return None, (
-                    f"'{clean(value)}' is not one of the choices for {label}: type its number, "
-                    f"1 to {len(field.options)} (e.g. 1 for {clean(first.label)})."
+                return None, _(
+                    "'{answer}' is not one of the choices for {label}: type its number, "
+                    "1 to {last} (e.g. 1 for {first})."
+                ).format(
+                    answer=clean(value),
+                    label=label,
+                    last=len(field.options),
+                    first=clean(first.label),
                 )
             value = chosen
         if not value and field.required:
-            example = f" (e.g. {clean(field.placeholder)})" if field.placeholder else ""
-            return None, f"{label} is required{example}."
+            if field.placeholder:
+                return None, _("{label} is required (e.g. {example}).").format(
+                    label=label, example=clean(field.placeholder)
+                )
+            return None, _("{label} is required.").format(label=label)
         if field.max_length and len(value) > field.max_length:
-            return None, (
-                f"{label} can have at most {field.max_length} characters; this has {len(value)}."
+            return None, _("{label} can have at most {limit} characters; this has {count}.").format(
+                label=label, limit=field.max_length, count=len(value)
             )
         return value, None
 
@@ -378,6 +464,11 @@ class _ShellSurface:
 
     async def refresh_home(self) -> None:
         """The shell has no home surface."""
+
+
+def message_heading(number: int | str) -> str:
+    """The heading of a message the bot sent; its number is what /react takes."""
+    return _("── message {number} from the bot ──").format(number=number)
 
 
 def _initial_label(field: FormField) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 
 from adapters.shell.adapter import PLATFORM
+from bot.i18n import _
 from bot.platform.members import MemberDirectory
 from bot.platform.support import NotFound
 
@@ -20,17 +21,24 @@ async def require_shell_user(members: MemberDirectory, user_id: str, *, create_w
     users = await members.user_ids(PLATFORM)
     if not users:
         raise NotFound(
-            f"There is no shell user '{user_id}' yet: add {create_with} to join as a new "
-            "employee, or load the sample organisation first with: advocacy demo"
+            _(
+                "There is no shell user '{user}' yet: add {create_with} to join as a new "
+                "employee, or load the sample organisation first with: advocacy demo"
+            ).format(user=user_id, create_with=create_with)
         )
     by_case = {user.lower(): user for user in users}
     close = difflib.get_close_matches(user_id.lower(), list(by_case), n=1, cutoff=0.6)
     if close:
-        hint = f"did you mean '{by_case[close[0]]}'?"
-    else:
-        more = ", …" if len(users) > NAMES_SHOWN else ""
-        hint = f"shell users: {', '.join(users[:NAMES_SHOWN])}{more}."
+        raise NotFound(
+            _(
+                "There is no shell user '{user}'; did you mean '{close}'? To create '{user}' "
+                "as a new member, add {create_with}."
+            ).format(user=user_id, close=by_case[close[0]], create_with=create_with)
+        )
+    more = ", …" if len(users) > NAMES_SHOWN else ""
     raise NotFound(
-        f"There is no shell user '{user_id}'; {hint} To create '{user_id}' as a new member, "
-        f"add {create_with}."
+        _(
+            "There is no shell user '{user}'; shell users: {users}. To create '{user}' as a "
+            "new member, add {create_with}."
+        ).format(user=user_id, users=", ".join(users[:NAMES_SHOWN]) + more, create_with=create_with)
     )

@@ -18,4 +18,8 @@ class SlackAdapterFactory:
         from adapters.slack.adapter import SlackAdapter
 
         config = SlackConfig.from_env(context.settings.env, context.settings.public_url)
+        if config.socket_mode:  # SLACK_APP_TOKEN: events over a WebSocket, no public URL
+            from adapters.slack.socket_mode import SlackSocketAdapter
+
+            return SlackSocketAdapter(context, config)
         return SlackAdapter(context, config)

@@ -14,6 +14,7 @@ import asyncio
 import dataclasses
 import logging
 import re
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -59,6 +60,7 @@ from adapters.slack.parse import (
 )
 from adapters.slack.surface import SlackReplySurface
 from bot.events import ActionInvoked, Actor, AppInstalled, Event, HomeOpened, MessageReceived, Reply
+from bot.i18n import speaking
 from bot.messages import Message
 from bot.platform import (
     AdapterContext,
@@ -105,6 +107,9 @@ SHORTCUT_ACTIONS = {
 MESSAGES_PER_SECOND_PER_CHANNEL = 1.0
 WORKSPACE_BURST = 3
 KNOWN_USERS = 10_000
+# How long a person's name, time zone and language are taken as Slack last gave them: a change of
+# language in Slack reaches the bot within the hour, at one users.info call an hour per person.
+KNOWN_USER_SECONDS = 3600.0
 INBOX_KIND = "slack"
 # Kept under this name for callers that knew it here.
 _delivery_error = delivery_error
@@ -126,8 +131,8 @@ class SlackAdapter:
         self._clients: dict[str, AsyncWebClient] = {}
         # Updates of one card leave in the order its presses were recorded (see KeyedLocks).
         self._card_turns = KeyedLocks()
-        # Each person's name and time zone as Slack gave them, so their events name them alike.
-        self._known_users: OrderedDict[str, tuple[str | None, str | None]] = OrderedDict()
+        # Each person as Slack gave them (users.info), so their events name them alike, and when.
+        self._known_users: OrderedDict[str, tuple[Actor, float]] = OrderedDict()
         self._per_channel = Pacer(MESSAGES_PER_SECOND_PER_CHANNEL)
         # A short burst makes up for time lost between outbox batches, staying under Slack's cap.
         self._per_workspace = Pacer(config.workspace_rate, burst=WORKSPACE_BURST)
@@ -273,27 +278,32 @@ class SlackAdapter:
         return team_id if self.config.oauth else ""
 
     async def _actor(self, user_id: str, team_id: str, client: AsyncWebClient) -> Actor:
-        """The acting user; their name and time zone are read from Slack the first time."""
+        """The acting user; their name, time zone and language (``locale``, which Slack sends
+        only when asked) are read from Slack, then kept for ``KNOWN_USER_SECONDS``."""
         workspace = self._workspace(team_id)
         key = f"{workspace}/{user_id}"
-        if key in self._known_users:
+        now = time.monotonic()
+        known = self._known_users.get(key)
+        if known is not None and now - known[1] < KNOWN_USER_SECONDS:
             self._known_users.move_to_end(key)
-            known_name, known_timezone = self._known_users[key]
-            return Actor(
-                PLATFORM, user_id, workspace, display_name=known_name, timezone=known_timezone
-            )
-        name = timezone = None
+            return known[0]
+        name = timezone = locale = None
         try:
-            info = (await client.users_info(user=user_id))["user"]
+            info = (await client.users_info(user=user_id, include_locale=True))["user"]
             profile = info.get("profile", {})
             name = profile.get("real_name") or info.get("real_name") or info.get("name")
             timezone = info.get("tz")
+            locale = info.get("locale")
         except (SlackApiError, aiohttp.ClientError, TimeoutError, KeyError) as error:
             log.warning("slack: users.info failed (%s); continuing without a name", _reason(error))
-        self._known_users[key] = (name, timezone)
+        actor = Actor(
+            PLATFORM, user_id, workspace, display_name=name, timezone=timezone, locale=locale
+        )
+        self._known_users[key] = (actor, now)
+        self._known_users.move_to_end(key)
         if len(self._known_users) > KNOWN_USERS:
             self._known_users.popitem(last=False)
-        return Actor(PLATFORM, user_id, workspace, display_name=name, timezone=timezone)
+        return actor
 
     # ----- listeners: write to the inbox, then acknowledge --------------------------------
 
@@ -363,6 +373,18 @@ class SlackAdapter:
         team = team_of(body)
         client = await self._client_for(self._workspace(team))
         actor = await self._actor(_user(body), team, client)
+        # What the adapter says itself (a form that could not open...) in the person's language.
+        with speaking(actor.locale):
+            await self._handle_kind(kind, body, actor, client, receipt)
+
+    async def _handle_kind(
+        self,
+        kind: str,
+        body: dict[str, Any],
+        actor: Actor,
+        client: AsyncWebClient,
+        receipt: Receipt,
+    ) -> None:
         if kind == "command":
             await self._handle_command(body, actor, client, receipt)
         elif kind == "action":

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from adapters.slack.escape import escape, link, truncate
+from bot.i18n import _, ngettext
 from bot.messages import (
     CHECKED,
     Button,
@@ -165,7 +166,10 @@ def _left_out_note(cards: Sequence[Card]) -> dict[str, Any]:
     for card in cards:
         url = next((b.url for b in card.buttons if isinstance(b, LinkButton)), None)
         items.append(link(url, card.title) if url else escape(truncate(card.title, 80)))
-    text = f"…and {len(cards)} more: " + " · ".join(items)
+    # Translators: the end of a message cut to Slack's size; {items} are the left-out titles.
+    text = ngettext("…and {count} more: {items}", "…and {count} more: {items}", len(cards)).format(
+        count=len(cards), items=" · ".join(items)
+    )
     return {"type": "context", "elements": [mrkdwn(truncate(text, SECTION_TEXT))]}
 
 
@@ -231,7 +235,7 @@ def modal_view(form: Form) -> dict[str, Any]:
         "callback_id": form.form_id,
         "title": plain(form.title, MODAL_TITLE),
         "submit": plain(form.submit_label, MODAL_TITLE),
-        "close": plain("Cancel", MODAL_TITLE),
+        "close": plain(_("Cancel"), MODAL_TITLE),
         "private_metadata": metadata,
         "blocks": [
             {

@@ -95,14 +95,51 @@ def slack_group() -> None:
 
 @slack_group.command("manifest")
 @click.option("--url", help="Public https:// base URL of this server [default: PUBLIC_URL].")
-def manifest(url: str | None) -> None:
+@click.option(
+    "--socket-mode",
+    is_flag=True,
+    help="For SLACK_APP_TOKEN: Slack sends everything over Socket Mode, so no URL is needed.",
+)
+def manifest(url: str | None, socket_mode: bool) -> None:
     """Print the Slack app manifest with this server's URLs, to paste at api.slack.com/apps.
 
     The address is PUBLIC_URL (or --url): the https:// address Slack reaches this server at.
-    Without one, the manifest would point Slack at localhost, so nothing is printed."""
+    Without one, the manifest would point Slack at localhost, so nothing is printed. With
+    --socket-mode the manifest turns Socket Mode on and names no URL at all: the bot connects
+    to Slack (create an app-level token with connections:write, and set SLACK_APP_TOKEN)."""
+    if socket_mode:
+        if url:
+            raise click.UsageError(
+                "--url and --socket-mode do not go together: over Socket Mode Slack calls no "
+                "URL of this server."
+            )
+        click.echo(socket_mode_manifest(MANIFEST.read_text()), nl=False)
+        return
     settings = cli_settings()
     base = (url or settings.env.get("PUBLIC_URL") or "").strip().rstrip("/")
     click.echo(MANIFEST.read_text().replace("https://YOUR-BOT-HOST", public_base(base)), nl=False)
+
+
+def socket_mode_manifest(text: str) -> str:
+    """The manifest for Socket Mode: ``socket_mode_enabled: true`` and no request URL, no
+    redirect URL (the lines that hold the placeholder, and the keys left empty by that)."""
+    lines = text.splitlines(keepends=True)
+    while lines and lines[0].startswith("#"):  # the HTTP manifest's own instructions
+        lines.pop(0)
+    kept = [
+        line
+        for line in lines
+        if "https://YOUR-BOT-HOST" not in line and line.strip() != "redirect_urls:"
+    ]
+    body = "".join(kept).replace("socket_mode_enabled: false", "socket_mode_enabled: true")
+    header = (
+        "# Slack app manifest for the advocacy bot over Socket Mode (no public URL). Create the\n"
+        '# app at https://api.slack.com/apps → "Create New App" → "From an app manifest" and\n'
+        "# paste this; install it (SLACK_BOT_TOKEN=xoxb-…), then generate an app-level token\n"
+        "# (Basic Information → App-Level Tokens, scope connections:write):\n"
+        "# SLACK_APP_TOKEN=xapp-…\n"
+    )
+    return header + body
 
 
 DNS_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")

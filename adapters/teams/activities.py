@@ -26,6 +26,7 @@ from msrest.serialization import Model
 
 from adapters.teams.cards import CONTENT_TYPE, render_parts, task_form_card
 from bot.events import Reply
+from bot.i18n import _
 from bot.messages import Card, Message
 
 
@@ -66,12 +67,14 @@ def card_activity(card: dict[str, Any], summary: str | None = None) -> Activity:
 
 def welcome_card() -> dict[str, Any]:
     welcome = Message(
-        "Thanks for adding the advocacy bot.",
+        _("Thanks for adding the advocacy bot."),
         (
             Card(
-                title="Thanks for adding the advocacy bot",
-                text="Each member of this team gets digests and answers in a personal chat with "
-                "the bot. Type help there to see what it can do.",
+                title=_("Thanks for adding the advocacy bot"),
+                text=_(
+                    "Each member of this team gets digests and answers in a personal chat with "
+                    "the bot. Type help there to see what it can do."
+                ),
             ),
         ),
     )
@@ -93,6 +96,16 @@ class MessageInvokeResponse(Model):
         self.status_code = 200
         self.type = "application/vnd.microsoft.activity.message"
         self.value = value
+
+
+def done() -> str:
+    """What a press or a dialog answers when the reply has nothing else to say."""
+    return _("Done.")
+
+
+def already_counted() -> str:
+    """What a repeated press answers: it changed nothing."""
+    return _("Already counted.")
 
 
 def invoke_message(text: str) -> InvokeResponse:
@@ -121,11 +134,16 @@ def task_message(text: str) -> InvokeResponse:
     )
 
 
+def task_closed() -> InvokeResponse:
+    """A dialog's submission answered with no response: Teams closes the dialog."""
+    return InvokeResponse(status=200)
+
+
 def task_answer(reply: Reply, problem: str | None = None) -> InvokeResponse:
     """A reply as a task module: its form in a dialog (with the problem and notes on top), or
     its error or first message as a short message."""
     if reply.form is None:
-        return task_message(reply.error or problem or "Done.")
+        return task_message(reply.error or problem or done())
     notes = tuple(m.fallback for m in reply.messages)
     if problem:
         notes = (f"⚠️ {problem}", *notes)

@@ -38,35 +38,37 @@ from botframework.connector.auth import (
 from msrest.exceptions import ClientRequestError, DeserializationError
 
 from adapters.teams.activities import (
+    already_counted,
     card_activity,
     chat_reference,
+    done,
     invoke_message,
     personal_chat,
-    task_answer,
-    task_message,
     welcome_card,
 )
 from adapters.teams.auth import KeptCredentials, PromptConnectors, StrictAuthentication
-from adapters.teams.cards import CONTENT_TYPE, render_parts
+from adapters.teams.cards import CONTENT_TYPE, HOME_KEY, HOME_REFRESH, render_parts
 from adapters.teams.config import MESSAGES_PATH, TeamsConfig
+from adapters.teams.dialogs import FETCH_TASK, SUBMIT_ACTION, MessageActionDialogs
 from adapters.teams.emulator import WITHOUT_APP_ID, local_service_url, refusal_without_app_id
 from adapters.teams.errors import cause, delivery_error
+from adapters.teams.home import TeamsHome
 from adapters.teams.parse import (
     PLATFORM,
     actor_of,
     event_id,
     invoke_event,
-    message_action_event,
     message_event,
     message_ref,
     reaction_events,
-    task_submit_event,
     tenant_of,
     user_key,
 )
 from adapters.teams.references import ConversationStore
 from adapters.teams.surface import TeamsSurface
-from bot.events import ActionInvoked, AppInstalled, Event, FormSubmitted, Reply
+from adapters.teams.tab import mount_tab
+from bot.events import ActionInvoked, Actor, AppInstalled, Event, FormSubmitted, HomeOpened, Reply
+from bot.i18n import _, speaking
 from bot.messages import Message
 from bot.platform import (
     AdapterContext,
@@ -80,7 +82,8 @@ from bot.platform import (
 from bot.platform.inbox import InboxItem, Receipt, RetryLater
 from bot.platform.members import ImportReport, MemberRow
 from bot.platform.pacing import Pacer
-from bot.platform.support import InvalidInput
+from bot.platform.reply import without_update
+from bot.platform.support import CONSOLE_PATH, InvalidInput
 
 log = logging.getLogger(__name__)
 
@@ -94,19 +97,20 @@ INBOX_KIND = "teams"
 RECEIPT_KEY = "advocacy.inbox_receipt"
 ROSTER_PAGE = 500
 CARD_ACTION = "adaptiveCard/action"
-FETCH_TASK = "composeExtension/fetchTask"
-SUBMIT_ACTION = "composeExtension/submitAction"
 # How long a press's request waits for the inbox's worker (Teams gives up on an invoke's
 # answer after about 15 seconds); the card is updated through the Connector after that.
 INVOKE_BUDGET_SECONDS = 10.0
+# Typed "home" outside the personal chat: the home (a manager's rollup) is never shown there.
+HOME_ELSEWHERE = "Your home is in your personal chat with me: type home there."
 
 
 class TeamsAdapter:
-    """Declares ``DirectorySync`` (team rosters) and ``MessageActions`` ("Log as customer
-    voice" in a message's menu); no ``HomeSurface``: the app package has no personal tab."""
+    """Declares ``DirectorySync`` (team rosters), ``MessageActions`` ("Turn into suggestion"
+    and "Log as customer voice" in a message's menu) and ``HomeSurface`` (a home card in the
+    member's personal chat that refreshes itself when viewed and after every answer)."""
 
     platform = PLATFORM
-    message_actions: tuple[str, ...] = (actions.VOICE_OPEN,)
+    message_actions: tuple[str, ...] = (actions.SUGGEST_OPEN, actions.VOICE_OPEN)
 
     def __init__(self, context: AdapterContext, config: TeamsConfig) -> None:
         assert context.store is not None
@@ -132,6 +136,14 @@ class TeamsAdapter:
         assert context.inbox is not None
         self.inbox = context.inbox
         self.inbox.register(INBOX_KIND, self.handle_inbox_item, order_key=_order_key)
+        self.dialogs = MessageActionDialogs(self)
+        self.home = TeamsHome(
+            self,
+            self.conversations,
+            self._connector,
+            per_conversation=self._per_conversation,
+            per_tenant=self._per_tenant,
+        )
         _quiet_transport_logs()
 
     # ----- HTTP ---------------------------------------------------------------------------
@@ -146,6 +158,7 @@ class TeamsAdapter:
 
     def mount(self, app: web.Application) -> None:
         app.router.add_post(MESSAGES_PATH, self._handle)
+        mount_tab(app, self.config.public_url.rstrip("/") + CONSOLE_PATH)
 
     async def start(self) -> None:
         return None  # the start-up log already says how requests are authenticated
@@ -183,8 +196,12 @@ class TeamsAdapter:
             return _unauthorized()
         if authenticated.connector_factory is not None:
             authenticated.connector_factory = PromptConnectors(authenticated.connector_factory)
-        if activity.type == ActivityTypes.invoke and activity.name in (FETCH_TASK, SUBMIT_ACTION):
-            # A message action's dialog: answered in the request (see on_message_action).
+        if activity.type == ActivityTypes.invoke and (
+            activity.name in (FETCH_TASK, SUBMIT_ACTION) or _home_refresh(activity)
+        ):
+            # A message action's dialog (see on_message_action), or a view of the home card
+            # (see on_home_refresh): answered in the request, changing nothing but the idea
+            # submitted, which counts once by its activity id.
             answer = await self.cloud.process_activity(authenticated, activity, self.bot.on_turn)
             return _invoke_response(answer)
         if activity.type == ActivityTypes.invoke:
@@ -202,11 +219,12 @@ class TeamsAdapter:
         accepted = await self.inbox.accept(
             PLATFORM, INBOX_KIND, event_id(activity), _payload(activity, authenticated), wait=True
         )
-        if accepted.waiter is None:  # a redelivery of a press already taken
-            return _invoke_response(invoke_message("Already counted."))
-        answered, answer = await accepted.waiter.wait(INVOKE_BUDGET_SECONDS)
-        if not answered:
-            return _invoke_response(invoke_message("Working on it: the card will update."))
+        with speaking(activity.locale):
+            if accepted.waiter is None:  # a redelivery of a press already taken
+                return _invoke_response(invoke_message(already_counted()))
+            answered, answer = await accepted.waiter.wait(INVOKE_BUDGET_SECONDS)
+            if not answered:
+                return _invoke_response(invoke_message(_("Working on it: the card will update.")))
         return _invoke_response(answer)
 
     async def _authenticate(
@@ -262,8 +280,9 @@ class TeamsAdapter:
                 activity.reply_to_id,
                 updated,
             )
-        elif isinstance(value, str) and value not in ("Done.", "Already counted."):
-            message = card_activity(render_parts(Message.text(value))[0], value)
+        elif isinstance(value, str) and value not in _quiet_answers(activity.locale):
+            with speaking(activity.locale):
+                message = card_activity(render_parts(Message.text(value))[0], value)
             call = self._connector_call(
                 activity.service_url, "send_to_conversation", activity.conversation.id, message
             )
@@ -299,6 +318,12 @@ class TeamsAdapter:
         event = message_event(turn_context.activity)
         if event is None:
             return
+        if isinstance(event, HomeOpened):
+            await self.on_home_opened(turn_context, event)
+            return
+        if _on_home(turn_context.activity.value):  # Action.Submit: a client without refresh
+            await self.on_home_press(turn_context, event)
+            return
         origin = getattr(event, "message_ref", None)
         reply = await self.router.handle(await self._whole_message(event), _receipt(turn_context))
         if isinstance(event, FormSubmitted) and origin and reply.messages and not reply.error:
@@ -312,9 +337,13 @@ class TeamsAdapter:
             return await self.on_message_action(turn_context)
         if activity.name != CARD_ACTION:
             return InvokeResponse(status=501)
+        if _home_refresh(activity):
+            return await self.on_home_refresh(turn_context)
         event = invoke_event(activity)
         if event is None:
-            return invoke_message("This button is no longer supported; ask for a fresh card.")
+            return invoke_message(_("This button is no longer supported; ask for a fresh card."))
+        if _on_home(((activity.value or {}).get("action") or {}).get("data")):
+            return await self.on_home_press(turn_context, event)
         origin = getattr(event, "message_ref", None)
         reply = await self.router.handle(await self._whole_message(event), _receipt(turn_context))
         if isinstance(event, FormSubmitted) and reply.messages and not reply.error:
@@ -326,38 +355,62 @@ class TeamsAdapter:
         shown = replace(reply, error=None) if reply.update is None else reply
         card = await self._show(turn_context, shown, origin=origin, invoke=True)
         if card is not None:
-            return InvokeResponse(
-                status=200,
-                body=AdaptiveCardInvokeResponse(status_code=200, type=CONTENT_TYPE, value=card),
-            )
-        text = reply.error or ("Already counted." if reply.duplicate else "Done.")
+            return _card_answer(card)
+        text = reply.error or (already_counted() if reply.duplicate else done())
         return invoke_message(text)
 
     async def on_message_action(self, turn_context: TurnContext) -> InvokeResponse:
-        """ "Log as customer voice" on a message: ``fetchTask`` answers with the voice form in a
-        dialog, prefilled with the message; ``submitAction`` stores it and answers with the
-        confirmation. A refused answer (empty, too long) shows the form again, as filled in,
-        with the reason on top: nothing typed is lost."""
+        """A message action's dialog (``MessageActionDialogs.answer``)."""
+        return await self.dialogs.answer(turn_context)
+
+    # ----- the home card ------------------------------------------------------------------
+
+    async def on_home_opened(self, turn_context: TurnContext, event: HomeOpened) -> None:
+        """``home`` typed in the personal chat: a fresh home card there, kept as the one that
+        answers update. Elsewhere the member is pointed to their personal chat."""
         activity = turn_context.activity
-        if activity.name == FETCH_TASK:
-            event = message_action_event(activity)
-            if event is None:
-                return task_message("This action is no longer supported; update the app.")
-            return task_answer(await self.router.handle(event))
-        submitted = task_submit_event(activity)
-        if not isinstance(submitted, FormSubmitted):
-            return task_message("This form is no longer supported; open it again.")
-        reply = await self.router.handle(submitted)
-        if reply.error and submitted.form_id == actions.FORM_VOICE:
-            again = ActionInvoked(
-                submitted.actor,
-                action_id=actions.VOICE_OPEN,
-                value={**submitted.context, **submitted.values},
+        reply = await self.router.handle(event, _receipt(turn_context))
+        if reply.duplicate or not reply.messages:
+            return
+        if (activity.conversation.conversation_type or "personal") != "personal":
+            await TeamsSurface(turn_context, self.conversations, origin=None).tell(
+                Message.text(HOME_ELSEWHERE)
             )
-            return task_answer(await self.router.handle(again), reply.error)
-        if reply.error or reply.duplicate:
-            return task_message(reply.error or "Already received.")
-        return task_message(reply.messages[0].fallback if reply.messages else "Done.")
+            return
+        await self.home.post(turn_context, reply.messages[0])
+
+    async def on_home_refresh(self, turn_context: TurnContext) -> InvokeResponse:
+        """Universal Actions' ``refresh``: the owner is viewing the home card; answer with the
+        home as it now is, which Teams shows in its place."""
+        activity = turn_context.activity
+        card = await self.home.card(actor_of(activity), activity.from_property.id)
+        return _card_answer(card) if card else invoke_message(_("Nothing to show yet."))
+
+    async def on_home_press(self, turn_context: TurnContext, event: Event) -> InvokeResponse:
+        """A button on the home card (a vote, "Suggest an idea"), as a press in Slack's Home
+        tab: the home is not a delivered message, so the event names none; its form opens in
+        the chat; its error is told; and the answer is the home as it now is."""
+        activity = turn_context.activity
+        if isinstance(event, ActionInvoked):
+            event = replace(event, message_ref=None)
+        reply = await self.router.handle(event, _receipt(turn_context))
+        invoke = activity.type == ActivityTypes.invoke
+        await self._show(
+            turn_context,
+            without_update(reply),
+            origin=None,
+            quiet=True,
+            refresh_home=not invoke and reply.form is None,
+        )
+        if not invoke:
+            return InvokeResponse(status=200)
+        # Also for a press that changed nothing (a second vote): the home says how things are.
+        card = await self.home.card(actor_of(activity), activity.from_property.id)
+        return _card_answer(card) if card else invoke_message(done())
+
+    async def publish_home(self, actor: Actor) -> None:
+        """``HomeSurface``: the member's home card as it now is (see ``TeamsHome.publish``)."""
+        await self.home.publish(actor)
 
     async def on_reaction(self, turn_context: TurnContext) -> None:
         """One activity may add and remove several reactions: each counts once by its own id,
@@ -401,6 +454,11 @@ class TeamsAdapter:
             AppInstalled(actor_of(activity), event_id=event_id(activity)), _receipt(turn_context)
         )
         await self._show(turn_context, reply, origin=None)
+        if not reply.duplicate and not reply.error:
+            try:  # the member's home, from the start (in a personal chat only)
+                await self.home.post(turn_context)
+            except Exception as error:
+                log.warning("teams: could not send a new member's home card: %s", cause(error))
 
     def _spawn(self, work: Any) -> None:
         task = asyncio.ensure_future(work)
@@ -410,12 +468,26 @@ class TeamsAdapter:
     # ----- showing replies ----------------------------------------------------------------
 
     async def _show(
-        self, turn_context: TurnContext, reply: Reply, *, origin: str | None, invoke: bool = False
+        self,
+        turn_context: TurnContext,
+        reply: Reply,
+        *,
+        origin: str | None,
+        invoke: bool = False,
+        quiet: bool = False,
+        refresh_home: bool = False,
     ) -> dict[str, Any] | None:
         """Show a core reply in the turn's conversation (``bot.platform.show_reply``). For an
         invoke, returns the updated card to answer with, so Teams replaces the pressed card."""
-        surface = TeamsSurface(turn_context, self.conversations, origin=origin, invoke=invoke)
-        await show_reply(reply, surface, platform=PLATFORM)
+        actor = actor_of(turn_context.activity)
+        surface = TeamsSurface(
+            turn_context,
+            self.conversations,
+            origin=origin,
+            invoke=invoke,
+            home=lambda: self.home.refresh(actor),
+        )
+        await show_reply(reply, surface, platform=PLATFORM, quiet=quiet, refresh_home=refresh_home)
         return surface.answer
 
     # ----- proactive sending --------------------------------------------------------------
@@ -656,7 +728,10 @@ class _Bot(ActivityHandler):
 
     async def on_turn(self, turn_context: TurnContext) -> None:
         await self.adapter.remember(turn_context)
-        await super().on_turn(turn_context)
+        # What the adapter says itself in the language of the person's Teams (the core speaks
+        # the member's own inside each event it handles).
+        with speaking(turn_context.activity.locale):
+            await super().on_turn(turn_context)
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         await self.adapter.on_message(turn_context)
@@ -689,6 +764,12 @@ def _quiet_transport_logs() -> None:
             logger.setLevel(logging.INFO)
 
 
+def _quiet_answers(locale: str | None) -> tuple[str, str]:
+    """The answers to a press that need no message when they come late ("Done.")."""
+    with speaking(locale):
+        return done(), already_counted()
+
+
 def _payload(activity: Activity, authenticated: AuthenticateRequestResult) -> dict[str, Any]:
     """An activity as the inbox keeps it: with the identity its request proved."""
     return {
@@ -704,7 +785,30 @@ def _payload(activity: Activity, authenticated: AuthenticateRequestResult) -> di
 def _invoke_response(answer: InvokeResponse | None) -> web.Response:
     if answer is None:
         return web.Response(status=201)
+    if answer.body is None:  # "no response": a dialog's submission closes it
+        return web.Response(status=answer.status)
     return web.json_response(serializer_helper(answer.body), status=answer.status)
+
+
+def _card_answer(card: dict[str, Any]) -> InvokeResponse:
+    """An ``adaptiveCard/action`` answer: the card Teams shows in the pressed one's place."""
+    return InvokeResponse(
+        status=200,
+        body=AdaptiveCardInvokeResponse(status_code=200, type=CONTENT_TYPE, value=card),
+    )
+
+
+def _home_refresh(activity: Activity) -> bool:
+    """A view of the home card (Universal Actions' refresh of its owner)."""
+    if activity.type != ActivityTypes.invoke or activity.name != CARD_ACTION:
+        return False
+    value = activity.value if isinstance(activity.value, dict) else {}
+    return (value.get("action") or {}).get("verb") == HOME_REFRESH
+
+
+def _on_home(data: Any) -> bool:
+    """Whether a button's data says it sits on the home card."""
+    return isinstance(data, dict) and bool(data.get(HOME_KEY))
 
 
 def _receipt(turn_context: TurnContext) -> Receipt | None:

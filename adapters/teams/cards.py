@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from bot.i18n import _
 from bot.messages import (
     CHECKED,
     Button,
@@ -34,7 +35,10 @@ ACTION_KEY = "advocacy_action"  # where the core's action id travels in Action.S
 FORM_KEY = "advocacy_form"
 CARD_KEY = "advocacy_card"  # which core card a button sits on (long messages are split)
 CONTEXT_KEY = "advocacy_context"
+HOME_KEY = "advocacy_home"  # a button on the member's home card (its press refreshes the home)
 FORM_SUBMIT = "form.submit"
+# Universal Actions' refresh of the home card: Teams sends it when the owner views the card.
+HOME_REFRESH = "home.refresh"
 
 
 def _run(text: str, **style: Any) -> dict[str, Any]:
@@ -195,7 +199,7 @@ def part_of_card(message: Message, card_index: int, limit: int = MAX_CARD_BYTES)
 def _input(field: FormField) -> dict[str, Any]:
     base: dict[str, Any] = {"id": field.name, "label": field.label, "isRequired": field.required}
     if field.required:
-        base["errorMessage"] = f"{field.label} is required."
+        base["errorMessage"] = _("{label} is required.").format(label=field.label)
     if field.kind == FieldKind.SELECT:
         choices = [{"title": o.label, "value": o.value or EMPTY_CHOICE} for o in field.options]
         return {
@@ -224,7 +228,7 @@ def _input(field: FormField) -> dict[str, Any]:
     if field.initial:
         element["value"] = field.initial
     placeholder = field.placeholder or (
-        "A channel id (19:…@thread.tacv2)" if field.kind == FieldKind.CONVERSATION else ""
+        _("A channel id (19:…@thread.tacv2)") if field.kind == FieldKind.CONVERSATION else ""
     )
     if placeholder:
         element["placeholder"] = placeholder
@@ -273,7 +277,31 @@ def task_form_card(form: Form, notes: tuple[str, ...] = ()) -> dict[str, Any]:
     return card
 
 
-OUR_KEYS = (ACTION_KEY, FORM_KEY, CONTEXT_KEY, CARD_KEY)
+def home_card(message: Message, owner: str, limit: int = MAX_CARD_BYTES) -> dict[str, Any]:
+    """The member's home (the core's home view, as Slack's Home tab shows it) as one card that
+    refreshes itself when its owner views it (Universal Actions ``refresh``; ``owner`` is their
+    Teams id). Its buttons say they sit on the home, so a press answers with the home as it then
+    is. Sections that would take it over Teams' size are left for the next refresh to show."""
+    body: list[dict[str, Any]] = []
+    for index, card in enumerate(message.cards):
+        group = card_items(card, index=index, first=index == 0)
+        if body and card_size(_card(body + group, message.fallback)) > limit:
+            break
+        body += group
+    rendered = _card(body or [_rich(_run(message.fallback))], message.fallback)
+    if card_size(rendered) > limit:
+        _shorten(rendered, limit)
+    for node in _walk(rendered):
+        if node.get("type") in ("Action.Execute", "Action.Submit") and "data" in node:
+            node["data"][HOME_KEY] = True
+    rendered["refresh"] = {
+        "action": {"type": "Action.Execute", "verb": HOME_REFRESH, "data": {HOME_KEY: True}},
+        "userIds": [owner],
+    }
+    return rendered
+
+
+OUR_KEYS = (ACTION_KEY, FORM_KEY, CONTEXT_KEY, CARD_KEY, HOME_KEY)
 
 
 def form_values(data: dict[str, Any]) -> dict[str, Any]:

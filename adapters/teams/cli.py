@@ -72,25 +72,65 @@ def teams_group() -> None:
     help="Your organisation's terms of use [default: the bot's own, PUBLIC_URL/terms].",
 )
 def package(output: Path, name: str, privacy_url: str | None, terms_url: str | None) -> None:
-    """Build the Teams app package (manifest.json and icons) to sideload or publish.
+    """Build the Teams app package (manifest.json and icons) to upload in Teams, and print
+    what an admin does in Azure and Teams to connect the bot.
 
     Its privacy and terms links go to short pages the bot serves (PUBLIC_URL/privacy and
     PUBLIC_URL/terms), or to your organisation's own with --privacy-url and --terms-url."""
     settings = cli_settings()
     with fail_on_domain_error():
-        config = TeamsConfig.from_env(settings.env, settings.public_url)
-        if not config.app_id:
-            raise InvalidInput("Set MICROSOFT_APP_ID (the bot's Azure app id) first.")
+        app_id = (settings.env.get("MICROSOFT_APP_ID") or "").strip()
+        if not app_id:
+            raise InvalidInput(
+                "Set MICROSOFT_APP_ID first: the bot's app id (a single-tenant Azure Bot's "
+                "Microsoft App ID, or the client id of its user-assigned managed identity)."
+            )
         output.write_bytes(
             build_package(
-                config.app_id,
+                app_id,
                 settings.public_url,
                 name=name,
                 privacy_url=privacy_url,
                 terms_url=terms_url,
             )
         )
-    click.echo(f"Wrote {output}: upload it in Teams (Apps → Manage your apps → Upload an app).")
+    try:  # the package needs only the app id; the bot needs the rest to start
+        TeamsConfig.from_env(settings.env, settings.public_url)
+        problem = None
+    except ValueError as error:
+        problem = str(error)
+    click.echo(f"Wrote {output}.")
+    click.echo(admin_steps(settings.public_url.rstrip("/"), output, problem))
+
+
+def admin_steps(public_url: str, output: Path, problem: str | None) -> str:
+    """What an admin does today to connect the bot to Teams (the README walks the same)."""
+    steps = [
+        "To connect the bot to Microsoft Teams:",
+        "1. Azure portal → Create a resource → Azure Bot. Type of App: Single Tenant (new "
+        "multi-tenant bots are no longer created since 31 July 2025) or User-Assigned Managed "
+        "Identity. Then set, where the bot runs:",
+        "   - Single Tenant: MICROSOFT_APP_ID (Settings → Configuration → Microsoft App ID), "
+        "MICROSOFT_APP_TENANT_ID (App Tenant ID, same page), MICROSOFT_APP_PASSWORD (a client "
+        "secret: 'Manage Password' → New client secret); MICROSOFT_APP_TYPE=SingleTenant is the "
+        "default.",
+        "   - Managed identity: MICROSOFT_APP_TYPE=UserAssignedMSI, MICROSOFT_APP_ID = the "
+        "identity's client id, MICROSOFT_APP_TENANT_ID, no password (the bot must run on Azure "
+        "with that identity assigned).",
+        "   - A bot registered as multi-tenant before then: MICROSOFT_APP_TYPE=MultiTenant, "
+        "MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD.",
+        f"2. Azure Bot → Settings → Configuration → Messaging endpoint: {public_url}/api/messages",
+        "3. Azure Bot → Channels → Microsoft Teams → accept the terms → Apply.",
+        f"4. Upload {output}: Teams admin center → Teams apps → Manage apps → Upload new app (for "
+        "everyone; a setup policy can pin it), or Teams Developer Portal → Apps → Import app, "
+        "or, where custom apps are allowed, Teams → Apps → Manage your apps → Upload an app.",
+        "5. Add the app to a team (the bot reads its roster and opens a chat with each member) "
+        "or open it in a personal chat; each member gets a home card there (type home for a "
+        "fresh one), and the Console tab opens the console.",
+    ]
+    if problem:
+        steps.append(f"Before the bot can start: {problem}")
+    return "\n".join(steps)
 
 
 def register(root: click.Group) -> None:

@@ -9,14 +9,29 @@ from bot.platform import AdapterStatus
 
 MESSAGES_PATH = "/api/messages"
 BOT_FRAMEWORK = "https://api.botframework.com"
-APP_TYPES = ("MultiTenant", "SingleTenant", "UserAssignedMSI")
+APP_TYPES = ("SingleTenant", "MultiTenant", "UserAssignedMSI")
+# Azure creates no new multi-tenant bots since 31 July 2025: a new registration is single-tenant
+# (an app registration with a client secret) or a user-assigned managed identity. MultiTenant
+# stays for bots registered before then.
+DEFAULT_APP_TYPE = "SingleTenant"
+TENANT_HELP = (
+    "set MICROSOFT_APP_TENANT_ID to the Directory (tenant) ID of the tenant the bot is "
+    "registered in: in the Azure portal, open the Azure Bot resource → Settings → "
+    "Configuration, where it is shown as 'App Tenant ID' (or Microsoft Entra ID → Overview → "
+    "Tenant ID)"
+)
+PASSWORD_HELP = (
+    "set MICROSOFT_APP_PASSWORD to a client secret of the bot's app registration (Azure "
+    "portal → Azure Bot resource → Settings → Configuration → 'Manage Password' → "
+    "Certificates & secrets → New client secret; copy its Value)"
+)
 
 
 @dataclass(frozen=True)
 class TeamsConfig:
     app_id: str | None = None
     app_password: str | None = None
-    app_type: str = "MultiTenant"
+    app_type: str = DEFAULT_APP_TYPE
     tenant_id: str | None = None
     # Where Bot Framework tokens are checked and obtained; tests and sovereign clouds change them.
     openid_metadata_url: str | None = None
@@ -25,24 +40,32 @@ class TeamsConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], public_url: str) -> TeamsConfig:
+        """The configuration, or a ValueError that says what to set (and where Azure shows
+        it) for an app id whose app type lacks what it needs."""
+
         def value(key: str) -> str | None:
             return (env.get(key) or "").strip() or None
 
-        given = value("MICROSOFT_APP_TYPE") or "MultiTenant"
+        given = value("MICROSOFT_APP_TYPE") or DEFAULT_APP_TYPE
         app_type = next((t for t in APP_TYPES if t.lower() == given.lower()), None)
         if app_type is None:
             raise ValueError(
                 f"MICROSOFT_APP_TYPE must be one of {', '.join(APP_TYPES)}, not '{given}'."
             )
-        if (
-            app_type != "MultiTenant"
-            and value("MICROSOFT_APP_ID")
-            and not value("MICROSOFT_APP_TENANT_ID")
-        ):
-            raise ValueError(
-                f"MICROSOFT_APP_TYPE={app_type} needs MICROSOFT_APP_TENANT_ID (the tenant the "
-                "bot is registered in)."
-            )
+        explicit = value("MICROSOFT_APP_TYPE") is not None
+        if value("MICROSOFT_APP_ID") and app_type != "MultiTenant":
+            if not value("MICROSOFT_APP_TENANT_ID"):
+                said = f"MICROSOFT_APP_TYPE={app_type}" + ("" if explicit else " (the default)")
+                raise ValueError(
+                    f"{said} needs the bot's tenant: {TENANT_HELP}. A bot registered as "
+                    "multi-tenant before 31 July 2025 sets MICROSOFT_APP_TYPE=MultiTenant instead."
+                )
+            if app_type == "SingleTenant" and not value("MICROSOFT_APP_PASSWORD"):
+                raise ValueError(
+                    f"MICROSOFT_APP_TYPE=SingleTenant needs a client secret: {PASSWORD_HELP}. "
+                    "A bot that signs in as a user-assigned managed identity sets "
+                    "MICROSOFT_APP_TYPE=UserAssignedMSI (and no password) instead."
+                )
         return cls(
             app_id=value("MICROSOFT_APP_ID"),
             app_password=value("MICROSOFT_APP_PASSWORD"),
@@ -64,17 +87,19 @@ class TeamsConfig:
                 if not self.app_password and self.app_type != "UserAssignedMSI"
                 else ""
             )
+            tenant = f", tenant {self.tenant_id}" if self.app_type != "MultiTenant" else ""
             return AdapterStatus(
                 True,
-                f"Bot Framework app {self.app_id} ({self.app_type}); "
+                f"Bot Framework app {self.app_id} ({self.app_type}{tenant}); "
                 f"every request's JWT is checked; endpoint {MESSAGES_PATH}{missing}",
                 warning=bool(missing),
             )
         return AdapterStatus(
             True,
             "WITHOUT AUTHENTICATION because MICROSOFT_APP_ID is not set: only requests from this "
-            "machine are accepted, for a local emulator. Set MICROSOFT_APP_ID and "
-            "MICROSOFT_APP_PASSWORD to connect Microsoft Teams",
+            "machine are accepted, for a local emulator. Set MICROSOFT_APP_ID, "
+            "MICROSOFT_APP_TENANT_ID and MICROSOFT_APP_PASSWORD (or MICROSOFT_APP_TYPE="
+            "UserAssignedMSI, without a password) to connect Microsoft Teams",
             warning=True,
         )
 
@@ -84,7 +109,9 @@ class TeamsConfig:
         class Configuration:
             APP_ID = self.app_id or ""
             APP_PASSWORD = self.app_password or ""
-            APP_TYPE = self.app_type
+            # Without an app id (a local emulator) botbuilder's "authentication disabled"
+            # needs the multi-tenant factory: the others refuse to start without one.
+            APP_TYPE = self.app_type if self.app_id else "MultiTenant"
             APP_TENANTID = self.tenant_id or ""
 
         settings = Configuration()

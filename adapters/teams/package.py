@@ -15,8 +15,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from adapters.teams.commands import COMMANDS
-from adapters.teams.parse import VOICE_COMMAND
-from bot.platform.support import PRIVACY_PATH, TERMS_PATH, VERSION, InvalidInput
+from adapters.teams.localization import language_files, localization_info
+from adapters.teams.parse import SUGGEST_COMMAND, VOICE_COMMAND
+from adapters.teams.tab import TAB_PATH
+from bot.i18n import N_
+from bot.platform.support import CONSOLE_PATH, PRIVACY_PATH, TERMS_PATH, VERSION, InvalidInput
 
 MANIFEST_VERSION = "1.17"
 MANIFEST_SCHEMA = (
@@ -40,7 +43,8 @@ def manifest(
         raise InvalidInput(
             "MICROSOFT_APP_ID must be the bot's Azure app id (a GUID) to build the Teams package."
         )
-    host = urlsplit(public_url).hostname
+    public_url = public_url.rstrip("/")
+    host = urlsplit(public_url).hostname  # the tab's and the console's host too
     if not host or not public_url.startswith("https://"):
         raise InvalidInput(
             "PUBLIC_URL must be this server's https:// address for the Teams "
@@ -59,8 +63,8 @@ def manifest(
         },
         "name": {"short": name[:30], "full": f"{name} bot"[:100]},
         "description": {
-            "short": "Content, customer voice and your ideas, tied to our promises."[:80],
-            "full": (
+            "short": N_("Content, customer voice and your ideas, tied to our promises.")[:80],
+            "full": N_(
                 "Curated content worth sharing, what customers are telling us, and a place to "
                 "send ideas upward (anonymously if you wish) and hear what became of them. "
                 "Everything is tied to the promises we made to our customers."
@@ -82,21 +86,43 @@ def manifest(
                 ],
             }
         ],
-        # "Log as customer voice" in a message's "More actions" menu (an action-based
-        # message extension, answered by the bot: composeExtension/fetchTask, then submitAction).
+        # "Turn into suggestion" and "Log as customer voice" in a message's "More actions"
+        # menu (an action-based message extension, answered by the bot:
+        # composeExtension/fetchTask, then submitAction).
         "composeExtensions": [
             {
                 "botId": app_id,
                 "commands": [
                     {
-                        "id": VOICE_COMMAND,
+                        "id": SUGGEST_COMMAND,
                         "type": "action",
-                        "title": "Log as customer voice",
-                        "description": "Log what a customer said in this message, with a link",
+                        "title": N_("Turn into suggestion"),
+                        "description": N_(
+                            "Send this message upward as an idea, anonymously if you wish"
+                        ),
                         "context": ["message"],
                         "fetchTask": True,
-                    }
+                    },
+                    {
+                        "id": VOICE_COMMAND,
+                        "type": "action",
+                        "title": N_("Log as customer voice"),
+                        "description": N_("Log what a customer said in this message, with a link"),
+                        "context": ["message"],
+                        "fetchTask": True,
+                    },
                 ],
+            }
+        ],
+        # The console, from the app's personal tabs (next to the chat with the bot): a page of
+        # this server that opens it (adapters/teams/tab.py); "open in browser" goes straight there.
+        "staticTabs": [
+            {
+                "entityId": "console",
+                "name": "Console",
+                "contentUrl": public_url + TAB_PATH,
+                "websiteUrl": public_url + CONSOLE_PATH,
+                "scopes": ["personal"],
             }
         ],
         "permissions": ["identity", "messageTeamMembers"],
@@ -172,9 +198,14 @@ def build_package(
     terms_url: str | None = None,
 ) -> bytes:
     document = manifest(app_id, public_url, name=name, privacy_url=privacy_url, terms_url=terms_url)
+    # The manifest is English; Teams reads each client language's texts from its own file.
+    languages = language_files(document)
+    document["localizationInfo"] = localization_info(languages)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("manifest.json", json.dumps(document, indent=2))
+        for file_name, strings in languages.items():
+            archive.writestr(file_name, json.dumps(strings, indent=2, ensure_ascii=False))
         archive.writestr("color.png", color_icon())
         archive.writestr("outline.png", outline_icon())
     return buffer.getvalue()

@@ -7,6 +7,7 @@ tenant; the emulator, which has no AAD, falls back to the channel user id.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from html.parser import HTMLParser
 from typing import Any
 
@@ -28,16 +29,25 @@ from bot.events import (
     CommandInvoked,
     Event,
     FormSubmitted,
+    HomeOpened,
     MessageReceived,
     ReactionAdded,
     ReactionRemoved,
 )
-from bot.platform.actions import VOICE_OPEN
+from bot.messages import CHECKED, FieldKind, Form
+from bot.platform.actions import SUGGEST_OPEN, VOICE_OPEN
 from bot.platform.support import split_command
 
 PLATFORM = "teams"
-# The message action "Log as customer voice" (the app package's composeExtensions command).
+# The message actions (the app package's composeExtensions commands) and the core action each
+# opens, as Slack's message shortcuts do.
 VOICE_COMMAND = "logCustomerVoice"
+SUGGEST_COMMAND = "turnIntoSuggestion"
+MESSAGE_COMMANDS = {SUGGEST_COMMAND: SUGGEST_OPEN, VOICE_COMMAND: VOICE_OPEN}
+# An idea is at most this long (the suggestion form's limit); the voice form says when it cuts.
+IDEA_LENGTH = 3000
+# What a member types (or sends from the home card's menu) to get their home card.
+HOME_WORD = "home"
 _MENTION = re.compile(r"<at[^>]*>.*?</at>", re.IGNORECASE | re.DOTALL)
 
 
@@ -55,8 +65,16 @@ def user_key(account: Any) -> str:
 
 
 def actor_of(activity: Activity) -> Actor:
+    """The person behind an activity, with the language their Teams client uses (``locale``,
+    "de-DE", sent on every activity): a hint the core follows unless they chose one."""
     user = activity.from_property
-    return Actor(PLATFORM, user_key(user), tenant_of(activity), display_name=user.name or None)
+    return Actor(
+        PLATFORM,
+        user_key(user),
+        tenant_of(activity),
+        display_name=user.name or None,
+        locale=activity.locale or None,
+    )
 
 
 def message_ref(conversation_id: str, activity_id: str) -> str:
@@ -112,6 +130,8 @@ def message_event(activity: Activity) -> Event | None:
     text = clean_text(activity)
     if not text:
         return None
+    if text.lower() == HOME_WORD:
+        return HomeOpened(actor, event_id=event_id(activity))
     name, rest = split_command(text)
     if name in COMMAND_WORDS:  # chosen from the app's command menu, or typed as it shows them
         return CommandInvoked(
@@ -203,21 +223,23 @@ def html_to_text(html: str) -> str:
 
 
 def message_action_event(activity: Activity) -> ActionInvoked | None:
-    """``composeExtension/fetchTask`` from "Log as customer voice" on a message: open the voice
-    form with the message's text (its HTML made plain) and a link back to it."""
+    """``composeExtension/fetchTask`` from "Turn into suggestion" or "Log as customer voice" on
+    a message: open the core's form with the message's text (its HTML made plain) and a link
+    back to it (Teams' ``linkToMessage``), as Slack's message shortcuts do with a permalink."""
     value = activity.value if isinstance(activity.value, dict) else {}
-    if value.get("commandId") != VOICE_COMMAND:
+    action_id = MESSAGE_COMMANDS.get(str(value.get("commandId") or ""))
+    if action_id is None:
         return None
     payload = value.get("messagePayload") or {}
     body = payload.get("body") or {}
     content = str(body.get("content") or "")
     text = content if body.get("contentType") == "text" else html_to_text(content)
-    data: dict[str, Any] = {"text": text}
+    data: dict[str, Any] = {"text": text if action_id == VOICE_OPEN else text[:IDEA_LENGTH]}
     link = payload.get("linkToMessage")
     if isinstance(link, str) and link.startswith("https://"):
         data["source_url"] = link
     # No event id: opening a form changes nothing, so a repeat simply opens it again.
-    return ActionInvoked(actor_of(activity), action_id=VOICE_OPEN, value=data)
+    return ActionInvoked(actor_of(activity), action_id=action_id, value=data)
 
 
 def task_submit_event(activity: Activity) -> Event | None:
@@ -227,3 +249,20 @@ def task_submit_event(activity: Activity) -> Event | None:
     if not isinstance(data, dict):
         return None
     return data_event(actor_of(activity), data, ref=None, event=event_id(activity))
+
+
+def filled_in(form: Form, values: dict[str, Any]) -> Form:
+    """``form`` showing what was submitted (a refused answer shown again: nothing typed, chosen
+    or ticked is lost)."""
+    fields = []
+    for field in form.fields:
+        if field.name not in values:
+            fields.append(field)
+            continue
+        given = values[field.name]
+        if field.kind == FieldKind.CHECKBOX:
+            initial = CHECKED if str(given).lower() in ("true", "1", "yes", "on") else ""
+        else:
+            initial = "" if given is None else str(given)
+        fields.append(replace(field, initial=initial))
+    return replace(form, fields=tuple(fields))

@@ -23,6 +23,7 @@ MEMBER = "member"  # key: tenant/user -> their Teams id and service URL (from a 
 TEAM = "team"  # key: team id -> the team's general channel conversation id
 PART = "part"  # key: conversation|activity id -> the first activity of a split message
 INSTALLED = "installed"  # key: conversation id -> when the app was last installed there
+HOME = "home"  # key: tenant/user -> their home card: its conversation and activity ids
 INSTALL_WINDOW = timedelta(minutes=10)
 
 
@@ -128,6 +129,20 @@ class ConversationStore:
 
     async def member(self, tenant: str, user: str) -> dict[str, Any] | None:
         return await self._get(MEMBER, person_key(tenant, user))
+
+    async def remember_home(
+        self, tenant: str, user: str, conversation_id: str, activity_id: str, teams_id: str
+    ) -> None:
+        """The member's home card (the last one sent), so answers update it in place, also
+        after a restart; ``teams_id`` is whose views refresh it."""
+        await self._put(
+            HOME,
+            person_key(tenant, user),
+            {"conversation_id": conversation_id, "activity_id": activity_id, "teams_id": teams_id},
+        )
+
+    async def home(self, tenant: str, user: str) -> dict[str, Any] | None:
+        return await self._get(HOME, person_key(tenant, user))
 
     async def remember_team(self, team_id: str, value: dict[str, Any]) -> None:
         await self._put(TEAM, team_id, value)

@@ -1,8 +1,8 @@
 """Where one Teams turn's reply is shown (``bot.platform.ReplySurface``): cards sent in the
-turn's conversation, the pressed card replaced in place, and for an ``adaptiveCard/action``
+turn's conversation, the pressed card replaced in place, for an ``adaptiveCard/action``
 invoke the updated card kept as the invoke's answer (Universal Actions: Teams swaps the card
-for the one the answer carries). Connector failures become ``DeliveryError``s, so
-``show_reply`` waits out a short 429 and logs the rest."""
+for the one the answer carries), and the member's home card updated in place. Connector
+failures become ``DeliveryError``s, so ``show_reply`` waits out a short 429 and logs the rest."""
 
 from __future__ import annotations
 
@@ -33,11 +33,13 @@ class TeamsSurface:
         *,
         origin: str | None,
         invoke: bool = False,
+        home: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._turn = turn_context
         self._conversations = conversations
         self._origin = origin
         self._invoke = invoke
+        self._home = home
         self.answer: dict[str, Any] | None = None
 
     async def open_form(self, form: Form) -> bool:
@@ -72,7 +74,9 @@ class TeamsSurface:
             await self._send(card_activity(card, message.fallback))
 
     async def refresh_home(self) -> None:
-        return None  # the Teams app has no personal tab here: no home to draw
+        """The member's home card, updated in place where they have one (the adapter's)."""
+        if self._home is not None:
+            await _delivered(self._home)
 
     async def _send(self, activity: Activity) -> None:
         await _delivered(lambda: self._turn.send_activity(activity))

@@ -6,11 +6,13 @@ from __future__ import annotations
 from bot.chat.context import ChatContext
 from bot.chat.parsing import parse_id
 from bot.chat.review_commands import promise_of, promise_told, take_promise_flags
+from bot.chat.wording import status_choices, status_word
 from bot.compose.notices import who_is_told
 from bot.compose.suggestion_cards import answer_form
 from bot.domain import Role, SuggestionStatus, closest_choice, normalise_choice
 from bot.errors import InvalidInput
 from bot.events import Reply
+from bot.i18n import _
 from bot.services import suggestions as suggestion_service
 from bot.services.objectives import list_objectives
 from bot.services.permissions import require_role
@@ -18,16 +20,15 @@ from bot.services.promises import Promise
 
 # Words that start an answer as often as they misspell a status ("News: ..." is not "new").
 _NOT_TYPOS = {SuggestionStatus.NEW.value}
-STATUS_CHOICES = ", ".join(status.label for status in SuggestionStatus)
 
 
 async def answer(ctx: ChatContext, text: str) -> Reply:
-    raw_id, _, rest = text.strip().partition(" ")
+    raw_id, _space, rest = text.strip().partition(" ")
     if not raw_id:
         raise InvalidInput(
-            "Write /answer ID [STATUS] TEXT, for example: /answer 12 planned We ship it in May."
+            _("Write /answer ID [STATUS] TEXT, for example: /answer 12 planned We ship it in May.")
         )
-    require_role(ctx.member, (Role.MANAGER,), "answer suggestions")
+    require_role(ctx.member, (Role.MANAGER,), _("answer suggestions"))
     suggestion_id = parse_id(raw_id, "suggestion")
     flags: dict[str, str | bool] = {}  # the KPI check: before or after the status
     status, rest = leading_status(take_promise_flags(rest, flags))
@@ -54,14 +55,17 @@ def leading_status(text: str) -> tuple[str | None, str]:
     for head, rest in heads:
         if normalise_choice(head.rstrip(":,;.")) in values:
             return normalise_choice(head.rstrip(":,;.")), rest.strip()
-    for head, _ in heads:
+    for head, _rest in heads:
         typo = closest_choice(head.rstrip(":,;."), set(values) - _NOT_TYPOS, cutoff=0.8)
         if typo is not None:
             label = SuggestionStatus(typo).label
+            # Translators: {status} and {statuses} are typed as they are, in English.
             raise InvalidInput(
-                f"'{head}' is not a status. Did you mean {label}? A status is one of: "
-                f"{STATUS_CHOICES}. Write /answer ID {label} YOUR ANSWER, or /answer ID alone "
-                "for a form."
+                _(
+                    "'{head}' is not a status. Did you mean {status}? A status is one of: "
+                    "{statuses}. Write /answer ID {status} YOUR ANSWER, or /answer ID alone "
+                    "for a form."
+                ).format(head=head, status=label, statuses=status_choices())
             )
     return None, stripped
 
@@ -78,6 +82,9 @@ async def record_answer(
     )
     ctx.queued_messages = outcome.author_notified
     told = who_is_told(outcome.author_notified, outcome.others_notified)
-    state = SuggestionStatus(outcome.suggestion.status).label
+    state = status_word(outcome.suggestion.status)
     kpi = promise_told(ctx, outcome)
-    return Reply.say(f"Answer recorded: #{outcome.suggestion.id} is {state}. {told}{kpi}")
+    recorded = _("Answer recorded: #{number} is {status}.").format(
+        number=outcome.suggestion.id, status=state
+    )
+    return Reply.say(f"{recorded} {told}{kpi}")

@@ -11,6 +11,7 @@ from bot.compose.board_cards import board_message
 from bot.domain import closest_choice, normalise_choice
 from bot.errors import InvalidInput
 from bot.events import Reply
+from bot.i18n import L_, _
 from bot.messages import Message
 from bot.services.suggestion_board import ALL, EVIDENCE, NEWEST, OPEN, TOP, BoardQuery, browse
 from bot.storage.models import SuggestionVote
@@ -41,7 +42,8 @@ STATUS_WORDS = {
     "done": "done",
     "declined": "declined",
 }
-USAGE = (
+# The words people type stay English, like the command names.
+USAGE = L_(
     "Write /suggestions [newest|top|evidence] "
     "[open|unanswered|under review|planned|done|declined|all] [page N], "
     "for example /suggestions top planned page 2."
@@ -59,7 +61,7 @@ def query_from_words(text: str) -> BoardQuery:
             word, index = f"{word}_{following}", index + 1  # "most voted", "under review"
         if word == "page":
             if not following:
-                raise InvalidInput(f"Which page? {USAGE}")
+                raise InvalidInput(_("Which page?") + f" {USAGE}")
             page, index = following, index + 1
         elif word.startswith("page") and word[4:].isdigit():
             page = word[4:]
@@ -69,10 +71,10 @@ def query_from_words(text: str) -> BoardQuery:
             status = STATUS_WORDS[word]
         else:
             guess = closest_choice(word, [*SORT_WORDS, *STATUS_WORDS, "page"])
-            hint = f" Did you mean {guess.replace('_', ' ')}?" if guess else ""
-            raise InvalidInput(
-                f"'{text.split()[index]}' is not something I can show.{hint} {USAGE}"
-            )
+            said = [_("'{word}' is not something I can show.").format(word=text.split()[index])]
+            if guess:
+                said.append(_("Did you mean {word}?").format(word=guess.replace("_", " ")))
+            raise InvalidInput(" ".join([*said, str(USAGE)]))
         index += 1
     return BoardQuery.of(sort, status, page)
 

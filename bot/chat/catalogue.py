@@ -11,10 +11,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.chat.context import ChatContext
-from bot.compose.text import with_article
+from bot.chat.wording import role_phrase, status_choices
 from bot.domain import Role, closest_choice
 from bot.errors import InvalidInput, PermissionDenied
 from bot.events import Reply
+from bot.i18n import _
 from bot.services.permissions import require_role, role_allows
 
 Handler = Callable[[ChatContext, str], Awaitable[Reply]]
@@ -22,7 +23,10 @@ Handler = Callable[[ChatContext, str], Awaitable[Reply]]
 
 @dataclass(frozen=True)
 class ChatCommand:
-    """``name`` is what follows the slash, with its sub-command if it has one ("digest run")."""
+    """``name`` is what follows the slash, with its sub-command if it has one ("digest run").
+
+    ``what``, ``doing`` and ``refusal`` are marked with ``N_`` where the table is written and
+    translated when shown; ``name`` and ``usage`` are what people type, in English everywhere."""
 
     name: str
     handler: Handler
@@ -37,6 +41,10 @@ class ChatCommand:
 
     def admits(self, role: str) -> bool:
         return not self.roles or role_allows(role, *self.roles)
+
+    def described(self) -> str:
+        """What it does, for /help, in the language spoken."""
+        return _(self.what).format(statuses=status_choices())
 
 
 COMMANDS: dict[str, ChatCommand] = {}
@@ -79,7 +87,11 @@ def find_command(name: str, text: str) -> tuple[ChatCommand, str] | None:
             choices = ", ".join(
                 f"/{c.name}" for c in COMMANDS.values() if c.name.startswith(name + " ")
             )
-            raise InvalidInput(f"Unknown '/{name} {sub}'; use {choices}.")
+            raise InvalidInput(
+                _("Unknown '/{command}'; use {choices}.").format(
+                    command=f"{name} {sub}", choices=choices
+                )
+            )
         return found, rest[0].strip() if rest else ""
     found = COMMANDS.get(name)
     return (found, text) if found is not None else None
@@ -96,8 +108,8 @@ async def run_checked(ctx: ChatContext, found: ChatCommand, text: str) -> Reply:
     """Run a command for someone its entry admits; anyone else is told who may."""
     if not found.admits(ctx.member.role):
         if found.refusal:
-            raise PermissionDenied(found.refusal.format(role=with_article(ctx.member.role)))
-        require_role(ctx.member, found.roles, found.doing)
+            raise PermissionDenied(_(found.refusal).format(role=role_phrase(ctx.member.role)))
+        require_role(ctx.member, found.roles, _(found.doing))
     return await found.handler(ctx, text)
 
 

@@ -8,7 +8,7 @@ domain (ideas, answers, reports, content, digests, reviews, voice, the member's 
 
 from __future__ import annotations
 
-from bot.chat.answer_commands import STATUS_CHOICES, answer
+from bot.chat.answer_commands import answer
 from bot.chat.board import suggestions
 from bot.chat.catalogue import ChatCommand, closest_command, find_command, register, run_checked
 from bot.chat.content_commands import content_add, content_drafts, content_list
@@ -32,6 +32,7 @@ from bot.chat.voice_commands import voice
 from bot.console.sections import CONSOLE_ROLES
 from bot.domain import Role
 from bot.events import Reply
+from bot.i18n import N_, _
 
 
 async def run_command(ctx: ChatContext, name: str, text: str) -> Reply:
@@ -44,8 +45,16 @@ async def run_command(ctx: ChatContext, name: str, text: str) -> Reply:
     if found is None:
         guess = closest_command(name, ctx.member.role)
         prefix = f"/{ctx.umbrella} " if ctx.umbrella else "/"
-        hint = f" Did you mean {prefix}{guess}?" if guess else ""
-        return Reply.fail(f"I don't know '/{name}'.{hint} Type /help to see what I can do.")
+        if guess:
+            return Reply.fail(
+                _(
+                    "I don't know '/{name}'. Did you mean {command}? "
+                    "Type /help to see what I can do."
+                ).format(name=name, command=f"{prefix}{guess}")
+            )
+        return Reply.fail(
+            _("I don't know '/{name}'. Type /help to see what I can do.").format(name=name)
+        )
     return await run_checked(ctx, *found)
 
 
@@ -55,178 +64,198 @@ async def help_command(ctx: ChatContext, text: str) -> Reply:
 
 LEADERS = (Role.MANAGER,)
 CURATORS = (Role.STRATEGIST,)
+# Descriptions and refusals are marked here (N_) and translated when /help or a refusal shows
+# them; command names and usages are what people type and stay English.
 register(
     ChatCommand(
         "suggest",
         suggest,
         "/suggest IDEA",
-        "send an idea to leadership; add --anonymous to hide your name, --objective KEY to "
-        "tie it to an objective; /suggest alone opens a form",
+        N_(
+            "send an idea to leadership; add --anonymous to hide your name, --objective KEY to "
+            "tie it to an objective; /suggest alone opens a form"
+        ),
     ),
     ChatCommand(
         "suggestions",
         suggestions,
         "/suggestions [top|evidence] [STATUS] [page N]",
-        "ideas to vote on, newest first (top: most voted first; evidence: most customers who "
-        "said something similar first); STATUS is open, unanswered, under review, planned, "
-        "done, declined or all",
+        N_(
+            "ideas to vote on, newest first (top: most voted first; evidence: most customers who "
+            "said something similar first); STATUS is open, unanswered, under review, planned, "
+            "done, declined or all"
+        ),
     ),
     ChatCommand(
         "voice",
         voice,
         "/voice [WHAT THE CUSTOMER SAID]",
-        "log what a customer told you (a short form: their words, who, the objective); it "
-        "joins the customer-voice digests and alerts",
+        N_(
+            "log what a customer told you (a short form: their words, who, the objective); it "
+            "joins the customer-voice digests and alerts"
+        ),
     ),
-    ChatCommand("vote", vote, "/vote ID", "vote for suggestion ID (one vote each)"),
-    ChatCommand("unvote", unvote, "/unvote ID", "take back your vote for suggestion ID"),
-    ChatCommand("objectives", objectives, "/objectives", "the objectives everything here serves"),
+    ChatCommand("vote", vote, "/vote ID", N_("vote for suggestion ID (one vote each)")),
+    ChatCommand("unvote", unvote, "/unvote ID", N_("take back your vote for suggestion ID")),
+    ChatCommand(
+        "objectives", objectives, "/objectives", N_("the objectives everything here serves")
+    ),
     ChatCommand(
         "prefs",
         prefs,
         "/prefs",
-        "what you receive: /prefs mute voice, /prefs weekly, /prefs quiet 22:00-07:00",
+        N_(
+            "what you receive and in which language: /prefs mute voice, /prefs weekly, "
+            "/prefs quiet 22:00-07:00, /prefs language de"
+        ),
     ),
-    ChatCommand("whoami", whoami, "/whoami", "your role, team and time zone"),
-    ChatCommand("help", help_command, "/help", "this list"),
+    ChatCommand("whoami", whoami, "/whoami", N_("your role, team and time zone")),
+    ChatCommand("help", help_command, "/help", N_("this list")),
     ChatCommand(
         "content list",
         content_list,
         "/content list",
-        "the library of approved articles",
+        N_("the library of approved articles"),
         CURATORS,
-        "see the content library",
+        N_("see the content library"),
     ),
     ChatCommand(
         "content add",
         content_add,
         "/content add [URL]",
-        "curate an article (a form, filled in from the page when you give its URL)",
+        N_("curate an article (a form, filled in from the page when you give its URL)"),
         CURATORS,
-        "curate content",
+        N_("curate content"),
     ),
     ChatCommand(
         "content drafts",
         content_drafts,
         "/content drafts",
-        "articles from feeds waiting for Approve or Reject",
+        N_("articles from feeds waiting for Approve or Reject"),
         CURATORS,
-        "curate content",
+        N_("curate content"),
     ),
     ChatCommand(
         "digest list",
         digest_list,
         "/digest list",
-        "scheduled digests and when they next fire",
+        N_("scheduled digests and when they next fire"),
         CURATORS,
-        "see digest schedules",
+        N_("see digest schedules"),
     ),
     ChatCommand(
         "digest add",
         digest_add,
         "/digest add",
-        "schedule a digest (a form)",
+        N_("schedule a digest (a form)"),
         CURATORS,
-        "schedule digests",
+        N_("schedule digests"),
     ),
     ChatCommand(
         "digest run",
         digest_run,
         "/digest run NAME [--include-sent] [--since DATE]",
-        "send a digest now (--include-sent: articles people already had too)",
+        N_("send a digest now (--include-sent: articles people already had too)"),
         CURATORS,
-        "send digests",
+        N_("send digests"),
     ),
     ChatCommand(
         "digest edit",
         digest_edit,
         "/digest edit NAME --cron ... --tz ...",
-        "change a schedule (--audience A; --local: each reader's clock)",
+        N_("change a schedule (--audience A; --local: each reader's clock)"),
         CURATORS,
-        "edit digests",
+        N_("edit digests"),
     ),
     ChatCommand(
         "digest pause",
         digest_pause,
         "/digest pause NAME",
-        "stop a schedule until you resume it",
+        N_("stop a schedule until you resume it"),
         CURATORS,
-        "pause or resume digests",
+        N_("pause or resume digests"),
     ),
     ChatCommand(
         "digest resume",
         digest_resume,
         "/digest resume NAME",
-        "start a paused schedule again",
+        N_("start a paused schedule again"),
         CURATORS,
-        "pause or resume digests",
+        N_("pause or resume digests"),
     ),
     ChatCommand(
         "digest delete",
         digest_delete,
         "/digest delete NAME",
-        "remove a schedule",
+        N_("remove a schedule"),
         CURATORS,
-        "delete digests",
+        N_("delete digests"),
     ),
     ChatCommand(
         "rollup",
         rollup,
         "/rollup [--by objective|team|status] [--since 30d]",
-        "ideas from your teams, oldest waiting first",
+        N_("ideas from your teams, oldest waiting first"),
         LEADERS,
-        "see suggestion rollups",
+        N_("see suggestion rollups"),
     ),
     ChatCommand(
         "answer",
         answer,
         "/answer ID [STATUS] [--objective KEY --expect higher|lower --review-in 30d] TEXT",
-        f"answer an idea; STATUS is one of {STATUS_CHOICES}; planned or done may name the "
-        "objective whose KPI it should move, checked on the review date",
+        # Translators: {statuses} is the list of statuses as people type them (in English).
+        N_(
+            "answer an idea; STATUS is one of {statuses}; planned or done may name the "
+            "objective whose KPI it should move, checked on the review date"
+        ),
         LEADERS,
-        "answer suggestions",
+        N_("answer suggestions"),
     ),
     ChatCommand(
         "review",
         review,
         REVIEW_USAGE.replace("IDEA", "[IDEA") + "]",
-        "did a decision help its KPI? answer the review (later N: ask again in N days); "
-        "/review alone lists those waiting for you",
+        N_(
+            "did a decision help its KPI? answer the review (later N: ask again in N days); "
+            "/review alone lists those waiting for you"
+        ),
         LEADERS,
-        "answer decision reviews",
+        N_("answer decision reviews"),
     ),
     ChatCommand(
         "merge",
         merge,
         "/merge ID into ID",
-        "fold a duplicate into the idea it repeats; votes move with it",
+        N_("fold a duplicate into the idea it repeats; votes move with it"),
         LEADERS,
-        "merge suggestions",
+        N_("merge suggestions"),
     ),
     ChatCommand(
         "hide",
         hide,
         "/hide ID REASON",
-        "take an abusive idea off the board; the author is told why",
+        N_("take an abusive idea off the board; the author is told why"),
         LEADERS,
-        "hide suggestions",
+        N_("hide suggestions"),
     ),
     ChatCommand(
         "report",
         report,
         "/report [--since 30d]",
-        "the objectives report, with its chart",
+        N_("the objectives report, with its chart"),
         (Role.MANAGER, Role.STRATEGIST),
-        "see the objectives report",
+        N_("see the objectives report"),
     ),
     ChatCommand(
         "console",
         console,
         "/console",
-        "a one-time link to the web console, by direct message",
+        N_("a one-time link to the web console, by direct message"),
         CONSOLE_ROLES,
-        "use the web console",
-        "The web console is for strategists, managers and admins, and you are {role}: "
-        "everything you can do is here in chat (type /help to see it).",
+        N_("use the web console"),
+        N_(
+            "The web console is for strategists, managers and admins, and you are {role}: "
+            "everything you can do is here in chat (type /help to see it)."
+        ),
     ),
 )

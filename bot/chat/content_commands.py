@@ -14,6 +14,7 @@ from bot.compose.curation import content_form, drafts_message, library_message
 from bot.domain import Role
 from bot.errors import DomainError
 from bot.events import Reply
+from bot.i18n import _
 from bot.plugins import PageInfo
 from bot.services import content as content_service
 from bot.services.objectives import list_objectives
@@ -24,7 +25,7 @@ from bot.storage.models import ContentFeed
 async def content_list(ctx: ChatContext, text: str) -> Reply:
     items = await content_service.list_content(ctx.session, status="approved")
     if not items:
-        return Reply.say("The library is empty. A strategist adds articles with /content add.")
+        return Reply.say(_("The library is empty. A strategist adds articles with /content add."))
     return Reply(messages=[library_message(items)])
 
 
@@ -36,7 +37,7 @@ async def content_add(ctx: ChatContext, text: str) -> Reply:
 async def offer_content_form(ctx: ChatContext, url: str = "") -> Reply:
     """The curation form at once; given a URL, filled in from the page after the commit (the
     page may take seconds)."""
-    require_role(ctx.member, (Role.STRATEGIST,), "curate content")
+    require_role(ctx.member, (Role.STRATEGIST,), _("curate content"))
     objectives = await list_objectives(ctx.session)
     enricher = ctx.extensions.url_enricher
 
@@ -47,7 +48,7 @@ async def offer_content_form(ctx: ChatContext, url: str = "") -> Reply:
 
 
 async def content_drafts(ctx: ChatContext, text: str) -> Reply:
-    require_role(ctx.member, (Role.STRATEGIST,), "curate content")
+    require_role(ctx.member, (Role.STRATEGIST,), _("curate content"))
     drafts = await content_service.list_drafts(ctx.session)
     feeds = {f.id: f.title or f.url for f in await ctx.session.scalars(select(ContentFeed))}
     return Reply(messages=[drafts_message(drafts[:20], feeds)])

@@ -8,10 +8,11 @@ import re
 from bot.chat.context import ChatContext
 from bot.chat.parsing import split_words
 from bot.compose.digest_schedule import DAY_CHOICES, digest_form, schedules_message
-from bot.compose.text import plural
 from bot.domain import Role
 from bot.errors import InvalidInput
 from bot.events import Reply
+from bot.i18n import L_, _, ngettext
+from bot.i18n.formats import format_number
 from bot.services import digest_runs, digests
 from bot.services.permissions import require_role
 
@@ -19,7 +20,7 @@ from bot.services.permissions import require_role
 async def digest_list(ctx: ChatContext, text: str) -> Reply:
     found = await digests.list_digests(ctx.session)
     if not found:
-        return Reply.say("No digests are scheduled. A strategist adds one with /digest add.")
+        return Reply.say(_("No digests are scheduled. A strategist adds one with /digest add."))
     return Reply(messages=[schedules_message(found)])
 
 
@@ -30,14 +31,14 @@ async def digest_run(ctx: ChatContext, text: str) -> Reply:
     if "--since" in rest:
         at = rest.index("--since")
         if at + 1 >= len(rest):
-            raise InvalidInput("--since needs a date or a period: --since 2026-11-03 or 30d.")
+            raise InvalidInput(_("--since needs a date or a period: --since 2026-11-03 or 30d."))
         since_text = rest[at + 1]
         rest = rest[:at] + rest[at + 2 :]
     include_sent = "--include-sent" in rest
     name = " ".join(w for w in rest if w != "--include-sent")
     if not name:
-        raise InvalidInput("Which digest? Write /digest run NAME; /digest list shows them.")
-    require_role(ctx.member, (Role.STRATEGIST,), "send digests")
+        raise InvalidInput(_("Which digest? Write /digest run NAME; /digest list shows them."))
+    require_role(ctx.member, (Role.STRATEGIST,), _("send digests"))
     found = await digests.get_digest(ctx.session, name)
     outcome = await digest_runs.start_run(
         ctx.session,
@@ -50,11 +51,21 @@ async def digest_run(ctx: ChatContext, text: str) -> Reply:
     )
     assert outcome is not None
     if outcome.queued == 0:
-        return Reply.say(f"'{found.name}' was not sent: {outcome.note}")
+        return Reply.say(
+            _("'{name}' was not sent: {note}").format(name=found.name, note=outcome.note)
+        )
     ctx.queued_messages = True
     return Reply.say(
-        f"'{found.name}' is on its way to {plural(outcome.queued, 'recipient')} "
-        f"(run #{outcome.run.id}, {outcome.note})."
+        ngettext(
+            "'{name}' is on its way to {count} recipient (run #{run}, {note}).",
+            "'{name}' is on its way to {count} recipients (run #{run}, {note}).",
+            outcome.queued,
+        ).format(
+            name=found.name,
+            count=format_number(outcome.queued),
+            run=outcome.run.id,
+            note=outcome.note,
+        )
     )
 
 
@@ -64,7 +75,7 @@ async def digest_add(ctx: ChatContext, text: str) -> Reply:
 
 async def offer_digest_form(ctx: ChatContext) -> Reply:
     """The scheduling form, in the member's own time zone (from /digest add or a button)."""
-    require_role(ctx.member, (Role.STRATEGIST,), "schedule digests")
+    require_role(ctx.member, (Role.STRATEGIST,), _("schedule digests"))
     return Reply(form=digest_form(ctx.member.timezone))
 
 
@@ -79,20 +90,23 @@ async def digest_resume(ctx: ChatContext, text: str) -> Reply:
 async def _set_enabled(ctx: ChatContext, text: str, sub: str) -> Reply:
     name = " ".join(split_words(text))
     if not name:
-        raise InvalidInput(f"Which digest? Write /digest {sub} NAME.")
+        raise InvalidInput(_("Which digest? Write /digest {command} NAME.").format(command=sub))
     found = await digests.set_digest_enabled(ctx.session, ctx.member, name, sub == "resume")
-    return Reply.say(
-        f"'{found.name}' {'resumed' if found.enabled else 'paused'}; the scheduler picks "
-        "this up within 30 seconds."
-    )
+    if found.enabled:
+        said = _("'{name}' resumed; the scheduler picks this up within 30 seconds.")
+    else:
+        said = _("'{name}' paused; the scheduler picks this up within 30 seconds.")
+    return Reply.say(said.format(name=found.name))
 
 
 async def digest_delete(ctx: ChatContext, text: str) -> Reply:
     name = " ".join(split_words(text))
     if not name:
-        raise InvalidInput("Which digest? Write /digest delete NAME.")
+        raise InvalidInput(_("Which digest? Write /digest delete NAME."))
     deleted = await digests.delete_digest(ctx.session, ctx.member, name)
-    return Reply.say(f"'{deleted}' deleted; deliveries already queued still go out.")
+    return Reply.say(
+        _("'{name}' deleted; deliveries already queued still go out.").format(name=deleted)
+    )
 
 
 async def digest_edit(ctx: ChatContext, text: str) -> Reply:
@@ -106,13 +120,21 @@ async def digest_edit(ctx: ChatContext, text: str) -> Reply:
         audience=options.get("audience"),
         local_time=True if "local" in options else False if "fixed" in options else None,
     )
+    # Translators: {kind} and {audience} are as typed (content, voice, team:Support...).
     return Reply.say(
-        f"'{found.name}' now goes {found.kind} to {found.audience}, "
-        f"{digests.describe_schedule(found)}; the scheduler picks this up within 30 seconds."
+        _(
+            "'{name}' now goes {kind} to {audience}, {schedule}; the scheduler picks this up "
+            "within 30 seconds."
+        ).format(
+            name=found.name,
+            kind=found.kind,
+            audience=found.audience,
+            schedule=digests.describe_schedule(found),
+        )
     )
 
 
-EDIT_USAGE = (
+EDIT_USAGE = L_(
     'Write /digest edit NAME --cron "0 9 * * mon" --tz Europe/Paris --audience team:Support; '
     "--local sends at that time on each reader's clock, --fixed in the digest's time zone."
 )
@@ -133,12 +155,15 @@ def _edit_options(words: list[str]) -> tuple[str, dict[str, str]]:
                 options[option] = words[index + 1]
                 index += 1
             else:
-                raise InvalidInput(f"Unknown or incomplete option {word}. {EDIT_USAGE}")
+                raise InvalidInput(
+                    _("Unknown or incomplete option {option}.").format(option=word)
+                    + f" {EDIT_USAGE}"
+                )
         else:
             name_words.append(word)
         index += 1
     if not name_words or not options:
-        raise InvalidInput(EDIT_USAGE)
+        raise InvalidInput(str(EDIT_USAGE))
     return " ".join(name_words), options
 
 
@@ -149,9 +174,13 @@ def cron_from_day_and_time(days: str, time: str) -> str:
     """'mon-fri' and '09:30' -> '30 9 * * mon-fri' (read in the digest's time zone)."""
     match = TIME_PATTERN.match(time.strip().lower())
     if not match:
-        raise InvalidInput(f"'{time}' is not a time of day; write it like 09:00 or 17:30.")
+        raise InvalidInput(
+            _("'{time}' is not a time of day; write it like 09:00 or 17:30.").format(time=time)
+        )
     valid = {option.value for option in DAY_CHOICES}
     day = days.strip().lower() or "*"
     if day not in valid:
-        raise InvalidInput(f"Unknown day '{days}'; choose every day, weekdays or one day.")
+        raise InvalidInput(
+            _("Unknown day '{day}'; choose every day, weekdays or one day.").format(day=days)
+        )
     return f"{int(match.group(2))} {int(match.group(1))} * * {day}"

@@ -12,11 +12,13 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.chat.digest_commands import cron_from_day_and_time
+from bot.chat.wording import status_word
 from bot.compose import actions
 from bot.config import ChannelRef
 from bot.domain import DECIDED_STATUSES, DigestKind, SuggestionStatus, parse_enum
 from bot.errors import Conflict, DomainError, InvalidInput
 from bot.events import Actor
+from bot.i18n import _, speaking
 from bot.services import digests
 from bot.services.content import validate_url
 from bot.services.members import find_member, get_team, validate_timezone
@@ -69,7 +71,11 @@ async def check_form_answer(
         return None
     try:
         async with db.transaction() as session:
-            await check(Answer(session, actor.platform, text, earlier, actor))
+            # Asked outside the router, so in the member's language here (the platform's hint
+            # for someone not yet known).
+            member = await find_member(session, actor.platform, actor.user_id, actor.workspace)
+            with speaking(member.locale if member is not None else actor.locale):
+                await check(Answer(session, actor.platform, text, earlier, actor))
     except DomainError as error:
         return error.message
     return None
@@ -82,7 +88,9 @@ async def check_form_answer(
 async def digest_name(answer: Answer) -> None:
     name = digests.validate_digest_name(answer.value)
     if await digests.find_digest(answer.session, name) is not None:
-        raise Conflict(f"A digest named '{name}' already exists; choose another name.")
+        raise Conflict(
+            _("A digest named '{name}' already exists; choose another name.").format(name=name)
+        )
 
 
 @field_check(actions.FORM_DIGEST_ADD, "kind")
@@ -122,8 +130,10 @@ async def digest_clock(answer: Answer) -> None:
     )
     if answer.value == "local" and in_channel:
         raise InvalidInput(
-            "A channel has no time zone of its own; choose 1 (the time zone above) for a digest "
-            "posted in a channel."
+            _(
+                "A channel has no time zone of its own; choose 1 (the time zone above) for a "
+                "digest posted in a channel."
+            )
         )
 
 
@@ -139,7 +149,7 @@ async def content_url(answer: Answer) -> None:
 async def content_expires(answer: Answer) -> None:
     if not answer.value.isdigit():
         raise InvalidInput(
-            "Write the number of days after which to stop sending it (e.g. 30), or nothing."
+            _("Write the number of days after which to stop sending it (e.g. 30), or nothing.")
         )
 
 
@@ -158,8 +168,10 @@ async def answer_objective(answer: Answer) -> None:
     status = _answer_status(answer)
     if status is not None and status not in DECIDED_STATUSES:
         raise InvalidInput(
-            f"A KPI check goes with planned or done, not {status.label}: choose 1 (no KPI "
-            "check), or /cancel and answer again with planned or done."
+            _(
+                "A KPI check goes with planned or done, not {status}: choose 1 (no KPI check), "
+                "or /cancel and answer again with planned or done."
+            ).format(status=status_word(status))
         )
     await promised_objective(answer.session, answer.value)
 
@@ -193,6 +205,8 @@ async def answer_review_date(answer: Answer) -> None:
 def _channel_fits_kind(kind: str) -> None:
     if kind == DigestKind.ROLLUP:
         raise InvalidInput(
-            "A rollup goes to each manager privately, not to a channel; leave this empty (or "
-            "write 'all' or team:NAME as the audience)."
+            _(
+                "A rollup goes to each manager privately, not to a channel; leave this empty (or "
+                "write 'all' or team:NAME as the audience)."
+            )
         )

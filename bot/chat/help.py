@@ -4,7 +4,8 @@ that the router checks permissions with (bot/chat/catalogue.py)."""
 from __future__ import annotations
 
 from bot.chat.catalogue import commands_for
-from bot.compose.text import with_article
+from bot.chat.wording import role_phrase
+from bot.i18n import _
 from bot.messages import Card, Fact, Message
 
 
@@ -14,20 +15,21 @@ def help_message(
     """``extra`` lets an adapter add its own commands (the shell's /switch, for example).
     ``umbrella`` is the command others are reached through on platforms with few slash
     commands (Slack's /advocacy): "/rollup" is then shown as "/advocacy rollup"."""
-    facts = [(entry.usage, entry.what) for entry in commands_for(role)]
+    facts = [(entry.usage, entry.described()) for entry in commands_for(role)]
     facts += extra
     if umbrella:
         facts = [(_spell(command, umbrella), what) for command, what in facts]
-    text = (
+    text = _(
         "Buttons on every card record what you think (Useful, Not relevant, Comment) and let you "
         "share in one click."
     )
+    commands = ", ".join(command for command, _what in facts)
     return Message(
-        fallback="Commands: " + ", ".join(command for command, _ in facts),
+        fallback=_("Commands: {commands}").format(commands=commands),
         kind="help",
         cards=(
             Card(
-                title=f"What you can do here (you are {with_article(role)})",
+                title=_("What you can do here (you are {role})").format(role=role_phrase(role)),
                 text=text,
                 facts=tuple(Fact(command, what) for command, what in facts),
             ),

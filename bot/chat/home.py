@@ -6,10 +6,13 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.chat.context import ChatContext
+from bot.chat.wording import role_phrase
 from bot.compose import actions
 from bot.compose.suggestion_cards import rollup_message, status_label, voting_card
-from bot.compose.text import truncate, with_article
+from bot.compose.text import truncate
 from bot.domain import Role
+from bot.i18n import _
+from bot.i18n.formats import format_number
 from bot.messages import Button, ButtonStyle, Card, Fact, Message
 from bot.services.permissions import has_role
 from bot.services.rollups import build_rollup, parse_period
@@ -23,18 +26,21 @@ TO_VOTE_ON = 5
 
 async def home_message(ctx: ChatContext) -> Message:
     member = ctx.member
-    buttons = [Button("Suggest an idea", actions.SUGGEST_OPEN, {}, ButtonStyle.PRIMARY)]
+    buttons = [Button(_("Suggest an idea"), actions.SUGGEST_OPEN, {}, ButtonStyle.PRIMARY)]
     if has_role(member, Role.STRATEGIST):
         buttons += [
-            Button("Add content", actions.CONTENT_ADD_OPEN, {}),
-            Button("Schedule a digest", actions.DIGEST_ADD_OPEN, {}),
+            Button(_("Add content"), actions.CONTENT_ADD_OPEN, {}),
+            Button(_("Schedule a digest"), actions.DIGEST_ADD_OPEN, {}),
         ]
+    role = role_phrase(member.role)
+    if member.team:
+        who = _("You are {role} in {team}.").format(role=role, team=member.team.name)
+    else:
+        who = _("You are {role}.").format(role=role)
     cards = [
         Card(
-            title=f"Hello {member.display_name}",
-            text=f"You are {with_article(member.role)}"
-            + (f" in {member.team.name}." if member.team else ".")
-            + " Everything here is tied to what we promised our customers.",
+            title=_("Hello {name}").format(name=member.display_name),
+            text=who + " " + _("Everything here is tied to what we promised our customers."),
             buttons=tuple(buttons),
         )
     ]
@@ -47,10 +53,15 @@ async def home_message(ctx: ChatContext) -> Message:
             )
             for by in ("objective", "team", "status")
         ]
-        cards += rollup_message(rollups[0], f"last {ROLLUP_PERIOD}", breakdowns=rollups).cards
+        label = _("last {period}").format(period=ROLLUP_PERIOD)
+        cards += rollup_message(rollups[0], label, breakdowns=rollups).cards
     cards += await _own_ideas(ctx)
     cards += await _ideas_to_vote_on(ctx)
-    return Message(fallback=f"Home of {member.display_name}", cards=tuple(cards), kind="home")
+    return Message(
+        fallback=_("Home of {name}").format(name=member.display_name),
+        cards=tuple(cards),
+        kind="home",
+    )
 
 
 async def _own_ideas(ctx: ChatContext) -> list[Card]:
@@ -63,18 +74,23 @@ async def _own_ideas(ctx: ChatContext) -> list[Card]:
         )
     )
     header = Card(
-        title="Your ideas",
-        text="Ideas you sent anonymously are not listed: nothing links them to you, not even "
-        "here. You are told when they are answered."
+        title=_("Your ideas"),
+        text=_(
+            "Ideas you sent anonymously are not listed: nothing links them to you, not even "
+            "here. You are told when they are answered."
+        )
         if ideas
-        else "You have not sent an idea yet. Anonymous ones never show here, by design.",
+        else _("You have not sent an idea yet. Anonymous ones never show here, by design."),
     )
     cards = [header]
     for idea in ideas:
-        facts = [Fact("Status", status_label(idea.status)), Fact("Votes", str(idea.vote_count))]
+        facts = [
+            Fact(_("Status"), status_label(idea.status)),
+            Fact(_("Votes"), format_number(idea.vote_count)),
+        ]
         answers = await responses_for(ctx.session, idea.id)
         if answers:
-            facts.append(Fact("Latest answer", truncate(answers[-1].text, 300)))
+            facts.append(Fact(_("Latest answer"), truncate(answers[-1].text, 300)))
         cards.append(Card(title=f"#{idea.id}: {truncate(idea.text, 80)}", facts=tuple(facts)))
     return cards
 
@@ -96,6 +112,9 @@ async def _ideas_to_vote_on(ctx: ChatContext) -> list[Card]:
         )
     )
     return [
-        Card(title="Ideas from colleagues", text="One vote each; the most wanted rise to the top."),
+        Card(
+            title=_("Ideas from colleagues"),
+            text=_("One vote each; the most wanted rise to the top."),
+        ),
         *(voting_card(idea, voted=idea.id in voted) for idea in ideas),
     ]

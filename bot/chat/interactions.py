@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.chat.answer_commands import record_answer
@@ -26,10 +26,11 @@ from bot.compose.feedback import (
     with_feedback_counts,
 )
 from bot.compose.suggestion_cards import answer_form, suggest_form
-from bot.compose.text import plural
 from bot.domain import FeedbackKind, Role
 from bot.errors import InvalidInput
 from bot.events import ActionInvoked, FormSubmitted, Reply
+from bot.i18n import _, ngettext
+from bot.i18n.formats import format_date, format_time
 from bot.messages import Message, parse_subject
 from bot.outbox.queue import deliveries_in_flight, find_delivery_by_ref, hold_delivery
 from bot.services import content as content_service
@@ -105,7 +106,7 @@ def _subject(value: dict[str, Any]) -> tuple[str, int]:
         return parse_subject(str(value["subject"]))
     except (KeyError, ValueError):
         raise InvalidInput(
-            "This button is missing what it refers to; the card may be outdated."
+            _("This button is missing what it refers to; the card may be outdated.")
         ) from None
 
 
@@ -127,7 +128,7 @@ async def _feedback(ctx: ChatContext, event: ActionInvoked, kind: FeedbackKind) 
         ctx.count(
             lambda: ctx.metrics.feedback_recorded.labels(platform=ctx.platform, kind=kind).inc()
         )
-    note = "Thanks, noted." if recorded else "You already told us; it counts once."
+    note = _("Thanks, noted.") if recorded else _("You already told us; it counts once.")
     if delivery is None:
         return Reply(messages=[Message.text(note)], duplicate=not recorded)
     message = as_delivered(ctx, delivery)
@@ -201,16 +202,27 @@ async def fold_into_similar(ctx: ChatContext, event: ActionInvoked) -> Reply:
     target = await merge_suggestions(
         ctx.session, ctx.sealer, ctx.member, mine, into, by_author=True
     )
+    count = target.vote_count
     if not anonymous:
         return Reply.say(
-            f"Your idea #{mine} now backs #{target.id} ({plural(target.vote_count, 'vote')}); "
-            f"you will hear when #{target.id} moves."
+            ngettext(
+                "Your idea #{mine} now backs #{number} ({count} vote); you will hear when "
+                "#{number} moves.",
+                "Your idea #{mine} now backs #{number} ({count} votes); you will hear when "
+                "#{number} moves.",
+                count,
+            ).format(mine=mine, number=target.id, count=count)
         )
     return Reply.say(
-        f"Your anonymous idea #{mine} now joins #{target.id} "
-        f"({plural(target.vote_count, 'vote')}); you will hear when #{target.id} moves. No "
-        f"vote was added in your name, so nothing ties you to #{mine}; vote for #{target.id} "
-        "yourself if you want to back it openly."
+        ngettext(
+            "Your anonymous idea #{mine} now joins #{number} ({count} vote); you will hear when "
+            "#{number} moves. No vote was added in your name, so nothing ties you to #{mine}; "
+            "vote for #{number} yourself if you want to back it openly.",
+            "Your anonymous idea #{mine} now joins #{number} ({count} votes); you will hear when "
+            "#{number} moves. No vote was added in your name, so nothing ties you to #{mine}; "
+            "vote for #{number} yourself if you want to back it openly.",
+            count,
+        ).format(mine=mine, number=target.id, count=count)
     )
 
 
@@ -226,7 +238,7 @@ async def open_card_form(ctx: ChatContext, event: ActionInvoked) -> Reply:
     cards = Message.from_dict(delivery.message.payload).cards if delivery else ()
     index = event.value.get("card")
     if not isinstance(index, int) or not 0 <= index < len(cards) or cards[index].form is None:
-        return Reply.fail("This form is no longer available; ask for a fresh card.")
+        return Reply.fail(_("This form is no longer available; ask for a fresh card."))
     return Reply(form=cards[index].form)
 
 
@@ -317,8 +329,8 @@ async def comment_submitted(ctx: ChatContext, event: FormSubmitted) -> Reply:
                 platform=ctx.platform, kind=FeedbackKind.COMMENT
             ).inc()
         )
-        return Reply.say("Thanks, your comment reached the people who curate this.")
-    return Reply.say("You already sent that comment; it counts once.")
+        return Reply.say(_("Thanks, your comment reached the people who curate this."))
+    return Reply.say(_("You already sent that comment; it counts once."))
 
 
 @on_form(actions.FORM_CONTENT_ADD)
@@ -335,7 +347,9 @@ async def content_submitted(ctx: ChatContext, event: FormSubmitted) -> Reply:
         image_url=str(event.context.get("image_url") or "") or None,
     )
     return Reply.say(
-        f"Added #{item.id} '{item.title}' to the library; the next content digest will include it."
+        _(
+            "Added #{number} '{title}' to the library; the next content digest will include it."
+        ).format(number=item.id, title=item.title)
     )
 
 
@@ -347,9 +361,12 @@ async def _review(ctx: ChatContext, event: ActionInvoked, approve: bool) -> Repl
     item = await content_service.review_content(
         ctx.session, ctx.member, _content_id(event.value), approve=approve
     )
-    verdict = "approved: it goes out with the next content digest" if approve else "rejected"
+    if approve:
+        said = _("#{number} '{title}' approved: it goes out with the next content digest.")
+    else:
+        said = _("#{number} '{title}' rejected.")
     return Reply(
-        messages=[Message.text(f"#{item.id} '{item.title}' {verdict}.")],
+        messages=[Message.text(said.format(number=item.id, title=item.title))],
         update=Message(fallback=item.title, cards=(curation_card(item),))
         if event.message_ref
         else None,
@@ -368,7 +385,7 @@ async def reject_content(ctx: ChatContext, event: ActionInvoked) -> Reply:
 
 @on_action(actions.CONTENT_EDIT)
 async def open_edit_form(ctx: ChatContext, event: ActionInvoked) -> Reply:
-    require_role(ctx.member, (Role.STRATEGIST,), "curate content")
+    require_role(ctx.member, (Role.STRATEGIST,), _("curate content"))
     item = await content_service.get_content(ctx.session, _content_id(event.value))
     return Reply(form=edit_form(item, await list_objectives(ctx.session)))
 
@@ -378,7 +395,9 @@ async def edit_submitted(ctx: ChatContext, event: FormSubmitted) -> Reply:
     values = {k: str(v or "").strip() for k, v in event.values.items()}
     expires = values.get("expires", "")
     if expires and not expires.isdigit():
-        raise InvalidInput("Write the number of days after which to stop sending it, or nothing.")
+        raise InvalidInput(
+            _("Write the number of days after which to stop sending it, or nothing.")
+        )
     item = await content_service.edit_content(
         ctx.session,
         ctx.member,
@@ -392,7 +411,7 @@ async def edit_submitted(ctx: ChatContext, event: FormSubmitted) -> Reply:
     )
     return Reply(
         messages=[
-            Message.text(f"Saved #{item.id} '{item.title}'."),
+            Message.text(_("Saved #{number} '{title}'.").format(number=item.id, title=item.title)),
             Message(fallback=item.title, cards=(curation_card(item),)),
         ]
     )
@@ -418,16 +437,28 @@ async def digest_submitted(ctx: ChatContext, event: FormSubmitted) -> Reply:
         local_time=values.get("clock") == "local",
     )
     upcoming = digests.next_fire_times(digest, 1)
-    when = upcoming[0].strftime("%a %d %b %Y %H:%M %Z") if upcoming else "never"
+    when = _first_firing(upcoming[0], digest.timezone) if upcoming else _("never")
     if digest.local_time:
         return Reply.say(
-            f"Scheduled '{digest.name}': {digests.describe_schedule(digest)}; "
-            f"in {digest.timezone} it first fires {when}."
+            _("Scheduled '{name}': {schedule}; in {zone} it first fires {when}.").format(
+                name=digest.name,
+                schedule=digests.describe_schedule(digest),
+                zone=digest.timezone,
+                when=when,
+            )
         )
-    return Reply.say(f"Scheduled '{digest.name}'; it first fires {when}.")
+    return Reply.say(
+        _("Scheduled '{name}'; it first fires {when}.").format(name=digest.name, when=when)
+    )
 
 
-REACTABLE = "digests, articles and ideas the bot sent you"
+def _first_firing(moment: datetime, zone: str) -> str:
+    """'Monday, December 7, 2026 at 09:00 (Europe/Paris)', in the digest's time zone."""
+    return _("{date} at {time} ({zone})").format(
+        date=format_date(moment, "full", zone=zone),
+        time=format_time(moment, "short", zone=zone),
+        zone=zone,
+    )
 
 
 async def reaction(ctx: ChatContext, message_ref: str | None, emoji: str, added: bool) -> Reply:
@@ -437,7 +468,10 @@ async def reaction(ctx: ChatContext, message_ref: str | None, emoji: str, added:
     delivery = await delivery_for(ctx, message_ref)
     if delivery is None:  # someone else's message, or one the bot did not deliver
         return _unchanged(
-            f"That message is not one you can react to: reactions count on {REACTABLE}."
+            _(
+                "That message is not one you can react to: reactions count on digests, articles "
+                "and ideas the bot sent you."
+            )
         )
     message = Message.from_dict(delivery.message.payload)
     subject = message.subject or next(
@@ -445,8 +479,10 @@ async def reaction(ctx: ChatContext, message_ref: str | None, emoji: str, added:
     )
     if subject is None:
         return _unchanged(
-            f"Reactions count on {REACTABLE}; that message is not about one of them, so "
-            "nothing was recorded."
+            _(
+                "Reactions count on digests, articles and ideas the bot sent you; that message is "
+                "not about one of them, so nothing was recorded."
+            )
         )
     subject_type, subject_id = parse_subject(subject)
     if added:
@@ -467,10 +503,16 @@ async def reaction(ctx: ChatContext, message_ref: str | None, emoji: str, added:
                 ).inc()
             )
             return Reply()
-        return _unchanged(f"You already reacted with {emoji} to that message; it counts once.")
+        return _unchanged(
+            _("You already reacted with {emoji} to that message; it counts once.").format(
+                emoji=emoji
+            )
+        )
     if await retract_reaction(ctx.session, ctx.member, subject_type, subject_id, emoji):
         return Reply()
-    return _unchanged(f"You had no {emoji} reaction on that message to take back.")
+    return _unchanged(
+        _("You had no {emoji} reaction on that message to take back.").format(emoji=emoji)
+    )
 
 
 def _unchanged(why: str) -> Reply:

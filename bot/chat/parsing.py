@@ -7,12 +7,13 @@ import re
 import shlex
 
 from bot.errors import InvalidInput
+from bot.i18n import N_, _
 
 
 def split_command(text: str) -> tuple[str, str]:
     """'/suggest fix it' -> ('suggest', 'fix it'); leading slash optional, case-insensitive."""
     stripped = text.strip()
-    word, _, rest = stripped.partition(" ")
+    word, _space, rest = stripped.partition(" ")
     return word.lstrip("/").lower(), rest.strip()
 
 
@@ -25,15 +26,19 @@ def take_flags(text: str, flags: dict[str, bool]) -> tuple[dict[str, str | bool]
     found: dict[str, str | bool] = {}
     rest = text.lstrip()
     while rest.startswith("--"):
-        token, _, remainder = rest.partition(" ")
+        token, _space, remainder = rest.partition(" ")
         name = token[2:].lower()
         if name not in flags:
             known = ", ".join(f"--{flag}" for flag in flags)
-            raise InvalidInput(f"Unknown option {token}; options here: {known}.")
+            raise InvalidInput(
+                _("Unknown option {option}; options here: {options}.").format(
+                    option=token, options=known
+                )
+            )
         if flags[name]:
-            value, _, remainder = remainder.lstrip().partition(" ")
+            value, _space, remainder = remainder.lstrip().partition(" ")
             if not value:
-                raise InvalidInput(f"{token} needs a value.")
+                raise InvalidInput(_("{option} needs a value.").format(option=token))
             found[name] = value
         else:
             found[name] = True
@@ -69,9 +74,11 @@ def take_anonymous_flag(text: str, *, already_anonymous: bool = False) -> tuple[
         misspelt = None if already_anonymous else misspelt_anonymous_flag(text)
         if misspelt is not None:
             raise InvalidInput(
-                f"'{misspelt}' looks like --anonymous misspelt, so nothing was filed (it would "
-                "have carried your name). Write --anonymous to hide your name, or send the idea "
-                f"again without '{misspelt}'."
+                _(
+                    "'{flag}' looks like --anonymous misspelt, so nothing was filed (it would "
+                    "have carried your name). Write --anonymous to hide your name, or send the "
+                    "idea again without '{flag}'."
+                ).format(flag=misspelt)
             )
         return False, text
     return True, re.sub(r"[ \t]{2,}", " ", _ANONYMOUS.sub("", text)).strip()
@@ -79,12 +86,24 @@ def take_anonymous_flag(text: str, *, already_anonymous: bool = False) -> tuple[
 
 # Ids are 64-bit in the database: a longer number is no id, not a database error.
 MAX_ID = 2**63 - 1
+# One whole sentence per kind of number, for translators; others (the CLI's) stay English.
+_NOT_A_NUMBER = {
+    "suggestion": N_("'{text}' is not a suggestion number; write it like 12 or #12."),
+    "idea": N_("'{text}' is not an idea number; write it like 12 or #12."),
+    "review": N_("'{text}' is not a review number; write it like 12 or #12."),
+    "content": N_("'{text}' is not a content number; write it like 12 or #12."),
+    "content item": N_("'{text}' is not a content item number; write it like 12 or #12."),
+    "delivery": N_("'{text}' is not a delivery number; write it like 12 or #12."),
+}
 
 
 def parse_id(text: str, what: str) -> int:
     value = text.strip().lstrip("#")
     if not (value.isascii() and value.isdigit()) or int(value) > MAX_ID:
         shown = text if len(text) <= 30 else text[:27] + "..."
+        sentence = _NOT_A_NUMBER.get(what)
+        if sentence is not None:
+            raise InvalidInput(_(sentence).format(text=shown))
         article = "an" if what[:1] in "aeiou" else "a"
         raise InvalidInput(f"'{shown}' is not {article} {what} number; write it like 12 or #12.")
     return int(value)

@@ -11,6 +11,7 @@ from bot.compose.objective_cards import objectives_message
 from bot.compose.report_card import objectives_report_message
 from bot.compose.suggestion_cards import rollup_message
 from bot.events import Reply
+from bot.i18n import _
 from bot.services.objectives import list_objectives
 from bot.services.objectives_report import build_objectives_report
 from bot.services.rollups import build_rollup, parse_period
@@ -20,15 +21,17 @@ async def objectives(ctx: ChatContext, text: str) -> Reply:
     found = await list_objectives(ctx.session)
     if not found:
         return Reply.say(
-            "No objectives yet. A strategist or manager adds them with "
-            "advocacy objectives add KEY TITLE."
+            _(
+                "No objectives yet. A strategist or manager adds them with "
+                "advocacy objectives add KEY TITLE."
+            )
         )
     return Reply(messages=[objectives_message(found)])
 
 
 async def report(ctx: ChatContext, text: str) -> Reply:
     """The objectives report as a card, with its chart, for managers and strategists."""
-    flags, _ = take_flags(text, {"since": True})
+    flags, _rest = take_flags(text, {"since": True})
     period = parse_period(str(flags.get("since") or "30d")) or timedelta(days=30)
     built = await build_objectives_report(
         ctx.session, ctx.member, ctx.sealer, period, overdue_after=ctx.answer_after
@@ -40,7 +43,7 @@ async def report(ctx: ChatContext, text: str) -> Reply:
 
 
 async def rollup(ctx: ChatContext, text: str) -> Reply:
-    flags, _ = take_flags(text, {"by": True, "since": True})
+    flags, _rest = take_flags(text, {"by": True, "since": True})
     return await show_rollup(ctx, str(flags.get("by", "objective")), str(flags.get("since", "30d")))
 
 
@@ -49,5 +52,5 @@ async def show_rollup(ctx: ChatContext, by: str, since: str) -> Reply:
     result = await build_rollup(
         ctx.session, ctx.member, ctx.sealer, by=by, period=period, scrub=ctx.extensions.scrubber
     )
-    label = "all time" if period is None else f"last {since}"
+    label = _("all time") if period is None else _("last {period}").format(period=since)
     return Reply(messages=[rollup_message(result, label, since)])

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from bot.chat.context import ChatContext
 from bot.chat.parsing import parse_id, take_flags
-from bot.compose.text import plural
 from bot.domain import ReviewState, Role
 from bot.errors import InvalidInput
 from bot.events import ActionInvoked, Reply
+from bot.i18n import _, ngettext
 from bot.messages import Card, Fact, Message
 from bot.services.decision_reviews import (
     ReviewOutcome,
@@ -55,26 +55,32 @@ def _told(outcome: ReviewOutcome) -> str:
     if outcome.already or outcome.review.state != ReviewState.ANSWERED:
         return ""
     if outcome.author_told or outcome.others_told:
-        return " The author and everyone who backed the idea will be told."
-    return " Nobody backed it who can be reached, so nobody else is told."
+        return " " + _("The author and everyone who backed the idea will be told.")
+    return " " + _("Nobody backed it who can be reached, so nobody else is told.")
 
 
 async def review(ctx: ChatContext, text: str) -> Reply:
     """'/review 12 helped', '/review 12 later 14'; '/review' alone lists the open reviews that
     are yours (all of them for an admin): those asked, then those coming up."""
-    require_role(ctx.member, (Role.MANAGER,), "answer decision reviews")
+    require_role(ctx.member, (Role.MANAGER,), _("answer decision reviews"))
     words = text.split()
     now = utcnow()
     if not words:
         return await _reviews_waiting(ctx)
     if len(words) < 2:
-        raise InvalidInput(f"Write {REVIEW_USAGE}, for example /review 12 helped.")
+        raise InvalidInput(
+            _("Write {usage}, for example /review 12 helped.").format(usage=REVIEW_USAGE)
+        )
     # People know ideas by their number (the card says "since #12 was done"), not reviews.
     review_id = (await review_of_idea(ctx.session, parse_id(words[0], "idea"))).id
     days = None
     if len(words) > 2:
         if not (words[2].isascii() and words[2].isdigit()):
-            raise InvalidInput(f"'{words[2]}' is not a number of days; write {REVIEW_USAGE}.")
+            raise InvalidInput(
+                _("'{word}' is not a number of days; write {usage}.").format(
+                    word=words[2], usage=REVIEW_USAGE
+                )
+            )
         days = int(words[2])
     outcome = await answer_review(
         ctx.session, ctx.sealer, ctx.member, review_id, words[1], now, days=days
@@ -91,22 +97,29 @@ async def _reviews_waiting(ctx: ChatContext) -> Reply:
     asked = [r for r in found if r.state == ReviewState.ASKED]
     asked += [r for r in found if r.state == ReviewState.WAITING]
     if not asked:
-        return Reply.say("No decision reviews wait for you, asked or coming up.")
+        return Reply.say(_("No decision reviews wait for you, asked or coming up."))
     facts = tuple(
         Fact(
-            f"Idea #{r.suggestion_id}",
+            _("Idea #{number}").format(number=r.suggestion_id),
             f"{r.objective.title}: {describe_state(r, now)}",
         )
         for r in asked[:20]
     )
+    count = len(asked)
     return Reply(
         messages=[
             Message(
-                fallback=f"{plural(len(asked), 'decision review')} for you",
+                fallback=ngettext(
+                    "{count} decision review for you", "{count} decision reviews for you", count
+                ).format(count=count),
                 cards=(
                     Card(
-                        title=f"{plural(len(asked), 'decision review')} for you, asked first",
-                        text=f"Answer with {REVIEW_USAGE}.",
+                        title=ngettext(
+                            "{count} decision review for you, asked first",
+                            "{count} decision reviews for you, asked first",
+                            count,
+                        ).format(count=count),
+                        text=_("Answer with {usage}.").format(usage=REVIEW_USAGE),
                         facts=facts,
                     ),
                 ),

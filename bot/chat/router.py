@@ -39,7 +39,7 @@ from bot.events import (
     ReactionRemoved,
     Reply,
 )
-from bot.i18n import speaking, use_locale
+from bot.i18n import L_, _, current_locale, speaking, use_locale
 from bot.inbox import Receipt, RetryLater
 from bot.links import TrackedLinks
 from bot.metrics import Metrics
@@ -57,7 +57,9 @@ log = logging.getLogger(__name__)
 # Fewer than the database pool holds (5 + 10), leaving connections for the outbox and the web.
 CONCURRENT_EVENTS = 8
 
-UNEXPECTED = "Something went wrong on our side; it has been logged. Please try again in a minute."
+UNEXPECTED = L_(
+    "Something went wrong on our side; it has been logged. Please try again in a minute."
+)
 
 
 class EventRouter:
@@ -96,7 +98,9 @@ class EventRouter:
 
         The reply is in the member's language; the next event starts from the default again."""
         with speaking(None):
-            return await self._handle(event, receipt)
+            reply = await self._handle(event, receipt)
+            # Still the member's language here: the adapter says its own words in it too.
+            return reply if reply.locale else replace(reply, locale=current_locale())
 
     async def _handle(self, event: Event, receipt: Receipt | None) -> Reply:
         kind = type(event).__name__
@@ -145,7 +149,7 @@ class EventRouter:
             log.exception("%s from %s failed", kind, platform)
             if receipt is not None:
                 receipt.failed = True
-            return Reply.fail(UNEXPECTED)
+            return Reply.fail(str(UNEXPECTED))
         for callback in ctx.after_commit:
             callback()
         if ctx.queued_messages and self.on_queued is not None:
@@ -190,8 +194,11 @@ class EventRouter:
             getattr(event, name, None) for name in ("text", "value", "values", "context")
         )
         if problem:  # PostgreSQL would refuse it, deep inside the handler's transaction
+            # Translators: {problem} says what is wrong ("contains a NUL character").
             raise InvalidInput(
-                f"What you sent {problem}, which cannot be stored; remove it and send it again."
+                _(
+                    "What you sent {problem}, which cannot be stored; remove it and send it again."
+                ).format(problem=problem)
             )
         if isinstance(event, CommandInvoked):
             return await run_command(ctx, event.command, event.text)
@@ -201,20 +208,26 @@ class EventRouter:
                 return await run_command(ctx, name, text)
             guess = closest_command(name, ctx.member.role) if name else None
             if guess is not None:  # "sugest more coffee", in a chat where commands need no slash
-                return Reply.say(f"Did you mean /{guess}? Type /help to see what I can do.")
+                return Reply.say(
+                    _("Did you mean {command}? Type /help to see what I can do.").format(
+                        command=f"/{guess}"
+                    )
+                )
             return Reply.say(
-                "I answer commands; type /help to see them. To send an idea, "
-                "write /suggest followed by your idea."
+                _(
+                    "I answer commands; type /help to see them. To send an idea, "
+                    "write /suggest followed by your idea."
+                )
             )
         if isinstance(event, ActionInvoked):
             handler = ACTIONS.get(event.action_id)
             if handler is None:
-                return Reply.fail("This button is no longer supported; ask for a fresh card.")
+                return Reply.fail(_("This button is no longer supported; ask for a fresh card."))
             return await handler(ctx, event)
         if isinstance(event, FormSubmitted):
             form_handler = FORMS.get(event.form_id)
             if form_handler is None:
-                return Reply.fail("This form is no longer supported; open it again.")
+                return Reply.fail(_("This form is no longer supported; open it again."))
             return await form_handler(ctx, event)
         if isinstance(event, ReactionAdded | ReactionRemoved):
             return await reaction(

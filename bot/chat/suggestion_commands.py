@@ -15,9 +15,9 @@ from bot.compose.suggestion_cards import (
     suggest_form,
     voting_card,
 )
-from bot.compose.text import plural
 from bot.errors import InvalidInput
 from bot.events import Reply
+from bot.i18n import _, ngettext
 from bot.messages import Message
 from bot.services import suggestions as suggestion_service
 from bot.services.objectives import list_objectives
@@ -76,25 +76,35 @@ async def file_idea(
 
 async def vote(ctx: ChatContext, text: str) -> Reply:
     if not text.strip():
-        raise InvalidInput("Which suggestion? Write /vote ID, for example /vote 12.")
+        raise InvalidInput(_("Which suggestion? Write /vote ID, for example /vote 12."))
     return await cast_vote(ctx, parse_id(text, "suggestion"))
 
 
 async def unvote(ctx: ChatContext, text: str) -> Reply:
     """Take back a vote given by mistake (a button press cannot: a double click would undo)."""
     if not text.strip():
-        raise InvalidInput("Which suggestion? Write /unvote ID, for example /unvote 12.")
+        raise InvalidInput(_("Which suggestion? Write /unvote ID, for example /unvote 12."))
     suggestion, withdrawn = await suggestion_service.withdraw_vote(
         ctx.session, ctx.member, parse_id(text, "suggestion")
     )
-    votes = plural(suggestion.vote_count, "vote")
+    count = suggestion.vote_count
     if not withdrawn:
         reply = Reply.say(
-            f"You had not voted for #{suggestion.id} ({votes}); nothing to take back."
+            ngettext(
+                "You had not voted for #{number} ({count} vote); nothing to take back.",
+                "You had not voted for #{number} ({count} votes); nothing to take back.",
+                count,
+            ).format(number=suggestion.id, count=count)
         )
         reply.duplicate = True
         return reply
-    return Reply.say(f"Your vote for #{suggestion.id} is taken back; it now has {votes}.")
+    return Reply.say(
+        ngettext(
+            "Your vote for #{number} is taken back; it now has {count} vote.",
+            "Your vote for #{number} is taken back; it now has {count} votes.",
+            count,
+        ).format(number=suggestion.id, count=count)
+    )
 
 
 async def cast_vote(
@@ -102,13 +112,24 @@ async def cast_vote(
 ) -> Reply:
     """Vote once; a card the vote came from shows the new count (and, in a DM, "Voted")."""
     suggestion, counted = await suggestion_service.vote(ctx.session, ctx.member, suggestion_id)
-    votes = plural(suggestion.vote_count, "vote")
+    count = suggestion.vote_count
     if counted:
-        reply = Reply.say(f"Your vote for #{suggestion.id} is counted; it now has {votes}.")
+        reply = Reply.say(
+            ngettext(
+                "Your vote for #{number} is counted; it now has {count} vote.",
+                "Your vote for #{number} is counted; it now has {count} votes.",
+                count,
+            ).format(number=suggestion.id, count=count)
+        )
     else:
         reply = Reply.say(
-            f"You already voted for #{suggestion.id} ({votes}); each person votes once "
-            f"(/unvote {suggestion.id} takes it back)."
+            ngettext(
+                "You already voted for #{number} ({count} vote); each person votes once "
+                "(/unvote {number} takes it back).",
+                "You already voted for #{number} ({count} votes); each person votes once "
+                "(/unvote {number} takes it back).",
+                count,
+            ).format(number=suggestion.id, count=count)
         )
         reply.duplicate = True
     if delivery is not None:
@@ -129,25 +150,29 @@ async def merge(ctx: ChatContext, text: str) -> Reply:
     """Managers fold a duplicate into the idea it repeats: '/merge 12 into 7'."""
     numbers = [w for w in split_words(text) if w.lower() != "into"]
     if len(numbers) != 2:
-        raise InvalidInput("Write /merge DUPLICATE_ID into ID, for example /merge 12 into 7.")
+        raise InvalidInput(_("Write /merge DUPLICATE_ID into ID, for example /merge 12 into 7."))
     duplicate = parse_id(numbers[0], "suggestion")
     target_id = parse_id(numbers[1], "suggestion")
     target = await merge_suggestions(ctx.session, ctx.sealer, ctx.member, duplicate, target_id)
     ctx.queued_messages = True
     return Reply.say(
-        f"#{duplicate} joined #{target.id}, which now has {plural(target.vote_count, 'vote')}. "
-        "Its author was told; its voters will hear when #"
-        f"{target.id} moves."
+        ngettext(
+            "#{duplicate} joined #{number}, which now has {count} vote. Its author was told; "
+            "its voters will hear when #{number} moves.",
+            "#{duplicate} joined #{number}, which now has {count} votes. Its author was told; "
+            "its voters will hear when #{number} moves.",
+            target.vote_count,
+        ).format(duplicate=duplicate, number=target.id, count=target.vote_count)
     )
 
 
 async def hide(ctx: ChatContext, text: str) -> Reply:
     """Managers take an abusive idea off the board: '/hide 12 REASON'."""
-    number, _, reason = text.strip().partition(" ")
+    number, _space, reason = text.strip().partition(" ")
     if not number or not reason.strip():
-        raise InvalidInput("Write /hide ID REASON; the author is told the reason.")
+        raise InvalidInput(_("Write /hide ID REASON; the author is told the reason."))
     hidden = await hide_suggestion(
         ctx.session, ctx.sealer, ctx.member, parse_id(number, "suggestion"), reason
     )
     ctx.queued_messages = True
-    return Reply.say(f"#{hidden.id} is hidden; its author was told why.")
+    return Reply.say(_("#{number} is hidden; its author was told why.").format(number=hidden.id))

@@ -12,9 +12,11 @@ from collections.abc import Sequence
 
 from bot.chat.context import ChatContext
 from bot.compose import actions
-from bot.compose.text import plural, truncate
+from bot.compose.text import truncate
 from bot.errors import InvalidInput
 from bot.events import ActionInvoked, FormSubmitted, Reply
+from bot.i18n import _, ngettext
+from bot.i18n.formats import format_number
 from bot.messages import Card, Fact, FieldKind, Form, FormField, Link, Message, Option
 from bot.plugins import EmployeeVoice, VoiceLogged
 from bot.services.objectives import list_objectives
@@ -35,33 +37,33 @@ def voice_form(
 ) -> Form:
     return Form(
         form_id=actions.FORM_VOICE,
-        title="Log customer voice",
-        submit_label="Log it",
+        title=_("Log customer voice"),
+        submit_label=_("Log it"),
         context=context or {},
         fields=(
             FormField(
                 "text",
-                "What the customer said",
+                _("What the customer said"),
                 FieldKind.MULTILINE,
                 required=True,
                 max_length=MAX_VOICE_CHARS,
-                placeholder="Their words, as close as you remember them",
+                placeholder=_("Their words, as close as you remember them"),
                 initial=text,
             ),
             FormField(
                 "customer",
-                "Which customer or segment",
+                _("Which customer or segment"),
                 max_length=MAX_CUSTOMER_CHARS,
-                placeholder="Acme Corp, or: small businesses",
+                placeholder=_("Acme Corp, or: small businesses"),
                 initial=customer[:MAX_CUSTOMER_CHARS],
             ),
             FormField(
                 "objective",
-                "Objective it bears on",
+                _("Objective it bears on"),
                 FieldKind.SELECT,
                 initial=objective if objective in {o.key for o in objectives} else "",
                 options=(
-                    Option("Let the themes decide", ""),
+                    Option(_("Let the themes decide"), ""),
                     *(Option(truncate(o.title, 75), o.key) for o in objectives),
                 ),
             ),
@@ -71,8 +73,10 @@ def voice_form(
 
 def too_long(text: str) -> InvalidInput:
     return InvalidInput(
-        f"What the customer said is {len(text):,} characters; the most is "
-        f"{MAX_VOICE_CHARS:,}. Keep the part that matters."
+        _(
+            "What the customer said is {count} characters; the most is {most}. Keep the part "
+            "that matters."
+        ).format(count=format_number(len(text)), most=format_number(MAX_VOICE_CHARS))
     )
 
 
@@ -100,7 +104,9 @@ async def open_voice_form(ctx: ChatContext, event: ActionInvoked) -> Reply:
         context=context,
     )
     if len(said) > MAX_VOICE_CHARS:
-        note = f"The message was cut to its first {MAX_VOICE_CHARS:,} characters."
+        note = _("The message was cut to its first {count} characters.").format(
+            count=format_number(MAX_VOICE_CHARS)
+        )
         return Reply(form=form, messages=[Message.text(note)])
     return Reply(form=form)
 
@@ -120,13 +126,13 @@ async def voice_submitted(ctx: ChatContext, event: FormSubmitted) -> Reply:
 async def log_voice(ctx: ChatContext, entry: EmployeeVoice) -> Reply:
     said = entry.text.strip()
     if not said:
-        raise InvalidInput("Write what the customer said; it cannot be empty.")
+        raise InvalidInput(_("Write what the customer said; it cannot be empty."))
     if len(said) > MAX_VOICE_CHARS:
         raise too_long(said)
     logger = ctx.extensions.voice_logger
     if logger is None:
         raise InvalidInput(
-            "Customer voice is not set up on this server (its content plugin is not installed)."
+            _("Customer voice is not set up on this server (its content plugin is not installed).")
         )
     logged = await logger(ctx.session, ctx.sealer, ctx.member, entry)
     if logged.alerted or logged.spikes_alerted:
@@ -136,39 +142,62 @@ async def log_voice(ctx: ChatContext, entry: EmployeeVoice) -> Reply:
 
 def voice_receipt(logged: VoiceLogged, link: str | None = None) -> Message:
     """The colleague's confirmation: what the pipeline made of it, and who was told."""
-    themes = ", ".join(logged.themes) or "none yet (it still counts in the digest's volume)"
+    themes = ", ".join(logged.themes) or _("none yet (it still counts in the digest's volume)")
     lines = [
-        "Thanks: it joins what customers told us, and the next customer-voice digest counts "
-        "it among the voices logged by colleagues."
+        _(
+            "Thanks: it joins what customers told us, and the next customer-voice digest counts "
+            "it among the voices logged by colleagues."
+        )
     ]
     if logged.text:
         # What colleagues will read: the colleague sees that an address or number was masked.
         lines.insert(0, f"“{truncate(logged.text, 500)}”")
     if logged.urgent and logged.alerted:
-        lines.append(f"It was sent to the alert channel as an urgent alert ({logged.urgent}).")
+        lines.append(
+            _("It was sent to the alert channel as an urgent alert ({why}).").format(
+                why=logged.urgent
+            )
+        )
     elif logged.urgent:
         lines.append(
-            f"It reads as urgent ({logged.urgent}), but no alert channel is set up: tell the "
-            "account's owner yourself."
+            _(
+                "It reads as urgent ({why}), but no alert channel is set up: tell the "
+                "account's owner yourself."
+            ).format(why=logged.urgent)
         )
     if logged.ideas:
         numbers = ", ".join(f"#{n}" for n in logged.ideas)
         lines.append(
-            f"It weighs {plural(len(logged.ideas), 'open idea')} as customer evidence: {numbers}."
+            ngettext(
+                "It weighs {count} open idea as customer evidence: {numbers}.",
+                "It weighs {count} open ideas as customer evidence: {numbers}.",
+                len(logged.ideas),
+            ).format(count=len(logged.ideas), numbers=numbers)
         )
     if logged.spikes:
-        told = "the alert channel was told" if logged.spikes_alerted else "the digest will say"
         spiking = ", ".join(logged.spikes)
-        lines.append(f"With it, {spiking} is spiking, far above its usual level: {told}.")
+        if logged.spikes_alerted:
+            spike = _(
+                "With it, {themes} is spiking, far above its usual level: the alert channel was "
+                "told."
+            )
+        else:
+            spike = _(
+                "With it, {themes} is spiking, far above its usual level: the digest will say."
+            )
+        lines.append(spike.format(themes=spiking))
+    title = _("Customer voice #{number} logged").format(number=logged.item_id)
     return Message(
-        fallback=f"Customer voice #{logged.item_id} logged. " + " ".join(lines),
+        fallback=" ".join(
+            [_("Customer voice #{number} logged.").format(number=logged.item_id), *lines]
+        ),
         kind="voice_receipt",
         cards=(
             Card(
-                title=f"Customer voice #{logged.item_id} logged",
+                title=title,
                 text="\n".join(lines),
-                facts=(Fact("Themes", themes), Fact("Sentiment", logged.sentiment)),
-                links=(Link("Original message", link),) if link else (),
+                facts=(Fact(_("Themes"), themes), Fact(_("Sentiment"), logged.sentiment)),
+                links=(Link(_("Original message"), link),) if link else (),
             ),
         ),
     )

@@ -15,11 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import Application
 from bot.console.auth import SignedIn, csrf_matches, resume_session
+from bot.console.labels import ROLES
+from bot.console.language import speak_member
 from bot.console.notices import Notice, keep_notice, keep_notice_for, take_notice
 from bot.console.refused_forms import RefusedForm
 from bot.console.sections import PAGES
 from bot.domain import Role
 from bot.errors import DomainError
+from bot.i18n import N_, _
 from bot.services.permissions import role_allows
 
 COOKIE = "advocacy_console"
@@ -51,7 +54,9 @@ class Visit:
 
     def render(self, template: str, status: int = 200, **context: Any) -> web.Response:
         pages = [
-            (slug, title) for slug, title, roles in PAGES if role_allows(self.member.role, *roles)
+            (slug, _(title))
+            for slug, title, roles in PAGES
+            if role_allows(self.member.role, *roles)
         ]
         return aiohttp_jinja2.render_template(
             template,
@@ -160,24 +165,43 @@ async def _admit(
     signed_in = await resume_session(session, cookie, idle=idle)
     if signed_in is None:
         return _sign_in_first(request)
+    speak_member(signed_in.member.locale)  # the rest of the request in the member's language
     if roles and not role_allows(signed_in.member.role, *roles):
-        allowed = " or ".join(r.value + "s" for r in roles)
         return error_page(
             request,
             403,
-            "Not for your role",
-            f"This page is for {allowed}. You are signed in as "
-            f"{signed_in.member.display_name} ({signed_in.member.role}).",
+            _("Not for your role"),
+            _("This page is for {roles}. You are signed in as {name} ({role}).").format(
+                roles=_roles_text(roles),
+                name=signed_in.member.display_name,
+                role=_(ROLES.get(signed_in.member.role, signed_in.member.role)),
+            ),
         )
     if form is not None and not csrf_matches(signed_in.csrf_token, str(form.get("csrf") or "")):
         return error_page(
             request,
             403,
-            "This form has expired",
-            "The form was not sent from this console session (its security "
-            "token did not match). Go back, reload the page and try again.",
+            _("This form has expired"),
+            _(
+                "The form was not sent from this console session (its security "
+                "token did not match). Go back, reload the page and try again."
+            ),
         )
     return signed_in
+
+
+# Who a page is for, as its refusal names them ("This page is for managers or strategists.").
+_ROLES_TEXT = {
+    (Role.MANAGER, Role.STRATEGIST): N_("managers or strategists"),
+    (Role.STRATEGIST,): N_("strategists"),
+    (Role.MANAGER,): N_("managers"),
+    (Role.ADMIN,): N_("admins"),
+}
+
+
+def _roles_text(roles: tuple[Role, ...]) -> str:
+    text = _ROLES_TEXT.get(roles)
+    return _(text) if text else " / ".join(_(ROLES.get(r, r)) for r in roles)
 
 
 async def _refused(
@@ -192,7 +216,7 @@ async def _refused(
     page asked for with bad values in its address is shown without them, saying why; with
     none, a page of its own explains."""
     if request.method == "GET" and not request.query_string:
-        return error_page(request, 400, "This page cannot be shown", error.message)
+        return error_page(request, 400, _("This page cannot be shown"), error.message)
     page = _page_at(request, request.path if request.method == "GET" else _section(request.path))
     if page is None:
         return await _noticed(request, application, cookie, error.message)
@@ -225,10 +249,12 @@ def _sign_in_first(request: web.Request) -> web.Response:
     return error_page(
         request,
         401,
-        "Please sign in",
-        "Open the console from chat: type /advocacy console in Slack, console in Teams or "
-        "/console in advocacy shell, and use the link the bot sends you. An admin without chat "
-        "can run: advocacy console-link PLATFORM USER_ID.",
+        _("Please sign in"),
+        _(
+            "Open the console from chat: type /advocacy console in Slack, console in Teams or "
+            "/console in advocacy shell, and use the link the bot sends you. An admin without "
+            "chat can run: advocacy console-link PLATFORM USER_ID."
+        ),
     )
 
 

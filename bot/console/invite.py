@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.console.auth import LINK_TTL, create_link
 from bot.console.sections import CONSOLE_ROLES
 from bot.errors import InvalidInput
+from bot.i18n import _, speaking
 from bot.messages import Card, LinkButton, Message
 from bot.outbox.queue import enqueue, member_recipient
 from bot.sealing import Sealer
@@ -32,22 +33,23 @@ async def send_link_by_dm(
     require_role(member, CONSOLE_ROLES, "use the web console")
     recipient = member_recipient(member)
     if recipient is None:
-        raise InvalidInput("You have no chat identity the bot can message; ask an admin.")
+        raise InvalidInput(_("You have no chat identity the bot can message; ask an admin."))
     url = await link_for(session, member, public_url)
     minutes = int(LINK_TTL.total_seconds() // 60)
-    text = (
-        f"Your sign-in link for the console. It works once, for {minutes} minutes; "
-        "do not forward it."
-    )
-    message = Message(
-        fallback=f"{text} {url}",
-        kind="console_link",
-        cards=(
-            Card(
-                title="Open the advocacy console",
-                text=text,
-                buttons=(LinkButton("Open the console", url),),
+    with speaking(member.locale):  # the DM is theirs: in their language
+        text = _(
+            "Your sign-in link for the console. It works once, for {minutes} minutes; "
+            "do not forward it."
+        ).format(minutes=minutes)
+        message = Message(
+            fallback=f"{text} {url}",
+            kind="console_link",
+            cards=(
+                Card(
+                    title=_("Open the advocacy console"),
+                    text=text,
+                    buttons=(LinkButton(_("Open the console"), url),),
+                ),
             ),
-        ),
-    )
+        )
     await enqueue(session, message, [replace(recipient, not_before=None)], sealer=sealer)

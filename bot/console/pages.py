@@ -24,11 +24,12 @@ from bot.compose.kpi_text import (
 )
 from bot.compose.notices import who_is_told
 from bot.compose.report_card import promise_summary
-from bot.compose.text import plural
 from bot.compose.theme_watch import TITLE as WATCH_TITLE
 from bot.compose.theme_watch import watch_line
 from bot.console.access import APPLICATION, COOKIE, Form, Visit, page
 from bot.console.auth import end_session
+from bot.console.labels import DIGEST_KINDS
+from bot.console.language import choose, language_options
 from bot.domain import (
     EMPLOYEE_VOICE_SOURCE,
     DeliveryStatus,
@@ -38,6 +39,8 @@ from bot.domain import (
     SuggestionStatus,
 )
 from bot.errors import DomainError, InvalidInput, concerning
+from bot.i18n import N_, NATIVE_NAMES, _, current_locale, ngettext
+from bot.i18n.formats import format_date, format_number
 from bot.outbox.admin import failed_deliveries, held_deliveries, retry_deliveries
 from bot.plugins import PageInfo, UrlEnricher
 from bot.services import content as content_service
@@ -101,7 +104,7 @@ def _narrow(visit: Visit) -> bool:
 
 @page()
 async def home(visit: Visit) -> web.StreamResponse:
-    return visit.render("home.html", title="Console")
+    return visit.render("home.html", title=_("Console"))
 
 
 @page()
@@ -110,6 +113,27 @@ async def sign_out(visit: Visit) -> web.StreamResponse:
     response = web.HTTPSeeOther("/console/signed-out")
     response.del_cookie(COOKIE, path="/console")
     return response
+
+
+@page()
+async def settings(visit: Visit) -> web.StreamResponse:
+    """The member's own settings: the language the console and the bot speak to them in."""
+    return visit.render(
+        "settings.html",
+        title=_("Settings"),
+        language_options=language_options(),
+        chosen=current_locale(),
+    )
+
+
+@page()
+async def choose_language(visit: Visit) -> web.StreamResponse:
+    form = await visit.request.post()
+    with concerning("locale"):
+        locale = choose(visit.member, str(form.get("locale") or ""))
+    # Said in the language just chosen, as the page after it is.
+    said = _("The console and the bot now speak {language} to you.")
+    return visit.back("/console/settings", said.format(language=NATIVE_NAMES[locale]))
 
 
 # ----- objectives -----------------------------------------------------------------------------
@@ -136,7 +160,7 @@ async def objectives(visit: Visit) -> web.StreamResponse:
     }
     return visit.render(
         "objectives.html",
-        title="Objectives",
+        title=_("Objectives"),
         report=report,
         since=since,
         periods=PERIODS,
@@ -144,7 +168,13 @@ async def objectives(visit: Visit) -> web.StreamResponse:
         readings=readings,
         # The unit beside each title: the Value field takes a number in it.
         objective_options=[
-            (o.key, f"{o.title} (in {o.kpi_unit})" if o.kpi_unit else o.title) for o in known
+            (
+                o.key,
+                _("{title} (in {unit})").format(title=o.title, unit=o.kpi_unit)
+                if o.kpi_unit
+                else o.title,
+            )
+            for o in known
         ],
         today=utcnow().date().isoformat(),
         kpi_value=kpi_value,
@@ -172,7 +202,7 @@ async def record_kpi(visit: Visit) -> web.StreamResponse:
     with concerning("value"):
         typed = str(form.get("value") or "").strip()
         if not typed:
-            raise InvalidInput("Give the KPI's value: a number, such as 52.")
+            raise InvalidInput(_("Give the KPI's value: a number, such as 52."))
         value = parse_value(typed, objective.kpi_unit)
     with concerning("date"):
         day = parse_day(form.get("date")) if form.get("date") else utcnow().date()
@@ -181,13 +211,23 @@ async def record_kpi(visit: Visit) -> web.StreamResponse:
         visit.session, visit.member, objective, value, day, source=KpiSource.CONSOLE
     )
     shown = kpi_value(recorded.reading.value, objective.kpi_unit)
-    when = recorded.reading.measured_on.date().isoformat()
-    said = {
-        "added": f"Recorded {shown} for '{objective.title}' on {when}.",
-        "updated": f"'{objective.title}' on {when} is now {shown} "
-        f"(was {kpi_value(recorded.previous, objective.kpi_unit)}).",
-        "unchanged": f"'{objective.title}' on {when} was already {shown}: nothing changed.",
-    }[recorded.outcome]
+    when = format_date(recorded.reading.measured_on.date())
+    title = objective.title
+    if recorded.outcome == "added":
+        said = _("Recorded {value} for '{title}' on {day}.").format(
+            value=shown, title=title, day=when
+        )
+    elif recorded.outcome == "updated":
+        said = _("'{title}' on {day} is now {value} (was {previous}).").format(
+            title=title,
+            day=when,
+            value=shown,
+            previous=kpi_value(recorded.previous, objective.kpi_unit),
+        )
+    else:
+        said = _("'{title}' on {day} was already {value}: nothing changed.").format(
+            title=title, day=when, value=shown
+        )
     return visit.back("/console/objectives", said)
 
 
@@ -244,13 +284,13 @@ async def suggestions(visit: Visit) -> web.StreamResponse:
         scrub=visit.application.extensions.scrubber,
     )
     empty = (
-        "No open ideas. Employees send them with /suggest in chat; answered ones are under All."
+        _("No open ideas. Employees send them with /suggest in chat; answered ones are under All.")
         if query.status == OPEN
-        else "No ideas with this status. Choose another above."
+        else _("No ideas with this status. Choose another above.")
     )
     return visit.render(
         "suggestions.html",
-        title="Suggestions",
+        title=_("Suggestions"),
         board=board,
         sorts=[
             (SORT_LABELS[sort], _board_link(replace(query, sort=sort, page=1)), sort == query.sort)
@@ -264,20 +304,22 @@ async def suggestions(visit: Visit) -> web.StreamResponse:
             )
             for status in BOARD_STATUSES
         ],
-        heading=f"{shown_label(query.status)} ideas, {SORT_TITLES[query.sort]}",
+        heading=_("{status} ideas, {order}").format(
+            status=shown_label(query.status), order=SORT_TITLES[query.sort]
+        ),
         empty=empty,
         link=_board_link,
         board_state=urlencode(asdict(board.query)),
         statuses=list(SuggestionStatus),
         status_options=[(status.value, status.label) for status in SuggestionStatus],
         objective_options=[
-            ("", "No KPI check"),
+            ("", _("No KPI check")),
             *((o.key, o.title) for o in await list_objectives(visit.session)),
         ],
         expect_options=[
-            ("", "The way that is better for it"),
-            ("higher", "Higher"),
-            ("lower", "Lower"),
+            ("", _("The way that is better for it")),
+            ("higher", _("Higher")),
+            ("lower", _("Lower")),
         ],
         reviews=await review_lines(visit.session, [s.id for s in board.ideas], utcnow()),
     )
@@ -304,9 +346,17 @@ async def answer(visit: Visit) -> web.StreamResponse:
     check = promise_note(outcome.review, zone_of(visit.member)) if outcome.review else ""
     return visit.back(
         _board_address(form),
-        f"Answer recorded: #{suggestion_id} is {outcome.suggestion.status.replace('_', ' ')}. "
-        + who_is_told(outcome.author_notified, outcome.others_notified)
-        + (f" {check}" if check else ""),
+        " ".join(
+            part
+            for part in (
+                _("Answer recorded: #{number} is {status}.").format(
+                    number=suggestion_id, status=SuggestionStatus(outcome.suggestion.status).label
+                ),
+                who_is_told(outcome.author_notified, outcome.others_notified),
+                check,
+            )
+            if part
+        ),
     )
 
 
@@ -322,7 +372,12 @@ async def merge(visit: Visit) -> web.StreamResponse:
         _id_in(form, "into", "suggestion"),
     )
     _wake(visit)
-    return visit.back(_board_address(form), f"#{duplicate} joined #{target.id} with its votes.")
+    return visit.back(
+        _board_address(form),
+        _("#{duplicate} joined #{target} with its votes.").format(
+            duplicate=duplicate, target=target.id
+        ),
+    )
 
 
 @page(Role.MANAGER)
@@ -337,7 +392,10 @@ async def hide(visit: Visit) -> web.StreamResponse:
         str(form.get("reason") or ""),
     )
     _wake(visit)
-    return visit.back(_board_address(form), f"#{suggestion_id} is hidden; its author is told why.")
+    return visit.back(
+        _board_address(form),
+        _("#{number} is hidden; its author is told why.").format(number=suggestion_id),
+    )
 
 
 def _board_address(form: Form) -> str:
@@ -389,7 +447,8 @@ async def _read_page(enrich: UrlEnricher, address: str, advice: str = "") -> Pag
         raise
     except Exception as error:  # the page could not be read: say so, let them type it
         reason = str(error) or type(error).__name__  # a time-out says nothing by itself
-        raise InvalidInput(f"Could not read {address}: {reason}.{advice}") from None
+        said = _("Could not read {address}: {reason}.").format(address=address, reason=reason)
+        raise InvalidInput(f"{said} {advice}" if advice else said) from None
 
 
 async def _preview(request: web.Request, _: Form | None) -> PageInfo | None:
@@ -419,14 +478,14 @@ async def content(visit: Visit) -> web.StreamResponse:
     )
     return visit.render(
         "content.html",
-        title="Content",
+        title=_("Content"),
         drafts=drafts,
         library=library,
         reception=reception,
         clicks=clicks,
         page=number,
         page_count=pages,
-        objective_options=[("", "none")]
+        objective_options=[("", _("none"))]
         + [(o.key, o.title) for o in await list_objectives(visit.session)],
         preview=visit.prepared,
     )
@@ -441,7 +500,10 @@ async def edit_content(visit: Visit) -> web.StreamResponse:
         item = await content_service.edit_content(
             visit.session, visit.member, item_id, expires_at=utcnow()
         )
-        return visit.back("/console/content", f"'{item.title}' expired: it is not sent any more.")
+        return visit.back(
+            "/console/content",
+            _("'{title}' expired: it is not sent any more.").format(title=item.title),
+        )
     item = await content_service.edit_content(
         visit.session,
         visit.member,
@@ -449,7 +511,7 @@ async def edit_content(visit: Visit) -> web.StreamResponse:
         title=str(form.get("title") or ""),
         summary=str(form.get("summary") or ""),
     )
-    return visit.back("/console/content", f"'{item.title}' saved.")
+    return visit.back("/console/content", _("'{title}' saved.").format(title=item.title))
 
 
 @page(Role.STRATEGIST)
@@ -459,8 +521,8 @@ async def review(visit: Visit) -> web.StreamResponse:
     item = await content_service.review_content(
         visit.session, visit.member, item_id, approve=approve
     )
-    verdict = "approved" if approve else "rejected"
-    return visit.back("/console/content", f"'{item.title}' {verdict}.")
+    said = _("'{title}' approved.") if approve else _("'{title}' rejected.")
+    return visit.back("/console/content", said.format(title=item.title))
 
 
 async def _page_for_new_item(request: web.Request, form: Form | None) -> PageInfo | None:
@@ -471,7 +533,7 @@ async def _page_for_new_item(request: web.Request, form: Form | None) -> PageInf
     if not enrich or not url or str(form.get("title") or "").strip():
         return None
     with concerning("url"):
-        return await _read_page(enrich, url, " Give a title.")
+        return await _read_page(enrich, url, _("Give a title."))
 
 
 @page(Role.STRATEGIST, prepare=_page_for_new_item)
@@ -493,7 +555,9 @@ async def add_content(visit: Visit) -> web.StreamResponse:
         image_url=image,
         objective_key=str(form.get("objective") or "") or None,
     )
-    return visit.back("/console/content", f"Added '{item.title}' to the library.")
+    return visit.back(
+        "/console/content", _("Added '{title}' to the library.").format(title=item.title)
+    )
 
 
 # ----- digests --------------------------------------------------------------------------------
@@ -514,12 +578,12 @@ async def digests(visit: Visit) -> web.StreamResponse:
     }
     return visit.render(
         "digests.html",
-        title="Digests",
+        title=_("Digests"),
         schedules=schedules,
         upcoming=upcoming,
         runs=runs,
         figures=figures,
-        kinds=list(DigestKind),
+        kind_options=[(kind.value, _(DIGEST_KINDS[kind.value])) for kind in DigestKind],
         statuses=DeliveryStatus,
         timezone=visit.member.timezone,
         describe=digest_service.describe_schedule,
@@ -539,7 +603,7 @@ async def add_digest(visit: Visit) -> web.StreamResponse:
         timezone=str(form.get("timezone") or "UTC"),
         local_time=form.get("local_time") == "on",
     )
-    return visit.back("/console/digests", f"Scheduled '{digest.name}'.")
+    return visit.back("/console/digests", _("Scheduled '{name}'.").format(name=digest.name))
 
 
 @page(Role.STRATEGIST)
@@ -550,7 +614,8 @@ async def change_digest(visit: Visit) -> web.StreamResponse:
         await digest_service.set_digest_enabled(
             visit.session, visit.member, name, action == "resume"
         )
-        notice = f"'{name}' {action}d."
+        said = _("'{name}' resumed.") if action == "resume" else _("'{name}' paused.")
+        notice = said.format(name=name)
     elif action == "edit":
         form = await visit.request.post()
         await digest_service.edit_digest(
@@ -562,10 +627,12 @@ async def change_digest(visit: Visit) -> web.StreamResponse:
             audience=str(form.get("audience") or "") or None,
             local_time=form.get("local_time") == "on",
         )
-        notice = f"'{name}' changed; the scheduler picks it up within 30 seconds."
+        notice = _("'{name}' changed; the scheduler picks it up within 30 seconds.").format(
+            name=name
+        )
     elif action == "delete":
         await digest_service.delete_digest(visit.session, visit.member, name)
-        notice = f"'{name}' deleted; deliveries already queued still go out."
+        notice = _("'{name}' deleted; deliveries already queued still go out.").format(name=name)
     elif action == "run":
         found = await digest_service.get_digest(visit.session, name)
         outcome = await start_run(
@@ -577,9 +644,13 @@ async def change_digest(visit: Visit) -> web.StreamResponse:
         )
         assert outcome is not None
         notice = (
-            f"'{name}' is on its way to {plural(outcome.queued, 'recipient')}."
+            ngettext(
+                "'{name}' is on its way to {count} recipient.",
+                "'{name}' is on its way to {count} recipients.",
+                outcome.queued,
+            ).format(name=name, count=format_number(outcome.queued))
             if outcome.queued
-            else f"'{name}' was not sent: {outcome.note}"
+            else _("'{name}' was not sent: {note}").format(name=name, note=outcome.note)
         )
         _wake(visit)
     else:
@@ -588,6 +659,9 @@ async def change_digest(visit: Visit) -> web.StreamResponse:
 
 
 # ----- customer voice and deliveries ----------------------------------------------------------
+
+# Voices without a theme are listed under this one (the page translates it; themes are data).
+NO_THEME = N_("(no theme)")
 
 
 @page(Role.MANAGER, Role.STRATEGIST)
@@ -602,7 +676,7 @@ async def voice(visit: Visit) -> web.StreamResponse:
     )
     themes: dict[str, list[VoiceItem]] = {}
     for item in items:
-        for theme in item.themes or ["(no theme)"]:
+        for theme in item.themes or [NO_THEME]:
             themes.setdefault(theme, []).append(item)
     imports = list(
         await visit.session.scalars(
@@ -621,8 +695,9 @@ async def voice(visit: Visit) -> web.StreamResponse:
     }
     return visit.render(
         "voice.html",
-        title="Customer voice",
+        title=_("Customer voice"),
         themes=ranked,
+        no_theme=NO_THEME,
         spikes=spikes,
         logged=sum(1 for item in items if item.source == EMPLOYEE_VOICE_SOURCE),
         scrub=visit.application.extensions.scrubber,
@@ -655,7 +730,7 @@ async def deliveries(visit: Visit) -> web.StreamResponse:
     held = await held_deliveries(visit.session, visit.application.platform_states())
     return visit.render(
         "deliveries.html",
-        title="Deliveries",
+        title=_("Deliveries"),
         held=held,
         failed=failed,
         page=number,
@@ -672,5 +747,8 @@ async def retry(visit: Visit) -> web.StreamResponse:
     )
     _wake(visit)
     return visit.back(
-        "/console/deliveries", f"Re-queued {plural(count, 'delivery', 'deliveries')}."
+        "/console/deliveries",
+        ngettext("Re-queued {count} delivery.", "Re-queued {count} deliveries.", count).format(
+            count=format_number(count)
+        ),
     )

@@ -21,11 +21,11 @@ from urllib.parse import urlsplit
 import aiohttp_jinja2
 from aiohttp import web
 
-from bot.compose.text import plural
 from bot.console.access import APPLICATION, COOKIE, error_page
 from bot.console.attempts import SignInAttempts
 from bot.console.auth import LINK_TTL, LinkProblem, open_session, use_link
 from bot.domain import Role
+from bot.i18n import _, ngettext
 from bot.services.permissions import role_allows
 
 log = logging.getLogger(__name__)
@@ -36,15 +36,20 @@ PRE_SESSION_PATH = "/console/login"
 MAX_TOKEN = 100  # a real one has 43 characters
 PRE_SESSION_SHAPE = re.compile(r"[A-Za-z0-9_-]{32}")
 MINUTES = int(LINK_TTL.total_seconds() // 60)
-ASK_AGAIN = (
-    "Ask the bot for a new one: /advocacy console in Slack, console in Teams or /console in "
-    "advocacy shell. An admin "
-    "without chat can run: advocacy console-link PLATFORM USER_ID."
-)
-CANNOT_USE = (
-    f"Each link works once, for {MINUTES} minutes, so that a forwarded or leaked link is "
-    f"useless; this one has been used, has expired or was cut short. {ASK_AGAIN}"
-)
+
+
+def _ask_again() -> str:
+    return _(
+        "Ask the bot for a new one: /advocacy console in Slack, console in Teams or /console in "
+        "advocacy shell. An admin without chat can run: advocacy console-link PLATFORM USER_ID."
+    )
+
+
+def _cannot_use() -> str:
+    return _(
+        "Each link works once, for {minutes} minutes, so that a forwarded or leaked link is "
+        "useless; this one has been used, has expired or was cut short. {ask_again}"
+    ).format(minutes=MINUTES, ask_again=_ask_again())
 
 
 def _secure(request: web.Request) -> bool:
@@ -62,7 +67,7 @@ async def sign_in_page(request: web.Request) -> web.StreamResponse:
         "signin.html",
         request,
         {
-            "title": "Sign in to the console",
+            "title": _("Sign in to the console"),
             "pages": [],
             "token": token,
             "pre_session": pre_session,
@@ -91,9 +96,14 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
         response = error_page(
             request,
             429,
-            "Too many sign-in attempts",
-            f"Too many sign-in links that could not be used came from here or everywhere in the "
-            f"last minute. Try again in {plural(wait, 'second')}. {ASK_AGAIN}",
+            _("Too many sign-in attempts"),
+            ngettext(
+                "Too many sign-in links that could not be used came from here or everywhere in "
+                "the last minute. Try again in {count} second. {ask_again}",
+                "Too many sign-in links that could not be used came from here or everywhere in "
+                "the last minute. Try again in {count} seconds. {ask_again}",
+                wait,
+            ).format(count=wait, ask_again=_ask_again()),
         )
         response.headers["Retry-After"] = str(wait)
         return response
@@ -102,9 +112,11 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
         return error_page(
             request,
             403,
-            "Sign in from the link itself",
-            "This sign-in did not come from the page the link opened in this browser. Open "
-            "the link the bot sent you again, and press Sign in there.",
+            _("Sign in from the link itself"),
+            _(
+                "This sign-in did not come from the page the link opened in this browser. Open "
+                "the link the bot sent you again, and press Sign in there."
+            ),
         )
     token = str(form.get("token") or "")
     attempts.attempt(client)
@@ -114,7 +126,7 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
         )
         if isinstance(outcome, LinkProblem):
             log.info("console sign-in refused: link %s", outcome.value)
-            return error_page(request, 403, "This sign-in link cannot be used", CANNOT_USE)
+            return error_page(request, 403, _("This sign-in link cannot be used"), _cannot_use())
         cookie = await open_session(session, outcome)
         role = outcome.role
     attempts.succeeded(client)
@@ -147,4 +159,9 @@ def _from_this_browser(request: web.Request, echoed: str) -> bool:
 
 
 async def signed_out(request: web.Request) -> web.StreamResponse:
-    return error_page(request, 200, "Signed out", "You are signed out of the console. " + ASK_AGAIN)
+    return error_page(
+        request,
+        200,
+        _("Signed out"),
+        _("You are signed out of the console. {ask_again}").format(ask_again=_ask_again()),
+    )

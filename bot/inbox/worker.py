@@ -35,7 +35,7 @@ from bot.keyed_locks import KeyedLocks
 from bot.metrics import Metrics
 from bot.outbox.worker import worker_identity
 from bot.sealing import Sealer, SealError
-from bot.storage.database import Database
+from bot.storage.database import Database, DatabaseBusy
 from bot.storage.models import InboxEvent
 from bot.storage.types import utcnow
 
@@ -238,8 +238,9 @@ class Inbox:
         """The server's inbox worker, until ``stop`` is set (then see ``_stop``)."""
         self._worker_running = True
         self._accepting = True
-        await self._take_over_shared_inbox()
-        await self._say_what_waits()
+        if not await self._prepare(stop):
+            await self._stop()
+            return
         log.info("inbox worker started for %s", ", ".join(sorted(self._handlers)) or "nothing")
         renewing = asyncio.create_task(self._renew_forever(), name="inbox-leases")
         purging = asyncio.create_task(self._purge_forever(), name="inbox-purge")
@@ -302,6 +303,21 @@ class Inbox:
         task = asyncio.create_task(work(), name=f"inbox-{item.id}")
         self._running.add(task)
         task.add_done_callback(self._running.discard)
+
+    async def _prepare(self, stop: asyncio.Event) -> bool:
+        """The start-up steps, tried again while the database is busy (another process or a
+        burst holds it): a worker that died here would leave acknowledged events unhandled."""
+        while True:
+            try:
+                await self._take_over_shared_inbox()
+                await self._say_what_waits()
+                return True
+            except DatabaseBusy:
+                log.warning("inbox worker: the database is busy at start; trying again")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=1.0)
+            if stop.is_set():
+                return False
 
     async def _say_what_waits(self) -> None:
         """At start: how many events this instance resumes, and which wait for a platform that

@@ -47,9 +47,9 @@ class MessageActions(Protocol):
 
 @runtime_checkable
 class SocketConnection(Protocol):
-    """Receives events over a connection the bot opens (as Slack's Socket Mode would): no
-    public URL. ``connected`` says whether it is up. No adapter has one yet, and nothing in the
-    core reads it (the health check does not)."""
+    """Receives events over a connection the bot opens (Slack's Socket Mode): no public URL.
+    ``connected`` says whether it is up. Nothing in the core reads it (the health check does
+    not)."""
 
     @property
     def connected(self) -> bool: ...
@@ -67,4 +67,6 @@ def capabilities_of(adapter: object) -> list[str]:
     ):
         if isinstance(adapter, protocol):
             found.append(name)
+    if "signed requests" in found and not adapter.signed_endpoints:  # type: ignore[attr-defined]
+        found.remove("signed requests")  # none as configured (Slack over Socket Mode, say)
     return found

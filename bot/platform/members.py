@@ -46,6 +46,8 @@ class MemberSummary:
     display_name: str
     role: str
     team: str | None
+    # The language the member is spoken to in (a supported locale), None for the default.
+    locale: str | None = None
 
 
 class MemberDirectory:
@@ -60,6 +62,7 @@ class MemberDirectory:
                 display_name=member.display_name,
                 role=str(member.role),
                 team=member.team.name if member.team else None,
+                locale=member.locale,
             )
 
     async def exists(self, platform: str, user_id: str, workspace: str = "") -> bool:

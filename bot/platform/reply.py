@@ -69,12 +69,18 @@ async def show_reply(
     then the home, when the reply changed what it shows (``reply.refresh_home``) or the adapter
     knows the event came from it (``refresh_home``). ``quiet`` leaves the messages out (a press
     on the home, whose refresh is the answer). One failed part is logged; the rest is shown."""
+    with speaking(reply.locale):  # the notes added here are in the reply's language
+        await _show(reply, surface, platform=platform, quiet=quiet, refresh_home=refresh_home)
+
+
+async def _show(
+    reply: Reply, surface: ReplySurface, *, platform: str, quiet: bool, refresh_home: bool
+) -> None:
     messages = [] if quiet else list(reply.messages)
     if reply.form is not None:
         opened = await _attempt(platform, "open a form", surface.open_form, reply.form)
         if opened is False:
-            with speaking(reply.locale):
-                messages.append(form_not_opened(reply.form))
+            messages.append(form_not_opened(reply.form))
     if reply.update is not None:
         await _attempt(platform, "update a card", surface.update_card, reply.update)
     if reply.error:

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import DigestKind, parse_enum
 from bot.errors import InvalidInput
-from bot.i18n import _
+from bot.i18n import _, normalize_locale
 from bot.storage.models import Member
 
 DAILY, WEEKLY = "daily", "weekly"
@@ -150,3 +150,15 @@ def describe_preferences(member: Member) -> list[tuple[str, str]]:
         ),
         (_("Quiet hours"), f"{quiet} ({member.timezone})" if member.quiet_hours else quiet),
     ]
+
+
+def choose_language(member: Member, locale: str | None, platform_hint: str | None = None) -> None:
+    """A member picks the language the bot speaks to them (``locale``, one of bot.i18n's
+    SUPPORTED), kept whatever their platform says; None follows the platform again, from this
+    event's hint (``platform_hint``) at once, or the workspace's default until one comes."""
+    if locale is None:
+        member.locale = normalize_locale(platform_hint)
+        member.locale_chosen = False
+    else:
+        member.locale = locale
+        member.locale_chosen = True

@@ -433,7 +433,7 @@ def test_the_slack_manifest_and_the_teams_package_declare_the_message_actions() 
     teams = manifest("12345678-1234-1234-1234-123456789abc", "https://bot.example.com")
     [extension] = teams["composeExtensions"]
     assert extension["botId"] == teams["id"]
-    [command] = extension["commands"]
+    [command] = [c for c in extension["commands"] if c["id"] == VOICE_COMMAND]
     assert (command["id"], command["type"], command["context"], command["fetchTask"]) == (
         VOICE_COMMAND,
         "action",

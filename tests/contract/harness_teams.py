@@ -33,6 +33,7 @@ from bot.platform import DeliveryTarget, SendResult
 from tests.contract.harness import (
     COMMAND,
     FORM,
+    HOME,
     INSTALL,
     MESSAGE,
     PRESS,
@@ -48,7 +49,15 @@ from tests.contract.harness import (
 )
 from tests.inbox_support import inbox_settled
 from tests.teams_fake import FakeConnector, _Refused, card_validator
-from tests.teams_support import APP_ID, TENANT, TeamsStack, TeamsUser, teams_stack, user
+from tests.teams_support import (
+    APP_ID,
+    TENANT,
+    TeamsStack,
+    TeamsUser,
+    registration,
+    teams_stack,
+    user,
+)
 
 # Teams refuses an activity over 28 KB (the Connector's 413 MessageSizeTooBig).
 MAX_ACTIVITY_BYTES = 28 * 1024
@@ -289,7 +298,8 @@ class TeamsSession(PlatformSession):
         )
 
     async def open_home(self, person: str, *, delivery_id: str | None = None) -> int:
-        raise NotImplementedError("the Teams app has no personal tab (no home surface)")
+        """The person asks for their home card in their personal chat (typing ``home``)."""
+        return await self._post(self._activity("message", person, delivery_id, text="home"))
 
     async def forged(self) -> int:
         return await self._refused(self._token(valid=False))
@@ -515,6 +525,9 @@ def _shown(logged: _Logged, to: str) -> list[Shown]:
         str(n.get("type", "")).startswith("Input.") for card in cards for n in _walk(card)
     ):
         kind = "form"
+    if kind in ("message", "update") and any(card.get("refresh") for card in cards):
+        # A card that refreshes itself for its owner (Universal Actions): their home.
+        kind = "home"
     native = cards[0] if len(cards) == 1 else cards
     return [Shown(kind, to, text, native, ref)]
 
@@ -525,10 +538,22 @@ def _where(error: ValidationError) -> str:
 
 class TeamsHarness(PlatformHarness):
     platform: ClassVar[str] = "teams"
-    # No HOME (the app has no personal tab) and no EPHEMERAL (a bot's messages in Teams are
+    # HOME is the home card in the personal chat; no EPHEMERAL (a bot's messages in Teams are
     # seen by the whole conversation; an invoke's short notice is recorded as "ephemeral").
     supports: ClassVar[frozenset[str]] = frozenset(
-        {MESSAGE, COMMAND, PRESS, FORM, REACTION, INSTALL, RETRIES, SIGNED, RATE_LIMITS, UPDATE}
+        {
+            MESSAGE,
+            COMMAND,
+            PRESS,
+            FORM,
+            REACTION,
+            INSTALL,
+            RETRIES,
+            SIGNED,
+            RATE_LIMITS,
+            UPDATE,
+            HOME,
+        }
     )
 
     @asynccontextmanager
@@ -547,8 +572,7 @@ class TeamsHarness(PlatformHarness):
                     teams_stack(
                         settings,
                         connector,
-                        MICROSOFT_APP_ID=APP_ID,
-                        MICROSOFT_APP_PASSWORD="pw",
+                        **registration(),
                         BOT_OPENID_METADATA_URL=identity.openid_metadata_url,
                         BOT_LOGIN_URL=identity.login_url,
                     ) as stack,

@@ -105,6 +105,8 @@ async def test_an_update_replaces_the_card_that_was_pressed(platform: PlatformSe
 @pytest.mark.needs(PRESS, HOME)
 async def test_a_reply_that_changed_the_home_refreshes_it(platform: PlatformSession) -> None:
     sent = await sent_card(platform)
+    assert accepted(await platform.open_home("alice"))  # the home is there before it changes
+    await platform.settle()
     platform.forget()
     platform.recorder.script = answer_with(Reply(refresh_home=True))
     assert accepted(await platform.press("alice", sent.platform_ref or "", "Vote for it"))

@@ -29,6 +29,7 @@ from bot.config import Settings
 from bot.domain import Role
 from bot.errors import InvalidInput, PermissionDenied
 from bot.http_limits import SIGNED_ENDPOINTS
+from bot.i18n.formats import format_date
 from bot.platform import AdapterRegistry
 from bot.services.kpi_import import import_kpi_file
 from bot.services.kpi_readings import record_reading
@@ -617,8 +618,10 @@ async def test_a_reading_is_recorded_on_the_objectives_page_and_a_bad_one_comes_
     assert status == 303 and location == "/console/objectives"
     status, html = await browsers[0].get("/console/objectives")
     assert status == 200
-    assert f"Recorded 52 minutes for &#39;Answer fast&#39; on {day(3)}." in html
-    assert f"<td>{day(3)}</td><td>52 minutes</td>" in html
+    # The page shows the day as the reader's language writes it (here English: "Dec 3, 2026").
+    shown = format_date(date.fromisoformat(day(3)))
+    assert f"Recorded 52 minutes for &#39;Answer fast&#39; on {shown}." in html
+    assert f"<td>{shown}</td><td>52 minutes</td>" in html
     assert "target 60 minutes" in html
     assert await stored(app) == [(day(3), 52, "console")]
     async with browsers[0].http.get(browsers[0].base + "/console/objectives/kpi.png") as chart:

@@ -25,7 +25,7 @@ from bot.app import Application
 from bot.chat.voice_commands import voice_receipt
 from bot.compose.suggestion_cards import announcement, receipt, rollup_message, voting_card
 from bot.config import Settings
-from bot.console.web import HERE as CONSOLE
+from bot.console.web import TEMPLATE_OPTIONS, prepare_templates
 from bot.events import CommandInvoked
 from bot.messages import Message
 from bot.plugins import VoiceLogged
@@ -160,10 +160,8 @@ def test_the_terminal_shows_no_escape_sequences(text: str) -> None:
 @FAST
 @given(hostile_text)
 def test_console_html_escapes_everything(text: str) -> None:
-    environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(CONSOLE / "templates"),
-        autoescape=jinja2.select_autoescape(default=True),
-    )
+    environment = jinja2.Environment(**TEMPLATE_OPTIONS)  # the console's own, translated
+    prepare_templates(environment)
     html = environment.get_template("error.html").render(title=text, text=text, pages=[])
     body = html.split("<main", 1)[1]
     assert "<script" not in body and "<img" not in body and "{{ 7" not in body.replace("{{ 7 *", "")

@@ -21,6 +21,7 @@ from bot.services.digests import add_digest
 from bot.services.members import add_member, find_member
 from bot.services.permissions import OPERATOR
 from bot.storage.models import Delivery, Feedback, Suggestion
+from tests.botframework_identity import BOT_FRAMEWORK_SCOPE
 from tests.inbox_support import inbox_settled
 from tests.teams_fake import FakeConnector, adaptive_card_error
 from tests.teams_support import (
@@ -475,7 +476,10 @@ def test_the_teams_package_holds_a_manifest_and_both_icons(tmp_path, monkeypatch
     result = CliRunner().invoke(cli, ["teams", "package", "--output", "app.zip"])
     assert result.exit_code == 0, result.output
     with zipfile.ZipFile(tmp_path / "app.zip") as archive:
-        assert sorted(archive.namelist()) == ["color.png", "manifest.json", "outline.png"]
+        languages = ["de.json", "es.json", "fr.json", "ja.json", "pt-br.json"]
+        assert sorted(archive.namelist()) == sorted(
+            ["color.png", "manifest.json", "outline.png", *languages]
+        )
         manifest = json.loads(archive.read("manifest.json"))
         color, outline = archive.read("color.png"), archive.read("outline.png")
     assert manifest["id"] == manifest["bots"][0]["botId"] == "12345678-1234-1234-1234-123456789abc"
@@ -493,10 +497,20 @@ def test_the_teams_package_holds_a_manifest_and_both_icons(tmp_path, monkeypatch
 # ----- authentication --------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    "app_type",
+    [
+        pytest.param(None, id="single-tenant (the default)"),
+        pytest.param("MultiTenant", id="multi-tenant"),
+        pytest.param("UserAssignedMSI", id="user-assigned managed identity"),
+    ],
+)
 async def test_with_an_app_id_every_request_needs_a_valid_bot_framework_token(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, app_type: str | None
 ) -> None:
-    async with authenticated_teams_stack(settings, monkeypatch) as (teams, identity):
+    async with authenticated_teams_stack(settings, monkeypatch, app_type) as (teams, identity):
+        adapter = teams.app.adapters["teams"]
+        assert adapter.config.app_type == (app_type or "SingleTenant")  # type: ignore[attr-defined]
         connector = teams.connector
         hello = teams.activity("message", ALICE, text="help")
         refusals = {
@@ -533,7 +547,13 @@ async def test_with_an_app_id_every_request_needs_a_valid_bot_framework_token(
         assert status in (200, 201)
         await teams.settle()
         assert len(connector.calls_to("reply")) == 2
-        assert len(identity.token_requests) == 1
+        if app_type == "UserAssignedMSI":  # its token came from the identity, asked once
+            [asked] = identity.managed_identity_requests
+            assert asked["client_id"] == APP_ID and asked["resource"] == BOT_FRAMEWORK_SCOPE
+            assert identity.token_requests == []
+        else:  # its token came from Azure AD's token endpoint, asked once, with the secret
+            [asked] = identity.token_requests
+            assert (asked["client_id"], asked["client_secret"]) == (APP_ID, "pw")
 
 
 async def test_without_an_app_id_only_this_machine_is_served(settings: Settings) -> None:

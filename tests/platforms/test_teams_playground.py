@@ -442,3 +442,104 @@ async def run_the_loop(pg: Playground, bot: Bot, env: dict[str, str], cwd: Path,
         if (error := adaptive_card_error(card)) is not None
     ]
     assert not errors, "\n".join(errors)
+
+
+async def test_turn_into_suggestion_and_the_home_card_in_the_agents_playground(
+    tmp_path: Path, playground_installed: Path
+) -> None:
+    """The playground (0.2.28) passes message extension invokes to the bot
+    (``POST /_conversation/v1/invoke`` with ``composeExtension/fetchTask`` or ``submitAction``)
+    and answers with the bot's ``task``; it has no message menu, so the message's payload is
+    written here as Teams sends it. The home card's refresh is pressed as Teams would run it."""
+    env = {
+        **os.environ,
+        "ADVOCACY_SECRET_KEY": "teams-playground-key-5be0c1d7a8e94f3a2b6c9d01",
+        "DATABASE_URL": "",
+        "ADVOCACY_DATA_DIR": "",
+        "LOG_LEVEL": "INFO",
+        "MICROSOFT_APP_ID": "",
+        "PUBLIC_URL": "https://advocacy.example.com",
+    }
+    db = tmp_path / "advocacy.db"
+    bot = Bot(env, tmp_path)
+    playground: Playground | None = None
+    try:
+        async with asyncio.timeout(TEST_TIMEOUT):
+            await bot.start()
+            async with Playground(bot.endpoint, tmp_path / "playground") as playground:
+                await suggest_from_a_message_and_open_the_home(playground, env, tmp_path, db)
+    except BaseException:
+        print("".join(bot.log))
+        if playground is not None:
+            print(playground.output())
+        raise
+    finally:
+        await bot.stop()
+
+
+async def suggest_from_a_message_and_open_the_home(
+    pg: Playground, env: dict[str, str], cwd: Path, db: Path
+) -> None:
+    me = pg.user
+    await run_cli(
+        env,
+        cwd,
+        "members",
+        "add",
+        "teams",
+        me["aadObjectId"],
+        "--name",
+        me["name"],
+        "--team",
+        "Support",
+        "--role",
+        "manager",
+        "--workspace",
+        pg.tenant_id,
+    )
+    await pg.say("hello")
+    await pg.wait_for_bot_message("/help")
+    link = "https://teams.microsoft.com/l/message/19:support@thread.tacv2/1700000000000"
+    command = {
+        "commandId": "turnIntoSuggestion",
+        "commandContext": "message",
+        "messagePayload": {
+            "id": "1700000000000",
+            "body": {"contentType": "html", "content": "<p>Publish the <b>on-call</b> rota</p>"},
+            "linkToMessage": link,
+        },
+    }
+    answer = await pg.message_action("composeExtension/fetchTask", command)
+    assert answer["task"]["type"] == "continue"
+    form = answer["task"]["value"]["card"]["content"]
+    assert adaptive_card_error(form) is None
+    [submit] = form["actions"]
+    seen = len(pg.messages())
+    closed = await pg.message_action(
+        "composeExtension/submitAction",
+        {
+            **command,
+            "data": {
+                **submit["data"],
+                "text": "Publish the on-call rota",
+                "objective": "-",
+                "anonymous": "false",
+            },
+        },
+    )
+    assert not closed.get("task")  # no response: the dialog closes
+    await pg.wait_for_bot_message("#1", after=seen)  # the confirmation, in the personal chat
+    assert query(db, "SELECT text, source_url FROM suggestions") == [
+        ("Publish the on-call rota", link)
+    ]
+
+    seen = len(pg.messages())
+    await pg.say("home")
+    home = await pg.wait_for_bot_message("Publish the on-call rota", after=seen)
+    [card] = home.cards
+    assert adaptive_card_error(card) is None
+    assert card["refresh"]["userIds"] == [me["id"]]
+    fresh = await pg.execute(home, card["refresh"]["action"])
+    assert fresh["type"] == "application/vnd.microsoft.card.adaptive"
+    assert "Answer / set status" in json.dumps(fresh["value"])
+    assert adaptive_card_error(fresh["value"]) is None

@@ -18,7 +18,7 @@ from bot.app import Application
 from bot.cli.main import cli
 from bot.inbox import DONE, FAILED, PENDING, Inbox, InboxItem, Receipt, RetryLater
 from bot.sealing import Sealer
-from bot.storage.database import WriterTurn
+from bot.storage.database import DatabaseBusy, WriterTurn
 from bot.storage.models import InboxEvent
 from bot.storage.types import utcnow
 from tests.inbox_support import until_settled, working
@@ -295,3 +295,34 @@ async def test_events_sealed_with_another_key_wait_and_are_said_once(
     lines = [r for r in caplog.records if r.name == "bot.inbox"]
     assert len(lines) == 1 and "ADVOCACY_SECRET_KEY" in lines[0].getMessage()
     assert {r.status for r in await rows(app)} == {PENDING}
+
+
+async def test_a_database_busy_at_start_delays_the_worker_but_does_not_end_it(
+    app: Application, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Under load the main database can stay busy past its time-out while the worker starts:
+    the worker waits and tries again, or acknowledged events would wait for the next restart."""
+    handled: list[dict[str, Any]] = []
+    busy_left = [2]
+    take_over = app.inbox._take_over_shared_inbox
+
+    async def busy_then_free() -> None:
+        if busy_left[0]:
+            busy_left[0] -= 1
+            raise DatabaseBusy("the database stayed busy; try again in a moment")
+        await take_over()
+
+    async def handler(item: InboxItem, receipt: Receipt) -> None:
+        async with app.db.transaction() as session:
+            if await receipt.mark_done(session):
+                handled.append(item.payload)
+
+    monkeypatch.setattr(app.inbox, "_take_over_shared_inbox", busy_then_free)
+    app.inbox.register("test", handler)
+    await app.inbox.accept("slack", "test", "Ev-busy", {"n": 1})
+    with caplog.at_level(logging.WARNING, logger="bot.inbox.worker"):
+        async with working(app.inbox):
+            await until_settled(app.inbox)
+    assert handled == [{"n": 1}]
+    assert busy_left == [0]
+    assert "busy at start" in caplog.text
