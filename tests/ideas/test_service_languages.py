@@ -105,7 +105,7 @@ async def test_a_permission_refusal_names_roles_and_the_deed_in_the_members_lang
     japanese = await say(app, speaker("yuki", "ja"), "answer", "1 planned やります。")
     assert german.error is not None
     assert "Nur Manager oder Admins können Vorschläge beantworten" in german.error
-    assert "Ihre Rolle: Mitarbeiter/in" in german.error
+    assert "Ihre Rolle: Mitarbeiter." in german.error
     assert "advocacy roles grant PLATFORM USER_ID ROLE" in german.error  # a command, as typed
     assert japanese.error is not None
     assert "提案に回答することができるのはマネージャーまたは管理者だけです" in japanese.error
