@@ -6,14 +6,22 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
+# A font with Japanese glyphs, so charts for Japanese readers (and Japanese objective names) are
+# drawn in Japanese instead of as empty boxes; matplotlib finds it through fontconfig.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends fonts-noto-cjk \
+    && rm -rf /var/lib/apt/lists/*
+
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY adapters ./adapters
 COPY content ./content
-# The demo's files and its tour are package data: the install carries them (checked here).
+# The demo's files, its tour and the catalogues are package data: the install carries them
+# (checked here: the demo's tour runs, and the German catalogue is found).
 RUN pip install ".[postgres]" \
     && advocacy demo --tour > /dev/null \
+    && cd / && python -c "from bot.i18n.catalogues import translations_for as t; assert t('de').singular" \
     && useradd --create-home --uid 10001 --shell /usr/sbin/nologin advocacy \
     && mkdir -p /data \
     && chown advocacy:advocacy /data

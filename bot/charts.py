@@ -12,14 +12,17 @@ from __future__ import annotations
 import io
 import math
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
 from bot.compose.kpi_text import kpi_distance, kpi_number, kpi_trend, kpi_value, reading_day
-from bot.compose.text import plural
+from bot.compose.text import day_month
+from bot.i18n import N_, _, current_locale, ngettext, speaking
+from bot.i18n.formats import format_date, format_number
 from bot.services.objectives_report import ObjectiveFigures, ObjectivesReport
 from bot.text_safety import in_written_order
 
@@ -32,7 +35,25 @@ COLOURS = {
 }
 # Characters per line of an objective's name beside its bars: names wrap, never cut.
 LABEL_WIDTH = {False: 26, True: 48}
-SENTIMENT_NOTE = "Red: customers felt negative (below 0) this period; green: 0 or above."
+SENTIMENT_NOTE = N_("Red: customers felt negative (below 0) this period; green: 0 or above.")
+# Fonts that draw Japanese, the first one installed is used (after DejaVu Sans, for the glyphs
+# it lacks). Without one, a chart for a Japanese reader is drawn in English: matplotlib would draw
+# its Japanese words as empty boxes. The Docker image may add fonts-noto-cjk.
+CJK_FONTS = (
+    "Noto Sans CJK JP",
+    "Noto Sans JP",
+    "Source Han Sans JP",
+    "IPAexGothic",
+    "IPAGothic",
+    "TakaoGothic",
+    "VL Gothic",
+    "Hiragino Sans",
+    "Yu Gothic",
+    "MS Gothic",
+    "Droid Sans Fallback",
+    "WenQuanYi Zen Hei",
+)
+NEEDS_CJK = ("ja",)
 
 
 @cache
@@ -42,7 +63,30 @@ def _pyplot() -> Any:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    font = cjk_font()
+    if font is not None:  # once, for every chart: threads drawing at once share rcParams
+        plt.rcParams["font.family"] = ["DejaVu Sans", font]
     return plt
+
+
+@cache
+def cjk_font() -> str | None:
+    """The installed font that draws Japanese, if any."""
+    from matplotlib import font_manager
+
+    installed = {font.name for font in font_manager.fontManager.ttflist}
+    return next((name for name in CJK_FONTS if name in installed), None)
+
+
+@contextmanager
+def chart_language() -> Iterator[str]:
+    """Draw in the language being spoken where its glyphs can be drawn, else in English (with a
+    CJK font installed, ``_pyplot`` adds it after DejaVu Sans for the glyphs that one lacks)."""
+    locale = current_locale()
+    if locale in NEEDS_CJK and cjk_font() is None:
+        locale = "en"
+    with speaking(locale):
+        yield locale
 
 
 def _label(text: str, narrow: bool) -> str:
@@ -76,7 +120,8 @@ def _names_above(axes: Any, positions: list[float], labels: list[str]) -> None:
 
 def objectives_chart(report: ObjectivesReport, *, narrow: bool = False) -> bytes:
     """The objectives report as a PNG (see ``objectives_figure``)."""
-    return _png(_pyplot(), objectives_figure(report, narrow=narrow))
+    with chart_language():
+        return _png(_pyplot(), objectives_figure(report, narrow=narrow))
 
 
 def objectives_figure(report: ObjectivesReport, *, narrow: bool = False) -> Any:
@@ -104,7 +149,7 @@ def objectives_figure(report: ObjectivesReport, *, narrow: bool = False) -> Any:
     positions = [step * index for index in range(len(rows))]
     useful.barh(positions, [100 * (row.useful_share or 0) for row in rows], color=COLOURS["now"])
     useful.set_xlim(0, 100)
-    useful.set_title("Found the content useful (%)")
+    useful.set_title(_("Found the content useful (%)"))
     if narrow:
         for axes in (useful, ideas, voice):
             _names_above(axes, positions, labels)
@@ -116,18 +161,34 @@ def objectives_figure(report: ObjectivesReport, *, narrow: bool = False) -> Any:
     filed = [row.suggestions.filed for row in rows]
     answered = [row.suggestions.answered for row in rows]
     ideas.barh(
-        [p - 0.2 for p in positions], filed, height=0.4, color=COLOURS["filed"], label="filed"
+        [p - 0.2 for p in positions],
+        filed,
+        height=0.4,
+        color=COLOURS["filed"],
+        # Translators: a chart's legend: suggestions filed (and answered).
+        label=_("filed"),
     )
     ideas.barh(
-        [p + 0.2 for p in positions], answered, height=0.4, color=COLOURS["now"], label="answered"
+        [p + 0.2 for p in positions],
+        answered,
+        height=0.4,
+        color=COLOURS["now"],
+        # Translators: a chart's legend: suggestions answered.
+        label=_("answered"),
     )
     ideas.set_xlim(0, max([*filed, 1]) * 1.15)
     ideas.xaxis.set_major_locator(MaxNLocator(integer=True))  # ideas are counted whole
-    ideas.set_title("Suggestions")
+    ideas.set_title(_("Suggestions"))
     _legend_below(ideas, narrow)
     for position, row in zip(positions, rows, strict=True):
         if row.suggestions.merged_into_other:
-            ideas.text(0, position, " in 'other' (under 5 people)", va="center", fontsize="small")
+            ideas.text(
+                0,
+                position,
+                " " + _("in 'other' (under 5 people)"),
+                va="center",
+                fontsize="small",
+            )
 
     before = [row.sentiment_before or 0 for row in rows]
     now = [row.sentiment or 0 for row in rows]
@@ -140,19 +201,25 @@ def objectives_figure(report: ObjectivesReport, *, narrow: bool = False) -> Any:
     )
     voice.axvline(0, color="#334155", linewidth=0.8)
     voice.set_xlim(-1, 1)
-    voice.set_title("Customer sentiment (-1 to 1)")
+    voice.set_title(_("Customer sentiment (-1 to 1)"))
     _legend_below(
         voice,
         narrow,
         {
-            "previous period": Patch(color=COLOURS["before"]),
-            "this period, 0 or above": Patch(color=COLOURS["good"]),
-            "this period, negative": Patch(color=COLOURS["bad"]),
+            _("previous period"): Patch(color=COLOURS["before"]),
+            _("this period, 0 or above"): Patch(color=COLOURS["good"]),
+            _("this period, negative"): Patch(color=COLOURS["bad"]),
         },
     )
 
     days = max(1, round((report.until - report.since).total_seconds() / 86_400))
-    figure.suptitle(f"Objectives, last {plural(days, 'day')} (to {report.until:%d %b %Y})")
+    figure.suptitle(
+        ngettext(
+            "Objectives, last {count} day (to {date})",
+            "Objectives, last {count} days (to {date})",
+            days,
+        ).format(count=format_number(days), date=format_date(report.until))
+    )
     return figure
 
 
@@ -182,7 +249,8 @@ STAR_LABEL_SPAN = {False: 0.06, True: 0.15}
 
 def kpi_chart(report: ObjectivesReport, *, narrow: bool = False) -> bytes:
     """Each KPI over the report's period as a PNG (see ``kpi_figure``)."""
-    return _png(_pyplot(), kpi_figure(report, narrow=narrow))
+    with chart_language():
+        return _png(_pyplot(), kpi_figure(report, narrow=narrow))
 
 
 def kpi_headline(row: ObjectiveFigures, since: datetime, width: int = 200) -> str:
@@ -191,7 +259,7 @@ def kpi_headline(row: ObjectiveFigures, since: datetime, width: int = 200) -> st
     than a line is wrapped, not cut off at a phone's edge)."""
     k = row.kpi_figures
     if k.latest is None:
-        return "No readings yet"
+        return _("No readings yet")
     latest = kpi_value(k.latest, k.unit)
     if k.latest_on is not None and k.latest_on < since:  # no reading in the period
         latest += f" ({reading_day(k.latest_on, since)})"
@@ -230,18 +298,22 @@ def kpi_figure(report: ObjectivesReport, *, narrow: bool = False) -> Any:
     size = (4.4 if narrow else 10, sum(panels) + count * (SENTIMENT_STRIP + 0.8) + 1.3)
     figure = plt.figure(figsize=size, layout="constrained")
     days = max(1, round((report.until - report.since).total_seconds() / 86_400))
-    title = f"KPIs, last {plural(days, 'day')} (to {report.until:%d %b %Y})"
+    title = ngettext(
+        "KPIs, last {count} day (to {date})", "KPIs, last {count} days (to {date})", days
+    ).format(count=format_number(days), date=format_date(report.until))
     if unmeasured and rows:
-        note = "No reading in the period: " + ", ".join(in_written_order(t) for t in unmeasured)
+        note = _("No reading in the period: {objectives}").format(
+            objectives=", ".join(in_written_order(t) for t in unmeasured)
+        )
         title += "\n" + "\n".join(textwrap.wrap(note, KPI_TITLE_WIDTH[narrow]))
     figure.suptitle(title)
     if not rows:
         figure.text(
             0.5,
             0.5,
-            "No KPI readings in this period yet:\nadvocacy objectives record KEY VALUE"
+            _("No KPI readings in this period yet:\nadvocacy objectives record KEY VALUE")
             if every
-            else "No objectives yet",
+            else _("No objectives yet"),
             ha="center",
             va="center",
         )
@@ -257,16 +329,17 @@ def kpi_figure(report: ObjectivesReport, *, narrow: bool = False) -> Any:
         _kpi_panel(kpi_axes, row, report, narrow)
         _sentiment_strip(mood, row, narrow)
     handles = {
-        "KPI": Line2D([], [], color=KPI_COLOURS["kpi"], marker="o", linewidth=2),
-        "target": Line2D([], [], color=KPI_COLOURS["target"], linestyle="--"),
-        "meets the target": Patch(color=KPI_COLOURS["met_zone"]),
-        "idea done": Line2D(
+        _("KPI"): Line2D([], [], color=KPI_COLOURS["kpi"], marker="o", linewidth=2),
+        # Translators: a chart's legend: the KPI's target line.
+        _("target"): Line2D([], [], color=KPI_COLOURS["target"], linestyle="--"),
+        _("meets the target"): Patch(color=KPI_COLOURS["met_zone"]),
+        _("idea done"): Line2D(
             [], [], color=KPI_COLOURS["idea"], linestyle=":", marker="*", markersize=9
         ),
-        "content sent": Line2D(
+        _("content sent"): Line2D(
             [], [], color=KPI_COLOURS["content"], linestyle="", marker="^", markersize=7
         ),
-        "customer sentiment (weekly)": Patch(color=KPI_COLOURS["good"]),
+        _("customer sentiment (weekly)"): Patch(color=KPI_COLOURS["good"]),
     }
     figure.legend(
         list(handles.values()),
@@ -309,7 +382,7 @@ def _kpi_panel(axes: Any, row: ObjectiveFigures, report: ObjectivesReport, narro
         axes.text(  # at the left: the newest reading is labelled at the right
             0.01,
             k.target_value,
-            f"target {in_written_order(kpi_value(k.target_value, k.unit))}",
+            _("target {target}").format(target=in_written_order(kpi_value(k.target_value, k.unit))),
             transform=blended_transform_factory(axes.transAxes, axes.transData),
             ha="left",
             va="bottom",
@@ -347,7 +420,7 @@ def _kpi_panel(axes: Any, row: ObjectiveFigures, report: ObjectivesReport, narro
         axes.text(
             0.5,
             0.5,
-            "No readings yet",
+            _("No readings yet"),
             ha="center",
             va="center",
             transform=axes.transAxes,
@@ -404,7 +477,7 @@ def _kpi_panel(axes: Any, row: ObjectiveFigures, report: ObjectivesReport, narro
         axes.text(
             0.99,
             0.97,
-            "ideas done: not shown (fewer than 5 people)",
+            _("ideas done: not shown (fewer than 5 people)"),
             transform=axes.transAxes,
             ha="right",
             va="top",
@@ -412,7 +485,7 @@ def _kpi_panel(axes: Any, row: ObjectiveFigures, report: ObjectivesReport, narro
             color="#475569",
             bbox={"facecolor": "white", "alpha": 0.8, "linewidth": 0, "pad": 1},
         )
-    axes.set_ylabel(in_written_order(k.unit or "value"), fontsize="small")
+    axes.set_ylabel(in_written_order(k.unit or _("value")), fontsize="small")
     # 1,500,000 rather than 1.5 under a "1e6" a manager has to decode.
     axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: kpi_number(value)))
     axes.tick_params(labelbottom=False, labelsize="small")
@@ -436,7 +509,8 @@ def _star_groups(
 
 
 def _sentiment_strip(axes: Any, row: ObjectiveFigures, narrow: bool) -> None:
-    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
+    from matplotlib.dates import AutoDateLocator, date2num, num2date
+    from matplotlib.ticker import FuncFormatter
 
     weeks = row.timeline.sentiment
     if weeks:
@@ -450,7 +524,7 @@ def _sentiment_strip(axes: Any, row: ObjectiveFigures, narrow: bool) -> None:
         axes.text(
             0.5,
             0.5,
-            "no customer voice",
+            _("no customer voice"),
             ha="center",
             va="center",
             transform=axes.transAxes,
@@ -460,10 +534,12 @@ def _sentiment_strip(axes: Any, row: ObjectiveFigures, narrow: bool) -> None:
     axes.axhline(0, color="#334155", linewidth=0.6)
     axes.set_ylim(-1, 1)
     axes.set_yticks([-1, 0, 1])
-    axes.set_ylabel("sentiment", fontsize="x-small")
+    axes.set_ylabel(_("sentiment"), fontsize="x-small")
     locator = AutoDateLocator(minticks=2, maxticks=4 if narrow else 8)
     axes.xaxis.set_major_locator(locator)
-    axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    # Day and month in the reader's language ("Dec 6" / "6. Dez." / "12月6日"); drawn at savefig,
+    # inside the chart's language.
+    axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _at: day_month(num2date(value))))
     axes.tick_params(labelsize="x-small")
 
 
@@ -529,7 +605,7 @@ def theme_trend(
         back = max(0, (until - received_at).days // step)
         if back >= points:
             continue
-        for theme in item_themes or ["(no theme)"]:
+        for theme in item_themes or [_("(no theme)")]:
             counts.setdefault(theme, [0] * points)[points - 1 - back] += 1
     top = sorted(counts.items(), key=lambda pair: -sum(pair[1]))[:themes]
     ends = [until - timedelta(days=step * back) for back in reversed(range(points))]
@@ -544,7 +620,9 @@ def theme_trend_chart(
     narrow: bool = False,
 ) -> bytes:
     """Customer voice per week for the five biggest themes as a PNG (see ``theme_trend_figure``)."""
-    return _png(_pyplot(), theme_trend_figure(theme_trend(rows, since, until), narrow=narrow))
+    with chart_language():
+        trend = theme_trend(rows, since, until)
+        return _png(_pyplot(), theme_trend_figure(trend, narrow=narrow))
 
 
 def theme_trend_figure(trend: ThemeTrend, *, narrow: bool = False) -> Any:
@@ -574,10 +652,21 @@ def theme_trend_figure(trend: ThemeTrend, *, narrow: bool = False) -> Any:
             clip_on=False,  # a point at 0 shows whole, not cut by the axis
         )
         line.set_transform(axes.transData + lift)  # after plotting: the limits stay the data's
-    every = "week" if trend.days_per_point == 7 else plural(trend.days_per_point, "day")
-    axes.set_title(f"Customer voice per {every}, biggest themes")
-    axes.set_ylabel("items")
-    axes.set_xlabel(f"{plural(trend.days_per_point, 'day')} to")
+    step = trend.days_per_point
+    if step == 7:
+        axes.set_title(_("Customer voice per week, biggest themes"))
+    else:
+        axes.set_title(
+            ngettext(
+                "Customer voice per {count} day, biggest themes",
+                "Customer voice per {count} days, biggest themes",
+                step,
+            ).format(count=format_number(step))
+        )
+    # Translators: a chart's axis: customer-voice items counted.
+    axes.set_ylabel(_("items"))
+    # Translators: under a chart's dates: each point counts the days up to its date.
+    axes.set_xlabel(ngettext("{count} day to", "{count} days to", step).format(count=step))
     highest = max([max(series) for _, series in trend.counts] or [0])
     top = max(1, highest) * 1.08
     axes.set_ylim(-top * 0.03, top)  # a line lifted below 0 stays inside the plot
@@ -592,7 +681,11 @@ def theme_trend_figure(trend: ThemeTrend, *, narrow: bool = False) -> Any:
         )
     else:
         axes.text(
-            0.5, 0.5, "No customer voice in this period", ha="center", transform=axes.transAxes
+            0.5,
+            0.5,
+            _("No customer voice in this period"),
+            ha="center",
+            transform=axes.transAxes,
         )
     return figure
 
@@ -608,7 +701,7 @@ def _date_ticks(axes: Any, ends: list[datetime], narrow: bool) -> None:
     labels: list[str] = []
     year: int | None = None
     for end in labelled:
-        labels.append(f"{end.day} {end:%b}" + (f"\n{end.year}" if end.year != year else ""))
+        labels.append(day_month(end) + (f"\n{end.year}" if end.year != year else ""))
         year = end.year
     axes.set_xticks(date2num(labelled), labels)
     unlabelled = [end for end in ends if end not in labelled]

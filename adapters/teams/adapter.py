@@ -68,7 +68,7 @@ from adapters.teams.references import ConversationStore
 from adapters.teams.surface import TeamsSurface
 from adapters.teams.tab import mount_tab
 from bot.events import ActionInvoked, Actor, AppInstalled, Event, FormSubmitted, HomeOpened, Reply
-from bot.i18n import _, speaking
+from bot.i18n import N_, _, speaking
 from bot.messages import Message
 from bot.platform import (
     AdapterContext,
@@ -101,7 +101,7 @@ CARD_ACTION = "adaptiveCard/action"
 # answer after about 15 seconds); the card is updated through the Connector after that.
 INVOKE_BUDGET_SECONDS = 10.0
 # Typed "home" outside the personal chat: the home (a manager's rollup) is never shown there.
-HOME_ELSEWHERE = "Your home is in your personal chat with me: type home there."
+HOME_ELSEWHERE = N_("Your home is in your personal chat with me: type home there.")
 
 
 class TeamsAdapter:
@@ -374,7 +374,7 @@ class TeamsAdapter:
             return
         if (activity.conversation.conversation_type or "personal") != "personal":
             await TeamsSurface(turn_context, self.conversations, origin=None).tell(
-                Message.text(HOME_ELSEWHERE)
+                Message.text(_(HOME_ELSEWHERE))
             )
             return
         await self.home.post(turn_context, reply.messages[0])

@@ -20,6 +20,7 @@ from adapters.teams.parse import (
     task_submit_event,
 )
 from bot.events import ActionInvoked, Actor, FormSubmitted
+from bot.i18n import _
 from bot.messages import Message
 from bot.platform import DeliveryError, DeliveryTarget, actions
 
@@ -49,11 +50,11 @@ class MessageActionDialogs:
         if activity.name == FETCH_TASK:
             event = message_action_event(activity)
             if event is None:
-                return task_message("This action is no longer supported; update the app.")
+                return task_message(_("This action is no longer supported; update the app."))
             return task_answer(await router.handle(event))
         submitted = task_submit_event(activity)
         if not isinstance(submitted, FormSubmitted):
-            return task_message("This form is no longer supported; open it again.")
+            return task_message(_("This form is no longer supported; open it again."))
         reply = await router.handle(submitted)
         opens = DIALOG_FORMS.get(submitted.form_id)
         if reply.error and opens is not None:
@@ -73,8 +74,8 @@ class MessageActionDialogs:
                 self._adapter._spawn(self._tell(submitted.actor, reply.messages))
                 return task_closed()
         if reply.error or reply.duplicate:
-            return task_message(reply.error or "Already received.")
-        return task_message(reply.messages[0].fallback if reply.messages else "Done.")
+            return task_message(reply.error or _("Already received."))
+        return task_message(reply.messages[0].fallback if reply.messages else _("Done."))
 
     async def _reachable(self, actor: Actor) -> bool:
         """Whether the bot has, or can open, a personal chat with ``actor``."""

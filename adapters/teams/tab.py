@@ -12,6 +12,8 @@ from html import escape
 
 from aiohttp import web
 
+from bot.i18n import N_, _, normalize_locale, speaking
+
 TAB_PATH = "/teams/tab"
 # Where Teams (desktop, web, and Microsoft 365's hosts of Teams apps) frames a tab's page.
 TEAMS_FRAME_HOSTS = (
@@ -27,23 +29,26 @@ TAB_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; "
     f"frame-ancestors {' '.join(TEAMS_FRAME_HOSTS)}"
 )
-TAB_TITLE = "Advocacy console"
-TAB_TEXT = (
+TAB_TITLE = N_("Advocacy console")
+TAB_TEXT = N_(
     "Rollups, ideas waiting for an answer, content and digests: the console opens in your "
     "browser, where you sign in once."
 )
-TAB_LINK = "Open the console"
+TAB_LINK = N_("Open the console")
 
 
-def tab_page(console_url: str) -> str:
+def tab_page(console_url: str, language: str | None = None) -> str:
+    """The page in ``language`` (the Teams client's, from Accept-Language)."""
     link = escape(console_url, quote=True)
+    with speaking(language) as locale:
+        title, text, label = _(TAB_TITLE), _(TAB_TEXT), _(TAB_LINK)
     return (
-        "<!doctype html><html lang=en><head><meta charset=utf-8>"
-        f"<title>{escape(TAB_TITLE)}</title>"
+        f"<!doctype html><html lang={locale.replace('_', '-')}><head><meta charset=utf-8>"
+        f"<title>{escape(title)}</title>"
         "<style>body{font-family:'Segoe UI',sans-serif;margin:2rem;line-height:1.5}"
         "a{font-weight:600}</style></head><body>"
-        f"<h1>{escape(TAB_TITLE)}</h1><p>{escape(TAB_TEXT)}</p>"
-        f'<p><a href="{link}" target="_blank" rel="noopener noreferrer">{escape(TAB_LINK)}</a>'
+        f"<h1>{escape(title)}</h1><p>{escape(text)}</p>"
+        f'<p><a href="{link}" target="_blank" rel="noopener noreferrer">{escape(label)}</a>'
         "</p></body></html>"
     )
 
@@ -52,9 +57,9 @@ def mount_tab(app: web.Application, console_url: str) -> None:
     """Serve the tab's page. Its Content-Security-Policy lets Teams frame it (the server's
     default allows no frame), and it goes without ``X-Frame-Options``, which cannot name
     Teams (the server adds ``DENY`` to every answer; it is taken off this one as it leaves)."""
-    page = tab_page(console_url)
 
     async def handle(request: web.Request) -> web.Response:
+        page = tab_page(console_url, normalize_locale(request.headers.get("Accept-Language")))
         response = web.Response(text=page, content_type="text/html")
         response.headers["Content-Security-Policy"] = TAB_POLICY
         return response

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from urllib.parse import quote
 
 from bot.compose import actions
-from bot.compose.text import plural, truncate
+from bot.compose.text import truncate
+from bot.i18n import _, ngettext
+from bot.i18n.formats import format_date, format_number
 from bot.messages import Button, ButtonStyle, Card, Fact, LinkButton, Message, subject_key
 from bot.services.content import with_utm
 from bot.storage.models import ContentItem
+from bot.storage.types import utcnow
 
 SUMMARY_LIMIT = 600
 
@@ -42,24 +46,24 @@ def content_card(item: ContentItem) -> Card:
     subject = {"subject": subject_key("content", item.id)}
     facts = []
     if item.objective is not None:
-        facts.append(Fact("Objective", item.objective.title))
+        facts.append(Fact(_("Objective"), item.objective.title))
     if item.topics:
-        facts.append(Fact("Topics", ", ".join(item.topics)))
+        facts.append(Fact(_("Topics"), ", ".join(item.topics)))
     buttons: list[Button | LinkButton] = [
-        Button("Useful", actions.FEEDBACK_USEFUL, subject, ButtonStyle.PRIMARY),
-        Button("Not relevant", actions.FEEDBACK_NOT_RELEVANT, subject),
-        LinkButton("Read", item.url),
+        Button(_("Useful"), actions.FEEDBACK_USEFUL, subject, ButtonStyle.PRIMARY),
+        Button(_("Not relevant"), actions.FEEDBACK_NOT_RELEVANT, subject),
+        LinkButton(_("Read"), item.url),
     ]
     buttons += [
         LinkButton(
-            f"Share on {NETWORK_NAMES[network]}",
+            _("Share on {network}").format(network=NETWORK_NAMES[network]),
             url,
             track={"subject": subject_key("content", item.id), "network": network},
         )
         for network, url in share_urls(item).items()
     ]
-    buttons.append(Button("Comment", actions.COMMENT_OPEN, subject))
-    buttons.append(Button("Suggest an idea", actions.SUGGEST_OPEN, subject))
+    buttons.append(Button(_("Comment"), actions.COMMENT_OPEN, subject))
+    buttons.append(Button(_("Suggest an idea"), actions.SUGGEST_OPEN, subject))
     return Card(
         title=truncate(item.title, 150),
         text=truncate(item.summary, SUMMARY_LIMIT),
@@ -67,18 +71,35 @@ def content_card(item: ContentItem) -> Card:
         image_url=item.image_url,
         image_alt=item.title,
         buttons=tuple(buttons),
-        footer=truncate(f"Suggested post: {suggested_post(item)}", 300)
+        footer=truncate(_("Suggested post: {post}").format(post=suggested_post(item)), 300)
         if suggested_post(item)
         else "",
         subject=subject_key("content", item.id),
     )
 
 
-def compose_content_digest(digest_name: str, run_id: int, items: Sequence[ContentItem]) -> Message:
+def compose_content_digest(
+    digest_name: str,
+    run_id: int,
+    items: Sequence[ContentItem],
+    *,
+    sent_on: datetime | None = None,
+    zone: str | None = None,
+) -> Message:
+    """The digest's header (its name and the day it goes out: ``sent_on``, now by default, on
+    ``zone``'s calendar), then a card per pick."""
+    count = len(items)
+    day = sent_on or utcnow()
     header = Card(
         title=digest_name,
-        text=f"{plural(len(items), 'pick')} from your strategists. Tell us what helps, and share "
-        "what you believe in.",
+        text=ngettext(
+            "{count} pick from your strategists. Tell us what helps, and share what you believe "
+            "in.",
+            "{count} picks from your strategists. Tell us what helps, and share what you believe "
+            "in.",
+            count,
+        ).format(count=format_number(count)),
+        footer=format_date(day, "long", zone),
         subject=subject_key("digest_run", run_id),
     )
     fallback = f"{digest_name}: " + "; ".join(truncate(item.title, 80) for item in items)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.compose import actions
-from bot.compose.text import plural, truncate
+from bot.compose.text import truncate
 from bot.domain import ContentStatus
+from bot.i18n import N_, _, ngettext
+from bot.i18n.formats import format_date, format_number
 from bot.messages import (
     Button,
     ButtonStyle,
@@ -24,26 +26,26 @@ from bot.plugins import PageInfo
 from bot.storage.models import ContentItem, Objective
 
 STATE_NOTES = {
-    ContentStatus.APPROVED: "✓ Approved: it goes out with the next content digest.",
-    ContentStatus.REJECTED: "✗ Rejected.",
+    ContentStatus.APPROVED: N_("✓ Approved: it goes out with the next content digest."),
+    ContentStatus.REJECTED: N_("✗ Rejected."),
 }
 
 
 def curation_card(item: ContentItem, source: str = "") -> Card:
     value = {"content": item.id}
-    facts = [Fact("From", source or item.source)]
+    facts = [Fact(_("From"), source or item.source)]
     if item.objective is not None:
-        facts.append(Fact("Objective", item.objective.title))
+        facts.append(Fact(_("Objective"), item.objective.title))
     if item.topics:
-        facts.append(Fact("Topics", ", ".join(item.topics)))
+        facts.append(Fact(_("Topics"), ", ".join(item.topics)))
     if item.published_at is not None:
-        facts.append(Fact("Published", item.published_at.strftime("%d %b %Y")))
-    buttons: list[Button | LinkButton] = [LinkButton("Read", item.url)]
+        facts.append(Fact(_("Published"), format_date(item.published_at)))
+    buttons: list[Button | LinkButton] = [LinkButton(_("Read"), item.url)]
     if item.status == ContentStatus.DRAFT:
         buttons = [
-            Button("Approve", actions.CONTENT_APPROVE, value, ButtonStyle.PRIMARY),
-            Button("Reject", actions.CONTENT_REJECT, value, ButtonStyle.DANGER),
-            Button("Edit", actions.CONTENT_EDIT, value),
+            Button(_("Approve"), actions.CONTENT_APPROVE, value, ButtonStyle.PRIMARY),
+            Button(_("Reject"), actions.CONTENT_REJECT, value, ButtonStyle.DANGER),
+            Button(_("Edit"), actions.CONTENT_EDIT, value),
             *buttons,
         ]
     return Card(
@@ -53,7 +55,7 @@ def curation_card(item: ContentItem, source: str = "") -> Card:
         image_url=item.image_url,
         image_alt=item.title,
         buttons=tuple(buttons),
-        footer=STATE_NOTES.get(ContentStatus(item.status), ""),
+        footer=_(STATE_NOTES.get(ContentStatus(item.status), "")),
         subject=subject_key("content", item.id),
     )
 
@@ -61,16 +63,23 @@ def curation_card(item: ContentItem, source: str = "") -> Card:
 def drafts_message(items: Sequence[ContentItem], sources: dict[int, str]) -> Message:
     if not items:
         return Message.text(
-            "No drafts are waiting. Feeds add drafts as they publish; "
-            "add one yourself with /content add URL."
+            _(
+                "No drafts are waiting. Feeds add drafts as they publish; "
+                "add one yourself with /content add URL."
+            )
         )
+    count = len(items)
     return Message(
-        fallback=f"{plural(len(items), 'draft')} waiting for review",
+        fallback=ngettext(
+            "{count} draft waiting for review", "{count} drafts waiting for review", count
+        ).format(count=format_number(count)),
         kind="curation",
         cards=(
             Card(
-                title=f"{plural(len(items), 'draft')} to review",
-                text="Approve what is worth sending; it goes out with the next content digest.",
+                title=ngettext("{count} draft to review", "{count} drafts to review", count).format(
+                    count=format_number(count)
+                ),
+                text=_("Approve what is worth sending; it goes out with the next content digest."),
             ),
             *(curation_card(item, sources.get(item.feed_id or 0, "")) for item in items),
         ),
@@ -81,45 +90,45 @@ def edit_form(item: ContentItem, objectives: Sequence[Objective]) -> Form:
     texts = item.share_texts or {}
     return Form(
         form_id=actions.FORM_CONTENT_EDIT,
-        title=f"Edit #{item.id}",
-        submit_label="Save",
+        title=_("Edit #{number}").format(number=item.id),
+        submit_label=_("Save"),
         context={"content": item.id},
         fields=(
-            FormField("title", "Title", required=True, max_length=300, initial=item.title),
+            FormField("title", _("Title"), required=True, max_length=300, initial=item.title),
             FormField(
                 "summary",
-                "Why it matters",
+                _("Why it matters"),
                 FieldKind.MULTILINE,
                 max_length=3000,
                 initial=item.summary,
             ),
             FormField(
                 "linkedin",
-                "Suggested LinkedIn post",
+                _("Suggested LinkedIn post"),
                 FieldKind.MULTILINE,
                 max_length=3000,
                 initial=texts.get("linkedin") or item.share_text,
             ),
             FormField(
                 "x",
-                "Suggested post on X",
+                _("Suggested post on X"),
                 FieldKind.MULTILINE,
                 max_length=256,
                 initial=texts.get("x", ""),
             ),
             FormField(
                 "objective",
-                "Objective",
+                _("Objective"),
                 FieldKind.SELECT,
                 initial=item.objective.key if item.objective else "",
                 options=(
-                    Option("No particular objective", ""),
+                    Option(_("No particular objective"), ""),
                     *(Option(truncate(o.title, 75), o.key) for o in objectives),
                 ),
             ),
-            FormField("topics", "Topics (comma-separated)", initial=", ".join(item.topics)),
+            FormField("topics", _("Topics (comma-separated)"), initial=", ".join(item.topics)),
             FormField(
-                "expires", "Stop sending it after (days from now; empty: never)", max_length=4
+                "expires", _("Stop sending it after (days from now; empty: never)"), max_length=4
             ),
         ),
     )
@@ -131,28 +140,32 @@ def content_form(
     """The form that adds an article, filled in from what the page says about itself."""
     return Form(
         form_id=actions.FORM_CONTENT_ADD,
-        title="Curate content",
-        submit_label="Add",
+        title=_("Curate content"),
+        submit_label=_("Add"),
         context={"image_url": info.image_url} if info and info.image_url else {},
         fields=(
-            FormField("url", "URL", required=True, max_length=2000, initial=url),
+            FormField("url", _("URL"), required=True, max_length=2000, initial=url),
             FormField(
-                "title", "Title", required=True, max_length=300, initial=info.title if info else ""
+                "title",
+                _("Title"),
+                required=True,
+                max_length=300,
+                initial=info.title if info else "",
             ),
             FormField(
                 "summary",
-                "Why it matters",
+                _("Why it matters"),
                 FieldKind.MULTILINE,
                 max_length=3000,
                 initial=info.summary if info else "",
             ),
-            FormField("share_text", "Suggested post text", FieldKind.MULTILINE, max_length=3000),
+            FormField("share_text", _("Suggested post text"), FieldKind.MULTILINE, max_length=3000),
             FormField(
                 "objective",
-                "Objective",
+                _("Objective"),
                 FieldKind.SELECT,
                 options=(
-                    Option("No particular objective", ""),
+                    Option(_("No particular objective"), ""),
                     *(Option(o.title[:75], o.key) for o in objectives),
                 ),
             ),
@@ -163,10 +176,12 @@ def content_form(
 def library_message(items: Sequence[ContentItem]) -> Message:
     """The approved articles, the first 20 of them."""
     return Message(
-        fallback=f"{plural(len(items), 'item')} in the library",
+        fallback=ngettext(
+            "{count} item in the library", "{count} items in the library", len(items)
+        ).format(count=format_number(len(items))),
         cards=(
             Card(
-                title="Content library",
+                title=_("Content library"),
                 facts=tuple(
                     Fact(f"#{i.id}", f"{i.title} ({i.objective.key if i.objective else '-'})")
                     for i in items[:20]

@@ -7,6 +7,8 @@ from dataclasses import replace
 
 from bot.compose import actions
 from bot.domain import FeedbackKind
+from bot.i18n import N_, _, ngettext
+from bot.i18n.formats import format_number
 from bot.messages import Button, Card, FieldKind, Form, FormField, Message
 
 BUTTON_KINDS = {
@@ -14,8 +16,8 @@ BUTTON_KINDS = {
     actions.FEEDBACK_NOT_RELEVANT: FeedbackKind.NOT_RELEVANT,
 }
 NOTES = {
-    FeedbackKind.USEFUL: "✓ You found this useful. Thanks!",
-    FeedbackKind.NOT_RELEVANT: "✓ Noted: not relevant for you. We'll send better picks.",
+    FeedbackKind.USEFUL: N_("✓ You found this useful. Thanks!"),
+    FeedbackKind.NOT_RELEVANT: N_("✓ Noted: not relevant for you. We'll send better picks."),
 }
 
 
@@ -48,7 +50,7 @@ def _annotate(card: Card, kinds: set[str]) -> Card:
         for button in card.buttons
     )
     notes = [
-        NOTES[kind] for kind in (FeedbackKind.USEFUL, FeedbackKind.NOT_RELEVANT) if kind in kinds
+        _(NOTES[kind]) for kind in (FeedbackKind.USEFUL, FeedbackKind.NOT_RELEVANT) if kind in kinds
     ]
     return replace(card, buttons=buttons, footer=" ".join(notes) or card.footer)
 
@@ -66,9 +68,19 @@ def _count(card: Card, kinds: dict[str, int]) -> Card:
     not_relevant = kinds.get(FeedbackKind.NOT_RELEVANT, 0)
     if not (useful or not_relevant):
         return card
-    parts = [f"{useful} found this useful"] if useful else []
+    parts = []
+    if useful:
+        parts.append(
+            ngettext("{count} found this useful", "{count} found this useful", useful).format(
+                count=format_number(useful)
+            )
+        )
     if not_relevant:
-        parts.append(f"{not_relevant} not relevant")
+        parts.append(
+            ngettext("{count} not relevant", "{count} not relevant", not_relevant).format(
+                count=format_number(not_relevant)
+            )
+        )
     return replace(card, footer=" · ".join(parts))
 
 
@@ -76,10 +88,12 @@ def comment_form(subject: str, message_ref: str | None) -> Form:
     """``subject`` is what the comment is about; ``message_ref`` the card it was written on."""
     return Form(
         form_id=actions.FORM_COMMENT,
-        title="Comment",
-        submit_label="Send",
+        title=_("Comment"),
+        submit_label=_("Send"),
         context={"subject": subject, "message_ref": message_ref or ""},
         fields=(
-            FormField("text", "Your comment", FieldKind.MULTILINE, required=True, max_length=3000),
+            FormField(
+                "text", _("Your comment"), FieldKind.MULTILINE, required=True, max_length=3000
+            ),
         ),
     )

@@ -1,9 +1,13 @@
-"""Notices the bot sends on its own: telling authors what became of their ideas."""
+"""Notices the bot sends on its own: telling authors what became of their ideas.
+
+Each is composed for one member: the caller speaks their language (``speaking(member.locale)``).
+"""
 
 from __future__ import annotations
 
+from bot.compose.suggestion_cards import status_label, status_word
 from bot.compose.text import truncate
-from bot.domain import SuggestionStatus
+from bot.i18n import _
 from bot.messages import Card, Fact, Message, subject_key
 from bot.storage.models import Suggestion, SuggestionResponse
 
@@ -16,9 +20,10 @@ def _answered(
     responder_name: str,
     idea_label: str,
 ) -> Message:
-    status = SuggestionStatus(response.status_after).label
     return Message(
-        fallback=f"{title}. {responder_name} answered: {truncate(response.text, 200)}",
+        fallback=_("{title}. {name} answered: {answer}").format(
+            title=title, name=responder_name, answer=truncate(response.text, 200)
+        ),
         kind="suggestion_answer",
         cards=(
             Card(
@@ -26,8 +31,8 @@ def _answered(
                 text=response.text,
                 facts=(
                     Fact(idea_label, truncate(suggestion.text, 300)),
-                    Fact("Status", status.capitalize()),
-                    Fact("Answered by", responder_name),
+                    Fact(_("Status"), status_label(response.status_after)),
+                    Fact(_("Answered by"), responder_name),
                 ),
                 subject=subject_key("suggestion", suggestion.id),
             ),
@@ -39,16 +44,27 @@ def answer_notice(
     suggestion: Suggestion, response: SuggestionResponse, *, responder_name: str
 ) -> Message:
     """For the author: what became of their idea."""
-    status = SuggestionStatus(response.status_after).label
-    which = "anonymous suggestion" if suggestion.anonymous else "suggestion"
+    status = status_word(response.status_after)
     changed = response.status_after != response.status_before
-    title = (
-        f"Your {which} #{suggestion.id} is now {status}"
-        if changed
-        else f"Your {which} #{suggestion.id} got an answer"
-    )
+    number = suggestion.id
+    if suggestion.anonymous:
+        title = (
+            _("Your anonymous suggestion #{number} is now {status}")
+            if changed
+            else _("Your anonymous suggestion #{number} got an answer")
+        )
+    else:
+        title = (
+            _("Your suggestion #{number} is now {status}")
+            if changed
+            else _("Your suggestion #{number} got an answer")
+        )
     return _answered(
-        title, suggestion, response, responder_name=responder_name, idea_label="Your idea"
+        title.format(number=number, status=status),
+        suggestion,
+        response,
+        responder_name=responder_name,
+        idea_label=_("Your idea"),
     )
 
 
@@ -56,15 +72,18 @@ def voter_notice(
     suggestion: Suggestion, response: SuggestionResponse, *, responder_name: str
 ) -> Message:
     """For everyone who voted: the idea they backed moved (or got an answer)."""
-    status = SuggestionStatus(response.status_after).label
     changed = response.status_after != response.status_before
     title = (
-        f"An idea you voted for (#{suggestion.id}) is now {status}"
+        _("An idea you voted for (#{number}) is now {status}")
         if changed
-        else f"An idea you voted for (#{suggestion.id}) got an answer"
+        else _("An idea you voted for (#{number}) got an answer")
     )
     return _answered(
-        title, suggestion, response, responder_name=responder_name, idea_label="The idea"
+        title.format(number=suggestion.id, status=status_word(response.status_after)),
+        suggestion,
+        response,
+        responder_name=responder_name,
+        idea_label=_("The idea"),
     )
 
 
@@ -77,31 +96,51 @@ def merged_author_notice(
 ) -> Message:
     """For the author of an idea merged into the one answered: it is their idea that moved (they
     did not vote for it, so the voters' words would be wrong)."""
-    status = SuggestionStatus(response.status_after).label
-    which = "anonymous suggestion" if duplicate.anonymous else "suggestion"
     changed = response.status_after != response.status_before
-    what = f"is now {status}" if changed else "got an answer"
-    title = f"The idea your {which} #{duplicate.id} joined (#{suggestion.id}) {what}"
+    if duplicate.anonymous:
+        title = (
+            _("The idea your anonymous suggestion #{number} joined (#{target}) is now {status}")
+            if changed
+            else _("The idea your anonymous suggestion #{number} joined (#{target}) got an answer")
+        )
+    else:
+        title = (
+            _("The idea your suggestion #{number} joined (#{target}) is now {status}")
+            if changed
+            else _("The idea your suggestion #{number} joined (#{target}) got an answer")
+        )
     return _answered(
-        title, suggestion, response, responder_name=responder_name, idea_label="The idea"
+        title.format(
+            number=duplicate.id, target=suggestion.id, status=status_word(response.status_after)
+        ),
+        suggestion,
+        response,
+        responder_name=responder_name,
+        idea_label=_("The idea"),
     )
 
 
 def merged_notice(duplicate: Suggestion, target: Suggestion) -> Message:
     """For a merged idea's author: where their idea (and its votes) went when a manager merged
     it (an author who folds her own idea is answered in chat instead)."""
-    which = "anonymous suggestion" if duplicate.anonymous else "suggestion"
-    title = f"Your {which} #{duplicate.id} joined #{target.id}"
-    why = "A manager found it was the same idea; its votes moved with it."
+    title = (
+        _("Your anonymous suggestion #{number} joined #{target}")
+        if duplicate.anonymous
+        else _("Your suggestion #{number} joined #{target}")
+    ).format(number=duplicate.id, target=target.id)
+    why = _(
+        "A manager found it was the same idea; its votes moved with it. You will hear when "
+        "#{target} moves."
+    ).format(target=target.id)
     return Message(
-        fallback=f"{title}. {why} You will hear when #{target.id} moves.",
+        fallback=f"{title}. {why}",
         kind="suggestion_merged",
         cards=(
             Card(
                 title=title,
-                text=f"{why} You will hear when #{target.id} moves.",
+                text=why,
                 facts=(
-                    Fact("Your idea", truncate(duplicate.text, 300)),
+                    Fact(_("Your idea"), truncate(duplicate.text, 300)),
                     Fact(f"#{target.id}", truncate(target.text, 300)),
                 ),
                 subject=subject_key("suggestion", target.id),
@@ -111,16 +150,19 @@ def merged_notice(duplicate: Suggestion, target: Suggestion) -> Message:
 
 
 def hidden_notice(suggestion: Suggestion, reason: str) -> Message:
-    which = "anonymous suggestion" if suggestion.anonymous else "suggestion"
-    title = f"Your {which} #{suggestion.id} was hidden by a manager"
+    title = (
+        _("Your anonymous suggestion #{number} was hidden by a manager")
+        if suggestion.anonymous
+        else _("Your suggestion #{number} was hidden by a manager")
+    ).format(number=suggestion.id)
     return Message(
-        fallback=f"{title}. Reason: {truncate(reason, 300)}",
+        fallback=_("{title}. Reason: {reason}").format(title=title, reason=truncate(reason, 300)),
         kind="suggestion_hidden",
         cards=(
             Card(
                 title=title,
-                text=f"Reason: {reason}",
-                facts=(Fact("Your idea", truncate(suggestion.text, 300)),),
+                text=_("Reason: {reason}").format(reason=reason),
+                facts=(Fact(_("Your idea"), truncate(suggestion.text, 300)),),
             ),
         ),
     )
@@ -131,10 +173,12 @@ def who_is_told(author: bool, others: int) -> str:
     told even when the author cannot be reached."""
     if author:
         return (
-            "The author and everyone who backed it will be told."
+            _("The author and everyone who backed it will be told.")
             if others
-            else "The author will be told."
+            else _("The author will be told.")
         )
     if others:
-        return "The author cannot be reached on any platform; everyone who backed it will be told."
-    return "The author cannot be reached on any platform, so nobody was told."
+        return _(
+            "The author cannot be reached on any platform; everyone who backed it will be told."
+        )
+    return _("The author cannot be reached on any platform, so nobody was told.")

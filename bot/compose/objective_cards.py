@@ -4,18 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bot.i18n import _
 from bot.messages import Card, Fact, Message
 from bot.storage.models import Objective
 
 
 def objectives_message(found: Sequence[Objective]) -> Message:
     return Message(
-        fallback="Objectives: " + ", ".join(o.key for o in found),
+        fallback=_("Objectives: {keys}").format(keys=", ".join(o.key for o in found)),
         cards=(
             Card(
-                title="Our objectives",
+                title=_("Our objectives"),
                 facts=tuple(
-                    Fact(o.key, o.title + (f" (KPI: {o.kpi})" if o.kpi else "")) for o in found
+                    Fact(
+                        o.key,
+                        _("{title} (KPI: {kpi})").format(title=o.title, kpi=o.kpi)
+                        if o.kpi
+                        else o.title,
+                    )
+                    for o in found
                 ),
             ),
         ),

@@ -12,8 +12,11 @@ from datetime import datetime, timedelta
 
 from bot.compose import actions
 from bot.compose.kpi_text import kpi_number, kpi_value
-from bot.compose.text import humanise_duration, truncate
-from bot.domain import KpiDirection, ReviewVerdict, SuggestionStatus
+from bot.compose.suggestion_cards import status_word
+from bot.compose.text import day_with_weekday, humanise_duration, truncate
+from bot.domain import KpiDirection, ReviewVerdict
+from bot.i18n import N_, _, ngettext
+from bot.i18n.formats import format_date, format_number
 from bot.messages import Button, ButtonStyle, Card, Fact, Message
 from bot.storage.models import DecisionReview, Suggestion
 
@@ -43,41 +46,94 @@ class KpiChange:
         return None if moved is None else moved == self.expected
 
 
+# Which way a KPI should go, inside a sentence: "you expected it to go higher".
+DIRECTIONS = {
+    KpiDirection.HIGHER: N_("higher"),
+    KpiDirection.LOWER: N_("lower"),
+}
+VERDICTS = {
+    ReviewVerdict.HELPED: N_("it helped"),
+    ReviewVerdict.DID_NOT_HELP: N_("it did not help; revisit"),
+}
+
+
+def verdict_label(verdict: str) -> str:
+    """A verdict as people read it ("it helped"), in the language being spoken."""
+    return _(VERDICTS[ReviewVerdict(verdict)])
+
+
+def _direction(direction: str) -> str:
+    return _(DIRECTIONS[KpiDirection(direction)])
+
+
+def _sentence(text: str) -> str:
+    """A sentence that starts with a KPI's name, its first letter raised, its full stop added."""
+    # Translators: a whole sentence with its full stop (Japanese: "{sentence}。").
+    return _("{sentence}.").format(sentence=f"{text[:1].upper()}{text[1:]}")
+
+
 def kpi_name(review: DecisionReview) -> str:
-    return review.objective.kpi or f"the KPI of {review.objective.title}"
+    return review.objective.kpi or _("the KPI of {objective}").format(
+        objective=review.objective.title
+    )
 
 
 def _decided(review: DecisionReview) -> str:
-    return SuggestionStatus(review.decided_status).label
+    return status_word(review.decided_status)
 
 
 def change_sentence(review: DecisionReview, change: KpiChange) -> str:
     """'first reply time went from 74 to 52 minutes since #12 was done'."""
     kpi, unit = kpi_name(review), review.objective.kpi_unit
-    since = f"since #{review.suggestion_id} was {_decided(review)}"
+    said = {"kpi": kpi, "number": review.suggestion_id, "status": _decided(review)}
     if change.before is None and change.after is None:
-        return f"{kpi} has no readings around the decision yet ({since})"
+        return _(
+            "{kpi} has no readings around the decision yet (since #{number} was {status})"
+        ).format(**said)
     if change.before is None:
-        before = f"before #{review.suggestion_id} was {_decided(review)}"
-        return f"{kpi} is {kpi_value(change.after, unit)}, with no reading {before}"
+        return _("{kpi} is {after}, with no reading before #{number} was {status}").format(
+            after=kpi_value(change.after, unit), **said
+        )
     if change.after is None:
-        return f"{kpi} has no reading {since}; it stood at {kpi_value(change.before, unit)}"
+        return _("{kpi} has no reading since #{number} was {status}; it stood at {before}").format(
+            before=kpi_value(change.before, unit), **said
+        )
     if change.after == change.before:
-        return f"{kpi} stayed at {kpi_value(change.after, unit)} {since}"
+        return _("{kpi} stayed at {after} since #{number} was {status}").format(
+            after=kpi_value(change.after, unit), **said
+        )
     before = kpi_value(change.before, unit) if unit == "%" else kpi_number(change.before)
-    return f"{kpi} went from {before} to {kpi_value(change.after, unit)} {since}"
+    return _("{kpi} went from {before} to {after} since #{number} was {status}").format(
+        before=before, after=kpi_value(change.after, unit), **said
+    )
 
 
-def verdict_line(change: KpiChange, who: str = "you") -> str:
-    """Against what ``who`` (the deciding manager; "you" on their own card) expected."""
+def verdict_line(change: KpiChange, who: str | None = None) -> str:
+    """Against what ``who`` (the deciding manager; None: the reader, on their own card)
+    expected."""
     expected = change.as_expected
     if expected is None:
-        return "Not enough readings to say which way it moved."
+        return _("Not enough readings to say which way it moved.")
+    direction = _direction(change.expected)
     if change.moved == "unchanged":
-        return f"It did not move; {who} expected it to go {change.expected}."
-    if expected:
-        return f"That is the way {who} expected ({change.expected})."
-    return f"That is not the way {who} expected: {who} expected it to go {change.expected}."
+        line = (
+            _("It did not move; you expected it to go {direction}.")
+            if who is None
+            else _("It did not move; {name} expected it to go {direction}.")
+        )
+    elif expected:
+        line = (
+            _("That is the way you expected ({direction}).")
+            if who is None
+            else _("That is the way {name} expected ({direction}).")
+        )
+    else:
+        line = (
+            _("That is not the way you expected: you expected it to go {direction}.")
+            if who is None
+            else _("That is not the way {name} expected: {name} expected it to go {direction}.")
+        )
+    return line.format(name=who, direction=direction)
 
 
 def review_buttons(review: DecisionReview) -> tuple[Button, ...]:
@@ -95,11 +151,17 @@ def review_buttons(review: DecisionReview) -> tuple[Button, ...]:
         return found
 
     return (
-        Button("Yes, it helped", actions.REVIEW_ANSWER, value("helped"), ButtonStyle.PRIMARY),
-        Button("No, revisit", actions.REVIEW_ANSWER, value("revisit"), ButtonStyle.DANGER),
+        Button(_("Yes, it helped"), actions.REVIEW_ANSWER, value("helped"), ButtonStyle.PRIMARY),
+        Button(_("No, revisit"), actions.REVIEW_ANSWER, value("revisit"), ButtonStyle.DANGER),
         *(
             Button(
-                f"Too early: look again in {days} days", actions.REVIEW_ANSWER, value("later", days)
+                ngettext(
+                    "Too early: look again in {count} day",
+                    "Too early: look again in {count} days",
+                    days,
+                ).format(count=format_number(days)),
+                actions.REVIEW_ANSWER,
+                value("later", days),
             )
             for days in LATER_DAYS
         ),
@@ -108,12 +170,25 @@ def review_buttons(review: DecisionReview) -> tuple[Button, ...]:
 
 def _facts(review: DecisionReview, suggestion: Suggestion, change: KpiChange) -> tuple[Fact, ...]:
     unit = review.objective.kpi_unit
+    kpi = kpi_name(review)
     return (
-        Fact("Idea", f"#{suggestion.id}: {truncate(suggestion.text, 300)}"),
-        Fact("Objective", review.objective.title),
-        Fact(f"{kpi_name(review)} at the decision", kpi_value(change.before, unit)),
-        Fact(f"{kpi_name(review)} now", kpi_value(change.after, unit)),
-        Fact("Expected", f"{change.expected} ({_decided(review)} on {review.decided_at:%d %b %Y})"),
+        Fact(
+            _("Idea"),
+            _("#{number}: {text}").format(
+                number=suggestion.id, text=truncate(suggestion.text, 300)
+            ),
+        ),
+        Fact(_("Objective"), review.objective.title),
+        Fact(_("{kpi} at the decision").format(kpi=kpi), kpi_value(change.before, unit)),
+        Fact(_("{kpi} now").format(kpi=kpi), kpi_value(change.after, unit)),
+        Fact(
+            _("Expected"),
+            _("{direction} ({status} on {date})").format(
+                direction=_direction(change.expected),
+                status=_decided(review),
+                date=format_date(review.decided_at),
+            ),
+        ),
     )
 
 
@@ -123,15 +198,17 @@ def review_card(
     change: KpiChange,
     *,
     title: str = "",
-    who: str = "you",
+    who: str | None = None,
 ) -> Message:
     """The manager's card on the review date: the KPI before and after, and did it help?
-    ``who`` made the decision ("you" on the deciding manager's own card)."""
+    ``who`` made the decision (None on the deciding manager's own card)."""
     sentence = change_sentence(review, change)
-    title = title or f"Did #{suggestion.id} help? Time to check"
-    text = f"{sentence[:1].upper()}{sentence[1:]}. {verdict_line(change, who)} Did it help?"
+    title = title or _("Did #{number} help? Time to check").format(number=suggestion.id)
+    text = " ".join((_sentence(sentence), verdict_line(change, who), _("Did it help?")))
     return Message(
-        fallback=f"{title}: {sentence}.",
+        fallback=_("{title}: {text}").format(
+            title=title, text=_("{sentence}.").format(sentence=sentence)
+        ),
         kind="decision_review",
         cards=(
             Card(
@@ -139,7 +216,7 @@ def review_card(
                 text=text,
                 facts=_facts(review, suggestion, change),
                 buttons=review_buttons(review),
-                footer="Your answer is told to the idea's author and everyone who voted for it.",
+                footer=_("Your answer is told to the idea's author and everyone who voted for it."),
             ),
         ),
     )
@@ -154,7 +231,9 @@ def overdue_flag(
     reviewer: str,
 ) -> Message:
     """For the managers above: a review nobody answered. They may answer it themselves."""
-    title = f"The review of #{suggestion.id} has waited {humanise_duration(waited)} for {reviewer}"
+    title = _("The review of #{number} has waited {duration} for {name}").format(
+        number=suggestion.id, duration=humanise_duration(waited), name=reviewer
+    )
     return review_card(review, suggestion, change, title=title, who=reviewer)
 
 
@@ -163,14 +242,14 @@ def answered_card(
 ) -> Message:
     """The manager's card once answered: the same figures, the answer instead of the buttons."""
     sentence = change_sentence(review, change)
-    title = f"Review of #{suggestion.id}: {note}"
+    title = _("Review of #{number}: {note}").format(number=suggestion.id, note=note)
     return Message(
-        fallback=f"{title}. {sentence}.",
+        fallback=f"{title}. " + _("{sentence}.").format(sentence=sentence),
         kind="decision_review",
         cards=(
             Card(
                 title=title,
-                text=f"{sentence[:1].upper()}{sentence[1:]}. {verdict_line(change)}",
+                text=f"{_sentence(sentence)} {verdict_line(change)}",
                 facts=_facts(review, suggestion, change),
             ),
         ),
@@ -187,9 +266,10 @@ def _told(
 ) -> Message:
     verdict = ReviewVerdict(review.verdict or ReviewVerdict.HELPED)
     sentence = change_sentence(review, change)
-    text = f"{sentence[:1].upper()}{sentence[1:]}. {by} says {verdict.label}."
+    says = _("{name} says {verdict}.").format(name=by, verdict=verdict_label(verdict))
+    text = f"{_sentence(sentence)} {says}"
     if verdict is ReviewVerdict.DID_NOT_HELP:
-        text += " The manager will revisit the idea."
+        text += " " + _("The manager will revisit the idea.")
     return Message(
         fallback=f"{title}. {text}",
         kind="decision_review_answer",
@@ -199,33 +279,47 @@ def _told(
                 text=text,
                 facts=(
                     Fact(label, truncate(suggestion.text, 300)),
-                    Fact("Objective", review.objective.title),
-                    Fact("Checked by", by),
+                    Fact(_("Objective"), review.objective.title),
+                    Fact(_("Checked by"), by),
                 ),
             ),
         ),
     )
 
 
-def _outcome(review: DecisionReview) -> str:
-    return "it helped" if review.verdict == ReviewVerdict.HELPED else "it did not help"
+def _helped(review: DecisionReview) -> bool:
+    return review.verdict == ReviewVerdict.HELPED
 
 
 def review_author_notice(
     review: DecisionReview, suggestion: Suggestion, change: KpiChange, *, by: str
 ) -> Message:
-    which = "anonymous suggestion" if suggestion.anonymous else "suggestion"
-    title = f"Your {which} #{suggestion.id} was checked against its KPI: {_outcome(review)}"
-    return _told(title, review, suggestion, change, by, "Your idea")
+    if suggestion.anonymous:
+        title = (
+            _("Your anonymous suggestion #{number} was checked against its KPI: it helped")
+            if _helped(review)
+            else _(
+                "Your anonymous suggestion #{number} was checked against its KPI: it did not help"
+            )
+        )
+    else:
+        title = (
+            _("Your suggestion #{number} was checked against its KPI: it helped")
+            if _helped(review)
+            else _("Your suggestion #{number} was checked against its KPI: it did not help")
+        )
+    return _told(title.format(number=suggestion.id), review, suggestion, change, by, _("Your idea"))
 
 
 def review_voter_notice(
     review: DecisionReview, suggestion: Suggestion, change: KpiChange, *, by: str
 ) -> Message:
     title = (
-        f"An idea you voted for (#{suggestion.id}) was checked against its KPI: {_outcome(review)}"
+        _("An idea you voted for (#{number}) was checked against its KPI: it helped")
+        if _helped(review)
+        else _("An idea you voted for (#{number}) was checked against its KPI: it did not help")
     )
-    return _told(title, review, suggestion, change, by, "The idea")
+    return _told(title.format(number=suggestion.id), review, suggestion, change, by, _("The idea"))
 
 
 def review_merged_notice(
@@ -236,13 +330,40 @@ def review_merged_notice(
     *,
     by: str,
 ) -> Message:
-    which = "anonymous suggestion" if duplicate.anonymous else "suggestion"
-    title = (
-        f"The idea your {which} #{duplicate.id} joined (#{suggestion.id}) was checked against "
-        f"its KPI: {_outcome(review)}"
+    if duplicate.anonymous:
+        title = (
+            _(
+                "The idea your anonymous suggestion #{number} joined (#{target}) was checked "
+                "against its KPI: it helped"
+            )
+            if _helped(review)
+            else _(
+                "The idea your anonymous suggestion #{number} joined (#{target}) was checked "
+                "against its KPI: it did not help"
+            )
+        )
+    else:
+        title = (
+            _(
+                "The idea your suggestion #{number} joined (#{target}) was checked against its "
+                "KPI: it helped"
+            )
+            if _helped(review)
+            else _(
+                "The idea your suggestion #{number} joined (#{target}) was checked against its "
+                "KPI: it did not help"
+            )
+        )
+    return _told(
+        title.format(number=duplicate.id, target=suggestion.id),
+        review,
+        suggestion,
+        change,
+        by,
+        _("The idea"),
     )
-    return _told(title, review, suggestion, change, by, "The idea")
 
 
 def review_day(moment: datetime) -> str:
-    return f"{moment:%a %d %b %Y}"
+    """'Mon, Dec 7, 2026' in the language being spoken."""
+    return day_with_weekday(moment)

@@ -89,9 +89,10 @@ def test_the_voice_chart_counts_whole_items_at_dated_weekly_points_with_the_lege
     labels = [label for label in axes.get_xticklabels() if label.get_text()]
     assert labels[-1].get_position()[0] == pytest.approx(points[-1])  # the newest is dated
     year = None
-    for label in labels:  # "6 Dec", and the year under the first and where it changes
+    for label in labels:  # "Dec 6", and the year under the first and where it changes
         when = num2date(label.get_position()[0])
-        expected = f"{when.day} {when:%b}" + (f"\n{when.year}" if when.year != year else "")
+        # English as Babel writes it ("Dec 6"): the chart speaks the reader's language.
+        expected = f"{when:%b} {when.day}" + (f"\n{when.year}" if when.year != year else "")
         assert label.get_text() == expected and label.get_rotation() == 0
         year = when.year
     boxes = [label.get_window_extent(renderer) for label in labels]

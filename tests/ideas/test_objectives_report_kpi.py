@@ -297,7 +297,7 @@ async def test_a_latest_reading_from_before_the_period_says_its_year_everywhere(
         churn = await add_objective(session, OPERATOR, "churn", "Customers stay", unit="%")
         await record_reading(session, OPERATOR, churn, 37, old)
         report = await build_objectives_report(session, OPERATOR, app.sealer, timedelta(days=30))
-    said = f"{old:%d %b %Y}, before the period"
+    said = f"{old:%b} {old.day}, {old.year}, before the period"  # Babel's English date
     [row] = report.rows
     assert kpi_headline(row, report.since) == f"37% ({said}) · not enough readings · no target set"
     [card] = [c for c in objectives_report_message(report, None).cards if c.title == row.title]
@@ -314,7 +314,7 @@ def test_the_reports_table_says_the_year_of_a_reading_from_before_the_period(
     ):
         result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
         assert result.exit_code == 0, result.output
-    assert f"37% ({OLD:%d %b %Y}," in result.output
+    assert f"37% ({OLD:%b} {OLD.day}, {OLD.year}," in result.output
 
 
 @pytest.mark.parametrize("narrow", [False, True])

@@ -307,7 +307,10 @@ def test_the_teams_package_carries_the_command_menu_in_every_language() -> None:
     japanese = json.loads(archive.read("ja.json"))
     assert german["bots[0].commandLists[0].commands[0].description"] == "Was ich für Sie tun kann"
     assert japanese["bots[0].commandLists[0].commands[0].description"] == "できること"
-    assert german["composeExtensions[0].commands[0].title"] == "Als Kundenstimme erfassen"
+    # The message actions: "Turn into suggestion", then "Log as customer voice".
+    assert german["composeExtensions[0].commands[0].title"] == "Als Vorschlag einreichen"
+    assert german["composeExtensions[0].commands[1].title"] == "Als Kundenstimme erfassen"
+    assert japanese["composeExtensions[0].commands[0].title"] == "提案にする"
     for entry in info["additionalLanguages"]:
         strings = json.loads(archive.read(entry["file"]))
         assert strings["name.short"] == manifest["name"]["short"]  # the organisation's name
