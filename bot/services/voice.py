@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import InvalidInput
+from bot.i18n import _
 from bot.storage.models import VoiceItem
 from bot.storage.types import utcnow
 from bot.storage.upsert import insert_ignore
@@ -39,11 +40,11 @@ async def store_voice_item(
     external_id = external_id.strip()
     text = text.strip()
     if not source or not external_id:
-        raise InvalidInput("A customer-voice item needs a source and an id.")
+        raise InvalidInput(_("A customer-voice item needs a source and an id."))
     if not text:
-        raise InvalidInput("A customer-voice item needs some text.")
+        raise InvalidInput(_("A customer-voice item needs some text."))
     if sentiment is not None and not -1.0 <= sentiment <= 1.0:
-        raise InvalidInput("Sentiment must lie between -1 (negative) and 1 (positive).")
+        raise InvalidInput(_("Sentiment must lie between -1 (negative) and 1 (positive)."))
     return await insert_ignore(
         session,
         VoiceItem.__table__,
