@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 from babel import dates
 
 from bot.i18n import _, current_locale, ngettext
-from bot.i18n.formats import format_number, format_percent
+from bot.i18n.formats import format_day_time, format_number, format_percent
 
 
 def truncate(text: str, limit: int) -> str:
@@ -55,7 +55,7 @@ def day_with_weekday(value: date | datetime) -> str:
 
 def weekday_time(value: datetime) -> str:
     """When a digest fires next: 'Mon, Dec 7, 09:00' in the value's own time zone."""
-    return dates.format_skeleton("MMMEdHm", value, tzinfo=value.tzinfo, locale=current_locale())
+    return format_day_time(value)
 
 
 def with_article(word: str) -> str:

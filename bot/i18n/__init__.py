@@ -18,8 +18,12 @@ from the source and lists what is missing (see docs/TRANSLATING.md).
 
 from __future__ import annotations
 
+import sys
+from functools import partial
+
 from babel.support import LazyProxy
 
+from bot.i18n.areas import area_of_module
 from bot.i18n.catalogues import translations_for
 from bot.i18n.context import (
     current_locale,
@@ -47,20 +51,25 @@ __all__ = [
 ]
 
 
-def _(message: str) -> str:
-    """``message`` in the language being spoken (English when no translation exists)."""
+def _(message: str, *, area: str | None = None) -> str:
+    """``message`` in the language being spoken (English when no translation exists), as the
+    catalogue of the calling module's area says it (``area`` names another)."""
     locale = current_locale()
     if locale == ENGLISH or not message:
         return message
-    return translations_for(locale).gettext(message)
+    if area is None:
+        area = area_of_module(sys._getframe(1).f_globals.get("__name__", ""))
+    return translations_for(locale).gettext(message, area)
 
 
-def ngettext(singular: str, plural: str, count: int) -> str:
+def ngettext(singular: str, plural: str, count: int, *, area: str | None = None) -> str:
     """The form for ``count`` in the language being spoken (Japanese has one, German two...)."""
     locale = current_locale()
     if locale == ENGLISH:
         return singular if count == 1 else plural
-    return translations_for(locale).ngettext(singular, plural, count)
+    if area is None:
+        area = area_of_module(sys._getframe(1).f_globals.get("__name__", ""))
+    return translations_for(locale).ngettext(singular, plural, count, area)
 
 
 def N_(message: str) -> str:
@@ -69,5 +78,7 @@ def N_(message: str) -> str:
 
 
 def L_(message: str) -> LazyProxy:
-    """A constant translated each time it is used as text, in the language then spoken."""
-    return LazyProxy(_, message, enable_cache=False)
+    """A constant translated each time it is used as text, in the language then spoken (and
+    as the catalogue of the area that made it says it)."""
+    area = area_of_module(sys._getframe(1).f_globals.get("__name__", ""))
+    return LazyProxy(partial(_, area=area), message, enable_cache=False)

@@ -57,3 +57,32 @@ def area_named(name: str) -> Area:
         if area.name == name:
             return area
     raise KeyError(f"no catalogue area '{name}'; the areas are {', '.join(a.name for a in AREAS)}")
+
+
+# Which area a module's messages belong to, by the module's dotted name (as ``AREAS`` by path).
+_MODULE_AREAS: tuple[tuple[str, str], ...] = (
+    ("bot.chat", "chat"),
+    ("bot.compose", "compose"),
+    ("bot.charts", "compose"),
+    ("bot.policy_pages", "compose"),
+    ("bot.console", "console"),
+    ("bot.cli", ""),
+    ("bot.", "services"),
+    ("content", "content"),
+    ("adapters.slack", "slack"),
+    ("adapters.teams", "teams"),
+    ("adapters.shell", "shell"),
+    ("adapters.google_chat", "google_chat"),
+)
+_module_area: dict[str, str | None] = {}
+
+
+def area_of_module(module: str) -> str | None:
+    """The catalogue area of the module named ``module`` (None: none, e.g. tests)."""
+    found = _module_area.get(module, "")
+    if found == "":
+        found = next(
+            (area or None for prefix, area in _MODULE_AREAS if module.startswith(prefix)), None
+        )
+        _module_area[module] = found
+    return found

@@ -30,16 +30,31 @@ LOCALE_DIR = Path(__file__).parent / "locale"
 
 @dataclass
 class Translations:
+    """One language's translations, by area and merged.
+
+    The same English word can need different translations in two areas ("new" is "nouvelle"
+    for an idea and "nouveau" for a theme; "Change" a verb on a console button and a noun in a
+    digest), so a message is looked up in the catalogue of the area that says it first, and in
+    the merged table only when that area has no entry (a constant marked in one area and shown
+    by another)."""
+
     locale: str
     singular: dict[str, str] = field(default_factory=dict)
     plural: dict[str, list[str]] = field(default_factory=dict)
     plural_index: Callable[[int], int] = lambda n: 0 if n == 1 else 1
+    areas: dict[str, tuple[dict[str, str], dict[str, list[str]]]] = field(default_factory=dict)
 
-    def gettext(self, message: str) -> str:
+    def gettext(self, message: str, area: str | None = None) -> str:
+        own = self.areas.get(area) if area else None
+        if own is not None and message in own[0]:
+            return own[0][message]
         return self.singular.get(message) or message
 
-    def ngettext(self, singular: str, plural: str, n: int) -> str:
-        forms = self.plural.get(singular)
+    def ngettext(self, singular: str, plural: str, n: int, area: str | None = None) -> str:
+        own = self.areas.get(area) if area else None
+        forms = own[1].get(singular) if own is not None else None
+        if not forms:
+            forms = self.plural.get(singular)
         if forms:
             index = self.plural_index(n)
             if 0 <= index < len(forms) and forms[index]:
@@ -60,6 +75,8 @@ def load(locale: str, directory: Path = LOCALE_DIR) -> Translations:
     if not folder.is_dir():
         return translations
     for path in sorted(folder.glob("*.po")):
+        singular: dict[str, str] = {}
+        plural: dict[str, list[str]] = {}
         for message in read_catalogue(path, locale):
             if not message.id or message.fuzzy:
                 continue
@@ -67,11 +84,14 @@ def load(locale: str, directory: Path = LOCALE_DIR) -> Translations:
                 forms = list(message.string) if isinstance(message.string, tuple) else []
                 wanted = placeholders(message.id[1])
                 if forms and all(placeholders(form) <= wanted for form in forms if form):
-                    translations.plural[message.id[0]] = forms
+                    plural[message.id[0]] = forms
             elif message.string and placeholders(message.string) == placeholders(message.id):
-                translations.singular[message.id] = message.string
+                singular[message.id] = message.string
             elif message.string:
                 log.warning("%s: %s: placeholders differ; English used", path.name, message.id)
+        translations.areas[path.stem] = (singular, plural)
+        translations.singular.update(singular)
+        translations.plural.update(plural)
     return translations
 
 

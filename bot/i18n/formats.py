@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from babel import dates, numbers
+from babel import Locale, dates, numbers
 
 from bot.i18n.context import current_locale
 
@@ -65,3 +65,18 @@ def format_signed(value: float, digits: int = 2) -> str:
     """A sentiment or change with its sign: ``+0.42`` / ``+0,42``."""
     pattern = "+0." + "0" * digits + ";-0." + "0" * digits if digits else "+0;-0"
     return numbers.format_decimal(value, format=pattern, locale=current_locale())
+
+
+def format_day_time(
+    value: datetime, day: str = "MMMEd", clock: str = "Hm", zone: str | None = None
+) -> str:
+    """A day and a time of day: ``Mon, Dec 7, 09:00`` / ``Mo., 7. Dez., 09:00`` /
+    ``12月7日(月) 9:00``. CLDR has no skeleton for both together (Babel raises KeyError for
+    ``MMMEdHm``): each part is formatted alone and joined by the language's own pattern."""
+    if zone:
+        value = value.astimezone(ZoneInfo(zone))
+    locale = Locale.parse(current_locale())
+    day_text = dates.format_skeleton(day, value, tzinfo=value.tzinfo, locale=locale)
+    clock_text = dates.format_skeleton(clock, value, tzinfo=value.tzinfo, locale=locale)
+    pattern = str(locale.datetime_formats.get("medium", "{1} {0}"))
+    return pattern.replace("{1}", day_text).replace("{0}", clock_text)

@@ -72,7 +72,9 @@ async def enqueue_in_their_languages(
     many deliveries were queued."""
     groups: dict[str | None, list[Recipient]] = {}
     for recipient in recipients:
-        groups.setdefault(normalize_locale(recipient.locale), []).append(recipient)
+        # A sealed recipient is not told in their own language: it would say who they are.
+        locale = None if recipient.sealed else normalize_locale(recipient.locale)
+        groups.setdefault(locale, []).append(recipient)
     queued = 0
     for locale, group in groups.items():
         with speaking(locale):

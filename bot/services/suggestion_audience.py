@@ -55,7 +55,9 @@ async def author_recipient(
         workspace=recipient.workspace,
         user_id=recipient.user_id,
         sealed=True,
-        locale=recipient.locale,
+        # In the workspace's language, not theirs: a notice in Japanese beside an anonymous
+        # idea would tell a reader of the database that its author reads Japanese.
+        locale=None,
     )
 
 

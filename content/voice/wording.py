@@ -8,10 +8,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from babel import dates
-
 from bot.i18n import ENGLISH, current_locale, ngettext
-from bot.i18n.formats import format_date, format_number
+from bot.i18n.formats import format_date, format_day_time, format_number
 
 
 def duration(delta: timedelta) -> str:
@@ -38,11 +36,11 @@ def day_and_time(moment: datetime) -> str:
     """``10 Mar 00:00`` / ``10. März, 00:00`` / ``3月10日 0:00`` (``moment`` in its zone)."""
     if current_locale() == ENGLISH:
         return f"{moment:%d %b %H:%M}"
-    return dates.format_skeleton("MMMdHm", moment, locale=current_locale())
+    return format_day_time(moment, day="MMMd")
 
 
 def day_time_and_year(moment: datetime) -> str:
     """``06 Dec 2026 14:00`` / ``06.12.2026, 14:00``."""
     if current_locale() == ENGLISH:
         return f"{moment:%d %b %Y %H:%M}"
-    return dates.format_skeleton("yMMMdHm", moment, locale=current_locale())
+    return format_day_time(moment, day="yMMMd")

@@ -200,3 +200,30 @@ async def test_a_waiting_idea_is_flagged_to_each_manager_in_their_own_language(
     assert "あなたのチームのアイデア #1 が" in words(japanese)
     assert "Idea #1 from your team has waited" in words(english)
     assert "A wiki for onboarding" in words(german)  # her words stay as written
+
+
+async def test_an_anonymous_author_is_told_in_the_workspaces_language_not_their_own(
+    app: Application,
+) -> None:
+    """A sealed notice in Japanese beside an anonymous idea would tell anyone reading the
+    database that its author reads Japanese: it is written in the workspace's language."""
+    hana = await make_member(app, "hana")
+    await make_member(app, "mia", role=Role.MANAGER)
+    await speaks(app, hana, "ja")
+    await say(app, speaker("hana", "ja"), "suggest", "--anonymous 会議を短くする")
+    reply = await say(app, speaker("mia", "en"), "answer", "1 planned We try it next week.")
+    assert reply.error is None
+    async with app.db.transaction() as session:
+        rows = (
+            await session.execute(
+                select(OutboundMessage.payload, Delivery.sealed_recipient).join(
+                    Delivery, Delivery.message_id == OutboundMessage.id
+                )
+            )
+        ).all()
+    sealed = [payload for payload, sealed_to in rows if sealed_to]
+    assert len(sealed) == 1
+    assert "Answered by" in words(sealed[0])
+    assert not any(
+        "\u3040" <= ch <= "\u30ff" for ch in words(sealed[0]).replace("会議を短くする", "")
+    )

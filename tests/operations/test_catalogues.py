@@ -85,3 +85,19 @@ def test_english_needs_no_catalogue_and_plural_rules_follow_the_language() -> No
 )
 def test_platform_tags_map_onto_the_shipped_languages(tag, expected) -> None:
     assert normalize_locale(tag) == expected
+
+
+@pytest.mark.parametrize("locale", SUPPORTED)
+def test_a_day_and_a_time_are_written_in_every_language(locale: str) -> None:
+    """CLDR has no skeleton for a day and a time together (Babel raised KeyError for
+    'MMMEdHm', which broke /digest list in every language): each part is formatted alone."""
+    from datetime import datetime, timezone
+
+    from bot.i18n.formats import format_day_time
+
+    moment = datetime(2026, 12, 7, 9, 5, tzinfo=timezone.utc)
+    with speaking(locale):
+        for day in ("MMMEd", "MMMd", "yMMMd"):
+            written = format_day_time(moment, day=day)
+            assert "9" in written and "05" in written and "7" in written
+        assert "18:05" in format_day_time(moment, zone="Asia/Tokyo")
