@@ -24,6 +24,7 @@ from bot.app import Application, open_application
 from bot.chat.parsing import parse_id
 from bot.config import Settings
 from bot.errors import DomainError, InvalidInput
+from bot.i18n import ENGLISH, speaking
 from bot.storage.database import describe_database_url, normalise_database_url
 from bot.text_safety import in_written_order
 
@@ -182,7 +183,10 @@ def run_with_app(
 
     async def main() -> T:
         async with open_application(settings, with_adapters=adapters) as app:
-            return await work(app)
+            # The admin CLI speaks English whatever ADVOCACY_LOCALE says: its own words are
+            # English, and a refusal from the core must not arrive in another language.
+            with speaking(ENGLISH):
+                return await work(app)
 
     with fail_on_domain_error():
         return asyncio.run(main())

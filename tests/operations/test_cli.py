@@ -336,3 +336,15 @@ def test_cli_tables_show_peoples_text_in_written_order(cli_env: dict[str, str]) 
     listed = run("members", "list").output
     assert "evil" in listed and "\u202e" not in listed
     assert "\u202eevil" in json.loads(run("members", "list", "--json").output)[0].values()
+
+
+def test_the_admin_cli_speaks_english_whatever_the_workspaces_language(
+    cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ADVOCACY_LOCALE is the language of the chat; a refusal from the core reaches the admin
+    in the CLI's own language, not half German."""
+    monkeypatch.setenv("ADVOCACY_LOCALE", "de")
+    assert "Unknown digest 'nope'" in fails("digest", "run", "nope")
+    assert "time zone" in fails(
+        "digest", "add", "d", "--kind", "content", "--cron", "0 9 * * *", "--tz", "Moon"
+    )
