@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -91,11 +92,11 @@ def test_platform_tags_map_onto_the_shipped_languages(tag, expected) -> None:
 def test_a_day_and_a_time_are_written_in_every_language(locale: str) -> None:
     """CLDR has no skeleton for a day and a time together (Babel raised KeyError for
     'MMMEdHm', which broke /digest list in every language): each part is formatted alone."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from bot.i18n.formats import format_day_time
 
-    moment = datetime(2026, 12, 7, 9, 5, tzinfo=timezone.utc)
+    moment = datetime(2026, 12, 7, 9, 5, tzinfo=UTC)
     with speaking(locale):
         for day in ("MMMEd", "MMMd", "yMMMd"):
             written = format_day_time(moment, day=day)
