@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
+
 from sqlalchemy import select
 
 from bot.app import Application
+from bot.compose.text import humanise_duration
 from bot.domain import Role
-from bot.i18n import current_locale, ngettext
+from bot.i18n import _, current_locale, ngettext, speaking
 from bot.messages import Message
 from bot.services.digest_runs import start_run
 from bot.services.digests import add_digest
@@ -84,3 +88,18 @@ async def test_a_rollup_is_composed_in_each_managers_language(app: Application) 
         outcome = await start_run(session, app.sealer, digest, actor=OPERATOR)
     assert outcome is not None and outcome.queued == 2
     assert outcome.note.startswith("rollup of the last 7 days")  # the note stays English
+    async with app.db.transaction() as session:
+        rows = (
+            await session.execute(
+                select(OutboundMessage.payload, Delivery.recipient).join(
+                    Delivery, Delivery.message_id == OutboundMessage.id
+                )
+            )
+        ).all()
+    said = {recipient: json.dumps(payload, ensure_ascii=False) for payload, recipient in rows}
+    with speaking("de"):
+        german = _("last {period}").format(period=humanise_duration(timedelta(days=7)))
+    with speaking("ja"):
+        japanese = _("last {period}").format(period=humanise_duration(timedelta(days=7)))
+    assert german != japanese and "last 7 days" not in german
+    assert german in said["greta"] and japanese in said["hiro"]
