@@ -251,6 +251,26 @@ async def test_the_console_tab_is_a_page_teams_may_frame_and_links_to_the_consol
             assert console.headers["X-Frame-Options"] == "DENY"
 
 
+async def test_the_console_tab_speaks_the_first_language_we_have_of_those_teams_asks_for(
+    settings: Settings,
+) -> None:
+    """Teams' webview sends the client's Accept-Language, often with fallbacks (a Dutch client
+    that also reads German): the tab speaks the best one we have, and says it varies by it."""
+    async with teams_stack(settings) as teams:
+        base = teams.url.removesuffix("/api/messages")
+        pages = {}
+        for header in ("nl-NL,nl;q=0.9,de;q=0.8", "de-DE", "ko"):
+            async with teams.session.get(
+                f"{base}/teams/tab", headers={"Accept-Language": header}
+            ) as response:
+                assert response.headers["Vary"] == "Accept-Language"
+                pages[header] = await response.text()
+        assert "<html lang=de>" in pages["nl-NL,nl;q=0.9,de;q=0.8"]
+        assert "Konsole öffnen" in pages["nl-NL,nl;q=0.9,de;q=0.8"]
+        assert "<html lang=de>" in pages["de-DE"]
+        assert "<html lang=en>" in pages["ko"] and "Open the console" in pages["ko"]
+
+
 # ----- the home card -----------------------------------------------------------------------
 
 
