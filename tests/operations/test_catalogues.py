@@ -85,3 +85,24 @@ def test_english_needs_no_catalogue_and_plural_rules_follow_the_language() -> No
 )
 def test_platform_tags_map_onto_the_shipped_languages(tag, expected) -> None:
     assert normalize_locale(tag) == expected
+
+
+# Words the cards people get in chat say (compose) that the console also says: the areas are
+# merged at run time, the console's catalogue last, so a console word that differs replaces the
+# card's. "From" (an idea's author on a card) read "Quelle" in German chat, the console's word for
+# a KPI reading's source; Japanese digests' "Not relevant" button read as the console said it.
+CARD_WORDS = ("From", "Not relevant", "Useful")
+
+
+@pytest.mark.parametrize("locale", [code for code in SUPPORTED if code != ENGLISH])
+def test_card_words_read_in_chat_as_the_compose_catalogue_says_them(locale: str) -> None:
+    from bot.i18n.catalogues import LOCALE_DIR, read_catalogue
+
+    compose = {
+        m.id: m.string
+        for m in read_catalogue(LOCALE_DIR / locale / "compose.po", locale)
+        if m.id in CARD_WORDS
+    }
+    assert set(compose) == set(CARD_WORDS)
+    with speaking(locale):
+        assert {word: _(word) for word in CARD_WORDS} == compose
