@@ -9,6 +9,7 @@ import json
 import time
 from dataclasses import dataclass
 
+from bot.i18n import _
 from bot.links import _b64, _unb64
 
 DEFAULT_TTL_SECONDS = 7 * 24 * 3600  # a card stays readable for a week after it was sent
@@ -54,7 +55,7 @@ class ChartLinks:
         except (ValueError, TypeError):
             valid, data = False, None
         if not valid or not isinstance(data, dict):
-            raise ChartLinkError("This chart link is not valid: it was altered or cut short.")
+            raise ChartLinkError(_("This chart link is not valid: it was altered or cut short."))
         if int(data.get("e", 0)) < (now if now is not None else time.time()):
-            raise ChartLinkError("This chart link has expired; ask the bot for a fresh report.")
+            raise ChartLinkError(_("This chart link has expired; ask the bot for a fresh report."))
         return ChartRequest(str(data.get("c")), int(data.get("p", 30)))

@@ -16,6 +16,8 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 
+from bot.i18n import _
+
 DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 LAST_WEEKDAY = 7  # crontab accepts 7 for Sunday, as 0
 
@@ -24,7 +26,11 @@ def crontab_trigger(expression: str, zone: str = "UTC") -> BaseTrigger:
     """An APScheduler trigger firing exactly when crontab would fire ``expression``."""
     fields = expression.split()
     if len(fields) != 5:
-        raise ValueError(f"expected five fields (minute hour day month weekday), got {len(fields)}")
+        raise ValueError(
+            _("expected five fields (minute hour day month weekday), got {count}").format(
+                count=len(fields)
+            )
+        )
     minute, hour, day, month, weekday = fields
     days_of_week = ",".join(DAY_NAMES[n] for n in sorted(weekdays(weekday)))
     timezone = ZoneInfo(zone)
@@ -43,17 +49,17 @@ def weekdays(field: str) -> set[int]:
     """The days a crontab weekday field names, 0 = Sunday … 6 = Saturday (7 folded to 0)."""
     days: set[int] = set()
     for part in field.lower().split(","):
-        span, _, step_text = part.partition("/")
+        span, _slash, step_text = part.partition("/")
         step = _number(step_text, "step") if step_text else 1
         if step < 1:
-            raise ValueError(f"the weekday step in '{part}' must be 1 or more")
+            raise ValueError(_("the weekday step in '{part}' must be 1 or more").format(part=part))
         if span in ("*", "?"):
             first, last = 0, 6
         elif "-" in span:
-            start, _, end = span.partition("-")
+            start, _dash, end = span.partition("-")
             first, last = _weekday(start), _weekday(end)
             if last < first:
-                raise ValueError(f"the weekday range '{span}' runs backwards")
+                raise ValueError(_("the weekday range '{span}' runs backwards").format(span=span))
         else:
             first = _weekday(span)
             last = LAST_WEEKDAY if step_text else first
@@ -66,11 +72,15 @@ def _weekday(text: str) -> int:
         return DAY_NAMES.index(text)
     value = _number(text, "weekday")
     if not 0 <= value <= LAST_WEEKDAY:
-        raise ValueError(f"weekday {value} is out of range (0-7, 0 and 7 are Sunday)")
+        raise ValueError(
+            _("weekday {value} is out of range (0-7, 0 and 7 are Sunday)").format(value=value)
+        )
     return value
 
 
 def _number(text: str, what: str) -> int:
     if not text.isdigit():
-        raise ValueError(f"'{text}' is not a {what} (0-7 or sun-sat)")
+        if what == "step":
+            raise ValueError(_("'{text}' is not a step (0-7 or sun-sat)").format(text=text))
+        raise ValueError(_("'{text}' is not a weekday (0-7 or sun-sat)").format(text=text))
     return int(text)

@@ -6,6 +6,7 @@ from enum import StrEnum
 from typing import TypeVar
 
 from bot.errors import InvalidInput
+from bot.i18n import _
 
 
 class Role(StrEnum):
@@ -96,7 +97,9 @@ class ReviewVerdict(StrEnum):
 
     @property
     def label(self) -> str:
-        return "it helped" if self is ReviewVerdict.HELPED else "it did not help; revisit"
+        if self is ReviewVerdict.HELPED:
+            return _("it helped")
+        return _("it did not help; revisit")
 
 
 class KpiSource(StrEnum):
@@ -143,7 +146,15 @@ def parse_enum(enum: type[E], value: str, what: str) -> E:
     except ValueError:
         values = [member.value for member in enum]
         guess = closest_choice(normalised, values)
-        hint = f" Did you mean {guess}?" if guess else ""
+        choices = ", ".join(values)
+        if guess:
+            raise InvalidInput(
+                _("Unknown {what} '{value}'. Did you mean {guess}? Use one of: {choices}.").format(
+                    what=what, value=value, guess=guess, choices=choices
+                )
+            ) from None
         raise InvalidInput(
-            f"Unknown {what} '{value}'.{hint} Use one of: {', '.join(values)}."
+            _("Unknown {what} '{value}'. Use one of: {choices}.").format(
+                what=what, value=value, choices=choices
+            )
         ) from None

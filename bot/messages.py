@@ -12,6 +12,8 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
+from bot.i18n import _
+
 
 class ButtonStyle(StrEnum):
     DEFAULT = "default"
@@ -93,7 +95,8 @@ class Form:
     form_id: str
     title: str
     fields: tuple[FormField, ...]
-    submit_label: str = "Submit"
+    # Translated when the form is made, in the language then spoken.
+    submit_label: str = field(default_factory=lambda: _("Submit"))
     context: dict[str, Any] = field(default_factory=dict)
 
 
@@ -200,5 +203,5 @@ def subject_key(subject_type: str, subject_id: int) -> str:
 
 
 def parse_subject(subject: str) -> tuple[str, int]:
-    subject_type, _, raw_id = subject.partition(":")
+    subject_type, _colon, raw_id = subject.partition(":")
     return subject_type, int(raw_id)

@@ -6,6 +6,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from bot.i18n import _
+
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 # Embeddings and overrides (LRE, RLE, PDF, LRO, RLO): U+202E before "evil" shows it as "live".
@@ -37,9 +39,11 @@ def unstorable(value: str) -> str | None:
     """Why the database cannot store ``value`` (a NUL byte, which PostgreSQL's text refuses, or
     a lone surrogate, which is not Unicode text), or None when it can."""
     if "\x00" in value:
-        return "contains a NUL byte"
+        # Translators: completes "What you sent ..., which cannot be stored".
+        return _("contains a NUL byte")
     if not value.isascii() and _SURROGATE.search(value):
-        return "contains invalid Unicode (a lone surrogate)"
+        # Translators: completes "What you sent ..., which cannot be stored".
+        return _("contains invalid Unicode (a lone surrogate)")
     return None
 
 

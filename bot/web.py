@@ -22,6 +22,7 @@ from bot.console.headers import security_headers
 from bot.console.web import mount_console
 from bot.domain import FeedbackKind
 from bot.http_limits import request_limits
+from bot.i18n import _
 from bot.kpi_webhook import mount as mount_kpi_webhook
 from bot.leader import DEFAULT_RETRY_SECONDS
 from bot.links import is_link_preview
@@ -88,7 +89,9 @@ async def share_redirect(request: web.Request) -> web.Response:
     application = request.app[APPLICATION]
     click = application.links.read(request.match_info["token"])
     if click is None or not click.url.startswith(("https://", "http://")):
-        return web.Response(status=404, text="This link is not valid: it was altered or cut short.")
+        return web.Response(
+            status=404, text=_("This link is not valid: it was altered or cut short.")
+        )
     user_agent = request.headers.get("User-Agent", "")
     if request.method == "GET" and not is_link_preview(user_agent):
         passer_by = application.links.passer_by(
@@ -121,7 +124,7 @@ async def chart(request: web.Request) -> web.Response:
         return web.Response(status=403, text=str(error))
     draw = {"objectives": objectives_chart, "kpi": kpi_chart}.get(wanted.chart)
     if draw is None:
-        return web.Response(status=404, text="There is no such chart.")
+        return web.Response(status=404, text=_("There is no such chart."))
     async with application.db.transaction() as session:
         report = await build_objectives_report(
             session, OPERATOR, application.sealer, timedelta(days=wanted.period_days)

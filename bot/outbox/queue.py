@@ -3,7 +3,7 @@ change that caused it, and then drained by the delivery worker."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import ChannelRef
 from bot.domain import DeliveryStatus
+from bot.i18n import normalize_locale, speaking
 from bot.messages import Message
 from bot.sealing import Sealer
 from bot.services.preferences import quiet_until
@@ -56,6 +57,28 @@ def member_recipient(member: Member, now: datetime | None = None) -> Recipient |
         not_before=quiet_until(member, now or utcnow()),
         locale=member.locale,
     )
+
+
+async def enqueue_in_their_languages(
+    session: AsyncSession,
+    compose: Callable[[], Message],
+    recipients: Sequence[Recipient],
+    *,
+    sealer: Sealer,
+    dedupe_prefix: str | None = None,
+) -> int:
+    """Compose the message once for each language among ``recipients``, each time in that
+    language (``compose`` calls ``_()``), and queue each to the recipients who speak it; how
+    many deliveries were queued."""
+    groups: dict[str | None, list[Recipient]] = {}
+    for recipient in recipients:
+        groups.setdefault(normalize_locale(recipient.locale), []).append(recipient)
+    queued = 0
+    for locale, group in groups.items():
+        with speaking(locale):
+            message = compose()
+        queued += await enqueue(session, message, group, sealer=sealer, dedupe_prefix=dedupe_prefix)
+    return queued
 
 
 async def enqueue(

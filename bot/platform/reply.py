@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import Protocol, TypeVar
 
 from bot.events import Reply
-from bot.i18n import speaking
+from bot.i18n import _, speaking
 from bot.messages import Form, Message
 from bot.platform.contract import DeliveryError
 
@@ -52,7 +52,9 @@ def error_message(error: str) -> Message:
 
 
 def form_not_opened(form: Form) -> Message:
-    return Message.text(f"The form '{form.title}' could not open in time; please try again.")
+    return Message.text(
+        _("The form '{title}' could not open in time; please try again.").format(title=form.title)
+    )
 
 
 async def show_reply(

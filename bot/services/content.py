@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import ContentStatus, Role
 from bot.errors import Conflict, InvalidInput, NotFound, concerning
+from bot.i18n import N_, _
 from bot.services.objectives import get_objective
 from bot.services.permissions import Acting, actor_id, require_role
 from bot.storage.models import ContentItem
@@ -49,16 +50,20 @@ def validate_url(url: str) -> str:
         parts = None
     if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise InvalidInput(
-            f"'{url}' is not a web address; give a full http:// or https:// URL, "
-            "e.g. https://example.com/article."
+            _(
+                "'{url}' is not a web address; give a full http:// or https:// URL, "
+                "e.g. https://example.com/article."
+            ).format(url=url)
         )
     if len(value) > 2000:
-        raise InvalidInput("The URL is longer than 2000 characters.")
+        raise InvalidInput(_("The URL is longer than 2000 characters."))
     if parts.username is not None or parts.password is not None:
         # It would be shown to every employee the item is sent to, password included.
         raise InvalidInput(
-            "The URL carries a user name or password (user:password@...); give the address "
-            "without them."
+            _(
+                "The URL carries a user name or password (user:password@...); give the address "
+                "without them."
+            )
         )
     return value
 
@@ -74,11 +79,17 @@ def validate_share_texts(texts: dict[str, str]) -> dict[str, str]:
     for network, text in texts.items():
         key = network.strip().lower()
         if key not in NETWORKS:
-            raise InvalidInput(f"Unknown network '{network}'; use one of: {', '.join(NETWORKS)}.")
+            raise InvalidInput(
+                _("Unknown network '{network}'; use one of: {networks}.").format(
+                    network=network, networks=", ".join(NETWORKS)
+                )
+            )
         value = (text or "").strip()
         if len(value) > NETWORK_LIMITS[key]:
             raise InvalidInput(
-                f"The {key} text has {len(value)} characters; the limit is {NETWORK_LIMITS[key]}."
+                _("The {network} text has {count} characters; the limit is {limit}.").format(
+                    network=key, count=len(value), limit=NETWORK_LIMITS[key]
+                )
             )
         if value:
             clean[key] = value
@@ -100,8 +111,15 @@ def with_utm(url: str, *, source: str, medium: str, campaign: str) -> str:
 def _bounded(text: str | None, limit: int, what: str) -> str:
     value = (text or "").strip()
     if len(value) > limit:
-        raise InvalidInput(f"The {what} has {len(value)} characters; the limit is {limit}.")
+        raise InvalidInput(_(TOO_LONG[what]).format(count=len(value), limit=limit))
     return value
+
+
+TOO_LONG = {
+    "title": N_("The title has {count} characters; the limit is {limit}."),
+    "summary": N_("The summary has {count} characters; the limit is {limit}."),
+    "share text": N_("The share text has {count} characters; the limit is {limit}."),
+}
 
 
 async def add_content(
@@ -120,7 +138,7 @@ async def add_content(
     status: ContentStatus = ContentStatus.APPROVED,
     source: str = "manual",
 ) -> ContentItem:
-    require_role(actor, (Role.STRATEGIST,), "curate content")
+    require_role(actor, (Role.STRATEGIST,), N_("curate content"))
     with concerning("url"):
         url = validate_url(url)
         key = normalise_url(url)
@@ -128,11 +146,15 @@ async def add_content(
             await session.scalars(select(ContentItem).where(ContentItem.url_key == key))
         ).first()
         if existing is not None:
-            raise Conflict(f"This URL is already curated as #{existing.id} '{existing.title}'.")
+            raise Conflict(
+                _("This URL is already curated as #{number} '{title}'.").format(
+                    number=existing.id, title=existing.title
+                )
+            )
     with concerning("title"):
         title = " ".join(title.split())
         if not title:
-            raise InvalidInput("Content needs a title (--title).")
+            raise InvalidInput(_("Content needs a title (--title)."))
         title = _bounded(title, MAX_TITLE, "title")
     with concerning("summary"):
         summary = _bounded(summary, MAX_SUMMARY, "summary")
@@ -198,7 +220,9 @@ async def deliverable_content(
 async def get_content(session: AsyncSession, item_id: int) -> ContentItem:
     item = await session.get(ContentItem, item_id)
     if item is None:
-        raise NotFound(f"There is no content #{item_id}; see: advocacy content list")
+        raise NotFound(
+            _("There is no content #{number}; see: advocacy content list").format(number=item_id)
+        )
     return item
 
 
@@ -210,10 +234,14 @@ async def review_content(
     session: AsyncSession, actor: Acting, item_id: int, *, approve: bool
 ) -> ContentItem:
     """Approve a draft (it goes out with the next content digest) or reject it."""
-    require_role(actor, (Role.STRATEGIST,), "curate content")
+    require_role(actor, (Role.STRATEGIST,), N_("curate content"))
     item = await get_content(session, item_id)
     if item.status not in (ContentStatus.DRAFT, ContentStatus.REJECTED, ContentStatus.APPROVED):
-        raise InvalidInput(f"#{item.id} is {item.status}; only drafts are reviewed.")
+        raise InvalidInput(
+            _("#{number} is {status}; only drafts are reviewed.").format(
+                number=item.id, status=item.status
+            )
+        )
     item.status = ContentStatus.APPROVED if approve else ContentStatus.REJECTED
     await session.flush()
     return item
@@ -231,13 +259,13 @@ async def edit_content(
     topics: Sequence[str] | None = None,
     expires_at: datetime | None = None,
 ) -> ContentItem:
-    require_role(actor, (Role.STRATEGIST,), "curate content")
+    require_role(actor, (Role.STRATEGIST,), N_("curate content"))
     item = await get_content(session, item_id)
     with concerning("title"):
         if title is not None:
             value = " ".join(title.split())
             if not value:
-                raise InvalidInput("The title cannot be empty.")
+                raise InvalidInput(_("The title cannot be empty."))
             item.title = _bounded(value, MAX_TITLE, "title")
     with concerning("summary"):
         if summary is not None:

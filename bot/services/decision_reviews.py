@@ -26,11 +26,13 @@ from bot.compose.review_cards import (
     review_merged_notice,
     review_voter_notice,
 )
-from bot.compose.text import humanise_duration, plural
+from bot.compose.text import humanise_duration
 from bot.domain import KpiDirection, ReviewState, ReviewVerdict, Role, normalise_choice
 from bot.errors import InvalidInput, NotFound, PermissionDenied
+from bot.i18n import N_, _, ngettext
+from bot.i18n.formats import format_number
 from bot.messages import Message
-from bot.outbox.queue import enqueue, member_recipient
+from bot.outbox.queue import enqueue_in_their_languages, member_recipient
 from bot.sealing import Sealer
 from bot.services.anonymous_scope import load_team_scopes
 from bot.services.escalation import (
@@ -44,7 +46,7 @@ from bot.services.escalation import (
 from bot.services.kpi_readings import day_start, reading_on
 from bot.services.permissions import Acting, Operator, actor_id, require_role
 from bot.services.promises import review_moment, zone_of
-from bot.services.suggestion_audience import author_recipient, tell_backers
+from bot.services.suggestion_audience import responder_name, tell_author, tell_backers
 from bot.storage.models import DecisionReview, Member
 
 log = logging.getLogger(__name__)
@@ -62,8 +64,10 @@ async def get_review(session: AsyncSession, review_id: int) -> DecisionReview:
     review = await session.get(DecisionReview, review_id, populate_existing=True)
     if review is None:
         raise NotFound(
-            f"There is no review #{review_id}; /review in chat lists those waiting for you "
-            "(advocacy reviews list: all of them)."
+            _(
+                "There is no review #{number}; /review in chat lists those waiting for you "
+                "(advocacy reviews list: all of them)."
+            ).format(number=review_id)
         )
     return review
 
@@ -85,8 +89,11 @@ async def review_of_idea(session: AsyncSession, suggestion_id: int) -> DecisionR
     chosen = chosen or (reviews[0] if reviews else None)
     if chosen is None:
         raise NotFound(
-            f"Idea #{suggestion_id} has no KPI check to review: a manager makes one by answering "
-            "it planned or done with --objective KEY. /review alone lists those waiting for you."
+            _(
+                "Idea #{number} has no KPI check to review: a manager makes one by answering "
+                "it planned or done with --objective KEY. /review alone lists those waiting for "
+                "you."
+            ).format(number=suggestion_id)
         )
     return chosen
 
@@ -116,7 +123,7 @@ async def reviewers(session: AsyncSession, review: DecisionReview) -> list[Membe
 
 async def require_reviewer(session: AsyncSession, actor: Acting, review: DecisionReview) -> None:
     """The reviewing manager, a manager above them, or an admin (or the operator)."""
-    require_role(actor, (Role.MANAGER,), "answer decision reviews")
+    require_role(actor, (Role.MANAGER,), N_("answer decision reviews"))
     if isinstance(actor, Operator) or actor.role == Role.ADMIN:
         return
     current = await reviewers(session, review)
@@ -127,8 +134,10 @@ async def require_reviewer(session: AsyncSession, actor: Acting, review: Decisio
         seen |= {m.id for m in current}
         current = [m for m in await climb(session, current, 1) if m.id not in seen]
     raise PermissionDenied(
-        f"The review of #{review.suggestion_id} is for the manager who decided it (or one above "
-        "them); you are neither."
+        _(
+            "The review of #{number} is for the manager who decided it (or one above "
+            "them); you are neither."
+        ).format(number=review.suggestion_id)
     )
 
 
@@ -161,10 +170,10 @@ async def ask_due_reviews(session: AsyncSession, sealer: Sealer, now: datetime) 
         review.state = ReviewState.ASKED
         review.asked_at = now
         review.escalation_level = 0
-        card = review_card(review, review.suggestion, change)
-        queued += await enqueue(
+        # Each manager reads the card in their own language.
+        queued += await enqueue_in_their_languages(
             session,
-            card,
+            lambda review=review, change=change: review_card(review, review.suggestion, change),
             recipients,
             sealer=sealer,
             dedupe_prefix=f"review:{review.id}:{review.postponed}",
@@ -195,11 +204,23 @@ async def escalate_overdue_reviews(
             continue
         asked_of = await reviewers(session, review)
         above = await climb(session, asked_of, level + 1)
-        names = ", ".join(m.display_name for m in asked_of) or "the deciding manager"
+        names = ", ".join(m.display_name for m in asked_of)
         change = await kpi_change(session, review, now)
-        flag = overdue_flag(
-            review, review.suggestion, change, waited=now - review.asked_at, reviewer=names
-        )
+
+        def flag(
+            review: DecisionReview = review,
+            change: KpiChange = change,
+            names: str = names,
+            waited: timedelta = now - review.asked_at,
+        ) -> Message:
+            return overdue_flag(
+                review,
+                review.suggestion,
+                change,
+                waited=waited,
+                reviewer=names or _("the deciding manager"),
+            )
+
         queued = await flag_managers(session, sealer, above, flag, now)
         if not queued:
             continue  # past the top of the hierarchy: nobody left to tell
@@ -238,7 +259,9 @@ def parse_answer(text: str) -> str:
     value = aliases.get(value, value)
     if value not in ANSWERS:
         raise InvalidInput(
-            f"'{text}' is not an answer to a review; say helped, revisit or later N (days)."
+            _(
+                "'{text}' is not an answer to a review; say helped, revisit or later N (days)."
+            ).format(text=text)
         )
     return value
 
@@ -246,11 +269,17 @@ def parse_answer(text: str) -> str:
 def _already(review: DecisionReview) -> str:
     if review.state == ReviewState.ANSWERED:
         verdict = ReviewVerdict(review.verdict or ReviewVerdict.HELPED)
-        when = f" on {review_day(review.answered_at)}" if review.answered_at else ""
-        return f"The review of #{review.suggestion_id} was already answered{when}: {verdict.label}."
-    return (
-        f"The review of #{review.suggestion_id} was already put off: it is asked again on "
-        f"{review_day(review.review_on)}."
+        if review.answered_at:
+            return _("The review of #{number} was already answered on {day}: {verdict}.").format(
+                number=review.suggestion_id,
+                day=review_day(review.answered_at),
+                verdict=verdict.label,
+            )
+        return _("The review of #{number} was already answered: {verdict}.").format(
+            number=review.suggestion_id, verdict=verdict.label
+        )
+    return _("The review of #{number} was already put off: it is asked again on {day}.").format(
+        number=review.suggestion_id, day=review_day(review.review_on)
     )
 
 
@@ -275,7 +304,9 @@ async def answer_review(
     suggestion = review.suggestion
     if review.state == ReviewState.SUPERSEDED:
         raise InvalidInput(
-            f"A later decision on #{suggestion.id} replaced this review; nothing to answer."
+            _("A later decision on #{number} replaced this review; nothing to answer.").format(
+                number=suggestion.id
+            )
         )
     stale_card = card_round is not None and card_round != review.postponed
     if review.state == ReviewState.ANSWERED or stale_card:
@@ -289,31 +320,39 @@ async def answer_review(
     review.answered_by_id = actor_id(actor)
     review.review_value = change.after
     await session.flush()
-    by = "A manager" if isinstance(actor, Operator) else actor.display_name
-    recipient = await author_recipient(session, sealer, suggestion)
-    if recipient is not None:
-        notice = review_author_notice(review, suggestion, change, by=by)
-        await enqueue(session, notice, [recipient], sealer=sealer)
+    # Each notice is composed in the language of the one it goes to, not the manager's.
+    author_told = await tell_author(
+        session,
+        sealer,
+        suggestion,
+        lambda: review_author_notice(review, suggestion, change, by=responder_name(actor)),
+    )
     others = await tell_backers(
         session,
         sealer,
         suggestion,
         responder=actor,
-        voter_message=review_voter_notice(review, suggestion, change, by=by),
+        voter_message=lambda: review_voter_notice(
+            review, suggestion, change, by=responder_name(actor)
+        ),
         merged_message=lambda duplicate: review_merged_notice(
-            review, suggestion, duplicate, change, by=by
+            review, suggestion, duplicate, change, by=responder_name(actor)
         ),
     )
     log.info("review #%d of idea #%d answered", review.id, suggestion.id)
     verdict = ReviewVerdict(review.verdict)
-    note = f"Recorded for #{suggestion.id}: {verdict.label}."
+    note = _("Recorded for #{number}: {verdict}.").format(
+        number=suggestion.id, verdict=verdict.label
+    )
     if verdict is ReviewVerdict.DID_NOT_HELP:
-        note += f" Reopen it with /answer {suggestion.id} under review ..."
+        note += " " + _("Reopen it with /answer {number} under review ...").format(
+            number=suggestion.id
+        )
     return ReviewOutcome(
         review,
         note,
         answered_card(review, suggestion, change, verdict.label),
-        author_told=recipient is not None,
+        author_told=author_told,
         others_told=others,
     )
 
@@ -322,9 +361,13 @@ def _postpone(
     review: DecisionReview, actor: Acting, change: KpiChange, days: int | None, now: datetime
 ) -> ReviewOutcome:
     if days is None:
-        raise InvalidInput("Say in how many days to look again, for example: later 14.")
+        raise InvalidInput(_("Say in how many days to look again, for example: later 14."))
     if not 1 <= days <= LONGEST_POSTPONEMENT:
-        raise InvalidInput(f"Look again in 1 to {LONGEST_POSTPONEMENT} days, not {days}.")
+        raise InvalidInput(
+            _("Look again in 1 to {longest} days, not {days}.").format(
+                longest=LONGEST_POSTPONEMENT, days=days
+            )
+        )
     zone = zone_of(actor)
     review.review_on = review_moment(now.astimezone(zone).date() + timedelta(days=days), zone)
     review.state = ReviewState.WAITING
@@ -333,10 +376,22 @@ def _postpone(
     review.escalation_level = 0
     review.escalated_at = None
     # A manager above (or an admin) puts it off for the one who decided: they are asked again.
-    who = "you will be" if actor_id(actor) == review.decided_by_id else "the deciding manager is"
-    note = (
-        f"Too early for #{review.suggestion_id}: {who} asked again on "
-        f"{review_day(review.review_on)} (in {plural(days, 'day')})."
+    if actor_id(actor) == review.decided_by_id:
+        text = ngettext(
+            "Too early for #{number}: you will be asked again on {day} (in {count} day).",
+            "Too early for #{number}: you will be asked again on {day} (in {count} days).",
+            days,
+        )
+    else:
+        text = ngettext(
+            "Too early for #{number}: the deciding manager is asked again on {day} "
+            "(in {count} day).",
+            "Too early for #{number}: the deciding manager is asked again on {day} "
+            "(in {count} days).",
+            days,
+        )
+    note = text.format(
+        number=review.suggestion_id, day=review_day(review.review_on), count=format_number(days)
     )
     log.info("review #%d put off by %d days", review.id, days)
     return ReviewOutcome(review, note, answered_card(review, review.suggestion, change, note))
@@ -346,7 +401,7 @@ def _card_now(review: DecisionReview, change: KpiChange) -> Message:
     if review.state == ReviewState.ANSWERED:
         label = ReviewVerdict(review.verdict or ReviewVerdict.HELPED).label
     else:
-        label = f"asked again on {review_day(review.review_on)}"
+        label = _("asked again on {day}").format(day=review_day(review.review_on))
     return answered_card(review, review.suggestion, change, label)
 
 
@@ -380,7 +435,7 @@ async def _waits_for(session: AsyncSession, review: DecisionReview, member: Memb
         return True
     if review.state != ReviewState.ASKED:
         return False
-    for _ in range(review.escalation_level):
+    for _level in range(review.escalation_level):
         current = await climb(session, current, 1)
         if any(m.id == member.id for m in current):
             return True
@@ -404,9 +459,13 @@ async def review_lines(
     lines = {}
     for review in found:
         kpi = review.objective.kpi or review.objective.title
-        lines[review.suggestion_id] = (
-            f"{kpi} should go {review.expected}; {describe_state(review, now)}"
+        expected = KpiDirection(review.expected)
+        template = (
+            _("{kpi} should go higher; {state}")
+            if expected is KpiDirection.HIGHER
+            else _("{kpi} should go lower; {state}")
         )
+        lines[review.suggestion_id] = template.format(kpi=kpi, state=describe_state(review, now))
     return lines
 
 
@@ -415,7 +474,9 @@ def describe_state(review: DecisionReview, now: datetime) -> str:
     if review.state == ReviewState.ANSWERED:
         return ReviewVerdict(review.verdict or ReviewVerdict.HELPED).label
     if review.state == ReviewState.ASKED and review.asked_at is not None:
-        return f"asked {humanise_duration(now - review.asked_at)} ago, not answered"
+        return _("asked {duration} ago, not answered").format(
+            duration=humanise_duration(now - review.asked_at)
+        )
     if review.state == ReviewState.SUPERSEDED:
-        return "replaced by a later decision"
-    return f"due on {review_day(review.review_on)}"
+        return _("replaced by a later decision")
+    return _("due on {day}").format(day=review_day(review.review_on))

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import ChannelRef
 from bot.domain import DigestKind, Role, parse_enum
 from bot.errors import Conflict, InvalidInput, NotFound, concerning
+from bot.i18n import N_, _
 from bot.local_cron import LocalCronTrigger
 from bot.services.members import get_team, validate_platform, validate_timezone
 from bot.services.objectives import get_objective
@@ -42,36 +43,44 @@ def parse_audience(text: str) -> Audience:
     value = text.strip()
     if value.lower() == "all":
         return Audience()
-    prefix, _, rest = value.partition(":")
+    prefix, _colon, rest = value.partition(":")
     if prefix.lower() == "team" and rest.strip():
         return Audience(team=rest.strip())
     if prefix.lower() == "channel" and rest.strip():
         try:
             channel = ChannelRef.parse(rest)
-        except ValueError as error:
-            raise InvalidInput(str(error)) from None
+        except ValueError:
+            raise InvalidInput(
+                _("'{text}' is not a channel; write PLATFORM:CHANNEL_ID, e.g. slack:C0123.").format(
+                    text=rest
+                )
+            ) from None
         return Audience(channel=validate_channel(channel))
     raise InvalidInput(
-        f"Unknown audience '{text}'; use 'all', 'team:NAME' (e.g. team:Support) or "
-        "'channel:PLATFORM:CHANNEL_ID' (e.g. channel:slack:C0123ABCD)."
+        _(
+            "Unknown audience '{text}'; use 'all', 'team:NAME' (e.g. team:Support) or "
+            "'channel:PLATFORM:CHANNEL_ID' (e.g. channel:slack:C0123ABCD)."
+        ).format(text=text)
     )
 
 
 # What a channel id looks like on each platform, and where to find it (shown with a bad one).
 CHANNEL_ID_EXAMPLES = {
-    "slack": "C0123ABCD (in Slack: the channel's name → About, at the bottom)",
-    "teams": "19:a1b2c3…@thread.tacv2 (in Teams: the channel's ⋯ → Get link to channel)",
-    "shell": "alerts (one word)",
+    "slack": N_("C0123ABCD (in Slack: the channel's name → About, at the bottom)"),
+    "teams": N_("19:a1b2c3…@thread.tacv2 (in Teams: the channel's ⋯ → Get link to channel)"),
+    "shell": N_("alerts (one word)"),
 }
 
 
 def validate_channel(channel: ChannelRef) -> ChannelRef:
     validate_platform(channel.platform)
     if not channel.channel_id or len(channel.channel_id) > 255 or " " in channel.channel_id:
-        example = CHANNEL_ID_EXAMPLES.get(channel.platform, "C0123ABCD")
+        example = _(CHANNEL_ID_EXAMPLES.get(channel.platform, "C0123ABCD"))
         raise InvalidInput(
-            f"'{channel.channel_id}' is not a channel id: it has no spaces, and on "
-            f"{channel.platform} looks like {example}."
+            _(
+                "'{channel}' is not a channel id: it has no spaces, and on {platform} looks "
+                "like {example}."
+            ).format(channel=channel.channel_id, platform=channel.platform, example=example)
         )
     return channel
 
@@ -81,13 +90,19 @@ def cron_trigger(expression: str, zone: str) -> LocalCronTrigger:
     fields = expression.split()
     if len(fields) != 5:
         raise InvalidInput(
-            f"'{expression}' is not a cron expression; use five fields: minute hour day month "
-            "weekday, for example '0 9 * * mon-fri' for 09:00 on weekdays."
+            _(
+                "'{expression}' is not a cron expression; use five fields: minute hour day "
+                "month weekday, for example '0 9 * * mon-fri' for 09:00 on weekdays."
+            ).format(expression=expression)
         )
     try:
         return LocalCronTrigger(" ".join(fields), zone)
     except ValueError as error:
-        raise InvalidInput(f"Bad cron expression '{expression}': {error}.") from None
+        raise InvalidInput(
+            _("Bad cron expression '{expression}': {problem}.").format(
+                expression=expression, problem=error
+            )
+        ) from None
 
 
 def firing_cron(expression: str, zone: str) -> LocalCronTrigger:
@@ -96,8 +111,10 @@ def firing_cron(expression: str, zone: str) -> LocalCronTrigger:
     trigger = cron_trigger(expression, zone)
     if trigger.get_next_fire_time(None, utcnow()) is None:
         raise InvalidInput(
-            f"'{expression}' never fires: no date matches its day and month (such as 30 "
-            "February or 31 April); pick a day that exists, such as '0 9 28 2 *'."
+            _(
+                "'{expression}' never fires: no date matches its day and month (such as 30 "
+                "February or 31 April); pick a day that exists, such as '0 9 28 2 *'."
+            ).format(expression=expression)
         )
     return trigger
 
@@ -109,7 +126,7 @@ def next_fire_times(
     times: list[datetime] = []
     previous = None
     now = after or utcnow()
-    for _ in range(count):
+    for _step in range(count):
         fire = trigger.get_next_fire_time(previous, now)
         if fire is None:
             break
@@ -140,12 +157,16 @@ def parse_since(text: str, zone: str, now: datetime | None = None) -> datetime:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise InvalidInput(
-            f"'{text}' is not a date or a period; use for example 2026-11-03 or 30d."
+            _("'{text}' is not a date or a period; use for example 2026-11-03 or 30d.").format(
+                text=text
+            )
         ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=ZoneInfo(zone))
     if parsed > moment:
-        raise InvalidInput(f"{value} is in the future; give where the period starts.")
+        raise InvalidInput(
+            _("{value} is in the future; give where the period starts.").format(value=value)
+        )
     return parsed.astimezone(UTC)
 
 
@@ -153,8 +174,10 @@ def validate_digest_name(name: str) -> str:
     value = " ".join(name.split())
     if not NAME_PATTERN.match(value):
         raise InvalidInput(
-            f"'{name}' is not a usable digest name; use up to 100 letters, digits, spaces, "
-            "'.', '-' or '_', starting with a letter or digit (e.g. Monday picks)."
+            _(
+                "'{name}' is not a usable digest name; use up to 100 letters, digits, spaces, "
+                "'.', '-' or '_', starting with a letter or digit (e.g. Monday picks)."
+            ).format(name=name)
         )
     return value
 
@@ -171,13 +194,17 @@ async def add_digest(
     objective_key: str | None = None,
     local_time: bool = False,
 ) -> Digest:
-    require_role(actor, (Role.STRATEGIST,), "schedule digests")
+    require_role(actor, (Role.STRATEGIST,), N_("schedule digests"))
     with concerning("name"):
         name = validate_digest_name(name)
         if await find_digest(session, name) is not None:
-            raise Conflict(f"A digest named '{name}' already exists; see: advocacy digest list")
+            raise Conflict(
+                _("A digest named '{name}' already exists; see: advocacy digest list").format(
+                    name=name
+                )
+            )
     with concerning("kind"):
-        parsed_kind = parse_enum(DigestKind, kind, "digest kind")
+        parsed_kind = parse_enum(DigestKind, kind, _("digest kind"))
     with concerning("timezone"):
         zone = validate_timezone(timezone)
     with concerning("cron"):
@@ -210,14 +237,16 @@ async def _checked_audience(session: AsyncSession, text: str, kind: DigestKind) 
         if audience.team:
             await get_team(session, audience.team)
         if audience.channel and kind == DigestKind.ROLLUP:
-            raise InvalidInput("A rollup goes to each manager privately; choose 'all' or a team.")
+            raise InvalidInput(
+                _("A rollup goes to each manager privately; choose 'all' or a team.")
+            )
     return audience
 
 
 def _check_local_time(local_time: bool, audience: Audience) -> None:
     if local_time and audience.channel:
         raise InvalidInput(
-            "A channel has no time zone of its own; local time is for digests sent to people."
+            _("A channel has no time zone of its own; local time is for digests sent to people.")
         )
 
 
@@ -233,7 +262,7 @@ async def edit_digest(
     local_time: bool | None = None,
 ) -> Digest:
     """Change a schedule; the running scheduler picks it up on its next refresh."""
-    require_role(actor, (Role.STRATEGIST,), "edit digests")
+    require_role(actor, (Role.STRATEGIST,), N_("edit digests"))
     digest = await get_digest(session, name)
     with concerning("timezone"):
         zone = validate_timezone(timezone) if timezone is not None else digest.timezone
@@ -261,7 +290,7 @@ async def set_digest_enabled(
     session: AsyncSession, actor: Acting, name: str, enabled: bool
 ) -> Digest:
     """Pause or resume a schedule (runs already queued still go out)."""
-    require_role(actor, (Role.STRATEGIST,), "pause or resume digests")
+    require_role(actor, (Role.STRATEGIST,), N_("pause or resume digests"))
     digest = await get_digest(session, name)
     digest.enabled = enabled
     digest.updated_at = utcnow()
@@ -271,7 +300,7 @@ async def set_digest_enabled(
 
 async def delete_digest(session: AsyncSession, actor: Acting, name: str) -> str:
     """Delete a schedule and its run history; deliveries already queued still go out."""
-    require_role(actor, (Role.STRATEGIST,), "delete digests")
+    require_role(actor, (Role.STRATEGIST,), N_("delete digests"))
     digest = await get_digest(session, name)
     runs = select(DigestRun.id).where(DigestRun.digest_id == digest.id).scalar_subquery()
     for table in (Delivery, OutboundMessage):
@@ -290,7 +319,7 @@ async def delete_digest(session: AsyncSession, actor: Acting, name: str) -> str:
 def describe_schedule(digest: Digest) -> str:
     """'0 9 * * mon-fri' in Europe/Paris, or at that time on each recipient's clock."""
     if digest.local_time:
-        return f"'{digest.cron}' on each recipient's own clock"
+        return _("'{cron}' on each recipient's own clock").format(cron=digest.cron)
     return f"'{digest.cron}' {digest.timezone}"
 
 
@@ -303,8 +332,10 @@ async def find_digest(session: AsyncSession, name: str) -> Digest | None:
 async def get_digest(session: AsyncSession, name: str) -> Digest:
     digest = await find_digest(session, name)
     if digest is None:
-        known = ", ".join(d.name for d in await list_digests(session)) or "none yet"
-        raise NotFound(f"Unknown digest '{name}'. Known digests: {known}.")
+        known = ", ".join(d.name for d in await list_digests(session)) or _("none yet")
+        raise NotFound(
+            _("Unknown digest '{name}'. Known digests: {known}.").format(name=name, known=known)
+        )
     return digest
 
 

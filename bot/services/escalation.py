@@ -8,16 +8,19 @@ on day 14. The author is never named in the flag (anonymous or not, the idea spe
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.compose.suggestion_cards import answer_button, status_label
-from bot.compose.text import humanise_duration, plural, truncate
+from bot.compose.text import humanise_duration, truncate
 from bot.domain import Role
+from bot.i18n import _, ngettext
+from bot.i18n.formats import format_number
 from bot.messages import Card, Fact, Message, subject_key
-from bot.outbox.queue import enqueue, member_recipient
+from bot.outbox.queue import enqueue_in_their_languages, member_recipient
 from bot.sealing import Sealer
 from bot.services.anonymous_scope import load_team_scopes
 from bot.services.suggestions import OPEN_STATUSES
@@ -55,7 +58,7 @@ async def managers_at_level(session: AsyncSession, team_id: int | None, level: i
 async def climb(session: AsyncSession, managers: list[Member], levels: int) -> list[Member]:
     """The managers ``levels`` steps above ``managers`` (those still here; empty past the top)."""
     current = await _still_here(session, managers)
-    for _ in range(levels):
+    for _level in range(levels):
         ids = {m.manager_id for m in current if m.manager_id is not None}
         above = list(await session.scalars(select(Member).where(Member.id.in_(ids))))
         current = await _still_here(session, above)
@@ -69,11 +72,16 @@ def next_step_due(waiting_since: datetime, level: int, now: datetime, after: tim
 
 
 async def flag_managers(
-    session: AsyncSession, sealer: Sealer, managers: list[Member], flag: Message, now: datetime
+    session: AsyncSession,
+    sealer: Sealer,
+    managers: list[Member],
+    flag: Callable[[], Message],
+    now: datetime,
 ) -> int:
-    """Queue ``flag`` to each of ``managers`` (after their quiet hours); how many were queued."""
+    """Queue the ``flag`` to each of ``managers`` (after their quiet hours), composed in each
+    one's language; how many were queued."""
     recipients = [r for m in managers if (r := member_recipient(m, now)) is not None]
-    return await enqueue(session, flag, recipients, sealer=sealer) if recipients else 0
+    return await enqueue_in_their_languages(session, flag, recipients, sealer=sealer)
 
 
 async def _still_here(session: AsyncSession, managers: list[Member]) -> list[Member]:
@@ -100,22 +108,36 @@ def waiting_flag(
 ) -> Message:
     """The flag a manager gets. An anonymous idea is not "from your team": it is counted where
     it is shown (``shown_under``, None for every manager), which is all the flag may say."""
-    if suggestion.anonymous:
-        where = f"counted under {shown_under}" if shown_under else "shown to every manager"
-        title = f"Anonymous idea #{suggestion.id} ({where}) has waited {humanise_duration(waited)}"
+    duration = humanise_duration(waited)
+    if suggestion.anonymous and shown_under:
+        title = _("Anonymous idea #{number} (counted under {team}) has waited {duration}").format(
+            number=suggestion.id, team=shown_under, duration=duration
+        )
+    elif suggestion.anonymous:
+        title = _("Anonymous idea #{number} (shown to every manager) has waited {duration}").format(
+            number=suggestion.id, duration=duration
+        )
+    elif level == 0:
+        title = _("Idea #{number} from your team has waited {duration}").format(
+            number=suggestion.id, duration=duration
+        )
     else:
-        who = "your team" if level == 0 else "a team below you"
-        title = f"Idea #{suggestion.id} from {who} has waited {humanise_duration(waited)}"
+        title = _("Idea #{number} from a team below you has waited {duration}").format(
+            number=suggestion.id, duration=duration
+        )
     facts = [
-        Fact("Status", status_label(suggestion.status)),
-        Fact("Votes", str(suggestion.vote_count)),
+        Fact(_("Status"), status_label(suggestion.status)),
+        Fact(_("Votes"), format_number(suggestion.vote_count)),
     ]
     if suggestion.objective is not None:
-        facts.append(Fact("Objective", suggestion.objective.title))
+        facts.append(Fact(_("Objective"), suggestion.objective.title))
     if level:
-        facts.append(Fact("Already flagged to", f"{plural(level, 'level')} below you"))
+        below = ngettext("{count} level below you", "{count} levels below you", level)
+        facts.append(Fact(_("Already flagged to"), below.format(count=format_number(level))))
     return Message(
-        fallback=f"{title} without an answer: {truncate(suggestion.text, 200)}",
+        fallback=_("{title} without an answer: {text}").format(
+            title=title, text=truncate(suggestion.text, 200)
+        ),
         kind="suggestion_escalation",
         cards=(
             Card(
@@ -157,8 +179,15 @@ async def escalate_waiting(
         shown = scopes.shown_team(idea)
         managers = await managers_at_level(session, shown, level)
         team = await session.get(Team, shown) if shown is not None else None
-        flag = waiting_flag(idea, now - idea.created_at, level, team.name if team else None)
-        queued = await flag_managers(session, sealer, managers, flag, now)
+        queued = await flag_managers(
+            session,
+            sealer,
+            managers,
+            lambda idea=idea, level=level, team=team: waiting_flag(
+                idea, now - idea.created_at, level, team.name if team else None
+            ),
+            now,
+        )
         if not queued:
             continue  # past the top of the hierarchy: nobody left to tell
         flagged += queued

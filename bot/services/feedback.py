@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain import FeedbackKind, SubjectType
 from bot.emoji_names import reaction_name
 from bot.errors import InvalidInput, NotFound
+from bot.i18n import _
 from bot.messages import parse_subject
 from bot.storage.models import (
     ContentItem,
@@ -47,7 +48,7 @@ SUBJECT_MODELS = {
 async def _require_subject(session: AsyncSession, subject_type: str, subject_id: int) -> None:
     model = SUBJECT_MODELS.get(subject_type)  # type: ignore[call-overload]
     if model is None or await session.get(model, subject_id) is None:
-        raise NotFound("That item no longer exists, so the feedback was not recorded.")
+        raise NotFound(_("That item no longer exists, so the feedback was not recorded."))
 
 
 def _detail_for(kind: FeedbackKind, detail: str, comment: str | None) -> str:
@@ -56,7 +57,7 @@ def _detail_for(kind: FeedbackKind, detail: str, comment: str | None) -> str:
     if kind == FeedbackKind.REACTION:
         value = reaction_name(detail)
         if not value or len(value) > MAX_EMOJI:
-            raise InvalidInput("Name the emoji, for example: +1, tada or eyes.")
+            raise InvalidInput(_("Name the emoji, for example: +1, tada or eyes."))
         return value
     return detail.strip().lower()[:100]
 
@@ -77,9 +78,11 @@ async def record_feedback(
     if kind == FeedbackKind.COMMENT:
         comment = (comment or "").strip()
         if not comment:
-            raise InvalidInput("The comment is empty.")
+            raise InvalidInput(_("The comment is empty."))
         if len(comment) > MAX_COMMENT:
-            raise InvalidInput(f"A comment can have at most {MAX_COMMENT} characters.")
+            raise InvalidInput(
+                _("A comment can have at most {limit} characters.").format(limit=MAX_COMMENT)
+            )
     await _require_subject(session, subject_type, subject_id)
     inserted = await insert_ignore(
         session,

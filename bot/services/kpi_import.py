@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.compose.text import plural
 from bot.domain import KpiSource
 from bot.errors import DomainError, InvalidInput
+from bot.i18n import N_, _
 from bot.import_files import CsvRecords, LineReader, file_encoding
 from bot.services.kpi_readings import RECORDERS, check_day, check_value, day_start
 from bot.services.kpi_targets import check_percent, parse_number
@@ -109,19 +110,25 @@ def parse_day(value: Any) -> date:
         return date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text).date()
     except ValueError:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text) or _DOTTED.fullmatch(text):
-            raise InvalidInput(f"the date '{text}' is not a day of the calendar") from None
+            raise InvalidInput(
+                _("the date '{text}' is not a day of the calendar").format(text=text)
+            ) from None
         if re.fullmatch(r"\d{1,2}/\d{1,2}/\d{2,4}", text):
             raise InvalidInput(
-                f"the date '{text}' reads as day/month or month/day; write it YYYY-MM-DD "
-                "(or DD.MM.YYYY)"
+                _(
+                    "the date '{text}' reads as day/month or month/day; write it YYYY-MM-DD "
+                    "(or DD.MM.YYYY)"
+                ).format(text=text)
             ) from None
-        raise InvalidInput(f"the date '{text}' is not a date written YYYY-MM-DD") from None
+        raise InvalidInput(
+            _("the date '{text}' is not a date written YYYY-MM-DD").format(text=text)
+        ) from None
 
 
 def parse_value(value: Any, unit: str | None = None) -> float:
     """A reading's value for a KPI measured in ``unit``: a number, or text that is one."""
     if isinstance(value, bool) or value is None:
-        raise InvalidInput(f"the value {value!r} is not a number")
+        raise InvalidInput(_("the value {value} is not a number").format(value=repr(value)))
     if isinstance(value, int | float):
         return check_value(value)
     number = parse_number(str(value))
@@ -234,7 +241,7 @@ async def store_readings(
     """Store checked readings (one a day per objective) as ``record_reading`` would, a batch at
     a time: one query finds the days already read and one flush writes them, rather than two
     round trips a row (a 5,000-row file took 20 s)."""
-    require_role(actor, RECORDERS, "record KPI readings")
+    require_role(actor, RECORDERS, N_("record KPI readings"))
     batch = list(readings)
     if not batch:
         return
@@ -282,7 +289,7 @@ async def import_kpi_file(
     their line number, good rows kept. A bad header is refused before anything is stored.
     ``on_read`` is told how far into the file the rows are stored (not how far it was read
     ahead: a small file is read whole at once)."""
-    require_role(actor, RECORDERS, "import KPI readings")
+    require_role(actor, RECORDERS, N_("import KPI readings"))
     async with db.transaction() as session:
         objectives = await list_objectives(session)
     rows = KpiCsv(stream, objectives)

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import KpiSource, Role
 from bot.errors import InvalidInput
+from bot.i18n import N_, _
 from bot.services.permissions import Acting, actor_id, require_role
 from bot.storage.models import KpiReading, Objective
 from bot.storage.types import utcnow
@@ -36,9 +37,13 @@ def day_start(day: date | datetime) -> datetime:
 
 def check_value(value: float) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise InvalidInput(f"A KPI reading must be a finite number, not {value!r}.")
+        raise InvalidInput(
+            _("A KPI reading must be a finite number, not {value}.").format(value=repr(value))
+        )
     if abs(value) > 1e15:
-        raise InvalidInput(f"{value:g} is out of range for a KPI reading.")
+        raise InvalidInput(
+            _("{value} is out of range for a KPI reading.").format(value=f"{value:g}")
+        )
     return float(value)
 
 
@@ -47,11 +52,14 @@ def check_day(day: date | datetime) -> datetime:
     today = day_start(utcnow())
     if (start - today).days > FUTURE_DAYS:
         raise InvalidInput(
-            f"{start.date().isoformat()} is in the future; a reading describes a day that has "
-            "happened."
+            _("{day} is in the future; a reading describes a day that has happened.").format(
+                day=start.date().isoformat()
+            )
         )
     if start.year < 2000:
-        raise InvalidInput(f"{start.date().isoformat()} is too far in the past for a reading.")
+        raise InvalidInput(
+            _("{day} is too far in the past for a reading.").format(day=start.date().isoformat())
+        )
     return start
 
 
@@ -73,7 +81,7 @@ async def record_reading(
     source: KpiSource = KpiSource.CLI,
 ) -> Recorded:
     """Record the KPI's value on a day; a second value that day replaces the first."""
-    require_role(actor, RECORDERS, "record KPI readings")
+    require_role(actor, RECORDERS, N_("record KPI readings"))
     value = check_value(value)
     measured_on = check_day(day)
     existing = (

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from bot.domain import KpiDirection, parse_enum
 from bot.errors import InvalidInput
+from bot.i18n import N_, _
 
 _LOWER = re.compile(r"\b(under|below|less than|at most|within|no more than|max(imum)?)\b|<")
 _HIGHER = re.compile(r"\b(over|above|more than|at least|min(imum)?)\b|>")
@@ -87,14 +88,18 @@ def normalise_unit(unit: str | None) -> str | None:
     """A unit as stored: "mins" is "minutes", "percent" is "%"; empty is none."""
     text = " ".join((unit or "").split())
     if len(text) > MAX_UNIT:
-        raise InvalidInput(f"A KPI unit can have at most {MAX_UNIT} characters (minutes, %, NPS).")
+        raise InvalidInput(
+            _("A KPI unit can have at most {limit} characters (minutes, %, NPS).").format(
+                limit=MAX_UNIT
+            )
+        )
     return UNITS.get(text.lower(), text) or None
 
 
 def parse_direction(text: str | None) -> str | None:
     if text is None or not text.strip():
         return None
-    return parse_enum(KpiDirection, text, "direction (which way is better)").value
+    return parse_enum(KpiDirection, text, _("direction (which way is better)")).value
 
 
 def _decimal_point(text: str, what: str) -> str:
@@ -112,8 +117,9 @@ def _decimal_point(text: str, what: str) -> str:
     if re.fullmatch(r"[-+]?\d{1,3},\d{3}", text):
         whole, part = text.split(",")
         raise InvalidInput(
-            f"the {what} '{text}' could be {whole}{part} or {whole}.{part}: write it without "
-            "the comma, or with a decimal point"
+            _(AMBIGUOUS[what]).format(
+                text=text, thousands=f"{whole}{part}", decimal=f"{whole}.{part}"
+            )
         )
     return text.replace(",", ".") if re.fullmatch(r"[-+]?\d*,\d+", text) else text
 
@@ -126,10 +132,31 @@ def parse_number(text: str, what: str = "value") -> float:
     try:
         number = float(cleaned)
     except ValueError:
-        raise InvalidInput(f"the {what} '{text.strip()}' is not a number") from None
+        raise InvalidInput(_(NOT_A_NUMBER[what]).format(text=text.strip())) from None
     if not math.isfinite(number):
-        raise InvalidInput(f"the {what} must be a finite number, not '{text.strip()}'")
+        raise InvalidInput(_(NOT_FINITE[what]).format(text=text.strip()))
     return number
+
+
+# What ``parse_number`` says, by what the number is ("value" or "target value").
+AMBIGUOUS = {
+    "value": N_(
+        "the value '{text}' could be {thousands} or {decimal}: write it without the comma, "
+        "or with a decimal point"
+    ),
+    "target value": N_(
+        "the target value '{text}' could be {thousands} or {decimal}: write it without the "
+        "comma, or with a decimal point"
+    ),
+}
+NOT_A_NUMBER = {
+    "value": N_("the value '{text}' is not a number"),
+    "target value": N_("the target value '{text}' is not a number"),
+}
+NOT_FINITE = {
+    "value": N_("the value must be a finite number, not '{text}'"),
+    "target value": N_("the target value must be a finite number, not '{text}'"),
+}
 
 
 def check_percent(text: str, unit: str | None) -> None:
@@ -137,7 +164,9 @@ def check_percent(text: str, unit: str | None) -> None:
     is dropped as the unit's only when the KPI is in % or has no unit."""
     if text.strip().endswith("%") and unit and unit != "%":
         raise InvalidInput(
-            f"the value '{text.strip()}' is a percentage, but this KPI is measured in {unit}"
+            _("the value '{text}' is a percentage, but this KPI is measured in {unit}").format(
+                text=text.strip(), unit=unit
+            )
         )
 
 

@@ -31,6 +31,7 @@ from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import Role
+from bot.i18n import N_
 from bot.services.member_csv import (
     ACTIVE,
     LEFT,
@@ -126,7 +127,7 @@ async def import_member_file(
     With ``complete``, the active members the file does not name are then marked as left (see
     ``_Import.refusal`` for when that needs ``confirmed``). A row on a platform not in
     ``platforms`` (by default the installed adapters) is rejected."""
-    require_role(actor, (), "import members")
+    require_role(actor, (), N_("import members"))
     rows = MemberCsv(stream, on_read=on_read, platforms=platforms)
     with _Import(HR, complete=complete) as run:
         async with db.transaction() as session:
@@ -160,7 +161,7 @@ async def import_members(
     platforms: Collection[str] | None = None,
 ) -> ImportReport:
     """Import a small HR CSV held in memory, in the caller's transaction."""
-    require_role(actor, (), "import members")
+    require_role(actor, (), N_("import members"))
     rows = MemberCsv(io.BytesIO(text.encode("utf-8")), platforms=platforms)
     return await _import_in(session, rows, HR, complete=complete, confirmed=confirmed)
 
@@ -177,7 +178,7 @@ async def import_member_rows(
     transaction, a few queries per thousand rows. Values left None keep what the member
     already has. ``source`` is who marks the rows whose status is LEFT as left, and who can
     bring back only the people it marked itself."""
-    require_role(actor, (), "import members")
+    require_role(actor, (), N_("import members"))
     report = await _import_in(session, rows, source)
     for problem in problems or ():
         report.reject(problem)

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.compose.text import plural
 from bot.errors import Conflict
+from bot.i18n import N_
 from bot.services.anonymous_scope import MIN_PEOPLE, load_team_scopes
 from bot.services.members import describe_identity, get_member, validate_platform
 from bot.services.permissions import Acting, require_role
@@ -100,7 +101,7 @@ async def leave_member(
     session: AsyncSession, actor: Acting, platform: str, user_id: str, *, workspace: str = ""
 ) -> Member:
     """An admin marks a member as left."""
-    require_role(actor, (), "mark members as left")
+    require_role(actor, (), N_("mark members as left"))
     platform = validate_platform(platform)
     member = await get_member(session, platform, user_id.strip(), workspace)
     if member.left_at is not None:
@@ -117,7 +118,7 @@ async def return_member(
     session: AsyncSession, actor: Acting, platform: str, user_id: str, *, workspace: str = ""
 ) -> Member:
     """An admin brings back a member who left, whoever marked them."""
-    require_role(actor, (), "bring members back")
+    require_role(actor, (), N_("bring members back"))
     platform = validate_platform(platform)
     member = await get_member(session, platform, user_id.strip(), workspace)
     if member.left_at is None:

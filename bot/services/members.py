@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain import Role, closest_choice, parse_enum
 from bot.errors import Conflict, InvalidInput, NotFound
 from bot.events import Actor
-from bot.i18n import normalize_locale
+from bot.i18n import N_, _, normalize_locale
 from bot.platform.entry_points import installed_platforms
 from bot.services.permissions import Acting, require_role
 from bot.storage.models import Member, MemberIdentity, Team
@@ -29,8 +29,10 @@ def validate_platform(platform: str) -> str:
     value = platform.strip().lower()
     if not PLATFORM_PATTERN.match(value):
         raise InvalidInput(
-            f"'{platform}' is not a platform name; use a short lowercase word such as "
-            "slack, teams or shell."
+            _(
+                "'{platform}' is not a platform name; use a short lowercase word such as "
+                "slack, teams or shell."
+            ).format(platform=platform)
         )
     return value
 
@@ -43,9 +45,15 @@ def validate_known_platform(platform: str, known: Collection[str] | None = None)
     choices = sorted(installed_platforms() if known is None else known)
     if value not in choices:
         guess = closest_choice(value, choices)
-        hint = f" Did you mean {guess}?" if guess else ""
+        if guess:
+            text = _(
+                "'{platform}' is not a platform this bot knows; use {choices}. "
+                "Did you mean {guess}?"
+            )
+        else:
+            text = _("'{platform}' is not a platform this bot knows; use {choices}.")
         raise InvalidInput(
-            f"'{platform}' is not a platform this bot knows; use {describe_choices(choices)}.{hint}"
+            text.format(platform=platform, choices=describe_choices(choices), guess=guess)
         )
     return value
 
@@ -53,14 +61,14 @@ def validate_known_platform(platform: str, known: Collection[str] | None = None)
 def describe_choices(choices: Sequence[str]) -> str:
     """'shell, slack or teams'."""
     if len(choices) < 2:
-        return "".join(choices) or "an installed adapter's platform"
-    return f"{', '.join(choices[:-1])} or {choices[-1]}"
+        return "".join(choices) or _("an installed adapter's platform")
+    return _("{some} or {last}").format(some=", ".join(choices[:-1]), last=choices[-1])
 
 
 def validate_timezone(zone: str) -> str:
     value = zone.strip()
     if not value:
-        raise InvalidInput("The time zone is empty; use an IANA name such as Europe/Paris.")
+        raise InvalidInput(_("The time zone is empty; use an IANA name such as Europe/Paris."))
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
@@ -69,11 +77,16 @@ def validate_timezone(zone: str) -> str:
             return same
         zones = _zones_by_case()
         guess = zones.get(closest_choice(value.lower(), zones, cutoff=0.8) or "")
-        hint = f" Did you mean {guess}?" if guess else ""
-        raise InvalidInput(
-            f"Unknown time zone '{zone}'; use an IANA name such as Europe/Paris or "
-            f"Asia/Tokyo.{hint}"
-        ) from None
+        if guess:
+            text = _(
+                "Unknown time zone '{zone}'; use an IANA name such as Europe/Paris or "
+                "Asia/Tokyo. Did you mean {guess}?"
+            )
+        else:
+            text = _(
+                "Unknown time zone '{zone}'; use an IANA name such as Europe/Paris or Asia/Tokyo."
+            )
+        raise InvalidInput(text.format(zone=zone, guess=guess)) from None
     return value
 
 
@@ -85,7 +98,7 @@ def _zones_by_case() -> dict[str, str]:
 def validate_user_id(user_id: str) -> str:
     value = user_id.strip()
     if not value or len(value) > 255:
-        raise InvalidInput("A user id must be between 1 and 255 characters.")
+        raise InvalidInput(_("A user id must be between 1 and 255 characters."))
     return value
 
 
@@ -121,7 +134,9 @@ async def get_member(
         who = describe_identity(platform, user_id, workspace)
         where = f" --workspace {workspace}" if workspace else ""
         raise NotFound(
-            f"No member {who}. Add them with: advocacy members add {platform} {user_id}{where}"
+            _(
+                "No member {who}. Add them with: advocacy members add {platform} {user_id}{where}"
+            ).format(who=who, platform=platform, user_id=user_id, where=where)
         )
     return member
 
@@ -190,9 +205,11 @@ async def resolve_actor(session: AsyncSession, actor: Actor) -> Member:
 async def ensure_team(session: AsyncSession, name: str) -> Team:
     value = " ".join(name.split())
     if not value:
-        raise InvalidInput("A team name must not be empty.")
+        raise InvalidInput(_("A team name must not be empty."))
     if len(value) > MAX_TEAM:
-        raise InvalidInput(f"A team name can have at most {MAX_TEAM} characters.")
+        raise InvalidInput(
+            _("A team name can have at most {limit} characters.").format(limit=MAX_TEAM)
+        )
     team = (await session.scalars(select(Team).where(Team.name == value))).first()
     if team is None:
         team = Team(name=value)
@@ -204,8 +221,10 @@ async def ensure_team(session: AsyncSession, name: str) -> Team:
 async def get_team(session: AsyncSession, name: str) -> Team:
     team = (await session.scalars(select(Team).where(Team.name == name.strip()))).first()
     if team is None:
-        known = ", ".join(t.name for t in await list_teams(session)) or "none yet"
-        raise NotFound(f"Unknown team '{name}'. Known teams: {known}.")
+        known = ", ".join(t.name for t in await list_teams(session)) or _("none yet")
+        raise NotFound(
+            _("Unknown team '{name}'. Known teams: {known}.").format(name=name, known=known)
+        )
     return team
 
 
@@ -229,10 +248,10 @@ async def add_member(
 ) -> Member:
     """``platforms``: those a member may be on (the application's registry; by default the
     installed adapters)."""
-    require_role(actor, (), "add members")
+    require_role(actor, (), N_("add members"))
     platform = validate_known_platform(platform, platforms)
     user_id = validate_user_id(user_id)
-    parsed_role = parse_enum(Role, role, "role")
+    parsed_role = parse_enum(Role, role, _("role"))
     zone = validate_timezone(timezone)
     existing = await find_member(session, platform, user_id, workspace)
     if existing is not None:
@@ -240,10 +259,20 @@ async def add_member(
         if existing.left_at is not None:
             where = f" --workspace {workspace}" if workspace else ""
             raise Conflict(
-                f"{who} is already a member, marked as left on {existing.left_at:%Y-%m-%d}; "
-                f"bring them back with: advocacy members return {platform} {user_id}{where}"
+                _(
+                    "{who} is already a member, marked as left on {day}; bring them back with: "
+                    "advocacy members return {platform} {user_id}{where}"
+                ).format(
+                    who=who,
+                    day=f"{existing.left_at:%Y-%m-%d}",
+                    platform=platform,
+                    user_id=user_id,
+                    where=where,
+                )
             )
-        raise Conflict(f"{who} is already a member; change a role with: advocacy roles grant")
+        raise Conflict(
+            _("{who} is already a member; change a role with: advocacy roles grant").format(who=who)
+        )
     manager = None
     if manager_user_id:
         manager = await get_member(session, platform, manager_user_id.strip(), workspace)
@@ -271,8 +300,8 @@ async def grant_role(
     *,
     workspace: str = "",
 ) -> Member:
-    require_role(actor, (), "grant roles")
-    parsed = parse_enum(Role, role, "role")
+    require_role(actor, (), N_("grant roles"))
+    parsed = parse_enum(Role, role, _("role"))
     member = await get_member(session, validate_platform(platform), user_id.strip(), workspace)
     member.role = parsed
     await session.flush()

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import Role
 from bot.errors import Conflict, InvalidInput, NotFound
+from bot.i18n import N_, _
 from bot.services.kpi_readings import check_value
 from bot.services.kpi_targets import filled_from_text, in_unit, normalise_unit, parse_direction
 from bot.services.permissions import Acting, actor_id, require_role
@@ -27,8 +28,10 @@ def validate_key(key: str) -> str:
     value = key.strip().lower()
     if not KEY_PATTERN.match(value):
         raise InvalidInput(
-            f"'{key}' is not a valid objective key; use lowercase letters, digits, '-' or '_' "
-            "(for example: reply-within-1h)."
+            _(
+                "'{key}' is not a valid objective key; use lowercase letters, digits, '-' or '_' "
+                "(for example: reply-within-1h)."
+            ).format(key=key)
         )
     return value
 
@@ -48,11 +51,13 @@ async def add_objective(
 ) -> Objective:
     """A new objective; its KPI's unit, direction and numeric target are read from the written
     target where they are not given (see bot/services/kpi_targets.py)."""
-    require_role(actor, DEFINERS, "define objectives")
+    require_role(actor, DEFINERS, N_("define objectives"))
     key = validate_key(key)
     title = _title(title)
     if await find_objective(session, key) is not None:
-        raise Conflict(f"The objective '{key}' already exists; see: advocacy objectives list")
+        raise Conflict(
+            _("The objective '{key}' already exists; see: advocacy objectives list").format(key=key)
+        )
     target = _target(target)
     measured = _measured(target, unit, direction, target_value)
     objective = Objective(
@@ -96,7 +101,7 @@ async def edit_objective(
     """Change what is given (None clears it). A new written target fills the unit, direction
     and number it plainly says, unless they are given too; a new unit of time converts the
     numeric target (60 minutes is 1 hour). The readings stay as they are."""
-    require_role(actor, DEFINERS, "define objectives")
+    require_role(actor, DEFINERS, N_("define objectives"))
     objective = await get_objective(session, key)
     given: dict[str, Any] = {}
     if title is not KEEP:
@@ -127,8 +132,10 @@ async def edit_objective(
             given["target_value"] = converted
     if not given:
         raise InvalidInput(
-            "Nothing to change: give --title, --kpi, --target, --unit, --direction or "
-            "--target-value."
+            _(
+                "Nothing to change: give --title, --kpi, --target, --unit, --direction or "
+                "--target-value."
+            )
         )
     changed = []
     for name, value in given.items():
@@ -143,17 +150,17 @@ def _title(title: str) -> str:
     title = " ".join(title.split())
     if not title:
         raise InvalidInput(
-            "An objective needs a title, for example: 'Answer every customer within one hour'."
+            _("An objective needs a title, for example: 'Answer every customer within one hour'.")
         )
     if len(title) > 200:
-        raise InvalidInput("An objective title can have at most 200 characters.")
+        raise InvalidInput(_("An objective title can have at most 200 characters."))
     return title
 
 
 def _target(target: str | None) -> str | None:
     text = " ".join((target or "").split())
     if len(text) > 100:
-        raise InvalidInput("A written target can have at most 100 characters (under 1 hour).")
+        raise InvalidInput(_("A written target can have at most 100 characters (under 1 hour)."))
     return text or None
 
 
@@ -189,7 +196,7 @@ async def list_readings(
     session: AsyncSession, actor: Acting, key: str, *, limit: int | None = None
 ) -> tuple[Objective, list[KpiReading]]:
     """An objective's readings, newest first (the last ``limit`` when given)."""
-    require_role(actor, DEFINERS, "see KPI readings")
+    require_role(actor, DEFINERS, N_("see KPI readings"))
     objective = await get_objective(session, key)
     query = (
         select(KpiReading)
@@ -211,15 +218,19 @@ async def get_objective(session: AsyncSession, key: str) -> Objective:
     objective = await find_objective(session, key)
     if objective is None:
         keys = [o.key for o in await list_objectives(session)]
-        raise NotFound(
-            f"Unknown objective '{key}'.{_did_you_mean(closest_key(key, keys))} Known objectives: "
-            f"{', '.join(keys) or 'none yet'}. Add one with: advocacy objectives add KEY TITLE"
-        )
+        close = closest_key(key, keys)
+        if close:
+            text = _(
+                "Unknown objective '{key}'. Did you mean '{close}'? Known objectives: {known}. "
+                "Add one with: advocacy objectives add KEY TITLE"
+            )
+        else:
+            text = _(
+                "Unknown objective '{key}'. Known objectives: {known}. "
+                "Add one with: advocacy objectives add KEY TITLE"
+            )
+        raise NotFound(text.format(key=key, close=close, known=", ".join(keys) or _("none yet")))
     return objective
-
-
-def _did_you_mean(close: str | None) -> str:
-    return f" Did you mean '{close}'?" if close else ""
 
 
 def closest_key(key: str, keys: Iterable[str]) -> str | None:

@@ -29,6 +29,7 @@ from bot.domain import (
     SubjectType,
     SuggestionStatus,
 )
+from bot.i18n import N_
 from bot.sealing import Sealer
 from bot.services.escalation import DEFAULT_AFTER
 from bot.services.objective_timeline import ObjectiveTimeline, build_timelines
@@ -227,7 +228,7 @@ async def build_objectives_report(
     *,
     overdue_after: timedelta = DEFAULT_AFTER,
 ) -> ObjectivesReport:
-    require_role(viewer, (Role.MANAGER, Role.STRATEGIST), "see the objectives report")
+    require_role(viewer, (Role.MANAGER, Role.STRATEGIST), N_("see the objectives report"))
     until = utcnow()
     since = until - period
     objectives = list(await session.scalars(select(Objective).order_by(Objective.key)))

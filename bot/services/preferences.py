@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import DigestKind, parse_enum
 from bot.errors import InvalidInput
-from bot.i18n import normalize_locale
+from bot.i18n import _, normalize_locale
 from bot.storage.models import Member
 
 DAILY, WEEKLY = "daily", "weekly"
@@ -49,7 +49,9 @@ def parse_quiet_hours(text: str) -> QuietHours:
         if h1 < 24 and h2 < 24 and m1 < 60 and m2 < 60 and (h1, m1) != (h2, m2):
             return QuietHours(time(h1, m1), time(h2, m2))
     raise InvalidInput(
-        f"'{text}' is not a quiet-hours range; write it like 22:00-07:00 (your local time)."
+        _(
+            "'{text}' is not a quiet-hours range; write it like 22:00-07:00 (your local time)."
+        ).format(text=text)
     )
 
 
@@ -88,8 +90,12 @@ def parse_preference_words(words: list[str]) -> PreferenceChange:
     verb, rest = words[0].lower(), words[1:]
     if verb in ("mute", "unmute"):
         if not rest:
-            raise InvalidInput(f"Which digests? Write /prefs {verb} {'|'.join(_kinds())}.")
-        kinds = tuple(parse_enum(DigestKind, word, "digest kind") for word in rest)
+            raise InvalidInput(
+                _("Which digests? Write /prefs {verb} {kinds}.").format(
+                    verb=verb, kinds="|".join(_kinds())
+                )
+            )
+        kinds = tuple(parse_enum(DigestKind, word, _("digest kind")) for word in rest)
         return PreferenceChange(mute=kinds) if verb == "mute" else PreferenceChange(unmute=kinds)
     if verb in CADENCES:
         return PreferenceChange(cadence=verb)
@@ -99,8 +105,10 @@ def parse_preference_words(words: list[str]) -> PreferenceChange:
             return PreferenceChange(quiet_hours="")
         return PreferenceChange(quiet_hours=value)
     raise InvalidInput(
-        f"Unknown preference '{words[0]}'; use mute KIND, unmute KIND, daily, weekly, "
-        "quiet 22:00-07:00 or quiet off."
+        _(
+            "Unknown preference '{word}'; use mute KIND, unmute KIND, daily, weekly, "
+            "quiet 22:00-07:00 or quiet off."
+        ).format(word=words[0])
     )
 
 
@@ -117,7 +125,11 @@ async def apply_preferences(
     member.muted_kinds = sorted(muted)
     if change.cadence is not None:
         if change.cadence not in CADENCES:
-            raise InvalidInput(f"'{change.cadence}' is not a cadence; use daily or weekly.")
+            raise InvalidInput(
+                _("'{cadence}' is not a cadence; use daily or weekly.").format(
+                    cadence=change.cadence
+                )
+            )
         member.cadence = change.cadence
     if change.quiet_hours is not None:
         member.quiet_hours = (
@@ -128,15 +140,15 @@ async def apply_preferences(
 
 
 def describe_preferences(member: Member) -> list[tuple[str, str]]:
-    muted = ", ".join(member.muted_kinds or []) or "nothing"
-    quiet = member.quiet_hours or "none"
+    muted = ", ".join(member.muted_kinds or []) or _("nothing")
+    quiet = member.quiet_hours or _("none")
     return [
-        ("Muted digests", muted),
+        (_("Muted digests"), muted),
         (
-            "Digests",
-            "weekly (one a week per digest)" if member.cadence == WEEKLY else "as scheduled",
+            _("Digests"),
+            _("weekly (one a week per digest)") if member.cadence == WEEKLY else _("as scheduled"),
         ),
-        ("Quiet hours", f"{quiet} ({member.timezone})" if member.quiet_hours else quiet),
+        (_("Quiet hours"), f"{quiet} ({member.timezone})" if member.quiet_hours else quiet),
     ]
 
 

@@ -28,6 +28,8 @@ from bot.domain import (
     normalise_choice,
 )
 from bot.errors import InvalidInput, NotFound, concerning
+from bot.i18n import _
+from bot.i18n.formats import format_date
 from bot.services.kpi_readings import reading_on
 from bot.services.objectives import find_objective, list_objectives
 from bot.services.permissions import Acting, Operator, actor_id
@@ -62,8 +64,10 @@ class Promise:
         if not objective:
             if expect or review:
                 raise InvalidInput(
-                    "Choose the objective whose KPI it should move; a direction or a review "
-                    "date means nothing without one.",
+                    _(
+                        "Choose the objective whose KPI it should move; a direction or a review "
+                        "date means nothing without one."
+                    ),
                     field="objective",
                 )
             return None
@@ -80,12 +84,16 @@ def promise_from_options(
 ) -> Promise | None:
     """From command options (--objective, --expect, --review-in, --review-on)."""
     if review_in and review_on:
-        raise InvalidInput("Give --review-in or --review-on, not both.", field="review")
+        raise InvalidInput(_("Give --review-in or --review-on, not both."), field="review")
     with concerning("review"):
         if review_in and parse_when(review_in)[0] is None:
-            raise InvalidInput(f"--review-in takes a wait like 30d, not '{review_in}'.")
+            raise InvalidInput(
+                _("--review-in takes a wait like 30d, not '{text}'.").format(text=review_in)
+            )
         if review_on and parse_when(review_on)[1] is None:
-            raise InvalidInput(f"--review-on takes a date like 2027-03-01, not '{review_on}'.")
+            raise InvalidInput(
+                _("--review-on takes a date like 2027-03-01, not '{text}'.").format(text=review_on)
+            )
     return Promise.from_fields(objective or "", expect or "", review_in or review_on or "")
 
 
@@ -102,8 +110,10 @@ def parse_when(text: str) -> tuple[timedelta | None, date | None]:
     except ValueError:
         shown = text if len(text) <= 30 else text[:27] + "..."
         raise InvalidInput(
-            f"'{shown}' is not a review date; write a wait like 30d or 4w, or a date like "
-            "2027-03-01."
+            _(
+                "'{text}' is not a review date; write a wait like 30d or 4w, or a date like "
+                "2027-03-01."
+            ).format(text=shown)
         ) from None
 
 
@@ -115,7 +125,8 @@ def parse_direction(text: str) -> KpiDirection:
         return KpiDirection(value)
     except ValueError:
         raise InvalidInput(
-            f"'{text}' is not a direction; the KPI should go higher or lower.", field="expect"
+            _("'{text}' is not a direction; the KPI should go higher or lower.").format(text=text),
+            field="expect",
         ) from None
 
 
@@ -126,9 +137,13 @@ async def promised_objective(session: AsyncSession, key: str) -> Objective:
         return objective
     keys = [o.key for o in await list_objectives(session)]
     guess = closest_choice(key, keys)
-    hint = f" Did you mean {guess}?" if guess else f" Objectives: {', '.join(keys) or 'none yet'}."
     shown = key if len(key) <= 40 else key[:37] + "..."
-    raise NotFound(f"There is no objective '{shown}'.{hint}", field="objective")
+    if guess:
+        text = _("There is no objective '{key}'. Did you mean {guess}?")
+    else:
+        text = _("There is no objective '{key}'. Objectives: {known}.")
+    known = ", ".join(keys) or _("none yet")
+    raise NotFound(text.format(key=shown, guess=guess, known=known), field="objective")
 
 
 def zone_of(actor: Acting) -> ZoneInfo:
@@ -162,8 +177,10 @@ async def check_promise(
     decision, an unknown objective, a direction the KPI has none of, a date already gone."""
     if status not in DECIDED_STATUSES:
         raise InvalidInput(
-            f"A KPI check goes with planned or done, not {status.label}: set the status to "
-            "planned or done, or leave the objective empty.",
+            _(
+                "A KPI check goes with planned or done, not {status}: set the status to "
+                "planned or done, or leave the objective empty."
+            ).format(status=_(status.label)),
             field="objective",
         )
     objective = await promised_objective(session, promise.objective_key)
@@ -173,8 +190,10 @@ async def check_promise(
         expected = KpiDirection(objective.kpi_direction)
     else:
         raise InvalidInput(
-            f"{objective.key}'s KPI has no better direction set; say which way it should move "
-            "(higher or lower).",
+            _(
+                "{key}'s KPI has no better direction set; say which way it should move "
+                "(higher or lower)."
+            ).format(key=objective.key),
             field="expect",
         )
     zone = zone_of(actor)
@@ -182,21 +201,24 @@ async def check_promise(
     if promise.review_on is not None:
         day = promise.review_on
         if day <= today:
-            when = "today" if day == today else "in the past"
-            raise InvalidInput(
-                f"{day.isoformat()} is {when}; the review date must be after today.",
-                field="review",
+            text = (
+                _("{day} is today; the review date must be after today.")
+                if day == today
+                else _("{day} is in the past; the review date must be after today.")
             )
+            raise InvalidInput(text.format(day=day.isoformat()), field="review")
     else:
         wait = promise.review_in
         if wait is None:
             wait = DONE_LOOK_AFTER if status == SuggestionStatus.DONE else PLANNED_LOOK_AFTER
         if wait.days < 1:
-            raise InvalidInput("Look at least one day after the decision.", field="review")
+            raise InvalidInput(_("Look at least one day after the decision."), field="review")
         day = today + timedelta(days=wait.days)
     if day - today > LONGEST_WAIT:
         raise InvalidInput(
-            f"{day.isoformat()} is more than three years away; choose a nearer review date.",
+            _("{day} is more than three years away; choose a nearer review date.").format(
+                day=day.isoformat()
+            ),
             field="review",
         )
     return CheckedPromise(objective, expected, review_moment(day, zone))
@@ -274,6 +296,12 @@ async def record_promise(
 
 def promise_note(review: DecisionReview, zone: ZoneInfo) -> str:
     """What the manager is told the promise is: '… will be checked on Mon 8 Mar 2027'."""
-    day = review.review_on.astimezone(zone).strftime("%a %d %b %Y")
-    kpi = review.objective.kpi or f"the KPI of {review.objective.title}"
-    return f"You will be asked on {day} whether {kpi} went {review.expected} as expected."
+    day = format_date(review.review_on.astimezone(zone), "full")
+    kpi = review.objective.kpi or _("the KPI of {objective}").format(
+        objective=review.objective.title
+    )
+    if review.expected == KpiDirection.HIGHER:
+        text = _("You will be asked on {day} whether {kpi} went higher as expected.")
+    else:
+        text = _("You will be asked on {day} whether {kpi} went lower as expected.")
+    return text.format(day=day, kpi=kpi)

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import Role, SuggestionStatus
 from bot.errors import InvalidInput
+from bot.i18n import N_, _
 from bot.sealing import Sealer
 from bot.services.anonymous_scope import load_team_scopes
 from bot.services.members import managed_team_ids
@@ -27,13 +28,15 @@ from bot.storage.models import Objective, Suggestion, Team
 from bot.storage.types import UTCDateTime, seconds_between, utcnow
 
 DIMENSIONS = ("objective", "team", "status")
-NONE_LABEL = {"objective": "(no objective)", "team": "(no team)", "status": "(none)"}
+# Row keys stay English (exports are joined on them); marked so that what shows them can say
+# them in the reader's language with ``_(key)``.
+NONE_LABEL = {"objective": N_("(no objective)"), "team": N_("(no team)"), "status": N_("(none)")}
 OLDEST_WAITING = 5
 TOP_VOTED = 5
 # A breakdown row needs ideas from at least this many distinct people, or it is merged into
 # OTHER: nobody can be singled out by elimination ("the only idea from a team of four").
 MIN_CONTRIBUTORS = 5
-OTHER = "other (groups of fewer than 5 people)"
+OTHER = N_("other (groups of fewer than 5 people)")
 
 
 # 100 years. Far longer periods reach back before year 1, where dates cannot be computed (they
@@ -50,12 +53,16 @@ def parse_period(text: str | None) -> timedelta | None:
     number, unit = value[:-1], value[-1:]
     shown = text if len(text) <= 20 else text[:20] + "..."
     if unit not in units or not (number.isascii() and number.isdigit()) or not number.strip("0"):
-        raise InvalidInput(f"'{shown}' is not a period; use for example 7d, 4w, 6m or all.")
+        raise InvalidInput(
+            _("'{text}' is not a period; use for example 7d, 4w, 6m or all.").format(text=shown)
+        )
     digits = number.lstrip("0")
     if len(digits) > 9 or int(digits) * units[unit] > MAX_PERIOD_DAYS:
         raise InvalidInput(
-            f"'{shown}' is longer than the longest period, 100 years (36500d, 5214w, 1216m, "
-            "100y); use all for everything."
+            _(
+                "'{text}' is longer than the longest period, 100 years (36500d, 5214w, 1216m, "
+                "100y); use all for everything."
+            ).format(text=shown)
         )
     return timedelta(days=int(digits) * units[unit])
 
@@ -190,9 +197,13 @@ async def build_rollup(
     scrub: Scrub | None = None,
 ) -> Rollup:
     """``scrub`` masks personal data in customers' quotes; without it, evidence shows counts."""
-    require_role(viewer, (Role.MANAGER,), "see suggestion rollups")
+    require_role(viewer, (Role.MANAGER,), N_("see suggestion rollups"))
     if by not in DIMENSIONS:
-        raise InvalidInput(f"Unknown breakdown '{by}'; use one of: {', '.join(DIMENSIONS)}.")
+        raise InvalidInput(
+            _("Unknown breakdown '{by}'; use one of: {choices}.").format(
+                by=by, choices=", ".join(DIMENSIONS)
+            )
+        )
     now = utcnow()
     since = now - period if period else None
     scope_filter = []

@@ -10,11 +10,18 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.compose.notices import merged_author_notice, voter_notice
+from bot.i18n import _, speaking
 from bot.messages import Message
-from bot.outbox.queue import Recipient, enqueue, member_recipient
+from bot.outbox.queue import Recipient, enqueue, enqueue_in_their_languages, member_recipient
 from bot.sealing import Sealer, SealError
 from bot.services.permissions import Acting, Operator
 from bot.storage.models import Member, Suggestion, SuggestionResponse, SuggestionVote
+
+
+def responder_name(actor: Acting) -> str:
+    """Who answered, as a notice names them: the operator is "A manager" (call it while
+    composing: it is said in the reader's language)."""
+    return _("A manager") if isinstance(actor, Operator) else actor.display_name
 
 
 def author_id_of(sealer: Sealer, suggestion: Suggestion) -> int | None:
@@ -48,7 +55,25 @@ async def author_recipient(
         workspace=recipient.workspace,
         user_id=recipient.user_id,
         sealed=True,
+        locale=recipient.locale,
     )
+
+
+async def tell_author(
+    session: AsyncSession,
+    sealer: Sealer,
+    suggestion: Suggestion,
+    compose: Callable[[], Message],
+) -> bool:
+    """Queue to the idea's author (sealed when anonymous) what ``compose`` makes, composed in
+    their language; False when they cannot be reached."""
+    recipient = await author_recipient(session, sealer, suggestion)
+    if recipient is None:
+        return False
+    with speaking(recipient.locale):
+        notice = compose()
+    await enqueue(session, notice, [recipient], sealer=sealer)
+    return True
 
 
 async def tell_everyone_concerned(
@@ -58,7 +83,6 @@ async def tell_everyone_concerned(
     response: SuggestionResponse,
     *,
     responder: Acting,
-    responder_name: str,
 ) -> int:
     """Voters of the idea and of everything merged into it hear of an answer, and so do the
     authors of merged ideas (the idea's own author is told by the caller). Returns how many
@@ -68,9 +92,11 @@ async def tell_everyone_concerned(
         sealer,
         suggestion,
         responder=responder,
-        voter_message=voter_notice(suggestion, response, responder_name=responder_name),
+        voter_message=lambda: voter_notice(
+            suggestion, response, responder_name=responder_name(responder)
+        ),
         merged_message=lambda duplicate: merged_author_notice(
-            suggestion, duplicate, response, responder_name=responder_name
+            suggestion, duplicate, response, responder_name=responder_name(responder)
         ),
     )
 
@@ -81,13 +107,14 @@ async def tell_backers(
     suggestion: Suggestion,
     *,
     responder: Acting,
-    voter_message: Message,
+    voter_message: Callable[[], Message],
     merged_message: Callable[[Suggestion], Message],
 ) -> int:
     """Tell everyone who backed an idea what became of it: the voters of the idea and of
     everything merged into it (``voter_message``), and the authors of merged ideas
     (``merged_message`` of their idea, sealed when anonymous). Nobody twice, but an anonymous
-    author, and not the manager who answered. Returns how many notices were queued."""
+    author, and not the manager who answered. Each is composed in the language of those it
+    goes to. Returns how many notices were queued."""
     merged = list(
         await session.scalars(select(Suggestion).where(Suggestion.duplicate_of_id == suggestion.id))
     )
@@ -114,10 +141,8 @@ async def tell_backers(
     )
     voters = list(await session.scalars(select(Member).where(Member.id.in_(voter_ids))))
     recipients = [r for m in voters if (r := member_recipient(m)) is not None]
-    told = await enqueue(session, voter_message, recipients, sealer=sealer) if recipients else 0
+    told = await enqueue_in_their_languages(session, voter_message, recipients, sealer=sealer)
     for duplicate in merged_authors.values():
-        recipient = await author_recipient(session, sealer, duplicate)
-        if recipient is not None:
-            their_notice = merged_message(duplicate)
-            told += await enqueue(session, their_notice, [recipient], sealer=sealer)
+        if await tell_author(session, sealer, duplicate, lambda d=duplicate: merged_message(d)):
+            told += 1
     return told

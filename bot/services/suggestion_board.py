@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import SuggestionStatus, closest_choice, normalise_choice
 from bot.errors import InvalidInput
+from bot.i18n import _, ngettext
 from bot.services.suggestion_evidence import EvidenceSummary, Scrub, evidence_summaries
 from bot.services.suggestions import OPEN_STATUSES
 from bot.storage.models import Suggestion, SuggestionResponse
@@ -51,14 +52,27 @@ class BoardQuery:
             raise InvalidInput(_unknown("status", status, SHOWN))
         text = str(page).strip()
         if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_PAGE:
-            raise InvalidInput(f"'{text}' is not a page number; pages start at 1.")
+            raise InvalidInput(
+                _("'{text}' is not a page number; pages start at 1.").format(text=text)
+            )
         return cls(sort, status, int(text))
 
 
 def _unknown(what: str, value: str, choices: tuple[str, ...]) -> str:
     guess = closest_choice(value, choices)
-    hint = f" Did you mean {guess}?" if guess else ""
-    return f"Unknown {what} '{value}'.{hint} Use one of: {', '.join(choices)}."
+    if what == "order":
+        text = (
+            _("Unknown order '{value}'. Did you mean {guess}? Use one of: {choices}.")
+            if guess
+            else _("Unknown order '{value}'. Use one of: {choices}.")
+        )
+    else:
+        text = (
+            _("Unknown status '{value}'. Did you mean {guess}? Use one of: {choices}.")
+            if guess
+            else _("Unknown status '{value}'. Use one of: {choices}.")
+        )
+    return text.format(value=value, guess=guess, choices=", ".join(choices))
 
 
 @dataclass(frozen=True)
@@ -81,10 +95,11 @@ class BoardPage:
         """What to say when the page asked for does not exist (the last one is shown instead)."""
         if self.asked_page <= self.pages:
             return None
-        return (
-            f"There is no page {self.asked_page}: these ideas fill "
-            f"{self.pages} page{'' if self.pages == 1 else 's'}, so this is the last one."
-        )
+        return ngettext(
+            "There is no page {asked}: these ideas fill {pages} page, so this is the last one.",
+            "There is no page {asked}: these ideas fill {pages} pages, so this is the last one.",
+            self.pages,
+        ).format(asked=self.asked_page, pages=self.pages)
 
     @property
     def previous(self) -> BoardQuery | None:

@@ -19,8 +19,10 @@ from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-from bot.compose.text import plural, truncate
+from bot.compose.text import truncate
 from bot.domain import OPEN_SUGGESTION_STATUSES
+from bot.i18n import ngettext
+from bot.i18n.formats import format_number
 from bot.services.similar import term_counts, terms
 from bot.services.suggestion_index import index_for
 from bot.services.voice_index import WINDOW, voice_index_for
@@ -333,8 +335,17 @@ class EvidenceSummary:
 
     @property
     def headline(self) -> str:
-        said = f"{plural(self.count, 'customer')} said something similar"
-        return f"{said} (theme: {self.theme})" if self.theme else said
+        if self.theme:
+            return ngettext(
+                "{count} customer said something similar (theme: {theme})",
+                "{count} customers said something similar (theme: {theme})",
+                self.count,
+            ).format(count=format_number(self.count), theme=self.theme)
+        return ngettext(
+            "{count} customer said something similar",
+            "{count} customers said something similar",
+            self.count,
+        ).format(count=format_number(self.count))
 
 
 async def evidence_summaries(

@@ -9,11 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.compose.notices import hidden_notice, merged_notice
 from bot.domain import Role
 from bot.errors import InvalidInput, concerning
-from bot.outbox.queue import enqueue
+from bot.i18n import N_, _
 from bot.sealing import Sealer
 from bot.services.anonymous_scope import coarse_time
 from bot.services.permissions import Acting, require_role
-from bot.services.suggestion_audience import author_id_of, author_recipient
+from bot.services.suggestion_audience import author_id_of, tell_author
 from bot.services.suggestion_evidence import adopt_evidence
 from bot.services.suggestions import (
     OPEN_STATUSES,
@@ -40,24 +40,30 @@ async def merge_suggestions(
     list and rollup, and its author is told where it went. Managers merge ideas of their teams;
     an author may merge their own new idea into a similar one (``by_author``)."""
     if duplicate_id == target_id:
-        raise InvalidInput("An idea cannot be merged into itself.")
+        raise InvalidInput(_("An idea cannot be merged into itself."))
     duplicate = await get_suggestion(session, duplicate_id)
     target = await get_suggestion(session, target_id)
     for idea in (duplicate, target):
         if idea.duplicate_of_id is not None:
             raise InvalidInput(
-                f"#{idea.id} was already merged into #{idea.duplicate_of_id}; use that one."
+                _("#{number} was already merged into #{target}; use that one.").format(
+                    number=idea.id, target=idea.duplicate_of_id
+                )
             )
         if idea.hidden_at is not None:
-            raise InvalidInput(f"#{idea.id} is hidden; it cannot be merged.")
+            raise InvalidInput(
+                _("#{number} is hidden; it cannot be merged.").format(number=idea.id)
+            )
     if target.status not in OPEN_STATUSES:
-        raise InvalidInput(f"#{target.id} is closed; merge into an open idea.")
+        raise InvalidInput(
+            _("#{number} is closed; merge into an open idea.").format(number=target.id)
+        )
     if by_author:
         assert isinstance(actor, Member)
         if not _is_author(sealer, duplicate, actor):
-            raise InvalidInput("Only the author of an idea can fold it into another one.")
+            raise InvalidInput(_("Only the author of an idea can fold it into another one."))
     else:
-        require_role(actor, (Role.MANAGER,), "merge suggestions")
+        require_role(actor, (Role.MANAGER,), N_("merge suggestions"))
         # Both ideas must be the manager's to answer: merging moves votes onto the target and
         # takes the duplicate off another manager's board.
         await require_answerable(session, actor, duplicate)
@@ -94,9 +100,8 @@ async def merge_suggestions(
     await adopt_evidence(session, duplicate.id, target.id)
     # An author who folded her own idea has the answer in front of her; a notice as well would
     # only date (to the second) the moment an anonymous author was active.
-    recipient = None if by_author else await author_recipient(session, sealer, duplicate)
-    if recipient is not None:
-        await enqueue(session, merged_notice(duplicate, target), [recipient], sealer=sealer)
+    if not by_author:  # told in their language, not the manager's
+        await tell_author(session, sealer, duplicate, lambda: merged_notice(duplicate, target))
     return target
 
 
@@ -111,17 +116,15 @@ async def hide_suggestion(
     session: AsyncSession, sealer: Sealer, actor: Acting, suggestion_id: int, reason: str
 ) -> Suggestion:
     """Take an abusive idea off the board; the author is told why (anonymous ones too)."""
-    require_role(actor, (Role.MANAGER,), "hide suggestions")
+    require_role(actor, (Role.MANAGER,), N_("hide suggestions"))
     suggestion = await get_suggestion(session, suggestion_id)
     await require_answerable(session, actor, suggestion)
     with concerning("reason"):
         reason = validate_text(reason, MAX_REASON, "reason for hiding it")
     if suggestion.hidden_at is not None:
-        raise InvalidInput(f"#{suggestion.id} is already hidden.")
+        raise InvalidInput(_("#{number} is already hidden.").format(number=suggestion.id))
     suggestion.hidden_at = utcnow()
     suggestion.hidden_reason = reason
     await session.flush()
-    recipient = await author_recipient(session, sealer, suggestion)
-    if recipient is not None:
-        await enqueue(session, hidden_notice(suggestion, reason), [recipient], sealer=sealer)
+    await tell_author(session, sealer, suggestion, lambda: hidden_notice(suggestion, reason))
     return suggestion

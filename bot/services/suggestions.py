@@ -21,6 +21,7 @@ from bot.compose.suggestion_cards import announcement
 from bot.config import ChannelRef
 from bot.domain import OPEN_SUGGESTION_STATUSES, Role, SuggestionStatus, parse_enum
 from bot.errors import InvalidInput, NotFound, PermissionDenied, concerning
+from bot.i18n import N_, _
 from bot.outbox.queue import Recipient, enqueue
 from bot.sealing import Sealer, SealError
 from bot.services.anonymous_scope import coarse_time, load_team_scopes
@@ -29,7 +30,11 @@ from bot.services.members import managed_team_ids
 from bot.services.objectives import get_objective
 from bot.services.permissions import Acting, Operator, actor_id, require_role
 from bot.services.promises import Promise, carried_over, check_promise, record_promise
-from bot.services.suggestion_audience import author_recipient, tell_everyone_concerned
+from bot.services.suggestion_audience import (
+    responder_name,
+    tell_author,
+    tell_everyone_concerned,
+)
 from bot.services.suggestion_evidence import EvidenceMatcher, EvidenceSummary, record_evidence
 from bot.storage.models import (
     DecisionReview,
@@ -49,12 +54,28 @@ OPEN_STATUSES = OPEN_SUGGESTION_STATUSES
 def validate_text(text: str, limit: int, what: str) -> str:
     value = text.strip()
     if not value:
-        raise InvalidInput(f"The {what} is empty; write what you have in mind.")
+        raise InvalidInput(_(EMPTY[what]))
     if len(value) > limit:
-        raise InvalidInput(
-            f"The {what} has {len(value)} characters; the limit is {limit}. Shorten it and resend."
-        )
+        raise InvalidInput(_(TOO_LONG[what]).format(count=len(value), limit=limit))
     return value
+
+
+# What ``validate_text`` says of each text it checks.
+EMPTY = {
+    "suggestion": N_("The suggestion is empty; write what you have in mind."),
+    "answer": N_("The answer is empty; write what you have in mind."),
+    "reason for hiding it": N_("The reason for hiding it is empty; write what you have in mind."),
+}
+TOO_LONG = {
+    "suggestion": N_(
+        "The suggestion has {count} characters; the limit is {limit}. Shorten it and resend."
+    ),
+    "answer": N_("The answer has {count} characters; the limit is {limit}. Shorten it and resend."),
+    "reason for hiding it": N_(
+        "The reason for hiding it has {count} characters; the limit is {limit}. "
+        "Shorten it and resend."
+    ),
+}
 
 
 async def file_suggestion(
@@ -172,7 +193,11 @@ async def announce_suggestion(
 async def get_suggestion(session: AsyncSession, suggestion_id: int) -> Suggestion:
     suggestion = await session.get(Suggestion, suggestion_id)
     if suggestion is None:
-        raise NotFound(f"There is no suggestion #{suggestion_id}; list them with /suggestions.")
+        raise NotFound(
+            _("There is no suggestion #{number}; list them with /suggestions.").format(
+                number=suggestion_id
+            )
+        )
     return suggestion
 
 
@@ -183,14 +208,19 @@ async def vote(
     suggestion = await get_suggestion(session, suggestion_id)
     if suggestion.duplicate_of_id is not None:
         raise InvalidInput(
-            f"#{suggestion.id} joined #{suggestion.duplicate_of_id}; vote for that one."
+            _("#{number} joined #{target}; vote for that one.").format(
+                number=suggestion.id, target=suggestion.duplicate_of_id
+            )
         )
     if suggestion.hidden_at is not None:
-        raise InvalidInput(f"#{suggestion.id} was hidden by a manager; votes are closed.")
+        raise InvalidInput(
+            _("#{number} was hidden by a manager; votes are closed.").format(number=suggestion.id)
+        )
     if suggestion.status not in OPEN_STATUSES:
         raise InvalidInput(
-            f"Suggestion #{suggestion.id} is {SuggestionStatus(suggestion.status).label}; "
-            "votes are closed."
+            _("Suggestion #{number} is {status}; votes are closed.").format(
+                number=suggestion.id, status=_(SuggestionStatus(suggestion.status).label)
+            )
         )
     counted = await insert_ignore(
         session,
@@ -227,7 +257,9 @@ async def withdraw_vote(
     suggestion = await get_suggestion(session, suggestion_id)
     if suggestion.status not in OPEN_STATUSES or suggestion.duplicate_of_id is not None:
         raise InvalidInput(
-            f"#{suggestion.id} is no longer open for votes, so its votes stay as they were."
+            _("#{number} is no longer open for votes, so its votes stay as they were.").format(
+                number=suggestion.id
+            )
         )
     removed = await session.scalar(
         delete(SuggestionVote)
@@ -263,7 +295,7 @@ async def list_suggestions(
     )
     if status:
         statement = statement.where(
-            Suggestion.status == parse_enum(SuggestionStatus, status, "status")
+            Suggestion.status == parse_enum(SuggestionStatus, status, _("status"))
         )
     if open_only:
         statement = statement.where(Suggestion.status.in_(OPEN_STATUSES))
@@ -295,15 +327,17 @@ async def responses_for(session: AsyncSession, suggestion_id: int) -> list[Sugge
 async def require_answerable(session: AsyncSession, actor: Acting, suggestion: Suggestion) -> None:
     """Managers answer ideas from the teams below them (an anonymous idea: the team it is shown
     under); admins and the operator answer any."""
-    require_role(actor, (Role.MANAGER,), "answer suggestions")
+    require_role(actor, (Role.MANAGER,), N_("answer suggestions"))
     if isinstance(actor, Operator) or actor.role == Role.ADMIN or suggestion.team_id is None:
         return
     scopes = await load_team_scopes(session) if suggestion.anonymous else None
     team = scopes.shown_team(suggestion) if scopes is not None else suggestion.team_id
     if team is not None and team not in await managed_team_ids(session, actor):
         raise PermissionDenied(
-            f"Suggestion #{suggestion.id} comes from a team you do not manage; "
-            "its team's manager answers it."
+            _(
+                "Suggestion #{number} comes from a team you do not manage; "
+                "its team's manager answers it."
+            ).format(number=suggestion.id)
         )
 
 
@@ -329,21 +363,26 @@ async def answer_suggestion(
 ) -> AnswerOutcome:
     """Record a manager's answer (and status change) and queue the author's notice, atomically.
     With a ``promise`` (planned or done only), the KPI check it makes is recorded with it."""
-    require_role(actor, (Role.MANAGER,), "answer suggestions")
+    require_role(actor, (Role.MANAGER,), N_("answer suggestions"))
     suggestion = await get_suggestion(session, suggestion_id)
     await require_answerable(session, actor, suggestion)
     if suggestion.duplicate_of_id is not None:
         raise InvalidInput(
-            f"#{suggestion.id} was merged into #{suggestion.duplicate_of_id}; answer that one "
-            "(its author hears of it)."
+            _(
+                "#{number} was merged into #{target}; answer that one (its author hears of it)."
+            ).format(number=suggestion.id, target=suggestion.duplicate_of_id)
         )
     if suggestion.hidden_at is not None:
-        raise InvalidInput(f"#{suggestion.id} was hidden; it is off the board and not answered.")
+        raise InvalidInput(
+            _("#{number} was hidden; it is off the board and not answered.").format(
+                number=suggestion.id
+            )
+        )
     with concerning("text"):
         text = validate_text(text, MAX_ANSWER, "answer")
     before = SuggestionStatus(suggestion.status)
     with concerning("status"):
-        after = parse_enum(SuggestionStatus, status, "status") if status else before
+        after = parse_enum(SuggestionStatus, status, _("status")) if status else before
     now = utcnow()
     promise = promise or await carried_over(session, suggestion, after, actor)
     checked = await check_promise(session, promise, after, actor, now) if promise else None
@@ -362,18 +401,18 @@ async def answer_suggestion(
         suggestion.first_response_at = now
     await session.flush()
     review = await record_promise(session, suggestion, response, checked, actor, now)
-    responder = "A manager" if isinstance(actor, Operator) else actor.display_name
-    recipient = await author_recipient(session, sealer, suggestion)
-    if recipient is not None:
-        notice = answer_notice(suggestion, response, responder_name=responder)
-        await enqueue(session, notice, [recipient], sealer=sealer)
-    others = await tell_everyone_concerned(
-        session, sealer, suggestion, response, responder=actor, responder_name=responder
+    # Composed in the author's language, not the manager's.
+    told = await tell_author(
+        session,
+        sealer,
+        suggestion,
+        lambda: answer_notice(suggestion, response, responder_name=responder_name(actor)),
     )
+    others = await tell_everyone_concerned(session, sealer, suggestion, response, responder=actor)
     return AnswerOutcome(
         suggestion,
         response,
-        author_notified=recipient is not None,
+        author_notified=told,
         others_notified=others,
         review=review,
     )

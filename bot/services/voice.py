@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import InvalidInput
+from bot.i18n import _
 from bot.storage.models import VoiceItem
 from bot.storage.types import utcnow
 from bot.storage.upsert import insert_ignore
@@ -31,6 +32,7 @@ async def store_voice_item(
     received_at: datetime | None = None,
     sentiment: float | None = None,
     themes: Sequence[str] = (),
+    language: str | None = None,
     objective_id: int | None = None,
 ) -> bool:
     """Store one item; False when (source, external id) was already there."""
@@ -38,11 +40,11 @@ async def store_voice_item(
     external_id = external_id.strip()
     text = text.strip()
     if not source or not external_id:
-        raise InvalidInput("A customer-voice item needs a source and an id.")
+        raise InvalidInput(_("A customer-voice item needs a source and an id."))
     if not text:
-        raise InvalidInput("A customer-voice item needs some text.")
+        raise InvalidInput(_("A customer-voice item needs some text."))
     if sentiment is not None and not -1.0 <= sentiment <= 1.0:
-        raise InvalidInput("Sentiment must lie between -1 (negative) and 1 (positive).")
+        raise InvalidInput(_("Sentiment must lie between -1 (negative) and 1 (positive)."))
     return await insert_ignore(
         session,
         VoiceItem.__table__,
@@ -55,6 +57,7 @@ async def store_voice_item(
             "link": link,
             "received_at": received_at or utcnow(),
             "sentiment": sentiment,
+            "language": (language or "").strip().lower()[:8] or None,
             "themes": [theme.strip().lower() for theme in themes if theme.strip()],
             "objective_id": objective_id,
             "created_at": utcnow(),

@@ -159,6 +159,9 @@ class VoiceItem(Base):
     segment: Mapped[str | None] = mapped_column(String(100))
     customer: Mapped[str | None] = mapped_column(String(200))
     link: Mapped[str | None] = mapped_column(Text)
+    # The language it is written in (ISO 639-1, content/voice/language.py); None: unknown.
+    language: Mapped[str | None] = mapped_column(String(8))
+    # -1 to 1; None: not scored (a language the analyser cannot read, and no rating).
     sentiment: Mapped[float | None] = mapped_column(Float)
     themes: Mapped[list[str]] = mapped_column(JSON, default=list)
     objective_id: Mapped[int | None] = mapped_column(ForeignKey("objectives.id"), index=True)

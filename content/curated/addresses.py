@@ -7,6 +7,8 @@ import ipaddress
 import re
 import socket
 
+from bot.i18n import N_
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 SHARED = ipaddress.ip_network("100.64.0.0/10")  # carrier-grade NAT (RFC 6598)
@@ -47,31 +49,32 @@ def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
 
 
 def why_not_public(ip: IPAddress) -> str | None:
-    """None for a public unicast address; otherwise what it is, in a few words."""
+    """None for a public unicast address; otherwise what it is, in a few words (English, marked
+    for the catalogue: ``_()`` it where it is shown)."""
     if isinstance(ip, ipaddress.IPv6Address):
         embedded = _embedded_ipv4(ip)
         if embedded is not None:
             return why_not_public(embedded)
         if ip in NAT64_LOCAL:
-            return "a local NAT64 address"
+            return N_("a local NAT64 address")
         if ip in TEREDO:
-            return "a Teredo tunnel address"
+            return N_("a Teredo tunnel address")
         if ip in IPV4_TRANSLATED or (ip in IPV4_COMPATIBLE and int(ip) > 1):
-            return "IPv4 written in a deprecated IPv6 form"
+            return N_("IPv4 written in a deprecated IPv6 form")
         if ip.is_site_local:
-            return "site-local"
+            return N_("site-local")
     if ip.is_loopback:
-        return "loopback"
+        return N_("loopback")
     if ip.is_link_local:
-        return "link-local"
+        return N_("link-local")
     if ip.is_multicast:
-        return "multicast"
+        return N_("multicast")
     if ip.is_unspecified:
-        return "unspecified"
+        return N_("unspecified")
     if ip in SHARED:
-        return "shared address space"
+        return N_("shared address space")
     if ip.is_private:
-        return "private"
+        return N_("private")
     if ip.is_reserved or not ip.is_global:
-        return "reserved"
+        return N_("reserved")
     return None

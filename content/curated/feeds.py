@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from bot.domain import ContentStatus, Role
 from bot.errors import Conflict, DomainError, InvalidInput
+from bot.i18n import ENGLISH, speaking
 from bot.services.content import add_content, normalise_url, validate_url
 from bot.services.objectives import get_objective
 from bot.services.permissions import OPERATOR, Acting, require_role
@@ -92,9 +93,11 @@ async def poll_feed(db: Database, feed_id: int, *, allow_private: bool = False) 
     result = PollResult(feed=url)
     headers = {k: v for k, v in (("If-None-Match", etag), ("If-Modified-Since", modified)) if v}
     try:
-        fetched = await fetch_page(
-            url, allow_private=allow_private, headers=headers, max_bytes=MAX_FEED_BYTES
-        )
+        # The failure is kept on the feed and logged: English, whatever the workspace speaks.
+        with speaking(ENGLISH):
+            fetched = await fetch_page(
+                url, allow_private=allow_private, headers=headers, max_bytes=MAX_FEED_BYTES
+            )
         parsed = feedparser.parse(fetched.body) if fetched.status != 304 else None
         if parsed is not None and parsed.bozo and not parsed.entries:
             raise InvalidInput(f"{url} is not an RSS or Atom feed ({parsed.bozo_exception}).")

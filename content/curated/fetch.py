@@ -17,6 +17,7 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from bot.errors import InvalidInput
+from bot.i18n import _
 from content.curated.addresses import legacy_ipv4, parse_address, why_not_public
 
 MAX_BYTES = 1024 * 1024
@@ -45,21 +46,30 @@ def _public(address: str) -> bool:
     return ip is not None and why_not_public(ip) is None
 
 
-# For the operator whose pages really are inside (an intranet): the setting that allows it.
-INTRANET_HINT = " (an intranet page? an admin can set CONTENT_FETCH_ALLOW_PRIVATE=true)"
-
-
 def _refusal(host: str, address: str) -> str | None:
-    """Why ``host`` (as the client spells it) may not be read at ``address``; None if it may."""
+    """Why ``host`` (as the client spells it) may not be read at ``address``; None if it may.
+    It names the setting that allows it, for the operator whose pages really are inside."""
     if _public(address):
         return None
     ip = parse_address(address)
     kind = why_not_public(ip) if ip is not None else "not a plain address"
-    what = "a private address" if kind in (None, "private") else f"a private address ({kind})"
+    what = (
+        _("a private address")
+        if kind in (None, "private")
+        else _("a private address ({kind})").format(
+            kind=_("not a plain address") if ip is None else _(str(kind))
+        )
+    )
     shown = str(ip) if ip is not None else address
     if ip is not None and parse_address(host.rstrip(".")) == ip:
-        return f"{shown} is {what}; the bot only fetches public pages{INTRANET_HINT}."
-    return f"{host} leads to {shown}, {what}; the bot only fetches public pages{INTRANET_HINT}."
+        return _(
+            "{address} is {what}; the bot only fetches public pages (an intranet page? an admin "
+            "can set CONTENT_FETCH_ALLOW_PRIVATE=true)."
+        ).format(address=shown, what=what)
+    return _(
+        "{host} leads to {address}, {what}; the bot only fetches public pages (an intranet "
+        "page? an admin can set CONTENT_FETCH_ALLOW_PRIVATE=true)."
+    ).format(host=host, address=shown, what=what)
 
 
 class PublicOnlyConnector(aiohttp.TCPConnector):
@@ -102,7 +112,9 @@ class PublicOnlyConnector(aiohttp.TCPConnector):
         peer = transport.get_extra_info("peername") if transport is not None else None
         try:
             if not peer and not self.allow_private:
-                self.refusal = f"The bot could not tell which address {self.host} is at."
+                self.refusal = _("The bot could not tell which address {host} is at.").format(
+                    host=self.host
+                )
                 raise AddressRefused(self.refusal)
             if peer:
                 self._check(str(peer[0]))
@@ -120,15 +132,17 @@ def check_url(url: str | URL, allow_private: bool = False) -> URL:
     except (TypeError, ValueError):
         parsed = None
     if parsed is None or parsed.scheme not in ("http", "https") or not parsed.raw_host:
-        raise InvalidInput(f"'{url}' is not an http:// or https:// address.")
+        raise InvalidInput(_("'{url}' is not an http:// or https:// address.").format(url=url))
     if allow_private:
         return parsed
     host = parsed.raw_host.rstrip(".")
     legacy = legacy_ipv4(host)
     if legacy is not None:
         raise InvalidInput(
-            f"{parsed.raw_host} is the address {legacy} in an old numeric spelling; "
-            "the bot only fetches pages by name or by a plain address."
+            _(
+                "{host} is the address {address} in an old numeric spelling; the bot only "
+                "fetches pages by name or by a plain address."
+            ).format(host=parsed.raw_host, address=legacy)
         )
     ip = parse_address(host)
     refusal = _refusal(host, str(ip)) if ip is not None else None
@@ -153,11 +167,13 @@ async def _read_capped(response: aiohttp.ClientResponse, max_bytes: int) -> byte
 def _next_hop(response: aiohttp.ClientResponse, allow_private: bool) -> URL:
     location = response.headers.get("Location")
     if not location:
-        raise InvalidInput(f"{response.url} redirects nowhere.")
+        raise InvalidInput(_("{url} redirects nowhere.").format(url=response.url))
     try:
         target = response.url.join(URL(location))
     except (TypeError, ValueError):
-        raise InvalidInput(f"{response.url} redirects to an unreadable address.") from None
+        raise InvalidInput(
+            _("{url} redirects to an unreadable address.").format(url=response.url)
+        ) from None
     return check_url(target, allow_private)
 
 
@@ -182,7 +198,7 @@ async def fetch_page(
             headers={"User-Agent": USER_AGENT},
             trust_env=False,  # an HTTP_PROXY in the environment must not choose where we go
         ) as session:
-            for _ in range(MAX_REDIRECTS + 1):
+            for _hop in range(MAX_REDIRECTS + 1):
                 async with session.get(current, allow_redirects=False, headers=headers) as response:
                     if response.status in REDIRECTS:
                         current = _next_hop(response, allow_private)
@@ -192,7 +208,11 @@ async def fetch_page(
                             str(response.url), "", b"", 304, CIMultiDict(response.headers)
                         )
                     if response.status >= 400:
-                        raise InvalidInput(f"{current} answered HTTP {response.status}.")
+                        raise InvalidInput(
+                            _("{url} answered HTTP {status}.").format(
+                                url=current, status=response.status
+                            )
+                        )
                     body = await _read_capped(response, max_bytes)
                     return Fetched(
                         str(response.url),
@@ -201,10 +221,16 @@ async def fetch_page(
                         response.status,
                         CIMultiDict(response.headers),
                     )
-            raise InvalidInput(f"{url} redirects more than {MAX_REDIRECTS} times.")
+            raise InvalidInput(
+                _("{url} redirects more than {count} times.").format(url=url, count=MAX_REDIRECTS)
+            )
     except TimeoutError:
-        raise InvalidInput(f"{url} did not answer within {TIMEOUT_SECONDS} s.") from None
+        raise InvalidInput(
+            _("{url} did not answer within {seconds} s.").format(url=url, seconds=TIMEOUT_SECONDS)
+        ) from None
     except (aiohttp.ClientError, OSError) as error:
         if connector.refusal is not None:
             raise InvalidInput(connector.refusal) from None
-        raise InvalidInput(f"{url} could not be fetched: {error}") from None
+        raise InvalidInput(
+            _("{url} could not be fetched: {error}").format(url=url, error=error)
+        ) from None

@@ -158,6 +158,8 @@ async def load_demo(
                 rating=record.get("rating"),
                 segment=record.get("segment"),
                 sentiment=record.get("sentiment"),
+                # The demo's customers all write English (its scores are VADER's).
+                language=record.get("language", "en"),
                 themes=record.get("themes", ()),
                 received_at=now - timedelta(days=record.get("days_ago", 0)),
                 objective_id=objective.id if objective else None,

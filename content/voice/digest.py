@@ -11,22 +11,26 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from statistics import mean
 from zoneinfo import ZoneInfo
 
+from babel import numbers
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.compose import actions
 from bot.compose.text import humanise_duration, plural, truncate
 from bot.domain import EMPLOYEE_VOICE_SOURCE
+from bot.i18n import _, current_locale, ngettext
+from bot.i18n.formats import format_number, format_percent, format_signed
 from bot.messages import Button, ButtonStyle, Card, Fact, Message, subject_key
 from bot.plugins import Composer
 from bot.storage.models import Digest, Objective, VoiceItem, VoiceSpike
+from content.voice.language import language_name
 from content.voice.scrub import scrub
-from content.voice.sentiment import label
-from content.voice.spikes import recent_spikes
+from content.voice.sentiment import MIXED, NEGATIVE, POSITIVE, average, kind, label, not_scored_note
+from content.voice.spikes import recent_spikes, spike_note
 from content.voice.themes import Taxonomy, emerging_themes
+from content.voice.wording import duration
 
 DEFAULT_PERIOD = timedelta(days=7)
 TOP_THEMES = 5
@@ -42,37 +46,80 @@ class ThemeView:
     sentiment: float | None
     objective: str | None
     quotes: tuple[str, ...]
+    # Voices in a language the analyser cannot read: left out of ``sentiment``.
+    not_scored: int = 0
 
 
 def change(now: int, before: int) -> str:
     if before == 0:
-        return "new" if now else "none"
+        return _("new") if now else _("none")
     percent = round(100 * (now - before) / before)
-    return f"{percent:+d}% on the period before"
+    signed = numbers.format_percent(percent / 100, "+#,##0%;-#,##0%", locale=current_locale())
+    # Translators: {change} is a signed percentage such as "+40%".
+    return _("{change} on the period before").format(change=signed)
 
 
 def trend(now: float | None, before: float | None) -> str:
     if now is None or before is None:
-        return "no earlier period to compare"
+        return _("no earlier period to compare")
     delta = now - before
     if abs(delta) < 0.05:
-        return "steady"
-    return f"{'improving' if delta > 0 else 'worsening'} ({delta:+.2f})"
+        return _("steady")
+    if delta > 0:
+        return _("improving ({change})").format(change=format_signed(delta))
+    return _("worsening ({change})").format(change=format_signed(delta))
 
 
 def mix(items: Sequence[VoiceItem]) -> str:
-    counts = Counter(label(item.sentiment) for item in items)
-    total = len(items) or 1
+    """``60% negative, 40% positive`` among the scored voices (the rest are not in it)."""
+    counts = Counter(kind(item.sentiment) for item in items)
+    total = sum(counts[k] for k in (NEGATIVE, MIXED, POSITIVE)) or 1
+    shares = {
+        # Translators: a share of the customer voices, e.g. "60% negative".
+        NEGATIVE: _("{percent} negative"),
+        MIXED: _("{percent} mixed"),
+        POSITIVE: _("{percent} positive"),
+    }
     return ", ".join(
-        f"{round(100 * counts[kind] / total)}% {kind}"
-        for kind in ("negative", "mixed", "positive")
-        if counts[kind]
+        shares[k].format(percent=format_percent(round(100 * counts[k] / total) / 100))
+        for k in (NEGATIVE, MIXED, POSITIVE)
+        if counts[k]
+    )
+
+
+def sentiment_line(items: Sequence[VoiceItem], mean_score: float | None) -> str:
+    """``negative: 60% negative, 40% positive (2 not scored)``: the average and mix over the
+    scored voices, and how many were not scored."""
+    scored_mix = mix(items)
+    if mean_score is None or not scored_mix:
+        return label(mean_score)  # "not scored": none of them could be
+    line = _("{label}: {mix}").format(label=label(mean_score), mix=scored_mix)
+    note = not_scored_note(item.sentiment for item in items)
+    return _("{sentiment} ({not_scored})").format(sentiment=line, not_scored=note) if note else line
+
+
+def languages_line(items: Sequence[VoiceItem]) -> tuple[Fact, ...]:
+    """``English 12, French 3, unknown 1`` when the voices are not all in one language."""
+    counts = Counter(item.language for item in items)
+    if len(counts) < 2:
+        return ()
+    ordered = sorted(counts.items(), key=lambda pair: (pair[0] is None, -pair[1], pair[0] or ""))
+    return (
+        Fact(
+            _("Languages"),
+            ", ".join(
+                _("{language} {count}").format(
+                    language=language_name(code), count=format_number(count)
+                )
+                for code, count in ordered
+            ),
+        ),
     )
 
 
 def representative_quotes(items: Sequence[VoiceItem]) -> tuple[str, ...]:
     """The most negative voice, the most positive, and one in between: the range, not the
-    average."""
+    average. Voices not scored stand in the middle (their words may be the angriest of all)."""
     ordered = sorted(items, key=lambda item: item.sentiment if item.sentiment is not None else 0)
     picks = [ordered[0], ordered[-1], ordered[len(ordered) // 2]] if ordered else []
     quotes: list[str] = []
@@ -97,7 +144,6 @@ def theme_views(
     before = Counter(theme for item in previous for theme in item.themes or [])
     views = []
     for name, items in by_theme.items():
-        scores = [i.sentiment for i in items if i.sentiment is not None]
         objectives = Counter(i.objective_id for i in items if i.objective_id is not None)
         objective = objective_titles.get(objectives.most_common(1)[0][0]) if objectives else None
         views.append(
@@ -105,9 +151,10 @@ def theme_views(
                 name,
                 len(items),
                 before[name],
-                mean(scores) if scores else None,
+                average(i.sentiment for i in items),
                 objective,
                 representative_quotes(items),
+                sum(1 for i in items if i.sentiment is None),
             )
         )
     views.sort(key=lambda view: (-view.count, view.name))
@@ -127,41 +174,59 @@ def compose(
     """``spikes``: the spikes recorded in the period, by theme (their themes are marked)."""
     spikes = spikes or {}
     subject = subject_key("digest_run", run_id)
-    scores = [i.sentiment for i in current if i.sentiment is not None]
-    earlier = [i.sentiment for i in previous if i.sentiment is not None]
-    now_average = mean(scores) if scores else None
+    # Averages over the scored voices only; how many were not scored is said beside them.
+    now_average = average(i.sentiment for i in current)
     header = Card(
         title=digest_name,
-        text=f"What customers told us in the last {humanise_duration(period)}.",
+        text=_("What customers told us in the last {period}.").format(period=duration(period)),
         facts=(
-            Fact("Voices", f"{len(current)} ({change(len(current), len(previous))})"),
-            Fact("Sentiment", f"{label(now_average)}: {mix(current)}"),
-            Fact("Trend", trend(now_average, mean(earlier) if earlier else None)),
+            Fact(
+                _("Voices"),
+                _("{count} ({change})").format(
+                    count=format_number(len(current)),
+                    change=change(len(current), len(previous)),
+                ),
+            ),
+            Fact(_("Sentiment"), sentiment_line(current, now_average)),
+            Fact(_("Trend"), trend(now_average, average(i.sentiment for i in previous))),
+            *languages_line(current),
             *logged_by_colleagues(current),
         ),
         buttons=(
-            Button("Useful", actions.FEEDBACK_USEFUL, {"subject": subject}, ButtonStyle.PRIMARY),
-            Button("Not relevant", actions.FEEDBACK_NOT_RELEVANT, {"subject": subject}),
-            Button("Suggest an idea", actions.SUGGEST_OPEN, {"subject": subject}),
+            Button(_("Useful"), actions.FEEDBACK_USEFUL, {"subject": subject}, ButtonStyle.PRIMARY),
+            Button(_("Not relevant"), actions.FEEDBACK_NOT_RELEVANT, {"subject": subject}),
+            Button(_("Suggest an idea"), actions.SUGGEST_OPEN, {"subject": subject}),
         ),
         subject=subject,
     )
     cards = [header]
     for view in theme_views(current, previous, objective_titles, frozenset(spikes)):
+        mood = label(view.sentiment)
+        if view.not_scored and view.sentiment is not None:
+            note = ngettext("{count} not scored", "{count} not scored", view.not_scored).format(
+                count=format_number(view.not_scored)
+            )
+            mood = _("{sentiment} ({not_scored})").format(sentiment=mood, not_scored=note)
         facts = [
-            Fact("Sentiment", label(view.sentiment)),
-            Fact("Change", change(view.count, view.before)),
+            Fact(_("Sentiment"), mood),
+            Fact(_("Change"), change(view.count, view.before)),
         ]
         spike = spikes.get(view.name)
         if spike is not None:
-            facts.insert(0, Fact("Spike", spike_note(spike)))
+            facts.insert(0, Fact(_("Spike"), spike_note(spike)))
         if view.objective:
-            facts.append(Fact("Objective", view.objective))
-        mark = "📈 Spiking: " if spike is not None else ""
+            facts.append(Fact(_("Objective"), view.objective))
+        voices = ngettext("{count} voice", "{count} voices", view.count).format(
+            count=format_number(view.count)
+        )
+        # Theme names are the strategists' words (themes.yaml): never translated.
+        title = (
+            _("📈 Spiking: {theme}: {voices}") if spike is not None else _("{theme}: {voices}")
+        ).format(theme=view.name.capitalize(), voices=voices)
         cards.append(
             Card(
-                title=f"{mark}{view.name.capitalize()}: {plural(view.count, 'voice')}",
-                text="\n".join(f"“{quote}”" for quote in view.quotes),
+                title=title,
+                text="\n".join(_("“{quote}”").format(quote=quote) for quote in view.quotes),
                 facts=tuple(facts),
             )
         )
@@ -173,13 +238,22 @@ def compose(
         quote = truncate(scrub(examples[0].text), QUOTE_LENGTH) if examples else ""
         cards.append(
             Card(
-                title=f"Emerging: “{term}” ({plural(count, 'voice')}, no theme yet)",
-                text=f"“{quote}”" if quote else "",
-                footer="A strategist can add it to the themes file if it matters.",
+                title=ngettext(
+                    "Emerging: “{term}” ({count} voice, no theme yet)",
+                    "Emerging: “{term}” ({count} voices, no theme yet)",
+                    count,
+                ).format(term=term, count=format_number(count)),
+                text=_("“{quote}”").format(quote=quote) if quote else "",
+                footer=_("A strategist can add it to the themes file if it matters."),
             )
         )
+    voices = ngettext("{count} customer voice", "{count} customer voices", len(current)).format(
+        count=format_number(len(current))
+    )
     return Message(
-        fallback=f"{digest_name}: {plural(len(current), 'customer voice')}, {label(now_average)}",
+        fallback=_("{digest}: {voices}, {sentiment}").format(
+            digest=digest_name, voices=voices, sentiment=label(now_average)
+        ),
         cards=tuple(cards),
         kind="voice_digest",
         subject=subject,
@@ -189,14 +263,7 @@ def compose(
 def logged_by_colleagues(items: Sequence[VoiceItem]) -> tuple[Fact, ...]:
     """How many of the voices colleagues heard and logged from chat (none: no line)."""
     logged = sum(1 for item in items if item.source == EMPLOYEE_VOICE_SOURCE)
-    return (Fact("Logged by colleagues", str(logged)),) if logged else ()
-
-
-def spike_note(spike: VoiceSpike) -> str:
-    return (
-        f"{plural(spike.count, 'voice')} from {spike.period_start:%d %b %H:%M} UTC, against "
-        f"about {spike.usual:.1f} usually"
-    )
+    return (Fact(_("Logged by colleagues"), format_number(logged)),) if logged else ()
 
 
 def day(moment: datetime, zone: ZoneInfo) -> str:
@@ -209,7 +276,8 @@ async def nothing_in_period(
 ) -> str:
     """Why there is nothing to send, saying which period was read: on a first run (``since``
     None) the last 7 days, else since ``since``. Items stored in that time but dated before it
-    (last month's file, imported today) are counted, with how to cover them."""
+    (last month's file, imported today) are counted, with how to cover them. It is the run's
+    note, kept in the database and shown by the admin CLI: English, like every note."""
     zone = ZoneInfo(digest.timezone)
     if since is None:
         period = (

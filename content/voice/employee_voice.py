@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.chat.voice_commands import MAX_CUSTOMER_CHARS, MAX_VOICE_CHARS, too_long
 from bot.domain import EMPLOYEE_VOICE_SOURCE
 from bot.errors import InvalidInput
+from bot.i18n import ENGLISH, _, current_locale
+from bot.i18n.formats import format_date
 from bot.plugins import EmployeeVoice, VoiceLogged, VoiceLogger
 from bot.sealing import Sealer
 from bot.services.suggestion_evidence import EvidenceMatcher, weigh_new_voice
@@ -39,14 +41,16 @@ async def log_employee_voice(
 ) -> VoiceLogged:
     text = entry.text.strip()
     if not text:
-        raise InvalidInput("Write what the customer said; it cannot be empty.")
+        raise InvalidInput(_("Write what the customer said; it cannot be empty."))
     if len(text) > MAX_VOICE_CHARS:
         raise too_long(text)
     if entry.objective_key and not await session.scalar(
         select(Objective.id).where(Objective.key == entry.objective_key)
     ):
         raise InvalidInput(
-            f"There is no objective '{entry.objective_key}'; /objectives lists them."
+            _("There is no objective '{key}'; /objectives lists them.").format(
+                key=entry.objective_key
+            )
         )
     said = scrub(text)
     customer = entry.customer.strip()[:MAX_CUSTOMER_CHARS] or None
@@ -130,10 +134,19 @@ async def refuse_repeat(session: AsyncSession, said: str, customer: str | None) 
     ).first()
     if earlier is not None:
         item_id, received = earlier
-        raise InvalidInput(
-            f"These words{f' from {customer}' if customer else ''} were already logged as "
-            f"customer voice #{item_id} on {received:%d %b %Y}; they count once."
-        )
+        # English keeps the day as it always read ("06 Dec 2026").
+        on = received.strftime("%d %b %Y") if current_locale() == ENGLISH else format_date(received)
+        if customer:
+            message = _(
+                "These words from {customer} were already logged as customer voice #{number} on "
+                "{day}; they count once."
+            ).format(customer=customer, number=item_id, day=on)
+        else:
+            message = _(
+                "These words were already logged as customer voice #{number} on {day}; they "
+                "count once."
+            ).format(number=item_id, day=on)
+        raise InvalidInput(message)
 
 
 def employee_voice_logger(

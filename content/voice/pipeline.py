@@ -7,12 +7,14 @@ Raw text is stored as received; quotes are scrubbed of personal data whenever th
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
+from pathlib import Path
 from typing import Any
 
+import yaml
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -20,30 +22,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.compose.text import truncate
 from bot.config import ChannelRef, Settings, env_number, parse_channel_list
+from bot.i18n import _, speaking
 from bot.messages import Card, Fact, Link, Message
 from bot.outbox.queue import Recipient, enqueue
 from bot.sealing import Sealer
 from bot.storage.models import Member, Objective, VoiceItem
 from bot.storage.types import utcnow
+from content.voice.language import detect, language_name
+from content.voice.phrases import PhraseFinder, flatten
 from content.voice.scrub import scrub
-from content.voice.sentiment import label, sentiment
+from content.voice.sentiment import described, score
 from content.voice.themes import Taxonomy
 
 log = logging.getLogger(__name__)
 
 MAX_TEXT = 20_000
 BATCH = 1_000
-DEFAULT_ALERT_PHRASES = (
-    "cancel",
-    "cancelling",
-    "refund",
-    "lawyer",
-    "legal action",
-    "outage",
-    "data breach",
-    "churn",
-    "switching to",
-    "unacceptable",
+ALERT_PHRASES_FILE = Path(__file__).with_name("alert_phrases.yaml")
+# Every shipped language's phrases ("refund", "remboursement", "Rückerstattung", "返金"...).
+DEFAULT_ALERT_PHRASES: tuple[str, ...] = tuple(
+    dict.fromkeys(flatten(yaml.safe_load(ALERT_PHRASES_FILE.read_text(encoding="utf-8"))))
 )
 DEFAULT_ALERT_SENTIMENT = -0.6
 # Imported history is not news: only items this recent can raise an alert.
@@ -79,11 +77,7 @@ class AlertRules:
     def from_settings(cls, settings: Settings) -> AlertRules:
         env = settings.env
         phrases = (
-            tuple(
-                p.strip().lower()
-                for p in (env.get("VOICE_ALERT_PHRASES") or "").split(",")
-                if p.strip()
-            )
+            tuple(p.strip() for p in (env.get("VOICE_ALERT_PHRASES") or "").split(",") if p.strip())
             or DEFAULT_ALERT_PHRASES
         )
         threshold = env_number(
@@ -91,14 +85,17 @@ class AlertRules:
         )
         return cls(parse_channel_list(env.get("VOICE_ALERT_CHANNELS") or ""), phrases, threshold)
 
-    def reason(self, text: str, score: float) -> str | None:
-        """Why an item is urgent, or None."""
-        lowered = text.lower()
-        for phrase in self.phrases:
-            if re.search(r"\b" + re.escape(phrase) + r"(?:e?s)?\b", lowered):  # or plural
-                return f"mentions “{phrase}”"
-        if score <= self.threshold:
-            return "very negative"
+    @cached_property
+    def finder(self) -> PhraseFinder:
+        return PhraseFinder(self.phrases)
+
+    def reason(self, text: str, score: float | None) -> str | None:
+        """Why an item is urgent, or None (an item not scored is urgent only by its words)."""
+        if phrase := self.finder.first(text):
+            # Translators: why a customer's words were posted as urgent; {phrase} is in their words.
+            return _("mentions “{phrase}”").format(phrase=phrase)
+        if score is not None and score <= self.threshold:
+            return _("very negative")
         return None
 
 
@@ -128,8 +125,9 @@ class VoicePipeline:
         return cls(taxonomy, {key: objective_id for key, objective_id in rows}, rules)
 
     def analyse(self, record: VoiceRecord, now: datetime) -> dict[str, Any]:
-        """The row to store: the record plus sentiment, themes and the objective they serve."""
-        score = sentiment(record.text, record.rating, record.rating_scale)
+        """The row to store: the record plus its language, sentiment (None: not scored, in a
+        language the analyser cannot read), themes and the objective they serve."""
+        language = detect(record.text)
         themes = [theme.name for theme in self.taxonomy.match(record.text)]
         objective_key = record.objective or self.taxonomy.objective_for(themes)
         return {
@@ -141,7 +139,8 @@ class VoicePipeline:
             "customer": (record.customer or "")[:200] or None,
             "link": record.link,
             "received_at": record.received_at or now,
-            "sentiment": score,
+            "language": language,
+            "sentiment": score(record.text, record.rating, record.rating_scale, language),
             "themes": themes,
             "objective_id": self.objectives.get(objective_key) if objective_key else None,
             "created_at": now,
@@ -195,6 +194,18 @@ class VoicePipeline:
     ) -> int:
         if not self.rules.channels:
             return 0
+        # Alert channels hear the workspace's language, whoever's words raised the alert.
+        with speaking(None):
+            return await self._alert(session, rows, sealer=sealer, now=now)
+
+    async def _alert(
+        self,
+        session: AsyncSession,
+        rows: Sequence[dict[str, Any]],
+        *,
+        sealer: Sealer,
+        now: datetime,
+    ) -> int:
         urgent = [
             (row, reason)
             for row in rows
@@ -261,27 +272,31 @@ def alert_message(
     """An urgent customer voice, for the alert channel: the scrubbed quote and its context
     (``logged_by``: the colleague who logged it from chat)."""
     quote = truncate(scrub(row["text"]), 1200)
-    themes = ", ".join(row["themes"]) or "none yet"
+    themes = ", ".join(row["themes"]) or _("none yet")
+    source = _("logged in chat by {name}").format(name=logged_by) if logged_by else row["source"]
     facts = [
-        Fact("Why now", reason),
-        Fact("Theme", themes),
-        Fact("Objective", objective or "not linked"),
-        Fact("Sentiment", f"{label(row['sentiment'])} ({row['sentiment']:+.2f})"),
-        Fact("Source", f"logged in chat by {logged_by}" if logged_by else row["source"]),
+        Fact(_("Why now"), reason),
+        Fact(_("Theme"), themes),
+        Fact(_("Objective"), objective or _("not linked")),
+        Fact(_("Sentiment"), described(row.get("sentiment"))),
+        Fact(_("Language"), language_name(row.get("language"))),
+        Fact(_("Source"), source),
     ]
     # Who to call back: the account, scrubbed like the quote in case it is an e-mail address.
     if row.get("customer"):
-        facts.insert(1, Fact("Customer", scrub(row["customer"])))
+        facts.insert(1, Fact(_("Customer"), scrub(row["customer"])))
     if row.get("segment"):
-        facts.append(Fact("Segment", row["segment"]))
-    links = (Link("Open the original", row["link"]),) if row.get("link") else ()
+        facts.append(Fact(_("Segment"), row["segment"]))
+    links = (Link(_("Open the original"), row["link"]),) if row.get("link") else ()
     return Message(
-        fallback=f"Urgent customer voice ({reason}): {truncate(scrub(row['text']), 200)}",
+        fallback=_("Urgent customer voice ({reason}): {quote}").format(
+            reason=reason, quote=truncate(scrub(row["text"]), 200)
+        ),
         kind="voice_alert",
         cards=(
             Card(
-                title="Urgent: a customer needs us",
-                text=f"“{quote}”",
+                title=_("Urgent: a customer needs us"),
+                text=_("“{quote}”").format(quote=quote),
                 facts=tuple(facts),
                 links=links,
             ),

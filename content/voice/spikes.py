@@ -25,11 +25,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from statistics import mean, pstdev
 
+from babel import numbers
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.compose.text import humanise_duration, plural, truncate
+from bot.compose.text import humanise_duration, truncate
 from bot.config import ChannelRef, Settings, env_number
+from bot.i18n import _, current_locale, ngettext, speaking
+from bot.i18n.formats import format_number
 from bot.messages import Card, Fact, Message
 from bot.outbox.queue import Recipient, enqueue
 from bot.sealing import Sealer
@@ -38,7 +41,8 @@ from bot.storage.models import Objective, VoiceItem, VoiceSpike
 from bot.storage.types import utcnow
 from bot.storage.upsert import insert_ignore
 from content.voice.scrub import scrub
-from content.voice.sentiment import label
+from content.voice.sentiment import average, label, not_scored_note
+from content.voice.wording import day_and_time, duration
 
 log = logging.getLogger(__name__)
 
@@ -90,12 +94,28 @@ class SpikeRule:
         return count >= self.minimum and count > level + self.sigmas * spread
 
     def per(self) -> str:
-        """'a day', 'every 12 hours': how often, for people."""
+        """'a day', 'every 12 hours': how often, for the start-up log (English)."""
         if self.period == timedelta(days=1):
             return "a day"
         if self.period == timedelta(weeks=1):
             return "a week"
         return f"every {humanise_duration(self.period)}"
+
+    def usual_note(self, usual: float) -> str:
+        """'about 0.5 a day over the previous 8 days': the usual level, for people."""
+        level = one_decimal(usual)
+        before = duration(self.period * self.history)
+        if self.period == timedelta(days=1):
+            return _("about {count} a day over the previous {period}").format(
+                count=level, period=before
+            )
+        if self.period == timedelta(weeks=1):
+            return _("about {count} a week over the previous {period}").format(
+                count=level, period=before
+            )
+        return _("about {count} every {length} over the previous {period}").format(
+            count=level, length=duration(self.period), period=before
+        )
 
 
 @dataclass(frozen=True)
@@ -207,9 +227,12 @@ async def _alert(
     recipients = [Recipient.for_channel(channel) for channel in channels]
     for spike in spikes:
         about = [item for item in items if spike.theme in (item.themes or ())]
+        # Alert channels hear the workspace's language, whoever's words tipped the spike.
+        with speaking(None):
+            message = spike_message(spike, about, rule, titles)
         await enqueue(
             session,
-            spike_message(spike, about, rule, titles),
+            message,
             recipients,
             sealer=sealer,
             dedupe_prefix=f"voice-spike:{spike.theme}:{spike.period_start.isoformat()}",
@@ -233,32 +256,61 @@ def spike_quotes(items: Sequence[VoiceItem]) -> tuple[str, ...]:
     return tuple(truncate(scrub(item.text), QUOTE_LENGTH) for item in picks)
 
 
+def one_decimal(value: float) -> str:
+    """``0.5``, ``2.0`` / ``0,5``: a usual level, always with its tenth."""
+    return numbers.format_decimal(value, "#,##0.0", locale=current_locale())
+
+
+def voices(count: int) -> str:
+    return ngettext("{count} voice", "{count} voices", count).format(count=format_number(count))
+
+
+def spike_note(spike: VoiceSpike) -> str:
+    """'6 voices from 10 Mar 00:00 UTC, against about 0.5 usually' (the digest marks spikes)."""
+    return _("{voices} from {moment} UTC, against about {usual} usually").format(
+        voices=voices(spike.count),
+        moment=day_and_time(spike.period_start),
+        usual=one_decimal(spike.usual),
+    )
+
+
 def spike_message(
     spike: Spike, items: Sequence[VoiceItem], rule: SpikeRule, objective_titles: dict[int, str]
 ) -> Message:
-    since = f"{spike.period_start:%d %b %H:%M} UTC"
-    before = humanise_duration(rule.period * rule.history)
-    usual = f"about {spike.usual:.1f} {rule.per()} over the previous {before}"
+    usual = rule.usual_note(spike.usual)
     facts = [
-        Fact("This period", f"{plural(spike.count, 'voice')} since {since}"),
-        Fact("Usual", usual),
+        Fact(
+            _("This period"),
+            _("{voices} since {moment} UTC").format(
+                voices=voices(spike.count), moment=day_and_time(spike.period_start)
+            ),
+        ),
+        Fact(_("Usual"), usual),
     ]
-    scores = [i.sentiment for i in items if i.sentiment is not None]
-    if scores:
-        facts.append(Fact("Sentiment", label(mean(scores))))
+    # Over the scored voices only; how many were not scored (another language) beside it.
+    mean_score = average(i.sentiment for i in items)
+    if mean_score is not None:
+        mood = label(mean_score)
+        if note := not_scored_note(i.sentiment for i in items):
+            mood = _("{sentiment} ({not_scored})").format(sentiment=mood, not_scored=note)
+        facts.append(Fact(_("Sentiment"), mood))
     objectives = Counter(i.objective_id for i in items if i.objective_id is not None)
     if objectives and (title := objective_titles.get(objectives.most_common(1)[0][0])):
-        facts.append(Fact("Objective", title))
+        facts.append(Fact(_("Objective"), title))
     quotes = spike_quotes(items)
     return Message(
-        fallback=f"Spike in customer voice: {spike.theme}, {spike.count} voices ({usual})",
+        fallback=_("Spike in customer voice: {theme}, {voices} ({usual})").format(
+            theme=spike.theme, voices=voices(spike.count), usual=usual
+        ),
         kind="voice_spike",
         cards=(
             Card(
-                title=f"Spike: {spike.theme} ({plural(spike.count, 'voice')})",
-                text="\n".join(f"“{quote}”" for quote in quotes),
+                title=_("Spike: {theme} ({voices})").format(
+                    theme=spike.theme, voices=voices(spike.count)
+                ),
+                text="\n".join(_("“{quote}”").format(quote=quote) for quote in quotes),
                 facts=tuple(facts),
-                footer="One alert per theme and period; the customer-voice digest marks it.",
+                footer=_("One alert per theme and period; the customer-voice digest marks it."),
             ),
         ),
     )

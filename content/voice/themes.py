@@ -13,6 +13,8 @@ from pathlib import Path
 import yaml
 
 from bot.errors import InvalidInput
+from bot.i18n import _
+from content.voice.phrases import PhraseFinder, flatten, fold
 
 DEFAULT_TAXONOMY = Path(__file__).with_name("themes.yaml")
 UNTHEMED = "other"
@@ -36,18 +38,10 @@ class Theme:
 class Taxonomy:
     def __init__(self, themes: Sequence[Theme]) -> None:
         self.themes = list(themes)
-        self._patterns = [
-            (
-                theme,
-                # Whole words, and their plurals ("invoice" finds "invoices", "crash" "crashes").
-                re.compile(
-                    r"\b(?:"
-                    + "|".join(re.escape(p.lower()) for p in theme.phrases)
-                    + r")(?:e?s)?\b"
-                ),
-            )
-            for theme in self.themes
-            if theme.phrases
+        # Whole words and their plurals ("invoice" finds "invoices", "Rechnung" "Rechnungen"),
+        # whatever the case and accents; Japanese phrases anywhere (content/voice/phrases.py).
+        self._finders = [
+            (theme, PhraseFinder(theme.phrases)) for theme in self.themes if theme.phrases
         ]
         self.phrase_words = {
             word
@@ -63,26 +57,31 @@ class Taxonomy:
         try:
             data = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
         except (OSError, yaml.YAMLError) as error:
-            raise InvalidInput(f"Cannot read the themes file {source}: {error}") from None
+            raise InvalidInput(
+                _("Cannot read the themes file {path}: {error}").format(path=source, error=error)
+            ) from None
         themes = []
         for number, entry in enumerate(data.get("themes") or [], start=1):
             if not isinstance(entry, dict) or not str(entry.get("theme") or "").strip():
-                raise InvalidInput(f"{source}: theme {number} needs a 'theme' name.")
-            phrases = entry.get("phrases") or entry.get("keywords") or []
-            if isinstance(phrases, str):
-                phrases = [phrases]
+                raise InvalidInput(
+                    _("{path}: theme {number} needs a 'theme' name.").format(
+                        path=source, number=number
+                    )
+                )
+            # A list in any language(s), one phrase, or lists per language ({en: [...], fr: [...]}).
+            phrases = flatten(entry.get("phrases") or entry.get("keywords") or [])
             themes.append(
                 Theme(
                     name=str(entry["theme"]).strip().lower(),
-                    phrases=tuple(str(p).strip() for p in phrases if str(p).strip()),
+                    phrases=tuple(dict.fromkeys(str(p).strip() for p in phrases if str(p).strip())),
                     objective=str(entry["objective"]).strip() if entry.get("objective") else None,
                 )
             )
         return cls(themes)
 
     def match(self, text: str) -> list[Theme]:
-        lowered = text.lower()
-        return [theme for theme, pattern in self._patterns if pattern.search(lowered)]
+        folded = fold(text or "")
+        return [theme for theme, finder in self._finders if finder.found_in_folded(folded)]
 
     def objective_for(self, themes: Iterable[str]) -> str | None:
         by_name = {theme.name: theme for theme in self.themes}
@@ -138,8 +137,8 @@ def emerging_themes(
         scored.append((lift * count, term, count))
     scored.sort(reverse=True)
     chosen: list[tuple[str, int]] = []
-    for _, term, count in scored:
-        if any(set(term.split()) & set(other.split()) for other, _ in chosen):
+    for _lift, term, count in scored:
+        if any(set(term.split()) & set(other.split()) for other, _count in chosen):
             continue  # "export" and "export broken" are one theme
         chosen.append((term, count))
         if len(chosen) == limit:
