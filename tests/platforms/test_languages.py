@@ -455,3 +455,26 @@ def test_advocacy_shell_takes_a_locale_option_or_its_environment_variable(tmp_pa
     unknown = advocacy_shell(tmp_path, "", "--user", "hans", "--locale", "xx")
     assert unknown.returncode == 2
     assert "'xx' is not a language the bot speaks" in unknown.stderr
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [
+        # The label is the field's name, whatever its gender or length: "Tu idea es obligatorio"
+        # and "Sua ideia é obrigatório" were wrong, and German lacked the comma a long label's
+        # relative clause needs before "ist".
+        ("es", "«Tu idea» es un campo obligatorio."),
+        ("pt_BR", "“Sua ideia” é um campo obrigatório."),
+        ("de", "„Ihre Idee“ ist ein Pflichtfeld."),
+    ],
+)
+def test_a_teams_form_s_required_field_message_reads_right_whatever_the_label(
+    locale: str, expected: str
+) -> None:
+    from adapters.teams.cards import form_card
+    from bot.compose.suggestion_cards import suggest_form
+
+    with speaking(locale):
+        card = form_card(suggest_form(()))
+    [idea] = [item for item in card["body"] if item.get("id") == "text"]
+    assert idea["errorMessage"] == expected
