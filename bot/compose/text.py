@@ -54,8 +54,15 @@ def day_with_weekday(value: date | datetime) -> str:
 
 
 def weekday_time(value: datetime) -> str:
-    """When a digest fires next: 'Mon, Dec 7, 09:00' in the value's own time zone."""
-    return dates.format_skeleton("MMMEdHm", value, tzinfo=value.tzinfo, locale=current_locale())
+    """When a digest fires next: 'Mon, Dec 7, 09:00' in the value's own time zone.
+
+    CLDR has no ``MMMEdHm`` skeleton (Babel raised KeyError for it in every language), so the
+    day and the time are formatted apart and joined by the locale's own date-time pattern."""
+    locale = current_locale()
+    day = dates.format_skeleton("MMMEd", value, tzinfo=value.tzinfo, locale=locale)
+    time = dates.format_skeleton("Hm", value, tzinfo=value.tzinfo, locale=locale)
+    pattern = str(dates.get_datetime_format("medium", locale=locale))
+    return pattern.replace("{1}", day).replace("{0}", time)
 
 
 def with_article(word: str) -> str:
