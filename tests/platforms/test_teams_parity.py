@@ -204,6 +204,24 @@ async def test_a_teams_message_turns_into_an_idea_with_its_link_kept(
         assert not teams.connector.activities.get(CHANNEL["id"])
 
 
+async def test_a_message_longer_than_an_idea_is_cut_in_the_dialog_and_said_so(
+    settings: Settings,
+) -> None:
+    async with teams_stack(settings) as teams:
+        await add(teams, ALICE)
+        status, answer = await teams.post(fetch_task(teams, "<p>" + "word " * 1500 + "</p>"))
+        assert status == 200
+        form = dialog_card(answer)
+        assert len(inputs_of(form)["text"]["value"]) == 3000
+        notes = [
+            item["inlines"][0]["text"] for item in form["body"] if item["type"] == "RichTextBlock"
+        ]
+        assert "The message was cut to its first 3,000 characters." in notes
+        # A short one is not.
+        status, answer = await teams.post(fetch_task(teams, "<p>Short</p>"))
+        assert [i for i in dialog_card(answer)["body"] if i["type"] == "RichTextBlock"] == []
+
+
 async def ideas(stack: TeamsStack) -> list[Suggestion]:
     async with stack.app.db.transaction() as session:
         return list(await session.scalars(select(Suggestion)))
