@@ -243,7 +243,7 @@ async def test_teams_members_get_help_and_forms_in_their_teams_language(
     await teams.say(person, "suggest", locale=PLATFORM_TAGS[locale])
     await teams.settle()
     form = teams_replies(teams, person, since)
-    assert {"de": "ist erforderlich.", "ja": "は必須です。"}[locale] in form
+    assert {"de": "ist ein Pflichtfeld.", "ja": "は必須です。"}[locale] in form
 
 
 async def test_a_teams_member_follows_the_language_their_client_now_uses(
