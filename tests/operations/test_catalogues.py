@@ -90,8 +90,9 @@ def test_platform_tags_map_onto_the_shipped_languages(tag, expected) -> None:
 # Words the cards people get in chat say (compose) that the console also says: the areas are
 # merged at run time, the console's catalogue last, so a console word that differs replaces the
 # card's. "From" (an idea's author on a card) read "Quelle" in German chat, the console's word for
-# a KPI reading's source; Japanese digests' "Not relevant" button read as the console said it.
-CARD_WORDS = ("From", "Not relevant", "Useful")
+# a KPI reading's source; Japanese digests' "Not relevant" button and the digest form's "Day" (a
+# weekday, 曜日) read as the console said them (日付, a reading's date).
+CARD_WORDS = ("From", "Not relevant", "Useful", "Day")
 
 
 @pytest.mark.parametrize("locale", [code for code in SUPPORTED if code != ENGLISH])
