@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from bot.i18n import N_, _, default_locale, normalize_locale, speaking
+from bot.i18n import N_, _, accepted_locale, default_locale, speaking
 
 PRIVACY_PATH = "/privacy"
 TERMS_PATH = "/terms"
@@ -112,10 +112,10 @@ def _terms() -> str:
 
 def _page(request: web.Request, title: str, body: Callable[[], str]) -> web.Response:
     """``title`` (marked only) and ``body`` in the language the reader's browser asks for."""
-    locale = normalize_locale(request.headers.get("Accept-Language")) or default_locale()
+    locale = accepted_locale(request.headers.get("Accept-Language")) or default_locale()
     with speaking(locale):
         text = PAGE.format(lang=locale.replace("_", "-"), title=_(title), body=body())
-    return web.Response(text=text, content_type="text/html")
+    return web.Response(text=text, content_type="text/html", headers={"Vary": "Accept-Language"})
 
 
 async def privacy(request: web.Request) -> web.Response:

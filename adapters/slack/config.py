@@ -129,6 +129,7 @@ class SlackConfig:
                 f"SLACK_APP_TOKEN must be the app-level token, starting with {APP_TOKEN_PREFIX} "
                 f"(this one is {kind}): create it under Basic Information → App-Level Tokens "
                 "with the connections:write scope",
+                warning=True,  # Slack was wanted: an INFO line would hide that it is off
             )
         mode = "Socket Mode (SLACK_APP_TOKEN set), no public URL needed"
         pacing = f"; sends up to {self.workspace_rate:g} messages/s per workspace"
@@ -147,4 +148,5 @@ class SlackConfig:
             "bot token (xoxb-…) of this app's installation (or set SLACK_CLIENT_ID and "
             "SLACK_CLIENT_SECRET for OAuth installs); SLACK_SIGNING_SECRET is not needed over "
             "Socket Mode",
+            warning=True,
         )

@@ -82,11 +82,18 @@ class TeamsConfig:
 
     def status(self) -> AdapterStatus:
         if self.authenticated:
-            missing = (
-                "; MICROSOFT_APP_PASSWORD is not set, so the bot cannot send anything"
-                if not self.app_password and self.app_type != "UserAssignedMSI"
-                else ""
-            )
+            identity = self.app_type == "UserAssignedMSI"
+            if not self.app_password and not identity:
+                missing = "; MICROSOFT_APP_PASSWORD is not set, so the bot cannot send anything"
+            elif self.app_password and identity:
+                # Said, as a secret left over from a single-tenant setup is easy to believe used.
+                missing = (
+                    "; MICROSOFT_APP_PASSWORD is set but not used: a managed identity gets its "
+                    "token from Azure (remove it, or set MICROSOFT_APP_TYPE=SingleTenant if this "
+                    "is a client secret)"
+                )
+            else:
+                missing = ""
             tenant = f", tenant {self.tenant_id}" if self.app_type != "MultiTenant" else ""
             return AdapterStatus(
                 True,

@@ -44,8 +44,6 @@ PLATFORM = "teams"
 VOICE_COMMAND = "logCustomerVoice"
 SUGGEST_COMMAND = "turnIntoSuggestion"
 MESSAGE_COMMANDS = {SUGGEST_COMMAND: SUGGEST_OPEN, VOICE_COMMAND: VOICE_OPEN}
-# An idea is at most this long (the suggestion form's limit); the voice form says when it cuts.
-IDEA_LENGTH = 3000
 # What a member types (or sends from the home card's menu) to get their home card.
 HOME_WORD = "home"
 _MENTION = re.compile(r"<at[^>]*>.*?</at>", re.IGNORECASE | re.DOTALL)
@@ -234,7 +232,8 @@ def message_action_event(activity: Activity) -> ActionInvoked | None:
     body = payload.get("body") or {}
     content = str(body.get("content") or "")
     text = content if body.get("contentType") == "text" else html_to_text(content)
-    data: dict[str, Any] = {"text": text if action_id == VOICE_OPEN else text[:IDEA_LENGTH]}
+    # Whole: the form cuts a text longer than it holds, and says so in the dialog.
+    data: dict[str, Any] = {"text": text}
     link = payload.get("linkToMessage")
     if isinstance(link, str) and link.startswith("https://"):
         data["source_url"] = link

@@ -12,7 +12,7 @@ from html import escape
 
 from aiohttp import web
 
-from bot.i18n import N_, _, normalize_locale, speaking
+from bot.i18n import N_, _, accepted_locale, speaking
 
 TAB_PATH = "/teams/tab"
 # Where Teams (desktop, web, and Microsoft 365's hosts of Teams apps) frames a tab's page.
@@ -59,9 +59,10 @@ def mount_tab(app: web.Application, console_url: str) -> None:
     Teams (the server adds ``DENY`` to every answer; it is taken off this one as it leaves)."""
 
     async def handle(request: web.Request) -> web.Response:
-        page = tab_page(console_url, normalize_locale(request.headers.get("Accept-Language")))
+        page = tab_page(console_url, accepted_locale(request.headers.get("Accept-Language")))
         response = web.Response(text=page, content_type="text/html")
         response.headers["Content-Security-Policy"] = TAB_POLICY
+        response.headers["Vary"] = "Accept-Language"  # a cache must not serve it in another
         return response
 
     async def frameable(request: web.Request, response: web.StreamResponse) -> None:

@@ -30,7 +30,7 @@ from bot.domain import FeedbackKind, Role
 from bot.errors import InvalidInput
 from bot.events import ActionInvoked, FormSubmitted, Reply
 from bot.i18n import _, ngettext
-from bot.i18n.formats import format_date, format_time
+from bot.i18n.formats import format_date, format_number, format_time
 from bot.messages import Message, parse_subject
 from bot.outbox.queue import deliveries_in_flight, find_delivery_by_ref, hold_delivery
 from bot.services import content as content_service
@@ -159,10 +159,20 @@ async def open_suggest_form(ctx: ChatContext, event: ActionInvoked) -> Reply:
     """The suggestion form; ``value`` may carry a subject (the card it came from), the text of a
     chat message to turn into an idea, and a link back to that message."""
     context = {k: v for k, v in event.value.items() if k in ("subject", "source_url")}
-    form = suggest_form(
-        await list_objectives(ctx.session),
-        context=context,
-        text=str(event.value.get("text") or "")[:3000],
+    text = str(event.value.get("text") or "").strip()
+    limit = suggestion_service.MAX_SUGGESTION
+    form = suggest_form(await list_objectives(ctx.session), context=context, text=text[:limit])
+    # A message longer than an idea may be is cut, and said so (as the voice form does).
+    cut = (
+        [
+            Message.text(
+                _("The message was cut to its first {count} characters.").format(
+                    count=format_number(limit)
+                )
+            )
+        ]
+        if len(text) > limit
+        else []
     )
     if str(event.value.get("subject", "")).startswith("content:"):
         # An idea sparked by an article serves, most likely, the article's objective.
@@ -173,7 +183,7 @@ async def open_suggest_form(ctx: ChatContext, event: ActionInvoked) -> Reply:
                 replace(f, initial=key) if f.name == "objective" else f for f in form.fields
             )
             form = replace(form, fields=fields)
-    return Reply(form=form)
+    return Reply(form=form, messages=cut)
 
 
 @on_action(actions.SUGGESTION_VOTE)

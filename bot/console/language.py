@@ -13,30 +13,19 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from bot.errors import InvalidInput
-from bot.i18n import NATIVE_NAMES, SUPPORTED, _, current_locale, normalize_locale, speaking
+from bot.i18n import (
+    NATIVE_NAMES,
+    SUPPORTED,
+    _,
+    accepted_locale,
+    current_locale,
+    normalize_locale,
+    speaking,
+)
 from bot.i18n import use_locale as _use_locale
 from bot.storage.models import Member
 
 CONSOLE = "/console"
-
-
-def accepted_locale(header: str | None) -> str | None:
-    """The browser's most wanted language that we speak: ``ko,de;q=0.9,en;q=0.8`` -> ``de``."""
-    ranked: list[tuple[float, int, str]] = []
-    for index, part in enumerate((header or "").split(",")):
-        tag, _sep, params = part.strip().partition(";")
-        weight = 1.0
-        for param in params.split(";"):
-            name, _eq, value = param.strip().partition("=")
-            if name.strip() == "q":
-                try:
-                    weight = float(value)
-                except ValueError:
-                    weight = 0.0
-        locale = normalize_locale(tag.strip()) if tag.strip() != "*" else None
-        if locale is not None and weight > 0:
-            ranked.append((-weight, index, locale))
-    return min(ranked)[2] if ranked else None
 
 
 def html_lang(locale: str | None = None) -> str:

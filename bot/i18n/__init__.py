@@ -32,7 +32,7 @@ from bot.i18n.context import (
     speaking,
     use_locale,
 )
-from bot.i18n.locales import ENGLISH, NATIVE_NAMES, SUPPORTED, normalize_locale
+from bot.i18n.locales import ENGLISH, NATIVE_NAMES, SUPPORTED, accepted_locale, normalize_locale
 
 __all__ = [
     "ENGLISH",
@@ -41,6 +41,7 @@ __all__ = [
     "N_",
     "SUPPORTED",
     "_",
+    "accepted_locale",
     "current_locale",
     "default_locale",
     "ngettext",

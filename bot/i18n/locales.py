@@ -43,6 +43,26 @@ def normalize_locale(tag: str | None) -> str | None:
     return _BY_LANGUAGE.get(language)
 
 
+def accepted_locale(header: str | None) -> str | None:
+    """The browser's most wanted language that we speak: ``ko,de;q=0.9,en;q=0.8`` -> ``de``
+    (``normalize_locale`` reads only the first tag, and would answer None here)."""
+    ranked: list[tuple[float, int, str]] = []
+    for index, part in enumerate((header or "").split(",")):
+        tag, _sep, params = part.strip().partition(";")
+        weight = 1.0
+        for param in params.split(";"):
+            name, _eq, value = param.strip().partition("=")
+            if name.strip() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        locale = normalize_locale(tag.strip()) if tag.strip() != "*" else None
+        if locale is not None and weight > 0:
+            ranked.append((-weight, index, locale))
+    return min(ranked)[2] if ranked else None
+
+
 def babel_locale(locale: str) -> str:
     """The name Babel's formatting functions want (they take ``pt_BR`` as it is)."""
     return locale

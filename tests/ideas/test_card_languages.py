@@ -16,7 +16,7 @@ from bot.compose import actions
 from bot.compose.content_digest import compose_content_digest
 from bot.compose.notices import answer_notice
 from bot.domain import Role
-from bot.events import CommandInvoked
+from bot.events import CommandInvoked, HomeOpened
 from bot.i18n import speaking
 from bot.messages import Button, LinkButton, Message
 from bot.services.content import add_content
@@ -47,6 +47,7 @@ WORDS = {
         "vote": "Abstimmen",
         "board": "Offene Ideen, neueste zuerst",
         "rollup": "Übersicht der Vorschläge",
+        "period": "letzte 30 Tage",
         "new_ideas": "Neue Ideen",
         "by_team": "Nach Team",
         "notice": "Ihr Vorschlag #1 ist jetzt geplant",
@@ -65,6 +66,7 @@ WORDS = {
         "vote": "投票する",
         "board": "受付中のアイデア（新しい順）",
         "rollup": "提案のまとめ",
+        "period": "過去 30",
         "new_ideas": "新しいアイデア",
         "by_team": "チーム別",
         "notice": "あなたの提案 #1 は予定になりました",
@@ -154,6 +156,11 @@ async def test_an_idea_its_vote_button_the_rollup_and_the_answer_notice_in_the_r
     [rollup] = [m for m in rolled.messages if m.kind == "rollup"]
     summary = rollup.cards[0]
     assert summary.title.startswith(words["rollup"])
+    assert words["period"] in summary.title and "30d" not in summary.title
+    home = await app.router.handle(HomeOpened(actor("boss")))
+    [titles] = [[card.title for card in m.cards] for m in home.messages]
+    [home_rollup] = [t for t in titles if t and t.startswith(words["rollup"])]
+    assert words["period"] in home_rollup and "30d" not in home_rollup
     assert summary.facts[0].label == words["new_ideas"]
     switch = {b.label: b for b in rollup.cards[1].buttons if isinstance(b, Button)}
     assert switch[words["by_team"]].value == {"by": "team", "since": "30d"}

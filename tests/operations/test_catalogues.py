@@ -102,3 +102,26 @@ def test_a_day_and_a_time_are_written_in_every_language(locale: str) -> None:
             written = format_day_time(moment, day=day)
             assert "9" in written and "05" in written and "7" in written
         assert "18:05" in format_day_time(moment, zone="Asia/Tokyo")
+
+
+# Words the cards people get in chat say (compose) that the console also says. When the areas
+# were merged into one table at run time, the console's catalogue last, a console word that
+# differed replaced the card's: "From" (an idea's author on a card) read "Quelle" in German chat,
+# the console's word for a KPI reading's source; Japanese digests' "Not relevant" button and the
+# digest form's "Day" (a weekday, 曜日) read as the console said them (日付, a reading's date).
+# Each area's code now finds its own catalogue's word first.
+CARD_WORDS = ("From", "Not relevant", "Useful", "Day")
+
+
+@pytest.mark.parametrize("locale", [code for code in SUPPORTED if code != ENGLISH])
+def test_card_words_read_in_chat_as_the_compose_catalogue_says_them(locale: str) -> None:
+    from bot.i18n.catalogues import LOCALE_DIR, read_catalogue
+
+    compose = {
+        m.id: m.string
+        for m in read_catalogue(LOCALE_DIR / locale / "compose.po", locale)
+        if m.id in CARD_WORDS
+    }
+    assert set(compose) == set(CARD_WORDS)
+    with speaking(locale):
+        assert {word: _(word, area="compose") for word in CARD_WORDS} == compose

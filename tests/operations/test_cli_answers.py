@@ -113,6 +113,26 @@ async def test_the_bot_serves_short_privacy_and_terms_pages(app: Application) ->
     assert "<h1>Terms of use</h1>" in pages["/terms"]
 
 
+async def test_the_privacy_page_speaks_the_browser_s_best_language_we_have(
+    app: Application,
+) -> None:
+    server = TestServer(build_web_app(app, run_scheduler=False), host="127.0.0.1")
+    await server.start_server()
+    try:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(
+                f"http://127.0.0.1:{server.port}/privacy",
+                headers={"Accept-Language": "nl-NL,nl;q=0.9,fr;q=0.7,en;q=0.5"},
+            ) as answer,
+        ):
+            page = await answer.text()
+            assert answer.headers["Vary"] == "Accept-Language"
+    finally:
+        await server.close()
+    assert '<html lang="fr">' in page
+
+
 # ----- deliveries retry --------------------------------------------------------------------------
 
 

@@ -49,6 +49,14 @@ def test_older_multi_tenant_bots_and_managed_identities_still_start() -> None:
         MICROSOFT_APP_TENANT_ID=TENANT,
     )
     assert identity.app_password is None and not identity.status().warning
+    leftover = config(
+        MICROSOFT_APP_TYPE="UserAssignedMSI",
+        MICROSOFT_APP_ID=APP_ID,
+        MICROSOFT_APP_TENANT_ID=TENANT,
+        MICROSOFT_APP_PASSWORD="a-secret-from-before",
+    ).status()
+    assert leftover.enabled and leftover.warning
+    assert "MICROSOFT_APP_PASSWORD is set but not used" in leftover.reason
     with pytest.raises(ValueError, match="UserAssignedMSI needs the bot's tenant"):
         config(MICROSOFT_APP_TYPE="UserAssignedMSI", MICROSOFT_APP_ID=APP_ID)
     # Without an app id (a local emulator) nothing else is needed, whatever the type.

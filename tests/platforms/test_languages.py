@@ -245,7 +245,7 @@ async def test_teams_members_get_help_and_forms_in_their_teams_language(
     await teams.say(person, "suggest", locale=PLATFORM_TAGS[locale])
     await teams.settle()
     form = teams_replies(teams, person, since)
-    assert {"de": "ist erforderlich.", "ja": "は必須です。"}[locale] in form
+    assert {"de": "ist ein Pflichtfeld.", "ja": "は必須です。"}[locale] in form
 
 
 async def test_a_teams_member_follows_the_language_their_client_now_uses(
@@ -418,7 +418,9 @@ async def test_a_shell_strategist_sees_the_next_digest_date_in_their_language(
     await make_member(app, person, platform="shell", role=Role.STRATEGIST)
     upcoming = await weekly_digest(app)
     _status, text = await shell_session(app, person, "/digest list\n", locale)
-    assert_date_in(locale, upcoming, text)
+    # The shell wraps its boxes at the terminal's width, inside a date too ("7.\n│ Dez.").
+    unwrapped = " ".join(line.strip("│ ") for line in text.splitlines())
+    assert_date_in(locale, upcoming, unwrapped)
 
 
 def advocacy_shell(
@@ -457,3 +459,26 @@ def test_advocacy_shell_takes_a_locale_option_or_its_environment_variable(tmp_pa
     unknown = advocacy_shell(tmp_path, "", "--user", "hans", "--locale", "xx")
     assert unknown.returncode == 2
     assert "'xx' is not a language the bot speaks" in unknown.stderr
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [
+        # The label is the field's name, whatever its gender or length: "Tu idea es obligatorio"
+        # and "Sua ideia é obrigatório" were wrong, and German lacked the comma a long label's
+        # relative clause needs before "ist".
+        ("es", "«Tu idea» es un campo obligatorio."),
+        ("pt_BR", "“Sua ideia” é um campo obrigatório."),
+        ("de", "„Ihre Idee“ ist ein Pflichtfeld."),
+    ],
+)
+def test_a_teams_form_s_required_field_message_reads_right_whatever_the_label(
+    locale: str, expected: str
+) -> None:
+    from adapters.teams.cards import form_card
+    from bot.compose.suggestion_cards import suggest_form
+
+    with speaking(locale):
+        card = form_card(suggest_form(()))
+    [idea] = [item for item in card["body"] if item.get("id") == "text"]
+    assert idea["errorMessage"] == expected

@@ -170,7 +170,7 @@ def test_a_token_that_is_not_an_app_level_token_is_refused_saying_which() -> Non
     status = SlackConfig.from_env(
         {"SLACK_APP_TOKEN": "xoxb-123-456", "SLACK_BOT_TOKEN": "xoxb-123-456"}, "http://x"
     ).status()
-    assert not status.enabled
+    assert not status.enabled and status.warning  # Slack was wanted: a WARNING, not INFO
     assert "xapp-" in status.reason and "bot token" in status.reason
     assert "connections:write" in status.reason
     assert "123-456" not in status.reason
@@ -179,6 +179,7 @@ def test_a_token_that_is_not_an_app_level_token_is_refused_saying_which() -> Non
 def test_socket_mode_needs_a_bot_token_but_no_signing_secret() -> None:
     without_bot = SlackConfig.from_env({"SLACK_APP_TOKEN": APP_TOKEN}, "http://x").status()
     assert not without_bot.enabled and "SLACK_BOT_TOKEN" in without_bot.reason
+    assert without_bot.warning
     assert "SLACK_SIGNING_SECRET is not needed" in without_bot.reason
     ready = SlackConfig.from_env(
         {"SLACK_APP_TOKEN": APP_TOKEN, "SLACK_BOT_TOKEN": "xoxb-1"}, "http://x"

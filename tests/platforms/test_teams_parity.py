@@ -204,6 +204,24 @@ async def test_a_teams_message_turns_into_an_idea_with_its_link_kept(
         assert not teams.connector.activities.get(CHANNEL["id"])
 
 
+async def test_a_message_longer_than_an_idea_is_cut_in_the_dialog_and_said_so(
+    settings: Settings,
+) -> None:
+    async with teams_stack(settings) as teams:
+        await add(teams, ALICE)
+        status, answer = await teams.post(fetch_task(teams, "<p>" + "word " * 1500 + "</p>"))
+        assert status == 200
+        form = dialog_card(answer)
+        assert len(inputs_of(form)["text"]["value"]) == 3000
+        notes = [
+            item["inlines"][0]["text"] for item in form["body"] if item["type"] == "RichTextBlock"
+        ]
+        assert "The message was cut to its first 3,000 characters." in notes
+        # A short one is not.
+        status, answer = await teams.post(fetch_task(teams, "<p>Short</p>"))
+        assert [i for i in dialog_card(answer)["body"] if i["type"] == "RichTextBlock"] == []
+
+
 async def ideas(stack: TeamsStack) -> list[Suggestion]:
     async with stack.app.db.transaction() as session:
         return list(await session.scalars(select(Suggestion)))
@@ -249,6 +267,26 @@ async def test_the_console_tab_is_a_page_teams_may_frame_and_links_to_the_consol
         # The console itself still refuses every frame.
         async with teams.session.get(f"{base}/console") as console:
             assert console.headers["X-Frame-Options"] == "DENY"
+
+
+async def test_the_console_tab_speaks_the_first_language_we_have_of_those_teams_asks_for(
+    settings: Settings,
+) -> None:
+    """Teams' webview sends the client's Accept-Language, often with fallbacks (a Dutch client
+    that also reads German): the tab speaks the best one we have, and says it varies by it."""
+    async with teams_stack(settings) as teams:
+        base = teams.url.removesuffix("/api/messages")
+        pages = {}
+        for header in ("nl-NL,nl;q=0.9,de;q=0.8", "de-DE", "ko"):
+            async with teams.session.get(
+                f"{base}/teams/tab", headers={"Accept-Language": header}
+            ) as response:
+                assert response.headers["Vary"] == "Accept-Language"
+                pages[header] = await response.text()
+        assert "<html lang=de>" in pages["nl-NL,nl;q=0.9,de;q=0.8"]
+        assert "Konsole öffnen" in pages["nl-NL,nl;q=0.9,de;q=0.8"]
+        assert "<html lang=de>" in pages["de-DE"]
+        assert "<html lang=en>" in pages["ko"] and "Open the console" in pages["ko"]
 
 
 # ----- the home card -----------------------------------------------------------------------
