@@ -24,6 +24,7 @@ from bot.compose.kpi_text import (
 )
 from bot.compose.notices import who_is_told
 from bot.compose.report_card import promise_summary
+from bot.compose.suggestion_cards import status_label, status_word
 from bot.compose.theme_watch import TITLE as WATCH_TITLE
 from bot.compose.theme_watch import watch_line
 from bot.console.access import APPLICATION, COOKIE, Form, Visit, page
@@ -311,7 +312,7 @@ async def suggestions(visit: Visit) -> web.StreamResponse:
         link=_board_link,
         board_state=urlencode(asdict(board.query)),
         statuses=list(SuggestionStatus),
-        status_options=[(status.value, status.label) for status in SuggestionStatus],
+        status_options=[(status.value, status_label(status)) for status in SuggestionStatus],
         objective_options=[
             ("", _("No KPI check")),
             *((o.key, o.title) for o in await list_objectives(visit.session)),
@@ -350,7 +351,7 @@ async def answer(visit: Visit) -> web.StreamResponse:
             part
             for part in (
                 _("Answer recorded: #{number} is {status}.").format(
-                    number=suggestion_id, status=SuggestionStatus(outcome.suggestion.status).label
+                    number=suggestion_id, status=status_word(outcome.suggestion.status)
                 ),
                 who_is_told(outcome.author_notified, outcome.others_notified),
                 check,
