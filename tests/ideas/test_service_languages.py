@@ -227,3 +227,21 @@ async def test_an_anonymous_author_is_told_in_the_workspaces_language_not_their_
     assert not any(
         "\u3040" <= ch <= "\u30ff" for ch in words(sealed[0]).replace("会議を短くする", "")
     )
+
+
+async def test_whoami_and_the_console_reply_name_the_role_in_the_members_language(
+    app: Application,
+) -> None:
+    """The role is a word people read ("Rolle: Mitarbeiter"), not the stored value."""
+    await make_member(app, "dora")
+    await make_member(app, "yuki", role=Role.MANAGER)
+    german = await say(app, speaker("dora", "de"), "whoami")
+    shown = words(german.messages[0].to_dict())
+    assert "Rolle Mitarbeiter" in shown and "employee" not in shown
+    japanese = await say(app, speaker("yuki", "ja"), "console")
+    assert japanese.error is None
+    said = words(japanese.messages[0].to_dict())
+    assert "（マネージャー）" in said or "(マネージャー)" in said, said
+    assert "manager" not in said
+    english = await say(app, speaker("dora", "en"), "whoami")
+    assert "Role employee" in words(english.messages[0].to_dict())
