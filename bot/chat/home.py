@@ -9,7 +9,7 @@ from bot.chat.context import ChatContext
 from bot.chat.wording import role_phrase
 from bot.compose import actions
 from bot.compose.suggestion_cards import rollup_message, status_label, voting_card
-from bot.compose.text import truncate
+from bot.compose.text import humanise_duration, truncate
 from bot.domain import Role
 from bot.i18n import _
 from bot.i18n.formats import format_number
@@ -53,7 +53,7 @@ async def home_message(ctx: ChatContext) -> Message:
             )
             for by in ("objective", "team", "status")
         ]
-        label = _("last {period}").format(period=ROLLUP_PERIOD)
+        label = _("last {period}").format(period=humanise_duration(period))
         cards += rollup_message(rollups[0], label, breakdowns=rollups).cards
     cards += await _own_ideas(ctx)
     cards += await _ideas_to_vote_on(ctx)

@@ -10,6 +10,7 @@ from bot.chat.parsing import take_flags
 from bot.compose.objective_cards import objectives_message
 from bot.compose.report_card import objectives_report_message
 from bot.compose.suggestion_cards import rollup_message
+from bot.compose.text import humanise_duration
 from bot.events import Reply
 from bot.i18n import _
 from bot.services.objectives import list_objectives
@@ -52,5 +53,10 @@ async def show_rollup(ctx: ChatContext, by: str, since: str) -> Reply:
     result = await build_rollup(
         ctx.session, ctx.member, ctx.sealer, by=by, period=period, scrub=ctx.extensions.scrubber
     )
-    label = _("all time") if period is None else _("last {period}").format(period=since)
+    # Typed as "30d"; said in words: "last 30 days", "過去 30 日".
+    label = (
+        _("all time")
+        if period is None
+        else _("last {period}").format(period=humanise_duration(period))
+    )
     return Reply(messages=[rollup_message(result, label, since)])

@@ -245,3 +245,22 @@ async def test_whoami_and_the_console_reply_name_the_role_in_the_members_languag
     assert "manager" not in said
     english = await say(app, speaker("dora", "en"), "whoami")
     assert "Role employee" in words(english.messages[0].to_dict())
+
+
+async def test_a_rollups_period_is_written_in_words_of_the_managers_language(
+    app: Application,
+) -> None:
+    """'/rollup --since 30d' is typed; the title says the period as each language says it."""
+    await make_member(app, "yuki", role=Role.MANAGER)
+    await make_member(app, "fran", role=Role.MANAGER)
+    await make_member(app, "eric", role=Role.MANAGER)
+    titles = {}
+    for user, locale in (("yuki", "ja"), ("fran", "fr"), ("eric", "en")):
+        reply = await say(app, speaker(user, locale), "rollup", "--since 30d")
+        assert reply.error is None
+        titles[locale] = reply.messages[0].cards[0].title
+    assert "過去 30 日" in titles["ja"] and "30d" not in titles["ja"]
+    assert "sur 30 jours" in titles["fr"] and "30d" not in titles["fr"]
+    assert "last 30 days" in titles["en"]
+    reply = await say(app, speaker("yuki", "ja"), "rollup", "--since 12w")
+    assert "過去 84 日" in reply.messages[0].cards[0].title
