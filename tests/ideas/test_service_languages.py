@@ -264,3 +264,33 @@ async def test_a_rollups_period_is_written_in_words_of_the_managers_language(
     assert "last 30 days" in titles["en"]
     reply = await say(app, speaker("yuki", "ja"), "rollup", "--since 12w")
     assert "過去 84 日" in reply.messages[0].cards[0].title
+
+
+async def test_a_manager_may_type_the_status_as_the_bot_writes_it_in_their_language(
+    app: Application,
+) -> None:
+    """A Japanese manager reads "予定" on every card and types it back: it is the status, not
+    the first word of the answer (which told the author "nothing changed" with "予定 ...")."""
+    await make_member(app, "ann")
+    await make_member(app, "yuki", role=Role.MANAGER)
+    await make_member(app, "hans", role=Role.MANAGER)
+    for idea in ("One", "Two", "Three"):
+        await say(app, speaker("ann", "en"), "suggest", idea)
+    japanese = await say(app, speaker("yuki", "ja"), "answer", "1 予定 来月から始めます。")
+    assert japanese.error is None
+    # The confirmation names the status with the word the cards use.
+    assert "「予定」" in words(japanese.messages[0].to_dict())
+    german = await say(app, speaker("hans", "de"), "answer", "2 In Prüfung Wir sehen es uns an.")
+    assert german.error is None
+    english = await say(app, speaker("hans", "en"), "answer", "3 declined Not this year.")
+    assert english.error is None
+    async with app.db.transaction() as session:
+        answers = {
+            r.suggestion_id: (r.status_after, r.text)
+            for r in await session.scalars(select(SuggestionResponse))
+        }
+    assert answers == {
+        1: ("planned", "来月から始めます。"),
+        2: ("under_review", "Wir sehen es uns an."),
+        3: ("declined", "Not this year."),
+    }
