@@ -294,3 +294,19 @@ async def test_a_manager_may_type_the_status_as_the_bot_writes_it_in_their_langu
         2: ("under_review", "Wir sehen es uns an."),
         3: ("declined", "Not this year."),
     }
+
+
+async def test_german_reads_whole_phrases_on_the_board_and_in_the_preferences(
+    app: Application,
+) -> None:
+    """'Ideen anzeigen, die' stopped mid-sentence above the status buttons (German puts the verb
+    last, so the English "Show ideas that are [Open]" cannot run on into them); quiet hours are
+    "keine", not "keines"."""
+    await make_member(app, "dora")
+    await say(app, speaker("dora", "de"), "suggest", "Ein Wiki")
+    board = await say(app, speaker("dora", "de"), "suggestions")
+    titles = [card.title for card in board.messages[0].cards]
+    assert "Ideen mit Status anzeigen" in titles and "Ideen anzeigen, die" not in titles
+    prefs = await say(app, speaker("dora", "de"), "prefs")
+    shown = words(prefs.messages[0].to_dict())
+    assert "Ruhezeiten keine" in shown and "Stummgeschaltete Digests keine" in shown
