@@ -62,7 +62,7 @@ def _wrap_line(paragraph: str, width: int) -> list[str]:
     line = ""
     for piece in _pieces(paragraph):
         if _blank(piece):
-            line += " " if line else ""
+            line += piece if line else ""  # kept as written: buttons are two spaces apart
             continue
         if line and columns(line + piece) > width:
             lines.append(line.rstrip())

@@ -299,5 +299,5 @@ def test_japanese_cards_stay_inside_their_frame() -> None:
     # Nothing lost or reordered, and no line begins with a closing mark ("。", "、", "）").
     assert text.replace(" ", "") in "".join(body).replace(" ", "")
     assert not [line for line in body if line[:1] in "。、）」"]
-    assert "[1] 回答 / ステータス設定" in out  # a button whole, on one line
+    assert "[1] 回答 / ステータス設定  [2] 目標別  [3] 別" in out  # whole, two spaces apart
     assert "目標: Answer every customer within one hour" in out
