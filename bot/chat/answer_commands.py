@@ -14,6 +14,7 @@ from bot.domain import Role, SuggestionStatus, closest_choice, normalise_choice
 from bot.errors import InvalidInput
 from bot.events import Reply
 from bot.i18n import ENGLISH, _, current_locale
+from bot.i18n.formats import join_sentences
 from bot.services import suggestions as suggestion_service
 from bot.services.objectives import list_objectives
 from bot.services.permissions import require_role
@@ -104,4 +105,4 @@ async def record_answer(
     recorded = _("Answer recorded: #{number} is {status}.").format(
         number=outcome.suggestion.id, status=state
     )
-    return Reply.say(f"{recorded} {told}{kpi}")
+    return Reply.say(join_sentences(recorded, told, kpi))

@@ -41,7 +41,7 @@ from bot.domain import (
 )
 from bot.errors import DomainError, InvalidInput, concerning
 from bot.i18n import N_, NATIVE_NAMES, _, current_locale, ngettext
-from bot.i18n.formats import format_date, format_number
+from bot.i18n.formats import format_date, format_number, join_sentences
 from bot.outbox.admin import failed_deliveries, held_deliveries, retry_deliveries
 from bot.plugins import PageInfo, UrlEnricher
 from bot.services import content as content_service
@@ -347,16 +347,12 @@ async def answer(visit: Visit) -> web.StreamResponse:
     check = promise_note(outcome.review, zone_of(visit.member)) if outcome.review else ""
     return visit.back(
         _board_address(form),
-        " ".join(
-            part
-            for part in (
-                _("Answer recorded: #{number} is {status}.").format(
-                    number=suggestion_id, status=status_word(outcome.suggestion.status)
-                ),
-                who_is_told(outcome.author_notified, outcome.others_notified),
-                check,
-            )
-            if part
+        join_sentences(
+            _("Answer recorded: #{number} is {status}.").format(
+                number=suggestion_id, status=status_word(outcome.suggestion.status)
+            ),
+            who_is_told(outcome.author_notified, outcome.others_notified),
+            check,
         ),
     )
 

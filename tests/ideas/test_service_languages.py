@@ -279,7 +279,9 @@ async def test_a_manager_may_type_the_status_as_the_bot_writes_it_in_their_langu
     japanese = await say(app, speaker("yuki", "ja"), "answer", "1 予定 来月から始めます。")
     assert japanese.error is None
     # The confirmation names the status with the word the cards use.
-    assert "「予定」" in words(japanese.messages[0].to_dict())
+    confirmation = words(japanese.messages[0].to_dict())
+    assert "「予定」" in confirmation
+    assert "。 " not in confirmation  # Japanese sentences follow each other with no space
     german = await say(app, speaker("hans", "de"), "answer", "2 In Prüfung Wir sehen es uns an.")
     assert german.error is None
     english = await say(app, speaker("hans", "en"), "answer", "3 declined Not this year.")
