@@ -13,7 +13,7 @@ import io
 import math
 import textwrap
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -74,7 +74,21 @@ def cjk_font() -> str | None:
     """The installed font that draws Japanese, if any."""
     from matplotlib import font_manager
 
-    installed = {font.name for font in font_manager.fontManager.ttflist}
+    found = _first_cjk(font_manager.fontManager.ttflist)
+    if found is None:
+        # matplotlib lists the system's fonts once, in a cache, the first time it runs: a font
+        # installed since (apt-get install fonts-noto-cjk) is added here, or never seen.
+        known = {font.fname for font in font_manager.fontManager.ttflist}
+        for path in font_manager.findSystemFonts():
+            if path not in known:
+                with suppress(Exception):  # a font file matplotlib cannot read
+                    font_manager.fontManager.addfont(path)
+        found = _first_cjk(font_manager.fontManager.ttflist)
+    return found
+
+
+def _first_cjk(fonts: Any) -> str | None:
+    installed = {font.name for font in fonts}
     return next((name for name in CJK_FONTS if name in installed), None)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+import unicodedata
 from dataclasses import dataclass, field
 
 from bot.i18n import _
@@ -19,6 +20,63 @@ _ANSI = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 # Holds a button's words together while its line is wrapped (textwrap breaks only at ASCII space).
 NO_BREAK = "\u00a0"
+# Marks that close a phrase in Japanese (and Chinese): a line never starts with one.
+_CLOSING = set("、。，．・：；？！）」』】〕〉》ー々ぁぃぅぇぉっゃゅょァィゥェォッャュョ")
+
+
+def _is_wide(char: str) -> bool:
+    return len(char) == 1 and unicodedata.east_asian_width(char) in "WF"
+
+
+def columns(text: str) -> int:
+    """The terminal columns ``text`` takes: a wide (Japanese, Chinese, Korean) character, two."""
+    return sum(2 if _is_wide(char) else 1 for char in text)
+
+
+def _blank(text: str) -> bool:
+    """Where a line may break: ASCII spaces only, as textwrap (a no-break space holds)."""
+    return bool(text) and not text.strip(" \t")
+
+
+def _pieces(paragraph: str) -> list[str]:
+    """What a line may break between: Latin words, runs of spaces, and each wide character
+    (with the closing marks that follow it)."""
+    pieces: list[str] = []
+    for char in paragraph:
+        last = pieces[-1] if pieces else ""
+        same_word = not (_blank(char) or _is_wide(char) or _blank(last) or _is_wide(last[-1:]))
+        if last and (char in _CLOSING or same_word or (_blank(char) and _blank(last))):
+            pieces[-1] += char
+        else:
+            pieces.append(char)
+    return pieces
+
+
+def _wrap_line(paragraph: str, width: int) -> list[str]:
+    """``paragraph`` in lines of at most ``width`` columns. Text without wide characters is
+    wrapped as textwrap does; text with them (where a line may break between any two characters,
+    as in Japanese) by columns, keeping Latin words whole and closing marks on their line."""
+    if not any(_is_wide(char) for char in paragraph):
+        return textwrap.wrap(paragraph, width)
+    lines: list[str] = []
+    line = ""
+    for piece in _pieces(paragraph):
+        if _blank(piece):
+            line += piece if line else ""  # kept as written: buttons are two spaces apart
+            continue
+        if line and columns(line + piece) > width:
+            lines.append(line.rstrip())
+            line = ""
+        while columns(piece) > width:  # a word longer than a line is cut, as textwrap does
+            cut = 1
+            while columns(piece[: cut + 1]) <= width:
+                cut += 1
+            lines.append(piece[:cut])
+            piece = piece[cut:]
+        line += piece
+    if line.strip():
+        lines.append(line.rstrip())
+    return lines
 
 
 def clean(text: str) -> str:
@@ -52,7 +110,7 @@ class ActionNumbers:
 def _wrap(text: str, indent: str = "│ ") -> list[str]:
     lines: list[str] = []
     for paragraph in clean(text).split("\n"):
-        wrapped = textwrap.wrap(paragraph, WIDTH - len(indent)) or [""]
+        wrapped = _wrap_line(paragraph, WIDTH - len(indent)) or [""]
         lines.extend(indent + line for line in wrapped)
     return lines
 
@@ -66,8 +124,8 @@ def _wrap_labels(labels: list[str], indent: str = "│ ") -> list[str]:
 def render_card(card: Card, numbers: ActionNumbers, message_ref: str | None) -> list[str]:
     # A long title goes on in the card rather than being cut: its end is often the news
     # ("...was checked against its KPI: it did not help").
-    title, *rest = textwrap.wrap(clean(card.title), WIDTH - 5) or [""]
-    lines = ["┌─ " + title + " " + "─" * max(0, WIDTH - len(title) - 4)]
+    title, *rest = _wrap_line(clean(card.title), WIDTH - 5) or [""]
+    lines = ["┌─ " + title + " " + "─" * max(0, WIDTH - columns(title) - 4)]
     if rest:
         lines += _wrap(" ".join(rest))
     if card.text:

@@ -47,6 +47,13 @@ SHELL_HELP = N_(
 YES = ("y", "yes", "true", "1")
 NO = ("n", "no", "false", "0")
 POLL_SECONDS = 2.0
+# The greeting's role as a word ("Sie sind Hans (Mitarbeiter, Support)"), not the stored value.
+ROLE_NAMES = {
+    "employee": N_("employee"),
+    "strategist": N_("strategist"),
+    "manager": N_("manager"),
+    "admin": N_("admin"),
+}
 
 
 class ShellSession:
@@ -174,14 +181,14 @@ class ShellSession:
                     _(
                         "You are {name} ({role}, {team}) on the advocacy shell. "
                         "Type /help for commands."
-                    ).format(name=name, role=member.role, team=member.team)
+                    ).format(name=name, role=_role_name(member.role), team=member.team)
                 )
             else:
                 self.write(
                     _(
                         "You are {name} ({role}, no team) on the advocacy shell. "
                         "Type /help for commands."
-                    ).format(name=name, role=member.role)
+                    ).format(name=name, role=_role_name(member.role))
                 )
             await self.show_mail()
 
@@ -464,6 +471,11 @@ class _ShellSurface:
 
     async def refresh_home(self) -> None:
         """The shell has no home surface."""
+
+
+def _role_name(role: str) -> str:
+    found = ROLE_NAMES.get(str(role))
+    return _(found) if found else str(role)
 
 
 def message_heading(number: int | str) -> str:

@@ -8,11 +8,13 @@ from bot.chat.parsing import parse_id
 from bot.chat.review_commands import promise_of, promise_told, take_promise_flags
 from bot.chat.wording import status_choices, status_word
 from bot.compose.notices import who_is_told
-from bot.compose.suggestion_cards import answer_form
+from bot.compose.suggestion_cards import answer_form, status_label
+from bot.compose.suggestion_cards import status_word as card_status_word
 from bot.domain import Role, SuggestionStatus, closest_choice, normalise_choice
 from bot.errors import InvalidInput
 from bot.events import Reply
-from bot.i18n import _
+from bot.i18n import ENGLISH, _, current_locale
+from bot.i18n.formats import join_sentences
 from bot.services import suggestions as suggestion_service
 from bot.services.objectives import list_objectives
 from bot.services.permissions import require_role
@@ -52,9 +54,13 @@ def leading_status(text: str) -> tuple[str | None, str]:
         if len(parts) >= count:
             heads.append((" ".join(parts[:count]), parts[count] if len(parts) > count else ""))
     values = [status.value for status in SuggestionStatus]
+    local = _local_statuses()
     for head, rest in heads:
-        if normalise_choice(head.rstrip(":,;.")) in values:
-            return normalise_choice(head.rstrip(":,;.")), rest.strip()
+        typed = normalise_choice(head.rstrip(":,;.：、。"))
+        if typed in values:
+            return typed, rest.strip()
+        if typed in local:
+            return local[typed], rest.strip()
     for head, _rest in heads:
         typo = closest_choice(head.rstrip(":,;."), set(values) - _NOT_TYPOS, cutoff=0.8)
         if typo is not None:
@@ -68,6 +74,18 @@ def leading_status(text: str) -> tuple[str | None, str]:
                 ).format(head=head, status=label, statuses=status_choices())
             )
     return None, stripped
+
+
+def _local_statuses() -> dict[str, str]:
+    """The statuses as the bot writes them in the language being spoken ("予定", "In Prüfung"),
+    so a manager may type back the word the cards show; English ones are the values already."""
+    if current_locale() == ENGLISH:
+        return {}
+    return {
+        normalise_choice(word): status.value
+        for status in SuggestionStatus
+        for word in (status_word(status), status_label(status), card_status_word(status))
+    }
 
 
 async def record_answer(
@@ -87,4 +105,4 @@ async def record_answer(
     recorded = _("Answer recorded: #{number} is {status}.").format(
         number=outcome.suggestion.id, status=state
     )
-    return Reply.say(f"{recorded} {told}{kpi}")
+    return Reply.say(join_sentences(recorded, told, kpi))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from bot.chat.context import ChatContext
 from bot.chat.languages import language_preference, set_language
 from bot.chat.parsing import split_words
-from bot.compose.member_cards import preferences_message, whoami_message
+from bot.compose.member_cards import preferences_message, role_name, whoami_message
 from bot.console.invite import send_link_by_dm
 from bot.events import Reply
 from bot.i18n import _
@@ -47,5 +47,5 @@ async def console(ctx: ChatContext, text: str) -> Reply:
         _(
             "I sent you a sign-in link by direct message. It works once, for 10 minutes. What "
             "you see there depends on your role ({role})."
-        ).format(role=ctx.member.role)
+        ).format(role=role_name(ctx.member.role))
     )

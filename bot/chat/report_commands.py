@@ -53,7 +53,7 @@ async def show_rollup(ctx: ChatContext, by: str, since: str) -> Reply:
     result = await build_rollup(
         ctx.session, ctx.member, ctx.sealer, by=by, period=period, scrub=ctx.extensions.scrubber
     )
-    # "30d" as typed is no word in any language: "30 days", "30 Tage", "30 日".
+    # Typed as "30d"; said in words: "last 30 days", "過去 30 日".
     label = (
         _("all time")
         if period is None

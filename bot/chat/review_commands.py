@@ -9,6 +9,7 @@ from bot.domain import ReviewState, Role
 from bot.errors import InvalidInput
 from bot.events import ActionInvoked, Reply
 from bot.i18n import _, ngettext
+from bot.i18n.formats import join_sentences
 from bot.messages import Card, Fact, Message
 from bot.services.decision_reviews import (
     ReviewOutcome,
@@ -48,15 +49,15 @@ def promise_told(ctx: ChatContext, outcome: AnswerOutcome) -> str:
     """The answer's confirmation, with when the promise is checked (if it made one)."""
     if outcome.review is None:
         return ""
-    return " " + promise_note(outcome.review, zone_of(ctx.member))
+    return promise_note(outcome.review, zone_of(ctx.member))
 
 
 def _told(outcome: ReviewOutcome) -> str:
     if outcome.already or outcome.review.state != ReviewState.ANSWERED:
         return ""
     if outcome.author_told or outcome.others_told:
-        return " " + _("The author and everyone who backed the idea will be told.")
-    return " " + _("Nobody backed it who can be reached, so nobody else is told.")
+        return _("The author and everyone who backed the idea will be told.")
+    return _("Nobody backed it who can be reached, so nobody else is told.")
 
 
 async def review(ctx: ChatContext, text: str) -> Reply:
@@ -86,7 +87,10 @@ async def review(ctx: ChatContext, text: str) -> Reply:
         ctx.session, ctx.sealer, ctx.member, review_id, words[1], now, days=days
     )
     ctx.queued_messages = outcome.author_told or outcome.others_told > 0
-    return Reply(messages=[Message.text(outcome.note + _told(outcome))], duplicate=outcome.already)
+    return Reply(
+        messages=[Message.text(join_sentences(outcome.note, _told(outcome)))],
+        duplicate=outcome.already,
+    )
 
 
 async def _reviews_waiting(ctx: ChatContext) -> Reply:
@@ -147,7 +151,7 @@ async def review_button(ctx: ChatContext, event: ActionInvoked) -> Reply:
     )
     ctx.queued_messages = outcome.author_told or outcome.others_told > 0
     return Reply(
-        messages=[Message.text(outcome.note + _told(outcome))],
+        messages=[Message.text(join_sentences(outcome.note, _told(outcome)))],
         update=outcome.card if event.message_ref else None,
         duplicate=outcome.already,
     )

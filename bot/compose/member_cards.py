@@ -5,19 +5,36 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.i18n import _
+from bot.i18n import N_, _
 from bot.messages import Card, Fact, Message
 from bot.storage.models import Member
+
+# A role as a word people read ("Rolle: Mitarbeiter"); the stored value stays English, as typed
+# in commands and shown by the admin CLI.
+ROLE_NAMES = {
+    "employee": N_("employee"),
+    "strategist": N_("strategist"),
+    "manager": N_("manager"),
+    "admin": N_("admin"),
+}
+
+
+def role_name(role: str) -> str:
+    """The role's name in the language being spoken (an unknown one as it is stored)."""
+    found = ROLE_NAMES.get(str(role))
+    return _(found) if found else str(role)
 
 
 def whoami_message(member: Member) -> Message:
     return Message(
-        fallback=_("You are {name} ({role}).").format(name=member.display_name, role=member.role),
+        fallback=_("You are {name} ({role}).").format(
+            name=member.display_name, role=role_name(member.role)
+        ),
         cards=(
             Card(
                 title=member.display_name,
                 facts=(
-                    Fact(_("Role"), member.role),
+                    Fact(_("Role"), role_name(member.role)),
                     Fact(_("Team"), member.team.name if member.team else _("none")),
                     Fact(_("Time zone"), member.timezone),
                 ),

@@ -24,6 +24,7 @@ from bot.compose.kpi_text import (
 )
 from bot.compose.notices import who_is_told
 from bot.compose.report_card import promise_summary
+from bot.compose.suggestion_cards import status_label, status_word
 from bot.compose.theme_watch import TITLE as WATCH_TITLE
 from bot.compose.theme_watch import watch_line
 from bot.console.access import APPLICATION, COOKIE, Form, Visit, page
@@ -40,7 +41,7 @@ from bot.domain import (
 )
 from bot.errors import DomainError, InvalidInput, concerning
 from bot.i18n import N_, NATIVE_NAMES, _, current_locale, ngettext
-from bot.i18n.formats import format_date, format_number
+from bot.i18n.formats import format_date, format_number, join_sentences
 from bot.outbox.admin import failed_deliveries, held_deliveries, retry_deliveries
 from bot.plugins import PageInfo, UrlEnricher
 from bot.services import content as content_service
@@ -311,7 +312,7 @@ async def suggestions(visit: Visit) -> web.StreamResponse:
         link=_board_link,
         board_state=urlencode(asdict(board.query)),
         statuses=list(SuggestionStatus),
-        status_options=[(status.value, status.label) for status in SuggestionStatus],
+        status_options=[(status.value, status_label(status)) for status in SuggestionStatus],
         objective_options=[
             ("", _("No KPI check")),
             *((o.key, o.title) for o in await list_objectives(visit.session)),
@@ -346,16 +347,12 @@ async def answer(visit: Visit) -> web.StreamResponse:
     check = promise_note(outcome.review, zone_of(visit.member)) if outcome.review else ""
     return visit.back(
         _board_address(form),
-        " ".join(
-            part
-            for part in (
-                _("Answer recorded: #{number} is {status}.").format(
-                    number=suggestion_id, status=SuggestionStatus(outcome.suggestion.status).label
-                ),
-                who_is_told(outcome.author_notified, outcome.others_notified),
-                check,
-            )
-            if part
+        join_sentences(
+            _("Answer recorded: #{number} is {status}.").format(
+                number=suggestion_id, status=status_word(outcome.suggestion.status)
+            ),
+            who_is_told(outcome.author_notified, outcome.others_notified),
+            check,
         ),
     )
 

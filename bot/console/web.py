@@ -12,13 +12,13 @@ from markupsafe import Markup
 
 from bot.app import Application
 from bot.compose.authorship import shown_author
+from bot.compose.suggestion_cards import status_label
 from bot.console import labels, pages, shown
 from bot.console.access import APPLICATION
 from bot.console.attempts import SignInAttempts
 from bot.console.headers import console_headers
 from bot.console.language import console_language, current_language, html_lang
 from bot.console.signin import ATTEMPTS, sign_in, sign_in_page, signed_out
-from bot.domain import SuggestionStatus
 from bot.i18n import _, ngettext
 from bot.text_safety import in_written_order
 
@@ -63,7 +63,7 @@ def prepare_templates(templates: jinja2.Environment) -> None:
     )
     templates.globals["html_lang"] = html_lang  # <html lang="pt-BR">
     templates.globals["current_language"] = current_language  # "Deutsch", in the header
-    templates.globals["status_label"] = lambda status: SuggestionStatus(status).label
+    templates.globals["status_label"] = status_label  # "Planned" / "予定", as the chat cards
     templates.globals["shown_author"] = shown_author  # an anonymous idea: no author, no team
     templates.filters.update(shown.FILTERS)  # dates and numbers in the reader's language
     templates.filters.update(labels.FILTERS)  # roles, statuses and kinds by name

@@ -80,3 +80,14 @@ def format_day_time(
     clock_text = dates.format_skeleton(clock, value, tzinfo=value.tzinfo, locale=locale)
     pattern = str(locale.datetime_formats.get("medium", "{1} {0}"))
     return pattern.replace("{1}", day_text).replace("{0}", clock_text)
+
+
+# Languages whose sentences follow each other with no space ("…ました。提案者に…").
+_NO_SPACE_BETWEEN_SENTENCES = ("ja",)
+
+
+def join_sentences(*sentences: str) -> str:
+    """Sentences one after another, as the language spoken writes them: a space between them,
+    none in Japanese (a space after "。" reads as a stray gap). Empty ones are left out."""
+    glue = "" if current_locale() in _NO_SPACE_BETWEEN_SENTENCES else " "
+    return glue.join(part.strip() for part in sentences if part and part.strip())

@@ -43,7 +43,10 @@ KEPT_PROBLEMS = 1000  # rejected rows remembered with their reason; the rest are
 LOOKAHEAD_ROWS = 1000
 LOOKAHEAD_BYTES = 8 * 1024 * 1024
 FIELDS = ("id", "text", "title", "rating", "created_at", "customer", "segment", "link")
-# Column names people's exports use, per field, in order of preference.
+# Column names people's exports use, per field, in order of preference: English first, then the
+# names French, German, Spanish, Portuguese and Japanese tools write. Only names that cannot mean
+# another field: a French "note" is a rating but an English "note" is words, and a German
+# "Bewertung" or a Portuguese "avaliação" is a review as often as a rating, so none is here.
 COMMON_COLUMNS: dict[str, tuple[str, ...]] = {
     "id": ("id", "external_id", "ticket_id", "review_id", "response_id", "uuid", "key"),
     "text": (
@@ -57,9 +60,54 @@ COMMON_COLUMNS: dict[str, tuple[str, ...]] = {
         "content",
         "verbatim",
         "answer",
+        # fr, de, es, pt, ja
+        "commentaire",
+        "texte",
+        "avis",
+        "kommentar",
+        "rückmeldung",
+        "nachricht",
+        "comentario",
+        "texto",
+        "mensaje",
+        "comentário",
+        "mensagem",
+        "コメント",
+        "レビュー",
+        "本文",
+        "ご意見",
     ),
-    "title": ("title", "subject", "headline", "summary"),
-    "rating": ("score", "rating", "stars", "nps", "nps_score", "csat", "satisfaction"),
+    "title": (
+        "title",
+        "subject",
+        "headline",
+        "summary",
+        "titre",
+        "sujet",
+        "objet",
+        "titel",
+        "betreff",
+        "título",
+        "asunto",
+        "assunto",
+        "件名",
+        "タイトル",
+    ),
+    "rating": (
+        "score",
+        "rating",
+        "stars",
+        "nps",
+        "nps_score",
+        "csat",
+        "satisfaction",
+        "sterne",
+        "étoiles",
+        "puntuación",
+        "estrellas",
+        "estrelas",
+        "評価",
+    ),
     "created_at": (
         "created_at",
         "date",
@@ -69,6 +117,10 @@ COMMON_COLUMNS: dict[str, tuple[str, ...]] = {
         "created",
         "time",
         "datetime",
+        "datum",
+        "fecha",
+        "日付",
+        "日時",
     ),
     "customer": (
         "customer",
@@ -79,8 +131,23 @@ COMMON_COLUMNS: dict[str, tuple[str, ...]] = {
         "email",
         "account",
         "company",
+        "client",
+        "kunde",
+        "cliente",
+        "顧客",
+        "お客様",
     ),
-    "segment": ("segment", "plan", "tier", "organization", "country", "region"),
+    "segment": (
+        "segment",
+        "plan",
+        "tier",
+        "organization",
+        "country",
+        "region",
+        "pays",
+        "land",
+        "país",
+    ),
     "link": ("link", "url", "permalink", "ticket_url"),
 }
 

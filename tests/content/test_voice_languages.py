@@ -29,6 +29,7 @@ from bot.storage.database import Database
 from bot.storage.models import Member, VoiceItem
 from bot.storage.types import utcnow
 from content.settings import content_settings
+from content.voice.file_import import resolve_columns
 from content.voice.language import detect
 from content.voice.pipeline import ALERT_PHRASES_FILE, AlertRules, VoicePipeline, VoiceRecord
 from content.voice.sentiment import average, label, sentiment
@@ -406,3 +407,43 @@ async def test_a_voice_digest_run_speaks_each_readers_language_and_keeps_custome
     assert header["感情"] == "ネガティブ: ネガティブ 100%（1 件は未評価）"
     assert header["言語"] == "英語 1, フランス語 1"
     assert japanese.cards[0].buttons[0].label == "役に立った"
+
+
+@pytest.mark.parametrize(
+    ("columns", "expected"),
+    [
+        (
+            ["ID", "Texte", "Client", "Date", "Note"],  # a French survey; a "note" may be words
+            {"id": "ID", "text": "Texte", "customer": "Client", "created_at": "Date"},
+        ),
+        (
+            ["Betreff", "Kommentar", "Kunde", "Datum", "Sterne"],
+            {
+                "title": "Betreff",
+                "text": "Kommentar",
+                "customer": "Kunde",
+                "created_at": "Datum",
+                "rating": "Sterne",
+            },
+        ),
+        (
+            ["Comentario", "Cliente", "Fecha", "País"],
+            {"text": "Comentario", "customer": "Cliente", "created_at": "Fecha", "segment": "País"},
+        ),
+        (
+            ["件名", "コメント", "顧客", "日付", "評価"],
+            {
+                "title": "件名",
+                "text": "コメント",
+                "customer": "顧客",
+                "created_at": "日付",
+                "rating": "評価",
+            },
+        ),
+    ],
+)
+def test_an_export_with_columns_named_in_another_language_just_works(
+    columns: list[str], expected: dict[str, str]
+) -> None:
+    """A French export ("texte", "client") was refused: no column holds the customer's words."""
+    assert resolve_columns(columns, None, {}) == expected

@@ -11,7 +11,14 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from bot.app import Application
-from bot.charts import chart_language, cjk_font, kpi_chart, objectives_chart, objectives_figure
+from bot.charts import (
+    CJK_FONTS,
+    chart_language,
+    cjk_font,
+    kpi_chart,
+    objectives_chart,
+    objectives_figure,
+)
 from bot.compose import actions
 from bot.compose.content_digest import compose_content_digest
 from bot.compose.notices import answer_notice
@@ -249,3 +256,27 @@ async def test_the_privacy_page_is_in_the_language_the_browser_asks_for(
         await server.close()
     assert heading in page and lang in page
     assert "<strong>" in page and "<li>" in page
+
+
+def test_a_japanese_font_installed_after_matplotlib_listed_its_fonts_is_found(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """matplotlib keeps its font list in a cache written the first time it ran: a font package
+    installed afterwards (fonts-noto-cjk, fonts-ipafont) was never seen, and every chart for a
+    Japanese reader stayed English. Simulated with a font list that lacks the installed fonts."""
+    from matplotlib import font_manager
+
+    installed = [
+        path
+        for path in font_manager.findSystemFonts()
+        if font_manager.FontProperties(fname=path).get_name() in CJK_FONTS
+    ]
+    if not installed:
+        pytest.skip("no Japanese font installed on this machine")
+    stale = [f for f in font_manager.fontManager.ttflist if f.name not in CJK_FONTS]
+    monkeypatch.setattr(font_manager.fontManager, "ttflist", stale)
+    cjk_font.cache_clear()
+    try:
+        assert cjk_font() in CJK_FONTS
+    finally:
+        cjk_font.cache_clear()

@@ -227,3 +227,88 @@ async def test_an_anonymous_author_is_told_in_the_workspaces_language_not_their_
     assert not any(
         "\u3040" <= ch <= "\u30ff" for ch in words(sealed[0]).replace("会議を短くする", "")
     )
+
+
+async def test_whoami_and_the_console_reply_name_the_role_in_the_members_language(
+    app: Application,
+) -> None:
+    """The role is a word people read ("Rolle: Mitarbeiter"), not the stored value."""
+    await make_member(app, "dora")
+    await make_member(app, "yuki", role=Role.MANAGER)
+    german = await say(app, speaker("dora", "de"), "whoami")
+    shown = words(german.messages[0].to_dict())
+    assert "Rolle Mitarbeiter" in shown and "employee" not in shown
+    japanese = await say(app, speaker("yuki", "ja"), "console")
+    assert japanese.error is None
+    said = words(japanese.messages[0].to_dict())
+    assert "（マネージャー）" in said or "(マネージャー)" in said, said
+    assert "manager" not in said
+    english = await say(app, speaker("dora", "en"), "whoami")
+    assert "Role employee" in words(english.messages[0].to_dict())
+
+
+async def test_a_rollups_period_is_written_in_words_of_the_managers_language(
+    app: Application,
+) -> None:
+    """'/rollup --since 30d' is typed; the title says the period as each language says it."""
+    await make_member(app, "yuki", role=Role.MANAGER)
+    await make_member(app, "fran", role=Role.MANAGER)
+    await make_member(app, "eric", role=Role.MANAGER)
+    titles = {}
+    for user, locale in (("yuki", "ja"), ("fran", "fr"), ("eric", "en")):
+        reply = await say(app, speaker(user, locale), "rollup", "--since 30d")
+        assert reply.error is None
+        titles[locale] = reply.messages[0].cards[0].title
+    assert "過去 30 日" in titles["ja"] and "30d" not in titles["ja"]
+    assert "sur 30 jours" in titles["fr"] and "30d" not in titles["fr"]
+    assert "last 30 days" in titles["en"]
+    reply = await say(app, speaker("yuki", "ja"), "rollup", "--since 12w")
+    assert "過去 84 日" in reply.messages[0].cards[0].title
+
+
+async def test_a_manager_may_type_the_status_as_the_bot_writes_it_in_their_language(
+    app: Application,
+) -> None:
+    """A Japanese manager reads "予定" on every card and types it back: it is the status, not
+    the first word of the answer (which told the author "nothing changed" with "予定 ...")."""
+    await make_member(app, "ann")
+    await make_member(app, "yuki", role=Role.MANAGER)
+    await make_member(app, "hans", role=Role.MANAGER)
+    for idea in ("One", "Two", "Three"):
+        await say(app, speaker("ann", "en"), "suggest", idea)
+    japanese = await say(app, speaker("yuki", "ja"), "answer", "1 予定 来月から始めます。")
+    assert japanese.error is None
+    # The confirmation names the status with the word the cards use.
+    confirmation = words(japanese.messages[0].to_dict())
+    assert "「予定」" in confirmation
+    assert "。 " not in confirmation  # Japanese sentences follow each other with no space
+    german = await say(app, speaker("hans", "de"), "answer", "2 In Prüfung Wir sehen es uns an.")
+    assert german.error is None
+    english = await say(app, speaker("hans", "en"), "answer", "3 declined Not this year.")
+    assert english.error is None
+    async with app.db.transaction() as session:
+        answers = {
+            r.suggestion_id: (r.status_after, r.text)
+            for r in await session.scalars(select(SuggestionResponse))
+        }
+    assert answers == {
+        1: ("planned", "来月から始めます。"),
+        2: ("under_review", "Wir sehen es uns an."),
+        3: ("declined", "Not this year."),
+    }
+
+
+async def test_german_reads_whole_phrases_on_the_board_and_in_the_preferences(
+    app: Application,
+) -> None:
+    """'Ideen anzeigen, die' stopped mid-sentence above the status buttons (German puts the verb
+    last, so the English "Show ideas that are [Open]" cannot run on into them); quiet hours are
+    "keine", not "keines"."""
+    await make_member(app, "dora")
+    await say(app, speaker("dora", "de"), "suggest", "Ein Wiki")
+    board = await say(app, speaker("dora", "de"), "suggestions")
+    titles = [card.title for card in board.messages[0].cards]
+    assert "Ideen mit Status anzeigen" in titles and "Ideen anzeigen, die" not in titles
+    prefs = await say(app, speaker("dora", "de"), "prefs")
+    shown = words(prefs.messages[0].to_dict())
+    assert "Ruhezeiten keine" in shown and "Stummgeschaltete Digests keine" in shown

@@ -224,3 +224,41 @@ async def test_every_page_renders_in_every_language(app: Application, browser_fo
             status, html = await browser.get(f"/console/{page}")
             assert status == 200, (locale, page)
             assert html_lang(html) == locale.replace("_", "-"), (locale, page)
+
+
+async def test_an_ideas_status_is_named_in_the_managers_language(
+    app: Application, browser_for
+) -> None:
+    """The board's status words, the answer form's choices and the notice after an answer:
+    a Japanese manager read "New" and "Planned" among Japanese words."""
+    await make_member(app, "boss", role=Role.MANAGER)
+    ann = await make_member(app, "ann", manager="boss")
+    async with app.db.transaction() as session:
+        idea = await file_suggestion(session, app.sealer, ann, IDEA, platform="remote")
+    await speaks(app, "boss", "ja")
+    browser = browser_for()
+    await sign_in(app, browser, "boss")
+
+    status, html = await browser.get("/console/suggestions")
+    assert status == 200 and html_lang(html) == "ja"
+    assert f"#{idea.id} · 0 票 · 新規</h3>" in html
+    assert '<option value="planned">予定</option>' in html
+    assert '<option value="under_review">検討中</option>' in html
+    csrf = await browser.csrf("/console/suggestions")
+    status, location, _ = await browser.post(
+        f"/console/suggestions/{idea.id}/answer",
+        {"csrf": csrf, "status": "planned", "text": "来月から始めます。"},
+    )
+    assert status == 303
+    _, html = await browser.get(location)
+    assert f"#{idea.id} は「予定」です" in html
+    assert f"#{idea.id} · 0 票 · 予定</h3>" in html
+    for english in ("· New<", "· Planned<", ">planned<", ">under review<", "is planned"):
+        assert english not in html, english
+
+    # German keeps each word's own capitals ("In Prüfung", not Jinja's "In prüfung").
+    await speaks(app, "boss", "de")
+    async with app.db.transaction() as session:
+        await file_suggestion(session, app.sealer, ann, "Second idea", platform="remote")
+    _, html = await browser.get("/console/suggestions?status=all")
+    assert "· Geplant</h3>" in html and '<option value="under_review">In Prüfung</option>' in html

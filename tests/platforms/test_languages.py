@@ -359,8 +359,8 @@ async def test_google_chat_members_get_help_and_forms_in_their_chat_language(
 # ----- the shell ----------------------------------------------------------------------------
 
 SHELL_WORDS = {
-    "de": ("In dieser Shell:", "Sie sind Hans", "Auf Wiedersehen."),
-    "ja": ("このシェルでは", "あなたは advocacy シェルの Yuki", "さようなら。"),
+    "de": ("In dieser Shell:", "Sie sind Hans (Mitarbeiter,", "Auf Wiedersehen."),
+    "ja": ("このシェルでは", "あなたは advocacy シェルの Yuki (従業員", "さようなら。"),
 }
 
 
@@ -395,7 +395,7 @@ async def test_shell_members_get_help_in_the_language_of_their_locale_option(
     assert {"de": "Hier gibt es keine Nachricht 9", "ja": "ここにメッセージ 9 はありません"}[
         locale
     ] in text
-    assert "In this shell" not in text and "Bye." not in text
+    assert "In this shell" not in text and "Bye." not in text and "employee" not in text
 
 
 async def test_the_shell_speaks_a_language_chosen_in_prefs_over_its_locale_option(

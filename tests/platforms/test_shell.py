@@ -6,6 +6,7 @@ import io
 import os
 import subprocess
 import sys
+import unicodedata
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -269,3 +270,34 @@ def test_direction_overrides_are_not_shown_in_the_terminal() -> None:
     out = render_message(Message("f", (card,)), ActionNumbers())
     assert "Fix it evil now" in out and "Idea txet" in out
     assert not any(0x202A <= ord(c) <= 0x202E for c in out)
+
+
+def _columns(line: str) -> int:
+    """How many terminal columns a line takes: Japanese and other wide characters take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line)
+
+
+def test_japanese_cards_stay_inside_their_frame() -> None:
+    """Before: lines were cut by characters, so a Japanese line took twice the frame's width
+    (and wrapped only at the rare ASCII space: "各ビジネス目標の KPI" then a 90-column line)."""
+    text = (
+        "各ビジネス目標の KPI が正しい方向に動き目標値に届いているか、そしてその間にボットが何を"
+        "したか。いいねの数ではなく、完了したアイデア、役に立ったコンテンツ、顧客の感情です。"
+    )
+    title = "提案のまとめ、過去 30 日（あなたのチーム）: 目標別、チーム別、ステータス別の内訳"
+    card = Card(
+        title=title,
+        text=text,
+        facts=(Fact("目標", "Answer every customer within one hour"),),
+        buttons=tuple(Button(label, "a") for label in ("回答 / ステータス設定", "目標別", "別")),
+    )
+    out = render_message(Message("f", (card,)), ActionNumbers())
+    lines = out.splitlines()
+    assert {_columns(lines[0]), _columns(lines[-1])} == {78}  # the frame stays square
+    assert all(_columns(line) <= 78 for line in lines), out
+    body = [line.removeprefix("│ ") for line in lines[1:-1]]
+    # Nothing lost or reordered, and no line begins with a closing mark ("。", "、", "）").
+    assert text.replace(" ", "") in "".join(body).replace(" ", "")
+    assert not [line for line in body if line[:1] in "。、）」"]
+    assert "[1] 回答 / ステータス設定  [2] 目標別  [3] 別" in out  # whole, two spaces apart
+    assert "目標: Answer every customer within one hour" in out
