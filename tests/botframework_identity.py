@@ -78,7 +78,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import jwt
+import msal
 from aiohttp import web
+from botframework.connector.auth.managedidentity_app_credentials import (
+    ManagedIdentityAppCredentials,
+)
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -224,6 +228,9 @@ class FakeBotFrameworkIdentity(LoopbackServer):
         self.login_url = f"{self.https_url}/adfs"
         self.instance_discovery_url = f"{self.https_url}/common/discovery/instance"
         self.managed_identity_endpoint = f"{self.url}{MANAGED_IDENTITY_PATH}"
+        # Each fake is a new Azure: botbuilder keeps managed-identity tokens in one cache for
+        # the whole process (a class attribute), which would hand this bot an earlier fake's.
+        ManagedIdentityAppCredentials.global_token_cache = msal.TokenCache()
 
     def managed_identity_environment(self) -> dict[str, str]:
         """The variables Azure App Service sets for a process with a managed identity."""

@@ -224,7 +224,7 @@ async def test_a_message_longer_than_an_idea_is_cut_in_the_dialog_and_said_so(
 
 async def ideas(stack: TeamsStack) -> list[Suggestion]:
     async with stack.app.db.transaction() as session:
-        return list(await session.scalars(select(Suggestion)))
+        return list(await session.scalars(select(Suggestion).order_by(Suggestion.id)))
 
 
 def test_the_package_offers_both_message_actions_and_the_console_tab() -> None:
