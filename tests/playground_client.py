@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -65,6 +66,15 @@ def install() -> Path:
     cli = package_dir / "cli.js"
     stamp = modules / ".advocacy-npm-ci"
     wanted = _lock_digest()
+    # Two test runs on one checkout (CI runs 3.11 and 3.13 side by side) must not run npm ci
+    # into the same node_modules at once: the second waits, then finds the first's install.
+    with (HERE / ".install.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _installed(modules, package_dir, cli, stamp, wanted)
+
+
+def _installed(modules: Path, package_dir: Path, cli: Path, stamp: Path, wanted: str) -> Path:
+    """``npm ci`` unless the stamp says this very lock file is installed (under the lock)."""
     complete = cli.is_file() and (package_dir / "dist" / "index.js").is_file()
     if not (complete and stamp.is_file() and stamp.read_text(encoding="utf-8") == wanted):
         npm = shutil.which("npm")
