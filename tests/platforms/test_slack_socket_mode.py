@@ -45,9 +45,14 @@ def socket_stack(settings: Settings, **env: str):  # type: ignore[no-untyped-def
 
 
 async def connected(stack: SlackStack) -> tuple[FakeSlackSocketMode, SocketSlackClient]:
+    """Both ends see the connection: the fake has greeted it, and the adapter's websocket
+    handshake has returned (the hello can arrive first: on Python 3.13 it always does)."""
     fake = stack.fake
     assert isinstance(fake, FakeSlackSocketMode)
     await fake.connected()
+    adapter = stack.app.adapters["slack"]
+    assert isinstance(adapter, SlackSocketAdapter)
+    await wait_for(lambda: adapter.connected, "the adapter's end of the Socket Mode connection")
     return fake, SocketSlackClient(fake)
 
 
