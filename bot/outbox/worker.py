@@ -36,6 +36,7 @@ from bot.outbox.admin import describe_held, held_deliveries
 from bot.platform.contract import ChatAdapter, DeliveryError, DeliveryTarget
 from bot.sealing import Sealer, SealError
 from bot.services.digest_runs import finish_completed_runs
+from bot.shared_pacing import PacingUnavailable
 from bot.storage.database import Database
 from bot.storage.models import Delivery, OutboundMessage
 from bot.storage.types import utcnow
@@ -49,6 +50,9 @@ MESSAGE_CACHE_SIZE = 256
 DEFAULT_LEASE = timedelta(seconds=30)
 # How long deliveries wait after the platform refused the bot's token, before one tries again.
 PLATFORM_HOLD = timedelta(minutes=5)
+# How long a delivery waits when no send slot could be had from a shared pacer (the database
+# did not answer): nothing was sent, so the attempt is not counted.
+PACING_RETRY = timedelta(seconds=5)
 # Outcome columns written for each delivery of a batch (all present in every outcome).
 OUTCOME_COLUMNS = (
     "status",
@@ -269,6 +273,9 @@ class OutboxWorker:
         try:
             message = self.links.personalise(await self._message(row.message_id), row.id)
             result = await self.adapters[row.platform].send(self._target(row), message)
+        except PacingUnavailable as error:
+            log.warning("delivery %d via %s waits: %s", row.id, row.platform, error)
+            return self._unsent(row, now + PACING_RETRY, str(error)[:2000])
         except DeliveryError as error:
             if not error.platform_down:
                 return self._failed(row, error, attempts, now, stats)
