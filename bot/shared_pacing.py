@@ -137,7 +137,7 @@ class SharedPacer:
         async with self._turns.hold(key):
             while True:
                 block = self._blocks.get(key)
-                if block is not None and self._spend(block):
+                if block is not None and self._spend(block, self.clock()):
                     return
                 if block is not None and block.used < block.count:
                     await self.sleep(max(0.0, block.opens(block.used) - self.clock()))
@@ -148,9 +148,8 @@ class SharedPacer:
                 if len(self._blocks) > MAX_KEYS:
                     self._blocks.popitem(last=False)
 
-    def _spend(self, block: Block) -> bool:
-        """Take the block's next slot if it is open now; drop the slots that closed unused."""
-        now = self.clock()
+    def _spend(self, block: Block, now: float) -> bool:
+        """Take the block's next slot if it is open ``now``; drop the slots that closed unused."""
         while block.used < block.count and now > block.closes(block.used, self.tolerance):
             block.used += 1
         if block.used < block.count and block.opens(block.used) <= now:
