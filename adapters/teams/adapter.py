@@ -554,12 +554,13 @@ class TeamsAdapter:
         sent: list[str] = []
         try:
             for card in render_parts(message):
-                await self._per_conversation.wait(conversation_id)
-                await self._per_tenant.wait(target.workspace)
                 activity = card_activity(card, message.fallback)
                 # A new message in the conversation, not a reply to anything.
                 TurnContext.apply_conversation_reference(activity, reference)
                 activity.reply_to_id = None
+                # The activity is ready before its slot is taken: it leaves as it is granted.
+                await self._per_conversation.wait(conversation_id)
+                await self._per_tenant.wait(target.workspace)
                 try:
                     response = await connector.conversations.send_to_conversation(
                         conversation_id, activity
