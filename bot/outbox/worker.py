@@ -389,6 +389,49 @@ class OutboxWorker:
         rows = await self.claim(run_id)
         if not rows:
             return 0
+        await self._record_when_possible(await self._send_batch(rows, stats))
+        return len(rows)
+
+    async def _drain_in_turn(
+        self,
+        stats: DrainStats,
+        run_id: int | None = None,
+        *,
+        on_progress: Callable[[DrainStats], None] | None = None,
+        stop: asyncio.Event | None = None,
+    ) -> None:
+        """Drain what is due, batch after batch. The next batch is claimed while this one
+        sends: a pause between batches is time the platform's cap allowed and the pacer cannot
+        give back (its burst makes up a few slots, not a claim's worth). The next batch's sends
+        still start only once this batch's outcomes are written, so a crash resends at most one
+        batch, as before; a batch claimed but not sent is handed back when the loop ends."""
+        rows = await self.claim(run_id)
+        while rows:
+            following = asyncio.create_task(self.claim(run_id))
+            try:
+                await self._record_when_possible(await self._send_batch(rows, stats))
+            except BaseException:
+                await self._hand_back(following)
+                raise
+            if on_progress:
+                on_progress(stats)
+            if stop is not None and stop.is_set():
+                await self._hand_back(following)
+                return
+            rows = await following
+
+    async def _hand_back(self, claim: asyncio.Task[list[_Claimed]]) -> None:
+        """Give back a claimed batch that will not be sent, due at once, attempts unchanged (its
+        leases would otherwise keep it from every worker until they expire)."""
+        try:
+            rows = await claim
+            if rows:
+                await self._record([self._unsent(row, utcnow(), None) for row in rows])
+        except Exception:
+            log.exception("handing back unsent deliveries failed; their leases will expire")
+
+    async def _send_batch(self, rows: list[_Claimed], stats: DrainStats) -> list[dict[str, object]]:
+        """Send a claimed batch; returns each row's outcome, to be written together."""
         # One conversation's messages go out in order; different conversations in parallel.
         conversations: dict[tuple[str, ...], list[_Claimed]] = {}
         for row in rows:
@@ -407,8 +450,7 @@ class OutboxWorker:
                     outcomes.append(await self._deliver(row, stats))
 
         await asyncio.gather(*(in_order(c) for c in conversations.values()))
-        await self._record_when_possible(outcomes)
-        return len(rows)
+        return outcomes
 
     async def _record_when_possible(self, outcomes: list[dict[str, object]]) -> None:
         """Write a batch's outcomes, waiting out a database that went away (a restart, a
@@ -461,10 +503,7 @@ class OutboxWorker:
         stats = DrainStats()
         async with self.leases_kept_alive():
             while True:
-                if await self.drain_batch(stats, run_id):
-                    if on_progress:
-                        on_progress(stats)
-                    continue
+                await self._drain_in_turn(stats, run_id, on_progress=on_progress)
                 if not wait_for_retries:
                     return stats
                 next_due = await self._next_due(run_id)
@@ -531,9 +570,9 @@ class OutboxWorker:
             async with self.leases_kept_alive():
                 while not stop.is_set():
                     try:
-                        while await self.drain_batch(DrainStats()):
-                            if stop.is_set():
-                                return
+                        await self._drain_in_turn(DrainStats(), stop=stop)
+                        if stop.is_set():
+                            return
                     except Exception:
                         log.exception("delivery worker failed; retrying in %.0fs", poll_interval)
                     self._wake.clear()
