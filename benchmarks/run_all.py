@@ -63,6 +63,12 @@ def _fanout(repeat: int, quick: bool, long_repeat: int) -> list[Section]:
     ]
 
 
+def _shared_cap(repeat: int, quick: bool, long_repeat: int) -> list[Section]:
+    from benchmarks import shared_cap
+
+    return [shared_cap.measure(repeat if quick else min(repeat, long_repeat), quick)]
+
+
 def _reports(repeat: int, quick: bool, long_repeat: int) -> list[Section]:
     from benchmarks import reports
 
@@ -79,6 +85,7 @@ BENCHMARKS: dict[str, Callable[[int, bool, int], list[Section]]] = {
     "ingest": _ingest,
     "durability": _durability,
     "fanout": _fanout,
+    "shared_cap": _shared_cap,
     "reports": _reports,
     "voice": _voice,
 }
