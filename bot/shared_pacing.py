@@ -6,11 +6,13 @@ free slot, by the database's clock, so hosts whose clocks differ still agree. An
 block of slots (as many as it has sends waiting, up to a tenth of a second's worth) with one
 ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING``, then spends them from memory: a few round
 trips a second per instance, none inside another transaction, and the row is locked only for
-that one statement. The slots of all instances form one line spaced ``1 / rate`` apart, and each
-slot is used no earlier than its time and at most the burst tolerance after it (a slot kept past
-that is dropped, never spent late), so any window of T seconds sees at most ``rate * T + burst``
-sends from all instances together. Slots an instance reserved but did not use are lost, which
-only ever sends less.
+that one statement. The slots of all instances form one line spaced ``1 / rate`` apart. Each slot
+is used no earlier than its time (read as if the answer had taken no time to come back, so it is
+never early) and at most the burst tolerance after that (a slot kept past it is dropped, never
+spent late), so any window of T seconds sees at most ``rate * T + burst`` sends from all
+instances together, plus the slots of one database round trip when the database is slow (the
+answer's moment is known only that closely: at 100/s and 2 ms, a fifth of a slot). Slots an
+instance reserved but did not use are lost, which only ever sends less.
 
 When the database is slow or away, a send waits for its block (each try bounded by a timeout)
 up to ``patience`` seconds, then gives up with ``PacingUnavailable``: the outbox hands the
@@ -76,8 +78,8 @@ class PacingUnavailable(RuntimeError):
 @dataclass
 class Block:
     """Slots reserved for this instance, in its own clock: slot ``i`` may be used from
-    ``late + i * interval`` (it cannot be early, however long the round trip took) until
-    ``early + i * interval + tolerance`` (it cannot be late by more than the tolerance)."""
+    ``late + i * interval`` (it cannot be early, however long the round trip took) for the
+    burst tolerance. ``late - early`` is the round trip: how uncertain the mapping is."""
 
     early: float
     late: float
@@ -90,7 +92,7 @@ class Block:
         return self.late + index * self.interval
 
     def closes(self, index: int, tolerance: float) -> float:
-        return self.early + index * self.interval + tolerance
+        return self.opens(index) + tolerance
 
 
 class SharedPacer:
