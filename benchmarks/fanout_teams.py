@@ -212,11 +212,12 @@ def teams_run(members: int) -> TeamsOutcome:
         )
 
 
-def scale_run(members: int, rate: float) -> ScaleOutcome:
+def scale_run(members: int, rate: float, *, enqueue_only: bool = False) -> ScaleOutcome:
     """One digest to ``members`` members of one tenant, the fake's tenant cap and the adapter's
     pacing raised to ``rate`` requests a second (Teams' own is 50: at it, 300,000 members take
     100 minutes; the pacing is a constant of the adapter, so the child sets it before running
-    the real command)."""
+    the real command). ``enqueue_only``: queueing alone (its memory and time), nothing sent,
+    so lost counts every member."""
     with tenant(members, rate, bulk=True) as (fake, work, env):
         connector = fake.fake
         prelude = (
@@ -224,8 +225,9 @@ def scale_run(members: int, rate: float) -> ScaleOutcome:
             f"teams.PER_TENANT = {rate!r}\n"
             f"teams.TENANT_BURST = {max(5, int(rate / 10))}"
         )
-        child, log, started = start_logged_run(work, env, prelude)
-        watch(lambda: len(connector.posted_counts()), members, None, f"Teams, {members:,}")
+        child, log, started = start_logged_run(work, env, prelude, enqueue_only=enqueue_only)
+        if not enqueue_only:
+            watch(lambda: len(connector.posted_counts()), members, None, f"Teams, {members:,}")
         _, status, usage = os.wait4(child.pid, 0)
         wall = time.monotonic() - started
         log.thread.join(5)
@@ -389,13 +391,18 @@ def main() -> None:
         action="store_true",
         help="with --measure: the 100,000 and 300,000-member runs (quick: 5,000 and 15,000)",
     )
+    parser.add_argument(
+        "--enqueue-only",
+        action="store_true",
+        help="with --rate: only queue (memory and queueing time of the run); nothing is sent",
+    )
     args = parser.parse_args()
     console = Console(width=max(120, Console().width))
     if args.measure and args.at_scale:
         print_section(console, measure_at_scale(args.quick))
         return
     if args.rate:
-        s = scale_run(args.members, args.rate)
+        s = scale_run(args.members, args.rate, enqueue_only=args.enqueue_only)
         console.print(
             f"Teams: {s.recipients:,} in {s.wall:.1f} s (floor {s.floor:.1f} s, floor / ours "
             f"{s.floor / s.wall:.2f}), lost {s.lost}, duplicates {s.duplicates}, 429s "
