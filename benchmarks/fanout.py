@@ -326,7 +326,7 @@ def summarise(
 
 # ----- at scale: 100,000 recipients ----------------------------------------------------------
 
-SCALE_RECIPIENTS = {True: 5_000, False: 100_000}  # quick, full
+SCALE_RECIPIENTS = {True: 3_000, False: 100_000}  # quick, full
 SCALE_RATE = 500.0  # the fake's workspace cap and the bot's, raised so the run takes minutes
 QUEUED_LINE = re.compile(r"queued (\d+) deliveries in ([\d.]+) s")
 
@@ -468,7 +468,7 @@ def scale_figures(label: str, outcomes: list[ScaleOutcome]) -> tuple[list[Figure
 
 
 def measure_at_scale(repeat: int, quick: bool) -> Section:
-    """One digest to 100,000 Slack recipients (quick: 5,000) at a cap of 500 a second."""
+    """One digest to 100,000 Slack recipients (quick: 3,000) at a cap of 500 a second."""
     console = Console(stderr=True, highlight=False)
     load = os.getloadavg()[0]
     recipients = SCALE_RECIPIENTS[quick]
@@ -844,7 +844,7 @@ def main() -> None:
     measuring.add_argument(
         "--at-scale",
         action="store_true",
-        help="the 100,000-recipient Slack run (quick: 5,000) instead of the 10,000 ones",
+        help="the 100,000-recipient Slack run (quick: 3,000) instead of the 10,000 ones",
     )
     args = parser.parse_args()
     console = Console(width=max(120, Console().width))

@@ -63,7 +63,7 @@ COMPANY_COMMUNICATOR = 45_000 / (40 * 60)  # 18.75 users a second
 SEED_CHUNK = 10_000  # conversation references written per transaction
 # The runs at scale: the fake's tenant cap and the adapter's pacing raised so they take minutes.
 SCALE_RUNS = {
-    True: ((5_000, 500.0), (15_000, 1_000.0)),  # quick
+    True: ((3_000, 500.0), (6_000, 1_000.0)),  # quick
     False: ((100_000, 500.0), (300_000, 1_000.0)),
 }
 
@@ -248,7 +248,7 @@ def scale_run(members: int, rate: float, *, enqueue_only: bool = False) -> Scale
 
 
 def measure_at_scale(quick: bool) -> Section:
-    """One digest to 100,000 and to 300,000 members of one tenant (quick: 5,000 and 15,000),
+    """One digest to 100,000 and to 300,000 members of one tenant (quick: 3,000 and 6,000),
     the tenant's cap raised so each run takes minutes. Each runs once."""
     console = Console(stderr=True, highlight=False)
     load = os.getloadavg()[0]
@@ -389,7 +389,7 @@ def main() -> None:
     parser.add_argument(
         "--at-scale",
         action="store_true",
-        help="with --measure: the 100,000 and 300,000-member runs (quick: 5,000 and 15,000)",
+        help="with --measure: the 100,000 and 300,000-member runs (quick: 3,000 and 6,000)",
     )
     parser.add_argument(
         "--enqueue-only",
