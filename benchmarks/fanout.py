@@ -431,11 +431,11 @@ def scale_run(recipients: int, rate: float = SCALE_RATE) -> ScaleOutcome:
 
 
 def scale_figures(label: str, outcomes: list[ScaleOutcome]) -> tuple[list[Figure], Comparison]:
-    """The figures of runs to many people, and floor / ours."""
+    """The figures of runs to many people (``label`` says how many), and floor / ours."""
     size = f"{outcomes[0].recipients:,}"
     rate = outcomes[0].rate
     figures = [
-        Figure(f"{label}, {size}: wall (ours)", "s", [o.wall for o in outcomes]),
+        Figure(f"{label}: wall (ours)", "s", [o.wall for o in outcomes]),
         Figure(f"{label}: floor ({size} / {rate:g} per second)", "s", [outcomes[0].floor]),
         Figure(f"{label}: messages a second (ours)", "msg/s", [o.per_second for o in outcomes]),
         Figure(f"{label}: lost", "messages", [float(o.lost) for o in outcomes]),
@@ -477,7 +477,7 @@ def measure_at_scale(repeat: int, quick: bool) -> Section:
     for number in range(1, runs + 1):
         console.print(f"[dim]fan-out at scale, Slack {number}/{runs}: {recipients:,}[/]")
         outcomes.append(scale_run(recipients))
-    figures, comparison = scale_figures("Slack at scale", outcomes)
+    figures, comparison = scale_figures(f"Slack, {recipients:,}", outcomes)
     return Section(
         title=f"Fan-out at scale: one digest to {recipients:,} Slack recipients",
         figures=figures,

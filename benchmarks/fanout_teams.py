@@ -258,7 +258,7 @@ def measure_at_scale(quick: bool) -> Section:
     for members, rate in SCALE_RUNS[quick]:
         console.print(f"[dim]fan-out at scale, Teams: {members:,} members at {rate:g}/s[/]")
         outcome = scale_run(members, rate)
-        more, comparison = scale_figures(f"Teams {members:,}", [outcome])
+        more, comparison = scale_figures(f"Teams, {members:,}", [outcome])
         figures += more
         comparisons.append(comparison)
         sizes.append(f"{members:,} (cap {rate:g}/s)")
