@@ -541,11 +541,21 @@ class Inbox:
         while True:
             await asyncio.sleep(self.lease.total_seconds() / 3)
             try:
-                await self.store.run(
-                    partial(rows.renew, owner=self.owner, lease_until=utcnow() + self.lease)
-                )
+                await self._renew()
             except Exception:
                 log.exception("inbox: renewing leases failed; will try again")
+
+    async def _renew(self) -> None:
+        """Renew the leases of the events this worker holds (in hand or queued here), a chunk
+        a transaction by id, letting requests in between."""
+        held = sorted(self._in_hand | self._ready.ids())
+        lease_until = utcnow() + self.lease
+        for start in range(0, len(held), rows.RENEW_CHUNK):
+            chunk = held[start : start + rows.RENEW_CHUNK]
+            await self.store.run(
+                partial(rows.renew, owner=self.owner, lease_until=lease_until, ids=chunk)
+            )
+            await asyncio.sleep(0)
 
     async def _purge_forever(self) -> None:
         while True:
@@ -704,6 +714,9 @@ class _ReadyQueues:
 
     def kinds(self) -> list[str]:
         return [kind for kind, queue in self._queues.items() if queue]
+
+    def ids(self) -> set[int]:
+        return {item.id for queue in self._queues.values() for item, _ in queue}
 
     def clear(self) -> None:
         self._queues.clear()
