@@ -72,6 +72,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
+from aiohttp.typedefs import Handler as RequestHandler
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
@@ -189,6 +190,9 @@ class FakeSlack(LoopbackServer):
         self.api_url = ""
         self.base_url = ""
         self.calls: list[Call] = []
+        # The client end (address, port) of every connection a request came on: a client that
+        # keeps its connections alive shows few, one that opens one a call as many as calls.
+        self.connections: set[tuple[str, int]] = set()
         self.users: dict[str, dict[str, Any]] = {}
         # Each user's language (``locale``, "en-US"): Slack adds it to a user object only when
         # the call asks with include_locale.
@@ -239,7 +243,7 @@ class FakeSlack(LoopbackServer):
     # -- lifecycle ---------------------------------------------------------------------------
 
     def make_app(self) -> web.Application:
-        app = web.Application()
+        app = web.Application(middlewares=[self._note_connection])
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/hooks/{name}", self._hook)
         return app
@@ -353,6 +357,15 @@ class FakeSlack(LoopbackServer):
         return f"{self.base_url}/hooks/{name}"
 
     # -- HTTP plumbing -------------------------------------------------------------------------
+
+    @web.middleware
+    async def _note_connection(
+        self, request: web.Request, handler: RequestHandler
+    ) -> web.StreamResponse:
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        if peer:
+            self.connections.add((str(peer[0]), int(peer[1])))
+        return await handler(request)
 
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]

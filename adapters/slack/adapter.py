@@ -129,6 +129,10 @@ class SlackAdapter:
         self.router = context.router
         self.installations = DatabaseInstallationStore(context.store)
         self._clients: dict[str, AsyncWebClient] = {}
+        # One HTTP session (one pool of kept-alive connections) for every Web API call and
+        # response_url post, from start() to stop(): slack_sdk opens a new session, so a new
+        # connection (a TLS handshake against slack.com), for each call made without one.
+        self._session: aiohttp.ClientSession | None = None
         # Updates of one card leave in the order its presses were recorded (see KeyedLocks).
         self._card_turns = KeyedLocks()
         # Each person as Slack gave them (users.info), so their events name them alike, and when.
@@ -159,7 +163,34 @@ class SlackAdapter:
             kwargs["logger"] = SEALED_LOG
         if self.config.api_url:
             kwargs["base_url"] = self.config.api_url
+        if self._session is not None:
+            kwargs["session"] = self._session
         return AsyncWebClient(**kwargs)
+
+    def _open_session(self) -> None:
+        """The shared session, given to every client made so far (Bolt's among them); those
+        made later get it in ``_client``. Its time-out is the one slack_sdk would give each
+        call's own session (a shared session's time-out is the one that counts)."""
+        self._session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=self.config.timeout)
+        )
+        for client in self._existing_clients():
+            client.session = self._session
+
+    def _existing_clients(self) -> list[AsyncWebClient]:
+        clients = [self.app.client, *self._clients.values()]
+        if self.app.oauth_flow is not None:
+            clients.append(self.app.oauth_flow.client)
+        return clients
+
+    async def _close_session(self) -> None:
+        session, self._session = self._session, None
+        if session is None:
+            return
+        for client in self._existing_clients():
+            if client.session is session:
+                client.session = None
+        await session.close()
 
     def _build_app(self) -> AsyncApp:
         if self.config.oauth:
@@ -213,6 +244,8 @@ class SlackAdapter:
             app.router.add_get(REDIRECT_PATH, self._handle_oauth_redirect)
 
     async def start(self) -> None:
+        if self._session is None:
+            self._open_session()
         if self.config.oauth:
             installs = await self.installations.store.find("installation")
             log.info(
@@ -252,7 +285,8 @@ class SlackAdapter:
             )
 
     async def stop(self) -> None:
-        return None  # acknowledged work waits in the inbox, which outlives this process
+        # Acknowledged work waits in the inbox, which outlives this process.
+        await self._close_session()
 
     # ----- HTTP ---------------------------------------------------------------------------
 

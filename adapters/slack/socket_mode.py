@@ -103,6 +103,7 @@ class SlackSocketAdapter(SlackAdapter):
             except (aiohttp.ClientError, OSError, RuntimeError) as error:
                 log.warning("slack: the Socket Mode connection did not close cleanly: %s", error)
             log.info("slack: Socket Mode connection closed")
+        await super().stop()
 
     async def _first_connection(self) -> None:
         """Open the first connection, saying why when Slack refuses the app token (retrying

@@ -116,9 +116,14 @@ class SlackReplySurface:
             raise unreachable(error) from None
 
     async def _respond(self, message: dict[str, Any]) -> None:
-        """Post to the request's response_url (valid 30 minutes, 5 uses)."""
+        """Post to the request's response_url (valid 30 minutes, 5 uses), through the Web API
+        client's session when it has one: a kept-alive connection, not a new one a post."""
         assert self.response_url is not None
-        hook = AsyncWebhookClient(url=self.response_url, timeout=int(max(1, self.timeout)))
+        hook = AsyncWebhookClient(
+            url=self.response_url,
+            timeout=int(max(1, self.timeout)),
+            session=self.client.session,
+        )
         try:
             answer = await hook.send_dict(message)
         except (aiohttp.ClientError, TimeoutError) as error:

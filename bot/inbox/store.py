@@ -49,8 +49,15 @@ log = logging.getLogger("bot.inbox")
 T = TypeVar("T")
 
 INBOX_FILE_SUFFIX = "-inbox"
-# The inbox file's own schema version (PRAGMA user_version), for changes to come.
-INBOX_FILE_VERSION = 1
+# The inbox file's own schema version (PRAGMA user_version): 1 the table, 2 the claim index.
+INBOX_FILE_VERSION = 2
+# A claim (bot/inbox/rows.py, claim) goes straight to its kinds' waiting rows: without it each
+# claim (every half second, for each kind with free slots) read every waiting row of every kind
+# from the table, on the event loop: 65 ms a claim with 20,000 clicks waiting, in a burst. Not
+# lease_until: renewing leases would then rewrite the index too (twice the time).
+CLAIM_INDEX = (
+    "CREATE INDEX IF NOT EXISTS ix_inbox_file_claim ON inbox_events (status, kind, next_attempt_at)"
+)
 # While another process (a CLI command, another instance) writes the inbox file, try again after
 # these pauses, without blocking the event loop, until the busy time-out.
 BUSY_PAUSES = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05)
@@ -178,6 +185,7 @@ def _create_schema(connection: Connection) -> None:
     if version >= INBOX_FILE_VERSION:
         return
     InboxEvent.__table__.create(connection, checkfirst=True)  # type: ignore[attr-defined]
+    connection.exec_driver_sql(CLAIM_INDEX)
     connection.exec_driver_sql(f"PRAGMA user_version = {INBOX_FILE_VERSION}")
 
 

@@ -55,6 +55,13 @@ CLAIM_BATCH = 100
 # instance's overflow) at most this often.
 CLAIM_EVERY_SECONDS = 0.5
 STOP_GRACE_SECONDS = 3.0
+# While a platform's requests keep arriving, its events are handled at most this many at a time:
+# handling runs on the event loop that answers the requests, and the work can wait (it is in the
+# inbox, durably) while the platform cannot (Slack's 3 seconds). Requests whose answer waits for
+# their own handling (a modal, a Teams invoke) do not count as arriving.
+ACCEPTING_CONCURRENCY = 1
+# Acceptances at most this old count as requests still arriving.
+ACCEPTING_SECONDS = 0.25
 PURGE_EVERY_SECONDS = 300.0
 BASE_BACKOFF_SECONDS = 1.0
 MAX_BACKOFF_SECONDS = 300.0
@@ -124,6 +131,8 @@ class Inbox:
         self._in_hand: set[int] = set()
         self._order = KeyedLocks()
         self._accepting = True
+        # When each kind's requests (those not waiting for their handling) were last accepted.
+        self._accepted_at: dict[str, float] = {}
         self._worker_running = False
         # Handled events whose inbox rows are still to be marked done (a separate inbox file).
         self._to_settle: list[int] = []
@@ -154,6 +163,8 @@ class Inbox:
         ``wait`` asks for a Waiter on the handler's result."""
         if not self._accepting:
             raise InboxClosed("the server is stopping; the platform will send this again")
+        if not wait:
+            self._accepted_at[kind] = asyncio.get_running_loop().time()
         now = utcnow()
         key = self.sealer.event_key(platform, event_id or f"unique:{uuid.uuid4()}")
         row = {
@@ -275,7 +286,7 @@ class Inbox:
         its own slots, so a platform that answers slowly, or not at all, holds up only its own
         events: a hung Teams service must not keep a Slack click from being recorded."""
         for kind in self._ready.kinds():
-            while self._busy.get(kind, 0) < self.concurrency:
+            while self._busy.get(kind, 0) < self.slots(kind):
                 taken = self._ready.pop(kind)
                 if taken is None:
                     break
@@ -303,6 +314,17 @@ class Inbox:
         task = asyncio.create_task(work(), name=f"inbox-{item.id}")
         self._running.add(task)
         task.add_done_callback(self._running.discard)
+
+    def slots(self, kind: str) -> int:
+        """How many events of ``kind`` may be in hand now: fewer while its requests arrive
+        (``ACCEPTING_CONCURRENCY``). The slots come back as the running ones finish (each
+        finish wakes the worker) or at the next poll."""
+        accepted_at = self._accepted_at.get(kind)
+        if accepted_at is None:
+            return self.concurrency
+        if asyncio.get_running_loop().time() - accepted_at < ACCEPTING_SECONDS:
+            return min(self.concurrency, ACCEPTING_CONCURRENCY)
+        return self.concurrency
 
     async def _prepare(self, stop: asyncio.Event) -> bool:
         """The start-up steps, tried again while the database is busy (another process or a
@@ -519,11 +541,21 @@ class Inbox:
         while True:
             await asyncio.sleep(self.lease.total_seconds() / 3)
             try:
-                await self.store.run(
-                    partial(rows.renew, owner=self.owner, lease_until=utcnow() + self.lease)
-                )
+                await self._renew()
             except Exception:
                 log.exception("inbox: renewing leases failed; will try again")
+
+    async def _renew(self) -> None:
+        """Renew the leases of the events this worker holds (in hand or queued here), a chunk
+        a transaction by id, letting requests in between."""
+        held = sorted(self._in_hand | self._ready.ids())
+        lease_until = utcnow() + self.lease
+        for start in range(0, len(held), rows.RENEW_CHUNK):
+            chunk = held[start : start + rows.RENEW_CHUNK]
+            await self.store.run(
+                partial(rows.renew, owner=self.owner, lease_until=lease_until, ids=chunk)
+            )
+            await asyncio.sleep(0)
 
     async def _purge_forever(self) -> None:
         while True:
@@ -682,6 +714,9 @@ class _ReadyQueues:
 
     def kinds(self) -> list[str]:
         return [kind for kind, queue in self._queues.items() if queue]
+
+    def ids(self) -> set[int]:
+        return {item.id for queue in self._queues.values() for item, _ in queue}
 
     def clear(self) -> None:
         self._queues.clear()

@@ -402,6 +402,31 @@ async def test_colleagues_vote_once_on_ideas_in_the_suggestions_channel(slack: S
     assert "*Votes*\\n2" in json.dumps(slack.fake.messages[IDEAS_CHANNEL][0]["blocks"])
 
 
+async def test_web_api_calls_and_response_url_posts_share_kept_alive_connections(
+    slack: SlackStack,
+) -> None:
+    """One HTTP session for the adapter: without it slack_sdk opens a new connection (a TLS
+    handshake against slack.com) for every call and every response_url post."""
+    await slack.command("/suggest", "Quieter standups", "UALICE")
+    await slack.settle()
+    [posted] = slack.fake.messages[IDEAS_CHANNEL]
+    vote = next(e for b in posted["blocks"] if b["type"] == "actions" for e in b["elements"])
+    for n in range(6):
+        await slack.press(
+            f"UVOTER{n}",
+            vote["action_id"],
+            json.loads(vote["value"]),
+            channel=IDEAS_CHANNEL,
+            ts=posted["ts"],
+        )
+        await slack.settle()  # one call at a time: a kept-alive connection serves them all
+    methods = [call.method for call in slack.fake.calls]
+    assert methods.count("users.info") >= 6 and methods.count("chat.update") >= 6
+    assert methods.count("response_url") >= 6
+    assert len(methods) >= 20
+    assert len(slack.fake.connections) <= 2
+
+
 async def test_clicks_acknowledged_before_a_stop_are_handled_after_the_restart(
     slack: SlackStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:

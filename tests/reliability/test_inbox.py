@@ -17,6 +17,8 @@ from sqlalchemy import select, text, update
 from bot.app import Application
 from bot.cli.main import cli
 from bot.inbox import DONE, FAILED, PENDING, Inbox, InboxItem, Receipt, RetryLater
+from bot.inbox import rows as inbox_rows
+from bot.inbox import worker as inbox_worker
 from bot.sealing import Sealer
 from bot.storage.database import DatabaseBusy, WriterTurn
 from bot.storage.models import InboxEvent
@@ -273,6 +275,94 @@ async def test_a_platform_that_hangs_holds_up_only_its_own_events(app: Applicati
             await asyncio.sleep(0.01)
         assert handled == ["click"]
         hang.set()
+
+
+async def until_in_hand(count: Any, wanted: int) -> int:
+    """Let the worker (polling every 0.05 s) start what it will; the number in hand then."""
+    for _ in range(300):
+        if count() >= wanted:
+            break
+        await asyncio.sleep(0.01)
+    for _ in range(10):  # a few more polls: anything more it would start, it starts now
+        await asyncio.sleep(0.01)
+    return int(count())
+
+
+async def test_while_requests_arrive_their_events_are_handled_one_at_a_time(
+    app: Application, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Handling shares the event loop with the requests being acknowledged: while a platform's
+    requests keep coming, its events take one slot (the work waits durably in the inbox), and
+    every slot once they stop. Requests that wait for their own handling do not count."""
+    monkeypatch.setattr(inbox_worker, "ACCEPTING_SECONDS", 3600.0)  # a burst all along
+    release = asyncio.Event()
+    in_hand: dict[str, int] = {"click": 0, "modal": 0}
+    handled: list[int] = []
+
+    async def handler(item: InboxItem, receipt: Receipt) -> None:
+        kind = item.kind.removeprefix("test-")
+        in_hand[kind] += 1
+        await release.wait()
+        async with app.db.transaction() as session:
+            await receipt.mark_done(session)
+        in_hand[kind] -= 1
+        handled.append(item.payload["n"])
+
+    app.inbox.register("test-click", handler)
+    app.inbox.register("test-modal", handler)
+    async with working(app.inbox):
+        for n in range(6):
+            await app.inbox.accept("slack", "test-click", f"c{n}", {"n": n})
+        assert await until_in_hand(lambda: in_hand["click"], 2) == 1
+        for n in range(6, 9):  # answered only once handled: each has its slot at once
+            await app.inbox.accept("slack", "test-modal", f"m{n}", {"n": n}, wait=True)
+        assert await until_in_hand(lambda: in_hand["modal"], 3) == 3
+        monkeypatch.setattr(inbox_worker, "ACCEPTING_SECONDS", 0.0)  # the burst is over
+        assert await until_in_hand(lambda: in_hand["click"], 6) == 6
+        release.set()
+        await until_settled(app.inbox)
+    assert sorted(handled) == list(range(9))
+
+
+async def test_renewing_keeps_the_lease_of_every_event_held_a_few_at_a_time(
+    app: Application, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Leases are renewed a chunk a write (each write is a stall of the event loop); a worker
+    holding several chunks of events, in hand and queued, keeps every one of their leases."""
+    monkeypatch.setattr(inbox_rows, "RENEW_CHUNK", 2)
+    monkeypatch.setattr(inbox_worker, "ACCEPTING_SECONDS", 3600.0)  # one in hand, four queued
+    release = asyncio.Event()
+
+    async def held(item: InboxItem, receipt: Receipt) -> None:
+        await release.wait()
+        async with app.db.transaction() as session:
+            await receipt.mark_done(session)
+
+    renewed: list[int] = []
+    renew = inbox_rows.renew
+
+    def counted(*args: Any, **kwargs: Any) -> int:
+        renewed.append(renew(*args, **kwargs))
+        return renewed[-1]
+
+    monkeypatch.setattr(inbox_rows, "renew", counted)
+    monkeypatch.setattr(app.inbox, "lease", timedelta(hours=1))  # renewed only by the test
+    app.inbox.register("test", held)
+    table = InboxEvent.__table__
+    async with working(app.inbox):
+        for n in range(5):
+            await app.inbox.accept("slack", "test", f"L{n}", {"n": n})
+        almost_over = utcnow() + timedelta(seconds=1)
+        await app.inbox.store.run(
+            lambda connection: connection.execute(update(table).values(lease_until=almost_over))
+        )
+        await app.inbox._renew()
+        leases = [row.lease_until for row in await rows(app)]
+        release.set()
+        await until_settled(app.inbox)
+    assert len(leases) == 5
+    assert all(lease > almost_over + timedelta(seconds=5) for lease in leases)
+    assert renewed == [2, 2, 1]  # no write holds the loop for more than a chunk
 
 
 async def test_events_sealed_with_another_key_wait_and_are_said_once(
