@@ -236,7 +236,8 @@ def measure(repeat: int, quick: bool, *, code: Path = ROOT, top: int = 10) -> Se
             f"Memory: advocacy serve idle, {LABELS[install]} (VmRSS)",
             "MiB",
             runs[install],
-            note=f"fresh SQLite file, read {SETTLE:g} s after listening; {threads[install]} threads",
+            note=f"fresh SQLite file, read {SETTLE:g} s after listening, "
+            f"{threads[install]} threads",
         )
         for install in INSTALLS
     ]
