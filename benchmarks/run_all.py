@@ -84,6 +84,12 @@ def _voice(repeat: int, quick: bool, long_repeat: int) -> list[Section]:
     return [voice_import.measure(repeat, quick), import_memory.measure(repeat, quick)]
 
 
+def _idle(repeat: int, quick: bool, long_repeat: int) -> list[Section]:
+    from benchmarks import idle_memory
+
+    return [idle_memory.measure(repeat, quick)]
+
+
 BENCHMARKS: dict[str, Callable[[int, bool, int], list[Section]]] = {
     "ingest": _ingest,
     "durability": _durability,
@@ -91,6 +97,7 @@ BENCHMARKS: dict[str, Callable[[int, bool, int], list[Section]]] = {
     "shared_cap": _shared_cap,
     "reports": _reports,
     "voice": _voice,
+    "idle": _idle,
 }
 
 

@@ -8,8 +8,8 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from time import struct_time
+from typing import TYPE_CHECKING
 
-import feedparser
 from sqlalchemy import select
 
 from bot.domain import ContentStatus, Role
@@ -22,6 +22,9 @@ from bot.storage.database import Database
 from bot.storage.models import ContentFeed, ContentItem, Objective
 from bot.storage.types import utcnow
 from content.curated.fetch import fetch_page
+
+if TYPE_CHECKING:
+    import feedparser
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +74,12 @@ def _when(parsed: struct_time | None) -> datetime | None:
     return datetime(*parsed[:6], tzinfo=UTC) if parsed else None
 
 
+def _parse(body: bytes) -> feedparser.FeedParserDict:
+    import feedparser  # imported by the first poll, not by every process that starts
+
+    return feedparser.parse(body)
+
+
 def _image(entry: feedparser.FeedParserDict) -> str | None:
     for media in entry.get("media_content", []) + entry.get("media_thumbnail", []):
         if str(media.get("url", "")).startswith(("https://", "http://")):
@@ -98,7 +107,7 @@ async def poll_feed(db: Database, feed_id: int, *, allow_private: bool = False) 
             fetched = await fetch_page(
                 url, allow_private=allow_private, headers=headers, max_bytes=MAX_FEED_BYTES
             )
-        parsed = feedparser.parse(fetched.body) if fetched.status != 304 else None
+        parsed = _parse(fetched.body) if fetched.status != 304 else None
         if parsed is not None and parsed.bozo and not parsed.entries:
             raise InvalidInput(f"{url} is not an RSS or Atom feed ({parsed.bozo_exception}).")
     except DomainError as error:

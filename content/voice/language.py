@@ -11,11 +11,14 @@ from __future__ import annotations
 import re
 import threading
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from babel import Locale, UnknownLocaleError
-from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
 from bot.i18n import _, current_locale
+
+if TYPE_CHECKING:  # py3langid brings numpy: imported when a language is first detected
+    from py3langid.langid import LanguageIdentifier
 
 # The shipped languages first, then those a European, American or Asian customer base writes in.
 # A short list keeps close relatives apart (a 97-language model calls short Spanish Galician).
@@ -38,6 +41,8 @@ _lock = threading.Lock()
 
 @lru_cache(maxsize=1)
 def _identifier() -> LanguageIdentifier:
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
     identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
     identifier.set_languages(list(LANGUAGES))
     return identifier

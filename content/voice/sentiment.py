@@ -13,8 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from functools import lru_cache
-
-from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+from typing import TYPE_CHECKING
 
 from bot.i18n import _, ngettext
 from bot.i18n.formats import format_number, format_signed
@@ -26,9 +25,14 @@ SCORED_LANGUAGES = frozenset({"en"})
 NEGATIVE, MIXED, POSITIVE, NOT_SCORED = "negative", "mixed", "positive", "not scored"
 _TOKENS = re.compile(r"[\w'’]+|[^\w\s]+")
 
+if TYPE_CHECKING:  # imported when a text is first scored, not by every process that starts
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
 
 @lru_cache(maxsize=1)
 def _analyzer() -> SentimentIntensityAnalyzer:
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
     return SentimentIntensityAnalyzer()
 
 
