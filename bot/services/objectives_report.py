@@ -350,7 +350,9 @@ async def _suggestions(
     objectives: list[Objective],
     period: timedelta,
 ) -> SuggestionFigures | None:
-    rollup = await build_rollup(session, OPERATOR, sealer, by="objective", period=period)
+    rollup = await build_rollup(
+        session, OPERATOR, sealer, by="objective", period=period, lists=False
+    )
     by_key = {row.key: row for row in rollup.rows}
     key_to_id = {o.key: o.id for o in objectives}
     for key, objective_id in key_to_id.items():

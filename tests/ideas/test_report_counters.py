@@ -273,3 +273,33 @@ async def test_the_migration_counts_an_existing_database_as_the_writes_did(
     await migrate.upgrade(app.db, "0015")
     await migrate.upgrade(app.db)
     assert await kept(app) == written
+
+
+async def test_the_report_s_rollup_without_its_idea_lists_has_the_same_rows(
+    app: Application, remote: RemotePlatform
+) -> None:
+    from bot.domain import Role
+    from bot.services.rollups import build_rollup
+    from bot.services.suggestions import file_suggestion
+
+    boss = await make_member(app, "boss", role=Role.MANAGER)
+    authors = [await make_member(app, f"emp{n}", manager="boss") for n in range(7)]
+    async with app.db.transaction() as session:
+        await add_objective(session, OPERATOR, "reply", "Answer fast")
+        for n, author in enumerate(authors):
+            await file_suggestion(
+                session,
+                app.sealer,
+                author,
+                f"Idea {n}",
+                platform="remote",
+                objective_key="reply" if n < 5 else None,
+                anonymous=n % 3 == 0,
+            )
+    async with app.db.sessions() as session:
+        full = await build_rollup(session, boss, app.sealer, by="objective")
+        rows_only = await build_rollup(session, boss, app.sealer, by="objective", lists=False)
+    assert full.oldest_waiting and not rows_only.oldest_waiting
+    assert [r.as_dict() for r in rows_only.rows] == [r.as_dict() for r in full.rows]
+    assert [r.title for r in rows_only.rows] == [r.title for r in full.rows]
+    assert rows_only.total.as_dict() == full.total.as_dict()
