@@ -143,8 +143,7 @@ async def run_backend(
             f"{label}: migration 0016, report counters counted from the rows",
             "s",
             [backfill],
-            f"{seeded.rows['feedback']:,} feedback rows, "
-            f"{seeded.rows['deliveries']:,} deliveries",
+            f"{seeded.rows['feedback']:,} feedback rows, {seeded.rows['deliveries']:,} deliveries",
         )
     )
     section.figures.append(
