@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from alembic import command
 from sqlalchemy import func, select
 
 from bot.app import Application
@@ -270,8 +271,13 @@ async def test_the_migration_counts_an_existing_database_as_the_writes_did(
         await record_share_click(session, f"content:{items[1]}", "x", None, passer_by="p")
     written = await kept(app)
     assert all(written.values())
-    await migrate.upgrade(app.db, "0015")
+    async with app.db.engine.begin() as connection:
+        await connection.run_sync(
+            lambda sync: command.downgrade(migrate.alembic_config(sync), "0015")
+        )
+    assert await migrate.current_revision(app.db) == "0015"
     await migrate.upgrade(app.db)
+    assert await migrate.current_revision(app.db) == "0016"
     assert await kept(app) == written
 
 

@@ -140,7 +140,7 @@ days = sa.table(
 
 def _day(column: Any, dialect: str) -> Any:
     if dialect == "postgresql":
-        return sa.func.date_trunc("day", column)
+        return sa.type_coerce(sa.func.date_trunc("day", column), UTC())
     # Stored as 'YYYY-MM-DD HH:MM:SS.ffffff', as SQLAlchemy writes datetimes on SQLite.
     return sa.type_coerce(sa.func.substr(column, 1, 10).concat(" 00:00:00.000000"), UTC())
 
