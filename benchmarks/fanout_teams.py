@@ -39,13 +39,17 @@ from benchmarks.fanout import (  # noqa: E402
     FULL_RECIPIENTS,
     LEASE_SECONDS,
     QUICK_RECIPIENTS,
+    ScaleOutcome,
     add_digest,
     import_members,
     machine_load,
     print_section,
+    scale_figures,
     start_digest_run,
+    start_logged_run,
     watch,
 )
+from benchmarks.fanout_seed import bulk_members  # noqa: E402
 from benchmarks.results import Comparison, Figure, Section  # noqa: E402
 from tests.fake_thread import FakeThread  # noqa: E402
 from tests.teams_fake import FakeConnector, adaptive_card_error  # noqa: E402
@@ -56,6 +60,12 @@ PER_CONVERSATION = 7.0  # Teams: messages a second per conversation, for a bot
 PER_TENANT = 50.0  # Teams: requests a second per tenant, for a bot
 # Company Communicator's users report about 45,000 Teams users reached in 40 minutes.
 COMPANY_COMMUNICATOR = 45_000 / (40 * 60)  # 18.75 users a second
+SEED_CHUNK = 10_000  # conversation references written per transaction
+# The runs at scale: the fake's tenant cap and the adapter's pacing raised so they take minutes.
+SCALE_RUNS = {
+    True: ((3_000, 500.0), (6_000, 1_000.0)),  # quick
+    False: ((100_000, 500.0), (300_000, 1_000.0)),
+}
 
 
 @dataclass
@@ -107,9 +117,7 @@ async def seed_conversations(
     env: dict[str, str], work: Path, members: list[str], service_url: str
 ) -> None:
     """A 1:1 conversation reference per member, as a roster sync stores them after opening the
-    chats: through the adapter's ConversationStore, in one transaction per kind."""
-    from botbuilder.schema import ChannelAccount, ConversationAccount, ConversationReference
-
+    chats: through the adapter's ConversationStore, in transactions of SEED_CHUNK."""
     from adapters.teams.references import ConversationStore
     from bot.app import open_application
     from bot.config import Settings
@@ -118,32 +126,46 @@ async def seed_conversations(
     settings = Settings.from_env(env, dotenv=work / ".env")
     async with open_application(settings, with_adapters=False) as app:
         store = ConversationStore(AdapterStore(app.db, app.sealer, "teams"))
-        chats = [
-            (
-                TENANT,
-                aad,
-                ConversationReference(
-                    bot=ChannelAccount(id=BOT_ID, name="Advocacy"),
-                    user=ChannelAccount(id=f"29:{aad}", name=f"Employee {n}", aad_object_id=aad),
-                    conversation=ConversationAccount(
-                        id=f"a:1on1-{aad}", conversation_type="personal", tenant_id=TENANT
-                    ),
-                    channel_id="msteams",
-                    service_url=service_url,
-                ),
+        for start in range(0, len(members), SEED_CHUNK):
+            await store.remember_personal_chats(
+                _chats(members, start, start + SEED_CHUNK, service_url)
             )
-            for n, aad in enumerate(members)
-        ]
-        await store.remember_personal_chats(chats)
+
+
+def _chats(
+    members: list[str], start: int, stop: int, service_url: str
+) -> list[tuple[str, str, Any]]:
+    """The 1:1 conversation references of ``members[start:stop]``."""
+    from botbuilder.schema import ChannelAccount, ConversationAccount, ConversationReference
+
+    return [
+        (
+            TENANT,
+            aad,
+            ConversationReference(
+                bot=ChannelAccount(id=BOT_ID, name="Advocacy"),
+                user=ChannelAccount(id=f"29:{aad}", name=f"Employee {n}", aad_object_id=aad),
+                conversation=ConversationAccount(
+                    id=f"a:1on1-{aad}", conversation_type="personal", tenant_id=TENANT
+                ),
+                channel_id="msteams",
+                service_url=service_url,
+            ),
+        )
+        for n, aad in enumerate(members[start:stop], start)
+    ]
 
 
 @contextmanager
-def tenant(members: int) -> Iterator[tuple[FakeThread[FakeConnector], Path, dict[str, str]]]:
-    """A scratch directory, the fake Connector on its thread with Teams' limits, and ``members``
-    members the bot can reach, with a digest to send them."""
+def tenant(
+    members: int, rate: float = PER_TENANT, bulk: bool = False
+) -> Iterator[tuple[FakeThread[FakeConnector], Path, dict[str, str]]]:
+    """A scratch directory, the fake Connector on its thread with Teams' limits (the tenant's
+    cap at ``rate``), and ``members`` members the bot can reach, with a digest to send them;
+    ``bulk``: the members are inserted in bulk rather than imported."""
     connector = FakeConnector()
     connector.per_conversation_rate = PER_CONVERSATION
-    connector.per_tenant_rate = PER_TENANT
+    connector.per_tenant_rate = rate
     # The schema check costs ~40 ms a card on the fake's side, which would make the fake the
     # bottleneck at 50 a second; the card actually sent is checked once, after the run.
     connector.validate_cards = False
@@ -151,7 +173,10 @@ def tenant(members: int) -> Iterator[tuple[FakeThread[FakeConnector], Path, dict
         work = Path(scratch)
         env = env_for(work)
         people = aad_ids(members)
-        import_members(work, env, "teams", TENANT, people)
+        if bulk:
+            bulk_members(env, work, "teams", TENANT, people)
+        else:
+            import_members(work, env, "teams", TENANT, people)
         asyncio.run(seed_conversations(env, work, people, connector.service_url))
         add_digest(work, env)
         yield fake, work, env
@@ -185,6 +210,80 @@ def teams_run(members: int) -> TeamsOutcome:
             peak_mib=usage.ru_maxrss / 1024,
             card_problem=adaptive_card_error(card) if card is not None else "no card was sent",
         )
+
+
+def scale_run(members: int, rate: float, *, enqueue_only: bool = False) -> ScaleOutcome:
+    """One digest to ``members`` members of one tenant, the fake's tenant cap and the adapter's
+    pacing raised to ``rate`` requests a second (Teams' own is 50: at it, 300,000 members take
+    100 minutes; the pacing is a constant of the adapter, so the child sets it before running
+    the real command). ``enqueue_only``: queueing alone (its memory and time), nothing sent,
+    so lost counts every member."""
+    with tenant(members, rate, bulk=True) as (fake, work, env):
+        connector = fake.fake
+        prelude = (
+            "import adapters.teams.adapter as teams\n"
+            f"teams.PER_TENANT = {rate!r}\n"
+            f"teams.TENANT_BURST = {max(5, int(rate / 10))}"
+        )
+        child, log, started = start_logged_run(work, env, prelude, enqueue_only=enqueue_only)
+        if not enqueue_only:
+            watch(lambda: len(connector.posted_counts()), members, None, f"Teams, {members:,}")
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.monotonic() - started
+        log.thread.join(5)
+        if status != 0:
+            raise RuntimeError("advocacy digest run failed:\n" + "".join(log.tail))
+        return ScaleOutcome(
+            platform="Teams",
+            recipients=members,
+            rate=rate,
+            wall=wall,
+            lost=members - len(connector.posted_counts()),
+            duplicates=sum(connector.duplicates().values()),
+            rate_limited=connector.rate_limited_count,
+            peak_mib=usage.ru_maxrss / 1024,
+            queue_seconds=log.seconds,
+            queued_after=log.after,
+        )
+
+
+def measure_at_scale(quick: bool) -> Section:
+    """One digest to 100,000 and to 300,000 members of one tenant (quick: 3,000 and 6,000),
+    the tenant's cap raised so each run takes minutes. Each runs once."""
+    console = Console(stderr=True, highlight=False)
+    load = os.getloadavg()[0]
+    figures: list[Figure] = []
+    comparisons: list[Comparison] = []
+    sizes = []
+    for members, rate in SCALE_RUNS[quick]:
+        console.print(f"[dim]fan-out at scale, Teams: {members:,} members at {rate:g}/s[/]")
+        outcome = scale_run(members, rate)
+        more, comparison = scale_figures(f"Teams, {members:,}", [outcome])
+        figures += more
+        comparisons.append(comparison)
+        sizes.append(f"{members:,} (cap {rate:g}/s)")
+    return Section(
+        title="Fan-out at scale: one digest to "
+        + " and to ".join(f"{m:,}" for m, _ in SCALE_RUNS[quick])
+        + " Microsoft Teams members",
+        figures=figures,
+        comparisons=comparisons,
+        notes=[
+            "The real `advocacy digest run` in a child process on a scratch SQLite file, "
+            "through the real Teams adapter to the fake Bot Connector service, all members in "
+            f"one tenant, one personal chat each: {', '.join(sizes)}. The fake's tenant cap "
+            "and the adapter's pacing (adapters.teams.adapter.PER_TENANT, set by the child "
+            "before it runs the command; Teams' own limit is 50 a second) are raised together "
+            "so each run takes minutes. Members and their conversation references are written "
+            "in bulk (benchmarks/fanout_seed.py; ConversationStore.remember_personal_chats), "
+            "spread over 8 languages.",
+            "Queueing time is what the run reports once every delivery is committed to the "
+            "outbox. Peak memory is the child's ru_maxrss, sending included. Company "
+            "Communicator's users report 90 % failures at 300,000 members; lost counts "
+            "members the fake never received a message for.",
+            machine_load(load),
+        ],
+    )
 
 
 def measure(repeat: int, quick: bool, *, long_repeat: int = 1) -> Section:
@@ -282,8 +381,35 @@ def main() -> None:
     parser.add_argument("--measure", action="store_true", help="run measure() and print it")
     parser.add_argument("--quick", action="store_true", help="with --measure: 1,000 members")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument(
+        "--rate",
+        type=float,
+        help="raise the tenant's cap (fake and adapter) to this; members written in bulk",
+    )
+    parser.add_argument(
+        "--at-scale",
+        action="store_true",
+        help="with --measure: the 100,000 and 300,000-member runs (quick: 3,000 and 6,000)",
+    )
+    parser.add_argument(
+        "--enqueue-only",
+        action="store_true",
+        help="with --rate: only queue (memory and queueing time of the run); nothing is sent",
+    )
     args = parser.parse_args()
     console = Console(width=max(120, Console().width))
+    if args.measure and args.at_scale:
+        print_section(console, measure_at_scale(args.quick))
+        return
+    if args.rate:
+        s = scale_run(args.members, args.rate, enqueue_only=args.enqueue_only)
+        console.print(
+            f"Teams: {s.recipients:,} in {s.wall:.1f} s (floor {s.floor:.1f} s, floor / ours "
+            f"{s.floor / s.wall:.2f}), lost {s.lost}, duplicates {s.duplicates}, 429s "
+            f"{s.rate_limited}, peak {s.peak_mib:.0f} MiB, queued in {s.queue_seconds:.1f} s "
+            f"({s.queued_after:.1f} s after the start)"
+        )
+        return
     if args.measure:
         print_section(console, measure(args.repeat, args.quick, long_repeat=args.repeat))
         return

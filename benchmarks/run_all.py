@@ -60,7 +60,16 @@ def _fanout(repeat: int, quick: bool, long_repeat: int) -> list[Section]:
     return [
         fanout.measure(repeat, quick, long_repeat=long_repeat),
         fanout_teams.measure(repeat, quick, long_repeat=long_repeat),
+        # At scale: 100,000 Slack; 100,000 and 300,000 Teams (quick: 3,000; 3,000 and 6,000).
+        fanout.measure_at_scale(repeat, quick),
+        fanout_teams.measure_at_scale(quick),
     ]
+
+
+def _shared_cap(repeat: int, quick: bool, long_repeat: int) -> list[Section]:
+    from benchmarks import shared_cap
+
+    return [shared_cap.measure(repeat if quick else min(repeat, long_repeat), quick)]
 
 
 def _reports(repeat: int, quick: bool, long_repeat: int) -> list[Section]:
@@ -79,6 +88,7 @@ BENCHMARKS: dict[str, Callable[[int, bool, int], list[Section]]] = {
     "ingest": _ingest,
     "durability": _durability,
     "fanout": _fanout,
+    "shared_cap": _shared_cap,
     "reports": _reports,
     "voice": _voice,
 }

@@ -55,7 +55,7 @@ from bot.platform import (
     show_reply,
 )
 from bot.platform.inbox import InboxItem, Receipt
-from bot.platform.pacing import KeyedLocks, Pacer
+from bot.platform.pacing import KeyedLocks, Pacer, pacer_for
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,8 @@ class GoogleChatAdapter:
         self.pubsub_verifier = RequestVerifier.for_pubsub(config)
         self._session: aiohttp.ClientSession | None = None
         self._per_space = Pacer(PER_SPACE)
-        self._per_project = Pacer(PER_PROJECT, burst=PROJECT_BURST)
+        # The project's quota is shared by every instance on one PostgreSQL database.
+        self._per_project = pacer_for(context.db, "google_chat.project", PER_PROJECT, PROJECT_BURST)
         # Updates of one card leave in the order its presses were recorded.
         self._card_turns = KeyedLocks()
         self.inbox = context.inbox
@@ -235,7 +236,12 @@ class GoogleChatAdapter:
         self._ensure_session()
         await self._per_space.wait(space)
         await self._per_project.wait("")
-        return await self.api.create_message(space, body, request_id)
+        try:
+            return await self.api.create_message(space, body, request_id)
+        except DeliveryError as error:
+            if error.retry_after is not None:  # a 429: our count and Google's disagree
+                await self._per_project.refused("")
+            raise
 
     async def update(self, name: str, message: Message) -> None:
         self._ensure_session()

@@ -73,7 +73,7 @@ from bot.platform import (
 from bot.platform import actions as core_actions
 from bot.platform.inbox import Accepted, InboxItem, Receipt
 from bot.platform.members import ImportReport
-from bot.platform.pacing import KeyedLocks, Pacer
+from bot.platform.pacing import KeyedLocks, Pacer, pacer_for
 from bot.platform.reply import without_update
 from bot.platform.support import InvalidInput
 
@@ -134,8 +134,11 @@ class SlackAdapter:
         # Each person as Slack gave them (users.info), so their events name them alike, and when.
         self._known_users: OrderedDict[str, tuple[Actor, float]] = OrderedDict()
         self._per_channel = Pacer(MESSAGES_PER_SECOND_PER_CHANNEL)
-        # A short burst makes up for time lost between outbox batches, staying under Slack's cap.
-        self._per_workspace = Pacer(config.workspace_rate, burst=WORKSPACE_BURST)
+        # A short burst makes up for time lost between outbox batches, staying under Slack's cap;
+        # the cap is the workspace's, so instances sharing a PostgreSQL database share it.
+        self._per_workspace = pacer_for(
+            context.db, "slack.workspace", config.workspace_rate, WORKSPACE_BURST
+        )
         self._directory_pages = Pacer(USERS_LIST_PER_SECOND)
         assert context.inbox is not None
         self.inbox = context.inbox
@@ -626,18 +629,24 @@ class SlackAdapter:
 
     async def send(self, target: DeliveryTarget, message: Message) -> SendResult:
         client = await self._client_for(target.workspace, sealed=target.sealed)
+        # Everything is ready before the slot is taken, so the request leaves as it is granted:
+        # work done between the two spreads arrivals unevenly, and Slack counts arrivals.
+        text, blocks = fallback_text(message), render_blocks(message)
         await self._per_channel.wait(target.recipient)
         await self._per_workspace.wait(target.workspace)
         try:
             answer = await client.chat_postMessage(
                 channel=target.recipient,
-                text=fallback_text(message),
-                blocks=render_blocks(message),
+                text=text,
+                blocks=blocks,
                 unfurl_links=False,
                 unfurl_media=False,
             )
         except SlackApiError as error:
-            raise delivery_error(error) from None
+            failure = delivery_error(error)
+            if failure.retry_after is not None:  # a 429: our count and Slack's disagree
+                await self._per_workspace.refused(target.workspace)
+            raise failure from None
         except (aiohttp.ClientError, TimeoutError) as error:
             raise unreachable(error) from None
         return SendResult(platform_ref=message_ref(answer["channel"], answer["ts"]))

@@ -51,7 +51,7 @@ from adapters.teams.cards import CONTENT_TYPE, HOME_KEY, HOME_REFRESH, render_pa
 from adapters.teams.config import MESSAGES_PATH, TeamsConfig
 from adapters.teams.dialogs import FETCH_TASK, SUBMIT_ACTION, MessageActionDialogs
 from adapters.teams.emulator import WITHOUT_APP_ID, local_service_url, refusal_without_app_id
-from adapters.teams.errors import cause, delivery_error
+from adapters.teams.errors import cause, delivery_error, http_status
 from adapters.teams.home import TeamsHome
 from adapters.teams.parse import (
     PLATFORM,
@@ -81,7 +81,7 @@ from bot.platform import (
 )
 from bot.platform.inbox import InboxItem, Receipt, RetryLater
 from bot.platform.members import ImportReport, MemberRow
-from bot.platform.pacing import Pacer
+from bot.platform.pacing import Pacer, pacer_for
 from bot.platform.reply import without_update
 from bot.platform.support import CONSOLE_PATH, InvalidInput
 
@@ -130,7 +130,8 @@ class TeamsAdapter:
         self.cloud.on_turn_error = self._on_turn_error
         self.bot = _Bot(self)
         self._per_conversation = Pacer(PER_CONVERSATION)
-        self._per_tenant = Pacer(PER_TENANT, burst=TENANT_BURST)
+        # The tenant's cap is shared by every instance on one PostgreSQL database.
+        self._per_tenant = pacer_for(context.db, "teams.tenant", PER_TENANT, TENANT_BURST)
         self._background: set[asyncio.Task[Any]] = set()
         self._connectors: dict[str, Any] = {}
         assert context.inbox is not None
@@ -553,12 +554,13 @@ class TeamsAdapter:
         sent: list[str] = []
         try:
             for card in render_parts(message):
-                await self._per_conversation.wait(conversation_id)
-                await self._per_tenant.wait(target.workspace)
                 activity = card_activity(card, message.fallback)
                 # A new message in the conversation, not a reply to anything.
                 TurnContext.apply_conversation_reference(activity, reference)
                 activity.reply_to_id = None
+                # The activity is ready before its slot is taken: it leaves as it is granted.
+                await self._per_conversation.wait(conversation_id)
+                await self._per_tenant.wait(target.workspace)
                 try:
                     response = await connector.conversations.send_to_conversation(
                         conversation_id, activity
@@ -572,6 +574,8 @@ class TeamsAdapter:
                     )
                 sent.append(str(response.id))
         except Exception as error:
+            if http_status(error)[0] == 429:  # our count and the service's disagree
+                await self._per_tenant.refused(target.workspace)
             raise delivery_error(error) from None
         if len(sent) > 1:
             await self.conversations.remember_parts(conversation_id, sent)

@@ -20,7 +20,7 @@ from adapters.teams.parse import actor_of
 from adapters.teams.references import ConversationStore
 from bot.events import Actor, HomeOpened
 from bot.messages import Message
-from bot.platform.pacing import Pacer
+from bot.platform.pacing import AnyPacer, Pacer
 
 # The adapter's Connector client for a service URL.
 Connectors = Callable[[str], Awaitable[Any]]
@@ -37,7 +37,7 @@ class TeamsHome:
         connectors: Connectors,
         *,
         per_conversation: Pacer,
-        per_tenant: Pacer,
+        per_tenant: AnyPacer,
     ) -> None:
         self._adapter = adapter
         self._conversations = conversations

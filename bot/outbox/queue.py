@@ -112,50 +112,77 @@ async def enqueue_message(
     dedupe_prefix: str | None = None,
 ) -> tuple[int, int]:
     """``enqueue``, also giving the outbound message's id (what its deliveries share)."""
+    message_id = await add_message(session, message, run_id=run_id)
+    now = utcnow()
+    rows = [
+        delivery_row(message_id, recipient, sealer, now, run_id=run_id, dedupe_prefix=dedupe_prefix)
+        for recipient in recipients
+    ]
+    if not rows:
+        return message_id, 0
+    await insert_deliveries(session, rows)
+    queued = await session.scalar(
+        select(func.count(Delivery.id)).where(Delivery.message_id == message_id)
+    )
+    return message_id, int(queued or 0)
+
+
+async def add_message(session: AsyncSession, message: Message, *, run_id: int | None = None) -> int:
+    """Write the one copy of a message its deliveries share; returns its id."""
     outbound = OutboundMessage(kind=message.kind, run_id=run_id, payload=message.to_dict())
     session.add(outbound)
     await session.flush()
-    now = utcnow()
-    rows = []
-    for recipient in recipients:
-        row = {
-            "message_id": outbound.id,
-            "run_id": run_id,
-            "platform": recipient.platform,
-            "workspace": recipient.workspace,
-            "status": DeliveryStatus.PENDING,
-            "attempts": 0,
-            "next_attempt_at": recipient.not_before or now,
-            "created_at": now,
-            "member_id": None,
-            "recipient": "",
-            "channel": recipient.channel,
-            "sealed_recipient": None,
-            "dedupe_key": None,
-        }
-        if recipient.sealed:
-            row["sealed_recipient"] = sealer.seal(
-                {
-                    "platform": recipient.platform,
-                    "workspace": recipient.workspace,
-                    "user_id": recipient.user_id,
-                }
-            )
-        else:
-            row["recipient"] = recipient.user_id
-            row["member_id"] = recipient.member_id
-            if dedupe_prefix:
-                row["dedupe_key"] = f"{dedupe_prefix}:{recipient.platform}:{recipient.user_id}"
-        rows.append(row)
+    return outbound.id
+
+
+def delivery_row(
+    message_id: int,
+    recipient: Recipient,
+    sealer: Sealer,
+    now: datetime,
+    *,
+    run_id: int | None = None,
+    dedupe_prefix: str | None = None,
+) -> dict[str, object]:
+    """The outbox row delivering ``message_id`` to ``recipient`` (for ``insert_deliveries``)."""
+    row: dict[str, object] = {
+        "message_id": message_id,
+        "run_id": run_id,
+        "platform": recipient.platform,
+        "workspace": recipient.workspace,
+        "status": DeliveryStatus.PENDING,
+        "attempts": 0,
+        "next_attempt_at": recipient.not_before or now,
+        "created_at": now,
+        "member_id": None,
+        "recipient": "",
+        "channel": recipient.channel,
+        "sealed_recipient": None,
+        "dedupe_key": None,
+    }
+    if recipient.sealed:
+        row["sealed_recipient"] = sealer.seal(
+            {
+                "platform": recipient.platform,
+                "workspace": recipient.workspace,
+                "user_id": recipient.user_id,
+            }
+        )
+    else:
+        row["recipient"] = recipient.user_id
+        row["member_id"] = recipient.member_id
+        if dedupe_prefix:
+            row["dedupe_key"] = f"{dedupe_prefix}:{recipient.platform}:{recipient.user_id}"
+    return row
+
+
+async def insert_deliveries(session: AsyncSession, rows: Sequence[dict[str, object]]) -> None:
+    """Insert outbox rows; one whose dedupe key is already queued is skipped (a restarted run)."""
     if not rows:
-        return outbound.id, 0
+        return
     insert = postgresql_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
     # One statement, executed for many rows: compiled once, however large the audience.
-    await session.execute(insert(Delivery).on_conflict_do_nothing(), rows)
-    queued = await session.scalar(
-        select(func.count(Delivery.id)).where(Delivery.message_id == outbound.id)
-    )
-    return outbound.id, int(queued or 0)
+    await session.execute(insert(Delivery).on_conflict_do_nothing(), list(rows))
 
 
 async def queue_depth(session: AsyncSession) -> dict[tuple[str, str], int]:

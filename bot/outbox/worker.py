@@ -23,8 +23,9 @@ from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import Select, and_, bindparam, func, select, update
 from sqlalchemy.exc import DBAPIError
 
 from bot.compose.text import plural
@@ -37,6 +38,7 @@ from bot.platform.contract import ChatAdapter, DeliveryError, DeliveryTarget
 from bot.sealing import Sealer, SealError
 from bot.services.digest_runs import finish_completed_runs
 from bot.services.report_counters import count_sent_deliveries
+from bot.shared_pacing import PacingUnavailable
 from bot.storage.database import Database
 from bot.storage.models import Delivery, OutboundMessage
 from bot.storage.types import utcnow
@@ -50,6 +52,9 @@ MESSAGE_CACHE_SIZE = 256
 DEFAULT_LEASE = timedelta(seconds=30)
 # How long deliveries wait after the platform refused the bot's token, before one tries again.
 PLATFORM_HOLD = timedelta(minutes=5)
+# How long a delivery waits when no send slot could be had from a shared pacer (the database
+# did not answer): nothing was sent, so the attempt is not counted.
+PACING_RETRY = timedelta(seconds=5)
 # Outcome columns written for each delivery of a batch (all present in every outcome).
 OUTCOME_COLUMNS = (
     "status",
@@ -160,31 +165,11 @@ class OutboxWorker:
             return []
         now = utcnow()
         async with self.db.transaction() as session:
-            due = or_(
-                and_(Delivery.status == DeliveryStatus.PENDING, Delivery.next_attempt_at <= now),
-                and_(Delivery.status == DeliveryStatus.SENDING, Delivery.lease_until < now),
-            )
-            statement = (
-                select(
-                    Delivery.id,
-                    Delivery.message_id,
-                    Delivery.platform,
-                    Delivery.workspace,
-                    Delivery.recipient,
-                    Delivery.sealed_recipient,
-                    Delivery.attempts,
-                    Delivery.created_at,
-                    Delivery.channel,
-                )
-                .where(Delivery.platform.in_(list(self.adapters)), due)
-                .order_by(Delivery.next_attempt_at, Delivery.id)
-                .limit(self.batch_size)
-            )
-            if run_id is not None:
-                statement = statement.where(Delivery.run_id == run_id)
-            if not self.db.is_sqlite:
-                statement = statement.with_for_update(skip_locked=True)
-            rows = [_Claimed(*row) for row in await session.execute(statement)]
+            due: list[tuple[_Claimed, datetime]] = []
+            for statement in self._due_statements(now, run_id):
+                due += [(_Claimed(*row[:-1]), row[-1]) for row in await session.execute(statement)]
+            due.sort(key=lambda claimed: (claimed[1], claimed[0].id))
+            rows = [row for row, _next_attempt in due[: self.batch_size]]
             if rows:
                 await session.execute(
                     update(Delivery)
@@ -196,6 +181,45 @@ class OutboxWorker:
                     )
                 )
         return rows
+
+    def _due_statements(self, now: datetime, run_id: int | None) -> list[Select[Any]]:
+        """The first due rows, a page (``batch_size``) per platform and per kind of due: waiting
+        and due, or in flight with an expired lease. Each reads the queue's index (status,
+        platform, next_attempt_at) in order and stops at the page; one query over every
+        platform and both kinds made SQLite sort every waiting row at each batch (336 ms a
+        batch with 100,000 waiting, 0.3 ms now)."""
+        columns = (
+            Delivery.id,
+            Delivery.message_id,
+            Delivery.platform,
+            Delivery.workspace,
+            Delivery.recipient,
+            Delivery.sealed_recipient,
+            Delivery.attempts,
+            Delivery.created_at,
+            Delivery.channel,
+            Delivery.next_attempt_at,
+        )
+        statements = []
+        for platform in self.adapters:
+            for due in (
+                and_(Delivery.status == DeliveryStatus.PENDING, Delivery.next_attempt_at <= now),
+                and_(Delivery.status == DeliveryStatus.SENDING, Delivery.lease_until < now),
+            ):
+                statement = (
+                    select(*columns)
+                    .where(Delivery.platform == platform, due)
+                    .order_by(Delivery.next_attempt_at, Delivery.id)
+                    .limit(self.batch_size)
+                )
+                if run_id is not None:
+                    # ``+ 0``: filtered as the index is read, not looked up through the run's
+                    # index, which would fetch and sort every row of the run.
+                    statement = statement.where(Delivery.run_id + 0 == run_id)
+                if not self.db.is_sqlite:
+                    statement = statement.with_for_update(skip_locked=True)
+                statements.append(statement)
+        return statements
 
     async def renew_leases(self) -> int:
         """Extend this worker's leases; returns how many rows it holds."""
@@ -270,6 +294,9 @@ class OutboxWorker:
         try:
             message = self.links.personalise(await self._message(row.message_id), row.id)
             result = await self.adapters[row.platform].send(self._target(row), message)
+        except PacingUnavailable as error:
+            log.warning("delivery %d via %s waits: %s", row.id, row.platform, error)
+            return self._unsent(row, now + PACING_RETRY, str(error)[:2000])
         except DeliveryError as error:
             if not error.platform_down:
                 return self._failed(row, error, attempts, now, stats)
@@ -383,6 +410,49 @@ class OutboxWorker:
         rows = await self.claim(run_id)
         if not rows:
             return 0
+        await self._record_when_possible(await self._send_batch(rows, stats))
+        return len(rows)
+
+    async def _drain_in_turn(
+        self,
+        stats: DrainStats,
+        run_id: int | None = None,
+        *,
+        on_progress: Callable[[DrainStats], None] | None = None,
+        stop: asyncio.Event | None = None,
+    ) -> None:
+        """Drain what is due, batch after batch. The next batch is claimed while this one
+        sends: a pause between batches is time the platform's cap allowed and the pacer cannot
+        give back (its burst makes up a few slots, not a claim's worth). The next batch's sends
+        still start only once this batch's outcomes are written, so a crash resends at most one
+        batch, as before; a batch claimed but not sent is handed back when the loop ends."""
+        rows = await self.claim(run_id)
+        while rows:
+            following = asyncio.create_task(self.claim(run_id))
+            try:
+                await self._record_when_possible(await self._send_batch(rows, stats))
+            except BaseException:
+                await self._hand_back(following)
+                raise
+            if on_progress:
+                on_progress(stats)
+            if stop is not None and stop.is_set():
+                await self._hand_back(following)
+                return
+            rows = await following
+
+    async def _hand_back(self, claim: asyncio.Task[list[_Claimed]]) -> None:
+        """Give back a claimed batch that will not be sent, due at once, attempts unchanged (its
+        leases would otherwise keep it from every worker until they expire)."""
+        try:
+            rows = await claim
+            if rows:
+                await self._record([self._unsent(row, utcnow(), None) for row in rows])
+        except Exception:
+            log.exception("handing back unsent deliveries failed; their leases will expire")
+
+    async def _send_batch(self, rows: list[_Claimed], stats: DrainStats) -> list[dict[str, object]]:
+        """Send a claimed batch; returns each row's outcome, to be written together."""
         # One conversation's messages go out in order; different conversations in parallel.
         conversations: dict[tuple[str, ...], list[_Claimed]] = {}
         for row in rows:
@@ -401,8 +471,7 @@ class OutboxWorker:
                     outcomes.append(await self._deliver(row, stats))
 
         await asyncio.gather(*(in_order(c) for c in conversations.values()))
-        await self._record_when_possible(outcomes)
-        return len(rows)
+        return outcomes
 
     async def _record_when_possible(self, outcomes: list[dict[str, object]]) -> None:
         """Write a batch's outcomes, waiting out a database that went away (a restart, a
@@ -457,10 +526,7 @@ class OutboxWorker:
         stats = DrainStats()
         async with self.leases_kept_alive():
             while True:
-                if await self.drain_batch(stats, run_id):
-                    if on_progress:
-                        on_progress(stats)
-                    continue
+                await self._drain_in_turn(stats, run_id, on_progress=on_progress)
                 if not wait_for_retries:
                     return stats
                 next_due = await self._next_due(run_id)
@@ -477,7 +543,7 @@ class OutboxWorker:
                 Delivery.status.in_((DeliveryStatus.PENDING, DeliveryStatus.SENDING)),
             )
             if run_id is not None:
-                statement = statement.where(Delivery.run_id == run_id)
+                statement = statement.where(Delivery.run_id + 0 == run_id)  # as in claim
             rows = (
                 await session.execute(statement.order_by(Delivery.next_attempt_at).limit(500))
             ).all()
@@ -527,9 +593,9 @@ class OutboxWorker:
             async with self.leases_kept_alive():
                 while not stop.is_set():
                     try:
-                        while await self.drain_batch(DrainStats()):
-                            if stop.is_set():
-                                return
+                        await self._drain_in_turn(DrainStats(), stop=stop)
+                        if stop.is_set():
+                            return
                     except Exception:
                         log.exception("delivery worker failed; retrying in %.0fs", poll_interval)
                     self._wake.clear()

@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import insert, or_, select, text
+from sqlalchemy import String, and_, case, cast, insert, literal, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import ContentStatus, DeliveryStatus
 from bot.messages import Message, parse_subject
 from bot.outbox.queue import Recipient
 from bot.storage.models import ContentItem, ContentReceipt, Delivery
+from bot.storage.types import UTCDateTime, utcnow
 
 # pg_advisory_xact_lock key ("content" in ASCII): content runs choose items one at a time.
 RECEIPTS_LOCK_ID = 0x636F6E74656E74
@@ -83,16 +84,36 @@ async def items_received(
 
 
 async def record_receipts(session: AsyncSession, message_id: int, item_ids: Sequence[int]) -> int:
-    """Write a receipt per item for each delivery of outbound message ``message_id``."""
-    if not item_ids:
+    """Write a receipt per item for each delivery of outbound message ``message_id``, in the
+    database (INSERT ... SELECT): a message to 100,000 people loads none of its deliveries."""
+    items = list(dict.fromkeys(item_ids))
+    if not items:
         return 0
-    deliveries = await session.scalars(select(Delivery).where(Delivery.message_id == message_id))
-    rows = [
-        {"delivery_id": delivery.id, "content_item_id": item_id, "target": target}
-        for delivery in deliveries
-        if (target := delivery_target(delivery)) is not None
-        for item_id in dict.fromkeys(item_ids)
-    ]
-    if rows:
-        await session.execute(insert(ContentReceipt), rows)
-    return len(rows)
+    channel_target = (
+        literal("channel:")
+        + Delivery.platform
+        + literal(":")
+        + Delivery.workspace
+        + literal(":")
+        + Delivery.recipient
+    )
+    target = case(
+        (
+            and_(Delivery.channel.is_(False), Delivery.member_id.is_not(None)),
+            literal("member:") + cast(Delivery.member_id, String),
+        ),
+        else_=channel_target,
+    )
+    written = 0
+    now = utcnow()
+    for item_id in items:
+        rows = select(Delivery.id, literal(item_id), target, literal(now, UTCDateTime())).where(
+            Delivery.message_id == message_id, Delivery.sealed_recipient.is_(None)
+        )
+        result = await session.execute(
+            insert(ContentReceipt).from_select(
+                ["delivery_id", "content_item_id", "target", "created_at"], rows
+            )
+        )
+        written += max(result.rowcount or 0, 0)
+    return written

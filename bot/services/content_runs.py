@@ -8,6 +8,7 @@ who wants items sent again says so (``include_sent``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
@@ -29,6 +30,9 @@ from bot.services.content_receipts import (
 )
 from bot.storage.models import Digest
 
+# What one message is composed for: the items a reader had already, and their language.
+HistoryKey = tuple[frozenset[int], str]
+
 
 @dataclass(frozen=True)
 class ContentSelection:
@@ -42,6 +46,82 @@ class ContentSelection:
         return list(dict.fromkeys(ids))
 
 
+class ContentChooser:
+    """Which message each reader of a content run gets, page after page of readers: one message
+    per history and language, composed the first time a reader with that history and language
+    comes up. Only the messages are kept, never the readers, so a run to 100,000 people holds
+    a page of them at a time.
+
+    The first page takes the receipts lock (``hold_receipts``); the caller records the
+    receipts with the deliveries, in this transaction."""
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        digest: Digest,
+        run_id: int,
+        now: datetime,
+        composer: Composer | None,
+        *,
+        include_sent: bool = False,
+    ) -> None:
+        self.session = session
+        self.digest = digest
+        self.run_id = run_id
+        self.now = now
+        self.compose = cast(ContentComposer, composer or newest_content)
+        self.include_sent = include_sent
+        self.composed: dict[HistoryKey, Message | str] = {}
+        self.had_all = 0  # readers who had every item already and get nothing
+        self._held = False
+
+    async def choose(self, targets: Sequence[Recipient]) -> list[tuple[HistoryKey, Message | None]]:
+        """For each target, in order: its history key and its message (None: nothing new)."""
+        if not self._held:
+            await hold_receipts(self.session)
+            self._held = True
+        had = (
+            {}
+            if self.include_sent
+            else await items_received(
+                self.session, (receipt_target(t) for t in targets), deliverable_at=self.now
+            )
+        )
+        chosen: list[tuple[HistoryKey, Message | None]] = []
+        for target in targets:
+            exclude = frozenset(had.get(receipt_target(target), ()))
+            key = (exclude, normalize_locale(target.locale) or "")
+            if key not in self.composed:
+                with speaking(key[1] or None):
+                    composed = await self.compose(
+                        self.session, self.digest, self.run_id, None, self.now, exclude=exclude
+                    )
+                self.composed[key] = composed if isinstance(composed, str) else composed[0]
+            message = self.composed[key]
+            if isinstance(message, str):
+                self.had_all += 1
+                chosen.append((key, None))
+            else:
+                chosen.append((key, message))
+        return chosen
+
+    @property
+    def reason(self) -> str:
+        """Why nothing was sent, when every composition came back empty."""
+        return next((m for m in self.composed.values() if isinstance(m, str)), "")
+
+    def note(self, content_ids: Sequence[int]) -> str:
+        note = plural(len(content_ids), "item")
+        selections = len({exclude for exclude, _ in self.composed})
+        if selections > 1:
+            note += f" in {selections} selections (by what each recipient had already)"
+        if self.include_sent:
+            note += ", items already sent included"
+        if self.had_all:
+            note += f"; {plural(self.had_all, 'recipient')} had every item already and got nothing"
+        return note
+
+
 async def select_content(
     session: AsyncSession,
     digest: Digest,
@@ -52,41 +132,19 @@ async def select_content(
     *,
     include_sent: bool = False,
 ) -> ContentSelection | str:
-    """The messages for ``targets``, or why there is nothing to send. The caller records the
-    receipts with the deliveries, in this transaction, which holds the receipts lock."""
-    await hold_receipts(session)
-    compose = cast(ContentComposer, composer or newest_content)
-    had = (
-        {}
-        if include_sent
-        else await items_received(session, (receipt_target(t) for t in targets), deliverable_at=now)
-    )
-    # One message per history and language: what each had already, in the words they read.
-    by_history: dict[tuple[frozenset[int], str], list[Recipient]] = {}
-    for target in targets:
-        key = frozenset(had.get(receipt_target(target), ()))
-        by_history.setdefault((key, normalize_locale(target.locale) or ""), []).append(target)
-    batches: list[tuple[Message, list[Recipient]]] = []
-    reason, had_all = "", 0
-    for (exclude, locale), group in by_history.items():
-        with speaking(locale or None):
-            composed = await compose(session, digest, run_id, None, now, exclude=exclude)
-        if isinstance(composed, str):
-            reason, had_all = composed, had_all + len(group)
-            continue
-        batches.append((composed[0], group))
-    if not batches:
-        return reason
+    """The messages for ``targets`` (a few: a shared channel), or why there is nothing to send.
+    The caller records the receipts with the deliveries, in this transaction, which holds the
+    receipts lock."""
+    chooser = ContentChooser(session, digest, run_id, now, composer, include_sent=include_sent)
+    by_key: dict[HistoryKey, tuple[Message, list[Recipient]]] = {}
+    for target, (key, message) in zip(targets, await chooser.choose(targets), strict=True):
+        if message is not None:
+            by_key.setdefault(key, (message, []))[1].append(target)
+    if not by_key:
+        return chooser.reason
+    batches = list(by_key.values())
     selection = ContentSelection(batches, "")
-    note = plural(len(selection.content_ids), "item")
-    selections = len({exclude for exclude, _ in by_history})
-    if selections > 1:
-        note += f" in {selections} selections (by what each recipient had already)"
-    if include_sent:
-        note += ", items already sent included"
-    if had_all:
-        note += f"; {plural(had_all, 'recipient')} had every item already and got nothing"
-    return ContentSelection(batches, note)
+    return ContentSelection(batches, chooser.note(selection.content_ids))
 
 
 async def newest_content(

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import ChannelRef
@@ -20,7 +21,14 @@ from bot.services.objectives import get_objective
 from bot.services.permissions import Acting, actor_id, require_role
 from bot.services.report_counters import recount
 from bot.services.rollups import parse_period
-from bot.storage.models import Delivery, Digest, DigestRun, Member, OutboundMessage
+from bot.storage.models import (
+    Delivery,
+    Digest,
+    DigestRun,
+    Member,
+    MemberIdentity,
+    OutboundMessage,
+)
 from bot.storage.types import utcnow
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,99}$")
@@ -346,17 +354,82 @@ async def list_digests(session: AsyncSession) -> list[Digest]:
     return list(await session.scalars(select(Digest).order_by(Digest.name)))
 
 
-async def audience_members(session: AsyncSession, digest: Digest) -> list[Member]:
-    """The members a digest goes to by DM (none when it is posted in a channel); people who
-    left the company are not among them."""
+@dataclass(frozen=True)
+class Reader:
+    """A member of a digest's audience, with only what a run needs: their choices and where
+    they get direct messages (their first platform identity; none: they cannot be reached)."""
+
+    id: int
+    timezone: str
+    muted_kinds: list[str] | None
+    cadence: str
+    quiet_hours: str | None
+    locale: str | None
+    platform: str | None
+    workspace: str
+    user_id: str
+
+
+AUDIENCE_PAGE = 2_000
+
+
+async def audience_pages(
+    session: AsyncSession, digest: Digest, page_size: int | None = None
+) -> AsyncIterator[list[Reader]]:
+    """The members a digest goes to by DM (none when it is posted in a channel), in pages of
+    ``page_size`` by id: a run over 100,000 people never holds them all. People who left the
+    company are not among them."""
     audience = parse_audience(digest.audience)
     if audience.channel:
-        return []
-    statement = select(Member).where(Member.left_at.is_(None)).order_by(Member.id)
+        return
+    size = page_size or AUDIENCE_PAGE
+    first_identity = (
+        select(func.min(MemberIdentity.id))
+        .where(MemberIdentity.member_id == Member.id)
+        .correlate(Member)
+        .scalar_subquery()
+    )
+    statement = (
+        select(
+            Member.id,
+            Member.timezone,
+            Member.muted_kinds,
+            Member.cadence,
+            Member.quiet_hours,
+            Member.locale,
+            MemberIdentity.platform,
+            MemberIdentity.workspace,
+            MemberIdentity.user_id,
+        )
+        .outerjoin(MemberIdentity, MemberIdentity.id == first_identity)
+        .where(Member.left_at.is_(None))
+        .order_by(Member.id)
+        .limit(size)
+    )
     if audience.team:
         team = await get_team(session, audience.team)
         statement = statement.where(Member.team_id == team.id)
-    members = list(await session.scalars(statement))
     if digest.kind == DigestKind.ROLLUP:
-        members = [m for m in members if m.role in (Role.MANAGER, Role.ADMIN)]
-    return members
+        statement = statement.where(Member.role.in_((Role.MANAGER, Role.ADMIN)))
+    after = 0
+    while True:
+        rows = (await session.execute(statement.where(Member.id > after))).all()
+        if not rows:
+            return
+        yield [
+            Reader(
+                id=row.id,
+                timezone=row.timezone or "UTC",
+                muted_kinds=row.muted_kinds,
+                cadence=row.cadence,
+                quiet_hours=row.quiet_hours,
+                locale=row.locale,
+                platform=row.platform,
+                workspace=row.workspace or "",
+                user_id=row.user_id or "",
+            )
+            for row in rows
+        ]
+        if len(rows) < size:
+            return
+        after = rows[-1].id

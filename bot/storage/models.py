@@ -592,6 +592,18 @@ class AdapterRecord(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 
+class PacingSlot(Base):
+    """One shared rate limit (a Slack workspace, a Teams tenant): the theoretical time of its next
+    free send slot, in seconds since the epoch by the database's clock. Instances sharing a
+    PostgreSQL database take blocks of slots from it (bot/shared_pacing.py), so together they keep
+    the platform's cap; a single SQLite instance paces in memory and never writes here."""
+
+    __tablename__ = "pacing_slots"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    next_slot: Mapped[float] = mapped_column(Float(precision=53))
+
+
 class ConsoleLink(Base):
     """A one-time sign-in link for the web console: stored as a hash, valid minutes, used once."""
 
