@@ -277,7 +277,7 @@ async def test_the_migration_counts_an_existing_database_as_the_writes_did(
         )
     assert await migrate.current_revision(app.db) == "0015"
     await migrate.upgrade(app.db)
-    assert await migrate.current_revision(app.db) == "0016"
+    assert await migrate.current_revision(app.db) == migrate.head_revision()
     assert await kept(app) == written
 
 
