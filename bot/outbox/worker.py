@@ -37,6 +37,7 @@ from bot.outbox.admin import describe_held, held_deliveries
 from bot.platform.contract import ChatAdapter, DeliveryError, DeliveryTarget
 from bot.sealing import Sealer, SealError
 from bot.services.digest_runs import finish_completed_runs
+from bot.services.report_counters import count_sent_deliveries
 from bot.shared_pacing import PacingUnavailable
 from bot.storage.database import Database
 from bot.storage.models import Delivery, OutboundMessage
@@ -507,7 +508,9 @@ class OutboxWorker:
             )
         )
         parameters = [{f"b_{key}": value for key, value in row.items()} for row in outcomes]
+        sent = [row["id"] for row in outcomes if row.get("status") == DeliveryStatus.SENT]
         async with self.db.transaction() as session:
+            await count_sent_deliveries(session, self.owner, sent)  # type: ignore[arg-type]
             await session.execute(statement, parameters)
             await finish_completed_runs(session)
 

@@ -14,6 +14,7 @@ from bot.errors import Conflict, InvalidInput, NotFound, concerning
 from bot.i18n import N_, _
 from bot.services.objectives import get_objective
 from bot.services.permissions import Acting, actor_id, require_role
+from bot.services.report_counters import recount
 from bot.storage.models import ContentItem
 from bot.storage.types import utcnow
 
@@ -273,9 +274,13 @@ async def edit_content(
     if share_texts is not None:
         item.share_texts = validate_share_texts(share_texts)
     if objective_key is not None:
+        before = item.objective_id
         item.objective_id = (
             (await get_objective(session, objective_key)).id if objective_key else None
         )
+        if item.objective_id != before:
+            await session.flush()
+            await recount(session, {o for o in (before, item.objective_id) if o is not None})
     if topics is not None:
         item.topics = [topic.strip().lower() for topic in topics if topic.strip()]
     if expires_at is not None:

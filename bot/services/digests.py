@@ -19,6 +19,7 @@ from bot.local_cron import LocalCronTrigger
 from bot.services.members import get_team, validate_platform, validate_timezone
 from bot.services.objectives import get_objective
 from bot.services.permissions import Acting, actor_id, require_role
+from bot.services.report_counters import recount
 from bot.services.rollups import parse_period
 from bot.storage.models import (
     Delivery,
@@ -321,6 +322,8 @@ async def delete_digest(session: AsyncSession, actor: Acting, name: str) -> str:
     await session.execute(delete(DigestRun).where(DigestRun.digest_id == digest.id))
     await session.delete(digest)
     await session.flush()
+    # Its runs' deliveries no longer count for any objective: the report's people are recounted.
+    await recount(session, None)
     return digest.name
 
 

@@ -18,6 +18,7 @@ from bot.emoji_names import reaction_name
 from bot.errors import InvalidInput, NotFound
 from bot.i18n import _
 from bot.messages import parse_subject
+from bot.services.report_counters import count_click, count_feedback, uncount_feedback
 from bot.storage.models import (
     ContentItem,
     Delivery,
@@ -84,6 +85,7 @@ async def record_feedback(
                 _("A comment can have at most {limit} characters.").format(limit=MAX_COMMENT)
             )
     await _require_subject(session, subject_type, subject_id)
+    now = utcnow()
     inserted = await insert_ignore(
         session,
         Feedback.__table__,
@@ -96,11 +98,13 @@ async def record_feedback(
             "comment": comment if kind == FeedbackKind.COMMENT else None,
             "delivery_id": delivery_id,
             "platform": platform,
-            "created_at": utcnow(),
+            "created_at": now,
         },
     )
+    if inserted:
+        await count_feedback(session, subject_type, subject_id, member.id, kind, now)
     if inserted and kind in OPPOSITES:
-        await session.execute(
+        removed = await session.execute(
             delete(Feedback).where(
                 Feedback.member_id == member.id,
                 Feedback.subject_type == subject_type,
@@ -108,6 +112,8 @@ async def record_feedback(
                 Feedback.kind == OPPOSITES[kind],
             )
         )
+        if removed.rowcount:
+            await uncount_feedback(session, subject_type, subject_id, member.id, OPPOSITES[kind])
     return inserted
 
 
@@ -199,6 +205,7 @@ async def record_share_click(
     member = await session.get(Member, delivery.member_id) if personal and delivery else None
     counted = False
     if subject_type == SubjectType.CONTENT and await session.get(ContentItem, subject_id):
+        now = utcnow()
         counted = await insert_ignore(
             session,
             ShareClick.__table__,
@@ -208,9 +215,11 @@ async def record_share_click(
                 "network": network[:30],
                 "platform": platform,
                 "visitor": f"member:{member.id}" if member else passer_by,
-                "created_at": utcnow(),
+                "created_at": now,
             },
         )
+        if counted:
+            await count_click(session, subject_id, now)
     if member is None or delivery is None:
         return ShareClickOutcome(platform, counted, shared=False)
     try:

@@ -19,12 +19,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain import DeliveryStatus, SuggestionStatus
+from bot.domain import SuggestionStatus
 from bot.services.kpi_readings import day_start, reading_on, readings_between
+from bot.services.report_counters import sent_by_run
 from bot.storage.models import (
     ContentItem,
-    Delivery,
-    DigestRun,
     Suggestion,
     SuggestionResponse,
     VoiceItem,
@@ -160,27 +159,16 @@ async def _content_sent(
     )
     if not item_objective:
         return
-    sent = dict(
-        (
-            await session.execute(
-                select(Delivery.run_id, func.count(Delivery.id))
-                .join(DigestRun, DigestRun.id == Delivery.run_id)
-                .where(
-                    Delivery.status == DeliveryStatus.SENT,
-                    DigestRun.started_at >= since,
-                    DigestRun.started_at <= until,
-                )
-                .group_by(Delivery.run_id)
-            )
-        ).all()
-    )
-    runs = await session.execute(
-        select(DigestRun.id, DigestRun.started_at, DigestRun.content_ids).where(
-            DigestRun.id.in_(list(sent))
+    # Sent deliveries per run are counted as they are recorded (report_counters.py).
+    runs = [
+        (run_id, started_at, content_ids, sent)
+        for run_id, started_at, content_ids, sent in await sent_by_run(
+            session, since, until, until_inclusive=True
         )
-    )
+        if sent
+    ]
     by_day: dict[tuple[int, datetime], list[int]] = defaultdict(lambda: [0, 0])
-    for run_id, started_at, content_ids in runs:
+    for _run_id, started_at, content_ids, sent in runs:
         counts: dict[int, int] = defaultdict(int)
         for item_id in content_ids or ():
             if item_id in item_objective:
@@ -188,7 +176,7 @@ async def _content_sent(
         for objective_id, items in counts.items():
             totals = by_day[(objective_id, day_start(started_at))]
             totals[0] += items
-            totals[1] += sent[run_id]
+            totals[1] += sent
     for (objective_id, day), (items, messages) in sorted(by_day.items(), key=lambda kv: kv[0][1]):
         timelines[objective_id].content_sent.append(ContentSent(day, items, messages))
 

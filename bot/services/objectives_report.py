@@ -22,11 +22,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import (
-    DeliveryStatus,
     FeedbackKind,
     KpiDirection,
     Role,
-    SubjectType,
     SuggestionStatus,
 )
 from bot.i18n import N_
@@ -35,16 +33,20 @@ from bot.services.escalation import DEFAULT_AFTER
 from bot.services.objective_timeline import ObjectiveTimeline, build_timelines
 from bot.services.permissions import OPERATOR, Acting, require_role
 from bot.services.promise_figures import PromiseFigures, promise_figures
+from bot.services.report_counters import (
+    CLICKS,
+    REACHED,
+    SHARED,
+    events_in,
+    people_in,
+    sent_by_run,
+)
 from bot.services.rollups import OTHER, build_rollup
 from bot.services.theme_watch import ThemeWatch, watch_themes
 from bot.storage.models import (
     ContentItem,
-    Delivery,
-    DigestRun,
-    Feedback,
     Member,
     Objective,
-    ShareClick,
     VoiceItem,
 )
 from bot.storage.types import utcnow
@@ -283,6 +285,9 @@ async def _kpis(
 async def _content(
     session: AsyncSession, rows: dict[int, ObjectiveFigures], since: datetime, until: datetime
 ) -> None:
+    """What the content did for each objective, from the counts kept as it happened
+    (bot/services/report_counters.py): the window's runs with their sent deliveries, the people
+    reached and answering by their latest time, shares and clicks by day."""
     item_objective = dict(
         (
             await session.execute(
@@ -292,78 +297,27 @@ async def _content(
             )
         ).all()
     )
-    runs = (
-        await session.execute(
-            select(DigestRun.id, DigestRun.content_ids).where(
-                DigestRun.started_at >= since, DigestRun.started_at < until
-            )
-        )
-    ).all()
-    # One pass over the period's sent deliveries gives both the messages per run and the people
-    # each run reached; the run ids stay in the database (a period may hold thousands of runs).
-    period_runs = select(DigestRun.id).where(
-        DigestRun.started_at >= since, DigestRun.started_at < until
-    )
-    sent: dict[int, int] = {}
-    reached_by_run: dict[int, set[int]] = {}
-    for run_id, member_id in await session.execute(
-        select(Delivery.run_id, Delivery.member_id).where(
-            Delivery.status == DeliveryStatus.SENT, Delivery.run_id.in_(period_runs)
-        )
-    ):
-        sent[run_id] = sent.get(run_id, 0) + 1
-        if member_id is not None:
-            reached_by_run.setdefault(run_id, set()).add(member_id)
     items: dict[int, set[int]] = {}
-    reached: dict[int, set[int]] = {}
-    for run_id, content_ids in runs:
+    runs_of: dict[int, list[int]] = {}
+    for run_id, _started_at, content_ids, sent in await sent_by_run(session, since, until):
         objectives_in_run = {item_objective[i] for i in content_ids or () if i in item_objective}
         for objective_id in objectives_in_run:
             if objective_id not in rows:
                 continue
-            rows[objective_id].messages_sent += sent.get(run_id, 0)
-            reached.setdefault(objective_id, set()).update(reached_by_run.get(run_id, ()))
+            rows[objective_id].messages_sent += sent
+            runs_of.setdefault(objective_id, []).append(run_id)
             items.setdefault(objective_id, set()).update(
                 i for i in content_ids if item_objective.get(i) == objective_id
             )
+    people = await people_in(session, since, until, runs_of)
+    events = await events_in(session, since, until)
     for objective_id, row in rows.items():
         row.items_sent = len(items.get(objective_id, ()))
-        row.reached = len(reached.get(objective_id, ()))
-    feedback = await session.execute(
-        select(
-            ContentItem.objective_id,
-            Feedback.kind,
-            func.count(func.distinct(Feedback.member_id)),
-            func.count(Feedback.id),
-        )
-        .join(ContentItem, ContentItem.id == Feedback.subject_id)
-        .where(
-            Feedback.subject_type == SubjectType.CONTENT,
-            Feedback.created_at >= since,
-            Feedback.created_at < until,
-            ContentItem.objective_id.is_not(None),
-        )
-        .group_by(ContentItem.objective_id, Feedback.kind)
-    )
-    for objective_id, kind, people, count in feedback:
-        row = rows.get(objective_id)
-        if row is None:
-            continue
-        if kind == FeedbackKind.USEFUL:
-            row.found_useful = people
-        elif kind == FeedbackKind.NOT_RELEVANT:
-            row.not_relevant = people
-        elif kind == FeedbackKind.SHARED:
-            row.shares = count
-    clicks = await session.execute(
-        select(ContentItem.objective_id, func.count(ShareClick.id))
-        .join(ContentItem, ContentItem.id == ShareClick.content_id)
-        .where(ShareClick.created_at >= since, ShareClick.created_at < until)
-        .group_by(ContentItem.objective_id)
-    )
-    for objective_id, count in clicks:
-        if objective_id in rows:
-            rows[objective_id].clicks = count
+        row.reached = people.get((objective_id, REACHED), 0)
+        row.found_useful = people.get((objective_id, FeedbackKind.USEFUL.value), 0)
+        row.not_relevant = people.get((objective_id, FeedbackKind.NOT_RELEVANT.value), 0)
+        row.shares = events.get((objective_id, SHARED), 0)
+        row.clicks = events.get((objective_id, CLICKS), 0)
 
 
 async def _voice(
@@ -396,7 +350,9 @@ async def _suggestions(
     objectives: list[Objective],
     period: timedelta,
 ) -> SuggestionFigures | None:
-    rollup = await build_rollup(session, OPERATOR, sealer, by="objective", period=period)
+    rollup = await build_rollup(
+        session, OPERATOR, sealer, by="objective", period=period, lists=False
+    )
     by_key = {row.key: row for row in rollup.rows}
     key_to_id = {o.key: o.id for o in objectives}
     for key, objective_id in key_to_id.items():

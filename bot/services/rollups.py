@@ -195,8 +195,11 @@ async def build_rollup(
     by: str = "objective",
     period: timedelta | None = None,
     scrub: Scrub | None = None,
+    lists: bool = True,
 ) -> Rollup:
-    """``scrub`` masks personal data in customers' quotes; without it, evidence shows counts."""
+    """``scrub`` masks personal data in customers' quotes; without it, evidence shows counts.
+    ``lists=False`` leaves out the ideas shown by name (oldest waiting, most voted, most
+    evidence) for callers that read only the rows' figures (the objectives report)."""
     require_role(viewer, (Role.MANAGER,), N_("see suggestion rollups"))
     if by not in DIMENSIONS:
         raise InvalidInput(
@@ -291,6 +294,10 @@ async def build_rollup(
         total.answer_delays += row.answer_delays
     await _count_contributors(session, sealer, joined, group, filters, by, rows, total)
 
+    if not lists:
+        if by == "objective":
+            await _add_objective_titles(session, rows)
+        return Rollup(by, since, now, scope, _ordered(rows, by), total, [], [], previous_total)
     oldest = list(
         await session.scalars(
             select(Suggestion)
@@ -322,14 +329,28 @@ async def build_rollup(
     evidence = await evidence_summaries(session, [*oldest, *weighed], scrub)
     if by == "objective":
         await _add_objective_titles(session, rows)
+    return Rollup(
+        by,
+        since,
+        now,
+        scope,
+        _ordered(rows, by),
+        total,
+        oldest,
+        top,
+        previous_total,
+        weighed,
+        evidence,
+    )
+
+
+def _ordered(rows: dict[str, RollupRow], by: str) -> list[RollupRow]:
+    """Groups of fewer than 5 people merged, largest first (statuses in their own order)."""
     kept = merge_small_groups(rows)
-    ordered = sorted(kept, key=lambda r: (r.key == OTHER, -r.total, r.key))
     if by == "status":
         order = [s.value for s in SuggestionStatus]
-        ordered = sorted(kept, key=lambda r: order.index(r.key) if r.key in order else 99)
-    return Rollup(
-        by, since, now, scope, ordered, total, oldest, top, previous_total, weighed, evidence
-    )
+        return sorted(kept, key=lambda r: order.index(r.key) if r.key in order else 99)
+    return sorted(kept, key=lambda r: (r.key == OTHER, -r.total, r.key))
 
 
 async def _add_objective_titles(session: AsyncSession, rows: dict[str, RollupRow]) -> None:

@@ -632,3 +632,53 @@ class ConsoleSession(Base):
     # server says what happened, never the address (a ?notice= could be written by anyone).
     notice: Mapped[str | None] = mapped_column(Text)
     notice_refused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sql_false())
+
+
+# Report counters (bot/services/report_counters.py): kept by the write paths in the same
+# transaction as the rows they count, so the objectives report reads counts, not every row.
+
+
+class ReportRunCount(Base):
+    """Sent deliveries of one digest run, counted as each is recorded sent."""
+
+    __tablename__ = "report_run_counts"
+
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("digest_runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    sent: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ReportObjectivePerson(Base):
+    """The last time one member was reached by an objective's content (``mark`` "reached": the
+    start of the latest digest run that sent it to them) or said it was useful or not relevant.
+    A report over the period up to now counts the people whose mark is in it: distinct people
+    without reading every delivery or answer. Content feedback is named, never anonymous."""
+
+    __tablename__ = "report_objective_people"
+    __table_args__ = (
+        Index("ix_report_objective_people_recent", "objective_id", "mark", "last_at"),
+    )
+
+    objective_id: Mapped[int] = mapped_column(
+        ForeignKey("objectives.id", ondelete="CASCADE"), primary_key=True
+    )
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    mark: Mapped[str] = mapped_column(String(20), primary_key=True)
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ReportObjectiveDay(Base):
+    """Per objective and UTC day, how many of a kind of event its content had ("shared"
+    answers, "clicks" through tracked share links)."""
+
+    __tablename__ = "report_objective_days"
+
+    objective_id: Mapped[int] = mapped_column(
+        ForeignKey("objectives.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)

@@ -24,6 +24,7 @@ from bot.services.member_import import import_members
 from bot.services.members import add_member, find_member, get_member
 from bot.services.objectives import add_objective, find_objective, get_objective
 from bot.services.permissions import OPERATOR
+from bot.services.report_counters import recount
 from bot.services.suggestion_evidence import EvidenceMatcher, find_evidence
 from bot.services.suggestions import answer_suggestion, file_suggestion, vote
 from bot.services.voice import store_voice_item
@@ -341,3 +342,5 @@ async def _last_weeks_digest(session: AsyncSession, sealer: Sealer, now: datetim
         .where(Feedback.created_at > sent_at)
         .values(created_at=sent_at + timedelta(hours=1))
     )
+    # The history was written back-dated and in bulk: the report's counts are taken from it.
+    await recount(session, None)

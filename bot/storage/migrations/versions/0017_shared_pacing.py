@@ -1,7 +1,7 @@
 """shared pacing: one row per shared rate limit, so several instances keep one cap
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0016
 Create Date: 2026-12-07 02:30:00
 
 Two instances on one PostgreSQL database each paced Slack's workspace cap (and Teams' tenant
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0017"
-down_revision: str | None = "0015"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
