@@ -968,10 +968,15 @@ def method_notes(seconds: float, warmup: float, clients: int) -> list[str]:
         "the bot renders its Vote button) from a member's personal chat, with a Bot Framework "
         "JWT that botbuilder verifies for real against a loopback identity provider "
         "(tests/botframework_identity.py), in ours and in the floor. Teams waits for an "
-        "invoke's answer, so ours answers once the vote is written and its reply sent through "
-        "the fake Connector (tests/teams_fake.py, Adaptive Card schema check off: it costs "
-        "~40 ms a card in the benchmark's own process). The floor is botbuilder's CloudAdapter "
-        "with an ActivityHandler whose on_invoke_activity returns InvokeResponse(200).",
+        "invoke's answer (it carries the updated card, or a short text): ours writes the press "
+        "to the durable inbox, reads what the vote will show (EventRouter.preview_vote: the "
+        "member, the idea, whether their vote is there; here 'Done.', as the pressed board is "
+        "not one of the bot's deliveries) and answers; the inbox's worker then writes the vote "
+        "and sends its reply through the fake Connector (tests/teams_fake.py, Adaptive Card "
+        "schema check off: it costs ~40 ms a card in the benchmark's own process). A press "
+        "whose outcome needs the write (a first contact, a closed idea, a form) still waits "
+        "for it. The floor is botbuilder's CloudAdapter with an ActivityHandler whose "
+        "on_invoke_activity returns InvokeResponse(200).",
     ]
 
 
@@ -1000,12 +1005,19 @@ FINDINGS = [
     "back; while acks keep the loop busy, each round trip waits for a turn of the loop. "
     "Handling several inbox events per transaction is the next step (issue 18).",
     "Teams: botbuilder's CloudAdapter builds a Connector client and a user-token client for "
-    "every activity (msrest configuration, retry policy: most of the floor's own cost). The "
-    "adapter keeps the bot's outbound credentials per app, scope and authority "
-    "(adapters/teams/adapter.py, _KeptCredentials); the 'token requests a reply' figure shows "
-    "it. Invokes, which Teams waits on for the updated card, are still handled in the request: "
-    "what remains over the floor is the database, a conversation-reference read for the "
-    "clicked card and the vote's transaction, inside the request Teams waits on.",
+    "every activity (msrest configuration, retry policy: most of the floor's own cost, and "
+    "about a sixth of ours in a py-spy profile under this load). The adapter keeps the bot's "
+    "outbound credentials per app, scope and authority, and since issue 18 one Connector "
+    "client per app and service URL and one user-token client per app (adapters/teams/auth.py); "
+    "the 'token requests a reply' figure shows the credentials kept. Until issue 18 an invoke "
+    "was answered only once the inbox's worker had written the vote and sent its reply (p50 "
+    "~2.2 s at 0.26-0.33 of the floor): each press waited for the writes queued before it on "
+    "SQLite's one writer. Now a Vote press is answered from a read (a deferred BEGIN outside "
+    "the writer queue, Database.reading) as soon as it is in the inbox; the write follows, so "
+    "'last vote written after the load' is work waiting in the inbox, as for Slack. A press "
+    "the write finds a repeat or refuses (another instance counted it, the idea was closed "
+    "meanwhile) is told so in the chat, and a pressed idea card is replaced through the "
+    "Connector with the card the write left.",
 ]
 
 

@@ -25,6 +25,7 @@ from bot.chat.help import help_message
 from bot.chat.home import home_message
 from bot.chat.interactions import ACTIONS, FORMS, reaction
 from bot.chat.parsing import split_command
+from bot.chat.vote_preview import VotePreview, preview_vote
 from bot.config import ChannelRef
 from bot.errors import DomainError, InvalidInput
 from bot.events import (
@@ -158,6 +159,13 @@ class EventRouter:
         if reply.complete is not None:
             reply = await self._complete(reply)
         return reply
+
+    async def preview_vote(
+        self, event: ActionInvoked, *, pending: bool = False
+    ) -> VotePreview | None:
+        """What a Vote press will show once written, read without writing (``vote_preview``):
+        for a platform that answers the press before the inbox's worker writes it."""
+        return await preview_vote(self.db, event, extensions=self.extensions, pending=pending)
 
     async def _complete(self, reply: Reply) -> Reply:
         """Finish a reply outside any transaction (it may wait on the network)."""
