@@ -57,6 +57,7 @@ log = logging.getLogger(__name__)
 
 # Fewer than the database pool holds (5 + 10), leaving connections for the outbox and the web.
 CONCURRENT_EVENTS = 8
+CONCURRENT_PREVIEWS = 4
 
 UNEXPECTED = L_(
     "Something went wrong on our side; it has been logged. Please try again in a minute."
@@ -91,6 +92,9 @@ class EventRouter:
         # Events wait here for a turn rather than for a pooled connection, which gives up after
         # 30 s: under a burst, work acknowledged to the platform is queued, not lost.
         self._turns = asyncio.Semaphore(CONCURRENT_EVENTS)
+        # Previews read on connections of the same pool: a burst of presses must not take
+        # the connections the events' writes need.
+        self._previews = asyncio.Semaphore(CONCURRENT_PREVIEWS)
 
     async def handle(self, event: Event, receipt: Receipt | None = None) -> Reply:
         """Handle one event in one transaction. With an inbox ``receipt``, the inbox item is
@@ -165,7 +169,8 @@ class EventRouter:
     ) -> VotePreview | None:
         """What a Vote press will show once written, read without writing (``vote_preview``):
         for a platform that answers the press before the inbox's worker writes it."""
-        return await preview_vote(self.db, event, extensions=self.extensions, pending=pending)
+        async with self._previews:
+            return await preview_vote(self.db, event, extensions=self.extensions, pending=pending)
 
     async def _complete(self, reply: Reply) -> Reply:
         """Finish a reply outside any transaction (it may wait on the network)."""

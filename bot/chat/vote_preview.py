@@ -2,10 +2,10 @@
 
 A platform that waits for a press's answer (a Teams invoke carries the updated card) can answer
 from this as soon as the press is durably in the inbox, while the inbox's worker writes the vote
-(``cast_vote``). Only what the write cannot contradict is previewed: a known member whose
-language and status the write leaves as they are, an idea open for votes. Everything else (a
-first contact, an idea closed, merged or hidden, a button that names no idea) gives None, and
-the platform waits for the write as before. The count is the committed one plus this vote: a
+(``cast_vote``). Only what the write cannot contradict is previewed: a vote for an idea open
+for votes (by anyone: a first contact is created by the write, then votes). Everything else
+(an idea closed, merged or hidden, a button that names no idea) gives None, and the platform
+waits for the write as before. The count is the committed one plus this vote: a
 snapshot, like every card's count once others vote.
 """
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.chat.parsing import parse_id
@@ -27,11 +28,10 @@ from bot.i18n.locales import normalize_locale
 from bot.messages import Message
 from bot.outbox.queue import deliveries_in_flight, find_delivery_by_ref
 from bot.plugins import Extensions
-from bot.services.members import find_member
 from bot.services.suggestion_evidence import evidence_summaries
 from bot.services.suggestions import OPEN_STATUSES
 from bot.storage.database import Database
-from bot.storage.models import Suggestion, SuggestionVote
+from bot.storage.models import Delivery, Member, MemberIdentity, Suggestion, SuggestionVote
 
 
 @dataclass(frozen=True)
@@ -66,52 +66,90 @@ async def preview_vote(
         return None
     actor = event.actor
     async with db.reading() as session:
-        member = await find_member(session, actor.platform, actor.user_id, actor.workspace)
-        if member is None or member.left_at is not None:
-            return None  # the write creates or reactivates the member
-        locale = normalize_locale(actor.locale)
-        if locale is not None and not member.locale_chosen and member.locale != locale:
-            return None  # the write follows the platform's new language
-        suggestion = await session.get(Suggestion, suggestion_id)
-        if (
-            suggestion is None
-            or suggestion.duplicate_of_id is not None
-            or suggestion.hidden_at is not None
-            or suggestion.status not in OPEN_STATUSES
-        ):
-            return None  # the write refuses it, and says why
-        voted = pending or (
-            await session.scalar(
-                select(SuggestionVote.member_id).where(
-                    SuggestionVote.suggestion_id == suggestion.id,
-                    SuggestionVote.member_id == member.id,
+        # Columns, not objects: loading a member or an idea loads its relations too, each a
+        # statement more, and a press waits for every one of them.
+        member = (
+            await session.execute(
+                select(Member.id, Member.locale, Member.locale_chosen)
+                .join(MemberIdentity, MemberIdentity.member_id == Member.id)
+                .where(
+                    MemberIdentity.platform == actor.platform,
+                    MemberIdentity.workspace == actor.workspace,
+                    MemberIdentity.user_id == actor.user_id,
                 )
             )
-            is not None
+        ).first()
+        # A first contact is created by the write, and votes; someone marked as left is
+        # active again. Either way the press counts, in the language the write will note.
+        platform_locale = normalize_locale(actor.locale)
+        locale = (
+            platform_locale
+            if member is None or (platform_locale is not None and not member.locale_chosen)
+            else member.locale
         )
-        count = suggestion.vote_count + (1 if pending or not voted else 0)
+        member_id = member.id if member is not None else None
+        mine = (
+            select(SuggestionVote.member_id)
+            .where(
+                SuggestionVote.suggestion_id == Suggestion.id,
+                SuggestionVote.member_id == member_id,
+            )
+            .exists()
+        )
+        idea = (
+            await session.execute(
+                select(
+                    Suggestion.status,
+                    Suggestion.duplicate_of_id,
+                    Suggestion.hidden_at,
+                    Suggestion.vote_count,
+                    mine.label("voted"),
+                ).where(Suggestion.id == suggestion_id)
+            )
+        ).first()
+        if (
+            idea is None
+            or idea.duplicate_of_id is not None
+            or idea.hidden_at is not None
+            or idea.status not in OPEN_STATUSES
+        ):
+            return None  # the write refuses it, and says why
+        voted = pending or bool(idea.voted)
+        count = idea.vote_count + (1 if pending or not idea.voted else 0)
+        delivery = await _pressed_delivery(session, event, member_id, suggestion_id)
+        if delivery is None:
+            return VotePreview(suggestion_id, not voted, None, locale)
+        suggestion = await session.get(Suggestion, suggestion_id)
+        if suggestion is None:
+            return None
         set_committed_value(suggestion, "vote_count", count)
-        delivery = None
-        if event.message_ref:
-            delivery = await find_delivery_by_ref(session, actor.platform, event.message_ref)
-            if delivery is None:
-                subject = ("suggestion", suggestion.id)
-                for candidate in await deliveries_in_flight(session, actor.platform, member.id):
-                    if subject in card_subjects(Message.from_dict(candidate.message.payload)):
-                        delivery = candidate
-                        break
-        update = None
-        with speaking(member.locale):
-            if delivery is not None:
-                scrub = extensions.scrubber if extensions is not None else None
-                weight = await evidence_summaries(session, [suggestion], scrub)
-                evidence = weight.get(suggestion.id)
-                update = (
-                    announcement(suggestion, evidence)
-                    if delivery.channel
-                    else Message(
-                        fallback=_("Suggestion #{number}").format(number=suggestion.id),
-                        cards=(voting_card(suggestion, voted=True, evidence=evidence),),
-                    )
+        with speaking(locale):
+            scrub = extensions.scrubber if extensions is not None else None
+            weight = await evidence_summaries(session, [suggestion], scrub)
+            evidence = weight.get(suggestion.id)
+            update = (
+                announcement(suggestion, evidence)
+                if delivery.channel
+                else Message(
+                    fallback=_("Suggestion #{number}").format(number=suggestion.id),
+                    cards=(voting_card(suggestion, voted=True, evidence=evidence),),
                 )
-        return VotePreview(suggestion.id, not voted, update, member.locale)
+            )
+        return VotePreview(suggestion_id, not voted, update, locale)
+
+
+async def _pressed_delivery(
+    session: AsyncSession, event: ActionInvoked, member_id: int | None, suggestion_id: int
+) -> Delivery | None:
+    """The delivery the pressed card came from, as ``delivery_for`` finds it."""
+    if not event.message_ref:
+        return None
+    platform = event.actor.platform
+    found = await find_delivery_by_ref(session, platform, event.message_ref)
+    if found is not None or member_id is None:
+        return found
+    subject = ("suggestion", suggestion_id)
+    for candidate in await deliveries_in_flight(session, platform, member_id):
+        if subject in card_subjects(Message.from_dict(candidate.message.payload)):
+            return candidate
+    return None

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from bot.config import Settings, parse_channel_list
 from bot.events import Actor
-from bot.services.members import resolve_actor
+from bot.services.members import find_member, resolve_actor
 from bot.storage.models import Suggestion, SuggestionVote
 from bot.storage.types import utcnow
 from tests.inbox_support import inbox_settled
@@ -192,20 +192,30 @@ async def test_a_press_answered_as_counted_whose_idea_closed_before_the_write_is
     assert "votes are closed" in texts_to(teams, ALICE, shown)
 
 
-async def test_presses_whose_outcome_needs_the_write_wait_for_it(
-    teams: TeamsStack, monkeypatch: pytest.MonkeyPatch
+async def test_a_press_on_a_closed_idea_waits_for_the_write_which_says_why(
+    teams: TeamsStack,
 ) -> None:
     vote, board = await board_vote(teams)
     async with teams.app.db.transaction() as session:
         idea = await session.get(Suggestion, 1)
         assert idea is not None
         idea.hidden_at = utcnow()
-    status, answer = await teams.execute(ALICE, vote, board)  # refused: said by the write
-    assert status == 200 and "votes are closed" in answer["value"]
-    newcomer = user("Carol")  # a first contact: the write creates her
-    status, answer = await teams.execute(newcomer, vote, board)
+    status, answer = await teams.execute(ALICE, vote, board)
     assert status == 200 and "votes are closed" in answer["value"]
     assert await votes(teams) == 0
+
+
+async def test_a_first_contact_s_vote_is_answered_early_and_the_write_creates_them(
+    teams: TeamsStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vote, board = await board_vote(teams)
+    carol = user("Carol")
+    async with writes_held(teams, monkeypatch):
+        _, answer = await teams.execute(carol, vote, board)
+        assert answer["value"] == "Done."
+    assert await votes(teams) == 1
+    async with teams.app.db.transaction() as session:
+        assert await find_member(session, "teams", carol.aad, TENANT) is not None
 
 
 async def test_a_vote_on_a_channel_s_idea_card_is_answered_with_the_card_as_the_vote_leaves_it(
