@@ -23,7 +23,7 @@ from bot.compose.feedback import card_subjects
 from bot.compose.suggestion_cards import announcement, voting_card
 from bot.errors import DomainError
 from bot.events import ActionInvoked
-from bot.i18n import _, speaking
+from bot.i18n import speaking
 from bot.i18n.locales import normalize_locale
 from bot.messages import Message
 from bot.outbox.queue import deliveries_in_flight, find_delivery_by_ref
@@ -127,14 +127,12 @@ async def preview_vote(
             scrub = extensions.scrubber if extensions is not None else None
             weight = await evidence_summaries(session, [suggestion], scrub)
             evidence = weight.get(suggestion.id)
-            update = (
-                announcement(suggestion, evidence)
-                if delivery.channel
-                else Message(
-                    fallback=_("Suggestion #{number}").format(number=suggestion.id),
-                    cards=(voting_card(suggestion, voted=True, evidence=evidence),),
-                )
-            )
+            if delivery.channel:
+                update = announcement(suggestion, evidence)
+            else:
+                card = voting_card(suggestion, voted=True, evidence=evidence)
+                # The answer carries the card only; its title stands for it where text must.
+                update = Message(fallback=card.title, cards=(card,))
         return VotePreview(suggestion_id, not voted, update, locale)
 
 
