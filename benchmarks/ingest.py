@@ -65,6 +65,8 @@ WARMUP = {False: 2.0, True: 1.0}  # before each measured window, not counted in 
 MEMBERS = {"slack": 2_000, "teams": 1_000}
 IDEAS = 50
 SLACK_LATE = 3.0  # Slack retries an interaction not acknowledged within 3 seconds
+# What ours answers a Teams press it could neither write nor answer early within its budget.
+WORKING_ON_IT = b"Working on it"
 QUIET = 5.0  # seconds without a new vote (or fake call) before a run counts as settled
 SETTLE_LIMIT = 900.0
 LISTENING = re.compile(r"listening on http://127\.0\.0\.1:(\d+)")
@@ -171,7 +173,7 @@ async def _drive(spec: dict[str, Any]) -> dict[str, Any]:
     stop_at = spec["start"] + spec["limit"] if spec.get("limit") else None
     latencies: list[float] = []
     statuses: Counter[str] = Counter()
-    sent = acked = late = 0
+    sent = acked = late = undecided = 0
     connector = aiohttp.TCPConnector(limit=spec["clients"], force_close=False)
     timeout = aiohttp.ClientTimeout(total=120)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
@@ -180,15 +182,16 @@ async def _drive(spec: dict[str, Any]) -> dict[str, Any]:
         end = timed_from + spec["seconds"]
 
         async def client() -> None:
-            nonlocal sent, acked, late
+            nonlocal sent, acked, late, undecided
             while (started := time.perf_counter()) < end:
                 number = next(numbers)
                 if stop_at is not None and number >= stop_at:
                     return
                 body, headers = build(spec, number)
+                said = b""
                 try:
                     async with session.post(spec["url"], data=body, headers=headers) as answer:
-                        await answer.read()
+                        said = await answer.read()
                         status = str(answer.status)
                 except (aiohttp.ClientError, TimeoutError) as error:
                     status = type(error).__name__
@@ -200,6 +203,7 @@ async def _drive(spec: dict[str, Any]) -> dict[str, Any]:
                     if started >= timed_from:
                         latencies.append(elapsed * 1000)
                         late += elapsed > SLACK_LATE
+                        undecided += WORKING_ON_IT in said
 
         await asyncio.gather(*(client() for _ in range(spec["clients"])))
         # With a limit the run ends when the clicks run out, not when the time does.
@@ -211,6 +215,7 @@ async def _drive(spec: dict[str, Any]) -> dict[str, Any]:
         "latencies": latencies,
         "seconds": window if stop_at is not None else spec["seconds"],
         "late": late,
+        "undecided": undecided,
     }
 
 
@@ -396,6 +401,7 @@ class Run:
     recorded: int | None = None  # votes written (ours only)
     drain: float | None = None  # seconds from the end of the load until the last vote
     token_requests: int | None = None  # Teams: tokens the bot asked the identity provider for
+    undecided: int = 0  # Teams: timed answers that did not say how the press came out
     warnings: Counter[str] = field(default_factory=Counter)
 
     @property
@@ -436,6 +442,7 @@ def drive(spec: dict[str, Any]) -> Run:
         latencies=result["latencies"],
         seconds=result["seconds"],
         late=result["late"],
+        undecided=result["undecided"],
     )
 
 
@@ -881,14 +888,21 @@ def section(
                 ),
             ]
         if platform == "teams":
-            figures.append(
+            figures += [
                 Figure(
                     "Teams: Azure AD token requests a reply (ours)",
                     "requests",
                     [(r.token_requests or 0) / max(1, r.acked) for r in ours],
                     note="to the identity provider, synchronous, in the event loop",
-                )
-            )
+                ),
+                Figure(
+                    "Teams: answers that did not say how the press came out (ours)",
+                    "%",
+                    [100 * r.undecided / max(1, len(r.latencies)) for r in ours],
+                    note="'Working on it: the card will update.', given after 10 s without a "
+                    "write or an early answer; 0 = every answer said 'Done.' or showed the card",
+                ),
+            ]
         pairs = list(zip(ours, floor_runs, strict=True))
         comparisons += [
             Comparison(
