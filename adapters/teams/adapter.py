@@ -13,7 +13,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from aiohttp import web
@@ -46,7 +46,12 @@ from adapters.teams.activities import (
     personal_chat,
     welcome_card,
 )
-from adapters.teams.auth import KeptCredentials, PromptConnectors, StrictAuthentication
+from adapters.teams.auth import (
+    KeptCredentials,
+    PromptConnectors,
+    StrictAuthentication,
+    app_id_of,
+)
 from adapters.teams.cards import CONTENT_TYPE, HOME_KEY, HOME_REFRESH, render_parts
 from adapters.teams.config import MESSAGES_PATH, TeamsConfig
 from adapters.teams.dialogs import FETCH_TASK, SUBMIT_ACTION, MessageActionDialogs
@@ -79,9 +84,10 @@ from bot.platform import (
     actions,
     show_reply,
 )
-from bot.platform.inbox import InboxItem, Receipt, RetryLater
+from bot.platform.inbox import Accepted, InboxItem, Receipt, RetryLater
 from bot.platform.members import ImportReport, MemberRow
 from bot.platform.pacing import Pacer, pacer_for
+from bot.platform.previews import VotePreview, is_vote
 from bot.platform.reply import without_update
 from bot.platform.support import CONSOLE_PATH, InvalidInput
 
@@ -100,6 +106,13 @@ CARD_ACTION = "adaptiveCard/action"
 # How long a press's request waits for the inbox's worker (Teams gives up on an invoke's
 # answer after about 15 seconds); the card is updated through the Connector after that.
 INVOKE_BUDGET_SECONDS = 10.0
+# Vote presses answered before their write, at most: beyond it a press waits for its write, so
+# the answers run at most this far ahead of the inbox's worker.
+MAX_EARLY = 2000
+EARLY_FORGET_SECONDS = 600.0
+# How a press's turn came out (``on_invoke``), compared with how it was answered early.
+OUTCOME_KEY = "advocacy.invoke_outcome"
+COUNTED, REPEATED, REFUSED = "counted", "repeated", "refused"
 # Typed "home" outside the personal chat: the home (a manager's rollup) is never shown there.
 HOME_ELSEWHERE = N_("Your home is in your personal chat with me: type home there.")
 
@@ -134,6 +147,11 @@ class TeamsAdapter:
         self._per_tenant = pacer_for(context.db, "teams.tenant", PER_TENANT, TENANT_BURST)
         self._background: set[asyncio.Task[Any]] = set()
         self._connectors: dict[str, Any] = {}
+        self._turn_connectors: dict[tuple[str, str, str], Any] = {}
+        # Vote presses answered before their write, by inbox item id, and how many such
+        # presses each (member, idea) has waiting: a second one is answered as a repeat.
+        self._early: dict[int, _Early] = {}
+        self._pending_votes: dict[tuple[str, ...], int] = {}
         assert context.inbox is not None
         self.inbox = context.inbox
         self.inbox.register(INBOX_KIND, self.handle_inbox_item, order_key=_order_key)
@@ -196,7 +214,9 @@ class TeamsAdapter:
         if authenticated is None:
             return _unauthorized()
         if authenticated.connector_factory is not None:
-            authenticated.connector_factory = PromptConnectors(authenticated.connector_factory)
+            authenticated.connector_factory = self._kept_connectors(
+                authenticated.connector_factory, authenticated.claims_identity
+            )
         if activity.type == ActivityTypes.invoke and (
             activity.name in (FETCH_TASK, SUBMIT_ACTION) or _home_refresh(activity)
         ):
@@ -223,10 +243,97 @@ class TeamsAdapter:
         with speaking(activity.locale):
             if accepted.waiter is None:  # a redelivery of a press already taken
                 return _invoke_response(invoke_message(already_counted()))
+            early = await self._answer_early(activity, accepted)
+            if early is not None:
+                return _invoke_response(early)
             answered, answer = await accepted.waiter.wait(INVOKE_BUDGET_SECONDS)
             if not answered:
                 return _invoke_response(invoke_message(_("Working on it: the card will update.")))
         return _invoke_response(answer)
+
+    async def _answer_early(self, activity: Activity, accepted: Accepted) -> InvokeResponse | None:
+        """A Vote press, durably in the inbox, answered with the card as the vote will leave it
+        (``EventRouter.preview_vote``) instead of waiting for the inbox's worker to write it.
+        The worker then writes it as any press, and sends what the write says ("Your vote is
+        counted"); where the write comes out otherwise than answered (a repeat, a refusal) it
+        also puts the real card in place of the answered one (``_answer_late``). None: the
+        outcome cannot be known without the write (a form, a first contact, a closed idea),
+        or too many answered presses wait for their write; the request waits as before."""
+        if accepted.waiter is None or accepted.item_id is None:
+            return None
+        if activity.name != CARD_ACTION or not self._room_to_answer_early():
+            return None
+        event = invoke_event(activity)
+        if not isinstance(event, ActionInvoked) or not is_vote(event):
+            return None
+        if _on_home(((activity.value or {}).get("action") or {}).get("data")):
+            return None
+        key = _vote_key(event)
+        pending = self._pending_votes.get(key, 0) > 0
+        self._pending_votes[key] = self._pending_votes.get(key, 0) + 1  # before any await
+        try:
+            event = await self._whole_message(event)
+            assert isinstance(event, ActionInvoked)
+            preview = await self.router.preview_vote(event, pending=pending)
+            answer = await self._preview_answer(activity, event, preview) if preview else None
+            if answer is not None:
+                # The worker may have written it meanwhile: then its answer is the one to give.
+                answered, written = await accepted.waiter.wait(0)
+                if answered:
+                    answer = written
+                else:  # nothing awaited from here on: the worker sees this once it is done
+                    self._early[accepted.item_id] = _Early(
+                        key, preview.counted, asyncio.get_running_loop().time()
+                    )
+                    return answer
+        except Exception as error:
+            log.warning("teams: could not answer a vote before writing it: %s", cause(error))
+            answer = None
+        self._release_vote(key)
+        return answer
+
+    async def _preview_answer(
+        self, activity: Activity, event: ActionInvoked, preview: VotePreview
+    ) -> InvokeResponse:
+        """The answer ``on_invoke`` will give for the previewed vote: the updated card, or
+        "Done." ("Already counted." for a repeat) when the press updates no card."""
+        if preview.update is None:
+            return invoke_message(done() if preview.counted else already_counted())
+        surface = TeamsSurface(
+            TurnContext(self.cloud, activity),
+            self.conversations,
+            origin=event.message_ref,
+            invoke=True,
+        )
+        with speaking(preview.locale):
+            await surface.update_card(preview.update)
+        assert surface.answer is not None
+        return _card_answer(surface.answer)
+
+    def _room_to_answer_early(self) -> bool:
+        """Whether fewer than MAX_EARLY answered presses wait for their write. Presses this
+        process will not handle (another instance's worker claimed them) are forgotten after
+        EARLY_FORGET_SECONDS; if this one handles such a press after all, it updates the
+        card as for any press answered before it was written (``_answer_late``)."""
+        if len(self._early) < MAX_EARLY:
+            return True
+        oldest = asyncio.get_running_loop().time() - EARLY_FORGET_SECONDS
+        for item_id, early in list(self._early.items()):
+            if early.at < oldest:
+                del self._early[item_id]
+                self._release_vote(early.key)
+        return len(self._early) < MAX_EARLY
+
+    def _release_vote(self, key: tuple[str, ...]) -> None:
+        left = self._pending_votes.get(key, 0) - 1
+        if left > 0:
+            self._pending_votes[key] = left
+        else:
+            self._pending_votes.pop(key, None)
+
+    def _kept_connectors(self, factory: Any, claims: ClaimsIdentity) -> PromptConnectors:
+        """The turn's Connector clients, one per app and service URL for every turn."""
+        return PromptConnectors(factory, self._turn_connectors, app_id_of(claims))
 
     async def _authenticate(
         self, activity: Activity, auth_header: str
@@ -252,19 +359,30 @@ class TeamsAdapter:
         authenticated.claims_identity = claims
         authenticated.audience = payload.get("audience")
         authenticated.caller_id = payload.get("caller_id")
-        authenticated.connector_factory = PromptConnectors(
-            self.cloud.bot_framework_authentication.create_connector_factory(claims)
+        authenticated.connector_factory = self._kept_connectors(
+            self.cloud.bot_framework_authentication.create_connector_factory(claims), claims
         )
+
+        outcome: list[str] = []
 
         async def turn(turn_context: TurnContext) -> None:
             turn_context.turn_state[RECEIPT_KEY] = receipt
             await self.bot.on_turn(turn_context)
+            outcome.extend(turn_context.turn_state.get(OUTCOME_KEY) or ())
 
         answer = await self.cloud.process_activity(authenticated, activity, turn)
-        if activity.type == ActivityTypes.invoke:
-            waiting = receipt.waiter is not None and receipt.waiter.offer(answer)
-            if not waiting:
+        if activity.type != ActivityTypes.invoke:
+            return
+        early = self._early.pop(item.id, None)
+        if early is not None:  # answered before the write: correct the card only if it differs
+            self._release_vote(early.key)
+            if outcome != [COUNTED if early.counted else REPEATED]:
+                log.info("teams: a vote came out otherwise than answered; updating its card")
                 await self._answer_late(activity, answer)
+            return
+        waiting = receipt.waiter is not None and receipt.waiter.offer(answer)
+        if not waiting:
+            await self._answer_late(activity, answer)
 
     async def _answer_late(self, activity: Activity, answer: InvokeResponse | None) -> None:
         """A press whose request stopped waiting (or was retried after a failure): the updated
@@ -355,6 +473,9 @@ class TeamsAdapter:
         # card); with one, it is told as a message after it.
         shown = replace(reply, error=None) if reply.update is None else reply
         card = await self._show(turn_context, shown, origin=origin, invoke=True)
+        turn_context.turn_state[OUTCOME_KEY] = [
+            REFUSED if reply.error else REPEATED if reply.duplicate else COUNTED
+        ]
         if card is not None:
             return _card_answer(card)
         text = reply.error or (already_counted() if reply.duplicate else done())
@@ -707,6 +828,21 @@ class TeamsAdapter:
             "teams: roster of team %s read: %d members", team.get("name") or team_id, len(members)
         )
         return len(members), report
+
+
+@dataclass(frozen=True)
+class _Early:
+    """A vote press answered before its write: whose and which idea's (``_vote_key``), and
+    whether it was answered as counted or as a repeat."""
+
+    key: tuple[str, ...]
+    counted: bool
+    at: float  # the event loop's clock when it was answered
+
+
+def _vote_key(event: ActionInvoked) -> tuple[str, ...]:
+    actor = event.actor
+    return (actor.workspace, actor.user_id, str(event.value.get("suggestion", "")))
 
 
 def _merged(total: ImportReport, report: ImportReport) -> ImportReport:

@@ -25,6 +25,7 @@ from bot.chat.help import help_message
 from bot.chat.home import home_message
 from bot.chat.interactions import ACTIONS, FORMS, reaction
 from bot.chat.parsing import split_command
+from bot.chat.vote_preview import VotePreview, preview_vote
 from bot.config import ChannelRef
 from bot.errors import DomainError, InvalidInput
 from bot.events import (
@@ -56,6 +57,7 @@ log = logging.getLogger(__name__)
 
 # Fewer than the database pool holds (5 + 10), leaving connections for the outbox and the web.
 CONCURRENT_EVENTS = 8
+CONCURRENT_PREVIEWS = 4
 
 UNEXPECTED = L_(
     "Something went wrong on our side; it has been logged. Please try again in a minute."
@@ -90,6 +92,9 @@ class EventRouter:
         # Events wait here for a turn rather than for a pooled connection, which gives up after
         # 30 s: under a burst, work acknowledged to the platform is queued, not lost.
         self._turns = asyncio.Semaphore(CONCURRENT_EVENTS)
+        # Previews read on connections of the same pool: a burst of presses must not take
+        # the connections the events' writes need.
+        self._previews = asyncio.Semaphore(CONCURRENT_PREVIEWS)
 
     async def handle(self, event: Event, receipt: Receipt | None = None) -> Reply:
         """Handle one event in one transaction. With an inbox ``receipt``, the inbox item is
@@ -158,6 +163,14 @@ class EventRouter:
         if reply.complete is not None:
             reply = await self._complete(reply)
         return reply
+
+    async def preview_vote(
+        self, event: ActionInvoked, *, pending: bool = False
+    ) -> VotePreview | None:
+        """What a Vote press will show once written, read without writing (``vote_preview``):
+        for a platform that answers the press before the inbox's worker writes it."""
+        async with self._previews:
+            return await preview_vote(self.db, event, extensions=self.extensions, pending=pending)
 
     async def _complete(self, reply: Reply) -> Reply:
         """Finish a reply outside any transaction (it may wait on the network)."""

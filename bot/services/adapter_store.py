@@ -87,8 +87,9 @@ class AdapterStore:
             )
 
     async def get(self, kind: str, key: str) -> StoredRecord | None:
-        """The record, or None when absent or expired."""
-        async with self.db.transaction() as session:
+        """The record, or None when absent or expired. Read outside the writer queue: a press
+        that looks up its card must not wait for every write queued before it."""
+        async with self.db.reading() as session:
             record = (
                 await session.scalars(
                     select(AdapterRecord).where(

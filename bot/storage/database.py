@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+# The execution option of Database.reading's connections: a deferred BEGIN on SQLite.
+READ_ONLY = "advocacy_read_only"
 
 # Set while this task (and tasks it starts) holds the SQLite writer queue: a nested transaction
 # does not queue behind itself (it meets SQLite's busy time-out instead, as it always did).
@@ -178,6 +180,7 @@ class Database:
         if self.is_sqlite:
             configure_sqlite(self.engine.sync_engine)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._reader = self.engine.execution_options(**{READ_ONLY: True})
         self._writer_turn: WriterTurn | None = None
         self._writer_turn_loop: asyncio.AbstractEventLoop | None = None
 
@@ -195,6 +198,17 @@ class Database:
         ``urgent`` (SQLite): go before the writers already waiting in this process."""
         async with self._writer_turn_held(urgent), self.sessions() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        """A look at the last commit that writes nothing (rolled back, never flushed). On
+        SQLite it neither queues behind this process's writers nor takes the write lock (a
+        deferred BEGIN: WAL lets it read while a writer works)."""
+        async with self.sessions(bind=self._reader, autoflush=False) as session:
+            try:
+                yield session
+            finally:
+                await session.rollback()
 
     async def run_sync_write(self, work: Callable[[Connection], T], *, urgent: bool = False) -> T:
         """Run ``work(connection)`` (synchronous SQLAlchemy Core) in one write transaction:
@@ -324,4 +338,5 @@ def configure_sqlite(
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        reading = connection.get_execution_options().get(READ_ONLY)
+        connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
