@@ -14,7 +14,7 @@ import yaml
 
 from bot.errors import InvalidInput
 from bot.i18n import _
-from content.voice.phrases import PhraseFinder, flatten, fold
+from content.voice.phrases import PhraseFinder, flatten, fold, words_of
 
 DEFAULT_TAXONOMY = Path(__file__).with_name("themes.yaml")
 UNTHEMED = "other"
@@ -81,7 +81,8 @@ class Taxonomy:
 
     def match(self, text: str) -> list[Theme]:
         folded = fold(text or "")
-        return [theme for theme, finder in self._finders if finder.found_in_folded(folded)]
+        words = words_of(folded)
+        return [theme for theme, finder in self._finders if finder.found_in_folded(folded, words)]
 
     def objective_for(self, themes: Iterable[str]) -> str | None:
         by_name = {theme.name: theme for theme in self.themes}
