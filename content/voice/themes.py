@@ -38,6 +38,8 @@ class Theme:
 class Taxonomy:
     def __init__(self, themes: Sequence[Theme]) -> None:
         self.themes = list(themes)
+        # Built once, not per item (objective_for runs for every row an import stores).
+        self._by_name = {theme.name: theme for theme in self.themes}
         # Whole words and their plurals ("invoice" finds "invoices", "Rechnung" "Rechnungen"),
         # whatever the case and accents; Japanese phrases anywhere (content/voice/phrases.py).
         self._finders = [
@@ -85,7 +87,7 @@ class Taxonomy:
         return [theme for theme, finder in self._finders if finder.found_in_folded(folded, words)]
 
     def objective_for(self, themes: Iterable[str]) -> str | None:
-        by_name = {theme.name: theme for theme in self.themes}
+        by_name = self._by_name
         return next(
             (
                 by_name[name].objective
