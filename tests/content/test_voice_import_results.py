@@ -12,11 +12,15 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from bot.app import Application
 from bot.config import Settings
+from bot.services.suggestion_evidence import uncached_terms
+from bot.services.voice_index import voice_index_for
 from bot.storage.models import VoiceItem
+from content.voice.evidence import evidence_matcher, weigh_stored
 from content.voice.language import detect
 from content.voice.phrases import PhraseFinder
-from content.voice.pipeline import AlertRules
+from content.voice.pipeline import AlertRules, VoicePipeline, VoiceRecord
 from content.voice.reading import CACHED_TEXT, TextReader
 from content.voice.sentiment import blended, score, words_score
 from content.voice.themes import Taxonomy
@@ -156,3 +160,20 @@ def test_skipping_the_regex_for_texts_without_an_opening_word_finds_the_same(
         always = PhraseFinder(finder.phrases)
         always._openings = None
         assert finder.found(text) == always.found(text)
+
+
+async def test_new_voice_is_not_indexed_for_evidence_while_no_idea_is_open(
+    app: Application,
+) -> None:
+    """With no open idea there is nothing to weigh: an import keeps no index of its items
+    (it grew with the file), and says no idea gained evidence."""
+    records = [
+        VoiceRecord(line=n, source="helpdesk", external_id=f"E{n}", text=f"{text} {n}")
+        for n, text in enumerate(TEXTS)
+    ]
+    async with app.db.transaction() as session:
+        pipeline = await VoicePipeline.load(session, TAXONOMY, RULES)
+        report = await pipeline.store(session, records, sealer=app.sealer)
+    matcher = evidence_matcher(TAXONOMY, embeddings=False)
+    assert await weigh_stored(app.db, matcher, report.stored) == 0
+    assert voice_index_for(app.db, uncached_terms).norms == {}
