@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import Application
+from bot.domain import OPEN_SUGGESTION_STATUSES
 from bot.plugins import Job
 from bot.services.similar import term_counts
 from bot.services.suggestion_evidence import (
@@ -38,7 +39,7 @@ from bot.services.suggestion_evidence import (
 )
 from bot.services.voice_index import WINDOW, voice_index_for
 from bot.storage.database import Database
-from bot.storage.models import VoiceItem
+from bot.storage.models import Suggestion, VoiceItem
 from content.voice.themes import Taxonomy
 
 log = logging.getLogger(__name__)
@@ -231,6 +232,20 @@ async def stored_ids(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> l
     return ids
 
 
+async def any_open_idea(session: AsyncSession) -> bool:
+    """Whether some idea could gain evidence (open, not merged, not hidden)."""
+    found = await session.scalar(
+        select(Suggestion.id)
+        .where(
+            Suggestion.status.in_(OPEN_SUGGESTION_STATUSES),
+            Suggestion.duplicate_of_id.is_(None),
+            Suggestion.hidden_at.is_(None),
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
 def evidence_index_job(app: Application) -> Job:
     """Keeps the voice index warm in the server: built at start and again hourly, outside any
     request, so a filing only reads the items added since."""
@@ -249,6 +264,10 @@ async def weigh_stored(db: Database, matcher: EvidenceMatcher | None, rows: Sequ
         return 0
     try:
         async with db.transaction() as session:
+            # No open idea, nothing to weigh: an import into a board without ideas skips the
+            # words of every item (a fifth of its time when measured).
+            if not await any_open_idea(session):
+                return 0
             return await weigh_new_voice(session, matcher, await stored_ids(session, rows))
     except Exception:
         log.exception("customer evidence for %d new item(s) could not be weighed", len(rows))

@@ -19,6 +19,8 @@ _UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"
 _ACCENTS = re.compile(r"[\u0300-\u036f]")
 # Plural (and German case) endings a whole-word phrase may carry: -s -es -n -en -x.
 _ENDINGS = r"(?:e?s|e?n|x)?"
+_ENDING_TEXTS = ("", "s", "es", "n", "en", "x")
+_WORD_RUN = re.compile(r"\w+")
 
 
 def fold(text: str) -> str:
@@ -57,6 +59,7 @@ class PhraseFinder:
             re.compile(r"\b(" + alternatives + r")" + _ENDINGS + r"\b") if spaced else None
         )
         self._order = {phrase: n for n, phrase in enumerate(self.phrases)}
+        self._openings = _openings(spaced)
 
     def __bool__(self) -> bool:
         return bool(self.phrases)
@@ -65,12 +68,21 @@ class PhraseFinder:
         """Every listed phrase the text mentions, in the order they are listed."""
         return self.found_in_folded(fold(text or ""))
 
-    def found_in_folded(self, folded: str) -> list[str]:
-        """``found`` for a text already passed through ``fold`` (one fold for many finders)."""
-        hits = {f for f in self._unspaced if f in folded}
-        if self._pattern is not None:
+    def found_in_folded(self, folded: str, words: set[str] | None = None) -> list[str]:
+        """``found`` for a text already passed through ``fold`` (one fold for many finders);
+        ``words``: its ``words_of``, when several finders read the same text."""
+        hits = {f for f in self._unspaced if f in folded} if self._unspaced else set()
+        if self._pattern is not None and self._may_match(folded, words):
             hits.update(match.group(1) for match in self._pattern.finditer(folded))
         return sorted({self._by_folded[f] for f in hits}, key=self._order.__getitem__)
+
+    def _may_match(self, folded: str, words: set[str] | None) -> bool:
+        """Whether the pattern can match at all: a match starts a word of the text, and that
+        word is the phrase's first word, or the one-word phrase with one of its endings. A
+        quick set lookup spares the regex (a long alternation, slow) for most texts."""
+        if self._openings is None:
+            return True
+        return not self._openings.isdisjoint(words_of(folded) if words is None else words)
 
     def first(self, text: str) -> str | None:
         found = self.found(text)
@@ -78,3 +90,24 @@ class PhraseFinder:
 
     def search(self, text: str) -> bool:
         return bool(self.found(text))
+
+
+def words_of(folded: str) -> set[str]:
+    """The runs of word characters of a folded text, as the patterns' ``\\b`` sees words."""
+    return set(_WORD_RUN.findall(folded))
+
+
+def _openings(phrases: Iterable[str]) -> frozenset[str] | None:
+    """The words a text must hold for one of ``phrases`` (whole-word phrases) to be found in
+    it: a phrase's first word, or a one-word phrase with each ending; None when a phrase does
+    not start with a word character (then no word says it is absent)."""
+    openings: set[str] = set()
+    for phrase in phrases:
+        first = _WORD_RUN.match(phrase)
+        if first is None:
+            return None
+        if first.end() < len(phrase):
+            openings.add(first.group())
+        else:
+            openings.update(phrase + ending for ending in _ENDING_TEXTS)
+    return frozenset(openings)

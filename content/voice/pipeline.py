@@ -28,10 +28,11 @@ from bot.outbox.queue import Recipient, enqueue
 from bot.sealing import Sealer
 from bot.storage.models import Member, Objective, VoiceItem
 from bot.storage.types import utcnow
-from content.voice.language import detect, language_name
+from content.voice.language import language_name
 from content.voice.phrases import PhraseFinder, flatten
+from content.voice.reading import TextReader
 from content.voice.scrub import scrub
-from content.voice.sentiment import described, score
+from content.voice.sentiment import blended, described
 from content.voice.themes import Taxonomy
 
 log = logging.getLogger(__name__)
@@ -116,6 +117,7 @@ class VoicePipeline:
         self.taxonomy = taxonomy
         self.objectives = objectives
         self.rules = rules
+        self.reader = TextReader(taxonomy)
 
     @classmethod
     async def load(
@@ -127,8 +129,8 @@ class VoicePipeline:
     def analyse(self, record: VoiceRecord, now: datetime) -> dict[str, Any]:
         """The row to store: the record plus its language, sentiment (None: not scored, in a
         language the analyser cannot read), themes and the objective they serve."""
-        language = detect(record.text)
-        themes = [theme.name for theme in self.taxonomy.match(record.text)]
+        reading = self.reader.read(record.text)
+        themes = list(reading.themes)
         objective_key = record.objective or self.taxonomy.objective_for(themes)
         return {
             "source": record.source[:100],
@@ -139,8 +141,8 @@ class VoicePipeline:
             "customer": (record.customer or "")[:200] or None,
             "link": record.link,
             "received_at": record.received_at or now,
-            "language": language,
-            "sentiment": score(record.text, record.rating, record.rating_scale, language),
+            "language": reading.language,
+            "sentiment": blended(reading.words, record.rating, record.rating_scale),
             "themes": themes,
             "objective_id": self.objectives.get(objective_key) if objective_key else None,
             "created_at": now,

@@ -76,12 +76,30 @@ def score(
     language: str | None = None,
 ) -> float | None:
     """The sentiment of an item written in ``language`` (None: unknown), or None: not scored."""
+    return blended(words_score(text, language), rating, scale)
+
+
+def words_score(text: str, language: str | None) -> float | None:
+    """VADER's compound score of ``text`` when it reads the text's ``language``, else None.
+    It depends on the text alone, so an import reads each distinct text once (the rating is
+    blended in afterwards by ``blended``)."""
+    if not text:
+        return None
     readable = language in SCORED_LANGUAGES or (language is None and knows_a_word(text))
-    if readable or not text:
-        return sentiment(text, rating, scale) if text or rating is not None else None
-    if rating is not None:
-        return rating_to_score(rating, scale or guess_scale(rating))
-    return None
+    return _analyzer().polarity_scores(text)["compound"] if readable else None
+
+
+def blended(
+    words: float | None, rating: float | None, scale: tuple[float, float] | None
+) -> float | None:
+    """An item's sentiment from its ``words_score`` and its rating: the words alone, the rating
+    alone (words VADER cannot read, or none), the two weighed, or None: nothing to go on."""
+    if rating is None:
+        return None if words is None else round(words, 4)
+    stars = rating_to_score(rating, scale or guess_scale(rating))
+    if words is None:
+        return stars
+    return round(RATING_WEIGHT * stars + (1 - RATING_WEIGHT) * words, 4)
 
 
 def kind(value: float | None) -> str:

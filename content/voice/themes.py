@@ -14,7 +14,7 @@ import yaml
 
 from bot.errors import InvalidInput
 from bot.i18n import _
-from content.voice.phrases import PhraseFinder, flatten, fold
+from content.voice.phrases import PhraseFinder, flatten, fold, words_of
 
 DEFAULT_TAXONOMY = Path(__file__).with_name("themes.yaml")
 UNTHEMED = "other"
@@ -38,6 +38,8 @@ class Theme:
 class Taxonomy:
     def __init__(self, themes: Sequence[Theme]) -> None:
         self.themes = list(themes)
+        # Built once, not per item (objective_for runs for every row an import stores).
+        self._by_name = {theme.name: theme for theme in self.themes}
         # Whole words and their plurals ("invoice" finds "invoices", "Rechnung" "Rechnungen"),
         # whatever the case and accents; Japanese phrases anywhere (content/voice/phrases.py).
         self._finders = [
@@ -81,10 +83,11 @@ class Taxonomy:
 
     def match(self, text: str) -> list[Theme]:
         folded = fold(text or "")
-        return [theme for theme, finder in self._finders if finder.found_in_folded(folded)]
+        words = words_of(folded)
+        return [theme for theme, finder in self._finders if finder.found_in_folded(folded, words)]
 
     def objective_for(self, themes: Iterable[str]) -> str | None:
-        by_name = {theme.name: theme for theme in self.themes}
+        by_name = self._by_name
         return next(
             (
                 by_name[name].objective

@@ -427,3 +427,71 @@ def test_lines_end_with_a_carriage_return_alone_in_old_mac_exports() -> None:
     reader = LineReader(io.BytesIO(data), limit=100, chunk=8)
     assert list(reader) == [b"id,comment\r", b"1,caf\xe9\r", None, b"3,ok"]
     assert reader.line == 4 and reader.bytes_read == len(data)
+
+
+# ----- several batches: each row once, line numbers right, an interruption re-run --------------
+
+
+def write_batches_csv(path: Path, count: int, bad: set[int]) -> dict[int, int]:
+    """``count`` rows, every seventh with a quoted line break (so lines and rows part ways),
+    the rows in ``bad`` with a rating that is no number; returns each bad row's first line."""
+    lines = ["id,score,comment"]
+    bad_lines = {}
+    line = 2
+    for n in range(count):
+        comment = f'"{GOOD} {n},\nsecond line"' if n % 7 == 0 else f"{GOOD} {n}"
+        if n in bad:
+            bad_lines[n] = line
+        lines.append(f"V{n},{'abc' if n in bad else 1 + n % 5},{comment}")
+        line += 2 if n % 7 == 0 else 1
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return bad_lines
+
+
+def test_a_file_of_several_batches_stores_each_row_once_and_reports_lines_across_them(
+    engine_cli: Settings, tmp_path: Path
+) -> None:
+    """Stored 2,000 rows a transaction: rows either side of a batch's end are all kept once,
+    and a bad row is reported with its own line, however many line breaks came before."""
+    count, bad = 4_500, {1_999, 2_000, 2_001, 2_002, 4_001, 4_499}
+    path = tmp_path / "voice.csv"
+    bad_lines = write_batches_csv(path, count, bad)
+    code, report = invoke("voice", "import", str(path))
+    assert code == 2
+    assert (report["rows"], report["imported"], report["rejected"]) == (count, count - 6, 6)
+    assert [p["line"] for p in report["problems"]] == [bad_lines[n] for n in sorted(bad)]
+    assert all(p["reason"] == "the rating 'abc' is not a number" for p in report["problems"])
+    ids = [row[0] for row in stored(engine_cli, select(VoiceItem.external_id))]
+    assert sorted(ids) == sorted(f"V{n}" for n in range(count) if n not in bad)
+
+
+def test_an_interrupted_import_run_again_adds_each_row_once(
+    engine_cli: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first batch was committed when the import broke off; the second run stores the
+    rest and counts the first batch as already there."""
+    from content.voice.pipeline import VoicePipeline
+
+    count = 4_500
+    path = tmp_path / "voice.csv"
+    write_batches_csv(path, count, set())
+    real_store = VoicePipeline.store
+    calls = []
+
+    async def failing_store(self, session, records, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(len(records))
+        if len(calls) == 2:
+            raise RuntimeError("the machine went down")
+        return await real_store(self, session, records, **kwargs)
+
+    monkeypatch.setattr(VoicePipeline, "store", failing_store)
+    broken = CliRunner().invoke(cli, ["voice", "import", str(path), "--json"])
+    assert broken.exit_code != 0
+    assert len(voice_ids(engine_cli)) == 2_000
+    monkeypatch.setattr(VoicePipeline, "store", real_store)
+
+    code, report = invoke("voice", "import", str(path))
+    assert code == 0
+    assert (report["imported"], report["already_there"]) == (count - 2_000, 2_000)
+    ids = [row[0] for row in stored(engine_cli, select(VoiceItem.external_id))]
+    assert sorted(ids) == sorted(f"V{n}" for n in range(count))
