@@ -285,7 +285,10 @@ def burst(context: dict[str, Any], clicks: int, start: int, clients: int = CLIEN
     }
     run = drive(load)
     total, drain = settle(counter, lambda: slack.call(lambda: len(slack.fake.calls)))
-    warnings = sum(context["ours"].take_warnings().values())
+    found = context["ours"].take_warnings()
+    for line, count in found.most_common(5):
+        print(f"  {count} x {line}", file=sys.stderr)
+    warnings = sum(found.values())
     context["forget"]()
     return Burst(clicks, run.acked, run.seconds, total - before, drain, warnings)
 

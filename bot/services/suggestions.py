@@ -13,7 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.compose.notices import answer_notice
@@ -44,7 +47,6 @@ from bot.storage.models import (
     SuggestionVote,
 )
 from bot.storage.types import utcnow
-from bot.storage.upsert import insert_ignore
 
 MAX_SUGGESTION = 3000
 MAX_ANSWER = 3000
@@ -222,31 +224,43 @@ async def vote(
                 number=suggestion.id, status=_(SuggestionStatus(suggestion.status).label)
             )
         )
-    counted = await insert_ignore(
-        session,
-        SuggestionVote.__table__,
-        {"suggestion_id": suggestion.id, "member_id": member.id, "created_at": utcnow()},
+    counted, count = await session.run_sync(record_vote, suggestion.id, member.id)
+    set_committed_value(suggestion, "vote_count", count)
+    return suggestion, counted
+
+
+def record_vote(session: Session, suggestion_id: int, member_id: int) -> tuple[bool, int]:
+    """The write of one vote, once per member and idea: (whether it counted, the idea's count
+    now). Every vote goes through here, one at a time (``vote``) or a batch in one trip to the
+    database (bot/chat/vote_batch.py), so what must change with a vote belongs here.
+
+    Synchronous, for the batch; the caller has checked that the idea takes votes."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    inserted = session.execute(
+        insert(SuggestionVote.__table__)
+        .values(suggestion_id=suggestion_id, member_id=member_id, created_at=utcnow())
+        .on_conflict_do_nothing()
     )
-    if counted:
+    if inserted.rowcount:
         # The count as the database has it (another process may have voted meanwhile), read in
         # the same statement: reloading the idea and its author cost two more round trips to
         # the database, within the write lock every other vote waits for.
-        count = await session.scalar(
+        count = session.scalar(
             update(Suggestion)
-            .where(Suggestion.id == suggestion.id)
+            .where(Suggestion.id == suggestion_id)
             .values(vote_count=Suggestion.vote_count + 1)
             .returning(Suggestion.vote_count)
             .execution_options(synchronize_session=False)
         )
-    else:
-        # A repeat shows the count too: read it behind any vote being counted right now (on
-        # PostgreSQL, wait for that row's lock), or the card this press updates could show an
-        # older count after a newer one was shown.
-        count = await session.scalar(
-            select(Suggestion.vote_count).where(Suggestion.id == suggestion.id).with_for_update()
-        )
-    set_committed_value(suggestion, "vote_count", count)
-    return suggestion, counted
+        return True, int(count or 0)
+    # A repeat shows the count too: read it behind any vote being counted right now (on
+    # PostgreSQL, wait for that row's lock), or the card this press updates could show an
+    # older count after a newer one was shown.
+    count = session.scalar(
+        select(Suggestion.vote_count).where(Suggestion.id == suggestion_id).with_for_update()
+    )
+    return False, int(count or 0)
 
 
 async def withdraw_vote(
