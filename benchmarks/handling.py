@@ -247,6 +247,7 @@ class Burst:
     recorded: int
     drain: float  # from the end of the burst until the last vote was written
     warnings: int
+    cpu: float  # CPU seconds `advocacy serve` spent on the burst (acks and handling)
 
     @property
     def handled_per_second(self) -> float:
@@ -283,21 +284,35 @@ def burst(context: dict[str, Any], clicks: int, start: int, clients: int = CLIEN
         "start": start,
         "limit": clicks,
     }
+    pid = context["ours"].process.pid
+    cpu_before = cpu_seconds(pid)
     run = drive(load)
     total, drain = settle(counter, lambda: slack.call(lambda: len(slack.fake.calls)))
+    cpu = cpu_seconds(pid) - cpu_before
     found = context["ours"].take_warnings()
     for line, count in found.most_common(5):
         print(f"  {count} x {line}", file=sys.stderr)
     warnings = sum(found.values())
     context["forget"]()
-    return Burst(clicks, run.acked, run.seconds, total - before, drain, warnings)
+    return Burst(clicks, run.acked, run.seconds, total - before, drain, warnings, cpu)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far (Linux), 0 where it cannot be read."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def summary(result: Burst) -> str:
     return (
         f"{result.acked:,} of {result.clicks:,} acknowledged in {result.seconds:.1f} s, "
         f"{result.recorded:,} recorded, last {result.drain:.1f} s after the burst, "
-        f"{result.handled_per_second:,.0f} handled/s, {result.warnings} warning line(s)"
+        f"{result.handled_per_second:,.0f} handled/s, server CPU "
+        f"{result.cpu * 1000 / max(1, result.recorded):.2f} ms a click, "
+        f"{result.warnings} warning line(s)"
     )
 
 
@@ -330,6 +345,12 @@ def run(
                 "events/s",
                 [b.handled_per_second for b in bursts],
                 note="over the burst and its backlog",
+            ),
+            Figure(
+                f"{name}: server CPU a click (ack and handling)",
+                "ms",
+                [b.cpu * 1000 / max(1, b.recorded) for b in bursts],
+                note="on a loaded machine the steadier figure",
             ),
             Figure(
                 f"{name}: last vote written after the burst ended",

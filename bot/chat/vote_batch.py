@@ -22,6 +22,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
@@ -31,8 +32,9 @@ from bot.domain import OPEN_SUGGESTION_STATUSES
 from bot.events import ActionInvoked
 from bot.i18n.locales import normalize_locale
 from bot.inbox import Receipt
+from bot.inbox.items import mark_all_done_in
 from bot.services.suggestion_evidence import EvidenceSummary, Scrub, evidence_summaries_in
-from bot.services.suggestions import record_vote
+from bot.services.suggestions import record_votes
 from bot.storage.database import Database
 from bot.storage.models import Delivery, Member, MemberIdentity, Suggestion
 
@@ -116,71 +118,107 @@ class VoteBatcher:
 def write_ballots(
     connection: Connection, *, ballots: list[Ballot], scrub: Scrub | None
 ) -> list[Written | None]:
-    """The batch's transaction (synchronous: one trip to the database); None for a press to
-    be handled the usual way, with nothing of it written here."""
+    """The batch's transaction (synchronous: one trip to the database), a few statements for
+    the whole batch; None for a press to be handled the usual way, nothing of it written here."""
     session = Session(bind=connection, autoflush=False, expire_on_commit=False)
     try:
-        ideas: dict[int, Suggestion | None] = {}
-        results = [_write_one(session, connection, ballot, ideas) for ballot in ballots]
-        shown = [idea for idea in ideas.values() if idea is not None]
-        evidence = evidence_summaries_in(session, shown, scrub)
-        return [
-            _with_evidence(result, evidence) if result is not None else None for result in results
-        ]
+        members = _members(connection, ballots)
+        channels = _channels(connection, ballots)
+        wanted = {ballot.suggestion_id for ballot in ballots}
+        ideas = {
+            idea.id: idea
+            for idea in session.scalars(select(Suggestion).where(Suggestion.id.in_(wanted)))
+            .unique()
+            .all()
+        }
+        taken: list[tuple[int, Any, bool, Suggestion]] = []
+        for index, ballot in enumerate(ballots):
+            actor = ballot.event.actor
+            member = members.get((actor.platform, actor.workspace, actor.user_id))
+            in_channel = channels.get((actor.platform, ballot.event.message_ref or ""))
+            idea = ideas.get(ballot.suggestion_id)
+            if _takes(ballot, member, in_channel, idea):
+                assert in_channel is not None and idea is not None
+                taken.append((index, member, in_channel, idea))
+        marked = mark_all_done_in(connection, [ballots[index].receipt for index, *_ in taken])
+        counting = [entry for entry, first in zip(taken, marked, strict=True) if first]
+        counts = record_votes(session, [(idea.id, member.id) for _, member, _, idea in counting])
+        results: list[Written | None] = [None] * len(ballots)
+        for (index, *_), first in zip(taken, marked, strict=True):
+            if not first:
+                results[index] = Written(repeat_event=True)
+        latest: dict[int, int] = {}
+        for (index, member, in_channel, idea), (counted, count) in zip(
+            counting, counts, strict=True
+        ):
+            latest[idea.id] = max(latest.get(idea.id, 0), count)
+            results[index] = Written(
+                repeat_event=False,
+                locale=member.locale,
+                suggestion=idea,
+                counted=counted,
+                count=count,
+                in_channel=in_channel,
+            )
+        for idea_id, count in latest.items():
+            set_committed_value(ideas[idea_id], "vote_count", count)  # the latest, for cards
+        evidence = evidence_summaries_in(session, [ideas[i] for i in latest], scrub)
+        return [_with_evidence(r, evidence) if r is not None else None for r in results]
     finally:
         session.close()
 
 
-def _write_one(
-    session: Session,
-    connection: Connection,
-    ballot: Ballot,
-    ideas: dict[int, Suggestion | None],
-) -> Written | None:
-    actor = ballot.event.actor
-    member = session.execute(
-        select(Member.id, Member.locale, Member.locale_chosen, Member.left_at)
-        .join(MemberIdentity, MemberIdentity.member_id == Member.id)
-        .where(
-            MemberIdentity.platform == actor.platform,
-            MemberIdentity.workspace == actor.workspace,
-            MemberIdentity.user_id == actor.user_id,
+def _members(connection: Connection, ballots: list[Ballot]) -> dict[tuple[str, str, str], Any]:
+    """The voters who are members already, by (platform, workspace, user id)."""
+    found: dict[tuple[str, str, str], Any] = {}
+    for platform in {ballot.event.actor.platform for ballot in ballots}:
+        users = {b.event.actor.user_id for b in ballots if b.event.actor.platform == platform}
+        rows = connection.execute(
+            select(
+                MemberIdentity.workspace,
+                MemberIdentity.user_id,
+                Member.id,
+                Member.locale,
+                Member.locale_chosen,
+                Member.left_at,
+            )
+            .join(Member, MemberIdentity.member_id == Member.id)
+            .where(MemberIdentity.platform == platform, MemberIdentity.user_id.in_(users))
         )
-    ).first()
+        for row in rows:
+            found[(platform, row.workspace, row.user_id)] = row
+    return found
+
+
+def _channels(connection: Connection, ballots: list[Ballot]) -> dict[tuple[str, str], bool]:
+    """For each pressed card the outbox sent: whether it went to a channel (or a DM)."""
+    found: dict[tuple[str, str], bool] = {}
+    for platform in {ballot.event.actor.platform for ballot in ballots}:
+        refs = {b.event.message_ref or "" for b in ballots if b.event.actor.platform == platform}
+        rows = connection.execute(
+            select(Delivery.platform_ref, Delivery.channel).where(
+                Delivery.platform == platform, Delivery.platform_ref.in_(refs)
+            )
+        )
+        for ref, channel in rows:
+            found.setdefault((platform, ref), bool(channel))
+    return found
+
+
+def _takes(ballot: Ballot, member: Any, in_channel: bool | None, idea: Suggestion | None) -> bool:
+    """Whether the batch can take this press: the plain case only."""
     if member is None or member.left_at is not None:
-        return None  # a first contact or a comeback: resolve_actor writes the member
-    locale = normalize_locale(actor.locale)
+        return False  # a first contact or a comeback: resolve_actor writes the member
+    locale = normalize_locale(ballot.event.actor.locale)
     if locale is not None and not member.locale_chosen and member.locale != locale:
-        return None  # their language changed in the platform: resolve_actor follows it
-    in_channel = session.execute(
-        select(Delivery.channel).where(
-            Delivery.platform == actor.platform,
-            Delivery.platform_ref == ballot.event.message_ref,
-        )
-    ).first()
+        return False  # their language changed in the platform: resolve_actor follows it
     if in_channel is None:
-        return None  # a card still in flight: the usual path finds it among the member's
-    if ballot.suggestion_id not in ideas:
-        ideas[ballot.suggestion_id] = session.get(Suggestion, ballot.suggestion_id)
-    idea = ideas[ballot.suggestion_id]
-    if (
+        return False  # a card still in flight: the usual path finds it among the member's
+    return not (  # else the usual path says why votes are closed
         idea is None
         or idea.duplicate_of_id is not None
         or idea.hidden_at is not None
         or idea.status not in OPEN_SUGGESTION_STATUSES
-    ):
-        return None  # the usual path says why votes are closed
-    if not ballot.receipt.mark_done_in(connection):
-        return Written(repeat_event=True)
-    counted, count = record_vote(session, idea.id, member.id)
-    set_committed_value(idea, "vote_count", count)  # the latest, for the card
-    return Written(
-        repeat_event=False,
-        locale=member.locale,
-        suggestion=idea,
-        counted=counted,
-        count=count,
-        in_channel=bool(in_channel[0]),
     )
 
 

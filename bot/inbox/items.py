@@ -90,11 +90,6 @@ class Receipt:
         session.sync_session.info.setdefault(_RECEIPTS, []).append(self)
         return True
 
-    def mark_done_in(self, connection: Connection) -> bool:
-        """``mark_done`` on a synchronous connection (a batch written in one trip); its caller
-        sets ``done`` once the transaction has committed."""
-        return connection.execute(self._marker(connection.dialect.name)).rowcount == 1
-
     def _marker(self, dialect: str) -> Executable:
         now = utcnow()
         if self.separate:
@@ -124,6 +119,62 @@ class Receipt:
             .values(status=DONE, payload=None, handled_at=now, lease_until=None)
             .execution_options(synchronize_session=False)
         )
+
+
+def mark_all_done_in(connection: Connection, receipts: list[Receipt]) -> list[bool]:
+    """``mark_done_in`` for many receipts in one statement (or one an owner): for each, whether
+    it was marked (False: handled already, or a second receipt for the same event here)."""
+    if not receipts:
+        return []
+    now = utcnow()
+    marked: set[Any] = set()
+    separate = [r for r in receipts if r.separate]
+    if separate:
+        dialect = connection.dialect.name
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        table = InboxEvent.__table__
+        rows = {
+            r.item.event_key: {
+                "event_key": r.item.event_key,
+                "platform": r.item.platform,
+                "kind": r.item.kind,
+                "status": DONE,
+                "attempts": r.attempt,
+                "next_attempt_at": now,
+                "received_at": r.item.received_at,
+                "handled_at": now,
+            }
+            for r in separate
+        }
+        marked.update(
+            connection.execute(
+                insert(table)  # type: ignore[arg-type]
+                .values(list(rows.values()))
+                .on_conflict_do_nothing()
+                .returning(table.c.event_key)  # type: ignore[attr-defined]
+            ).scalars()
+        )
+    for owner in {r.owner for r in receipts if not r.separate}:
+        ids = [r.item.id for r in receipts if not r.separate and r.owner == owner]
+        marked.update(
+            connection.execute(
+                update(InboxEvent)
+                .where(
+                    InboxEvent.id.in_(ids),
+                    InboxEvent.status == PENDING,
+                    InboxEvent.lease_owner == owner,
+                )
+                .values(status=DONE, payload=None, handled_at=now, lease_until=None)
+                .returning(InboxEvent.id)
+                .execution_options(synchronize_session=False)
+            ).scalars()
+        )
+    answers = []
+    for receipt in receipts:
+        key = receipt.item.event_key if receipt.separate else receipt.item.id
+        answers.append(key in marked)
+        marked.discard(key)  # a second receipt for one event is not marked twice
+    return answers
 
 
 _RECEIPTS = "advocacy.inbox_receipts"

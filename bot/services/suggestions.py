@@ -230,37 +230,72 @@ async def vote(
 
 
 def record_vote(session: Session, suggestion_id: int, member_id: int) -> tuple[bool, int]:
-    """The write of one vote, once per member and idea: (whether it counted, the idea's count
-    now). Every vote goes through here, one at a time (``vote``) or a batch in one trip to the
-    database (bot/chat/vote_batch.py), so what must change with a vote belongs here.
+    """One vote, once per member and idea: (whether it counted, the idea's count now)."""
+    return record_votes(session, [(suggestion_id, member_id)])[0]
 
-    Synchronous, for the batch; the caller has checked that the idea takes votes."""
+
+def record_votes(session: Session, votes: list[tuple[int, int]]) -> list[tuple[bool, int]]:
+    """The write of votes, each (idea, member) once: for each, whether it counted and the idea's
+    count with it. Every vote goes through here, one at a time (``vote``) or a batch of presses
+    in one trip to the database (bot/chat/vote_batch.py), so what must change with a vote
+    belongs here (in the same transaction).
+
+    Synchronous, for the batch; the caller has checked that the ideas take votes. A statement
+    for all the votes, and one an idea for its count."""
+    if not votes:
+        return []
     dialect = session.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    inserted = session.execute(
-        insert(SuggestionVote.__table__)
-        .values(suggestion_id=suggestion_id, member_id=member_id, created_at=utcnow())
-        .on_conflict_do_nothing()
+    now = utcnow()
+    rows = [
+        {"suggestion_id": s, "member_id": m, "created_at": now} for s, m in dict.fromkeys(votes)
+    ]
+    table = SuggestionVote.__table__
+    new = set(
+        session.execute(
+            insert(table)
+            .values(rows)
+            .on_conflict_do_nothing()
+            .returning(table.c.suggestion_id, table.c.member_id)
+        ).tuples()
     )
-    if inserted.rowcount:
-        # The count as the database has it (another process may have voted meanwhile), read in
-        # the same statement: reloading the idea and its author cost two more round trips to
-        # the database, within the write lock every other vote waits for.
-        count = session.scalar(
-            update(Suggestion)
-            .where(Suggestion.id == suggestion_id)
-            .values(vote_count=Suggestion.vote_count + 1)
-            .returning(Suggestion.vote_count)
-            .execution_options(synchronize_session=False)
-        )
-        return True, int(count or 0)
-    # A repeat shows the count too: read it behind any vote being counted right now (on
-    # PostgreSQL, wait for that row's lock), or the card this press updates could show an
-    # older count after a newer one was shown.
-    count = session.scalar(
-        select(Suggestion.vote_count).where(Suggestion.id == suggestion_id).with_for_update()
-    )
-    return False, int(count or 0)
+    added: dict[int, int] = {}
+    for suggestion_id, _member in new:
+        added[suggestion_id] = added.get(suggestion_id, 0) + 1
+    counts: dict[int, int] = {}
+    for suggestion_id in sorted({pair[0] for pair in votes}):  # one order: no deadlock
+        if suggestion_id in added:
+            # The count as the database has it (another process may have voted meanwhile),
+            # read in the same statement.
+            statement = (
+                update(Suggestion)
+                .where(Suggestion.id == suggestion_id)
+                .values(vote_count=Suggestion.vote_count + added[suggestion_id])
+                .returning(Suggestion.vote_count)
+                .execution_options(synchronize_session=False)
+            )
+        else:
+            # Only repeats: read the count behind any vote being counted right now (on
+            # PostgreSQL, wait for that row's lock), or the card this press updates could show
+            # an older count after a newer one was shown.
+            statement = (
+                select(Suggestion.vote_count)
+                .where(Suggestion.id == suggestion_id)
+                .with_for_update()
+            )
+        counts[suggestion_id] = int(session.scalar(statement) or 0)
+    # Each counted vote gets the count it made, in order; a repeat the count now.
+    given = {s: counts[s] - n for s, n in added.items()}
+    results: list[tuple[bool, int]] = []
+    for pair in votes:
+        suggestion_id = pair[0]
+        if pair in new:
+            new.discard(pair)
+            given[suggestion_id] += 1
+            results.append((True, given[suggestion_id]))
+        else:
+            results.append((False, counts[suggestion_id]))
+    return results
 
 
 async def withdraw_vote(
