@@ -48,6 +48,12 @@ def _ingest(repeat: int, quick: bool, long_repeat: int) -> list[Section]:
     return [ingest.measure(repeat, quick)]
 
 
+def _handling(repeat: int, quick: bool, long_repeat: int) -> list[Section]:
+    from benchmarks import handling
+
+    return [handling.measure(repeat, quick)]
+
+
 def _durability(repeat: int, quick: bool, long_repeat: int) -> list[Section]:
     from benchmarks import durability
 
@@ -92,6 +98,7 @@ def _idle(repeat: int, quick: bool, long_repeat: int) -> list[Section]:
 
 BENCHMARKS: dict[str, Callable[[int, bool, int], list[Section]]] = {
     "ingest": _ingest,
+    "handling": _handling,
     "durability": _durability,
     "fanout": _fanout,
     "shared_cap": _shared_cap,

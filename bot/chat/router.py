@@ -24,8 +24,11 @@ from bot.chat.context import ChatContext
 from bot.chat.help import help_message
 from bot.chat.home import home_message
 from bot.chat.interactions import ACTIONS, FORMS, reaction
-from bot.chat.parsing import split_command
+from bot.chat.parsing import MAX_ID, split_command
+from bot.chat.suggestion_commands import vote_reply
+from bot.chat.vote_batch import VoteBatcher, Written
 from bot.chat.vote_preview import VotePreview, preview_vote
+from bot.compose.actions import SUGGESTION_VOTE
 from bot.config import ChannelRef
 from bot.errors import DomainError, InvalidInput
 from bot.events import (
@@ -95,6 +98,8 @@ class EventRouter:
         # Previews read on connections of the same pool: a burst of presses must not take
         # the connections the events' writes need.
         self._previews = asyncio.Semaphore(CONCURRENT_PREVIEWS)
+        # Vote presses from the inbox, many to a transaction (see vote_batch).
+        self.votes = VoteBatcher(db, lambda: self.extensions.scrubber)
 
     async def handle(self, event: Event, receipt: Receipt | None = None) -> Reply:
         """Handle one event in one transaction. With an inbox ``receipt``, the inbox item is
@@ -110,6 +115,11 @@ class EventRouter:
     async def _handle(self, event: Event, receipt: Receipt | None) -> Reply:
         kind = type(event).__name__
         platform = event.actor.platform
+        ballot = batched_vote(event) if receipt is not None else None
+        if ballot is not None and receipt is not None:
+            written = await self.votes.cast(ballot, receipt, batched_suggestion(ballot))
+            if written is not None:
+                return self._voted(ballot, written)
         try:
             async with self._turns, self.db.transaction() as session:
                 if receipt is not None:
@@ -171,6 +181,24 @@ class EventRouter:
         for a platform that answers the press before the inbox's worker writes it."""
         async with self._previews:
             return await preview_vote(self.db, event, extensions=self.extensions, pending=pending)
+
+    def _voted(self, event: ActionInvoked, written: Written) -> Reply:
+        """The reply to a vote its batch wrote (the same as ``vote_button`` gives)."""
+        platform, kind = event.actor.platform, type(event).__name__
+        if written.repeat_event:
+            self.metrics.events.labels(platform=platform, type=kind, outcome="duplicate").inc()
+            return Reply(duplicate=True)
+        assert written.suggestion is not None
+        use_locale(written.locale)
+        reply = vote_reply(
+            written.suggestion,
+            written.counted,
+            written.count,
+            written.in_channel,
+            written.evidence,
+        )
+        self.metrics.events.labels(platform=platform, type=kind, outcome="handled").inc()
+        return reply
 
     async def _complete(self, reply: Reply) -> Reply:
         """Finish a reply outside any transaction (it may wait on the network)."""
@@ -251,3 +279,22 @@ class EventRouter:
         if isinstance(event, AppInstalled):
             return Reply(messages=[help_message(ctx.member.role)])
         return await help_command(ctx, "")
+
+
+def batched_vote(event: Event) -> ActionInvoked | None:
+    """A Vote press on a card, with a value that needs no checking: written in a batch."""
+    if not isinstance(event, ActionInvoked) or event.action_id != SUGGESTION_VOTE:
+        return None
+    if not event.message_ref or batched_suggestion(event) <= 0:
+        return None
+    if first_unstorable(getattr(event, name, None) for name in ("value", "context")):
+        return None
+    return event
+
+
+def batched_suggestion(event: ActionInvoked) -> int:
+    """The idea a Vote press names (0 when it names none: the usual path says so)."""
+    value = str(event.value.get("suggestion", ""))
+    if not (value.isascii() and value.isdigit()) or int(value) > MAX_ID:
+        return 0
+    return int(value)

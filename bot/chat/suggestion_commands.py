@@ -22,9 +22,9 @@ from bot.messages import Message
 from bot.services import suggestions as suggestion_service
 from bot.services.objectives import list_objectives
 from bot.services.similar import similar_ideas
-from bot.services.suggestion_evidence import evidence_summaries
+from bot.services.suggestion_evidence import EvidenceSummary, evidence_summaries
 from bot.services.suggestion_moderation import hide_suggestion, merge_suggestions
-from bot.storage.models import Delivery
+from bot.storage.models import Delivery, Suggestion
 
 
 async def suggest(ctx: ChatContext, text: str) -> Reply:
@@ -112,7 +112,23 @@ async def cast_vote(
 ) -> Reply:
     """Vote once; a card the vote came from shows the new count (and, in a DM, "Voted")."""
     suggestion, counted = await suggestion_service.vote(ctx.session, ctx.member, suggestion_id)
-    count = suggestion.vote_count
+    evidence = None
+    if delivery is not None:
+        weight = await evidence_summaries(ctx.session, [suggestion], ctx.extensions.scrubber)
+        evidence = weight.get(suggestion.id)
+    in_channel = None if delivery is None else bool(delivery.channel)
+    return vote_reply(suggestion, counted, suggestion.vote_count, in_channel, evidence)
+
+
+def vote_reply(
+    suggestion: Suggestion,
+    counted: bool,
+    count: int,
+    in_channel: bool | None,
+    evidence: EvidenceSummary | None,
+) -> Reply:
+    """What a voter is told, in the language in use, and for a press on a card (``in_channel``
+    not None: the card was in a channel, or else a DM) the card as it now is."""
     if counted:
         reply = Reply.say(
             ngettext(
@@ -132,12 +148,10 @@ async def cast_vote(
             ).format(number=suggestion.id, count=count)
         )
         reply.duplicate = True
-    if delivery is not None:
-        weight = await evidence_summaries(ctx.session, [suggestion], ctx.extensions.scrubber)
-        evidence = weight.get(suggestion.id)
+    if in_channel is not None:
         reply.update = (
             announcement(suggestion, evidence)
-            if delivery.channel
+            if in_channel
             else Message(
                 fallback=reply.messages[0].fallback,
                 cards=(voting_card(suggestion, voted=True, evidence=evidence),),

@@ -10,13 +10,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, update
+from sqlalchemy import Connection, event, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Executable
 
 from bot.storage.models import InboxEvent
 from bot.storage.types import utcnow
-from bot.storage.upsert import insert_ignore
 
 PENDING, DONE, FAILED = "pending", "done", "failed"
 
@@ -80,41 +82,99 @@ class Receipt:
     async def mark_done(self, session: AsyncSession) -> bool:
         """Mark the item handled, within ``session``'s transaction; False when it was handled
         already (another worker took it over when its lease expired, say): then do nothing."""
-        if self.separate:
-            # A marker under the event's keyed id: a second attempt finds it and stops.
-            now = utcnow()
-            marked = await insert_ignore(
-                session,
-                InboxEvent.__table__,  # type: ignore[arg-type]
-                {
-                    "event_key": self.item.event_key,
-                    "platform": self.item.platform,
-                    "kind": self.item.kind,
-                    "status": DONE,
-                    "attempts": self.attempt,
-                    "next_attempt_at": now,
-                    "received_at": self.item.received_at,
-                    "handled_at": now,
-                },
-            )
-        else:
-            result = await session.execute(
-                update(InboxEvent)
-                .where(
-                    InboxEvent.id == self.item.id,
-                    InboxEvent.status == PENDING,
-                    InboxEvent.lease_owner == self.owner,
-                )
-                .values(status=DONE, payload=None, handled_at=utcnow(), lease_until=None)
-                .execution_options(synchronize_session=False)
-            )
-            marked = result.rowcount == 1
-        if not marked:
+        result = await session.execute(self._marker(session.bind.dialect.name))
+        if result.rowcount != 1:
             return False
         # Done only once that transaction commits (see _receipts_committed); a rollback leaves
         # the event pending.
         session.sync_session.info.setdefault(_RECEIPTS, []).append(self)
         return True
+
+    def _marker(self, dialect: str) -> Executable:
+        now = utcnow()
+        if self.separate:
+            # A marker under the event's keyed id: a second attempt finds it and stops.
+            insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+            return (
+                insert(InboxEvent.__table__)
+                .values(
+                    event_key=self.item.event_key,
+                    platform=self.item.platform,
+                    kind=self.item.kind,
+                    status=DONE,
+                    attempts=self.attempt,
+                    next_attempt_at=now,
+                    received_at=self.item.received_at,
+                    handled_at=now,
+                )
+                .on_conflict_do_nothing()
+            )
+        return (
+            update(InboxEvent)
+            .where(
+                InboxEvent.id == self.item.id,
+                InboxEvent.status == PENDING,
+                InboxEvent.lease_owner == self.owner,
+            )
+            .values(status=DONE, payload=None, handled_at=now, lease_until=None)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def mark_all_done_in(connection: Connection, receipts: list[Receipt]) -> list[bool]:
+    """``mark_done_in`` for many receipts in one statement (or one an owner): for each, whether
+    it was marked (False: handled already, or a second receipt for the same event here)."""
+    if not receipts:
+        return []
+    now = utcnow()
+    marked: set[Any] = set()
+    separate = [r for r in receipts if r.separate]
+    if separate:
+        dialect = connection.dialect.name
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        table = InboxEvent.__table__
+        rows = {
+            r.item.event_key: {
+                "event_key": r.item.event_key,
+                "platform": r.item.platform,
+                "kind": r.item.kind,
+                "status": DONE,
+                "attempts": r.attempt,
+                "next_attempt_at": now,
+                "received_at": r.item.received_at,
+                "handled_at": now,
+            }
+            for r in separate
+        }
+        marked.update(
+            connection.execute(
+                insert(table)  # type: ignore[arg-type]
+                .values(list(rows.values()))
+                .on_conflict_do_nothing()
+                .returning(table.c.event_key)  # type: ignore[attr-defined]
+            ).scalars()
+        )
+    for owner in {r.owner for r in receipts if not r.separate}:
+        ids = [r.item.id for r in receipts if not r.separate and r.owner == owner]
+        marked.update(
+            connection.execute(
+                update(InboxEvent)
+                .where(
+                    InboxEvent.id.in_(ids),
+                    InboxEvent.status == PENDING,
+                    InboxEvent.lease_owner == owner,
+                )
+                .values(status=DONE, payload=None, handled_at=now, lease_until=None)
+                .returning(InboxEvent.id)
+                .execution_options(synchronize_session=False)
+            ).scalars()
+        )
+    answers = []
+    for receipt in receipts:
+        key = receipt.item.event_key if receipt.separate else receipt.item.id
+        answers.append(key in marked)
+        marked.discard(key)  # a second receipt for one event is not marked twice
+    return answers
 
 
 _RECEIPTS = "advocacy.inbox_receipts"

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, or_, select, update
+from sqlalchemy import Connection, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -93,12 +93,23 @@ def settle(connection: Connection, ids: list[int], now: datetime) -> int:
     """Mark handled events done and forget their content (their keys stay for the purge)."""
     if not ids:
         return 0
-    result = connection.execute(
-        update(TABLE)
-        .where(TABLE.c.id.in_(ids), TABLE.c.status == PENDING)
-        .values(status=DONE, payload=None, handled_at=now, lease_owner=None, lease_until=None)
-    )
+    # The ids as one expanding parameter: a statement built once and cached, where a literal
+    # list was coerced id by id on the event loop for every batch (a tenth of it in a burst).
+    result = connection.execute(_SETTLE, {"ids": ids, "now": now})
     return result.rowcount or 0
+
+
+_SETTLE = (
+    update(TABLE)
+    .where(TABLE.c.id.in_(bindparam("ids", expanding=True)), TABLE.c.status == PENDING)
+    .values(
+        status=DONE,
+        payload=None,
+        handled_at=bindparam("now", type_=TABLE.c.handled_at.type),
+        lease_owner=None,
+        lease_until=None,
+    )
+)
 
 
 def record_failure(

@@ -65,6 +65,11 @@ ACCEPTING_SECONDS = 0.25
 PURGE_EVERY_SECONDS = 300.0
 BASE_BACKOFF_SECONDS = 1.0
 MAX_BACKOFF_SECONDS = 300.0
+# Events in hand at once, a kind. Most of a handler's time is spent waiting (for its batch of
+# votes to commit, for the platform to take its reply), so many are in hand: the more wait
+# together, the more votes each transaction writes (bot/chat/vote_batch.py). What needs a
+# database connection of its own still takes turns for one (the router's CONCURRENT_EVENTS).
+CONCURRENCY = 64
 
 
 Handler = Callable[[InboxItem, Receipt], Awaitable[Any]]
@@ -108,7 +113,7 @@ class Inbox:
         lease: timedelta = DEFAULT_LEASE,
         keep: timedelta = DEFAULT_KEEP,
         max_attempts: int = 5,
-        concurrency: int = 8,
+        concurrency: int = CONCURRENCY,
     ) -> None:
         self.db = db
         self.store = InboxStore(db)

@@ -17,6 +17,7 @@ from typing import Protocol
 
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.compose.text import truncate
@@ -353,6 +354,15 @@ async def evidence_summaries(
 ) -> dict[int, EvidenceSummary]:
     """Each idea with evidence, with its two best quotes; without a scrubber (no content
     plugin), no quotes: customers' words are never shown unscrubbed."""
+    if not any(idea.evidence_count for idea in ideas):
+        return {}
+    return await session.run_sync(evidence_summaries_in, ideas, scrub)
+
+
+def evidence_summaries_in(
+    session: Session, ideas: Sequence[Suggestion], scrub: Scrub | None
+) -> dict[int, EvidenceSummary]:
+    """``evidence_summaries`` in a synchronous session (a batch of votes writes in one)."""
     weighed = [idea for idea in ideas if idea.evidence_count]
     if not weighed:
         return {}
@@ -375,7 +385,7 @@ async def evidence_summaries(
         )
         # A few more than shown: the same words twice (a ticket and a colleague's note of it,
         # say) are quoted once.
-        rows = await session.execute(
+        rows = session.execute(
             select(best.c.suggestion_id, best.c.text)
             .where(best.c.rank <= QUOTES * 3)
             .order_by(best.c.suggestion_id, best.c.rank)

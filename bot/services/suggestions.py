@@ -13,7 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.compose.notices import answer_notice
@@ -44,7 +47,6 @@ from bot.storage.models import (
     SuggestionVote,
 )
 from bot.storage.types import utcnow
-from bot.storage.upsert import insert_ignore
 
 MAX_SUGGESTION = 3000
 MAX_ANSWER = 3000
@@ -222,31 +224,78 @@ async def vote(
                 number=suggestion.id, status=_(SuggestionStatus(suggestion.status).label)
             )
         )
-    counted = await insert_ignore(
-        session,
-        SuggestionVote.__table__,
-        {"suggestion_id": suggestion.id, "member_id": member.id, "created_at": utcnow()},
-    )
-    if counted:
-        # The count as the database has it (another process may have voted meanwhile), read in
-        # the same statement: reloading the idea and its author cost two more round trips to
-        # the database, within the write lock every other vote waits for.
-        count = await session.scalar(
-            update(Suggestion)
-            .where(Suggestion.id == suggestion.id)
-            .values(vote_count=Suggestion.vote_count + 1)
-            .returning(Suggestion.vote_count)
-            .execution_options(synchronize_session=False)
-        )
-    else:
-        # A repeat shows the count too: read it behind any vote being counted right now (on
-        # PostgreSQL, wait for that row's lock), or the card this press updates could show an
-        # older count after a newer one was shown.
-        count = await session.scalar(
-            select(Suggestion.vote_count).where(Suggestion.id == suggestion.id).with_for_update()
-        )
+    counted, count = await session.run_sync(record_vote, suggestion.id, member.id)
     set_committed_value(suggestion, "vote_count", count)
     return suggestion, counted
+
+
+def record_vote(session: Session, suggestion_id: int, member_id: int) -> tuple[bool, int]:
+    """One vote, once per member and idea: (whether it counted, the idea's count now)."""
+    return record_votes(session, [(suggestion_id, member_id)])[0]
+
+
+def record_votes(session: Session, votes: list[tuple[int, int]]) -> list[tuple[bool, int]]:
+    """The write of votes, each (idea, member) once: for each, whether it counted and the idea's
+    count with it. Every vote goes through here, one at a time (``vote``) or a batch of presses
+    in one trip to the database (bot/chat/vote_batch.py), so what must change with a vote
+    belongs here (in the same transaction).
+
+    Synchronous, for the batch; the caller has checked that the ideas take votes. A statement
+    for all the votes, and one an idea for its count."""
+    if not votes:
+        return []
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    now = utcnow()
+    rows = [
+        {"suggestion_id": s, "member_id": m, "created_at": now} for s, m in dict.fromkeys(votes)
+    ]
+    table = SuggestionVote.__table__
+    new = set(
+        session.execute(
+            insert(table)
+            .values(rows)
+            .on_conflict_do_nothing()
+            .returning(table.c.suggestion_id, table.c.member_id)
+        ).tuples()
+    )
+    added: dict[int, int] = {}
+    for suggestion_id, _member in new:
+        added[suggestion_id] = added.get(suggestion_id, 0) + 1
+    counts: dict[int, int] = {}
+    for suggestion_id in sorted({pair[0] for pair in votes}):  # one order: no deadlock
+        if suggestion_id in added:
+            # The count as the database has it (another process may have voted meanwhile),
+            # read in the same statement.
+            statement = (
+                update(Suggestion)
+                .where(Suggestion.id == suggestion_id)
+                .values(vote_count=Suggestion.vote_count + added[suggestion_id])
+                .returning(Suggestion.vote_count)
+                .execution_options(synchronize_session=False)
+            )
+        else:
+            # Only repeats: read the count behind any vote being counted right now (on
+            # PostgreSQL, wait for that row's lock), or the card this press updates could show
+            # an older count after a newer one was shown.
+            statement = (
+                select(Suggestion.vote_count)
+                .where(Suggestion.id == suggestion_id)
+                .with_for_update()
+            )
+        counts[suggestion_id] = int(session.scalar(statement) or 0)
+    # Each counted vote gets the count it made, in order; a repeat the count now.
+    given = {s: counts[s] - n for s, n in added.items()}
+    results: list[tuple[bool, int]] = []
+    for pair in votes:
+        suggestion_id = pair[0]
+        if pair in new:
+            new.discard(pair)
+            given[suggestion_id] += 1
+            results.append((True, given[suggestion_id]))
+        else:
+            results.append((False, counts[suggestion_id]))
+    return results
 
 
 async def withdraw_vote(
