@@ -57,9 +57,11 @@ CLAIM_EVERY_SECONDS = 0.5
 STOP_GRACE_SECONDS = 3.0
 # While a platform's requests keep arriving, its events are handled at most this many at a time:
 # handling runs on the event loop that answers the requests, and the work can wait (it is in the
-# inbox, durably) while the platform cannot (Slack's 3 seconds). Requests whose answer waits for
-# their own handling (a modal, a Teams invoke) do not count as arriving.
-ACCEPTING_CONCURRENCY = 1
+# inbox, durably) while the platform cannot (Slack's 3 seconds). Enough stay in hand for votes
+# that wait together to share a transaction (bot/chat/vote_batch.py: one in hand at a time made
+# every batch a batch of one, and the backlog grew all through a burst). Requests whose answer
+# waits for their own handling (a modal, a Teams invoke) do not count as arriving.
+ACCEPTING_CONCURRENCY = 8
 # Acceptances at most this old count as requests still arriving.
 ACCEPTING_SECONDS = 0.25
 PURGE_EVERY_SECONDS = 300.0

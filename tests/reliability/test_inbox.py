@@ -288,13 +288,16 @@ async def until_in_hand(count: Any, wanted: int) -> int:
     return int(count())
 
 
-async def test_while_requests_arrive_their_events_are_handled_one_at_a_time(
+async def test_while_requests_arrive_their_events_are_handled_fewer_at_a_time(
     app: Application, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Handling shares the event loop with the requests being acknowledged: while a platform's
-    requests keep coming, its events take one slot (the work waits durably in the inbox), and
+    requests keep coming, its events take fewer slots (the work waits durably in the inbox), and
     every slot once they stop. Requests that wait for their own handling do not count."""
     monkeypatch.setattr(inbox_worker, "ACCEPTING_SECONDS", 3600.0)  # a burst all along
+    cap = inbox_worker.ACCEPTING_CONCURRENCY
+    clicks = cap + 4
+    assert clicks <= app.inbox.concurrency
     release = asyncio.Event()
     in_hand: dict[str, int] = {"click": 0, "modal": 0}
     handled: list[int] = []
@@ -311,17 +314,18 @@ async def test_while_requests_arrive_their_events_are_handled_one_at_a_time(
     app.inbox.register("test-click", handler)
     app.inbox.register("test-modal", handler)
     async with working(app.inbox):
-        for n in range(6):
+        for n in range(clicks):
             await app.inbox.accept("slack", "test-click", f"c{n}", {"n": n})
-        assert await until_in_hand(lambda: in_hand["click"], 2) == 1
-        for n in range(6, 9):  # answered only once handled: each has its slot at once
+        assert await until_in_hand(lambda: in_hand["click"], cap + 1) == cap
+        modals = range(clicks, clicks + 3)
+        for n in modals:  # answered only once handled: each has its slot at once
             await app.inbox.accept("slack", "test-modal", f"m{n}", {"n": n}, wait=True)
         assert await until_in_hand(lambda: in_hand["modal"], 3) == 3
         monkeypatch.setattr(inbox_worker, "ACCEPTING_SECONDS", 0.0)  # the burst is over
-        assert await until_in_hand(lambda: in_hand["click"], 6) == 6
+        assert await until_in_hand(lambda: in_hand["click"], clicks) == clicks
         release.set()
         await until_settled(app.inbox)
-    assert sorted(handled) == list(range(9))
+    assert sorted(handled) == list(range(clicks + 3))
 
 
 async def test_renewing_keeps_the_lease_of_every_event_held_a_few_at_a_time(
@@ -330,7 +334,7 @@ async def test_renewing_keeps_the_lease_of_every_event_held_a_few_at_a_time(
     """Leases are renewed a chunk a write (each write is a stall of the event loop); a worker
     holding several chunks of events, in hand and queued, keeps every one of their leases."""
     monkeypatch.setattr(inbox_rows, "RENEW_CHUNK", 2)
-    monkeypatch.setattr(inbox_worker, "ACCEPTING_SECONDS", 3600.0)  # one in hand, four queued
+    monkeypatch.setattr(inbox_worker, "ACCEPTING_SECONDS", 3600.0)  # a burst all along
     release = asyncio.Event()
 
     async def held(item: InboxItem, receipt: Receipt) -> None:
