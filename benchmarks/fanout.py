@@ -1,8 +1,8 @@
 """One digest to many Slack recipients through the fake Slack Web API with Slack's rate limits:
 wall time against the floor the limit allows, messages lost, duplicates and peak memory; the same
 recipients through a plain ``slack_sdk`` loop (what someone would write instead of this bot); the
-same run killed (kill -9) half-way and finished by `advocacy serve`; and the resident memory of an
-idle `advocacy serve`.
+same run killed (kill -9) half-way and finished by `advocacy serve`. The resident memory of an
+idle `advocacy serve` is benchmarks/idle_memory.py's.
 
 The fake enforces one message a second per channel and a workspace-wide cap (--rate); the bot is
 told the same cap (SLACK_WORKSPACE_RATE). The floor is recipients / rate: no sender that respects
@@ -61,7 +61,6 @@ FULL_RECIPIENTS = 10_000
 QUICK_RECIPIENTS = 1_000
 FULL_KILL_RECIPIENTS = 2_000  # durability does not need the full size; it needs a kill
 PLAIN_BUDGET = {True: 30.0, False: 120.0}  # seconds the plain loop may run (quick, full)
-IDLE_SETTLE = 3.0  # seconds an idle server is left alone before its memory is read
 START_TIMEOUT = 60.0
 PROGRESS = Console(stderr=True)  # progress bars stay off stdout, where the tables go
 
@@ -573,50 +572,6 @@ def plain_run(
         )
 
 
-# ----- memory of an idle server ---------------------------------------------------------------
-
-
-def wait_until_listening(server: subprocess.Popen[str], timeout: float = START_TIMEOUT) -> None:
-    """Read the server's log (on a thread, which keeps draining it) until it says it listens."""
-    listening = threading.Event()
-    stream = server.stderr
-    assert stream is not None
-
-    def read() -> None:
-        for line in stream:
-            if "listening on" in line:
-                listening.set()
-
-    threading.Thread(target=read, name="serve-log", daemon=True).start()
-    deadline = time.monotonic() + timeout
-    while not listening.wait(0.1):
-        if server.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError("advocacy serve did not start listening")
-
-
-def idle_rss(rate: float, settle: float = IDLE_SETTLE) -> float:
-    """Resident memory (MiB) of `advocacy serve` on a fresh SQLite file with Slack configured
-    against the fake, ``settle`` seconds after it starts listening."""
-    with tempfile.TemporaryDirectory() as scratch, new_fake(rate) as fake:
-        work = Path(scratch)
-        env = {**env_for(work, fake.fake, rate, None), "LOG_LEVEL": "INFO"}
-        server = subprocess.Popen(
-            [sys.executable, "-m", "bot", "serve", "--port", "0"],
-            env=env,
-            cwd=work,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            wait_until_listening(server)
-            time.sleep(settle)
-            return memory_of(server.pid, "VmRSS")
-        finally:
-            server.send_signal(signal.SIGTERM)
-            server.wait(30)
-
-
 # ----- figures for docs/PERFORMANCE.md --------------------------------------------------------
 
 
@@ -637,11 +592,11 @@ def measure(
     plain_budget: float | None = None,
     kill: bool = True,
 ) -> Section:
-    """Slack fan-out, ours against the floor and a plain slack_sdk loop, plus memory.
+    """Slack fan-out, ours against the floor and a plain slack_sdk loop, and peak memory.
 
     Full runs send 10,000 messages at 50/s (200 s each), so they repeat ``long_repeat`` times
-    (at most ``repeat``); quick runs (1,000 recipients) and the idle-memory reading repeat
-    ``repeat`` times. Within a repeat, ours runs first and the plain loop right after it."""
+    (at most ``repeat``); quick runs (1,000 recipients) repeat ``repeat`` times. Within a
+    repeat, ours runs first and the plain loop right after it."""
     console = Console(stderr=True, highlight=False)
     load = os.getloadavg()[0]
     recipients = QUICK_RECIPIENTS if quick else FULL_RECIPIENTS
@@ -655,10 +610,6 @@ def measure(
         ours.append(clean_run(recipients, rate, None))
         console.print(f"[dim]fan-out, Slack {number}/{runs}: plain loop, up to {budget:.0f} s[/]")
         plain.append(plain_run(recipients, rate, ours[-1].sample, budget))
-    idle: list[float] = []
-    for number in range(1, max(1, repeat) + 1):
-        console.print(f"[dim]memory: idle advocacy serve {number}/{max(1, repeat)}[/]")
-        idle.append(idle_rss(rate))
     killed: list[Outcome] = []
     kill_recipients = recipients if quick else FULL_KILL_RECIPIENTS
     if kill:
@@ -696,12 +647,6 @@ def measure(
             [float(p.lost) for p in plain],
         ),
         Figure("Slack: duplicates (plain loop)", "messages", [float(p.duplicates) for p in plain]),
-        Figure(
-            "Memory: advocacy serve idle (VmRSS)",
-            "MiB",
-            idle,
-            note=f"fresh SQLite file, Slack configured, read {IDLE_SETTLE:g} s after listening",
-        ),
         Figure(
             f"Memory: peak of `advocacy digest run` to {size} (ru_maxrss)",
             "MiB",
@@ -754,11 +699,11 @@ def measure(
         ),
         f"Repeats: {runs} for the {size}-recipient runs"
         + ("" if quick else f" (long runs repeat at most long_repeat={long_repeat} times)")
-        + f", {max(1, repeat)} for idle memory, 1 for the kill -9 run. Figures are medians.",
+        + ", 1 for the kill -9 run. Figures are medians (idle memory: benchmarks/idle_memory.py).",
         machine_load(load),
     ]
     return Section(
-        title=f"Fan-out: one digest to {size} Slack recipients, and memory",
+        title=f"Fan-out: one digest to {size} Slack recipients",
         figures=figures,
         comparisons=comparisons,
         notes=notes,
