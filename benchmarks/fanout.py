@@ -378,20 +378,12 @@ class QueuedLine:
 
 
 def start_logged_run(
-    work: Path, env: dict[str, str], prelude: str = "", *, enqueue_only: bool = False
+    work: Path, env: dict[str, str], *, enqueue_only: bool = False
 ) -> tuple[subprocess.Popen[str], QueuedLine, float]:
     """`advocacy digest run daily` with its standard error read for the "queued" line;
-    ``prelude`` is Python run first in the child (the Teams run raises the adapter's pacing);
     ``enqueue_only``: the run queues and leaves the sending to a server (none here)."""
     arguments = ["digest", "run", "daily", *(["--enqueue-only"] if enqueue_only else [])]
     command = [sys.executable, "-m", "bot", *arguments]
-    if prelude:
-        command = [
-            sys.executable,
-            "-c",
-            f"{prelude}\nimport sys\nfrom bot.cli.main import main\n"
-            f"sys.argv = ['advocacy', *{arguments!r}]\nmain()",
-        ]
     started = time.monotonic()
     child = subprocess.Popen(
         command, env=env, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True

@@ -97,7 +97,7 @@ def env_for(work: Path) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("SLACK_", "MICROSOFT_APP_", "DATABASE_"))
+        if not key.startswith(("SLACK_", "MICROSOFT_APP_", "TEAMS_", "DATABASE_"))
     }
     env.update(
         {
@@ -172,6 +172,7 @@ def tenant(
     with tempfile.TemporaryDirectory() as scratch, FakeThread(connector) as fake:
         work = Path(scratch)
         env = env_for(work)
+        env["TEAMS_TENANT_RATE"] = str(rate)  # the bot is told the fake's cap
         people = aad_ids(members)
         if bulk:
             bulk_members(env, work, "teams", TENANT, people)
@@ -214,18 +215,12 @@ def teams_run(members: int) -> TeamsOutcome:
 
 def scale_run(members: int, rate: float, *, enqueue_only: bool = False) -> ScaleOutcome:
     """One digest to ``members`` members of one tenant, the fake's tenant cap and the adapter's
-    pacing raised to ``rate`` requests a second (Teams' own is 50: at it, 300,000 members take
-    100 minutes; the pacing is a constant of the adapter, so the child sets it before running
-    the real command). ``enqueue_only``: queueing alone (its memory and time), nothing sent,
-    so lost counts every member."""
+    pacing (TEAMS_TENANT_RATE) raised to ``rate`` requests a second (Teams' own is 50: at it,
+    300,000 members take 100 minutes). ``enqueue_only``: queueing alone (its memory and time),
+    nothing sent, so lost counts every member."""
     with tenant(members, rate, bulk=True) as (fake, work, env):
         connector = fake.fake
-        prelude = (
-            "import adapters.teams.adapter as teams\n"
-            f"teams.PER_TENANT = {rate!r}\n"
-            f"teams.TENANT_BURST = {max(5, int(rate / 10))}"
-        )
-        child, log, started = start_logged_run(work, env, prelude, enqueue_only=enqueue_only)
+        child, log, started = start_logged_run(work, env, enqueue_only=enqueue_only)
         if not enqueue_only:
             watch(lambda: len(connector.posted_counts()), members, None, f"Teams, {members:,}")
         _, status, usage = os.wait4(child.pid, 0)
@@ -272,8 +267,8 @@ def measure_at_scale(quick: bool) -> Section:
             "The real `advocacy digest run` in a child process on a scratch SQLite file, "
             "through the real Teams adapter to the fake Bot Connector service, all members in "
             f"one tenant, one personal chat each: {', '.join(sizes)}. The fake's tenant cap "
-            "and the adapter's pacing (adapters.teams.adapter.PER_TENANT, set by the child "
-            "before it runs the command; Teams' own limit is 50 a second) are raised together "
+            "and the bot's pacing (TEAMS_TENANT_RATE; Teams' own limit is 50 a second) are "
+            "raised together "
             "so each run takes minutes. Members and their conversation references are written "
             "in bulk (benchmarks/fanout_seed.py; ConversationStore.remember_personal_chats), "
             "spread over 8 languages.",

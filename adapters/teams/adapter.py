@@ -93,12 +93,9 @@ from bot.platform.support import CONSOLE_PATH, InvalidInput
 
 log = logging.getLogger(__name__)
 
-# Teams' limits for bots: 7 messages a second per conversation, 50 requests a second per tenant.
+# Teams' limit for bots: 7 messages a second per conversation; the tenant's (50 requests a
+# second) is TeamsConfig.tenant_rate, which TEAMS_TENANT_RATE raises.
 PER_CONVERSATION = 7.0
-PER_TENANT = 50.0
-# Up to 5 tenant requests may go early after a pause (an outbox batch being written), so a long
-# send runs at the rate instead of ~8 % below it; one second's worth is 50, far above it.
-TENANT_BURST = 5
 INBOX_KIND = "teams"
 RECEIPT_KEY = "advocacy.inbox_receipt"
 ROSTER_PAGE = 500
@@ -144,7 +141,9 @@ class TeamsAdapter:
         self.bot = _Bot(self)
         self._per_conversation = Pacer(PER_CONVERSATION)
         # The tenant's cap is shared by every instance on one PostgreSQL database.
-        self._per_tenant = pacer_for(context.db, "teams.tenant", PER_TENANT, TENANT_BURST)
+        self._per_tenant = pacer_for(
+            context.db, "teams.tenant", config.tenant_rate, config.tenant_burst
+        )
         self._background: set[asyncio.Task[Any]] = set()
         self._connectors: dict[str, Any] = {}
         self._turn_connectors: dict[tuple[str, str, str], Any] = {}

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bot.platform import AdapterStatus
+from bot.platform.support import env_number
 
 MESSAGES_PATH = "/api/messages"
 BOT_FRAMEWORK = "https://api.botframework.com"
@@ -14,6 +15,12 @@ APP_TYPES = ("SingleTenant", "MultiTenant", "UserAssignedMSI")
 # (an app registration with a client secret) or a user-assigned managed identity. MultiTenant
 # stays for bots registered before then.
 DEFAULT_APP_TYPE = "SingleTenant"
+# Teams' published limit for bots: 50 requests a second per tenant. A tenant Microsoft allows more
+# (or a test fake with its cap raised) sets TEAMS_TENANT_RATE.
+DEFAULT_TENANT_RATE = 50.0
+# At least this many tenant requests may go early after a pause (an outbox batch being written),
+# so a long send runs at the rate instead of ~8 % below it; at higher rates, a tenth of a second's.
+MIN_TENANT_BURST = 5
 TENANT_HELP = (
     "set MICROSOFT_APP_TENANT_ID to the Directory (tenant) ID of the tenant the bot is "
     "registered in: in the Azure portal, open the Azure Bot resource → Settings → "
@@ -37,6 +44,8 @@ class TeamsConfig:
     openid_metadata_url: str | None = None
     login_url: str | None = None
     public_url: str = "http://localhost:3978"
+    # Requests a second to one tenant's Bot Connector, sends and roster reads together.
+    tenant_rate: float = DEFAULT_TENANT_RATE
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], public_url: str) -> TeamsConfig:
@@ -74,11 +83,20 @@ class TeamsConfig:
             openid_metadata_url=value("BOT_OPENID_METADATA_URL"),
             login_url=value("BOT_LOGIN_URL"),
             public_url=public_url,
+            tenant_rate=env_number(
+                env, "TEAMS_TENANT_RATE", DEFAULT_TENANT_RATE, low=0.1, high=1000
+            ),
         )
 
     @property
     def authenticated(self) -> bool:
         return self.app_id is not None
+
+    @property
+    def tenant_burst(self) -> int:
+        """Tenant requests that may go early after a pause: a tenth of a second's worth, at
+        least MIN_TENANT_BURST (so 5 at Teams' own 50 a second)."""
+        return max(MIN_TENANT_BURST, int(self.tenant_rate / 10))
 
     def status(self) -> AdapterStatus:
         if self.authenticated:
@@ -98,7 +116,7 @@ class TeamsConfig:
             return AdapterStatus(
                 True,
                 f"Bot Framework app {self.app_id} ({self.app_type}{tenant}); "
-                f"every request's JWT is checked; endpoint {MESSAGES_PATH}{missing}",
+                f"every request's JWT is checked; endpoint {MESSAGES_PATH}{self._pacing}{missing}",
                 warning=bool(missing),
             )
         return AdapterStatus(
@@ -106,9 +124,13 @@ class TeamsConfig:
             "WITHOUT AUTHENTICATION because MICROSOFT_APP_ID is not set: only requests from this "
             "machine are accepted, for a local emulator. Set MICROSOFT_APP_ID, "
             "MICROSOFT_APP_TENANT_ID and MICROSOFT_APP_PASSWORD (or MICROSOFT_APP_TYPE="
-            "UserAssignedMSI, without a password) to connect Microsoft Teams",
+            f"UserAssignedMSI, without a password) to connect Microsoft Teams{self._pacing}",
             warning=True,
         )
+
+    @property
+    def _pacing(self) -> str:
+        return f"; sends up to {self.tenant_rate:g} requests/s per tenant"
 
     def botbuilder_configuration(self) -> object:
         """The attribute bag botbuilder's ConfigurationBotFrameworkAuthentication reads."""

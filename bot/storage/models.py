@@ -371,11 +371,13 @@ class Delivery(Base):
     __table_args__ = (
         Index("ix_deliveries_queue", "status", "platform", "next_attempt_at"),
         Index("ix_deliveries_platform_ref", "platform", "platform_ref"),
+        # Whether a run still has deliveries waiting, in one probe (and every lookup by run).
+        Index("ix_deliveries_run_status", "run_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("outbound_messages.id"), index=True)
-    run_id: Mapped[int | None] = mapped_column(ForeignKey("digest_runs.id"), index=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("digest_runs.id"))
     member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), index=True)
     platform: Mapped[str] = mapped_column(String(20))
     workspace: Mapped[str] = mapped_column(String(100), default="")

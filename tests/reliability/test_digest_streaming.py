@@ -10,9 +10,11 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import Application, open_application
 from bot.config import Settings
@@ -23,7 +25,8 @@ from bot.services.digest_runs import start_run
 from bot.services.digests import add_digest
 from bot.services.members import get_member
 from bot.services.permissions import OPERATOR
-from bot.storage.models import ContentReceipt, Delivery, DigestRun, OutboundMessage
+from bot.storage.models import ContentReceipt, Delivery, Digest, DigestRun, OutboundMessage
+from bot.storage.upkeep import refresh_planner_statistics
 from tests.conftest import make_member
 from tests.outbox_support import employees_and_a_digest, user_ids
 from tests.serve_process import run_cli
@@ -216,3 +219,51 @@ async def test_kill_9_in_the_middle_of_queueing_then_running_again_queues_everyo
     assert sorted(recipients) == sorted(users), "each member queued once, nobody skipped"
     assert [(run.status, run.recipients) for run in runs] == [(RunStatus.ENQUEUED, 200)]
     assert user_ids("STREAM", 1)[0] in recipients
+
+
+async def test_whether_a_run_still_waits_is_one_probe_of_its_index(
+    sqlite_settings: Settings,
+) -> None:
+    """After every outbox batch each queued run is checked for deliveries still waiting: through
+    the (run_id, status) index that is one probe, where the queue's index (status first) walked
+    every other run's waiting rows and the run's own walked its rows already sent. Checked with
+    the planner's statistics gathered, as the upkeep job gathers them on SQLite."""
+    async with open_application(sqlite_settings, with_adapters=False) as app:
+        await content_digest(app)
+        async with app.db.transaction() as session:
+            digest = await session.scalar(select(Digest))
+            assert digest is not None
+            session.add_all([DigestRun(id=run, digest_id=digest.id) for run in (1, 2)])
+            await session.execute(
+                text(
+                    "INSERT INTO outbound_messages (kind, payload, created_at)"
+                    " VALUES ('x', '{}', '2026-01-01')"
+                )
+            )
+            for n in range(300):
+                await session.execute(
+                    text(
+                        "INSERT INTO deliveries (message_id, run_id, platform, workspace,"
+                        " recipient, channel, status, attempts, next_attempt_at, created_at)"
+                        " VALUES (1, :run, 'slack', '', :r, 0, :s, 1, '2026-01-01',"
+                        " '2026-01-01')"
+                    ),
+                    {"run": 1 + n % 2, "r": f"U{n}", "s": "pending" if n % 3 else "sent"},
+                )
+        assert await refresh_planner_statistics(app.db)
+        statements: list[tuple[str, Any]] = []
+
+        def note(*args: Any) -> None:
+            statements.append((args[2], args[3]))
+
+        async with app.db.engine.connect() as connection:
+            event.listen(connection.sync_connection, "before_cursor_execute", note)
+            async with AsyncSession(connection) as session:
+                assert await digest_runs.finish_completed_runs(session) == 0
+                await session.rollback()
+            event.remove(connection.sync_connection, "before_cursor_execute", note)
+            [(query, parameters)] = [(q, p) for q, p in statements if q.startswith("UPDATE")]
+            plan = (
+                await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {query}", parameters)
+            ).all()
+    assert "ix_deliveries_run_status (run_id=? AND status=?)" in str(plan), plan
