@@ -42,10 +42,11 @@ from benchmarks.ingest import (  # noqa: E402
     MEMBERS,
     SIGNING_SECRET,
     TEAM,
-    VOTE,
+    UNSENT,
     Child,
     drive,
     seed,
+    slack_targets,
     slack_user,
 )
 from benchmarks.results import Figure, Section  # noqa: E402
@@ -133,41 +134,6 @@ def postgres_schema(url: str, schema: str, *, create: bool) -> None:
 # ----- the environment: fake Slack, seeded database, our server ------------------------------
 
 
-def targets(slack: Any, counter: Counter, ideas: int, timeout: float = 120) -> list[dict[str, Any]]:
-    """The ideas' cards as the bot posted them in the ideas channel, with their Vote button
-    (as benchmarks/ingest.py reads them, from either database)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        waiting = counter.scalar(
-            "SELECT count(*) FROM deliveries WHERE status != 'sent' OR platform_ref IS NULL"
-        )
-        posted = slack.call(lambda: list(slack.fake.messages.get(IDEAS_CHANNEL, [])))
-        if not waiting and len(posted) >= ideas:
-            break
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"only {len(posted)} of {ideas} ideas reached the ideas channel")
-        time.sleep(0.2)
-    found = []
-    for stored in posted:
-        buttons = [
-            {**element, "block_id": block.get("block_id", "")}
-            for block in stored["blocks"]
-            if block.get("type") == "actions"
-            for element in block.get("elements", [])
-            if str(element.get("action_id", "")).startswith(VOTE)
-        ]
-        message = {
-            "type": "message",
-            "subtype": "bot_message",
-            "text": stored["text"],
-            "ts": stored["ts"],
-            "bot_id": slack.fake.bot_id,
-            "blocks": stored["blocks"],
-        }
-        found.append({"ts": stored["ts"], "message": message, "action": buttons[0]})
-    return found
-
-
 @contextmanager
 def environment(console: Any, database: str) -> Iterator[dict[str, Any]]:
     """The fake Slack, a seeded scratch database (a SQLite file or a PostgreSQL schema) and
@@ -217,7 +183,7 @@ def environment(console: Any, database: str) -> Iterator[dict[str, Any]]:
         spec = {
             "platform": "slack",
             "members": MEMBERS["slack"],
-            "targets": targets(slack, counter, IDEAS),
+            "targets": slack_targets(slack, lambda: counter.scalar(UNSENT), IDEAS),
             "hooks": slack.fake.response_url(""),
             "secret": SIGNING_SECRET,
             "url": ours.url + "/slack/events",

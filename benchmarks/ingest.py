@@ -539,15 +539,28 @@ def seed(work: Path, env: dict[str, str], ideas: int) -> None:
     cli(env, work, "shell", "--user", "author", "--new", stdin="\n".join(lines) + "\n")
 
 
-def slack_targets(slack: Any, db: Path, ideas: int, timeout: float = 120) -> list[dict[str, Any]]:
+UNSENT = "SELECT count(*) FROM deliveries WHERE status != 'sent' OR platform_ref IS NULL"
+
+
+def unsent_in(db: Path) -> Callable[[], int]:
+    """Deliveries of a SQLite file not yet sent with their reference kept."""
+
+    def count() -> int:
+        with sqlite3.connect(db, timeout=30) as connection:
+            return int(connection.execute(UNSENT).fetchone()[0])
+
+    return count
+
+
+def slack_targets(
+    slack: Any, unsent: Callable[[], int], ideas: int, timeout: float = 120
+) -> list[dict[str, Any]]:
     """The ideas' cards as the bot posted them in the ideas channel (once the outbox has sent
-    them all and kept their references): each card's message and its Vote button."""
+    them all and kept their references, ``unsent`` counting what is left): each card's message
+    and its Vote button."""
     deadline = time.monotonic() + timeout
     while True:
-        with sqlite3.connect(db, timeout=30) as connection:
-            waiting = connection.execute(
-                "SELECT count(*) FROM deliveries WHERE status != 'sent' OR platform_ref IS NULL"
-            ).fetchone()[0]
+        waiting = unsent()
         posted = slack.call(lambda: list(slack.fake.messages.get(IDEAS_CHANNEL, [])))
         if not waiting and len(posted) >= ideas:
             break
@@ -723,7 +736,7 @@ def environment(console: Any, ideas: int) -> Iterator[tuple[dict[str, Any], Call
             "slack_spec": {
                 "platform": "slack",
                 "members": MEMBERS["slack"],
-                "targets": slack_targets(slack, db, ideas),
+                "targets": slack_targets(slack, unsent_in(db), ideas),
                 "hooks": slack.fake.response_url(""),
                 "secret": SIGNING_SECRET,
             },
