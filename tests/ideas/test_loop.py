@@ -175,7 +175,8 @@ async def test_a_manager_hides_an_abusive_idea_and_its_author_is_told_why(
     assert rollup.total.total == 0
     sent = await delivered(app, remote)
     assert ("ann", f"Your anonymous suggestion #{rude.id} was hidden by a manager") in sent
-    assert "Personal attacks" in remote.sent[-1].message.cards[0].text
+    to_author = [s for s in remote.sent if s.target.recipient == "ann"]
+    assert "Personal attacks" in to_author[-1].message.cards[0].text
 
 
 async def test_an_unanswered_idea_is_flagged_up_the_hierarchy(
