@@ -76,6 +76,9 @@ class Outcome:
     peak_mib: float
     rate_limited: int
     note: str = ""
+    # Seconds from the command's start to the first and to the last message the fake accepted.
+    first_send: float = 0.0
+    last_send: float = 0.0
     # One message as the fake received it (text and blocks), for the plain loop to send.
     sample: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -86,6 +89,11 @@ class Outcome:
     @property
     def per_second(self) -> float:
         return (self.recipients - self.lost) / self.wall
+
+    @property
+    def sending_span(self) -> float:
+        """First to last message: the pacing alone, without start-up, composing and queueing."""
+        return max(self.last_send - self.first_send, 1e-9)
 
 
 @dataclass
@@ -251,6 +259,10 @@ def clean_run(recipients: int, rate: float, database_url: str | None) -> Outcome
         _, _, usage = os.wait4(child.pid, 0)
         wall = time.monotonic() - started
         outcome = summarise(fake, "clean", recipients, rate, wall, usage.ru_maxrss / 1024)
+        posted_at = fake.call(lambda: list(fake.fake.posted_at))
+        if posted_at:
+            outcome.first_send = posted_at[0] - started
+            outcome.last_send = posted_at[-1] - started
         outcome.sample = fake.call(first_message, fake.fake)
         return outcome
 
@@ -612,6 +624,18 @@ def measure(
     figures = [
         Figure(f"Slack, {size} recipients: wall (ours)", "s", [o.wall for o in ours]),
         Figure("Slack: messages a second (ours)", "msg/s", [o.per_second for o in ours]),
+        Figure(
+            "Slack: start to first message (ours)",
+            "s",
+            [o.first_send for o in ours],
+            note="interpreter start-up, composing, queueing",
+        ),
+        Figure(
+            "Slack: first to last message (ours)",
+            "s",
+            [o.sending_span for o in ours],
+            note="the pacing alone",
+        ),
         Figure(f"Slack: floor ({size} / {rate:g} per second)", "s", [floor]),
         Figure("Slack: lost (ours)", "messages", [float(o.lost) for o in ours]),
         Figure("Slack: duplicates (ours)", "messages", [float(o.duplicates) for o in ours]),
@@ -654,6 +678,11 @@ def measure(
             "Slack: floor / ours",
             [o.floor / o.wall for o in ours],
             "1.00 = at the floor (recipients / allowed rate); 0.90 = 11 % slower than the floor",
+        ),
+        Comparison(
+            "Slack: floor / ours, sending only (first to last message)",
+            [o.floor / o.sending_span for o in ours],
+            "the pacer's share of the gap: 1.00 = sends spaced at the cap from the first on",
         ),
         Comparison(
             "Slack: ours / plain slack_sdk loop (messages a second)",

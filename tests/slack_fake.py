@@ -203,6 +203,8 @@ class FakeSlack(LoopbackServer):
         self.workspace_rate_limit: float | None = None
         self.workspace_burst: int = 1
         self.rate_limited_count = 0  # 429s answered by the two limits above
+        # When each chat.postMessage was accepted (time.monotonic), for benchmarks' sending span.
+        self.posted_at: list[float] = []
         self.fault_counts: Counter[str] = Counter()  # injected faults answered, by kind
         # Seconds a method takes to answer, to play a slow Slack (method name -> delay).
         self.delays: dict[str, float] = {}
@@ -539,6 +541,7 @@ class FakeSlack(LoopbackServer):
             stored["thread_ts"] = args["thread_ts"]
         self.messages.setdefault(channel, []).append(stored)
         self._posted[channel] += 1
+        self.posted_at.append(time.monotonic())
         return {
             "ok": True,
             "channel": channel,
