@@ -21,12 +21,13 @@ import math
 import os
 import secrets
 from collections import Counter
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography.exceptions import InvalidTag
-from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 log = logging.getLogger(__name__)
 
@@ -45,18 +46,36 @@ class SealError(Exception):
 
 
 class Sealer:
+    """The ciphers are made on first use: ``cryptography`` (about 6 MiB resident) is then
+    imported, which an idle server that seals nothing never does."""
+
     def __init__(self, secret: str) -> None:
         if not secret:
             raise ValueError("the secret key must not be empty")
-        digest = hashlib.sha256(b"advocacy-seal-v1:" + secret.encode()).digest()
-        self._fernet = Fernet(base64.urlsafe_b64encode(digest))
+        self._seal_key = hashlib.sha256(b"advocacy-seal-v1:" + secret.encode()).digest()
         self._tag_key = hashlib.sha256(b"advocacy-contributor-v1:" + secret.encode()).digest()
-        tag_seal = hashlib.sha256(b"advocacy-contributor-seal-v1:" + secret.encode()).digest()
-        self._tag_cipher = AESGCM(tag_seal)
+        self._tag_seal = hashlib.sha256(b"advocacy-contributor-seal-v1:" + secret.encode()).digest()
         self._opened_tags: dict[str, str | None] = {}
         self._event_key = hashlib.sha256(b"advocacy-event-v1:" + secret.encode()).digest()
-        event_seal = hashlib.sha256(b"advocacy-event-seal-v1:" + secret.encode()).digest()
-        self._event_cipher = AESGCM(event_seal)
+        self._event_seal = hashlib.sha256(b"advocacy-event-seal-v1:" + secret.encode()).digest()
+
+    @cached_property
+    def _fernet(self) -> Fernet:
+        from cryptography.fernet import Fernet
+
+        return Fernet(base64.urlsafe_b64encode(self._seal_key))
+
+    @cached_property
+    def _tag_cipher(self) -> AESGCM:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        return AESGCM(self._tag_seal)
+
+    @cached_property
+    def _event_cipher(self) -> AESGCM:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        return AESGCM(self._event_seal)
 
     def event_key(self, platform: str, event_id: str) -> str:
         """The platform's event id as the inbox keeps it: equal ids give equal keys (so a retried
@@ -87,6 +106,8 @@ class Sealer:
         process: rollups count people over the same anonymous ideas again and again."""
         if sealed in self._opened_tags:
             return self._opened_tags[sealed]
+        from cryptography.exceptions import InvalidTag
+
         tag: str | None
         try:
             raw = base64.urlsafe_b64decode(sealed.encode())
@@ -125,6 +146,8 @@ class Sealer:
         """An event sealed by ``seal_event`` (or, written before it, by ``seal``)."""
         if not token.startswith(EVENT_PREFIX):
             return self.open(token)
+        from cryptography.exceptions import InvalidTag
+
         try:
             raw = base64.urlsafe_b64decode(token[len(EVENT_PREFIX) :].encode())
             nonce, body = raw[:TAG_NONCE_BYTES], raw[TAG_NONCE_BYTES:]
@@ -133,6 +156,8 @@ class Sealer:
             raise SealError("an inbox event could not be opened with this key") from error
 
     def open(self, token: str) -> dict[str, Any]:
+        from cryptography.fernet import InvalidToken
+
         try:
             return json.loads(self._fernet.decrypt(token.encode()))
         except (InvalidToken, ValueError) as error:

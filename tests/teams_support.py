@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from adapters.shell import ShellAdapterFactory
 from adapters.teams import TeamsAdapterFactory
+from adapters.teams.deferred import loaded
 from bot.app import Application, open_application
 from bot.config import Settings
 from bot.domain import DeliveryStatus
@@ -190,7 +191,7 @@ class TeamsStack(TeamsClient):
     async def settle(self) -> None:
         """Let background work (roster reads) finish and the outbox drain."""
         assert self.app.worker is not None
-        adapter = self.app.adapters["teams"]
+        adapter = loaded(self.app.adapters["teams"])
         while True:
             pending = [t for t in getattr(adapter, "_background", ()) if not t.done()]
             if pending:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import click
@@ -12,10 +13,12 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn
 
 from adapters.slack.config import SlackConfig
-from adapters.slack.directory import SyncReport
 from bot.platform.cli import AdapterRun, cli_settings, print_json, run_with_adapter
 from bot.platform.members import describe_leaving
 from bot.platform.support import InvalidInput, plural
+
+if TYPE_CHECKING:  # slack_sdk is imported when Slack is used, not by every advocacy command
+    from adapters.slack.directory import SyncReport
 
 MANIFEST = Path(__file__).with_name("manifest.yaml")
 

@@ -17,8 +17,12 @@ class TeamsAdapterFactory:
             return AdapterStatus(False, str(error), warning=True)
 
     def create(self, context: AdapterContext):  # type: ignore[no-untyped-def]
+        config = TeamsConfig.from_env(context.settings.env, context.settings.public_url)
+        if not config.authenticated:
+            # A local emulator only, on in every install: botbuilder loads on its first use.
+            from adapters.teams.deferred import DeferredTeamsAdapter
+
+            return DeferredTeamsAdapter(context, config)
         from adapters.teams.adapter import TeamsAdapter
 
-        return TeamsAdapter(
-            context, TeamsConfig.from_env(context.settings.env, context.settings.public_url)
-        )
+        return TeamsAdapter(context, config)

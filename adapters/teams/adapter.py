@@ -54,6 +54,7 @@ from adapters.teams.auth import (
 )
 from adapters.teams.cards import CONTENT_TYPE, HOME_KEY, HOME_REFRESH, render_parts
 from adapters.teams.config import MESSAGES_PATH, TeamsConfig
+from adapters.teams.deferred import INBOX_KIND, order_key
 from adapters.teams.dialogs import FETCH_TASK, SUBMIT_ACTION, MessageActionDialogs
 from adapters.teams.emulator import WITHOUT_APP_ID, local_service_url, refusal_without_app_id
 from adapters.teams.errors import cause, delivery_error, http_status
@@ -96,7 +97,6 @@ log = logging.getLogger(__name__)
 # Teams' limit for bots: 7 messages a second per conversation; the tenant's (50 requests a
 # second) is TeamsConfig.tenant_rate, which TEAMS_TENANT_RATE raises.
 PER_CONVERSATION = 7.0
-INBOX_KIND = "teams"
 RECEIPT_KEY = "advocacy.inbox_receipt"
 ROSTER_PAGE = 500
 CARD_ACTION = "adaptiveCard/action"
@@ -153,7 +153,7 @@ class TeamsAdapter:
         self._pending_votes: dict[tuple[str, ...], int] = {}
         assert context.inbox is not None
         self.inbox = context.inbox
-        self.inbox.register(INBOX_KIND, self.handle_inbox_item, order_key=_order_key)
+        self.inbox.register(INBOX_KIND, self.handle_inbox_item, order_key=order_key)
         self.dialogs = MessageActionDialogs(self)
         self.home = TeamsHome(
             self,
@@ -953,12 +953,6 @@ def _on_home(data: Any) -> bool:
 def _receipt(turn_context: TurnContext) -> Receipt | None:
     """The inbox receipt of a turn the inbox's worker runs (None for an invoke's turn)."""
     return turn_context.turn_state.get(RECEIPT_KEY)
-
-
-def _order_key(payload: dict[str, Any]) -> str | None:
-    """One conversation's activities are handled in the order they arrived."""
-    conversation = (payload.get("activity") or {}).get("conversation") or {}
-    return str(conversation.get("id") or "") or None
 
 
 def _activity_of(body: bytes) -> Activity | None:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from adapters.teams.adapter import TeamsAdapter
 from adapters.teams.config import TeamsConfig
+from adapters.teams.deferred import loaded
 from adapters.teams.package import build_package
 from bot.platform.cli import (
     AdapterRun,
@@ -27,7 +27,10 @@ def sync_teams(team_id: str | None, as_json: bool) -> None:
     1:1 chat with each, so digests reach people who never wrote to the bot."""
 
     async def work(run: AdapterRun) -> list[tuple[str, int]]:
-        adapter = run.adapter
+        # Imported here: every `advocacy` command (serve too) registers this module's commands.
+        from adapters.teams.adapter import TeamsAdapter
+
+        adapter = loaded(run.adapter)
         if not isinstance(adapter, TeamsAdapter):
             raise InvalidInput("The Teams adapter is not enabled here.")
         teams = [key for key, _ in await adapter.conversations.teams()]

@@ -24,3 +24,8 @@ COMMANDS = (
 
 # The command's own word: "digest list" is the digest command with "list" as its text.
 COMMAND_WORDS = frozenset(title.split()[0] for title, _ in COMMANDS)
+
+# The message actions' command ids (the manifest's message extension; ``parse`` maps them to the
+# core's actions). Here, not in ``parse``, so packaging the app does not import botbuilder.
+VOICE_COMMAND = "logCustomerVoice"
+SUGGEST_COMMAND = "turnIntoSuggestion"

@@ -14,9 +14,8 @@ import zlib
 from typing import Any
 from urllib.parse import urlsplit
 
-from adapters.teams.commands import COMMANDS
+from adapters.teams.commands import COMMANDS, SUGGEST_COMMAND, VOICE_COMMAND
 from adapters.teams.localization import language_files, localization_info
-from adapters.teams.parse import SUGGEST_COMMAND, VOICE_COMMAND
 from adapters.teams.tab import TAB_PATH
 from bot.i18n import N_
 from bot.platform.support import CONSOLE_PATH, PRIVACY_PATH, TERMS_PATH, VERSION, InvalidInput

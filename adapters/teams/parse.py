@@ -22,7 +22,7 @@ from adapters.teams.cards import (
     OUR_KEYS,
     form_values,
 )
-from adapters.teams.commands import COMMAND_WORDS
+from adapters.teams.commands import COMMAND_WORDS, SUGGEST_COMMAND, VOICE_COMMAND
 from bot.events import (
     ActionInvoked,
     Actor,
@@ -41,8 +41,6 @@ from bot.platform.support import split_command
 PLATFORM = "teams"
 # The message actions (the app package's composeExtensions commands) and the core action each
 # opens, as Slack's message shortcuts do.
-VOICE_COMMAND = "logCustomerVoice"
-SUGGEST_COMMAND = "turnIntoSuggestion"
 MESSAGE_COMMANDS = {SUGGEST_COMMAND: SUGGEST_OPEN, VOICE_COMMAND: VOICE_OPEN}
 # What a member types (or sends from the home card's menu) to get their home card.
 HOME_WORD = "home"

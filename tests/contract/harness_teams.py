@@ -26,6 +26,7 @@ from jsonschema import ValidationError
 
 from adapters.teams.activities import card_activity
 from adapters.teams.cards import CONTENT_TYPE, EMPTY_CHOICE, form_card, render_parts
+from adapters.teams.deferred import loaded
 from adapters.teams.parse import message_ref, split_ref, tenant_of, user_key
 from bot.config import Settings
 from bot.messages import Form, Message
@@ -356,7 +357,7 @@ class TeamsSession(PlatformSession):
     async def _known(self, person: str) -> None:
         """The bot keeps a person's chat reference from the first activity they send; here it
         is kept directly, as if they had written before (without an event for the core)."""
-        adapter: Any = self.app.adapters["teams"]
+        adapter: Any = loaded(self.app.adapters["teams"])
         activity = Activity().deserialize(self._activity("message", person, None, text="-"))
         await adapter.conversations.remember(
             activity, tenant=tenant_of(activity), user=user_key(activity.from_property)

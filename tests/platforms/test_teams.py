@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from adapters.teams.deferred import DeferredTeamsAdapter, loaded
 from bot.config import Settings
 from bot.domain import DeliveryStatus, Role
 from bot.inbox import RetryLater
@@ -359,7 +360,7 @@ async def test_installing_in_a_team_reads_the_roster_and_opens_a_chat_with_each_
 ) -> None:
     team_id = "19:support@thread.tacv2"
     # Paced at Teams' 50 requests a second, 2,400 calls take 48 s; the pacing has its own test.
-    adapter = teams.app.adapters["teams"]
+    adapter = loaded(teams.app.adapters["teams"])
     adapter._per_tenant = Pacer(10_000)  # type: ignore[attr-defined]
     adapter._per_conversation = Pacer(10_000)  # type: ignore[attr-defined]
     teams.connector.validate_cards = False  # 1,203 validations; cards are checked elsewhere
@@ -590,6 +591,20 @@ async def test_without_an_app_id_only_this_machine_is_served(settings: Settings)
         finally:
             await outside.close()
         assert await count(teams, Suggestion) == 0
+
+
+async def test_without_an_app_id_the_adapter_is_built_by_the_first_request(
+    teams: TeamsStack,
+) -> None:
+    """An emulator-only Teams (on in every install) loads botbuilder on first use, not at
+    start (tests/operations/test_idle_imports.py); its first request is served all the same."""
+    deferred = teams.app.adapters["teams"]
+    assert isinstance(deferred, DeferredTeamsAdapter)
+    assert not deferred.loaded
+    await teams.say(ALICE, "suggest Built on first use")
+    assert deferred.loaded
+    assert await count(teams, Suggestion) == 1
+    assert sent_to(teams, ALICE), "the first request was answered"
 
 
 async def test_members_sync_teams_reaches_new_joiners(
