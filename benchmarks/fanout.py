@@ -48,6 +48,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.child_peak import cli_command, read_peak  # noqa: E402
 from benchmarks.fanout_seed import bulk_members  # noqa: E402
 from benchmarks.results import Comparison, Figure, Section  # noqa: E402
 from tests.fake_thread import FakeThread  # noqa: E402
@@ -241,10 +242,19 @@ def workspace(
         yield fake, work, env
 
 
+PEAK_FILE = "peak.txt"  # in the run's scratch directory: the child's own VmHWM, in kB
+
+
+def run_peak(work: Path) -> float:
+    """The peak resident memory (MiB) of the digest run started in ``work``, by itself."""
+    return read_peak(work / PEAK_FILE)
+
+
 def start_digest_run(work: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """`advocacy digest run daily`, writing its own peak memory (``run_peak``) as it exits."""
     return subprocess.Popen(
-        [sys.executable, "-m", "bot", "digest", "run", "daily"],
-        env=env,
+        cli_command("digest", "run", "daily"),
+        env={**env, "PEAK_FILE": str(work / PEAK_FILE)},
         cwd=work,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -256,9 +266,9 @@ def clean_run(recipients: int, rate: float, database_url: str | None) -> Outcome
         started = time.monotonic()
         child = start_digest_run(work, env)
         watch(slack_served(fake), recipients, None, "clean run")
-        _, _, usage = os.wait4(child.pid, 0)
+        child.wait()
         wall = time.monotonic() - started
-        outcome = summarise(fake, "clean", recipients, rate, wall, usage.ru_maxrss / 1024)
+        outcome = summarise(fake, "clean", recipients, rate, wall, run_peak(work))
         posted_at = fake.call(lambda: list(fake.fake.posted_at))
         if posted_at:
             outcome.first_send = posted_at[0] - started
@@ -393,12 +403,17 @@ def start_logged_run(
     work: Path, env: dict[str, str], *, enqueue_only: bool = False
 ) -> tuple[subprocess.Popen[str], QueuedLine, float]:
     """`advocacy digest run daily` with its standard error read for the "queued" line;
-    ``enqueue_only``: the run queues and leaves the sending to a server (none here)."""
+    ``enqueue_only``: the run queues and leaves the sending to a server (none here). It writes
+    its own peak memory (``run_peak``) as it exits."""
     arguments = ["digest", "run", "daily", *(["--enqueue-only"] if enqueue_only else [])]
-    command = [sys.executable, "-m", "bot", *arguments]
     started = time.monotonic()
     child = subprocess.Popen(
-        command, env=env, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        cli_command(*arguments),
+        env={**env, "PEAK_FILE": str(work / PEAK_FILE)},
+        cwd=work,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     return child, QueuedLine(child, started), started
 
@@ -413,7 +428,7 @@ def scale_run(recipients: int, rate: float = SCALE_RATE) -> ScaleOutcome:
         add_digest(work, env)
         child, log, started = start_logged_run(work, env)
         watch(slack_served(fake), recipients, None, f"Slack, {recipients:,} recipients")
-        _, status, usage = os.wait4(child.pid, 0)
+        status = child.wait()
         wall = time.monotonic() - started
         log.thread.join(5)
         if status != 0:
@@ -427,7 +442,7 @@ def scale_run(recipients: int, rate: float = SCALE_RATE) -> ScaleOutcome:
             lost=recipients - len(posted),
             duplicates=sum(fake.call(fake.fake.duplicates).values()),
             rate_limited=fake.call(lambda: fake.fake.rate_limited_count),
-            peak_mib=usage.ru_maxrss / 1024,
+            peak_mib=run_peak(work),
             queue_seconds=log.seconds,
             queued_after=log.after,
         )
@@ -445,7 +460,7 @@ def scale_figures(label: str, outcomes: list[ScaleOutcome]) -> tuple[list[Figure
         Figure(f"{label}: duplicates", "messages", [float(o.duplicates) for o in outcomes]),
         Figure(f"{label}: 429s answered", "responses", [float(o.rate_limited) for o in outcomes]),
         Figure(
-            f"{label}: peak memory of `advocacy digest run` (ru_maxrss)",
+            f"{label}: peak memory of `advocacy digest run` (its own VmHWM)",
             "MiB",
             [o.peak_mib for o in outcomes],
         ),
@@ -494,7 +509,7 @@ def measure_at_scale(repeat: int, quick: bool) -> Section:
             f"teams: the run composes one message per language.",
             "Queueing time is what the run reports once every delivery is committed to the "
             "outbox (the readers are read in pages and the deliveries inserted in batches, in "
-            "one transaction). Peak memory is the child's ru_maxrss, sending included.",
+            "one transaction). Peak memory is the child's own VmHWM, sending included.",
             f"Repeats: {runs}.",
             machine_load(load),
         ],
@@ -664,7 +679,7 @@ def measure(
         ),
         Figure("Slack: duplicates (plain loop)", "messages", [float(p.duplicates) for p in plain]),
         Figure(
-            f"Memory: peak of `advocacy digest run` to {size} (ru_maxrss)",
+            f"Memory: peak of `advocacy digest run` to {size} (its own VmHWM)",
             "MiB",
             [o.peak_mib for o in ours],
         ),

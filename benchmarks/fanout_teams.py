@@ -44,6 +44,7 @@ from benchmarks.fanout import (  # noqa: E402
     import_members,
     machine_load,
     print_section,
+    run_peak,
     scale_figures,
     start_digest_run,
     start_logged_run,
@@ -198,7 +199,7 @@ def teams_run(members: int) -> TeamsOutcome:
         started = time.monotonic()
         child = start_digest_run(work, env)
         watch(lambda: len(connector.posted_counts()), members, None, "Teams digest run")
-        _, _, usage = os.wait4(child.pid, 0)
+        child.wait()
         wall = time.monotonic() - started
         posted = connector.posted_counts()
         card = first_card(connector)
@@ -208,7 +209,7 @@ def teams_run(members: int) -> TeamsOutcome:
             lost=members - len(posted),
             duplicates=sum(connector.duplicates().values()),
             rate_limited=connector.rate_limited_count,
-            peak_mib=usage.ru_maxrss / 1024,
+            peak_mib=run_peak(work),
             card_problem=adaptive_card_error(card) if card is not None else "no card was sent",
         )
 
@@ -223,7 +224,7 @@ def scale_run(members: int, rate: float, *, enqueue_only: bool = False) -> Scale
         child, log, started = start_logged_run(work, env, enqueue_only=enqueue_only)
         if not enqueue_only:
             watch(lambda: len(connector.posted_counts()), members, None, f"Teams, {members:,}")
-        _, status, usage = os.wait4(child.pid, 0)
+        status = child.wait()
         wall = time.monotonic() - started
         log.thread.join(5)
         if status != 0:
@@ -236,7 +237,7 @@ def scale_run(members: int, rate: float, *, enqueue_only: bool = False) -> Scale
             lost=members - len(connector.posted_counts()),
             duplicates=sum(connector.duplicates().values()),
             rate_limited=connector.rate_limited_count,
-            peak_mib=usage.ru_maxrss / 1024,
+            peak_mib=run_peak(work),
             queue_seconds=log.seconds,
             queued_after=log.after,
         )
@@ -273,7 +274,7 @@ def measure_at_scale(quick: bool) -> Section:
             "in bulk (benchmarks/fanout_seed.py; ConversationStore.remember_personal_chats), "
             "spread over 8 languages.",
             "Queueing time is what the run reports once every delivery is committed to the "
-            "outbox. Peak memory is the child's ru_maxrss, sending included. Company "
+            "outbox. Peak memory is the child's own VmHWM, sending included. Company "
             "Communicator's users report 90 % failures at 300,000 members; lost counts "
             "members the fake never received a message for.",
             machine_load(load),
@@ -310,7 +311,7 @@ def measure(repeat: int, quick: bool, *, long_repeat: int = 1) -> Section:
             note="each retried by the outbox after its Retry-After",
         ),
         Figure(
-            f"Memory: peak of `advocacy digest run` to {size} Teams members (ru_maxrss)",
+            f"Memory: peak of `advocacy digest run` to {size} Teams members (its own VmHWM)",
             "MiB",
             [o.peak_mib for o in outcomes],
         ),

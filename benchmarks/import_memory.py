@@ -35,6 +35,7 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.child_peak import cli_command, read_peak  # noqa: E402
 from benchmarks.results import Figure, Section  # noqa: E402
 
 OPENINGS = [
@@ -138,22 +139,6 @@ class Run:
     summary: str
 
 
-# The child writes its own high-water mark as it exits (wait4's figure would start from this
-# process's size at fork, not the CLI's own).
-PEAK_SCRIPT = """
-import atexit, os, re
-
-def peak():
-    status = open("/proc/self/status").read()
-    with open(os.environ["PEAK_FILE"], "w") as out:
-        out.write(re.search(r"VmHWM:\\s*(\\d+)", status).group(1))
-
-atexit.register(peak)
-from bot.cli.main import cli
-cli()
-"""
-
-
 def run_import(kind: str, path: Path, env: dict[str, str]) -> tuple[str, float, float, int]:
     """The real command in a child process: its output, seconds, peak RSS (MiB), exit status."""
     command = ["members", "import"] if kind == "hr" else ["voice", "import"]
@@ -161,7 +146,7 @@ def run_import(kind: str, path: Path, env: dict[str, str]) -> tuple[str, float, 
     started = time.perf_counter()
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         child = subprocess.Popen(
-            [sys.executable, "-c", PEAK_SCRIPT, *command, str(path), "--json"],
+            cli_command(*command, str(path), "--json"),
             env={**env, "PEAK_FILE": str(peak_file)},
             stdout=out,
             stderr=err,
@@ -172,8 +157,7 @@ def run_import(kind: str, path: Path, env: dict[str, str]) -> tuple[str, float, 
         out.seek(0)
         err.seek(0)
         output, errors = out.read(), err.read()
-    peak = int(peak_file.read_text()) / 1024 if peak_file.exists() else float("nan")
-    return output or errors, elapsed, peak, code
+    return output or errors, elapsed, read_peak(peak_file), code
 
 
 def describe(kind: str, output: str, code: int) -> str:
