@@ -31,6 +31,7 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.child_peak import cli_command, read_peak  # noqa: E402
 from benchmarks.results import Figure, Section  # noqa: E402
 from content.voice.file_import import parse_file  # noqa: E402
 from content.voice.reading import TextReader  # noqa: E402
@@ -86,26 +87,32 @@ def write_csv(path: Path, rows: int, seed: int = 11, *, distinct: bool = False) 
 
 
 def run_import(csv: Path, env: dict[str, str]) -> tuple[dict[str, Any], float, int]:
-    """The real command in a child process: its summary, wall seconds and peak RSS (KiB)."""
-    code = "from bot.cli.main import cli; cli()"
+    """The real command in a child process: its summary, wall seconds and peak RSS (KiB), the
+    child's own (benchmarks/child_peak.py: wait4's ru_maxrss starts from this process's peak)."""
     started = time.perf_counter()
     # Output goes to files: a pipe left unread until the end would fill and stall the child.
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+    with (
+        tempfile.TemporaryDirectory() as scratch,
+        tempfile.TemporaryFile("w+") as out,
+        tempfile.TemporaryFile("w+") as err,
+    ):
+        peak_file = Path(scratch) / "peak"
         child = subprocess.Popen(
-            [sys.executable, "-c", code, "voice", "import", str(csv), "--json"],
-            env=env,
+            cli_command("voice", "import", str(csv), "--json"),
+            env={**env, "PEAK_FILE": str(peak_file)},
             stdout=out,
             stderr=err,
             text=True,
         )
-        _, status, usage = os.wait4(child.pid, 0)
+        status = child.wait()
         elapsed = time.perf_counter() - started
         out.seek(0)
         err.seek(0)
         output, errors = out.read(), err.read()
-    if os.waitstatus_to_exitcode(status) not in (0, 2):
+        peak_mib = read_peak(peak_file)
+    if status not in (0, 2):
         raise SystemExit(f"advocacy voice import failed:\n{errors or output}")
-    return json.loads(output), elapsed, usage.ru_maxrss
+    return json.loads(output), elapsed, int(peak_mib * 1024) if peak_mib == peak_mib else 0
 
 
 def timed(work: Callable[[], Any]) -> tuple[Any, float]:

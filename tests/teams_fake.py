@@ -262,6 +262,8 @@ class FakeConnector(LoopbackServer):
         # conversation (or channel) id -> tenant id; filled by createConversation.
         self.conversation_tenants: dict[str, str] = {}
         self.rate_limited_count = 0  # 429s answered by the two rates above
+        # When each send to a conversation was accepted (time.monotonic), for benchmarks.
+        self.sent_at: list[float] = []
         self.fault_counts: Counter[str] = Counter()  # injected faults answered, by kind
         self.max_activity_bytes: int = 28 * 1024
         # Schema validation costs ~40 ms a card; a test sending thousands may switch it off.
@@ -598,6 +600,7 @@ class FakeConnector(LoopbackServer):
         cid, aid = call.conversation_id, call.activity_id
         match call.operation:
             case "send":
+                self.sent_at.append(time.monotonic())
                 return self._store(cid, call.body, None)
             case "reply":
                 return self._store(cid, call.body, aid)
