@@ -66,6 +66,8 @@ def _fanout(repeat: int, quick: bool, long_repeat: int) -> list[Section]:
     return [
         fanout.measure(repeat, quick, long_repeat=long_repeat),
         fanout_teams.measure(repeat, quick, long_repeat=long_repeat),
+        # Slack's cap raised to 100/s: 2,000 and 10,000 (quick: 500 and 1,000).
+        fanout.measure_at_cap(quick),
         # At scale: 100,000 Slack; 100,000 and 300,000 Teams (quick: 3,000; 3,000 and 6,000).
         fanout.measure_at_scale(repeat, quick),
         fanout_teams.measure_at_scale(quick),
