@@ -123,6 +123,19 @@ LESSONS = [
     "keyed tag); it and the CEO rollup still count from the rows. The migration fills the "
     "tables from the rows objective by objective (76 MiB peak at full size; 219 s on the "
     "loaded machine, 26 s at --quick).",
+    "The rollups, profiled again for issue 18 (full size, SQLite, each statement timed, the "
+    "machine shared with other work): the CEO's is four passes over the ideas: counts by group "
+    "and status (GROUP BY), every idea's age for the medians, the people behind each group "
+    "(GROUP BY author and tag), the oldest-waiting list; the VP's adds three list statements "
+    "(oldest waiting, most voted, most evidence) that each scan the VP's ideas (50-80 ms "
+    "each), where the floor makes two statements. The ages are the costly part: ~100,000 rows "
+    "through aiosqlite and SQLAlchemy (0.7-1.1 s under that load). Two ways to keep them in "
+    "the database were tried and dropped: medians by window functions (ROW_NUMBER and COUNT "
+    "over each group and over all) took 1.3-1.7 s on SQLite, slower than sending the ages; "
+    "the ages as one group_concat string per group took ~25 % less than the rows, too little "
+    "for the change. Medians must stay exact through the merge of groups under 5 people, so "
+    "the ages cannot be summarised per group ahead; counters kept as ideas change (as the "
+    "objectives report's are) are what would bring the CEO's rollup under 0.2 s.",
 ]
 
 
