@@ -134,8 +134,8 @@ LESSONS = [
     "over each group and over all) took 1.3-1.7 s on SQLite, slower than sending the ages; "
     "the ages as one group_concat string per group took ~25 % less than the rows, too little "
     "for the change. Medians must stay exact through the merge of groups under 5 people, so "
-    "the ages cannot be summarised per group ahead; counters kept as ideas change (as the "
-    "objectives report's are) are what would bring the CEO's rollup under 0.2 s.",
+    "the ages cannot be summarised per group ahead: counters kept as ideas change (as the "
+    "objectives report's are) would remove the counting passes, not the ages' one.",
 ]
 
 
