@@ -255,7 +255,8 @@ def main() -> None:
         "--output",
         type=Path,
         default=ROOT / "docs" / "PERFORMANCE.md",
-        help="where to write the Markdown [docs/PERFORMANCE.md]",
+        help="where to write the Markdown [docs/PERFORMANCE.md]; NAME.partial.md holds what "
+        "is measured so far while it runs",
     )
     args = parser.parse_args()
     chosen = args.only.split(",") if args.only else list(BENCHMARKS)
@@ -267,21 +268,32 @@ def main() -> None:
     about = machine()
     began, load_before = time.monotonic(), os.getloadavg()[0]
     sections: list[Section] = []
+    durations: list[tuple[str, float]] = []
+    # Written after each benchmark, so a run stopped part-way keeps what it measured.
+    partial = args.output.with_name(args.output.stem + ".partial" + args.output.suffix)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+
+    def document() -> str:
+        took = ", ".join(f"{name} {seconds / 60:.0f} min" for name, seconds in durations)
+        return markdown(
+            sections,
+            [*about, ("Each benchmark's time", took)],
+            repeat=args.repeat,
+            quick=args.quick,
+            seconds=time.monotonic() - began,
+            loads=(load_before, os.getloadavg()[0]),
+        )
+
     for name in chosen:
         console.rule(f"[bold]{name}")
         started = time.monotonic()
         sections += BENCHMARKS[name](max(1, args.repeat), args.quick, max(1, args.long_repeat))
-        console.print(f"{name}: {time.monotonic() - started:.0f} s")
-    text = markdown(
-        sections,
-        about,
-        repeat=args.repeat,
-        quick=args.quick,
-        seconds=time.monotonic() - began,
-        loads=(load_before, os.getloadavg()[0]),
-    )
-    args.output.parent.mkdir(parents=True, exist_ok=True)
+        durations.append((name, time.monotonic() - started))
+        console.print(f"{name}: {durations[-1][1]:.0f} s")
+        partial.write_text(document() + "\n", encoding="utf-8")
+    text = document()
     args.output.write_text(text + "\n", encoding="utf-8")
+    partial.unlink(missing_ok=True)
     console.print(text)
     console.print(f"[green]Written to {args.output}")
 
