@@ -101,6 +101,21 @@ class AdapterStore:
             ).first()
             return self._stored(record) if record is not None else None
 
+    async def get_many(self, kind: str, keys: list[str]) -> dict[str, StoredRecord]:
+        """The records of ``kind`` among ``keys`` that exist and have not expired, by key: one
+        read for many lookups (a digest's sends look up a conversation each)."""
+        if not keys:
+            return {}
+        async with self.db.reading() as session:
+            records = await session.scalars(
+                select(AdapterRecord).where(
+                    AdapterRecord.platform == self.platform,
+                    AdapterRecord.kind == kind,
+                    AdapterRecord.key.in_(keys),
+                )
+            )
+            return {s.key: s for record in records if (s := self._stored(record)) is not None}
+
     async def find(self, kind: str) -> list[StoredRecord]:
         async with self.db.transaction() as session:
             records = await session.scalars(
