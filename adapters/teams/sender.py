@@ -75,7 +75,10 @@ class ActivityPoster:
 
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
+            # trust_env: HTTPS_PROXY and NO_PROXY apply, as they did to requests.
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.timeout), trust_env=True
+            )
         return self._session
 
     async def close(self) -> None:
