@@ -35,7 +35,7 @@ from botframework.connector.auth import (
     AuthenticationConstants,
     ClaimsIdentity,
 )
-from msrest.exceptions import ClientRequestError, DeserializationError
+from msrest.exceptions import DeserializationError
 
 from adapters.teams.activities import (
     already_counted,
@@ -57,7 +57,7 @@ from adapters.teams.config import MESSAGES_PATH, TeamsConfig
 from adapters.teams.deferred import INBOX_KIND, order_key
 from adapters.teams.dialogs import FETCH_TASK, SUBMIT_ACTION, MessageActionDialogs
 from adapters.teams.emulator import WITHOUT_APP_ID, local_service_url, refusal_without_app_id
-from adapters.teams.errors import cause, delivery_error, http_status
+from adapters.teams.errors import DroppedConnection, cause, delivery_error, http_status
 from adapters.teams.home import TeamsHome
 from adapters.teams.parse import (
     PLATFORM,
@@ -71,6 +71,7 @@ from adapters.teams.parse import (
     user_key,
 )
 from adapters.teams.references import ConversationStore
+from adapters.teams.sender import ActivityPoster
 from adapters.teams.surface import TeamsSurface
 from adapters.teams.tab import mount_tab
 from bot.events import ActionInvoked, Actor, AppInstalled, Event, FormSubmitted, HomeOpened, Reply
@@ -146,6 +147,8 @@ class TeamsAdapter:
         )
         self._background: set[asyncio.Task[Any]] = set()
         self._connectors: dict[str, Any] = {}
+        # Proactive sends (digests, notices) leave through aiohttp, not the Connector client.
+        self._poster = ActivityPoster()
         self._turn_connectors: dict[tuple[str, str, str], Any] = {}
         # Vote presses answered before their write, by inbox item id, and how many such
         # presses each (member, idea) has waiting: a second one is answered as a repeat.
@@ -184,6 +187,7 @@ class TeamsAdapter:
     async def stop(self) -> None:
         for task in list(self._background):
             task.cancel()
+        await self._poster.close()
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         """Authenticate, then: an invoke (Teams waits for its answer, which carries the updated
@@ -670,7 +674,8 @@ class TeamsAdapter:
     async def send(self, target: DeliveryTarget, message: Message) -> SendResult:
         reference = await self._conversation_for(target)
         conversation_id = reference.conversation.id
-        connector = await self._connector(reference.service_url)
+        # The Connector client's credentials: its token goes on the post (sender.py).
+        credentials = (await self._connector(reference.service_url)).config.credentials
         sent: list[str] = []
         try:
             for card in render_parts(message):
@@ -681,18 +686,14 @@ class TeamsAdapter:
                 # The activity is ready before its slot is taken: it leaves as it is granted.
                 await self._per_conversation.wait(conversation_id)
                 await self._per_tenant.wait(target.workspace)
+                post = (credentials, reference.service_url, conversation_id, activity)
                 try:
-                    response = await connector.conversations.send_to_conversation(
-                        conversation_id, activity
-                    )
-                except ClientRequestError as error:
+                    sent.append(await self._poster.send(*post))
+                except DroppedConnection as error:
                     # A kept-alive connection the service closed while idle: the request never
-                    # reached it, and requests does not retry a POST. Once more, at once.
+                    # reached it, and aiohttp does not retry a POST. Once more, at once.
                     log.info("teams: retrying a send after a dropped connection: %s", cause(error))
-                    response = await connector.conversations.send_to_conversation(
-                        conversation_id, activity
-                    )
-                sent.append(str(response.id))
+                    sent.append(await self._poster.send(*post))
         except Exception as error:
             if http_status(error)[0] == 429:  # our count and the service's disagree
                 await self._per_tenant.refused(target.workspace)

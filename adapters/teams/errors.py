@@ -11,12 +11,20 @@ from bot.platform import DeliveryError
 RETRYABLE = frozenset({412, 429, 502, 504})
 
 
+class DroppedConnection(Exception):
+    """The connection closed before an answer (a kept-alive one the service closed while idle,
+    say): the request may never have reached the service, so it may be sent once more."""
+
+
 def delivery_error(error: Exception) -> Exception:
     """What the outbox should do about a failed Connector call."""
     if isinstance(error, DeliveryError):
         return error
-    if isinstance(error, aiohttp.ClientError | TimeoutError | ClientRequestError):
-        # ClientRequestError: botbuilder's own retries ran out without an HTTP status.
+    if isinstance(
+        error, aiohttp.ClientError | TimeoutError | ClientRequestError | DroppedConnection
+    ):
+        # ClientRequestError: botbuilder's own retries ran out without an HTTP status;
+        # DroppedConnection: a proactive send's connection closed twice (sender.py).
         return DeliveryError(f"Teams did not answer: {cause(error)}")
     status, retry_after = http_status(error)
     if status is None:

@@ -8,12 +8,14 @@ a person's message next to an anonymous idea filed the same instant."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from datetime import timedelta
 from typing import Any
 
 from botbuilder.core import TurnContext
 from botbuilder.schema import Activity, ConversationReference
 
+from adapters.teams.lookups import BatchedLookups
 from bot.platform.store import AdapterStore
 from bot.platform.support import utcnow
 
@@ -25,6 +27,7 @@ PART = "part"  # key: conversation|activity id -> the first activity of a split 
 INSTALLED = "installed"  # key: conversation id -> when the app was last installed there
 HOME = "home"  # key: tenant/user -> their home card: its conversation and activity ids
 INSTALL_WINDOW = timedelta(minutes=10)
+KNOWN = 20_000  # records kept in memory (a reference is about a kilobyte)
 
 
 def person_key(tenant: str, user: str) -> str:
@@ -34,20 +37,38 @@ def person_key(tenant: str, user: str) -> str:
 class ConversationStore:
     def __init__(self, store: AdapterStore) -> None:
         self.store = store
-        # What this process read or wrote, by (kind, key). References rarely change and every
-        # proactive send needs one; a miss still reads the database, where another process
-        # (a roster sync from the CLI, say) may have written it.
-        self._known: dict[tuple[str, str], dict[str, Any]] = {}
+        # What this process read or wrote lately, by (kind, key), the KNOWN last used. References
+        # rarely change and every proactive send needs one; a miss still reads the database,
+        # where another process (a roster sync from the CLI, say) may have written it. Bounded:
+        # a digest to 300,000 members would otherwise keep every reference it sent to.
+        self._known: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+        # Misses of concurrent sends share their reads (see lookups.py).
+        self._lookups: dict[str, BatchedLookups] = {}
 
     async def _get(self, kind: str, key: str) -> dict[str, Any] | None:
         cached = self._known.get((kind, key))
         if cached is not None:
+            self._known.move_to_end((kind, key))
             return cached
-        record = await self.store.get(kind, key)
-        if record is None:
+        lookups = self._lookups.get(kind)
+        if lookups is None:
+            lookups = self._lookups[kind] = BatchedLookups(self.store, kind)
+        value = await lookups.get(key)
+        if value is None:
             return None
-        self._known[(kind, key)] = record.value
-        return record.value
+        # A write made while the read was on its way is newer than what it read.
+        return self._keep(kind, key, value, overwrite=False)
+
+    def _keep(
+        self, kind: str, key: str, value: dict[str, Any], *, overwrite: bool = True
+    ) -> dict[str, Any]:
+        if not overwrite and (kept := self._known.get((kind, key))) is not None:
+            return kept
+        self._known[(kind, key)] = value
+        self._known.move_to_end((kind, key))
+        if len(self._known) > KNOWN:
+            self._known.popitem(last=False)
+        return value
 
     async def _put(self, kind: str, key: str, value: dict[str, Any]) -> None:
         """Write only what changed: every activity refreshes its reference, few change it. What
@@ -55,12 +76,13 @@ class ConversationStore:
         if await self._get(kind, key) == value:
             return
         await self.store.put(kind, key, value)
-        self._known[(kind, key)] = value
+        self._keep(kind, key, value)
 
     async def _put_many(self, kind: str, items: list[tuple[str, dict[str, Any]]]) -> None:
         if items:
             await self.store.put_many(kind, items)
-            self._known.update({(kind, key): value for key, value in items})
+            for key, value in items:
+                self._keep(kind, key, value)
 
     async def remember(
         self,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Row, delete, select
 
 from bot.sealing import Sealer
 from bot.storage.database import Database
@@ -101,6 +101,25 @@ class AdapterStore:
             ).first()
             return self._stored(record) if record is not None else None
 
+    async def get_many(self, kind: str, keys: list[str]) -> dict[str, StoredRecord]:
+        """The records of ``kind`` among ``keys`` that exist and have not expired, by key: one
+        read for many lookups (a digest's sends look up a conversation each)."""
+        if not keys:
+            return {}
+        table = AdapterRecord.__table__
+        columns = (table.c.key, table.c.value, table.c.secret, table.c.expires_at)
+        async with self.db.reading() as session:
+            rows = await session.execute(
+                select(*columns, table.c.updated_at).where(
+                    table.c.platform == self.platform,
+                    table.c.kind == kind,
+                    table.c.key.in_(keys),
+                )
+            )
+            # Rows, not ORM objects: nothing here is changed, and building objects was most of
+            # the cost of a read.
+            return {s.key: s for row in rows if (s := self._stored(row)) is not None}
+
     async def find(self, kind: str) -> list[StoredRecord]:
         async with self.db.transaction() as session:
             records = await session.scalars(
@@ -138,7 +157,7 @@ class AdapterStore:
             await session.delete(record)
             return stored
 
-    def _stored(self, record: AdapterRecord) -> StoredRecord | None:
+    def _stored(self, record: AdapterRecord | Row[Any]) -> StoredRecord | None:
         if record.expires_at is not None and record.expires_at <= utcnow():
             return None
         return StoredRecord(
