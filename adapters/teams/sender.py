@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import ssl
 from typing import Any
 from urllib.parse import quote
 
@@ -71,13 +73,16 @@ class ActivityPoster:
         except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as error:
             raise DroppedConnection(str(error) or type(error).__name__) from error
         answer = json.loads(text) if text else {}
-        return str(answer.get("id") if isinstance(answer, dict) else None)
+        # A 202 may come without a body: sent, but with no id to update it by later.
+        return str((answer.get("id") if isinstance(answer, dict) else None) or "")
 
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             # trust_env: HTTPS_PROXY and NO_PROXY apply, as they did to requests.
             self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self.timeout), trust_env=True
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                trust_env=True,
+                connector=aiohttp.TCPConnector(ssl=_certificates()),
             )
         return self._session
 
@@ -122,3 +127,10 @@ async def _token(credentials: Any) -> str | None:
     if not app_id or app_id == AuthenticationConstants.ANONYMOUS_SKILL_APP_ID:
         return None
     return await asyncio.to_thread(credentials.get_access_token)
+
+
+def _certificates() -> ssl.SSLContext | bool:
+    """A CA bundle named the way requests reads it (REQUESTS_CA_BUNDLE, a company's TLS
+    inspection proxy) still applies to these posts; otherwise the system's store."""
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    return ssl.create_default_context(cafile=bundle) if bundle else True
