@@ -700,7 +700,8 @@ class TeamsAdapter:
             raise delivery_error(error) from None
         if len(sent) > 1:
             await self.conversations.remember_parts(conversation_id, sent)
-        return SendResult(platform_ref=message_ref(conversation_id, sent[0]) if sent else None)
+        first = sent[0] if sent else ""
+        return SendResult(platform_ref=message_ref(conversation_id, first) if first else None)
 
     async def _in_turn(
         self,
