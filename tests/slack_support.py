@@ -149,6 +149,17 @@ class SlackStack(SlackClient):
     app: Application = field(default=None)  # type: ignore[assignment]
     server: TestServer = field(default=None)  # type: ignore[assignment]
 
+    async def open_suggest_form(self, user: str, attempts: int = 3) -> dict[str, Any]:
+        """/suggest alone, and the modal it opened. Slack lets a trigger open a modal for 3
+        seconds; on a loaded machine the first contact (users.info, a new member) can outlast
+        it, and the person is asked to try again: so does this, as a person would."""
+        for _ in range(attempts):
+            await self.command("/suggest", "", user)
+            await self.settle()
+            if self.fake.opened_views:
+                return self.fake.opened_views[-1]
+        raise AssertionError(f"/suggest opened no form in {attempts} attempts")
+
     async def settle(self) -> None:
         """Let the inbox's worker handle what was acknowledged, and the outbox drain."""
         assert self.app.worker is not None

@@ -852,9 +852,7 @@ async def test_a_vote_from_the_home_tab_refreshes_it(slack: SlackStack) -> None:
 
 
 async def test_a_modal_is_acknowledged_before_a_slow_slack_answers(slack: SlackStack) -> None:
-    await slack.command("/suggest", "", "UNEWCOMER")
-    await slack.settle()
-    [opened] = slack.fake.opened_views
+    opened = await slack.open_suggest_form("UNEWCOMER")
     slack.fake.delays["users.info"] = 4.0
     slack.fake.answered.clear()
     listener = slack.app.adapters["slack"]
