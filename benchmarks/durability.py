@@ -61,7 +61,9 @@ async def one_run(engine: str, how: str, seconds: float, clients: int) -> BurstR
             await _postgres(f'CREATE SCHEMA "{schema}"')
             url = POSTGRES_URL
         try:
-            target = Target(url, schema, folder / "data", "durability-benchmark")
+            target = Target(
+                url, schema, folder / "data", "durability-benchmark-key-3c91f0a7d52e8b46"
+            )
             return await stop_mid_burst(target, folder, how, seconds=seconds, clients=clients)
         finally:
             if schema:

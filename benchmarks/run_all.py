@@ -236,6 +236,18 @@ def markdown(
     return "\n".join(lines)
 
 
+def failed_section(name: str, error: Exception) -> Section:
+    """What the document says of a benchmark that stopped with an error: its figures are
+    missing, and why, so the rest of the run is still written."""
+    return Section(
+        f"{name} (failed)",
+        notes=[
+            f"This benchmark stopped with an error, so its figures are missing: "
+            f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+        ],
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
@@ -287,7 +299,11 @@ def main() -> None:
     for name in chosen:
         console.rule(f"[bold]{name}")
         started = time.monotonic()
-        sections += BENCHMARKS[name](max(1, args.repeat), args.quick, max(1, args.long_repeat))
+        try:
+            sections += BENCHMARKS[name](max(1, args.repeat), args.quick, max(1, args.long_repeat))
+        except Exception as error:  # one broken benchmark must not throw away hours of others
+            console.print_exception()
+            sections.append(failed_section(name, error))
         durations.append((name, time.monotonic() - started))
         console.print(f"{name}: {durations[-1][1]:.0f} s")
         partial.write_text(document() + "\n", encoding="utf-8")
