@@ -52,7 +52,10 @@ MAX_ACCEPT_BATCH = 500
 LOCAL_QUEUE_LIMIT = 2000
 CLAIM_BATCH = 100
 # Events arrive here directly; the database is asked for others (a dead worker's, another
-# instance's overflow) at most this often.
+# instance's overflow) at most this often, unless the last claim came back full: then more wait
+# (a burst past LOCAL_QUEUE_LIMIT, a restart) and the next claim follows as soon as the ready
+# queue runs low. Spaced claims alone kept a backlog at ~100 events a second (one claim of
+# CLAIM_BATCH a poll), with the workers idle between polls.
 CLAIM_EVERY_SECONDS = 0.5
 STOP_GRACE_SECONDS = 3.0
 # While a platform's requests keep arriving, its events are handled at most this many at a time:
@@ -264,17 +267,25 @@ class Inbox:
         purging = asyncio.create_task(self._purge_forever(), name="inbox-purge")
         try:
             claimed_at = -CLAIM_EVERY_SECONDS
+            backlog: set[str] = set()  # kinds the last claim came back full of: more wait
             while not stop.is_set():
                 hungry = [k for k in self._handlers if self._ready.size(k) < self.concurrency]
                 clock = asyncio.get_running_loop().time()
-                if hungry and clock - claimed_at >= CLAIM_EVERY_SECONDS:
+                due = clock - claimed_at >= CLAIM_EVERY_SECONDS
+                wanted = hungry if due else [k for k in hungry if k in backlog]
+                if wanted:
                     claimed_at = clock
                     try:
-                        await self._claim(hungry)
+                        kinds = await self._claim(wanted)
+                        backlog = set(kinds) if len(kinds) >= CLAIM_BATCH else set()
                     except Exception:
+                        backlog = set()
                         log.exception("inbox: claiming events failed; retrying")
                 self._wake.clear()
                 self._start_what_fits()
+                if any(self._ready.size(kind) < self.concurrency for kind in backlog):
+                    await asyncio.sleep(0)  # more wait and there is room: claim them now
+                    continue
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=poll_interval)
         finally:
@@ -461,11 +472,12 @@ class Inbox:
             # The lease runs out and the event is tried again: nothing is lost.
             log.exception("inbox: could not record the failure of event %d", item.id)
 
-    async def _claim(self, kinds: list[str]) -> int:
+    async def _claim(self, kinds: list[str]) -> list[str]:
         """Take pending events nobody holds (arrived while every worker was busy, or left by a
-        worker that died or stopped)."""
+        worker that died or stopped). Returns the kind of each row the database gave, handled
+        ones included: CLAIM_BATCH of them means more wait."""
         if not kinds:
-            return 0
+            return []
         now = utcnow()
         claimed = await self.store.run(
             partial(
@@ -478,7 +490,8 @@ class Inbox:
             )
         )
         if not claimed:
-            return 0
+            return []
+        taken = [row.kind for row in claimed]  # before the handled ones are skipped
         if self.store.separate:
             claimed = await self._skip_handled(claimed)
         unreadable: list[int] = []
@@ -500,7 +513,7 @@ class Inbox:
             self._ready.append((item, None))
         if unreadable:
             await self._leave_unreadable(unreadable)
-        return len(claimed)
+        return taken
 
     async def _skip_handled(self, claimed: list[rows.Claimed]) -> list[rows.Claimed]:
         """Settle, without handling them again, claimed events whose marker is in the main
